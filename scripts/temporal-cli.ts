@@ -1,0 +1,133 @@
+/**
+ * Finds (or builds) the Temporal CLI that runs the dev server, and prints which one it used.
+ *
+ * Order: TEMPORAL_CLI_PATH; `temporal` on PATH; our cached build under the user's cache
+ * directory (outside the repo, so a fresh clone reuses it), keyed by version; a fresh build with
+ * `go install` when Go is present; otherwise the binary the Temporal SDK downloads and caches
+ * itself (which needs internet, so it is last).
+ *
+ * Run directly (`npm run temporal-cli`) it prints the path on stdout and the reason on stderr.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+/** Later releases carry a `replace` directive, which `go install pkg@version` refuses. */
+const GO_PACKAGE = 'github.com/temporalio/cli/cmd/temporal';
+
+export type CliSource = 'TEMPORAL_CLI_PATH' | 'PATH' | 'cache' | 'go-build' | 'sdk-download';
+
+export interface TemporalCli {
+  path: string;
+  source: CliSource;
+}
+
+export function cacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'hookline', 'temporal-cli', TEMPORAL_CLI_VERSION);
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function log(message: string): void {
+  process.stderr.write(`[temporal-cli] ${message}\n`);
+}
+
+/** `go install` into a temporary GOBIN, then an atomic rename: a killed build leaves no half binary. */
+async function goBuild(go: string, target: string): Promise<void> {
+  const staging = join(tmpdir(), `hookline-temporal-build-${process.pid}`);
+  mkdirSync(staging, { recursive: true });
+  log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} from the Go module proxy (first time only; takes several minutes)…`);
+  const started = Date.now();
+  const ticker = setInterval(() => log(`  still building… ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(go, ['install', `${GO_PACKAGE}@${TEMPORAL_CLI_VERSION}`], {
+        env: { ...process.env, CGO_ENABLED: '0', GOBIN: staging, GOFLAGS: '-mod=mod' },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install exited with ${code}`))));
+    });
+  } finally {
+    clearInterval(ticker);
+  }
+  mkdirSync(join(target, '..'), { recursive: true });
+  renameSync(join(staging, 'temporal'), target);
+  rmSync(staging, { recursive: true, force: true });
+  log(`built in ${Math.round((Date.now() - started) / 1000)}s → ${target}`);
+}
+
+async function sdkDownload(): Promise<string> {
+  // The SDK's own downloader keeps its binary in the OS temp dir; it needs internet.
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  log('no Go toolchain: asking the Temporal SDK to download its dev server (needs internet)…');
+  const env = await TestWorkflowEnvironment.createLocal();
+  await env.teardown();
+  const dir = join(tmpdir());
+  const found = spawnSync('sh', ['-c', `ls -t ${dir}/temporal-*sdk-typescript* 2>/dev/null | head -1`], { encoding: 'utf8' }).stdout.trim();
+  if (!found) throw new Error('the SDK downloaded a server but its cached path could not be found');
+  return found;
+}
+
+export async function findTemporalCli(): Promise<TemporalCli> {
+  const explicit = process.env.TEMPORAL_CLI_PATH;
+  if (explicit) {
+    if (!isExecutable(explicit)) throw new Error(`TEMPORAL_CLI_PATH=${explicit} is not an executable file`);
+    return { path: explicit, source: 'TEMPORAL_CLI_PATH' };
+  }
+  const fromPath = onPath('temporal');
+  if (fromPath) return { path: fromPath, source: 'PATH' };
+
+  const cached = join(cacheDir(), 'temporal');
+  if (existsSync(cached) && isExecutable(cached)) return { path: cached, source: 'cache' };
+
+  const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (go) {
+    await goBuild(go, cached);
+    return { path: cached, source: 'go-build' };
+  }
+  return { path: await sdkDownload(), source: 'sdk-download' };
+}
+
+const DESCRIPTIONS: Record<CliSource, string> = {
+  TEMPORAL_CLI_PATH: 'from TEMPORAL_CLI_PATH',
+  PATH: 'found on PATH',
+  cache: `cached build (${TEMPORAL_CLI_VERSION})`,
+  'go-build': `freshly built with go (${TEMPORAL_CLI_VERSION})`,
+  'sdk-download': "the SDK's downloaded dev server",
+};
+
+export function describeCli(cli: TemporalCli): string {
+  return `Temporal CLI: ${cli.path} — ${DESCRIPTIONS[cli.source]}`;
+}
+
+if (require.main === module) {
+  findTemporalCli()
+    .then((cli) => {
+      log(describeCli(cli));
+      process.stdout.write(`${cli.path}\n`);
+    })
+    .catch((err: unknown) => {
+      log(`could not provide the Temporal CLI: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,67 @@
+/**
+ * The vocabulary shared by workflows (through `import type` only) and activities: what the
+ * agent knows about a customer, what it decided, and the messages it sends.
+ */
+
+/** Durations and thresholds the worker's operator controls; read by workflows through an activity. */
+export interface AgentSettings {
+  /** Days after delivery during which a return is within policy. */
+  returnPolicyDays: number;
+  /** How long a return may take to arrive at the warehouse before its label is voided. */
+  returnReceiptWindowMs: number;
+  /** How long an out-of-policy return waits for a person's decision before it is denied. */
+  approvalTimeoutMs: number;
+  /** Unclaimed escalations are re-announced and raised in priority after this long. */
+  handoffUnclaimedSlaMs: number;
+  /** A claimed escalation with no reply reminds its assignee after this long. */
+  handoffUnansweredSlaMs: number;
+  /** Refund requests above this amount go to a person. */
+  refundHandoffThreshold: number;
+}
+
+export interface CustomerContext {
+  customerId: string;
+  name: string;
+  email: string;
+  lastOrders: { order_id: string; status: string; date: string }[];
+  previousTickets: { ticket_id: string; subject: string; status: string }[];
+}
+
+export interface InquiryAssessment {
+  decision: 'answer' | 'handoff';
+  reason: string;
+  /** Facts from the knowledge base the reply may use (e.g. the order's status). */
+  facts: Record<string, string>;
+}
+
+/** A message to a customer, rendered by the notifier's templates (not by workflow code). */
+export type CustomerMessage =
+  | { kind: 'order-shipped'; orderId: string; carrier?: string; trackingNumber?: string; eta?: string }
+  | { kind: 'order-delivered'; orderId: string }
+  | { kind: 'order-delayed'; orderId: string; eta?: string; reason?: string }
+  | { kind: 'order-cancelled'; orderId: string }
+  | { kind: 'payment-confirmed'; orderId: string; amount: number; currency: string }
+  | { kind: 'payment-failed'; orderId: string; amount: number; currency: string; reason?: string }
+  | { kind: 'payment-refunded'; orderId: string; amount: number; currency: string }
+  | { kind: 'stock-shortage'; orderId: string; productId: string; expectedRestockDate?: string }
+  | { kind: 'return-label'; returnId: string; labelUrl: string; trackingNumber: string; carrier: string }
+  | { kind: 'return-denied'; returnId: string; reason: string }
+  | { kind: 'return-expired'; returnId: string }
+  | { kind: 'return-refunded'; returnId: string; amount: number; currency: string }
+  | { kind: 'inquiry-reply'; inquiryId: string; text: string }
+  | { kind: 'agent-reply'; conversationId: string; agent: string; text: string };
+
+export interface ReturnLabel {
+  labelId: string;
+  trackingNumber: string;
+  labelUrl: string;
+  carrier: string;
+}
+
+export interface ReturnPolicyCheck {
+  eligible: boolean;
+  reason: string;
+  /** What the refund would be, from the knowledge base's order total. */
+  refundAmount: number;
+  currency: string;
+}

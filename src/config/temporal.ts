@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { parseEnv, type Env } from './env';
+
+const filePath = (what: string) =>
+  z
+    .string()
+    .optional()
+    .refine((path) => path === undefined || existsSync(path), { message: `expected the path of an existing ${what} file` });
+
+/**
+ * Temporal's own variable names, so one build runs against the dev server, a self-hosted
+ * cluster or Temporal Cloud. Validated here for clear messages; the connection options
+ * themselves come from @temporalio/envconfig, which reads the same variables (and a
+ * TEMPORAL_CONFIG_FILE profile, for those who keep one).
+ */
+const TemporalEnv = z.object({
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:/]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233 or my-ns.a1b2c.tmprl.cloud:7233')
+    .default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a namespace name').default('default'),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0'], { message: 'expected true or false' }).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: filePath('TLS client certificate'),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: filePath('TLS client key'),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: filePath('TLS CA certificate'),
+  HOOKLINE_TASK_QUEUE: z.string().min(1).default('hookline'),
+});
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** Options for `Connection.connect` / `NativeConnection.connect`, TLS and API key included. */
+  connectionOptions: NativeConnectionOptions;
+}
+
+export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
+  const parsed = parseEnv(TemporalEnv, env);
+  if (Boolean(parsed.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(parsed.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    throw new Error(
+      'Invalid configuration:\n  TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: expected both or neither (mTLS needs a certificate and its key)',
+    );
+  }
+  const overrideEnvVars = Object.fromEntries(
+    Object.entries({ ...env, TEMPORAL_ADDRESS: parsed.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: parsed.TEMPORAL_NAMESPACE }).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '',
+    ),
+  );
+  const { connectionOptions, namespace } = loadClientConnectConfig({ overrideEnvVars });
+  return {
+    address: parsed.TEMPORAL_ADDRESS,
+    namespace: namespace ?? parsed.TEMPORAL_NAMESPACE,
+    taskQueue: parsed.HOOKLINE_TASK_QUEUE,
+    connectionOptions,
+  };
+}

@@ -1,0 +1,151 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type SqliteDialectConfig,
+} from 'kysely';
+import pg from 'pg';
+import type { DialectName } from './migrations/index.js';
+import type { Schema } from './schema.js';
+
+export type { DialectName } from './migrations/index.js';
+
+/** An open knowledge-base database. */
+export interface Database {
+  db: Kysely<Schema>;
+  dialect: DialectName;
+  /** Closes the SQLite handle or ends the PostgreSQL pool. */
+  close(): Promise<void>;
+}
+
+/** How long a SQLite connection waits for another process's write lock before failing. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Opens the database named by `url` without migrating it (see `migrateToLatest`).
+ *
+ * - `sqlite:<path>`: creates the parent directory, turns on WAL and a busy timeout so the
+ *   worker, the CLI and tests can share one file. `sqlite::memory:` for a private in-memory db.
+ * - `postgres://…` or `postgresql://…`: a `pg.Pool`, checked with one round trip so a bad
+ *   URL fails here rather than on the first query.
+ */
+export async function openDatabase(url: string): Promise<Database> {
+  if (url.startsWith('sqlite:')) {
+    return openSqlite(url.slice('sqlite:'.length));
+  }
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    return openPostgres(url);
+  }
+  // Only the scheme: the rest of a URL may carry a password.
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
+  throw new Error(
+    `Unsupported database URL scheme ${scheme}; expected sqlite:<path>, sqlite::memory: or postgres://user@host/db`,
+  );
+}
+
+function openSqlite(path: string): Database {
+  if (path === '') {
+    throw new Error('SQLite database URL has no path; use sqlite:<path> or sqlite::memory:');
+  }
+  const inMemory = path === ':memory:';
+  if (!inMemory) {
+    mkdirSync(dirname(resolve(path)), { recursive: true });
+  }
+  const sqlite = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  try {
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    if (!inMemory) {
+      sqlite.pragma('journal_mode = WAL');
+      // Durable at every checkpoint and safe against corruption in WAL mode; only a power
+      // loss can drop the last commits, which webhook redelivery and Temporal retries redo.
+      sqlite.pragma('synchronous = NORMAL');
+    }
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // A connection that dies while idle is dropped from the pool and replaced on next use;
+  // without a listener the pool's 'error' event would crash the process instead.
+  pool.on('error', () => {});
+  try {
+    await pool.query('select 1');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new Error(`Cannot connect to PostgreSQL at ${describePostgresUrl(url)}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/** host:port/database, never the credentials. */
+function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * SQLite as the migrations need it, in two changes to Kysely's dialect:
+ *
+ * - Transactions take the write lock when they begin. With Kysely's plain `begin` a
+ *   transaction starts as a reader; when two processes then both write, the later one
+ *   cannot upgrade its stale snapshot and fails with SQLITE_BUSY at once, ignoring
+ *   busy_timeout. `begin immediate` makes it wait its turn instead.
+ * - DDL is declared transactional, which SQLite's is. Kysely's SqliteAdapter says it is not,
+ *   so its Migrator runs SQLite migrations outside any transaction and without a lock: two
+ *   processes starting on a fresh file both run `0001` and one fails on "table already
+ *   exists", and a migration that fails halfway leaves half a schema behind. Inside one
+ *   immediate transaction the second process waits, then finds nothing left to do.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}

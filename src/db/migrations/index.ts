@@ -1,0 +1,12 @@
+import { initial } from './0001_initial.js';
+import type { HooklineMigration } from './migration.js';
+
+export type { DialectName, HooklineMigration } from './migration.js';
+
+/**
+ * Every migration, by name. Names sort in the order they run; add new ones at the end as
+ * `NNNN_name`. Listed here rather than read from disk so a bundled build carries them.
+ */
+export const migrations: Readonly<Record<string, HooklineMigration>> = {
+  '0001_initial': initial,
+};

@@ -1,0 +1,390 @@
+/**
+ * The reads and idempotent writes the customer-service workflows' activities need. Every
+ * write is a single statement (or one transaction) that can be repeated safely, because
+ * a Temporal activity may run more than once.
+ */
+import type { Kysely } from 'kysely';
+import type {
+  Customer,
+  DecimalAmount,
+  Inquiry,
+  InquiryDecision,
+  IsoTimestamp,
+  Order,
+  OrderItem,
+  Return,
+  Schema,
+} from './schema.js';
+
+type Db = Kysely<Schema>;
+
+/** Normalises a timestamp to `Date#toISOString()` form, the only form stored. */
+export function toIsoTimestamp(value: string | Date): IsoTimestamp {
+  const date = typeof value === 'string' ? new Date(value) : value;
+  if (Number.isNaN(date.getTime())) {
+    throw new RangeError(`Not a valid timestamp: ${JSON.stringify(String(value))}`);
+  }
+  return date.toISOString();
+}
+
+/**
+ * Normalises an amount to decimal text, e.g. `99.99` → `"99.99"`. A number is accepted as a
+ * JSON parser produced it (the shortest text that round-trips, so `99.99` stays `99.99`);
+ * anything needing an exponent is refused rather than silently rounded.
+ */
+export function toDecimalAmount(value: number | string): DecimalAmount {
+  const text = typeof value === 'number' ? String(value) : value.trim();
+  if (!/^-?\d+(\.\d+)?$/.test(text)) {
+    throw new RangeError(`Not a plain decimal amount: ${JSON.stringify(text)}`);
+  }
+  return text;
+}
+
+function now(): IsoTimestamp {
+  return new Date().toISOString();
+}
+
+function affected(result: { numInsertedOrUpdatedRows?: bigint; numUpdatedRows?: bigint }): boolean {
+  return (result.numInsertedOrUpdatedRows ?? result.numUpdatedRows ?? 0n) > 0n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Processed-event ledger
+
+/**
+ * Records that the event `key` is being handled, e.g. `payment.succeeded:PMT-1`. Returns
+ * true for the one call that recorded it and false for every later one, so a redelivered
+ * event is recognised even after Temporal has forgotten the workflow that handled it.
+ */
+export async function claimProcessedEvent(
+  db: Db,
+  key: string,
+  eventType: string,
+  workflowId: string,
+): Promise<boolean> {
+  const result = await db
+    .insertInto('processed_events')
+    .values({ key, event_type: eventType, workflow_id: workflowId, processed_at: now() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .executeTakeFirst();
+  return affected(result);
+}
+
+// ---------------------------------------------------------------------------------------
+// Customers
+
+export interface CustomerInput {
+  id: string;
+  name: string;
+  email: string;
+  /** Omit to keep the stored value; null clears it. */
+  phone?: string | null;
+  /** CRM enrichment, stored as JSON. Omit to keep the stored value; null clears it. */
+  details?: unknown;
+}
+
+/** Inserts or updates a customer from the CRM, the source of truth for profiles. */
+export async function upsertCustomer(db: Db, c: CustomerInput): Promise<void> {
+  const details_json = c.details === undefined ? undefined : c.details === null ? null : JSON.stringify(c.details);
+  await db
+    .insertInto('customers')
+    .values({
+      id: c.id,
+      name: c.name,
+      email: c.email,
+      phone: c.phone ?? null,
+      details_json: details_json ?? null,
+      updated_at: now(),
+    })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        name: eb.ref('excluded.name'),
+        email: eb.ref('excluded.email'),
+        ...(c.phone !== undefined ? { phone: eb.ref('excluded.phone') } : {}),
+        ...(details_json !== undefined ? { details_json: eb.ref('excluded.details_json') } : {}),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+    .execute();
+}
+
+export async function getCustomer(db: Db, id: string): Promise<Customer | undefined> {
+  return db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------------------
+// Orders
+
+export interface OrderStatusInput {
+  orderId: string;
+  status: string;
+  /** When the sender says the status changed; decides which of two events is newer. */
+  eventAt: string | Date;
+  /** The remaining fields: omit when the event does not carry them, to keep what is stored. */
+  customerId?: string;
+  carrier?: string | null;
+  trackingNumber?: string | null;
+  eta?: string | null;
+  totalAmount?: number | string | null;
+  currency?: string | null;
+}
+
+/**
+ * Applies an order status event unless a newer one was applied already. One upsert
+ * statement whose update is conditional on `status_event_at`, so two events racing on
+ * different connections or processes cannot leave the older status in place. An event
+ * exactly as old as the stored one is `stale` too, which makes redelivery a no-op.
+ */
+export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'applied' | 'stale'> {
+  const eventAt = toIsoTimestamp(e.eventAt);
+  const totalAmount =
+    e.totalAmount === undefined || e.totalAmount === null ? e.totalAmount : toDecimalAmount(e.totalAmount);
+  const result = await db
+    .insertInto('orders')
+    .values({
+      id: e.orderId,
+      customer_id: e.customerId ?? null,
+      status: e.status,
+      status_event_at: eventAt,
+      carrier: e.carrier ?? null,
+      tracking_number: e.trackingNumber ?? null,
+      eta: e.eta ?? null,
+      total_amount: totalAmount ?? null,
+      currency: e.currency ?? null,
+      updated_at: now(),
+    })
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          status_event_at: eb.ref('excluded.status_event_at'),
+          updated_at: eb.ref('excluded.updated_at'),
+          ...(e.customerId !== undefined ? { customer_id: eb.ref('excluded.customer_id') } : {}),
+          ...(e.carrier !== undefined ? { carrier: eb.ref('excluded.carrier') } : {}),
+          ...(e.trackingNumber !== undefined ? { tracking_number: eb.ref('excluded.tracking_number') } : {}),
+          ...(e.eta !== undefined ? { eta: eb.ref('excluded.eta') } : {}),
+          ...(totalAmount !== undefined ? { total_amount: eb.ref('excluded.total_amount') } : {}),
+          ...(e.currency !== undefined ? { currency: eb.ref('excluded.currency') } : {}),
+        }))
+        .where((eb) =>
+          eb.or([
+            eb('orders.status_event_at', 'is', null),
+            eb('orders.status_event_at', '<', eb.ref('excluded.status_event_at')),
+          ]),
+        ),
+    )
+    .executeTakeFirst();
+  return affected(result) ? 'applied' : 'stale';
+}
+
+export async function getOrder(db: Db, id: string): Promise<Order | undefined> {
+  return db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A customer's most recently updated orders, newest first: context for an inquiry. */
+export async function listCustomerOrders(db: Db, customerId: string, limit = 10): Promise<Order[]> {
+  return db
+    .selectFrom('orders')
+    .selectAll()
+    .where('customer_id', '=', customerId)
+    .orderBy('updated_at', 'desc')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/** Records an order's lines; a repeated line replaces its quantity. */
+export async function upsertOrderItems(
+  db: Db,
+  orderId: string,
+  items: ReadonlyArray<{ productId: string; quantity: number }>,
+): Promise<void> {
+  if (items.length === 0) return;
+  await db
+    .insertInto('order_items')
+    .values(items.map((i) => ({ order_id: orderId, product_id: i.productId, quantity: i.quantity })))
+    .onConflict((oc) =>
+      oc.columns(['order_id', 'product_id']).doUpdateSet((eb) => ({ quantity: eb.ref('excluded.quantity') })),
+    )
+    .execute();
+}
+
+export async function listOrderItems(db: Db, orderId: string): Promise<OrderItem[]> {
+  return db.selectFrom('order_items').selectAll().where('order_id', '=', orderId).orderBy('product_id').execute();
+}
+
+// ---------------------------------------------------------------------------------------
+// Payments
+
+export interface PaymentEventInput {
+  paymentId: string;
+  orderId: string;
+  /** The gateway's status, e.g. `succeeded`, `failed`, `refunded`. */
+  status: string;
+  amount: number | string;
+  currency: string;
+  eventAt: string | Date;
+}
+
+/**
+ * Records a payment event unless a newer one for the same payment was recorded (gateways
+ * do not deliver in order). A `succeeded` payment also stamps the order's `paid_at`, first
+ * success wins, creating a bare order row if the OMS has not reported the order yet. Both
+ * writes happen in one transaction.
+ */
+export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'applied' | 'stale'> {
+  const eventAt = toIsoTimestamp(p.eventAt);
+  const amount = toDecimalAmount(p.amount);
+  const at = now();
+  return db.transaction().execute(async (tx) => {
+    const result = await tx
+      .insertInto('payments')
+      .values({
+        id: p.paymentId,
+        order_id: p.orderId,
+        status: p.status,
+        amount,
+        currency: p.currency,
+        status_event_at: eventAt,
+        updated_at: at,
+      })
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet((eb) => ({
+            status: eb.ref('excluded.status'),
+            amount: eb.ref('excluded.amount'),
+            currency: eb.ref('excluded.currency'),
+            status_event_at: eb.ref('excluded.status_event_at'),
+            updated_at: eb.ref('excluded.updated_at'),
+          }))
+          .where((eb) =>
+            eb.or([
+              eb('payments.status_event_at', 'is', null),
+              eb('payments.status_event_at', '<', eb.ref('excluded.status_event_at')),
+            ]),
+          ),
+      )
+      .executeTakeFirst();
+    if (p.status === 'succeeded') {
+      await tx
+        .insertInto('orders')
+        .values({ id: p.orderId, paid_at: eventAt, total_amount: amount, currency: p.currency, updated_at: at })
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet((eb) => ({
+            paid_at: eb.fn.coalesce('orders.paid_at', 'excluded.paid_at'),
+            total_amount: eb.fn.coalesce('orders.total_amount', 'excluded.total_amount'),
+            currency: eb.fn.coalesce('orders.currency', 'excluded.currency'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        )
+        .execute();
+    }
+    return affected(result) ? 'applied' : 'stale';
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Returns
+
+export interface ReturnInput {
+  returnId: string;
+  orderId: string;
+  customerId: string;
+  status: string;
+  /** The remaining fields: omit to keep what is stored. */
+  reason?: string | null;
+  items?: ReadonlyArray<{ productId: string; quantity: number }>;
+  labelId?: string | null;
+  trackingNumber?: string | null;
+  refundId?: string | null;
+}
+
+/** Creates a return or moves it on a step (label issued, refunded…), keeping omitted fields. */
+export async function upsertReturn(db: Db, r: ReturnInput): Promise<void> {
+  const items_json =
+    r.items === undefined
+      ? undefined
+      : JSON.stringify(r.items.map((i) => ({ product_id: i.productId, quantity: i.quantity })));
+  await db
+    .insertInto('returns')
+    .values({
+      id: r.returnId,
+      order_id: r.orderId,
+      customer_id: r.customerId,
+      status: r.status,
+      reason: r.reason ?? null,
+      items_json: items_json ?? null,
+      label_id: r.labelId ?? null,
+      tracking_number: r.trackingNumber ?? null,
+      refund_id: r.refundId ?? null,
+      updated_at: now(),
+    })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        status: eb.ref('excluded.status'),
+        updated_at: eb.ref('excluded.updated_at'),
+        ...(r.reason !== undefined ? { reason: eb.ref('excluded.reason') } : {}),
+        ...(items_json !== undefined ? { items_json: eb.ref('excluded.items_json') } : {}),
+        ...(r.labelId !== undefined ? { label_id: eb.ref('excluded.label_id') } : {}),
+        ...(r.trackingNumber !== undefined ? { tracking_number: eb.ref('excluded.tracking_number') } : {}),
+        ...(r.refundId !== undefined ? { refund_id: eb.ref('excluded.refund_id') } : {}),
+      })),
+    )
+    .execute();
+}
+
+export async function getReturn(db: Db, id: string): Promise<Return | undefined> {
+  return db.selectFrom('returns').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------------------
+// Inquiries
+
+export interface InquiryInput {
+  inquiryId: string;
+  customerId: string;
+  summary: string;
+  /** Where the customer wrote from, e.g. `email`, `chat`. */
+  channel: string;
+  /** When the CRM received it; defaults to now. */
+  createdAt?: string | Date;
+}
+
+/** Records a new inquiry; returns false when it was recorded already (a redelivery). */
+export async function createInquiry(db: Db, q: InquiryInput): Promise<boolean> {
+  const at = now();
+  const result = await db
+    .insertInto('inquiries')
+    .values({
+      id: q.inquiryId,
+      customer_id: q.customerId,
+      summary: q.summary,
+      channel: q.channel,
+      created_at: q.createdAt === undefined ? at : toIsoTimestamp(q.createdAt),
+      updated_at: at,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .executeTakeFirst();
+  return affected(result);
+}
+
+/** Records whether the agent answered the inquiry or handed it to a human, and why. */
+export async function recordInquiryDecision(
+  db: Db,
+  d: { inquiryId: string; decision: InquiryDecision; reason: string; reply?: string | null },
+): Promise<void> {
+  const result = await db
+    .updateTable('inquiries')
+    .set({ decision: d.decision, decision_reason: d.reason, reply: d.reply ?? null, updated_at: now() })
+    .where('id', '=', d.inquiryId)
+    .executeTakeFirst();
+  if (!affected(result)) {
+    throw new Error(`Inquiry ${d.inquiryId} does not exist`);
+  }
+}
+
+export async function getInquiry(db: Db, id: string): Promise<Inquiry | undefined> {
+  return db.selectFrom('inquiries').selectAll().where('id', '=', id).executeTakeFirst();
+}

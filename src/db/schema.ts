@@ -1,0 +1,147 @@
+/**
+ * Table types for the knowledge-base database, shared by SQLite and PostgreSQL.
+ *
+ * Portable representations, chosen so the same queries and the same values work on both:
+ * - Timestamps are ISO-8601 UTC text in `Date#toISOString()` form (`2023-10-27T10:30:00.000Z`).
+ *   Every writer normalises to that fixed-width form, so comparing the text compares the time.
+ * - Money is exact decimal text in the currency's major unit (`"99.99"`), next to an ISO-4217
+ *   `currency`. Never a float; not integer cents either, because the minor-unit exponent differs
+ *   per currency (JPY 0, KWD 3) and the service only stores and shows amounts, it does no sums.
+ * - JSON is text (`*_json` columns); callers `JSON.parse` what they read.
+ * - No foreign keys: events from the OMS, CRM, payment gateway and carrier arrive in any order,
+ *   so a payment may name an order this database has not heard of yet.
+ */
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** ISO-8601 UTC timestamp text as produced by `Date#toISOString()`. */
+export type IsoTimestamp = string;
+/** Exact decimal amount in the currency's major unit, e.g. `"99.99"`. */
+export type DecimalAmount = string;
+
+export const NotificationAudience = { customer: 'customer', agents: 'agents' } as const;
+export type NotificationAudience = (typeof NotificationAudience)[keyof typeof NotificationAudience];
+
+export const NotificationChannel = { outbox: 'outbox', email: 'email', chat: 'chat' } as const;
+export type NotificationChannel = (typeof NotificationChannel)[keyof typeof NotificationChannel];
+
+export const NotificationStatus = { queued: 'queued', sent: 'sent', failed: 'failed' } as const;
+export type NotificationStatus = (typeof NotificationStatus)[keyof typeof NotificationStatus];
+
+export const InquiryDecision = { answered: 'answered', handoff: 'handoff' } as const;
+export type InquiryDecision = (typeof InquiryDecision)[keyof typeof InquiryDecision];
+
+export interface CustomersTable {
+  id: string;
+  name: string;
+  email: string;
+  phone: string | null;
+  /** CRM enrichment (order history, past tickets) as JSON text. */
+  details_json: string | null;
+  updated_at: IsoTimestamp;
+}
+
+export interface OrdersTable {
+  id: string;
+  customer_id: string | null;
+  status: string | null;
+  /** Time of the newest status event applied; older events are ignored as stale. */
+  status_event_at: IsoTimestamp | null;
+  carrier: string | null;
+  tracking_number: string | null;
+  /** Estimated delivery as the sender gave it (a date or a timestamp). */
+  eta: string | null;
+  paid_at: IsoTimestamp | null;
+  total_amount: DecimalAmount | null;
+  currency: string | null;
+  updated_at: IsoTimestamp;
+}
+
+export interface OrderItemsTable {
+  order_id: string;
+  product_id: string;
+  quantity: number;
+}
+
+export interface PaymentsTable {
+  id: string;
+  order_id: string;
+  status: string;
+  amount: DecimalAmount;
+  currency: string;
+  /** Time of the newest payment event applied; gateways do not deliver in order. */
+  status_event_at: IsoTimestamp | null;
+  updated_at: IsoTimestamp;
+}
+
+export interface ReturnsTable {
+  id: string;
+  order_id: string;
+  customer_id: string;
+  status: string;
+  reason: string | null;
+  /** Returned items, `[{ product_id, quantity }]`, as JSON text. */
+  items_json: string | null;
+  label_id: string | null;
+  tracking_number: string | null;
+  refund_id: string | null;
+  updated_at: IsoTimestamp;
+}
+
+export interface InquiriesTable {
+  id: string;
+  customer_id: string;
+  summary: string;
+  channel: string;
+  decision: InquiryDecision | null;
+  decision_reason: string | null;
+  reply: string | null;
+  created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+}
+
+export interface NotificationsTable {
+  id: Generated<number>;
+  idempotency_key: string;
+  audience: NotificationAudience;
+  channel: NotificationChannel;
+  recipient: string | null;
+  customer_id: string | null;
+  subject: string;
+  body: string;
+  status: NotificationStatus;
+  error: string | null;
+  created_at: IsoTimestamp;
+  sent_at: IsoTimestamp | null;
+}
+
+export interface ProcessedEventsTable {
+  key: string;
+  event_type: string;
+  workflow_id: string;
+  processed_at: IsoTimestamp;
+}
+
+export interface Schema {
+  customers: CustomersTable;
+  orders: OrdersTable;
+  order_items: OrderItemsTable;
+  payments: PaymentsTable;
+  returns: ReturnsTable;
+  inquiries: InquiriesTable;
+  notifications: NotificationsTable;
+  processed_events: ProcessedEventsTable;
+}
+
+export type Customer = Selectable<CustomersTable>;
+export type NewCustomer = Insertable<CustomersTable>;
+export type Order = Selectable<OrdersTable>;
+export type NewOrder = Insertable<OrdersTable>;
+export type OrderUpdate = Updateable<OrdersTable>;
+export type OrderItem = Selectable<OrderItemsTable>;
+export type Payment = Selectable<PaymentsTable>;
+export type Return = Selectable<ReturnsTable>;
+export type Inquiry = Selectable<InquiriesTable>;
+export type NotificationRow = Selectable<NotificationsTable>;
+export type NewNotificationRow = Insertable<NotificationsTable>;
+export type NotificationUpdate = Updateable<NotificationsTable>;
+export type ProcessedEvent = Selectable<ProcessedEventsTable>;

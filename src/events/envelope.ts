@@ -1,0 +1,29 @@
+import type { EventOf, EventType, WebhookEvent } from './schemas';
+import type { IdentitySource } from './identity';
+
+/** What the receiver hands every event workflow: the validated event plus where it came from. */
+export interface EventEnvelope<E extends WebhookEvent = WebhookEvent> {
+  source: string;
+  /** The event's identity (sender id, natural key or body hash), also the tail of the workflow ID. */
+  identity: string;
+  identityFrom: IdentitySource;
+  /** When the receiver accepted it (ISO-8601). */
+  receivedAt: string;
+  event: E;
+}
+
+export type EnvelopeOf<T extends EventType> = EventEnvelope<EventOf<T>>;
+
+/** A verified delivery that could not be processed, kept for an operator to inspect and replay. */
+export interface QuarantinedEvent {
+  source: string;
+  identity: string;
+  receivedAt: string;
+  /** The verified body exactly as received (UTF-8). */
+  rawBody: string;
+  /** The deliver's event_type if it had a readable one. */
+  eventType?: string;
+  reason: string;
+  /** One line per schema problem, e.g. `amount: Too small: expected number to be >=0`. */
+  problems: string[];
+}

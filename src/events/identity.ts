@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { WebhookEvent } from './schemas';
+
+/**
+ * Where an event's identity came from, most trustworthy first. The sender's own id survives
+ * redelivery byte-for-byte; a natural key survives a sender that re-serialises the body; the
+ * body hash is the last resort for senders that give us neither.
+ */
+export type IdentitySource = 'sender' | 'natural-key' | 'body-hash';
+
+export interface EventIdentity {
+  key: string;
+  from: IdentitySource;
+}
+
+/** Header-borne delivery ids, in the order we trust them. Lowercase: Node lowercases headers. */
+export const DELIVERY_ID_HEADERS = ['webhook-id', 'svix-id', 'x-github-delivery', 'x-shopify-webhook-id'] as const;
+
+export function deliveryIdFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
+  for (const name of DELIVERY_ID_HEADERS) {
+    const value = headers[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first && first.trim() !== '') return first.trim();
+  }
+  return undefined;
+}
+
+/** The identity an event has when it carries no sender id. */
+export function naturalKey(event: WebhookEvent): string {
+  switch (event.event_type) {
+    case 'order.status_updated':
+      // The same status can recur (shipped → delayed → shipped); the timestamp tells them apart
+      // while a redelivery of one transition keeps it.
+      return `${event.order_id}:${event.new_status}:${event.timestamp}`;
+    case 'customer.inquiry.new':
+      return event.inquiry_id;
+    case 'payment.succeeded':
+    case 'payment.failed':
+    case 'payment.refunded':
+      return event.payment_id;
+    case 'return.initiated':
+    case 'return.received':
+      return event.return_id;
+    case 'shipment.delivered':
+    case 'shipment.delayed':
+    case 'shipment.exception':
+      return `${event.tracking_number}:${event.timestamp}`;
+    case 'inventory.stock_shortage':
+      return `${event.product_id}:${event.timestamp}`;
+    case 'customer.updated':
+      return `${event.customer_id}:${event.timestamp}`;
+  }
+}
+
+export function bodyHash(rawBody: Buffer): string {
+  return createHash('sha256').update(rawBody).digest('hex').slice(0, 32);
+}
+
+/** The sender's id for this event, if it gave one in the headers or the body. */
+export function senderEventId(
+  deliveryId: string | undefined,
+  body: { event_id?: unknown; idempotency_key?: unknown; id?: unknown } | undefined,
+): string | undefined {
+  const candidates = [deliveryId, body?.event_id, body?.idempotency_key, body?.id];
+  return candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '')?.trim();
+}
+
+export function eventIdentity(args: {
+  deliveryId?: string;
+  event?: WebhookEvent;
+  body?: { event_id?: unknown; idempotency_key?: unknown; id?: unknown };
+  rawBody: Buffer;
+}): EventIdentity {
+  const sender = senderEventId(args.deliveryId, args.event ?? args.body);
+  if (sender) return { key: sender, from: 'sender' };
+  if (args.event) return { key: naturalKey(args.event), from: 'natural-key' };
+  return { key: bodyHash(args.rawBody), from: 'body-hash' };
+}
+
+// No `@`: an email address is personal data and has no business in a workflow ID.
+const SAFE_ID = /^[A-Za-z0-9._:+=-]{1,120}$/;
+
+/**
+ * A workflow ID is visible to every operator and kept in Temporal's history, so it must carry no
+ * personal data. Keys that look like an ID are kept readable (they are what an operator searches
+ * for in the UI); anything else — an email-shaped key, free text, something long — is hashed.
+ */
+export function workflowIdFor(source: string, eventType: string, key: string): string {
+  const part = SAFE_ID.test(key) ? key : `h-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+  return `${source}:${eventType}:${part}`;
+}
+
+/** The long-lived workflow that owns one return, whichever of its events arrives first. */
+export function returnWorkflowId(returnId: string): string {
+  return workflowIdFor('return', 'process', returnId);
+}

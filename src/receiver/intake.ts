@@ -1,0 +1,98 @@
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
+import { workflowIdFor } from '../events/identity';
+import { workflowForEvent } from '../events/routing';
+import { quarantinedEventWorkflow } from '../../workflows/quarantine';
+import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/search-attributes';
+
+export interface IntakeResult {
+  workflowId: string;
+  /** True when Temporal already had this event (running or closed): nothing new was started. */
+  duplicate: boolean;
+}
+
+/** Temporal did not durably accept the event: the sender must retry. */
+export class TemporalUnavailableError extends Error {
+  override readonly name = 'TemporalUnavailableError';
+}
+
+export interface Intake {
+  accept(envelope: EventEnvelope): Promise<IntakeResult>;
+  quarantine(event: QuarantinedEvent): Promise<IntakeResult>;
+}
+
+export interface IntakeOptions {
+  client: Client;
+  taskQueue: string;
+  /** How long a start may take before we give up and answer 503 (the sender will retry). */
+  startTimeoutMs: number;
+  quarantineKeepForMs: number;
+}
+
+export function quarantineWorkflowId(source: string, identity: string): string {
+  return workflowIdFor('quarantine', source, identity);
+}
+
+/**
+ * Starts exactly one workflow per event. The ID is derived from the event, and the policies
+ * make Temporal itself the dedup store: REJECT_DUPLICATE never runs a closed event again, FAIL
+ * never runs an open one twice. Only a start Temporal acknowledged counts as accepted.
+ */
+export function createIntake(options: IntakeOptions): Intake {
+  const { client, taskQueue } = options;
+
+  async function start(
+    workflowId: string,
+    begin: () => Promise<unknown>,
+  ): Promise<IntakeResult> {
+    try {
+      await client.withDeadline(Date.now() + options.startTimeoutMs, begin);
+      return { workflowId, duplicate: false };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, duplicate: true };
+      throw new TemporalUnavailableError(`Temporal did not accept workflow ${workflowId}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  const policies = {
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+  } as const;
+
+  return {
+    accept(envelope) {
+      const { event } = envelope;
+      const workflowId = workflowIdFor(envelope.source, event.event_type, envelope.identity);
+      return start(workflowId, () =>
+        client.workflow.start(workflowForEvent(event.event_type), {
+          workflowId,
+          taskQueue,
+          args: [envelope],
+          ...policies,
+          typedSearchAttributes: [
+            { key: HooklineSource, value: envelope.source },
+            { key: HooklineEventType, value: event.event_type },
+          ],
+        }),
+      );
+    },
+
+    quarantine(event) {
+      const workflowId = quarantineWorkflowId(event.source, event.identity);
+      return start(workflowId, () =>
+        client.workflow.start(quarantinedEventWorkflow, {
+          workflowId,
+          taskQueue,
+          args: [event, options.quarantineKeepForMs],
+          ...policies,
+          typedSearchAttributes: [
+            { key: HooklineSource, value: event.source },
+            { key: HooklineEventType, value: event.eventType ?? 'unknown' },
+            { key: HooklineStatus, value: 'quarantined' },
+          ],
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { loadReceiverConfig } from '../config/receiver';
+import { createLogger } from '../log';
+import { createTemporalClient, isReachable } from '../temporal/client';
+import { createApp } from './app';
+import { createIntake } from './intake';
+
+/** `npm run receiver`: one process, configured by the environment. */
+async function main(): Promise<void> {
+  const config = loadReceiverConfig();
+  const logger = createLogger({ level: config.logLevel, bindings: { service: 'receiver' } });
+  const { client, connection } = createTemporalClient(config.temporal);
+  const intake = createIntake({
+    client,
+    taskQueue: config.temporal.taskQueue,
+    startTimeoutMs: config.startTimeoutMs,
+    quarantineKeepForMs: config.quarantineKeepForMs,
+  });
+  const app = createApp({
+    sources: config.sources,
+    intake,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    retryAfterSeconds: 5,
+    trustProxy: config.trustProxy,
+    isTemporalReachable: () => isReachable(client),
+  });
+
+  const server = config.tls
+    ? https.createServer({ cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) }, app)
+    : http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const scheme = config.tls ? 'https' : 'http';
+  const unsigned = [...config.sources.values()].filter((s) => s.secrets.length === 0).map((s) => s.name);
+  logger.info('receiver listening', {
+    url: `${scheme}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,
+    temporal: config.temporal.address,
+    namespace: config.temporal.namespace,
+    sources: [...config.sources.keys()],
+    ...(unsigned.length > 0 ? { refusingAllFrom: unsigned } : {}),
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info('receiver stopping', { signal });
+    server.close(() => {
+      void connection.close().finally(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`receiver failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,144 @@
+import { BlockList, isIP } from 'node:net';
+import { ConfigError, csv, duration, type Env } from '../config/env';
+import { EVENT_TYPES, type EventType } from '../events/schemas';
+import { SCHEMES, type SchemeName } from './verify';
+
+/**
+ * Everything the receiver knows about one sender. Built once at start-up from the
+ * environment (`WEBHOOK_<SETTING>_<SOURCE>`), never per request.
+ */
+export interface SourceConfig {
+  name: string;
+  scheme: SchemeName;
+  /** Empty means the source refuses every request: nothing runs unsigned. */
+  secrets: readonly string[];
+  signatureHeader?: string;
+  toleranceSeconds: number;
+  /** undefined: any address may deliver. */
+  allowlist?: { cidrs: string[]; contains(ip: string): boolean };
+  rateLimit: RateLimit;
+  /** The event types this sender may deliver (least privilege); others are quarantined. */
+  eventTypes: ReadonlySet<EventType>;
+}
+
+export interface RateLimit {
+  requests: number;
+  perSeconds: number;
+}
+
+interface SourceDefaults {
+  scheme: SchemeName;
+  eventTypes: EventType[];
+}
+
+/** The seed's four senders, each with the scheme its kind of system customarily uses. */
+export const BUILTIN_SOURCES: Record<string, SourceDefaults> = {
+  oms: {
+    scheme: 'hmac-sha256-hex',
+    eventTypes: ['order.status_updated', 'return.initiated', 'return.received', 'inventory.stock_shortage'],
+  },
+  crm: { scheme: 'standard-webhooks', eventTypes: ['customer.inquiry.new', 'customer.updated'] },
+  payments: { scheme: 'stripe', eventTypes: ['payment.succeeded', 'payment.failed', 'payment.refunded'] },
+  carrier: {
+    scheme: 'hmac-sha256-base64',
+    eventTypes: ['shipment.delivered', 'shipment.delayed', 'shipment.exception', 'return.received'],
+  },
+};
+
+const SOURCE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const DEFAULT_RATE_LIMIT = '100/s';
+
+export function envSuffix(source: string): string {
+  return source.toUpperCase().replace(/-/g, '_');
+}
+
+export function parseRateLimit(value: string): RateLimit | undefined {
+  const match = /^(\d+)\s*\/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hr|hour)$/i.exec(value.trim());
+  if (!match) return undefined;
+  const requests = Number(match[1]);
+  const count = match[2] ? Number(match[2]) : 1;
+  const unit = match[3]!.toLowerCase();
+  const unitSeconds = unit.startsWith('h') ? 3600 : unit.startsWith('m') ? 60 : 1;
+  if (requests <= 0 || count <= 0) return undefined;
+  return { requests, perSeconds: count * unitSeconds };
+}
+
+export function parseAllowlist(variable: string, cidrs: string[]): SourceConfig['allowlist'] {
+  if (cidrs.length === 0) return undefined;
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address, bits] = cidr.split('/');
+    const family = address ? isIP(address) : 0;
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (!address || family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
+      throw new ConfigError(`Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 (got ${JSON.stringify(cidr)})`);
+    }
+    list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return {
+    cidrs,
+    contains: (ip) => {
+      const family = isIP(ip);
+      return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+    },
+  };
+}
+
+function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefined): SourceConfig {
+  const suffix = envSuffix(name);
+  const v = (setting: string) => `WEBHOOK_${setting}_${suffix}`;
+  const problems: string[] = [];
+  const read = (setting: string) => {
+    const value = env[v(setting)]?.trim();
+    return value === '' ? undefined : value;
+  };
+
+  const schemeValue = read('SCHEME') ?? defaults?.scheme;
+  if (!schemeValue) problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (not set; required for a source that is not built in)`);
+  else if (!(SCHEMES as readonly string[]).includes(schemeValue)) problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (got ${JSON.stringify(schemeValue)})`);
+  const scheme = schemeValue as SchemeName;
+
+  const tolerance = duration('300s').safeParse(read('TOLERANCE'));
+  if (!tolerance.success) problems.push(`${v('TOLERANCE')}: expected a duration such as 300s or 5m (got ${JSON.stringify(read('TOLERANCE'))})`);
+
+  const rateText = read('RATE_LIMIT') ?? DEFAULT_RATE_LIMIT;
+  const rateLimit = parseRateLimit(rateText);
+  if (!rateLimit) problems.push(`${v('RATE_LIMIT')}: expected requests per period such as 100/s, 600/min or 1000/5m (got ${JSON.stringify(rateText)})`);
+
+  const eventsText = read('EVENTS');
+  let eventTypes: EventType[] = defaults?.eventTypes ?? [...EVENT_TYPES];
+  if (eventsText !== undefined) {
+    const listed = csv.parse(eventsText);
+    const unknown = listed.filter((t) => t !== '*' && !(EVENT_TYPES as string[]).includes(t));
+    if (unknown.length > 0) problems.push(`${v('EVENTS')}: expected event types from ${EVENT_TYPES.join(', ')} or * (unknown: ${unknown.join(', ')})`);
+    eventTypes = listed.includes('*') ? [...EVENT_TYPES] : (listed as EventType[]);
+  }
+
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+
+  const header = read('HEADER')?.toLowerCase();
+  return {
+    name,
+    scheme,
+    secrets: csv.parse(read('SECRET')),
+    signatureHeader: header,
+    toleranceSeconds: Math.round((tolerance.data ?? 300_000) / 1000),
+    allowlist: parseAllowlist(v('ALLOW_IPS'), csv.parse(read('ALLOW_IPS'))),
+    rateLimit: rateLimit!,
+    eventTypes: new Set(eventTypes),
+  };
+}
+
+/**
+ * The four built-in sources plus any named in `WEBHOOK_SOURCES` (e.g. `github,shop`), each
+ * configured from its `WEBHOOK_*_<SOURCE>` variables.
+ */
+export function loadSources(env: Env = process.env): Map<string, SourceConfig> {
+  const extra = csv.parse(env.WEBHOOK_SOURCES);
+  const bad = extra.filter((name) => !SOURCE_NAME.test(name));
+  if (bad.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n  WEBHOOK_SOURCES: expected lowercase source names such as github,shop (bad: ${bad.join(', ')})`);
+  }
+  const names = [...new Set([...Object.keys(BUILTIN_SOURCES), ...extra])];
+  return new Map(names.map((name) => [name, sourceConfig(name, env, BUILTIN_SOURCES[name])]));
+}

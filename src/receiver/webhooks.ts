@@ -1,0 +1,191 @@
+import express, { type Request, type Response, type Router } from 'express';
+import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
+import { deliveryIdFromHeaders, eventIdentity } from '../events/identity';
+import { WebhookEvent } from '../events/schemas';
+import type { Logger } from '../log';
+import { HttpProblem, problem, sendProblem } from './problem';
+import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
+import { TokenBuckets } from './rate-limit';
+import type { SourceConfig } from './sources';
+import { verifyWebhook, WebhookVerificationError } from './verify';
+
+export interface WebhookRouteOptions {
+  sources: ReadonlyMap<string, SourceConfig>;
+  intake: Intake;
+  logger: Logger;
+  maxBodyBytes: number;
+  /** Seconds a sender should wait before retrying when Temporal is unavailable. */
+  retryAfterSeconds: number;
+  now?: () => Date;
+}
+
+interface Outcome {
+  status: number;
+  body: Record<string, unknown>;
+  log: Record<string, unknown>;
+}
+
+const JSON_TYPES = /^application\/([a-z0-9.+-]*\+)?json$/i;
+
+/**
+ * `POST /webhooks/:source`. The order of checks is the order of cost and of trust: cheap
+ * refusals first, the signature over the raw bytes before anything reads them, and a 2xx only
+ * after Temporal has durably accepted the event.
+ */
+export function webhookRouter(options: WebhookRouteOptions): Router {
+  const router = express.Router();
+  const buckets = new TokenBuckets();
+  const now = options.now ?? (() => new Date());
+
+  const gate = (req: Request, res: Response, next: (err?: unknown) => void) => {
+    const source = options.sources.get(String(req.params.source));
+    if (!source) return next(new HttpProblem(problem('unknown-source', `No webhook source named ${JSON.stringify(req.params.source)} is configured.`)));
+    const ip = req.ip ?? '';
+    if (source.allowlist && !source.allowlist.contains(ip)) {
+      return next(new HttpProblem(problem('forbidden-address', `Deliveries for ${source.name} are not accepted from ${ip}.`)));
+    }
+    const taken = buckets.take(source.name, source.rateLimit);
+    if (!taken.ok) {
+      return next(
+        new HttpProblem(problem('rate-limited', `Source ${source.name} is over its rate limit; retry after ${taken.retryAfterSeconds}s.`), {
+          'Retry-After': String(taken.retryAfterSeconds),
+        }),
+      );
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > options.maxBodyBytes) {
+      return next(new HttpProblem(problem('body-too-large', `Bodies are limited to ${options.maxBodyBytes} bytes.`)));
+    }
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (!JSON_TYPES.test(type)) {
+      return next(new HttpProblem(problem('unsupported-media-type', `Content-Type must be application/json (got ${JSON.stringify(type || 'none')}).`)));
+    }
+    res.locals.source = source;
+    next();
+  };
+
+  router.post(
+    '/webhooks/:source',
+    gate,
+    express.raw({ type: () => true, limit: options.maxBodyBytes }),
+    async (req: Request, res: Response, next: (err?: unknown) => void) => {
+      const started = process.hrtime.bigint();
+      const source = res.locals.source as SourceConfig;
+      try {
+        const outcome = await handle(source, req);
+        res.status(outcome.status).json(outcome.body);
+        options.logger.info('webhook', { source: source.name, ...outcome.log, status: outcome.status, latencyMs: elapsedMs(started) });
+      } catch (err) {
+        next(err);
+      }
+    },
+  );
+
+  async function handle(source: SourceConfig, req: Request): Promise<Outcome> {
+    const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let deliveryId: string | undefined;
+    try {
+      const verified = verifyWebhook(source.scheme, rawBody, req.headers, source.secrets, {
+        signatureHeader: source.signatureHeader,
+        toleranceSeconds: source.toleranceSeconds,
+        now,
+      });
+      deliveryId = verified.deliveryId ?? deliveryIdFromHeaders(req.headers);
+    } catch (err) {
+      if (err instanceof WebhookVerificationError) {
+        throw new HttpProblem(problem('invalid-signature', err.message, { reason: err.reason }));
+      }
+      throw err;
+    }
+
+    // From here on the sender is genuine: whatever is wrong with the body, we keep it.
+    let body: unknown;
+    try {
+      body = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      return quarantine(source, rawBody, deliveryId, undefined, 'body is not valid JSON', []);
+    }
+    const eventType = typeof (body as { event_type?: unknown })?.event_type === 'string' ? (body as { event_type: string }).event_type : undefined;
+    const parsed = WebhookEvent.safeParse(body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+      const reason = eventType === undefined ? 'event_type is missing' : parsed.error.issues.some((i) => i.path[0] === 'event_type') ? `unknown event type ${JSON.stringify(eventType)}` : `body does not match the ${eventType} schema`;
+      return quarantine(source, rawBody, deliveryId, body, reason, problems, eventType);
+    }
+    const event = parsed.data;
+    if (!source.eventTypes.has(event.event_type)) {
+      return quarantine(source, rawBody, deliveryId, body, `source ${source.name} may not send ${event.event_type}`, [], event.event_type);
+    }
+
+    const identity = eventIdentity({ deliveryId, event, rawBody });
+    const envelope: EventEnvelope = { source: source.name, identity: identity.key, identityFrom: identity.from, receivedAt: now().toISOString(), event };
+    const result = await options.intake.accept(envelope);
+    return answer(result, { eventType: event.event_type, identityFrom: identity.from });
+  }
+
+  async function quarantine(
+    source: SourceConfig,
+    rawBody: Buffer,
+    deliveryId: string | undefined,
+    body: unknown,
+    reason: string,
+    problems: string[],
+    eventType?: string,
+  ): Promise<Outcome> {
+    const identity = eventIdentity({ deliveryId, body: typeof body === 'object' && body !== null ? body : undefined, rawBody });
+    const event: QuarantinedEvent = {
+      source: source.name,
+      identity: identity.key,
+      receivedAt: now().toISOString(),
+      rawBody: rawBody.toString('utf8'),
+      eventType,
+      reason,
+      problems,
+    };
+    const result = await options.intake.quarantine(event);
+    const outcome = answer(result, { eventType: eventType ?? null, quarantined: true });
+    outcome.body.quarantined = true;
+    outcome.body.reason = reason;
+    outcome.body.problems = problems;
+    return outcome;
+  }
+
+  function answer(result: IntakeResult, log: Record<string, unknown>): Outcome {
+    return result.duplicate
+      ? { status: 200, body: { accepted: true, duplicate: true, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'duplicate' } }
+      : { status: 202, body: { accepted: true, duplicate: false, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'accepted' } };
+  }
+
+  // Errors from this router become problem documents here, so every refusal is logged once.
+  router.use('/webhooks/:source', (err: unknown, req: Request, res: Response, next: (err?: unknown) => void) => {
+    const source = String(req.params.source);
+    if (res.headersSent) return next(err);
+    let p;
+    let headers: Record<string, string> = {};
+    if (err instanceof HttpProblem) {
+      p = err.problem;
+      headers = err.headers;
+    } else if (err instanceof TemporalUnavailableError) {
+      p = problem('temporal-unavailable', 'The event could not be stored durably; nothing was accepted. Retry later.');
+      headers = { 'Retry-After': String(options.retryAfterSeconds) };
+      options.logger.error('temporal unavailable', { source, error: err.message });
+    } else if (isBodyError(err)) {
+      p = err.type === 'entity.too.large' ? problem('body-too-large', `Bodies are limited to ${options.maxBodyBytes} bytes.`) : problem('bad-request', 'The request body could not be read.');
+    } else {
+      p = problem('internal', 'Unexpected error; nothing was accepted. Retry later.');
+      options.logger.error('unexpected error', { source, error: (err as Error)?.stack ?? String(err) });
+    }
+    sendProblem(res, p, headers);
+    options.logger.info('webhook', { source, outcome: 'refused', status: p.status, problem: p.type, reason: p.reason });
+  });
+
+  return router;
+}
+
+function isBodyError(err: unknown): err is { type: string; status: number } {
+  return typeof err === 'object' && err !== null && 'type' in err && typeof (err as { type: unknown }).type === 'string' && 'status' in err;
+}
+
+function elapsedMs(started: bigint): number {
+  return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+}

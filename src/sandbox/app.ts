@@ -1,0 +1,509 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { FaultBook, parseFaultHeader, SYSTEMS, type ActiveFault, type FaultAction, type SystemName } from './faults';
+import { findCustomer } from './seed';
+
+/**
+ * SANDBOX: a fake CRM, carrier, warehouse, inventory and payment gateway in one Express app,
+ * for `npm start` and tests. Nothing here talks to a real system; point a client's base URL
+ * elsewhere to do that.
+ */
+
+export interface SandboxOptions {
+  /** When set, every system route requires `Authorization: Bearer <token>` (401 otherwise). `/_sandbox/*` stays open. */
+  token?: string;
+  /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
+  generateCustomers?: boolean;
+  /** Clock for timestamps in state and the call log. */
+  now?: () => Date;
+}
+
+/** One request to a system route, as listed by `GET /_sandbox/calls`. */
+export interface SandboxCall {
+  system: SystemName;
+  method: string;
+  /** Inside the system: `/return-labels`, not `/carrier/return-labels`. */
+  path: string;
+  idempotencyKey: string | null;
+  /** `null` while in flight, or forever for `hang` and `reset`. */
+  status: number | null;
+  at: string;
+  /** Set when a fault (registered or `X-Sandbox-Fault`) acted on this call. */
+  fault?: string;
+  /** True when the answer was replayed from an earlier call with the same idempotency key. */
+  replayed?: boolean;
+}
+
+export interface ReturnItemRecord {
+  product_id: string;
+  quantity: number;
+}
+
+export interface LabelRecord {
+  label_id: string;
+  tracking_number: string;
+  label_url: string;
+  carrier: string;
+  return_id: string;
+  order_id: string;
+  customer_id: string;
+  items: ReturnItemRecord[];
+  voided: boolean;
+  voided_at: string | null;
+  created_at: string;
+  idempotency_key: string;
+}
+
+export interface ExpectedReturnRecord {
+  expected_return_id: string;
+  return_id: string;
+  order_id: string;
+  tracking_number: string;
+  items: ReturnItemRecord[];
+  status: 'awaiting_arrival';
+  created_at: string;
+  idempotency_key: string;
+}
+
+export interface RestockRecord {
+  restock_id: string;
+  return_id: string;
+  items: ReturnItemRecord[];
+  status: 'applied';
+  created_at: string;
+  idempotency_key: string;
+}
+
+export interface RefundRecord {
+  refund_id: string;
+  order_id: string;
+  payment_id: string | null;
+  amount: number;
+  currency: string;
+  reason: string;
+  status: 'succeeded';
+  created_at: string;
+  idempotency_key: string;
+}
+
+/** Everything the fake systems have done, as shown by `GET /_sandbox/state`. Live: mutated in place, never replaced. */
+export interface SandboxState {
+  labels: LabelRecord[];
+  expectedReturns: ExpectedReturnRecord[];
+  restocks: RestockRecord[];
+  refunds: RefundRecord[];
+  /** Units put back per product by restocks. */
+  stock: Record<string, number>;
+}
+
+/** Programmatic access to the sandbox behind an app (the same things the `/_sandbox` routes do). */
+export interface SandboxControl {
+  readonly state: SandboxState;
+  calls(): SandboxCall[];
+  addFault(spec: unknown): ActiveFault;
+  faults(): ActiveFault[];
+  clearFaults(): void;
+  /** Clears state, the call log, idempotency memory and faults. Seeded customers stay. */
+  reset(): void;
+}
+
+export type SandboxApp = Express & { readonly sandbox: SandboxControl };
+
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  raw?: { contentType: string; data: string };
+}
+
+interface HandlerContext {
+  params: Record<string, string>;
+  body: unknown;
+  idempotencyKey: string;
+  origin: string;
+}
+
+interface Route {
+  system: SystemName;
+  method: 'GET' | 'POST';
+  regex: RegExp;
+  keys: string[];
+  handler: (ctx: HandlerContext) => Reply;
+}
+
+const errorReply = (status: number, code: string, message: string, extra: Record<string, unknown> = {}): Reply => ({
+  status,
+  body: { error: { code, message, ...extra } },
+});
+
+const Item = z.object({ product_id: z.string().min(1), quantity: z.number().int().positive() });
+const Items = z.array(Item).min(1, 'at least one item is required');
+const Id = z.string().min(1).max(128);
+const LabelRequest = z.object({ return_id: Id, order_id: Id, customer_id: Id, items: Items });
+const ExpectedReturnRequest = z.object({ return_id: Id, order_id: Id, items: Items, tracking_number: Id });
+const RestockRequest = z.object({ return_id: Id, items: Items });
+const RefundRequest = z.object({
+  order_id: Id,
+  payment_id: Id.optional(),
+  amount: z.number().positive().finite(),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'expected an upper-case ISO 4217 code such as USD'),
+  reason: z.string().min(1).max(500),
+});
+
+function validate<S extends z.ZodType>(schema: S, body: unknown): { ok: true; data: z.output<S> } | { ok: false; reply: Reply } {
+  const result = schema.safeParse(body);
+  if (result.success) return { ok: true, data: result.data };
+  const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  const summary = issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ');
+  return { ok: false, reply: errorReply(400, 'invalid_request', summary, { issues }) };
+}
+
+const seq = (prefix: string, n: number) => `${prefix}-${String(n).padStart(6, '0')}`;
+
+/**
+ * The sandbox as an Express app that never listens by itself (see `startSandbox`). Mounts
+ * `/crm`, `/carrier`, `/warehouse`, `/inventory`, `/payments` and the `/_sandbox` control routes.
+ */
+export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
+  const now = options.now ?? (() => new Date());
+  const generate = options.generateCustomers ?? true;
+  const token = options.token && options.token.length > 0 ? Buffer.from(options.token) : undefined;
+
+  const state: SandboxState = { labels: [], expectedReturns: [], restocks: [], refunds: [], stock: {} };
+  const calls: SandboxCall[] = [];
+  const faults = new FaultBook(now);
+  const idempotency = new Map<string, { fingerprint: string; reply: Reply }>();
+  const counters = { label: 0, expected: 0, restock: 0, refund: 0 };
+
+  const control: SandboxControl = {
+    state,
+    calls: () => calls.map((c) => ({ ...c })),
+    addFault: (spec) => faults.add(spec),
+    faults: () => faults.list(),
+    clearFaults: () => faults.clear(),
+    reset: () => {
+      state.labels.length = 0;
+      state.expectedReturns.length = 0;
+      state.restocks.length = 0;
+      state.refunds.length = 0;
+      for (const key of Object.keys(state.stock)) delete state.stock[key];
+      calls.length = 0;
+      idempotency.clear();
+      faults.clear();
+      counters.label = counters.expected = counters.restock = counters.refund = 0;
+    },
+  };
+
+  const routes: Route[] = [];
+  const route = (system: SystemName, method: Route['method'], pattern: string, handler: Route['handler']) => {
+    const keys: string[] = [];
+    const source = pattern.replace(/:([a-zA-Z]+)/g, (_, key: string) => {
+      keys.push(key);
+      return '([^/]+)';
+    });
+    routes.push({ system, method, regex: new RegExp(`^${source}$`), keys, handler });
+  };
+
+  // ---- CRM ---------------------------------------------------------------------------------
+  route('crm', 'GET', '/customers/:id/details', ({ params }) => {
+    const id = params.id ?? '';
+    const customer = findCustomer(id, generate);
+    return customer
+      ? { status: 200, body: customer }
+      : errorReply(404, 'customer_not_found', `no customer ${id}`);
+  });
+
+  // ---- Carrier -----------------------------------------------------------------------------
+  const labelView = (l: LabelRecord) => ({
+    label_id: l.label_id,
+    tracking_number: l.tracking_number,
+    label_url: l.label_url,
+    carrier: l.carrier,
+  });
+  route('carrier', 'POST', '/return-labels', ({ body, idempotencyKey, origin }) => {
+    const v = validate(LabelRequest, body);
+    if (!v.ok) return v.reply;
+    const label_id = seq('LBL', ++counters.label);
+    const hash = createHash('sha256').update(`${label_id}:${v.data.return_id}`).digest('hex');
+    const label: LabelRecord = {
+      label_id,
+      tracking_number: `TRK-${hash.slice(0, 12).toUpperCase()}`,
+      label_url: `${origin}/carrier/return-labels/${label_id}/label.pdf`,
+      carrier: 'FedEx',
+      ...v.data,
+      voided: false,
+      voided_at: null,
+      created_at: now().toISOString(),
+      idempotency_key: idempotencyKey,
+    };
+    state.labels.push(label);
+    return { status: 201, body: labelView(label) };
+  });
+  route('carrier', 'GET', '/return-labels/:id', ({ params }) => {
+    const label = state.labels.find((l) => l.label_id === params.id);
+    return label
+      ? { status: 200, body: { ...labelView(label), voided: label.voided } }
+      : errorReply(404, 'label_not_found', `no label ${params.id}`);
+  });
+  route('carrier', 'GET', '/return-labels/:id/label.pdf', ({ params }) => {
+    const label = state.labels.find((l) => l.label_id === params.id);
+    if (!label) return errorReply(404, 'label_not_found', `no label ${params.id}`);
+    const data = `%PDF-1.4\n% SANDBOX return label ${label.label_id} ${label.tracking_number}${label.voided ? ' VOID' : ''}\n%%EOF\n`;
+    return { status: 200, body: null, raw: { contentType: 'application/pdf', data } };
+  });
+  route('carrier', 'POST', '/return-labels/:id/void', ({ params }) => {
+    const label = state.labels.find((l) => l.label_id === params.id);
+    if (!label) return errorReply(404, 'label_not_found', `no label ${params.id}`);
+    // Already void is fine: compensations run at least once, not exactly once.
+    if (!label.voided) {
+      label.voided = true;
+      label.voided_at = now().toISOString();
+    }
+    return { status: 200, body: { label_id: label.label_id, status: 'voided' } };
+  });
+
+  // ---- Warehouse ---------------------------------------------------------------------------
+  route('warehouse', 'POST', '/expected-returns', ({ body, idempotencyKey }) => {
+    const v = validate(ExpectedReturnRequest, body);
+    if (!v.ok) return v.reply;
+    const record: ExpectedReturnRecord = {
+      expected_return_id: seq('EXR', ++counters.expected),
+      ...v.data,
+      status: 'awaiting_arrival',
+      created_at: now().toISOString(),
+      idempotency_key: idempotencyKey,
+    };
+    state.expectedReturns.push(record);
+    return {
+      status: 201,
+      body: { expected_return_id: record.expected_return_id, return_id: record.return_id, status: record.status },
+    };
+  });
+
+  // ---- Inventory ---------------------------------------------------------------------------
+  route('inventory', 'POST', '/restocks', ({ body, idempotencyKey }) => {
+    const v = validate(RestockRequest, body);
+    if (!v.ok) return v.reply;
+    const record: RestockRecord = {
+      restock_id: seq('RST', ++counters.restock),
+      ...v.data,
+      status: 'applied',
+      created_at: now().toISOString(),
+      idempotency_key: idempotencyKey,
+    };
+    state.restocks.push(record);
+    for (const item of record.items) state.stock[item.product_id] = (state.stock[item.product_id] ?? 0) + item.quantity;
+    return { status: 201, body: { restock_id: record.restock_id, return_id: record.return_id, status: record.status } };
+  });
+
+  // ---- Payments ----------------------------------------------------------------------------
+  route('payments', 'POST', '/refunds', ({ body, idempotencyKey }) => {
+    const v = validate(RefundRequest, body);
+    if (!v.ok) return v.reply;
+    const record: RefundRecord = {
+      refund_id: seq('RFN', ++counters.refund),
+      order_id: v.data.order_id,
+      payment_id: v.data.payment_id ?? null,
+      amount: v.data.amount,
+      currency: v.data.currency,
+      reason: v.data.reason,
+      status: 'succeeded',
+      created_at: now().toISOString(),
+      idempotency_key: idempotencyKey,
+    };
+    state.refunds.push(record);
+    return { status: 201, body: { refund_id: record.refund_id, status: record.status } };
+  });
+  route('payments', 'GET', '/refunds/:id', ({ params }) => {
+    const refund = state.refunds.find((r) => r.refund_id === params.id);
+    return refund
+      ? { status: 200, body: { refund_id: refund.refund_id, status: refund.status } }
+      : errorReply(404, 'refund_not_found', `no refund ${params.id}`);
+  });
+
+  // ---- Plumbing ----------------------------------------------------------------------------
+  const app = express() as SandboxApp;
+  Object.defineProperty(app, 'sandbox', { value: control, enumerable: true });
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // Record the call before body parsing so even malformed JSON shows up in the log.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const [, first, ...rest] = req.path.split('/');
+    if (!SYSTEMS.includes(first as SystemName)) return next();
+    const call: SandboxCall = {
+      system: first as SystemName,
+      method: req.method,
+      path: `/${rest.join('/')}`,
+      idempotencyKey: req.get('idempotency-key') ?? null,
+      status: null,
+      at: now().toISOString(),
+    };
+    calls.push(call);
+    res.locals.call = call;
+    res.on('finish', () => {
+      call.status = res.statusCode;
+    });
+    next();
+  });
+
+  app.use(express.json({ limit: '1mb' }));
+
+  // ---- Control routes ----------------------------------------------------------------------
+  app.get('/_sandbox/health', (_req, res) => {
+    res.json({ ok: true, sandbox: true, systems: SYSTEMS });
+  });
+  app.get('/_sandbox/calls', (req, res) => {
+    const system = typeof req.query.system === 'string' ? req.query.system : undefined;
+    res.json(control.calls().filter((c) => system === undefined || c.system === system));
+  });
+  app.get('/_sandbox/state', (_req, res) => {
+    res.json(state);
+  });
+  app.get('/_sandbox/faults', (_req, res) => {
+    res.json(faults.list());
+  });
+  app.post('/_sandbox/faults', (req, res) => {
+    try {
+      res.status(201).json(faults.add(req.body));
+    } catch (err) {
+      const issues = err instanceof z.ZodError ? err.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) : [];
+      const message = issues.map((i) => `${i.path || '(body)'}: ${i.message}`).join('; ') || String(err);
+      res.status(400).json({ error: { code: 'invalid_fault', message, issues } });
+    }
+  });
+  app.delete('/_sandbox/faults', (_req, res) => {
+    faults.clear();
+    res.status(204).end();
+  });
+  app.delete('/_sandbox/faults/:id', (req, res) => {
+    if (faults.remove(req.params.id)) res.status(204).end();
+    else res.status(404).json({ error: { code: 'fault_not_found', message: `no fault ${req.params.id}` } });
+  });
+  app.post('/_sandbox/reset', (_req, res) => {
+    control.reset();
+    res.status(204).end();
+  });
+
+  // ---- System routes -----------------------------------------------------------------------
+  app.use(async (req: Request, res: Response, next: NextFunction) => {
+    const call = res.locals.call as SandboxCall | undefined;
+    if (!call) return next();
+    const send = (reply: Reply) => {
+      if (res.headersSent || res.destroyed) return;
+      call.status = reply.status;
+      for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+      if (reply.raw) res.status(reply.status).type(reply.raw.contentType).send(reply.raw.data);
+      else res.status(reply.status).json(reply.body);
+    };
+
+    let fault: FaultAction | undefined;
+    const header = req.get('x-sandbox-fault');
+    try {
+      fault = header !== undefined ? parseFaultHeader(header) : faults.take(call.system, call.method, call.path);
+    } catch (err) {
+      return send(errorReply(400, 'invalid_sandbox_fault', err instanceof Error ? err.message : String(err)));
+    }
+    if (fault) call.fault = header !== undefined ? `header:${header}` : `${(fault as ActiveFault).id}:${fault.kind}`;
+
+    if (fault?.phase === 'before' && (await applyFault(fault, req, res, send)) === 'handled') return;
+
+    const reply = handle(req, call);
+    if (reply.headers?.['Idempotent-Replayed'] === 'true') call.replayed = true;
+
+    if (fault?.phase === 'after' && (await applyFault(fault, req, res, send)) === 'handled') return;
+    send(reply);
+  });
+
+  function handle(req: Request, call: SandboxCall): Reply {
+    if (token && !bearerMatches(req.get('authorization'), token)) {
+      return { ...errorReply(401, 'unauthorized', 'missing or invalid bearer token'), headers: { 'WWW-Authenticate': 'Bearer' } };
+    }
+    const matches = routes.filter((r) => r.system === call.system && r.regex.test(call.path));
+    const match = matches.find((r) => r.method === call.method);
+    if (!match) {
+      return matches.length > 0
+        ? { ...errorReply(405, 'method_not_allowed', `${call.method} not allowed on ${call.path}`), headers: { Allow: matches.map((r) => r.method).join(', ') } }
+        : errorReply(404, 'not_found', `${call.system} has no route ${call.method} ${call.path}`);
+    }
+    const values = match.regex.exec(call.path)?.slice(1) ?? [];
+    const params: Record<string, string> = {};
+    match.keys.forEach((key, i) => {
+      params[key] = decodeURIComponent(values[i] ?? '');
+    });
+    const origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+
+    if (match.method === 'GET') return match.handler({ params, body: undefined, idempotencyKey: '', origin });
+
+    const key = call.idempotencyKey;
+    if (key === null || key.trim() === '') {
+      return errorReply(400, 'idempotency_key_required', 'writes require an Idempotency-Key header');
+    }
+    const memoKey = `${call.system}\n${key}`;
+    const fingerprint = `${call.method} ${call.path} ${JSON.stringify(req.body ?? null)}`;
+    const seen = idempotency.get(memoKey);
+    if (seen) {
+      if (seen.fingerprint !== fingerprint) {
+        return errorReply(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
+      }
+      return { ...seen.reply, headers: { ...seen.reply.headers, 'Idempotent-Replayed': 'true' } };
+    }
+    const reply = match.handler({ params, body: req.body, idempotencyKey: key, origin });
+    // Only effects are remembered: a 4xx may be corrected and retried under the same key.
+    if (reply.status >= 200 && reply.status < 300) idempotency.set(memoKey, { fingerprint, reply });
+    return reply;
+  }
+
+  // Malformed JSON and anything unexpected: one error shape, never an HTML page.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+    const message = status < 500 && err instanceof Error ? err.message : 'sandbox internal error';
+    res.status(status).json({ error: { code: status < 500 ? 'bad_request' : 'internal', message } });
+  });
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } });
+  });
+
+  return app;
+}
+
+function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!match?.[1]) return false;
+  const given = Buffer.from(match[1].trim());
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    // Unref'd so a pending injected delay never keeps a test process alive.
+    setTimeout(resolve, ms).unref();
+  });
+
+/** Carry out one fault. `continue` means the request should proceed (latency only). */
+async function applyFault(
+  fault: FaultAction,
+  req: Request,
+  res: Response,
+  send: (reply: Reply) => void,
+): Promise<'handled' | 'continue'> {
+  if (fault.kind === 'latency') {
+    // The request still takes effect if the client gives up meanwhile, as a real server would.
+    await sleep(fault.delayMs ?? 1000);
+    return 'continue';
+  }
+  if (fault.delayMs) await sleep(fault.delayMs);
+  if (fault.kind === 'hang') return 'handled';
+  if (fault.kind === 'reset') {
+    req.socket.destroy();
+    return 'handled';
+  }
+  const headers: Record<string, string> = {};
+  if (fault.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.retryAfterSeconds);
+  send({
+    ...errorReply(fault.status, 'sandbox_fault', `injected fault: status ${fault.status}`),
+    headers,
+  });
+  return 'handled';
+}

@@ -1,0 +1,63 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { ClientsConfig } from '../clients';
+import { createSandboxApp, type SandboxControl, type SandboxOptions, type SandboxState } from './app';
+
+export * from './app';
+export { FaultKind, FaultPhase, FaultSpec, SYSTEMS, parseFaultHeader, type ActiveFault, type FaultAction, type SystemName } from './faults';
+export { SEEDED_CUSTOMERS, GENERATED_CUSTOMER_ID, findCustomer, generateCustomer, type SandboxCustomer } from './seed';
+
+export interface StartSandboxOptions extends SandboxOptions {
+  /** Default 0: any free port (read it back from `url`). */
+  port?: number;
+  /** Default `127.0.0.1`. */
+  host?: string;
+}
+
+export interface RunningSandbox {
+  /** e.g. `http://127.0.0.1:4010`; each system lives at `<url>/<system>`. */
+  url: string;
+  /** Live view of what the fake systems have done. */
+  state: SandboxState;
+  /** Faults, call log and reset, without going through HTTP. */
+  sandbox: SandboxControl;
+  server: Server;
+  /** Stops listening and drops every open connection, hung requests included. */
+  close(): Promise<void>;
+}
+
+/** Start the SANDBOX on `host:port`. */
+export async function startSandbox(options: StartSandboxOptions = {}): Promise<RunningSandbox> {
+  const { port = 0, host = '127.0.0.1', ...appOptions } = options;
+  const app = createSandboxApp(appOptions);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    s.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    state: app.sandbox.state,
+    sandbox: app.sandbox,
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Client configuration pointing every system at a sandbox running at `url`. */
+export function sandboxClientsConfig(url: string, options: { token?: string; timeoutMs?: number } = {}): ClientsConfig {
+  const base = url.replace(/\/+$/, '');
+  const one = (system: string) => ({ baseUrl: `${base}/${system}`, ...options });
+  return {
+    crm: one('crm'),
+    carrier: one('carrier'),
+    warehouse: one('warehouse'),
+    inventory: one('inventory'),
+    payments: one('payments'),
+  };
+}

@@ -1,0 +1,22 @@
+import { startSandbox } from './index';
+
+/** Run the SANDBOX standalone: `PORT=4010 SANDBOX_TOKEN=... npx tsx src/sandbox/main.ts`. */
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 4010);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${process.env.PORT}`);
+  const token = process.env.SANDBOX_TOKEN?.trim() || undefined;
+  const sandbox = await startSandbox({ port, host: process.env.HOST ?? '127.0.0.1', ...(token ? { token } : {}) });
+  console.log(`SANDBOX third-party systems listening on ${sandbox.url}`);
+  for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments']) console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);
+  console.log(`  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}${token ? ' (system routes need the bearer token)' : ''}`);
+  const stop = () => {
+    void sandbox.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

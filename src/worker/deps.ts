@@ -1,0 +1,36 @@
+import type { Client } from '@temporalio/client';
+import type { ActivityDeps } from '../../activities';
+import { templateResponder } from '../agent/responder';
+import { createClients } from '../clients';
+import type { WorkerConfig } from '../config/worker';
+import { migrateToLatest, openDatabase } from '../db';
+import type { Logger } from '../log';
+import { createNotifier } from '../notify';
+
+/** Everything the activities share, built once per worker process; `close` releases it. */
+export async function buildActivityDeps(
+  config: Omit<WorkerConfig, 'temporal' | 'logLevel'>,
+  temporal: Client,
+  logger: Logger,
+): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
+  const database = await openDatabase(config.databaseUrl);
+  await migrateToLatest(database);
+  const notifier = createNotifier({
+    db: database.db,
+    logger,
+    smtpUrl: config.smtpUrl,
+    fromAddress: config.notifyFrom,
+    agentsChatWebhookUrl: config.agentsChatWebhookUrl,
+  });
+  return {
+    deps: {
+      db: database.db,
+      clients: createClients(config.systems),
+      notifier,
+      responder: templateResponder,
+      settings: config.agent,
+      temporal,
+    },
+    close: () => database.close(),
+  };
+}

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { AgentSettings } from '../../src/agent/types';
+import type { Schema } from '../../src/db/schema';
+import { silentLogger } from '../../src/log';
+import { createApp } from '../../src/receiver/app';
+import { createIntake } from '../../src/receiver/intake';
+import { loadSources } from '../../src/receiver/sources';
+import { signWebhook, type SchemeName } from '../../src/receiver/verify';
+import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
+import { buildActivityDeps } from '../../src/worker/deps';
+import type { Kysely } from 'kysely';
+
+/** Connect to the run's one dev server (test/support/global-setup.ts). */
+export function connectTestEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress'), namespace: inject('temporalNamespace') });
+}
+
+export const TEST_SETTINGS: AgentSettings = {
+  returnPolicyDays: 30,
+  returnReceiptWindowMs: 60_000,
+  approvalTimeoutMs: 60_000,
+  handoffUnclaimedSlaMs: 60_000,
+  handoffUnansweredSlaMs: 60_000,
+  refundHandoffThreshold: 200,
+};
+
+/** The databases to run against: SQLite always, PostgreSQL too when TEST_DATABASE_URL is set. */
+export function testDatabases(): { name: string; url: () => string }[] {
+  const dbs = [{ name: 'sqlite', url: () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-test-')), 'kb.db')}` }];
+  const pg = process.env.TEST_DATABASE_URL;
+  if (pg) dbs.push({ name: 'postgres', url: () => withFreshSchema(pg) });
+  return dbs;
+}
+
+/** A schema per harness so runs never see each other's rows. */
+function withFreshSchema(url: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=t_${randomUUID().replace(/-/g, '').slice(0, 16)}`);
+  return u.toString();
+}
+
+export interface Agent {
+  env: TestWorkflowEnvironment;
+  taskQueue: string;
+  sandbox: RunningSandbox;
+  db: Kysely<Schema>;
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/**
+ * The agent's real parts for a test: the shared dev server, a real worker on its own task queue,
+ * the third-party sandbox on a real port, and a real database.
+ */
+export async function startAgent(options: { env: TestWorkflowEnvironment; databaseUrl: string; settings?: Partial<AgentSettings> }): Promise<Agent> {
+  const { env } = options;
+  const taskQueue = `test-${randomUUID()}`;
+  const sandbox = await startSandbox({ port: 0 });
+  const { deps, close: closeDeps } = await buildActivityDeps(
+    {
+      databaseUrl: await prepareDatabase(options.databaseUrl),
+      systems: sandboxClientsConfig(sandbox.url, { timeoutMs: 2_000 }) as Parameters<typeof buildActivityDeps>[0]['systems'],
+      notifyFrom: 'hookline-test <test@localhost>',
+      agent: { ...TEST_SETTINGS, ...options.settings },
+    },
+    env.client,
+    silentLogger,
+  );
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: { code: inject('workflowBundle') },
+    activities: createActivities(deps),
+  });
+  const running = worker.run();
+  return {
+    env,
+    taskQueue,
+    sandbox,
+    db: deps.db,
+    worker,
+    async close() {
+      worker.shutdown();
+      await running;
+      await closeDeps();
+      await sandbox.close();
+    },
+  };
+}
+
+async function prepareDatabase(url: string): Promise<string> {
+  if (!url.startsWith('postgres')) return url;
+  const schema = new URL(url).searchParams.get('options')?.match(/search_path=(\S+)/)?.[1];
+  if (schema) {
+    const pg = await import('pg');
+    const client = new pg.default.Client({ connectionString: url.replace(/\?.*$/, '') });
+    await client.connect();
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.end();
+  }
+  return url;
+}
+
+export const TEST_SECRETS: Record<string, string> = {
+  oms: 'oms-test-secret-0123456789abcdef',
+  crm: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  payments: 'whsec_stripe_test_secret_123456',
+  carrier: 'carrier-test-secret-abcdef0123456789',
+};
+
+export const DEFAULT_SCHEMES: Record<string, SchemeName> = {
+  oms: 'hmac-sha256-hex',
+  crm: 'standard-webhooks',
+  payments: 'stripe',
+  carrier: 'hmac-sha256-base64',
+};
+
+export interface Receiver {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real receiver app on a real port, talking to the given Temporal client. */
+export async function startReceiver(options: {
+  env: Pick<TestWorkflowEnvironment, 'client'>;
+  taskQueue: string;
+  sourceEnv?: Record<string, string>;
+  maxBodyBytes?: number;
+  trustProxy?: false | string[];
+  startTimeoutMs?: number;
+}): Promise<Receiver> {
+  const sourceEnv: Record<string, string> = {};
+  for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
+  const intake = createIntake({
+    client: options.env.client,
+    taskQueue: options.taskQueue,
+    startTimeoutMs: options.startTimeoutMs ?? 5_000,
+    quarantineKeepForMs: 60_000,
+  });
+  const app = createApp({
+    sources: loadSources({ ...sourceEnv, ...options.sourceEnv }),
+    intake,
+    logger: silentLogger,
+    maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
+    retryAfterSeconds: 5,
+    trustProxy: options.trustProxy ?? false,
+    isTemporalReachable: async () => true,
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** Sign `body` as `source`'s genuine sender would and POST it. */
+export async function sendSigned(
+  receiverUrl: string,
+  source: string,
+  body: unknown,
+  options: { headers?: Record<string, string>; secret?: string; scheme?: SchemeName; id?: string } = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const raw = typeof body === 'string' ? body : JSON.stringify(body);
+  const scheme = options.scheme ?? DEFAULT_SCHEMES[source] ?? 'hmac-sha256-hex';
+  const signed = signWebhook(scheme, raw, options.secret ?? TEST_SECRETS[source] ?? 'x', { id: options.id });
+  const res = await fetch(`${receiverUrl}/webhooks/${source}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...signed, ...options.headers },
+    body: raw,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+}

@@ -1,0 +1,278 @@
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  log,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CustomerContext } from '../src/agent/types';
+import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './search-attributes';
+import { acts } from './activities';
+
+/**
+ * An escalation is a durable conversation inside the workflow that raised it. People act on it
+ * with the messages below — from the Temporal UI, the `handoff` CLI, the HTTP API or the inbox —
+ * and the raising workflow awaits `escalate()` for the outcome.
+ */
+
+export const HANDOFF_KINDS = ['inquiry', 'return-approval', 'shipment-exception'] as const;
+export type HandoffKind = (typeof HANDOFF_KINDS)[number];
+
+export const OUTCOMES = { 'return-approval': ['approve', 'deny'], inquiry: ['resolved'], 'shipment-exception': ['resolved'] } as const;
+export type Outcome = 'approve' | 'deny' | 'resolved';
+
+export type ConversationStatus = 'waiting' | 'claimed' | 'resolved';
+
+export interface ConversationMessage {
+  from: 'customer' | 'agent' | 'system';
+  author?: string;
+  text: string;
+  at: string;
+}
+
+export interface Conversation {
+  id: string;
+  kind: HandoffKind;
+  queue: string;
+  reason: string;
+  customerId: string;
+  /** What the agent knew when it escalated: the enriched customer and the case's facts. */
+  context: { customer?: CustomerContext; facts: Record<string, string> };
+  status: ConversationStatus;
+  priority: number;
+  assignee?: string;
+  messages: ConversationMessage[];
+  createdAt: string;
+  updatedAt: string;
+  claimedAt?: string;
+  resolvedAt?: string;
+  /** When the SLA timer fires next: claim by (waiting) or answer by (claimed, no reply yet). */
+  slaDeadline?: string;
+  /** When an undecided escalation decides itself (return approvals deny on expiry). */
+  decideBy?: string;
+  outcome?: Outcome | 'expired';
+  note?: string;
+}
+
+export interface ClaimInput {
+  agent: string;
+}
+export interface ReplyInput {
+  agent: string;
+  text: string;
+}
+export interface ResolveInput {
+  agent: string;
+  outcome: Outcome;
+  note?: string;
+}
+
+export const claimUpdate = defineUpdate<Conversation, [ClaimInput]>('claim');
+export const replySignal = defineSignal<[ReplyInput]>('reply');
+export const resolveUpdate = defineUpdate<Conversation, [ResolveInput]>('resolve');
+export const releaseUpdate = defineUpdate<Conversation, [ClaimInput]>('release');
+export const conversationQuery = defineQuery<Conversation>('conversation');
+
+export interface EscalationRequest {
+  kind: HandoffKind;
+  queue: string;
+  reason: string;
+  customerId: string;
+  customer?: CustomerContext;
+  facts: Record<string, string>;
+  /** The customer's own words, when there are some (an inquiry). */
+  customerMessage?: string;
+  priority?: number;
+  /** Undecided after this long, the escalation ends with outcome `expired`. */
+  decideWithinMs?: number;
+  unclaimedSlaMs: number;
+  unansweredSlaMs: number;
+}
+
+export interface EscalationResult {
+  outcome: Outcome | 'expired';
+  agent?: string;
+  note?: string;
+}
+
+const MAX_PRIORITY = 5;
+
+function reject(message: string): never {
+  throw ApplicationFailure.create({ type: 'HandoffRejected', message, nonRetryable: true });
+}
+
+/**
+ * Open the conversation, announce it to the human agents' channel and wait until a person
+ * resolves it (or `decideWithinMs` passes). SLA timers re-announce an unclaimed escalation with
+ * a higher priority, and remind an assignee who has not replied. All timers are durable.
+ */
+export async function escalate(request: EscalationRequest): Promise<EscalationResult> {
+  const { workflowId } = workflowInfo();
+  const now = () => new Date().toISOString();
+  const createdAt = now();
+  const conversation: Conversation = {
+    id: workflowId,
+    kind: request.kind,
+    queue: request.queue,
+    reason: request.reason,
+    customerId: request.customerId,
+    context: { customer: request.customer, facts: request.facts },
+    status: 'waiting',
+    priority: request.priority ?? 1,
+    messages: [
+      ...(request.customerMessage ? [{ from: 'customer' as const, text: request.customerMessage, at: createdAt }] : []),
+      { from: 'system', text: `Escalated: ${request.reason}`, at: createdAt },
+    ],
+    createdAt,
+    updatedAt: createdAt,
+    decideBy: request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined,
+  };
+  // Every change bumps the epoch so the SLA loop restarts its timer from the latest change.
+  let epoch = 0;
+  let repliedSinceClaim = false;
+  let replies = 0;
+  const touched = () => {
+    epoch += 1;
+    conversation.updatedAt = now();
+    publish();
+  };
+  const publish = () =>
+    upsertSearchAttributes([
+      { key: HandoffStatus, value: conversation.status },
+      { key: HandoffQueue, value: conversation.queue },
+      { key: HandoffPriority, value: conversation.priority },
+      { key: CustomerId, value: conversation.customerId },
+    ]);
+
+  setHandler(conversationQuery, () => conversation);
+  setHandler(
+    claimUpdate,
+    ({ agent }) => {
+      conversation.status = 'claimed';
+      conversation.assignee = agent;
+      conversation.claimedAt = now();
+      repliedSinceClaim = false;
+      conversation.messages.push({ from: 'system', text: `Claimed by ${agent}`, at: conversation.claimedAt });
+      touched();
+      return conversation;
+    },
+    {
+      validator: ({ agent }) => {
+        if (!agent?.trim()) reject('claim needs the agent taking the conversation');
+        if (conversation.status === 'resolved') reject('this escalation is already resolved');
+        if (conversation.status === 'claimed' && conversation.assignee !== agent) reject(`already claimed by ${conversation.assignee}`);
+      },
+    },
+  );
+  setHandler(
+    releaseUpdate,
+    ({ agent }) => {
+      conversation.status = 'waiting';
+      conversation.assignee = undefined;
+      conversation.messages.push({ from: 'system', text: `Released by ${agent}`, at: now() });
+      touched();
+      return conversation;
+    },
+    {
+      validator: ({ agent }) => {
+        if (conversation.status !== 'claimed') reject('only a claimed escalation can be released');
+        if (conversation.assignee !== agent) reject(`claimed by ${conversation.assignee}, not ${agent}`);
+      },
+    },
+  );
+  setHandler(replySignal, async ({ agent, text }) => {
+    // A signal cannot be refused, so a reply from someone who does not hold the conversation is
+    // recorded as ignored; the CLI, API and inbox check before they send.
+    if (conversation.status !== 'claimed' || conversation.assignee !== agent || !text?.trim()) {
+      log.warn('reply ignored', { agent, status: conversation.status, assignee: conversation.assignee });
+      return;
+    }
+    replies += 1;
+    const at = now();
+    conversation.messages.push({ from: 'agent', author: agent, text, at });
+    repliedSinceClaim = true;
+    touched();
+    await acts.notifyCustomer({
+      idempotencyKey: `${workflowId}:reply:${replies}`,
+      customerId: conversation.customerId,
+      message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
+    });
+  });
+  setHandler(
+    resolveUpdate,
+    ({ agent, outcome, note }) => {
+      conversation.status = 'resolved';
+      conversation.outcome = outcome;
+      conversation.note = note;
+      conversation.resolvedAt = now();
+      conversation.slaDeadline = undefined;
+      conversation.messages.push({ from: 'system', text: `Resolved by ${agent}: ${outcome}${note ? ` — ${note}` : ''}`, at: conversation.resolvedAt });
+      touched();
+      return conversation;
+    },
+    {
+      validator: ({ agent, outcome }) => {
+        if (!agent?.trim()) reject('resolve needs the agent resolving it');
+        if (conversation.status === 'resolved') reject('this escalation is already resolved');
+        if (conversation.status === 'claimed' && conversation.assignee !== agent) reject(`claimed by ${conversation.assignee}, not ${agent}`);
+        const allowed: readonly string[] = OUTCOMES[conversation.kind];
+        if (!allowed.includes(outcome)) reject(`outcome must be one of ${allowed.join(', ')} for a ${conversation.kind} escalation`);
+      },
+    },
+  );
+
+  publish();
+  await acts.notifyAgents({
+    idempotencyKey: `${workflowId}:handoff:opened`,
+    subject: `[${conversation.queue}] needs a person: ${conversation.reason}`,
+    body: `Escalation ${workflowId} (customer ${conversation.customerId}, priority ${conversation.priority}). Claim it with: npm run handoff -- claim ${workflowId} --agent <name>`,
+  });
+
+  const decideBy = conversation.decideBy ? Date.parse(conversation.decideBy) : undefined;
+  let announcements = 0;
+  let reminders = 0;
+  while (conversation.status !== 'resolved') {
+    const seen = epoch;
+    const slaMs =
+      conversation.status === 'waiting' ? request.unclaimedSlaMs : repliedSinceClaim ? undefined : request.unansweredSlaMs;
+    const untilDecision = decideBy === undefined ? undefined : Math.max(1, decideBy - Date.now());
+    const waitMs = Math.min(slaMs ?? Infinity, untilDecision ?? Infinity);
+    conversation.slaDeadline = slaMs === undefined ? undefined : new Date(Date.now() + slaMs).toISOString();
+    const changed = Number.isFinite(waitMs) ? await condition(() => epoch !== seen, waitMs) : (await condition(() => epoch !== seen), true);
+    if (changed) continue;
+    if (decideBy !== undefined && Date.now() >= decideBy) {
+      conversation.status = 'resolved';
+      conversation.outcome = 'expired';
+      conversation.resolvedAt = now();
+      conversation.slaDeadline = undefined;
+      conversation.messages.push({ from: 'system', text: 'No decision in time: expired', at: conversation.resolvedAt });
+      touched();
+      break;
+    }
+    if (conversation.status === 'waiting') {
+      announcements += 1;
+      conversation.priority = Math.min(MAX_PRIORITY, conversation.priority + 1);
+      conversation.messages.push({ from: 'system', text: `Unclaimed past its SLA: priority raised to ${conversation.priority}`, at: now() });
+      touched();
+      await acts.notifyAgents({
+        idempotencyKey: `${workflowId}:handoff:unclaimed:${announcements}`,
+        subject: `[${conversation.queue}] still unclaimed (priority ${conversation.priority}): ${conversation.reason}`,
+        body: `Escalation ${workflowId} has waited past its SLA. Claim it with: npm run handoff -- claim ${workflowId} --agent <name>`,
+      });
+    } else {
+      reminders += 1;
+      conversation.messages.push({ from: 'system', text: `Reminder sent to ${conversation.assignee}: no reply yet`, at: now() });
+      touched();
+      await acts.notifyAgents({
+        idempotencyKey: `${workflowId}:handoff:reminder:${reminders}`,
+        subject: `Reminder for ${conversation.assignee}: ${conversation.reason}`,
+        body: `${conversation.assignee} claimed ${workflowId} and has not replied to the customer yet.`,
+      });
+    }
+  }
+  return { outcome: conversation.outcome ?? 'expired', agent: conversation.assignee, note: conversation.note };
+}

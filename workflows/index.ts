@@ -1,0 +1,8 @@
+/** The one entry point the worker bundles: every workflow hookline runs. */
+export { orderStatusWorkflow } from './orders';
+export { customerInquiryWorkflow } from './inquiries';
+export { paymentEventWorkflow } from './payments';
+export { processReturnWorkflow, returnEventRelayWorkflow } from './returns';
+export { shipmentEventWorkflow } from './shipments';
+export { customerUpdatedWorkflow, stockShortageWorkflow } from './customers';
+export { quarantinedEventWorkflow } from './quarantine';

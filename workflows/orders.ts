@@ -1,0 +1,44 @@
+import { log, workflowInfo } from '@temporalio/workflow';
+import type { EnvelopeOf } from '../src/events/envelope';
+import type { CustomerMessage } from '../src/agent/types';
+import { acts, kb } from './activities';
+
+export interface OrderStatusResult {
+  applied: boolean;
+  notified: CustomerMessage['kind'] | null;
+}
+
+/** The transitions a customer wants to hear about, and how to tell them. */
+function messageFor(event: EnvelopeOf<'order.status_updated'>['event']): CustomerMessage | null {
+  const orderId = event.order_id;
+  switch (event.new_status) {
+    case 'shipped':
+      return { kind: 'order-shipped', orderId, carrier: event.carrier, trackingNumber: event.tracking_number, eta: event.eta };
+    case 'delivered':
+      return { kind: 'order-delivered', orderId };
+    case 'delayed':
+      return { kind: 'order-delayed', orderId, eta: event.eta };
+    case 'cancelled':
+      return { kind: 'order-cancelled', orderId };
+    default:
+      return null;
+  }
+}
+
+/**
+ * Pattern 1, simple notification. Events arrive out of order, so the knowledge base applies a
+ * status only if it is newer than the one it holds; a stale event changes nothing and says nothing.
+ */
+export async function orderStatusWorkflow(envelope: EnvelopeOf<'order.status_updated'>): Promise<OrderStatusResult> {
+  const { event } = envelope;
+  const outcome = await kb.applyOrderStatus(event);
+  if (outcome === 'stale') {
+    log.info('stale order status ignored', { orderId: event.order_id, status: event.new_status });
+    return { applied: false, notified: null };
+  }
+  const message = messageFor(event);
+  if (message) {
+    await acts.notifyCustomer({ idempotencyKey: `${workflowInfo().workflowId}:notify`, customerId: event.customer_id, message });
+  }
+  return { applied: true, notified: message?.kind ?? null };
+}

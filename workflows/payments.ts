@@ -1,0 +1,49 @@
+import { log, workflowInfo } from '@temporalio/workflow';
+import type { EnvelopeOf } from '../src/events/envelope';
+import type { CustomerMessage } from '../src/agent/types';
+import { acts, kb } from './activities';
+
+type PaymentEnvelope = EnvelopeOf<'payment.succeeded'> | EnvelopeOf<'payment.failed'> | EnvelopeOf<'payment.refunded'>;
+
+export interface PaymentResult {
+  duplicate: boolean;
+  notified: CustomerMessage['kind'] | null;
+}
+
+/** The seed's ledger key: the payment and what happened to it. */
+export function paymentLedgerKey(event: PaymentEnvelope['event']): string {
+  return `${event.event_type}:${event.payment_id}`;
+}
+
+/**
+ * Pattern 3, idempotent processing. Temporal's workflow ID stops a redelivery while the run is
+ * remembered; the ledger in our own database stops one that arrives after Temporal's retention
+ * has forgotten it. Claiming the ledger entry and applying the payment are one activity, so a
+ * crash between them cannot leave the payment claimed but unapplied.
+ */
+export async function paymentEventWorkflow(envelope: PaymentEnvelope): Promise<PaymentResult> {
+  const { event } = envelope;
+  const { workflowId, runId } = workflowInfo();
+  // The owner is this run: a retried activity of the same run is let through, a later run is not.
+  const first = await kb.applyPaymentOnce({ ledgerKey: paymentLedgerKey(event), owner: `${workflowId}/${runId}`, event });
+  if (!first) {
+    log.info('payment event already processed', { paymentId: event.payment_id, eventType: event.event_type });
+    return { duplicate: true, notified: null };
+  }
+  const money = { orderId: event.order_id, amount: event.amount, currency: event.currency };
+  const message: CustomerMessage =
+    event.event_type === 'payment.succeeded'
+      ? { kind: 'payment-confirmed', ...money }
+      : event.event_type === 'payment.failed'
+        ? { kind: 'payment-failed', ...money, reason: event.failure_reason }
+        : { kind: 'payment-refunded', ...money };
+  // Keyed by the ledger entry, not the workflow: a second workflow for the same payment event
+  // (after retention) must not send a second message even if it got this far.
+  await acts.notifyCustomer({
+    idempotencyKey: `payment:${paymentLedgerKey(event)}`,
+    customerId: event.customer_id,
+    orderId: event.order_id,
+    message,
+  });
+  return { duplicate: false, notified: message.kind };
+}

@@ -1,0 +1,160 @@
+import { allHandlersFinished, condition, defineQuery, defineSignal, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { EnvelopeOf } from '../src/events/envelope';
+import type { ReturnLabel } from '../src/agent/types';
+import { acts, kb, settings, upstream } from './activities';
+import { escalate, type EscalationResult } from './handoff';
+
+type ReturnEnvelope = EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>;
+
+export type ReturnStatus =
+  | 'awaiting-details'
+  | 'checking-policy'
+  | 'awaiting-approval'
+  | 'denied'
+  | 'awaiting-arrival'
+  | 'expired'
+  | 'refunded'
+  | 'failed'
+  | 'orphaned';
+
+export interface ReturnState {
+  returnId: string;
+  status: ReturnStatus;
+  label?: ReturnLabel;
+  approval?: EscalationResult;
+  refundId?: string;
+}
+
+/** Each return event, whichever arrives first, is delivered here by signal-with-start. */
+export const returnEventSignal = defineSignal<[ReturnEnvelope]>('returnEvent');
+export const returnStateQuery = defineQuery<ReturnState>('returnState');
+
+/**
+ * Pattern 4, asynchronous multi-step processing, as a saga. The return's own long-lived
+ * workflow owns every step; each completed step that has an undo pushes it, and a step that
+ * fails for good undoes the earlier ones (a label is voided) before the failure is reported.
+ */
+export async function processReturnWorkflow(returnId: string): Promise<ReturnState> {
+  const { workflowId } = workflowInfo();
+  const key = (step: string) => `${workflowId}:${step}`;
+  const state: ReturnState = { returnId, status: 'awaiting-details' };
+  let initiated: EnvelopeOf<'return.initiated'>['event'] | undefined;
+  let received: EnvelopeOf<'return.received'>['event'] | undefined;
+
+  setHandler(returnStateQuery, () => state);
+  setHandler(returnEventSignal, ({ event }) => {
+    // Redeliveries and replays of an event we already hold change nothing.
+    if (event.event_type === 'return.initiated') initiated ??= event;
+    else received ??= event;
+  });
+
+  const config = await settings.agentSettings();
+  if (!(await condition(() => initiated !== undefined, config.returnReceiptWindowMs)) || !initiated) {
+    state.status = 'orphaned';
+    await acts.notifyAgents({
+      idempotencyKey: key('orphaned'),
+      subject: `Return ${returnId} received but never initiated`,
+      body: `The warehouse reported return ${returnId} but no return.initiated event arrived. Please investigate.`,
+    });
+    return state;
+  }
+  const ret = initiated;
+  await kb.recordReturn({ returnId, orderId: ret.order_id, customerId: ret.customer_id, status: 'initiated', reason: ret.reason, items: ret.items });
+
+  state.status = 'checking-policy';
+  const policy = await kb.checkReturnPolicy({ orderId: ret.order_id, items: ret.items, policyDays: config.returnPolicyDays, requestedAt: ret.timestamp });
+  if (!policy.eligible) {
+    state.status = 'awaiting-approval';
+    await kb.recordReturn({ returnId, status: 'awaiting-approval' });
+    state.approval = await escalate({
+      kind: 'return-approval',
+      queue: 'returns',
+      reason: `Return ${returnId} is outside policy: ${policy.reason}`,
+      customerId: ret.customer_id,
+      facts: { returnId, orderId: ret.order_id, policy: policy.reason, reason: ret.reason, refund: `${policy.refundAmount} ${policy.currency}` },
+      decideWithinMs: config.approvalTimeoutMs,
+      unclaimedSlaMs: config.handoffUnclaimedSlaMs,
+      unansweredSlaMs: config.handoffUnansweredSlaMs,
+    });
+    if (state.approval.outcome !== 'approve') {
+      state.status = 'denied';
+      const reason = state.approval.outcome === 'expired' ? `${policy.reason}; no approval in time` : (state.approval.note ?? policy.reason);
+      await kb.recordReturn({ returnId, status: 'denied' });
+      await acts.notifyCustomer({ idempotencyKey: key('denied'), customerId: ret.customer_id, message: { kind: 'return-denied', returnId, reason } });
+      await condition(allHandlersFinished);
+      return state;
+    }
+  }
+
+  const compensations: (() => Promise<unknown>)[] = [];
+  try {
+    const label = await upstream.createReturnLabel({ returnId, orderId: ret.order_id, customerId: ret.customer_id, items: ret.items, idempotencyKey: key('label') });
+    state.label = label;
+    compensations.unshift(() => upstream.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') }));
+    await upstream.expectReturn({ returnId, orderId: ret.order_id, items: ret.items, trackingNumber: label.trackingNumber, idempotencyKey: key('expect') });
+    await kb.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
+    await acts.notifyCustomer({
+      idempotencyKey: key('label-sent'),
+      customerId: ret.customer_id,
+      message: { kind: 'return-label', returnId, labelUrl: label.labelUrl, trackingNumber: label.trackingNumber, carrier: label.carrier },
+    });
+
+    state.status = 'awaiting-arrival';
+    if (!(await condition(() => received !== undefined, config.returnReceiptWindowMs))) {
+      state.status = 'expired';
+      await compensate(compensations);
+      await kb.recordReturn({ returnId, status: 'expired' });
+      await acts.notifyCustomer({ idempotencyKey: key('expired'), customerId: ret.customer_id, message: { kind: 'return-expired', returnId } });
+      return state;
+    }
+  } catch (err) {
+    state.status = 'failed';
+    await compensate(compensations);
+    await kb.recordReturn({ returnId, status: 'failed' });
+    await acts.notifyAgents({ idempotencyKey: key('failed'), subject: `Return ${returnId} failed`, body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}` });
+    throw err;
+  }
+
+  // The parcel is here: the label has been used, so from now on failures go to a person, not undone.
+  await upstream.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') });
+  const refund = await upstream.refund({ orderId: ret.order_id, amount: policy.refundAmount, currency: policy.currency, reason: `return ${returnId}`, idempotencyKey: key('refund') });
+  state.refundId = refund.refundId;
+  await kb.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
+  await acts.notifyCustomer({
+    idempotencyKey: key('refunded'),
+    customerId: ret.customer_id,
+    message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
+  });
+  state.status = 'refunded';
+  await condition(allHandlersFinished);
+  return state;
+}
+
+async function compensate(compensations: (() => Promise<unknown>)[]): Promise<void> {
+  for (const undo of compensations) {
+    try {
+      await undo();
+    } catch (err) {
+      // A compensation that fails for good must not hide the original outcome; a person sees the log.
+      log.error('compensation failed', { error: (err as Error).message });
+    }
+  }
+  compensations.length = 0;
+}
+
+/**
+ * The workflow the receiver starts for each return event: it exists so every delivery gets the
+ * same exactly-once start (and duplicate answer) as any other event, then hands the event to the
+ * return's own workflow, creating it if this is the first event to arrive.
+ */
+export async function returnEventRelayWorkflow(envelope: ReturnEnvelope): Promise<{ returnWorkflowId: string; delivered: boolean }> {
+  const result = await kb.deliverReturnEvent(envelope);
+  if (!result.delivered) {
+    await acts.notifyAgents({
+      idempotencyKey: `${workflowInfo().workflowId}:late`,
+      subject: `Late ${envelope.event.event_type} for return ${envelope.event.return_id}`,
+      body: `Return workflow ${result.returnWorkflowId} has already finished; this event was not applied. Please review.`,
+    });
+  }
+  return result;
+}

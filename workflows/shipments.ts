@@ -1,0 +1,46 @@
+import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workflow';
+import type { EnvelopeOf } from '../src/events/envelope';
+import type { CustomerMessage } from '../src/agent/types';
+import { acts, kb, settings } from './activities';
+import { escalate, type EscalationResult } from './handoff';
+
+type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.delayed'> | EnvelopeOf<'shipment.exception'>;
+
+export interface ShipmentResult {
+  applied: boolean;
+  notified: CustomerMessage['kind'] | null;
+  handoff?: EscalationResult;
+}
+
+/**
+ * The carrier's view of an order. Delivered and delayed update the knowledge base and tell the
+ * customer; an exception (lost, damaged, refused) needs judgement, so it goes to a person.
+ */
+export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise<ShipmentResult> {
+  const { event } = envelope;
+  const { workflowId } = workflowInfo();
+  const applied = await kb.applyShipment(event);
+
+  if (event.event_type === 'shipment.exception') {
+    const config = await settings.agentSettings();
+    const handoff = await escalate({
+      kind: 'shipment-exception',
+      queue: 'shipping',
+      reason: `Shipment ${event.tracking_number} for order ${event.order_id}: ${event.exception_code}`,
+      customerId: applied.customerId ?? event.customer_id ?? 'unknown',
+      facts: { orderId: event.order_id, trackingNumber: event.tracking_number, carrier: event.carrier, exception: event.exception_code, description: event.description ?? '' },
+      unclaimedSlaMs: config.handoffUnclaimedSlaMs,
+      unansweredSlaMs: config.handoffUnansweredSlaMs,
+    });
+    await condition(allHandlersFinished);
+    return { applied: applied.applied, notified: null, handoff };
+  }
+  if (!applied.applied) return { applied: false, notified: null };
+
+  const message: CustomerMessage =
+    event.event_type === 'shipment.delivered'
+      ? { kind: 'order-delivered', orderId: event.order_id }
+      : { kind: 'order-delayed', orderId: event.order_id, eta: event.new_eta, reason: event.delay_reason };
+  await acts.notifyCustomer({ idempotencyKey: `${workflowId}:notify`, customerId: applied.customerId ?? event.customer_id, orderId: event.order_id, message });
+  return { applied: true, notified: message.kind };
+}
