@@ -311,6 +311,19 @@ describe.each(targets)('database on $name', (target) => {
       customer_id: null,
       status: null,
     });
+
+    // Inside the caller's transaction, together with the ledger claim; rolled back with it.
+    const late = `PMT-${randomUUID()}`;
+    await expect(
+      database.db.transaction().execute(async (tx) => {
+        expect(await claimProcessedEvent(tx, `payment.succeeded:${late}`, 'payment.succeeded', 'wf-1')).toBe(true);
+        await recordPayment(tx, { ...base, paymentId: late, status: 'succeeded', eventAt: '2023-10-29T00:00:00Z' });
+        throw new Error('crash before commit');
+      }),
+    ).rejects.toThrow('crash before commit');
+    expect(await database.db.selectFrom('payments').select('id').where('id', '=', late).execute()).toEqual([]);
+    expect(await claimProcessedEvent(database.db, `payment.succeeded:${late}`, 'payment.succeeded', 'wf-2')).toBe(true);
+
     expect(toDecimalAmount('12.50')).toBe('12.50');
     expect(() => toDecimalAmount(1e21)).toThrow(/plain decimal/);
   });

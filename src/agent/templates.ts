@@ -49,7 +49,8 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
     case 'return-refunded':
       return { subject: `Refund for return ${m.returnId}`, body: `${hello}We received return ${m.returnId} and refunded ${money(m.amount, m.currency)}.` };
     case 'inquiry-reply':
-      return { subject: `Re: your inquiry ${m.inquiryId}`, body: hello + m.text };
+      // The responder writes the whole reply, greeting included.
+      return { subject: `Re: your inquiry ${m.inquiryId}`, body: m.text };
     case 'agent-reply':
       return { subject: `A message from our support team`, body: `${hello}${m.text}\n\n— ${m.agent}` };
   }

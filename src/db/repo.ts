@@ -44,6 +44,11 @@ function now(): IsoTimestamp {
   return new Date().toISOString();
 }
 
+/** Runs `fn` in a transaction, or in the caller's transaction when `db` already is one. */
+async function inTransaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+}
+
 function affected(result: { numInsertedOrUpdatedRows?: bigint; numUpdatedRows?: bigint }): boolean {
   return (result.numInsertedOrUpdatedRows ?? result.numUpdatedRows ?? 0n) > 0n;
 }
@@ -231,13 +236,14 @@ export interface PaymentEventInput {
  * Records a payment event unless a newer one for the same payment was recorded (gateways
  * do not deliver in order). A `succeeded` payment also stamps the order's `paid_at`, first
  * success wins, creating a bare order row if the OMS has not reported the order yet. Both
- * writes happen in one transaction.
+ * writes happen in one transaction: the caller's, when `db` is a transaction (say, one that
+ * also claims the event in the ledger), else a new one.
  */
 export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'applied' | 'stale'> {
   const eventAt = toIsoTimestamp(p.eventAt);
   const amount = toDecimalAmount(p.amount);
   const at = now();
-  return db.transaction().execute(async (tx) => {
+  return inTransaction(db, async (tx) => {
     const result = await tx
       .insertInto('payments')
       .values({

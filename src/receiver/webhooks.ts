@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
-import { deliveryIdFromHeaders, eventIdentity } from '../events/identity';
+import { eventIdentity } from '../events/identity';
 import { WebhookEvent } from '../events/schemas';
 import type { Logger } from '../log';
 import { HttpProblem, problem, sendProblem } from './problem';
@@ -90,7 +90,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
         toleranceSeconds: source.toleranceSeconds,
         now,
       });
-      deliveryId = verified.deliveryId ?? deliveryIdFromHeaders(req.headers);
+      deliveryId = verified.deliveryId;
     } catch (err) {
       if (err instanceof WebhookVerificationError) {
         throw new HttpProblem(problem('invalid-signature', err.message, { reason: err.reason }));

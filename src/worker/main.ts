@@ -11,7 +11,9 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, bindings: { service: 'worker' } });
   Runtime.install({
     logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'INFO', (entry) => {
-      const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : entry.level === 'DEBUG' || entry.level === 'TRACE' ? 'debug' : 'info';
+      // webpack's bundle report is a screenful at INFO; it belongs at debug.
+      const verbose = entry.level === 'DEBUG' || entry.level === 'TRACE' || entry.message.startsWith('asset workflow-bundle');
+      const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : verbose ? 'debug' : 'info';
       logger[level](entry.message, entry.meta);
     }),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },

@@ -1,0 +1,45 @@
+// @ts-check
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+/**
+ * The line that matters most: workflow code runs in Temporal's deterministic sandbox, so
+ * `workflows/**` may import only @temporalio/workflow (and @temporalio/common's pure helpers),
+ * its own files and type-only imports. Node builtins and I/O libraries are banned there, as in
+ * temporalio/samples-typescript's .shared/.eslintrc.js.
+ */
+const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.data/**', 'coverage/**', 'src/receiver/inbox/**/*.js'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in the deterministic sandbox: no Node builtins. Move I/O to an activity.' })),
+          patterns: [
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'express', 'pg', 'kysely', 'better-sqlite3', 'nodemailer', 'undici', 'zod'],
+              message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and pure helpers. Use `import type` for activity types.',
+              allowTypeImports: true,
+            },
+            {
+              group: ['../src/*', '!../src/events', '../src/events/*', '!../src/events/envelope', '!../src/agent', '../src/agent/*', '!../src/agent/types', '../activities', '../activities/*'],
+              message: 'From outside workflows/, import only types (`import type`).',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,311 @@
+/**
+ * `npm run handoff -- <command>`: work the escalation queue from a terminal, with the same
+ * Temporal settings as the receiver and worker. Every action goes through the handoff service,
+ * so the workflow's own validators decide races exactly as they do for the API and the inbox.
+ */
+import { parseArgs } from 'node:util';
+import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import type { Conversation, Outcome } from '../workflows/handoff';
+import { loadTemporalConfig } from '../src/config/temporal';
+import {
+  createHandoffService,
+  HandoffConflictError,
+  HandoffNotFoundError,
+  InvalidFilterError,
+  LIST_STATUSES,
+  type HandoffRow,
+  type HandoffService,
+  type ListStatus,
+} from '../src/handoff/service';
+import { createTemporalClient } from '../src/temporal/client';
+
+export const USAGE = `Usage: npm run handoff -- <command> [options]
+
+Commands:
+  list [--status waiting|claimed|resolved|open|all] [--queue <queue>] [--customer <id>]
+        Escalations, highest priority first, then oldest. Default status: open.
+  show <id>
+        One conversation: reason, customer, facts, messages.
+  claim <id> --agent <name>
+        Take an escalation (refused if someone else holds it).
+  release <id> --agent <name>
+        Give a claimed escalation back to the queue.
+  reply <id> --agent <name> "text"
+        Message the customer; you must hold the claim.
+  resolve <id> --agent <name> --outcome approve|deny|resolved [--note "..."]
+        Close it. return-approval takes approve or deny; everything else takes resolved.
+  help
+        This text.
+
+Options: --json prints list and show as JSON.
+Temporal: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*.`;
+
+const CLI_DEADLINE_MS = 15_000;
+const OUTCOME_VALUES: readonly Outcome[] = ['approve', 'deny', 'resolved'];
+
+export interface HandoffCliDeps {
+  service: HandoffService;
+  /** Normal output, one line per call. */
+  out: (line: string) => void;
+  /** Error output; defaults to `out`. */
+  err?: (line: string) => void;
+  now?: () => Date;
+  /** Where Temporal is, for error messages: e.g. `localhost:7233 (namespace default)`. */
+  target?: string;
+}
+
+/** A mistake in the command line: shown with a pointer to `help`, exit code 1. */
+class UsageError extends Error {}
+
+/** Runs one command and resolves to the process exit code (0 ok, 1 refused or failed). */
+export async function runHandoffCli(argv: string[], deps: HandoffCliDeps): Promise<number> {
+  const err = deps.err ?? deps.out;
+  try {
+    await run(argv, deps);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(e.message.includes(USAGE) ? e.message : `${e.message}\nRun "npm run handoff -- help" for usage.`);
+    } else if (e instanceof HandoffConflictError) {
+      err(`Refused: ${e.message}`);
+    } else if (e instanceof HandoffNotFoundError) {
+      err(`Not found: ${e.message}`);
+    } else if (e instanceof InvalidFilterError) {
+      err(`Invalid filter: ${e.message}`);
+    } else if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      err(`Error: the workflow did not answer in time; is a hookline worker running${deps.target ? ` against ${deps.target}` : ''}?`);
+    } else {
+      const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : '';
+      const unreachable = isGrpcServiceError(e) || e instanceof ServiceError;
+      err(`Error: ${e instanceof Error ? e.message : String(e)}${cause}`);
+      if (unreachable && deps.target) err(`Is Temporal reachable at ${deps.target}? (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)`);
+    }
+    return 1;
+  }
+}
+
+async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
+  const { service, out } = deps;
+  const now = deps.now ?? (() => new Date());
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        status: { type: 'string' },
+        queue: { type: 'string' },
+        customer: { type: 'string' },
+        agent: { type: 'string' },
+        outcome: { type: 'string' },
+        note: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+
+  if (command === undefined || command === 'help' || values.help) {
+    if (command === undefined && !values.help) throw new UsageError(`No command given.\n\n${USAGE}`);
+    out(USAGE);
+    return;
+  }
+
+  const needId = () => {
+    const id = rest[0];
+    if (!id) throw new UsageError(`${command} needs an escalation id, e.g. npm run handoff -- ${command} crm:customer.inquiry.new:INQ-1`);
+    return id;
+  };
+  const needAgent = () => {
+    const agent = values.agent?.trim();
+    if (!agent) throw new UsageError(`${command} needs --agent <name>: who is doing this.`);
+    return agent;
+  };
+  const noExtra = (allowed: number) => {
+    if (rest.length > allowed) throw new UsageError(`${command}: unexpected argument ${JSON.stringify(rest[allowed])}.`);
+  };
+
+  switch (command) {
+    case 'list': {
+      noExtra(0);
+      const status = values.status ?? 'open';
+      if (status !== 'all' && !(LIST_STATUSES as readonly string[]).includes(status)) {
+        throw new UsageError(`--status must be one of ${[...LIST_STATUSES, 'all'].join(', ')} (got ${JSON.stringify(status)}).`);
+      }
+      const rows = await service.list({
+        ...(status === 'all' ? {} : { status: status as ListStatus }),
+        ...(values.queue !== undefined ? { queue: values.queue } : {}),
+        ...(values.customer !== undefined ? { customerId: values.customer } : {}),
+      });
+      if (values.json) out(JSON.stringify(rows, null, 2));
+      else for (const line of formatList(rows, status, now())) out(line);
+      return;
+    }
+    case 'show': {
+      const id = needId();
+      noExtra(1);
+      const conversation = await service.show(id);
+      if (values.json) out(JSON.stringify(conversation, null, 2));
+      else for (const line of formatConversation(conversation, now())) out(line);
+      return;
+    }
+    case 'claim': {
+      const id = needId();
+      noExtra(1);
+      const agent = needAgent();
+      const c = await service.claim(id, agent);
+      out(`Claimed ${c.id} for ${agent}. Reply with: npm run handoff -- reply ${c.id} --agent ${agent} "..."`);
+      return;
+    }
+    case 'release': {
+      const id = needId();
+      noExtra(1);
+      const agent = needAgent();
+      const c = await service.release(id, agent);
+      out(`Released ${c.id}; it is ${c.status} again.`);
+      return;
+    }
+    case 'reply': {
+      const id = needId();
+      const agent = needAgent();
+      const text = rest.slice(1).join(' ').trim();
+      if (!text) throw new UsageError('reply needs the text to send, e.g. npm run handoff -- reply <id> --agent <name> "Sorry about that…"');
+      const c = await service.reply(id, agent, text);
+      out(`Reply from ${agent} sent to customer ${c.customerId}.`);
+      return;
+    }
+    case 'resolve': {
+      const id = needId();
+      noExtra(1);
+      const agent = needAgent();
+      const outcome = values.outcome;
+      if (!outcome) throw new UsageError(`resolve needs --outcome ${OUTCOME_VALUES.join('|')}.`);
+      if (!(OUTCOME_VALUES as readonly string[]).includes(outcome)) {
+        throw new UsageError(`--outcome must be one of ${OUTCOME_VALUES.join(', ')} (got ${JSON.stringify(outcome)}).`);
+      }
+      const note = values.note?.trim();
+      const c = await service.resolve(id, { agent, outcome: outcome as Outcome, ...(note ? { note } : {}) });
+      out(`Resolved ${c.id}: ${c.outcome}${c.note ? ` (${c.note})` : ''}.`);
+      return;
+    }
+    default:
+      throw new UsageError(`Unknown command ${JSON.stringify(command)}.\n\n${USAGE}`);
+  }
+}
+
+/** Column-aligned rows; the ID goes last because it is the long one. */
+export function formatList(rows: HandoffRow[], status: string, now: Date): string[] {
+  if (rows.length === 0) return [`No escalations (status ${status}).`];
+  const table = [
+    ['PRIORITY', 'STATUS', 'QUEUE', 'CUSTOMER', 'AGE', 'ID'],
+    ...rows.map((r) => [String(r.priority), r.status, r.queue, r.customerId, age(r.startTime, now), r.id]),
+  ];
+  return [...alignColumns(table), '', `${rows.length} escalation${rows.length === 1 ? '' : 's'} (status ${status}).`];
+}
+
+export function formatConversation(c: Conversation, now: Date): string[] {
+  const lines: string[] = [];
+  const field = (label: string, value: string | undefined) => {
+    if (value) lines.push(`  ${`${label}:`.padEnd(11)} ${value}`);
+  };
+  lines.push(`Escalation ${c.id}`);
+  field('Kind', `${c.kind} (queue ${c.queue})`);
+  field('Status', c.status === 'claimed' ? `claimed by ${c.assignee}` : c.status);
+  field('Priority', String(c.priority));
+  field('Reason', c.reason);
+  field('Opened', `${stamp(c.createdAt)} (${age(c.createdAt, now)} ago)`);
+  if (c.slaDeadline) field('SLA', `${stamp(c.slaDeadline)} (${until(c.slaDeadline, now)})`);
+  if (c.decideBy) field('Decide by', `${stamp(c.decideBy)} (${until(c.decideBy, now)})`);
+  if (c.outcome) field('Outcome', `${c.outcome}${c.note ? ` — ${c.note}` : ''}`);
+
+  const customer = c.context.customer;
+  lines.push('', customer ? `Customer ${c.customerId}: ${customer.name} <${customer.email}>` : `Customer ${c.customerId}`);
+  if (customer) {
+    lines.push('  Last orders:');
+    if (customer.lastOrders.length === 0) lines.push('    (none)');
+    else lines.push(...alignColumns(customer.lastOrders.map((o) => [o.order_id, o.status, o.date])).map((l) => `    ${l}`));
+    lines.push('  Previous tickets:');
+    if (customer.previousTickets.length === 0) lines.push('    (none)');
+    else lines.push(...alignColumns(customer.previousTickets.map((t) => [t.ticket_id, t.status, t.subject])).map((l) => `    ${l}`));
+  }
+  const facts = Object.entries(c.context.facts);
+  if (facts.length > 0) {
+    lines.push('  Facts:');
+    lines.push(...alignColumns(facts.map(([k, v]) => [k, oneLine(v)])).map((l) => `    ${l}`));
+  }
+
+  lines.push('', 'Messages:');
+  for (const m of c.messages) {
+    const who = m.from === 'agent' ? (m.author ?? 'agent') : m.from === 'customer' ? 'customer' : 'system';
+    lines.push(`  [${stamp(m.at)}] ${who}: ${m.text.replace(/\n/g, '\n      ')}`);
+  }
+  return lines;
+}
+
+function alignColumns(table: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of table) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+function stamp(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}Z`;
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 100 ? `${flat.slice(0, 99)}…` : flat;
+}
+
+function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${m % 60 ? ` ${m % 60}m` : ''}`;
+  return `${Math.floor(h / 24)}d${h % 24 ? ` ${h % 24}h` : ''}`;
+}
+
+function age(iso: string, now: Date): string {
+  return duration(now.getTime() - Date.parse(iso));
+}
+
+function until(iso: string, now: Date): string {
+  const ms = Date.parse(iso) - now.getTime();
+  return ms >= 0 ? `in ${duration(ms)}` : `overdue by ${duration(-ms)}`;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  let config;
+  try {
+    config = loadTemporalConfig();
+  } catch (e) {
+    err((e as Error).message);
+    process.exitCode = 1;
+    return;
+  }
+  const { client, connection } = createTemporalClient(config);
+  const target = `${config.address} (namespace ${config.namespace})`;
+  try {
+    // One deadline for the whole command, so an unreachable server or a stopped worker ends in
+    // a message instead of a hang.
+    process.exitCode = await client.withDeadline(Date.now() + CLI_DEADLINE_MS, () =>
+      runHandoffCli(argv, { service: createHandoffService(client), out, err, target }),
+    );
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  void main();
+}

@@ -1,0 +1,114 @@
+/**
+ * `npm run send -- <source> <event_type> [key=value ...] [--fresh] [--url http://localhost:3000]`
+ *
+ * Signs a sample event (the seed's payloads) the way that source's real sender would, with the
+ * secret the receiver uses, and posts it. Sending the same sample twice shows deduplication;
+ * `--fresh` gives it new IDs so it runs again.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { DEFAULT_SOURCE, SAMPLES } from '../src/events/samples';
+import { EVENT_TYPES, isEventType } from '../src/events/schemas';
+import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
+import { SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
+
+const USAGE = `Usage: npm run send -- <source> <event_type> [field=value ...] [--fresh] [--url URL]
+       npm run send -- <event_type>            (uses the event's usual source)
+
+  sources:     ${Object.keys(BUILTIN_SOURCES).join(', ')} (or any in WEBHOOK_SOURCES, with WEBHOOK_SCHEME_<SOURCE>)
+  event types: ${EVENT_TYPES.join(', ')}
+
+  field=value  override a top-level field of the sample, e.g. order_id=ORD-1 new_status=delivered
+               (numbers and JSON are parsed: amount=250 items='[{"product_id":"P","quantity":1}]')
+  --fresh      replace the sample's IDs with new ones, so it is a new event
+  --url        the receiver (default $RECEIVER_URL or http://localhost:$PORT, PORT defaulting to 3000)
+
+Examples:
+  npm run send -- oms order.status_updated
+  npm run send -- payments payment.succeeded
+  npm run send -- crm customer.inquiry.new summary="This is unacceptable, my order arrived broken" --fresh`;
+
+const ID_FIELDS = ['order_id', 'payment_id', 'inquiry_id', 'return_id', 'tracking_number', 'event_id', 'id'];
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { fresh: { type: 'boolean', default: false }, url: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  let [source, eventType, ...overrides] = positionals as [string, string | undefined, ...string[]];
+  if (isEventType(source)) {
+    overrides = eventType ? [eventType, ...overrides] : overrides;
+    eventType = source;
+    source = DEFAULT_SOURCE[source];
+  }
+  if (!eventType) fail('Missing the event type.');
+  if (!isEventType(eventType)) fail(`Unknown event type ${JSON.stringify(eventType)}.`);
+
+  const scheme = (process.env[`WEBHOOK_SCHEME_${envSuffix(source)}`] ?? BUILTIN_SOURCES[source]?.scheme) as SchemeName | undefined;
+  if (!scheme || !SCHEMES.includes(scheme)) fail(`Unknown source ${JSON.stringify(source)}: set WEBHOOK_SCHEME_${envSuffix(source)} for a custom source.`);
+  const envSecret = process.env[`WEBHOOK_SECRET_${envSuffix(source)}`]?.split(',')[0]?.trim();
+  if (!envSecret && !existsSync(DEV_SECRETS_FILE)) {
+    fail(`No secret for ${source}: start hookline with \`npm start\` first (it creates ${DEV_SECRETS_FILE}), or set WEBHOOK_SECRET_${envSuffix(source)}.`);
+  }
+  const secret = envSecret || loadOrCreateDevSecrets().secrets.webhookSecrets[source];
+  if (!secret) fail(`No secret for ${source}: set WEBHOOK_SECRET_${envSuffix(source)}.`);
+
+  const event: Record<string, unknown> = structuredClone(SAMPLES[eventType]) as Record<string, unknown>;
+  if (values.fresh) {
+    const suffix = randomBytes(3).toString('hex').toUpperCase();
+    for (const field of ID_FIELDS) if (typeof event[field] === 'string') event[field] = `${event[field] as string}-${suffix}`;
+    event.timestamp = new Date().toISOString();
+  }
+  for (const pair of overrides) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) fail(`Expected field=value, got ${JSON.stringify(pair)}.`);
+    event[pair.slice(0, eq)] = parseValue(pair.slice(eq + 1));
+  }
+  // Stripe events carry their own id; a stable one per payload makes a resend a true duplicate.
+  const body = JSON.stringify(scheme === 'stripe' && !event.id ? { id: `evt_${hash(JSON.stringify(event))}`, ...event } : event);
+  // Standard Webhooks requires a message id; a stable one per payload makes a resend a duplicate.
+  const headers = signWebhook(scheme, body, secret, scheme === 'standard-webhooks' ? { id: `msg_${hash(body)}` } : {});
+
+  const url = `${values.url ?? process.env.RECEIVER_URL ?? `http://localhost:${process.env.PORT ?? 3000}`}/webhooks/${source}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  } catch (err) {
+    process.stderr.write(`Could not reach the receiver at ${url}: ${(err as Error).message}. Is \`npm start\` running?\n`);
+    process.exit(1);
+  }
+  const text = await res.text();
+  process.stdout.write(`POST ${url} (${scheme})\n→ ${res.status} ${res.statusText}\n${text}\n`);
+  try {
+    const answer = JSON.parse(text) as { workflowId?: string };
+    if (answer.workflowId) process.stdout.write(`\nSee it in the Temporal UI: http://localhost:8233/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`);
+  } catch {
+    // not JSON: already printed as is
+  }
+  if (res.status >= 300) process.exit(1);
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 24);
+}
+
+void main();

@@ -1,0 +1,197 @@
+/**
+ * `npm start`: the whole of hookline on one machine. Starts the Temporal dev server (unless
+ * TEMPORAL_ADDRESS points at one already), the third-party sandbox, the worker and the receiver;
+ * prints where everything is; and on Ctrl-C stops them all, newest first, leaving nothing behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { searchAttributeFlags } from '../workflows/search-attributes';
+import { describeCli, findTemporalCli } from './temporal-cli';
+
+const ROOT = resolve(__dirname, '..');
+const DATA = join(ROOT, '.data');
+const env = process.env;
+const RECEIVER_PORT = Number(env.PORT ?? 3000);
+const TEMPORAL_PORT = Number(env.HOOKLINE_TEMPORAL_PORT ?? 7233);
+const UI_PORT = Number(env.HOOKLINE_UI_PORT ?? 8233);
+const SANDBOX_PORT = Number(env.SANDBOX_PORT ?? 4010);
+
+const children: { name: string; child: ChildProcess }[] = [];
+let stopping = false;
+
+function say(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+async function requireFreePort(port: number, what: string, variable: string): Promise<void> {
+  if (await portInUse(port)) {
+    throw new Error(`Port ${port} (${what}) is already in use. Stop whatever holds it, or choose another port with ${variable}=<port>.`);
+  }
+}
+
+/** Children's lines, prefixed so four processes in one terminal stay readable. */
+function run(name: string, command: string, args: string[], childEnv: NodeJS.ProcessEnv, onLine?: (line: string) => void): ChildProcess {
+  const child = spawn(command, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `[${name}]`.padEnd(11);
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      // Once we are stopping, the children's shutdown chatter (connection refused…) is noise.
+      if (stopping) return;
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        onLine?.(line);
+        process.stdout.write(`${prefix} ${line}\n`);
+      }
+    });
+  }
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      say(`${prefix} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything.`);
+      void stop(1);
+    }
+  });
+  children.push({ name, child });
+  return child;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stopping) throw new Error('stopped');
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)}s`);
+}
+
+async function temporalAnswers(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+    return true;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+  return res.ok;
+}
+
+/** Newest first: receiver, worker and sandbox stop before the server they depend on. */
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('\nStopping hookline…');
+  for (const { name, child } of [...children].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    child.kill('SIGTERM');
+    const killed = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 10_000))]);
+    if (killed) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    say(`  stopped ${name}`);
+  }
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  mkdirSync(DATA, { recursive: true });
+
+  const { secrets, created } = loadOrCreateDevSecrets(join(DATA, 'dev-secrets.json'));
+  const external = Boolean(env.TEMPORAL_ADDRESS);
+  const temporalAddress = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${TEMPORAL_PORT}`;
+
+  await requireFreePort(RECEIVER_PORT, 'receiver', 'PORT');
+  await requireFreePort(SANDBOX_PORT, 'third-party sandbox', 'SANDBOX_PORT');
+  if (!external) {
+    await requireFreePort(TEMPORAL_PORT, 'Temporal dev server', 'HOOKLINE_TEMPORAL_PORT');
+    await requireFreePort(UI_PORT, 'Temporal UI', 'HOOKLINE_UI_PORT');
+    const cli = await findTemporalCli();
+    say(describeCli(cli));
+    say(`Starting the Temporal dev server (data in .data/temporal.db)…`);
+    run('temporal', cli.path, [
+      'server', 'start-dev',
+      '--ip', '127.0.0.1',
+      '--port', String(TEMPORAL_PORT),
+      '--ui-port', String(UI_PORT),
+      '--db-filename', join(DATA, 'temporal.db'),
+      '--log-level', 'warn',
+      ...searchAttributeFlags(),
+    ], env);
+  } else {
+    say(`Using the Temporal server at ${temporalAddress} (TEMPORAL_ADDRESS); not starting one.`);
+  }
+  await waitFor('The Temporal server', () => temporalAnswers(temporalAddress), 60_000);
+
+  const node = process.execPath;
+  const tsx = ['--import', 'tsx'];
+  const sandboxUrl = `http://127.0.0.1:${SANDBOX_PORT}`;
+  run('sandbox', node, [...tsx, 'src/sandbox/main.ts'], { ...env, PORT: String(SANDBOX_PORT), HOST: '127.0.0.1' });
+  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000);
+
+  const appEnv: NodeJS.ProcessEnv = {
+    ...env,
+    TEMPORAL_ADDRESS: temporalAddress,
+    DATABASE_URL: env.DATABASE_URL ?? `sqlite:${join(DATA, 'hookline.db')}`,
+    ...Object.fromEntries(
+      ['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, env[`${s}_BASE_URL`] ?? `${sandboxUrl}/${s.toLowerCase()}`]),
+    ),
+    ...devSecretsEnv(secrets, env),
+    PORT: String(RECEIVER_PORT),
+  };
+  let workerReady = false;
+  run('worker', node, [...tsx, 'src/worker/main.ts'], appEnv, (line) => {
+    if (line.includes('"worker started"')) workerReady = true;
+  });
+  run('receiver', node, [...tsx, 'src/receiver/main.ts'], appEnv);
+  const receiverUrl = `http://localhost:${RECEIVER_PORT}`;
+  await waitFor('The receiver', () => httpOk(`${receiverUrl}/readyz`), 60_000);
+  await waitFor('The worker', async () => workerReady, 120_000);
+
+  const ui = external ? '(your cluster\'s UI)' : `http://localhost:${UI_PORT}`;
+  say('');
+  say('hookline is running.');
+  say(`  Receiver      ${receiverUrl}/webhooks/{oms,crm,payments,carrier}   (health: ${receiverUrl}/readyz)`);
+  say(`  Temporal UI   ${ui}`);
+  say(`  Inbox         ${receiverUrl}/inbox   (operator token below)`);
+  say(`  Sandbox       ${sandboxUrl}   (stands in for the CRM, carrier, warehouse, inventory and payment APIs)`);
+  say('');
+  say(`Dev secrets ${created ? 'created' : 'loaded'}: ${DEV_SECRETS_FILE} (operator token: ${secrets.operatorToken})`);
+  say('Send a first event from another terminal:');
+  say('  npm run send -- oms order.status_updated');
+  say('  npm run send -- payments payment.succeeded');
+  say('  npm run send -- crm customer.inquiry.new summary="My order arrived broken, this is unacceptable" --fresh');
+  say('  npm run handoff -- list');
+  say('');
+  say('Press Ctrl-C to stop everything.');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  void stop(1);
+});

@@ -1,0 +1,36 @@
+/**
+ * Runs before `npm test` (npm's `pretest`): makes sure the two things the suite needs from
+ * outside npm are on this machine — the Temporal CLI (for the real dev server) and Chromium
+ * (for the inbox's browser test) — and says plainly what is missing if it cannot provide them.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describeCli, findTemporalCli } from './temporal-cli';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function ensureChromium(): void {
+  if (existsSync(CHROMIUM_PATH)) return;
+  const isRoot = process.getuid?.() === 0;
+  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (!isRoot || !hasApt) {
+    throw new Error(`Chromium is needed for the inbox browser test and was not found at ${CHROMIUM_PATH}. Install Debian's package (sudo apt-get install chromium) or set CHROMIUM_PATH.`);
+  }
+  process.stderr.write('[pretest] installing Debian\'s chromium for the inbox browser test (one time)…\n');
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
+    const result = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${result.status})`);
+  }
+}
+
+async function main(): Promise<void> {
+  const cli = await findTemporalCli();
+  process.stderr.write(`[pretest] ${describeCli(cli)}\n`);
+  ensureChromium();
+  process.stderr.write(`[pretest] Chromium: ${CHROMIUM_PATH}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[pretest] ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

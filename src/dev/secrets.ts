@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { BUILTIN_SOURCES } from '../receiver/sources';
+import { generateSecret } from '../receiver/verify';
+
+/**
+ * Local development only: `npm start` invents a secret per built-in source (in the source's
+ * own format) and an operator token on first run, and keeps them in `.data/dev-secrets.json`
+ * (git-ignored, mode 0600) so restarts and `npm run send` agree. Production sets the
+ * WEBHOOK_SECRET_* and OPERATOR_TOKEN variables instead.
+ */
+export interface DevSecrets {
+  webhookSecrets: Record<string, string>;
+  operatorToken: string;
+}
+
+export const DEV_SECRETS_FILE = join('.data', 'dev-secrets.json');
+
+export function loadOrCreateDevSecrets(file = DEV_SECRETS_FILE): { secrets: DevSecrets; created: boolean } {
+  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>) : {};
+  const webhookSecrets = { ...existing.webhookSecrets };
+  let created = false;
+  for (const [source, { scheme }] of Object.entries(BUILTIN_SOURCES)) {
+    if (!webhookSecrets[source]) {
+      webhookSecrets[source] = generateSecret(scheme);
+      created = true;
+    }
+  }
+  const operatorToken = existing.operatorToken ?? randomBytes(24).toString('base64url');
+  if (!existing.operatorToken) created = true;
+  const secrets = { webhookSecrets, operatorToken };
+  if (created) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  }
+  return { secrets, created };
+}
+
+/** The environment the receiver needs to use the dev secrets (real variables win). */
+export function devSecretsEnv(secrets: DevSecrets, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [source, secret] of Object.entries(secrets.webhookSecrets)) {
+    const name = `WEBHOOK_SECRET_${source.toUpperCase()}`;
+    out[name] = env[name] || secret;
+  }
+  out.OPERATOR_TOKEN = env.OPERATOR_TOKEN || secrets.operatorToken;
+  return out;
+}

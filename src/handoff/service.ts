@@ -1,0 +1,202 @@
+import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  claimUpdate,
+  conversationQuery,
+  releaseUpdate,
+  replySignal,
+  resolveUpdate,
+  type Conversation,
+  type ConversationStatus,
+  type Outcome,
+} from '../../workflows/handoff';
+import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from '../../workflows/search-attributes';
+
+/** `open` is waiting or claimed: everything a person still has to act on. */
+export const LIST_STATUSES = ['waiting', 'claimed', 'resolved', 'open'] as const;
+export type ListStatus = (typeof LIST_STATUSES)[number];
+
+export interface ListFilter {
+  /** Omitted: escalations in any status. */
+  status?: ListStatus;
+  queue?: string;
+  customerId?: string;
+  /** Rows returned after sorting; default 100, at most {@link MAX_SCAN}. */
+  limit?: number;
+}
+
+export interface HandoffRow {
+  /** The workflow ID of the workflow that raised the escalation. */
+  id: string;
+  status: ConversationStatus;
+  queue: string;
+  priority: number;
+  customerId: string;
+  /** When the raising workflow started, ISO-8601. */
+  startTime: string;
+  workflowType: string;
+}
+
+export interface ResolveArgs {
+  agent: string;
+  outcome: Outcome;
+  note?: string;
+}
+
+/** The workflow refused the request (already claimed by someone else, wrong outcome, …). */
+export class HandoffConflictError extends Error {
+  override readonly name = 'HandoffConflictError';
+}
+
+/** No open escalation by that ID: unknown workflow, a closed one, or one that never escalated. */
+export class HandoffNotFoundError extends Error {
+  override readonly name = 'HandoffNotFoundError';
+}
+
+export interface HandoffService {
+  list(filter?: ListFilter): Promise<HandoffRow[]>;
+  show(id: string): Promise<Conversation>;
+  claim(id: string, agent: string): Promise<Conversation>;
+  release(id: string, agent: string): Promise<Conversation>;
+  reply(id: string, agent: string, text: string): Promise<Conversation>;
+  resolve(id: string, args: ResolveArgs): Promise<Conversation>;
+}
+
+/** Visibility is scanned up to this many matches before sorting, so the top rows are the real top. */
+export const MAX_SCAN = 1000;
+const DEFAULT_LIMIT = 100;
+
+const ALL_STATUSES: ConversationStatus[] = ['waiting', 'claimed', 'resolved'];
+const STATUS_SETS: Record<ListStatus, ConversationStatus[]> = {
+  waiting: ['waiting'],
+  claimed: ['claimed'],
+  resolved: ['resolved'],
+  open: ['waiting', 'claimed'],
+};
+
+/** Refused in filter values: quotes, backslashes and control characters. */
+const UNSAFE_VALUE = /["'\\\u0000-\u001f\u007f]/;
+
+/**
+ * A visibility-query string literal. Temporal's visibility stores translate backslash escapes
+ * differently (the dev server's SQLite cannot match an escaped quote at all), so instead of
+ * escaping and hoping, values that would need escaping are refused: nothing a caller passes can
+ * end the literal early. Queue names and customer IDs never need those characters.
+ */
+export function quoteVisibilityValue(value: string): string {
+  if (value.length === 0 || value.length > 200) throw new InvalidFilterError('filter values must be 1 to 200 characters');
+  if (UNSAFE_VALUE.test(value)) throw new InvalidFilterError('filter values may not contain quotes, backslashes or control characters');
+  return `"${value}"`;
+}
+
+/** A list filter that cannot be expressed safely as a visibility query. */
+export class InvalidFilterError extends Error {
+  override readonly name = 'InvalidFilterError';
+}
+
+/** The visibility query for a filter; exported for tests and for people pasting it into the UI. */
+export function visibilityQuery(filter: Omit<ListFilter, 'limit'> = {}): string {
+  const statuses = filter.status === undefined ? ALL_STATUSES : Object.hasOwn(STATUS_SETS, filter.status) ? STATUS_SETS[filter.status] : undefined;
+  if (!statuses) throw new InvalidFilterError(`unknown status ${JSON.stringify(filter.status)}`);
+  const clauses = [
+    statuses.length === 1
+      ? `${HandoffStatus.name} = ${quoteVisibilityValue(statuses[0]!)}`
+      : `${HandoffStatus.name} IN (${statuses.map(quoteVisibilityValue).join(', ')})`,
+  ];
+  if (filter.queue !== undefined) clauses.push(`${HandoffQueue.name} = ${quoteVisibilityValue(filter.queue)}`);
+  if (filter.customerId !== undefined) clauses.push(`${CustomerId.name} = ${quoteVisibilityValue(filter.customerId)}`);
+  return clauses.join(' AND ');
+}
+
+/**
+ * The one way the CLI, the HTTP API and the inbox act on escalations: visibility for the queue,
+ * the workflow's own query and updates for everything else, so the workflow's validators decide
+ * every race (two people claiming at once: one wins, the other gets a conflict).
+ */
+export function createHandoffService(client: Client): HandoffService {
+  const handle = (id: string): WorkflowHandle => client.workflow.getHandle(id);
+
+  async function update(id: string, run: (h: WorkflowHandle) => Promise<Conversation>): Promise<Conversation> {
+    try {
+      return await run(handle(id));
+    } catch (err) {
+      throw translate(id, err);
+    }
+  }
+
+  async function show(id: string): Promise<Conversation> {
+    try {
+      return await handle(id).query(conversationQuery);
+    } catch (err) {
+      throw translate(id, err);
+    }
+  }
+
+  return {
+    async list(filter = {}) {
+      const query = visibilityQuery(filter);
+      const limit = Math.max(1, Math.min(filter.limit ?? DEFAULT_LIMIT, MAX_SCAN));
+      const rows: HandoffRow[] = [];
+      for await (const info of client.workflow.list({ query })) {
+        const sa = info.typedSearchAttributes;
+        rows.push({
+          id: info.workflowId,
+          status: (sa.get(HandoffStatus) ?? 'waiting') as ConversationStatus,
+          queue: sa.get(HandoffQueue) ?? '',
+          priority: sa.get(HandoffPriority) ?? 0,
+          customerId: sa.get(CustomerId) ?? '',
+          startTime: info.startTime.toISOString(),
+          workflowType: info.type,
+        });
+        if (rows.length >= MAX_SCAN) break;
+      }
+      rows.sort((a, b) => b.priority - a.priority || a.startTime.localeCompare(b.startTime) || a.id.localeCompare(b.id));
+      return rows.slice(0, limit);
+    },
+
+    show,
+
+    claim: (id, agent) => update(id, (h) => h.executeUpdate(claimUpdate, { args: [{ agent }] })),
+
+    release: (id, agent) => update(id, (h) => h.executeUpdate(releaseUpdate, { args: [{ agent }] })),
+
+    resolve: (id, { agent, outcome, note }) =>
+      update(id, (h) => h.executeUpdate(resolveUpdate, { args: [{ agent, outcome, ...(note ? { note } : {}) }] })),
+
+    async reply(id, agent, text) {
+      // A signal cannot be refused by the workflow, so the check happens here, before sending.
+      const conversation = await show(id);
+      if (conversation.status !== 'claimed') {
+        throw new HandoffConflictError(`escalation ${id} is ${conversation.status}; claim it before replying`);
+      }
+      if (conversation.assignee !== agent) {
+        throw new HandoffConflictError(`claimed by ${conversation.assignee}, not ${agent}`);
+      }
+      try {
+        await handle(id).signal(replySignal, { agent, text });
+      } catch (err) {
+        throw translate(id, err);
+      }
+      return show(id);
+    },
+  };
+}
+
+function translate(id: string, err: unknown): unknown {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure && cause.type === 'HandoffRejected') return new HandoffConflictError(cause.message, { cause: err });
+    // The workflow runs, but has no conversation (yet, or ever): not an escalation.
+    if (cause instanceof ApplicationFailure && /No registered handler for update/.test(cause.message)) {
+      return new HandoffNotFoundError(`${id} is not an open escalation`, { cause: err });
+    }
+    return err;
+  }
+  if (err instanceof WorkflowNotFoundError) {
+    return new HandoffNotFoundError(`no open escalation ${id} (the workflow does not exist or has closed)`, { cause: err });
+  }
+  if (err instanceof Error && err.name === 'QueryNotRegisteredError') {
+    return new HandoffNotFoundError(`${id} is not an escalation`, { cause: err });
+  }
+  return err;
+}
