@@ -41,6 +41,7 @@ Options: --json prints list and show as JSON.
 Temporal: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*.`;
 
 const CLI_DEADLINE_MS = 15_000;
+const CONNECT_TIMEOUT_MS = 5_000;
 const OUTCOME_VALUES: readonly Outcome[] = ['approve', 'deny', 'resolved'];
 
 export interface HandoffCliDeps {
@@ -293,9 +294,20 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const { client, connection } = createTemporalClient(config);
+  // A person is waiting: give up on an unreachable server sooner than the 10 s default.
+  const connectionOptions = { ...config.connectionOptions, connectTimeout: CONNECT_TIMEOUT_MS };
+  const { client, connection } = createTemporalClient({ ...config, connectionOptions });
   const target = `${config.address} (namespace ${config.namespace})`;
   try {
+    if (needsTemporal(argv)) {
+      try {
+        await connection.ensureConnected();
+      } catch (e) {
+        err(`Cannot reach Temporal at ${target}: ${(e as Error).message}. Check TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE.`);
+        process.exitCode = 1;
+        return;
+      }
+    }
     // One deadline for the whole command, so an unreachable server or a stopped worker ends in
     // a message instead of a hang.
     process.exitCode = await client.withDeadline(Date.now() + CLI_DEADLINE_MS, () =>
@@ -304,6 +316,12 @@ async function main(): Promise<void> {
   } finally {
     await connection.close().catch(() => undefined);
   }
+}
+
+/** Help and an unknown command answer without a server. */
+function needsTemporal(argv: string[]): boolean {
+  const commands = ['list', 'show', 'claim', 'release', 'reply', 'resolve'];
+  return argv.some((a) => commands.includes(a)) && !argv.includes('--help') && !argv.includes('-h');
 }
 
 if (require.main === module) {

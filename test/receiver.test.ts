@@ -681,6 +681,10 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       expectAccepted(await post(open, 'oms', raw, { 'x-webhook-signature': await octokitSign(TEST_SECRETS.oms!, raw) }));
     });
 
+    it('a CIDR with an empty prefix (10.0.0.0/) fails start-up, naming the variable, instead of allowing everyone', async () => {
+      await expect(receiverWith({ sourceEnv: { WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/' } })).rejects.toThrow(/WEBHOOK_ALLOW_IPS_OMS.*"10\.0\.0\.0\/"/);
+    });
+
     it('X-Forwarded-For counts only behind a trusted proxy', async () => {
       const sourceEnv = { WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/8' };
       const behindProxy = await receiverWith({ sourceEnv, trustProxy: ['127.0.0.1'] });

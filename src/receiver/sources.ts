@@ -69,7 +69,7 @@ export function parseAllowlist(variable: string, cidrs: string[]): SourceConfig[
   for (const cidr of cidrs) {
     const [address, bits] = cidr.split('/');
     const family = address ? isIP(address) : 0;
-    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
     if (!address || family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
       throw new ConfigError(`Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 (got ${JSON.stringify(cidr)})`);
     }

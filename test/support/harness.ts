@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { AgentSettings } from '../../src/agent/types';
 import type { Schema } from '../../src/db/schema';
@@ -19,8 +19,15 @@ import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../s
 import { buildActivityDeps } from '../../src/worker/deps';
 import type { Kysely } from 'kysely';
 
+let runtimeInstalled = false;
+
 /** Connect to the run's one dev server (test/support/global-setup.ts). */
 export function connectTestEnv(): Promise<TestWorkflowEnvironment> {
+  if (!runtimeInstalled) {
+    // Once per process (the SDK allows no more); warnings and errors only, so failures stand out.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
   return TestWorkflowEnvironment.createFromExistingServer({ address: inject('temporalAddress'), namespace: inject('temporalNamespace') });
 }
 

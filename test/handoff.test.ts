@@ -1,0 +1,380 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createHandoffService, visibilityQuery, type HandoffRow, type HandoffService } from '../src/handoff/service';
+import { silentLogger } from '../src/log';
+import { createApp } from '../src/receiver/app';
+import { handoffRouter, OPERATOR_COOKIE } from '../src/receiver/handoffs';
+import { createIntake } from '../src/receiver/intake';
+import { loadSources } from '../src/receiver/sources';
+import type { Conversation } from '../workflows/handoff';
+import type { InquiryResult } from '../workflows/inquiries';
+import { connectTestEnv, sendSigned, startAgent, testDatabases, TEST_SECRETS, type Agent } from './support/harness';
+
+const TOKEN = 'operator-token-for-tests-0123456789';
+const CUSTOMER = 'CUST-67890';
+
+interface OperatorReceiver {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real receiver (webhooks + the operators' router) on a real port. */
+async function startOperatorReceiver(options: { client: Client; taskQueue: string; operatorToken?: string }): Promise<OperatorReceiver> {
+  const sourceEnv: Record<string, string> = {};
+  for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
+  const app = createApp({
+    sources: loadSources(sourceEnv),
+    intake: createIntake({ client: options.client, taskQueue: options.taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
+    logger: silentLogger,
+    maxBodyBytes: 256 * 1024,
+    retryAfterSeconds: 5,
+    trustProxy: false,
+    isTemporalReachable: async () => true,
+    extraRouters: [handoffRouter({ service: createHandoffService(options.client), operatorToken: options.operatorToken, logger: silentLogger })],
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A complaint from the CRM: the inquiry workflow hands it to a person. Returns the workflow ID. */
+async function raiseEscalation(receiverUrl: string, customerId = CUSTOMER): Promise<string> {
+  const res = await sendSigned(receiverUrl, 'crm', {
+    event_type: 'customer.inquiry.new',
+    timestamp: new Date().toISOString(),
+    inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
+    customer_id: customerId,
+    summary: 'This is unacceptable, my order arrived broken',
+    source: 'email',
+  });
+  expect(res.status).toBe(202);
+  return res.body.workflowId as string;
+}
+
+async function call(
+  url: string,
+  method: 'GET' | 'POST',
+  path: string,
+  options: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token !== null) headers.authorization = `Bearer ${options.token ?? TOKEN}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    redirect: 'manual',
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+const at = (id: string, action?: string) => `/handoffs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
+
+describe('handoffs: the HTTP API and the service, against a real server and worker', () => {
+  let env: TestWorkflowEnvironment;
+  let agent: Agent;
+  let receiver: OperatorReceiver;
+  let service: HandoffService;
+  const raised: string[] = [];
+
+  const escalate = async (url = receiver.url) => {
+    const id = await raiseEscalation(url);
+    raised.push(id);
+    return id;
+  };
+  /** Visibility is eventually consistent: wait until the row reads as expected. */
+  const visible = (id: string, status: HandoffRow['status']) =>
+    vi.waitFor(
+      async () => {
+        const rows = await service.list({ status, customerId: CUSTOMER });
+        const row = rows.find((r) => r.id === id);
+        expect(row, `${id} ${status} in visibility`).toBeDefined();
+        return row!;
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    receiver = await startOperatorReceiver({ client: env.client, taskQueue: agent.taskQueue, operatorToken: TOKEN });
+    service = createHandoffService(env.client);
+  });
+  afterAll(async () => {
+    // Leave nothing waiting on the shared dev server: other files list the same customer.
+    await Promise.all(raised.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+    await receiver?.close();
+    await agent?.close();
+    await env?.teardown();
+  });
+
+  it('an inquiry that escalates appears in the waiting queue, and its conversation is readable', async () => {
+    expect(visibilityQuery({ status: 'waiting' })).toBe('HandoffStatus = "waiting"');
+    const id = await escalate();
+    const row = await visible(id, 'waiting');
+    expect(row).toMatchObject({ id, status: 'waiting', queue: 'support', priority: 1, customerId: CUSTOMER, workflowType: 'customerInquiryWorkflow' });
+
+    const listed = await call(receiver.url, 'GET', `/handoffs?status=waiting&customerId=${CUSTOMER}&queue=support`);
+    expect(listed.status).toBe(200);
+    expect((listed.body.handoffs as HandoffRow[]).map((r) => r.id)).toContain(id);
+
+    // Encoded and raw colons both reach the route.
+    for (const path of [at(id), `/handoffs/${id}`]) {
+      const shown = await call(receiver.url, 'GET', path);
+      expect(shown.status).toBe(200);
+      const c = shown.body as unknown as Conversation;
+      expect(c).toMatchObject({ id, kind: 'inquiry', status: 'waiting', reason: 'the customer is complaining', customerId: CUSTOMER });
+      expect(c.context.customer?.name).toBe('Alice Smith');
+      expect(c.context.facts.summary).toBe('This is unacceptable, my order arrived broken');
+      expect(c.messages[0]).toMatchObject({ from: 'customer', text: 'This is unacceptable, my order arrived broken' });
+      expect(c.slaDeadline).toBeDefined();
+    }
+  });
+
+  it('two agents race to claim: exactly one wins, the other gets 409 naming the winner', async () => {
+    const id = await escalate();
+    await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
+    const [a, b] = await Promise.all([
+      call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } }),
+      call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const [won, lost] = a.status === 200 ? [a, b] : [b, a];
+    const winner = (won.body as unknown as Conversation).assignee!;
+    expect(['alice', 'bob']).toContain(winner);
+    expect(lost.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(lost.body).toMatchObject({ type: 'urn:hookline:problem:conflict', status: 409, detail: `already claimed by ${winner}` });
+
+    const shown = await service.show(id);
+    expect(shown).toMatchObject({ status: 'claimed', assignee: winner });
+    await visible(id, 'claimed');
+  });
+
+  it('a reply from the assignee reaches the customer through the notifier; anyone else is refused', async () => {
+    const id = await escalate();
+    await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
+    const text = `Sorry about the broken parcel — a replacement is on its way (${randomUUID().slice(0, 8)}).`;
+
+    const early = await call(receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
+    expect(early.status).toBe(409);
+    expect(early.body.detail).toMatch(/claim it before replying/);
+
+    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+    const intruder = await call(receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'bob', text: 'hi' } });
+    expect(intruder.status).toBe(409);
+    expect(intruder.body.detail).toBe('claimed by alice, not bob');
+
+    const replied = await call(receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
+    expect(replied.status).toBe(200);
+
+    const row = await vi.waitFor(
+      async () => {
+        const found = await agent.db
+          .selectFrom('notifications')
+          .selectAll()
+          .where('audience', '=', 'customer')
+          .where('customer_id', '=', CUSTOMER)
+          .where('idempotency_key', '=', `${id}:reply:1`)
+          .executeTakeFirst();
+        expect(found).toBeDefined();
+        return found!;
+      },
+      { timeout: 15_000, interval: 250 },
+    );
+    expect(row.body).toContain(text);
+    expect(row.body).toContain('— alice');
+    const c = await service.show(id);
+    expect(c.messages.some((m) => m.from === 'agent' && m.author === 'alice' && m.text === text)).toBe(true);
+  });
+
+  it('resolve completes the raising workflow with the outcome; a closed escalation is then 404', async () => {
+    const id = await escalate();
+    await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
+    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+
+    const wrongOutcome = await call(receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'approve' } });
+    expect(wrongOutcome.status).toBe(409);
+    expect(wrongOutcome.body.detail).toMatch(/outcome must be one of resolved/);
+    const wrongAgent = await call(receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'bob', outcome: 'resolved' } });
+    expect(wrongAgent.status).toBe(409);
+
+    const resolved = await call(receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'resolved', note: 'replacement sent' } });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'resolved', note: 'replacement sent' });
+
+    const result = await env.client.workflow.getHandle(id).result() as InquiryResult;
+    expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement sent' } });
+
+    const after = await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } });
+    expect(after.status).toBe(404);
+    // The finished conversation is still readable.
+    expect((await call(receiver.url, 'GET', at(id))).body).toMatchObject({ status: 'resolved' });
+    await visible(id, 'resolved');
+  });
+
+  it('release puts a claimed escalation back to waiting, for someone else to claim', async () => {
+    const id = await escalate();
+    await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
+    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+    expect((await call(receiver.url, 'POST', at(id, 'release'), { body: { agent: 'bob' } })).status).toBe(409);
+
+    const released = await call(receiver.url, 'POST', at(id, 'release'), { body: { agent: 'alice' } });
+    expect(released.status).toBe(200);
+    expect(released.body.status).toBe('waiting');
+    expect(released.body.assignee).toBeUndefined();
+    await visible(id, 'waiting');
+
+    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } })).body).toMatchObject({ status: 'claimed', assignee: 'bob' });
+  });
+
+  it('refuses without the operator token, with a wrong one, and entirely when none is configured', async () => {
+    const none = await call(receiver.url, 'GET', '/handoffs', { token: null });
+    expect(none.status).toBe(401);
+    expect(none.body).toMatchObject({ type: 'urn:hookline:problem:unauthorized', status: 401 });
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect((await call(receiver.url, 'GET', '/handoffs', { token: `${TOKEN}x` })).status).toBe(401);
+    expect((await call(receiver.url, 'GET', '/handoffs', { token: 'short' })).status).toBe(401);
+    expect((await call(receiver.url, 'POST', at('x:y', 'claim'), { token: null, body: { agent: 'alice' } })).status).toBe(401);
+    expect((await call(receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie: `${OPERATOR_COOKIE}=forged` } })).status).toBe(401);
+
+    const disabled = await startOperatorReceiver({ client: env.client, taskQueue: agent.taskQueue });
+    try {
+      const off = await call(disabled.url, 'GET', '/handoffs');
+      expect(off.status).toBe(401);
+      expect(off.body.detail).toMatch(/set OPERATOR_TOKEN/);
+      const page = await fetch(`${disabled.url}/inbox`);
+      expect(page.status).toBe(401);
+      expect(await page.text()).toContain('set OPERATOR_TOKEN');
+    } finally {
+      await disabled.close();
+    }
+  });
+
+  it('the inbox login sets an HttpOnly SameSite=Strict cookie that the API accepts', async () => {
+    const page = await fetch(`${receiver.url}/inbox`);
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain('data-testid="login-form"');
+
+    const login = (token: string) =>
+      fetch(`${receiver.url}/inbox/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+        redirect: 'manual',
+      });
+    const wrong = await login('not-the-token');
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+
+    const right = await login(TOKEN);
+    expect(right.status).toBe(303);
+    expect(right.headers.get('location')).toBe('/inbox');
+    const setCookie = right.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(new RegExp(`^${OPERATOR_COOKIE}=[^;]+;`));
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Strict/);
+    expect(setCookie).not.toContain(TOKEN);
+    const cookie = setCookie.split(';')[0]!;
+
+    const inbox = await fetch(`${receiver.url}/inbox`, { headers: { cookie } });
+    expect(inbox.status).toBe(200);
+    expect(inbox.headers.get('content-security-policy')).toMatch(/script-src 'nonce-/);
+    expect(await inbox.text()).toContain('data-testid="queue-table"');
+    expect((await call(receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie } })).status).toBe(200);
+  });
+
+  it('answers 400 for bad input and 404 for an unknown escalation', async () => {
+    const badBody = await call(receiver.url, 'POST', at('crm:x:y', 'claim'), { body: {} });
+    expect(badBody.status).toBe(400);
+    expect(badBody.body).toMatchObject({ type: 'urn:hookline:problem:bad-request' });
+    expect(badBody.body.detail).toMatch(/agent/);
+    expect((await call(receiver.url, 'POST', at('crm:x:y', 'claim'), { body: '{"agent":' })).status).toBe(400);
+    expect((await call(receiver.url, 'POST', at('crm:x:y', 'resolve'), { body: { agent: 'a', outcome: 'maybe' } })).status).toBe(400);
+    expect((await call(receiver.url, 'POST', at('crm:x:y', 'reply'), { body: { agent: 'a', text: '   ' } })).status).toBe(400);
+    expect((await call(receiver.url, 'GET', '/handoffs?status=bogus')).status).toBe(400);
+    const injection = await call(receiver.url, 'GET', `/handoffs?queue=${encodeURIComponent('support" OR HandoffStatus = "resolved')}`);
+    expect(injection.status).toBe(400);
+    expect(injection.body.detail).toMatch(/quotes/);
+
+    const missing = await call(receiver.url, 'GET', at(`crm:customer.inquiry.new:nope-${randomUUID()}`));
+    expect(missing.status).toBe(404);
+    expect(missing.body.type).toBe('urn:hookline:problem:not-found');
+    expect((await call(receiver.url, 'POST', at(`nope-${randomUUID()}`, 'claim'), { body: { agent: 'alice' } })).status).toBe(404);
+  });
+
+  it('an unclaimed escalation passes its SLA: priority rises, agents are reminded, and the queue sorts by priority then age', async () => {
+    const fast = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), settings: { handoffUnclaimedSlaMs: 1500 } });
+    const fastReceiver = await startOperatorReceiver({ client: env.client, taskQueue: fast.taskQueue, operatorToken: TOKEN });
+    try {
+      // Two ordinary ones (priority 1) first, then the fast one: newer, but it will outrank them.
+      const older = await escalate();
+      const newer = await escalate();
+      const slow = await escalate(fastReceiver.url);
+
+      const raisedPriority = await vi.waitFor(
+        async () => {
+          const c = await service.show(slow);
+          expect(c.priority).toBeGreaterThanOrEqual(2);
+          return c;
+        },
+        { timeout: 20_000, interval: 250 },
+      );
+      expect(raisedPriority.status).toBe('waiting');
+      expect(raisedPriority.messages.some((m) => m.from === 'system' && /Unclaimed past its SLA/.test(m.text))).toBe(true);
+
+      const reminder = await vi.waitFor(
+        async () => {
+          const found = await fast.db
+            .selectFrom('notifications')
+            .selectAll()
+            .where('audience', '=', 'agents')
+            .where('idempotency_key', '=', `${slow}:handoff:unclaimed:1`)
+            .executeTakeFirst();
+          expect(found).toBeDefined();
+          return found!;
+        },
+        { timeout: 15_000, interval: 250 },
+      );
+      expect(reminder.subject).toContain('still unclaimed');
+      expect(reminder.body).toContain(slow);
+
+      const order = await vi.waitFor(
+        async () => {
+          const rows = await service.list({ status: 'waiting', customerId: CUSTOMER });
+          const mine = rows.filter((r) => [older, newer, slow].includes(r.id));
+          expect(mine.map((r) => r.id)).toHaveLength(3);
+          expect(mine[0]!.priority).toBeGreaterThanOrEqual(2);
+          return mine.map((r) => r.id);
+        },
+        { timeout: 20_000, interval: 250 },
+      );
+      expect(order).toEqual([slow, older, newer]);
+
+      // Claiming stops the re-announcements.
+      expect((await call(receiver.url, 'POST', at(slow, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+    } finally {
+      await fastReceiver.close();
+      await fast.close();
+    }
+  });
+});

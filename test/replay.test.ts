@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { SAMPLES } from '../src/events/samples';
+import { returnWorkflowId } from '../src/events/identity';
+import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+
+/**
+ * Determinism guard. Histories recorded from real runs are replayed against the current workflow
+ * code: a change that would break running workflows fails here, not in production.
+ * `test/histories/*.json` are committed recordings (re-record with RECORD_HISTORIES=1 when a
+ * change is meant to be incompatible, together with a versioning plan); fresh runs are replayed too.
+ */
+const HISTORIES = join(__dirname, 'histories');
+const unique = () => randomBytes(4).toString('hex').toUpperCase();
+
+describe('replay', () => {
+  let env: TestWorkflowEnvironment;
+  let agent: Agent;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await agent?.close();
+    await env?.teardown();
+  });
+
+  const replay = (history: Parameters<typeof Worker.runReplayHistory>[1], workflowId: string) =>
+    Worker.runReplayHistory({ workflowBundle: { code: inject('workflowBundle') } }, history, workflowId);
+
+  it('replays fresh histories of every pattern against the current code', async () => {
+    const orderId = `ORD-${unique()}`;
+    const returnId = `RET-${unique()}`;
+    const send = async (source: string, body: object) => {
+      const res = await sendSigned(receiver.url, source, body);
+      expect(res.status).toBe(202);
+      return res.body.workflowId as string;
+    };
+    const ids = {
+      order: await send('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: '2026-11-01T00:00:00Z', total_amount: 20, currency: 'USD' }),
+      payment: await send('payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${orderId}`, order_id: orderId, amount: 20 }),
+      inquiry: await send('crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, order_id: orderId, summary: 'Where is my order?' }),
+    };
+    for (const id of Object.values(ids)) await env.client.workflow.getHandle(id).result();
+    await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-11-03T00:00:00Z' });
+    await send('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
+    const returnHandle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    await expect.poll(() => returnHandle.describe().then(() => true, () => false), { timeout: 15_000 }).toBe(true);
+    expect(await returnHandle.result()).toMatchObject({ status: 'refunded' });
+
+    const all = { ...ids, return: returnHandle.workflowId };
+    for (const [name, id] of Object.entries(all)) {
+      const history = await env.client.workflow.getHandle(id).fetchHistory();
+      await replay(history, id);
+      if (process.env.RECORD_HISTORIES) {
+        mkdirSync(HISTORIES, { recursive: true });
+        writeFileSync(join(HISTORIES, `${name}.json`), JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n');
+      }
+    }
+  });
+
+  it('replays the committed recordings against the current code', async () => {
+    const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const file of files) {
+      const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')));
+      await replay(history, `recorded-${file}`);
+    }
+  });
+
+  it('fails when the code no longer matches a recorded history', async () => {
+    // Proof the replays above can fail: the order workflow's recorded history, replayed as if its
+    // code were a different workflow's, schedules other activities and must be rejected.
+    const json = JSON.parse(readFileSync(join(HISTORIES, 'order.json'), 'utf8'));
+    json.events[0].workflowExecutionStartedEventAttributes.workflowType.name = 'customerUpdatedWorkflow';
+    await expect(replay(historyFromJSON(json), 'swapped-code')).rejects.toThrow(/[Nn]ondetermin/);
+  });
+});
