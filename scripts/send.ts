@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: { fresh: { type: 'boolean', default: false }, url: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
-  if (values.help || positionals.length === 0) {
+  if (values.help || positionals.length === 0 || positionals[0] === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return;
   }

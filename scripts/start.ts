@@ -8,12 +8,12 @@ import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { searchAttributeFlags } from '../workflows/search-attributes';
 import { describeCli, findTemporalCli } from './temporal-cli';
 
 const ROOT = resolve(__dirname, '..');
-const DATA = join(ROOT, '.data');
+const DATA = resolve(ROOT, DATA_DIR);
 const env = process.env;
 const RECEIVER_PORT = Number(env.PORT ?? 3000);
 const TEMPORAL_PORT = Number(env.HOOKLINE_TEMPORAL_PORT ?? 7233);
@@ -104,13 +104,15 @@ async function stop(code: number): Promise<void> {
   stopping = true;
   say('\nStopping hookline…');
   for (const { name, child } of [...children].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise<void>((done) => child.once('exit', () => done()));
-    child.kill('SIGTERM');
-    const killed = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 10_000))]);
-    if (killed) {
-      child.kill('SIGKILL');
-      await exited;
+    // A Ctrl-C in the terminal reaches the children too; some may have finished already.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      child.kill('SIGTERM');
+      const killed = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 10_000))]);
+      if (killed) {
+        child.kill('SIGKILL');
+        await exited;
+      }
     }
     say(`  stopped ${name}`);
   }
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   mkdirSync(DATA, { recursive: true });
 
-  const { secrets, created } = loadOrCreateDevSecrets(join(DATA, 'dev-secrets.json'));
+  const { secrets, created } = loadOrCreateDevSecrets(resolve(ROOT, DEV_SECRETS_FILE));
   const external = Boolean(env.TEMPORAL_ADDRESS);
   const temporalAddress = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${TEMPORAL_PORT}`;
 
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
     await requireFreePort(UI_PORT, 'Temporal UI', 'HOOKLINE_UI_PORT');
     const cli = await findTemporalCli();
     say(describeCli(cli));
-    say(`Starting the Temporal dev server (data in .data/temporal.db)…`);
+    say(`Starting the Temporal dev server (data in ${join(DATA, 'temporal.db')})…`);
     run('temporal', cli.path, [
       'server', 'start-dev',
       '--ip', '127.0.0.1',

@@ -15,7 +15,9 @@ export interface DevSecrets {
   operatorToken: string;
 }
 
-export const DEV_SECRETS_FILE = join('.data', 'dev-secrets.json');
+/** `npm start` keeps its data in `.data/` unless HOOKLINE_DATA_DIR says otherwise. */
+export const DATA_DIR = process.env.HOOKLINE_DATA_DIR || '.data';
+export const DEV_SECRETS_FILE = join(DATA_DIR, 'dev-secrets.json');
 
 export function loadOrCreateDevSecrets(file = DEV_SECRETS_FILE): { secrets: DevSecrets; created: boolean } {
   const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>) : {};

@@ -1,0 +1,186 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { runHandoffCli, USAGE } from '../scripts/handoff';
+import { createHandoffService, type HandoffService } from '../src/handoff/service';
+import type { InquiryResult } from '../workflows/inquiries';
+import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+
+const CUSTOMER = 'CUST-67890';
+const execFileAsync = promisify(execFile);
+
+describe('handoff CLI', () => {
+  let env: TestWorkflowEnvironment;
+  let agent: Agent;
+  let receiver: Receiver;
+  let service: HandoffService;
+  const raised: string[] = [];
+
+  /** Runs one command in-process; returns its exit code and what it printed. */
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runHandoffCli(argv, { service, out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  async function escalate(): Promise<string> {
+    const res = await sendSigned(receiver.url, 'crm', {
+      event_type: 'customer.inquiry.new',
+      timestamp: new Date().toISOString(),
+      inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
+      customer_id: CUSTOMER,
+      summary: 'This is unacceptable, my order arrived broken',
+      source: 'chat',
+    });
+    expect(res.status).toBe(202);
+    const id = res.body.workflowId as string;
+    raised.push(id);
+    return id;
+  }
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
+    service = createHandoffService(env.client);
+  });
+  afterAll(async () => {
+    await Promise.all(raised.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+    await receiver?.close();
+    await agent?.close();
+    await env?.teardown();
+  });
+
+  it('lists, shows, claims, replies and resolves an escalation', async () => {
+    const id = await escalate();
+
+    const listed = await vi.waitFor(
+      async () => {
+        const r = await cli('list', '--status', 'waiting', '--customer', CUSTOMER);
+        expect(r.code).toBe(0);
+        expect(r.out).toContain(id);
+        return r.out;
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    const lines = listed.split('\n');
+    expect(lines[0]).toMatch(/^PRIORITY\s+STATUS\s+QUEUE\s+CUSTOMER\s+AGE\s+ID$/);
+    const row = lines.find((l) => l.endsWith(id))!;
+    expect(row).toMatch(new RegExp(`^1\\s+waiting\\s+support\\s+${CUSTOMER}\\s+\\S+\\s+`));
+    // Aligned: every row's ID starts in the header's ID column.
+    expect(row.indexOf(id)).toBe(lines[0]!.indexOf('ID'));
+
+    const shown = await vi.waitFor(
+      async () => {
+        const r = await cli('show', id);
+        expect(r.code).toBe(0);
+        expect(r.out).toContain('Status:     waiting');
+        return r.out;
+      },
+      { timeout: 10_000 },
+    );
+    expect(shown).toContain(`Escalation ${id}`);
+    expect(shown).toContain('Reason:     the customer is complaining');
+    expect(shown).toContain(`Customer ${CUSTOMER}: Alice Smith <alice@example.com>`);
+    expect(shown).toMatch(/ORD-12345\s+shipped\s+2023-10-25/);
+    expect(shown).toMatch(/customer: This is unacceptable, my order arrived broken/);
+
+    const claimed = await cli('claim', id, '--agent', 'alice');
+    expect(claimed).toMatchObject({ code: 0 });
+    expect(claimed.out).toContain(`Claimed ${id} for alice`);
+
+    const stolen = await cli('claim', id, '--agent', 'bob');
+    expect(stolen.code).toBe(1);
+    expect(stolen.err).toBe('Refused: already claimed by alice');
+
+    const text = `We are sending a replacement today (${randomUUID().slice(0, 8)}).`;
+    const replied = await cli('reply', id, '--agent', 'alice', text);
+    expect(replied.code).toBe(0);
+    expect(replied.out).toContain(`sent to customer ${CUSTOMER}`);
+    const notification = await vi.waitFor(
+      async () => {
+        const found = await agent.db
+          .selectFrom('notifications')
+          .selectAll()
+          .where('audience', '=', 'customer')
+          .where('customer_id', '=', CUSTOMER)
+          .where('body', 'like', `%${text}%`)
+          .executeTakeFirst();
+        expect(found).toBeDefined();
+        return found!;
+      },
+      { timeout: 15_000, interval: 250 },
+    );
+    expect(notification.idempotency_key).toBe(`${id}:reply:1`);
+    expect((await cli('show', id)).out).toContain(`alice: ${text}`);
+
+    const wrong = await cli('resolve', id, '--agent', 'alice', '--outcome', 'deny');
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/^Refused: outcome must be one of resolved/);
+
+    const resolved = await cli('resolve', id, '--agent', 'alice', '--outcome', 'resolved', '--note', 'replacement shipped');
+    expect(resolved.code).toBe(0);
+    expect(resolved.out).toBe(`Resolved ${id}: resolved (replacement shipped).`);
+
+    const result = (await env.client.workflow.getHandle(id).result()) as InquiryResult;
+    expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
+
+    const closed = await cli('claim', id, '--agent', 'bob');
+    expect(closed.code).toBe(1);
+    expect(closed.err).toMatch(/^Not found: /);
+  });
+
+  it('explains mistakes and exits 1', async () => {
+    const help = await cli('help');
+    expect(help).toMatchObject({ code: 0, out: USAGE });
+
+    const nothing = await cli();
+    expect(nothing.code).toBe(1);
+    expect(nothing.err).toContain('No command given.');
+
+    const unknown = await cli('frobnicate');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('Unknown command "frobnicate".');
+    expect(unknown.err).toContain('Usage: npm run handoff -- <command>');
+
+    const noAgent = await cli('claim', 'crm:customer.inquiry.new:INQ-1');
+    expect(noAgent.code).toBe(1);
+    expect(noAgent.err).toContain('claim needs --agent <name>');
+
+    expect((await cli('claim', '--agent', 'alice')).err).toContain('claim needs an escalation id');
+    expect((await cli('reply', 'x:y', '--agent', 'alice')).err).toContain('reply needs the text to send');
+    expect((await cli('resolve', 'x:y', '--agent', 'alice')).err).toContain('resolve needs --outcome approve|deny|resolved');
+    expect((await cli('resolve', 'x:y', '--agent', 'alice', '--outcome', 'maybe')).err).toContain('--outcome must be one of approve, deny, resolved');
+    expect((await cli('list', '--status', 'pending')).err).toContain('--status must be one of');
+    expect((await cli('list', '--queue', 'support"')).err).toMatch(/^Invalid filter: /);
+    expect((await cli('list', '--frob')).err).toMatch(/Unknown option '--frob'/);
+
+    const missing = await cli('show', `crm:customer.inquiry.new:nope-${randomUUID()}`);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^Not found: /);
+  });
+
+  it('runs as a real process: npx tsx scripts/handoff.ts', async () => {
+    const id = await escalate();
+    await vi.waitFor(async () => expect((await service.list({ status: 'waiting', customerId: CUSTOMER })).map((r) => r.id)).toContain(id), {
+      timeout: 20_000,
+      interval: 250,
+    });
+    const root = join(__dirname, '..');
+    const childEnv = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') };
+    const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'list', '--customer', CUSTOMER], { cwd: root, env: childEnv, timeout: 30_000 });
+    expect(stdout).toMatch(/^PRIORITY\s+STATUS/);
+    expect(stdout).toContain(id);
+
+    const failed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'claim', id], { cwd: root, env: childEnv, timeout: 30_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('claim needs --agent <name>');
+  });
+});

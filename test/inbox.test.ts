@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createHandoffService, type HandoffService } from '../src/handoff/service';
+import { silentLogger } from '../src/log';
+import { createApp } from '../src/receiver/app';
+import { handoffRouter, OPERATOR_COOKIE } from '../src/receiver/handoffs';
+import { createIntake } from '../src/receiver/intake';
+import { loadSources } from '../src/receiver/sources';
+import type { InquiryResult } from '../workflows/inquiries';
+import { connectTestEnv, sendSigned, startAgent, testDatabases, TEST_SECRETS, type Agent } from './support/harness';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'inbox-operator-token-0123456789abcdef';
+const CUSTOMER = 'CUST-67890';
+
+/** The real receiver with the operators' router, on a real port. */
+async function startOperatorReceiver(client: Client, taskQueue: string): Promise<{ url: string; close(): Promise<void> }> {
+  const sourceEnv: Record<string, string> = {};
+  for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
+  const app = createApp({
+    sources: loadSources(sourceEnv),
+    intake: createIntake({ client, taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
+    logger: silentLogger,
+    maxBodyBytes: 256 * 1024,
+    retryAfterSeconds: 5,
+    trustProxy: false,
+    isTemporalReachable: async () => true,
+    extraRouters: [handoffRouter({ service: createHandoffService(client), operatorToken: TOKEN, logger: silentLogger })],
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('the inbox page in a real browser', () => {
+  let env: TestWorkflowEnvironment;
+  let agent: Agent;
+  let receiver: { url: string; close(): Promise<void> };
+  let service: HandoffService;
+  let browser: Browser;
+  const raised: string[] = [];
+
+  beforeAll(async () => {
+    // Fail loudly: a skipped browser test looks like a passing one.
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`Chromium is not installed at ${CHROMIUM}; the inbox test needs it. Install it with: apt-get update && apt-get install -y chromium`);
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    env = await connectTestEnv();
+    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    receiver = await startOperatorReceiver(env.client, agent.taskQueue);
+    service = createHandoffService(env.client);
+  });
+  afterAll(async () => {
+    await Promise.all(raised.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+    await browser?.close();
+    await receiver?.close();
+    await agent?.close();
+    await env?.teardown();
+  });
+
+  it('logs in, finds the escalation, and claims, replies and resolves it with the buttons', async () => {
+    const res = await sendSigned(receiver.url, 'crm', {
+      event_type: 'customer.inquiry.new',
+      timestamp: new Date().toISOString(),
+      inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
+      customer_id: CUSTOMER,
+      summary: 'This is unacceptable, my order arrived broken',
+      source: 'web',
+    });
+    expect(res.status).toBe(202);
+    const id = res.body.workflowId as string;
+    raised.push(id);
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('response', (r) => { if (r.status() === 404) problems.push(`404: ${r.url()}`); });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 40[19]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    const testid = (p: Page, name: string) => p.locator(`[data-testid="${name}"]`);
+    const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 100 });
+
+    // Log in: the page itself is behind the token.
+    const first = await page.goto(`${receiver.url}/inbox`);
+    expect(first?.status()).toBe(401);
+    await testid(page, 'login-token').fill('wrong-token');
+    await testid(page, 'login-submit').click();
+    await poll(() => testid(page, 'login-message').textContent()).toContain('not the operator token');
+    await testid(page, 'login-token').fill(TOKEN);
+    await Promise.all([page.waitForURL(`${receiver.url}/inbox`), testid(page, 'login-submit').click()]);
+    await testid(page, 'queue-table').waitFor();
+    const cookie = (await context.cookies()).find((c) => c.name === OPERATOR_COOKIE);
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+
+    await testid(page, 'agent-name').fill('alice');
+
+    // The queue refreshes itself until the new escalation shows up.
+    const row = page.locator(`[data-testid="queue-row"][data-id="${id}"]`);
+    await row.waitFor({ timeout: 25_000 });
+    expect(await row.locator('[data-testid="row-status"]').textContent()).toBe('waiting');
+    expect(await row.locator('[data-testid="row-customer"]').textContent()).toBe(CUSTOMER);
+    await row.click();
+
+    await poll(() => testid(page, 'conv-id').textContent()).toBe(id);
+    expect(await testid(page, 'conv-reason').textContent()).toBe('the customer is complaining');
+    expect(await testid(page, 'customer-name').textContent()).toBe('Alice Smith');
+    expect(await testid(page, 'customer-email').textContent()).toBe('alice@example.com');
+    expect(await testid(page, 'customer-orders').textContent()).toContain('ORD-12345');
+    expect(await testid(page, 'conv-messages').textContent()).toContain('This is unacceptable, my order arrived broken');
+    expect(await testid(page, 'conv-sla').textContent()).not.toBe('—');
+    expect(await testid(page, 'resolve-outcome').locator('option').allTextContents()).toEqual(['resolved']);
+
+    // Someone else got there first: the button shows the workflow's refusal.
+    await service.claim(id, 'bob');
+    await testid(page, 'claim').click();
+    await poll(() => testid(page, 'error').textContent()).toContain('already claimed by bob');
+    expect(await testid(page, 'error').isVisible()).toBe(true);
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await page.screenshot({ path: '/tmp/inbox-conflict.png' });
+    await service.release(id, 'bob');
+
+    await testid(page, 'claim').click();
+    await poll(() => testid(page, 'conv-assignee').textContent()).toBe('alice');
+    expect(await testid(page, 'conv-status').textContent()).toBe('claimed');
+    expect(await testid(page, 'error').isVisible()).toBe(false);
+
+    const text = `So sorry: a replacement ships today <b>${randomUUID().slice(0, 8)}</b>`;
+    await testid(page, 'reply-text').fill(text);
+    await testid(page, 'reply').click();
+    // Shown as text, never as markup.
+    await poll(() => page.locator('[data-testid="message"][data-from="agent"] .text').last().textContent()).toBe(text);
+    expect(await page.locator('[data-testid="conv-messages"] b').count()).toBe(0);
+    expect(await testid(page, 'reply-text').inputValue()).toBe('');
+
+    await testid(page, 'resolve-note').fill('replacement shipped');
+    await testid(page, 'resolve').click();
+    await poll(() => testid(page, 'conv-status').textContent()).toBe('resolved');
+    expect(await testid(page, 'resolve').isDisabled()).toBe(true);
+
+    const result = (await env.client.workflow.getHandle(id).result()) as InquiryResult;
+    expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
+    const notification = await vi.waitFor(
+      async () => {
+        const found = await agent.db
+          .selectFrom('notifications')
+          .selectAll()
+          .where('audience', '=', 'customer')
+          .where('customer_id', '=', CUSTOMER)
+          .where('idempotency_key', '=', `${id}:reply:1`)
+          .executeTakeFirst();
+        expect(found).toBeDefined();
+        return found!;
+      },
+      { timeout: 10_000, interval: 250 },
+    );
+    expect(notification.body).toContain(text);
+
+    // The agent name is remembered in this browser.
+    await page.reload();
+    expect(await testid(page, 'agent-name').inputValue()).toBe('alice');
+
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});

@@ -1,0 +1,93 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+
+/**
+ * The README's start command as a user runs it: `npm start` brings up the dev server, the
+ * sandbox, the worker and the receiver; an event sent with `npm run send` runs to completion;
+ * Ctrl-C (SIGINT to the process group, as a terminal sends it) leaves nothing behind.
+ */
+const ROOT = resolve(__dirname, '..');
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Every process on the machine whose environment carries this run's unique data directory. */
+function processesOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(`HOOKLINE_DATA_DIR=${dataDir}`)) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+describe('npm start', () => {
+  let start: ChildProcess | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'hookline-start-'));
+
+  afterAll(() => {
+    // Only if the test failed half-way: nothing of this run may outlive it.
+    for (const pid of processesOf(dataDir)) process.kill(pid, 'SIGKILL');
+  });
+
+  it('starts everything, runs a sent event, and stops cleanly on Ctrl-C', { timeout: 240_000 }, async () => {
+    const ports = { PORT: await freePort(), HOOKLINE_TEMPORAL_PORT: await freePort(), HOOKLINE_UI_PORT: await freePort(), SANDBOX_PORT: await freePort() };
+    const { TEMPORAL_ADDRESS: _external, ...inherited } = process.env;
+    const env = {
+      ...inherited,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      HOOKLINE_DATA_DIR: dataDir,
+      TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+    };
+    start = spawn('npm', ['start'], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    start.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    start.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    await expect.poll(() => output, { timeout: 180_000, interval: 500 }).toContain('hookline is running.');
+    expect(output).toContain(`Receiver      http://localhost:${ports.PORT}/webhooks/`);
+    expect(output).toContain(`Temporal UI   http://localhost:${ports.HOOKLINE_UI_PORT}`);
+    expect(output).toContain('npm run send -- oms order.status_updated');
+
+    const ready = await fetch(`http://127.0.0.1:${ports.PORT}/readyz`);
+    expect(ready.status).toBe(200);
+    const ui = await fetch(`http://127.0.0.1:${ports.HOOKLINE_UI_PORT}/`);
+    expect(ui.status).toBe(200);
+
+    const sent = spawnSync('npm', ['run', '--silent', 'send', '--', 'oms', 'order.status_updated'], { cwd: ROOT, env, encoding: 'utf8' });
+    expect(sent.status, sent.stderr).toBe(0);
+    expect(sent.stdout).toContain('202 Accepted');
+    const workflowId = /"workflowId":"([^"]+)"/.exec(sent.stdout)![1]!;
+    const again = spawnSync('npm', ['run', '--silent', 'send', '--', 'oms', 'order.status_updated'], { cwd: ROOT, env, encoding: 'utf8' });
+    expect(again.stdout).toContain('"duplicate":true');
+    // The worker ran it: the customer's message is in the worker's log.
+    await expect.poll(() => output, { timeout: 30_000 }).toContain(workflowId);
+
+    const children = processesOf(dataDir);
+    expect(children.length).toBeGreaterThanOrEqual(4);
+    process.kill(-start.pid!, 'SIGINT');
+    // npm itself dies of the SIGINT (as in a terminal); what matters is that start.ts stopped everything.
+    await new Promise<void>((done) => start!.once('exit', () => done()));
+    expect(output).toContain('Stopping hookline…');
+    expect(output).toMatch(/stopped receiver[\s\S]*stopped worker[\s\S]*stopped sandbox[\s\S]*stopped temporal/);
+    await expect.poll(() => processesOf(dataDir), { timeout: 15_000 }).toEqual([]);
+    for (const port of Object.values(ports)) {
+      await expect(fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(1000) })).rejects.toThrow();
+    }
+  });
+});
