@@ -18,10 +18,12 @@ export type EnvelopeOf<T extends EventType> = EventEnvelope<EventOf<T>>;
 export interface QuarantinedEvent {
   source: string;
   identity: string;
+  /** The sender's delivery id from the headers, kept so a replay keeps the same identity. */
+  deliveryId?: string;
   receivedAt: string;
   /** The verified body exactly as received (UTF-8). */
   rawBody: string;
-  /** The deliver's event_type if it had a readable one. */
+  /** The body's event_type, if it had a readable one. */
   eventType?: string;
   reason: string;
   /** One line per schema problem, e.g. `amount: Too small: expected number to be >=0`. */

@@ -13,18 +13,6 @@ export interface EventIdentity {
   from: IdentitySource;
 }
 
-/** Header-borne delivery ids, in the order we trust them. Lowercase: Node lowercases headers. */
-export const DELIVERY_ID_HEADERS = ['webhook-id', 'svix-id', 'x-github-delivery', 'x-shopify-webhook-id'] as const;
-
-export function deliveryIdFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
-  for (const name of DELIVERY_ID_HEADERS) {
-    const value = headers[name];
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first && first.trim() !== '') return first.trim();
-  }
-  return undefined;
-}
-
 /** The identity an event has when it carries no sender id. */
 export function naturalKey(event: WebhookEvent): string {
   switch (event.event_type) {

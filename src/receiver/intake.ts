@@ -47,7 +47,18 @@ export function createIntake(options: IntakeOptions): Intake {
     begin: () => Promise<unknown>,
   ): Promise<IntakeResult> {
     try {
-      await client.withDeadline(Date.now() + options.startTimeoutMs, begin);
+      // The gRPC deadline alone can overrun by a retry backoff; the timer makes the bound exact, so
+      // a sender with its own short timeout sees our 503 rather than its timeout. A start that
+      // lands after we gave up is harmless: the sender's retry is then answered as a duplicate.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${options.startTimeoutMs} ms`)), options.startTimeoutMs);
+      });
+      try {
+        await Promise.race([client.withDeadline(Date.now() + options.startTimeoutMs, begin), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
       return { workflowId, duplicate: false };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, duplicate: true };

@@ -1,8 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
-import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
-import { eventIdentity } from '../events/identity';
-import { WebhookEvent } from '../events/schemas';
 import type { Logger } from '../log';
+import { classifyVerified } from './classify';
 import { HttpProblem, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
 import { TokenBuckets } from './rate-limit';
@@ -44,7 +42,9 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     if (source.allowlist && !source.allowlist.contains(ip)) {
       return next(new HttpProblem(problem('forbidden-address', `Deliveries for ${source.name} are not accepted from ${ip}.`)));
     }
-    const taken = buckets.take(source.name, source.rateLimit);
+    // Per sender address: the limit is checked before the signature (that is what protects the
+    // verifier), so a shared per-source bucket would let anyone starve the genuine sender.
+    const taken = buckets.take(`${source.name}|${ip}`, source.rateLimit);
     if (!taken.ok) {
       return next(
         new HttpProblem(problem('rate-limited', `Source ${source.name} is over its rate limit; retry after ${taken.retryAfterSeconds}s.`), {
@@ -90,6 +90,8 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
         toleranceSeconds: source.toleranceSeconds,
         now,
       });
+      // Only the scheme's own id header: any other id header is unsigned and would let a
+      // replayed body pose as a new event.
       deliveryId = verified.deliveryId;
     } catch (err) {
       if (err instanceof WebhookVerificationError) {
@@ -99,54 +101,15 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     }
 
     // From here on the sender is genuine: whatever is wrong with the body, we keep it.
-    let body: unknown;
-    try {
-      body = JSON.parse(rawBody.toString('utf8'));
-    } catch {
-      return quarantine(source, rawBody, deliveryId, undefined, 'body is not valid JSON', []);
+    const classified = classifyVerified({ source, rawBody, deliveryId, receivedAt: now().toISOString() });
+    if (classified.kind === 'event') {
+      const { envelope } = classified;
+      const result = await options.intake.accept(envelope);
+      return answer(result, { eventType: envelope.event.event_type, identityFrom: envelope.identityFrom });
     }
-    const eventType = typeof (body as { event_type?: unknown })?.event_type === 'string' ? (body as { event_type: string }).event_type : undefined;
-    const parsed = WebhookEvent.safeParse(body);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-      const reason = eventType === undefined ? 'event_type is missing' : parsed.error.issues.some((i) => i.path[0] === 'event_type') ? `unknown event type ${JSON.stringify(eventType)}` : `body does not match the ${eventType} schema`;
-      return quarantine(source, rawBody, deliveryId, body, reason, problems, eventType);
-    }
-    const event = parsed.data;
-    if (!source.eventTypes.has(event.event_type)) {
-      return quarantine(source, rawBody, deliveryId, body, `source ${source.name} may not send ${event.event_type}`, [], event.event_type);
-    }
-
-    const identity = eventIdentity({ deliveryId, event, rawBody });
-    const envelope: EventEnvelope = { source: source.name, identity: identity.key, identityFrom: identity.from, receivedAt: now().toISOString(), event };
-    const result = await options.intake.accept(envelope);
-    return answer(result, { eventType: event.event_type, identityFrom: identity.from });
-  }
-
-  async function quarantine(
-    source: SourceConfig,
-    rawBody: Buffer,
-    deliveryId: string | undefined,
-    body: unknown,
-    reason: string,
-    problems: string[],
-    eventType?: string,
-  ): Promise<Outcome> {
-    const identity = eventIdentity({ deliveryId, body: typeof body === 'object' && body !== null ? body : undefined, rawBody });
-    const event: QuarantinedEvent = {
-      source: source.name,
-      identity: identity.key,
-      receivedAt: now().toISOString(),
-      rawBody: rawBody.toString('utf8'),
-      eventType,
-      reason,
-      problems,
-    };
-    const result = await options.intake.quarantine(event);
-    const outcome = answer(result, { eventType: eventType ?? null, quarantined: true });
-    outcome.body.quarantined = true;
-    outcome.body.reason = reason;
-    outcome.body.problems = problems;
+    const kept = classified.event;
+    const outcome = answer(await options.intake.quarantine(kept), { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason });
+    Object.assign(outcome.body, { quarantined: true, reason: kept.reason, problems: kept.problems });
     return outcome;
   }
 
