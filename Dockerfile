@@ -33,6 +33,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# tsc compiles only TypeScript: the inbox's HTML pages travel beside the compiled router.
+COPY --from=build /app/src/receiver/inbox ./dist/src/receiver/inbox
 
 # The code stays root-owned and read-only to the app; .data is the one place it may write
 # (a sqlite: DATABASE_URL, should someone run the image without PostgreSQL).

@@ -142,21 +142,29 @@ function loadGenerator(): void {
 
 // --- the receiver and Temporal (parent process) -------------------------------------------------
 
-const children: ChildProcess[] = [];
-const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-const cleanups: (() => Promise<void> | void)[] = [];
+/** What this run started, so every way out (success, error, Ctrl-C) can stop it. */
+const started: { loader?: ChildProcess; temporal?: ChildProcess; server?: http.Server; dir?: string } = {};
+const alive = (child: ChildProcess | undefined): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
 let stopping: Promise<void> | undefined;
 
-/** Newest first; idempotent, so an error during Ctrl-C cannot run it twice. */
+/**
+ * Load first (no new requests), then the receiver, then Temporal, then its files. Idempotent, so
+ * Ctrl-C during an error's clean-up cannot run it twice. The Temporal connection is left for
+ * process.exit: closing it under in-flight retries makes grpc-js throw from a timer.
+ */
 function stopAll(): Promise<void> {
   stopping ??= (async () => {
-    for (const cleanup of [...cleanups].reverse()) await Promise.resolve().then(cleanup).catch(() => undefined);
+    await stopChild(started.loader, 2_000);
+    started.server?.closeAllConnections();
+    started.server?.close();
+    await stopChild(started.temporal, 10_000);
+    if (started.dir) rmSync(started.dir, { recursive: true, force: true });
   })();
   return stopping;
 }
 
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (!alive(child)) return;
+async function stopChild(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+  if (!child || !alive(child)) return;
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
@@ -230,21 +238,18 @@ async function main(): Promise<number> {
 
   // Started first so its own start-up overlaps Temporal's.
   const loader = fork(__filename, [], { env: { ...process.env, HOOKLINE_BENCH_ROLE: 'load' } });
-  children.push(loader);
-  cleanups.push(() => stopChild(loader, 2000));
+  started.loader = loader;
 
   const cli = await findTemporalCli();
   console.log(describeCli(cli));
-  const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = (started.dir = mkdtempSync(join(tmpdir(), 'hookline-bench-')));
   const address = `127.0.0.1:${await freeLoopbackPort()}`;
   const temporal = spawn(
     cli.path,
     ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--db-filename', join(dir, 'temporal.db'), '--log-level', 'error', ...searchAttributeFlags()],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  children.push(temporal);
-  cleanups.push(() => stopChild(temporal, 10_000));
+  started.temporal = temporal;
   const stderrTail: string[] = [];
   // Kept only to explain a server that fails to start (at --log-level error it is otherwise quiet).
   for (const stream of [temporal.stdout, temporal.stderr]) {
@@ -254,7 +259,6 @@ async function main(): Promise<number> {
     });
   }
   const connection = await waitForTemporal(address, temporal, stderrTail, 60_000);
-  cleanups.push(() => connection.close());
   const temporalReadyAt = performance.now();
   console.log(`Temporal dev server on ${address} (pid ${temporal.pid}, SQLite ${join(dir, 'temporal.db')})`);
 
@@ -278,9 +282,8 @@ async function main(): Promise<number> {
     trustProxy: false,
     isTemporalReachable: () => isReachable(client),
   });
-  const server = http.createServer(app);
+  const server = (started.server = http.createServer(app));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/${SOURCE}`;
   const listeningAt = performance.now();
 
@@ -300,7 +303,7 @@ async function main(): Promise<number> {
   console.log(`  first 202             ${firstAcceptAt.toFixed(0).padStart(6)}   time-to-first-accept`);
   console.log('');
   console.log(`load generator: child process pid ${loader.pid}; receiver: this process pid ${process.pid}`);
-  console.log(`phase unique: ${requests} events at concurrency ${concurrency}; phase storm: ${STORM_EVENTS} events × ${STORM_COPIES} copies sent at once, ${Math.max(1, Math.floor(concurrency / STORM_COPIES))} events side by side`);
+  console.log(`phase unique: ${requests} events at concurrency ${concurrency}; phase storm: ${STORM_EVENTS} events × ${STORM_COPIES} copies sent at once, ${Math.max(1, Math.floor(concurrency / STORM_COPIES))} event(s) side by side`);
 
   const before = memory();
   const ask = (p: PhaseRequest) =>
@@ -358,8 +361,11 @@ async function main(): Promise<number> {
 if (process.env.HOOKLINE_BENCH_ROLE === 'load') {
   loadGenerator();
 } else {
-  // Last resort if the process exits without running the cleanups: no orphaned dev server.
-  process.on('exit', () => children.filter(alive).forEach((c) => c.kill('SIGKILL')));
+  // Last resort when the process dies without stopAll (an uncaught error): no orphaned dev server or files.
+  process.on('exit', () => {
+    for (const child of [started.loader, started.temporal]) if (alive(child)) child!.kill('SIGKILL');
+    if (started.dir) rmSync(started.dir, { recursive: true, force: true });
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       console.log(`\n${signal}: stopping the Temporal dev server and the load generator…`);

@@ -172,15 +172,15 @@ describe('handoff CLI', () => {
     });
     const root = join(__dirname, '..');
     const childEnv = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') };
-    const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'list', '--customer', CUSTOMER], { cwd: root, env: childEnv, timeout: 30_000 });
+    const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'list', '--customer', CUSTOMER], { cwd: root, env: childEnv, timeout: 50_000 });
     expect(stdout).toMatch(/^PRIORITY\s+STATUS/);
     expect(stdout).toContain(id);
 
-    const failed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'claim', id], { cwd: root, env: childEnv, timeout: 30_000 }).then(
+    const failed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'claim', id], { cwd: root, env: childEnv, timeout: 50_000 }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('claim needs --agent <name>');
-  });
+  }, 120_000);
 });

@@ -320,6 +320,21 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(missing.status).toBe(404);
     expect(missing.body.type).toBe('urn:hookline:problem:not-found');
     expect((await call(receiver.url, 'POST', at(`nope-${randomUUID()}`, 'claim'), { body: { agent: 'alice' } })).status).toBe(404);
+
+    // A workflow that never escalated is not a handoff either.
+    const order = await sendSigned(receiver.url, 'oms', {
+      event_type: 'order.status_updated',
+      timestamp: new Date().toISOString(),
+      order_id: `ORD-${randomUUID().slice(0, 8)}`,
+      customer_id: CUSTOMER,
+      new_status: 'processing',
+    });
+    expect(order.status).toBe(202);
+    const orderId = order.body.workflowId as string;
+    await env.client.workflow.getHandle(orderId).result();
+    const notHandoff = await call(receiver.url, 'GET', at(orderId));
+    expect(notHandoff.status).toBe(404);
+    expect(notHandoff.body.detail).toBe(`${orderId} is not an escalation`);
   });
 
   it('an unclaimed escalation passes its SLA: priority rises, agents are reminded, and the queue sorts by priority then age', async () => {

@@ -135,8 +135,6 @@ describe('the inbox page in a real browser', () => {
     await testid(page, 'claim').click();
     await poll(() => testid(page, 'error').textContent()).toContain('already claimed by bob');
     expect(await testid(page, 'error').isVisible()).toBe(true);
-    await page.setViewportSize({ width: 1400, height: 900 });
-    await page.screenshot({ path: '/tmp/inbox-conflict.png' });
     await service.release(id, 'bob');
 
     await testid(page, 'claim').click();

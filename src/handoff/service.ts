@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import {
   claimUpdate,
@@ -166,6 +166,7 @@ export function createHandoffService(client: Client): HandoffService {
     async reply(id, agent, text) {
       // A signal cannot be refused by the workflow, so the check happens here, before sending.
       const conversation = await show(id);
+      if (conversation.status === 'resolved') throw new HandoffConflictError('this escalation is already resolved');
       if (conversation.status !== 'claimed') {
         throw new HandoffConflictError(`escalation ${id} is ${conversation.status}; claim it before replying`);
       }
@@ -195,7 +196,7 @@ function translate(id: string, err: unknown): unknown {
   if (err instanceof WorkflowNotFoundError) {
     return new HandoffNotFoundError(`no open escalation ${id} (the workflow does not exist or has closed)`, { cause: err });
   }
-  if (err instanceof Error && err.name === 'QueryNotRegisteredError') {
+  if (err instanceof QueryNotRegisteredError) {
     return new HandoffNotFoundError(`${id} is not an escalation`, { cause: err });
   }
   return err;

@@ -5,6 +5,8 @@ import { loadReceiverConfig } from '../config/receiver';
 import { createLogger } from '../log';
 import { createTemporalClient, isReachable } from '../temporal/client';
 import { createApp } from './app';
+import { createHandoffService } from '../handoff/service';
+import { handoffRouter } from './handoffs';
 import { createIntake } from './intake';
 
 /** `npm run receiver`: one process, configured by the environment. */
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
     retryAfterSeconds: 5,
     trustProxy: config.trustProxy,
     isTemporalReachable: () => isReachable(client),
+    extraRouters: [handoffRouter({ service: createHandoffService(client), operatorToken: config.operatorToken, logger })],
   });
 
   const server = config.tls

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { returnWorkflowId } from '../src/events/identity';
+import { SAMPLES } from '../src/events/samples';
+import { createHandoffService, type HandoffService } from '../src/handoff/service';
+import { conversationQuery } from '../workflows/handoff';
+import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+
+/**
+ * Out-of-policy returns wait for a person: approved ones carry on to a label and a refund, denied
+ * ones tell the customer why, undecided ones deny themselves, and a claimed-but-silent
+ * escalation reminds its assignee. Durations are short here and configurable in production.
+ */
+describe('return approvals by a person', () => {
+  let env: TestWorkflowEnvironment;
+  let agent: Agent;
+  let receiver: Receiver;
+  let handoffs: HandoffService;
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    agent = await startAgent({
+      env,
+      databaseUrl: testDatabases()[0]!.url(),
+      settings: { approvalTimeoutMs: 8_000, handoffUnansweredSlaMs: 1_500, handoffUnclaimedSlaMs: 60_000 },
+    });
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
+    handoffs = createHandoffService(env.client);
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await agent?.close();
+    await env?.teardown();
+  });
+
+  /** A delivered, paid order returned 60 days later: outside the 30-day window. */
+  async function lateReturn(): Promise<{ returnId: string; orderId: string; id: string }> {
+    const suffix = randomBytes(4).toString('hex').toUpperCase();
+    const orderId = `ORD-${suffix}`;
+    const returnId = `RET-${suffix}`;
+    const send = async (source: string, body: object) => {
+      const res = await sendSigned(receiver.url, source, body);
+      expect(res.status).toBe(202);
+      return res.body.workflowId as string;
+    };
+    await env.client.workflow.getHandle(await send('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: '2026-08-01T00:00:00Z', total_amount: 40, currency: 'EUR' })).result();
+    await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-09-30T00:00:00Z' });
+    const id = returnWorkflowId(returnId);
+    await expect.poll(async () => (await env.client.workflow.getHandle(id).query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
+    return { returnId, orderId, id };
+  }
+
+  it('an approved return completes with a label and a refund', async () => {
+    const { returnId, orderId, id } = await lateReturn();
+    const waiting = await handoffs.show(id);
+    expect(waiting).toMatchObject({ kind: 'return-approval', queue: 'returns', customerId: 'CUST-67890' });
+    expect(waiting.reason).toMatch(/outside policy: requested 60 days after delivery; the window is 30 days/);
+    await handoffs.claim(id, 'dana');
+    await handoffs.resolve(id, { agent: 'dana', outcome: 'approve', note: 'loyal customer' });
+    await sendSigned(receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
+    const state = (await env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent: string } };
+    expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve', agent: 'dana' } });
+    expect(agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(1);
+    expect(agent.sandbox.state.refunds.find((r) => r.order_id === orderId)).toMatchObject({ amount: 40, currency: 'EUR' });
+  });
+
+  it('a denied return sends the denial with the reason and creates no label', async () => {
+    const { returnId, id } = await lateReturn();
+    await handoffs.claim(id, 'eli');
+    await handoffs.resolve(id, { agent: 'eli', outcome: 'deny', note: 'worn item' });
+    expect(await env.client.workflow.getHandle(id).result()).toMatchObject({ status: 'denied' });
+    const denial = await agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
+    expect(denial.body).toContain(`We can't accept return ${returnId}: worn item.`);
+    expect(agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(0);
+  });
+
+  it('the resolve validator rejects an outcome that does not fit the kind', async () => {
+    const { id } = await lateReturn();
+    await expect(handoffs.resolve(id, { agent: 'fay', outcome: 'resolved' })).rejects.toThrow(/approve, deny/);
+    await handoffs.resolve(id, { agent: 'fay', outcome: 'deny' });
+  });
+
+  it('a claimed escalation nobody answers reminds its assignee; an undecided one denies itself', async () => {
+    const { id } = await lateReturn();
+    await handoffs.claim(id, 'gus');
+    await expect
+      .poll(async () => (await agent.db.selectFrom('notifications').select('subject').where('idempotency_key', '=', `${id}:handoff:reminder:1`).executeTakeFirst())?.subject, { timeout: 10_000 })
+      .toBe('Reminder for gus: Return ' + id.split(':').pop() + ' is outside policy: requested 60 days after delivery; the window is 30 days');
+    const state = (await env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string } };
+    expect(state).toMatchObject({ status: 'denied', approval: { outcome: 'expired' } });
+    const denial = await agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
+    expect(denial.body).toContain('no approval in time');
+  });
+});

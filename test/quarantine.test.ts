@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SAMPLES } from '../src/events/samples';
+import { createIntake } from '../src/receiver/intake';
+import { createQuarantineService, ReplayRejectedError, type QuarantineService } from '../src/receiver/quarantine';
+import { loadSources } from '../src/receiver/sources';
+import { runQuarantineCli } from '../scripts/quarantine';
+import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+
+/** A verified event we could not process is kept where a person can see it, and replayed. */
+describe('quarantine', () => {
+  let env: TestWorkflowEnvironment;
+  let agent: Agent;
+  let receiver: Receiver;
+  let service: QuarantineService;
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
+    const intake = createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
+    service = createQuarantineService({ client: env.client, intake, sources: loadSources({}) });
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await agent?.close();
+    await env?.teardown();
+  });
+
+  async function quarantineBadPayment(): Promise<{ id: string; paymentId: string }> {
+    const paymentId = `PMT-${randomBytes(4).toString('hex')}`;
+    const res = await sendSigned(receiver.url, 'payments', { ...SAMPLES['payment.succeeded'], payment_id: paymentId, amount: -5 });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ quarantined: true, reason: 'body does not match the payment.succeeded schema' });
+    return { id: res.body.workflowId as string, paymentId };
+  }
+
+  it('refuses to replay a body that still fails, saying why, and keeps it', async () => {
+    const { id } = await quarantineBadPayment();
+    const err = await service.replay(id, { by: 'ops' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReplayRejectedError);
+    expect((err as ReplayRejectedError).problems.join('\n')).toMatch(/^amount: /m);
+    expect((await service.show(id)).status).toBe('quarantined');
+  });
+
+  it('replays a corrected body into the right workflow and closes the quarantine', async () => {
+    const { id, paymentId } = await quarantineBadPayment();
+    const corrected = JSON.stringify({ ...SAMPLES['payment.succeeded'], payment_id: paymentId, amount: 5 });
+    const result = await service.replay(id, { by: 'ops', body: corrected });
+    expect(result).toEqual({ workflowId: `payments:payment.succeeded:${paymentId}`, duplicate: false });
+    expect(await env.client.workflow.getHandle(result.workflowId).result()).toEqual({ duplicate: false, notified: 'payment-confirmed' });
+    const closed = await env.client.workflow.getHandle(id).result();
+    expect(closed).toMatchObject({ status: 'replayed', resolution: { outcome: 'replayed', workflowId: result.workflowId, by: 'ops' } });
+  });
+
+  it('the CLI lists, shows, replays and discards', async () => {
+    const lines: string[] = [];
+    const out = (line: string) => lines.push(line);
+    const first = await quarantineBadPayment();
+    const second = await quarantineBadPayment();
+
+    await expect.poll(async () => {
+      lines.length = 0;
+      await runQuarantineCli(['list'], { service, out });
+      return lines.join('\n');
+    }, { timeout: 15_000 }).toContain(second.id);
+
+    lines.length = 0;
+    expect(await runQuarantineCli(['show', first.id], { service, out })).toBe(0);
+    expect(lines.join('\n')).toContain('Reason:    body does not match the payment.succeeded schema');
+    expect(lines.join('\n')).toContain(`"payment_id":"${first.paymentId}"`);
+
+    lines.length = 0;
+    expect(await runQuarantineCli(['replay', first.id], { service, out })).toBe(2);
+    expect(lines.join('\n')).toContain('replay needs --by <your name>');
+
+    const file = join(mkdtempSync(join(tmpdir(), 'hookline-q-')), 'fixed.json');
+    writeFileSync(file, JSON.stringify({ ...SAMPLES['payment.succeeded'], payment_id: first.paymentId, amount: 7 }));
+    lines.length = 0;
+    expect(await runQuarantineCli(['replay', first.id, '--by', 'ops', '--body', file], { service, out })).toBe(0);
+    expect(lines).toEqual([`Started payments:payment.succeeded:${first.paymentId}`]);
+
+    lines.length = 0;
+    expect(await runQuarantineCli(['discard', second.id, '--by', 'ops', '--note', 'test data'], { service, out })).toBe(0);
+    expect(await env.client.workflow.getHandle(second.id).result()).toMatchObject({ status: 'discarded' });
+    lines.length = 0;
+    expect(await runQuarantineCli(['discard', second.id, '--by', 'ops'], { service, out })).toBe(1);
+    expect(lines.join('\n')).toMatch(/already discarded/);
+  });
+});
