@@ -36,6 +36,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
   const now = options.now ?? (() => new Date());
 
   const gate = (req: Request, res: Response, next: (err?: unknown) => void) => {
+    res.locals.started = process.hrtime.bigint();
     const source = options.sources.get(String(req.params.source));
     if (!source) return next(new HttpProblem(problem('unknown-source', `No webhook source named ${JSON.stringify(req.params.source)} is configured.`)));
     const ip = req.ip ?? '';
@@ -69,12 +70,11 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     gate,
     express.raw({ type: () => true, limit: options.maxBodyBytes }),
     async (req: Request, res: Response, next: (err?: unknown) => void) => {
-      const started = process.hrtime.bigint();
       const source = res.locals.source as SourceConfig;
       try {
         const outcome = await handle(source, req);
         res.status(outcome.status).json(outcome.body);
-        options.logger.info('webhook', { source: source.name, ...outcome.log, status: outcome.status, latencyMs: elapsedMs(started) });
+        options.logger.info('webhook', { source: source.name, ...outcome.log, status: outcome.status, latencyMs: elapsedMs(res.locals.started as bigint) });
       } catch (err) {
         next(err);
       }
@@ -139,7 +139,8 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       options.logger.error('unexpected error', { source, error: (err as Error)?.stack ?? String(err) });
     }
     sendProblem(res, p, headers);
-    options.logger.info('webhook', { source, outcome: 'refused', status: p.status, problem: p.type, reason: p.reason });
+    const started = res.locals.started as bigint | undefined;
+    options.logger.info('webhook', { source, outcome: 'refused', status: p.status, problem: p.type, reason: p.reason, ...(started ? { latencyMs: elapsedMs(started) } : {}) });
   });
 
   return router;

@@ -1,0 +1,122 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SAMPLES } from '../src/events/samples';
+import { signWebhook } from '../src/receiver/verify';
+
+/**
+ * `npm run receiver` as production runs it: one process configured by the environment, serving
+ * HTTPS itself when given a certificate, logging one JSON line per request, and never a secret.
+ */
+const ROOT = resolve(__dirname, '..');
+const SECRETS = {
+  WEBHOOK_SECRET_OMS: `oms-${randomUUID()}`,
+  WEBHOOK_SECRET_CRM: 'whsec_c2VjcmV0LWtleS1mb3ItdGhlLWNybS1zb3VyY2UtMTIzNA==',
+  WEBHOOK_SECRET_PAYMENTS: `whsec_${randomUUID()}`,
+  WEBHOOK_SECRET_CARRIER: `carrier-${randomUUID()}`,
+  OPERATOR_TOKEN: `operator-${randomUUID()}`,
+};
+
+function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+function request(port: number, ca: Buffer, method: string, path: string, headers: Record<string, string> = {}, body?: string) {
+  return new Promise<{ status: number; body: string }>((done, fail) => {
+    const req = https.request({ host: '127.0.0.1', port, method, path, headers, ca, servername: 'localhost' }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+describe('the receiver process', () => {
+  let receiver: ChildProcess;
+  let port: number;
+  let cert: Buffer;
+  let output = '';
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hookline-tls-'));
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    cert = readFileSync(join(dir, 'cert.pem'));
+    port = await freePort();
+    receiver = spawn(process.execPath, ['--import', 'tsx', 'src/receiver/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...SECRETS,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        HOOKLINE_TASK_QUEUE: `receiver-process-${randomUUID()}`,
+        RECEIVER_TLS_CERT_PATH: join(dir, 'cert.pem'),
+        RECEIVER_TLS_KEY_PATH: join(dir, 'key.pem'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    receiver.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    receiver.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('receiver listening')) {
+      if (Date.now() > deadline || receiver.exitCode !== null) throw new Error(`receiver did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  afterAll(() => {
+    if (receiver?.exitCode === null) receiver.kill('SIGKILL');
+  });
+
+  it('serves HTTPS with the configured certificate', async () => {
+    expect(await request(port, cert, 'GET', '/healthz')).toEqual({ status: 200, body: '{"status":"ok"}' });
+    expect((await request(port, cert, 'GET', '/readyz')).status).toBe(200);
+  });
+
+  it('logs one JSON line per request with source, event type, workflow ID, outcome and latency', async () => {
+    const body = JSON.stringify({ ...SAMPLES['order.status_updated'], order_id: `ORD-${randomUUID().slice(0, 8)}` });
+    const accepted = await request(port, cert, 'POST', '/webhooks/oms', { 'content-type': 'application/json', ...signWebhook('hmac-sha256-hex', body, SECRETS.WEBHOOK_SECRET_OMS) }, body);
+    expect(accepted.status).toBe(202);
+    const workflowId = (JSON.parse(accepted.body) as { workflowId: string }).workflowId;
+    const forged = await request(port, cert, 'POST', '/webhooks/oms', { 'content-type': 'application/json', 'x-webhook-signature': 'sha256=00' }, body);
+    expect(forged.status).toBe(401);
+
+    await expect.poll(() => output.split('\n').filter((l) => l.includes('"msg":"webhook"')).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    const lines = output.split('\n').filter((l) => l.includes('"msg":"webhook"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', source: 'oms', eventType: 'order.status_updated', workflowId, outcome: 'accepted', status: 202, latencyMs: expect.any(Number) }));
+    expect(lines).toContainEqual(expect.objectContaining({ source: 'oms', outcome: 'refused', status: 401, latencyMs: expect.any(Number) }));
+  });
+
+  it('keeps every secret out of its logs and answers', async () => {
+    const body = JSON.stringify(SAMPLES['payment.succeeded']);
+    const wrong = await request(port, cert, 'POST', '/webhooks/payments', { 'content-type': 'application/json', ...signWebhook('stripe', body, 'whsec_not-the-secret') }, body);
+    expect(wrong.status).toBe(401);
+    const operator = await request(port, cert, 'GET', '/handoffs', { authorization: 'Bearer nope' });
+    expect(operator.status).toBe(401);
+    for (const secret of Object.values(SECRETS)) {
+      expect(output).not.toContain(secret);
+      expect(wrong.body).not.toContain(secret);
+      expect(operator.body).not.toContain(secret);
+    }
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    receiver.kill('SIGTERM');
+    const code = await new Promise<number | null>((done) => receiver.once('exit', (c) => done(c)));
+    expect(code).toBe(0);
+    expect(output).toContain('receiver stopping');
+  });
+});
