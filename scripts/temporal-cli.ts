@@ -8,8 +8,8 @@
  *
  * Run directly (`npm run temporal-cli`) it prints the path on stdout and the reason on stderr.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -77,15 +77,19 @@ async function goBuild(go: string, target: string): Promise<void> {
 }
 
 async function sdkDownload(): Promise<string> {
-  // The SDK's own downloader keeps its binary in the OS temp dir; it needs internet.
+  // The SDK downloads and caches the dev server itself; pointing it at our cache directory means
+  // we know where the binary lands. It needs internet, so it is the last resort.
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-  log('no Go toolchain: asking the Temporal SDK to download its dev server (needs internet)…');
-  const env = await TestWorkflowEnvironment.createLocal();
+  const downloadDir = join(cacheDir(), '..', 'sdk-download');
+  mkdirSync(downloadDir, { recursive: true });
+  log(`no Go toolchain: asking the Temporal SDK to download its dev server into ${downloadDir} (needs internet)…`);
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'cached-download', downloadDir } } });
   await env.teardown();
-  const dir = join(tmpdir());
-  const found = spawnSync('sh', ['-c', `ls -t ${dir}/temporal-*sdk-typescript* 2>/dev/null | head -1`], { encoding: 'utf8' }).stdout.trim();
-  if (!found) throw new Error('the SDK downloaded a server but its cached path could not be found');
-  return found;
+  const binary = readdirSync(downloadDir)
+    .map((name) => join(downloadDir, name))
+    .find((path) => statSync(path).isFile() && isExecutable(path));
+  if (!binary) throw new Error(`the SDK downloaded a dev server but no executable was found in ${downloadDir}`);
+  return binary;
 }
 
 export async function findTemporalCli(): Promise<TemporalCli> {

@@ -7,9 +7,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runHandoffCli, USAGE } from '../scripts/handoff';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import type { InquiryResult } from '../workflows/inquiries';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
+import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
-const CUSTOMER = 'CUST-67890';
 const execFileAsync = promisify(execFile);
 
 describe('handoff CLI', () => {
@@ -28,16 +28,7 @@ describe('handoff CLI', () => {
   }
 
   async function escalate(): Promise<string> {
-    const res = await sendSigned(receiver.url, 'crm', {
-      event_type: 'customer.inquiry.new',
-      timestamp: new Date().toISOString(),
-      inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
-      customer_id: CUSTOMER,
-      summary: 'This is unacceptable, my order arrived broken',
-      source: 'chat',
-    });
-    expect(res.status).toBe(202);
-    const id = res.body.workflowId as string;
+    const id = await raiseEscalation(receiver.url, { source: 'chat' });
     raised.push(id);
     return id;
   }
@@ -49,7 +40,7 @@ describe('handoff CLI', () => {
     service = createHandoffService(env.client);
   });
   afterAll(async () => {
-    await Promise.all(raised.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+    await terminateAll(env, raised);
     await receiver?.close();
     await agent?.close();
     await env?.teardown();
@@ -101,20 +92,7 @@ describe('handoff CLI', () => {
     const replied = await cli('reply', id, '--agent', 'alice', text);
     expect(replied.code).toBe(0);
     expect(replied.out).toContain(`sent to customer ${CUSTOMER}`);
-    const notification = await vi.waitFor(
-      async () => {
-        const found = await agent.db
-          .selectFrom('notifications')
-          .selectAll()
-          .where('audience', '=', 'customer')
-          .where('customer_id', '=', CUSTOMER)
-          .where('body', 'like', `%${text}%`)
-          .executeTakeFirst();
-        expect(found).toBeDefined();
-        return found!;
-      },
-      { timeout: 15_000, interval: 250 },
-    );
+    const notification = await waitForNotification(agent.db, { audience: 'customer', customerId: CUSTOMER, bodyLike: `%${text}%` });
     expect(notification.idempotency_key).toBe(`${id}:reply:1`);
     expect((await cli('show', id)).out).toContain(`alice: ${text}`);
 

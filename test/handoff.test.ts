@@ -1,67 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createHandoffService, visibilityQuery, type HandoffRow, type HandoffService } from '../src/handoff/service';
-import { silentLogger } from '../src/log';
-import { createApp } from '../src/receiver/app';
-import { handoffRouter, OPERATOR_COOKIE } from '../src/receiver/handoffs';
-import { createIntake } from '../src/receiver/intake';
-import { loadSources } from '../src/receiver/sources';
+import { OPERATOR_COOKIE } from '../src/receiver/handoffs';
 import type { Conversation } from '../workflows/handoff';
 import type { InquiryResult } from '../workflows/inquiries';
-import { connectTestEnv, sendSigned, startAgent, testDatabases, TEST_SECRETS, type Agent } from './support/harness';
+import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
+import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 const TOKEN = 'operator-token-for-tests-0123456789';
-const CUSTOMER = 'CUST-67890';
-
-interface OperatorReceiver {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** The real receiver (webhooks + the operators' router) on a real port. */
-async function startOperatorReceiver(options: { client: Client; taskQueue: string; operatorToken?: string }): Promise<OperatorReceiver> {
-  const sourceEnv: Record<string, string> = {};
-  for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
-  const app = createApp({
-    sources: loadSources(sourceEnv),
-    intake: createIntake({ client: options.client, taskQueue: options.taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
-    logger: silentLogger,
-    maxBodyBytes: 256 * 1024,
-    retryAfterSeconds: 5,
-    trustProxy: false,
-    isTemporalReachable: async () => true,
-    extraRouters: [handoffRouter({ service: createHandoffService(options.client), operatorToken: options.operatorToken, logger: silentLogger })],
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** A complaint from the CRM: the inquiry workflow hands it to a person. Returns the workflow ID. */
-async function raiseEscalation(receiverUrl: string, customerId = CUSTOMER): Promise<string> {
-  const res = await sendSigned(receiverUrl, 'crm', {
-    event_type: 'customer.inquiry.new',
-    timestamp: new Date().toISOString(),
-    inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
-    customer_id: customerId,
-    summary: 'This is unacceptable, my order arrived broken',
-    source: 'email',
-  });
-  expect(res.status).toBe(202);
-  return res.body.workflowId as string;
-}
 
 async function call(
   url: string,
@@ -93,7 +40,7 @@ const at = (id: string, action?: string) => `/handoffs/${encodeURIComponent(id)}
 describe('handoffs: the HTTP API and the service, against a real server and worker', () => {
   let env: TestWorkflowEnvironment;
   let agent: Agent;
-  let receiver: OperatorReceiver;
+  let receiver: Receiver;
   let service: HandoffService;
   const raised: string[] = [];
 
@@ -117,12 +64,11 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   beforeAll(async () => {
     env = await connectTestEnv();
     agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
-    receiver = await startOperatorReceiver({ client: env.client, taskQueue: agent.taskQueue, operatorToken: TOKEN });
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, operatorToken: TOKEN });
     service = createHandoffService(env.client);
   });
   afterAll(async () => {
-    // Leave nothing waiting on the shared dev server: other files list the same customer.
-    await Promise.all(raised.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+    await terminateAll(env, raised);
     await receiver?.close();
     await agent?.close();
     await env?.teardown();
@@ -187,20 +133,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const replied = await call(receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
     expect(replied.status).toBe(200);
 
-    const row = await vi.waitFor(
-      async () => {
-        const found = await agent.db
-          .selectFrom('notifications')
-          .selectAll()
-          .where('audience', '=', 'customer')
-          .where('customer_id', '=', CUSTOMER)
-          .where('idempotency_key', '=', `${id}:reply:1`)
-          .executeTakeFirst();
-        expect(found).toBeDefined();
-        return found!;
-      },
-      { timeout: 15_000, interval: 250 },
-    );
+    const row = await waitForNotification(agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` });
     expect(row.body).toContain(text);
     expect(row.body).toContain('— alice');
     const c = await service.show(id);
@@ -257,7 +190,8 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect((await call(receiver.url, 'POST', at('x:y', 'claim'), { token: null, body: { agent: 'alice' } })).status).toBe(401);
     expect((await call(receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie: `${OPERATOR_COOKIE}=forged` } })).status).toBe(401);
 
-    const disabled = await startOperatorReceiver({ client: env.client, taskQueue: agent.taskQueue });
+    // The operators' router is mounted, but OPERATOR_TOKEN is unset.
+    const disabled = await startReceiver({ env, taskQueue: agent.taskQueue, operatorToken: undefined });
     try {
       const off = await call(disabled.url, 'GET', '/handoffs');
       expect(off.status).toBe(401);
@@ -339,7 +273,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
 
   it('an unclaimed escalation passes its SLA: priority rises, agents are reminded, and the queue sorts by priority then age', async () => {
     const fast = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), settings: { handoffUnclaimedSlaMs: 1500 } });
-    const fastReceiver = await startOperatorReceiver({ client: env.client, taskQueue: fast.taskQueue, operatorToken: TOKEN });
+    const fastReceiver = await startReceiver({ env, taskQueue: fast.taskQueue, operatorToken: TOKEN });
     try {
       // Two ordinary ones (priority 1) first, then the fast one: newer, but it will outrank them.
       const older = await escalate();
@@ -357,19 +291,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
       expect(raisedPriority.status).toBe('waiting');
       expect(raisedPriority.messages.some((m) => m.from === 'system' && /Unclaimed past its SLA/.test(m.text))).toBe(true);
 
-      const reminder = await vi.waitFor(
-        async () => {
-          const found = await fast.db
-            .selectFrom('notifications')
-            .selectAll()
-            .where('audience', '=', 'agents')
-            .where('idempotency_key', '=', `${slow}:handoff:unclaimed:1`)
-            .executeTakeFirst();
-          expect(found).toBeDefined();
-          return found!;
-        },
-        { timeout: 15_000, interval: 250 },
-      );
+      const reminder = await waitForNotification(fast.db, { audience: 'agents', idempotencyKey: `${slow}:handoff:unclaimed:1` });
       expect(reminder.subject).toContain('still unclaimed');
       expect(reminder.body).toContain(slow);
 

@@ -1,55 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
-import { silentLogger } from '../src/log';
-import { createApp } from '../src/receiver/app';
-import { handoffRouter, OPERATOR_COOKIE } from '../src/receiver/handoffs';
-import { createIntake } from '../src/receiver/intake';
-import { loadSources } from '../src/receiver/sources';
+import { OPERATOR_COOKIE } from '../src/receiver/handoffs';
 import type { InquiryResult } from '../workflows/inquiries';
-import { connectTestEnv, sendSigned, startAgent, testDatabases, TEST_SECRETS, type Agent } from './support/harness';
+import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
+import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'inbox-operator-token-0123456789abcdef';
-const CUSTOMER = 'CUST-67890';
-
-/** The real receiver with the operators' router, on a real port. */
-async function startOperatorReceiver(client: Client, taskQueue: string): Promise<{ url: string; close(): Promise<void> }> {
-  const sourceEnv: Record<string, string> = {};
-  for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
-  const app = createApp({
-    sources: loadSources(sourceEnv),
-    intake: createIntake({ client, taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
-    logger: silentLogger,
-    maxBodyBytes: 256 * 1024,
-    retryAfterSeconds: 5,
-    trustProxy: false,
-    isTemporalReachable: async () => true,
-    extraRouters: [handoffRouter({ service: createHandoffService(client), operatorToken: TOKEN, logger: silentLogger })],
-  });
-  const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('the inbox page in a real browser', () => {
   let env: TestWorkflowEnvironment;
   let agent: Agent;
-  let receiver: { url: string; close(): Promise<void> };
+  let receiver: Receiver;
   let service: HandoffService;
   let browser: Browser;
   const raised: string[] = [];
@@ -65,11 +31,11 @@ describe('the inbox page in a real browser', () => {
     });
     env = await connectTestEnv();
     agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
-    receiver = await startOperatorReceiver(env.client, agent.taskQueue);
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, operatorToken: TOKEN });
     service = createHandoffService(env.client);
   });
   afterAll(async () => {
-    await Promise.all(raised.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+    await terminateAll(env, raised);
     await browser?.close();
     await receiver?.close();
     await agent?.close();
@@ -77,16 +43,7 @@ describe('the inbox page in a real browser', () => {
   });
 
   it('logs in, finds the escalation, and claims, replies and resolves it with the buttons', async () => {
-    const res = await sendSigned(receiver.url, 'crm', {
-      event_type: 'customer.inquiry.new',
-      timestamp: new Date().toISOString(),
-      inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
-      customer_id: CUSTOMER,
-      summary: 'This is unacceptable, my order arrived broken',
-      source: 'web',
-    });
-    expect(res.status).toBe(202);
-    const id = res.body.workflowId as string;
+    const id = await raiseEscalation(receiver.url, { source: 'web' });
     raised.push(id);
 
     const context = await browser.newContext();
@@ -157,20 +114,7 @@ describe('the inbox page in a real browser', () => {
 
     const result = (await env.client.workflow.getHandle(id).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
-    const notification = await vi.waitFor(
-      async () => {
-        const found = await agent.db
-          .selectFrom('notifications')
-          .selectAll()
-          .where('audience', '=', 'customer')
-          .where('customer_id', '=', CUSTOMER)
-          .where('idempotency_key', '=', `${id}:reply:1`)
-          .executeTakeFirst();
-        expect(found).toBeDefined();
-        return found!;
-      },
-      { timeout: 10_000, interval: 250 },
-    );
+    const notification = await waitForNotification(agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` }, 10_000);
     expect(notification.body).toContain(text);
 
     // The agent name is remembered in this browser.

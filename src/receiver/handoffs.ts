@@ -120,52 +120,36 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     }),
   );
 
-  router.post(
-    '/handoffs/:id/claim',
-    json,
-    run(async (req, res) => {
-      const id = parse(Id, req.params.id, 'id');
-      const { agent } = parse(ClaimBody, req.body, 'body');
-      const conversation = await service.claim(id, agent);
-      logger.info('handoff claimed', { id, agent });
-      res.json(conversation);
-    }),
-  );
+  /** `POST /handoffs/:id/<action>`: validate, act as the named agent, log, answer with the conversation. */
+  const action = <B extends { agent: string }>(
+    name: string,
+    schema: z.ZodType<B>,
+    done: string,
+    perform: (id: string, body: B) => Promise<unknown>,
+    logged: (body: B) => Record<string, unknown> = ({ agent }) => ({ agent }),
+  ): void => {
+    router.post(
+      `/handoffs/:id/${name}`,
+      json,
+      run(async (req, res) => {
+        const id = parse(Id, req.params.id, 'id');
+        const body = parse(schema, req.body, 'body');
+        const conversation = await perform(id, body);
+        logger.info(done, { id, ...logged(body) });
+        res.json(conversation);
+      }),
+    );
+  };
 
-  router.post(
-    '/handoffs/:id/release',
-    json,
-    run(async (req, res) => {
-      const id = parse(Id, req.params.id, 'id');
-      const { agent } = parse(ClaimBody, req.body, 'body');
-      const conversation = await service.release(id, agent);
-      logger.info('handoff released', { id, agent });
-      res.json(conversation);
-    }),
-  );
-
-  router.post(
-    '/handoffs/:id/reply',
-    json,
-    run(async (req, res) => {
-      const id = parse(Id, req.params.id, 'id');
-      const { agent, text } = parse(ReplyBody, req.body, 'body');
-      const conversation = await service.reply(id, agent, text);
-      logger.info('handoff reply sent', { id, agent });
-      res.json(conversation);
-    }),
-  );
-
-  router.post(
-    '/handoffs/:id/resolve',
-    json,
-    run(async (req, res) => {
-      const id = parse(Id, req.params.id, 'id');
-      const { agent, outcome, note } = parse(ResolveBody, req.body, 'body');
-      const conversation = await service.resolve(id, { agent, outcome, ...(note ? { note } : {}) });
-      logger.info('handoff resolved', { id, agent, outcome });
-      res.json(conversation);
-    }),
+  action('claim', ClaimBody, 'handoff claimed', (id, { agent }) => service.claim(id, agent));
+  action('release', ClaimBody, 'handoff released', (id, { agent }) => service.release(id, agent));
+  action('reply', ReplyBody, 'handoff reply sent', (id, { agent, text }) => service.reply(id, agent, text));
+  action(
+    'resolve',
+    ResolveBody,
+    'handoff resolved',
+    (id, { agent, outcome, note }) => service.resolve(id, { agent, outcome, ...(note ? { note } : {}) }),
+    ({ agent, outcome }) => ({ agent, outcome }),
   );
 
   router.use(['/handoffs', '/inbox'], (err: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -10,8 +10,10 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { AgentSettings } from '../../src/agent/types';
 import type { Schema } from '../../src/db/schema';
+import { createHandoffService } from '../../src/handoff/service';
 import { silentLogger } from '../../src/log';
 import { createApp } from '../../src/receiver/app';
+import { handoffRouter } from '../../src/receiver/handoffs';
 import { createIntake } from '../../src/receiver/intake';
 import { loadSources } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/receiver/verify';
@@ -137,7 +139,13 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-/** The real receiver app on a real port, talking to the given Temporal client. */
+/**
+ * The real receiver app on a real port, talking to the given Temporal client.
+ *
+ * With an `operatorToken` key the operators' router (`/handoffs`, `/inbox`) is mounted too, as
+ * src/receiver/main.ts mounts it. The key counts even when its value is `undefined`: that is
+ * the receiver with OPERATOR_TOKEN unset, where the router answers every request with a 401.
+ */
 export async function startReceiver(options: {
   env: Pick<TestWorkflowEnvironment, 'client'>;
   taskQueue: string;
@@ -145,6 +153,7 @@ export async function startReceiver(options: {
   maxBodyBytes?: number;
   trustProxy?: false | string[];
   startTimeoutMs?: number;
+  operatorToken?: string;
 }): Promise<Receiver> {
   const sourceEnv: Record<string, string> = {};
   for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
@@ -162,6 +171,10 @@ export async function startReceiver(options: {
     retryAfterSeconds: 5,
     trustProxy: options.trustProxy ?? false,
     isTemporalReachable: async () => true,
+    extraRouters:
+      'operatorToken' in options
+        ? [handoffRouter({ service: createHandoffService(options.env.client), operatorToken: options.operatorToken, logger: silentLogger })]
+        : [],
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

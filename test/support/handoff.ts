@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import { expect, vi } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { NotificationAudience, NotificationsTable, Schema } from '../../src/db/schema';
+import { sendSigned } from './harness';
+
+/** The sandbox CRM's customer (Alice Smith) whose complaints the handoff tests raise. */
+export const CUSTOMER = 'CUST-67890';
+
+/** A complaint from the CRM: the inquiry workflow hands it to a person. Returns the workflow ID. */
+export async function raiseEscalation(receiverUrl: string, options: { customerId?: string; source?: string } = {}): Promise<string> {
+  const res = await sendSigned(receiverUrl, 'crm', {
+    event_type: 'customer.inquiry.new',
+    timestamp: new Date().toISOString(),
+    inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
+    customer_id: options.customerId ?? CUSTOMER,
+    summary: 'This is unacceptable, my order arrived broken',
+    source: options.source ?? 'email',
+  });
+  expect(res.status).toBe(202);
+  return res.body.workflowId as string;
+}
+
+/**
+ * Leave nothing waiting on the shared dev server: other files list the same customer. `env` is
+ * undefined when a `beforeAll` failed before connecting; then nothing was raised either.
+ */
+export async function terminateAll(env: Pick<TestWorkflowEnvironment, 'client'> | undefined, workflowIds: string[]): Promise<void> {
+  if (!env) return;
+  await Promise.all(workflowIds.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+}
+
+/** Waits until the notifier has recorded a notification matching every given field, and returns it. */
+export function waitForNotification(
+  db: Kysely<Schema>,
+  match: { audience: NotificationAudience; customerId?: string; idempotencyKey?: string; bodyLike?: string },
+  timeoutMs = 15_000,
+): Promise<Selectable<NotificationsTable>> {
+  return vi.waitFor(
+    async () => {
+      let query = db.selectFrom('notifications').selectAll().where('audience', '=', match.audience);
+      if (match.customerId !== undefined) query = query.where('customer_id', '=', match.customerId);
+      if (match.idempotencyKey !== undefined) query = query.where('idempotency_key', '=', match.idempotencyKey);
+      if (match.bodyLike !== undefined) query = query.where('body', 'like', match.bodyLike);
+      const found = await query.executeTakeFirst();
+      expect(found).toBeDefined();
+      return found!;
+    },
+    { timeout: timeoutMs, interval: 250 },
+  );
+}
