@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import { conversationQuery } from '../workflows/handoff';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { sendSigned, setupAgent } from './support/harness';
 
 /**
  * Out-of-policy returns wait for a person: approved ones carry on to a label and a refund, denied
@@ -13,25 +12,10 @@ import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, t
  * escalation reminds its assignee. Durations are short here and configurable in production.
  */
 describe('return approvals by a person', () => {
-  let env: TestWorkflowEnvironment;
-  let agent: Agent;
-  let receiver: Receiver;
+  const t = setupAgent({ settings: { approvalTimeoutMs: 8_000, handoffUnansweredSlaMs: 1_500, handoffUnclaimedSlaMs: 60_000 } });
   let handoffs: HandoffService;
-
-  beforeAll(async () => {
-    env = await connectTestEnv();
-    agent = await startAgent({
-      env,
-      databaseUrl: testDatabases()[0]!.url(),
-      settings: { approvalTimeoutMs: 8_000, handoffUnansweredSlaMs: 1_500, handoffUnclaimedSlaMs: 60_000 },
-    });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
-    handoffs = createHandoffService(env.client);
-  });
-  afterAll(async () => {
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
+  beforeAll(() => {
+    handoffs = createHandoffService(t.env.client);
   });
 
   /** A delivered, paid order returned 60 days later: outside the 30-day window. */
@@ -40,14 +24,14 @@ describe('return approvals by a person', () => {
     const orderId = `ORD-${suffix}`;
     const returnId = `RET-${suffix}`;
     const send = async (source: string, body: object) => {
-      const res = await sendSigned(receiver.url, source, body);
+      const res = await sendSigned(t.receiver.url, source, body);
       expect(res.status).toBe(202);
       return res.body.workflowId as string;
     };
-    await env.client.workflow.getHandle(await send('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: '2026-08-01T00:00:00Z', total_amount: 40, currency: 'EUR' })).result();
+    await t.env.client.workflow.getHandle(await send('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: '2026-08-01T00:00:00Z', total_amount: 40, currency: 'EUR' })).result();
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-09-30T00:00:00Z' });
     const id = returnWorkflowId(returnId);
-    await expect.poll(async () => (await env.client.workflow.getHandle(id).query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
+    await expect.poll(async () => (await t.env.client.workflow.getHandle(id).query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
     return { returnId, orderId, id };
   }
 
@@ -58,21 +42,21 @@ describe('return approvals by a person', () => {
     expect(waiting.reason).toMatch(/outside policy: requested 60 days after delivery; the window is 30 days/);
     await handoffs.claim(id, 'dana');
     await handoffs.resolve(id, { agent: 'dana', outcome: 'approve', note: 'loyal customer' });
-    await sendSigned(receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
-    const state = (await env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent: string } };
+    await sendSigned(t.receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
+    const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent: string } };
     expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve', agent: 'dana' } });
-    expect(agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(1);
-    expect(agent.sandbox.state.refunds.find((r) => r.order_id === orderId)).toMatchObject({ amount: 40, currency: 'EUR' });
+    expect(t.agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(1);
+    expect(t.agent.sandbox.state.refunds.find((r) => r.order_id === orderId)).toMatchObject({ amount: 40, currency: 'EUR' });
   });
 
   it('a denied return sends the denial with the reason and creates no label', async () => {
     const { returnId, id } = await lateReturn();
     await handoffs.claim(id, 'eli');
     await handoffs.resolve(id, { agent: 'eli', outcome: 'deny', note: 'worn item' });
-    expect(await env.client.workflow.getHandle(id).result()).toMatchObject({ status: 'denied' });
-    const denial = await agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
+    expect(await t.env.client.workflow.getHandle(id).result()).toMatchObject({ status: 'denied' });
+    const denial = await t.agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
     expect(denial.body).toContain(`We can't accept return ${returnId}: worn item.`);
-    expect(agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(0);
+    expect(t.agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(0);
   });
 
   it('the resolve validator rejects an outcome that does not fit the kind', async () => {
@@ -85,11 +69,11 @@ describe('return approvals by a person', () => {
     const { id } = await lateReturn();
     await handoffs.claim(id, 'gus');
     await expect
-      .poll(async () => (await agent.db.selectFrom('notifications').select('subject').where('idempotency_key', '=', `${id}:handoff:reminder:1`).executeTakeFirst())?.subject, { timeout: 10_000 })
+      .poll(async () => (await t.agent.db.selectFrom('notifications').select('subject').where('idempotency_key', '=', `${id}:handoff:reminder:1`).executeTakeFirst())?.subject, { timeout: 10_000 })
       .toBe('Reminder for gus: Return ' + id.split(':').pop() + ' is outside policy: requested 60 days after delivery; the window is 30 days');
-    const state = (await env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string } };
+    const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string } };
     expect(state).toMatchObject({ status: 'denied', approval: { outcome: 'expired' } });
-    const denial = await agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
+    const denial = await t.agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
     expect(denial.body).toContain('no approval in time');
   });
 });

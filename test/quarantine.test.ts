@@ -2,38 +2,27 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../src/events/samples';
 import { createIntake } from '../src/receiver/intake';
 import { createQuarantineService, ReplayRejectedError, type QuarantineService } from '../src/receiver/quarantine';
 import { loadSources } from '../src/receiver/sources';
 import { runQuarantineCli } from '../scripts/quarantine';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { sendSigned, setupAgent } from './support/harness';
 
 /** A verified event we could not process is kept where a person can see it, and replayed. */
 describe('quarantine', () => {
-  let env: TestWorkflowEnvironment;
-  let agent: Agent;
-  let receiver: Receiver;
+  const t = setupAgent();
   let service: QuarantineService;
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
-    const intake = createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
-    service = createQuarantineService({ client: env.client, intake, sources: loadSources({}) });
-  });
-  afterAll(async () => {
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
+    const intake = createIntake({ client: t.env.client, taskQueue: t.agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
+    service = createQuarantineService({ client: t.env.client, intake, sources: loadSources({}) });
   });
 
   async function quarantineBadPayment(): Promise<{ id: string; paymentId: string }> {
     const paymentId = `PMT-${randomBytes(4).toString('hex')}`;
-    const res = await sendSigned(receiver.url, 'payments', { ...SAMPLES['payment.succeeded'], payment_id: paymentId, amount: -5 });
+    const res = await sendSigned(t.receiver.url, 'payments', { ...SAMPLES['payment.succeeded'], payment_id: paymentId, amount: -5 });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ quarantined: true, reason: 'body does not match the payment.succeeded schema' });
     return { id: res.body.workflowId as string, paymentId };
@@ -52,8 +41,8 @@ describe('quarantine', () => {
     const corrected = JSON.stringify({ ...SAMPLES['payment.succeeded'], payment_id: paymentId, amount: 5 });
     const result = await service.replay(id, { by: 'ops', body: corrected });
     expect(result).toEqual({ workflowId: `payments:payment.succeeded:${paymentId}`, duplicate: false });
-    expect(await env.client.workflow.getHandle(result.workflowId).result()).toEqual({ duplicate: false, notified: 'payment-confirmed' });
-    const closed = await env.client.workflow.getHandle(id).result();
+    expect(await t.env.client.workflow.getHandle(result.workflowId).result()).toEqual({ duplicate: false, notified: 'payment-confirmed' });
+    const closed = await t.env.client.workflow.getHandle(id).result();
     expect(closed).toMatchObject({ status: 'replayed', resolution: { outcome: 'replayed', workflowId: result.workflowId, by: 'ops' } });
   });
 
@@ -86,7 +75,7 @@ describe('quarantine', () => {
 
     lines.length = 0;
     expect(await runQuarantineCli(['discard', second.id, '--by', 'ops', '--note', 'test data'], { service, out })).toBe(0);
-    expect(await env.client.workflow.getHandle(second.id).result()).toMatchObject({ status: 'discarded' });
+    expect(await t.env.client.workflow.getHandle(second.id).result()).toMatchObject({ status: 'discarded' });
     lines.length = 0;
     expect(await runQuarantineCli(['discard', second.id, '--by', 'ops'], { service, out })).toBe(1);
     expect(lines.join('\n')).toMatch(/already discarded/);

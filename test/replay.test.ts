@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, expect, inject, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { sendSigned, setupAgent } from './support/harness';
 
 /**
  * Determinism guard. Histories recorded from real runs are replayed against the current workflow
@@ -19,20 +18,7 @@ const HISTORIES = join(__dirname, 'histories');
 const unique = () => randomBytes(4).toString('hex').toUpperCase();
 
 describe('replay', () => {
-  let env: TestWorkflowEnvironment;
-  let agent: Agent;
-  let receiver: Receiver;
-
-  beforeAll(async () => {
-    env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
-  });
-  afterAll(async () => {
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
-  });
+  const t = setupAgent();
 
   const replay = (history: Parameters<typeof Worker.runReplayHistory>[1], workflowId: string) =>
     Worker.runReplayHistory({ workflowBundle: { code: inject('workflowBundle') } }, history, workflowId);
@@ -41,7 +27,7 @@ describe('replay', () => {
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     const send = async (source: string, body: object) => {
-      const res = await sendSigned(receiver.url, source, body);
+      const res = await sendSigned(t.receiver.url, source, body);
       expect(res.status).toBe(202);
       return res.body.workflowId as string;
     };
@@ -50,16 +36,16 @@ describe('replay', () => {
       payment: await send('payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${orderId}`, order_id: orderId, amount: 20 }),
       inquiry: await send('crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, order_id: orderId, summary: 'Where is my order?' }),
     };
-    for (const id of Object.values(ids)) await env.client.workflow.getHandle(id).result();
+    for (const id of Object.values(ids)) await t.env.client.workflow.getHandle(id).result();
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-11-03T00:00:00Z' });
     await send('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
-    const returnHandle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    const returnHandle = t.env.client.workflow.getHandle(returnWorkflowId(returnId));
     await expect.poll(() => returnHandle.describe().then(() => true, () => false), { timeout: 15_000 }).toBe(true);
     expect(await returnHandle.result()).toMatchObject({ status: 'refunded' });
 
     const all = { ...ids, return: returnHandle.workflowId };
     for (const [name, id] of Object.entries(all)) {
-      const history = await env.client.workflow.getHandle(id).fetchHistory();
+      const history = await t.env.client.workflow.getHandle(id).fetchHistory();
       await replay(history, id);
       if (process.env.RECORD_HISTORIES) {
         mkdirSync(HISTORIES, { recursive: true });

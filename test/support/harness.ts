@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -205,4 +205,29 @@ export async function sendSigned(
   });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+}
+
+export interface AgentContext {
+  env: TestWorkflowEnvironment;
+  agent: Agent;
+  receiver: Receiver;
+}
+
+/**
+ * The usual setup of a test file: the shared dev server, the agent's real parts and a receiver in
+ * front of them, started before the file's tests and stopped after. Read the fields inside tests.
+ */
+export function setupAgent(options: { databaseUrl?: () => string; settings?: Partial<AgentSettings> } = {}): AgentContext {
+  const context = {} as AgentContext;
+  beforeAll(async () => {
+    context.env = await connectTestEnv();
+    context.agent = await startAgent({ env: context.env, databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(), settings: options.settings });
+    context.receiver = await startReceiver({ env: context.env, taskQueue: context.agent.taskQueue });
+  });
+  afterAll(async () => {
+    await context.receiver?.close();
+    await context.agent?.close();
+    await context.env?.teardown();
+  });
+  return context;
 }
