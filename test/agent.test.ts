@@ -5,6 +5,7 @@ import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@tempo
 import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
 import { returnStateQuery } from '../workflows/returns';
+import { conversationQuery } from '../workflows/handoff';
 import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 /**
@@ -110,6 +111,27 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     expect(JSON.parse(customer.details_json!).previous_tickets[0].ticket_id).toBe('TKT-001');
     const inquiry = await agent.db.selectFrom('inquiries').selectAll().where('id', '=', inquiryId).executeTakeFirstOrThrow();
     expect(inquiry).toMatchObject({ decision: 'answered', reply: answer.reply });
+  });
+
+  it('pattern 2: refund questions over the threshold and repeat contacts go to a person, with the reason recorded', async () => {
+    const conversation = async (id: string) => {
+      await expect.poll(async () => (await env.client.workflow.getHandle(id).query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
+      return env.client.workflow.getHandle(id).query(conversationQuery);
+    };
+    const orderId = `ORD-${unique()}`;
+    await result(await deliver(receiver, 'oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', total_amount: 450, currency: 'USD' }));
+    const refund = await deliver(receiver, 'crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, order_id: orderId, summary: 'I would like a refund for this order' });
+    expect((await conversation(refund)).reason).toBe('refund request of 450 above the 200 threshold or of unknown amount');
+
+    const customerId = `CUST-${unique()}`;
+    const ask = (minutes: number) =>
+      deliver(receiver, 'crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, customer_id: customerId, summary: 'Can you help me with something?', timestamp: new Date(Date.UTC(2026, 10, 20, 9, minutes)).toISOString() });
+    await conversation(await ask(0));
+    await conversation(await ask(10));
+    const third = await conversation(await ask(20));
+    expect(third.reason).toBe('repeat contact: the customer has written before about an open matter');
+    const recorded = await agent.db.selectFrom('inquiries').select(['decision', 'decision_reason']).where('customer_id', '=', customerId).execute();
+    expect(recorded.map((r) => r.decision)).toEqual(['handoff', 'handoff', 'handoff']);
   });
 
   it('pattern 3: a payment redelivered after Temporal forgot its workflow sends no second confirmation', { timeout: 150_000 }, async () => {
