@@ -9,7 +9,7 @@
  *
  * Timing: a warm-up (so V8 has optimised the code), then N calls in batches of BATCH, each batch
  * timed with hrtime. mean = total time / N; p99 = the 99th percentile of the batches' per-call
- * means. One call (~1 µs) is too short to time on its own without the clock dominating, so p99
+ * means. One call (a few µs) is too short to time on its own without the clock dominating, so p99
  * shows a slow stretch (GC pause, preemption), not one slow call.
  */
 import { cpus, loadavg } from 'node:os';
@@ -141,7 +141,7 @@ function checkOnce(scheme: SchemeName, body: Buffer, good: Record<string, string
   throw new Error(`${scheme} accepted a forged signature`);
 }
 
-// What the receiver does with a verified body (webhooks.ts): decode, JSON.parse, safeParse.
+// What the receiver does with a verified body (classifyVerified in src/receiver/classify.ts): decode, JSON.parse, safeParse.
 const samples = Object.values(SAMPLES).map((event) => Buffer.from(JSON.stringify(event)));
 const meanSample = Math.round(samples.reduce((n, b) => n + b.length, 0) / samples.length);
 // The 64 KiB body gets a tenth of the calls: at ~2 ms each, N of them would take minutes.
