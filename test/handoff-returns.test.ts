@@ -40,6 +40,7 @@ describe('return approvals by a person', () => {
     const waiting = await handoffs.show(id);
     expect(waiting).toMatchObject({ kind: 'return-approval', queue: 'returns', customerId: 'CUST-67890' });
     expect(waiting.reason).toMatch(/outside policy: requested 60 days after delivery; the window is 30 days/);
+    expect(waiting.context.customer).toMatchObject({ name: 'Alice Smith', email: 'alice@example.com' });
     await handoffs.claim(id, 'dana');
     await handoffs.resolve(id, { agent: 'dana', outcome: 'approve', note: 'loyal customer' });
     await sendSigned(t.receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });

@@ -17,6 +17,11 @@ const PROFILES = {
     startToCloseTimeout: '45s',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 50 },
   },
+  /** Nice-to-have lookups that must not hold up what comes next (context for an escalation). */
+  bestEffort: {
+    startToCloseTimeout: '15s',
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
+  },
   /** Messages to people: worth retrying for a long while, never worth sending twice (keys). */
   notify: {
     startToCloseTimeout: '30s',
@@ -27,6 +32,7 @@ const PROFILES = {
 export const kb = proxyActivities<AgentActivities>(PROFILES.knowledgeBase);
 export const upstream = proxyActivities<AgentActivities>(PROFILES.upstream);
 export const acts = proxyActivities<AgentActivities>(PROFILES.notify);
+export const bestEffort = proxyActivities<AgentActivities>(PROFILES.bestEffort);
 
 /** The worker's settings, read once per run and recorded in history so replays see the same. */
 export const settings = proxyLocalActivities<AgentActivities>({

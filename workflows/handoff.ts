@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './search-attributes';
-import { acts } from './activities';
+import { acts, bestEffort } from './activities';
 
 /**
  * An escalation is a durable conversation inside the workflow that raised it. People act on it
@@ -100,6 +100,19 @@ export interface EscalationResult {
 }
 
 const MAX_PRIORITY = 5;
+
+/**
+ * The CRM's view of the customer for the person who picks the escalation up. Escalating must not
+ * depend on the CRM answering, so a lookup that fails for good leaves the context out.
+ */
+export async function customerContextFor(customerId: string): Promise<CustomerContext | undefined> {
+  try {
+    return await bestEffort.enrichCustomer(customerId);
+  } catch (err) {
+    log.warn('escalating without CRM context', { customerId, error: (err as Error).message });
+    return undefined;
+  }
+}
 
 function reject(message: string): never {
   throw ApplicationFailure.create({ type: 'HandoffRejected', message, nonRetryable: true });

@@ -2,7 +2,7 @@ import { allHandlersFinished, condition, defineQuery, defineSignal, log, setHand
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { ReturnLabel } from '../src/agent/types';
 import { acts, kb, settings, upstream } from './activities';
-import { escalate, type EscalationResult } from './handoff';
+import { customerContextFor, escalate, type EscalationResult } from './handoff';
 
 type ReturnEnvelope = EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>;
 
@@ -71,6 +71,7 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       queue: 'returns',
       reason: `Return ${returnId} is outside policy: ${policy.reason}`,
       customerId: ret.customer_id,
+      customer: await customerContextFor(ret.customer_id),
       facts: { returnId, orderId: ret.order_id, policy: policy.reason, reason: ret.reason, refund: `${policy.refundAmount} ${policy.currency}` },
       decideWithinMs: config.approvalTimeoutMs,
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,

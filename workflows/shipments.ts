@@ -2,7 +2,7 @@ import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workfl
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
 import { acts, kb, settings } from './activities';
-import { escalate, type EscalationResult } from './handoff';
+import { customerContextFor, escalate, type EscalationResult } from './handoff';
 
 type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.delayed'> | EnvelopeOf<'shipment.exception'>;
 
@@ -23,11 +23,13 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
 
   if (event.event_type === 'shipment.exception') {
     const config = await settings.agentSettings();
+    const customerId = applied.customerId ?? event.customer_id;
     const handoff = await escalate({
       kind: 'shipment-exception',
       queue: 'shipping',
       reason: `Shipment ${event.tracking_number} for order ${event.order_id}: ${event.exception_code}`,
-      customerId: applied.customerId ?? event.customer_id ?? 'unknown',
+      customerId: customerId ?? 'unknown',
+      customer: customerId ? await customerContextFor(customerId) : undefined,
       facts: { orderId: event.order_id, trackingNumber: event.tracking_number, carrier: event.carrier, exception: event.exception_code, description: event.description ?? '' },
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
