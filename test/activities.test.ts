@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { createActivities } from '../activities';
+import { templateResponder } from '../src/agent/responder';
+import { createClients } from '../src/clients';
+import { migrateToLatest, openDatabase, type Database } from '../src/db';
+import { SAMPLES } from '../src/events/samples';
+import type { OrderStatusUpdated } from '../src/events/schemas';
+import { silentLogger } from '../src/log';
+import { createNotifier, type NotifyResult } from '../src/notify';
+import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../src/sandbox';
+import { TEST_SETTINGS, testDatabases } from './support/harness';
+
+/**
+ * Activities on their own, in Temporal's mock activity context, over the real database and the
+ * sandbox: classification of partner errors and cancellation reach the HTTP request.
+ */
+describe('activities', () => {
+  let database: Database;
+  let sandbox: RunningSandbox;
+  let activities: ReturnType<typeof createActivities>;
+
+  beforeAll(async () => {
+    database = await openDatabase(testDatabases()[0]!.url());
+    await migrateToLatest(database);
+    sandbox = await startSandbox({ port: 0 });
+    activities = createActivities({
+      db: database.db,
+      clients: createClients(sandboxClientsConfig(sandbox.url, { timeoutMs: 10_000 })),
+      notifier: createNotifier({ db: database.db, logger: silentLogger }),
+      responder: templateResponder,
+      settings: TEST_SETTINGS,
+      temporal: undefined as unknown as Client, // not used by the activities under test
+    });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await database?.close();
+  });
+
+  it('enriches from the CRM and keeps the customer in the knowledge base', async () => {
+    const customer = await new MockActivityEnvironment().run(activities.enrichCustomer, 'CUST-67890');
+    expect(customer).toMatchObject({ name: 'Alice Smith', email: 'alice@example.com', lastOrders: [{ order_id: 'ORD-12345' }, { order_id: 'ORD-00112' }] });
+    const stored = await database.db.selectFrom('customers').selectAll().where('id', '=', 'CUST-67890').executeTakeFirstOrThrow();
+    expect(stored.email).toBe('alice@example.com');
+  });
+
+  it('an unknown customer is a non-retryable failure, classified where it arose', async () => {
+    const err = await new MockActivityEnvironment().run(activities.enrichCustomer, 'CUST-404-nobody').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ nonRetryable: true, type: 'UpstreamNotFound' });
+  });
+
+  it('cancelling the activity aborts its hung HTTP request at once', async () => {
+    sandbox.sandbox.addFault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'hang', times: 1 });
+    const env = new MockActivityEnvironment();
+    const started = Date.now();
+    const pending = env.run(activities.createReturnLabel, { returnId: 'RET-C1', orderId: 'ORD-C1', customerId: 'CUST-67890', items: [{ product_id: 'P', quantity: 1 }], idempotencyKey: 'RET-C1:label' });
+    await new Promise((r) => setTimeout(r, 300));
+    env.cancel();
+    await expect(pending).rejects.toBeInstanceOf(CancelledFailure);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a notification is sent once per idempotency key, rendered from the template', async () => {
+    const message = { kind: 'order-shipped' as const, orderId: 'ORD-12345', carrier: 'FedEx', trackingNumber: 'TRK-ABCDEF123', eta: '2023-10-30' };
+    const env = new MockActivityEnvironment();
+    const first: NotifyResult = await env.run(activities.notifyCustomer, { idempotencyKey: 'k-1', customerId: 'CUST-67890', message });
+    const second = await env.run(activities.notifyCustomer, { idempotencyKey: 'k-1', customerId: 'CUST-67890', message });
+    expect(first.duplicate).toBe(false);
+    expect(second).toMatchObject({ duplicate: true, id: first.id });
+    const row = await database.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', 'k-1').executeTakeFirstOrThrow();
+    expect(row.body).toBe('Hi Alice,\n\nGood news! Your order ORD-12345 has shipped with FedEx, tracking TRK-ABCDEF123. Estimated delivery: October 30th.');
+  });
+
+  it('a stale order event changes nothing', async () => {
+    const env = new MockActivityEnvironment();
+    const base: OrderStatusUpdated = { ...SAMPLES['order.status_updated'], order_id: 'ORD-STALE' };
+    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'delivered', timestamp: '2026-01-02T00:00:00Z' })).toBe('applied');
+    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'shipped', timestamp: '2026-01-01T00:00:00Z' })).toBe('stale');
+    const order = await database.db.selectFrom('orders').select('status').where('id', '=', 'ORD-STALE').executeTakeFirstOrThrow();
+    expect(order.status).toBe('delivered');
+  });
+});
