@@ -78,8 +78,8 @@ describe('activities', () => {
   it('a stale order event changes nothing', async () => {
     const env = new MockActivityEnvironment();
     const base: OrderStatusUpdated = { ...SAMPLES['order.status_updated'], order_id: 'ORD-STALE' };
-    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'delivered', timestamp: '2026-01-02T00:00:00Z' })).toBe('applied');
-    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'shipped', timestamp: '2026-01-01T00:00:00Z' })).toBe('stale');
+    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'delivered' as const, timestamp: '2026-01-02T00:00:00Z' })).toBe('applied');
+    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'shipped' as const, timestamp: '2026-01-01T00:00:00Z' })).toBe('stale');
     const order = await database.db.selectFrom('orders').select('status').where('id', '=', 'ORD-STALE').executeTakeFirstOrThrow();
     expect(order.status).toBe('delivered');
   });
