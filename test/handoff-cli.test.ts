@@ -3,19 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runHandoffCli, USAGE } from '../scripts/handoff';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import type { InquiryResult } from '../workflows/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
-import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { setupAgent } from './support/harness';
 
 const execFileAsync = promisify(execFile);
 
 describe('handoff CLI', () => {
-  let env: TestWorkflowEnvironment;
-  let agent: Agent;
-  let receiver: Receiver;
+  const t = setupAgent();
   let service: HandoffService;
   const raised: string[] = [];
 
@@ -28,22 +25,16 @@ describe('handoff CLI', () => {
   }
 
   async function escalate(): Promise<string> {
-    const id = await raiseEscalation(receiver.url, { source: 'chat' });
+    const id = await raiseEscalation(t.receiver.url, { source: 'chat' });
     raised.push(id);
     return id;
   }
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue });
-    service = createHandoffService(env.client);
+    service = createHandoffService(t.env.client);
   });
   afterAll(async () => {
-    await terminateAll(env, raised);
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
+    await terminateAll(t.env, raised);
   });
 
   it('lists, shows, claims, replies and resolves an escalation', async () => {
@@ -92,7 +83,7 @@ describe('handoff CLI', () => {
     const replied = await cli('reply', id, '--agent', 'alice', text);
     expect(replied.code).toBe(0);
     expect(replied.out).toContain(`sent to customer ${CUSTOMER}`);
-    const notification = await waitForNotification(agent.db, { audience: 'customer', customerId: CUSTOMER, bodyLike: `%${text}%` });
+    const notification = await waitForNotification(t.agent.db, { audience: 'customer', customerId: CUSTOMER, bodyLike: `%${text}%` });
     expect(notification.idempotency_key).toBe(`${id}:reply:1`);
     expect((await cli('show', id)).out).toContain(`alice: ${text}`);
 
@@ -104,7 +95,7 @@ describe('handoff CLI', () => {
     expect(resolved.code).toBe(0);
     expect(resolved.out).toBe(`Resolved ${id}: resolved (replacement shipped).`);
 
-    const result = (await env.client.workflow.getHandle(id).result()) as InquiryResult;
+    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
 
     const closed = await cli('claim', id, '--agent', 'bob');

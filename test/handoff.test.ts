@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createHandoffService, visibilityQuery, type HandoffRow, type HandoffService } from '../src/handoff/service';
 import { OPERATOR_COOKIE } from '../src/receiver/handoffs';
 import type { Conversation } from '../workflows/handoff';
 import type { InquiryResult } from '../workflows/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { sendSigned, setupAgent, startAgent, startReceiver, testDatabases } from './support/harness';
 
 const TOKEN = 'operator-token-for-tests-0123456789';
 
@@ -38,13 +37,11 @@ async function call(
 const at = (id: string, action?: string) => `/handoffs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 
 describe('handoffs: the HTTP API and the service, against a real server and worker', () => {
-  let env: TestWorkflowEnvironment;
-  let agent: Agent;
-  let receiver: Receiver;
+  const t = setupAgent({ operatorToken: TOKEN });
   let service: HandoffService;
   const raised: string[] = [];
 
-  const escalate = async (url = receiver.url) => {
+  const escalate = async (url = t.receiver.url) => {
     const id = await raiseEscalation(url);
     raised.push(id);
     return id;
@@ -62,16 +59,10 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     );
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, operatorToken: TOKEN });
-    service = createHandoffService(env.client);
+    service = createHandoffService(t.env.client);
   });
   afterAll(async () => {
-    await terminateAll(env, raised);
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
+    await terminateAll(t.env, raised);
   });
 
   it('an inquiry that escalates appears in the waiting queue, and its conversation is readable', async () => {
@@ -80,13 +71,13 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const row = await visible(id, 'waiting');
     expect(row).toMatchObject({ id, status: 'waiting', queue: 'support', priority: 1, customerId: CUSTOMER, workflowType: 'customerInquiryWorkflow' });
 
-    const listed = await call(receiver.url, 'GET', `/handoffs?status=waiting&customerId=${CUSTOMER}&queue=support`);
+    const listed = await call(t.receiver.url, 'GET', `/handoffs?status=waiting&customerId=${CUSTOMER}&queue=support`);
     expect(listed.status).toBe(200);
     expect((listed.body.handoffs as HandoffRow[]).map((r) => r.id)).toContain(id);
 
     // Encoded and raw colons both reach the route.
     for (const path of [at(id), `/handoffs/${id}`]) {
-      const shown = await call(receiver.url, 'GET', path);
+      const shown = await call(t.receiver.url, 'GET', path);
       expect(shown.status).toBe(200);
       const c = shown.body as unknown as Conversation;
       expect(c).toMatchObject({ id, kind: 'inquiry', status: 'waiting', reason: 'the customer is complaining', customerId: CUSTOMER });
@@ -101,8 +92,8 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const id = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const [a, b] = await Promise.all([
-      call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } }),
-      call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } }),
+      call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } }),
+      call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } }),
     ]);
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     const [won, lost] = a.status === 200 ? [a, b] : [b, a];
@@ -121,19 +112,19 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const text = `Sorry about the broken parcel — a replacement is on its way (${randomUUID().slice(0, 8)}).`;
 
-    const early = await call(receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
+    const early = await call(t.receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
     expect(early.status).toBe(409);
     expect(early.body.detail).toMatch(/claim it before replying/);
 
-    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
-    const intruder = await call(receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'bob', text: 'hi' } });
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+    const intruder = await call(t.receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'bob', text: 'hi' } });
     expect(intruder.status).toBe(409);
     expect(intruder.body.detail).toBe('claimed by alice, not bob');
 
-    const replied = await call(receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
+    const replied = await call(t.receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
     expect(replied.status).toBe(200);
 
-    const row = await waitForNotification(agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` });
+    const row = await waitForNotification(t.agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` });
     expect(row.body).toContain(text);
     expect(row.body).toContain('— alice');
     const c = await service.show(id);
@@ -143,55 +134,55 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   it('resolve completes the raising workflow with the outcome; a closed escalation is then 404', async () => {
     const id = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
-    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
 
-    const wrongOutcome = await call(receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'approve' } });
+    const wrongOutcome = await call(t.receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'approve' } });
     expect(wrongOutcome.status).toBe(409);
     expect(wrongOutcome.body.detail).toMatch(/outcome must be one of resolved/);
-    const wrongAgent = await call(receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'bob', outcome: 'resolved' } });
+    const wrongAgent = await call(t.receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'bob', outcome: 'resolved' } });
     expect(wrongAgent.status).toBe(409);
 
-    const resolved = await call(receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'resolved', note: 'replacement sent' } });
+    const resolved = await call(t.receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'resolved', note: 'replacement sent' } });
     expect(resolved.status).toBe(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'resolved', note: 'replacement sent' });
 
-    const result = await env.client.workflow.getHandle(id).result() as InquiryResult;
+    const result = await t.env.client.workflow.getHandle(id).result() as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement sent' } });
 
-    const after = await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } });
+    const after = await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } });
     expect(after.status).toBe(404);
     // The finished conversation is still readable.
-    expect((await call(receiver.url, 'GET', at(id))).body).toMatchObject({ status: 'resolved' });
+    expect((await call(t.receiver.url, 'GET', at(id))).body).toMatchObject({ status: 'resolved' });
     await visible(id, 'resolved');
   });
 
   it('release puts a claimed escalation back to waiting, for someone else to claim', async () => {
     const id = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
-    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
-    expect((await call(receiver.url, 'POST', at(id, 'release'), { body: { agent: 'bob' } })).status).toBe(409);
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+    expect((await call(t.receiver.url, 'POST', at(id, 'release'), { body: { agent: 'bob' } })).status).toBe(409);
 
-    const released = await call(receiver.url, 'POST', at(id, 'release'), { body: { agent: 'alice' } });
+    const released = await call(t.receiver.url, 'POST', at(id, 'release'), { body: { agent: 'alice' } });
     expect(released.status).toBe(200);
     expect(released.body.status).toBe('waiting');
     expect(released.body.assignee).toBeUndefined();
     await visible(id, 'waiting');
 
-    expect((await call(receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } })).body).toMatchObject({ status: 'claimed', assignee: 'bob' });
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } })).body).toMatchObject({ status: 'claimed', assignee: 'bob' });
   });
 
   it('refuses without the operator token, with a wrong one, and entirely when none is configured', async () => {
-    const none = await call(receiver.url, 'GET', '/handoffs', { token: null });
+    const none = await call(t.receiver.url, 'GET', '/handoffs', { token: null });
     expect(none.status).toBe(401);
     expect(none.body).toMatchObject({ type: 'urn:hookline:problem:unauthorized', status: 401 });
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect((await call(receiver.url, 'GET', '/handoffs', { token: `${TOKEN}x` })).status).toBe(401);
-    expect((await call(receiver.url, 'GET', '/handoffs', { token: 'short' })).status).toBe(401);
-    expect((await call(receiver.url, 'POST', at('x:y', 'claim'), { token: null, body: { agent: 'alice' } })).status).toBe(401);
-    expect((await call(receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie: `${OPERATOR_COOKIE}=forged` } })).status).toBe(401);
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: `${TOKEN}x` })).status).toBe(401);
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: 'short' })).status).toBe(401);
+    expect((await call(t.receiver.url, 'POST', at('x:y', 'claim'), { token: null, body: { agent: 'alice' } })).status).toBe(401);
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie: `${OPERATOR_COOKIE}=forged` } })).status).toBe(401);
 
     // The operators' router is mounted, but OPERATOR_TOKEN is unset.
-    const disabled = await startReceiver({ env, taskQueue: agent.taskQueue, operatorToken: undefined });
+    const disabled = await startReceiver({ env: t.env, taskQueue: t.agent.taskQueue, operatorToken: undefined });
     try {
       const off = await call(disabled.url, 'GET', '/handoffs');
       expect(off.status).toBe(401);
@@ -205,12 +196,12 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   });
 
   it('the inbox login sets an HttpOnly SameSite=Strict cookie that the API accepts', async () => {
-    const page = await fetch(`${receiver.url}/inbox`);
+    const page = await fetch(`${t.receiver.url}/inbox`);
     expect(page.status).toBe(401);
     expect(await page.text()).toContain('data-testid="login-form"');
 
     const login = (token: string) =>
-      fetch(`${receiver.url}/inbox/login`, {
+      fetch(`${t.receiver.url}/inbox/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ token }).toString(),
@@ -230,33 +221,33 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(setCookie).not.toContain(TOKEN);
     const cookie = setCookie.split(';')[0]!;
 
-    const inbox = await fetch(`${receiver.url}/inbox`, { headers: { cookie } });
+    const inbox = await fetch(`${t.receiver.url}/inbox`, { headers: { cookie } });
     expect(inbox.status).toBe(200);
     expect(inbox.headers.get('content-security-policy')).toMatch(/script-src 'nonce-/);
     expect(await inbox.text()).toContain('data-testid="queue-table"');
-    expect((await call(receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie } })).status).toBe(200);
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie } })).status).toBe(200);
   });
 
   it('answers 400 for bad input and 404 for an unknown escalation', async () => {
-    const badBody = await call(receiver.url, 'POST', at('crm:x:y', 'claim'), { body: {} });
+    const badBody = await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: {} });
     expect(badBody.status).toBe(400);
     expect(badBody.body).toMatchObject({ type: 'urn:hookline:problem:bad-request' });
     expect(badBody.body.detail).toMatch(/agent/);
-    expect((await call(receiver.url, 'POST', at('crm:x:y', 'claim'), { body: '{"agent":' })).status).toBe(400);
-    expect((await call(receiver.url, 'POST', at('crm:x:y', 'resolve'), { body: { agent: 'a', outcome: 'maybe' } })).status).toBe(400);
-    expect((await call(receiver.url, 'POST', at('crm:x:y', 'reply'), { body: { agent: 'a', text: '   ' } })).status).toBe(400);
-    expect((await call(receiver.url, 'GET', '/handoffs?status=bogus')).status).toBe(400);
-    const injection = await call(receiver.url, 'GET', `/handoffs?queue=${encodeURIComponent('support" OR HandoffStatus = "resolved')}`);
+    expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: '{"agent":' })).status).toBe(400);
+    expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'resolve'), { body: { agent: 'a', outcome: 'maybe' } })).status).toBe(400);
+    expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'reply'), { body: { agent: 'a', text: '   ' } })).status).toBe(400);
+    expect((await call(t.receiver.url, 'GET', '/handoffs?status=bogus')).status).toBe(400);
+    const injection = await call(t.receiver.url, 'GET', `/handoffs?queue=${encodeURIComponent('support" OR HandoffStatus = "resolved')}`);
     expect(injection.status).toBe(400);
     expect(injection.body.detail).toMatch(/quotes/);
 
-    const missing = await call(receiver.url, 'GET', at(`crm:customer.inquiry.new:nope-${randomUUID()}`));
+    const missing = await call(t.receiver.url, 'GET', at(`crm:customer.inquiry.new:nope-${randomUUID()}`));
     expect(missing.status).toBe(404);
     expect(missing.body.type).toBe('urn:hookline:problem:not-found');
-    expect((await call(receiver.url, 'POST', at(`nope-${randomUUID()}`, 'claim'), { body: { agent: 'alice' } })).status).toBe(404);
+    expect((await call(t.receiver.url, 'POST', at(`nope-${randomUUID()}`, 'claim'), { body: { agent: 'alice' } })).status).toBe(404);
 
     // A workflow that never escalated is not a handoff either.
-    const order = await sendSigned(receiver.url, 'oms', {
+    const order = await sendSigned(t.receiver.url, 'oms', {
       event_type: 'order.status_updated',
       timestamp: new Date().toISOString(),
       order_id: `ORD-${randomUUID().slice(0, 8)}`,
@@ -265,15 +256,15 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     });
     expect(order.status).toBe(202);
     const orderId = order.body.workflowId as string;
-    await env.client.workflow.getHandle(orderId).result();
-    const notHandoff = await call(receiver.url, 'GET', at(orderId));
+    await t.env.client.workflow.getHandle(orderId).result();
+    const notHandoff = await call(t.receiver.url, 'GET', at(orderId));
     expect(notHandoff.status).toBe(404);
     expect(notHandoff.body.detail).toBe(`${orderId} is not an escalation`);
   });
 
   it('an unclaimed escalation passes its SLA: priority rises, agents are reminded, and the queue sorts by priority then age', async () => {
-    const fast = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), settings: { handoffUnclaimedSlaMs: 1500 } });
-    const fastReceiver = await startReceiver({ env, taskQueue: fast.taskQueue, operatorToken: TOKEN });
+    const fast = await startAgent({ env: t.env, databaseUrl: testDatabases()[0]!.url(), settings: { handoffUnclaimedSlaMs: 1500 } });
+    const fastReceiver = await startReceiver({ env: t.env, taskQueue: fast.taskQueue, operatorToken: TOKEN });
     try {
       // Two ordinary ones (priority 1) first, then the fast one: newer, but it will outrank them.
       const older = await escalate();
@@ -308,7 +299,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
       expect(order).toEqual([slow, older, newer]);
 
       // Claiming stops the re-announcements.
-      expect((await call(receiver.url, 'POST', at(slow, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+      expect((await call(t.receiver.url, 'POST', at(slow, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
     } finally {
       await fastReceiver.close();
       await fast.close();

@@ -2,20 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import { OPERATOR_COOKIE } from '../src/receiver/handoffs';
 import type { InquiryResult } from '../workflows/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
-import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { setupAgent } from './support/harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'inbox-operator-token-0123456789abcdef';
 
 describe('the inbox page in a real browser', () => {
-  let env: TestWorkflowEnvironment;
-  let agent: Agent;
-  let receiver: Receiver;
+  const t = setupAgent({ operatorToken: TOKEN });
   let service: HandoffService;
   let browser: Browser;
   const raised: string[] = [];
@@ -29,21 +26,15 @@ describe('the inbox page in a real browser', () => {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, operatorToken: TOKEN });
-    service = createHandoffService(env.client);
+    service = createHandoffService(t.env.client);
   });
   afterAll(async () => {
-    await terminateAll(env, raised);
+    await terminateAll(t.env, raised);
     await browser?.close();
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
   });
 
   it('logs in, finds the escalation, and claims, replies and resolves it with the buttons', async () => {
-    const id = await raiseEscalation(receiver.url, { source: 'web' });
+    const id = await raiseEscalation(t.receiver.url, { source: 'web' });
     raised.push(id);
 
     const context = await browser.newContext();
@@ -58,13 +49,13 @@ describe('the inbox page in a real browser', () => {
     const poll = <T>(read: () => Promise<T>) => expect.poll(read, { timeout: 10_000, interval: 100 });
 
     // Log in: the page itself is behind the token.
-    const first = await page.goto(`${receiver.url}/inbox`);
+    const first = await page.goto(`${t.receiver.url}/inbox`);
     expect(first?.status()).toBe(401);
     await testid(page, 'login-token').fill('wrong-token');
     await testid(page, 'login-submit').click();
     await poll(() => testid(page, 'login-message').textContent()).toContain('not the operator token');
     await testid(page, 'login-token').fill(TOKEN);
-    await Promise.all([page.waitForURL(`${receiver.url}/inbox`), testid(page, 'login-submit').click()]);
+    await Promise.all([page.waitForURL(`${t.receiver.url}/inbox`), testid(page, 'login-submit').click()]);
     await testid(page, 'queue-table').waitFor();
     const cookie = (await context.cookies()).find((c) => c.name === OPERATOR_COOKIE);
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
@@ -112,9 +103,9 @@ describe('the inbox page in a real browser', () => {
     await poll(() => testid(page, 'conv-status').textContent()).toBe('resolved');
     expect(await testid(page, 'resolve').isDisabled()).toBe(true);
 
-    const result = (await env.client.workflow.getHandle(id).result()) as InquiryResult;
+    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
-    const notification = await waitForNotification(agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` }, 10_000);
+    const notification = await waitForNotification(t.agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` }, 10_000);
     expect(notification.body).toContain(text);
 
     // The agent name is remembered in this browser.

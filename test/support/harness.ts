@@ -217,12 +217,16 @@ export interface AgentContext {
  * The usual setup of a test file: the shared dev server, the agent's real parts and a receiver in
  * front of them, started before the file's tests and stopped after. Read the fields inside tests.
  */
-export function setupAgent(options: { databaseUrl?: () => string; settings?: Partial<AgentSettings> } = {}): AgentContext {
+export function setupAgent(options: { databaseUrl?: () => string; settings?: Partial<AgentSettings>; operatorToken?: string } = {}): AgentContext {
   const context = {} as AgentContext;
   beforeAll(async () => {
     context.env = await connectTestEnv();
     context.agent = await startAgent({ env: context.env, databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(), settings: options.settings });
-    context.receiver = await startReceiver({ env: context.env, taskQueue: context.agent.taskQueue });
+    context.receiver = await startReceiver({
+      env: context.env,
+      taskQueue: context.agent.taskQueue,
+      ...('operatorToken' in options ? { operatorToken: options.operatorToken } : {}),
+    });
   });
   afterAll(async () => {
     await context.receiver?.close();
