@@ -1,9 +1,8 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Kysely } from 'kysely';
-import type { Clients } from '../src/clients';
+import { isUpstreamFailure, UpstreamErrorType, type Clients } from '../src/clients';
 import * as repo from '../src/db/repo';
 import type { Schema } from '../src/db/schema';
 import type { Notifier } from '../src/notify';
@@ -32,13 +31,8 @@ const REFUND = /\b(refund\w*|money back|chargeback)\b/i;
 const ORDER_STATUS = /\b(where|status|track\w*|ship\w*|deliver\w*|arriv\w*|eta|order)\b/i;
 const REPEAT_CONTACT_DAYS = 7;
 
-function signal(): AbortSignal | undefined {
-  try {
-    return Context.current().cancellationSignal;
-  } catch {
-    return undefined; // called outside an activity (a unit test): nothing to cancel
-  }
-}
+/** Cancelling the activity (timeout, workflow cancelled) aborts its HTTP request too. */
+const signal = () => Context.current().cancellationSignal;
 
 /**
  * The agent's activities, each one external effect, each safe to retry: database writes are
@@ -69,7 +63,7 @@ export function createActivities(deps: ActivityDeps) {
       return { name: fetched.name, email: fetched.email };
     } catch (err) {
       // Unknown to the CRM: the message still lands in the outbox for a person to route.
-      if (err instanceof ApplicationFailure && err.nonRetryable) return {};
+      if (isUpstreamFailure(err, UpstreamErrorType.NotFound)) return {};
       throw err;
     }
   }

@@ -75,6 +75,17 @@ describe('activities', () => {
     expect(row.body).toBe('Hi Alice,\n\nGood news! Your order ORD-12345 has shipped with FedEx, tracking TRK-ABCDEF123. Estimated delivery: October 30th.');
   });
 
+  it('a message for a customer the CRM does not know still lands in the outbox, for a person to route', async () => {
+    const sent: NotifyResult = await new MockActivityEnvironment().run(activities.notifyCustomer, {
+      idempotencyKey: 'k-unknown',
+      customerId: 'CUST-404-ghost',
+      message: { kind: 'order-delivered' as const, orderId: 'ORD-GHOST' },
+    });
+    expect(sent).toMatchObject({ duplicate: false, channel: 'outbox' });
+    const row = await database.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', 'k-unknown').executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ recipient: null, customer_id: 'CUST-404-ghost', subject: 'Your order ORD-GHOST was delivered' });
+  });
+
   it('a stale order event changes nothing', async () => {
     const env = new MockActivityEnvironment();
     const base: OrderStatusUpdated = { ...SAMPLES['order.status_updated'], order_id: 'ORD-STALE' };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError, defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { EventEnvelope, QuarantinedEvent } from '../src/events/envelope';
+import { SAMPLES } from '../src/events/samples';
 import { quarantineStateQuery } from '../workflows/quarantine';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, TEST_SECRETS, type Agent, type Receiver } from './support/harness';
 
@@ -49,15 +50,9 @@ const uid = () => randomUUID().slice(0, 8);
 const isoNow = () => new Date().toISOString();
 
 const orderUpdated = (extra: Record<string, unknown> = {}) => ({
-  event_type: 'order.status_updated',
+  ...SAMPLES['order.status_updated'],
   timestamp: isoNow(),
   order_id: `ORD-${uid()}`,
-  customer_id: 'CUST-67890',
-  previous_status: 'processing',
-  new_status: 'shipped',
-  tracking_number: 'TRK-ABCDEF123',
-  carrier: 'FedEx',
-  eta: '2023-10-30',
   ...extra,
 });
 const orderKey = (b: { order_id: string; new_status: string; timestamp: string }) => `${b.order_id}:${b.new_status}:${b.timestamp}`;

@@ -47,6 +47,8 @@ export const positiveInt = (fallback: number, what: string) =>
     .positive(`expected ${what} greater than 0`)
     .default(fallback);
 
+export const LOG_LEVEL = z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }).default('info');
+
 export const url = (what: string) => z.url({ message: `expected ${what} as an absolute URL` });
 
 /** A duration such as `30s`, `15m`, `2h`, `30d` or milliseconds as a number, returned in ms. */

@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { csv, duration, parseEnv, port, type Env } from './env';
+import { csv, duration, LOG_LEVEL, parseEnv, port, type Env } from './env';
 import { loadSources, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
-
-const LOG_LEVEL = z.enum(['debug', 'info', 'warn', 'error'], { message: 'expected debug, info, warn or error' }).default('info');
 
 const ReceiverEnv = z.object({
   PORT: port(3000),
@@ -54,4 +52,3 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
   };
 }
 
-export { LOG_LEVEL };

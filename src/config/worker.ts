@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { AgentSettings } from '../agent/types';
-import { duration, parseEnv, positiveInt, url, type Env } from './env';
-import { LOG_LEVEL } from './receiver';
+import { duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
 

@@ -11,7 +11,7 @@
  * - No foreign keys: events from the OMS, CRM, payment gateway and carrier arrive in any order,
  *   so a payment may name an order this database has not heard of yet.
  */
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Selectable } from 'kysely';
 
 /** ISO-8601 UTC timestamp text as produced by `Date#toISOString()`. */
 export type IsoTimestamp = string;
@@ -133,15 +133,9 @@ export interface Schema {
 }
 
 export type Customer = Selectable<CustomersTable>;
-export type NewCustomer = Insertable<CustomersTable>;
 export type Order = Selectable<OrdersTable>;
-export type NewOrder = Insertable<OrdersTable>;
-export type OrderUpdate = Updateable<OrdersTable>;
 export type OrderItem = Selectable<OrderItemsTable>;
 export type Payment = Selectable<PaymentsTable>;
 export type Return = Selectable<ReturnsTable>;
 export type Inquiry = Selectable<InquiriesTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
-export type NewNotificationRow = Insertable<NotificationsTable>;
-export type NotificationUpdate = Updateable<NotificationsTable>;
-export type ProcessedEvent = Selectable<ProcessedEventsTable>;

@@ -34,7 +34,6 @@ export const ORDER_STATUSES = [
   'cancelled',
   'returned',
 ] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export const OrderStatusUpdated = z.object({
   ...base,
