@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { searchAttributeFlags } from '../workflows/search-attributes';
 import { sendSigned, startReceiver, type Receiver } from './support/harness';
+import { freePort, startDevServer, type DevServer } from './support/processes';
 
 // The receiver's promise is "2xx only after Temporal has durably accepted the event". This file
 // runs its own private dev server (never the shared one: stopping that would break every other
@@ -16,14 +14,6 @@ import { sendSigned, startReceiver, type Receiver } from './support/harness';
 const START_TIMEOUT_MS = 2_000;
 /** A 503 must come back promptly, not hang the sender: the start deadline plus headroom. */
 const PROMPT_MS = START_TIMEOUT_MS + 3_000;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const orderUpdated = () => ({
   event_type: 'order.status_updated',
@@ -53,8 +43,7 @@ function expectUnavailable(res: Sent & { ms: number }): void {
 }
 
 describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
-  let server: ChildProcess | undefined;
-  let serverExited: Promise<unknown> | undefined;
+  let server: DevServer;
   let dataDir: string;
   let connection: Connection;
   let client: Client;
@@ -62,39 +51,9 @@ describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
   const closers: (() => Promise<unknown>)[] = [];
 
   beforeAll(async () => {
-    const port = await freePort();
     dataDir = mkdtempSync(join(tmpdir(), 'hookline-unavailable-'));
-    server = spawn(
-      inject('temporalCliPath'),
-      [
-        'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port),
-        '--db-filename', join(dataDir, 'temporal.db'), '--log-level', 'error',
-        // The receiver sets these on every start; a server without them would refuse the start itself.
-        ...searchAttributeFlags(),
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    serverExited = new Promise((resolve) => server!.once('exit', resolve));
-    const address = `127.0.0.1:${port}`;
-
-    // Up when the default namespace answers (the dev server creates it while starting).
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        const candidate = await Connection.connect({ address, connectTimeout: '1s' });
-        try {
-          await candidate.workflowService.describeNamespace({ namespace: 'default' });
-          connection = candidate;
-          break;
-        } catch (err) {
-          await candidate.close();
-          throw err;
-        }
-      } catch (err) {
-        if (Date.now() > deadline || server.exitCode !== null) throw new Error(`private dev server did not start at ${address}`, { cause: err });
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    server = await startDevServer({ cliPath: inject('temporalCliPath'), dbFile: join(dataDir, 'temporal.db') });
+    connection = await Connection.connect({ address: server.address });
     client = new Client({ connection, namespace: 'default' });
     // No worker: accepting an event only needs Temporal to record the start.
     receiver = await startReceiver({ env: { client }, taskQueue: `unavailable-${randomUUID()}`, startTimeoutMs: START_TIMEOUT_MS });
@@ -103,10 +62,7 @@ describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
   afterAll(async () => {
     for (const close of closers) await close().catch(() => undefined);
     await receiver?.close();
-    if (server && server.exitCode === null && server.signalCode === null) {
-      server.kill('SIGKILL');
-      await serverExited;
-    }
+    await server?.stop();
     await connection?.close().catch(() => undefined);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -119,9 +75,8 @@ describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
     expect((await client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
 
     // A crash, not a polite shutdown.
-    server!.kill('SIGKILL');
-    await serverExited;
-    expect(server!.signalCode).toBe('SIGKILL');
+    await server.current.kill('SIGKILL');
+    expect(server.current.process.signalCode).toBe('SIGKILL');
 
     const deliveries: [string, () => Promise<Sent>][] = [
       ['a new event', () => sendSigned(receiver.url, 'oms', orderUpdated())],

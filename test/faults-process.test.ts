@@ -1,0 +1,287 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import { openDatabase, type Database, type Schema } from '../src/db';
+import { returnWorkflowId, workflowIdFor } from '../src/events/identity';
+import { SAMPLES } from '../src/events/samples';
+import { signWebhook } from '../src/receiver/verify';
+import { startSandbox, type RunningSandbox } from '../src/sandbox';
+import { DEFAULT_SCHEMES, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
+import { freePort, startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+
+/**
+ * "No acknowledged event is lost or applied twice, whatever fails", with the failures made real:
+ * hookline's worker and receiver run as their own processes and are killed with SIGKILL (no
+ * clean-up code runs), and a private Temporal dev server is killed and restarted on its database
+ * file. The shared dev server of the suite is never touched.
+ */
+
+const unique = () => randomBytes(4).toString('hex').toUpperCase();
+const day = (offset: number) => new Date(Date.UTC(2026, 10, 1) + offset * 86_400_000).toISOString();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The environment `npm run worker` needs, pointed at a dev server, a database and the sandbox. */
+function workerEnv(temporalAddress: string, taskQueue: string, databaseUrl: string, sandboxUrl: string): Record<string, string> {
+  const systems = Object.fromEntries(['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, `${sandboxUrl}/${s.toLowerCase()}`]));
+  return {
+    TEMPORAL_ADDRESS: temporalAddress,
+    HOOKLINE_TASK_QUEUE: taskQueue,
+    DATABASE_URL: databaseUrl,
+    UPSTREAM_TIMEOUT: '10s',
+    RETURN_RECEIPT_WINDOW: '5m',
+    WORKER_METRICS_ADDRESS: 'off',
+    ...systems,
+  };
+}
+
+/** The environment `npm run receiver` needs for the test senders' secrets. */
+function receiverEnv(temporalAddress: string, taskQueue: string): Record<string, string> {
+  const secrets = Object.fromEntries(Object.entries(TEST_SECRETS).map(([name, secret]) => [`WEBHOOK_SECRET_${name.toUpperCase()}`, secret]));
+  return { TEMPORAL_ADDRESS: temporalAddress, HOOKLINE_TASK_QUEUE: taskQueue, TEMPORAL_START_TIMEOUT: '2s', ...secrets };
+}
+
+const payment = (paymentId: string) => ({ ...SAMPLES['payment.succeeded'], event_id: `evt-${paymentId}`, payment_id: paymentId, order_id: `ORD-${paymentId}` });
+const paymentWorkflowId = (paymentId: string) => workflowIdFor('payments', 'payment.succeeded', `evt-${paymentId}`);
+
+/** The customer messages the worker wrote for one idempotency key: exactly one means "once". */
+const notificationsFor = (db: Kysely<Schema>, key: string) => db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
+
+async function connect(address: string): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address });
+  return { client: new Client({ connection, namespace: 'default' }), connection };
+}
+
+/** How many runs Temporal has of one workflow ID, open or closed: one means it started once. */
+async function runsOf(client: Client, workflowId: string): Promise<number> {
+  let runs = 0;
+  for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs += 1;
+  return runs;
+}
+
+describe('process faults on the shared dev server: worker and receiver killed', () => {
+  const taskQueue = `faults-${unique()}`;
+  let dir: string;
+  let sandbox: RunningSandbox;
+  let database: Database;
+  let temporal: { client: Client; connection: Connection };
+  let worker: Child;
+  let receiver: Receiver;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookline-faults-'));
+    sandbox = await startSandbox({ port: 0 });
+    temporal = await connect(inject('temporalAddress'));
+    env = workerEnv(inject('temporalAddress'), taskQueue, `sqlite:${join(dir, 'kb.db')}`, sandbox.url);
+    worker = await startWorkerProcess(env);
+    // The worker has migrated the database by now; the test reads what the agent wrote.
+    database = await openDatabase(env.DATABASE_URL!);
+    receiver = await startReceiver({ env: temporal, taskQueue });
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await worker?.kill();
+    await database?.close();
+    await sandbox?.close();
+    await temporal?.connection.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function deliver(source: string, body: object): Promise<string> {
+    const res = await sendSigned(receiver.url, source, body);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    return res.body.workflowId as string;
+  }
+
+  it(
+    'a worker SIGKILLed while the label request is in flight: the return finishes, one label, the customer told once',
+    { timeout: 180_000 },
+    async () => {
+      const orderId = `ORD-${unique()}`;
+      const returnId = `RET-${unique()}`;
+      const returnWf = returnWorkflowId(returnId);
+      // A delivered, paid order, so the return is within policy and needs no approval.
+      await temporal.client.workflow.getHandle(await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, customer_id: 'CUST-67890', new_status: 'delivered', timestamp: day(0), items: [{ product_id: 'PROD-A', quantity: 1 }], total_amount: 20, currency: 'USD' })).result();
+      await temporal.client.workflow.getHandle(await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 })).result();
+
+      // The carrier takes 3 s to answer, and creates the label whether or not anyone still listens.
+      sandbox.sandbox.addFault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'latency', delayMs: 3_000, times: 1 });
+      await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
+      // The fault is used up the moment the carrier has the request: the activity is mid-call.
+      await expect.poll(() => sandbox.sandbox.faults().length, { timeout: 30_000, interval: 50 }).toBe(0);
+      await worker.kill('SIGKILL');
+      // The label now exists at the carrier, but no worker heard of it.
+      await expect.poll(() => sandbox.state.labels.filter((l) => l.return_id === returnId).length, { timeout: 10_000 }).toBe(1);
+
+      worker = await startWorkerProcess(env);
+      await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
+      // The lost attempt is retried once its 45 s start-to-close timeout expires (Temporal cannot
+      // tell a dead worker from a slow one); the retry carries the same idempotency key.
+      const state = await temporal.client.workflow.getHandle(returnWf).result();
+      expect(state).toMatchObject({ status: 'refunded' });
+
+      const labels = sandbox.state.labels.filter((l) => l.return_id === returnId);
+      expect(labels).toHaveLength(1);
+      expect(labels[0]).toMatchObject({ voided: false, label_id: state.label.labelId });
+      const labelCalls = sandbox.sandbox.calls().filter((c) => c.system === 'carrier' && c.method === 'POST' && c.path === '/return-labels');
+      expect(labelCalls.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(labelCalls.map((c) => c.idempotencyKey))).toEqual(new Set([`${returnWf}:label`]));
+      expect(labelCalls.slice(1).every((c) => c.replayed)).toBe(true);
+      expect(await notificationsFor(database.db, `${returnWf}:label-sent`)).toHaveLength(1);
+      expect(await notificationsFor(database.db, `${returnWf}:refunded`)).toHaveLength(1);
+      expect(sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(1);
+    },
+  );
+
+  describe('a receiver killed mid-request', () => {
+    let proxy: TcpProxy;
+    let killable: Child & { url: string };
+
+    beforeAll(async () => {
+      const [host, port] = inject('temporalAddress').split(':');
+      proxy = await startTcpProxy({ host: host!, port: Number(port) });
+    });
+    afterAll(async () => {
+      await killable?.kill();
+      await proxy?.close();
+    });
+
+    it('while it uploads the body: nothing was started; sent again, it runs exactly once', { timeout: 90_000 }, async () => {
+      killable = await startReceiverProcess(receiverEnv(inject('temporalAddress'), taskQueue), await freePort());
+      const paymentId = `PMT-${unique()}`;
+      const raw = JSON.stringify(payment(paymentId));
+      const headers = signWebhook(DEFAULT_SCHEMES.payments!, raw, TEST_SECRETS.payments!, {});
+      const { port } = new URL(killable.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const answered = new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => undefined);
+      });
+      const head = Object.entries({ ...headers, 'content-type': 'application/json', 'content-length': String(raw.length) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(`POST /webhooks/payments HTTP/1.1\r\nhost: 127.0.0.1\r\n${head}\r\n${raw.slice(0, 20)}`);
+      await sleep(300);
+      await killable.kill('SIGKILL');
+      expect(await answered).toBe(''); // no answer at all, so certainly no 2xx
+      expect(await runsOf(temporal.client, paymentWorkflowId(paymentId))).toBe(0);
+
+      const again = await sendSigned(receiver.url, 'payments', payment(paymentId));
+      expect(again.status).toBe(202);
+      await temporal.client.workflow.getHandle(paymentWorkflowId(paymentId)).result();
+      expect(await runsOf(temporal.client, paymentWorkflowId(paymentId))).toBe(1);
+      expect(await notificationsFor(database.db, `payment:payment.succeeded:${paymentId}`)).toHaveLength(1);
+    });
+
+    it('after Temporal accepted the start but before the answer: the resend is a duplicate, applied once', { timeout: 90_000 }, async () => {
+      killable = await startReceiverProcess(receiverEnv(proxy.address, taskQueue), await freePort());
+      // One event through first, so the receiver's gRPC connection runs through the proxy.
+      expect((await sendSigned(killable.url, 'payments', payment(`PMT-${unique()}`))).status).toBe(202);
+
+      const paymentId = `PMT-${unique()}`;
+      proxy.holdResponses();
+      const pending = sendSigned(killable.url, 'payments', payment(paymentId)).then(
+        (res) => res.status,
+        () => 'no answer' as const,
+      );
+      // Temporal has the workflow (it may already have run); the sender has heard nothing.
+      await expect.poll(() => runsOf(temporal.client, paymentWorkflowId(paymentId)), { timeout: 30_000, interval: 100 }).toBe(1);
+      await killable.kill('SIGKILL');
+      expect(await pending).toBe('no answer');
+      proxy.releaseResponses();
+
+      const again = await sendSigned(receiver.url, 'payments', payment(paymentId));
+      expect(again.status, JSON.stringify(again.body)).toBe(200);
+      expect(again.body).toMatchObject({ duplicate: true, workflowId: paymentWorkflowId(paymentId) });
+      const result = await temporal.client.workflow.getHandle(paymentWorkflowId(paymentId)).result();
+      expect(result).toMatchObject({ duplicate: false, notified: 'payment-confirmed' });
+      expect(await runsOf(temporal.client, paymentWorkflowId(paymentId))).toBe(1);
+      expect(await notificationsFor(database.db, `payment:payment.succeeded:${paymentId}`)).toHaveLength(1);
+    });
+  });
+});
+
+describe('the Temporal dev server killed and restarted on its database file while events stream in', () => {
+  const taskQueue = `faults-restart-${unique()}`;
+  let dir: string;
+  let server: DevServer;
+  let sandbox: RunningSandbox;
+  let worker: Child;
+  let database: Database;
+  let temporal: { client: Client; connection: Connection };
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookline-restart-'));
+    server = await startDevServer({ cliPath: inject('temporalCliPath'), dbFile: join(dir, 'temporal.db') });
+    sandbox = await startSandbox({ port: 0 });
+    const env = workerEnv(server.address, taskQueue, `sqlite:${join(dir, 'kb.db')}`, sandbox.url);
+    worker = await startWorkerProcess(env);
+    database = await openDatabase(env.DATABASE_URL!);
+    temporal = await connect(server.address);
+    // No rate limit in the way: 40 events arrive within seconds from one address, with retries.
+    receiver = await startReceiver({ env: temporal, taskQueue, startTimeoutMs: 2_000, sourceEnv: { WEBHOOK_RATE_LIMIT_PAYMENTS: '10000/s' } });
+  }, 120_000);
+  afterAll(async () => {
+    await receiver?.close();
+    await worker?.kill();
+    await server?.stop();
+    await temporal?.connection.close();
+    await database?.close();
+    await sandbox?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('every event that got a 2xx completes; those answered 503 and sent again complete once', { timeout: 240_000 }, async () => {
+    const EVENTS = 40;
+    const ids = Array.from({ length: EVENTS }, () => `PMT-${unique()}`);
+    /** Per event, every answer the sender got, in order: a status, or 'error' for no answer. */
+    const answers = new Map<string, (number | 'error')[]>(ids.map((id) => [id, []]));
+
+    // A webhook sender as providers behave: retry after a pause until the receiver says 2xx.
+    async function sendUntilAccepted(id: string): Promise<void> {
+      for (const deadline = Date.now() + 150_000; Date.now() < deadline; ) {
+        const status = await sendSigned(receiver.url, 'payments', payment(id)).then((res) => res.status, () => 'error' as const);
+        answers.get(id)!.push(status);
+        if (status === 200 || status === 202) return;
+        expect(status === 503 || status === 'error', `unexpected answer ${status}`).toBe(true);
+        await sleep(500);
+      }
+    }
+
+    const senders: Promise<void>[] = [];
+    for (const [n, id] of ids.entries()) {
+      senders.push(sendUntilAccepted(id));
+      if (n === 15) {
+        // A third of the way in: SIGKILL, so Temporal gets no chance to flush or say goodbye.
+        await server.current.kill('SIGKILL');
+        setTimeout(() => void server.restart(), 2_000);
+      }
+      await sleep(100);
+    }
+    await Promise.all(senders);
+
+    const acceptedBeforeKill = ids.slice(0, 15).filter((id) => answers.get(id)![0] === 202);
+    const refusedThenResent = ids.filter((id) => answers.get(id)!.some((a) => a === 503 || a === 'error'));
+    // The fault really happened to this stream: events were acked before it, others were refused.
+    expect(acceptedBeforeKill.length).toBeGreaterThan(0);
+    expect(refusedThenResent.length).toBeGreaterThan(0);
+
+    for (const id of ids) {
+      const final = answers.get(id)!.at(-1);
+      expect([200, 202], `${id}: ${answers.get(id)!.join(', ')}`).toContain(final);
+      const result = await temporal.client.workflow.getHandle(paymentWorkflowId(id)).result();
+      // duplicate: false means this very run claimed the payment in the ledger: it was applied here, once.
+      expect(result, id).toMatchObject({ duplicate: false, notified: 'payment-confirmed' });
+      expect(await runsOf(temporal.client, paymentWorkflowId(id)), id).toBe(1);
+      expect(await notificationsFor(database.db, `payment:payment.succeeded:${id}`), id).toHaveLength(1);
+    }
+  });
+});

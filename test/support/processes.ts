@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { searchAttributeFlags } from '../../workflows/search-attributes';
+
+/**
+ * hookline's own processes and a private Temporal dev server, as real child processes, for the
+ * tests that kill them. Every helper here waits until its process is ready and gives the test a
+ * way to kill it with any signal; none of them touches the suite's shared dev server.
+ */
+
+const ROOT = join(__dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface Child {
+  process: ChildProcess;
+  /** Every line the process wrote to stdout and stderr so far (JSON log lines, mostly). */
+  lines: string[];
+  exited: Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function track(process: ChildProcess): Child {
+  const lines: string[] = [];
+  const exited = new Promise<void>((resolve) => process.once('exit', () => resolve()));
+  for (const stream of [process.stdout, process.stderr]) {
+    let partial = '';
+    stream?.setEncoding('utf8').on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop()!;
+      lines.push(...parts);
+    });
+  }
+  return {
+    process,
+    lines,
+    exited,
+    async kill(signal = 'SIGKILL') {
+      if (process.exitCode === null && process.signalCode === null) process.kill(signal);
+      await exited;
+    },
+  };
+}
+
+async function until(what: string, child: Child, ready: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (child.process.exitCode !== null || child.process.signalCode !== null) {
+      throw new Error(`${what} exited before it was ready:\n${child.lines.slice(-20).join('\n')}`);
+    }
+    if (Date.now() > deadline) throw new Error(`${what} was not ready within ${timeoutMs} ms:\n${child.lines.slice(-20).join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** `tsx <entry>` under this Node, with only the given environment on top of a minimal one. */
+function spawnTsx(entry: string, env: Record<string, string>): Child {
+  return track(
+    spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+/** `npm run worker` as a process; ready once it logged that it polls. */
+export async function startWorkerProcess(env: Record<string, string>): Promise<Child> {
+  const child = spawnTsx('src/worker/main.ts', env);
+  await until('worker', child, () => child.lines.some((line) => line.includes('"worker started"')), 60_000);
+  return child;
+}
+
+/** `npm run receiver` as a process on `port`; ready once /healthz answers. */
+export async function startReceiverProcess(env: Record<string, string>, port: number): Promise<Child & { url: string }> {
+  const child = spawnTsx('src/receiver/main.ts', { HOST: '127.0.0.1', PORT: String(port), ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await until('receiver', child, () => fetch(`${url}/healthz`).then((res) => res.ok, () => false), 60_000);
+  return Object.assign(child, { url });
+}
+
+export interface DevServer {
+  address: string;
+  current: Child;
+  /** Starts it again on the same port and database file (after a kill). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private `temporal server start-dev` on a SQLite file, with hookline's search attributes, as
+ * `npm start` runs it. Ready when the default namespace answers, which is when a start succeeds.
+ */
+export async function startDevServer(options: { cliPath: string; dbFile: string }): Promise<DevServer> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const launch = async (): Promise<Child> => {
+    const child = track(
+      spawn(
+        options.cliPath,
+        ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', options.dbFile, '--log-level', 'error', ...searchAttributeFlags()],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    );
+    await until('dev server', child, () => namespaceAnswers(address), 60_000);
+    return child;
+  };
+  const server: DevServer = {
+    address,
+    current: await launch(),
+    async restart() {
+      server.current = await launch();
+    },
+    stop: () => server.current.kill('SIGKILL'),
+  };
+  return server;
+}
+
+async function namespaceAnswers(address: string): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: '1s' }).catch(() => undefined);
+  if (!connection) return false;
+  try {
+    await connection.workflowService.describeNamespace({ namespace: 'default' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection.close();
+  }
+}
