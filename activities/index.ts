@@ -68,13 +68,25 @@ export function createActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * `repo.applyOrderStatus`, safe to retry. An earlier attempt of this activity may have committed
+   * the update and lost the answer (the database connection dropped in between): the row then
+   * holds exactly this event, and calling the retry stale would leave the customer untold.
+   */
+  async function applyStatusOnce(input: repo.OrderStatusInput): Promise<'applied' | 'stale'> {
+    const outcome = await repo.applyOrderStatus(db, input);
+    if (outcome === 'applied' || Context.current().info.attempt <= 1) return outcome;
+    const order = await repo.getOrder(db, input.orderId);
+    return order?.status === input.status && order.status_event_at === repo.toIsoTimestamp(input.eventAt) ? 'applied' : 'stale';
+  }
+
   return {
     async agentSettings(): Promise<AgentSettings> {
       return deps.settings;
     },
 
     async applyOrderStatus(event: OrderStatusUpdated): Promise<'applied' | 'stale'> {
-      const outcome = await repo.applyOrderStatus(db, {
+      const outcome = await applyStatusOnce({
         orderId: event.order_id,
         customerId: event.customer_id,
         status: event.new_status,
@@ -249,7 +261,7 @@ export function createActivities(deps: ActivityDeps) {
       const order = await repo.getOrder(db, event.order_id);
       const customerId = order?.customer_id ?? event.customer_id;
       if (event.event_type === 'shipment.exception') return { applied: true, customerId: customerId ?? undefined };
-      const outcome = await repo.applyOrderStatus(db, {
+      const outcome = await applyStatusOnce({
         orderId: event.order_id,
         customerId: customerId ?? undefined,
         status: event.event_type === 'shipment.delivered' ? 'delivered' : 'delayed',

@@ -19,6 +19,9 @@ const RECEIVER_PORT = Number(env.PORT ?? 3000);
 const TEMPORAL_PORT = Number(env.HOOKLINE_TEMPORAL_PORT ?? 7233);
 const UI_PORT = Number(env.HOOKLINE_UI_PORT ?? 8233);
 const SANDBOX_PORT = Number(env.SANDBOX_PORT ?? 4010);
+// 9464 is the usual Prometheus exporter port; WORKER_METRICS_ADDRESS, when set, wins (`off` too).
+const WORKER_METRICS_PORT = Number(env.HOOKLINE_WORKER_METRICS_PORT ?? 9464);
+const WORKER_METRICS_ADDRESS = env.WORKER_METRICS_ADDRESS?.trim() || `127.0.0.1:${WORKER_METRICS_PORT}`;
 
 const children: { name: string; child: ChildProcess }[] = [];
 let stopping = false;
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
 
   await requireFreePort(RECEIVER_PORT, 'receiver', 'PORT');
   await requireFreePort(SANDBOX_PORT, 'third-party sandbox', 'SANDBOX_PORT');
+  if (!env.WORKER_METRICS_ADDRESS?.trim()) await requireFreePort(WORKER_METRICS_PORT, 'worker metrics', 'HOOKLINE_WORKER_METRICS_PORT');
   if (!external) {
     await requireFreePort(TEMPORAL_PORT, 'Temporal dev server', 'HOOKLINE_TEMPORAL_PORT');
     await requireFreePort(UI_PORT, 'Temporal UI', 'HOOKLINE_UI_PORT');
@@ -165,6 +169,7 @@ async function main(): Promise<void> {
     ),
     ...devSecretsEnv(secrets, env),
     PORT: String(RECEIVER_PORT),
+    WORKER_METRICS_ADDRESS,
   };
   let workerReady = false;
   run('worker', node, [...tsx, 'src/worker/main.ts'], appEnv, (line) => {
@@ -182,6 +187,8 @@ async function main(): Promise<void> {
   say(`  Temporal UI   ${ui}`);
   say(`  Inbox         ${receiverUrl}/inbox   (operator token below)`);
   say(`  Sandbox       ${sandboxUrl}   (stands in for the CRM, carrier, warehouse, inventory and payment APIs)`);
+  const workerMetrics = WORKER_METRICS_ADDRESS === 'off' ? 'worker metrics off' : `worker: http://${WORKER_METRICS_ADDRESS}/metrics`;
+  say(`  Metrics       ${receiverUrl}/metrics   (${workerMetrics})`);
   say('');
   say(`Dev secrets ${created ? 'created' : 'loaded'}: ${DEV_SECRETS_FILE} (operator token: ${secrets.operatorToken})`);
   say('Send a first event from another terminal:');

@@ -94,4 +94,15 @@ describe('activities', () => {
     const order = await database.db.selectFrom('orders').select('status').where('id', '=', 'ORD-STALE').executeTakeFirstOrThrow();
     expect(order.status).toBe('delivered');
   });
+
+  it('a retried status update whose first attempt committed but lost its answer still counts as applied', async () => {
+    const event = { ...(SAMPLES['order.status_updated'] as OrderStatusUpdated), order_id: 'ORD-LOSTREPLY', timestamp: '2026-02-01T00:00:00Z' };
+    // Attempt 1 commits; its answer is lost (the connection dropped), so Temporal runs attempt 2.
+    expect(await new MockActivityEnvironment().run(activities.applyOrderStatus, event)).toBe('applied');
+    expect(await new MockActivityEnvironment({ attempt: 2 }).run(activities.applyOrderStatus, event)).toBe('applied');
+    // The same row reached by another event's first attempt is a redelivery: stale, as before.
+    expect(await new MockActivityEnvironment().run(activities.applyOrderStatus, event)).toBe('stale');
+    // And a retry never turns a genuinely older event into an applied one.
+    expect(await new MockActivityEnvironment({ attempt: 2 }).run(activities.applyOrderStatus, { ...event, new_status: 'processing' as const })).toBe('stale');
+  });
 });

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
 import { returnStateQuery } from '../workflows/returns';
-import { conversationQuery } from '../workflows/handoff';
+import { conversationQuery, resolveUpdate } from '../workflows/handoff';
 import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 /**
@@ -196,24 +195,25 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     expect(sent.some((n) => n.idempotency_key === `${returnWorkflowId(returnId)}:expired` && n.body.includes('label has been cancelled'))).toBe(true);
   });
 
-  it('pattern 4: a step that fails for good compensates the earlier ones (the label is voided)', async () => {
+  it('pattern 4: a step that fails for good compensates the earlier ones (the label is voided) and hands the return to a person', async () => {
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     await deliveredPaidOrder(receiver, orderId, 'CUST-67890', day(0));
     agent.sandbox.sandbox.addFault({ system: 'warehouse', method: 'POST', path: '/expected-returns', kind: 'status', status: 400, times: 1 });
     await deliver(receiver, 'oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
-    const failure = await returnResult(returnId).catch((err: unknown) => err);
-    expect(failure).toBeInstanceOf(WorkflowFailedError);
-    // WorkflowFailedError → ActivityFailure → ApplicationFailure (the warehouse's 400, classified non-retryable).
-    const activityFailure = (failure as WorkflowFailedError).cause;
-    expect(activityFailure).toBeInstanceOf(ActivityFailure);
-    expect(activityFailure?.cause).toBeInstanceOf(ApplicationFailure);
-    expect((activityFailure?.cause as ApplicationFailure).type).toBe('UpstreamRejected');
+    const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    await expect.poll(async () => (await handle.query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
+    // The warehouse's 400 was classified non-retryable where it arose, so it is the cause the person reads.
+    const conversation = await handle.query(conversationQuery);
+    expect(conversation).toMatchObject({ kind: 'return-failed', queue: 'returns', customerId: 'CUST-67890' });
+    expect(conversation.context.facts).toMatchObject({ step: 'warehouse', cause: 'Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)' });
     const labels = agent.sandbox.state.labels.filter((l) => l.return_id === returnId);
     expect(labels).toHaveLength(1);
     expect(labels[0]?.voided).toBe(true);
     const row = await agent.db.selectFrom('returns').selectAll().where('id', '=', returnId).executeTakeFirstOrThrow();
     expect(row.status).toBe('failed');
+    await handle.executeUpdate(resolveUpdate, { args: [{ agent: 'dana', outcome: 'resolved', note: 'set up by hand' }] });
+    expect(await returnResult(returnId)).toMatchObject({ status: 'failed', failure: { step: 'warehouse' }, handoff: { outcome: 'resolved', note: 'set up by hand' } });
   });
 
   it('a stock shortage tells the customers of open orders for that product, once each', async () => {

@@ -298,9 +298,14 @@ describe('docker-compose.yml', () => {
     expect(worker.databaseUrl).toBe(SHARED_ENV.DATABASE_URL);
     expect(worker.systems.payments.baseUrl).toBe(supplied('PAYMENTS_BASE_URL'));
     expect(worker.smtpUrl).toBeUndefined();
+    // The SDK's metrics on every interface of the worker's container, for a scraper on the compose
+    // network; exposed to other containers, never published on the host (see the ports test).
+    expect(worker.metricsAddress).toBe('0.0.0.0:9464');
+    expect((service('worker') as { expose?: (string | number)[] }).expose?.map(String)).toEqual(['9464']);
 
     const receiver = loadReceiverConfig(resolved('receiver'));
     expect(receiver).toMatchObject({ port: Number(RECEIVER_ENV.PORT), host: RECEIVER_ENV.HOST, tls: undefined });
+    expect(environment('receiver').METRICS_TOKEN, 'METRICS_TOKEN is optional').toBe('${METRICS_TOKEN:-}');
     expect(receiver.temporal.address).toBe(SHARED_ENV.TEMPORAL_ADDRESS);
     for (const source of ['oms', 'crm', 'payments', 'carrier']) expect(receiver.sources.get(source)?.secrets, source).toHaveLength(1);
   });

@@ -16,6 +16,21 @@ describe('configuration', () => {
     expect(receiver.sources.get('payments')).toMatchObject({ scheme: 'stripe', secrets: [], toleranceSeconds: 300 });
     const worker = loadWorkerConfig(systems);
     expect(worker).toMatchObject({ databaseUrl: 'sqlite:.data/hookline.db', agent: { returnPolicyDays: 30, returnReceiptWindowMs: 30 * 86_400_000 } });
+    // Metrics: the receiver's /metrics open, the worker's exporter off (a fixed port would clash).
+    expect(receiver.metricsToken).toBeUndefined();
+    expect(worker.metricsAddress).toBeUndefined();
+  });
+
+  it('reads the metrics settings', () => {
+    expect(loadReceiverConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
+    expect(loadWorkerConfig({ ...systems, WORKER_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress).toBe('0.0.0.0:9464');
+    expect(loadWorkerConfig({ ...systems, WORKER_METRICS_ADDRESS: '[::1]:9464' }).metricsAddress).toBe('[::1]:9464');
+    expect(loadWorkerConfig({ ...systems, WORKER_METRICS_ADDRESS: 'off' }).metricsAddress).toBeUndefined();
+    expect(() => loadReceiverConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: expected a token of at least 16 characters/);
+    // The SDK's exporter binds a socket address: a host name, a missing or zero port are refused up front.
+    for (const wrong of ['localhost:9464', '9464', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000']) {
+      expect(() => loadWorkerConfig({ ...systems, WORKER_METRICS_ADDRESS: wrong }), wrong).toThrow(/WORKER_METRICS_ADDRESS: expected ip:port/);
+    }
   });
 
   it('names every wrong variable and what it expected', () => {
@@ -28,6 +43,9 @@ describe('configuration', () => {
     expect(() => loadSources({ WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/33' })).toThrow(/WEBHOOK_ALLOW_IPS_OMS/);
     expect(() => loadSources({ WEBHOOK_RATE_LIMIT_CRM: 'lots' })).toThrow(/WEBHOOK_RATE_LIMIT_CRM: expected requests per period/);
     expect(() => loadSources({ WEBHOOK_SOURCES: 'github' })).toThrow(/WEBHOOK_SCHEME_GITHUB: .*required for a source that is not built in/);
+    expect(() => loadReceiverConfig({ WEBHOOK_MAX_BODY_BYTES: String(4 * 1024 * 1024) })).toThrow(/WEBHOOK_MAX_BODY_BYTES: expected at most 262144 bytes/);
+    // The crm source verifies Standard Webhooks: its key must decode, and the message must not echo it.
+    expect(() => loadSources({ WEBHOOK_SECRET_CRM: 'whsec_not base64!' })).toThrow(/WEBHOOK_SECRET_CRM: expected whsec_ followed by base64 for the standard-webhooks scheme \(the value is not shown\)$/);
   });
 
   it('reads per-source settings', () => {

@@ -47,8 +47,14 @@ describe('npm start', () => {
   });
 
   it('starts everything, runs a sent event, and stops cleanly on Ctrl-C', { timeout: 240_000 }, async () => {
-    const ports = { PORT: await freePort(), HOOKLINE_TEMPORAL_PORT: await freePort(), HOOKLINE_UI_PORT: await freePort(), SANDBOX_PORT: await freePort() };
-    const { TEMPORAL_ADDRESS: _external, ...inherited } = process.env;
+    const ports = {
+      PORT: await freePort(),
+      HOOKLINE_TEMPORAL_PORT: await freePort(),
+      HOOKLINE_UI_PORT: await freePort(),
+      SANDBOX_PORT: await freePort(),
+      HOOKLINE_WORKER_METRICS_PORT: await freePort(),
+    };
+    const { TEMPORAL_ADDRESS: _external, WORKER_METRICS_ADDRESS: _metrics, ...inherited } = process.env;
     const env = {
       ...inherited,
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
@@ -63,6 +69,8 @@ describe('npm start', () => {
     expect(output).toContain(`Receiver      http://localhost:${ports.PORT}/webhooks/`);
     expect(output).toContain(`Temporal UI   http://localhost:${ports.HOOKLINE_UI_PORT}`);
     expect(output).toContain('npm run send -- oms order.status_updated');
+    const workerMetrics = `http://127.0.0.1:${ports.HOOKLINE_WORKER_METRICS_PORT}/metrics`;
+    expect(output).toContain(`Metrics       http://localhost:${ports.PORT}/metrics   (worker: ${workerMetrics})`);
 
     const ready = await fetch(`http://127.0.0.1:${ports.PORT}/readyz`);
     expect(ready.status).toBe(200);
@@ -77,6 +85,11 @@ describe('npm start', () => {
     expect(again.stdout).toContain('"duplicate":true');
     // The worker ran it: the customer's message is in the worker's log.
     await expect.poll(() => output, { timeout: 30_000 }).toContain(workflowId);
+    // Both metrics endpoints answer: the receiver counted the two deliveries, the worker's SDK its workflow.
+    const receiverMetrics = await (await fetch(`http://127.0.0.1:${ports.PORT}/metrics`)).text();
+    expect(receiverMetrics).toContain('hookline_webhook_requests_total{source="oms",outcome="accepted"} 1');
+    expect(receiverMetrics).toContain('hookline_webhook_requests_total{source="oms",outcome="duplicate"} 1');
+    await expect.poll(async () => (await fetch(workerMetrics)).text(), { timeout: 30_000 }).toMatch(/^temporal_workflow_completed\{[^}]*workflow_type="orderStatusWorkflow"[^}]*\} 1$/m);
 
     const children = processesOf(dataDir);
     expect(children.length).toBeGreaterThanOrEqual(4);

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   condition,
   defineQuery,
@@ -19,10 +20,16 @@ import { acts, bestEffort } from './activities';
  * and the raising workflow awaits `escalate()` for the outcome.
  */
 
-export const HANDOFF_KINDS = ['inquiry', 'return-approval', 'shipment-exception'] as const;
+export const HANDOFF_KINDS = ['inquiry', 'return-approval', 'shipment-exception', 'return-failed'] as const;
 export type HandoffKind = (typeof HANDOFF_KINDS)[number];
 
-export const OUTCOMES = { 'return-approval': ['approve', 'deny'], inquiry: ['resolved'], 'shipment-exception': ['resolved'] } as const;
+export const OUTCOMES = {
+  'return-approval': ['approve', 'deny'],
+  inquiry: ['resolved'],
+  'shipment-exception': ['resolved'],
+  /** A return step failed for good; the person puts it right (by hand, with the customer) and resolves it. */
+  'return-failed': ['resolved'],
+} as const;
 export type Outcome = 'approve' | 'deny' | 'resolved';
 
 export type ConversationStatus = 'waiting' | 'claimed' | 'resolved';
@@ -79,6 +86,12 @@ export const conversationQuery = defineQuery<Conversation>('conversation');
 
 export interface EscalationRequest {
   kind: HandoffKind;
+  /**
+   * Needed only when one workflow can escalate twice (a return approved by a person that later
+   * fails): it keeps the second conversation's notification keys apart from the first's, which
+   * the outbox would otherwise treat as already sent.
+   */
+  name?: string;
   queue: string;
   reason: string;
   customerId: string;
@@ -114,6 +127,15 @@ export async function customerContextFor(customerId: string): Promise<CustomerCo
   }
 }
 
+/**
+ * What a person should read about a failure: for a failed activity, the activity's own error
+ * (`warehouse POST /expected-returns: 400 Bad Request (…)`), not the wrapper's "Activity task failed".
+ */
+export function failureCause(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
 function reject(message: string): never {
   throw ApplicationFailure.create({ type: 'HandoffRejected', message, nonRetryable: true });
 }
@@ -125,6 +147,8 @@ function reject(message: string): never {
  */
 export async function escalate(request: EscalationRequest): Promise<EscalationResult> {
   const { workflowId } = workflowInfo();
+  // Unnamed escalations keep the keys they always had, so running workflows replay unchanged.
+  const keyBase = request.name ? `${workflowId}:${request.name}` : workflowId;
   const now = () => new Date().toISOString();
   const createdAt = now();
   const conversation: Conversation = {
@@ -210,7 +234,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
     repliedSinceClaim = true;
     touched();
     await acts.notifyCustomer({
-      idempotencyKey: `${workflowId}:reply:${replies}`,
+      idempotencyKey: `${keyBase}:reply:${replies}`,
       customerId: conversation.customerId,
       message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
     });
@@ -240,7 +264,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
 
   publish();
   await acts.notifyAgents({
-    idempotencyKey: `${workflowId}:handoff:opened`,
+    idempotencyKey: `${keyBase}:handoff:opened`,
     subject: `[${conversation.queue}] needs a person: ${conversation.reason}`,
     body: `Escalation ${workflowId} (customer ${conversation.customerId}, priority ${conversation.priority}). Claim it with: npm run handoff -- claim ${workflowId} --agent <name>`,
   });
@@ -272,7 +296,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
       conversation.messages.push({ from: 'system', text: `Unclaimed past its SLA: priority raised to ${conversation.priority}`, at: now() });
       touched();
       await acts.notifyAgents({
-        idempotencyKey: `${workflowId}:handoff:unclaimed:${announcements}`,
+        idempotencyKey: `${keyBase}:handoff:unclaimed:${announcements}`,
         subject: `[${conversation.queue}] still unclaimed (priority ${conversation.priority}): ${conversation.reason}`,
         body: `Escalation ${workflowId} has waited past its SLA. Claim it with: npm run handoff -- claim ${workflowId} --agent <name>`,
       });
@@ -281,7 +305,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
       conversation.messages.push({ from: 'system', text: `Reminder sent to ${conversation.assignee}: no reply yet`, at: now() });
       touched();
       await acts.notifyAgents({
-        idempotencyKey: `${workflowId}:handoff:reminder:${reminders}`,
+        idempotencyKey: `${keyBase}:handoff:reminder:${reminders}`,
         subject: `Reminder for ${conversation.assignee}: ${conversation.reason}`,
         body: `${conversation.assignee} claimed ${workflowId} and has not replied to the customer yet.`,
       });

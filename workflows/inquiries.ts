@@ -1,7 +1,8 @@
-import { condition, allHandlersFinished, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import type { CustomerContext } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { acts, kb, settings, upstream } from './activities';
-import { escalate, type EscalationResult } from './handoff';
+import { escalate, failureCause, type EscalationResult } from './handoff';
 
 export interface InquiryResult {
   decision: 'answered' | 'handoff';
@@ -11,14 +12,47 @@ export interface InquiryResult {
 }
 
 /**
+ * Marks runs that hand an inquiry to a person when the CRM cannot say who the customer is.
+ * Earlier runs failed there instead; `patched` keeps their replay on that path.
+ */
+const INQUIRY_CRM_FAILURE_HANDOFF = 'inquiry-crm-failure-handoff';
+
+/**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the
  * customer's history, then either answers from what it knows or hands the conversation to a person.
+ * When the CRM cannot answer for good (an unknown customer, a request it rejects), the agent
+ * cannot judge the question, so a person gets it: a customer's question never ends in a failed run.
  */
 export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inquiry.new'>): Promise<InquiryResult> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
   const config = await settings.agentSettings();
-  const customer = await upstream.enrichCustomer(event.customer_id);
+
+  async function handOver(reason: string, facts: Record<string, string>, customer?: CustomerContext): Promise<InquiryResult> {
+    await kb.recordInquiry({ inquiry: event, decision: 'handoff', reason });
+    const handoff = await escalate({
+      kind: 'inquiry',
+      queue: 'support',
+      reason,
+      customerId: event.customer_id,
+      customer,
+      facts: { inquiryId: event.inquiry_id, summary: event.summary, channel: event.source, ...facts },
+      customerMessage: event.message ?? event.summary,
+      unclaimedSlaMs: config.handoffUnclaimedSlaMs,
+      unansweredSlaMs: config.handoffUnansweredSlaMs,
+    });
+    await condition(allHandlersFinished);
+    return { decision: 'handoff', reason, handoff };
+  }
+
+  let customer: CustomerContext;
+  try {
+    customer = await upstream.enrichCustomer(event.customer_id);
+  } catch (err) {
+    if (isCancellation(err) || !patched(INQUIRY_CRM_FAILURE_HANDOFF)) throw err;
+    const cause = failureCause(err);
+    return handOver(`the CRM could not tell who customer ${event.customer_id} is: ${cause}`, { crm: cause });
+  }
   const assessment = await kb.assessInquiry({ inquiry: event, customer });
 
   if (assessment.decision === 'answer') {
@@ -31,19 +65,5 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     });
     return { decision: 'answered', reason: assessment.reason, reply };
   }
-
-  await kb.recordInquiry({ inquiry: event, decision: 'handoff', reason: assessment.reason });
-  const handoff = await escalate({
-    kind: 'inquiry',
-    queue: 'support',
-    reason: assessment.reason,
-    customerId: event.customer_id,
-    customer,
-    facts: { inquiryId: event.inquiry_id, summary: event.summary, channel: event.source, ...assessment.facts },
-    customerMessage: event.message ?? event.summary,
-    unclaimedSlaMs: config.handoffUnclaimedSlaMs,
-    unansweredSlaMs: config.handoffUnansweredSlaMs,
-  });
-  await condition(allHandlersFinished);
-  return { decision: 'handoff', reason: assessment.reason, handoff };
+  return handOver(assessment.reason, assessment.facts, customer);
 }

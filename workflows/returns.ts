@@ -1,8 +1,8 @@
-import { allHandlersFinished, condition, defineQuery, defineSignal, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, defineQuery, defineSignal, isCancellation, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { ReturnLabel } from '../src/agent/types';
 import { acts, kb, settings, upstream } from './activities';
-import { customerContextFor, escalate, type EscalationResult } from './handoff';
+import { customerContextFor, escalate, failureCause, type EscalationResult } from './handoff';
 
 type ReturnEnvelope = EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>;
 
@@ -17,13 +17,26 @@ export type ReturnStatus =
   | 'failed'
   | 'orphaned';
 
+/** The steps that talk to other systems, named for the person a failure is handed to. */
+export type ReturnStep = 'label' | 'warehouse' | 'label-sent' | 'restock' | 'refund';
+
 export interface ReturnState {
   returnId: string;
   status: ReturnStatus;
   label?: ReturnLabel;
   approval?: EscalationResult;
   refundId?: string;
+  /** The step that failed for good, and why. */
+  failure?: { step: ReturnStep; cause: string };
+  /** The person a failed return was handed to, and how they resolved it. */
+  handoff?: EscalationResult;
 }
+
+/**
+ * Marks runs that hand a failed return to a person. Runs that began failing before this code
+ * notified the agents' channel and failed instead; `patched` keeps their replay on that path.
+ */
+const RETURN_FAILURE_HANDOFF = 'return-failure-handoff';
 
 /** Each return event, whichever arrives first, is delivered here by signal-with-start. */
 export const returnEventSignal = defineSignal<[ReturnEnvelope]>('returnEvent');
@@ -32,7 +45,9 @@ export const returnStateQuery = defineQuery<ReturnState>('returnState');
 /**
  * Pattern 4, asynchronous multi-step processing, as a saga. The return's own long-lived
  * workflow owns every step; each completed step that has an undo pushes it, and a step that
- * fails for good undoes the earlier ones (a label is voided) before the failure is reported.
+ * fails for good undoes the earlier ones (a label is voided), then hands the return to a person
+ * (a `return-failed` escalation). Once they resolve it the run completes with status `failed`:
+ * the failure was handled, so it is not left as a failed workflow nobody is looking at.
  */
 export async function processReturnWorkflow(returnId: string): Promise<ReturnState> {
   const { workflowId } = workflowInfo();
@@ -88,11 +103,48 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
   }
 
   const compensations: (() => Promise<unknown>)[] = [];
+  let step: ReturnStep = 'label';
+  let labelVoided = false;
+
+  /** A step failed for good: a person takes the return over, and the run ends when they resolve it. */
+  async function handOver(err: unknown): Promise<ReturnState> {
+    const cause = failureCause(err);
+    state.failure = { step, cause };
+    state.handoff = await escalate({
+      kind: 'return-failed',
+      name: 'failure',
+      queue: 'returns',
+      // Money or goods are in limbo: ahead of routine questions.
+      priority: 2,
+      reason: `Return ${returnId} failed at step ${step}: ${cause}`,
+      customerId: ret.customer_id,
+      customer: await customerContextFor(ret.customer_id),
+      facts: {
+        returnId,
+        orderId: ret.order_id,
+        step,
+        cause,
+        label: state.label ? `${state.label.labelId} (${labelVoided ? 'voided' : received ? 'used for the parcel' : 'not voided'})` : 'none',
+        parcel: received ? 'received' : 'not received',
+        refund: state.refundId ?? `not made (${policy.refundAmount} ${policy.currency} due)`,
+      },
+      unclaimedSlaMs: config.handoffUnclaimedSlaMs,
+      unansweredSlaMs: config.handoffUnansweredSlaMs,
+    });
+    await condition(allHandlersFinished);
+    return state;
+  }
+
   try {
     const label = await upstream.createReturnLabel({ returnId, orderId: ret.order_id, customerId: ret.customer_id, items: ret.items, idempotencyKey: key('label') });
     state.label = label;
-    compensations.unshift(() => upstream.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') }));
+    compensations.unshift(async () => {
+      await upstream.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') });
+      labelVoided = true;
+    });
+    step = 'warehouse';
     await upstream.expectReturn({ returnId, orderId: ret.order_id, items: ret.items, trackingNumber: label.trackingNumber, idempotencyKey: key('expect') });
+    step = 'label-sent';
     await kb.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
     await acts.notifyCustomer({
       idempotencyKey: key('label-sent'),
@@ -112,20 +164,32 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     state.status = 'failed';
     await compensate(compensations);
     await kb.recordReturn({ returnId, status: 'failed' });
-    await acts.notifyAgents({ idempotencyKey: key('failed'), subject: `Return ${returnId} failed`, body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}` });
-    throw err;
+    if (isCancellation(err) || !patched(RETURN_FAILURE_HANDOFF)) {
+      await acts.notifyAgents({ idempotencyKey: key('failed'), subject: `Return ${returnId} failed`, body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}` });
+      throw err;
+    }
+    return handOver(err);
   }
 
   // The parcel is here: the label has been used, so from now on failures go to a person, not undone.
-  await upstream.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') });
-  const refund = await upstream.refund({ orderId: ret.order_id, amount: policy.refundAmount, currency: policy.currency, reason: `return ${returnId}`, idempotencyKey: key('refund') });
-  state.refundId = refund.refundId;
-  await kb.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
-  await acts.notifyCustomer({
-    idempotencyKey: key('refunded'),
-    customerId: ret.customer_id,
-    message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
-  });
+  try {
+    step = 'restock';
+    await upstream.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') });
+    step = 'refund';
+    const refund = await upstream.refund({ orderId: ret.order_id, amount: policy.refundAmount, currency: policy.currency, reason: `return ${returnId}`, idempotencyKey: key('refund') });
+    state.refundId = refund.refundId;
+    await kb.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
+    await acts.notifyCustomer({
+      idempotencyKey: key('refunded'),
+      customerId: ret.customer_id,
+      message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
+    });
+  } catch (err) {
+    if (isCancellation(err) || !patched(RETURN_FAILURE_HANDOFF)) throw err;
+    state.status = 'failed';
+    await kb.recordReturn({ returnId, status: 'failed' });
+    return handOver(err);
+  }
   state.status = 'refunded';
   await condition(allHandlersFinished);
   return state;

@@ -5,15 +5,28 @@ import { loadSources, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
 
+/**
+ * The body limit's ceiling. A quarantined body travels in its workflow's input as a JSON string
+ * (control bytes escaped to six characters each), beside an identity that can be as long again,
+ * and Temporal refuses inputs over 2 MiB; at 256 KiB the worst case still fits.
+ */
+const MAX_BODY_LIMIT = 256 * 1024;
+
 const ReceiverEnv = z.object({
   PORT: port(3000),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL,
-  WEBHOOK_MAX_BODY_BYTES: z.coerce.number({ message: 'expected a size in bytes' }).int().positive('expected a size in bytes greater than 0').default(256 * 1024),
+  WEBHOOK_MAX_BODY_BYTES: z.coerce
+    .number({ message: 'expected a size in bytes' })
+    .int()
+    .positive('expected a size in bytes greater than 0')
+    .max(MAX_BODY_LIMIT, `expected at most ${MAX_BODY_LIMIT} bytes (Temporal refuses larger workflow inputs)`)
+    .default(MAX_BODY_LIMIT),
   TRUST_PROXY: csv,
   RECEIVER_TLS_CERT_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing certificate file'),
   RECEIVER_TLS_KEY_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing private key file'),
   OPERATOR_TOKEN: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+  METRICS_TOKEN: z.string().min(16, 'expected a token of at least 16 characters').optional(),
   TEMPORAL_START_TIMEOUT: duration('5s'),
   QUARANTINE_KEEP_FOR: duration('30d'),
 });
@@ -26,6 +39,8 @@ export interface ReceiverConfig {
   trustProxy: false | string[];
   tls?: { certPath: string; keyPath: string };
   operatorToken?: string;
+  /** Unset: `GET /metrics` is open to anyone who can reach the receiver. */
+  metricsToken?: string;
   startTimeoutMs: number;
   quarantineKeepForMs: number;
   sources: Map<string, SourceConfig>;
@@ -45,6 +60,7 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     trustProxy: e.TRUST_PROXY.length > 0 ? e.TRUST_PROXY : false,
     tls: e.RECEIVER_TLS_CERT_PATH && e.RECEIVER_TLS_KEY_PATH ? { certPath: e.RECEIVER_TLS_CERT_PATH, keyPath: e.RECEIVER_TLS_KEY_PATH } : undefined,
     operatorToken: e.OPERATOR_TOKEN,
+    metricsToken: e.METRICS_TOKEN,
     startTimeoutMs: e.TEMPORAL_START_TIMEOUT,
     quarantineKeepForMs: e.QUARANTINE_KEEP_FOR,
     sources: loadSources(env),

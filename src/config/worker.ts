@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AgentSettings } from '../agent/types';
 import { duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
@@ -30,7 +31,23 @@ const WorkerEnv = z.object({
   HANDOFF_UNCLAIMED_SLA: duration('15m'),
   HANDOFF_UNANSWERED_SLA: duration('1h'),
   REFUND_HANDOFF_THRESHOLD: z.coerce.number({ message: 'expected an amount' }).nonnegative().default(200),
+  // Off unless set: a fixed default port would stop a second worker on the same host from starting.
+  WORKER_METRICS_ADDRESS: z
+    .string()
+    .default('off')
+    .refine((v) => v === 'off' || socketAddress(v) !== undefined, 'expected ip:port to serve Prometheus metrics on, e.g. 127.0.0.1:9464 or 0.0.0.0:9464 (or off)')
+    .transform((v) => (v === 'off' ? undefined : v)),
 });
+
+/** `ip:port` or `[ipv6]:port`: the SDK's exporter binds a socket address, not a host name. */
+function socketAddress(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  if (!match) return undefined;
+  const host = match[1] ?? match[2]!;
+  const port = Number(match[3]);
+  if (isIP(host) === 0 || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
 
 export interface SystemConfig {
   baseUrl: string;
@@ -46,6 +63,8 @@ export interface WorkerConfig {
   notifyFrom: string;
   agentsChatWebhookUrl?: string;
   agent: AgentSettings;
+  /** Where the Temporal SDK serves its Prometheus metrics (`/metrics`); undefined: nowhere. */
+  metricsAddress?: string;
   temporal: TemporalConfig;
 }
 
@@ -71,6 +90,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       handoffUnansweredSlaMs: e.HANDOFF_UNANSWERED_SLA,
       refundHandoffThreshold: e.REFUND_HANDOFF_THRESHOLD,
     },
+    metricsAddress: e.WORKER_METRICS_ADDRESS,
     temporal: loadTemporalConfig(env),
   };
 }

@@ -78,10 +78,22 @@ function openSqlite(path: string): Database {
 }
 
 async function openPostgres(url: string): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // A link that goes silent (no reset, no answer) must not hold a pool slot for good: TCP
+    // keepalive notices a dead peer, and no query outlives the activity that runs it (15 s).
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 15_000,
+  });
   // A connection that dies while idle is dropped from the pool and replaced on next use;
   // without a listener the pool's 'error' event would crash the process instead.
   pool.on('error', () => {});
+  // The pool listens only to idle clients. A client handed out when its connection dies (the
+  // server restarts, the network drops) emits 'error' too, and unheard that would crash the
+  // process; its query already fails with the same error and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   try {
     await pool.query('select 1');
   } catch (error) {

@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from '../log';
+import { createReceiverMetrics, metricsRouter } from './metrics';
 import { problem, sendProblem } from './problem';
 import { webhookRouter, type WebhookRouteOptions } from './webhooks';
 
@@ -11,6 +12,8 @@ export interface AppDeps extends WebhookRouteOptions {
   logger: Logger;
   /** Extra routers mounted after the webhooks (the operators' handoff API and inbox). */
   extraRouters?: express.Router[];
+  /** When set, `GET /metrics` requires it as a bearer token; otherwise the endpoint is open. */
+  metricsToken?: string;
 }
 
 /** Builds the receiver; never listens (main.ts does), so tests drive it on their own server. */
@@ -28,15 +31,28 @@ export function createApp(deps: AppDeps): Express {
     else sendProblem(res, problem('temporal-unavailable', 'Temporal is not reachable.'), { 'Retry-After': String(deps.retryAfterSeconds) });
   });
 
-  app.use(webhookRouter(deps));
+  const metrics = deps.metrics ?? createReceiverMetrics({ sources: deps.sources.keys() });
+  app.use(metricsRouter({ metrics, token: deps.metricsToken }));
+  app.use(webhookRouter({ ...deps, metrics }));
   for (const router of deps.extraRouters ?? []) app.use(router);
 
   app.use((req: Request, res: Response) => {
     sendProblem(res, problem('not-found', `Nothing at ${req.method} ${req.path}.`));
   });
   app.use((err: unknown, _req: Request, res: Response, _next: (err?: unknown) => void) => {
+    // Express's own refusals carry a 4xx status (a path whose %-escapes do not decode, as in
+    // /webhooks/oms%): the request was bad, not the receiver, so no 500 and no error line.
+    if (isClientError(err)) {
+      if (!res.headersSent) sendProblem(res, problem('bad-request', 'The request could not be read.'));
+      return;
+    }
     deps.logger.error('unhandled error', { error: (err as Error)?.stack ?? String(err) });
     if (!res.headersSent) sendProblem(res, problem('internal', 'Unexpected error.'));
   });
   return app;
+}
+
+function isClientError(err: unknown): boolean {
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }

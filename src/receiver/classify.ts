@@ -3,7 +3,18 @@ import { eventIdentity } from '../events/identity';
 import { WebhookEvent } from '../events/schemas';
 import type { SourceConfig } from './sources';
 
-export type Classified = { kind: 'event'; envelope: EventEnvelope } | { kind: 'quarantine'; event: QuarantinedEvent };
+/** Why a genuine event was quarantined, as a closed set (the `reason` text names the sender's values). */
+export type QuarantineCode = 'not-json' | 'no-event-type' | 'unknown-event-type' | 'schema-mismatch' | 'event-not-allowed';
+
+export type Classified = { kind: 'event'; envelope: EventEnvelope } | { kind: 'quarantine'; event: QuarantinedEvent; code: QuarantineCode };
+
+// A small body can still have tens of thousands of problems (an array of empty items). The list
+// goes into the answer and into the quarantine workflow's input, which Temporal caps in size: the
+// whole list made the start fail and the sender was told 503 for an event that can never succeed.
+const LISTED_PROBLEMS = 20;
+// Until it is known, event_type is the sender's free text; it becomes a search attribute (Temporal
+// caps those at 2 KB, and refused the start) and part of the reason.
+const EVENT_TYPE_CHARS = 100;
 
 /**
  * What to do with a body whose signature checked out: an event the agent can work on, or one to
@@ -17,10 +28,11 @@ export function classifyVerified(args: {
   receivedAt: string;
 }): Classified {
   const { source, rawBody, deliveryId, receivedAt } = args;
-  const keep = (reason: string, problems: string[], body?: unknown, eventType?: string): Classified => {
+  const keep = (code: QuarantineCode, reason: string, problems: string[], body?: unknown, eventType?: string): Classified => {
     const identity = eventIdentity({ deliveryId, body: typeof body === 'object' && body !== null ? body : undefined, rawBody });
     return {
       kind: 'quarantine',
+      code,
       event: { source: source.name, identity: identity.key, deliveryId, receivedAt, rawBody: rawBody.toString('utf8'), eventType, reason, problems },
     };
   };
@@ -29,25 +41,32 @@ export function classifyVerified(args: {
   try {
     body = JSON.parse(rawBody.toString('utf8'));
   } catch {
-    return keep('body is not valid JSON', []);
+    return keep('not-json', 'body is not valid JSON', []);
   }
   const declared = (body as { event_type?: unknown } | null)?.event_type;
-  const eventType = typeof declared === 'string' ? declared : undefined;
+  const eventType = typeof declared === 'string' ? clip(declared) : undefined;
   const parsed = WebhookEvent.safeParse(body);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-    const reason =
-      eventType === undefined
-        ? 'event_type is missing'
-        : parsed.error.issues.some((i) => i.path[0] === 'event_type')
-          ? `unknown event type ${JSON.stringify(eventType)}`
-          : `body does not match the ${eventType} schema`;
-    return keep(reason, problems, body, eventType);
+    const problems = listed(parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`));
+    if (eventType === undefined) return keep('no-event-type', 'event_type is missing', problems, body, eventType);
+    if (parsed.error.issues.some((i) => i.path[0] === 'event_type')) {
+      return keep('unknown-event-type', `unknown event type ${JSON.stringify(eventType)}`, problems, body, eventType);
+    }
+    return keep('schema-mismatch', `body does not match the ${eventType} schema`, problems, body, eventType);
   }
   const event = parsed.data;
   if (!source.eventTypes.has(event.event_type)) {
-    return keep(`source ${source.name} may not send ${event.event_type}`, [], body, event.event_type);
+    return keep('event-not-allowed', `source ${source.name} may not send ${event.event_type}`, [], body, event.event_type);
   }
   const identity = eventIdentity({ deliveryId, event, rawBody });
   return { kind: 'event', envelope: { source: source.name, identity: identity.key, identityFrom: identity.from, receivedAt, event } };
+}
+
+function listed(problems: string[]): string[] {
+  if (problems.length <= LISTED_PROBLEMS) return problems;
+  return [...problems.slice(0, LISTED_PROBLEMS), `… and ${problems.length - LISTED_PROBLEMS} more problems`];
+}
+
+function clip(text: string): string {
+  return text.length <= EVENT_TYPE_CHARS ? text : `${text.slice(0, EVENT_TYPE_CHARS)}…`;
 }

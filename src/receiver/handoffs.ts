@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -7,6 +7,7 @@ import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledEr
 import { OUTCOMES } from '../../workflows/handoff';
 import { HandoffConflictError, HandoffNotFoundError, InvalidFilterError, LIST_STATUSES, type HandoffService } from '../handoff/service';
 import type { Logger } from '../log';
+import { bearerMatches, safeEqual } from './bearer';
 import { HttpProblem, problem, sendProblem, type Problem } from './problem';
 
 export interface HandoffRouterOptions {
@@ -52,10 +53,7 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   const authorized = (req: Request): boolean => {
     if (!token || !session) return false;
     const header = req.headers.authorization;
-    if (header !== undefined) {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      return match !== null && safeEqual(match[1]!, token);
-    }
+    if (header !== undefined) return bearerMatches(header, token);
     const cookie = readCookie(req.headers.cookie, OPERATOR_COOKIE);
     return cookie !== undefined && safeEqual(cookie, session);
   };
@@ -135,7 +133,7 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
         const id = parse(Id, req.params.id, 'id');
         const body = parse(schema, req.body, 'body');
         const conversation = await perform(id, body);
-        logger.info(done, { id, ...logged(body) });
+        logger.info(done, { workflowId: id, ...logged(body) });
         res.json(conversation);
       }),
     );
@@ -186,11 +184,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
 }
 
 /** Compares through fixed-length digests, so neither the content nor the length leaks by timing. */
-function safeEqual(given: string, expected: string): boolean {
-  const digest = (s: string) => createHmac('sha256', 'hookline compare').update(s).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
 function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {

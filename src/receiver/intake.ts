@@ -15,6 +15,15 @@ export interface IntakeResult {
 /** Temporal did not durably accept the event: the sender must retry. */
 export class TemporalUnavailableError extends Error {
   override readonly name = 'TemporalUnavailableError';
+
+  constructor(
+    /** The workflow the event would have started, so the failure can be logged against it. */
+    readonly workflowId: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 export interface Intake {
@@ -62,7 +71,7 @@ export function createIntake(options: IntakeOptions): Intake {
       return { workflowId, duplicate: false };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, duplicate: true };
-      throw new TemporalUnavailableError(`Temporal did not accept workflow ${workflowId}: ${(err as Error).message}`, { cause: err });
+      throw new TemporalUnavailableError(workflowId, `Temporal did not accept workflow ${workflowId}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -8,6 +8,7 @@ import { createApp } from './app';
 import { createHandoffService } from '../handoff/service';
 import { handoffRouter } from './handoffs';
 import { createIntake } from './intake';
+import { createReceiverMetrics } from './metrics';
 
 /** `npm run receiver`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
     retryAfterSeconds: 5,
     trustProxy: config.trustProxy,
     isTemporalReachable: () => isReachable(client),
+    metrics: createReceiverMetrics({ sources: config.sources.keys(), processMetrics: true }),
+    metricsToken: config.metricsToken,
     extraRouters: [handoffRouter({ service: createHandoffService(client), operatorToken: config.operatorToken, logger })],
   });
 
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
     temporal: config.temporal.address,
     namespace: config.temporal.namespace,
     sources: [...config.sources.keys()],
+    metrics: config.metricsToken ? 'GET /metrics (bearer METRICS_TOKEN)' : 'GET /metrics (open: set METRICS_TOKEN to require a token)',
     ...(unsigned.length > 0 ? { refusingAllFrom: unsigned } : {}),
   });
 

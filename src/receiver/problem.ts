@@ -21,6 +21,7 @@ export const PROBLEMS = {
   'unsupported-media-type': { status: 415, title: 'Webhook body must be JSON', retryable: false },
   'invalid-signature': { status: 401, title: 'Webhook signature could not be verified', retryable: false },
   unauthorized: { status: 401, title: 'Operator token required', retryable: false },
+  'metrics-unauthorized': { status: 401, title: 'Metrics token required', retryable: false },
   'not-found': { status: 404, title: 'Not found', retryable: false },
   'bad-request': { status: 400, title: 'Bad request', retryable: false },
   conflict: { status: 409, title: 'Conflict', retryable: false },
@@ -30,9 +31,16 @@ export const PROBLEMS = {
 
 export type ProblemType = keyof typeof PROBLEMS;
 
+const TYPE_PREFIX = 'urn:hookline:problem:';
+
 export function problem(type: ProblemType, detail: string, extensions: Record<string, unknown> = {}): Problem {
   const { status, title, retryable } = PROBLEMS[type];
-  return { type: `urn:hookline:problem:${type}`, title, status, detail, retryable, ...extensions };
+  return { type: `${TYPE_PREFIX}${type}`, title, status, detail, retryable, ...extensions };
+}
+
+/** The short name of a problem's type, e.g. `invalid-signature` (a metrics label). */
+export function problemName(p: Problem): string {
+  return p.type.startsWith(TYPE_PREFIX) ? p.type.slice(TYPE_PREFIX.length) : p.type;
 }
 
 /** An error that already knows its HTTP answer; thrown from anywhere below a route. */

@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, csv, duration, type Env } from '../config/env';
 import { EVENT_TYPES, type EventType } from '../events/schemas';
-import { SCHEMES, type SchemeName } from './verify';
+import { isStandardWebhooksSecret, SCHEMES, type SchemeName } from './verify';
 
 /**
  * Everything the receiver knows about one sender. Built once at start-up from the
@@ -114,13 +114,19 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
     eventTypes = listed.includes('*') ? [...EVENT_TYPES] : (listed as EventType[]);
   }
 
+  const secrets = csv.parse(read('SECRET'));
+  // Caught here, not on the first delivery: every request would otherwise be a 500.
+  if (scheme === 'standard-webhooks' && secrets.some((secret) => !isStandardWebhooksSecret(secret))) {
+    problems.push(`${v('SECRET')}: expected whsec_ followed by base64 for the standard-webhooks scheme (the value is not shown)`);
+  }
+
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
 
   const header = read('HEADER')?.toLowerCase();
   return {
     name,
     scheme,
-    secrets: csv.parse(read('SECRET')),
+    secrets,
     signatureHeader: header,
     toleranceSeconds: Math.round((tolerance.data ?? 300_000) / 1000),
     allowlist: parseAllowlist(v('ALLOW_IPS'), csv.parse(read('ALLOW_IPS'))),

@@ -1,8 +1,9 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../log';
-import { classifyVerified } from './classify';
+import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
+import { createReceiverMetrics, type ReceiverMetrics, type WebhookOutcome } from './metrics';
 import { TokenBuckets } from './rate-limit';
 import type { SourceConfig } from './sources';
 import { verifyWebhook, WebhookVerificationError } from './verify';
@@ -15,12 +16,15 @@ export interface WebhookRouteOptions {
   /** Seconds a sender should wait before retrying when Temporal is unavailable. */
   retryAfterSeconds: number;
   now?: () => Date;
+  /** Where the router counts what it answers; createApp shares it with `GET /metrics`. */
+  metrics?: ReceiverMetrics;
 }
 
 interface Outcome {
   status: number;
   body: Record<string, unknown>;
-  log: Record<string, unknown>;
+  log: Record<string, unknown> & { outcome: Exclude<WebhookOutcome, 'refused'> };
+  quarantine?: QuarantineCode;
 }
 
 const JSON_TYPES = /^application\/([a-z0-9.+-]*\+)?json$/i;
@@ -34,6 +38,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
   const router = express.Router();
   const buckets = new TokenBuckets();
   const now = options.now ?? (() => new Date());
+  const metrics = options.metrics ?? createReceiverMetrics({ sources: options.sources.keys() });
 
   const gate = (req: Request, res: Response, next: (err?: unknown) => void) => {
     res.locals.started = process.hrtime.bigint();
@@ -74,7 +79,9 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       try {
         const outcome = await handle(source, req);
         res.status(outcome.status).json(outcome.body);
-        options.logger.info('webhook', { source: source.name, ...outcome.log, status: outcome.status, latencyMs: elapsedMs(res.locals.started as bigint) });
+        const latencyMs = elapsedMs(res.locals.started as bigint);
+        metrics.observeAnswer({ source: source.name, outcome: outcome.log.outcome, seconds: latencyMs / 1000, quarantine: outcome.quarantine });
+        options.logger.info('webhook', { source: source.name, ...outcome.log, status: outcome.status, latencyMs });
       } catch (err) {
         next(err);
       }
@@ -108,8 +115,14 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       return answer(result, { eventType: envelope.event.event_type, identityFrom: envelope.identityFrom });
     }
     const kept = classified.event;
-    const outcome = answer(await options.intake.quarantine(kept), { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason });
+    const result = await options.intake.quarantine(kept);
+    const outcome = answer(result, { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason });
     Object.assign(outcome.body, { quarantined: true, reason: kept.reason, problems: kept.problems });
+    // A redelivery of a kept event is a duplicate like any other; only the first one is kept.
+    if (!result.duplicate) {
+      outcome.log.outcome = 'quarantined';
+      outcome.quarantine = classified.code;
+    }
     return outcome;
   }
 
@@ -125,29 +138,37 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     if (res.headersSent) return next(err);
     let p;
     let headers: Record<string, string> = {};
+    // Known once the event was verified and named: the refusal is then a line about that event.
+    let workflowId: string | undefined;
     if (err instanceof HttpProblem) {
       p = err.problem;
       headers = err.headers;
     } else if (err instanceof TemporalUnavailableError) {
       p = problem('temporal-unavailable', 'The event could not be stored durably; nothing was accepted. Retry later.');
       headers = { 'Retry-After': String(options.retryAfterSeconds) };
-      options.logger.error('temporal unavailable', { source, error: err.message });
+      workflowId = err.workflowId;
+      options.logger.error('temporal unavailable', { source, workflowId, error: err.message });
     } else if (isBodyError(err)) {
-      p = err.type === 'entity.too.large' ? problem('body-too-large', `Bodies are limited to ${options.maxBodyBytes} bytes.`) : problem('bad-request', 'The request body could not be read.');
+      p = err.status === 413 ? problem('body-too-large', `Bodies are limited to ${options.maxBodyBytes} bytes.`) : problem('bad-request', 'The request body could not be read.');
     } else {
       p = problem('internal', 'Unexpected error; nothing was accepted. Retry later.');
       options.logger.error('unexpected error', { source, error: (err as Error)?.stack ?? String(err) });
     }
     sendProblem(res, p, headers);
     const started = res.locals.started as bigint | undefined;
-    options.logger.info('webhook', { source, outcome: 'refused', status: p.status, problem: p.type, reason: p.reason, ...(started ? { latencyMs: elapsedMs(started) } : {}) });
+    const latencyMs = started ? elapsedMs(started) : undefined;
+    metrics.observeRefusal({ source, problem: p, seconds: latencyMs === undefined ? undefined : latencyMs / 1000 });
+    options.logger.info('webhook', { source, ...(workflowId ? { workflowId } : {}), outcome: 'refused', status: p.status, problem: p.type, reason: p.reason, ...(latencyMs === undefined ? {} : { latencyMs }) });
   });
 
   return router;
 }
 
-function isBodyError(err: unknown): err is { type: string; status: number } {
-  return typeof err === 'object' && err !== null && 'type' in err && typeof (err as { type: unknown }).type === 'string' && 'status' in err;
+// express.raw passes on only 4xx http-errors: its own (too large, aborted, a lying length) and, as a
+// bare 400 without a `type`, the decompression error of a body that is not the encoding it claims.
+function isBodyError(err: unknown): err is { status: number } {
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 function elapsedMs(started: bigint): number {

@@ -6,6 +6,7 @@ import type { WorkerConfig } from '../config/worker';
 import { migrateToLatest, openDatabase } from '../db';
 import type { Logger } from '../log';
 import { createNotifier } from '../notify';
+import { withActivityContext } from './activity-log';
 
 /** Everything the activities share, built once per worker process; `close` releases it. */
 export async function buildActivityDeps(
@@ -17,7 +18,8 @@ export async function buildActivityDeps(
   await migrateToLatest(database);
   const notifier = createNotifier({
     db: database.db,
-    logger,
+    // The notifier runs inside activities: its lines carry the workflow they are about.
+    logger: withActivityContext(logger),
     smtpUrl: config.smtpUrl,
     fromAddress: config.notifyFrom,
     agentsChatWebhookUrl: config.agentsChatWebhookUrl,

@@ -9,15 +9,27 @@ import { buildActivityDeps } from './deps';
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const logger = createLogger({ level: config.logLevel, bindings: { service: 'worker' } });
-  Runtime.install({
-    logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'INFO', (entry) => {
-      // webpack's bundle report is a screenful at INFO; it belongs at debug.
-      const verbose = entry.level === 'DEBUG' || entry.level === 'TRACE' || entry.message.startsWith('asset workflow-bundle');
-      const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : verbose ? 'debug' : 'info';
-      logger[level](entry.message, entry.meta);
-    }),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
-  });
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'INFO', (entry) => {
+        // webpack's bundle report is a screenful at INFO; it belongs at debug.
+        const verbose = entry.level === 'DEBUG' || entry.level === 'TRACE' || entry.message.startsWith('asset workflow-bundle');
+        const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : verbose ? 'debug' : 'info';
+        logger[level](entry.message, entry.meta);
+      }),
+      telemetryOptions: {
+        logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+        // The SDK's default names and units (histograms in ms): what Temporal's Core-SDK Grafana dashboard expects.
+        ...(config.metricsAddress ? { metrics: { prometheus: { bindAddress: config.metricsAddress } } } : {}),
+      },
+    });
+  } catch (err) {
+    // Most likely the port is taken (another worker on this host): name the variable to change.
+    if (config.metricsAddress && /prometheus/i.test((err as Error).message)) {
+      throw new Error(`WORKER_METRICS_ADDRESS: could not serve metrics on ${config.metricsAddress}: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
 
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   const clientConnection = await Connection.connect(config.temporal.connectionOptions);
@@ -31,7 +43,13 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('../../workflows'),
     activities: createActivities(deps),
   });
-  logger.info('worker started', { temporal: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, database: config.databaseUrl.split(':')[0] });
+  logger.info('worker started', {
+    temporal: config.temporal.address,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    database: config.databaseUrl.split(':')[0],
+    metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (set WORKER_METRICS_ADDRESS to serve them)',
+  });
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.
   await worker.run();
   await close();

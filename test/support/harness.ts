@@ -11,7 +11,7 @@ import { createActivities } from '../../activities';
 import type { AgentSettings } from '../../src/agent/types';
 import type { Schema } from '../../src/db/schema';
 import { createHandoffService } from '../../src/handoff/service';
-import { silentLogger } from '../../src/log';
+import { silentLogger, type Logger } from '../../src/log';
 import { createApp } from '../../src/receiver/app';
 import { handoffRouter } from '../../src/receiver/handoffs';
 import { createIntake } from '../../src/receiver/intake';
@@ -154,6 +154,10 @@ export async function startReceiver(options: {
   trustProxy?: false | string[];
   startTimeoutMs?: number;
   operatorToken?: string;
+  /** Where the receiver logs; silent by default (tests that check log lines pass a capturing one). */
+  logger?: Logger;
+  /** METRICS_TOKEN: when set, GET /metrics requires it. */
+  metricsToken?: string;
 }): Promise<Receiver> {
   const sourceEnv: Record<string, string> = {};
   for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
@@ -166,14 +170,15 @@ export async function startReceiver(options: {
   const app = createApp({
     sources: loadSources({ ...sourceEnv, ...options.sourceEnv }),
     intake,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
     retryAfterSeconds: 5,
     trustProxy: options.trustProxy ?? false,
     isTemporalReachable: async () => true,
+    metricsToken: options.metricsToken,
     extraRouters:
       'operatorToken' in options
-        ? [handoffRouter({ service: createHandoffService(options.env.client), operatorToken: options.operatorToken, logger: silentLogger })]
+        ? [handoffRouter({ service: createHandoffService(options.env.client), operatorToken: options.operatorToken, logger: options.logger ?? silentLogger })]
         : [],
   });
   const server = http.createServer(app);

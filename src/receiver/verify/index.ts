@@ -1,10 +1,10 @@
 import { WebhookVerificationError, type VerificationFailure } from './errors';
 import { DEFAULT_SIGNATURE_HEADERS, generateHmacSecret, signHmac, verifyHmac } from './hmac';
-import { generateWhsecSecret, signStandardWebhook, verifyStandardWebhook } from './standard-webhooks';
+import { generateWhsecSecret, isStandardWebhooksSecret, signStandardWebhook, verifyStandardWebhook } from './standard-webhooks';
 import { signStripe, verifyStripe } from './stripe';
 import { SCHEMES, type SchemeName, type VerifiedDelivery, type VerifyOptions } from './types';
 
-export { DEFAULT_SIGNATURE_HEADERS, SCHEMES, WebhookVerificationError };
+export { DEFAULT_SIGNATURE_HEADERS, isStandardWebhooksSecret, SCHEMES, WebhookVerificationError };
 export type { SchemeName, VerificationFailure, VerifiedDelivery, VerifyOptions };
 
 /**

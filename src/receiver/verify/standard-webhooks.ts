@@ -15,6 +15,11 @@ const SECRET_PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** The HMAC key is the base64 payload after the whsec_ prefix (the prefix is optional). */
+export function isStandardWebhooksSecret(secret: string): boolean {
+  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+  return BASE64.test(encoded) && Buffer.from(encoded, 'base64').length > 0;
+}
+
 function decodeKey(secret: string): Buffer {
   const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
   const key = BASE64.test(encoded) ? Buffer.from(encoded, 'base64') : Buffer.alloc(0);
