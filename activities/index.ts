@@ -31,8 +31,25 @@ const REFUND = /\b(refund\w*|money back|chargeback)\b/i;
 const ORDER_STATUS = /\b(where|status|track\w*|ship\w*|deliver\w*|arriv\w*|eta|order)\b/i;
 const REPEAT_CONTACT_DAYS = 7;
 
-/** Cancelling the activity (timeout, workflow cancelled) aborts its HTTP request too. */
-const signal = () => Context.current().cancellationSignal;
+/** Within the upstream profile's heartbeat timeout (workflows/activities.ts), with room to spare. */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/**
+ * A call to a partner system, heartbeating while it waits. A worker that dies mid-call stops
+ * heartbeating, so Temporal retries the call after the heartbeat timeout rather than the whole
+ * start-to-close timeout; and a cancellation (timeout, workflow cancelled) reaches the activity
+ * through the heartbeat and aborts its HTTP request through the signal.
+ */
+async function partnerCall<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await call(context.cancellationSignal);
+  } finally {
+    clearInterval(beat);
+  }
+}
 
 /**
  * The agent's activities, each one external effect, each safe to retry: database writes are
@@ -43,7 +60,7 @@ export function createActivities(deps: ActivityDeps) {
   const { db, clients, notifier } = deps;
 
   async function customerContext(customerId: string): Promise<CustomerContext> {
-    const details = await clients.crm.getCustomerDetails(customerId, { signal: signal() });
+    const details = await partnerCall((signal) => clients.crm.getCustomerDetails(customerId, { signal }));
     await repo.upsertCustomer(db, { id: customerId, name: details.customer_name, email: details.email, phone: details.phone ?? undefined, details });
     return {
       customerId,
@@ -232,28 +249,30 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async createReturnLabel(input: { returnId: string; orderId: string; customerId: string; items: LineItem[]; idempotencyKey: string }): Promise<ReturnLabel> {
-      const label = await clients.carrier.createReturnLabel(
-        { returnId: input.returnId, orderId: input.orderId, customerId: input.customerId, items: input.items },
-        input.idempotencyKey,
-        { signal: signal() },
+      const label = await partnerCall((signal) =>
+        clients.carrier.createReturnLabel({ returnId: input.returnId, orderId: input.orderId, customerId: input.customerId, items: input.items }, input.idempotencyKey, { signal }),
       );
       return { labelId: label.label_id, trackingNumber: label.tracking_number, labelUrl: label.label_url, carrier: label.carrier };
     },
 
     async voidReturnLabel(input: { labelId: string; idempotencyKey: string }): Promise<void> {
-      await clients.carrier.voidReturnLabel(input.labelId, input.idempotencyKey, { signal: signal() });
+      await partnerCall((signal) => clients.carrier.voidReturnLabel(input.labelId, input.idempotencyKey, { signal }));
     },
 
     async expectReturn(input: { returnId: string; orderId: string; items: LineItem[]; trackingNumber: string; idempotencyKey: string }): Promise<void> {
-      await clients.warehouse.expectReturn({ returnId: input.returnId, orderId: input.orderId, items: input.items, trackingNumber: input.trackingNumber }, input.idempotencyKey, { signal: signal() });
+      await partnerCall((signal) =>
+        clients.warehouse.expectReturn({ returnId: input.returnId, orderId: input.orderId, items: input.items, trackingNumber: input.trackingNumber }, input.idempotencyKey, { signal }),
+      );
     },
 
     async restock(input: { returnId: string; items: LineItem[]; idempotencyKey: string }): Promise<void> {
-      await clients.inventory.restock({ returnId: input.returnId, items: input.items }, input.idempotencyKey, { signal: signal() });
+      await partnerCall((signal) => clients.inventory.restock({ returnId: input.returnId, items: input.items }, input.idempotencyKey, { signal }));
     },
 
     async refund(input: { orderId: string; amount: number; currency: string; reason: string; idempotencyKey: string }): Promise<{ refundId: string }> {
-      const refund = await clients.payments.refund({ orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason }, input.idempotencyKey, { signal: signal() });
+      const refund = await partnerCall((signal) =>
+        clients.payments.refund({ orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason }, input.idempotencyKey, { signal }),
+      );
       return { refundId: refund.refund_id };
     },
 

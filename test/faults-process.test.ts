@@ -101,7 +101,7 @@ describe('process faults on the shared dev server: worker and receiver killed', 
 
   it(
     'a worker SIGKILLed while the label request is in flight: the return finishes, one label, the customer told once',
-    { timeout: 180_000 },
+    { timeout: 120_000 },
     async () => {
       const orderId = `ORD-${unique()}`;
       const returnId = `RET-${unique()}`;
@@ -121,8 +121,8 @@ describe('process faults on the shared dev server: worker and receiver killed', 
 
       worker = await startWorkerProcess(env);
       await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
-      // The lost attempt is retried once its 45 s start-to-close timeout expires (Temporal cannot
-      // tell a dead worker from a slow one); the retry carries the same idempotency key.
+      // The lost attempt stops heartbeating, so Temporal retries it after the 10 s heartbeat
+      // timeout; the retry carries the same idempotency key.
       const state = await temporal.client.workflow.getHandle(returnWf).result();
       expect(state).toMatchObject({ status: 'refunded' });
 

@@ -15,6 +15,9 @@ const PROFILES = {
   /** Calls to partner systems: a slow partner gets time, an unavailable one gets patience. */
   upstream: {
     startToCloseTimeout: '45s',
+    // The activities heartbeat while they wait on a partner: a worker that died mid-call is
+    // noticed after 10 s and the call retried (same idempotency key), not after the full 45 s.
+    heartbeatTimeout: '10s',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 50 },
   },
   /** Nice-to-have lookups that must not hold up what comes next (context for an escalation). */
