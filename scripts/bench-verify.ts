@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { SAMPLES } from '../src/events/samples';
 import { WebhookEvent } from '../src/events/schemas';
 import { generateSecret, SCHEMES, signWebhook, verifyWebhook, WebhookVerificationError, type SchemeName } from '../src/receiver/verify';
+import { table } from './bench/report';
 
 const BATCH = 50;
 
@@ -83,14 +84,6 @@ const BODIES = [
 
 const us = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
 const ops = (n: number) => Math.round(n).toLocaleString('en-US');
-
-function table(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
 
 // --- run ----------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { loadWorkerConfig } from '../config/worker';
@@ -31,9 +31,9 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  // One connection for the whole process: the Client the activities use shares the worker's.
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
-  const clientConnection = await Connection.connect(config.temporal.connectionOptions);
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
   const { deps, close } = await buildActivityDeps(config, client, logger);
 
   const worker = await Worker.create({
@@ -53,7 +53,6 @@ async function main(): Promise<void> {
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.
   await worker.run();
   await close();
-  await clientConnection.close();
   await connection.close();
   logger.info('worker stopped');
 }
