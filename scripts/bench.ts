@@ -156,7 +156,7 @@ async function startSystem(options: Options): Promise<System> {
 function describeStore(store: DevServerStore, dbFile: string | undefined): string {
   return store === 'memory'
     ? 'IN MEMORY (its SQLite database lives in RAM: nothing is written to disk, and it is gone when the server stops; --db file for a SQLite file as `npm start` uses)'
-    : `SQLite FILE ${dbFile} (as \`npm start\` runs it: every commit is written and fsynced; --db memory for an in-memory store)`;
+    : `SQLite FILE ${dbFile}, write-ahead log with full sync (as \`npm start\` runs it: every commit is written and fsynced; --db memory for an in-memory store)`;
 }
 
 const describeStoreShort = (store: DevServerStore) => (store === 'memory' ? 'Temporal dev server IN MEMORY' : 'Temporal dev server on a SQLite FILE');

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { searchAttributeFlags } from '../workflows/search-attributes';
-import { describeCli, findTemporalCli } from './temporal-cli';
+import { describeCli, devServerFileArgs, findTemporalCli } from './temporal-cli';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = resolve(ROOT, DATA_DIR);
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
       '--ip', '127.0.0.1',
       '--port', String(TEMPORAL_PORT),
       '--ui-port', String(UI_PORT),
-      '--db-filename', join(DATA, 'temporal.db'),
+      ...devServerFileArgs(join(DATA, 'temporal.db')),
       '--log-level', 'warn',
       ...searchAttributeFlags(),
     ], env);

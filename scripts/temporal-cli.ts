@@ -120,6 +120,16 @@ const DESCRIPTIONS: Record<CliSource, string> = {
   'sdk-download': "the SDK's downloaded dev server",
 };
 
+/**
+ * `temporal server start-dev` flags for a dev server kept in a SQLite file. Write-ahead logging
+ * with full sync stays durable (every acknowledged start is on disk, which is what a 202 from
+ * the receiver promises) and takes about half the fsyncs of SQLite's default rollback journal:
+ * `npm run bench -- --db file` measured 39–57 starts/s with the default and 80/s with these.
+ */
+export function devServerFileArgs(dbFile: string): string[] {
+  return ['--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=full'];
+}
+
 export function describeCli(cli: TemporalCli): string {
   return `Temporal CLI: ${cli.path} — ${DESCRIPTIONS[cli.source]}`;
 }

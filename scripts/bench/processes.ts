@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { HooklineSource, searchAttributeFlags } from '../../workflows/search-attributes';
+import { devServerFileArgs } from '../temporal-cli';
 
 const ROOT = resolve(__dirname, '../..');
 const PROBE = join(__dirname, 'probe.mjs');
@@ -145,7 +146,7 @@ export async function startDevServer(options: { cliPath: string; store: DevServe
   const fd = openSync(logFile, 'a');
   const child = spawn(
     options.cliPath,
-    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), ...(dbFile ? ['--db-filename', dbFile] : []), '--log-level', 'error', ...searchAttributeFlags()],
+    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), ...(dbFile ? devServerFileArgs(dbFile) : []), '--log-level', 'error', ...searchAttributeFlags()],
     { stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { devServerFileArgs } from '../../scripts/temporal-cli';
 import { searchAttributeFlags } from '../../workflows/search-attributes';
 
 /**
@@ -106,7 +107,7 @@ export async function startDevServer(options: { cliPath: string; dbFile: string 
     const child = track(
       spawn(
         options.cliPath,
-        ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', options.dbFile, '--log-level', 'error', ...searchAttributeFlags()],
+        ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), ...devServerFileArgs(options.dbFile), '--log-level', 'error', ...searchAttributeFlags()],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );
