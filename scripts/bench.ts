@@ -59,7 +59,23 @@ const Options = z.object({
 });
 type Options = z.infer<typeof Options>;
 
+const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains every figure)
+  --db memory|file          the dev server's store (default memory; file: SQLite, WAL, full sync, as npm start)
+  --concurrency N           requests in flight in the max-throughput phase (default 32)
+  --max-duration D          length of the max-throughput phase (default 15s), after --warmup D (default 2s)
+  --rate N --duration D     the fixed-rate phase, open loop (default 200 events/s for 30s; --rate 0 skips it)
+  --e2e N                   events in the end-to-end phase (default 600; 0 skips it), --e2e-concurrency N (8)
+  --storm N                 events in the duplicate storm, each sent 5 times (default 200; 0 skips it)
+  --soak N                  only a memory test: N events through the receiver (e.g. 100000)
+  --timeout D               a request's client-side timeout (default 10s)
+  --profile                 CPU-profile the receiver and say where its time goes
+  --keep                    keep the run's directory (logs, profiles, the dev server's file)`;
+
 function parseOptions(): Options {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   const names = Object.keys(Options.shape);
   const { values } = parseArgs({ options: Object.fromEntries(names.map((n) => [n, { type: n === 'profile' || n === 'keep' ? 'boolean' : 'string' }])) as Record<string, { type: 'string' | 'boolean' }> });
   const result = Options.safeParse(values);

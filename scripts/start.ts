@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { searchAttributeFlags } from '../workflows/search-attributes';
-import { describeCli, devServerFileArgs, findTemporalCli } from './temporal-cli';
+import { describeCli, devServerFileArgs, devServerReady, findTemporalCli } from './temporal-cli';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = resolve(ROOT, DATA_DIR);
@@ -152,7 +152,8 @@ async function main(): Promise<void> {
   } else {
     say(`Using the Temporal server at ${temporalAddress} (TEMPORAL_ADDRESS); not starting one.`);
   }
-  await waitFor('The Temporal server', () => temporalAnswers(temporalAddress), 60_000);
+  // Our own dev server is ready when it has our search attributes; one we were pointed at, when it answers.
+  await waitFor('The Temporal server', () => (external ? temporalAnswers(temporalAddress) : devServerReady(temporalAddress)), 60_000);
 
   const node = process.execPath;
   const tsx = ['--import', 'tsx'];

@@ -12,6 +12,8 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { HooklineSource } from '../workflows/search-attributes';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 /** Later releases carry a `replace` directive, which `go install pkg@version` refuses. */
@@ -128,6 +130,24 @@ const DESCRIPTIONS: Record<CliSource, string> = {
  */
 export function devServerFileArgs(dbFile: string): string[] {
   return ['--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=full'];
+}
+
+/**
+ * Whether a dev server we started can take hookline's starts yet: its namespace answers AND lists
+ * our search attributes, which `--search-attribute` registers only after the frontend is up (a
+ * start before that is refused, and the receiver would answer 503).
+ */
+export async function devServerReady(address: string, namespace = 'default'): Promise<boolean> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 }).catch(() => undefined);
+  if (!connection) return false;
+  try {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    return Boolean(customAttributes && HooklineSource.name in customAttributes);
+  } catch {
+    return false;
+  } finally {
+    await connection.close();
+  }
 }
 
 export function describeCli(cli: TemporalCli): string {

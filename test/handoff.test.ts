@@ -234,6 +234,10 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(badBody.body).toMatchObject({ type: 'urn:hookline:problem:bad-request' });
     expect(badBody.body.detail).toMatch(/agent/);
     expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: '{"agent":' })).status).toBe(400);
+    // A body that is not the encoding it claims: the sender's mistake (a bare 400 from the parser), not a 500.
+    const notGzip = await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: { agent: 'a' }, headers: { 'content-encoding': 'gzip' } });
+    expect(notGzip.status).toBe(400);
+    expect(notGzip.body.type).toBe('urn:hookline:problem:bad-request');
     expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'resolve'), { body: { agent: 'a', outcome: 'maybe' } })).status).toBe(400);
     expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'reply'), { body: { agent: 'a', text: '   ' } })).status).toBe(400);
     expect((await call(t.receiver.url, 'GET', '/handoffs?status=bogus')).status).toBe(400);

@@ -2,12 +2,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SAMPLES } from '../src/events/samples';
 import { signWebhook } from '../src/receiver/verify';
+import { freePort } from './support/processes';
 
 /**
  * `npm run receiver` as production runs it: one process configured by the environment, serving
@@ -21,15 +21,6 @@ const SECRETS = {
   WEBHOOK_SECRET_CARRIER: `carrier-${randomUUID()}`,
   OPERATOR_TOKEN: `operator-${randomUUID()}`,
 };
-
-function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 function request(port: number, ca: Buffer, method: string, path: string, headers: Record<string, string> = {}, body?: string) {
   return new Promise<{ status: number; body: string }>((done, fail) => {

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from './support/processes';
 
 /**
  * The README's start command as a user runs it: `npm start` brings up the dev server, the
@@ -11,17 +11,6 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
  * Ctrl-C (SIGINT to the process group, as a terminal sends it) leaves nothing behind.
  */
 const ROOT = resolve(__dirname, '..');
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** Every process on the machine whose environment carries this run's unique data directory. */
 function processesOf(dataDir: string): number[] {

@@ -3,8 +3,8 @@ import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { HooklineSource, searchAttributeFlags } from '../../workflows/search-attributes';
-import { devServerFileArgs } from '../temporal-cli';
+import { searchAttributeFlags } from '../../workflows/search-attributes';
+import { devServerFileArgs, devServerReady } from '../temporal-cli';
 
 const ROOT = resolve(__dirname, '../..');
 const PROBE = join(__dirname, 'probe.mjs');
@@ -151,14 +151,10 @@ export async function startDevServer(options: { cliPath: string; store: DevServe
   );
   closeSync(fd);
   options.group.add('temporal', child, 10_000);
-  let connection: Connection | undefined;
   // Ready means hookline could start a workflow: the namespace answers and our search attributes exist.
-  await waitUntil('the Temporal dev server', child, logFile, async () => {
-    connection ??= await Connection.connect({ address, connectTimeout: 1000 });
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
-    return Boolean(customAttributes && HooklineSource.name in customAttributes);
-  }, 60_000);
-  return { address, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, dbFile, connection: connection! };
+  await waitUntil('the Temporal dev server', child, logFile, () => devServerReady(address), 60_000);
+  const connection = await Connection.connect({ address });
+  return { address, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, dbFile, connection };
 }
 
 /** Linux only: a process's CPU time so far, from /proc (ticks are 1/100 s there); undefined elsewhere. */

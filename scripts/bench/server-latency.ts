@@ -38,7 +38,7 @@ export function since(before: Histogram, after: Histogram): Histogram {
 }
 
 /** The smallest bucket bound under which at least p % of the observations fall, in ms. */
-export function boundMs(h: Histogram, p: number): number {
+function boundMs(h: Histogram, p: number): number {
   const needed = (p / 100) * h.count;
   return (h.buckets.find(([, n]) => n >= needed)?.[0] ?? Infinity) * 1000;
 }

@@ -1,7 +1,7 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from '../log';
 import { createReceiverMetrics, metricsRouter } from './metrics';
-import { problem, sendProblem } from './problem';
+import { isClientHttpError, problem, sendProblem } from './problem';
 import { webhookRouter, type WebhookRouteOptions } from './webhooks';
 
 export interface AppDeps extends WebhookRouteOptions {
@@ -42,7 +42,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((err: unknown, _req: Request, res: Response, _next: (err?: unknown) => void) => {
     // Express's own refusals carry a 4xx status (a path whose %-escapes do not decode, as in
     // /webhooks/oms%): the request was bad, not the receiver, so no 500 and no error line.
-    if (isClientError(err)) {
+    if (isClientHttpError(err)) {
       if (!res.headersSent) sendProblem(res, problem('bad-request', 'The request could not be read.'));
       return;
     }
@@ -50,9 +50,4 @@ export function createApp(deps: AppDeps): Express {
     if (!res.headersSent) sendProblem(res, problem('internal', 'Unexpected error.'));
   });
   return app;
-}
-
-function isClientError(err: unknown): boolean {
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
-  return typeof status === 'number' && status >= 400 && status < 500;
 }

@@ -8,7 +8,7 @@ import { OUTCOMES } from '../../workflows/handoff';
 import { HandoffConflictError, HandoffNotFoundError, InvalidFilterError, LIST_STATUSES, type HandoffService } from '../handoff/service';
 import type { Logger } from '../log';
 import { bearerMatches, safeEqual } from './bearer';
-import { HttpProblem, problem, sendProblem, type Problem } from './problem';
+import { HttpProblem, isClientHttpError, problem, sendProblem, type Problem } from './problem';
 
 export interface HandoffRouterOptions {
   service: HandoffService;
@@ -165,8 +165,8 @@ function toProblem(err: unknown): { p: Problem; headers: Record<string, string> 
   if (err instanceof HandoffConflictError) return { p: problem('conflict', err.message), headers: {} };
   if (err instanceof HandoffNotFoundError) return { p: problem('not-found', err.message), headers: {} };
   if (err instanceof InvalidFilterError) return { p: problem('bad-request', err.message), headers: {} };
-  if (isBodyError(err)) {
-    return err.type === 'entity.too.large'
+  if (isClientHttpError(err)) {
+    return err.status === 413
       ? { p: problem('body-too-large', 'The request body is too large.'), headers: {} }
       : { p: problem('bad-request', 'The request body must be valid JSON.'), headers: {} };
   }
@@ -183,7 +183,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   throw new HttpProblem(problem('bad-request', issues.join('; '), { issues }));
 }
 
-/** Compares through fixed-length digests, so neither the content nor the length leaks by timing. */
 function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -195,10 +194,6 @@ function readCookie(header: string | undefined, name: string): string | undefine
 
 function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
   return `${OPERATOR_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
-}
-
-function isBodyError(err: unknown): err is { type: string; status: number } {
-  return typeof err === 'object' && err !== null && 'type' in err && typeof (err as { type: unknown }).type === 'string' && 'status' in err;
 }
 
 interface Pages {

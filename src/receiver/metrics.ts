@@ -13,7 +13,7 @@ const OUTCOMES: readonly WebhookOutcome[] = ['accepted', 'duplicate', 'quarantin
  * letter, so this can never be one: anyone can POST to /webhooks/<anything>, and a label per
  * made-up name would let them grow the scrape without bound.
  */
-export const UNKNOWN_SOURCE = '_unknown';
+const UNKNOWN_SOURCE = '_unknown';
 
 /** From the sender's first byte to the answer: 1 ms up to the 5 s start timeout and a bit past it. */
 const ACK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -98,7 +98,7 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
  */
 export function metricsRouter(options: { metrics: ReceiverMetrics; token?: string }): Router {
   const router = express.Router();
-  const token = options.token && options.token.length > 0 ? options.token : undefined;
+  const token = options.token || undefined; // empty counts as unset
   router.get('/metrics', (req: Request, res: Response, next: (err?: unknown) => void) => {
     if (token && !bearerMatches(req.headers.authorization, token)) {
       const p = problem('metrics-unauthorized', 'Send the metrics token as "Authorization: Bearer <METRICS_TOKEN>".');

@@ -53,6 +53,16 @@ export class HttpProblem extends Error {
   }
 }
 
+/**
+ * An Express or body-parser refusal of the request itself: an http-error with a 4xx `status`. Its
+ * own (too large, aborted, a lying length, bad JSON, a path whose %-escapes do not decode) carry a
+ * `type`; the decompression error of a body that is not the encoding it claims is a bare 400.
+ */
+export function isClientHttpError(err: unknown): err is { status: number } {
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 export function sendProblem(res: Response, p: Problem, headers: Record<string, string> = {}): void {
   res.status(p.status).set(headers).type('application/problem+json').send(JSON.stringify(p));
 }

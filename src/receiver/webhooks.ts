@@ -1,9 +1,9 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../log';
 import { classifyVerified, type QuarantineCode } from './classify';
-import { HttpProblem, problem, sendProblem } from './problem';
+import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
-import { createReceiverMetrics, type ReceiverMetrics, type WebhookOutcome } from './metrics';
+import type { ReceiverMetrics, WebhookOutcome } from './metrics';
 import { TokenBuckets } from './rate-limit';
 import type { SourceConfig } from './sources';
 import { verifyWebhook, WebhookVerificationError } from './verify';
@@ -16,7 +16,7 @@ export interface WebhookRouteOptions {
   /** Seconds a sender should wait before retrying when Temporal is unavailable. */
   retryAfterSeconds: number;
   now?: () => Date;
-  /** Where the router counts what it answers; createApp shares it with `GET /metrics`. */
+  /** Where the router counts what it answers, shared with `GET /metrics`; createApp makes one when unset. */
   metrics?: ReceiverMetrics;
 }
 
@@ -34,11 +34,11 @@ const JSON_TYPES = /^application\/([a-z0-9.+-]*\+)?json$/i;
  * refusals first, the signature over the raw bytes before anything reads them, and a 2xx only
  * after Temporal has durably accepted the event.
  */
-export function webhookRouter(options: WebhookRouteOptions): Router {
+export function webhookRouter(options: WebhookRouteOptions & { metrics: ReceiverMetrics }): Router {
   const router = express.Router();
   const buckets = new TokenBuckets();
   const now = options.now ?? (() => new Date());
-  const metrics = options.metrics ?? createReceiverMetrics({ sources: options.sources.keys() });
+  const { metrics } = options;
 
   const gate = (req: Request, res: Response, next: (err?: unknown) => void) => {
     res.locals.started = process.hrtime.bigint();
@@ -148,7 +148,8 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       headers = { 'Retry-After': String(options.retryAfterSeconds) };
       workflowId = err.workflowId;
       options.logger.error('temporal unavailable', { source, workflowId, error: err.message });
-    } else if (isBodyError(err)) {
+    } else if (isClientHttpError(err)) {
+      // express.raw's refusals of the body (see isClientHttpError).
       p = err.status === 413 ? problem('body-too-large', `Bodies are limited to ${options.maxBodyBytes} bytes.`) : problem('bad-request', 'The request body could not be read.');
     } else {
       p = problem('internal', 'Unexpected error; nothing was accepted. Retry later.');
@@ -162,13 +163,6 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
   });
 
   return router;
-}
-
-// express.raw passes on only 4xx http-errors: its own (too large, aborted, a lying length) and, as a
-// bare 400 without a `type`, the decompression error of a body that is not the encoding it claims.
-function isBodyError(err: unknown): err is { status: number } {
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
-  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 function elapsedMs(started: bigint): number {

@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 
 /**
  * The worker's logger, plus the workflow an activity works for on every line logged while one
- * runs. Code shared with other processes (the notifier, the clients) takes a plain logger and
+ * runs. Code shared with other processes (the notifier) takes a plain logger and
  * stays unaware of Temporal; wrapping it once here is what puts the workflow ID on its lines.
  * The names match the SDK's own activity log attributes, so one query finds both.
  */

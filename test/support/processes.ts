@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { devServerFileArgs } from '../../scripts/temporal-cli';
+import { devServerFileArgs, devServerReady } from '../../scripts/temporal-cli';
 import { searchAttributeFlags } from '../../workflows/search-attributes';
 
 /**
@@ -13,6 +12,7 @@ import { searchAttributeFlags } from '../../workflows/search-attributes';
 
 const ROOT = join(__dirname, '../..');
 
+/** A loopback port nothing listens on (for as long as nobody takes it). */
 export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -111,7 +111,7 @@ export async function startDevServer(options: { cliPath: string; dbFile: string 
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );
-    await until('dev server', child, () => namespaceAnswers(address), 60_000);
+    await until('dev server', child, () => devServerReady(address), 60_000);
     return child;
   };
   const server: DevServer = {
@@ -123,17 +123,4 @@ export async function startDevServer(options: { cliPath: string; dbFile: string 
     stop: () => server.current.kill('SIGKILL'),
   };
   return server;
-}
-
-async function namespaceAnswers(address: string): Promise<boolean> {
-  const connection = await Connection.connect({ address, connectTimeout: '1s' }).catch(() => undefined);
-  if (!connection) return false;
-  try {
-    await connection.workflowService.describeNamespace({ namespace: 'default' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await connection.close();
-  }
 }

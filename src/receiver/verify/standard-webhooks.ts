@@ -14,15 +14,19 @@ import type { Headers, SignOptions, VerifiedDelivery, VerifyOptions } from './ty
 const SECRET_PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** The HMAC key is the base64 payload after the whsec_ prefix (the prefix is optional). */
-export function isStandardWebhooksSecret(secret: string): boolean {
+/** The HMAC key is the base64 payload after the whsec_ prefix (the prefix is optional); empty if there is none. */
+function keyOf(secret: string): Buffer {
   const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  return BASE64.test(encoded) && Buffer.from(encoded, 'base64').length > 0;
+  return BASE64.test(encoded) ? Buffer.from(encoded, 'base64') : Buffer.alloc(0);
+}
+
+/** What the receiver's configuration checks at start-up, so that decodeKey never throws on a delivery. */
+export function isStandardWebhooksSecret(secret: string): boolean {
+  return keyOf(secret).length > 0;
 }
 
 function decodeKey(secret: string): Buffer {
-  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  const key = BASE64.test(encoded) ? Buffer.from(encoded, 'base64') : Buffer.alloc(0);
+  const key = keyOf(secret);
   // A configuration mistake, not the sender's: surface it as a server error, without the secret.
   if (key.length === 0) throw new TypeError('A standard-webhooks secret must be whsec_ followed by base64');
   return key;
