@@ -30,6 +30,7 @@ import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
 import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
+import { sandboxWorkerEnv } from '../src/sandbox';
 import { delivery, MIXED_TYPES } from './bench/events';
 import { LoadGenerator, type LoadPlan, type LoadResult, type LoadShape } from './bench/load';
 import { askMemory, cpuMeter, freeLoopbackPort, httpOk, ProcessGroup, residentOf, sampleResident, spawnNode, startDevServer, waitUntil, type DevServerStore, type ProbeAnswer } from './bench/processes';
@@ -155,8 +156,7 @@ async function startSystem(options: Options): Promise<System> {
   if (options.soak === 0 && options.e2e > 0) {
     const url = `http://127.0.0.1:${sandboxPort}`;
     sandbox = { child: startChild('sandbox', 'src/sandbox/main.ts', { ...env, PORT: String(sandboxPort), HOST: '127.0.0.1' }, dir, () => () => httpOk(`${url}/_sandbox/health`), waits) };
-    const systems = Object.fromEntries(['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, `${url}/${s.toLowerCase()}`]));
-    const workerEnv = { ...env, ...systems, DATABASE_URL: `sqlite:${join(dir, 'hookline.db')}` };
+    const workerEnv = { ...env, ...sandboxWorkerEnv(url), DATABASE_URL: `sqlite:${join(dir, 'hookline.db')}` };
     worker = { child: startChild('worker', 'src/worker/main.ts', workerEnv, dir, (logFile) => () => readFileSync(logFile, 'utf8').includes('"worker started"'), waits) };
   }
   await Promise.all(waits);

@@ -9,6 +9,7 @@ import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { sandboxWorkerEnv } from '../src/sandbox';
 import { searchAttributeFlags } from '../workflows/search-attributes';
 import { describeCli, devServerFileArgs, devServerReady, findTemporalCli } from './temporal-cli';
 
@@ -162,12 +163,11 @@ async function main(): Promise<void> {
   await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000);
 
   const appEnv: NodeJS.ProcessEnv = {
+    // The sandbox first, so a <SYSTEM>_BASE_URL of the caller's points that system elsewhere.
+    ...sandboxWorkerEnv(sandboxUrl),
     ...env,
     TEMPORAL_ADDRESS: temporalAddress,
     DATABASE_URL: env.DATABASE_URL ?? `sqlite:${join(DATA, 'hookline.db')}`,
-    ...Object.fromEntries(
-      ['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, env[`${s}_BASE_URL`] ?? `${sandboxUrl}/${s.toLowerCase()}`]),
-    ),
     ...devSecretsEnv(secrets, env),
     PORT: String(RECEIVER_PORT),
     WORKER_METRICS_ADDRESS,

@@ -4,8 +4,9 @@ import { loadReceiverConfig } from '../src/config/receiver';
 import { loadTemporalConfig } from '../src/config/temporal';
 import { loadWorkerConfig } from '../src/config/worker';
 import { loadSources } from '../src/receiver/sources';
+import { sandboxWorkerEnv } from '../src/sandbox';
 
-const systems = Object.fromEntries(['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, `http://127.0.0.1:4010/${s.toLowerCase()}`]));
+const systems = sandboxWorkerEnv('http://127.0.0.1:4010');
 
 describe('configuration', () => {
   it('has sensible defaults', () => {

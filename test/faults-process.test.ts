@@ -10,8 +10,8 @@ import { openDatabase, type Database, type Schema } from '../src/db';
 import { returnWorkflowId, workflowIdFor } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import { signWebhook } from '../src/receiver/verify';
-import { startSandbox, type RunningSandbox } from '../src/sandbox';
-import { DEFAULT_SCHEMES, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
+import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
+import { DEFAULT_SCHEMES, sendSigned, startReceiver, TEST_SECRETS, testSecretsEnv, type Receiver } from './support/harness';
 import { freePort, startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
@@ -28,7 +28,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The environment `npm run worker` needs, pointed at a dev server, a database and the sandbox. */
 function workerEnv(temporalAddress: string, taskQueue: string, databaseUrl: string, sandboxUrl: string): Record<string, string> {
-  const systems = Object.fromEntries(['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, `${sandboxUrl}/${s.toLowerCase()}`]));
   return {
     TEMPORAL_ADDRESS: temporalAddress,
     HOOKLINE_TASK_QUEUE: taskQueue,
@@ -36,14 +35,13 @@ function workerEnv(temporalAddress: string, taskQueue: string, databaseUrl: stri
     UPSTREAM_TIMEOUT: '10s',
     RETURN_RECEIPT_WINDOW: '5m',
     WORKER_METRICS_ADDRESS: 'off',
-    ...systems,
+    ...sandboxWorkerEnv(sandboxUrl),
   };
 }
 
 /** The environment `npm run receiver` needs for the test senders' secrets. */
 function receiverEnv(temporalAddress: string, taskQueue: string): Record<string, string> {
-  const secrets = Object.fromEntries(Object.entries(TEST_SECRETS).map(([name, secret]) => [`WEBHOOK_SECRET_${name.toUpperCase()}`, secret]));
-  return { TEMPORAL_ADDRESS: temporalAddress, HOOKLINE_TASK_QUEUE: taskQueue, TEMPORAL_START_TIMEOUT: '2s', ...secrets };
+  return { TEMPORAL_ADDRESS: temporalAddress, HOOKLINE_TASK_QUEUE: taskQueue, TEMPORAL_START_TIMEOUT: '2s', ...testSecretsEnv() };
 }
 
 const payment = (paymentId: string) => ({ ...SAMPLES['payment.succeeded'], event_id: `evt-${paymentId}`, payment_id: paymentId, order_id: `ORD-${paymentId}` });

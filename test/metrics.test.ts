@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SAMPLES } from '../src/events/samples';
 import { createLogger } from '../src/log';
 import { createReceiverMetrics } from '../src/receiver/metrics';
-import { startSandbox, type RunningSandbox } from '../src/sandbox';
+import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { raiseEscalation, terminateAll } from './support/handoff';
 import { connectTestEnv, sendSigned, startReceiver, type Receiver } from './support/harness';
 import { freePort, startWorkerProcess, type Child } from './support/processes';
@@ -209,7 +209,7 @@ describe('the worker process’s Temporal SDK metrics', () => {
       TEMPORAL_NAMESPACE: inject('temporalNamespace'),
       HOOKLINE_TASK_QUEUE: taskQueue,
       DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-metrics-')), 'kb.db')}`,
-      ...Object.fromEntries(['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, `${sandbox.url}/${s.toLowerCase()}`])),
+      ...sandboxWorkerEnv(sandbox.url),
       WORKER_METRICS_ADDRESS: metricsAddress,
       LOG_LEVEL: 'debug',
     };

@@ -49,6 +49,14 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<R
   };
 }
 
+/**
+ * The worker's `<SYSTEM>_BASE_URL` variables pointing every system at a sandbox running at `url`,
+ * for a worker started as its own process (`npm start`, the bench, the tests that kill it).
+ */
+export function sandboxWorkerEnv(url: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(sandboxClientsConfig(url)).map(([system, config]) => [`${system.toUpperCase()}_BASE_URL`, config.baseUrl]));
+}
+
 /** Client configuration pointing every system at a sandbox running at `url`. */
 export function sandboxClientsConfig(url: string, options: { token?: string; timeoutMs?: number } = {}): ClientsConfig {
   const base = url.replace(/\/+$/, '');

@@ -127,6 +127,11 @@ export const TEST_SECRETS: Record<string, string> = {
   carrier: 'carrier-test-secret-abcdef0123456789',
 };
 
+/** The receiver's WEBHOOK_SECRET_<SOURCE> variables for the test senders' secrets. */
+export function testSecretsEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(TEST_SECRETS).map(([name, secret]) => [`WEBHOOK_SECRET_${name.toUpperCase()}`, secret]));
+}
+
 export const DEFAULT_SCHEMES: Record<string, SchemeName> = {
   oms: 'hmac-sha256-hex',
   crm: 'standard-webhooks',
@@ -159,8 +164,7 @@ export async function startReceiver(options: {
   /** METRICS_TOKEN: when set, GET /metrics requires it. */
   metricsToken?: string;
 }): Promise<Receiver> {
-  const sourceEnv: Record<string, string> = {};
-  for (const [name, secret] of Object.entries(TEST_SECRETS)) sourceEnv[`WEBHOOK_SECRET_${name.toUpperCase()}`] = secret;
+  const sourceEnv = testSecretsEnv();
   const intake = createIntake({
     client: options.env.client,
     taskQueue: options.taskQueue,
