@@ -276,7 +276,7 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       expect(envelope).toMatchObject({ source: 'payments', identity: body.id, identityFrom: 'sender', event: { payment_id: body.payment_id, amount: 49.99 } });
     });
 
-    it('github source: @octokit/webhooks-methods sign in X-Hub-Signature-256; X-GitHub-Delivery is the identity', async () => {
+    it('github source: @octokit/webhooks-methods sign in X-Hub-Signature-256; the unsigned X-GitHub-Delivery is only a reference', async () => {
       const body = orderUpdated();
       const raw = JSON.stringify(body);
       const delivery = randomUUID();
@@ -285,10 +285,10 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
         'x-github-delivery': delivery,
         'x-github-event': 'order',
       });
-      const workflowId = expectAccepted(res, `github:order.status_updated:${delivery}`);
+      const workflowId = expectAccepted(res, `github:order.status_updated:${orderKey(body)}`);
       expect((await env.client.workflow.getHandle(workflowId).describe()).type).toBe('orderStatusWorkflow');
       const [envelope] = (await startArgs(workflowId)) as [EventEnvelope];
-      expect(envelope).toMatchObject({ source: 'github', identity: delivery, identityFrom: 'sender' });
+      expect(envelope).toMatchObject({ source: 'github', identity: orderKey(body), identityFrom: 'natural-key', deliveryRef: delivery });
     });
 
     it('oms: a GitHub-style sha256=<hex> from @octokit/webhooks-methods in X-Webhook-Signature', async () => {
@@ -299,16 +299,19 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       expect(await env.client.workflow.getHandle(workflowId).result()).toEqual({ applied: true, notified: 'order-shipped' });
     });
 
-    it('carrier: Shopify-style base64 HMAC (node:crypto) in X-Shopify-Hmac-Sha256; X-Shopify-Webhook-Id is the identity', async () => {
-      const raw = JSON.stringify(delivered());
+    it('carrier: Shopify-style base64 HMAC (node:crypto) in X-Shopify-Hmac-Sha256; the unsigned X-Shopify-Webhook-Id is only a reference', async () => {
+      const body = delivered();
+      const raw = JSON.stringify(body);
       const webhookId = randomUUID();
       const res = await post(receiver, 'carrier', raw, {
         'X-Shopify-Hmac-Sha256': shopifyHmac(TEST_SECRETS.carrier!, raw),
         'X-Shopify-Webhook-Id': webhookId,
         'X-Shopify-Topic': 'shipments/delivered',
       });
-      const workflowId = expectAccepted(res, `carrier:shipment.delivered:${webhookId}`);
+      const workflowId = expectAccepted(res, `carrier:shipment.delivered:${body.tracking_number}:${body.timestamp}`);
       expect((await env.client.workflow.getHandle(workflowId).describe()).type).toBe('shipmentEventWorkflow');
+      const [envelope] = (await startArgs(workflowId)) as [EventEnvelope];
+      expect(envelope).toMatchObject({ identityFrom: 'natural-key', deliveryRef: webhookId });
     });
   });
 
@@ -343,8 +346,8 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       source: 'github',
       secret: () => GITHUB_SECRET,
       event() {
-        const delivery = randomUUID();
-        return { body: orderUpdated(), headersExtra: { 'x-github-delivery': delivery }, workflowId: `github:order.status_updated:${delivery}` };
+        const body = orderUpdated();
+        return { body, headersExtra: { 'x-github-delivery': randomUUID() }, workflowId: `github:order.status_updated:${orderKey(body)}` };
       },
       sign: async (raw, secret, extra) => ({ ...extra, 'x-hub-signature-256': await octokitSign(secret, raw) }),
       signatureHeaders: ['x-hub-signature-256'],
@@ -376,8 +379,8 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       source: 'carrier',
       secret: () => TEST_SECRETS.carrier!,
       event() {
-        const id = randomUUID();
-        return { body: delivered(), headersExtra: { 'x-shopify-webhook-id': id }, workflowId: `carrier:shipment.delivered:${id}` };
+        const body = delivered();
+        return { body, headersExtra: { 'x-shopify-webhook-id': randomUUID() }, workflowId: `carrier:shipment.delivered:${body.tracking_number}:${body.timestamp}` };
       },
       sign: async (raw, secret, extra) => ({ ...extra, 'x-shopify-hmac-sha256': shopifyHmac(secret, raw) }),
       signatureHeaders: ['x-shopify-hmac-sha256'],
@@ -550,6 +553,91 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
 
   // -------------------------------------------------------------------------------------------
   describe('identity', () => {
+    // The attacks a review confirmed against the running stack: the HMAC schemes sign the body
+    // only, so their delivery-id headers are the sender's to choose and must name nothing.
+    it('a captured oms delivery replayed four times with fresh X-GitHub-Delivery values is one event: one run, one customer message', async () => {
+      const body = orderUpdated();
+      const raw = JSON.stringify(body);
+      const signature = { 'x-webhook-signature': await octokitSign(TEST_SECRETS.oms!, raw) };
+      const workflowId = expectAccepted(await post(receiver, 'oms', raw, { ...signature, 'x-github-delivery': randomUUID() }), `oms:order.status_updated:${orderKey(body)}`);
+      for (let i = 0; i < 4; i++) {
+        const replay = await post(receiver, 'oms', raw, { ...signature, 'x-github-delivery': randomUUID() });
+        expect(replay.status, replay.text).toBe(200);
+        expect(replay.body).toMatchObject({ duplicate: true, workflowId });
+      }
+      expect(await env.client.workflow.getHandle(workflowId).result()).toEqual({ applied: true, notified: 'order-shipped' });
+      await expectExactlyOneExecution(workflowId);
+      const sent = await agent.db.selectFrom('notifications').select('idempotency_key').where('idempotency_key', 'like', `${workflowId}%`).execute();
+      expect(sent).toHaveLength(1);
+    });
+
+    it('an old carrier delivery replayed under a chosen X-Shopify-Webhook-Id cannot take the genuine event\'s workflow ID', async () => {
+      const carrierPost = (b: Record<string, unknown>, webhookId: string) => {
+        const raw = JSON.stringify(b);
+        return post(receiver, 'carrier', raw, { 'x-shopify-hmac-sha256': shopifyHmac(TEST_SECRETS.carrier!, raw), 'x-shopify-webhook-id': webhookId });
+      };
+      const old = delivered();
+      const oldId = expectAccepted(await carrierPost(old, randomUUID()), `carrier:shipment.delivered:${old.tracking_number}:${old.timestamp}`);
+      const genuine = delivered();
+      const genuineId = `carrier:shipment.delivered:${genuine.tracking_number}:${genuine.timestamp}`;
+      // The attacker names the header after the genuine event (both its own header value and its ID).
+      for (const chosen of [randomUUID(), genuineId, `${genuine.tracking_number}:${genuine.timestamp}`]) {
+        const replay = await carrierPost(old, chosen);
+        expect(replay.status, replay.text).toBe(200);
+        expect(replay.body).toMatchObject({ duplicate: true, workflowId: oldId });
+      }
+      await expectNoWorkflow(genuineId);
+      expectAccepted(await carrierPost(genuine, randomUUID()), genuineId);
+      await expectExactlyOneExecution(oldId);
+    });
+
+    it('property: the same signed bytes under any extra header values name one workflow (every scheme)', async () => {
+      const fc = await import('fast-check');
+      const idHeaders = ['x-github-delivery', 'x-shopify-webhook-id', 'webhook-id', 'svix-id', 'x-request-id', 'idempotency-key', 'x-event-id'];
+      const cases = senders.map((sender) => ({ sender, ...sender.event() }));
+      const signed = await Promise.all(
+        cases.map(async (c) => {
+          const raw = JSON.stringify(c.body);
+          return { ...c, raw, headers: await c.sender.sign(raw, c.sender.secret(), c.headersExtra) };
+        }),
+      );
+      const signatureNames = new Set(senders.flatMap((x) => [...x.signatureHeaders, 'webhook-id', 'webhook-timestamp']));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat(signed.length - 1),
+          fc.dictionary(fc.constantFrom(...idHeaders), fc.stringMatching(/^[A-Za-z0-9:._-]{1,40}$/), { maxKeys: 4 }),
+          async (which, extra) => {
+            const c = signed[which]!;
+            // Everything the signature covers stays; everything else is the attacker's choice.
+            const chosen = Object.fromEntries(Object.entries(extra).filter(([name]) => !signatureNames.has(name)));
+            const res = await post(receiver, c.sender.source, c.raw, { ...c.headers, ...chosen });
+            expect([200, 202], res.text).toContain(res.status);
+            expect(res.body.workflowId).toBe(c.workflowId);
+          },
+        ),
+        { numRuns: 40 },
+      );
+      for (const c of signed) await expectExactlyOneExecution(c.workflowId);
+    });
+
+    it('provider redeliveries still dedupe: GitHub resends the same delivery, Standard Webhooks re-signs the same webhook-id later', async () => {
+      const body = orderUpdated();
+      const raw = JSON.stringify(body);
+      const delivery = randomUUID();
+      const github = async () => ({ 'x-hub-signature-256': await octokitSign(GITHUB_SECRET, raw), 'x-github-delivery': delivery });
+      const workflowId = expectAccepted(await post(receiver, 'github', raw, await github()), `github:order.status_updated:${orderKey(body)}`);
+      const again = await post(receiver, 'github', raw, await github());
+      expect(again.status, again.text).toBe(200);
+      expect(again.body).toMatchObject({ duplicate: true, workflowId });
+
+      const inq = JSON.stringify(inquiry());
+      const msgId = `msg_${uid()}`;
+      const crmId = expectAccepted(await post(receiver, 'crm', inq, standardHeaders(inq, TEST_SECRETS.crm!, msgId, new Date(Date.now() - 60_000))), `crm:customer.inquiry.new:${msgId}`);
+      const resent = await post(receiver, 'crm', inq, standardHeaders(inq, TEST_SECRETS.crm!, msgId));
+      expect(resent.status, resent.text).toBe(200);
+      expect(resent.body).toMatchObject({ duplicate: true, workflowId: crmId });
+    });
+
     it('no sender id → the natural key (payment_id)', async () => {
       const body = payment();
       const raw = JSON.stringify(body);

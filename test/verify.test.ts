@@ -65,24 +65,24 @@ describe('standard-webhooks', () => {
     const delivery = verifyWebhook('standard-webhooks', Buffer.from(payload), headers, [SECRET], {
       now: () => new Date(1614265330_000),
     });
-    expect(delivery).toEqual({ deliveryId: 'msg_p5jXN8AQM9LWM0D4loKWxJek', signedAt: new Date(1614265330_000) });
+    expect(delivery).toEqual({ signedId: 'msg_p5jXN8AQM9LWM0D4loKWxJek', signedAt: new Date(1614265330_000) });
   });
 
   it('accepts a delivery signed by the standardwebhooks library and returns its id and signed time', () => {
-    expect(verify(signed())).toEqual({ deliveryId: 'msg_2Kx', signedAt: NOW });
+    expect(verify(signed())).toEqual({ signedId: 'msg_2Kx', signedAt: NOW });
   });
 
   it('accepts the svix- header names', () => {
     const h = signed();
     const svix = { 'svix-id': h['webhook-id']!, 'svix-timestamp': h['webhook-timestamp']!, 'svix-signature': h['webhook-signature']! };
-    expect(verify(svix).deliveryId).toBe('msg_2Kx');
+    expect(verify(svix).signedId).toBe('msg_2Kx');
   });
 
   it('skips v1a and non-matching v1 entries and accepts a later valid v1', () => {
     const h = signed();
     const wrong = new Webhook(OTHER_SECRET).sign('msg_2Kx', NOW, BODY);
     const headers = { ...h, 'webhook-signature': `v1a,bm90LWFuLWVkMjU1MTktc2lnbmF0dXJl ${wrong} ${h['webhook-signature']}` };
-    expect(verify(headers).deliveryId).toBe('msg_2Kx');
+    expect(verify(headers).signedId).toBe('msg_2Kx');
   });
 
   it('hashes the raw bytes, even a body that is not valid UTF-8', () => {
@@ -91,7 +91,7 @@ describe('standard-webhooks', () => {
     const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
     const sig = createHmac('sha256', key).update(`msg_raw.${NOW_S}.`).update(raw).digest('base64');
     const headers = { 'webhook-id': 'msg_raw', 'webhook-timestamp': String(NOW_S), 'webhook-signature': `v1,${sig}` };
-    expect(verify(headers, [SECRET], raw).deliveryId).toBe('msg_raw');
+    expect(verify(headers, [SECRET], raw).signedId).toBe('msg_raw');
   });
 
   it.each(['webhook-id', 'webhook-timestamp', 'webhook-signature'])('rejects a delivery without %s: missing-header', (name) => {
@@ -130,11 +130,11 @@ describe('standard-webhooks', () => {
     expect(verify(signed(BODY, { at: new Date(NOW.getTime() - 300_000) })).signedAt).toBeDefined();
     expect(verify(signed(BODY, { at: new Date(NOW.getTime() + 300_000) })).signedAt).toBeDefined();
     const old = signed(BODY, { at: new Date(NOW.getTime() - 3_600_000) });
-    expect(verifyWebhook('standard-webhooks', body(), old, [SECRET], { now, toleranceSeconds: 3_600 }).deliveryId).toBe('msg_2Kx');
+    expect(verifyWebhook('standard-webhooks', body(), old, [SECRET], { now, toleranceSeconds: 3_600 }).signedId).toBe('msg_2Kx');
   });
 
   it('accepts a delivery matching the second of two rotated secrets', () => {
-    expect(verify(signed(BODY, { secret: OTHER_SECRET }), [SECRET, OTHER_SECRET]).deliveryId).toBe('msg_2Kx');
+    expect(verify(signed(BODY, { secret: OTHER_SECRET }), [SECRET, OTHER_SECRET]).signedId).toBe('msg_2Kx');
   });
 
   it('refuses everything when no secret is configured: no-secret', () => {
@@ -235,18 +235,18 @@ describe('hmac-sha256-hex (GitHub)', () => {
   it("accepts GitHub's published example from 'Validating webhook deliveries'", () => {
     const secret = "It's a Secret to Everybody";
     const signature = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
-    expect(verify({ 'x-hub-signature-256': signature }, [secret], Buffer.from('Hello, World!'))).toEqual({ deliveryId: undefined });
+    expect(verify({ 'x-hub-signature-256': signature }, [secret], Buffer.from('Hello, World!'))).toEqual({});
   });
 
-  it('accepts a signature from @octokit/webhooks-methods and returns X-GitHub-Delivery', async () => {
+  it('accepts a signature from @octokit/webhooks-methods and returns X-GitHub-Delivery as an unsigned reference, not a signed id', async () => {
     const signature = await octokitSign(SECRET, BODY);
     const delivery = verify({ 'x-hub-signature-256': signature, 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' });
-    expect(delivery.deliveryId).toBe('72d3162e-cc78-11e3-81ab-4c9367dc0958');
+    expect(delivery).toEqual({ deliveryRef: '72d3162e-cc78-11e3-81ab-4c9367dc0958' });
   });
 
   it('reads X-Webhook-Signature by default and tolerates a bare hex value', async () => {
     const hex = (await octokitSign(SECRET, BODY)).slice('sha256='.length);
-    expect(verifyWebhook('hmac-sha256-hex', body(), { 'x-webhook-signature': hex }, [SECRET])).toEqual({ deliveryId: undefined });
+    expect(verifyWebhook('hmac-sha256-hex', body(), { 'x-webhook-signature': hex }, [SECRET])).toEqual({});
   });
 
   it('hashes the raw bytes, even a body that is not valid UTF-8', () => {
@@ -299,16 +299,16 @@ describe('hmac-sha256-base64 (Shopify)', () => {
   const verify = (headers: Record<string, string>, secrets = [SECRET], payload = body()) =>
     verifyWebhook('hmac-sha256-base64', payload, headers, secrets);
 
-  it('accepts X-Shopify-Hmac-Sha256 and returns X-Shopify-Webhook-Id', () => {
+  it('accepts X-Shopify-Hmac-Sha256 and returns X-Shopify-Webhook-Id as an unsigned reference', () => {
     const headers = { 'x-shopify-hmac-sha256': shopifyHmac(SECRET, BODY), 'x-shopify-webhook-id': 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043' };
-    expect(verify(headers)).toEqual({ deliveryId: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043' });
+    expect(verify(headers)).toEqual({ deliveryRef: 'b54557e4-bdd9-4b37-8a5f-bf7d70bcd043' });
   });
 
   it('reads a configured header instead, whatever its case', () => {
     const delivery = verifyWebhook('hmac-sha256-base64', body(), { 'x-signature': shopifyHmac(SECRET, BODY) }, [SECRET], {
       signatureHeader: 'X-Signature',
     });
-    expect(delivery).toEqual({ deliveryId: undefined });
+    expect(delivery).toEqual({});
   });
 
   it('rejects a delivery without the header: missing-header', () => {
@@ -352,7 +352,9 @@ describe('signWebhook and generateSecret', () => {
     const delivery = verifyWebhook(scheme, body(), headers, [secret], { now });
     const timestamped = scheme === 'stripe' || scheme === 'standard-webhooks';
     expect(delivery.signedAt).toEqual(timestamped ? NOW : undefined);
-    expect(delivery.deliveryId).toBe(scheme === 'stripe' ? undefined : 'evt_rt');
+    // Only standard-webhooks signs its id; the HMAC schemes' id header is a reference.
+    expect(delivery.signedId).toBe(scheme === 'standard-webhooks' ? 'evt_rt' : undefined);
+    expect(delivery.deliveryRef).toBe(scheme.startsWith('hmac') ? 'evt_rt' : undefined);
   });
 
   // The `npm run send` command must look genuine to real receivers, not only to ours.

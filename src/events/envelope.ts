@@ -7,6 +7,8 @@ export interface EventEnvelope<E extends WebhookEvent = WebhookEvent> {
   /** The event's identity (sender id, natural key or body hash), also the tail of the workflow ID. */
   identity: string;
   identityFrom: IdentitySource;
+  /** The unsigned delivery-id header the sender sent (X-GitHub-Delivery, …): a reference for people, never the identity. */
+  deliveryRef?: string;
   /** When the receiver accepted it (ISO-8601). */
   receivedAt: string;
   event: E;
@@ -18,8 +20,10 @@ export type EnvelopeOf<T extends EventType> = EventEnvelope<EventOf<T>>;
 export interface QuarantinedEvent {
   source: string;
   identity: string;
-  /** The sender's delivery id from the headers, kept so a replay keeps the same identity. */
-  deliveryId?: string;
+  /** The scheme's signed message id (standard-webhooks), kept so a replay keeps the same identity. */
+  signedId?: string;
+  /** The unsigned delivery-id header, a reference for people only. */
+  deliveryRef?: string;
   receivedAt: string;
   /** The verified body exactly as received (UTF-8). */
   rawBody: string;

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { WebhookEvent } from './schemas';
 
 /**
- * Where an event's identity came from, most trustworthy first. The sender's own id survives
- * redelivery byte-for-byte; a natural key survives a sender that re-serialises the body; the
- * body hash is the last resort for senders that give us neither.
+ * Where an event's identity came from, most trustworthy first. Every source is signed data: the
+ * sender's own id (a signed message id or an id inside the body) survives redelivery
+ * byte-for-byte; a natural key survives a sender that re-serialises the body; the body hash is
+ * the last resort for senders that give us neither.
  */
 export type IdentitySource = 'sender' | 'natural-key' | 'body-hash';
 
@@ -44,22 +45,32 @@ export function bodyHash(rawBody: Buffer): string {
   return createHash('sha256').update(rawBody).digest('hex').slice(0, 32);
 }
 
-/** The sender's id for this event, if it gave one in the headers or the body. */
+/**
+ * The sender's id for this event, from signed data only: the scheme's signed message id, else an
+ * id field inside the (signed) body. An unsigned delivery header is never a candidate: anyone
+ * replaying a captured body could set it, and so run the event again or claim a genuine event's
+ * workflow ID before it arrives.
+ */
 export function senderEventId(
-  deliveryId: string | undefined,
+  signedId: string | undefined,
   body: { event_id?: unknown; idempotency_key?: unknown; id?: unknown } | undefined,
 ): string | undefined {
-  const candidates = [deliveryId, body?.event_id, body?.idempotency_key, body?.id];
+  const candidates = [signedId, body?.event_id, body?.idempotency_key, body?.id];
   return candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '')?.trim();
 }
 
+/**
+ * An event's identity, from what its signature covers: the same signed bytes give the same
+ * identity whatever else the request carries.
+ */
 export function eventIdentity(args: {
-  deliveryId?: string;
+  /** The scheme's signed message id (VerifiedDelivery.signedId), if it has one. */
+  signedId?: string;
   event?: WebhookEvent;
   body?: { event_id?: unknown; idempotency_key?: unknown; id?: unknown };
   rawBody: Buffer;
 }): EventIdentity {
-  const sender = senderEventId(args.deliveryId, args.event ?? args.body);
+  const sender = senderEventId(args.signedId, args.event ?? args.body);
   if (sender) return { key: sender, from: 'sender' };
   if (args.event) return { key: naturalKey(args.event), from: 'natural-key' };
   return { key: bodyHash(args.rawBody), from: 'body-hash' };

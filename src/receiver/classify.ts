@@ -24,16 +24,19 @@ const EVENT_TYPE_CHARS = 100;
 export function classifyVerified(args: {
   source: Pick<SourceConfig, 'name' | 'eventTypes'>;
   rawBody: Buffer;
-  deliveryId?: string;
+  /** From the verifier: the signed message id (identity) and the unsigned delivery header (reference). */
+  signedId?: string;
+  deliveryRef?: string;
   receivedAt: string;
 }): Classified {
-  const { source, rawBody, deliveryId, receivedAt } = args;
+  const { source, rawBody, signedId, deliveryRef, receivedAt } = args;
+  const refs = { ...(signedId === undefined ? {} : { signedId }), ...(deliveryRef === undefined ? {} : { deliveryRef }) };
   const keep = (code: QuarantineCode, reason: string, problems: string[], body?: unknown, eventType?: string): Classified => {
-    const identity = eventIdentity({ deliveryId, body: typeof body === 'object' && body !== null ? body : undefined, rawBody });
+    const identity = eventIdentity({ signedId, body: typeof body === 'object' && body !== null ? body : undefined, rawBody });
     return {
       kind: 'quarantine',
       code,
-      event: { source: source.name, identity: identity.key, deliveryId, receivedAt, rawBody: rawBody.toString('utf8'), eventType, reason, problems },
+      event: { source: source.name, identity: identity.key, ...refs, receivedAt, rawBody: rawBody.toString('utf8'), eventType, reason, problems },
     };
   };
 
@@ -58,8 +61,11 @@ export function classifyVerified(args: {
   if (!source.eventTypes.has(event.event_type)) {
     return keep('event-not-allowed', `source ${source.name} may not send ${event.event_type}`, [], body, event.event_type);
   }
-  const identity = eventIdentity({ deliveryId, event, rawBody });
-  return { kind: 'event', envelope: { source: source.name, identity: identity.key, identityFrom: identity.from, receivedAt, event } };
+  const identity = eventIdentity({ signedId, event, rawBody });
+  return {
+    kind: 'event',
+    envelope: { source: source.name, identity: identity.key, identityFrom: identity.from, ...(deliveryRef === undefined ? {} : { deliveryRef }), receivedAt, event },
+  };
 }
 
 function listed(problems: string[]): string[] {

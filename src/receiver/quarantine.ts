@@ -86,7 +86,8 @@ export function createQuarantineService(deps: { client: Client; intake: Intake; 
       const classified = classifyVerified({
         source,
         rawBody: Buffer.from(body ?? event.rawBody, 'utf8'),
-        deliveryId: event.deliveryId,
+        signedId: event.signedId,
+        deliveryRef: event.deliveryRef,
         receivedAt: new Date().toISOString(),
       });
       if (classified.kind === 'quarantine') throw new ReplayRejectedError(`Still not processable: ${classified.event.reason}`, classified.event.problems);

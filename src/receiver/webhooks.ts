@@ -90,16 +90,13 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
 
   async function handle(source: SourceConfig, req: Request): Promise<Outcome> {
     const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    let deliveryId: string | undefined;
+    let verified;
     try {
-      const verified = verifyWebhook(source.scheme, rawBody, req.headers, source.secrets, {
+      verified = verifyWebhook(source.scheme, rawBody, req.headers, source.secrets, {
         signatureHeader: source.signatureHeader,
         toleranceSeconds: source.toleranceSeconds,
         now,
       });
-      // Only the scheme's own id header: any other id header is unsigned and would let a
-      // replayed body pose as a new event.
-      deliveryId = verified.deliveryId;
     } catch (err) {
       if (err instanceof WebhookVerificationError) {
         throw new HttpProblem(problem('invalid-signature', err.message, { reason: err.reason }));
@@ -108,15 +105,18 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     }
 
     // From here on the sender is genuine: whatever is wrong with the body, we keep it.
-    const classified = classifyVerified({ source, rawBody, deliveryId, receivedAt: now().toISOString() });
+    // The identity comes from signed data only; an unsigned delivery header is logged as a reference.
+    const { signedId, deliveryRef } = verified;
+    const classified = classifyVerified({ source, rawBody, signedId, deliveryRef, receivedAt: now().toISOString() });
+    const ref = deliveryRef === undefined ? {} : { deliveryRef: deliveryRef.slice(0, 100) };
     if (classified.kind === 'event') {
       const { envelope } = classified;
       const result = await options.intake.accept(envelope);
-      return answer(result, { eventType: envelope.event.event_type, identityFrom: envelope.identityFrom });
+      return answer(result, { eventType: envelope.event.event_type, identityFrom: envelope.identityFrom, ...ref });
     }
     const kept = classified.event;
     const result = await options.intake.quarantine(kept);
-    const outcome = answer(result, { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason });
+    const outcome = answer(result, { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason, ...ref });
     Object.assign(outcome.body, { quarantined: true, reason: kept.reason, problems: kept.problems });
     // A redelivery of a kept event is a duplicate like any other; only the first one is kept.
     if (!result.duplicate) {

@@ -13,9 +13,9 @@ export const DEFAULT_SIGNATURE_HEADERS = {
   'hmac-sha256-base64': 'x-shopify-hmac-sha256',
 } as const;
 
-// Not covered by the HMAC, and these schemes carry no timestamp: the id helps dedupe honest
-// redeliveries but proves nothing about replays.
-const DELIVERY_ID_HEADERS = {
+// Not covered by the HMAC, and these schemes carry no timestamp: whoever holds a captured delivery
+// can resend it under any id. Kept as a reference only (see VerifiedDelivery.deliveryRef).
+export const DELIVERY_ID_HEADERS = {
   'hmac-sha256-hex': 'x-github-delivery',
   'hmac-sha256-base64': 'x-shopify-webhook-id',
 } as const;
@@ -49,7 +49,8 @@ export function verifyHmac(
   if (!keys.some((key) => safeEqual(hmacSha256(key, rawBody), received))) {
     throw new WebhookVerificationError('bad-signature');
   }
-  return { deliveryId: headerValue(headers, DELIVERY_ID_HEADERS[scheme]) };
+  const ref = headerValue(headers, DELIVERY_ID_HEADERS[scheme]);
+  return ref === undefined ? {} : { deliveryRef: ref };
 }
 
 export function signHmac(scheme: HmacScheme, rawBody: Buffer, secret: string, options: SignOptions): Record<string, string> {

@@ -67,7 +67,7 @@ export function verifyStandardWebhook(
 
   // After the signature, so only a genuine delivery ever learns it was too old or too new.
   checkTimestamp(timestamp, options);
-  return { deliveryId: id, signedAt: new Date(timestamp * 1000) };
+  return { signedId: id, signedAt: new Date(timestamp * 1000) };
 }
 
 export function signStandardWebhook(rawBody: Buffer, secret: string, options: SignOptions): Record<string, string> {

@@ -12,10 +12,16 @@ export interface VerifyOptions {
 
 export interface VerifiedDelivery {
   /**
-   * The sender's delivery/event id from headers when the scheme/headers carry one: webhook-id
-   * (standard-webhooks), X-GitHub-Delivery, X-Shopify-Webhook-Id. undefined otherwise.
+   * The sender's message id when the signature covers it (standard-webhooks' `webhook-id`, signed
+   * as `<id>.<timestamp>.<body>`). Only this may name an event: changing it breaks the signature.
    */
-  deliveryId?: string;
+  signedId?: string;
+  /**
+   * A delivery id the scheme sends beside the signature but does not sign (`X-GitHub-Delivery`,
+   * `X-Shopify-Webhook-Id`). Anyone holding a captured delivery can set it to anything, so it is
+   * a reference for logs and support tickets, never an identity.
+   */
+  deliveryRef?: string;
   /** The timestamp the sender signed, when the scheme has one. */
   signedAt?: Date;
 }
