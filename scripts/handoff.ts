@@ -1,23 +1,23 @@
 /**
- * `npm run handoff -- <command>`: work the escalation queue from a terminal, with the same
- * Temporal settings as the receiver and worker. Every action goes through the handoff service,
- * so the workflow's own validators decide races exactly as they do for the API and the inbox.
+ * `npm run handoff -- <command>`: work the escalation queue from a terminal, as yourself. Every
+ * action goes through the receiver's operators' API with your own token, so the receiver names
+ * you from it (never from the command line) and the workflow's own validators decide races and
+ * roles exactly as they do for the inbox.
  */
 import { parseArgs } from 'node:util';
-import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { Conversation, Outcome } from '../workflows/handoff';
-import { loadTemporalConfig } from '../src/config/temporal';
+import { createHttpDesk, OperatorAuthError, ReceiverUnavailableError } from '../src/handoff/http-desk';
+import type { Actor } from '../src/handoff/permissions';
 import {
-  createHandoffService,
   HandoffConflictError,
+  HandoffForbiddenError,
   HandoffNotFoundError,
   InvalidFilterError,
   LIST_STATUSES,
+  type HandoffDesk,
   type HandoffRow,
-  type HandoffService,
   type ListStatus,
 } from '../src/handoff/service';
-import { createTemporalClient } from '../src/temporal/client';
 
 export const USAGE = `Usage: npm run handoff -- <command> [options]
 
@@ -26,32 +26,36 @@ Commands:
         Escalations, highest priority first, then oldest. Default status: open.
   show <id>
         One conversation: reason, customer, facts, messages.
-  claim <id> --agent <name>
-        Take an escalation (refused if someone else holds it).
-  release <id> --agent <name>
-        Give a claimed escalation back to the queue.
-  reply <id> --agent <name> "text"
+  claim <id>
+        Take an escalation (refused if someone else holds it; a lead takes it over).
+  release <id>
+        Give a claimed escalation back to the queue (yours; a lead may release anyone's).
+  reply <id> "text"
         Message the customer; you must hold the claim.
-  resolve <id> --agent <name> --outcome approve|deny|resolved [--note "..."]
-        Close it. return-approval takes approve or deny; everything else takes resolved.
+  resolve <id> --outcome approve|deny|resolved [--note "..."]
+        Close it. return-approval takes approve or deny (a lead, or the agent holding it);
+        everything else takes resolved.
+  whoami
+        The operator your token belongs to.
   help
         This text.
 
 Options: --json prints list and show as JSON.
-Temporal: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*.`;
+You act as the operator whose token is in HOOKLINE_OPERATOR_TOKEN (npm start prints the first
+lead's; a lead creates more with npm run operators -- add <name> --role agent|lead).
+The receiver: HOOKLINE_URL (default http://localhost:3000).`;
 
-const CLI_DEADLINE_MS = 15_000;
-const CONNECT_TIMEOUT_MS = 5_000;
 const OUTCOME_VALUES: readonly Outcome[] = ['approve', 'deny', 'resolved'];
 
 export interface HandoffCliDeps {
-  service: HandoffService;
+  /** The queue as the operator whose token the CLI holds. */
+  desk: HandoffDesk & { whoami(): Promise<Actor> };
   /** Normal output, one line per call. */
   out: (line: string) => void;
   /** Error output; defaults to `out`. */
   err?: (line: string) => void;
   now?: () => Date;
-  /** Where Temporal is, for error messages: e.g. `localhost:7233 (namespace default)`. */
+  /** Where the receiver is, for error messages. */
   target?: string;
 }
 
@@ -67,26 +71,28 @@ export async function runHandoffCli(argv: string[], deps: HandoffCliDeps): Promi
   } catch (e) {
     if (e instanceof UsageError) {
       err(e.message.includes(USAGE) ? e.message : `${e.message}\nRun "npm run handoff -- help" for usage.`);
-    } else if (e instanceof HandoffConflictError) {
+    } else if (e instanceof HandoffConflictError || e instanceof HandoffForbiddenError) {
       err(`Refused: ${e.message}`);
+    } else if (e instanceof OperatorAuthError) {
+      err(`Not signed in: ${e.message}`);
+      err('Set HOOKLINE_OPERATOR_TOKEN to your own operator token.');
+    } else if (e instanceof ReceiverUnavailableError) {
+      err(`Error: ${e.message}`);
+      if (deps.target) err(`Is the receiver running at ${deps.target}? (HOOKLINE_URL)`);
     } else if (e instanceof HandoffNotFoundError) {
       err(`Not found: ${e.message}`);
     } else if (e instanceof InvalidFilterError) {
       err(`Invalid filter: ${e.message}`);
-    } else if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-      err(`Error: the workflow did not answer in time; is a hookline worker running${deps.target ? ` against ${deps.target}` : ''}?`);
     } else {
       const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : '';
-      const unreachable = isGrpcServiceError(e) || e instanceof ServiceError;
       err(`Error: ${e instanceof Error ? e.message : String(e)}${cause}`);
-      if (unreachable && deps.target) err(`Is Temporal reachable at ${deps.target}? (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)`);
     }
     return 1;
   }
 }
 
 async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
-  const { service, out } = deps;
+  const { desk, out } = deps;
   const now = deps.now ?? (() => new Date());
   let parsed;
   try {
@@ -109,6 +115,9 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
     throw new UsageError((e as Error).message);
   }
   const { values, positionals } = parsed;
+  if (values.agent !== undefined) {
+    throw new UsageError('--agent is gone: you act as the operator whose token is in HOOKLINE_OPERATOR_TOKEN (see: npm run handoff -- whoami).');
+  }
   const [command, ...rest] = positionals;
 
   if (command === undefined || command === 'help' || values.help) {
@@ -122,11 +131,6 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
     if (!id) throw new UsageError(`${command} needs an escalation id, e.g. npm run handoff -- ${command} crm:customer.inquiry.new:INQ-1`);
     return id;
   };
-  const needAgent = () => {
-    const agent = values.agent?.trim();
-    if (!agent) throw new UsageError(`${command} needs --agent <name>: who is doing this.`);
-    return agent;
-  };
   const noExtra = (allowed: number) => {
     if (rest.length > allowed) throw new UsageError(`${command}: unexpected argument ${JSON.stringify(rest[allowed])}.`);
   };
@@ -138,7 +142,7 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
       if (status !== 'all' && !(LIST_STATUSES as readonly string[]).includes(status)) {
         throw new UsageError(`--status must be one of ${[...LIST_STATUSES, 'all'].join(', ')} (got ${JSON.stringify(status)}).`);
       }
-      const rows = await service.list({
+      const rows = await desk.list({
         ...(status === 'all' ? {} : { status: status as ListStatus }),
         ...(values.queue !== undefined ? { queue: values.queue } : {}),
         ...(values.customer !== undefined ? { customerId: values.customer } : {}),
@@ -150,47 +154,49 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
     case 'show': {
       const id = needId();
       noExtra(1);
-      const conversation = await service.show(id);
+      const conversation = await desk.show(id);
       if (values.json) out(JSON.stringify(conversation, null, 2));
       else for (const line of formatConversation(conversation, now())) out(line);
+      return;
+    }
+    case 'whoami': {
+      noExtra(0);
+      const me = await desk.whoami();
+      out(`${me.name} (${me.role})`);
       return;
     }
     case 'claim': {
       const id = needId();
       noExtra(1);
-      const agent = needAgent();
-      const c = await service.claim(id, agent);
-      out(`Claimed ${c.id} for ${agent}. Reply with: npm run handoff -- reply ${c.id} --agent ${agent} "..."`);
+      const c = await desk.claim(id);
+      out(`Claimed ${c.id} for ${c.assignee}. Reply with: npm run handoff -- reply ${c.id} "..."`);
       return;
     }
     case 'release': {
       const id = needId();
       noExtra(1);
-      const agent = needAgent();
-      const c = await service.release(id, agent);
+      const c = await desk.release(id);
       out(`Released ${c.id}; it is ${c.status} again.`);
       return;
     }
     case 'reply': {
       const id = needId();
-      const agent = needAgent();
       const text = rest.slice(1).join(' ').trim();
-      if (!text) throw new UsageError('reply needs the text to send, e.g. npm run handoff -- reply <id> --agent <name> "Sorry about that…"');
-      const c = await service.reply(id, agent, text);
-      out(`Reply from ${agent} sent to customer ${c.customerId}.`);
+      if (!text) throw new UsageError('reply needs the text to send, e.g. npm run handoff -- reply <id> "Sorry about that…"');
+      const c = await desk.reply(id, text);
+      out(`Reply from ${c.assignee} sent to customer ${c.customerId}.`);
       return;
     }
     case 'resolve': {
       const id = needId();
       noExtra(1);
-      const agent = needAgent();
       const outcome = values.outcome;
       if (!outcome) throw new UsageError(`resolve needs --outcome ${OUTCOME_VALUES.join('|')}.`);
       if (!(OUTCOME_VALUES as readonly string[]).includes(outcome)) {
         throw new UsageError(`--outcome must be one of ${OUTCOME_VALUES.join(', ')} (got ${JSON.stringify(outcome)}).`);
       }
       const note = values.note?.trim();
-      const c = await service.resolve(id, { agent, outcome: outcome as Outcome, ...(note ? { note } : {}) });
+      const c = await desk.resolve(id, { outcome: outcome as Outcome, ...(note ? { note } : {}) });
       out(`Resolved ${c.id}: ${c.outcome}${c.note ? ` (${c.note})` : ''}.`);
       return;
     }
@@ -282,46 +288,30 @@ function until(iso: string, now: Date): string {
   return ms >= 0 ? `in ${duration(ms)}` : `overdue by ${duration(-ms)}`;
 }
 
+/** The receiver the CLI talks to, and the token it acts with, from the environment. */
+export function cliTarget(env: NodeJS.ProcessEnv = process.env): { baseUrl: string; token?: string } {
+  return { baseUrl: env.HOOKLINE_URL?.trim() || `http://localhost:${env.PORT?.trim() || 3000}`, token: env.HOOKLINE_OPERATOR_TOKEN?.trim() || undefined };
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  let config;
-  try {
-    config = loadTemporalConfig();
-  } catch (e) {
-    err((e as Error).message);
+  const { baseUrl, token } = cliTarget();
+  if (!token && needsReceiver(argv)) {
+    err('Set HOOKLINE_OPERATOR_TOKEN to your operator token: you act as the operator it belongs to.');
+    err('npm start prints the first lead\'s token; a lead creates more with: npm run operators -- add <name> --role agent|lead');
     process.exitCode = 1;
     return;
   }
-  // A person is waiting: give up on an unreachable server sooner than the 10 s default.
-  const connectionOptions = { ...config.connectionOptions, connectTimeout: CONNECT_TIMEOUT_MS };
-  const { client, connection } = createTemporalClient({ ...config, connectionOptions });
-  const target = `${config.address} (namespace ${config.namespace})`;
-  try {
-    if (needsTemporal(argv)) {
-      try {
-        await connection.ensureConnected();
-      } catch (e) {
-        err(`Cannot reach Temporal at ${target}: ${(e as Error).message}. Check TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE.`);
-        process.exitCode = 1;
-        return;
-      }
-    }
-    // One deadline for the whole command, so an unreachable server or a stopped worker ends in
-    // a message instead of a hang.
-    process.exitCode = await client.withDeadline(Date.now() + CLI_DEADLINE_MS, () =>
-      runHandoffCli(argv, { service: createHandoffService(client), out, err, target }),
-    );
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+  const desk = createHttpDesk({ baseUrl, token: token ?? '' });
+  process.exitCode = await runHandoffCli(argv, { desk, out, err, target: baseUrl });
 }
 
-/** Help and an unknown command answer without a server. */
-function needsTemporal(argv: string[]): boolean {
-  const commands = ['list', 'show', 'claim', 'release', 'reply', 'resolve'];
-  return argv.some((a) => commands.includes(a)) && !argv.includes('--help') && !argv.includes('-h');
+/** Help and usage mistakes answer without a receiver or a token. */
+function needsReceiver(argv: string[]): boolean {
+  const commands = ['list', 'show', 'claim', 'release', 'reply', 'resolve', 'whoami'];
+  return argv.some((a) => commands.includes(a)) && !argv.includes('--help') && !argv.includes('-h') && !argv.includes('--agent');
 }
 
 if (require.main === module) {

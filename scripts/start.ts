@@ -8,7 +8,9 @@ import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { migrateToLatest, openDatabase } from '../src/db';
+import { DATA_DIR, DEV_LEAD_OPERATOR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { createOperatorDirectory } from '../src/operators/directory';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { searchAttributeFlags } from '../workflows/search-attributes';
 import { describeCli, devServerFileArgs, devServerReady, findTemporalCli } from './temporal-cli';
@@ -123,6 +125,25 @@ async function stop(code: number): Promise<void> {
   process.exit(code);
 }
 
+/**
+ * The first lead operator, so the inbox works on a fresh install: created with the dev token
+ * unless an operator of that name exists. Returns what to print about it.
+ */
+async function ensureLeadOperator(databaseUrl: string, token: string): Promise<string> {
+  const database = await openDatabase(databaseUrl);
+  try {
+    await migrateToLatest(database);
+    const directory = createOperatorDirectory(database.db, { sessionTtlMs: 1 });
+    const result = await directory.ensure(DEV_LEAD_OPERATOR, 'lead', token);
+    if (result === 'exists-with-another-token') {
+      return `Operator "${DEV_LEAD_OPERATOR}" exists with a token of its own (not the dev one); create yourself one with: npm run operators -- add <name> --role lead`;
+    }
+    return `Operator "${DEV_LEAD_OPERATOR}" (lead) ${result === 'created' ? 'created' : 'ready'}; its token: ${token}`;
+  } finally {
+    await database.close();
+  }
+}
+
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
@@ -162,12 +183,16 @@ async function main(): Promise<void> {
   run('sandbox', node, [...tsx, 'src/sandbox/main.ts'], { ...env, PORT: String(SANDBOX_PORT), HOST: '127.0.0.1' });
   await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000);
 
+  const databaseUrl = env.DATABASE_URL ?? `sqlite:${join(DATA, 'hookline.db')}`;
+  const leadLine = await ensureLeadOperator(databaseUrl, secrets.leadToken);
   const appEnv: NodeJS.ProcessEnv = {
     // The sandbox first, so a <SYSTEM>_BASE_URL of the caller's points that system elsewhere.
     ...sandboxWorkerEnv(sandboxUrl),
+    // On localhost without TLS the inbox's cookie cannot be Secure-only; the caller's setting wins.
+    ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
     ...env,
     TEMPORAL_ADDRESS: temporalAddress,
-    DATABASE_URL: env.DATABASE_URL ?? `sqlite:${join(DATA, 'hookline.db')}`,
+    DATABASE_URL: databaseUrl,
     ...devSecretsEnv(secrets, env),
     PORT: String(RECEIVER_PORT),
     WORKER_METRICS_ADDRESS,
@@ -191,12 +216,13 @@ async function main(): Promise<void> {
   const workerMetrics = WORKER_METRICS_ADDRESS === 'off' ? 'worker metrics off' : `worker: http://${WORKER_METRICS_ADDRESS}/metrics`;
   say(`  Metrics       ${receiverUrl}/metrics   (${workerMetrics})`);
   say('');
-  say(`Dev secrets ${created ? 'created' : 'loaded'}: ${DEV_SECRETS_FILE} (operator token: ${secrets.operatorToken})`);
+  say(`Dev secrets ${created ? 'created' : 'loaded'}: ${DEV_SECRETS_FILE}`);
+  say(leadLine);
   say('Send a first event from another terminal:');
   say('  npm run send -- oms order.status_updated');
   say('  npm run send -- payments payment.succeeded');
   say('  npm run send -- crm customer.inquiry.new summary="My order arrived broken, this is unacceptable" --fresh');
-  say('  npm run handoff -- list');
+  say(`  HOOKLINE_OPERATOR_TOKEN=${secrets.leadToken} npm run handoff -- list`);
   say('');
   say('Press Ctrl-C to stop everything.');
 }

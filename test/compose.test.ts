@@ -23,7 +23,6 @@ const SHARED_ENV = {
 const RECEIVER_ENV = { PORT: '3000', HOST: '0.0.0.0' } as const;
 /** Secrets the operator must supply: `${NAME:?...}`, so compose refuses to start without them. */
 const RECEIVER_REQUIRED = [
-  'OPERATOR_TOKEN',
   'WEBHOOK_SECRET_OMS',
   'WEBHOOK_SECRET_CRM',
   'WEBHOOK_SECRET_PAYMENTS',

@@ -11,6 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
+import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './search-attributes';
 import { acts, bestEffort } from './activities';
 
@@ -36,6 +37,7 @@ export type ConversationStatus = 'waiting' | 'claimed' | 'resolved';
 
 export interface ConversationMessage {
   from: 'customer' | 'agent' | 'system';
+  /** Who wrote the reply, or whose action a system line records (from their credential). */
   author?: string;
   text: string;
   at: string;
@@ -65,8 +67,14 @@ export interface Conversation {
   note?: string;
 }
 
+/**
+ * Every message names the person acting and their role. hookline's API, CLI and inbox fill both
+ * from the operator's credential; someone sending these from the Temporal UI or `temporal` CLI has
+ * cluster access and is trusted as whoever they name. Without `role`, the person is an agent.
+ */
 export interface ClaimInput {
   agent: string;
+  role?: OperatorRole;
 }
 export interface ReplyInput {
   agent: string;
@@ -74,6 +82,7 @@ export interface ReplyInput {
 }
 export interface ResolveInput {
   agent: string;
+  role?: OperatorRole;
   outcome: Outcome;
   note?: string;
 }
@@ -140,6 +149,15 @@ function reject(message: string): never {
   throw ApplicationFailure.create({ type: 'HandoffRejected', message, nonRetryable: true });
 }
 
+/** An update validator's check of who is acting: refuses with HandoffRejected or HandoffForbidden. */
+function authorize(action: HandoffAction, conversation: Conversation, input: { agent: string; role?: OperatorRole }, decision = false): void {
+  const actor: Actor = { name: input.agent?.trim() ?? '', role: input.role === 'lead' ? 'lead' : 'agent' };
+  const refused = refusal(action, conversation, actor, { decision });
+  if (!refused) return;
+  if (refused.kind === 'forbidden') throw ApplicationFailure.create({ type: 'HandoffForbidden', message: refused.message, nonRetryable: true });
+  reject(refused.message);
+}
+
 /**
  * Open the conversation, announce it to the human agents' channel and wait until a person
  * resolves it (or `decideWithinMs` passes). SLA timers re-announce an unclaimed escalation with
@@ -189,36 +207,36 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
   setHandler(
     claimUpdate,
     ({ agent }) => {
+      const previous = conversation.status === 'claimed' && conversation.assignee !== agent ? conversation.assignee : undefined;
       conversation.status = 'claimed';
       conversation.assignee = agent;
       conversation.claimedAt = now();
       repliedSinceClaim = false;
-      conversation.messages.push({ from: 'system', text: `Claimed by ${agent}`, at: conversation.claimedAt });
+      const text = previous ? `Taken over by ${agent} from ${previous}` : `Claimed by ${agent}`;
+      conversation.messages.push({ from: 'system', author: agent, text, at: conversation.claimedAt });
       touched();
       return conversation;
     },
     {
-      validator: ({ agent }) => {
-        if (!agent?.trim()) reject('claim needs the agent taking the conversation');
-        if (conversation.status === 'resolved') reject('this escalation is already resolved');
-        if (conversation.status === 'claimed' && conversation.assignee !== agent) reject(`already claimed by ${conversation.assignee}`);
+      validator: (input) => {
+        if (!input.agent?.trim()) reject('claim needs the agent taking the conversation');
+        authorize('claim', conversation, input);
       },
     },
   );
   setHandler(
     releaseUpdate,
     ({ agent }) => {
+      const held = conversation.assignee;
       conversation.status = 'waiting';
       conversation.assignee = undefined;
-      conversation.messages.push({ from: 'system', text: `Released by ${agent}`, at: now() });
+      const text = held && held !== agent ? `Released by ${agent} (held by ${held})` : `Released by ${agent}`;
+      conversation.messages.push({ from: 'system', author: agent, text, at: now() });
       touched();
       return conversation;
     },
     {
-      validator: ({ agent }) => {
-        if (conversation.status !== 'claimed') reject('only a claimed escalation can be released');
-        if (conversation.assignee !== agent) reject(`claimed by ${conversation.assignee}, not ${agent}`);
-      },
+      validator: (input) => authorize('release', conversation, input),
     },
   );
   setHandler(replySignal, async ({ agent, text }) => {
@@ -247,15 +265,15 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
       conversation.note = note;
       conversation.resolvedAt = now();
       conversation.slaDeadline = undefined;
-      conversation.messages.push({ from: 'system', text: `Resolved by ${agent}: ${outcome}${note ? ` — ${note}` : ''}`, at: conversation.resolvedAt });
+      conversation.messages.push({ from: 'system', author: agent, text: `Resolved by ${agent}: ${outcome}${note ? ` — ${note}` : ''}`, at: conversation.resolvedAt });
       touched();
       return conversation;
     },
     {
-      validator: ({ agent, outcome }) => {
-        if (!agent?.trim()) reject('resolve needs the agent resolving it');
-        if (conversation.status === 'resolved') reject('this escalation is already resolved');
-        if (conversation.status === 'claimed' && conversation.assignee !== agent) reject(`claimed by ${conversation.assignee}, not ${agent}`);
+      validator: (input) => {
+        const { outcome } = input;
+        if (!input.agent?.trim()) reject('resolve needs the agent resolving it');
+        authorize('resolve', conversation, input, outcome === 'approve' || outcome === 'deny');
         const allowed: readonly string[] = OUTCOMES[conversation.kind];
         if (!allowed.includes(outcome)) reject(`outcome must be one of ${allowed.join(', ')} for a ${conversation.kind} escalation`);
       },

@@ -84,3 +84,16 @@ export const csv = z
       .map((part) => part.trim())
       .filter((part) => part.length > 0),
   );
+
+/** The knowledge base, shared by the worker (its tables) and the receiver (operators and sessions). */
+export const DATABASE_URL = z
+  .string()
+  .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'expected sqlite:<path> or postgres://user@host:5432/db')
+  .default('sqlite:.data/hookline.db');
+
+/** `true`/`false` (also 1/0, yes/no, on/off). */
+export const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'expected true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : ['true', '1', 'yes', 'on'].includes(v)));

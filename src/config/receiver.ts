@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { csv, duration, LOG_LEVEL, parseEnv, port, type Env } from './env';
+import { ConfigError, csv, DATABASE_URL, duration, flag, LOG_LEVEL, parseEnv, port, type Env } from './env';
 import { loadSources, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
@@ -25,7 +25,9 @@ const ReceiverEnv = z.object({
   TRUST_PROXY: csv,
   RECEIVER_TLS_CERT_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing certificate file'),
   RECEIVER_TLS_KEY_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing private key file'),
-  OPERATOR_TOKEN: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+  DATABASE_URL,
+  OPERATOR_SESSION_TTL: duration('12h'),
+  RECEIVER_PLAIN_HTTP: flag(false),
   METRICS_TOKEN: z.string().min(16, 'expected a token of at least 16 characters').optional(),
   TEMPORAL_START_TIMEOUT: duration('5s'),
   QUARANTINE_KEEP_FOR: duration('30d'),
@@ -38,7 +40,11 @@ export interface ReceiverConfig {
   maxBodyBytes: number;
   trustProxy: false | string[];
   tls?: { certPath: string; keyPath: string };
-  operatorToken?: string;
+  /** Where operators and inbox sessions live (the knowledge base, shared by every receiver). */
+  databaseUrl: string;
+  operatorSessionTtlMs: number;
+  /** Development over plain HTTP: inbox cookies without `Secure`. */
+  plainHttp: boolean;
   /** Unset: `GET /metrics` is open to anyone who can reach the receiver. */
   metricsToken?: string;
   startTimeoutMs: number;
@@ -48,6 +54,12 @@ export interface ReceiverConfig {
 }
 
 export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
+  if (env.OPERATOR_TOKEN?.trim()) {
+    // Its value is not shown: it was a credential.
+    throw new ConfigError(
+      'Invalid configuration:\n  OPERATOR_TOKEN: no longer used: every operator has a token of their own. Unset it, and create operators with: npm run operators -- add <name> --role agent|lead',
+    );
+  }
   const e = parseEnv(ReceiverEnv, env);
   if (Boolean(e.RECEIVER_TLS_CERT_PATH) !== Boolean(e.RECEIVER_TLS_KEY_PATH)) {
     throw new Error('Invalid configuration:\n  RECEIVER_TLS_CERT_PATH and RECEIVER_TLS_KEY_PATH: expected both (to serve HTTPS) or neither');
@@ -59,7 +71,9 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
     trustProxy: e.TRUST_PROXY.length > 0 ? e.TRUST_PROXY : false,
     tls: e.RECEIVER_TLS_CERT_PATH && e.RECEIVER_TLS_KEY_PATH ? { certPath: e.RECEIVER_TLS_CERT_PATH, keyPath: e.RECEIVER_TLS_KEY_PATH } : undefined,
-    operatorToken: e.OPERATOR_TOKEN,
+    databaseUrl: e.DATABASE_URL,
+    operatorSessionTtlMs: e.OPERATOR_SESSION_TTL,
+    plainHttp: e.RECEIVER_PLAIN_HTTP,
     metricsToken: e.METRICS_TOKEN,
     startTimeoutMs: e.TEMPORAL_START_TIMEOUT,
     quarantineKeepForMs: e.QUARANTINE_KEEP_FOR,

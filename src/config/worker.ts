@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AgentSettings } from '../agent/types';
-import { duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
+import { DATABASE_URL, duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
 
@@ -16,10 +16,7 @@ const systemVars = Object.fromEntries(
 
 const WorkerEnv = z.object({
   LOG_LEVEL,
-  DATABASE_URL: z
-    .string()
-    .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'expected sqlite:<path> or postgres://user@host:5432/db')
-    .default('sqlite:.data/hookline.db'),
+  DATABASE_URL,
   ...systemVars,
   UPSTREAM_TIMEOUT: duration('10s'),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'expected smtp://user:pass@host:port or smtps://…').optional(),

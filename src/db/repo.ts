@@ -10,6 +10,8 @@ import type {
   Inquiry,
   InquiryDecision,
   IsoTimestamp,
+  Operator,
+  OperatorRole,
   Order,
   OrderItem,
   Return,
@@ -393,4 +395,56 @@ export async function recordInquiryDecision(
 
 export async function getInquiry(db: Db, id: string): Promise<Inquiry | undefined> {
   return db.selectFrom('inquiries').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+// ---- operators and their inbox sessions --------------------------------------------------------
+
+/** Creates an operator; false when the name is taken (nothing changes). */
+export async function insertOperator(db: Db, o: { name: string; role: OperatorRole; tokenHash: string; at: Date }): Promise<boolean> {
+  const inserted = await db
+    .insertInto('operators')
+    .values({ name: o.name, role: o.role, token_hash: o.tokenHash, created_at: toIsoTimestamp(o.at) })
+    .onConflict((c) => c.column('name').doNothing())
+    .executeTakeFirst();
+  return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+export async function listOperators(db: Db): Promise<Operator[]> {
+  return db.selectFrom('operators').selectAll().orderBy('name').execute();
+}
+
+export async function operatorByTokenHash(db: Db, tokenHash: string): Promise<Operator | undefined> {
+  return db.selectFrom('operators').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+}
+
+/** Removes an operator and every session they hold, in one transaction; false when there was none. */
+export async function deleteOperator(db: Db, name: string): Promise<boolean> {
+  return db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('operator_sessions').where('operator_name', '=', name).execute();
+    const deleted = await tx.deleteFrom('operators').where('name', '=', name).executeTakeFirst();
+    return Number(deleted.numDeletedRows) > 0;
+  });
+}
+
+export async function insertOperatorSession(db: Db, s: { idHash: string; operatorName: string; at: Date; expiresAt: Date }): Promise<void> {
+  await db
+    .insertInto('operator_sessions')
+    .values({ id_hash: s.idHash, operator_name: s.operatorName, created_at: toIsoTimestamp(s.at), expires_at: toIsoTimestamp(s.expiresAt) })
+    .execute();
+}
+
+/** The operator a live session belongs to: unexpired, and the operator still exists. */
+export async function operatorBySession(db: Db, idHash: string, now: Date): Promise<Operator | undefined> {
+  return db
+    .selectFrom('operator_sessions')
+    .innerJoin('operators', 'operators.name', 'operator_sessions.operator_name')
+    .select(['operators.name', 'operators.role', 'operators.token_hash', 'operators.created_at'])
+    .where('operator_sessions.id_hash', '=', idHash)
+    .where('operator_sessions.expires_at', '>', toIsoTimestamp(now))
+    .executeTakeFirst();
+}
+
+/** Ends one session (logout), and sweeps expired ones while at it. */
+export async function deleteOperatorSession(db: Db, idHash: string, now: Date): Promise<void> {
+  await db.deleteFrom('operator_sessions').where((eb) => eb.or([eb('id_hash', '=', idHash), eb('expires_at', '<=', toIsoTimestamp(now))])).execute();
 }

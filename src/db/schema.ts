@@ -12,6 +12,9 @@
  *   so a payment may name an order this database has not heard of yet.
  */
 import type { Generated, Selectable } from 'kysely';
+import type { OperatorRole } from '../handoff/permissions.js';
+
+export type { OperatorRole };
 
 /** ISO-8601 UTC timestamp text as produced by `Date#toISOString()`. */
 export type IsoTimestamp = string;
@@ -121,6 +124,22 @@ export interface ProcessedEventsTable {
   processed_at: IsoTimestamp;
 }
 
+export interface OperatorsTable {
+  name: string;
+  role: OperatorRole;
+  /** SHA-256 (hex) of the operator's bearer token; the token itself is shown once and never stored. */
+  token_hash: string;
+  created_at: IsoTimestamp;
+}
+
+export interface OperatorSessionsTable {
+  /** SHA-256 (hex) of the inbox session id the browser holds in its cookie. */
+  id_hash: string;
+  operator_name: string;
+  created_at: IsoTimestamp;
+  expires_at: IsoTimestamp;
+}
+
 export interface Schema {
   customers: CustomersTable;
   orders: OrdersTable;
@@ -130,6 +149,8 @@ export interface Schema {
   inquiries: InquiriesTable;
   notifications: NotificationsTable;
   processed_events: ProcessedEventsTable;
+  operators: OperatorsTable;
+  operator_sessions: OperatorSessionsTable;
 }
 
 export type Customer = Selectable<CustomersTable>;
@@ -139,3 +160,4 @@ export type Payment = Selectable<PaymentsTable>;
 export type Return = Selectable<ReturnsTable>;
 export type Inquiry = Selectable<InquiriesTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
+export type Operator = Selectable<OperatorsTable>;

@@ -1,19 +1,24 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BUILTIN_SOURCES } from '../receiver/sources';
 import { generateSecret } from '../receiver/verify';
+import { isOperatorTokenShape, newOperatorToken } from '../operators/directory';
 
 /**
  * Local development only: `npm start` invents a secret per built-in source (in the source's
- * own format) and an operator token on first run, and keeps them in `.data/dev-secrets.json`
- * (git-ignored, mode 0600) so restarts and `npm run send` agree. Production sets the
- * WEBHOOK_SECRET_* and OPERATOR_TOKEN variables instead.
+ * own format) and a token for the first lead operator on first run, and keeps them in
+ * `.data/dev-secrets.json` (git-ignored, mode 0600) so restarts and `npm run send` agree, and so
+ * `npm start` can print the lead's token every time. Production sets the WEBHOOK_SECRET_*
+ * variables and creates operators with `npm run operators -- add`, whose tokens are shown once.
  */
 export interface DevSecrets {
   webhookSecrets: Record<string, string>;
-  operatorToken: string;
+  /** The token of the operator `npm start` creates (DEV_LEAD_OPERATOR, role lead). */
+  leadToken: string;
 }
+
+/** The first operator `npm start` creates, so a fresh install can use the inbox at once. */
+export const DEV_LEAD_OPERATOR = 'lead';
 
 /** `npm start` keeps its data in `.data/` unless HOOKLINE_DATA_DIR says otherwise. */
 export const DATA_DIR = process.env.HOOKLINE_DATA_DIR || '.data';
@@ -29,9 +34,11 @@ export function loadOrCreateDevSecrets(file = DEV_SECRETS_FILE): { secrets: DevS
       created = true;
     }
   }
-  const operatorToken = existing.operatorToken ?? randomBytes(24).toString('base64url');
-  if (!existing.operatorToken) created = true;
-  const secrets = { webhookSecrets, operatorToken };
+  // A file from before operators had their own tokens holds a shared `operatorToken`: replaced.
+  const kept = typeof existing.leadToken === 'string' && isOperatorTokenShape(existing.leadToken) ? existing.leadToken : undefined;
+  const leadToken = kept ?? newOperatorToken();
+  if (!kept) created = true;
+  const secrets = { webhookSecrets, leadToken };
   if (created) {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
@@ -46,6 +53,5 @@ export function devSecretsEnv(secrets: DevSecrets, env: NodeJS.ProcessEnv = proc
     const name = `WEBHOOK_SECRET_${source.toUpperCase()}`;
     out[name] = env[name] || secret;
   }
-  out.OPERATOR_TOKEN = env.OPERATOR_TOKEN || secrets.operatorToken;
   return out;
 }

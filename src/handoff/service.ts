@@ -11,6 +11,7 @@ import {
   type Outcome,
 } from '../../workflows/handoff';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from '../../workflows/search-attributes';
+import { refusal, type Actor } from './permissions';
 
 /** `open` is waiting or claimed: everything a person still has to act on. */
 export const LIST_STATUSES = ['waiting', 'claimed', 'resolved', 'open'] as const;
@@ -38,7 +39,6 @@ export interface HandoffRow {
 }
 
 export interface ResolveArgs {
-  agent: string;
   outcome: Outcome;
   note?: string;
 }
@@ -48,18 +48,46 @@ export class HandoffConflictError extends Error {
   override readonly name = 'HandoffConflictError';
 }
 
+/** This person may not do that (their role, or a conversation someone else holds). */
+export class HandoffForbiddenError extends Error {
+  override readonly name = 'HandoffForbiddenError';
+}
+
 /** No open escalation by that ID: unknown workflow, a closed one, or one that never escalated. */
 export class HandoffNotFoundError extends Error {
   override readonly name = 'HandoffNotFoundError';
 }
 
+/** The escalation queue as one person works it: every action is theirs. */
+export interface HandoffDesk {
+  list(filter?: ListFilter): Promise<HandoffRow[]>;
+  show(id: string): Promise<Conversation>;
+  claim(id: string): Promise<Conversation>;
+  release(id: string): Promise<Conversation>;
+  reply(id: string, text: string): Promise<Conversation>;
+  resolve(id: string, args: ResolveArgs): Promise<Conversation>;
+}
+
+/** The queue for anyone: reads, and actions on behalf of the actor the caller authenticated. */
 export interface HandoffService {
   list(filter?: ListFilter): Promise<HandoffRow[]>;
   show(id: string): Promise<Conversation>;
-  claim(id: string, agent: string): Promise<Conversation>;
-  release(id: string, agent: string): Promise<Conversation>;
-  reply(id: string, agent: string, text: string): Promise<Conversation>;
-  resolve(id: string, args: ResolveArgs): Promise<Conversation>;
+  claim(id: string, actor: Actor): Promise<Conversation>;
+  release(id: string, actor: Actor): Promise<Conversation>;
+  reply(id: string, actor: Actor, text: string): Promise<Conversation>;
+  resolve(id: string, actor: Actor, args: ResolveArgs): Promise<Conversation>;
+}
+
+/** One person's desk over the service. */
+export function deskFor(service: HandoffService, actor: Actor): HandoffDesk {
+  return {
+    list: (filter) => service.list(filter),
+    show: (id) => service.show(id),
+    claim: (id) => service.claim(id, actor),
+    release: (id) => service.release(id, actor),
+    reply: (id, text) => service.reply(id, actor, text),
+    resolve: (id, args) => service.resolve(id, actor, args),
+  };
 }
 
 /** Visibility is scanned up to this many matches before sorting, so the top rows are the real top. */
@@ -156,25 +184,20 @@ export function createHandoffService(client: Client): HandoffService {
 
     show,
 
-    claim: (id, agent) => update(id, (h) => h.executeUpdate(claimUpdate, { args: [{ agent }] })),
+    claim: (id, actor) => update(id, (h) => h.executeUpdate(claimUpdate, { args: [{ agent: actor.name, role: actor.role }] })),
 
-    release: (id, agent) => update(id, (h) => h.executeUpdate(releaseUpdate, { args: [{ agent }] })),
+    release: (id, actor) => update(id, (h) => h.executeUpdate(releaseUpdate, { args: [{ agent: actor.name, role: actor.role }] })),
 
-    resolve: (id, { agent, outcome, note }) =>
-      update(id, (h) => h.executeUpdate(resolveUpdate, { args: [{ agent, outcome, ...(note ? { note } : {}) }] })),
+    resolve: (id, actor, { outcome, note }) =>
+      update(id, (h) => h.executeUpdate(resolveUpdate, { args: [{ agent: actor.name, role: actor.role, outcome, ...(note ? { note } : {}) }] })),
 
-    async reply(id, agent, text) {
-      // A signal cannot be refused by the workflow, so the check happens here, before sending.
-      const conversation = await show(id);
-      if (conversation.status === 'resolved') throw new HandoffConflictError('this escalation is already resolved');
-      if (conversation.status !== 'claimed') {
-        throw new HandoffConflictError(`escalation ${id} is ${conversation.status}; claim it before replying`);
-      }
-      if (conversation.assignee !== agent) {
-        throw new HandoffConflictError(`claimed by ${conversation.assignee}, not ${agent}`);
-      }
+    async reply(id, actor, text) {
+      // A signal cannot be refused by the workflow, so the check happens here, before sending,
+      // with the same decision the conversation's validators make.
+      const refused = refusal('reply', await show(id), actor);
+      if (refused) throw refused.kind === 'forbidden' ? new HandoffForbiddenError(refused.message) : new HandoffConflictError(refused.message);
       try {
-        await handle(id).signal(replySignal, { agent, text });
+        await handle(id).signal(replySignal, { agent: actor.name, text });
       } catch (err) {
         throw translate(id, err);
       }
@@ -187,6 +210,7 @@ function translate(id: string, err: unknown): unknown {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
     if (cause instanceof ApplicationFailure && cause.type === 'HandoffRejected') return new HandoffConflictError(cause.message, { cause: err });
+    if (cause instanceof ApplicationFailure && cause.type === 'HandoffForbidden') return new HandoffForbiddenError(cause.message, { cause: err });
     // The workflow runs, but has no conversation (yet, or ever): not an escalation.
     if (cause instanceof ApplicationFailure && /No registered handler for update/.test(cause.message)) {
       return new HandoffNotFoundError(`${id} is not an open escalation`, { cause: err });

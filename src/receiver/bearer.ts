@@ -1,10 +1,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+/** The token of an `Authorization: Bearer <token>` header; undefined when the header is absent or not that shape. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
 /** True when `header` is `Bearer <token>` for exactly this token. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (header === undefined) return false;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match !== null && safeEqual(match[1]!, token);
+  const given = bearerToken(header);
+  return given !== undefined && safeEqual(given, token);
 }
 
 /** Constant time whatever the lengths: both sides are hashed to the same size first. */

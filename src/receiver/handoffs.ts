@@ -1,27 +1,51 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { OUTCOMES } from '../../workflows/handoff';
-import { HandoffConflictError, HandoffNotFoundError, InvalidFilterError, LIST_STATUSES, type HandoffService } from '../handoff/service';
+import type { Actor } from '../handoff/permissions';
+import {
+  HandoffConflictError,
+  HandoffForbiddenError,
+  HandoffNotFoundError,
+  InvalidFilterError,
+  LIST_STATUSES,
+  type HandoffService,
+} from '../handoff/service';
 import type { Logger } from '../log';
-import { bearerMatches, safeEqual } from './bearer';
+import type { OperatorDirectory } from '../operators/directory';
+import { FailureBackoff } from './auth-throttle';
+import { bearerToken } from './bearer';
+import type { AuthFailureReason, AuthVia, ReceiverMetrics } from './metrics';
 import { HttpProblem, isClientHttpError, problem, sendProblem, type Problem } from './problem';
 
 export interface HandoffRouterOptions {
   service: HandoffService;
-  /** Without it the API and the inbox are off: every request gets a 401 saying so. */
-  operatorToken?: string;
+  /** Who may act: each operator's own token, and the inbox's sessions. */
+  operators: OperatorDirectory;
   logger: Logger;
+  /** How long an inbox session lasts. Default 12 hours. */
+  sessionTtlMs?: number;
+  /**
+   * Development over plain HTTP (npm start on localhost): session cookies without `Secure`. Off,
+   * the cookie is always `Secure`, so a browser never sends it over an unencrypted hop.
+   */
+  plainHttp?: boolean;
+  /** Per-address backoff for wrong tokens; one per router by default. */
+  backoff?: FailureBackoff;
+  /** Where refused credentials are counted (`hookline_operator_auth_failures_total`). */
+  metrics?: Pick<ReceiverMetrics, 'observeAuthFailure'>;
 }
 
-/** The inbox's session cookie. Its value is derived from the token, never the token itself. */
-export const OPERATOR_COOKIE = 'hookline_operator';
-const COOKIE_MAX_AGE_SECONDS = 12 * 60 * 60;
+/** The inbox's session cookie: a random session id, never the token. */
+export const OPERATOR_COOKIE = 'hookline_session';
+const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+const NO_OPERATOR_HINT = 'Ask a lead for a token, or create one with: npm run operators -- add <name> --role agent|lead';
 
-const Agent = z.string().trim().min(1, 'agent is required').max(100);
+// A body may still say who it acts as (older clients did); it must then be the credential's person.
+const Acting = { agent: z.string().trim().min(1).max(100).optional() };
 const Id = z.string().min(1).max(1000);
 const ListQuery = z.object({
   status: z.enum(LIST_STATUSES).optional(),
@@ -29,41 +53,74 @@ const ListQuery = z.object({
   customerId: z.string().min(1).max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
-const ClaimBody = z.object({ agent: Agent });
-const ReplyBody = z.object({ agent: Agent, text: z.string().trim().min(1, 'text is required').max(10_000) });
+const ClaimBody = z.object(Acting);
+const ReplyBody = z.object({ ...Acting, text: z.string().trim().min(1, 'text is required').max(10_000) });
 const ResolveBody = z.object({
-  agent: Agent,
+  ...Acting,
   outcome: z.enum(['approve', 'deny', 'resolved']),
   note: z.string().trim().max(2_000).optional(),
 });
 
 /**
- * The operators' side of escalations: `/handoffs` (JSON API) and `/inbox` (the page that uses
- * it). One shared operator token guards both, as `Authorization: Bearer …` or, for a browser,
- * as an HttpOnly SameSite=Strict cookie set by the inbox's login form. SameSite=Strict plus
- * JSON-only bodies keep other sites from driving the API with that cookie.
+ * The operators' side of escalations: `/handoffs` (JSON API), `/operators/me` and `/inbox` (the
+ * page that uses the API). Each person has a token of their own (`npm run operators -- add`):
+ * the API and CLI send it as `Authorization: Bearer …`; the inbox's login form trades it for a
+ * random session in an HttpOnly SameSite=Strict cookie. Whoever acts is whoever the credential
+ * names, never what a body says. SameSite=Strict plus JSON-only bodies keep other sites from
+ * driving the API with the cookie.
  */
 export function handoffRouter(options: HandoffRouterOptions): Router {
-  const { service, logger } = options;
-  const token = options.operatorToken && options.operatorToken.length > 0 ? options.operatorToken : undefined;
-  const session = token ? createHmac('sha256', token).update('hookline inbox session v1').digest('base64url') : undefined;
+  const { service, operators, logger } = options;
+  const sessionTtlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
+  const backoff = options.backoff ?? new FailureBackoff();
   const pages = loadPages();
   const router = express.Router();
 
-  const authorized = (req: Request): boolean => {
-    if (!token || !session) return false;
-    const header = req.headers.authorization;
-    if (header !== undefined) return bearerMatches(header, token);
-    const cookie = readCookie(req.headers.cookie, OPERATOR_COOKIE);
-    return cookie !== undefined && safeEqual(cookie, session);
+  const failed = (req: Request, via: AuthVia, reason: AuthFailureReason) => {
+    options.metrics?.observeAuthFailure({ via, reason });
+    logger.warn('operator credential refused', { via, reason, ip: req.ip, path: req.path.slice(0, 200) });
   };
 
-  const requireOperator = (req: Request, _res: Response, next: NextFunction) => {
-    if (authorized(req)) return next();
-    const detail = token
-      ? 'Send the operator token as "Authorization: Bearer <OPERATOR_TOKEN>", or log in at /inbox.'
-      : 'The handoff API is disabled: set OPERATOR_TOKEN on the receiver to enable it.';
-    next(new HttpProblem(problem('unauthorized', detail), { 'WWW-Authenticate': 'Bearer realm="hookline"' }));
+  /** The token's operator, or undefined after counting the failure; throws while the address must wait. */
+  const checkToken = async (req: Request, via: AuthVia, token: string | undefined): Promise<Actor | undefined> => {
+    const ip = req.ip ?? '';
+    const wait = backoff.check(ip);
+    if (!wait.ok) {
+      failed(req, via, 'throttled');
+      throw new HttpProblem(problem('auth-throttled', `Too many wrong credentials from your address; try again in ${wait.retryAfterSeconds}s.`), {
+        'Retry-After': String(wait.retryAfterSeconds),
+      });
+    }
+    const actor = token ? await operators.authenticate(token) : undefined;
+    if (actor) {
+      backoff.succeed(ip);
+      return actor;
+    }
+    backoff.fail(ip);
+    failed(req, via, token ? 'unknown-token' : 'malformed');
+    return undefined;
+  };
+
+  /** The bearer token's operator when the request has one, else the session cookie's. */
+  const identify = async (req: Request): Promise<Actor | undefined> => {
+    const header = req.headers.authorization;
+    if (header !== undefined) return checkToken(req, 'bearer', bearerToken(header));
+    const session = readCookie(req.headers.cookie, OPERATOR_COOKIE);
+    return session ? operators.session(session) : undefined;
+  };
+
+  const requireOperator = (req: Request, res: Response, next: NextFunction) => {
+    identify(req).then(
+      (actor) => {
+        if (actor) {
+          res.locals.actor = actor;
+          return next();
+        }
+        const detail = `Send your operator token as "Authorization: Bearer <token>", or log in at /inbox. ${NO_OPERATOR_HINT}`;
+        next(new HttpProblem(problem('unauthorized', detail), { 'WWW-Authenticate': 'Bearer realm="hookline"' }));
+      },
+      next,
+    );
   };
 
   const json = express.json({ limit: '32kb' });
@@ -72,36 +129,63 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     (req: Request, res: Response, next: NextFunction): void => {
       handler(req, res).catch(next);
     };
+  const secure = (req: Request) => !options.plainHttp || req.secure;
 
   // ---- the inbox page and its login -------------------------------------------------------
 
-  router.get('/inbox', (req, res) => {
-    if (authorized(req)) return sendPage(res, 200, pages.inbox, { OUTCOMES_JSON: scriptJson(OUTCOMES) });
-    const message = token ? '' : 'The inbox is disabled: set OPERATOR_TOKEN on the receiver to enable it.';
-    sendPage(res, 401, pages.login, { MESSAGE: htmlEscape(message) });
-  });
+  router.get(
+    '/inbox',
+    run(async (req, res) => {
+      const session = readCookie(req.headers.cookie, OPERATOR_COOKIE);
+      const actor = session ? await operators.session(session) : undefined;
+      if (!actor) return sendPage(res, 401, pages.login, { MESSAGE: '' });
+      sendPage(res, 200, pages.inbox, {
+        OUTCOMES_JSON: scriptJson(OUTCOMES),
+        OPERATOR_JSON: scriptJson(actor),
+        OPERATOR_NAME: htmlEscape(actor.name),
+        OPERATOR_ROLE: htmlEscape(actor.role),
+      });
+    }),
+  );
 
-  router.post('/inbox/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    const given = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
-    if (!token || !session) {
-      return sendPage(res, 401, pages.login, { MESSAGE: htmlEscape('The inbox is disabled: set OPERATOR_TOKEN on the receiver to enable it.') });
-    }
-    if (!safeEqual(given, token)) {
-      logger.warn('inbox login refused', { ip: req.ip });
-      return sendPage(res, 401, pages.login, { MESSAGE: htmlEscape('That is not the operator token.') });
-    }
-    res.setHeader('Set-Cookie', cookie(session, COOKIE_MAX_AGE_SECONDS, req.secure));
-    res.redirect(303, '/inbox');
-  });
+  router.post(
+    '/inbox/login',
+    express.urlencoded({ extended: false, limit: '4kb' }),
+    run(async (req, res) => {
+      const given = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
+      let actor: Actor | undefined;
+      try {
+        actor = await checkToken(req, 'login', given || undefined);
+      } catch (err) {
+        if (!(err instanceof HttpProblem)) throw err;
+        res.set(err.headers);
+        return sendPage(res, 429, pages.login, { MESSAGE: htmlEscape(err.problem.detail) });
+      }
+      if (!actor) return sendPage(res, 401, pages.login, { MESSAGE: htmlEscape('That is not an operator token.') });
+      const session = await operators.openSession(actor);
+      logger.info('inbox login', { operator: actor.name, role: actor.role, ip: req.ip });
+      res.setHeader('Set-Cookie', cookie(session.id, Math.floor(sessionTtlMs / 1000), secure(req)));
+      res.redirect(303, '/inbox');
+    }),
+  );
 
-  router.post('/inbox/logout', (req, res) => {
-    res.setHeader('Set-Cookie', cookie('', 0, req.secure));
-    res.redirect(303, '/inbox');
-  });
+  router.post(
+    '/inbox/logout',
+    run(async (req, res) => {
+      const session = readCookie(req.headers.cookie, OPERATOR_COOKIE);
+      if (session) await operators.closeSession(session);
+      res.setHeader('Set-Cookie', cookie('', 0, secure(req)));
+      res.redirect(303, '/inbox');
+    }),
+  );
 
   // ---- the API ------------------------------------------------------------------------------
 
-  router.use('/handoffs', requireOperator);
+  router.use(['/handoffs', '/operators/me'], requireOperator);
+
+  router.get('/operators/me', (_req, res) => {
+    res.json(res.locals.actor as Actor);
+  });
 
   router.get(
     '/handoffs',
@@ -118,39 +202,44 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     }),
   );
 
-  /** `POST /handoffs/:id/<action>`: validate, act as the named agent, log, answer with the conversation. */
-  const action = <B extends { agent: string }>(
+  /** `POST /handoffs/:id/<action>`: validate, act as the credential's operator, log, answer with the conversation. */
+  const action = <B extends { agent?: string }>(
     name: string,
     schema: z.ZodType<B>,
     done: string,
-    perform: (id: string, body: B) => Promise<unknown>,
-    logged: (body: B) => Record<string, unknown> = ({ agent }) => ({ agent }),
+    perform: (id: string, actor: Actor, body: B) => Promise<unknown>,
+    logged: (body: B) => Record<string, unknown> = () => ({}),
   ): void => {
     router.post(
       `/handoffs/:id/${name}`,
       json,
       run(async (req, res) => {
+        const actor = res.locals.actor as Actor;
         const id = parse(Id, req.params.id, 'id');
-        const body = parse(schema, req.body, 'body');
-        const conversation = await perform(id, body);
-        logger.info(done, { workflowId: id, ...logged(body) });
+        const body = parse(schema, req.body ?? {}, 'body');
+        if (body.agent !== undefined && body.agent !== actor.name) {
+          logger.warn('handoff request named another operator', { workflowId: id, operator: actor.name, named: body.agent.slice(0, 100) });
+          throw new HttpProblem(problem('forbidden', `You are signed in as ${actor.name}; you cannot act as ${body.agent}.`));
+        }
+        const conversation = await perform(id, actor, body);
+        logger.info(done, { workflowId: id, operator: actor.name, role: actor.role, ...logged(body) });
         res.json(conversation);
       }),
     );
   };
 
-  action('claim', ClaimBody, 'handoff claimed', (id, { agent }) => service.claim(id, agent));
-  action('release', ClaimBody, 'handoff released', (id, { agent }) => service.release(id, agent));
-  action('reply', ReplyBody, 'handoff reply sent', (id, { agent, text }) => service.reply(id, agent, text));
+  action('claim', ClaimBody, 'handoff claimed', (id, actor) => service.claim(id, actor));
+  action('release', ClaimBody, 'handoff released', (id, actor) => service.release(id, actor));
+  action('reply', ReplyBody, 'handoff reply sent', (id, actor, { text }) => service.reply(id, actor, text));
   action(
     'resolve',
     ResolveBody,
     'handoff resolved',
-    (id, { agent, outcome, note }) => service.resolve(id, { agent, outcome, ...(note ? { note } : {}) }),
-    ({ agent, outcome }) => ({ agent, outcome }),
+    (id, actor, { outcome, note }) => service.resolve(id, actor, { outcome, ...(note ? { note } : {}) }),
+    ({ outcome }) => ({ outcome }),
   );
 
-  router.use(['/handoffs', '/inbox'], (err: unknown, req: Request, res: Response, next: NextFunction) => {
+  router.use(['/handoffs', '/inbox', '/operators'], (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const { p, headers } = toProblem(err);
     if (p.status >= 500) logger.error('handoff request failed', { method: req.method, path: req.path, error: (err as Error)?.stack ?? String(err) });
@@ -163,6 +252,7 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
 function toProblem(err: unknown): { p: Problem; headers: Record<string, string> } {
   if (err instanceof HttpProblem) return { p: err.problem, headers: err.headers };
   if (err instanceof HandoffConflictError) return { p: problem('conflict', err.message), headers: {} };
+  if (err instanceof HandoffForbiddenError) return { p: problem('forbidden', err.message), headers: {} };
   if (err instanceof HandoffNotFoundError) return { p: problem('not-found', err.message), headers: {} };
   if (err instanceof InvalidFilterError) return { p: problem('bad-request', err.message), headers: {} };
   if (isClientHttpError(err)) {

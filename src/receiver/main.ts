@@ -9,11 +9,17 @@ import { createHandoffService } from '../handoff/service';
 import { handoffRouter } from './handoffs';
 import { createIntake } from './intake';
 import { createReceiverMetrics } from './metrics';
+import { migrateToLatest, openDatabase } from '../db';
+import { createOperatorDirectory } from '../operators/directory';
 
 /** `npm run receiver`: one process, configured by the environment. */
 async function main(): Promise<void> {
   const config = loadReceiverConfig();
   const logger = createLogger({ level: config.logLevel, bindings: { service: 'receiver' } });
+  // Operators and inbox sessions live in the shared database, so every receiver sees the same ones.
+  const database = await openDatabase(config.databaseUrl);
+  await migrateToLatest(database);
+  const operators = createOperatorDirectory(database.db, { sessionTtlMs: config.operatorSessionTtlMs });
   const { client, connection } = createTemporalClient(config.temporal);
   const intake = createIntake({
     client,
@@ -21,6 +27,7 @@ async function main(): Promise<void> {
     startTimeoutMs: config.startTimeoutMs,
     quarantineKeepForMs: config.quarantineKeepForMs,
   });
+  const metrics = createReceiverMetrics({ sources: config.sources.keys(), processMetrics: true });
   const app = createApp({
     sources: config.sources,
     intake,
@@ -29,9 +36,18 @@ async function main(): Promise<void> {
     retryAfterSeconds: 5,
     trustProxy: config.trustProxy,
     isTemporalReachable: () => isReachable(client),
-    metrics: createReceiverMetrics({ sources: config.sources.keys(), processMetrics: true }),
+    metrics,
     metricsToken: config.metricsToken,
-    extraRouters: [handoffRouter({ service: createHandoffService(client), operatorToken: config.operatorToken, logger })],
+    extraRouters: [
+      handoffRouter({
+        service: createHandoffService(client),
+        operators,
+        logger,
+        sessionTtlMs: config.operatorSessionTtlMs,
+        plainHttp: config.plainHttp,
+        metrics,
+      }),
+    ],
   });
 
   const server = config.tls
@@ -52,7 +68,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info('receiver stopping', { signal });
     server.close(() => {
-      void connection.close().finally(() => process.exit(0));
+      void Promise.allSettled([connection.close(), database.close()]).finally(() => process.exit(0));
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();

@@ -24,7 +24,13 @@ export interface ReceiverMetrics {
   observeAnswer(o: { source: string; outcome: Exclude<WebhookOutcome, 'refused'>; seconds: number; quarantine?: QuarantineCode }): void;
   /** A webhook answered with a problem document; `seconds` is undefined when the start is unknown. */
   observeRefusal(o: { source: string; problem: Problem; seconds?: number }): void;
+  /** An operator credential that did not check out (or an address made to wait after too many). */
+  observeAuthFailure(o: { via: AuthVia; reason: AuthFailureReason }): void;
 }
+
+/** How an operator presented a credential, and why it failed: closed sets, so the labels stay bounded. */
+export type AuthVia = 'bearer' | 'login';
+export type AuthFailureReason = 'malformed' | 'unknown-token' | 'throttled';
 
 /**
  * The receiver's Prometheus metrics, on a registry of its own (never prom-client's global one),
@@ -67,6 +73,13 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
     registers,
   });
 
+  const authFailures = new Counter({
+    name: 'hookline_operator_auth_failures_total',
+    help: 'Operator credentials refused, by how they were presented (bearer, login) and why (malformed, unknown-token, throttled).',
+    labelNames: ['via', 'reason'] as const,
+    registers,
+  });
+
   // Zero series from the start, so rate() and alerts see a source's first request as an increase.
   for (const source of known) for (const outcome of OUTCOMES) requests.labels(source, outcome).inc(0);
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
@@ -88,6 +101,9 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
       refusals.labels(s, name).inc();
       if (seconds !== undefined) ack.labels(s, 'refused').observe(seconds);
       if (name === 'invalid-signature' && typeof p.reason === 'string') signatureFailures.labels(s, p.reason).inc();
+    },
+    observeAuthFailure({ via, reason }) {
+      authFailures.labels(via, reason).inc();
     },
   };
 }

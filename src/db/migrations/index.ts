@@ -1,4 +1,5 @@
 import { initial } from './0001_initial.js';
+import { operators } from './0002_operators.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -9,4 +10,5 @@ export type { DialectName, HooklineMigration } from './migration.js';
  */
 export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0001_initial': initial,
+  '0002_operators': operators,
 };
