@@ -113,6 +113,8 @@ function baseEnv(temporalAddress: string): NodeJS.ProcessEnv {
 
 function receiverEnv(base: NodeJS.ProcessEnv, port: number, secrets: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, HOST: '127.0.0.1', PORT: String(port) };
+  // Operators live in the database; the bench signs in nobody, so a private file will do.
+  env.DATABASE_URL ??= `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-bench-receiver-')), 'operators.db')}`;
   for (const [name, secret] of Object.entries(secrets)) {
     env[`WEBHOOK_SECRET_${envSuffix(name)}`] = secret;
     // All load comes from 127.0.0.1: at the default 100/s per sender address we would measure the limiter.

@@ -49,6 +49,22 @@ describe('configuration', () => {
     expect(() => loadSources({ WEBHOOK_SECRET_CRM: 'whsec_not base64!' })).toThrow(/WEBHOOK_SECRET_CRM: expected whsec_ followed by base64 for the standard-webhooks scheme \(the value is not shown\)$/);
   });
 
+  it('refuses the retired shared OPERATOR_TOKEN without echoing it, and reads the operators\' settings', () => {
+    const secret = 'a-shared-token-from-before-0123456789';
+    let message = '';
+    try {
+      loadReceiverConfig({ OPERATOR_TOKEN: secret });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/OPERATOR_TOKEN: no longer used: every operator has a token of their own.*npm run operators -- add/);
+    expect(message).not.toContain(secret);
+    const receiver = loadReceiverConfig({});
+    expect(receiver).toMatchObject({ databaseUrl: 'sqlite:.data/hookline.db', operatorSessionTtlMs: 12 * 3_600_000, plainHttp: false });
+    expect(loadReceiverConfig({ RECEIVER_PLAIN_HTTP: 'true', OPERATOR_SESSION_TTL: '30m' })).toMatchObject({ plainHttp: true, operatorSessionTtlMs: 1_800_000 });
+    expect(() => loadReceiverConfig({ RECEIVER_PLAIN_HTTP: 'maybe' })).toThrow(/RECEIVER_PLAIN_HTTP: expected true or false/);
+  });
+
   it('reads per-source settings', () => {
     const sources = loadSources({
       WEBHOOK_SOURCES: 'github',

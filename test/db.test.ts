@@ -36,6 +36,8 @@ const APP_TABLES = [
   'customers',
   'inquiries',
   'notifications',
+  'operator_sessions',
+  'operators',
   'order_items',
   'orders',
   'payments',
@@ -133,7 +135,7 @@ describe.each(targets)('database on $name', (target) => {
     const url = await target.freshUrl();
     const first = await open(url);
     expect(first.dialect).toBe(target.name);
-    expect(await migrateToLatest(first)).toEqual(['0001_initial']);
+    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators']);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
     expect(await migrateToLatest(second)).toEqual([]);
@@ -165,7 +167,7 @@ describe.each(targets)('database on $name', (target) => {
         ),
       );
       const applied = runs.map((r) => JSON.parse(r.stdout.trim()) as string[]);
-      expect(applied.flat()).toEqual(['0001_initial']);
+      expect(applied.flat()).toEqual(['0001_initial', '0002_operators']);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -177,7 +179,7 @@ describe.each(targets)('database on $name', (target) => {
     await migrateToLatest(d);
     const broken = {
       ...migrations,
-      '0002_broken': {
+      '9999_broken': {
         async up(db: Parameters<(typeof migrations)[string]['up']>[0]) {
           await db.schema.createTable('half_done').addColumn('id', 'text').execute();
           await sql`select * from no_such_table`.execute(db);
@@ -186,7 +188,7 @@ describe.each(targets)('database on $name', (target) => {
     };
     const error: unknown = await migrateToLatest(d, { migrations: broken }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationFailedError);
-    expect((error as MigrationFailedError).migrationName).toBe('0002_broken');
+    expect((error as MigrationFailedError).migrationName).toBe('9999_broken');
     expect((error as Error).message).toMatch(/migration "0002_broken" failed: .*no_such_table/);
     expect(await tableNames(d)).not.toContain('half_done');
     expect(await migrateToLatest(d)).toEqual([]);

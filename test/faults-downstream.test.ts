@@ -18,12 +18,17 @@ import { sendSigned, setupAgent } from './support/harness';
  * The clients' timeout here is 2 s (the harness), the upstream retry policy starts at 500 ms.
  */
 
-const TOKEN = 'operator-token-for-fault-tests-0123456789';
 const unique = () => randomBytes(4).toString('hex').toUpperCase();
 const day = (offset: number) => new Date(Date.UTC(2026, 10, 1) + offset * 86_400_000).toISOString();
 
 describe('downstream faults', () => {
-  const t = setupAgent({ operatorToken: TOKEN });
+  const t = setupAgent({ operators: true });
+  /** The people acting below are leads (they decide returns, claimed or not), each with their own token. */
+  const tokens = new Map<string, Promise<string>>();
+  const tokenOf = (name: string) => {
+    if (!tokens.has(name)) tokens.set(name, t.operators.add(name, 'lead').then((o) => o.token));
+    return tokens.get(name)!;
+  };
   const raised: string[] = [];
   afterAll(() => terminateAll(t.env, raised));
   // A fault a failed test left unconsumed must not leak into the next one.
@@ -65,11 +70,11 @@ describe('downstream faults', () => {
     return { returnId, id };
   }
 
-  /** The operators' HTTP API, as the inbox and a helpdesk use it. */
-  async function operator(method: 'GET' | 'POST', path: string, body?: object): Promise<{ status: number; body: Record<string, unknown> }> {
+  /** The operators' HTTP API, as the inbox and a helpdesk use it, as the operator the body names (default dana). */
+  async function operator(method: 'GET' | 'POST', path: string, body?: { agent?: string; [field: string]: unknown }): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${t.receiver.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: { authorization: `Bearer ${await tokenOf(body?.agent ?? 'dana')}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };

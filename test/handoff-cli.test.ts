@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runHandoffCli, USAGE } from '../scripts/handoff';
+import { createHttpDesk } from '../src/handoff/http-desk';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import type { InquiryResult } from '../workflows/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
@@ -12,17 +13,20 @@ import { setupAgent } from './support/harness';
 const execFileAsync = promisify(execFile);
 
 describe('handoff CLI', () => {
-  const t = setupAgent();
+  const t = setupAgent({ operators: true });
   let service: HandoffService;
   const raised: string[] = [];
+  const tokens: Record<string, string> = {};
 
-  /** Runs one command in-process; returns its exit code and what it printed. */
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  /** Runs one command in-process, as `who` over the receiver's real HTTP API; returns its exit code and what it printed. */
+  async function cliAs(who: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runHandoffCli(argv, { service, out: (l) => out.push(l), err: (l) => err.push(l) });
+    const desk = createHttpDesk({ baseUrl: t.receiver.url, token: tokens[who] ?? who });
+    const code = await runHandoffCli(argv, { desk, out: (l) => out.push(l), err: (l) => err.push(l), target: t.receiver.url });
     return { code, out: out.join('\n'), err: err.join('\n') };
   }
+  const cli = (...argv: string[]) => cliAs('alice', ...argv);
 
   async function escalate(): Promise<string> {
     const id = await raiseEscalation(t.receiver.url, { source: 'chat' });
@@ -32,6 +36,8 @@ describe('handoff CLI', () => {
 
   beforeAll(async () => {
     service = createHandoffService(t.env.client);
+    tokens.alice = (await t.operators.add('alice', 'agent')).token;
+    tokens.bob = (await t.operators.add('bob', 'agent')).token;
   });
   afterAll(async () => {
     await terminateAll(t.env, raised);
@@ -71,34 +77,35 @@ describe('handoff CLI', () => {
     expect(shown).toMatch(/ORD-12345\s+shipped\s+2023-10-25/);
     expect(shown).toMatch(/customer: This is unacceptable, my order arrived broken/);
 
-    const claimed = await cli('claim', id, '--agent', 'alice');
+    expect((await cli('whoami')).out).toBe('alice (agent)');
+    const claimed = await cli('claim', id);
     expect(claimed).toMatchObject({ code: 0 });
     expect(claimed.out).toContain(`Claimed ${id} for alice`);
 
-    const stolen = await cli('claim', id, '--agent', 'bob');
+    const stolen = await cliAs('bob', 'claim', id);
     expect(stolen.code).toBe(1);
-    expect(stolen.err).toBe('Refused: already claimed by alice');
+    expect(stolen.err).toBe('Refused: already claimed by alice; a lead can take it over');
 
     const text = `We are sending a replacement today (${randomUUID().slice(0, 8)}).`;
-    const replied = await cli('reply', id, '--agent', 'alice', text);
+    const replied = await cli('reply', id, text);
     expect(replied.code).toBe(0);
     expect(replied.out).toContain(`sent to customer ${CUSTOMER}`);
     const notification = await waitForNotification(t.agent.db, { audience: 'customer', customerId: CUSTOMER, bodyLike: `%${text}%` });
     expect(notification.idempotency_key).toBe(`${id}:reply:1`);
     expect((await cli('show', id)).out).toContain(`alice: ${text}`);
 
-    const wrong = await cli('resolve', id, '--agent', 'alice', '--outcome', 'deny');
+    const wrong = await cli('resolve', id, '--outcome', 'deny');
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/^Refused: outcome must be one of resolved/);
 
-    const resolved = await cli('resolve', id, '--agent', 'alice', '--outcome', 'resolved', '--note', 'replacement shipped');
+    const resolved = await cli('resolve', id, '--outcome', 'resolved', '--note', 'replacement shipped');
     expect(resolved.code).toBe(0);
     expect(resolved.out).toBe(`Resolved ${id}: resolved (replacement shipped).`);
 
     const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
 
-    const closed = await cli('claim', id, '--agent', 'bob');
+    const closed = await cliAs('bob', 'claim', id);
     expect(closed.code).toBe(1);
     expect(closed.err).toMatch(/^Not found: /);
   });
@@ -116,16 +123,21 @@ describe('handoff CLI', () => {
     expect(unknown.err).toContain('Unknown command "frobnicate".');
     expect(unknown.err).toContain('Usage: npm run handoff -- <command>');
 
-    const noAgent = await cli('claim', 'crm:customer.inquiry.new:INQ-1');
-    expect(noAgent.code).toBe(1);
-    expect(noAgent.err).toContain('claim needs --agent <name>');
+    // Who acts comes from the token, never the command line.
+    const posing = await cli('claim', 'crm:customer.inquiry.new:INQ-1', '--agent', 'bob');
+    expect(posing.code).toBe(1);
+    expect(posing.err).toContain('--agent is gone: you act as the operator whose token is in HOOKLINE_OPERATOR_TOKEN');
 
-    expect((await cli('claim', '--agent', 'alice')).err).toContain('claim needs an escalation id');
-    expect((await cli('reply', 'x:y', '--agent', 'alice')).err).toContain('reply needs the text to send');
-    expect((await cli('resolve', 'x:y', '--agent', 'alice')).err).toContain('resolve needs --outcome approve|deny|resolved');
-    expect((await cli('resolve', 'x:y', '--agent', 'alice', '--outcome', 'maybe')).err).toContain('--outcome must be one of approve, deny, resolved');
+    const stranger = await cliAs(`hlo_${'x'.repeat(43)}`, 'list');
+    expect(stranger.code).toBe(1);
+    expect(stranger.err).toMatch(/^Not signed in: /);
+
+    expect((await cli('claim')).err).toContain('claim needs an escalation id');
+    expect((await cli('reply', 'x:y')).err).toContain('reply needs the text to send');
+    expect((await cli('resolve', 'x:y')).err).toContain('resolve needs --outcome approve|deny|resolved');
+    expect((await cli('resolve', 'x:y', '--outcome', 'maybe')).err).toContain('--outcome must be one of approve, deny, resolved');
     expect((await cli('list', '--status', 'pending')).err).toContain('--status must be one of');
-    expect((await cli('list', '--queue', 'support"')).err).toMatch(/^Invalid filter: /);
+    expect((await cli('list', '--queue', 'support"')).err).toMatch(/^Invalid filter: .*quotes/);
     expect((await cli('list', '--frob')).err).toMatch(/Unknown option '--frob'/);
 
     const missing = await cli('show', `crm:customer.inquiry.new:nope-${randomUUID()}`);
@@ -140,16 +152,19 @@ describe('handoff CLI', () => {
       interval: 250,
     });
     const root = join(__dirname, '..');
-    const childEnv = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') };
+    const childEnv = { ...process.env, HOOKLINE_URL: t.receiver.url, HOOKLINE_OPERATOR_TOKEN: tokens.bob };
     const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'list', '--customer', CUSTOMER], { cwd: root, env: childEnv, timeout: 50_000 });
     expect(stdout).toMatch(/^PRIORITY\s+STATUS/);
     expect(stdout).toContain(id);
+    const claimed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'claim', id], { cwd: root, env: childEnv, timeout: 50_000 });
+    expect(claimed.stdout).toContain(`Claimed ${id} for bob`);
 
-    const failed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'claim', id], { cwd: root, env: childEnv, timeout: 50_000 }).then(
+    const { HOOKLINE_OPERATOR_TOKEN: _dropped, ...noToken } = childEnv;
+    const failed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'release', id], { cwd: root, env: noToken, timeout: 50_000 }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain('claim needs --agent <name>');
+    expect(failed.stderr).toContain('Set HOOKLINE_OPERATOR_TOKEN to your operator token');
   }, 120_000);
 });

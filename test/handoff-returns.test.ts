@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
+import type { Actor } from '../src/handoff/permissions';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import { conversationQuery } from '../workflows/handoff';
 import { sendSigned, setupAgent } from './support/harness';
@@ -12,8 +13,9 @@ import { sendSigned, setupAgent } from './support/harness';
  * escalation reminds its assignee. Durations are short here and configurable in production.
  */
 describe('return approvals by a person', () => {
-  const t = setupAgent({ settings: { approvalTimeoutMs: 8_000, handoffUnansweredSlaMs: 1_500, handoffUnclaimedSlaMs: 60_000 } });
+  const t = setupAgent({ operators: true, settings: { approvalTimeoutMs: 8_000, handoffUnansweredSlaMs: 1_500, handoffUnclaimedSlaMs: 60_000 } });
   let handoffs: HandoffService;
+  const agent = (name: string): Actor => ({ name, role: 'agent' });
   beforeAll(() => {
     handoffs = createHandoffService(t.env.client);
   });
@@ -41,8 +43,8 @@ describe('return approvals by a person', () => {
     expect(waiting).toMatchObject({ kind: 'return-approval', queue: 'returns', customerId: 'CUST-67890' });
     expect(waiting.reason).toMatch(/outside policy: requested 60 days after delivery; the window is 30 days/);
     expect(waiting.context.customer).toMatchObject({ name: 'Alice Smith', email: 'alice@example.com' });
-    await handoffs.claim(id, 'dana');
-    await handoffs.resolve(id, { agent: 'dana', outcome: 'approve', note: 'loyal customer' });
+    await handoffs.claim(id, agent('dana'));
+    await handoffs.resolve(id, agent('dana'), { outcome: 'approve', note: 'loyal customer' });
     await sendSigned(t.receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
     const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent: string } };
     expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve', agent: 'dana' } });
@@ -52,8 +54,8 @@ describe('return approvals by a person', () => {
 
   it('a denied return sends the denial with the reason and creates no label', async () => {
     const { returnId, id } = await lateReturn();
-    await handoffs.claim(id, 'eli');
-    await handoffs.resolve(id, { agent: 'eli', outcome: 'deny', note: 'worn item' });
+    await handoffs.claim(id, agent('eli'));
+    await handoffs.resolve(id, agent('eli'), { outcome: 'deny', note: 'worn item' });
     expect(await t.env.client.workflow.getHandle(id).result()).toMatchObject({ status: 'denied' });
     const denial = await t.agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
     expect(denial.body).toContain(`We can't accept return ${returnId}: worn item.`);
@@ -62,13 +64,40 @@ describe('return approvals by a person', () => {
 
   it('the resolve validator rejects an outcome that does not fit the kind', async () => {
     const { id } = await lateReturn();
-    await expect(handoffs.resolve(id, { agent: 'fay', outcome: 'resolved' })).rejects.toThrow(/approve, deny/);
-    await handoffs.resolve(id, { agent: 'fay', outcome: 'deny' });
+    await handoffs.claim(id, agent('fay'));
+    await expect(handoffs.resolve(id, agent('fay'), { outcome: 'resolved' })).rejects.toThrow(/approve, deny/);
+    await handoffs.resolve(id, agent('fay'), { outcome: 'deny' });
+  });
+
+  it('over HTTP: an agent who has not claimed a return cannot approve it, whatever the body says; a lead can, unclaimed', async () => {
+    const { id, returnId, orderId } = await lateReturn();
+    const kai = (await t.operators.add(`kai-${returnId}`, 'agent')).token;
+    const lee = (await t.operators.add(`lee-${returnId}`, 'lead')).token;
+    const resolve = (token: string, body: object) =>
+      fetch(`${t.receiver.url}/handoffs/${encodeURIComponent(id)}/resolve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const refused = await resolve(kai, { outcome: 'approve' });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ type: 'urn:hookline:problem:forbidden', detail: 'approving or denying takes a lead or the agent who claimed it' });
+    // Naming the lead in the body changes nothing.
+    expect((await resolve(kai, { agent: `lee-${returnId}`, outcome: 'approve' })).status).toBe(403);
+    expect((await handoffs.show(id)).status).toBe('waiting');
+
+    const approved = await resolve(lee, { outcome: 'approve', note: 'goodwill' });
+    expect(approved.status).toBe(200);
+    await sendSigned(t.receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
+    const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent?: string } };
+    expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve' } });
+    const c = await handoffs.show(id);
+    expect(c.messages.find((m) => m.text.startsWith('Resolved by'))).toMatchObject({ author: `lee-${returnId}`, text: `Resolved by lee-${returnId}: approve — goodwill` });
   });
 
   it('a claimed escalation nobody answers reminds its assignee; an undecided one denies itself', async () => {
     const { id } = await lateReturn();
-    await handoffs.claim(id, 'gus');
+    await handoffs.claim(id, agent('gus'));
     await expect
       .poll(async () => (await t.agent.db.selectFrom('notifications').select('subject').where('idempotency_key', '=', `${id}:handoff:reminder:1`).executeTakeFirst())?.subject, { timeout: 10_000 })
       .toBe('Reminder for gus: Return ' + id.split(':').pop() + ' is outside policy: requested 60 days after delivery; the window is 30 days');

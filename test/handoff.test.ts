@@ -7,16 +7,19 @@ import type { InquiryResult } from '../workflows/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
 import { sendSigned, setupAgent, startAgent, startReceiver, testDatabases } from './support/harness';
 
-const TOKEN = 'operator-token-for-tests-0123456789';
+/** Each person's own token, created in beforeAll as `npm run operators -- add` would. */
+const TOKENS: Record<string, string> = {};
+type Who = 'alice' | 'bob' | 'lena';
 
 async function call(
   url: string,
   method: 'GET' | 'POST',
   path: string,
-  options: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+  options: { body?: unknown; as?: Who; token?: string | null; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const headers: Record<string, string> = { ...options.headers };
-  if (options.token !== null) headers.authorization = `Bearer ${options.token ?? TOKEN}`;
+  const token = options.token === undefined ? TOKENS[options.as ?? 'alice'] : options.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${url}${path}`, {
     method,
@@ -37,7 +40,7 @@ async function call(
 const at = (id: string, action?: string) => `/handoffs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 
 describe('handoffs: the HTTP API and the service, against a real server and worker', () => {
-  const t = setupAgent({ operatorToken: TOKEN });
+  const t = setupAgent({ operators: true });
   let service: HandoffService;
   const raised: string[] = [];
 
@@ -60,6 +63,9 @@ describe('handoffs: the HTTP API and the service, against a real server and work
 
   beforeAll(async () => {
     service = createHandoffService(t.env.client);
+    TOKENS.alice = (await t.operators.add('alice', 'agent')).token;
+    TOKENS.bob = (await t.operators.add('bob', 'agent')).token;
+    TOKENS.lena = (await t.operators.add('lena', 'lead')).token;
   });
   afterAll(async () => {
     await terminateAll(t.env, raised);
@@ -92,15 +98,15 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const id = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const [a, b] = await Promise.all([
-      call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } }),
-      call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } }),
+      call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' }),
+      call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' }),
     ]);
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     const [won, lost] = a.status === 200 ? [a, b] : [b, a];
     const winner = (won.body as unknown as Conversation).assignee!;
     expect(['alice', 'bob']).toContain(winner);
     expect(lost.headers.get('content-type')).toMatch(/application\/problem\+json/);
-    expect(lost.body).toMatchObject({ type: 'urn:hookline:problem:conflict', status: 409, detail: `already claimed by ${winner}` });
+    expect(lost.body).toMatchObject({ type: 'urn:hookline:problem:conflict', status: 409, detail: `already claimed by ${winner}; a lead can take it over` });
 
     const shown = await service.show(id);
     expect(shown).toMatchObject({ status: 'claimed', assignee: winner });
@@ -112,16 +118,20 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const text = `Sorry about the broken parcel — a replacement is on its way (${randomUUID().slice(0, 8)}).`;
 
-    const early = await call(t.receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
+    const early = await call(t.receiver.url, 'POST', at(id, 'reply'), { as: 'alice', body: { text } });
     expect(early.status).toBe(409);
     expect(early.body.detail).toMatch(/claim it before replying/);
 
-    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
-    const intruder = await call(t.receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'bob', text: 'hi' } });
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' })).status).toBe(200);
+    const intruder = await call(t.receiver.url, 'POST', at(id, 'reply'), { as: 'bob', body: { text: 'hi' } });
     expect(intruder.status).toBe(409);
     expect(intruder.body.detail).toBe('claimed by alice, not bob');
+    // Naming the assignee in the body does not make bob alice.
+    const posing = await call(t.receiver.url, 'POST', at(id, 'reply'), { as: 'bob', body: { agent: 'alice', text: 'hi' } });
+    expect(posing.status).toBe(403);
+    expect(posing.body).toMatchObject({ type: 'urn:hookline:problem:forbidden', detail: 'You are signed in as bob; you cannot act as alice.' });
 
-    const replied = await call(t.receiver.url, 'POST', at(id, 'reply'), { body: { agent: 'alice', text } });
+    const replied = await call(t.receiver.url, 'POST', at(id, 'reply'), { as: 'alice', body: { text } });
     expect(replied.status).toBe(200);
 
     const row = await waitForNotification(t.agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` });
@@ -134,22 +144,23 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   it('resolve completes the raising workflow with the outcome; a closed escalation is then 404', async () => {
     const id = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
-    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' })).status).toBe(200);
 
-    const wrongOutcome = await call(t.receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'approve' } });
+    const wrongOutcome = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'alice', body: { outcome: 'approve' } });
     expect(wrongOutcome.status).toBe(409);
     expect(wrongOutcome.body.detail).toMatch(/outcome must be one of resolved/);
-    const wrongAgent = await call(t.receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'bob', outcome: 'resolved' } });
+    const wrongAgent = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'bob', body: { outcome: 'resolved' } });
     expect(wrongAgent.status).toBe(409);
+    expect(wrongAgent.body.detail).toBe('claimed by alice, not bob');
 
-    const resolved = await call(t.receiver.url, 'POST', at(id, 'resolve'), { body: { agent: 'alice', outcome: 'resolved', note: 'replacement sent' } });
+    const resolved = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'alice', body: { outcome: 'resolved', note: 'replacement sent' } });
     expect(resolved.status).toBe(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'resolved', note: 'replacement sent' });
 
     const result = await t.env.client.workflow.getHandle(id).result() as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement sent' } });
 
-    const after = await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } });
+    const after = await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' });
     expect(after.status).toBe(404);
     // The finished conversation is still readable.
     expect((await call(t.receiver.url, 'GET', at(id))).body).toMatchObject({ status: 'resolved' });
@@ -159,40 +170,77 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   it('release puts a claimed escalation back to waiting, for someone else to claim', async () => {
     const id = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
-    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
-    expect((await call(t.receiver.url, 'POST', at(id, 'release'), { body: { agent: 'bob' } })).status).toBe(409);
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' })).status).toBe(200);
+    const notTheirs = await call(t.receiver.url, 'POST', at(id, 'release'), { as: 'bob' });
+    expect(notTheirs.status).toBe(403);
+    expect(notTheirs.body.detail).toBe('claimed by alice; only they or a lead can release it');
 
-    const released = await call(t.receiver.url, 'POST', at(id, 'release'), { body: { agent: 'alice' } });
+    const released = await call(t.receiver.url, 'POST', at(id, 'release'), { as: 'alice' });
     expect(released.status).toBe(200);
     expect(released.body.status).toBe('waiting');
     expect(released.body.assignee).toBeUndefined();
     await visible(id, 'waiting');
 
-    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { body: { agent: 'bob' } })).body).toMatchObject({ status: 'claimed', assignee: 'bob' });
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' })).body).toMatchObject({ status: 'claimed', assignee: 'bob' });
   });
 
-  it('refuses without the operator token, with a wrong one, and entirely when none is configured', async () => {
+  it('roles: a lead takes over and releases claims and may resolve; an agent resolves only what they hold; every action records who did it', async () => {
+    const id = await escalate();
+    await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
+    const unclaimed = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'bob', body: { outcome: 'resolved' } });
+    expect(unclaimed.status).toBe(403);
+    expect(unclaimed.body.detail).toBe('claim it before resolving it');
+
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' })).status).toBe(200);
+    const takeover = await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'lena' });
+    expect(takeover.status).toBe(200);
+    expect(takeover.body).toMatchObject({ status: 'claimed', assignee: 'lena' });
+    // alice lost the claim: she can no longer reply.
+    expect((await call(t.receiver.url, 'POST', at(id, 'reply'), { as: 'alice', body: { text: 'hi' } })).status).toBe(409);
+
+    expect((await call(t.receiver.url, 'POST', at(id, 'release'), { as: 'lena' })).status).toBe(200);
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' })).status).toBe(200);
+    const leadRelease = await call(t.receiver.url, 'POST', at(id, 'release'), { as: 'lena' });
+    expect(leadRelease.status).toBe(200);
+    expect(leadRelease.body).toMatchObject({ status: 'waiting' });
+    const leadResolve = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'lena', body: { outcome: 'resolved', note: 'handled by phone' } });
+    expect(leadResolve.status).toBe(200);
+
+    const c = leadResolve.body as unknown as Conversation;
+    const actions = c.messages.filter((m) => m.from === 'system' && m.author).map((m) => [m.author, m.text]);
+    expect(actions).toEqual([
+      ['alice', 'Claimed by alice'],
+      ['lena', 'Taken over by lena from alice'],
+      ['lena', 'Released by lena'],
+      ['bob', 'Claimed by bob'],
+      ['lena', 'Released by lena (held by bob)'],
+      ['lena', 'Resolved by lena: resolved — handled by phone'],
+    ]);
+    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
+    expect(result.handoff).toMatchObject({ outcome: 'resolved', note: 'handled by phone' });
+  });
+
+  it('GET /operators/me names the token\'s operator', async () => {
+    expect((await call(t.receiver.url, 'GET', '/operators/me', { as: 'lena' })).body).toEqual({ name: 'lena', role: 'lead' });
+    expect((await call(t.receiver.url, 'GET', '/operators/me', { as: 'bob' })).body).toEqual({ name: 'bob', role: 'agent' });
+    expect((await call(t.receiver.url, 'GET', '/operators/me', { token: null })).status).toBe(401);
+  });
+
+  it('refuses without a token, with a wrong one, a removed one, and a forged cookie', async () => {
     const none = await call(t.receiver.url, 'GET', '/handoffs', { token: null });
     expect(none.status).toBe(401);
     expect(none.body).toMatchObject({ type: 'urn:hookline:problem:unauthorized', status: 401 });
+    expect(none.body.detail).toMatch(/npm run operators -- add/);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: `${TOKEN}x` })).status).toBe(401);
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: `${TOKENS.alice}x` })).status).toBe(401);
     expect((await call(t.receiver.url, 'GET', '/handoffs', { token: 'short' })).status).toBe(401);
-    expect((await call(t.receiver.url, 'POST', at('x:y', 'claim'), { token: null, body: { agent: 'alice' } })).status).toBe(401);
+    expect((await call(t.receiver.url, 'POST', at('x:y', 'claim'), { token: null, body: {} })).status).toBe(401);
     expect((await call(t.receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie: `${OPERATOR_COOKIE}=forged` } })).status).toBe(401);
-
-    // The operators' router is mounted, but OPERATOR_TOKEN is unset.
-    const disabled = await startReceiver({ env: t.env, taskQueue: t.agent.taskQueue, operatorToken: undefined });
-    try {
-      const off = await call(disabled.url, 'GET', '/handoffs');
-      expect(off.status).toBe(401);
-      expect(off.body.detail).toMatch(/set OPERATOR_TOKEN/);
-      const page = await fetch(`${disabled.url}/inbox`);
-      expect(page.status).toBe(401);
-      expect(await page.text()).toContain('set OPERATOR_TOKEN');
-    } finally {
-      await disabled.close();
-    }
+    // A token of the right shape that nobody holds.
+    const stranger = await t.operators.add(`gone-${randomUUID().slice(0, 6)}`, 'agent');
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: stranger.token })).status).toBe(200);
+    await t.operators.remove(stranger.operator.name);
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: stranger.token })).status).toBe(401);
   });
 
   it('the inbox login sets an HttpOnly SameSite=Strict cookie that the API accepts', async () => {
@@ -211,25 +259,27 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('set-cookie')).toBeNull();
 
-    const right = await login(TOKEN);
+    const right = await login(TOKENS.alice!);
     expect(right.status).toBe(303);
     expect(right.headers.get('location')).toBe('/inbox');
     const setCookie = right.headers.get('set-cookie')!;
     expect(setCookie).toMatch(new RegExp(`^${OPERATOR_COOKIE}=[^;]+;`));
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).toMatch(/SameSite=Strict/);
-    expect(setCookie).not.toContain(TOKEN);
+    expect(setCookie).not.toContain(TOKENS.alice);
     const cookie = setCookie.split(';')[0]!;
 
     const inbox = await fetch(`${t.receiver.url}/inbox`, { headers: { cookie } });
     expect(inbox.status).toBe(200);
     expect(inbox.headers.get('content-security-policy')).toMatch(/script-src 'nonce-/);
-    expect(await inbox.text()).toContain('data-testid="queue-table"');
+    const html = await inbox.text();
+    expect(html).toContain('data-testid="queue-table"');
+    expect(html).toContain('<strong data-testid="operator-name">alice</strong>');
     expect((await call(t.receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie } })).status).toBe(200);
   });
 
   it('answers 400 for bad input and 404 for an unknown escalation', async () => {
-    const badBody = await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: {} });
+    const badBody = await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: { agent: 42 } });
     expect(badBody.status).toBe(400);
     expect(badBody.body).toMatchObject({ type: 'urn:hookline:problem:bad-request' });
     expect(badBody.body.detail).toMatch(/agent/);
@@ -248,7 +298,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const missing = await call(t.receiver.url, 'GET', at(`crm:customer.inquiry.new:nope-${randomUUID()}`));
     expect(missing.status).toBe(404);
     expect(missing.body.type).toBe('urn:hookline:problem:not-found');
-    expect((await call(t.receiver.url, 'POST', at(`nope-${randomUUID()}`, 'claim'), { body: { agent: 'alice' } })).status).toBe(404);
+    expect((await call(t.receiver.url, 'POST', at(`nope-${randomUUID()}`, 'claim'), { body: {} })).status).toBe(404);
 
     // A workflow that never escalated is not a handoff either.
     const order = await sendSigned(t.receiver.url, 'oms', {
@@ -268,7 +318,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
 
   it('an unclaimed escalation passes its SLA: priority rises, agents are reminded, and the queue sorts by priority then age', async () => {
     const fast = await startAgent({ env: t.env, databaseUrl: testDatabases()[0]!.url(), settings: { handoffUnclaimedSlaMs: 1500 } });
-    const fastReceiver = await startReceiver({ env: t.env, taskQueue: fast.taskQueue, operatorToken: TOKEN });
+    const fastReceiver = await startReceiver({ env: t.env, taskQueue: fast.taskQueue, operators: t.operators });
     try {
       // Two ordinary ones (priority 1) first, then the fast one: newer, but it will outrank them.
       const older = await escalate();
@@ -303,7 +353,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
       expect(order).toEqual([slow, older, newer]);
 
       // Claiming stops the re-announcements.
-      expect((await call(t.receiver.url, 'POST', at(slow, 'claim'), { body: { agent: 'alice' } })).status).toBe(200);
+      expect((await call(t.receiver.url, 'POST', at(slow, 'claim'), { as: 'alice' })).status).toBe(200);
     } finally {
       await fastReceiver.close();
       await fast.close();

@@ -9,10 +9,10 @@ import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './
 import { setupAgent } from './support/harness';
 
 const CHROMIUM = '/usr/bin/chromium';
-const TOKEN = 'inbox-operator-token-0123456789abcdef';
 
 describe('the inbox page in a real browser', () => {
-  const t = setupAgent({ operatorToken: TOKEN });
+  const t = setupAgent({ operators: true });
+  let token: string;
   let service: HandoffService;
   let browser: Browser;
   const raised: string[] = [];
@@ -27,6 +27,7 @@ describe('the inbox page in a real browser', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     service = createHandoffService(t.env.client);
+    token = (await t.operators.add('alice', 'agent')).token;
   });
   afterAll(async () => {
     await terminateAll(t.env, raised);
@@ -53,14 +54,16 @@ describe('the inbox page in a real browser', () => {
     expect(first?.status()).toBe(401);
     await testid(page, 'login-token').fill('wrong-token');
     await testid(page, 'login-submit').click();
-    await poll(() => testid(page, 'login-message').textContent()).toContain('not the operator token');
-    await testid(page, 'login-token').fill(TOKEN);
+    await poll(() => testid(page, 'login-message').textContent()).toContain('not an operator token');
+    await testid(page, 'login-token').fill(token);
     await Promise.all([page.waitForURL(`${t.receiver.url}/inbox`), testid(page, 'login-submit').click()]);
     await testid(page, 'queue-table').waitFor();
     const cookie = (await context.cookies()).find((c) => c.name === OPERATOR_COOKIE);
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
 
-    await testid(page, 'agent-name').fill('alice');
+    // Signed in as the token's operator: there is no name to type, and none to fake.
+    expect(await testid(page, 'operator-name').textContent()).toBe('alice');
+    expect(await testid(page, 'operator-role').textContent()).toBe('agent');
 
     // The queue refreshes itself until the new escalation shows up.
     const row = page.locator(`[data-testid="queue-row"][data-id="${id}"]`);
@@ -79,11 +82,11 @@ describe('the inbox page in a real browser', () => {
     expect(await testid(page, 'resolve-outcome').locator('option').allTextContents()).toEqual(['resolved']);
 
     // Someone else got there first: the button shows the workflow's refusal.
-    await service.claim(id, 'bob');
+    await service.claim(id, { name: 'bob', role: 'agent' });
     await testid(page, 'claim').click();
     await poll(() => testid(page, 'error').textContent()).toContain('already claimed by bob');
     expect(await testid(page, 'error').isVisible()).toBe(true);
-    await service.release(id, 'bob');
+    await service.release(id, { name: 'bob', role: 'agent' });
 
     await testid(page, 'claim').click();
     await poll(() => testid(page, 'conv-assignee').textContent()).toBe('alice');
@@ -108,9 +111,13 @@ describe('the inbox page in a real browser', () => {
     const notification = await waitForNotification(t.agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` }, 10_000);
     expect(notification.body).toContain(text);
 
-    // The agent name is remembered in this browser.
-    await page.reload();
-    expect(await testid(page, 'agent-name').inputValue()).toBe('alice');
+    const done = await service.show(id);
+    expect(done.messages.filter((m) => m.from === 'system' && m.author).map((m) => m.author)).toEqual(['bob', 'bob', 'alice', 'alice']);
+
+    // Log out: the session ends, and the page asks for a token again.
+    await testid(page, 'logout').click();
+    await testid(page, 'login-form').waitFor();
+    expect((await page.goto(`${t.receiver.url}/inbox`))?.status()).toBe(401);
 
     expect(problems).toEqual([]);
     await context.close();

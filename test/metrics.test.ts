@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SAMPLES } from '../src/events/samples';
+import { migrateToLatest, openDatabase, type Database } from '../src/db';
 import { createLogger } from '../src/log';
+import { createOperatorDirectory } from '../src/operators/directory';
 import { createReceiverMetrics } from '../src/receiver/metrics';
 import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { raiseEscalation, terminateAll } from './support/handoff';
@@ -195,7 +197,8 @@ describe('the worker process’s Temporal SDK metrics', () => {
   let metricsUrl: string;
   let workerEnv: Record<string, string>;
   const taskQueue = `worker-metrics-${randomUUID()}`;
-  const operatorToken = `operator-${randomUUID()}`;
+  let operatorToken: string;
+  let operatorsDb: Database | undefined;
   const receiverLogs = captureLogs();
   const raised: string[] = [];
 
@@ -214,12 +217,17 @@ describe('the worker process’s Temporal SDK metrics', () => {
       LOG_LEVEL: 'debug',
     };
     worker = await startWorkerProcess(workerEnv);
-    receiver = await startReceiver({ env, taskQueue, operatorToken, logger: receiverLogs.logger });
+    operatorsDb = await openDatabase('sqlite::memory:');
+    await migrateToLatest(operatorsDb);
+    const operators = createOperatorDirectory(operatorsDb.db, { sessionTtlMs: 60_000 });
+    operatorToken = (await operators.add('dana', 'agent')).token;
+    receiver = await startReceiver({ env, taskQueue, operators, logger: receiverLogs.logger });
   }, 120_000);
   afterAll(async () => {
     await terminateAll(env, raised);
     await worker?.kill('SIGTERM');
     await receiver?.close();
+    await operatorsDb?.close();
     await sandbox?.close();
     await env?.teardown();
   });
@@ -264,13 +272,13 @@ describe('the worker process’s Temporal SDK metrics', () => {
             await fetch(`${receiver.url}/handoffs/${encodeURIComponent(workflowId)}/claim`, {
               method: 'POST',
               headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
-              body: JSON.stringify({ agent: 'dana' }),
+              body: JSON.stringify({}),
             })
           ).status,
         { timeout: 30_000, interval: 250 },
       )
       .toBe(200);
-    expect(receiverLogs.lines.find((l) => l.msg === 'handoff claimed')).toMatchObject({ workflowId, agent: 'dana' });
+    expect(receiverLogs.lines.find((l) => l.msg === 'handoff claimed')).toMatchObject({ workflowId, operator: 'dana', role: 'agent' });
 
     const toAgents = () =>
       worker!.lines

@@ -19,7 +19,6 @@ const SECRETS = {
   WEBHOOK_SECRET_CRM: 'whsec_c2VjcmV0LWtleS1mb3ItdGhlLWNybS1zb3VyY2UtMTIzNA==',
   WEBHOOK_SECRET_PAYMENTS: `whsec_${randomUUID()}`,
   WEBHOOK_SECRET_CARRIER: `carrier-${randomUUID()}`,
-  OPERATOR_TOKEN: `operator-${randomUUID()}`,
 };
 
 function request(port: number, ca: Buffer, method: string, path: string, headers: Record<string, string> = {}, body?: string) {
@@ -57,6 +56,7 @@ describe('the receiver process', () => {
         HOOKLINE_TASK_QUEUE: `receiver-process-${randomUUID()}`,
         RECEIVER_TLS_CERT_PATH: join(dir, 'cert.pem'),
         RECEIVER_TLS_KEY_PATH: join(dir, 'key.pem'),
+        DATABASE_URL: `sqlite:${join(dir, 'operators.db')}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -15,7 +15,7 @@ import {
   type HandoffService,
 } from '../handoff/service';
 import type { Logger } from '../log';
-import type { OperatorDirectory } from '../operators/directory';
+import { isOperatorTokenShape, type OperatorDirectory } from '../operators/directory';
 import { FailureBackoff } from './auth-throttle';
 import { bearerToken } from './bearer';
 import type { AuthFailureReason, AuthVia, ReceiverMetrics } from './metrics';
@@ -97,7 +97,7 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
       return actor;
     }
     backoff.fail(ip);
-    failed(req, via, token ? 'unknown-token' : 'malformed');
+    failed(req, via, token && isOperatorTokenShape(token) ? 'unknown-token' : 'malformed');
     return undefined;
   };
 

@@ -13,7 +13,9 @@ import type { Schema } from '../../src/db/schema';
 import { createHandoffService } from '../../src/handoff/service';
 import { silentLogger, type Logger } from '../../src/log';
 import { createApp } from '../../src/receiver/app';
-import { handoffRouter } from '../../src/receiver/handoffs';
+import { handoffRouter, type HandoffRouterOptions } from '../../src/receiver/handoffs';
+import { createReceiverMetrics } from '../../src/receiver/metrics';
+import { createOperatorDirectory, type OperatorDirectory } from '../../src/operators/directory';
 import { createIntake } from '../../src/receiver/intake';
 import { loadSources } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/receiver/verify';
@@ -147,9 +149,8 @@ export interface Receiver {
 /**
  * The real receiver app on a real port, talking to the given Temporal client.
  *
- * With an `operatorToken` key the operators' router (`/handoffs`, `/inbox`) is mounted too, as
- * src/receiver/main.ts mounts it. The key counts even when its value is `undefined`: that is
- * the receiver with OPERATOR_TOKEN unset, where the router answers every request with a 401.
+ * With `operators` the operators' router (`/handoffs`, `/operators/me`, `/inbox`) is mounted too,
+ * as src/receiver/main.ts mounts it, reading operators and sessions from that directory.
  */
 export async function startReceiver(options: {
   env: Pick<TestWorkflowEnvironment, 'client'>;
@@ -158,7 +159,9 @@ export async function startReceiver(options: {
   maxBodyBytes?: number;
   trustProxy?: false | string[];
   startTimeoutMs?: number;
-  operatorToken?: string;
+  operators?: OperatorDirectory;
+  /** Options for the operators' router (backoff, session lifetime, plain HTTP, metrics). */
+  handoff?: Partial<Omit<HandoffRouterOptions, 'service' | 'operators' | 'logger'>>;
   /** Where the receiver logs; silent by default (tests that check log lines pass a capturing one). */
   logger?: Logger;
   /** METRICS_TOKEN: when set, GET /metrics requires it. */
@@ -171,19 +174,21 @@ export async function startReceiver(options: {
     startTimeoutMs: options.startTimeoutMs ?? 5_000,
     quarantineKeepForMs: 60_000,
   });
+  const logger = options.logger ?? silentLogger;
+  const metrics = createReceiverMetrics({ sources: loadSources({ ...sourceEnv, ...options.sourceEnv }).keys() });
   const app = createApp({
+    metrics,
     sources: loadSources({ ...sourceEnv, ...options.sourceEnv }),
     intake,
-    logger: options.logger ?? silentLogger,
+    logger,
     maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
     retryAfterSeconds: 5,
     trustProxy: options.trustProxy ?? false,
     isTemporalReachable: async () => true,
     metricsToken: options.metricsToken,
-    extraRouters:
-      'operatorToken' in options
-        ? [handoffRouter({ service: createHandoffService(options.env.client), operatorToken: options.operatorToken, logger: options.logger ?? silentLogger })]
-        : [],
+    extraRouters: options.operators
+      ? [handoffRouter({ plainHttp: true, metrics, ...options.handoff, service: createHandoffService(options.env.client), operators: options.operators, logger })]
+      : [],
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -220,22 +225,26 @@ export interface AgentContext {
   env: TestWorkflowEnvironment;
   agent: Agent;
   receiver: Receiver;
+  /** The operators the receiver knows (in the agent's database), when setupAgent was given `operators: true`. */
+  operators: OperatorDirectory;
+}
+
+/** Operators in the agent's database: what `npm run operators` writes and the receiver reads. */
+export function testOperators(agent: Pick<Agent, 'db'>, sessionTtlMs = 60 * 60_000): OperatorDirectory {
+  return createOperatorDirectory(agent.db, { sessionTtlMs });
 }
 
 /**
  * The usual setup of a test file: the shared dev server, the agent's real parts and a receiver in
  * front of them, started before the file's tests and stopped after. Read the fields inside tests.
  */
-export function setupAgent(options: { databaseUrl?: () => string; settings?: Partial<AgentSettings>; operatorToken?: string } = {}): AgentContext {
+export function setupAgent(options: { databaseUrl?: () => string; settings?: Partial<AgentSettings>; operators?: boolean } = {}): AgentContext {
   const context = {} as AgentContext;
   beforeAll(async () => {
     context.env = await connectTestEnv();
     context.agent = await startAgent({ env: context.env, databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(), settings: options.settings });
-    context.receiver = await startReceiver({
-      env: context.env,
-      taskQueue: context.agent.taskQueue,
-      ...('operatorToken' in options ? { operatorToken: options.operatorToken } : {}),
-    });
+    if (options.operators) context.operators = testOperators(context.agent);
+    context.receiver = await startReceiver({ env: context.env, taskQueue: context.agent.taskQueue, operators: options.operators ? context.operators : undefined });
   });
   afterAll(async () => {
     await context.receiver?.close();

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devServerFileArgs, devServerReady } from '../../scripts/temporal-cli';
 import { searchAttributeFlags } from '../../workflows/search-attributes';
@@ -82,7 +84,9 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<C
 
 /** `npm run receiver` as a process on `port`; ready once /healthz answers. */
 export async function startReceiverProcess(env: Record<string, string>, port: number): Promise<Child & { url: string }> {
-  const child = spawnTsx('src/receiver/main.ts', { HOST: '127.0.0.1', PORT: String(port), ...env });
+  // The receiver keeps operators in DATABASE_URL; a private file unless the test shares one.
+  const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-receiver-')), 'operators.db')}`;
+  const child = spawnTsx('src/receiver/main.ts', { HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, ...env });
   const url = `http://127.0.0.1:${port}`;
   await until('receiver', child, () => fetch(`${url}/healthz`).then((res) => res.ok, () => false), 60_000);
   return Object.assign(child, { url });

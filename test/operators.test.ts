@@ -1,0 +1,254 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { migrateToLatest, openDatabase, type Database } from '../src/db';
+import { createLogger } from '../src/log';
+import { createOperatorDirectory, type OperatorDirectory } from '../src/operators/directory';
+import { addressKey, FailureBackoff } from '../src/receiver/auth-throttle';
+import { connectTestEnv, startReceiver, type Receiver } from './support/harness';
+
+const execFileAsync = promisify(execFile);
+const ROOT = resolve(__dirname, '..');
+
+/** `npm run operators -- …` as a real process on the given database. */
+async function operatorsCli(databaseUrl: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'src/operators/cli.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+const lastLine = (text: string) => text.trimEnd().split('\n').at(-1)!;
+
+async function get(url: string, path: string, headers: Record<string, string>): Promise<number> {
+  return (await fetch(`${url}${path}`, { headers, redirect: 'manual' })).status;
+}
+
+function login(url: string, token: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}/inbox/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams({ token }).toString(),
+    redirect: 'manual',
+  });
+}
+
+const sessionCookie = (res: Response) => res.headers.get('set-cookie')!.split(';')[0]!;
+
+describe('operators: their own tokens, across receivers, without restarts', () => {
+  let env: TestWorkflowEnvironment;
+  let databaseUrl: string;
+  // Two receivers, each with its own connection to the shared database, as two processes would be.
+  const databases: Database[] = [];
+  const receivers: Receiver[] = [];
+  let a: Receiver;
+  let b: Receiver;
+
+  async function receiverOnSharedDb(options: { sessionTtlMs?: number; plainHttp?: boolean } = {}): Promise<{ receiver: Receiver; directory: OperatorDirectory }> {
+    const database = await openDatabase(databaseUrl);
+    await migrateToLatest(database);
+    databases.push(database);
+    const directory = createOperatorDirectory(database.db, { sessionTtlMs: options.sessionTtlMs ?? 60 * 60_000 });
+    const receiver = await startReceiver({
+      env,
+      taskQueue: 'operators-test',
+      operators: directory,
+      handoff: { plainHttp: options.plainHttp ?? true, sessionTtlMs: options.sessionTtlMs ?? 60 * 60_000 },
+    });
+    receivers.push(receiver);
+    return { receiver, directory };
+  }
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-operators-')), 'kb.db')}`;
+    a = (await receiverOnSharedDb()).receiver;
+    b = (await receiverOnSharedDb()).receiver;
+  });
+  afterAll(async () => {
+    for (const r of receivers) await r.close();
+    for (const d of databases) await d.close();
+    await env?.teardown();
+  });
+
+  it('npm run operators: add prints the token alone on the last line; both running receivers accept it, then refuse it once removed', async () => {
+    const added = await operatorsCli(databaseUrl, 'add', 'dana', '--role', 'agent');
+    expect(added.code, added.stderr).toBe(0);
+    const token = lastLine(added.stdout);
+    expect(token).toMatch(/^hlo_[A-Za-z0-9_-]{43}$/);
+    expect(added.stdout).toContain('Created agent dana');
+
+    for (const r of [a, b]) {
+      const me = await fetch(`${r.url}/operators/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toEqual({ name: 'dana', role: 'agent' });
+    }
+
+    const listed = await operatorsCli(databaseUrl, 'list');
+    expect(listed.stdout).toMatch(/^dana\s+agent\s+\d{4}-/m);
+    expect(listed.stdout).not.toContain(token);
+
+    const duplicate = await operatorsCli(databaseUrl, 'add', 'dana', '--role', 'lead');
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain('an operator named dana exists already');
+    const badRole = await operatorsCli(databaseUrl, 'add', 'eve', '--role', 'admin');
+    expect(badRole.code).toBe(1);
+    expect(badRole.stderr).toContain('--role must be one of agent, lead');
+
+    const removed = await operatorsCli(databaseUrl, 'remove', 'dana');
+    expect(removed.code, removed.stderr).toBe(0);
+    for (const r of [a, b]) expect(await get(r.url, '/handoffs', { authorization: `Bearer ${token}` })).toBe(401);
+    expect((await operatorsCli(databaseUrl, 'remove', 'dana')).code).toBe(1);
+  });
+
+  it('sessions: random per login, valid on every receiver, ended by logout and by removing the operator', async () => {
+    const token = lastLine((await operatorsCli(databaseUrl, 'add', 'sam', '--role', 'lead')).stdout);
+    const first = await login(a.url, token);
+    const second = await login(a.url, token);
+    expect(first.status).toBe(303);
+    const [c1, c2] = [sessionCookie(first), sessionCookie(second)];
+    expect(c1).not.toBe(c2);
+    expect(c1).not.toContain(token);
+    // Opened on one receiver, honoured by the other.
+    expect(await get(b.url, '/handoffs', { cookie: c1 })).toBe(200);
+    expect(await get(b.url, '/inbox', { cookie: c1 })).toBe(200);
+
+    const logout = await fetch(`${a.url}/inbox/logout`, { method: 'POST', headers: { cookie: c1 }, redirect: 'manual' });
+    expect(logout.status).toBe(303);
+    expect(logout.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+    // The old cookie, kept by someone who copied it, no longer works anywhere.
+    expect(await get(a.url, '/handoffs', { cookie: c1 })).toBe(401);
+    expect(await get(b.url, '/handoffs', { cookie: c1 })).toBe(401);
+    expect(await get(b.url, '/handoffs', { cookie: c2 })).toBe(200);
+
+    expect((await operatorsCli(databaseUrl, 'remove', 'sam')).code).toBe(0);
+    expect(await get(a.url, '/handoffs', { cookie: c2 })).toBe(401);
+    expect(await get(b.url, '/inbox', { cookie: c2 })).toBe(401);
+  });
+
+  it('sessions expire; the cookie is Secure unless the receiver is explicitly plain HTTP', async () => {
+    const { receiver: shortLived, directory } = await receiverOnSharedDb({ sessionTtlMs: 1_500, plainHttp: false });
+    const { token } = await directory.add('kim', 'agent');
+    const res = await login(shortLived.url, token);
+    expect(res.headers.get('set-cookie')).toMatch(/; Secure/);
+    expect(res.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    const cookie = sessionCookie(res);
+    expect(await get(shortLived.url, '/handoffs', { cookie })).toBe(200);
+    await vi.waitFor(async () => expect(await get(shortLived.url, '/handoffs', { cookie })).toBe(401), { timeout: 10_000, interval: 200 });
+
+    expect((await login(a.url, token)).headers.get('set-cookie')).not.toMatch(/Secure/);
+  });
+});
+
+describe('operators: guessing tokens', () => {
+  let env: TestWorkflowEnvironment;
+  let database: Database;
+  let receiver: Receiver;
+  let token: string;
+  const lines: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    database = await openDatabase('sqlite::memory:');
+    await migrateToLatest(database);
+    const directory = createOperatorDirectory(database.db, { sessionTtlMs: 60_000 });
+    token = (await directory.add('pat', 'agent')).token;
+    receiver = await startReceiver({
+      env,
+      taskQueue: 'operators-test',
+      operators: directory,
+      trustProxy: ['loopback'],
+      logger: createLogger({ level: 'debug', write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) }),
+      handoff: { backoff: new FailureBackoff({ freeFailures: 3, baseMs: 30_000 }) },
+    });
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await database?.close();
+    await env?.teardown();
+  });
+
+  const from = (ip: string, auth?: string) => ({ 'x-forwarded-for': ip, ...(auth ? { authorization: auth } : {}) });
+
+  it('a few wrong tokens are answered 401; then the address waits (429 with Retry-After), even with the right token; others are unaffected', async () => {
+    const guesser = '203.0.113.7';
+    for (let i = 0; i < 3; i++) expect(await get(receiver.url, '/handoffs', from(guesser, `Bearer hlo_${'A'.repeat(43)}`))).toBe(401);
+    expect(await get(receiver.url, '/handoffs', from(guesser, 'Bearer not-even-a-token'))).toBe(401);
+
+    const blocked = await fetch(`${receiver.url}/handoffs`, { headers: from(guesser, `Bearer ${token}`) });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThanOrEqual(25);
+    expect(await blocked.json()).toMatchObject({ type: 'urn:hookline:problem:auth-throttled', retryable: true });
+    // The login form is behind the same wait.
+    const page = await login(receiver.url, token, { 'x-forwarded-for': guesser });
+    expect(page.status).toBe(429);
+    expect(await page.text()).toContain('Too many wrong credentials');
+
+    expect(await get(receiver.url, '/handoffs', from('198.51.100.9', `Bearer ${token}`))).toBe(200);
+
+    const refused = lines.filter((l) => l.msg === 'operator credential refused');
+    expect(refused.filter((l) => l.ip === guesser).map((l) => l.reason)).toEqual(['unknown-token', 'unknown-token', 'unknown-token', 'malformed', 'throttled', 'throttled']);
+    expect(refused.every((l) => !JSON.stringify(l).includes(token))).toBe(true);
+
+    const metrics = await (await fetch(`${receiver.url}/metrics`)).text();
+    expect(metrics).toContain('hookline_operator_auth_failures_total{via="bearer",reason="unknown-token"} 3');
+    expect(metrics).toContain('hookline_operator_auth_failures_total{via="bearer",reason="malformed"} 1');
+    expect(metrics).toContain('hookline_operator_auth_failures_total{via="bearer",reason="throttled"} 1');
+    expect(metrics).toContain('hookline_operator_auth_failures_total{via="login",reason="throttled"} 1');
+  });
+
+  it('addresses rotated inside one IPv6 /64 wait together', async () => {
+    for (let i = 1; i <= 4; i++) expect(await get(receiver.url, '/handoffs', from(`2001:db8:1:2::${i.toString(16)}`, 'Bearer wrong'))).toBe(401);
+    expect(await get(receiver.url, '/handoffs', from('2001:db8:1:2:ffff::1', `Bearer ${token}`))).toBe(429);
+    expect(await get(receiver.url, '/handoffs', from('2001:db8:1:3::1', `Bearer ${token}`))).toBe(200);
+  });
+});
+
+describe('FailureBackoff', () => {
+  it('keeps at most maxEntries addresses, however many guess', () => {
+    const backoff = new FailureBackoff({ maxEntries: 1_000 });
+    for (let i = 0; i < 1_000_000; i++) backoff.fail(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(backoff.size).toBe(1_000);
+    // The newest are the ones kept.
+    expect(backoff.check('10.15.66.63')).toEqual({ ok: true });
+  });
+
+  it('backs off exponentially after the free failures, forgets after a quiet spell, and a success clears', () => {
+    let now = 0;
+    const backoff = new FailureBackoff({ freeFailures: 2, baseMs: 1_000, maxMs: 8_000, forgetAfterMs: 60_000, now: () => now });
+    backoff.fail('192.0.2.1');
+    backoff.fail('192.0.2.1');
+    expect(backoff.check('192.0.2.1')).toEqual({ ok: true });
+    backoff.fail('192.0.2.1');
+    expect(backoff.check('192.0.2.1')).toEqual({ ok: false, retryAfterSeconds: 1 });
+    now += 1_000;
+    backoff.fail('192.0.2.1');
+    expect(backoff.check('192.0.2.1')).toEqual({ ok: false, retryAfterSeconds: 2 });
+    for (let i = 0; i < 10; i++) backoff.fail('192.0.2.1');
+    expect(backoff.check('192.0.2.1')).toEqual({ ok: false, retryAfterSeconds: 8 });
+    now += 70_000;
+    expect(backoff.check('192.0.2.1')).toEqual({ ok: true });
+    expect(backoff.size).toBe(0);
+    backoff.fail('192.0.2.2');
+    backoff.succeed('192.0.2.2');
+    expect(backoff.size).toBe(0);
+  });
+
+  it('groups IPv6 by /64 and reads IPv4-mapped addresses as IPv4', () => {
+    expect(addressKey('2001:db8:1:2::1')).toBe(addressKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'));
+    expect(addressKey('2001:db8:1:2::1')).not.toBe(addressKey('2001:db8:1:3::1'));
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+  });
+});
