@@ -189,7 +189,7 @@ describe.each(targets)('database on $name', (target) => {
     const error: unknown = await migrateToLatest(d, { migrations: broken }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationFailedError);
     expect((error as MigrationFailedError).migrationName).toBe('9999_broken');
-    expect((error as Error).message).toMatch(/migration "0002_broken" failed: .*no_such_table/);
+    expect((error as Error).message).toMatch(/migration "9999_broken" failed: .*no_such_table/);
     expect(await tableNames(d)).not.toContain('half_done');
     expect(await migrateToLatest(d)).toEqual([]);
   });
