@@ -212,7 +212,8 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     expect(labels[0]?.voided).toBe(true);
     const row = await agent.db.selectFrom('returns').selectAll().where('id', '=', returnId).executeTakeFirstOrThrow();
     expect(row.status).toBe('failed');
-    await handle.executeUpdate(resolveUpdate, { args: [{ agent: 'dana', outcome: 'resolved', note: 'set up by hand' }] });
+    // Straight to the workflow, as someone with cluster access would: they name the role they act in.
+    await handle.executeUpdate(resolveUpdate, { args: [{ agent: 'dana', role: 'lead', outcome: 'resolved', note: 'set up by hand' }] });
     expect(await returnResult(returnId)).toMatchObject({ status: 'failed', failure: { step: 'warehouse' }, handoff: { outcome: 'resolved', note: 'set up by hand' } });
   });
 

@@ -66,6 +66,14 @@ describe('npm start', () => {
     const ui = await fetch(`http://127.0.0.1:${ports.HOOKLINE_UI_PORT}/`);
     expect(ui.status).toBe(200);
 
+    // The first lead operator, with the token it printed: the inbox and the CLI work at once.
+    const lead = /Operator "lead" \(lead\) created; its token: (hlo_[A-Za-z0-9_-]{43})/.exec(output)?.[1];
+    expect(lead, output).toBeDefined();
+    const me = await fetch(`http://127.0.0.1:${ports.PORT}/operators/me`, { headers: { authorization: `Bearer ${lead}` } });
+    expect(await me.json()).toEqual({ name: 'lead', role: 'lead' });
+    const whoami = spawnSync('npm', ['run', '--silent', 'handoff', '--', 'whoami'], { cwd: ROOT, env: { ...env, HOOKLINE_URL: `http://127.0.0.1:${ports.PORT}`, HOOKLINE_OPERATOR_TOKEN: lead }, encoding: 'utf8' });
+    expect(whoami.stdout.trim(), whoami.stderr).toBe('lead (lead)');
+
     const sent = spawnSync('npm', ['run', '--silent', 'send', '--', 'oms', 'order.status_updated'], { cwd: ROOT, env, encoding: 'utf8' });
     expect(sent.status, sent.stderr).toBe(0);
     expect(sent.stdout).toContain('202 Accepted');

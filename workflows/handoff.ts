@@ -284,7 +284,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
   await acts.notifyAgents({
     idempotencyKey: `${keyBase}:handoff:opened`,
     subject: `[${conversation.queue}] needs a person: ${conversation.reason}`,
-    body: `Escalation ${workflowId} (customer ${conversation.customerId}, priority ${conversation.priority}). Claim it with: npm run handoff -- claim ${workflowId} --agent <name>`,
+    body: `Escalation ${workflowId} (customer ${conversation.customerId}, priority ${conversation.priority}). Claim it with: npm run handoff -- claim ${workflowId} (or in the inbox)`,
   });
 
   const decideBy = conversation.decideBy ? Date.parse(conversation.decideBy) : undefined;
@@ -316,7 +316,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
       await acts.notifyAgents({
         idempotencyKey: `${keyBase}:handoff:unclaimed:${announcements}`,
         subject: `[${conversation.queue}] still unclaimed (priority ${conversation.priority}): ${conversation.reason}`,
-        body: `Escalation ${workflowId} has waited past its SLA. Claim it with: npm run handoff -- claim ${workflowId} --agent <name>`,
+        body: `Escalation ${workflowId} has waited past its SLA. Claim it with: npm run handoff -- claim ${workflowId} (or in the inbox)`,
       });
     } else {
       reminders += 1;
