@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  createCarrierClient,
   createClients,
   createCrmClient,
   parseRetryAfter,
@@ -362,6 +363,59 @@ describe('bearer token', () => {
       const everything = `${failure.message}\n${failure.stack ?? ''}\n${JSON.stringify(failure.details)}\n${String(failure.cause ?? '')}`;
       expect(everything).not.toContain(TOKEN);
       expect(everything).not.toContain('Bearer');
+    }
+  });
+});
+
+describe('redirects', () => {
+  /** A real server on a free loopback port; closed after the test. */
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ host: string; close: () => Promise<void> }> {
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it('follows none: a 307 or 302 is a non-retryable UpstreamRedirected naming the host, and the target receives nothing', async () => {
+    const received: string[] = [];
+    const target = await serve((req, res) => {
+      received.push(`${req.method} ${req.url} ${req.headers['idempotency-key'] ?? ''}`);
+      res.setHeader('Content-Type', 'application/json');
+      res.end('{}');
+    });
+    const elsewhere = `http://${target.host}/collect?token=leak-me-0123`;
+    const redirector = await serve((req, res) => {
+      req.resume();
+      // 307 for the write, so a client that followed it would resend the body and its keys.
+      res.writeHead(req.method === 'POST' ? 307 : 302, { Location: elsewhere, 'Content-Type': 'text/html' });
+      res.end(`<a href="${elsewhere}">moved</a>`);
+    });
+    try {
+      const carrier = createCarrierClient({ baseUrl: `http://${redirector.host}/carrier`, token: TOKEN });
+      const crm = createCrmClient({ baseUrl: `http://${redirector.host}/crm`, token: TOKEN });
+      const write = await failureOf(carrier.createReturnLabel(LABEL_INPUT, 'wf-RET-redirect:label'));
+      const read = await failureOf(crm.getCustomerDetails('CUST-67890'));
+
+      expect(write.type).toBe(UpstreamErrorType.Redirected);
+      expect(write.nonRetryable).toBe(true);
+      expect(write.message).toBe(`Carrier POST /return-labels: 307 Temporary Redirect to ${target.host}; redirects are not followed (check the base URL)`);
+      expect(write.details?.[0]).toEqual({ system: 'Carrier', operation: 'POST /return-labels', status: 307, locationHost: target.host });
+      expect(read.type).toBe(UpstreamErrorType.Redirected);
+      expect(read.nonRetryable).toBe(true);
+      expect(read.message).toBe(`CRM GET /customers/CUST-67890/details: 302 Found to ${target.host}; redirects are not followed (check the base URL)`);
+      for (const failure of [write, read]) {
+        const everything = `${failure.message}\n${JSON.stringify(failure.details)}`;
+        for (const hidden of ['/collect', 'leak-me-0123', TOKEN]) expect(everything).not.toContain(hidden);
+      }
+      // Followed, the redirect would have reached the target before the call returned.
+      expect(received).toEqual([]);
+    } finally {
+      await Promise.all([target.close(), redirector.close()]);
     }
   });
 });
