@@ -33,10 +33,15 @@ afterAll(async () => {
   await Promise.all([open?.close(), secured?.close()]);
 });
 
+/** What a control call needs: the secured sandbox guards its control routes with its token too. */
+function control(s: RunningSandbox): Record<string, string> {
+  return s === secured ? { Authorization: `Bearer ${TOKEN}` } : {};
+}
+
 beforeEach(async () => {
   // Through HTTP, as other test files sharing one sandbox would.
   for (const s of [open, secured]) {
-    const res = await fetch(`${s.url}/_sandbox/reset`, { method: 'POST' });
+    const res = await fetch(`${s.url}/_sandbox/reset`, { method: 'POST', headers: control(s) });
     expect(res.status).toBe(204);
   }
 });
@@ -55,19 +60,19 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 async function addFault(s: RunningSandbox, spec: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${s.url}/_sandbox/faults`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...control(s) },
     body: JSON.stringify(spec),
   });
   expect(res.status, await res.clone().text()).toBe(201);
 }
 
 async function sandboxState(s: RunningSandbox): Promise<SandboxState> {
-  return (await (await fetch(`${s.url}/_sandbox/state`)).json()) as SandboxState;
+  return (await (await fetch(`${s.url}/_sandbox/state`, { headers: control(s) })).json()) as SandboxState;
 }
 
 async function sandboxCalls(s: RunningSandbox, system?: string): Promise<SandboxCall[]> {
   const query = system ? `?system=${system}` : '';
-  return (await (await fetch(`${s.url}/_sandbox/calls${query}`)).json()) as SandboxCall[];
+  return (await (await fetch(`${s.url}/_sandbox/calls${query}`, { headers: control(s) })).json()) as SandboxCall[];
 }
 
 describe('CRM client', () => {
@@ -335,6 +340,40 @@ describe('bearer token', () => {
     const authed = createClients(sandboxClientsConfig(secured.url, { token: TOKEN }));
     expect((await authed.crm.getCustomerDetails('CUST-67890')).customer_name).toBe('Alice Smith');
     expect((await sandboxCalls(secured)).map((c) => c.status)).toEqual([401, 401, 200]);
+  });
+
+  it('guards the control routes too: without it 401 and nothing changes; with it they work; health stays open', async () => {
+    const authed = createClients(sandboxClientsConfig(secured.url, { token: TOKEN }));
+    const label = await authed.carrier.createReturnLabel(LABEL_INPUT, 'wf-RET-guard:label');
+    const fault = JSON.stringify({ system: 'crm', kind: 'status', status: 503 });
+    const json = { 'Content-Type': 'application/json' };
+    const attempts: [string, RequestInit][] = [
+      ['/_sandbox/faults', { method: 'POST', headers: json, body: fault }],
+      ['/_sandbox/faults', { method: 'POST', headers: { ...json, Authorization: `Bearer ${TOKEN}-wrong` }, body: fault }],
+      ['/_sandbox/reset', { method: 'POST' }],
+      ['/_sandbox/faults', { method: 'DELETE' }],
+      ['/_sandbox/state', {}],
+      ['/_sandbox/calls', {}],
+      ['/_sandbox/faults', {}],
+    ];
+    for (const [path, init] of attempts) {
+      const res = await fetch(`${secured.url}${path}`, init);
+      expect(res.status, `${init.method ?? 'GET'} ${path}`).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'missing or invalid bearer token' } });
+    }
+    // Nothing changed: no fault was added, the reset did not happen.
+    expect((await sandboxState(secured)).labels.map((l) => l.label_id)).toEqual([label.label_id]);
+    expect(await (await fetch(`${secured.url}/_sandbox/faults`, { headers: control(secured) })).json()).toEqual([]);
+    expect((await authed.crm.getCustomerDetails('CUST-67890')).customer_name).toBe('Alice Smith');
+    // A liveness probe needs no token; it neither changes nor shows anything.
+    expect((await fetch(`${secured.url}/_sandbox/health`)).status).toBe(200);
+
+    // With the token: the same calls work.
+    await addFault(secured, { system: 'crm', kind: 'status', status: 503, times: 1 });
+    expect((await failureOf(authed.crm.getCustomerDetails('CUST-67890'))).details?.[0]).toMatchObject({ status: 503 });
+    expect((await fetch(`${secured.url}/_sandbox/reset`, { method: 'POST', headers: control(secured) })).status).toBe(204);
+    expect((await sandboxState(secured)).labels).toEqual([]);
   });
 
   it('never appears in an error message or its details', async () => {
