@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ESLint } from 'eslint';
+import { z } from 'zod';
+import { isSecretVariable, parseEnv } from '../src/config/env';
 import { loadReceiverConfig } from '../src/config/receiver';
 import { loadTemporalConfig } from '../src/config/temporal';
 import { loadWorkerConfig } from '../src/config/worker';
@@ -65,6 +67,73 @@ describe('configuration', () => {
     expect(github.allowlist?.contains('2001:db8::1')).toBe(true);
     expect(github.allowlist?.contains('10.0.0.1')).toBe(false);
     expect(github.eventTypes.size).toBe(12);
+  });
+});
+
+/** The message `load` throws, which must exist. */
+function messageOf(load: () => unknown): string {
+  try {
+    load();
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('secrets in configuration errors', () => {
+  // Each malformed value still holds most of a real secret; none of it may be printed.
+  const cases: { variable: string; load: () => unknown; hidden: string[]; shown: RegExp }[] = [
+    { variable: 'OPERATOR_TOKEN', load: () => loadReceiverConfig({ OPERATOR_TOKEN: 'op-s3cr3t-x' }), hidden: ['op-s3cr3t-x'], shown: /OPERATOR_TOKEN: expected a token of at least 16 characters \(got 11 characters, a secret not shown\)/ },
+    { variable: 'METRICS_TOKEN', load: () => loadReceiverConfig({ METRICS_TOKEN: 'mt-s3cr3t' }), hidden: ['mt-s3cr3t'], shown: /METRICS_TOKEN: expected a token of at least 16 characters \(got 9 characters, a secret not shown\)/ },
+    {
+      variable: 'SMTP_URL',
+      load: () => loadWorkerConfig({ ...systems, SMTP_URL: 'http://mailer:smtp-pa55word@mail.example.com:587/relay?auth=smtp-t0ken' }),
+      hidden: ['mailer', 'smtp-pa55word', 'relay', 'smtp-t0ken'],
+      shown: /SMTP_URL: expected smtp:.* \(got http:\/\/\*\*\*@mail\.example\.com:587\/…, a secret shown only in outline\)/,
+    },
+    {
+      // No scheme, so not even an outline: the length only.
+      variable: 'AGENTS_CHAT_WEBHOOK_URL',
+      load: () => loadWorkerConfig({ ...systems, AGENTS_CHAT_WEBHOOK_URL: 'hooks.example.com/services/T000/B000/chat-s3cr3t' }),
+      hidden: ['hooks.example.com', 'chat-s3cr3t'],
+      shown: /AGENTS_CHAT_WEBHOOK_URL: expected a chat webhook URL .* \(got 48 characters, a secret not shown\)/,
+    },
+    {
+      variable: 'DATABASE_URL',
+      load: () => loadWorkerConfig({ ...systems, DATABASE_URL: 'mysql://app:db-pa55word@db.internal:3306/kb' }),
+      hidden: ['app:', 'db-pa55word', '/kb'],
+      shown: /DATABASE_URL: expected sqlite:<path> or postgres:.* \(got mysql:\/\/\*\*\*@db\.internal:3306\/…, a secret shown only in outline\)/,
+    },
+    {
+      // No loader can refuse these today (any string is a token); the rule must hold when one does.
+      variable: 'CRM_API_TOKEN',
+      load: () => parseEnv(z.object({ CRM_API_TOKEN: z.string().startsWith('sk_', 'expected an sk_ token') }), { CRM_API_TOKEN: 'pk_crm-s3cr3t' }),
+      hidden: ['pk_crm-s3cr3t'],
+      shown: /CRM_API_TOKEN: expected an sk_ token \(got 13 characters, a secret not shown\)/,
+    },
+    {
+      variable: 'WEBHOOK_SECRET_GITHUB',
+      load: () => parseEnv(z.object({ WEBHOOK_SECRET_GITHUB: z.string().min(64, 'expected 64 characters') }), { WEBHOOK_SECRET_GITHUB: 'gh-s3cr3t' }),
+      hidden: ['gh-s3cr3t'],
+      shown: /WEBHOOK_SECRET_GITHUB: expected 64 characters \(got 9 characters, a secret not shown\)/,
+    },
+  ];
+
+  for (const { variable, load, hidden, shown } of cases) {
+    it(`a malformed ${variable} is named, its value is not`, () => {
+      const message = messageOf(load);
+      expect(message).toMatch(shown);
+      for (const part of hidden) expect(message).not.toContain(part);
+    });
+  }
+
+  it('decides what is secret in one list: tokens, credentialed URLs, every *_API_TOKEN and WEBHOOK_SECRET_*', () => {
+    for (const name of ['OPERATOR_TOKEN', 'METRICS_TOKEN', 'SANDBOX_TOKEN', 'TEMPORAL_API_KEY', 'SMTP_URL', 'AGENTS_CHAT_WEBHOOK_URL', 'DATABASE_URL', 'PAYMENTS_API_TOKEN', 'ANY_NEW_API_TOKEN', 'WEBHOOK_SECRET_OMS', 'WEBHOOK_SECRET_MY_SHOP']) {
+      expect(isSecretVariable(name), name).toBe(true);
+    }
+    for (const name of ['PORT', 'CRM_BASE_URL', 'WEBHOOK_SCHEME_OMS', 'TEMPORAL_ADDRESS', 'API_TOKEN_HINT']) expect(isSecretVariable(name), name).toBe(false);
+    // What is not secret is still quoted as given, so the operator sees the typo.
+    expect(messageOf(() => loadReceiverConfig({ PORT: 'eighty' }))).toContain('(got "eighty")');
   });
 });
 
