@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ESLint } from 'eslint';
 import { z } from 'zod';
@@ -5,6 +8,7 @@ import { isSecretVariable, parseEnv } from '../src/config/env';
 import { loadReceiverConfig } from '../src/config/receiver';
 import { loadTemporalConfig } from '../src/config/temporal';
 import { loadWorkerConfig } from '../src/config/worker';
+import { devSecretsEnv, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { loadSources } from '../src/receiver/sources';
 import { sandboxWorkerEnv } from '../src/sandbox';
 
@@ -56,13 +60,13 @@ describe('configuration', () => {
       WEBHOOK_SOURCES: 'github',
       WEBHOOK_SCHEME_GITHUB: 'hmac-sha256-hex',
       WEBHOOK_HEADER_GITHUB: 'X-Hub-Signature-256',
-      WEBHOOK_SECRET_GITHUB: 'old, new',
+      WEBHOOK_SECRET_GITHUB: 'old-github-secret-1, new-github-secret-2',
       WEBHOOK_RATE_LIMIT_GITHUB: '600/min',
       WEBHOOK_ALLOW_IPS_GITHUB: '192.30.252.0/22,2001:db8::/32',
       WEBHOOK_EVENTS_GITHUB: '*',
     });
     const github = sources.get('github')!;
-    expect(github).toMatchObject({ signatureHeader: 'x-hub-signature-256', secrets: ['old', 'new'], rateLimit: { requests: 600, perSeconds: 60 } });
+    expect(github).toMatchObject({ signatureHeader: 'x-hub-signature-256', secrets: ['old-github-secret-1', 'new-github-secret-2'], rateLimit: { requests: 600, perSeconds: 60 } });
     expect(github.allowlist?.contains('192.30.253.7')).toBe(true);
     expect(github.allowlist?.contains('2001:db8::1')).toBe(true);
     expect(github.allowlist?.contains('10.0.0.1')).toBe(false);
@@ -134,6 +138,53 @@ describe('secrets in configuration errors', () => {
     for (const name of ['PORT', 'CRM_BASE_URL', 'WEBHOOK_SCHEME_OMS', 'TEMPORAL_ADDRESS', 'API_TOKEN_HINT']) expect(isSecretVariable(name), name).toBe(false);
     // What is not secret is still quoted as given, so the operator sees the typo.
     expect(messageOf(() => loadReceiverConfig({ PORT: 'eighty' }))).toContain('(got "eighty")');
+  });
+});
+
+describe('webhook secrets', () => {
+  const base64Key = (bytes: number) => `whsec_${Buffer.alloc(bytes, 7).toString('base64')}`;
+
+  it('refuses a secret shorter than 16 bytes, measured as each scheme keys its HMAC, without showing it', () => {
+    const refused: [Record<string, string>, RegExp, string][] = [
+      [{ WEBHOOK_SECRET_OMS: 'oms-short-15byt' }, /WEBHOOK_SECRET_OMS: expected secrets of at least 16 bytes, such as 32 random bytes \(got 15 bytes; the value is not shown\)/, 'oms-short-15byt'],
+      // Rotation: every secret in the list must be long enough; the short one is pointed at.
+      [{ WEBHOOK_SECRET_CARRIER: 'carrier-long-enough-secret,tiny' }, /WEBHOOK_SECRET_CARRIER: .*\(got secret 2 of 2: 4 bytes; the value is not shown\)/, 'tiny'],
+      // Standard Webhooks keys with the base64-decoded bytes: 20 characters of base64 are 15 bytes.
+      [{ WEBHOOK_SECRET_CRM: base64Key(15) }, /WEBHOOK_SECRET_CRM: expected secrets of at least 16 bytes of key \(base64-decoded, after whsec_\).*\(got 15 bytes;/, base64Key(15).slice(6)],
+      // Stripe keys with the string itself, but whsec_ is the same in every one of them.
+      [{ WEBHOOK_SECRET_PAYMENTS: 'whsec_stripe-15-bytes' }, /WEBHOOK_SECRET_PAYMENTS: expected secrets of at least 16 bytes after whsec_.*\(got 15 bytes;/, 'stripe-15-bytes'],
+    ];
+    for (const [env, message, secret] of refused) {
+      const thrown = messageOf(() => loadSources(env));
+      expect(thrown).toMatch(message);
+      expect(thrown).not.toContain(secret);
+    }
+    // Exactly 16 is enough, in each measure.
+    const sources = loadSources({ WEBHOOK_SECRET_OMS: 'oms-secret-16byt', WEBHOOK_SECRET_CRM: base64Key(16), WEBHOOK_SECRET_PAYMENTS: 'whsec_stripe-16-bytes!' });
+    expect(sources.get('crm')?.secrets).toEqual([base64Key(16)]);
+  });
+
+  it('refuses one secret on two sources, naming both variables and neither value', () => {
+    const shared = 'the-same-secret-on-two-sources';
+    const thrown = messageOf(() => loadSources({ WEBHOOK_SECRET_OMS: shared, WEBHOOK_SECRET_CARRIER: `carrier-own-secret-123,${shared}` }));
+    expect(thrown).toMatch(/WEBHOOK_SECRET_OMS and WEBHOOK_SECRET_CARRIER: expected a different secret per source \(one is configured on both, so either sender's signature would pass as the other's; the value is not shown\)/);
+    expect(thrown).not.toContain(shared);
+    // The same Standard Webhooks key written with and without its optional whsec_ prefix is the same key.
+    const key = base64Key(24);
+    const same = messageOf(() => loadSources({ WEBHOOK_SECRET_CRM: key, WEBHOOK_SOURCES: 'helpdesk', WEBHOOK_SCHEME_HELPDESK: 'standard-webhooks', WEBHOOK_SECRET_HELPDESK: key.slice('whsec_'.length) }));
+    expect(same).toMatch(/WEBHOOK_SECRET_CRM and WEBHOOK_SECRET_HELPDESK: expected a different secret per source/);
+    expect(same).not.toContain(key.slice('whsec_'.length));
+    // Control: distinct secrets load.
+    expect(loadSources({ WEBHOOK_SECRET_OMS: shared, WEBHOOK_SECRET_CARRIER: 'carrier-own-secret-123' }).get('carrier')?.secrets).toEqual(['carrier-own-secret-123']);
+  });
+
+  it("npm start's generated dev secrets are long enough and distinct", () => {
+    const { secrets } = loadOrCreateDevSecrets(join(mkdtempSync(join(tmpdir(), 'hookline-dev-')), 'dev-secrets.json'));
+    const env = devSecretsEnv(secrets, {});
+    const sources = loadSources(env);
+    const configured = [...sources.values()].flatMap((s) => s.secrets);
+    expect(configured).toHaveLength(4);
+    expect(new Set(configured).size).toBe(4);
   });
 });
 
