@@ -4,7 +4,7 @@ import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
 import type { ReceiverMetrics, WebhookOutcome } from './metrics';
-import { TokenBuckets } from './rate-limit';
+import { addressKey, TokenBuckets } from './rate-limit';
 import type { SourceConfig } from './sources';
 import { verifyWebhook, WebhookVerificationError } from './verify';
 
@@ -49,8 +49,9 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       return next(new HttpProblem(problem('forbidden-address', `Deliveries for ${source.name} are not accepted from ${ip}.`)));
     }
     // Per sender address: the limit is checked before the signature (that is what protects the
-    // verifier), so a shared per-source bucket would let anyone starve the genuine sender.
-    const taken = buckets.take(`${source.name}|${ip}`, source.rateLimit);
+    // verifier), so a shared per-source bucket would let anyone starve the genuine sender. IPv6
+    // senders by /64: an address per request from one's own block is no way around the limit.
+    const taken = buckets.take(`${source.name}|${addressKey(ip)}`, source.rateLimit);
     if (!taken.ok) {
       return next(
         new HttpProblem(problem('rate-limited', `Source ${source.name} is over its rate limit; retry after ${taken.retryAfterSeconds}s.`), {
