@@ -18,6 +18,9 @@ describe('configuration', () => {
   it('has sensible defaults', () => {
     const receiver = loadReceiverConfig({});
     expect(receiver).toMatchObject({ port: 3000, maxBodyBytes: 262144, trustProxy: false, startTimeoutMs: 5000 });
+    // Unset: the router's own default for names that are not configured sources.
+    expect(receiver.unknownSourceRateLimit).toBeUndefined();
+    expect(loadReceiverConfig({ WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: '10/s' }).unknownSourceRateLimit).toEqual({ requests: 10, perSeconds: 1 });
     expect(receiver.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default', taskQueue: 'hookline' });
     expect([...receiver.sources.keys()]).toEqual(['oms', 'crm', 'payments', 'carrier']);
     expect(receiver.sources.get('payments')).toMatchObject({ scheme: 'stripe', secrets: [], toleranceSeconds: 300 });
@@ -49,6 +52,7 @@ describe('configuration', () => {
     expect(() => loadSources({ WEBHOOK_SCHEME_OMS: 'md5' })).toThrow(/WEBHOOK_SCHEME_OMS: expected one of/);
     expect(() => loadSources({ WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/33' })).toThrow(/WEBHOOK_ALLOW_IPS_OMS/);
     expect(() => loadSources({ WEBHOOK_RATE_LIMIT_CRM: 'lots' })).toThrow(/WEBHOOK_RATE_LIMIT_CRM: expected requests per period/);
+    expect(() => loadReceiverConfig({ WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: 'lots' })).toThrow(/WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: expected requests per period such as 60\/min.* \(got "lots"\)/);
     expect(() => loadSources({ WEBHOOK_SOURCES: 'github' })).toThrow(/WEBHOOK_SCHEME_GITHUB: .*required for a source that is not built in/);
     expect(() => loadReceiverConfig({ WEBHOOK_MAX_BODY_BYTES: String(4 * 1024 * 1024) })).toThrow(/WEBHOOK_MAX_BODY_BYTES: expected at most 262144 bytes/);
     // The crm source verifies Standard Webhooks: its key must decode, and the message must not echo it.

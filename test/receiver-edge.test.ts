@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createLogger } from '../src/log';
 import { connectTestEnv, startReceiver, type Receiver } from './support/harness';
 
-// The receiver's edges under abuse: rate limits that rotating addresses cannot escape.
+// The receiver's edges under abuse: rate limits that rotating addresses or names cannot escape,
+// and names cut before they are repeated.
 // Over real HTTP, on the run's real dev server; the requests below are refused before any
 // workflow would start, so no worker is needed.
 
@@ -27,6 +29,7 @@ async function postFrom(receiver: Receiver, source: string, from: string): Promi
 describe('receiver edges over real HTTP', () => {
   let env: TestWorkflowEnvironment;
   let receiver: Receiver;
+  const logs: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     env = await connectTestEnv();
@@ -35,6 +38,8 @@ describe('receiver edges over real HTTP', () => {
       taskQueue: 'edge-nothing-starts',
       trustProxy: ['127.0.0.1'],
       sourceEnv: { WEBHOOK_RATE_LIMIT_OMS: '3/min' },
+      unknownSourceRateLimit: { requests: 10, perSeconds: 3600 },
+      logger: createLogger({ write: (line) => logs.push(JSON.parse(line) as Record<string, unknown>) }),
     });
   });
   afterAll(async () => {
@@ -58,6 +63,39 @@ describe('receiver edges over real HTTP', () => {
       for (let i = 0; i < 3; i++) expect((await postFrom(receiver, 'oms', '::ffff:198.51.100.7')).status).toBe(401);
       expect((await postFrom(receiver, 'oms', '198.51.100.7')).status).toBe(429);
       expect((await postFrom(receiver, 'oms', '198.51.100.8')).status).toBe(401);
+    });
+  });
+
+  describe('unknown sources', () => {
+    it('are rate-limited per address, whatever names are tried', async () => {
+      const from = '203.0.113.50';
+      for (let i = 0; i < 10; i++) {
+        const res = await postFrom(receiver, `probe-${i}`, from);
+        expect(res.status, res.text).toBe(404);
+        expect(res.body).toMatchObject({ type: 'urn:hookline:problem:unknown-source' });
+      }
+      const limited = await postFrom(receiver, 'probe-10', from);
+      expect(limited.status, limited.text).toBe(429);
+      expect(limited.body).toMatchObject({ type: 'urn:hookline:problem:rate-limited', retryable: true });
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Logged as a refusal like any other, under the requested name.
+      expect(logs.find((l) => l.source === 'probe-10')).toMatchObject({ msg: 'webhook', outcome: 'refused', status: 429 });
+      // Its own bucket: the configured source from the same address, and another address, are unaffected.
+      expect((await postFrom(receiver, 'oms', from)).status).toBe(401);
+      expect((await postFrom(receiver, 'probe-11', '203.0.113.51')).status).toBe(404);
+    });
+
+    it('a long name is cut to 64 characters in the answer and the log line', async () => {
+      const name = `x-${'long-name-'.repeat(800)}`;
+      expect(name.length).toBeGreaterThan(8_000);
+      const cut = `${name.slice(0, 64)}…`;
+      const res = await postFrom(receiver, name, '203.0.113.60');
+      expect(res.status, res.text.slice(0, 300)).toBe(404);
+      expect(res.body.detail).toBe(`No webhook source named ${JSON.stringify(cut)} is configured.`);
+      expect(res.text).not.toContain(name.slice(0, 65));
+      const line = logs.find((l) => l.status === 404 && typeof l.source === 'string' && l.source.startsWith('x-long-name-'));
+      expect(line).toMatchObject({ msg: 'webhook', outcome: 'refused', source: cut });
+      expect(JSON.stringify(line).length).toBeLessThan(500);
     });
   });
 });

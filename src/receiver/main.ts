@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     maxBodyBytes: config.maxBodyBytes,
     retryAfterSeconds: 5,
     trustProxy: config.trustProxy,
+    unknownSourceRateLimit: config.unknownSourceRateLimit,
     isTemporalReachable: () => isReachable(client),
     metrics: createReceiverMetrics({ sources: config.sources.keys(), processMetrics: true }),
     metricsToken: config.metricsToken,

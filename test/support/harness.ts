@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../../src/log';
 import { createApp } from '../../src/receiver/app';
 import { handoffRouter } from '../../src/receiver/handoffs';
 import { createIntake } from '../../src/receiver/intake';
-import { loadSources } from '../../src/receiver/sources';
+import { loadSources, type RateLimit } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/receiver/verify';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
@@ -163,6 +163,8 @@ export async function startReceiver(options: {
   logger?: Logger;
   /** METRICS_TOKEN: when set, GET /metrics requires it. */
   metricsToken?: string;
+  /** WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: per address, for names that are not configured sources. */
+  unknownSourceRateLimit?: RateLimit;
 }): Promise<Receiver> {
   const sourceEnv = testSecretsEnv();
   const intake = createIntake({
@@ -180,6 +182,7 @@ export async function startReceiver(options: {
     trustProxy: options.trustProxy ?? false,
     isTemporalReachable: async () => true,
     metricsToken: options.metricsToken,
+    unknownSourceRateLimit: options.unknownSourceRateLimit,
     extraRouters:
       'operatorToken' in options
         ? [handoffRouter({ service: createHandoffService(options.env.client), operatorToken: options.operatorToken, logger: options.logger ?? silentLogger })]
