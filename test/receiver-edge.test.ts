@@ -1,10 +1,17 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createLogger } from '../src/log';
-import { connectTestEnv, startReceiver, type Receiver } from './support/harness';
+import { createLogger, silentLogger } from '../src/log';
+import { createApp } from '../src/receiver/app';
+import { cachedCheck } from '../src/receiver/cached-check';
+import { createIntake } from '../src/receiver/intake';
+import { loadSources } from '../src/receiver/sources';
+import { isReachable } from '../src/temporal/client';
+import { connectTestEnv, startReceiver, testSecretsEnv, type Receiver } from './support/harness';
 
 // The receiver's edges under abuse: rate limits that rotating addresses or names cannot escape,
-// and names cut before they are repeated.
+// names cut before they are repeated, and a /readyz that does not pass every call on to Temporal.
 // Over real HTTP, on the run's real dev server; the requests below are refused before any
 // workflow would start, so no worker is needed.
 
@@ -97,5 +104,85 @@ describe('receiver edges over real HTTP', () => {
       expect(line).toMatchObject({ msg: 'webhook', outcome: 'refused', source: cut });
       expect(JSON.stringify(line).length).toBeLessThan(500);
     });
+  });
+
+  describe('/readyz', () => {
+    const servers: http.Server[] = [];
+    afterAll(async () => {
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
+    /** A receiver whose Temporal check is the real one, counted. */
+    async function readyReceiver(readyCacheMs: number | undefined): Promise<{ url: string; checks: () => number }> {
+      let checks = 0;
+      const app = createApp({
+        sources: loadSources(testSecretsEnv()),
+        intake: createIntake({ client: env.client, taskQueue: 'edge-readyz', startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
+        logger: silentLogger,
+        maxBodyBytes: 1024,
+        retryAfterSeconds: 5,
+        trustProxy: false,
+        isTemporalReachable: () => {
+          checks++;
+          return isReachable(env.client);
+        },
+        ...(readyCacheMs === undefined ? {} : { readyCacheMs }),
+      });
+      const server = http.createServer(app);
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, checks: () => checks };
+    }
+
+    const ready = async (url: string) => {
+      const res = await fetch(`${url}/readyz`);
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ready', temporal: 'reachable' });
+    };
+
+    it('twenty concurrent and five repeated calls within the window ask Temporal once', async () => {
+      const r = await readyReceiver(60_000);
+      await Promise.all(Array.from({ length: 20 }, () => ready(r.url)));
+      expect(r.checks()).toBe(1);
+      for (let i = 0; i < 5; i++) await ready(r.url);
+      expect(r.checks()).toBe(1);
+    });
+
+    it('asks again once the window has passed, and every time with readyCacheMs 0', async () => {
+      const r = await readyReceiver(200);
+      await ready(r.url);
+      expect(r.checks()).toBe(1);
+      const deadline = Date.now() + 10_000;
+      while (r.checks() < 2 && Date.now() < deadline) await ready(r.url);
+      expect(r.checks()).toBe(2);
+
+      const uncached = await readyReceiver(0);
+      for (let i = 0; i < 3; i++) await ready(uncached.url);
+      expect(uncached.checks()).toBe(3);
+    });
+  });
+});
+
+describe('cachedCheck', () => {
+  it('shares the call in flight with every caller, and does not remember a failure', async () => {
+    let calls = 0;
+    let up = false;
+    const check = cachedCheck(async () => {
+      calls++;
+      // Settles on a later turn, so the three calls below overlap it.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!up) throw new Error('down');
+      return 'up';
+    }, 60_000);
+    const failed = await Promise.allSettled([check(), check(), check()]);
+    expect(failed.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.status))).toEqual(['down', 'down', 'down']);
+    expect(calls).toBe(1);
+    up = true;
+    expect(await check()).toBe('up');
+    expect(await check()).toBe('up');
+    expect(calls).toBe(2);
   });
 });
