@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  createCarrierClient,
   createClients,
   createCrmClient,
   parseRetryAfter,
@@ -32,10 +33,15 @@ afterAll(async () => {
   await Promise.all([open?.close(), secured?.close()]);
 });
 
+/** What a control call needs: the secured sandbox guards its control routes with its token too. */
+function control(s: RunningSandbox): Record<string, string> {
+  return s === secured ? { Authorization: `Bearer ${TOKEN}` } : {};
+}
+
 beforeEach(async () => {
   // Through HTTP, as other test files sharing one sandbox would.
   for (const s of [open, secured]) {
-    const res = await fetch(`${s.url}/_sandbox/reset`, { method: 'POST' });
+    const res = await fetch(`${s.url}/_sandbox/reset`, { method: 'POST', headers: control(s) });
     expect(res.status).toBe(204);
   }
 });
@@ -54,19 +60,19 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 async function addFault(s: RunningSandbox, spec: Record<string, unknown>): Promise<void> {
   const res = await fetch(`${s.url}/_sandbox/faults`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { 'Content-Type': 'application/json', ...control(s) },
     body: JSON.stringify(spec),
   });
   expect(res.status, await res.clone().text()).toBe(201);
 }
 
 async function sandboxState(s: RunningSandbox): Promise<SandboxState> {
-  return (await (await fetch(`${s.url}/_sandbox/state`)).json()) as SandboxState;
+  return (await (await fetch(`${s.url}/_sandbox/state`, { headers: control(s) })).json()) as SandboxState;
 }
 
 async function sandboxCalls(s: RunningSandbox, system?: string): Promise<SandboxCall[]> {
   const query = system ? `?system=${system}` : '';
-  return (await (await fetch(`${s.url}/_sandbox/calls${query}`)).json()) as SandboxCall[];
+  return (await (await fetch(`${s.url}/_sandbox/calls${query}`, { headers: control(s) })).json()) as SandboxCall[];
 }
 
 describe('CRM client', () => {
@@ -336,6 +342,40 @@ describe('bearer token', () => {
     expect((await sandboxCalls(secured)).map((c) => c.status)).toEqual([401, 401, 200]);
   });
 
+  it('guards the control routes too: without it 401 and nothing changes; with it they work; health stays open', async () => {
+    const authed = createClients(sandboxClientsConfig(secured.url, { token: TOKEN }));
+    const label = await authed.carrier.createReturnLabel(LABEL_INPUT, 'wf-RET-guard:label');
+    const fault = JSON.stringify({ system: 'crm', kind: 'status', status: 503 });
+    const json = { 'Content-Type': 'application/json' };
+    const attempts: [string, RequestInit][] = [
+      ['/_sandbox/faults', { method: 'POST', headers: json, body: fault }],
+      ['/_sandbox/faults', { method: 'POST', headers: { ...json, Authorization: `Bearer ${TOKEN}-wrong` }, body: fault }],
+      ['/_sandbox/reset', { method: 'POST' }],
+      ['/_sandbox/faults', { method: 'DELETE' }],
+      ['/_sandbox/state', {}],
+      ['/_sandbox/calls', {}],
+      ['/_sandbox/faults', {}],
+    ];
+    for (const [path, init] of attempts) {
+      const res = await fetch(`${secured.url}${path}`, init);
+      expect(res.status, `${init.method ?? 'GET'} ${path}`).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'missing or invalid bearer token' } });
+    }
+    // Nothing changed: no fault was added, the reset did not happen.
+    expect((await sandboxState(secured)).labels.map((l) => l.label_id)).toEqual([label.label_id]);
+    expect(await (await fetch(`${secured.url}/_sandbox/faults`, { headers: control(secured) })).json()).toEqual([]);
+    expect((await authed.crm.getCustomerDetails('CUST-67890')).customer_name).toBe('Alice Smith');
+    // A liveness probe needs no token; it neither changes nor shows anything.
+    expect((await fetch(`${secured.url}/_sandbox/health`)).status).toBe(200);
+
+    // With the token: the same calls work.
+    await addFault(secured, { system: 'crm', kind: 'status', status: 503, times: 1 });
+    expect((await failureOf(authed.crm.getCustomerDetails('CUST-67890'))).details?.[0]).toMatchObject({ status: 503 });
+    expect((await fetch(`${secured.url}/_sandbox/reset`, { method: 'POST', headers: control(secured) })).status).toBe(204);
+    expect((await sandboxState(secured)).labels).toEqual([]);
+  });
+
   it('never appears in an error message or its details', async () => {
     const authed = createClients(sandboxClientsConfig(secured.url, { token: TOKEN, timeoutMs: 200 }));
     const wrong = createClients(sandboxClientsConfig(secured.url, { token: `${TOKEN}x`, timeoutMs: 200 }));
@@ -362,6 +402,59 @@ describe('bearer token', () => {
       const everything = `${failure.message}\n${failure.stack ?? ''}\n${JSON.stringify(failure.details)}\n${String(failure.cause ?? '')}`;
       expect(everything).not.toContain(TOKEN);
       expect(everything).not.toContain('Bearer');
+    }
+  });
+});
+
+describe('redirects', () => {
+  /** A real server on a free loopback port; closed after the test. */
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ host: string; close: () => Promise<void> }> {
+    const server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it('follows none: a 307 or 302 is a non-retryable UpstreamRedirected naming the host, and the target receives nothing', async () => {
+    const received: string[] = [];
+    const target = await serve((req, res) => {
+      received.push(`${req.method} ${req.url} ${req.headers['idempotency-key'] ?? ''}`);
+      res.setHeader('Content-Type', 'application/json');
+      res.end('{}');
+    });
+    const elsewhere = `http://${target.host}/collect?token=leak-me-0123`;
+    const redirector = await serve((req, res) => {
+      req.resume();
+      // 307 for the write, so a client that followed it would resend the body and its keys.
+      res.writeHead(req.method === 'POST' ? 307 : 302, { Location: elsewhere, 'Content-Type': 'text/html' });
+      res.end(`<a href="${elsewhere}">moved</a>`);
+    });
+    try {
+      const carrier = createCarrierClient({ baseUrl: `http://${redirector.host}/carrier`, token: TOKEN });
+      const crm = createCrmClient({ baseUrl: `http://${redirector.host}/crm`, token: TOKEN });
+      const write = await failureOf(carrier.createReturnLabel(LABEL_INPUT, 'wf-RET-redirect:label'));
+      const read = await failureOf(crm.getCustomerDetails('CUST-67890'));
+
+      expect(write.type).toBe(UpstreamErrorType.Redirected);
+      expect(write.nonRetryable).toBe(true);
+      expect(write.message).toBe(`Carrier POST /return-labels: 307 Temporary Redirect to ${target.host}; redirects are not followed (check the base URL)`);
+      expect(write.details?.[0]).toEqual({ system: 'Carrier', operation: 'POST /return-labels', status: 307, locationHost: target.host });
+      expect(read.type).toBe(UpstreamErrorType.Redirected);
+      expect(read.nonRetryable).toBe(true);
+      expect(read.message).toBe(`CRM GET /customers/CUST-67890/details: 302 Found to ${target.host}; redirects are not followed (check the base URL)`);
+      for (const failure of [write, read]) {
+        const everything = `${failure.message}\n${JSON.stringify(failure.details)}`;
+        for (const hidden of ['/collect', 'leak-me-0123', TOKEN]) expect(everything).not.toContain(hidden);
+      }
+      // Followed, the redirect would have reached the target before the call returned.
+      expect(received).toEqual([]);
+    } finally {
+      await Promise.all([target.close(), redirector.close()]);
     }
   });
 });

@@ -283,7 +283,10 @@ describe('docker-compose.yml', () => {
 
   it('gives the worker and the receiver an environment their own config loaders accept', () => {
     // What the operator supplies for the `${X:?...}` variables.
-    const supplied = (name: string) => (name.endsWith('_BASE_URL') ? `https://${name.toLowerCase()}.example.com` : 's'.repeat(32));
+    // A different secret per variable (the receiver refuses one shared by two sources), in base64
+    // so that it is also a valid Standard Webhooks key.
+    const supplied = (name: string) =>
+      name.endsWith('_BASE_URL') ? `https://${name.toLowerCase()}.example.com` : Buffer.from(`${name}-supplied-by-the-operator`).toString('base64');
     const resolved = (name: string) =>
       Object.fromEntries(
         Object.entries(environment(name)).map(([key, value]) => [

@@ -20,6 +20,11 @@ export const UpstreamErrorType = {
   InvalidResponse: 'UpstreamInvalidResponse',
   /** The caller passed something the client refuses to send (e.g. an empty idempotency key). */
   InvalidRequest: 'UpstreamInvalidRequest',
+  /**
+   * A 3xx. Redirects are never followed (a 307 would carry the body, token and idempotency key
+   * to wherever it points), so this is a misconfigured base URL: non-retryable.
+   */
+  Redirected: 'UpstreamRedirected',
 } as const;
 export type UpstreamErrorType = (typeof UpstreamErrorType)[keyof typeof UpstreamErrorType];
 
@@ -30,6 +35,8 @@ export interface UpstreamFailureDetails {
   status?: number;
   body?: unknown;
   retryAfterMs?: number;
+  /** For a redirect: the host its `Location` points at (never the path or query, which may carry tokens). */
+  locationHost?: string;
 }
 
 /** Where a client talks to and how. One per outside system. */
@@ -153,6 +160,9 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
         headers,
         body: method === 'GET' ? undefined : JSON.stringify(body),
         signal,
+        // Followed, a redirect would resend the body, the bearer token and the Idempotency-Key to
+        // a host nobody configured; a 3xx is classified below instead.
+        redirect: 'manual',
       });
       // Reading the body is still covered by the same signal, so a stalled body times out too.
       text = await response.text();
@@ -169,6 +179,17 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
 
     const { status } = response;
     const statusLine = `${status}${response.statusText ? ` ${response.statusText}` : ''}`;
+
+    if (status >= 300 && status < 400) {
+      const locationHost = hostOf(response.headers.get('location'), baseUrl + path);
+      // No body in the details: a redirect page usually repeats the full target URL.
+      throw fail(
+        'UpstreamRedirected',
+        `${statusLine} ${locationHost ? `to ${locationHost}` : 'without a usable Location'}; redirects are not followed (check the base URL)`,
+        { status, ...(locationHost ? { locationHost } : {}) },
+      );
+    }
+
     const parsedBody = parseMaybeJson(text);
 
     if (status >= 200 && status < 300) {
@@ -202,7 +223,7 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
     if (status === 408) throw fail('UpstreamTimeout', message, retryExtra);
     if (status >= 500) throw fail('UpstreamUnavailable', message, retryExtra);
     if (status === 404 && method === 'GET') throw fail('UpstreamNotFound', message, { status, body: bodyForDetails });
-    // 4xx, and the odd 1xx/3xx that fetch did not follow: the same request will fail the same way.
+    // 4xx, and the odd 1xx: the same request will fail the same way.
     throw fail('UpstreamRejected', message, { status, body: bodyForDetails });
   }
 
@@ -211,6 +232,16 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
     get: (path, schema, options = {}) => request('GET', path, undefined, schema, options),
     post: (path, body, schema, options) => request('POST', path, body, schema, options),
   };
+}
+
+/** The host (and port) a `Location` header points at, relative ones resolved against the request; undefined when unparseable. */
+function hostOf(location: string | null, requestUrl: string): string | undefined {
+  if (location === null || location.trim() === '') return undefined;
+  try {
+    return new URL(location, requestUrl).host || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Encode one path segment (ids come from webhooks; never trust them to be URL-safe). */

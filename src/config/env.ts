@@ -27,9 +27,54 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
   const lines = result.error.issues.map((issue) => {
     const variable = String(issue.path[0] ?? '(environment)');
     const got = cleaned[variable];
-    return `  ${variable}: ${issue.message}${got === undefined ? ' (not set)' : ` (got ${JSON.stringify(got)})`}`;
+    return `  ${variable}: ${issue.message}${got === undefined ? ' (not set)' : ` (got ${shownValue(variable, got)})`}`;
   });
   throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+}
+
+/**
+ * The variables whose values are secrets: the one list that decides, for every message that
+ * quotes a value back. A start-up error ends up in terminals, CI logs and crash reporters, and a
+ * secret that is malformed is usually still mostly the real one.
+ */
+export const SECRET_VARIABLES: readonly (string | RegExp)[] = [
+  // Retired (operators have their own tokens now), and refused by name if set: never echoed.
+  'OPERATOR_TOKEN',
+  'METRICS_TOKEN',
+  'SANDBOX_TOKEN',
+  'TEMPORAL_API_KEY',
+  // URLs that carry credentials: a password, or a token in the path (a chat incoming webhook).
+  'SMTP_URL',
+  'AGENTS_CHAT_WEBHOOK_URL',
+  'DATABASE_URL',
+  /_API_TOKEN$/,
+  /^WEBHOOK_SECRET_/,
+];
+
+export function isSecretVariable(name: string): boolean {
+  return SECRET_VARIABLES.some((rule) => (typeof rule === 'string' ? rule === name : rule.test(name)));
+}
+
+/**
+ * `value` as a message may show it: quoted as given, or for a secret only its outline: a URL's
+ * scheme and host, credentials as `***`, anything after the host as `…`; otherwise its length.
+ */
+export function shownValue(name: string, value: string): string {
+  if (!isSecretVariable(name)) return JSON.stringify(value);
+  // Only with `//` is the part before the colon surely a scheme and not the start of the secret.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    try {
+      const url = new URL(value);
+      if (url.host !== '') {
+        const credentials = url.username !== '' || url.password !== '' ? '***@' : '';
+        const rest = url.pathname.replace(/^\/$/, '') + url.search + url.hash !== '' ? '/…' : '';
+        return `${url.protocol}//${credentials}${url.host}${rest}, a secret shown only in outline`;
+      }
+    } catch {
+      // Not a URL after all: fall through to its length.
+    }
+  }
+  return `${value.length} characters, a secret not shown`;
 }
 
 export const port = (fallback: number) =>

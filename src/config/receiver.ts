@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, csv, DATABASE_URL, duration, flag, LOG_LEVEL, parseEnv, port, type Env } from './env';
-import { loadSources, type SourceConfig } from '../receiver/sources';
+import { loadSources, parseRateLimit, type RateLimit, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
 
@@ -23,6 +23,19 @@ const ReceiverEnv = z.object({
     .max(MAX_BODY_LIMIT, `expected at most ${MAX_BODY_LIMIT} bytes (Temporal refuses larger workflow inputs)`)
     .default(MAX_BODY_LIMIT),
   TRUST_PROXY: csv,
+  WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      // Unset: the router's own default (DEFAULT_UNKNOWN_SOURCE_RATE_LIMIT).
+      if (value === undefined) return undefined;
+      const limit = parseRateLimit(value);
+      if (!limit) {
+        ctx.addIssue({ code: 'custom', message: 'expected requests per period such as 60/min, 10/s or 1000/5m' });
+        return z.NEVER;
+      }
+      return limit;
+    }),
   RECEIVER_TLS_CERT_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing certificate file'),
   RECEIVER_TLS_KEY_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing private key file'),
   DATABASE_URL,
@@ -39,6 +52,8 @@ export interface ReceiverConfig {
   logLevel: LogLevel;
   maxBodyBytes: number;
   trustProxy: false | string[];
+  /** Per sender address, for all names that are not configured sources together; unset: 60/min. */
+  unknownSourceRateLimit?: RateLimit;
   tls?: { certPath: string; keyPath: string };
   /** Where operators and inbox sessions live (the knowledge base, shared by every receiver). */
   databaseUrl: string;
@@ -70,6 +85,7 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
     trustProxy: e.TRUST_PROXY.length > 0 ? e.TRUST_PROXY : false,
+    unknownSourceRateLimit: e.WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT,
     tls: e.RECEIVER_TLS_CERT_PATH && e.RECEIVER_TLS_KEY_PATH ? { certPath: e.RECEIVER_TLS_CERT_PATH, keyPath: e.RECEIVER_TLS_KEY_PATH } : undefined,
     databaseUrl: e.DATABASE_URL,
     operatorSessionTtlMs: e.OPERATOR_SESSION_TTL,

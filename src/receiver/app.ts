@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from '../log';
+import { cachedCheck } from './cached-check';
 import { createReceiverMetrics, metricsRouter } from './metrics';
 import { isClientHttpError, problem, sendProblem } from './problem';
 import { webhookRouter, type WebhookRouteOptions } from './webhooks';
@@ -14,6 +15,8 @@ export interface AppDeps extends WebhookRouteOptions {
   extraRouters?: express.Router[];
   /** When set, `GET /metrics` requires it as a bearer token; otherwise the endpoint is open. */
   metricsToken?: string;
+  /** How long /readyz reuses Temporal's last answer (ms; default 1000, 0 to ask every time). */
+  readyCacheMs?: number;
 }
 
 /** Builds the receiver; never listens (main.ts does), so tests drive it on their own server. */
@@ -25,8 +28,10 @@ export function createApp(deps: AppDeps): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  // Cached: /readyz is open to anyone, and each uncached call is a request to Temporal.
+  const temporalReachable = cachedCheck(() => deps.isTemporalReachable().catch(() => false), deps.readyCacheMs ?? 1000);
   app.get('/readyz', async (_req, res) => {
-    const reachable = await deps.isTemporalReachable().catch(() => false);
+    const reachable = await temporalReachable();
     if (reachable) res.json({ status: 'ready', temporal: 'reachable' });
     else sendProblem(res, problem('temporal-unavailable', 'Temporal is not reachable.'), { 'Retry-After': String(deps.retryAfterSeconds) });
   });

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { addressKey, BoundedMap } from './rate-limit';
 
 export interface FailureBackoffOptions {
   /** Wrong attempts allowed before an address has to wait. */
@@ -16,23 +16,21 @@ export interface FailureBackoffOptions {
 interface Entry {
   failures: number;
   blockedUntil: number;
-  lastFailureAt: number;
 }
 
 /**
  * Per-address backoff for credential guessing: a few wrong tokens are free, then every further
  * one doubles the wait, during which even a right token is refused (otherwise the wait would not
- * slow the guessing at all). Memory is bounded whatever the address mix: entries expire, the
- * count is capped (least recently seen evicted), and IPv6 addresses count per /64, the block one
- * host usually controls.
+ * slow the guessing at all). Memory is bounded whatever the address mix: entries expire after a
+ * quiet spell, the count is capped (least recently seen evicted, see BoundedMap), and IPv6
+ * addresses count per /64, the block one host usually controls (see addressKey).
  */
 export class FailureBackoff {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: BoundedMap<string, Entry>;
   private readonly freeFailures: number;
   private readonly baseMs: number;
   private readonly maxMs: number;
   private readonly forgetAfterMs: number;
-  private readonly maxEntries: number;
   private readonly now: () => number;
 
   constructor(options: FailureBackoffOptions = {}) {
@@ -40,13 +38,13 @@ export class FailureBackoff {
     this.baseMs = options.baseMs ?? 1_000;
     this.maxMs = options.maxMs ?? 15 * 60_000;
     this.forgetAfterMs = options.forgetAfterMs ?? 15 * 60_000;
-    this.maxEntries = options.maxEntries ?? 10_000;
     this.now = options.now ?? (() => Date.now());
+    this.entries = new BoundedMap({ maxEntries: options.maxEntries ?? 10_000, now: this.now });
   }
 
   /** Whether `address` may try now; if not, how many seconds until it may. */
   check(address: string): { ok: true } | { ok: false; retryAfterSeconds: number } {
-    const entry = this.live(addressKey(address));
+    const entry = this.entries.get(addressKey(address));
     const wait = entry ? entry.blockedUntil - this.now() : 0;
     return wait > 0 ? { ok: false, retryAfterSeconds: Math.ceil(wait / 1000) } : { ok: true };
   }
@@ -55,15 +53,12 @@ export class FailureBackoff {
   fail(address: string): void {
     const key = addressKey(address);
     const now = this.now();
-    const entry = this.live(key) ?? { failures: 0, blockedUntil: 0, lastFailureAt: now };
+    const entry = this.entries.get(key) ?? { failures: 0, blockedUntil: 0 };
     entry.failures += 1;
-    entry.lastFailureAt = now;
     const over = entry.failures - this.freeFailures;
     if (over > 0) entry.blockedUntil = now + Math.min(this.maxMs, this.baseMs * 2 ** Math.min(over - 1, 30));
-    // Re-inserted so the Map's order is least recently failed first: eviction takes the oldest.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    // Forgotten after a quiet spell, but never while the address still has to wait.
+    this.entries.set(key, entry, Math.max(entry.blockedUntil, now + this.forgetAfterMs));
   }
 
   /** A right credential: the address starts afresh. */
@@ -75,30 +70,4 @@ export class FailureBackoff {
   get size(): number {
     return this.entries.size;
   }
-
-  private live(key: string): Entry | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    const now = this.now();
-    if (now - entry.lastFailureAt > this.forgetAfterMs && now >= entry.blockedUntil) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return entry;
-  }
-}
-
-/**
- * The key an address is counted under: IPv4 as is (an IPv4-mapped IPv6 address as its IPv4),
- * IPv6 by its /64, since one host is routinely given a whole /64 and could rotate through it.
- */
-export function addressKey(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1]!;
-  if (!isIPv6(ip)) return ip;
-  const [head = '', tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => (g.includes('.') ? g : g.toLowerCase().replace(/^0+(?=.)/, ''))).join(':')}::/64`;
 }

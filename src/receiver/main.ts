@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     maxBodyBytes: config.maxBodyBytes,
     retryAfterSeconds: 5,
     trustProxy: config.trustProxy,
+    unknownSourceRateLimit: config.unknownSourceRateLimit,
     isTemporalReachable: () => isReachable(client),
     metrics,
     metricsToken: config.metricsToken,

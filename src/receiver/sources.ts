@@ -2,6 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { ConfigError, csv, duration, type Env } from '../config/env';
 import { EVENT_TYPES, type EventType } from '../events/schemas';
 import { isStandardWebhooksSecret, SCHEMES, type SchemeName } from './verify';
+import { standardWebhooksKey } from './verify/standard-webhooks';
 
 /**
  * Everything the receiver knows about one sender. Built once at start-up from the
@@ -46,6 +47,26 @@ export const BUILTIN_SOURCES: Record<string, SourceDefaults> = {
 };
 
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * The least a webhook secret may hold. HMAC-SHA256 is only as strong as its key, and one captured
+ * delivery is enough to guess a short one offline.
+ */
+export const MIN_SECRET_BYTES = 16;
+
+/** The bytes that key the HMAC, as the scheme derives them from the configured secret. */
+function keyOf(scheme: SchemeName, secret: string): Buffer {
+  return scheme === 'standard-webhooks' ? standardWebhooksKey(secret) : Buffer.from(secret, 'utf8');
+}
+
+/**
+ * How much of a secret is secret: the decoded key for Standard Webhooks; for Stripe, which keys
+ * with the string as given, all of it but the `whsec_` prefix every Stripe secret starts with.
+ */
+function secretBytes(scheme: SchemeName, secret: string): number {
+  if (scheme === 'stripe' && secret.startsWith('whsec_')) return Buffer.byteLength(secret) - 'whsec_'.length;
+  return keyOf(scheme, secret).length;
+}
 const DEFAULT_RATE_LIMIT = '100/s';
 
 export function envSuffix(source: string): string {
@@ -118,6 +139,13 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
   // Caught here, not on the first delivery: every request would otherwise be a 500.
   if (scheme === 'standard-webhooks' && secrets.some((secret) => !isStandardWebhooksSecret(secret))) {
     problems.push(`${v('SECRET')}: expected whsec_ followed by base64 for the standard-webhooks scheme (the value is not shown)`);
+  } else {
+    const short = secrets.map((secret, i) => ({ i, bytes: secretBytes(scheme, secret) })).filter(({ bytes }) => bytes < MIN_SECRET_BYTES);
+    if (short.length > 0) {
+      const which = short.map(({ i, bytes }) => (secrets.length === 1 ? `${bytes} bytes` : `secret ${i + 1} of ${secrets.length}: ${bytes} bytes`)).join(', ');
+      const measured = scheme === 'standard-webhooks' ? ' of key (base64-decoded, after whsec_)' : scheme === 'stripe' ? ' after whsec_' : '';
+      problems.push(`${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes (got ${which}; the value is not shown)`);
+    }
   }
 
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -146,5 +174,33 @@ export function loadSources(env: Env = process.env): Map<string, SourceConfig> {
     throw new ConfigError(`Invalid configuration:\n  WEBHOOK_SOURCES: expected lowercase source names such as github,shop (bad: ${bad.join(', ')})`);
   }
   const names = [...new Set([...Object.keys(BUILTIN_SOURCES), ...extra])];
-  return new Map(names.map((name) => [name, sourceConfig(name, env, BUILTIN_SOURCES[name])]));
+  const sources = new Map(names.map((name) => [name, sourceConfig(name, env, BUILTIN_SOURCES[name])]));
+  refuseSharedSecrets(sources);
+  return sources;
+}
+
+/**
+ * One secret on two sources lets one sender's signature pass as the other's: whoever holds the
+ * carrier's secret could sign payment events. The same string counts, and so does the same HMAC
+ * key reached another way (a Standard Webhooks secret with and without `whsec_`).
+ */
+function refuseSharedSecrets(sources: ReadonlyMap<string, SourceConfig>): void {
+  const owners = new Map<string, string>();
+  const clashes = new Set<string>();
+  for (const source of sources.values()) {
+    const variable = `WEBHOOK_SECRET_${envSuffix(source.name)}`;
+    for (const secret of source.secrets) {
+      for (const identity of [`string:${secret}`, `key:${keyOf(source.scheme, secret).toString('hex')}`]) {
+        const owner = owners.get(identity);
+        if (owner === undefined) owners.set(identity, variable);
+        else if (owner !== variable) clashes.add(`${owner} and ${variable}`);
+      }
+    }
+  }
+  if (clashes.size > 0) {
+    const lines = [...clashes].map(
+      (pair) => `${pair}: expected a different secret per source (one is configured on both, so either sender's signature would pass as the other's; the value is not shown)`,
+    );
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
 }

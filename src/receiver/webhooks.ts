@@ -4,8 +4,8 @@ import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
 import type { ReceiverMetrics, WebhookOutcome } from './metrics';
-import { TokenBuckets } from './rate-limit';
-import type { SourceConfig } from './sources';
+import { addressKey, TokenBuckets } from './rate-limit';
+import type { RateLimit, SourceConfig } from './sources';
 import { verifyWebhook, WebhookVerificationError } from './verify';
 
 export interface WebhookRouteOptions {
@@ -18,7 +18,27 @@ export interface WebhookRouteOptions {
   now?: () => Date;
   /** Where the router counts what it answers, shared with `GET /metrics`; createApp makes one when unset. */
   metrics?: ReceiverMetrics;
+  /** Per sender address, for every name that is not a configured source together. Default {@link DEFAULT_UNKNOWN_SOURCE_RATE_LIMIT}. */
+  unknownSourceRateLimit?: RateLimit;
 }
+
+/** 60 per minute: a misconfigured sender still sees its 404s; probing for source names is slowed down. */
+export const DEFAULT_UNKNOWN_SOURCE_RATE_LIMIT: RateLimit = { requests: 60, perSeconds: 60 };
+
+/** The most of a requested source name the answer and the log line repeat (the path can be kilobytes). */
+const SHOWN_NAME_CHARS = 64;
+
+/** `name` cut to {@link SHOWN_NAME_CHARS} characters, with `…` when something was cut. */
+export function shownSourceName(name: string): string {
+  if (name.length <= SHOWN_NAME_CHARS) return name;
+  // By code point, so a cut never splits a surrogate pair into invalid UTF-16 (and two units
+  // per code point at most, so this slice holds more than enough of them when there is more).
+  const chars = Array.from(name.slice(0, SHOWN_NAME_CHARS * 2 + 2));
+  return chars.length > SHOWN_NAME_CHARS ? `${chars.slice(0, SHOWN_NAME_CHARS).join('')}…` : name;
+}
+
+// Not a valid source name (see SOURCE_NAME in sources.ts), so it never shares a bucket with one.
+const UNKNOWN_SOURCE_KEY = '*';
 
 interface Outcome {
   status: number;
@@ -39,18 +59,33 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
   const buckets = new TokenBuckets();
   const now = options.now ?? (() => new Date());
   const { metrics } = options;
+  const unknownSourceRateLimit = options.unknownSourceRateLimit ?? DEFAULT_UNKNOWN_SOURCE_RATE_LIMIT;
 
   const gate = (req: Request, res: Response, next: (err?: unknown) => void) => {
     res.locals.started = process.hrtime.bigint();
-    const source = options.sources.get(String(req.params.source));
-    if (!source) return next(new HttpProblem(problem('unknown-source', `No webhook source named ${JSON.stringify(req.params.source)} is configured.`)));
+    const name = String(req.params.source);
+    const source = options.sources.get(name);
     const ip = req.ip ?? '';
+    // IPv6 senders by /64: an address per request from one's own block is no way around the limit.
+    const sender = addressKey(ip);
+    if (!source) {
+      // One bucket per address for all unknown names together, or each new name would be a new allowance.
+      const taken = buckets.take(`${UNKNOWN_SOURCE_KEY}|${sender}`, unknownSourceRateLimit);
+      if (!taken.ok) {
+        return next(
+          new HttpProblem(problem('rate-limited', `Too many requests for sources that are not configured; retry after ${taken.retryAfterSeconds}s.`), {
+            'Retry-After': String(taken.retryAfterSeconds),
+          }),
+        );
+      }
+      return next(new HttpProblem(problem('unknown-source', `No webhook source named ${JSON.stringify(shownSourceName(name))} is configured.`)));
+    }
     if (source.allowlist && !source.allowlist.contains(ip)) {
       return next(new HttpProblem(problem('forbidden-address', `Deliveries for ${source.name} are not accepted from ${ip}.`)));
     }
     // Per sender address: the limit is checked before the signature (that is what protects the
     // verifier), so a shared per-source bucket would let anyone starve the genuine sender.
-    const taken = buckets.take(`${source.name}|${ip}`, source.rateLimit);
+    const taken = buckets.take(`${source.name}|${sender}`, source.rateLimit);
     if (!taken.ok) {
       return next(
         new HttpProblem(problem('rate-limited', `Source ${source.name} is over its rate limit; retry after ${taken.retryAfterSeconds}s.`), {
@@ -134,7 +169,8 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
 
   // Errors from this router become problem documents here, so every refusal is logged once.
   router.use('/webhooks/:source', (err: unknown, req: Request, res: Response, next: (err?: unknown) => void) => {
-    const source = String(req.params.source);
+    // Configured names are at most 32 characters; only an unknown one is ever cut.
+    const source = shownSourceName(String(req.params.source));
     if (res.headersSent) return next(err);
     let p;
     let headers: Record<string, string> = {};

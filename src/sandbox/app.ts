@@ -11,7 +11,7 @@ import { findCustomer } from './seed';
  */
 
 export interface SandboxOptions {
-  /** When set, every system route requires `Authorization: Bearer <token>` (401 otherwise). `/_sandbox/*` stays open. */
+  /** When set, every system route and every `/_sandbox/*` control route but health requires `Authorization: Bearer <token>` (401 otherwise). */
   token?: string;
   /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
   generateCustomers?: boolean;
@@ -346,6 +346,15 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
       call.status = res.statusCode;
     });
     next();
+  });
+
+  // The control routes read what the systems were sent and change how they behave (faults,
+  // reset): with a token, as guarded as the systems themselves, and checked before any body is
+  // read. Health stays open: start-up scripts poll it before they hold any token, and it neither
+  // changes nor reveals anything.
+  app.use('/_sandbox', (req: Request, res: Response, next: NextFunction) => {
+    if (!token || req.path === '/health' || bearerMatches(req.get('authorization'), token)) return next();
+    res.status(401).set('WWW-Authenticate', 'Bearer').json(errorReply(401, 'unauthorized', 'missing or invalid bearer token').body);
   });
 
   app.use(express.json({ limit: '1mb' }));

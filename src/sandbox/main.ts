@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const sandbox = await startSandbox({ port, host: process.env.HOST ?? '127.0.0.1', ...(token ? { token } : {}) });
   console.log(`SANDBOX third-party systems listening on ${sandbox.url}`);
   for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments']) console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);
-  console.log(`  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}${token ? ' (system routes need the bearer token)' : ''}`);
+  console.log(`  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}${token ? ' (these and the system routes need the bearer token; health is open)' : ''}`);
   const stop = () => {
     void sandbox.close().then(() => process.exit(0));
   };

@@ -17,7 +17,7 @@ import { handoffRouter, type HandoffRouterOptions } from '../../src/receiver/han
 import { createReceiverMetrics } from '../../src/receiver/metrics';
 import { createOperatorDirectory, type OperatorDirectory } from '../../src/operators/directory';
 import { createIntake } from '../../src/receiver/intake';
-import { loadSources } from '../../src/receiver/sources';
+import { loadSources, type RateLimit } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/receiver/verify';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
@@ -166,6 +166,8 @@ export async function startReceiver(options: {
   logger?: Logger;
   /** METRICS_TOKEN: when set, GET /metrics requires it. */
   metricsToken?: string;
+  /** WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: per address, for names that are not configured sources. */
+  unknownSourceRateLimit?: RateLimit;
 }): Promise<Receiver> {
   const sourceEnv = testSecretsEnv();
   const intake = createIntake({
@@ -186,6 +188,7 @@ export async function startReceiver(options: {
     trustProxy: options.trustProxy ?? false,
     isTemporalReachable: async () => true,
     metricsToken: options.metricsToken,
+    unknownSourceRateLimit: options.unknownSourceRateLimit,
     extraRouters: options.operators
       ? [handoffRouter({ plainHttp: true, metrics, ...options.handoff, service: createHandoffService(options.env.client), operators: options.operators, logger })]
       : [],

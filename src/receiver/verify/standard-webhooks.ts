@@ -25,6 +25,11 @@ export function isStandardWebhooksSecret(secret: string): boolean {
   return keyOf(secret).length > 0;
 }
 
+/** The HMAC key a secret stands for (empty when it does not decode), for the configuration's length and reuse checks. */
+export function standardWebhooksKey(secret: string): Buffer {
+  return keyOf(secret);
+}
+
 function decodeKey(secret: string): Buffer {
   const key = keyOf(secret);
   // A configuration mistake, not the sender's: surface it as a server error, without the secret.
