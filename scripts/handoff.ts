@@ -6,7 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import type { Conversation, Outcome } from '../workflows/handoff';
-import { createHttpDesk, OperatorAuthError, ReceiverUnavailableError } from '../src/handoff/http-desk';
+import { z } from 'zod';
+import { parseEnv, port, url, type Env } from '../src/config/env';
+import { createHttpDesk, HandoffRequestError, OperatorAuthError, ReceiverUnavailableError } from '../src/handoff/http-desk';
 import type { Actor } from '../src/handoff/permissions';
 import {
   HandoffConflictError,
@@ -81,6 +83,8 @@ export async function runHandoffCli(argv: string[], deps: HandoffCliDeps): Promi
       if (deps.target) err(`Is the receiver running at ${deps.target}? (HOOKLINE_URL)`);
     } else if (e instanceof HandoffNotFoundError) {
       err(`Not found: ${e.message}`);
+    } else if (e instanceof HandoffRequestError) {
+      err(`Invalid request: ${e.message}`);
     } else if (e instanceof InvalidFilterError) {
       err(`Invalid filter: ${e.message}`);
     } else {
@@ -184,7 +188,7 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
       const text = rest.slice(1).join(' ').trim();
       if (!text) throw new UsageError('reply needs the text to send, e.g. npm run handoff -- reply <id> "Sorry about that…"');
       const c = await desk.reply(id, text);
-      out(`Reply from ${c.assignee} sent to customer ${c.customerId}.`);
+      out(`Reply sent to customer ${c.customerId}.`);
       return;
     }
     case 'resolve': {
@@ -288,16 +292,38 @@ function until(iso: string, now: Date): string {
   return ms >= 0 ? `in ${duration(ms)}` : `overdue by ${duration(-ms)}`;
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const CliEnv = z.object({
+  HOOKLINE_URL: url('the receiver, e.g. https://hookline.example.com')
+    .refine((u) => {
+      const { protocol, hostname } = new URL(u);
+      return protocol === 'https:' || (protocol === 'http:' && (LOOPBACK.has(hostname) || hostname.startsWith('127.')));
+    }, 'expected https://…, or http:// to this machine only (your token would cross the network in clear)')
+    .optional(),
+  PORT: port(3000),
+  HOOKLINE_OPERATOR_TOKEN: z.string().optional(),
+});
+
 /** The receiver the CLI talks to, and the token it acts with, from the environment. */
-export function cliTarget(env: NodeJS.ProcessEnv = process.env): { baseUrl: string; token?: string } {
-  return { baseUrl: env.HOOKLINE_URL?.trim() || `http://localhost:${env.PORT?.trim() || 3000}`, token: env.HOOKLINE_OPERATOR_TOKEN?.trim() || undefined };
+export function cliTarget(env: Env = process.env): { baseUrl: string; token?: string } {
+  const e = parseEnv(CliEnv, env);
+  return { baseUrl: e.HOOKLINE_URL ?? `http://localhost:${e.PORT}`, token: e.HOOKLINE_OPERATOR_TOKEN };
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  const { baseUrl, token } = cliTarget();
+  let target;
+  try {
+    target = cliTarget();
+  } catch (e) {
+    err((e as Error).message);
+    process.exitCode = 1;
+    return;
+  }
+  const { baseUrl, token } = target;
   if (!token && needsReceiver(argv)) {
     err('Set HOOKLINE_OPERATOR_TOKEN to your operator token: you act as the operator it belongs to.');
     err('npm start prints the first lead\'s token; a lead creates more with: npm run operators -- add <name> --role agent|lead');

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runHandoffCli, USAGE } from '../scripts/handoff';
+import { cliTarget, runHandoffCli, USAGE } from '../scripts/handoff';
 import { createHttpDesk } from '../src/handoff/http-desk';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import type { InquiryResult } from '../workflows/inquiries';
@@ -108,6 +108,13 @@ describe('handoff CLI', () => {
     const closed = await cliAs('bob', 'claim', id);
     expect(closed.code).toBe(1);
     expect(closed.err).toMatch(/^Not found: /);
+  });
+
+  it('reads its receiver from HOOKLINE_URL, and will not send a token in clear to another machine', () => {
+    expect(cliTarget({})).toEqual({ baseUrl: 'http://localhost:3000', token: undefined });
+    expect(cliTarget({ HOOKLINE_URL: 'https://hookline.example.com', HOOKLINE_OPERATOR_TOKEN: 'hlo_x' })).toEqual({ baseUrl: 'https://hookline.example.com', token: 'hlo_x' });
+    expect(cliTarget({ HOOKLINE_URL: 'http://127.0.0.1:3001' }).baseUrl).toBe('http://127.0.0.1:3001');
+    expect(() => cliTarget({ HOOKLINE_URL: 'http://hookline.example.com' })).toThrow(/HOOKLINE_URL: expected https:\/\/…, or http:\/\/ to this machine only/);
   });
 
   it('explains mistakes and exits 1', async () => {

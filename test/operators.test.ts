@@ -136,12 +136,44 @@ describe('operators: their own tokens, across receivers, without restarts', () =
     expect(await get(b.url, '/inbox', { cookie: c2 })).toBe(401);
   });
 
+  it('removing and re-adding an operator of the same name revives none of the old sessions', async () => {
+    const first = lastLine((await operatorsCli(databaseUrl, 'add', 'ria', '--role', 'agent')).stdout);
+    const old = sessionCookie(await login(a.url, first));
+    expect(await get(a.url, '/handoffs', { cookie: old })).toBe(200);
+    expect((await operatorsCli(databaseUrl, 'remove', 'ria')).code).toBe(0);
+    const second = lastLine((await operatorsCli(databaseUrl, 'add', 'ria', '--role', 'agent')).stdout);
+    expect(second).not.toBe(first);
+    expect(await get(a.url, '/handoffs', { cookie: old })).toBe(401);
+    expect(await get(a.url, '/handoffs', { authorization: `Bearer ${first}` })).toBe(401);
+    expect(await get(a.url, '/handoffs', { authorization: `Bearer ${second}` })).toBe(200);
+  });
+
+  it('cookie-authenticated actions must come from the inbox itself: cross-site requests and form posts are refused', async () => {
+    const token = lastLine((await operatorsCli(databaseUrl, 'add', 'cy', '--role', 'lead')).stdout);
+    const cookie = sessionCookie(await login(a.url, token));
+    const post = (headers: Record<string, string>, body?: string) =>
+      fetch(`${a.url}/handoffs/${encodeURIComponent('crm:customer.inquiry.new:none')}/release`, { method: 'POST', headers: { cookie, ...headers }, body, redirect: 'manual' });
+    // Another page's form or fetch: the browser names it.
+    expect((await post({ origin: 'http://localhost:9999' })).status).toBe(403);
+    expect((await post({ 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect((await post({ 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' }, '{}')).status).toBe(403);
+    // A form post is never an action, whoever sends it (a bearer token too).
+    expect((await post({ 'content-type': 'text/plain' }, 'x')).status).toBe(415);
+    const form = await fetch(`${a.url}/handoffs/x/claim`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
+    expect(form.status).toBe(415);
+    // The inbox's own fetch (same origin) reaches the handler: no such escalation.
+    expect((await post({ origin: a.url, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, '{}')).status).toBe(404);
+    // Login CSRF: another page cannot sign this browser in.
+    expect((await login(a.url, token, { origin: 'http://localhost:9999' })).status).toBe(403);
+    expect((await login(a.url, token, { origin: a.url })).status).toBe(303);
+  });
+
   it('sessions expire; the cookie is Secure unless the receiver is explicitly plain HTTP', async () => {
     const { receiver: shortLived, directory } = await receiverOnSharedDb({ sessionTtlMs: 1_500, plainHttp: false });
     const { token } = await directory.add('kim', 'agent');
     const res = await login(shortLived.url, token);
-    expect(res.headers.get('set-cookie')).toMatch(/; Secure/);
-    expect(res.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    // Secure, and under the __Host- prefix, so no sibling subdomain can plant a session of its own.
+    expect(res.headers.get('set-cookie')).toMatch(/^__Host-hookline_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=1; Secure$/);
     const cookie = sessionCookie(res);
     expect(await get(shortLived.url, '/handoffs', { cookie })).toBe(200);
     await vi.waitFor(async () => expect(await get(shortLived.url, '/handoffs', { cookie })).toBe(401), { timeout: 10_000, interval: 200 });
@@ -221,7 +253,7 @@ describe('FailureBackoff', () => {
     expect(backoff.size).toBeLessThanOrEqual(1_000);
   });
 
-  it('backs off exponentially after the free failures, forgets after a quiet spell, and a success clears', () => {
+  it('backs off exponentially after the free failures, forgets after a quiet spell; a right credential takes back only its own attempt', () => {
     let now = 0;
     const backoff = new FailureBackoff({ freeFailures: 2, baseMs: 1_000, maxMs: 8_000, forgetAfterMs: 60_000, now: () => now });
     backoff.fail('192.0.2.1');
@@ -239,8 +271,20 @@ describe('FailureBackoff', () => {
     // Forgotten: the next failure is a free one again.
     backoff.fail('192.0.2.1');
     expect(backoff.check('192.0.2.1')).toEqual({ ok: true });
-    for (let i = 0; i < 5; i++) backoff.fail('192.0.2.2');
-    backoff.succeed('192.0.2.2');
+    // Two wrong, then a right one: the right attempt is forgiven, the wrong ones still count.
+    backoff.attempt('192.0.2.2');
+    backoff.attempt('192.0.2.2');
+    expect(backoff.attempt('192.0.2.2')).toEqual({ ok: true });
+    backoff.forgive('192.0.2.2');
     expect(backoff.check('192.0.2.2')).toEqual({ ok: true });
+    expect(backoff.attempt('192.0.2.2')).toEqual({ ok: true });
+    expect(backoff.check('192.0.2.2')).toEqual({ ok: false, retryAfterSeconds: 1 });
+  });
+
+  it('counts concurrent attempts before any credential is checked: only the free ones and the one that trips the wait get through', () => {
+    const backoff = new FailureBackoff({ freeFailures: 3, baseMs: 60_000 });
+    // As guarded() does: attempt() for each request first, and the lookups finish later.
+    const answers = Array.from({ length: 20 }, () => backoff.attempt('198.51.100.1').ok);
+    expect(answers.filter(Boolean)).toHaveLength(4);
   });
 });

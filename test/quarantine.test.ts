@@ -14,10 +14,29 @@ import { sendSigned, setupAgent } from './support/harness';
 describe('quarantine', () => {
   const t = setupAgent();
   let service: QuarantineService;
+  let intake: ReturnType<typeof createIntake>;
 
   beforeAll(async () => {
-    const intake = createIntake({ client: t.env.client, taskQueue: t.agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
+    intake = createIntake({ client: t.env.client, taskQueue: t.agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
     service = createQuarantineService({ client: t.env.client, intake, sources: loadSources({}) });
+  });
+
+  it('replays an event kept before identities came from signed data only under the signed webhook-id it had', async () => {
+    // The shape quarantined events had then: the Standard Webhooks webhook-id in deliveryId.
+    const msgId = `msg_${randomBytes(6).toString('hex')}`;
+    const body = { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${randomBytes(4).toString('hex')}` };
+    const kept = await intake.quarantine({
+      source: 'crm',
+      identity: msgId,
+      deliveryId: msgId,
+      receivedAt: new Date().toISOString(),
+      rawBody: JSON.stringify({ ...body, customer_id: 42 }),
+      eventType: 'customer.inquiry.new',
+      reason: 'body does not match the customer.inquiry.new schema',
+      problems: ['customer_id: Invalid input'],
+    });
+    const replayed = await service.replay(kept.workflowId, { by: 'ops', body: JSON.stringify(body) });
+    expect(replayed.workflowId).toBe(`crm:customer.inquiry.new:${msgId}`);
   });
 
   async function quarantineBadPayment(): Promise<{ id: string; paymentId: string }> {

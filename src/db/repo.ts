@@ -426,18 +426,39 @@ export async function deleteOperator(db: Db, name: string): Promise<boolean> {
   });
 }
 
-export async function insertOperatorSession(db: Db, s: { idHash: string; operatorName: string; at: Date; expiresAt: Date }): Promise<void> {
-  await db
+/**
+ * Opens a session for the operator holding `tokenHash`, in one statement, so a removal that
+ * lands between checking the token and opening the session leaves no session behind. False when
+ * no operator holds that token (any more). Expired sessions are swept while at it.
+ */
+export async function insertOperatorSession(db: Db, s: { idHash: string; tokenHash: string; at: Date; expiresAt: Date }): Promise<boolean> {
+  await db.deleteFrom('operator_sessions').where('expires_at', '<=', toIsoTimestamp(s.at)).execute();
+  const inserted = await db
     .insertInto('operator_sessions')
-    .values({ id_hash: s.idHash, operator_name: s.operatorName, created_at: toIsoTimestamp(s.at), expires_at: toIsoTimestamp(s.expiresAt) })
-    .execute();
+    .columns(['id_hash', 'operator_name', 'operator_token_hash', 'created_at', 'expires_at'])
+    .expression((eb) =>
+      eb
+        .selectFrom('operators')
+        .select((o) => [
+          o.val(s.idHash).as('id_hash'),
+          'operators.name',
+          'operators.token_hash',
+          o.val(toIsoTimestamp(s.at)).as('created_at'),
+          o.val(toIsoTimestamp(s.expiresAt)).as('expires_at'),
+        ])
+        .where('operators.token_hash', '=', s.tokenHash),
+    )
+    .executeTakeFirst();
+  return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
-/** The operator a live session belongs to: unexpired, and the operator still exists. */
+/** The operator a live session belongs to: unexpired, and the operator still holds the token it was opened with. */
 export async function operatorBySession(db: Db, idHash: string, now: Date): Promise<Operator | undefined> {
   return db
     .selectFrom('operator_sessions')
-    .innerJoin('operators', 'operators.name', 'operator_sessions.operator_name')
+    .innerJoin('operators', (join) =>
+      join.onRef('operators.name', '=', 'operator_sessions.operator_name').onRef('operators.token_hash', '=', 'operator_sessions.operator_token_hash'),
+    )
     .select(['operators.name', 'operators.role', 'operators.token_hash', 'operators.created_at'])
     .where('operator_sessions.id_hash', '=', idHash)
     .where('operator_sessions.expires_at', '>', toIsoTimestamp(now))

@@ -136,6 +136,8 @@ export interface OperatorSessionsTable {
   /** SHA-256 (hex) of the inbox session id the browser holds in its cookie. */
   id_hash: string;
   operator_name: string;
+  /** The operator's token_hash when the session opened; the session lives only while it still matches. */
+  operator_token_hash: string;
   created_at: IsoTimestamp;
   expires_at: IsoTimestamp;
 }

@@ -24,6 +24,12 @@ export interface QuarantinedEvent {
   signedId?: string;
   /** The unsigned delivery-id header, a reference for people only. */
   deliveryRef?: string;
+  /**
+   * Before identities came from signed data only, the id header of any scheme was kept here. Read
+   * only to replay such an event under the identity it had (a Standard Webhooks `webhook-id`).
+   * @deprecated
+   */
+  deliveryId?: string;
   receivedAt: string;
   /** The verified body exactly as received (UTF-8). */
   rawBody: string;

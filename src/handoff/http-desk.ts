@@ -14,6 +14,11 @@ export class OperatorAuthError extends Error {
   override readonly name = 'OperatorAuthError';
 }
 
+/** The receiver refused the request as malformed (400). */
+export class HandoffRequestError extends Error {
+  override readonly name = 'HandoffRequestError';
+}
+
 /** The receiver could not be reached, or could not reach Temporal. */
 export class ReceiverUnavailableError extends Error {
   override readonly name = 'ReceiverUnavailableError';
@@ -74,7 +79,8 @@ export function createHttpDesk(options: HttpDeskOptions): HandoffDesk & { whoami
       case 409:
         throw new HandoffConflictError(detail);
       case 400:
-        throw new InvalidFilterError(detail);
+        // The one 400 a well-formed CLI call can meet is a filter the receiver refused.
+        throw path.startsWith('/handoffs?') ? new InvalidFilterError(detail) : new HandoffRequestError(detail);
       default:
         throw new ReceiverUnavailableError(`the receiver at ${base} answered ${res.status}: ${detail}`);
     }

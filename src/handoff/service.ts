@@ -194,14 +194,22 @@ export function createHandoffService(client: Client): HandoffService {
     async reply(id, actor, text) {
       // A signal cannot be refused by the workflow, so the check happens here, before sending,
       // with the same decision the conversation's validators make.
-      const refused = refusal('reply', await show(id), actor);
+      const before = await show(id);
+      const refused = refusal('reply', before, actor);
       if (refused) throw refused.kind === 'forbidden' ? new HandoffForbiddenError(refused.message) : new HandoffConflictError(refused.message);
       try {
         await handle(id).signal(replySignal, { agent: actor.name, text });
       } catch (err) {
         throw translate(id, err);
       }
-      return show(id);
+      // A lead may have taken the conversation over between the check and the signal; the
+      // workflow then ignored the reply, and the person must hear that it was not sent.
+      const after = await show(id);
+      const mine = (c: Conversation) => c.messages.filter((m) => m.from === 'agent' && m.author === actor.name && m.text === text).length;
+      if (mine(after) <= mine(before)) {
+        throw new HandoffConflictError(`your reply was not sent: ${after.assignee ? `${after.assignee} holds the conversation now` : 'the conversation changed hands'}`);
+      }
+      return after;
     },
   };
 }

@@ -27,14 +27,15 @@ export interface OperatorDirectory {
   remove(name: string): Promise<boolean>;
   /** The operator a bearer token belongs to, if any. */
   authenticate(token: string): Promise<Actor | undefined>;
-  openSession(operator: Actor): Promise<{ id: string; expiresAt: Date }>;
+  /** Trades a token for a new session; undefined when the token is not (or no longer) an operator's. */
+  openSession(token: string): Promise<{ id: string; expiresAt: Date; operator: Actor } | undefined>;
   /** The operator of a live session: unexpired, not logged out, operator not removed. */
   session(id: string): Promise<Actor | undefined>;
   closeSession(id: string): Promise<void>;
 }
 
 /** A name that is also safe in a log line, a workflow message and a URL. */
-export const OPERATOR_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+export const OPERATOR_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const TOKEN_PREFIX = 'hlo_';
 /** 32 random bytes, base64url: what every token and session id is after its prefix. */
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
@@ -61,7 +62,8 @@ export function isOperatorTokenShape(token: string): boolean {
 
 function checkName(name: string): void {
   if (!OPERATOR_NAME.test(name)) {
-    throw new OperatorError(`operator names are 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit (got ${JSON.stringify(name.slice(0, 80))})`);
+    // Lowercase only, so `Dana` and `dana` cannot be two people.
+    throw new OperatorError(`operator names are 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (got ${JSON.stringify(name.slice(0, 80))})`);
   }
 }
 
@@ -104,12 +106,17 @@ export function createOperatorDirectory(db: Kysely<Schema>, options: { sessionTt
       return row ? actor(row) : undefined;
     },
 
-    async openSession(operator) {
+    async openSession(token) {
+      if (!isOperatorTokenShape(token)) return undefined;
+      const tokenHash = secretHash(token);
+      const row = await operatorByTokenHash(db, tokenHash);
+      if (!row) return undefined;
       const id = randomBytes(32).toString('base64url');
       const at = now();
       const expiresAt = new Date(at.getTime() + options.sessionTtlMs);
-      await insertOperatorSession(db, { idHash: secretHash(id), operatorName: operator.name, at, expiresAt });
-      return { id, expiresAt };
+      // Bound to the token in the same statement: a removal in between leaves no session.
+      if (!(await insertOperatorSession(db, { idHash: secretHash(id), tokenHash, at, expiresAt }))) return undefined;
+      return { id, expiresAt, operator: actor(row) };
     },
 
     async session(id) {

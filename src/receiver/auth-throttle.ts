@@ -21,7 +21,8 @@ interface Entry {
 /**
  * Per-address backoff for credential guessing: a few wrong tokens are free, then every further
  * one doubles the wait, during which even a right token is refused (otherwise the wait would not
- * slow the guessing at all). Memory is bounded whatever the address mix: entries expire after a
+ * slow the guessing at all). Each receiver process keeps its own count, so N receivers behind a
+ * balancer allow N times the free attempts; at 256 random bits a token, that changes nothing. Memory is bounded whatever the address mix: entries expire after a
  * quiet spell, the count is capped (least recently seen evicted, see BoundedMap), and IPv6
  * addresses count per /64, the block one host usually controls (see addressKey).
  */
@@ -49,6 +50,17 @@ export class FailureBackoff {
     return wait > 0 ? { ok: false, retryAfterSeconds: Math.ceil(wait / 1000) } : { ok: true };
   }
 
+  /**
+   * An attempt from `address`: refused while it must wait; otherwise counted as a failure at once,
+   * before the credential is checked, so attempts running concurrently all count. A credential
+   * that turns out right is then {@link forgive}n.
+   */
+  attempt(address: string): { ok: true } | { ok: false; retryAfterSeconds: number } {
+    const wait = this.check(address);
+    if (wait.ok) this.fail(address);
+    return wait;
+  }
+
   /** A wrong credential from `address`. */
   fail(address: string): void {
     const key = addressKey(address);
@@ -61,9 +73,17 @@ export class FailureBackoff {
     this.entries.set(key, entry, Math.max(entry.blockedUntil, now + this.forgetAfterMs));
   }
 
-  /** A right credential: the address starts afresh. */
-  succeed(address: string): void {
-    this.entries.delete(addressKey(address));
+  /**
+   * The attempt just counted was a right credential: that one failure is taken back. Only that
+   * one: holding one good token must not wipe the count of the wrong ones tried beside it.
+   */
+  forgive(address: string): void {
+    const key = addressKey(address);
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    entry.failures = Math.max(0, entry.failures - 1);
+    if (entry.failures <= this.freeFailures) entry.blockedUntil = 0;
+    if (entry.failures === 0) this.entries.delete(key);
   }
 
   /** Addresses remembered now (for tests of the bound). */

@@ -15,6 +15,8 @@ const LISTED_PROBLEMS = 20;
 // Until it is known, event_type is the sender's free text; it becomes a search attribute (Temporal
 // caps those at 2 KB, and refused the start) and part of the reason.
 const EVENT_TYPE_CHARS = 100;
+// An unsigned delivery-id header is a reference for people; no real one is longer than this.
+const DELIVERY_REF_CHARS = 200;
 
 /**
  * What to do with a body whose signature checked out: an event the agent can work on, or one to
@@ -29,7 +31,9 @@ export function classifyVerified(args: {
   deliveryRef?: string;
   receivedAt: string;
 }): Classified {
-  const { source, rawBody, signedId, deliveryRef, receivedAt } = args;
+  const { source, rawBody, signedId, receivedAt } = args;
+  // Sender-chosen text that travels in workflow inputs: kept short.
+  const deliveryRef = args.deliveryRef?.slice(0, DELIVERY_REF_CHARS);
   const refs = { ...(signedId === undefined ? {} : { signedId }), ...(deliveryRef === undefined ? {} : { deliveryRef }) };
   const keep = (code: QuarantineCode, reason: string, problems: string[], body?: unknown, eventType?: string): Classified => {
     const identity = eventIdentity({ signedId, body: typeof body === 'object' && body !== null ? body : undefined, rawBody });

@@ -39,8 +39,15 @@ export interface HandoffRouterOptions {
   metrics?: Pick<ReceiverMetrics, 'observeAuthFailure'>;
 }
 
-/** The inbox's session cookie: a random session id, never the token. */
+/**
+ * The inbox's session cookie: a random session id, never the token. Over HTTPS it carries the
+ * `__Host-` prefix, so browsers accept it only Secure, host-only and for the whole path: a
+ * sibling subdomain cannot plant one of its own.
+ */
 export const OPERATOR_COOKIE = 'hookline_session';
+export function sessionCookieName(secure: boolean): string {
+  return secure ? `__Host-${OPERATOR_COOKIE}` : OPERATOR_COOKIE;
+}
 const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const NO_OPERATOR_HINT = 'Ask a lead for a token, or create one with: npm run operators -- add <name> --role agent|lead';
 
@@ -81,32 +88,61 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     logger.warn('operator credential refused', { via, reason, ip: req.ip, path: req.path.slice(0, 200) });
   };
 
-  /** The token's operator, or undefined after counting the failure; throws while the address must wait. */
-  const checkToken = async (req: Request, via: AuthVia, token: string | undefined): Promise<Actor | undefined> => {
+  /**
+   * Runs `use` with a presented token under the address's backoff: throws while the address must
+   * wait; otherwise counts the attempt as a failure *before* looking the token up (so concurrent
+   * guesses cannot all slip past the check), and takes that one back when the token is good.
+   */
+  const guarded = async <T>(req: Request, via: AuthVia, token: string | undefined, use: (token: string) => Promise<T | undefined>): Promise<T | undefined> => {
     const ip = req.ip ?? '';
-    const wait = backoff.check(ip);
+    const wait = backoff.attempt(ip);
     if (!wait.ok) {
       failed(req, via, 'throttled');
       throw new HttpProblem(problem('auth-throttled', `Too many wrong credentials from your address; try again in ${wait.retryAfterSeconds}s.`), {
         'Retry-After': String(wait.retryAfterSeconds),
       });
     }
-    const actor = token ? await operators.authenticate(token) : undefined;
-    if (actor) {
-      backoff.succeed(ip);
-      return actor;
+    const found = token ? await use(token) : undefined;
+    if (found !== undefined) {
+      backoff.forgive(ip);
+      return found;
     }
-    backoff.fail(ip);
     failed(req, via, token && isOperatorTokenShape(token) ? 'unknown-token' : 'malformed');
     return undefined;
   };
 
+  /**
+   * A browser sends the session cookie with any request to this host, whoever's page made it;
+   * SameSite=Strict stops other sites but not a sibling subdomain or another localhost port. So
+   * a request the cookie authenticates must come from our own pages: a browser says where from
+   * in Sec-Fetch-Site and Origin, and a request that says "elsewhere" is refused.
+   */
+  const fromOurPages = (req: Request): boolean => {
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    try {
+      return new URL(origin).host === req.host;
+    } catch {
+      return false;
+    }
+  };
+  const refuseCrossSite = (req: Request) => {
+    logger.warn('cross-site operator request refused', { path: req.path.slice(0, 200), origin: String(req.headers.origin ?? '').slice(0, 200), ip: req.ip });
+    return new HttpProblem(problem('forbidden', 'Cross-site requests are refused: use the inbox itself, or a bearer token.'));
+  };
+
+  const sessionOf = (req: Request) => readCookie(req.headers.cookie, sessionCookieName(true)) ?? (options.plainHttp ? readCookie(req.headers.cookie, sessionCookieName(false)) : undefined);
+
   /** The bearer token's operator when the request has one, else the session cookie's. */
   const identify = async (req: Request): Promise<Actor | undefined> => {
     const header = req.headers.authorization;
-    if (header !== undefined) return checkToken(req, 'bearer', bearerToken(header));
-    const session = readCookie(req.headers.cookie, OPERATOR_COOKIE);
-    return session ? operators.session(session) : undefined;
+    if (header !== undefined) return guarded(req, 'bearer', bearerToken(header), (token) => operators.authenticate(token));
+    const session = sessionOf(req);
+    if (!session) return undefined;
+    if (req.method !== 'GET' && !fromOurPages(req)) throw refuseCrossSite(req);
+    return operators.session(session);
   };
 
   const requireOperator = (req: Request, res: Response, next: NextFunction) => {
@@ -124,6 +160,12 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   };
 
   const json = express.json({ limit: '32kb' });
+  /** Actions take JSON or nothing: a form post (urlencoded, multipart, text/plain) is never one. */
+  const jsonOnly = (req: Request, _res: Response, next: NextFunction) => {
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (req.headers['content-type'] === undefined ? !hasBody : req.is('application/json') !== false) return next();
+    next(new HttpProblem(problem('unsupported-media-type', 'Send actions as application/json (or with no body).')));
+  };
   const run =
     (handler: (req: Request, res: Response) => Promise<void>) =>
     (req: Request, res: Response, next: NextFunction): void => {
@@ -136,7 +178,7 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   router.get(
     '/inbox',
     run(async (req, res) => {
-      const session = readCookie(req.headers.cookie, OPERATOR_COOKIE);
+      const session = sessionOf(req);
       const actor = session ? await operators.session(session) : undefined;
       if (!actor) return sendPage(res, 401, pages.login, { MESSAGE: '' });
       sendPage(res, 200, pages.inbox, {
@@ -152,18 +194,22 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     '/inbox/login',
     express.urlencoded({ extended: false, limit: '4kb' }),
     run(async (req, res) => {
+      // Login CSRF: another page must not sign this browser in as someone else.
+      if (!fromOurPages(req)) throw refuseCrossSite(req);
       const given = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
-      let actor: Actor | undefined;
+      let session;
       try {
-        actor = await checkToken(req, 'login', given || undefined);
+        session = await guarded(req, 'login', given || undefined, (token) => operators.openSession(token));
       } catch (err) {
         if (!(err instanceof HttpProblem)) throw err;
         res.set(err.headers);
         return sendPage(res, 429, pages.login, { MESSAGE: htmlEscape(err.problem.detail) });
       }
-      if (!actor) return sendPage(res, 401, pages.login, { MESSAGE: htmlEscape('That is not an operator token.') });
-      const session = await operators.openSession(actor);
-      logger.info('inbox login', { operator: actor.name, role: actor.role, ip: req.ip });
+      if (!session) return sendPage(res, 401, pages.login, { MESSAGE: htmlEscape('That is not an operator token.') });
+      // The session this browser had before, if any, ends: one login, one live session per browser.
+      const previous = sessionOf(req);
+      if (previous) await operators.closeSession(previous);
+      logger.info('inbox login', { operator: session.operator.name, role: session.operator.role, ip: req.ip });
       res.setHeader('Set-Cookie', cookie(session.id, Math.floor(sessionTtlMs / 1000), secure(req)));
       res.redirect(303, '/inbox');
     }),
@@ -172,7 +218,8 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   router.post(
     '/inbox/logout',
     run(async (req, res) => {
-      const session = readCookie(req.headers.cookie, OPERATOR_COOKIE);
+      if (!fromOurPages(req)) throw refuseCrossSite(req);
+      const session = sessionOf(req);
       if (session) await operators.closeSession(session);
       res.setHeader('Set-Cookie', cookie('', 0, secure(req)));
       res.redirect(303, '/inbox');
@@ -212,6 +259,7 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   ): void => {
     router.post(
       `/handoffs/:id/${name}`,
+      jsonOnly,
       json,
       run(async (req, res) => {
         const actor = res.locals.actor as Actor;
@@ -283,7 +331,7 @@ function readCookie(header: string | undefined, name: string): string | undefine
 }
 
 function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
-  return `${OPERATOR_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+  return `${sessionCookieName(secure)}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 }
 
 interface Pages {

@@ -86,7 +86,9 @@ export function createQuarantineService(deps: { client: Client; intake: Intake; 
       const classified = classifyVerified({
         source,
         rawBody: Buffer.from(body ?? event.rawBody, 'utf8'),
-        signedId: event.signedId,
+        // An event kept before signedId existed carries its webhook-id as deliveryId; only that
+        // scheme's id was ever signed, so only it may carry over.
+        signedId: event.signedId ?? (source.scheme === 'standard-webhooks' ? event.deliveryId : undefined),
         deliveryRef: event.deliveryRef,
         receivedAt: new Date().toISOString(),
       });

@@ -19,6 +19,9 @@ export const operators: HooklineMigration = {
       .createTable('operator_sessions')
       .addColumn('id_hash', 'text', (c) => c.primaryKey())
       .addColumn('operator_name', 'text', (c) => c.notNull())
+      // The token the session was opened with: an operator removed and added again under the
+      // same name has a new token, so no session of the old one comes back to life.
+      .addColumn('operator_token_hash', 'text', (c) => c.notNull())
       .addColumn('created_at', 'text', (c) => c.notNull())
       .addColumn('expires_at', 'text', (c) => c.notNull())
       .execute();
