@@ -118,12 +118,15 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
    * in Sec-Fetch-Site and Origin, and a request that says "elsewhere" is refused.
    */
   const fromOurPages = (req: Request): boolean => {
+    // Every current browser sends Sec-Fetch-Site; it is the answer when present. (Origin alone
+    // is not enough: under our pages' no-referrer policy a same-origin form posts `Origin: null`.)
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+    if (site !== undefined) return site === 'same-origin' || site === 'none';
     const origin = req.headers.origin;
+    // Neither header: not a browser, or one too old to say; SameSite=Strict still holds there.
     if (origin === undefined) return true;
     try {
-      return new URL(origin).host === req.host;
+      return origin !== 'null' && new URL(origin).host === req.host;
     } catch {
       return false;
     }
