@@ -71,8 +71,9 @@ describe('return approvals by a person', () => {
 
   it('over HTTP: an agent who has not claimed a return cannot approve it, whatever the body says; a lead can, unclaimed', async () => {
     const { id, returnId, orderId } = await lateReturn();
-    const kai = (await t.operators.add(`kai-${returnId}`, 'agent')).token;
-    const lee = (await t.operators.add(`lee-${returnId}`, 'lead')).token;
+    const [kaiName, leeName] = [`kai-${returnId.toLowerCase()}`, `lee-${returnId.toLowerCase()}`];
+    const kai = (await t.operators.add(kaiName, 'agent')).token;
+    const lee = (await t.operators.add(leeName, 'lead')).token;
     const resolve = (token: string, body: object) =>
       fetch(`${t.receiver.url}/handoffs/${encodeURIComponent(id)}/resolve`, {
         method: 'POST',
@@ -83,7 +84,7 @@ describe('return approvals by a person', () => {
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ type: 'urn:hookline:problem:forbidden', detail: 'approving or denying takes a lead or the agent who claimed it' });
     // Naming the lead in the body changes nothing.
-    expect((await resolve(kai, { agent: `lee-${returnId}`, outcome: 'approve' })).status).toBe(403);
+    expect((await resolve(kai, { agent: leeName, outcome: 'approve' })).status).toBe(403);
     expect((await handoffs.show(id)).status).toBe('waiting');
 
     const approved = await resolve(lee, { outcome: 'approve', note: 'goodwill' });
@@ -92,7 +93,7 @@ describe('return approvals by a person', () => {
     const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent?: string } };
     expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve' } });
     const c = await handoffs.show(id);
-    expect(c.messages.find((m) => m.text.startsWith('Resolved by'))).toMatchObject({ author: `lee-${returnId}`, text: `Resolved by lee-${returnId}: approve — goodwill` });
+    expect(c.messages.find((m) => m.text.startsWith('Resolved by'))).toMatchObject({ author: leeName, text: `Resolved by ${leeName}: approve — goodwill` });
   });
 
   it('a claimed escalation nobody answers reminds its assignee; an undecided one denies itself', async () => {
