@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from '../log';
+import { readiness, type SpoolStats } from '../spool';
 import { createReceiverMetrics, metricsRouter } from './metrics';
 import { isClientHttpError, problem, sendProblem } from './problem';
 import { webhookRouter, type WebhookRouteOptions } from './webhooks';
@@ -14,6 +15,8 @@ export interface AppDeps extends WebhookRouteOptions {
   extraRouters?: express.Router[];
   /** When set, `GET /metrics` requires it as a bearer token; otherwise the endpoint is open. */
   metricsToken?: string;
+  /** The intake spool's figures, when the receiver has one: /readyz reports `degraded` while it holds events. */
+  spoolStatus?: () => Promise<SpoolStats>;
 }
 
 /** Builds the receiver; never listens (main.ts does), so tests drive it on their own server. */
@@ -27,7 +30,10 @@ export function createApp(deps: AppDeps): Express {
   });
   app.get('/readyz', async (_req, res) => {
     const reachable = await deps.isTemporalReachable().catch(() => false);
-    if (reachable) res.json({ status: 'ready', temporal: 'reachable' });
+    const spool = deps.spoolStatus ? await deps.spoolStatus().catch(() => 'unavailable' as const) : undefined;
+    // With a working spool, events are still taken in durably while Temporal is away: degraded, not down.
+    const ready = readiness(reachable, spool);
+    if (ready.ready) res.json(ready.body);
     else sendProblem(res, problem('temporal-unavailable', 'Temporal is not reachable.'), { 'Retry-After': String(deps.retryAfterSeconds) });
   });
 

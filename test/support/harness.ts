@@ -15,10 +15,12 @@ import { silentLogger, type Logger } from '../../src/log';
 import { createApp } from '../../src/receiver/app';
 import { handoffRouter } from '../../src/receiver/handoffs';
 import { createIntake } from '../../src/receiver/intake';
+import { createReceiverMetrics } from '../../src/receiver/metrics';
 import { loadSources } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/receiver/verify';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
+import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';
 import type { Kysely } from 'kysely';
 
 let runtimeInstalled = false;
@@ -141,6 +143,8 @@ export const DEFAULT_SCHEMES: Record<string, SchemeName> = {
 
 export interface Receiver {
   url: string;
+  /** Present when the receiver was started with a spool. */
+  spool?: SpoolRuntime;
   close(): Promise<void>;
 }
 
@@ -163,22 +167,45 @@ export async function startReceiver(options: {
   logger?: Logger;
   /** METRICS_TOKEN: when set, GET /metrics requires it. */
   metricsToken?: string;
+  /**
+   * A spool as src/receiver/main.ts wires it, configured by these variables (SPOOL_URL,
+   * WEBHOOK_SPOOL_<SOURCE>, SPOOL_MAX_EVENTS, …). Without it the receiver has none: every event
+   * needs Temporal's acknowledgement.
+   */
+  spoolEnv?: Record<string, string>;
+  spoolPolicy?: Partial<DrainPolicy>;
+  /** What /readyz asks; answers true when unset. */
+  isTemporalReachable?: () => Promise<boolean>;
 }): Promise<Receiver> {
   const sourceEnv = testSecretsEnv();
-  const intake = createIntake({
+  const sources = loadSources({ ...sourceEnv, ...options.sourceEnv });
+  const direct = createIntake({
     client: options.env.client,
     taskQueue: options.taskQueue,
     startTimeoutMs: options.startTimeoutMs ?? 5_000,
     quarantineKeepForMs: 60_000,
   });
+  const metrics = createReceiverMetrics({ sources: sources.keys() });
+  const spool = options.spoolEnv
+    ? await startSpool({
+        config: loadSpoolConfig(options.spoolEnv, sources.keys()),
+        direct,
+        scope: `default/${options.taskQueue}`,
+        logger: options.logger ?? silentLogger,
+        registry: metrics.registry,
+        policy: options.spoolPolicy,
+      })
+    : undefined;
   const app = createApp({
-    sources: loadSources({ ...sourceEnv, ...options.sourceEnv }),
-    intake,
+    sources,
+    intake: spool?.intake ?? direct,
+    spoolStatus: spool?.status,
+    metrics,
     logger: options.logger ?? silentLogger,
     maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
     retryAfterSeconds: 5,
     trustProxy: options.trustProxy ?? false,
-    isTemporalReachable: async () => true,
+    isTemporalReachable: options.isTemporalReachable ?? (async () => true),
     metricsToken: options.metricsToken,
     extraRouters:
       'operatorToken' in options
@@ -190,10 +217,14 @@ export async function startReceiver(options: {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    spool,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+      await spool?.close();
+    },
   };
 }
 
