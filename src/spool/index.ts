@@ -38,9 +38,10 @@ export async function startSpool(options: {
   const drained = options.registry
     ? new Counter({ name: 'hookline_spool_drained_total', help: 'Spooled events started in Temporal by this receiver (rate() is drained per second).', registers: [options.registry] })
     : undefined;
-  let drainer: Drainer | undefined;
-  const intake = createSpoolingIntake({ direct: options.direct, spool, sources: config.sources, logger, onSpooled: () => drainer?.wake() });
-  drainer = createDrainer({
+  // The intake wakes the drainer and the drainer reports back to the intake: tied after both exist.
+  const wakeDrainer = { now: () => {} };
+  const intake = createSpoolingIntake({ direct: options.direct, spool, sources: config.sources, logger, onSpooled: () => wakeDrainer.now() });
+  const drainer = createDrainer({
     spool,
     intake: options.direct,
     logger,
@@ -48,6 +49,7 @@ export async function startSpool(options: {
     onPass: (outcome) => intake.drainerReport(outcome),
     onDrained: (count) => drained?.inc(count),
   });
+  wakeDrainer.now = () => drainer.wake();
   if (options.registry) registerSpoolGauges(options.registry, () => spool.stats());
   drainer.start();
   return {
