@@ -4,8 +4,12 @@ import { Client, Connection } from '@temporalio/client';
 import { ConfigError } from '../src/config/env';
 import type { EventEnvelope } from '../src/events/envelope';
 import { workflowIdFor } from '../src/events/identity';
-import { DEFAULT_DRAIN_POLICY, loadSpoolConfig, nextDrain, openSpool, readiness, SpoolRefusal, SpoolRefusedError, type SpoolStore } from '../src/spool';
+import { runSpoolCli } from '../scripts/spool';
+import { createIntake } from '../src/receiver/intake';
+import { silentLogger } from '../src/log';
+import { createDrainer, DEFAULT_DRAIN_POLICY, loadSpoolConfig, nextDrain, openSpool, readiness, SpoolRefusal, SpoolRefusedError, type SpoolStore } from '../src/spool';
 import { sendSigned, startReceiver, type Receiver } from './support/harness';
+import { freePort } from './support/processes';
 import { spoolRows, spoolTargets } from './support/spool';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
@@ -293,5 +297,59 @@ describe('a receiver with a spool while Temporal is cut off (a TCP proxy to the 
     expect(await (await fetch(`${receiver.url}/readyz`)).json()).toMatchObject({ status: 'ready' });
     // Back to the direct path: nothing spooled for a new event.
     await expect.poll(async () => (await sendSigned(receiver.url, 'oms', orderUpdated())).body.queued, { timeout: 10_000, interval: 300 }).toBeUndefined();
+  });
+});
+
+describe('npm run spool -- stats | list | drain', () => {
+  const taskQueue = `spool-cli-${randomUUID()}`;
+  let store: SpoolStore;
+  let url: string;
+  let connection: Connection;
+  let nowhere: Connection;
+  const closers: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    url = await spoolTargets()[0]!.freshUrl();
+    store = await openSpool(url, { scope: `default/${taskQueue}`, limits: { maxEvents: 100, maxBytes: 1_000_000 } });
+    connection = await Connection.connect({ address: inject('temporalAddress') });
+    nowhere = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '1s' });
+    closers.push(() => store.close(), () => connection.close(), () => nowhere.close());
+  });
+  afterAll(async () => {
+    for (const close of closers) await close().catch(() => undefined);
+  });
+
+  const cli = async (argv: string[], client: Client) => {
+    const lines: string[] = [];
+    const intake = createIntake({ client, taskQueue, startTimeoutMs: 1_000, quarantineKeepForMs: 60_000 });
+    const code = await runSpoolCli(argv, { spool: store, drainer: () => createDrainer({ spool: store, intake, logger: silentLogger }), out: (l) => lines.push(l) });
+    return { code, text: lines.join('\n') };
+  };
+
+  it('shows what waits, keeps it when Temporal does not answer, and starts it when it does', { timeout: 30_000 }, async () => {
+    const client = new Client({ connection, namespace: 'default' });
+    const events = [envelope(), envelope()];
+    for (const e of events) await store.add(idOf(e), { kind: 'event', envelope: e });
+
+    const stats = await cli(['stats'], client);
+    expect(stats.code).toBe(0);
+    expect(stats.text).toMatch(/Spooled: +2 event\(s\)/);
+    const list = await cli(['list'], client);
+    expect(list.text).toContain(idOf(events[0]!));
+    expect(list.text.indexOf(idOf(events[0]!))).toBeLessThan(list.text.indexOf(idOf(events[1]!)));
+
+    const failed = await cli(['drain'], new Client({ connection: nowhere, namespace: 'default' }));
+    expect(failed.code).toBe(1);
+    expect(failed.text).toMatch(/Started 0 event\(s\), then Temporal did not answer/);
+    const kept = await spoolRows(url);
+    expect(kept.map((r) => r.workflow_id)).toEqual(events.map(idOf));
+    expect(kept.every((r) => r.claimed_by === null)).toBe(true);
+    expect((await cli(['list'], client)).text).toMatch(/no answer within 1000 ms|Temporal did not accept/);
+
+    const drained = await cli(['drain'], client);
+    expect(drained).toEqual({ code: 0, text: 'Started 2 event(s); the spool is empty.' });
+    for (const e of events) expect((await client.workflow.getHandle(idOf(e)).describe()).taskQueue).toBe(taskQueue);
+    expect((await cli(['list'], client)).text).toBe('The spool is empty.');
+    expect((await cli(['bogus'], client)).code).toBe(2);
   });
 });
