@@ -20,8 +20,8 @@ export interface DrainPolicy {
 }
 
 export const DEFAULT_DRAIN_POLICY: DrainPolicy = {
-  batch: 64,
-  concurrency: 16,
+  batch: 128,
+  concurrency: 32,
   leaseMs: 30_000,
   idlePollMs: 1_000,
   initialBackoffMs: 250,
