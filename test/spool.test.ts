@@ -136,6 +136,16 @@ describe.each(spoolTargets())('the spool store on $name', (target) => {
     const small = await open({ maxEvents: 1_000_000, maxBytes: 10 }, `scope-${randomUUID()}`);
     await expect(small.add(idOf(second), { kind: 'event', envelope: second })).rejects.toMatchObject({ reason: 'spool-full' });
     expect((await spoolRows(url)).map((r) => r.workflow_id)).not.toContain(idOf(second));
+
+    // A drained row frees its place (counted once, even if removed twice), a redelivery takes none.
+    const [row] = await tight.claim('drainer', 1, 60_000);
+    expect(row?.workflowId).toBe(idOf(first));
+    await tight.remove([row!.seq]);
+    await tight.remove([row!.seq]);
+    expect(await tight.add(idOf(second), { kind: 'event', envelope: second })).toBe(true);
+    expect(await tight.add(idOf(second), { kind: 'event', envelope: second })).toBe(false);
+    const third = envelope();
+    await expect(tight.add(idOf(third), { kind: 'event', envelope: third })).rejects.toMatchObject({ reason: 'spool-full' });
   });
 
   it('leases rows to one drainer at a time; released or expired rows go to the next', async () => {
@@ -226,7 +236,9 @@ describe('a receiver with a spool while Temporal is cut off (a TCP proxy to the 
   });
   afterAll(async () => {
     await receiver?.close();
-    await connection?.close();
+    // `connection` (through the proxy) is left open, like `nowhere` below: the Temporal client's
+    // retry interceptor may still hold a timer for a start refused while the proxy was cut, and a
+    // connection closed under it throws from that timer, uncaught.
     await temporalConnection?.close();
     await proxy?.close();
   });
@@ -313,7 +325,8 @@ describe('npm run spool -- stats | list | drain', () => {
     store = await openSpool(url, { scope: `default/${taskQueue}`, limits: { maxEvents: 100, maxBytes: 1_000_000 } });
     connection = await Connection.connect({ address: inject('temporalAddress') });
     nowhere = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '1s' });
-    closers.push(() => store.close(), () => connection.close(), () => nowhere.close());
+    // `nowhere` is left open, for the reason given above.
+    closers.push(() => store.close(), () => connection.close());
   });
   afterAll(async () => {
     for (const close of closers) await close().catch(() => undefined);

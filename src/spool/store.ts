@@ -104,8 +104,19 @@ interface SpoolTable {
   last_error: string | null;
 }
 
+/**
+ * One row (id 1): the whole table's count and bytes, kept in step by every insert and delete in
+ * the same transaction, so checking the bounds costs one row, not a scan of a deep spool.
+ */
+interface TotalsTable {
+  id: number;
+  events: number;
+  bytes: number;
+}
+
 interface SpoolSchema {
   hookline_spool: SpoolTable;
+  hookline_spool_totals: TotalsTable;
 }
 
 export const SPOOL_TABLE = 'hookline_spool';
@@ -174,19 +185,25 @@ async function createTable(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
           bytes integer not null, spooled_at bigint not null, attempts integer not null default 0,
           claimed_by text, claimed_until bigint not null default 0, last_error text,
           unique (scope, workflow_id))`;
-  if (dialect === 'postgres') {
-    // Two receivers starting at once on a fresh database would both run `create table if not
-    // exists` and one could fail on the catalog's unique index; the lock makes them take turns.
-    await db.transaction().execute(async (tx) => {
-      await sql`select pg_advisory_xact_lock(hashtext('hookline_spool'))`.execute(tx);
-      await ddl.execute(tx);
-      await sql`create index if not exists hookline_spool_claim on hookline_spool (scope, claimed_until, seq)`.execute(tx);
-    });
-  } else {
-    await ddl.execute(db);
-    await sql`create index if not exists hookline_spool_claim on hookline_spool (scope, claimed_until, seq)`.execute(db);
-  }
+  const totals = sql`create table if not exists hookline_spool_totals (id integer primary key, events bigint not null, bytes bigint not null)`;
+  // Counted from the rows, once: the totals start right even for a table that predates them.
+  // (`where true`: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.)
+  const firstTotals = sql`insert into hookline_spool_totals (id, events, bytes)
+    select 1, count(*), coalesce(sum(bytes), 0) from hookline_spool where true on conflict (id) do nothing`;
+  // One transaction (SQLite's takes the write lock at `begin immediate`). On PostgreSQL, two
+  // receivers starting at once on a fresh database would both run `create table if not exists`
+  // and one could fail on the catalog's unique index; the advisory lock makes them take turns.
+  await db.transaction().execute(async (tx) => {
+    if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext('hookline_spool'))`.execute(tx);
+    await ddl.execute(tx);
+    await sql`create index if not exists hookline_spool_claim on hookline_spool (scope, claimed_until, seq)`.execute(tx);
+    await totals.execute(tx);
+    await firstTotals.execute(tx);
+  });
 }
+
+/** Thrown inside add()'s transaction to roll the insert back when a bound is reached. */
+class SpoolFull extends Error {}
 
 type Row = Selectable<SpoolTable>;
 
@@ -227,32 +244,32 @@ async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
       const bytes = Buffer.byteLength(payload);
       const source = start.kind === 'event' ? start.envelope.source : start.event.source;
       const eventType = start.kind === 'event' ? start.envelope.event.event_type : (start.event.eventType ?? null);
-      let full: string | undefined;
       try {
-        const added = await db.transaction().execute(async (tx) => {
-          // The bounds are for the whole table (it is one disk). On SQLite the transaction holds the
-          // write lock, so they are exact; on PostgreSQL concurrent receivers may overshoot by the
-          // few inserts in flight at once.
-          const totals = await tx
-            .selectFrom('hookline_spool')
-            .select((eb) => [eb.fn.countAll<number | string>().as('depth'), eb.fn.coalesce(eb.fn.sum<number | string>('bytes'), sql<number>`0`).as('bytes')])
-            .executeTakeFirstOrThrow();
-          if (Number(totals.depth) + 1 > limits.maxEvents || Number(totals.bytes) + bytes > limits.maxBytes) {
-            full = `the spool is full (${totals.depth} events, ${totals.bytes} bytes; limits ${limits.maxEvents} events, ${limits.maxBytes} bytes)`;
-            return false;
-          }
+        return await db.transaction().execute(async (tx) => {
           const inserted = await tx
             .insertInto('hookline_spool')
             .values({ scope, workflow_id: workflowId, kind: start.kind, source, event_type: eventType, payload, bytes, spooled_at: now, claimed_by: null, last_error: null })
             .onConflict((oc) => oc.columns(['scope', 'workflow_id']).doNothing())
             .returning('seq')
             .executeTakeFirst();
-          return inserted !== undefined;
+          if (inserted === undefined) return false;
+          // The bounds are the whole table's (it is one disk), checked and counted in one statement
+          // under the totals row's lock: exact on SQLite and on PostgreSQL alike.
+          const counted = await tx
+            .updateTable('hookline_spool_totals')
+            .set({ events: sql`events + 1`, bytes: sql`bytes + ${bytes}` })
+            .where('id', '=', 1)
+            .where(sql<boolean>`events + 1 <= ${limits.maxEvents} and bytes + ${bytes} <= ${limits.maxBytes}`)
+            .returning('events')
+            .executeTakeFirst();
+          if (counted === undefined) {
+            const t = await tx.selectFrom('hookline_spool_totals').select(['events', 'bytes']).where('id', '=', 1).executeTakeFirst();
+            throw new SpoolFull(`the spool is full (${t?.events} events, ${t?.bytes} bytes; limits ${limits.maxEvents} events, ${limits.maxBytes} bytes)`);
+          }
+          return true;
         });
-        if (full) throw new SpoolRefusedError(workflowId, SpoolRefusal.full, `${full}: workflow ${workflowId} was not accepted`);
-        return added;
       } catch (error) {
-        if (error instanceof SpoolRefusedError) throw error;
+        if (error instanceof SpoolFull) throw new SpoolRefusedError(workflowId, SpoolRefusal.full, `${error.message}: workflow ${workflowId} was not accepted`);
         throw new SpoolRefusedError(workflowId, SpoolRefusal.writeFailed, `the spool could not store workflow ${workflowId}: ${(error as Error).message}`, { cause: error });
       }
     },
@@ -290,7 +307,17 @@ async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
 
     async remove(seqs) {
       if (seqs.length === 0) return;
-      await db.deleteFrom('hookline_spool').where('seq', 'in', seqs).execute();
+      await db.transaction().execute(async (tx) => {
+        // Only what this delete removed is subtracted: a row another drainer deleted first is not counted twice.
+        const removed = await tx.deleteFrom('hookline_spool').where('seq', 'in', seqs).returning('bytes').execute();
+        if (removed.length === 0) return;
+        const bytes = removed.reduce((sum, r) => sum + Number(r.bytes), 0);
+        await tx
+          .updateTable('hookline_spool_totals')
+          .set({ events: sql`events - ${removed.length}`, bytes: sql`bytes - ${bytes}` })
+          .where('id', '=', 1)
+          .execute();
+      });
     },
 
     async stats() {
