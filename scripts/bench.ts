@@ -565,10 +565,13 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   const readyAt = performance.now();
   const meter = cpuMeter({ receiver: receiver.child.pid, temporal: temporal.child.pid });
   let drainedAt = readyAt;
+  // When the first row went: before that the receiver's client was still reconnecting.
+  let firstAt: number | undefined;
   for (let left = depth; left > 0; ) {
     await new Promise((r) => setTimeout(r, 100));
     left = await spoolDepth(system);
     drainedAt = performance.now();
+    if (firstAt === undefined && left < depth) firstAt = drainedAt;
     if (drainedAt - readyAt > 600_000) throw new Error(`the spool still holds ${left} events 10 minutes after Temporal came back`);
   }
   const drainCpu = meter();
@@ -583,6 +586,8 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   console.log(`  the first event after the kill: 202 queued after ${ms(tripMs)} ms (TEMPORAL_START_TIMEOUT, then the spool)`);
   const drainRate = depth / drainSeconds;
   console.log(`\ndrain: ${depth} events in ${drainSeconds.toFixed(1)} s once the dev server was ready (it took ${((readyAt - restartAt) / 1000).toFixed(1)} s to start): ${perSecond(drainRate)} starts/s = ${(drainRate / rate(normal)).toFixed(3)} × the normal path's ${perSecond(rate(normal))}/s`);
+  const steady = firstAt === undefined ? NaN : depth / ((drainedAt - firstAt) / 1000);
+  console.log(`  the first spooled event left ${firstAt === undefined ? '?' : ((firstAt - readyAt) / 1000).toFixed(1)} s after the server was ready (the client reconnecting, the drainer's backoff); from then on ${perSecond(steady)} starts/s = ${(steady / rate(normal)).toFixed(3)} × normal`);
   console.log(`  CPU cores over the drain: ${Object.entries(drainCpu).map(([n, c]) => `${n} ${cores(c)}`).join(', ')}`);
   console.log('  where the time goes: CPU milliseconds per request, per process (from /proc)');
   console.log(`  ${'normal'.padEnd(10)} ${cpuPerRequest(normal, { server: 'receiver', temporal: 'Temporal server', 'load gen': 'load generator' })}`);
