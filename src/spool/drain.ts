@@ -88,6 +88,8 @@ export function createDrainer(options: DrainerOptions): Drainer {
   const { spool, intake, logger } = options;
   const owner = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   let running = false;
+  /** Set by stop(): a pass in flight launches no more starts and gives its remaining rows back. */
+  let stopping = false;
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
   let wakeable = true;
@@ -113,7 +115,7 @@ export function createDrainer(options: DrainerOptions): Drainer {
     // A small pool of starts; the first unavailability stops new ones, so a Temporal that is down
     // costs one start timeout per pass, not one per row.
     const workers = Array.from({ length: Math.min(policy.concurrency, rows.length) }, async () => {
-      while (failure === undefined && next < rows.length) {
+      while (failure === undefined && !stopping && next < rows.length) {
         const row = rows[next++]!;
         try {
           // A duplicate (the workflow already exists) counts as done: Temporal has the event.
@@ -126,7 +128,8 @@ export function createDrainer(options: DrainerOptions): Drainer {
     });
     await Promise.all(workers);
 
-    const rest = rows.filter((row) => !done.includes(row.seq)).map((row) => row.seq);
+    const started = new Set(done);
+    const rest = rows.filter((row) => !started.has(row.seq)).map((row) => row.seq);
     try {
       await spool.remove(done);
       if (done.length > 0) options.onDrained?.(done.length);
@@ -174,6 +177,7 @@ export function createDrainer(options: DrainerOptions): Drainer {
     start() {
       if (running) return;
       running = true;
+      stopping = false;
       wakeable = true;
       loop = run().catch((err: unknown) => logger.error('spool drainer stopped', { error: (err as Error).stack ?? String(err) }));
       logger.info('spool drainer started', { owner, batch: policy.batch, leaseMs: policy.leaseMs });
@@ -186,6 +190,7 @@ export function createDrainer(options: DrainerOptions): Drainer {
     pass,
     async stop() {
       running = false;
+      stopping = true;
       wakeUp?.();
       await loop;
     },
