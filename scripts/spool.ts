@@ -18,11 +18,18 @@ const USAGE = `Usage: npm run spool -- <command>
   list [--limit N]   waiting events, oldest first (default 50)
   drain              start waiting events now, until the spool is empty or Temporal stops answering`;
 
-export async function runSpoolCli(argv: string[], deps: { spool: SpoolStore; drainer: () => Drainer; out: (line: string) => void }): Promise<number> {
+export interface SpoolCliDeps {
+  /** Opened only for a command that needs it: help and typos touch no database. */
+  open(): Promise<{ spool: SpoolStore; drainer: () => Drainer }>;
+  out: (line: string) => void;
+}
+
+export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
-  const { spool, out } = deps;
+  const { out } = deps;
   switch (positionals[0]) {
     case 'stats': {
+      const { spool } = await deps.open();
       const s = await spool.stats();
       out(`Spooled:   ${s.depth} event(s), ${s.bytes} bytes`);
       out(`Oldest:    ${s.depth === 0 ? '-' : `${(s.oldestAgeMs / 1000).toFixed(1)} s ago`}`);
@@ -35,6 +42,7 @@ export async function runSpoolCli(argv: string[], deps: { spool: SpoolStore; dra
         out(`--limit expects a whole number above 0.\n\n${USAGE}`);
         return 2;
       }
+      const { spool } = await deps.open();
       const rows = await spool.list(limit);
       if (rows.length === 0) out('The spool is empty.');
       else {
@@ -44,7 +52,7 @@ export async function runSpoolCli(argv: string[], deps: { spool: SpoolStore; dra
       return 0;
     }
     case 'drain': {
-      const drainer = deps.drainer();
+      const drainer = (await deps.open()).drainer();
       let total = 0;
       for (;;) {
         const pass = await drainer.pass();
@@ -70,25 +78,27 @@ export async function runSpoolCli(argv: string[], deps: { spool: SpoolStore; dra
 }
 
 if (require.main === module) {
-  const config = loadReceiverConfig();
-  const { client, connection } = createTemporalClient(config.temporal);
-  const logger = createLogger({ level: 'warn', bindings: { service: 'spool-cli' } });
-  const intake = createIntake({ client, taskQueue: config.temporal.taskQueue, startTimeoutMs: config.startTimeoutMs, quarantineKeepForMs: config.quarantineKeepForMs });
-  openSpool(config.spool.url, { scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`, limits: { maxEvents: config.spool.maxEvents, maxBytes: config.spool.maxBytes } })
-    .then(async (spool) => {
-      try {
-        process.exitCode = await runSpoolCli(process.argv.slice(2), {
-          spool,
-          drainer: () => createDrainer({ spool, intake, logger, policy: { leaseMs: config.spool.leaseMs } }),
-          out: (line) => process.stdout.write(`${line}\n`),
-        });
-      } finally {
-        await spool.close();
-      }
-    })
+  let close = async () => {};
+  const open = async () => {
+    const config = loadReceiverConfig();
+    const { client, connection } = createTemporalClient(config.temporal);
+    const logger = createLogger({ level: 'warn', bindings: { service: 'spool-cli' } });
+    const intake = createIntake({ client, taskQueue: config.temporal.taskQueue, startTimeoutMs: config.startTimeoutMs, quarantineKeepForMs: config.quarantineKeepForMs });
+    const spool = await openSpool(config.spool.url, { scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`, limits: { maxEvents: config.spool.maxEvents, maxBytes: config.spool.maxBytes } }).catch(async (err: unknown) => {
+      await connection.close();
+      throw err;
+    });
+    close = async () => {
+      await spool.close();
+      await connection.close();
+    };
+    return { spool, drainer: () => createDrainer({ spool, intake, logger, policy: { leaseMs: config.spool.leaseMs } }) };
+  };
+  runSpoolCli(process.argv.slice(2), { open, out: (line) => process.stdout.write(`${line}\n`) })
+    .then((code) => (process.exitCode = code))
     .catch((err: unknown) => {
       process.stderr.write(`spool: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     })
-    .finally(() => void connection.close());
+    .finally(() => void close());
 }

@@ -335,7 +335,8 @@ describe('npm run spool -- stats | list | drain', () => {
   const cli = async (argv: string[], client: Client) => {
     const lines: string[] = [];
     const intake = createIntake({ client, taskQueue, startTimeoutMs: 1_000, quarantineKeepForMs: 60_000 });
-    const code = await runSpoolCli(argv, { spool: store, drainer: () => createDrainer({ spool: store, intake, logger: silentLogger }), out: (l) => lines.push(l) });
+    const open = async () => ({ spool: store, drainer: () => createDrainer({ spool: store, intake, logger: silentLogger }) });
+    const code = await runSpoolCli(argv, { open, out: (l) => lines.push(l) });
     return { code, text: lines.join('\n') };
   };
 
@@ -364,5 +365,12 @@ describe('npm run spool -- stats | list | drain', () => {
     for (const e of events) expect((await client.workflow.getHandle(idOf(e)).describe()).taskQueue).toBe(taskQueue);
     expect((await cli(['list'], client)).text).toBe('The spool is empty.');
     expect((await cli(['bogus'], client)).code).toBe(2);
+    // Help opens nothing: it works without a reachable spool.
+    const lines: string[] = [];
+    const noSpool = async (): Promise<never> => {
+      throw new Error('help must not open the spool');
+    };
+    expect(await runSpoolCli(['help'], { open: noSpool, out: (l) => lines.push(l) })).toBe(0);
+    expect(lines.join('\n')).toContain('Usage: npm run spool -- <command>');
   });
 });
