@@ -17,6 +17,8 @@
  *  4. fixed rate: an open loop at `--rate` for `--duration` against the bare endpoint, then hookline.
  *
  * `--soak N` runs only a memory test instead: N events through the receiver, its memory sampled.
+ * `--outage` runs only the spool's test: the normal path, then the same load with the dev server
+ * SIGKILLed (every event spooled), then the dev server started again and the spool drained.
  * Every child is stopped on success, on error and on Ctrl-C. docs/benchmarks.md explains the output.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -57,6 +59,7 @@ const Options = z.object({
   timeout: duration('10s'),
   profile: z.boolean().default(false),
   keep: z.boolean().default(false),
+  outage: z.boolean().default(false),
 });
 type Options = z.infer<typeof Options>;
 
@@ -68,6 +71,7 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --e2e N                   events in the end-to-end phase (default 600; 0 skips it), --e2e-concurrency N (8)
   --storm N                 events in the duplicate storm, each sent 5 times (default 200; 0 skips it)
   --soak N                  only a memory test: N events through the receiver (e.g. 100000)
+  --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
   --keep                    keep the run's directory (logs, profiles, the dev server's file)`;
@@ -78,7 +82,7 @@ function parseOptions(): Options {
     process.exit(0);
   }
   const names = Object.keys(Options.shape);
-  const { values } = parseArgs({ options: Object.fromEntries(names.map((n) => [n, { type: n === 'profile' || n === 'keep' ? 'boolean' : 'string' }])) as Record<string, { type: 'string' | 'boolean' }> });
+  const { values } = parseArgs({ options: Object.fromEntries(names.map((n) => [n, { type: n === 'profile' || n === 'keep' || n === 'outage' ? 'boolean' : 'string' }])) as Record<string, { type: 'string' | 'boolean' }> });
   const result = Options.safeParse(values);
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `  --${String(i.path[0])}: ${i.message}${values[String(i.path[0])] === undefined ? '' : ` (got ${JSON.stringify(values[String(i.path[0])])})`}`);
@@ -90,7 +94,7 @@ function parseOptions(): Options {
 interface System {
   dir: string;
   profileDir?: string;
-  temporal: { address: string; metricsUrl: string; child: ChildProcess; client: Client };
+  temporal: { address: string; metricsUrl: string; child: ChildProcess; client: Client; cliPath: string; ports: { port: number; metricsPort: number } };
   receiver: { child: ChildProcess; url: string };
   worker?: { child: ChildProcess };
   bare?: { child: ChildProcess; url: string };
@@ -111,10 +115,11 @@ function baseEnv(temporalAddress: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', HOOKLINE_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'info' };
 }
 
-function receiverEnv(base: NodeJS.ProcessEnv, port: number, secrets: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, HOST: '127.0.0.1', PORT: String(port) };
-  // Operators live in the database; the bench signs in nobody, so a private file will do.
-  env.DATABASE_URL ??= `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-bench-receiver-')), 'operators.db')}`;
+function receiverEnv(base: NodeJS.ProcessEnv, port: number, secrets: Record<string, string>, dir: string): NodeJS.ProcessEnv {
+  // The spool in the run's directory: on as by default, used only when Temporal does not answer (--outage).
+  const env: NodeJS.ProcessEnv = { ...base, HOST: '127.0.0.1', PORT: String(port), SPOOL_URL: `sqlite:${join(dir, 'spool.db')}` };
+  // Operators live in the database; the bench signs in nobody, so a file of the run's will do.
+  env.DATABASE_URL ??= `sqlite:${join(dir, 'operators.db')}`;
   for (const [name, secret] of Object.entries(secrets)) {
     env[`WEBHOOK_SECRET_${envSuffix(name)}`] = secret;
     // All load comes from 127.0.0.1: at the default 100/s per sender address we would measure the limiter.
@@ -147,15 +152,15 @@ async function startSystem(options: Options): Promise<System> {
   if (profileDir) mkdirSync(profileDir);
 
   const receiverUrl = `http://127.0.0.1:${receiverPort}`;
-  const receiver = { url: receiverUrl, child: startChild('receiver', 'src/receiver/main.ts', receiverEnv(env, receiverPort, secrets), dir, () => () => httpOk(`${receiverUrl}/readyz`), waits, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []) };
+  const receiver = { url: receiverUrl, child: startChild('receiver', 'src/receiver/main.ts', receiverEnv(env, receiverPort, secrets, dir), dir, () => () => httpOk(`${receiverUrl}/readyz`), waits, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []) };
   let bare: System['bare'];
-  if (options.soak === 0) {
+  if (options.soak === 0 && !options.outage) {
     const url = `http://127.0.0.1:${barePort}`;
     bare = { url, child: startChild('bare', 'scripts/bench/bare.ts', { ...env, PORT: String(barePort), BARE_SECRET: secrets.oms }, dir, () => () => httpOk(`${url}/healthz`), waits) };
   }
   let sandbox: System['sandbox'];
   let worker: System['worker'];
-  if (options.soak === 0 && options.e2e > 0) {
+  if (options.soak === 0 && !options.outage && options.e2e > 0) {
     const url = `http://127.0.0.1:${sandboxPort}`;
     sandbox = { child: startChild('sandbox', 'src/sandbox/main.ts', { ...env, PORT: String(sandboxPort), HOST: '127.0.0.1' }, dir, () => () => httpOk(`${url}/_sandbox/health`), waits) };
     const workerEnv = { ...env, ...sandboxWorkerEnv(url), DATABASE_URL: `sqlite:${join(dir, 'hookline.db')}` };
@@ -168,7 +173,7 @@ async function startSystem(options: Options): Promise<System> {
   const afterStartup = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, residentOf(pid)?.rss]));
   const sampler = sampleResident(pids);
   process.once('exit', sampler.stop);
-  return { dir, profileDir, temporal: { address: temporal.address, metricsUrl: temporal.metricsUrl, child: temporal.child, client }, receiver, worker, bare, sandbox, load, secrets, runTag: randomBytes(4).toString('hex').toUpperCase(), afterStartup, sampled: sampler.peaks };
+  return { dir, profileDir, temporal: { address: temporal.address, metricsUrl: temporal.metricsUrl, child: temporal.child, client, cliPath: cli.path, ports: temporal.ports }, receiver, worker, bare, sandbox, load, secrets, runTag: randomBytes(4).toString('hex').toUpperCase(), afterStartup, sampled: sampler.peaks };
 }
 
 function describeStore(store: DevServerStore, dbFile: string | undefined): string {
@@ -523,6 +528,87 @@ async function soakRun(system: System, options: Options): Promise<boolean> {
   return errorsOf(result) === 0;
 }
 
+/** The receiver's own gauge of its spool (GET /metrics). */
+async function spoolDepth(system: System): Promise<number> {
+  const text = await (await fetch(`${system.receiver.url}/metrics`)).text();
+  return Number(/^hookline_spool_depth (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+/**
+ * The spool against its peer, the normal path, in one run: the same closed loop with Temporal up
+ * (each 202 waits for Temporal's acknowledgement) and with the dev server SIGKILLed (each 202 waits
+ * for the spool's fsync'd commit); then the dev server is started again and the receiver's drainer
+ * starts what was spooled, and the drain rate is compared with the normal path's starts per second.
+ */
+async function outageRun(system: System, options: Options): Promise<boolean> {
+  const { receiver } = system;
+  const closed: LoadShape = { kind: 'closed', concurrency: options.concurrency, durationMs: options['max-duration'], copies: 1 };
+  console.log(`\n[1/3] normal path: closed loop, ${options.concurrency} in flight, ${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s, Temporal up`);
+  const normal = await measure(system, 'normal', receiver.url, 'order', closed, options, receiver.child, undefined, options.warmup);
+
+  console.log('\n[2/3] outage: the dev server SIGKILLed; the same load, every event spooled');
+  const dead = new Promise<void>((done) => system.temporal.child.once('exit', () => done()));
+  system.temporal.child.kill('SIGKILL');
+  await dead;
+  // The first event after the kill waits out TEMPORAL_START_TIMEOUT (5 s) before it is spooled;
+  // from then on the receiver knows of the outage and spools at once.
+  const tripStarted = performance.now();
+  const d = delivery('order', system.runTag, 'trip', 0, system.secrets);
+  const trip = await fetch(`${receiver.url}/webhooks/${d.source}`, { method: 'POST', headers: { 'content-type': 'application/json', ...d.headers }, body: d.body });
+  const tripBody = (await trip.json()) as { queued?: boolean };
+  const tripMs = performance.now() - tripStarted;
+  if (trip.status !== 202 || tripBody.queued !== true) throw new Error(`the first event after the kill was answered ${trip.status} ${JSON.stringify(tripBody)}, not 202 queued`);
+  const spooled = await measure(system, 'spooled', receiver.url, 'order', closed, options, receiver.child, undefined, options.warmup);
+  const depth = await spoolDepth(system);
+
+  console.log(`\n[3/3] drain: the dev server started again (${options.db === 'file' ? 'on its SQLite file' : 'in memory: empty, the spooled events are all it will hold'}); ${depth} events spooled`);
+  const restartAt = performance.now();
+  const temporal = await startDevServer({ cliPath: system.temporal.cliPath, store: options.db, dir: system.dir, group, ports: system.temporal.ports });
+  const readyAt = performance.now();
+  const meter = cpuMeter({ receiver: receiver.child.pid, temporal: temporal.child.pid });
+  let drainedAt = readyAt;
+  // When the first row went: before that the receiver's client was still reconnecting.
+  let firstAt: number | undefined;
+  for (let left = depth; left > 0; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = await spoolDepth(system);
+    drainedAt = performance.now();
+    if (firstAt === undefined && left < depth) firstAt = drainedAt;
+    if (drainedAt - readyAt > 600_000) throw new Error(`the spool still holds ${left} events 10 minutes after Temporal came back`);
+  }
+  const drainCpu = meter();
+  const drainSeconds = (drainedAt - readyAt) / 1000;
+  const client = new Client({ connection: temporal.connection, namespace: 'default' });
+
+  console.log(`\n===== outage results: ${describeStoreShort(options.db)}; load average ${loadAverage()} =====`);
+  table(HEADER, [row(normal), row(spooled)]);
+  const ratio = rate(spooled) / rate(normal);
+  console.log(`spooled / normal = ${ratio.toFixed(3)} accepted/s; p50 ${ms(percentile(sortedLatencies(spooled), 50))} vs ${ms(percentile(sortedLatencies(normal), 50))} ms, p99 ${ms(percentile(sortedLatencies(spooled), 99))} vs ${ms(percentile(sortedLatencies(normal), 99))} ms`);
+  printReceiverView(system, normal);
+  console.log(`  the first event after the kill: 202 queued after ${ms(tripMs)} ms (TEMPORAL_START_TIMEOUT, then the spool)`);
+  const drainRate = depth / drainSeconds;
+  console.log(`\ndrain: ${depth} events in ${drainSeconds.toFixed(1)} s once the dev server was ready (it took ${((readyAt - restartAt) / 1000).toFixed(1)} s to start): ${perSecond(drainRate)} starts/s = ${(drainRate / rate(normal)).toFixed(3)} × the normal path's ${perSecond(rate(normal))}/s`);
+  const steady = firstAt === undefined ? NaN : depth / ((drainedAt - firstAt) / 1000);
+  console.log(`  the first spooled event left ${firstAt === undefined ? '?' : ((firstAt - readyAt) / 1000).toFixed(1)} s after the server was ready (the client reconnecting, the drainer's backoff); from then on ${perSecond(steady)} starts/s = ${(steady / rate(normal)).toFixed(3)} × normal`);
+  console.log(`  CPU cores over the drain: ${Object.entries(drainCpu).map(([n, c]) => `${n} ${cores(c)}`).join(', ')}`);
+  console.log('  where the time goes: CPU milliseconds per request, per process (from /proc)');
+  console.log(`  ${'normal'.padEnd(10)} ${cpuPerRequest(normal, { server: 'receiver', temporal: 'Temporal server', 'load gen': 'load generator' })}`);
+  console.log(`  ${'spooled'.padEnd(10)} ${cpuPerRequest(spooled, { server: 'receiver', 'load gen': 'load generator' })}`);
+
+  // Every event answered 202 during the outage is in Temporal now, once; on a file store, so is every earlier one.
+  const queuedAccepted = (spooled.result.statuses['202'] ?? 0) + (spooled.warmupStatuses?.['202'] ?? 0) + 1;
+  const earlier = (normal.result.statuses['202'] ?? 0) + (normal.warmupStatuses?.['202'] ?? 0) + 1; // +1: the bench's first event
+  const expected = options.db === 'file' ? queuedAccepted + earlier : queuedAccepted;
+  let workflows = -1;
+  for (const deadline = Date.now() + 15_000; workflows !== expected && Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
+    workflows = (await client.workflow.count(`TaskQueue = '${TASK_QUEUE}' AND HooklineSource IS NOT NULL`)).count;
+  }
+  const refused = errorsOf(spooled.result);
+  const pass = workflows === expected && refused === 0 && depth === queuedAccepted;
+  console.log(`\nCHECK ${pass ? 'PASS' : 'FAIL'}: ${depth} spooled for ${queuedAccepted} answered 202 during the outage (${refused} not 2xx); Temporal holds ${workflows} event workflows, expected ${expected}`);
+  return pass;
+}
+
 async function main(): Promise<number> {
   const options = parseOptions();
   keepWorkDir = options.keep;
@@ -534,7 +620,7 @@ async function main(): Promise<number> {
   await firstRequest(system, system.receiver.url, 'hookline');
   if (system.bare) await firstRequest(system, system.bare.url, 'bare');
   console.log(`ready ${(performance.now() / 1000).toFixed(1)} s after the bench started (each target has answered a first event with 202)`);
-  const pass = options.soak > 0 ? await soakRun(system, options) : await standardRun(system, options);
+  const pass = options.soak > 0 ? await soakRun(system, options) : options.outage ? await outageRun(system, options) : await standardRun(system, options);
   console.log(`\nload average ${loadAverage()}; whole run ${(performance.now() / 1000).toFixed(0)} s`);
   return pass ? 0 : 1;
 }

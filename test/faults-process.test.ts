@@ -39,9 +39,20 @@ function workerEnv(temporalAddress: string, taskQueue: string, databaseUrl: stri
   };
 }
 
-/** The environment `npm run receiver` needs for the test senders' secrets. */
+/**
+ * The environment `npm run receiver` needs for the test senders' secrets. Payments do not spool
+ * here: these tests are about the answer that waits for Temporal's acknowledgement, and the spool
+ * (test/faults-spool.test.ts) would answer 202 queued once a held start timed out.
+ */
 function receiverEnv(temporalAddress: string, taskQueue: string): Record<string, string> {
-  return { TEMPORAL_ADDRESS: temporalAddress, HOOKLINE_TASK_QUEUE: taskQueue, TEMPORAL_START_TIMEOUT: '2s', ...testSecretsEnv() };
+  return {
+    TEMPORAL_ADDRESS: temporalAddress,
+    HOOKLINE_TASK_QUEUE: taskQueue,
+    TEMPORAL_START_TIMEOUT: '2s',
+    WEBHOOK_SPOOL_PAYMENTS: 'off',
+    SPOOL_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-faults-spool-')), 'spool.db')}`,
+    ...testSecretsEnv(),
+  };
 }
 
 const payment = (paymentId: string) => ({ ...SAMPLES['payment.succeeded'], event_id: `evt-${paymentId}`, payment_id: paymentId, order_id: `ORD-${paymentId}` });

@@ -57,6 +57,7 @@ describe('the receiver process', () => {
         RECEIVER_TLS_CERT_PATH: join(dir, 'cert.pem'),
         RECEIVER_TLS_KEY_PATH: join(dir, 'key.pem'),
         DATABASE_URL: `sqlite:${join(dir, 'operators.db')}`,
+        SPOOL_URL: `sqlite:${join(dir, 'spool.db')}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

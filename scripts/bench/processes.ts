@@ -138,8 +138,9 @@ export type DevServerStore = 'memory' | 'file';
  * in a SQLite file as `npm start` does (every commit is fsynced); `memory` is the dev server's
  * default, an in-memory SQLite database that is gone when the server stops.
  */
-export async function startDevServer(options: { cliPath: string; store: DevServerStore; dir: string; group: ProcessGroup }): Promise<{ address: string; metricsUrl: string; child: ChildProcess; dbFile?: string; connection: Connection }> {
-  const [port, metricsPort] = await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
+export async function startDevServer(options: { cliPath: string; store: DevServerStore; dir: string; group: ProcessGroup; ports?: { port: number; metricsPort: number } }): Promise<{ address: string; metricsUrl: string; child: ChildProcess; dbFile?: string; connection: Connection; ports: { port: number; metricsPort: number } }> {
+  // `ports` to start it again where the receiver expects it (the outage bench restarts it).
+  const [port, metricsPort] = options.ports ? [options.ports.port, options.ports.metricsPort] : await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
   const address = `127.0.0.1:${port}`;
   const dbFile = options.store === 'file' ? join(options.dir, 'temporal.db') : undefined;
   const logFile = join(options.dir, 'temporal.log');
@@ -154,7 +155,7 @@ export async function startDevServer(options: { cliPath: string; store: DevServe
   // Ready means hookline could start a workflow: the namespace answers and our search attributes exist.
   await waitUntil('the Temporal dev server', child, logFile, () => devServerReady(address), 60_000);
   const connection = await Connection.connect({ address });
-  return { address, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, dbFile, connection };
+  return { address, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, dbFile, connection, ports: { port, metricsPort } };
 }
 
 /** Linux only: a process's CPU time so far, from /proc (ticks are 1/100 s there); undefined elsewhere. */

@@ -4,6 +4,7 @@ import { ConfigError, csv, DATABASE_URL, duration, flag, LOG_LEVEL, parseEnv, po
 import { loadSources, parseRateLimit, type RateLimit, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
+import { loadSpoolConfig, type SpoolConfig } from '../spool/config';
 
 /**
  * The body limit's ceiling. A quarantined body travels in its workflow's input as a JSON string
@@ -65,6 +66,8 @@ export interface ReceiverConfig {
   startTimeoutMs: number;
   quarantineKeepForMs: number;
   sources: Map<string, SourceConfig>;
+  /** The durable fallback when Temporal does not acknowledge a start (src/spool/). */
+  spool: SpoolConfig;
   temporal: TemporalConfig;
 }
 
@@ -79,6 +82,7 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
   if (Boolean(e.RECEIVER_TLS_CERT_PATH) !== Boolean(e.RECEIVER_TLS_KEY_PATH)) {
     throw new Error('Invalid configuration:\n  RECEIVER_TLS_CERT_PATH and RECEIVER_TLS_KEY_PATH: expected both (to serve HTTPS) or neither');
   }
+  const sources = loadSources(env);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -93,7 +97,8 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     metricsToken: e.METRICS_TOKEN,
     startTimeoutMs: e.TEMPORAL_START_TIMEOUT,
     quarantineKeepForMs: e.QUARANTINE_KEEP_FOR,
-    sources: loadSources(env),
+    sources,
+    spool: loadSpoolConfig(env, sources.keys()),
     temporal: loadTemporalConfig(env),
   };
 }

@@ -133,7 +133,7 @@ function messageOf(error: unknown): string {
  *   exists", and a migration that fails halfway leaves half a schema behind. Inside one
  *   immediate transaction the second process waits, then finds nothing left to do.
  */
-class ImmediateSqliteDialect extends SqliteDialect {
+export class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: SqliteDialectConfig;
 
   constructor(config: SqliteDialectConfig) {

@@ -1,6 +1,7 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from '../log';
 import { cachedCheck } from './cached-check';
+import { readiness, type SpoolStats } from '../spool';
 import { createReceiverMetrics, metricsRouter } from './metrics';
 import { isClientHttpError, problem, sendProblem } from './problem';
 import { webhookRouter, type WebhookRouteOptions } from './webhooks';
@@ -17,6 +18,8 @@ export interface AppDeps extends WebhookRouteOptions {
   metricsToken?: string;
   /** How long /readyz reuses Temporal's last answer (ms; default 1000, 0 to ask every time). */
   readyCacheMs?: number;
+  /** The intake spool's figures, when the receiver has one: /readyz reports `degraded` while it holds events. */
+  spoolStatus?: () => Promise<SpoolStats>;
 }
 
 /** Builds the receiver; never listens (main.ts does), so tests drive it on their own server. */
@@ -32,7 +35,10 @@ export function createApp(deps: AppDeps): Express {
   const temporalReachable = cachedCheck(() => deps.isTemporalReachable().catch(() => false), deps.readyCacheMs ?? 1000);
   app.get('/readyz', async (_req, res) => {
     const reachable = await temporalReachable();
-    if (reachable) res.json({ status: 'ready', temporal: 'reachable' });
+    const spool = deps.spoolStatus ? await deps.spoolStatus().catch(() => 'unavailable' as const) : undefined;
+    // With a working spool, events are still taken in durably while Temporal is away: degraded, not down.
+    const ready = readiness(reachable, spool);
+    if (ready.ready) res.json(ready.body);
     else sendProblem(res, problem('temporal-unavailable', 'Temporal is not reachable.'), { 'Retry-After': String(deps.retryAfterSeconds) });
   });
 

@@ -10,6 +10,8 @@ export interface IntakeResult {
   workflowId: string;
   /** True when Temporal already had this event (running or closed): nothing new was started. */
   duplicate: boolean;
+  /** True when Temporal did not answer in time and the event was spooled durably instead (src/spool/). */
+  queued?: boolean;
 }
 
 /** Temporal did not durably accept the event: the sender must retry. */
@@ -37,6 +39,11 @@ export interface IntakeOptions {
   /** How long a start may take before we give up and answer 503 (the sender will retry). */
   startTimeoutMs: number;
   quarantineKeepForMs: number;
+}
+
+/** The workflow an event starts, known before the start (the spool keys its rows by it). */
+export function eventWorkflowId(envelope: EventEnvelope): string {
+  return workflowIdFor(envelope.source, envelope.event.event_type, envelope.identity);
 }
 
 export function quarantineWorkflowId(source: string, identity: string): string {
@@ -83,7 +90,7 @@ export function createIntake(options: IntakeOptions): Intake {
   return {
     accept(envelope) {
       const { event } = envelope;
-      const workflowId = workflowIdFor(envelope.source, event.event_type, envelope.identity);
+      const workflowId = eventWorkflowId(envelope);
       return start(workflowId, () =>
         client.workflow.start(workflowForEvent(event.event_type), {
           workflowId,

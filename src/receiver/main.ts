@@ -11,6 +11,7 @@ import { createIntake } from './intake';
 import { createReceiverMetrics } from './metrics';
 import { migrateToLatest, openDatabase } from '../db';
 import { createOperatorDirectory } from '../operators/directory';
+import { startSpool } from '../spool';
 
 /** `npm run receiver`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -21,16 +22,22 @@ async function main(): Promise<void> {
   await migrateToLatest(database);
   const operators = createOperatorDirectory(database.db, { sessionTtlMs: config.operatorSessionTtlMs });
   const { client, connection } = createTemporalClient(config.temporal);
-  const intake = createIntake({
+  const direct = createIntake({
     client,
     taskQueue: config.temporal.taskQueue,
     startTimeoutMs: config.startTimeoutMs,
     quarantineKeepForMs: config.quarantineKeepForMs,
   });
   const metrics = createReceiverMetrics({ sources: config.sources.keys(), processMetrics: true });
+  // No spooling source, no spool: every event then needs Temporal's acknowledgement, as before.
+  const spool =
+    config.spool.sources.size > 0
+      ? await startSpool({ config: config.spool, direct, scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`, logger, registry: metrics.registry })
+      : undefined;
   const app = createApp({
     sources: config.sources,
-    intake,
+    intake: spool?.intake ?? direct,
+    spoolStatus: spool?.status,
     logger,
     maxBodyBytes: config.maxBodyBytes,
     retryAfterSeconds: 5,
@@ -63,13 +70,18 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     sources: [...config.sources.keys()],
     metrics: config.metricsToken ? 'GET /metrics (bearer METRICS_TOKEN)' : 'GET /metrics (open: set METRICS_TOKEN to require a token)',
+    spool: spool ? { store: spool.spool.dialect, sources: [...config.spool.sources] } : 'off',
     ...(unsigned.length > 0 ? { refusingAllFrom: unsigned } : {}),
   });
 
   const shutdown = (signal: string) => {
     logger.info('receiver stopping', { signal });
     server.close(() => {
-      void Promise.allSettled([connection.close(), database.close()]).finally(() => process.exit(0));
+      // The drainer finishes its pass and gives back what it did not start, for the next receiver.
+      void (spool?.close() ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => Promise.allSettled([connection.close(), database.close()]))
+        .finally(() => process.exit(0));
     });
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 10_000).unref();

@@ -4,9 +4,12 @@ import { bearerMatches } from './bearer';
 import type { QuarantineCode } from './classify';
 import { problem, problemName, sendProblem, type Problem } from './problem';
 
-/** How a webhook request ended; `refused` is every problem answer (4xx and 5xx). */
-export type WebhookOutcome = 'accepted' | 'duplicate' | 'quarantined' | 'refused';
-const OUTCOMES: readonly WebhookOutcome[] = ['accepted', 'duplicate', 'quarantined', 'refused'];
+/**
+ * How a webhook request ended; `queued` is accepted into the spool while Temporal did not answer,
+ * `refused` is every problem answer (4xx and 5xx).
+ */
+export type WebhookOutcome = 'accepted' | 'queued' | 'duplicate' | 'quarantined' | 'refused';
+const OUTCOMES: readonly WebhookOutcome[] = ['accepted', 'queued', 'duplicate', 'quarantined', 'refused'];
 
 /**
  * The label a path segment that names no configured source gets. Source names start with a
@@ -43,7 +46,7 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
 
   const requests = new Counter({
     name: 'hookline_webhook_requests_total',
-    help: 'Webhook requests by source and outcome (accepted, duplicate, quarantined, refused).',
+    help: 'Webhook requests by source and outcome (accepted, queued, duplicate, quarantined, refused).',
     labelNames: ['source', 'outcome'] as const,
     registers,
   });

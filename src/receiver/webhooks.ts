@@ -4,6 +4,7 @@ import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
 import type { ReceiverMetrics, WebhookOutcome } from './metrics';
+import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';
 import type { RateLimit, SourceConfig } from './sources';
 import { verifyWebhook, WebhookVerificationError } from './verify';
@@ -155,6 +156,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     Object.assign(outcome.body, { quarantined: true, reason: kept.reason, problems: kept.problems });
     // A redelivery of a kept event is a duplicate like any other; only the first one is kept.
     if (!result.duplicate) {
+      if (result.queued) outcome.log.queued = true;
       outcome.log.outcome = 'quarantined';
       outcome.quarantine = classified.code;
     }
@@ -162,6 +164,10 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
   }
 
   function answer(result: IntakeResult, log: Record<string, unknown>): Outcome {
+    // Spooled, durably: the same 202 and final workflow ID, flagged so sender and logs can tell.
+    if (result.queued) {
+      return { status: 202, body: { accepted: true, duplicate: false, queued: true, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'queued' } };
+    }
     return result.duplicate
       ? { status: 200, body: { accepted: true, duplicate: true, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'duplicate' } }
       : { status: 202, body: { accepted: true, duplicate: false, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'accepted' } };
@@ -180,7 +186,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       p = err.problem;
       headers = err.headers;
     } else if (err instanceof TemporalUnavailableError) {
-      p = problem('temporal-unavailable', 'The event could not be stored durably; nothing was accepted. Retry later.');
+      p = problem('temporal-unavailable', 'The event could not be stored durably; nothing was accepted. Retry later.', err instanceof SpoolRefusedError ? { reason: err.reason } : {});
       headers = { 'Retry-After': String(options.retryAfterSeconds) };
       workflowId = err.workflowId;
       options.logger.error('temporal unavailable', { source, workflowId, error: err.message });

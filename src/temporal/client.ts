@@ -6,7 +6,14 @@ import type { TemporalConfig } from '../config/temporal';
  * and 503 on webhooks) while Temporal is still coming up or briefly away.
  */
 export function createTemporalClient(config: TemporalConfig): { client: Client; connection: Connection } {
-  const connection = Connection.lazy(config.connectionOptions);
+  const connection = Connection.lazy({
+    ...config.connectionOptions,
+    channelArgs: {
+      // grpc-js waits up to 120 s between reconnects after a long outage, so Temporal could be
+      // back for two minutes before the receiver's spool starts draining; 5 s bounds that wait.
+      'grpc.max_reconnect_backoff_ms': 5_000,
+    },
+  });
   return { client: new Client({ connection, namespace: config.namespace }), connection };
 }
 

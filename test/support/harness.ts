@@ -21,6 +21,7 @@ import { loadSources, type RateLimit } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/receiver/verify';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
+import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';
 import type { Kysely } from 'kysely';
 
 let runtimeInstalled = false;
@@ -143,6 +144,8 @@ export const DEFAULT_SCHEMES: Record<string, SchemeName> = {
 
 export interface Receiver {
   url: string;
+  /** Present when the receiver was started with a spool. */
+  spool?: SpoolRuntime;
   close(): Promise<void>;
 }
 
@@ -168,25 +171,46 @@ export async function startReceiver(options: {
   metricsToken?: string;
   /** WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: per address, for names that are not configured sources. */
   unknownSourceRateLimit?: RateLimit;
+  /**
+   * A spool as src/receiver/main.ts wires it, configured by these variables (SPOOL_URL,
+   * WEBHOOK_SPOOL_<SOURCE>, SPOOL_MAX_EVENTS, …). Without it the receiver has none: every event
+   * needs Temporal's acknowledgement.
+   */
+  spoolEnv?: Record<string, string>;
+  spoolPolicy?: Partial<DrainPolicy>;
+  /** What /readyz asks; answers true when unset. */
+  isTemporalReachable?: () => Promise<boolean>;
 }): Promise<Receiver> {
   const sourceEnv = testSecretsEnv();
-  const intake = createIntake({
+  const sources = loadSources({ ...sourceEnv, ...options.sourceEnv });
+  const direct = createIntake({
     client: options.env.client,
     taskQueue: options.taskQueue,
     startTimeoutMs: options.startTimeoutMs ?? 5_000,
     quarantineKeepForMs: 60_000,
   });
   const logger = options.logger ?? silentLogger;
-  const metrics = createReceiverMetrics({ sources: loadSources({ ...sourceEnv, ...options.sourceEnv }).keys() });
+  const metrics = createReceiverMetrics({ sources: sources.keys() });
+  const spool = options.spoolEnv
+    ? await startSpool({
+        config: loadSpoolConfig(options.spoolEnv, sources.keys()),
+        direct,
+        scope: `default/${options.taskQueue}`,
+        logger,
+        registry: metrics.registry,
+        policy: options.spoolPolicy,
+      })
+    : undefined;
   const app = createApp({
+    sources,
+    intake: spool?.intake ?? direct,
+    spoolStatus: spool?.status,
     metrics,
-    sources: loadSources({ ...sourceEnv, ...options.sourceEnv }),
-    intake,
     logger,
     maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
     retryAfterSeconds: 5,
     trustProxy: options.trustProxy ?? false,
-    isTemporalReachable: async () => true,
+    isTemporalReachable: options.isTemporalReachable ?? (async () => true),
     metricsToken: options.metricsToken,
     unknownSourceRateLimit: options.unknownSourceRateLimit,
     extraRouters: options.operators
@@ -198,10 +222,14 @@ export async function startReceiver(options: {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    spool,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+      await spool?.close();
+    },
   };
 }
 

@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, duration, parseEnv, positiveInt, type Env } from '../config/env';
+import { envSuffix } from '../receiver/sources';
+
+/**
+ * The spool's settings. Receiver-wide ones are `SPOOL_*`, not `WEBHOOK_SPOOL_*`: a source may be
+ * named `url` or `lease`, and `WEBHOOK_SPOOL_<SOURCE>` must stay unambiguous.
+ */
+export interface SpoolConfig {
+  /** `sqlite:<path>` or `postgres://…`. */
+  url: string;
+  /** Sources whose events fall back to the spool; empty: no spool is opened. */
+  sources: ReadonlySet<string>;
+  maxEvents: number;
+  maxBytes: number;
+  leaseMs: number;
+}
+
+const SpoolEnv = z.object({
+  SPOOL_URL: z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/i, 'expected sqlite:<path> or postgres://user@host/db').optional(),
+  DATABASE_URL: z.string().optional(),
+  HOOKLINE_DATA_DIR: z.string().default('.data'),
+  SPOOL_MAX_EVENTS: positiveInt(100_000, 'a number of events'),
+  SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024, 'a size in bytes'),
+  SPOOL_LEASE: duration('30s'),
+});
+
+/**
+ * Where the spool lives: `SPOOL_URL` when set; else `DATABASE_URL` when it is PostgreSQL (several
+ * receivers then share one spool, as they must for one to drain what another took in); else an
+ * SQLite file of its own under the data directory (not the knowledge base's file: the spool
+ * fsyncs every commit, and the worker's writes must never hold up an acknowledgement).
+ */
+export function loadSpoolConfig(env: Env, sourceNames: Iterable<string>): SpoolConfig {
+  const e = parseEnv(SpoolEnv, env);
+  const problems: string[] = [];
+  const sources = new Set<string>();
+  for (const name of sourceNames) {
+    const variable = `WEBHOOK_SPOOL_${envSuffix(name)}`;
+    const value = (env[variable] ?? '').trim().toLowerCase();
+    if (value === '' || value === 'on') sources.add(name);
+    else if (value !== 'off') problems.push(`${variable}: expected on or off (got ${JSON.stringify(env[variable])})`);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  const url = e.SPOOL_URL ?? (e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : `sqlite:${join(e.HOOKLINE_DATA_DIR, 'spool.db')}`);
+  return { url, sources, maxEvents: e.SPOOL_MAX_EVENTS, maxBytes: e.SPOOL_MAX_BYTES, leaseMs: e.SPOOL_LEASE };
+}

@@ -1,0 +1,76 @@
+import type { Logger } from '../log';
+import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '../receiver/intake';
+import type { SpooledStart, SpoolStore } from './store';
+
+export interface SpoolingIntakeOptions {
+  /** The direct path: a start Temporal must acknowledge. */
+  direct: Intake;
+  spool: SpoolStore;
+  /** Sources whose events fall back to the spool (WEBHOOK_SPOOL_<SOURCE>, on by default). */
+  sources: ReadonlySet<string>;
+  logger: Logger;
+  /** A row was written: the drainer may start it now. */
+  onSpooled?: () => void;
+}
+
+export interface SpoolingIntake extends Intake {
+  /** True from a failed start until the drainer has emptied the spool with Temporal answering. */
+  readonly bypassing: boolean;
+  /** The drainer's report: Temporal answered and nothing is left (end the outage), or not. */
+  drainerReport(outcome: 'drained' | 'empty' | 'unavailable'): void;
+}
+
+/**
+ * The direct intake with a durable fallback. A start that Temporal does not acknowledge in time
+ * becomes a spooled row, committed before the answer, so a sender that never retries loses
+ * nothing. Once one start has failed, later events go straight to the spool (no start timeout
+ * per request while Temporal is down) until the drainer has emptied it with Temporal answering:
+ * during an outage and its drain, events queue behind the older ones, oldest first.
+ */
+export function createSpoolingIntake(options: SpoolingIntakeOptions): SpoolingIntake {
+  const { direct, spool, sources, logger } = options;
+  let bypassing = false;
+
+  async function toSpool(workflowId: string, start: SpooledStart, cause?: TemporalUnavailableError): Promise<IntakeResult> {
+    // SpoolRefusedError (full, or the write failed) propagates: a 503, exactly as without a spool.
+    const added = await spool.add(workflowId, start);
+    if (!bypassing) logger.warn('spooling events: Temporal did not accept a start', { workflowId, error: cause?.message });
+    bypassing = true;
+    options.onSpooled?.();
+    // Already spooled: a redelivery during the outage, answered as the duplicate it is.
+    return added ? { workflowId, duplicate: false, queued: true } : { workflowId, duplicate: true };
+  }
+
+  async function intake(source: string, workflowId: string, start: SpooledStart, begin: () => Promise<IntakeResult>): Promise<IntakeResult> {
+    if (!sources.has(source)) return begin();
+    if (bypassing) return toSpool(workflowId, start);
+    try {
+      return await begin();
+    } catch (err) {
+      if (!(err instanceof TemporalUnavailableError)) throw err;
+      return toSpool(workflowId, start, err);
+    }
+  }
+
+  return {
+    get bypassing() {
+      return bypassing;
+    },
+    drainerReport(outcome) {
+      // "empty" alone would do on one receiver, but with a shared spool another receiver may have
+      // drained our rows while we could not reach Temporal; the next direct start then tells us.
+      if (outcome === 'empty' && bypassing) {
+        bypassing = false;
+        logger.info('spool empty: events go straight to Temporal again');
+      }
+    },
+    accept(envelope) {
+      const workflowId = eventWorkflowId(envelope);
+      return intake(envelope.source, workflowId, { kind: 'event', envelope }, () => direct.accept(envelope));
+    },
+    quarantine(event) {
+      const workflowId = quarantineWorkflowId(event.source, event.identity);
+      return intake(event.source, workflowId, { kind: 'quarantine', event }, () => direct.quarantine(event));
+    },
+  };
+}

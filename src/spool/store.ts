@@ -1,0 +1,356 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, sql, type Generated, type Selectable } from 'kysely';
+import pg from 'pg';
+import { ImmediateSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from '../db/database';
+import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
+import { TemporalUnavailableError } from '../receiver/intake';
+
+/**
+ * The intake spool: verified events Temporal did not acknowledge in time, kept durably until a
+ * drainer has started them. One table, `hookline_spool`, created by the spool itself rather than
+ * by the knowledge base's migrations: the spool belongs to the receiver (which has no other
+ * database and must not run the worker's migrations), it may live in a different database from
+ * the knowledge base (an SQLite file of its own by default), and it must be writable on the
+ * request path while the worker holds the knowledge base's write lock.
+ */
+
+/** What a spooled row stands for: the start the receiver could not get acknowledged. */
+export type SpooledStart = { kind: 'event'; envelope: EventEnvelope } | { kind: 'quarantine'; event: QuarantinedEvent };
+
+export interface SpoolEntry {
+  seq: number;
+  workflowId: string;
+  source: string;
+  eventType: string | null;
+  spooledAt: number;
+  attempts: number;
+  claimedBy: string | null;
+  claimedUntil: number;
+  lastError: string | null;
+  bytes: number;
+}
+
+export interface SpooledRow extends SpoolEntry {
+  start: SpooledStart;
+}
+
+export interface SpoolStats {
+  depth: number;
+  bytes: number;
+  /** Milliseconds since the oldest row was spooled; 0 when empty. */
+  oldestAgeMs: number;
+  claimed: number;
+}
+
+/** Why the spool would not take an event; the receiver then answers 503 as without a spool. */
+export const SpoolRefusal = { full: 'spool-full', writeFailed: 'spool-write-failed' } as const;
+export type SpoolRefusal = (typeof SpoolRefusal)[keyof typeof SpoolRefusal];
+
+/**
+ * Neither Temporal nor the spool holds the event. A TemporalUnavailableError, so every path that
+ * answers 503 for an unavailable Temporal answers it here too, with the reason added.
+ */
+export class SpoolRefusedError extends TemporalUnavailableError {
+  constructor(
+    workflowId: string,
+    readonly reason: SpoolRefusal,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(workflowId, message, options);
+  }
+}
+
+export interface SpoolLimits {
+  maxEvents: number;
+  maxBytes: number;
+}
+
+export interface SpoolStore {
+  readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * Writes the start durably (committed; fsync'd on SQLite) and resolves `true`, or `false` when
+   * this workflow ID is already spooled (a redelivery). Throws SpoolRefusedError when full or when
+   * the write fails: the caller must not acknowledge the event then.
+   */
+  add(workflowId: string, start: SpooledStart, receivedAt?: number): Promise<boolean>;
+  /** Leases up to `limit` unclaimed (or expired) rows to `owner`, oldest first. */
+  claim(owner: string, limit: number, leaseMs: number): Promise<SpooledRow[]>;
+  /** Gives rows back unstarted (Temporal did not answer), so any drainer may take them again. */
+  release(owner: string, seqs: number[], error?: string): Promise<void>;
+  /** Deletes rows whose start Temporal acknowledged (or reported as already started). */
+  remove(seqs: number[]): Promise<void>;
+  stats(): Promise<SpoolStats>;
+  list(limit: number): Promise<SpoolEntry[]>;
+  close(): Promise<void>;
+}
+
+interface SpoolTable {
+  seq: Generated<number>;
+  /** `<namespace>/<task queue>`: receivers of another deployment sharing the database never drain our rows. */
+  scope: string;
+  workflow_id: string;
+  kind: 'event' | 'quarantine';
+  source: string;
+  event_type: string | null;
+  payload: string;
+  bytes: number;
+  spooled_at: number;
+  attempts: Generated<number>;
+  claimed_by: string | null;
+  claimed_until: Generated<number>;
+  last_error: string | null;
+}
+
+/**
+ * One row (id 1): the whole table's count and bytes, kept in step by every insert and delete in
+ * the same transaction, so checking the bounds costs one row, not a scan of a deep spool.
+ */
+interface TotalsTable {
+  id: number;
+  events: number;
+  bytes: number;
+}
+
+interface SpoolSchema {
+  hookline_spool: SpoolTable;
+  hookline_spool_totals: TotalsTable;
+}
+
+export const SPOOL_TABLE = 'hookline_spool';
+
+/**
+ * Opens (and creates if needed) the spool named by `url`: `sqlite:<path>` or `postgres://…`.
+ * `scope` separates deployments that share one database.
+ */
+export async function openSpool(url: string, options: { scope: string; limits: SpoolLimits }): Promise<SpoolStore> {
+  if (url.startsWith('sqlite:')) return createStore(openSqlite(url.slice('sqlite:'.length)), 'sqlite', options);
+  if (/^postgres(ql)?:\/\//i.test(url)) return createStore(await openPostgres(url), 'postgres', options);
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
+  throw new Error(`Unsupported spool URL scheme ${scheme}; expected sqlite:<path> or postgres://user@host/db`);
+}
+
+function openSqlite(path: string): Kysely<SpoolSchema> {
+  if (path === '' || path === ':memory:') throw new Error('The spool needs a file (sqlite:<path>): an in-memory spool would not survive the process.');
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  const sqlite = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  try {
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    sqlite.pragma('journal_mode = WAL');
+    // FULL, not the knowledge base's NORMAL: a 202 promises the event survives a power loss, so
+    // every commit is fsync'd before the answer goes out.
+    sqlite.pragma('synchronous = FULL');
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  return new Kysely<SpoolSchema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+}
+
+async function openPostgres(url: string): Promise<Kysely<SpoolSchema>> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 8,
+    keepAlive: true,
+    // On the request path: a PostgreSQL that does not answer must turn into a prompt 503.
+    connectionTimeoutMillis: 3_000,
+    query_timeout: 5_000,
+  });
+  // As in src/db/database.ts: a dead connection must not crash the receiver through an unheard 'error'.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  try {
+    await pool.query('select 1');
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new Error(`Cannot connect to the spool's PostgreSQL: ${(error as Error).message}`, { cause: error });
+  }
+  return new Kysely<SpoolSchema>({ dialect: new PostgresDialect({ pool }) });
+}
+
+async function createTable(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  const ddl =
+    dialect === 'sqlite'
+      ? sql`create table if not exists hookline_spool (
+          seq integer primary key autoincrement, scope text not null, workflow_id text not null,
+          kind text not null, source text not null, event_type text, payload text not null,
+          bytes integer not null, spooled_at integer not null, attempts integer not null default 0,
+          claimed_by text, claimed_until integer not null default 0, last_error text,
+          unique (scope, workflow_id))`
+      : sql`create table if not exists hookline_spool (
+          seq bigserial primary key, scope text not null, workflow_id text not null,
+          kind text not null, source text not null, event_type text, payload text not null,
+          bytes integer not null, spooled_at bigint not null, attempts integer not null default 0,
+          claimed_by text, claimed_until bigint not null default 0, last_error text,
+          unique (scope, workflow_id))`;
+  const totals = sql`create table if not exists hookline_spool_totals (id integer primary key, events bigint not null, bytes bigint not null)`;
+  // Counted from the rows, once: the totals start right even for a table that predates them.
+  // (`where true`: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.)
+  const firstTotals = sql`insert into hookline_spool_totals (id, events, bytes)
+    select 1, count(*), coalesce(sum(bytes), 0) from hookline_spool where true on conflict (id) do nothing`;
+  // One transaction (SQLite's takes the write lock at `begin immediate`). On PostgreSQL, two
+  // receivers starting at once on a fresh database would both run `create table if not exists`
+  // and one could fail on the catalog's unique index; the advisory lock makes them take turns.
+  await db.transaction().execute(async (tx) => {
+    if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext('hookline_spool'))`.execute(tx);
+    await ddl.execute(tx);
+    await sql`create index if not exists hookline_spool_claim on hookline_spool (scope, claimed_until, seq)`.execute(tx);
+    await totals.execute(tx);
+    await firstTotals.execute(tx);
+  });
+}
+
+/** Thrown inside add()'s transaction to roll the insert back when a bound is reached. */
+class SpoolFull extends Error {}
+
+type Row = Selectable<SpoolTable>;
+
+function entryOf(row: Omit<Row, 'payload' | 'scope' | 'kind'>): SpoolEntry {
+  return {
+    seq: Number(row.seq),
+    workflowId: row.workflow_id,
+    source: row.source,
+    eventType: row.event_type,
+    spooledAt: Number(row.spooled_at),
+    attempts: Number(row.attempts),
+    claimedBy: row.claimed_by,
+    claimedUntil: Number(row.claimed_until),
+    lastError: row.last_error,
+    bytes: Number(row.bytes),
+  };
+}
+
+function startOf(row: Row): SpooledStart {
+  const payload: unknown = JSON.parse(row.payload);
+  return row.kind === 'event' ? { kind: 'event', envelope: payload as EventEnvelope } : { kind: 'quarantine', event: payload as QuarantinedEvent };
+}
+
+async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgres', options: { scope: string; limits: SpoolLimits }): Promise<SpoolStore> {
+  try {
+    await createTable(db, dialect);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const { scope, limits } = options;
+
+  return {
+    dialect,
+
+    async add(workflowId, start, now = Date.now()) {
+      const payload = JSON.stringify(start.kind === 'event' ? start.envelope : start.event);
+      const bytes = Buffer.byteLength(payload);
+      const source = start.kind === 'event' ? start.envelope.source : start.event.source;
+      const eventType = start.kind === 'event' ? start.envelope.event.event_type : (start.event.eventType ?? null);
+      try {
+        return await db.transaction().execute(async (tx) => {
+          const inserted = await tx
+            .insertInto('hookline_spool')
+            .values({ scope, workflow_id: workflowId, kind: start.kind, source, event_type: eventType, payload, bytes, spooled_at: now, claimed_by: null, last_error: null })
+            .onConflict((oc) => oc.columns(['scope', 'workflow_id']).doNothing())
+            .returning('seq')
+            .executeTakeFirst();
+          if (inserted === undefined) return false;
+          // The bounds are the whole table's (it is one disk), checked and counted in one statement
+          // under the totals row's lock: exact on SQLite and on PostgreSQL alike.
+          const counted = await tx
+            .updateTable('hookline_spool_totals')
+            .set({ events: sql`events + 1`, bytes: sql`bytes + ${bytes}` })
+            .where('id', '=', 1)
+            .where(sql<boolean>`events + 1 <= ${limits.maxEvents} and bytes + ${bytes} <= ${limits.maxBytes}`)
+            .returning('events')
+            .executeTakeFirst();
+          if (counted === undefined) {
+            const t = await tx.selectFrom('hookline_spool_totals').select(['events', 'bytes']).where('id', '=', 1).executeTakeFirst();
+            throw new SpoolFull(`the spool is full (${t?.events} events, ${t?.bytes} bytes; limits ${limits.maxEvents} events, ${limits.maxBytes} bytes)`);
+          }
+          return true;
+        });
+      } catch (error) {
+        if (error instanceof SpoolFull) throw new SpoolRefusedError(workflowId, SpoolRefusal.full, `${error.message}: workflow ${workflowId} was not accepted`);
+        throw new SpoolRefusedError(workflowId, SpoolRefusal.writeFailed, `the spool could not store workflow ${workflowId}: ${(error as Error).message}`, { cause: error });
+      }
+    },
+
+    async claim(owner, limit, leaseMs) {
+      const now = Date.now();
+      let pick = db
+        .selectFrom('hookline_spool')
+        .select('seq')
+        .where('scope', '=', scope)
+        .where('claimed_until', '<=', now)
+        .orderBy('seq')
+        .limit(limit);
+      // Concurrent drainers skip each other's locked rows instead of queueing behind them; SQLite
+      // needs no such clause, its writer lock already makes the update one at a time.
+      if (dialect === 'postgres') pick = pick.forUpdate().skipLocked();
+      const rows = await db
+        .updateTable('hookline_spool')
+        .set({ claimed_by: owner, claimed_until: now + leaseMs, attempts: sql`attempts + 1` })
+        .where('seq', 'in', pick)
+        .returningAll()
+        .execute();
+      return rows.map((row) => ({ ...entryOf(row), start: startOf(row) })).sort((a, b) => a.seq - b.seq);
+    },
+
+    async release(owner, seqs, error) {
+      if (seqs.length === 0) return;
+      await db
+        .updateTable('hookline_spool')
+        .set({ claimed_by: null, claimed_until: 0, last_error: error === undefined ? null : error.slice(0, 500) })
+        .where('seq', 'in', seqs)
+        .where('claimed_by', '=', owner)
+        .execute();
+    },
+
+    async remove(seqs) {
+      if (seqs.length === 0) return;
+      await db.transaction().execute(async (tx) => {
+        // Only what this delete removed is subtracted: a row another drainer deleted first is not counted twice.
+        const removed = await tx.deleteFrom('hookline_spool').where('seq', 'in', seqs).returning('bytes').execute();
+        if (removed.length === 0) return;
+        const bytes = removed.reduce((sum, r) => sum + Number(r.bytes), 0);
+        await tx
+          .updateTable('hookline_spool_totals')
+          .set({ events: sql`events - ${removed.length}`, bytes: sql`bytes - ${bytes}` })
+          .where('id', '=', 1)
+          .execute();
+      });
+    },
+
+    async stats() {
+      const now = Date.now();
+      const row = await db
+        .selectFrom('hookline_spool')
+        .select((eb) => [
+          eb.fn.countAll<number | string>().as('depth'),
+          eb.fn.coalesce(eb.fn.sum<number | string>('bytes'), sql<number>`0`).as('bytes'),
+          eb.fn.min<number | string | null>('spooled_at').as('oldest'),
+          eb.fn.sum<number | string>(sql`case when claimed_until > ${now} then 1 else 0 end`).as('claimed'),
+        ])
+        .where('scope', '=', scope)
+        .executeTakeFirstOrThrow();
+      return {
+        depth: Number(row.depth),
+        bytes: Number(row.bytes),
+        oldestAgeMs: row.oldest === null ? 0 : Math.max(0, now - Number(row.oldest)),
+        claimed: Number(row.claimed ?? 0),
+      };
+    },
+
+    async list(limit) {
+      const rows = await db
+        .selectFrom('hookline_spool')
+        .select(['seq', 'workflow_id', 'source', 'event_type', 'bytes', 'spooled_at', 'attempts', 'claimed_by', 'claimed_until', 'last_error'])
+        .where('scope', '=', scope)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      return rows.map(entryOf);
+    },
+
+    close: () => db.destroy(),
+  };
+}
