@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   process.stdout.write(`POST ${url} (${scheme})\n→ ${res.status} ${res.statusText}\n${text}\n`);
   try {
     const answer = JSON.parse(text) as { workflowId?: string };
-    if (answer.workflowId) process.stdout.write(`\nSee it in the Temporal UI: http://localhost:8233/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`);
+    if (answer.workflowId) process.stdout.write(`\nSee it in the Temporal UI: http://localhost:${process.env.HOOKLINE_UI_PORT ?? 8233}/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`);
   } catch {
     // not JSON: already printed as is
   }
