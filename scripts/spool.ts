@@ -65,6 +65,10 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
           out(`Started ${total} event(s), then Temporal did not answer: ${pass.error ?? 'unknown error'}. The receivers keep trying on their own.`);
           return 1;
         }
+        if (pass.outcome === 'refused') {
+          out(`Started ${total} event(s); Temporal refuses the rest: ${pass.error ?? 'unknown error'}. See them with: npm run spool -- list`);
+          return 1;
+        }
       }
     }
     case undefined:

@@ -151,7 +151,7 @@ describe('secrets in configuration errors', () => {
   }
 
   it('decides what is secret in one list: tokens, credentialed URLs, every *_API_TOKEN and WEBHOOK_SECRET_*', () => {
-    for (const name of ['OPERATOR_TOKEN', 'METRICS_TOKEN', 'SANDBOX_TOKEN', 'TEMPORAL_API_KEY', 'SMTP_URL', 'AGENTS_CHAT_WEBHOOK_URL', 'DATABASE_URL', 'PAYMENTS_API_TOKEN', 'ANY_NEW_API_TOKEN', 'WEBHOOK_SECRET_OMS', 'WEBHOOK_SECRET_MY_SHOP']) {
+    for (const name of ['OPERATOR_TOKEN', 'METRICS_TOKEN', 'SANDBOX_TOKEN', 'TEMPORAL_API_KEY', 'SMTP_URL', 'AGENTS_CHAT_WEBHOOK_URL', 'DATABASE_URL', 'SPOOL_URL', 'PAYMENTS_API_TOKEN', 'ANY_NEW_API_TOKEN', 'WEBHOOK_SECRET_OMS', 'WEBHOOK_SECRET_MY_SHOP']) {
       expect(isSecretVariable(name), name).toBe(true);
     }
     for (const name of ['PORT', 'CRM_BASE_URL', 'WEBHOOK_SCHEME_OMS', 'TEMPORAL_ADDRESS', 'API_TOKEN_HINT']) expect(isSecretVariable(name), name).toBe(false);

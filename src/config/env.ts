@@ -47,6 +47,7 @@ export const SECRET_VARIABLES: readonly (string | RegExp)[] = [
   'SMTP_URL',
   'AGENTS_CHAT_WEBHOOK_URL',
   'DATABASE_URL',
+  'SPOOL_URL',
   /_API_TOKEN$/,
   /^WEBHOOK_SECRET_/,
 ];

@@ -33,9 +33,12 @@ export function createApp(deps: AppDeps): Express {
   });
   // Cached: /readyz is open to anyone, and each uncached call is a request to Temporal.
   const temporalReachable = cachedCheck(() => deps.isTemporalReachable().catch(() => false), deps.readyCacheMs ?? 1000);
+  // The spool's figures too: on SQLite they are read on the event loop, and /readyz is open to anyone.
+  const spoolStatus = deps.spoolStatus;
+  const spoolFigures = spoolStatus ? cachedCheck(() => spoolStatus().catch(() => 'unavailable' as const), deps.readyCacheMs ?? 1000) : undefined;
   app.get('/readyz', async (_req, res) => {
     const reachable = await temporalReachable();
-    const spool = deps.spoolStatus ? await deps.spoolStatus().catch(() => 'unavailable' as const) : undefined;
+    const spool = spoolFigures ? await spoolFigures() : undefined;
     // With a working spool, events are still taken in durably while Temporal is away: degraded, not down.
     const ready = readiness(reachable, spool);
     if (ready.ready) res.json(ready.body);

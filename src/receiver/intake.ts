@@ -1,5 +1,5 @@
-import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { isGrpcServiceError, ServiceError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
 import { workflowIdFor } from '../events/identity';
 import { workflowForEvent } from '../events/routing';
@@ -22,10 +22,38 @@ export class TemporalUnavailableError extends Error {
     /** The workflow the event would have started, so the failure can be logged against it. */
     readonly workflowId: string,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & {
+      /**
+       * False when Temporal answered and refused (a search attribute not registered, a namespace
+       * that does not exist, no permission): waiting does not fix that, so the event is not spooled.
+       */
+      transient?: boolean;
+    },
   ) {
     super(message, options);
+    this.transient = options?.transient ?? true;
   }
+
+  readonly transient: boolean;
+}
+
+/** gRPC codes with which Temporal refuses a start for a reason that retrying the same start cannot fix. */
+const PERMANENT_GRPC_CODES: ReadonlySet<number> = new Set([
+  3, // INVALID_ARGUMENT
+  5, // NOT_FOUND (the namespace)
+  7, // PERMISSION_DENIED
+  9, // FAILED_PRECONDITION
+  11, // OUT_OF_RANGE
+  12, // UNIMPLEMENTED
+  16, // UNAUTHENTICATED
+]);
+
+/** Whether a failed start may succeed later: anything but a definite refusal (timeouts, unreachable, overloaded). */
+export function isTransientStartFailure(err: unknown): boolean {
+  // The SDK turns a NOT_FOUND for the namespace into an error of its own.
+  if (err instanceof NamespaceNotFoundError) return false;
+  const grpc = err instanceof ServiceError && isGrpcServiceError(err.cause) ? err.cause : isGrpcServiceError(err) ? err : undefined;
+  return grpc === undefined || !PERMANENT_GRPC_CODES.has(grpc.code);
 }
 
 export interface Intake {
@@ -78,7 +106,10 @@ export function createIntake(options: IntakeOptions): Intake {
       return { workflowId, duplicate: false };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, duplicate: true };
-      throw new TemporalUnavailableError(workflowId, `Temporal did not accept workflow ${workflowId}: ${(err as Error).message}`, { cause: err });
+      throw new TemporalUnavailableError(workflowId, `Temporal did not accept workflow ${workflowId}: ${(err as Error).message}`, {
+        cause: err,
+        transient: isTransientStartFailure(err),
+      });
     }
   }
 

@@ -28,8 +28,12 @@ export const DEFAULT_DRAIN_POLICY: DrainPolicy = {
   maxBackoffMs: 10_000,
 };
 
-/** What one pass found: rows started, nothing to do, or Temporal (or the spool) not answering. */
-export type PassOutcome = 'drained' | 'empty' | 'unavailable';
+/**
+ * What one pass found: rows started, nothing to do, Temporal (or the spool) not answering, or
+ * Temporal answering but refusing every row it was asked (a start that can never succeed as is:
+ * the rows stay, with the error, for `npm run spool -- list`).
+ */
+export type PassOutcome = 'drained' | 'empty' | 'unavailable' | 'refused';
 
 export interface DrainDecision {
   /** Consecutive passes that found Temporal unavailable. */
@@ -51,7 +55,8 @@ export function nextDrain(outcome: PassOutcome, failures: number, policy: DrainP
       return { failures: 0, delayMs: 0, wakeable: true };
     case 'empty':
       return { failures: 0, delayMs: policy.idlePollMs, wakeable: true };
-    case 'unavailable': {
+    case 'unavailable':
+    case 'refused': {
       const capped = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** Math.min(failures, 30));
       return { failures: failures + 1, delayMs: Math.round(capped * (0.5 + random() / 2)), wakeable: false };
     }
@@ -111,6 +116,7 @@ export function createDrainer(options: DrainerOptions): Drainer {
 
     const done: number[] = [];
     let failure: string | undefined;
+    let refused: string | undefined;
     let next = 0;
     // A small pool of starts; the first unavailability stops new ones, so a Temporal that is down
     // costs one start timeout per pass, not one per row.
@@ -122,7 +128,9 @@ export function createDrainer(options: DrainerOptions): Drainer {
           await startRow(row);
           done.push(row.seq);
         } catch (err) {
-          failure = err instanceof TemporalUnavailableError ? err.message : `unexpected: ${(err as Error).message}`;
+          // A refusal is this row's alone: the pass goes on with the others.
+          if (err instanceof TemporalUnavailableError && !err.transient) refused = err.message;
+          else failure = err instanceof TemporalUnavailableError ? err.message : `unexpected: ${(err as Error).message}`;
         }
       }
     });
@@ -131,15 +139,17 @@ export function createDrainer(options: DrainerOptions): Drainer {
     const started = new Set(done);
     const rest = rows.filter((row) => !started.has(row.seq)).map((row) => row.seq);
     try {
-      await spool.remove(done);
-      if (done.length > 0) options.onDrained?.(done.length);
-      await spool.release(owner, rest, failure);
+      // Counted as this call removed them: a row another drainer deleted first is not ours.
+      const removed = await spool.remove(done);
+      if (removed > 0) options.onDrained?.(removed);
+      await spool.release(owner, rest, failure ?? refused);
     } catch (err) {
       // The rows stay claimed until the lease ends and are then started again: Temporal answers
       // "already started" for those it has, so nothing runs twice.
       logger.warn('spool bookkeeping failed', { error: (err as Error).message, started: done.length });
     }
     if (failure !== undefined) return { outcome: 'unavailable', started: done.length, error: failure };
+    if (done.length === 0 && refused !== undefined) return { outcome: 'refused', started: 0, error: refused };
     return { outcome: 'drained', started: done.length };
   }
 
@@ -150,6 +160,7 @@ export function createDrainer(options: DrainerOptions): Drainer {
       options.onPass?.(result.outcome);
       if (result.started > 0) logger.info('spool drained', { started: result.started, owner });
       if (result.outcome === 'unavailable' && failures === 0) logger.warn('spool drain waiting for Temporal', { error: result.error });
+      if (result.outcome === 'refused' && failures === 0) logger.error('spool drain: Temporal refuses the remaining rows', { error: result.error });
       const decision = nextDrain(result.outcome, failures, policy);
       failures = decision.failures;
       wakeable = decision.wakeable;

@@ -1,6 +1,7 @@
 import type { Logger } from '../log';
 import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '../receiver/intake';
-import type { SpooledStart, SpoolStore } from './store';
+import type { PassOutcome } from './drain';
+import { SpoolRefusedError, type SpooledStart, type SpoolStore } from './store';
 
 export interface SpoolingIntakeOptions {
   /** The direct path: a start Temporal must acknowledge. */
@@ -17,7 +18,7 @@ export interface SpoolingIntake extends Intake {
   /** True from a failed start until the drainer has emptied the spool with Temporal answering. */
   readonly bypassing: boolean;
   /** The drainer's report: Temporal answered and nothing is left (end the outage), or not. */
-  drainerReport(outcome: 'drained' | 'empty' | 'unavailable'): void;
+  drainerReport(outcome: PassOutcome): void;
 }
 
 /**
@@ -43,11 +44,21 @@ export function createSpoolingIntake(options: SpoolingIntakeOptions): SpoolingIn
 
   async function intake(source: string, workflowId: string, start: SpooledStart, begin: () => Promise<IntakeResult>): Promise<IntakeResult> {
     if (!sources.has(source)) return begin();
-    if (bypassing) return toSpool(workflowId, start);
+    if (bypassing) {
+      try {
+        return await toSpool(workflowId, start);
+      } catch (err) {
+        // The spool cannot take it (full, or its disk or database failing): Temporal may well
+        // answer by now, so try it before answering 503.
+        if (err instanceof SpoolRefusedError) return begin().catch(() => Promise.reject(err));
+        throw err;
+      }
+    }
     try {
       return await begin();
     } catch (err) {
-      if (!(err instanceof TemporalUnavailableError)) throw err;
+      // Only a failure that waiting can fix is spooled; a refusal stays the sender's 503 and an error line.
+      if (!(err instanceof TemporalUnavailableError) || !err.transient) throw err;
       return toSpool(workflowId, start, err);
     }
   }
@@ -57,11 +68,13 @@ export function createSpoolingIntake(options: SpoolingIntakeOptions): SpoolingIn
       return bypassing;
     },
     drainerReport(outcome) {
-      // "empty" alone would do on one receiver, but with a shared spool another receiver may have
-      // drained our rows while we could not reach Temporal; the next direct start then tells us.
-      if (outcome === 'empty' && bypassing) {
+      // Temporal answered the drainer (it started rows, or refused some for good, or there was
+      // nothing left): new events go straight to it again while the drainer works off the rest.
+      // Waiting for an empty spool instead could last for ever under steady traffic, with the
+      // drain rate, not Temporal's, as the receiver's capacity.
+      if (outcome !== 'unavailable' && bypassing) {
         bypassing = false;
-        logger.info('spool empty: events go straight to Temporal again');
+        logger.info('Temporal answers again: events go straight to it', { outcome });
       }
     },
     accept(envelope) {

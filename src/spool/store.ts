@@ -80,8 +80,8 @@ export interface SpoolStore {
   claim(owner: string, limit: number, leaseMs: number): Promise<SpooledRow[]>;
   /** Gives rows back unstarted (Temporal did not answer), so any drainer may take them again. */
   release(owner: string, seqs: number[], error?: string): Promise<void>;
-  /** Deletes rows whose start Temporal acknowledged (or reported as already started). */
-  remove(seqs: number[]): Promise<void>;
+  /** Deletes rows whose start Temporal acknowledged (or reported as already started); resolves to how many this call removed. */
+  remove(seqs: number[]): Promise<number>;
   stats(): Promise<SpoolStats>;
   list(limit: number): Promise<SpoolEntry[]>;
   close(): Promise<void>;
@@ -170,20 +170,24 @@ async function openPostgres(url: string): Promise<Kysely<SpoolSchema>> {
   return new Kysely<SpoolSchema>({ dialect: new PostgresDialect({ pool }) });
 }
 
+// The payload is the last column: SQLite reads a row's columns in order, so the small ones that
+// stats and claims read never drag a large body's overflow pages in with them.
 async function createTable(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgres'): Promise<void> {
   const ddl =
     dialect === 'sqlite'
       ? sql`create table if not exists hookline_spool (
           seq integer primary key autoincrement, scope text not null, workflow_id text not null,
-          kind text not null, source text not null, event_type text, payload text not null,
+          kind text not null, source text not null, event_type text,
           bytes integer not null, spooled_at integer not null, attempts integer not null default 0,
           claimed_by text, claimed_until integer not null default 0, last_error text,
+          payload text not null,
           unique (scope, workflow_id))`
       : sql`create table if not exists hookline_spool (
           seq bigserial primary key, scope text not null, workflow_id text not null,
-          kind text not null, source text not null, event_type text, payload text not null,
+          kind text not null, source text not null, event_type text,
           bytes integer not null, spooled_at bigint not null, attempts integer not null default 0,
           claimed_by text, claimed_until bigint not null default 0, last_error text,
+          payload text not null,
           unique (scope, workflow_id))`;
   const totals = sql`create table if not exists hookline_spool_totals (id integer primary key, events bigint not null, bytes bigint not null)`;
   // Counted from the rows, once: the totals start right even for a table that predates them.
@@ -306,17 +310,18 @@ async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
     },
 
     async remove(seqs) {
-      if (seqs.length === 0) return;
-      await db.transaction().execute(async (tx) => {
+      if (seqs.length === 0) return 0;
+      return db.transaction().execute(async (tx) => {
         // Only what this delete removed is subtracted: a row another drainer deleted first is not counted twice.
         const removed = await tx.deleteFrom('hookline_spool').where('seq', 'in', seqs).returning('bytes').execute();
-        if (removed.length === 0) return;
+        if (removed.length === 0) return 0;
         const bytes = removed.reduce((sum, r) => sum + Number(r.bytes), 0);
         await tx
           .updateTable('hookline_spool_totals')
           .set({ events: sql`events - ${removed.length}`, bytes: sql`bytes - ${bytes}` })
           .where('id', '=', 1)
           .execute();
+        return removed.length;
       });
     },
 
