@@ -124,15 +124,16 @@ export interface SchemaReport {
  * applies only versions above the recorded one); a newer sql tool upgrades the schema.
  */
 export async function migrateTemporalDatabases(binaries: TemporalServerBinaries, databases: TemporalDatabases): Promise<SchemaReport[]> {
-  const reports: SchemaReport[] = [];
-  for (const [kind, url] of [['temporal', databases.temporal], ['visibility', databases.visibility]] as const) {
-    const created = await ensureDatabase(url);
-    const before = await schemaVersion(url);
-    if (before === undefined) sqlTool(binaries, url, ['setup-schema', '-v', '0.0']);
-    sqlTool(binaries, url, ['update-schema', '--schema-name', SCHEMAS[kind]]);
-    reports.push({ database: databaseName(url), created, before, after: await schemaVersion(url) });
-  }
-  return reports;
+  return [await migrateDatabase(binaries, databases.temporal, 'temporal'), await migrateDatabase(binaries, databases.visibility, 'visibility')];
+}
+
+/** One database: created if missing, set up if new, updated to `targetVersion` (default: this tool's latest). */
+export async function migrateDatabase(binaries: TemporalServerBinaries, url: string, kind: keyof typeof SCHEMAS, targetVersion?: string): Promise<SchemaReport> {
+  const created = await ensureDatabase(url);
+  const before = await schemaVersion(url);
+  if (before === undefined) sqlTool(binaries, url, ['setup-schema', '-v', '0.0']);
+  sqlTool(binaries, url, ['update-schema', '--schema-name', SCHEMAS[kind], ...(targetVersion ? ['-v', targetVersion] : [])]);
+  return { database: databaseName(url), created, before, after: await schemaVersion(url) };
 }
 
 export function describeSchema(report: SchemaReport): string {
@@ -222,10 +223,10 @@ export function serverEnv(options: ServerOptions): Record<string, string> {
 }
 
 /** `temporal-server --config-file config/temporal/server.yaml start`, all four services in one process. */
-export function spawnTemporalServer(binaries: TemporalServerBinaries, options: ServerOptions): ChildProcess {
+export function spawnTemporalServer(binaries: TemporalServerBinaries, options: ServerOptions, extraEnv: Record<string, string> = {}): ChildProcess {
   return spawn(binaries.server, ['--config-file', SERVER_CONFIG_FILE, '--allow-no-auth', 'start'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...serverEnv(options) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extraEnv, ...serverEnv(options) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
