@@ -17,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
 import { migrateToLatest, openDatabase } from '../src/db';
 import { DATA_DIR, DEV_LEAD_OPERATOR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { createOperatorDirectory } from '../src/operators/directory';
@@ -52,8 +53,6 @@ interface Managed {
   start: () => ChildProcess;
   child?: ChildProcess;
   restarts: number;
-  /** Set when a (re)start has been logged as ready, so the first start can be awaited. */
-  onLine?: (line: string) => void;
 }
 
 const managed: Managed[] = [];
@@ -101,12 +100,12 @@ function pipeLines(name: string, child: ChildProcess, onLine?: (line: string) =>
 }
 
 /** Starts a process and keeps it running: restarted 1, 2, 4… up to 10 s after each unexpected exit. */
-function supervise(name: string, launch: () => ChildProcess, onLine?: (line: string) => void): Managed {
-  const entry: Managed = { name, start: launch, restarts: 0, onLine };
+function supervise(name: string, launch: () => ChildProcess): Managed {
+  const entry: Managed = { name, start: launch, restarts: 0 };
   const startOnce = (): ChildProcess => {
     const child = launch();
     entry.child = child;
-    pipeLines(name, child, entry.onLine);
+    pipeLines(name, child);
     child.on('exit', (code, signal) => {
       if (stopping) return;
       const delay = Math.min(10_000, 1000 * 2 ** Math.min(entry.restarts, 4));
@@ -239,15 +238,13 @@ async function main(): Promise<void> {
     DATABASE_URL: knowledgeBase,
     ...devSecretsEnv(secrets, env),
   };
-  const ready = new Set<string>();
+  const workerProcesses: Managed[] = [];
   for (let i = 1; i <= workers; i += 1) {
     const name = `worker-${i}`;
-    supervise(
-      name,
-      () => spawn(node, ['dist/src/worker/main.js'], { cwd: ROOT, env: { ...appEnv, ...role(name), WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS ?? 'off' }, stdio: ['ignore', 'pipe', 'pipe'] }),
-      (line) => {
-        if (line.includes('"worker started"')) ready.add(name);
-      },
+    workerProcesses.push(
+      supervise(name, () =>
+        spawn(node, ['dist/src/worker/main.js'], { cwd: ROOT, env: { ...appEnv, ...role(name), WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS ?? 'off' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+      ),
     );
   }
   for (const [i, port] of receiverPorts.entries()) {
@@ -257,7 +254,12 @@ async function main(): Promise<void> {
     );
   }
   for (const port of receiverPorts) await waitFor(`The receiver on port ${port}`, () => httpOk(`http://127.0.0.1:${port}/readyz`), 90_000);
-  await waitFor('The workers', async () => ready.size === workers, 120_000);
+  // A worker is ready when Temporal sees it poll (its identity is `pid@host`), whatever LOG_LEVEL says.
+  const taskQueue = env.HOOKLINE_TASK_QUEUE ?? 'hookline';
+  await waitFor('The workers', async () => {
+    const polling = await pollerPids(temporalAddress, namespace, taskQueue);
+    return workerProcesses.every((w) => w.child?.pid !== undefined && polling.has(w.child.pid));
+  }, 120_000);
 
   say('');
   say('hookline cluster is running (compiled build, Temporal on PostgreSQL).');
@@ -274,6 +276,19 @@ async function main(): Promise<void> {
   say(`  PORT=${receiverPorts.at(-1)} npm run send -- oms order.status_updated`);
   say('');
   say('Press Ctrl-C to stop everything.');
+}
+
+/** temporal.api.enums.v1.TaskQueueType (@temporalio/proto is not a direct dependency). */
+const TASK_QUEUE_TYPE_WORKFLOW = 1;
+
+async function pollerPids(address: string, namespace: string, taskQueue: string): Promise<Set<number>> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    const { pollers } = await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: TASK_QUEUE_TYPE_WORKFLOW });
+    return new Set((pollers ?? []).map((p) => Number(p.identity?.split('@')[0])));
+  } finally {
+    await connection.close();
+  }
 }
 
 function optionalCount(variable: string): number | undefined {

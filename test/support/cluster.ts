@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
-import { expect } from 'vitest';
 import { allPorts, serverPorts, withDatabase } from '../../scripts/cluster-temporal';
 import { freePort } from './processes';
 
@@ -104,9 +103,12 @@ export async function startCluster(cluster: ClusterEnv, args: string[] = [], tim
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  await expect
-    .poll(() => (child.exitCode !== null ? `exited ${child.exitCode}:\n${output}` : output), { timeout: timeoutMs, interval: 500 })
-    .toContain('hookline cluster is running');
+  // A plain loop: this runs in beforeAll too, where expect.poll is not allowed.
+  for (const deadline = Date.now() + timeoutMs; !output.includes('hookline cluster is running'); ) {
+    if (child.exitCode !== null) throw new Error(`npm run cluster exited with ${child.exitCode}:\n${output.slice(-4000)}`);
+    if (Date.now() > deadline) throw new Error(`npm run cluster was not running within ${timeoutMs / 1000}s:\n${output.slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
   return {
     process: child,
     output: () => output,
