@@ -52,8 +52,9 @@ interface Config {
 const CONFIGS: Config[] = [
   { name: '1 receiver + 1 worker', workers: 1, receivers: 1, shards: 4 },
   { name: '2 receivers + 2 workers', workers: 2, receivers: 2, shards: 4 },
-  // Tuned: see docs/benchmarks.md for what was tried.
-  { name: '2 + 2, tuned', workers: 2, receivers: 2, shards: Number(process.env.BENCH_TUNED_SHARDS ?? 8), env: JSON.parse(process.env.BENCH_TUNED_ENV ?? '{}') as Record<string, string> },
+  // The knobs worth trying on one host (docs/benchmarks.md#the-cluster says what they did).
+  { name: '1 + 1, 16 history shards', workers: 1, receivers: 1, shards: 16 },
+  { name: '1 + 1, server pools of 5', workers: 1, receivers: 1, shards: 4, env: { TEMPORAL_SQL_MAX_CONNS: '5' } },
 ];
 
 function log(line: string): void {
@@ -74,7 +75,13 @@ const dropDatabases = () => pg('postgres', async (c) => {
   for (const s of ['temporal', 'visibility', 'kb']) await c.query(`DROP DATABASE IF EXISTS ${PREFIX}_${s} WITH (FORCE)`);
 });
 
-const commits = () => pg('postgres', async (c) => Number((await c.query("SELECT sum(xact_commit)::bigint AS n FROM pg_stat_database WHERE datname LIKE 'hookline_bench_%'")).rows[0].n ?? 0));
+/** Transactions committed so far (read-only ones included) per bench database: temporal, visibility, kb. */
+const commits = () =>
+  pg('postgres', async (c) => {
+    const { rows } = await c.query<{ datname: string; n: string }>("SELECT datname, xact_commit::bigint AS n FROM pg_stat_database WHERE datname LIKE 'hookline_bench_%'");
+    const of = (suffix: string) => Number(rows.find((r) => r.datname === `${PREFIX}_${suffix}`)?.n ?? 0);
+    return { temporal: of('temporal'), visibility: of('visibility'), kb: of('kb') };
+  });
 
 /** CPU ms used so far by every process whose command line matches. */
 function cpuMs(match: (cmd: string, env: string) => boolean): number {
@@ -101,7 +108,8 @@ function processCpu(dataDir: string, loadPids: (number | undefined)[]): Cpu {
   const role = (prefix: string) => (cmd: string, env: string) => env.includes(`HOOKLINE_DATA_DIR=${dataDir}\0`) && env.includes(`HOOKLINE_CLUSTER_PROCESS=${prefix}`);
   return {
     temporal: cpuMs(role('temporal')),
-    postgres: cpuMs((cmd) => cmd.startsWith('postgres') || cmd.includes('/postgres ')),
+    // Backends serving the bench's databases (their title names the database); not other users' nor the WAL writer.
+    postgres: cpuMs((cmd) => cmd.startsWith('postgres: ') && cmd.includes(` ${PREFIX}_`)),
     receivers: cpuMs(role('receiver-')),
     workers: cpuMs(role('worker-')),
     load: loadPids.reduce<number>((sum, pid) => sum + (pid ? cpuOfPid(pid) : 0), 0),
@@ -227,7 +235,7 @@ interface Row {
   errors: number;
   e2ePerSec: number;
   cpuPerEvent: Record<string, number>;
-  commitsPerEvent: number;
+  commitsPerEvent: { temporal: number; visibility: number; kb: number };
 }
 
 async function measureConfig(config: Config, secrets: Record<string, string>, build: boolean): Promise<Row> {
@@ -272,7 +280,7 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
       errors: load.requests - load.accepted,
       e2ePerSec,
       cpuPerEvent: { temporal: per('temporal'), postgres: per('postgres'), receivers: per('receivers'), workers: per('workers'), load: per('load') },
-      commitsPerEvent: (c1 - c0) / Math.max(1, load.accepted),
+      commitsPerEvent: { temporal: (c1.temporal - c0.temporal) / load.accepted, visibility: (c1.visibility - c0.visibility) / load.accepted, kb: (c1.kb - c0.kb) / load.accepted },
     };
   } finally {
     for (const g of generators) g.child.kill();
@@ -315,10 +323,10 @@ export async function clusterBench(): Promise<number> {
     ['configuration', 'accepted/s', '× bare', '× first', 'ack p50 ms', 'ack p99 ms', 'non-2xx', 'e2e wf/s', '× first'],
     rows.map((r) => [r.name, perSecond(r.acceptedPerSec), (r.acceptedPerSec / barePerSec).toFixed(4), (r.acceptedPerSec / first.acceptedPerSec).toFixed(2), ms(r.p50), ms(r.p99), String(r.errors), perSecond(r.e2ePerSec), (r.e2ePerSec / first.e2ePerSec).toFixed(2)]),
   );
-  log('\nwhere the time goes, per accepted event (CPU ms; PostgreSQL commits):');
+  log('\nwhere the time goes, per accepted event during the closed loop (workers running): CPU ms by process, PostgreSQL transactions by database');
   table(
-    ['configuration', 'temporal', 'postgres', 'receivers', 'workers', 'load gen', 'PG commits'],
-    rows.map((r) => [r.name, ms(r.cpuPerEvent.temporal!), ms(r.cpuPerEvent.postgres!), ms(r.cpuPerEvent.receivers!), ms(r.cpuPerEvent.workers!), ms(r.cpuPerEvent.load!), r.commitsPerEvent.toFixed(1)]),
+    ['configuration', 'temporal', 'postgres', 'receivers', 'workers', 'load gen', 'tx temporal', 'tx visibility', 'tx kb'],
+    rows.map((r) => [r.name, ms(r.cpuPerEvent.temporal!), ms(r.cpuPerEvent.postgres!), ms(r.cpuPerEvent.receivers!), ms(r.cpuPerEvent.workers!), ms(r.cpuPerEvent.load!), r.commitsPerEvent.temporal.toFixed(1), r.commitsPerEvent.visibility.toFixed(1), r.commitsPerEvent.kb.toFixed(1)]),
   );
   log(`\nload average ${loadAverage()}`);
   return 0;
