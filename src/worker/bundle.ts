@@ -18,5 +18,8 @@ export function workflowSource(explicitPath: string | undefined): WorkflowSource
     return { workflowBundle: { codePath } };
   }
   if (existsSync(DEFAULT_BUNDLE_PATH)) return { workflowBundle: { codePath: DEFAULT_BUNDLE_PATH } };
-  return { workflowsPath: require.resolve(join(__dirname, '../../workflows')) };
+  // workflows/index.ts beside src/, or workflows/index.js beside dist/src/ when compiled.
+  const entry = ['index.ts', 'index.js'].map((file) => join(__dirname, '../../workflows', file)).find((path) => existsSync(path));
+  if (!entry) throw new Error(`no workflows/index.ts or .js next to ${resolve(__dirname, '../..')}: run npm run build, or set WORKFLOW_BUNDLE_PATH`);
+  return { workflowsPath: entry };
 }
