@@ -10,7 +10,8 @@
  * Variables: TEMPORAL_DATABASE_URL (postgres://postgres@127.0.0.1:5432/temporal),
  * TEMPORAL_VISIBILITY_DATABASE_URL (…/temporal_visibility beside it), DATABASE_URL (…/hookline beside
  * it), HOOKLINE_TEMPORAL_PORT (7233), PORT (3000), CLUSTER_WORKERS (2), CLUSTER_RECEIVERS (2),
- * NUM_HISTORY_SHARDS (4; fixed once the temporal database exists), SANDBOX_PORT (4010),
+ * NUM_HISTORY_SHARDS (4; fixed once the temporal database exists), HOOKLINE_UI_PORT (8233, the
+ * Temporal UI when it could be provisioned), SANDBOX_PORT (4010),
  * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares). `--skip-build` uses dist/ as it is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,7 +35,7 @@ import {
   temporalDatabases,
   withDatabase,
 } from './cluster-temporal';
-import { describeServer, findTemporalServer } from './temporal-server';
+import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = resolve(ROOT, DATA_DIR);
@@ -191,13 +192,17 @@ async function main(): Promise<void> {
   const knowledgeBase = env.DATABASE_URL || withDatabase(databases.temporal, 'hookline');
   const shards = Number(env.NUM_HISTORY_SHARDS ?? 4);
   const receiverPorts = Array.from({ length: receivers }, (_, i) => receiverPort + i);
+  const uiPort = Number(env.HOOKLINE_UI_PORT ?? 8233);
 
   await requireFreePorts(receiverPorts, 'receivers', 'PORT');
   await requireFreePorts([sandboxPort], 'third-party sandbox', 'SANDBOX_PORT');
   await requireFreePorts(allPorts(ports), 'Temporal server', 'HOOKLINE_TEMPORAL_PORT');
+  await requireFreePorts([uiPort], 'Temporal UI', 'HOOKLINE_UI_PORT');
 
   const binaries = await findTemporalServer();
   say(describeServer(binaries));
+  const ui = await findTemporalUi();
+  say(ui.path ? `Temporal UI: ${ui.path} (${ui.source === 'cache' ? 'cached build' : 'freshly built with go'})` : `Temporal UI: none — ${ui.reason}`);
   for (const report of await migrateTemporalDatabases(binaries, databases)) say(`PostgreSQL ${describeSchema(report)}`);
   if (/^postgres(ql)?:/.test(knowledgeBase) && (await ensureDatabase(knowledgeBase))) say(`PostgreSQL ${new URL(knowledgeBase).pathname.slice(1)}: created (knowledge base)`);
 
@@ -218,6 +223,18 @@ async function main(): Promise<void> {
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   const registered = await ensureNamespace(temporalAddress, namespace, 120_000);
   say(`Namespace ${namespace}: ${registered.namespaceCreated ? 'created' : 'ready'}${registered.added.length ? `; search attributes added: ${registered.added.join(', ')}` : ''}`);
+
+  if (ui.path) {
+    const uiBinary = ui.path;
+    supervise('temporal-ui', () =>
+      spawn(uiBinary, ['--root', ROOT, '--config', 'config/temporal-ui', '--env', 'cluster', 'start'], {
+        cwd: ROOT,
+        env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '', ...role('temporal-ui'), TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_NAMESPACE: namespace },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    await waitFor('The Temporal UI', () => httpOk(`http://127.0.0.1:${uiPort}/`), 30_000);
+  }
 
   const { secrets, created } = loadOrCreateDevSecrets(resolve(ROOT, DEV_SECRETS_FILE));
   const node = process.execPath;
@@ -265,7 +282,8 @@ async function main(): Promise<void> {
   say('hookline cluster is running (compiled build, Temporal on PostgreSQL).');
   for (const port of receiverPorts) say(`  Receiver      http://localhost:${port}/webhooks/{oms,crm,payments,carrier}   (health: http://localhost:${port}/readyz)`);
   say(`  Workers       ${workers} (node dist/src/worker/main.js, prebuilt dist/workflow-bundle.js)`);
-  say(`  Temporal      ${temporalAddress}   namespace ${namespace}   (no UI here: see README, "The production shape on one machine")`);
+  say(`  Temporal      ${temporalAddress}   namespace ${namespace}`);
+  say(`  Temporal UI   ${ui.path ? `http://localhost:${uiPort}` : `none (${ui.reason})`}`);
   say(`  PostgreSQL    ${redact(databases.temporal)}, ${redact(databases.visibility)}; knowledge base ${redact(knowledgeBase)}`);
   say(`  Sandbox       ${sandboxUrl}`);
   say(`  Inbox         http://localhost:${receiverPorts[0]}/inbox`);

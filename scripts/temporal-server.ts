@@ -9,7 +9,11 @@
  * half-written. The sql tool carries the PostgreSQL schemas of its version inside it
  * (`--schema-name postgresql/v12/temporal`), so the binaries are all there is to cache.
  *
- * Run directly (`npm run temporal-server`) it prints the folder on stdout and the reason on stderr.
+ * The Temporal UI server is provisioned the same way (findTemporalUi), but optional: without Go
+ * and without a cached build, `npm run cluster` runs without a UI and says so.
+ *
+ * Run directly (`npm run temporal-server`) it provisions both, prints the server's folder on stdout
+ * and what it used on stderr.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -121,6 +125,49 @@ export async function findTemporalServer(): Promise<TemporalServerBinaries> {
   return { ...cached, source: 'go-build' };
 }
 
+/** The Temporal UI server: the version the Temporal CLI v1.5.1 embeds in `start-dev` (its module is then already cached). */
+export const TEMPORAL_UI_VERSION = 'v2.42.1';
+const UI_PACKAGE = 'github.com/temporalio/ui-server/v2/cmd/server';
+
+export function uiCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION);
+}
+
+/**
+ * The UI server binary (it embeds the web app), cached like the server; built with `go install`
+ * when missing (about a minute with its module cached, plus a ~150 MB module download on a fresh
+ * machine). Without Go it is undefined, with the reason: the cluster runs without a UI then.
+ */
+export async function findTemporalUi(): Promise<{ path: string; source: 'cache' | 'go-build'; reason?: undefined } | { path?: undefined; source?: undefined; reason: string }> {
+  const cached = join(uiCacheDir(), 'temporal-ui');
+  if (isExecutable(cached)) return { path: cached, source: 'cache' };
+  const go = findGo();
+  if (!go) return { reason: `no Go toolchain to build the Temporal UI ${TEMPORAL_UI_VERSION} (and none cached in ${uiCacheDir()})` };
+  const staging = join(tmpdir(), `hookline-temporal-ui-build-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  log(`building the Temporal UI server ${TEMPORAL_UI_VERSION} from the Go module proxy (first time only; about a minute, plus its download)…`);
+  const started = Date.now();
+  const ticker = setInterval(() => log(`  still building the UI… ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(go, ['install', `${UI_PACKAGE}@${TEMPORAL_UI_VERSION}`], { env: { ...process.env, CGO_ENABLED: '0', GOBIN: staging }, stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${UI_PACKAGE} exited with ${code}`))));
+    });
+    mkdirSync(uiCacheDir(), { recursive: true });
+    renameSync(join(staging, 'server'), cached);
+  } catch (err) {
+    return { reason: `the Temporal UI could not be built: ${(err as Error).message}` };
+  } finally {
+    clearInterval(ticker);
+    rmSync(staging, { recursive: true, force: true });
+  }
+  log(`built the UI in ${Math.round((Date.now() - started) / 1000)}s → ${cached}`);
+  return { path: cached, source: 'go-build' };
+}
+
 const DESCRIPTIONS: Record<ServerSource, string> = {
   TEMPORAL_SERVER_DIR: 'from TEMPORAL_SERVER_DIR',
   cache: `cached build (${TEMPORAL_SERVER_VERSION})`,
@@ -133,8 +180,10 @@ export function describeServer(found: TemporalServerBinaries): string {
 
 if (require.main === module) {
   findTemporalServer()
-    .then((found) => {
+    .then(async (found) => {
       log(describeServer(found));
+      const ui = await findTemporalUi();
+      log(ui.path ? `Temporal UI: ${ui.path} — ${ui.source === 'cache' ? 'cached build' : 'freshly built with go'} (${TEMPORAL_UI_VERSION})` : `Temporal UI: none (${ui.reason})`);
       process.stdout.write(`${found.dir}\n`);
     })
     .catch((err: unknown) => {

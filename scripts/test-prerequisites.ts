@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describeCli, findTemporalCli } from './temporal-cli';
-import { describeServer, findTemporalServer } from './temporal-server';
+import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -29,6 +29,10 @@ async function main(): Promise<void> {
   const cli = await findTemporalCli();
   process.stderr.write(`[pretest] ${describeCli(cli)}\n`);
   process.stderr.write(`[pretest] ${describeServer(await findTemporalServer())}\n`);
+  // test/cluster.test.ts checks the cluster's UI too, so it must be there.
+  const ui = await findTemporalUi();
+  if (!ui.path) throw new Error(`the Temporal UI is needed for test/cluster.test.ts: ${ui.reason}`);
+  process.stderr.write(`[pretest] Temporal UI: ${ui.path}\n`);
   ensureChromium();
   process.stderr.write(`[pretest] Chromium: ${CHROMIUM_PATH}\n`);
 }

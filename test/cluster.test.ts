@@ -115,6 +115,17 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     expect(await inbox.text()).toContain('lead');
   });
 
+  it('serves the Temporal UI against the cluster’s server', async () => {
+    expect(cluster!.output()).toContain(`Temporal UI   http://localhost:${new URL(env.uiUrl).port}`);
+    const page = await fetch(env.uiUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+    // Its API proxies to the frontend on PostgreSQL: the namespace npm run cluster registered.
+    const namespaces = await fetch(`${env.uiUrl}/api/v1/namespaces`);
+    expect(namespaces.status).toBe(200);
+    expect(JSON.stringify(await namespaces.json())).toContain('"default"');
+  });
+
   it('keeps its Temporal databases migrated idempotently: a rerun changes nothing, an older schema is upgraded', async () => {
     const binaries = await findTemporalServer();
     const databases = temporalDatabases(env.env);
@@ -284,7 +295,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
   it('Ctrl-C stops everything; started again, history and the knowledge base are still there', { timeout: 300_000 }, async () => {
     await cluster!.interrupt();
     // In order: receivers first, the Temporal server last.
-    expect(cluster!.output()).toMatch(/Stopping the cluster…\n  stopped receiver-2\n  stopped receiver-1\n  stopped worker-2\n  stopped worker-1\n  stopped sandbox\n  stopped temporal\n/);
+    expect(cluster!.output()).toMatch(/Stopping the cluster…\n  stopped receiver-2\n  stopped receiver-1\n  stopped worker-2\n  stopped worker-1\n  stopped sandbox\n  stopped temporal-ui\n  stopped temporal\n/);
     await expect.poll(() => clusterProcesses(dataDir).map((p) => `${p.role} ${p.command}`), { timeout: 20_000 }).toEqual([]);
     cluster = await startCluster(env, ['--skip-build']);
     expect(cluster.output()).toMatch(new RegExp(`PostgreSQL ${PREFIX}_temporal: schema 1\\.\\d+, up to date`));

@@ -40,6 +40,7 @@ export interface ClusterEnv {
   receiverUrls: string[];
   temporalAddress: string;
   sandboxUrl: string;
+  uiUrl: string;
 }
 
 /**
@@ -50,6 +51,7 @@ export async function clusterEnv(options: { dataDir: string; databasePrefix: str
   const temporalPort = await freeBlock(20_000, 30_000, (base) => allPorts(serverPorts(base)));
   const receiverPort = await freeBlock(30_000, 32_000, (base) => [base, base + 1]);
   const sandboxPort = await freePort();
+  const uiPort = await freePort();
   const pg = clusterPostgres();
   const env = {
     PATH: process.env.PATH ?? '',
@@ -59,6 +61,7 @@ export async function clusterEnv(options: { dataDir: string; databasePrefix: str
     HOOKLINE_TEMPORAL_PORT: String(temporalPort),
     PORT: String(receiverPort),
     SANDBOX_PORT: String(sandboxPort),
+    HOOKLINE_UI_PORT: String(uiPort),
     TEMPORAL_DATABASE_URL: withDatabase(pg, `${options.databasePrefix}_temporal`),
     TEMPORAL_VISIBILITY_DATABASE_URL: withDatabase(pg, `${options.databasePrefix}_visibility`),
     DATABASE_URL: withDatabase(pg, `${options.databasePrefix}_kb`),
@@ -69,6 +72,7 @@ export async function clusterEnv(options: { dataDir: string; databasePrefix: str
     receiverUrls: [`http://127.0.0.1:${receiverPort}`, `http://127.0.0.1:${receiverPort + 1}`],
     temporalAddress: `127.0.0.1:${temporalPort}`,
     sandboxUrl: `http://127.0.0.1:${sandboxPort}`,
+    uiUrl: `http://127.0.0.1:${uiPort}`,
   };
 }
 
