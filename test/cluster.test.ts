@@ -294,8 +294,11 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
 
   it('Ctrl-C stops everything; started again, history and the knowledge base are still there', { timeout: 300_000 }, async () => {
     await cluster!.interrupt();
-    // In order: receivers first, the Temporal server last.
-    expect(cluster!.output()).toMatch(/Stopping the cluster…\n  stopped receiver-2\n  stopped receiver-1\n  stopped worker-2\n  stopped worker-1\n  stopped sandbox\n  stopped temporal-ui\n  stopped temporal\n/);
+    // In order: receivers first, the Temporal server last. npm may exit on the signal before the
+    // cluster has finished stopping its children, so wait for its last line.
+    const first = cluster!;
+    await expect.poll(() => first.output(), { timeout: 30_000 }).toContain('  stopped temporal\n');
+    expect(first.output()).toMatch(/Stopping the cluster…\n  stopped receiver-2\n  stopped receiver-1\n  stopped worker-2\n  stopped worker-1\n  stopped sandbox\n  stopped temporal-ui\n  stopped temporal\n/);
     await expect.poll(() => clusterProcesses(dataDir).map((p) => `${p.role} ${p.command}`), { timeout: 20_000 }).toEqual([]);
     cluster = await startCluster(env, ['--skip-build']);
     expect(cluster.output()).toMatch(new RegExp(`PostgreSQL ${PREFIX}_temporal: schema 1\\.\\d+, up to date`));
@@ -305,7 +308,8 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     expect(await notifications(`payment:payment.succeeded:${finishedBeforeStop.paymentId}`)).toHaveLength(1);
     for (const i of [a, b]) expect((await fetch(`${url(i)}/readyz`)).status).toBe(200);
     await cluster.interrupt();
-    expect(cluster.output()).toContain('  stopped temporal\n');
+    const second = cluster;
+    await expect.poll(() => second.output(), { timeout: 30_000 }).toContain('  stopped temporal\n');
     await expect.poll(() => clusterProcesses(dataDir).length, { timeout: 20_000 }).toBe(0);
     cluster = undefined;
   });

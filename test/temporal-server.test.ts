@@ -1,16 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serverPorts, temporalDatabases } from '../scripts/cluster-temporal';
-import { TEMPORAL_SERVER_VERSION } from '../scripts/temporal-server';
+import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../scripts/temporal-server';
 import { workflowSource } from '../src/worker/bundle';
 
 /**
  * Provisioning of the Temporal server as a fresh machine meets it: `npm run temporal-server` with
  * an empty cache and a `go` that stands in for the toolchain (the real cold build takes minutes and
- * runs in CI's pretest), then with the cache filled, then with TEMPORAL_SERVER_DIR.
+ * runs in CI's pretest), then with the cache filled, then with TEMPORAL_SERVER_DIR. The UI server is
+ * provisioned alongside.
  */
 const ROOT = resolve(__dirname, '..');
 const dirs: string[] = [];
@@ -56,8 +57,12 @@ describe('npm run temporal-server', () => {
     expect(first.stdout).toBe(target);
     expect(first.stderr).toContain(`building temporal-server and temporal-sql-tool ${TEMPORAL_SERVER_VERSION} from the Go module proxy`);
     expect(first.stderr).toContain('freshly built with go');
-    const call = readFileSync(go.log, 'utf8').trim();
+    const [call, uiCall] = readFileSync(go.log, 'utf8').trim().split('\n');
     expect(call).toContain(`install -tags disable_grpc_modules go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION} go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`);
+    // Then the UI server, the same way, into its own versioned cache.
+    expect(uiCall).toContain(`install github.com/temporalio/ui-server/v2/cmd/server@${TEMPORAL_UI_VERSION}`);
+    expect(first.stderr).toContain(`built the UI in`);
+    expect(readFileSync(join(cache, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION, 'temporal-ui'), 'utf8')).toContain('echo server');
     expect(call).toContain('CGO_ENABLED=0');
     // Built into a staging folder outside the cache, then renamed in: no half binary in the cache.
     expect(call).not.toContain(`GOBIN=${target}`);
@@ -67,19 +72,25 @@ describe('npm run temporal-server', () => {
     const second = provision(env);
     expect(second.status).toBe(0);
     expect(second.stderr).toContain(`cached build (${TEMPORAL_SERVER_VERSION})`);
-    expect(readFileSync(go.log, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(second.stderr).toContain(`Temporal UI: ${join(cache, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION, 'temporal-ui')} — cached build`);
+    expect(readFileSync(go.log, 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
   it('uses TEMPORAL_SERVER_DIR when given, and refuses one without the binaries', () => {
     const dir = temp();
-    const missing = provision({ XDG_CACHE_HOME: temp(), PATH: '/usr/bin:/bin', TEMPORAL_SERVER_DIR: dir });
+    // A cached UI, so nothing is built (a real go is found at /usr/local/go even off PATH).
+    const cache = temp();
+    mkdirSync(join(cache, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION), { recursive: true });
+    writeFileSync(join(cache, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION, 'temporal-ui'), '#!/bin/sh\n');
+    chmodSync(join(cache, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION, 'temporal-ui'), 0o755);
+    const missing = provision({ XDG_CACHE_HOME: cache, PATH: '/usr/bin:/bin', TEMPORAL_SERVER_DIR: dir });
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain(`TEMPORAL_SERVER_DIR=${dir} needs executable temporal-server and temporal-sql-tool`);
     for (const name of ['temporal-server', 'temporal-sql-tool']) {
       writeFileSync(join(dir, name), '#!/bin/sh\n');
       chmodSync(join(dir, name), 0o755);
     }
-    const found = provision({ XDG_CACHE_HOME: temp(), PATH: '/usr/bin:/bin', TEMPORAL_SERVER_DIR: dir });
+    const found = provision({ XDG_CACHE_HOME: cache, PATH: '/usr/bin:/bin', TEMPORAL_SERVER_DIR: dir });
     expect(found.status).toBe(0);
     expect(found.stdout).toBe(dir);
     expect(found.stderr).toContain('from TEMPORAL_SERVER_DIR');
