@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 
 # One image for both hookline processes: the receiver (default CMD) and the Temporal worker
-# (`node dist/src/worker/main.js`). The worker bundles its workflows from dist/workflows at
-# start-up, so there is no separate bundle step here.
+# (`node dist/src/worker/main.js`). `npm run build` (scripts/build.ts) is the same build as
+# outside Docker: compiled TypeScript, the inbox's pages, and the prebuilt workflow bundle
+# (dist/workflow-bundle.js) that the worker loads instead of bundling at start.
 
 ##### Build: install everything, compile TypeScript, then drop the dev dependencies #####
 FROM node:20-bookworm-slim AS build
@@ -21,7 +22,7 @@ COPY . .
 # tsconfig.build.json compiles src, workflows and activities (rootDir ".") into dist/, so
 # src/worker/main.ts becomes dist/src/worker/main.js and src/receiver/main.ts
 # dist/src/receiver/main.js.
-RUN npx tsc -p tsconfig.build.json \
+RUN npm run build \
  && npm prune --omit=dev
 
 ##### Runtime: production dependencies and compiled output only #####
@@ -32,9 +33,8 @@ WORKDIR /app
 
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
+# dist/ holds the inbox's HTML pages and dist/workflow-bundle.js too (scripts/build.ts).
 COPY --from=build /app/dist ./dist
-# tsc compiles only TypeScript: the inbox's HTML pages travel beside the compiled router.
-COPY --from=build /app/src/receiver/inbox ./dist/src/receiver/inbox
 
 # The code stays root-owned and read-only to the app; .data is the one place it may write
 # (a sqlite: DATABASE_URL, should someone run the image without PostgreSQL).

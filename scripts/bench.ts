@@ -40,6 +40,7 @@ import { receiverTimeByComponent } from './bench/profile';
 import { describe as describeStarts, since, startLatency, type Histogram } from './bench/server-latency';
 import { loadAverage, machine, mib, ms, percentile, perSecond, table } from './bench/report';
 import { describeCli, findTemporalCli } from './temporal-cli';
+import { clusterBench } from './bench-cluster';
 
 const TASK_QUEUE = 'hookline-bench';
 const STORM_COPIES = 5;
@@ -74,7 +75,9 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
-  --keep                    keep the run's directory (logs, profiles, the dev server's file)`;
+  --keep                    keep the run's directory (logs, profiles, the dev server's file)
+  --cluster                 instead: npm run cluster's production shape (Temporal on PostgreSQL), one and two of each
+                            (scripts/bench-cluster.ts; --concurrency, --max-duration seconds, --e2e apply)`;
 
 function parseOptions(): Options {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -610,6 +613,7 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--cluster')) return clusterBench();
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);

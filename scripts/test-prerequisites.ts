@@ -1,11 +1,13 @@
 /**
- * Runs before `npm test` (npm's `pretest`): makes sure the two things the suite needs from
- * outside npm are on this machine — the Temporal CLI (for the real dev server) and Chromium
- * (for the inbox's browser test) — and says plainly what is missing if it cannot provide them.
+ * Runs before `npm test` (npm's `pretest`): makes sure the things the suite needs from outside
+ * npm are on this machine — the Temporal CLI (for the real dev server), the Temporal server and
+ * its sql tool (for test/cluster.test.ts; built once, about 5 minutes) and Chromium (for the
+ * inbox's browser test) — and says plainly what is missing if it cannot provide them.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describeCli, findTemporalCli } from './temporal-cli';
+import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -26,6 +28,11 @@ function ensureChromium(): void {
 async function main(): Promise<void> {
   const cli = await findTemporalCli();
   process.stderr.write(`[pretest] ${describeCli(cli)}\n`);
+  process.stderr.write(`[pretest] ${describeServer(await findTemporalServer())}\n`);
+  // test/cluster.test.ts checks the cluster's UI too, so it must be there.
+  const ui = await findTemporalUi();
+  if (!ui.path) throw new Error(`the Temporal UI is needed for test/cluster.test.ts: ${ui.reason}`);
+  process.stderr.write(`[pretest] Temporal UI: ${ui.path}\n`);
   ensureChromium();
   process.stderr.write(`[pretest] Chromium: ${CHROMIUM_PATH}\n`);
 }

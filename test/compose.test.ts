@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadReceiverConfig } from '../src/config/receiver';
 import { loadWorkerConfig } from '../src/config/worker';
 import { searchAttributeFlags } from '../workflows/search-attributes';
+import { DYNAMIC_CONFIG_FILE, SERVER_CONFIG_FILE, serverEnv, serverPorts, temporalDatabases } from '../scripts/cluster-temporal';
+import { TEMPORAL_SERVER_VERSION } from '../scripts/temporal-server';
 
 // What docker-compose.yml must say, written out once so this file and that one tell the same
 // story. The app's own configuration code is the authority on the variable names.
@@ -59,7 +61,7 @@ const SEARCH_ATTRIBUTES = {
   CustomerId: 'Keyword',
 } as const;
 
-const SERVICES = ['postgresql', 'temporal', 'temporal-setup', 'temporal-ui', 'worker', 'receiver'] as const;
+const SERVICES = ['postgresql', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'worker', 'receiver'] as const;
 /** Published ports (host = container). Temporal's frontend and the UI have no auth here: loopback only. */
 const PORTS = {
   receiver: { port: 3000, loopbackOnly: false },
@@ -127,9 +129,12 @@ function publishedPorts(name: string): { hostIp?: string; published: number; tar
 
 const commandLine = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(' ') : (value ?? ''));
 
+/** The schema job's shell script as `sh -c` receives it. */
+const schemaScript = () => jobScript('temporal-schema');
 /** The setup job's shell script as `sh -c` receives it: compose turns `$$` into `$`. */
-function setupScript(): string {
-  const { entrypoint, command } = service('temporal-setup');
+const setupScript = () => jobScript('temporal-setup');
+function jobScript(name: string): string {
+  const { entrypoint, command } = service(name);
   expect(entrypoint).toEqual(['/bin/sh', '-c']);
   const script = Array.isArray(command) ? command : [command ?? ''];
   expect(script).toHaveLength(1);
@@ -169,9 +174,12 @@ describe('docker-compose.yml', () => {
   it('has the stack’s services on pinned images', () => {
     expect(Object.keys(services).sort()).toEqual([...SERVICES].sort());
     expect(service('postgresql').image).toBe('postgres:16');
-    expect(service('temporal').image).toBe('temporalio/auto-setup:1.29.1');
-    expect(service('temporal-setup').image).toMatch(/^temporalio\/admin-tools:1\.29\./);
-    expect(service('temporal-ui').image).toBe('temporalio/ui:2.42.1');
+    // The server version `npm run cluster` builds (temporalio/auto-setup is deprecated).
+    const version = TEMPORAL_SERVER_VERSION.replace(/^v/, '');
+    expect(service('temporal').image).toBe(`temporalio/server:${version}`);
+    expect(service('temporal-schema').image).toBe(`temporalio/admin-tools:${version}`);
+    expect(service('temporal-setup').image).toBe(`temporalio/admin-tools:${version}`);
+    expect(service('temporal-ui').image).toBe('temporalio/ui:2.49.1');
   });
 
   it('publishes the receiver, Temporal and the UI, and nothing else', () => {
@@ -193,7 +201,8 @@ describe('docker-compose.yml', () => {
 
   it('starts each service once what it needs is ready', () => {
     expect(dependsOn('postgresql')).toEqual({});
-    expect(dependsOn('temporal')).toEqual({ postgresql: 'service_healthy' });
+    expect(dependsOn('temporal-schema')).toEqual({ postgresql: 'service_healthy' });
+    expect(dependsOn('temporal')).toEqual({ postgresql: 'service_healthy', 'temporal-schema': 'service_completed_successfully' });
     expect(dependsOn('temporal-setup')).toEqual({ temporal: 'service_healthy' });
     expect(dependsOn('temporal-ui')).toEqual({ temporal: 'service_healthy' });
     const app = {
@@ -212,8 +221,9 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(commandLine(service('postgresql').healthcheck?.test)).toContain('pg_isready');
-    expect(commandLine(service('temporal').healthcheck?.test)).toContain('temporal operator cluster health --address temporal:7233');
+    expect(commandLine(service('temporal').healthcheck?.test)).toBe('CMD nc -z 127.0.0.1 7233');
     expect(service('temporal-setup').restart).toBe('no');
+    expect(service('temporal-schema').restart).toBe('no');
   });
 
   it('keeps Temporal’s data and hookline’s database in one PostgreSQL', () => {
@@ -233,8 +243,41 @@ describe('docker-compose.yml', () => {
     expect(read(join(initDir, '01-hookline.sql'))).toMatch(new RegExp(`^CREATE DATABASE ${database};$`, 'm'));
 
     const temporal = environment('temporal');
-    expect(temporal).toMatchObject({ DB: 'postgres12', DB_PORT: '5432', POSTGRES_SEEDS: 'postgresql', POSTGRES_USER: pg.POSTGRES_USER });
+    expect(temporal).toMatchObject({ DB_PORT: '5432', POSTGRES_SEEDS: 'postgresql', POSTGRES_USER: pg.POSTGRES_USER });
     expect(temporal.POSTGRES_PWD).toBe(pg.POSTGRES_PASSWORD);
+    expect(environment('temporal-schema').SQL_PASSWORD).toBe(pg.POSTGRES_PASSWORD);
+    expect(schemaScript()).toContain(`-u ${pg.POSTGRES_USER}`);
+  });
+
+  it('runs the Temporal server on the same configuration file as npm run cluster', () => {
+    const temporal = environment('temporal');
+    const mount = (service('temporal').volumes ?? []).map(String).find((volume) => volume.startsWith('./config/temporal:'));
+    expect(mount, 'config/temporal mounted read-only').toMatch(/^\.\/config\/temporal:(\/etc\/temporal\/config\/hookline):ro$/);
+    const inContainer = mount!.split(':')[1]!;
+    expect(temporal.TEMPORAL_SERVER_CONFIG_FILE_PATH).toBe(`${inContainer}/${basename(SERVER_CONFIG_FILE)}`);
+    expect(temporal.DYNAMIC_CONFIG_FILE_PATH).toBe(`${inContainer}/${basename(DYNAMIC_CONFIG_FILE)}`);
+    expect(SERVER_CONFIG_FILE).toBe(join(ROOT, 'config/temporal/server.yaml'));
+
+    // Both set only variables the template reads; the image's entrypoint adds BIND_ON_IP and
+    // TEMPORAL_BROADCAST_ADDRESS, which it reads too.
+    const template = read('config/temporal/server.yaml');
+    expect(template.split('\n')[0]).toBe('# enable-template');
+    const read_ = new Set([...template.matchAll(/env "([A-Z0-9_]+)"/g)].map((m) => m[1]));
+    const serverOwn = ['TEMPORAL_SERVER_CONFIG_FILE_PATH', 'TEMPORAL_ALLOW_NO_AUTH'];
+    for (const key of Object.keys(temporal).filter((k) => !serverOwn.includes(k))) expect(read_, `compose sets ${key}`).toContain(key);
+    const cluster = serverEnv({ databases: temporalDatabases({}), ports: serverPorts(7233), metricsAddress: '127.0.0.1:8000', sqlMaxConns: 5, sqlVisibilityMaxConns: 5 });
+    for (const key of Object.keys(cluster)) expect(read_, `npm run cluster sets ${key}`).toContain(key);
+    expect(read_).toContain('BIND_ON_IP');
+    expect(read_).toContain('TEMPORAL_BROADCAST_ADDRESS');
+  });
+
+  it('migrates the schemas with the schemas built into temporal-sql-tool, as npm run cluster does', () => {
+    const script = schemaScript();
+    expect(script).toContain('temporal:postgresql/v12/temporal temporal_visibility:postgresql/v12/visibility');
+    expect(script).toContain('--plugin postgres12 --ep postgresql -p 5432');
+    expect(script).toContain('setup-schema -v 0.0');
+    expect(script).toContain('update-schema --schema-name "$schema"');
+    expect(temporalDatabases({})).toEqual({ temporal: 'postgres://postgres@127.0.0.1:5432/temporal', visibility: 'postgres://postgres@127.0.0.1:5432/temporal_visibility' });
   });
 
   it('builds the worker and the receiver from the Dockerfile and runs the compiled entry points', () => {
@@ -329,7 +372,7 @@ describe('docker-compose.yml', () => {
 
 describe('the temporal-setup script', () => {
   // Run it under /bin/sh with stand-ins for `temporal` and `sleep`, since Docker is not at hand.
-  const run = (env: { DESCRIBE_FAILS?: number; CREATE_REPLIES?: string }) => {
+  const run = (env: { DESCRIBE_FAILS?: number; CREATE_REPLIES?: string; NAMESPACE_EXISTS?: boolean }) => {
     const dir = mkdtempSync(join(tmpdir(), 'hookline-setup-'));
     try {
       writeFileSync(
@@ -339,7 +382,7 @@ describe('the temporal-setup script', () => {
           'echo "$*" >> "$FAKE_DIR/calls"',
           'count() { n=$(cat "$FAKE_DIR/$1" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE_DIR/$1"; echo "$n"; }',
           'case "$2 $3" in',
-          '  "namespace describe") [ "$(count describe)" -gt "${DESCRIBE_FAILS:-0}" ] ;;',
+          '  "namespace create") if [ "$(count describe)" -gt "${DESCRIBE_FAILS:-0}" ]; then [ -z "${NAMESPACE_EXISTS:-}" ] || { echo "Namespace already exists." >&2; exit 1; }; else echo "connection refused" >&2; exit 1; fi ;;',
           '  "search-attribute list") echo listed ;;',
           '  "search-attribute create")',
           '    reply=$(printf "%s" "${CREATE_REPLIES:-ok}" | cut -d "|" -f "$(count create)")',
@@ -358,6 +401,7 @@ describe('the temporal-setup script', () => {
           PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
           FAKE_DIR: dir,
           DESCRIBE_FAILS: String(env.DESCRIBE_FAILS ?? 0),
+          NAMESPACE_EXISTS: env.NAMESPACE_EXISTS ? '1' : '',
           CREATE_REPLIES: env.CREATE_REPLIES ?? 'ok',
         },
         encoding: 'utf8',
@@ -369,21 +413,23 @@ describe('the temporal-setup script', () => {
     }
   };
 
-  it.skipIf(!existsSync('/bin/sh'))('waits for the namespace, registers the attributes and exits 0', () => {
+  it('waits for the server to create the namespace, registers the attributes and exits 0', () => {
     const { status, calls, creates } = run({ DESCRIBE_FAILS: 3 });
     expect(status).toBe(0);
-    expect(calls.filter((call) => call.includes('namespace describe'))).toHaveLength(4);
+    expect(calls.filter((call) => call.includes('namespace create'))).toHaveLength(4);
+    expect(calls[0]).toContain('--namespace default --retention 7d --address temporal:7233');
     expect(creates).toHaveLength(1);
     for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) expect(creates[0]).toContain(`--name ${name} --type ${type}`);
     expect(calls.at(-1)).toContain('search-attribute list');
   });
 
-  it.skipIf(!existsSync('/bin/sh'))('retries transient failures and accepts attributes that already exist', () => {
+  it('retries transient failures and accepts a namespace and attributes that already exist', () => {
+    expect(run({ NAMESPACE_EXISTS: true })).toMatchObject({ status: 0, creates: [expect.any(String)] });
     expect(run({ CREATE_REPLIES: 'fail:connection refused|ok' })).toMatchObject({ status: 0, creates: [expect.any(String), expect.any(String)] });
     expect(run({ CREATE_REPLIES: 'fail:search attribute HooklineSource already exists' }).status).toBe(0);
   });
 
-  it.skipIf(!existsSync('/bin/sh'))('fails on a type conflict, a namespace that never appears, or a server that keeps refusing', () => {
+  it('fails on a type conflict, a server that never answers, or one that keeps refusing', () => {
     expect(run({ CREATE_REPLIES: 'fail:search attribute HandoffPriority already exists and has different type Keyword' })).toMatchObject({
       status: 1,
       creates: [expect.any(String)],
@@ -413,10 +459,11 @@ describe('Dockerfile', () => {
     expect(commands).toMatch(/apt-get install [^&]*\bmake\b/);
     expect(commands).toMatch(/apt-get install [^&]*\bg\+\+/);
     expect(commands).toContain('npm ci');
-    expect(commands).toContain('npx tsc -p tsconfig.build.json');
+    // The same build as outside Docker: scripts/build.ts (tsc, inbox pages, prebuilt workflow bundle).
+    expect(commands).toContain('npm run build');
     expect(commands).toContain('npm prune --omit=dev');
-    expect(commands.indexOf('npm ci')).toBeLessThan(commands.indexOf('tsc -p'));
-    expect(commands.indexOf('tsc -p')).toBeLessThan(commands.indexOf('npm prune'));
+    expect(commands.indexOf('npm ci')).toBeLessThan(commands.indexOf('npm run build'));
+    expect(commands.indexOf('npm run build')).toBeLessThan(commands.indexOf('npm prune'));
   });
 
   it('ships production dependencies and dist, running as node with NODE_ENV=production', () => {

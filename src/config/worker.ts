@@ -34,6 +34,9 @@ const WorkerEnv = z.object({
     .default('off')
     .refine((v) => v === 'off' || socketAddress(v) !== undefined, 'expected ip:port to serve Prometheus metrics on, e.g. 127.0.0.1:9464 or 0.0.0.0:9464 (or off)')
     .transform((v) => (v === 'off' ? undefined : v)),
+  // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
+  // it runs compiled and that file exists, else it bundles workflows/ at start.
+  WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
 });
 
 /** `ip:port` or `[ipv6]:port`: the SDK's exporter binds a socket address, not a host name. */
@@ -62,6 +65,8 @@ export interface WorkerConfig {
   agent: AgentSettings;
   /** Where the Temporal SDK serves its Prometheus metrics (`/metrics`); undefined: nowhere. */
   metricsAddress?: string;
+  /** A prebuilt workflow bundle to load instead of bundling at start (WORKFLOW_BUNDLE_PATH). */
+  workflowBundlePath?: string;
   temporal: TemporalConfig;
 }
 
@@ -88,6 +93,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       refundHandoffThreshold: e.REFUND_HANDOFF_THRESHOLD,
     },
     metricsAddress: e.WORKER_METRICS_ADDRESS,
+    workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     temporal: loadTemporalConfig(env),
   };
 }

@@ -4,6 +4,7 @@ import { createActivities } from '../../activities';
 import { loadWorkerConfig } from '../config/worker';
 import { createLogger } from '../log';
 import { buildActivityDeps } from './deps';
+import { workflowSource } from './bundle';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -36,11 +37,12 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const { deps, close } = await buildActivityDeps(config, client, logger);
 
+  const workflows = workflowSource(config.workflowBundlePath);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../../workflows'),
+    ...workflows,
     activities: createActivities(deps),
   });
   logger.info('worker started', {
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     database: config.databaseUrl.split(':')[0],
+    workflows: 'workflowBundle' in workflows ? `prebuilt ${workflows.workflowBundle.codePath}` : `bundled at start from ${workflows.workflowsPath}`,
     metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (set WORKER_METRICS_ADDRESS to serve them)',
   });
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.

@@ -1,0 +1,323 @@
+/**
+ * `npm run cluster`: hookline's production shape on one machine. A Temporal server (all four
+ * services in one process) on PostgreSQL, configured by config/temporal/server.yaml; its databases
+ * created and migrated; the namespace and hookline's search attributes registered; then the
+ * third-party sandbox, CLUSTER_WORKERS workers and CLUSTER_RECEIVERS receivers (ports PORT,
+ * PORT+1, …), all running the compiled build (`npm run build`, run first) with the knowledge base
+ * on PostgreSQL. A process that dies is restarted after a pause, as compose's `restart:
+ * unless-stopped` would; Ctrl-C stops everything, receivers first, the server last.
+ *
+ * Variables: TEMPORAL_DATABASE_URL (postgres://postgres@127.0.0.1:5432/temporal),
+ * TEMPORAL_VISIBILITY_DATABASE_URL (…/temporal_visibility beside it), DATABASE_URL (…/hookline beside
+ * it), HOOKLINE_TEMPORAL_PORT (7233), PORT (3000), CLUSTER_WORKERS (2), CLUSTER_RECEIVERS (2),
+ * NUM_HISTORY_SHARDS (16; fixed once the temporal database exists), HOOKLINE_UI_PORT (8233, the
+ * Temporal UI when it could be provisioned), SANDBOX_PORT (4010),
+ * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares). `--skip-build` uses dist/ as it is.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { migrateToLatest, openDatabase } from '../src/db';
+import { DATA_DIR, DEV_LEAD_OPERATOR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { createOperatorDirectory } from '../src/operators/directory';
+import { sandboxWorkerEnv } from '../src/sandbox';
+import {
+  allPorts,
+  describeSchema,
+  ensureDatabase,
+  ensureNamespace,
+  migrateTemporalDatabases,
+  redact,
+  serverPorts,
+  spawnTemporalServer,
+  temporalDatabases,
+  withDatabase,
+} from './cluster-temporal';
+import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
+
+const ROOT = resolve(__dirname, '..');
+const DATA = resolve(ROOT, DATA_DIR);
+const env = process.env;
+
+function count(variable: string, fallback: number): number {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 16) throw new Error(`${variable}: expected a whole number from 1 to 16, got "${raw}"`);
+  return value;
+}
+
+interface Managed {
+  name: string;
+  start: () => ChildProcess;
+  child?: ChildProcess;
+  restarts: number;
+}
+
+const managed: Managed[] = [];
+let stopping = false;
+
+function say(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+}
+
+async function requireFreePorts(ports: number[], what: string, variable: string): Promise<void> {
+  for (const port of ports) {
+    if (await portInUse(port)) {
+      throw new Error(`Port ${port} (${what}) is already in use. Stop whatever holds it, or choose other ports with ${variable}=<port>.`);
+    }
+  }
+}
+
+function pipeLines(name: string, child: ChildProcess, onLine?: (line: string) => void): void {
+  const prefix = `[${name}]`.padEnd(13);
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      if (stopping) return;
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        onLine?.(line);
+        process.stdout.write(`${prefix} ${line}\n`);
+      }
+    });
+  }
+}
+
+/** Starts a process and keeps it running: restarted 1, 2, 4… up to 10 s after each unexpected exit. */
+function supervise(name: string, launch: () => ChildProcess): Managed {
+  const entry: Managed = { name, start: launch, restarts: 0 };
+  const startOnce = (): ChildProcess => {
+    const child = launch();
+    entry.child = child;
+    pipeLines(name, child);
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      const delay = Math.min(10_000, 1000 * 2 ** Math.min(entry.restarts, 4));
+      entry.restarts += 1;
+      say(`[${name}]`.padEnd(13) + ` exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000}s`);
+      setTimeout(() => {
+        if (!stopping) startOnce();
+      }, delay);
+    });
+    return child;
+  };
+  entry.start = startOnce;
+  startOnce();
+  managed.push(entry);
+  return entry;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stopping) throw new Error('stopped');
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)}s`);
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+  return res.ok;
+}
+
+/** Newest first: receivers, then workers, the sandbox, and the Temporal server last. */
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('\nStopping the cluster…');
+  for (const { name, child } of [...managed].reverse()) {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      child.kill('SIGTERM');
+      const late = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 15_000))]);
+      if (late) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    say(`  stopped ${name}`);
+  }
+  process.exit(code);
+}
+
+async function ensureLeadOperator(databaseUrl: string, token: string): Promise<string> {
+  const database = await openDatabase(databaseUrl);
+  try {
+    await migrateToLatest(database);
+    const result = await createOperatorDirectory(database.db, { sessionTtlMs: 1 }).ensure(DEV_LEAD_OPERATOR, 'lead', token);
+    if (result === 'exists-with-another-token') return `Operator "${DEV_LEAD_OPERATOR}" exists with a token of its own (not the dev one).`;
+    return `Operator "${DEV_LEAD_OPERATOR}" (lead) ${result === 'created' ? 'created' : 'ready'}; its token: ${token}`;
+  } finally {
+    await database.close();
+  }
+}
+
+function build(): Promise<void> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`npm run build failed (exit ${code})`))));
+  });
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  mkdirSync(DATA, { recursive: true });
+
+  const workers = count('CLUSTER_WORKERS', 2);
+  const receivers = count('CLUSTER_RECEIVERS', 2);
+  const receiverPort = Number(env.PORT ?? 3000);
+  const sandboxPort = Number(env.SANDBOX_PORT ?? 4010);
+  const ports = serverPorts(Number(env.HOOKLINE_TEMPORAL_PORT ?? 7233));
+  const databases = temporalDatabases(env);
+  const knowledgeBase = env.DATABASE_URL || withDatabase(databases.temporal, 'hookline');
+  const shards = Number(env.NUM_HISTORY_SHARDS ?? 16);
+  const receiverPorts = Array.from({ length: receivers }, (_, i) => receiverPort + i);
+  const uiPort = Number(env.HOOKLINE_UI_PORT ?? 8233);
+
+  await requireFreePorts(receiverPorts, 'receivers', 'PORT');
+  await requireFreePorts([sandboxPort], 'third-party sandbox', 'SANDBOX_PORT');
+  await requireFreePorts(allPorts(ports), 'Temporal server', 'HOOKLINE_TEMPORAL_PORT');
+  await requireFreePorts([uiPort], 'Temporal UI', 'HOOKLINE_UI_PORT');
+
+  const binaries = await findTemporalServer();
+  say(describeServer(binaries));
+  const ui = await findTemporalUi();
+  say(ui.path ? `Temporal UI: ${ui.path} (${ui.source === 'cache' ? 'cached build' : 'freshly built with go'})` : `Temporal UI: none — ${ui.reason}`);
+  for (const report of await migrateTemporalDatabases(binaries, databases)) say(`PostgreSQL ${describeSchema(report)}`);
+  if (/^postgres(ql)?:/.test(knowledgeBase) && (await ensureDatabase(knowledgeBase))) say(`PostgreSQL ${new URL(knowledgeBase).pathname.slice(1)}: created (knowledge base)`);
+
+  if (process.argv.includes('--skip-build') && existsSync(join(ROOT, 'dist/workflow-bundle.js'))) say('Using dist/ as built (--skip-build).');
+  else await build();
+
+  const temporalAddress = `127.0.0.1:${ports.frontend}`;
+  // In every child's environment, so tests (and `ps e`) can tell the cluster's processes apart.
+  const role = (name: string) => ({ HOOKLINE_CLUSTER_PROCESS: name, HOOKLINE_DATA_DIR: DATA });
+  say(`Starting the Temporal server on PostgreSQL (${redact(databases.temporal)}, ${shards} history shards)…`);
+  supervise('temporal', () =>
+    spawnTemporalServer(
+      binaries,
+      { databases, ports, numHistoryShards: shards, sqlMaxConns: optionalCount('TEMPORAL_SQL_MAX_CONNS'), metricsAddress: env.TEMPORAL_METRICS_ADDRESS },
+      role('temporal'),
+    ),
+  );
+  const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+  const registered = await ensureNamespace(temporalAddress, namespace, 120_000);
+  say(`Namespace ${namespace}: ${registered.namespaceCreated ? 'created' : 'ready'}${registered.added.length ? `; search attributes added: ${registered.added.join(', ')}` : ''}`);
+
+  if (ui.path) {
+    const uiBinary = ui.path;
+    supervise('temporal-ui', () =>
+      spawn(uiBinary, ['--root', ROOT, '--config', 'config/temporal-ui', '--env', 'cluster', 'start'], {
+        cwd: ROOT,
+        env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '', ...role('temporal-ui'), TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_NAMESPACE: namespace },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    await waitFor('The Temporal UI', () => httpOk(`http://127.0.0.1:${uiPort}/`), 30_000);
+  }
+
+  const { secrets, created } = loadOrCreateDevSecrets(resolve(ROOT, DEV_SECRETS_FILE));
+  const node = process.execPath;
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  supervise('sandbox', () =>
+    spawn(node, ['dist/src/sandbox/main.js'], { cwd: ROOT, env: { ...env, ...role('sandbox'), PORT: String(sandboxPort), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000);
+
+  const leadLine = await ensureLeadOperator(knowledgeBase, secrets.leadToken);
+  const appEnv: NodeJS.ProcessEnv = {
+    ...sandboxWorkerEnv(sandboxUrl),
+    ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
+    ...env,
+    NODE_ENV: 'production',
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: namespace,
+    DATABASE_URL: knowledgeBase,
+    ...devSecretsEnv(secrets, env),
+  };
+  const workerProcesses: Managed[] = [];
+  for (let i = 1; i <= workers; i += 1) {
+    const name = `worker-${i}`;
+    workerProcesses.push(
+      supervise(name, () =>
+        spawn(node, ['dist/src/worker/main.js'], { cwd: ROOT, env: { ...appEnv, ...role(name), WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS ?? 'off' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+      ),
+    );
+  }
+  for (const [i, port] of receiverPorts.entries()) {
+    const name = `receiver-${i + 1}`;
+    supervise(name, () =>
+      spawn(node, ['dist/src/receiver/main.js'], { cwd: ROOT, env: { ...appEnv, ...role(name), PORT: String(port), HOST: env.HOST ?? '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+  }
+  for (const port of receiverPorts) await waitFor(`The receiver on port ${port}`, () => httpOk(`http://127.0.0.1:${port}/readyz`), 90_000);
+  // A worker is ready when Temporal sees it poll (its identity is `pid@host`), whatever LOG_LEVEL says.
+  const taskQueue = env.HOOKLINE_TASK_QUEUE ?? 'hookline';
+  await waitFor('The workers', async () => {
+    const polling = await pollerPids(temporalAddress, namespace, taskQueue);
+    return workerProcesses.every((w) => w.child?.pid !== undefined && polling.has(w.child.pid));
+  }, 120_000);
+
+  say('');
+  say('hookline cluster is running (compiled build, Temporal on PostgreSQL).');
+  for (const port of receiverPorts) say(`  Receiver      http://localhost:${port}/webhooks/{oms,crm,payments,carrier}   (health: http://localhost:${port}/readyz)`);
+  say(`  Workers       ${workers} (node dist/src/worker/main.js, prebuilt dist/workflow-bundle.js)`);
+  say(`  Temporal      ${temporalAddress}   namespace ${namespace}`);
+  say(`  Temporal UI   ${ui.path ? `http://localhost:${uiPort}` : `none (${ui.reason})`}`);
+  say(`  PostgreSQL    ${redact(databases.temporal)}, ${redact(databases.visibility)}; knowledge base ${redact(knowledgeBase)}`);
+  say(`  Sandbox       ${sandboxUrl}`);
+  say(`  Inbox         http://localhost:${receiverPorts[0]}/inbox`);
+  say('');
+  say(`Dev secrets ${created ? 'created' : 'loaded'}: ${DEV_SECRETS_FILE}`);
+  say(leadLine);
+  say('Send an event to either receiver:');
+  say(`  PORT=${receiverPorts.at(-1)} npm run send -- oms order.status_updated`);
+  say('');
+  say('Press Ctrl-C to stop everything.');
+}
+
+/** temporal.api.enums.v1.TaskQueueType (@temporalio/proto is not a direct dependency). */
+const TASK_QUEUE_TYPE_WORKFLOW = 1;
+
+async function pollerPids(address: string, namespace: string, taskQueue: string): Promise<Set<number>> {
+  const connection = await Connection.connect({ address, connectTimeout: 1000 });
+  try {
+    const { pollers } = await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: TASK_QUEUE_TYPE_WORKFLOW });
+    return new Set((pollers ?? []).map((p) => Number(p.identity?.split('@')[0])));
+  } finally {
+    await connection.close();
+  }
+}
+
+function optionalCount(variable: string): number | undefined {
+  const raw = env[variable];
+  if (!raw) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${variable}: expected a positive whole number, got "${raw}"`);
+  return value;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`npm run cluster failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  void stop(1);
+});
