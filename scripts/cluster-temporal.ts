@@ -202,7 +202,7 @@ export function serverEnv(options: ServerOptions): Record<string, string> {
     POSTGRES_PWD: decodeURIComponent(u.password),
     DBNAME: databaseName(options.databases.temporal),
     VISIBILITY_DBNAME: databaseName(options.databases.visibility),
-    NUM_HISTORY_SHARDS: String(options.numHistoryShards ?? 16),
+    NUM_HISTORY_SHARDS: String(options.numHistoryShards ?? 4),
     ...(options.sqlMaxConns ? { SQL_MAX_CONNS: String(options.sqlMaxConns), SQL_MAX_IDLE_CONNS: String(options.sqlMaxConns) } : {}),
     ...(options.sqlVisibilityMaxConns ? { SQL_VIS_MAX_CONNS: String(options.sqlVisibilityMaxConns) } : {}),
     ...(options.metricsAddress ? { PROMETHEUS_ENDPOINT: options.metricsAddress } : {}),

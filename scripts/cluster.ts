@@ -10,7 +10,7 @@
  * Variables: TEMPORAL_DATABASE_URL (postgres://postgres@127.0.0.1:5432/temporal),
  * TEMPORAL_VISIBILITY_DATABASE_URL (…/temporal_visibility beside it), DATABASE_URL (…/hookline beside
  * it), HOOKLINE_TEMPORAL_PORT (7233), PORT (3000), CLUSTER_WORKERS (2), CLUSTER_RECEIVERS (2),
- * NUM_HISTORY_SHARDS (16; fixed once the temporal database exists), HOOKLINE_UI_PORT (8233, the
+ * NUM_HISTORY_SHARDS (4; fixed once the temporal database exists), HOOKLINE_UI_PORT (8233, the
  * Temporal UI when it could be provisioned), SANDBOX_PORT (4010),
  * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares). `--skip-build` uses dist/ as it is.
  */
@@ -190,7 +190,7 @@ async function main(): Promise<void> {
   const ports = serverPorts(Number(env.HOOKLINE_TEMPORAL_PORT ?? 7233));
   const databases = temporalDatabases(env);
   const knowledgeBase = env.DATABASE_URL || withDatabase(databases.temporal, 'hookline');
-  const shards = Number(env.NUM_HISTORY_SHARDS ?? 16);
+  const shards = Number(env.NUM_HISTORY_SHARDS ?? 4);
   const receiverPorts = Array.from({ length: receivers }, (_, i) => receiverPort + i);
   const uiPort = Number(env.HOOKLINE_UI_PORT ?? 8233);
 
