@@ -18,11 +18,12 @@ import { raiseEscalation } from './support/handoff';
  * The production shape, for real: `npm run cluster` — a Temporal server on PostgreSQL, two
  * compiled workers and two compiled receivers, the knowledge base on PostgreSQL — and the
  * guarantees hookline makes, checked across it while its processes are SIGKILLed. The databases
- * are this file's own (hookline_cluster_test_*), created fresh and dropped at the end.
+ * are this run's own (hookline_cluster_test_<random>_*), created fresh and dropped at the end.
  */
 
-const PREFIX = 'hookline_cluster_test';
 const unique = () => randomBytes(4).toString('hex').toUpperCase();
+/** Per run, so two runs at once (two worktrees, two CI jobs on one PostgreSQL) never share a database. */
+const PREFIX = `hookline_cluster_test_${unique().toLowerCase()}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const day = (offset: number) => new Date(Date.UTC(2026, 10, 1) + offset * 86_400_000).toISOString();
 const payment = (paymentId: string) => ({ ...SAMPLES['payment.succeeded'], event_id: `evt-${paymentId}`, payment_id: paymentId, order_id: `ORD-${paymentId}` });
