@@ -16,12 +16,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { migrateToLatest, openDatabase } from '../src/db';
-import { DATA_DIR, DEV_LEAD_OPERATOR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
-import { createOperatorDirectory } from '../src/operators/directory';
+import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import {
   allPorts,
@@ -35,6 +32,7 @@ import {
   temporalDatabases,
   withDatabase,
 } from './cluster-temporal';
+import { ensureLeadOperator, httpOk, requireFreePorts, waitFor } from './local-stack';
 import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
 
 const ROOT = resolve(__dirname, '..');
@@ -61,25 +59,6 @@ let stopping = false;
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
-}
-
-function portInUse(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-}
-
-async function requireFreePorts(ports: number[], what: string, variable: string): Promise<void> {
-  for (const port of ports) {
-    if (await portInUse(port)) {
-      throw new Error(`Port ${port} (${what}) is already in use. Stop whatever holds it, or choose other ports with ${variable}=<port>.`);
-    }
-  }
 }
 
 function pipeLines(name: string, child: ChildProcess, onLine?: (line: string) => void): void {
@@ -124,21 +103,6 @@ function supervise(name: string, launch: () => ChildProcess): Managed {
   return entry;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (stopping) throw new Error('stopped');
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)}s`);
-}
-
-async function httpOk(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-  return res.ok;
-}
-
 /** Newest first: receivers, then workers, the sandbox, and the Temporal server last. */
 async function stop(code: number): Promise<void> {
   if (stopping) return;
@@ -157,18 +121,6 @@ async function stop(code: number): Promise<void> {
     say(`  stopped ${name}`);
   }
   process.exit(code);
-}
-
-async function ensureLeadOperator(databaseUrl: string, token: string): Promise<string> {
-  const database = await openDatabase(databaseUrl);
-  try {
-    await migrateToLatest(database);
-    const result = await createOperatorDirectory(database.db, { sessionTtlMs: 1 }).ensure(DEV_LEAD_OPERATOR, 'lead', token);
-    if (result === 'exists-with-another-token') return `Operator "${DEV_LEAD_OPERATOR}" exists with a token of its own (not the dev one).`;
-    return `Operator "${DEV_LEAD_OPERATOR}" (lead) ${result === 'created' ? 'created' : 'ready'}; its token: ${token}`;
-  } finally {
-    await database.close();
-  }
 }
 
 function build(): Promise<void> {
@@ -233,7 +185,7 @@ async function main(): Promise<void> {
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
-    await waitFor('The Temporal UI', () => httpOk(`http://127.0.0.1:${uiPort}/`), 30_000);
+    await waitFor('The Temporal UI', () => httpOk(`http://127.0.0.1:${uiPort}/`), 30_000, () => stopping);
   }
 
   const { secrets, created } = loadOrCreateDevSecrets(resolve(ROOT, DEV_SECRETS_FILE));
@@ -242,7 +194,7 @@ async function main(): Promise<void> {
   supervise('sandbox', () =>
     spawn(node, ['dist/src/sandbox/main.js'], { cwd: ROOT, env: { ...env, ...role('sandbox'), PORT: String(sandboxPort), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] }),
   );
-  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000);
+  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000, () => stopping);
 
   const leadLine = await ensureLeadOperator(knowledgeBase, secrets.leadToken);
   const appEnv: NodeJS.ProcessEnv = {
@@ -270,13 +222,13 @@ async function main(): Promise<void> {
       spawn(node, ['dist/src/receiver/main.js'], { cwd: ROOT, env: { ...appEnv, ...role(name), PORT: String(port), HOST: env.HOST ?? '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] }),
     );
   }
-  for (const port of receiverPorts) await waitFor(`The receiver on port ${port}`, () => httpOk(`http://127.0.0.1:${port}/readyz`), 90_000);
+  for (const port of receiverPorts) await waitFor(`The receiver on port ${port}`, () => httpOk(`http://127.0.0.1:${port}/readyz`), 90_000, () => stopping);
   // A worker is ready when Temporal sees it poll (its identity is `pid@host`), whatever LOG_LEVEL says.
   const taskQueue = env.HOOKLINE_TASK_QUEUE ?? 'hookline';
   await waitFor('The workers', async () => {
     const polling = await pollerPids(temporalAddress, namespace, taskQueue);
     return workerProcesses.every((w) => w.child?.pid !== undefined && polling.has(w.child.pid));
-  }, 120_000);
+  }, 120_000, () => stopping);
 
   say('');
   say('hookline cluster is running (compiled build, Temporal on PostgreSQL).');

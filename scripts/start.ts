@@ -5,14 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { migrateToLatest, openDatabase } from '../src/db';
-import { DATA_DIR, DEV_LEAD_OPERATOR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
-import { createOperatorDirectory } from '../src/operators/directory';
+import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { searchAttributeFlags } from '../workflows/search-attributes';
+import { ensureLeadOperator, httpOk, requireFreePorts, waitFor } from './local-stack';
 import { describeCli, devServerFileArgs, devServerReady, findTemporalCli } from './temporal-cli';
 
 const ROOT = resolve(__dirname, '..');
@@ -31,23 +29,6 @@ let stopping = false;
 
 function say(line = ''): void {
   process.stdout.write(`${line}\n`);
-}
-
-function portInUse(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-}
-
-async function requireFreePort(port: number, what: string, variable: string): Promise<void> {
-  if (await portInUse(port)) {
-    throw new Error(`Port ${port} (${what}) is already in use. Stop whatever holds it, or choose another port with ${variable}=<port>.`);
-  }
 }
 
 /** Children's lines, prefixed so four processes in one terminal stay readable. */
@@ -79,16 +60,6 @@ function run(name: string, command: string, args: string[], childEnv: NodeJS.Pro
   return child;
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (stopping) throw new Error('stopped');
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what} did not become ready within ${Math.round(timeoutMs / 1000)}s`);
-}
-
 async function temporalAnswers(address: string): Promise<boolean> {
   const connection = await Connection.connect({ address, connectTimeout: 1000 });
   try {
@@ -97,11 +68,6 @@ async function temporalAnswers(address: string): Promise<boolean> {
   } finally {
     await connection.close();
   }
-}
-
-async function httpOk(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-  return res.ok;
 }
 
 /** Newest first: receiver, worker and sandbox stop before the server they depend on. */
@@ -125,25 +91,6 @@ async function stop(code: number): Promise<void> {
   process.exit(code);
 }
 
-/**
- * The first lead operator, so the inbox works on a fresh install: created with the dev token
- * unless an operator of that name exists. Returns what to print about it.
- */
-async function ensureLeadOperator(databaseUrl: string, token: string): Promise<string> {
-  const database = await openDatabase(databaseUrl);
-  try {
-    await migrateToLatest(database);
-    const directory = createOperatorDirectory(database.db, { sessionTtlMs: 1 });
-    const result = await directory.ensure(DEV_LEAD_OPERATOR, 'lead', token);
-    if (result === 'exists-with-another-token') {
-      return `Operator "${DEV_LEAD_OPERATOR}" exists with a token of its own (not the dev one); create yourself one with: npm run operators -- add <name> --role lead`;
-    }
-    return `Operator "${DEV_LEAD_OPERATOR}" (lead) ${result === 'created' ? 'created' : 'ready'}; its token: ${token}`;
-  } finally {
-    await database.close();
-  }
-}
-
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
@@ -153,12 +100,12 @@ async function main(): Promise<void> {
   const external = Boolean(env.TEMPORAL_ADDRESS);
   const temporalAddress = env.TEMPORAL_ADDRESS ?? `127.0.0.1:${TEMPORAL_PORT}`;
 
-  await requireFreePort(RECEIVER_PORT, 'receiver', 'PORT');
-  await requireFreePort(SANDBOX_PORT, 'third-party sandbox', 'SANDBOX_PORT');
-  if (!env.WORKER_METRICS_ADDRESS?.trim()) await requireFreePort(WORKER_METRICS_PORT, 'worker metrics', 'HOOKLINE_WORKER_METRICS_PORT');
+  await requireFreePorts([RECEIVER_PORT], 'receiver', 'PORT');
+  await requireFreePorts([SANDBOX_PORT], 'third-party sandbox', 'SANDBOX_PORT');
+  if (!env.WORKER_METRICS_ADDRESS?.trim()) await requireFreePorts([WORKER_METRICS_PORT], 'worker metrics', 'HOOKLINE_WORKER_METRICS_PORT');
   if (!external) {
-    await requireFreePort(TEMPORAL_PORT, 'Temporal dev server', 'HOOKLINE_TEMPORAL_PORT');
-    await requireFreePort(UI_PORT, 'Temporal UI', 'HOOKLINE_UI_PORT');
+    await requireFreePorts([TEMPORAL_PORT], 'Temporal dev server', 'HOOKLINE_TEMPORAL_PORT');
+    await requireFreePorts([UI_PORT], 'Temporal UI', 'HOOKLINE_UI_PORT');
     const cli = await findTemporalCli();
     say(describeCli(cli));
     say(`Starting the Temporal dev server (data in ${join(DATA, 'temporal.db')})…`);
@@ -175,13 +122,13 @@ async function main(): Promise<void> {
     say(`Using the Temporal server at ${temporalAddress} (TEMPORAL_ADDRESS); not starting one.`);
   }
   // Our own dev server is ready when it has our search attributes; one we were pointed at, when it answers.
-  await waitFor('The Temporal server', () => (external ? temporalAnswers(temporalAddress) : devServerReady(temporalAddress)), 60_000);
+  await waitFor('The Temporal server', () => (external ? temporalAnswers(temporalAddress) : devServerReady(temporalAddress)), 60_000, () => stopping);
 
   const node = process.execPath;
   const tsx = ['--import', 'tsx'];
   const sandboxUrl = `http://127.0.0.1:${SANDBOX_PORT}`;
   run('sandbox', node, [...tsx, 'src/sandbox/main.ts'], { ...env, PORT: String(SANDBOX_PORT), HOST: '127.0.0.1' });
-  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000);
+  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000, () => stopping);
 
   const databaseUrl = env.DATABASE_URL ?? `sqlite:${join(DATA, 'hookline.db')}`;
   const leadLine = await ensureLeadOperator(databaseUrl, secrets.leadToken);
@@ -203,8 +150,8 @@ async function main(): Promise<void> {
   });
   run('receiver', node, [...tsx, 'src/receiver/main.ts'], appEnv);
   const receiverUrl = `http://localhost:${RECEIVER_PORT}`;
-  await waitFor('The receiver', () => httpOk(`${receiverUrl}/readyz`), 60_000);
-  await waitFor('The worker', async () => workerReady, 120_000);
+  await waitFor('The receiver', () => httpOk(`${receiverUrl}/readyz`), 60_000, () => stopping);
+  await waitFor('The worker', async () => workerReady, 120_000, () => stopping);
 
   const ui = external ? '(your cluster\'s UI)' : `http://localhost:${UI_PORT}`;
   say('');

@@ -8,11 +8,10 @@
  *
  * Run directly (`npm run temporal-cli`) it prints the path on stdout and the reason on stderr.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { findGo, goInstallToStaging, hooklineCacheDir, isExecutable, onPath } from './go-provision';
 import { HooklineSource } from '../workflows/search-attributes';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -27,26 +26,7 @@ export interface TemporalCli {
 }
 
 export function cacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'hookline', 'temporal-cli', TEMPORAL_CLI_VERSION);
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
+  return hooklineCacheDir('temporal-cli', TEMPORAL_CLI_VERSION);
 }
 
 function log(message: string): void {
@@ -55,27 +35,12 @@ function log(message: string): void {
 
 /** `go install` into a temporary GOBIN, then an atomic rename: a killed build leaves no half binary. */
 async function goBuild(go: string, target: string): Promise<void> {
-  const staging = join(tmpdir(), `hookline-temporal-build-${process.pid}`);
-  mkdirSync(staging, { recursive: true });
   log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} from the Go module proxy (first time only; takes several minutes)…`);
-  const started = Date.now();
-  const ticker = setInterval(() => log(`  still building… ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, ['install', `${GO_PACKAGE}@${TEMPORAL_CLI_VERSION}`], {
-        env: { ...process.env, CGO_ENABLED: '0', GOBIN: staging, GOFLAGS: '-mod=mod' },
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install exited with ${code}`))));
-    });
-  } finally {
-    clearInterval(ticker);
-  }
+  const { staging, seconds } = await goInstallToStaging({ go, packages: [`${GO_PACKAGE}@${TEMPORAL_CLI_VERSION}`], what: 'temporal-cli', log, env: { GOFLAGS: '-mod=mod' } });
   mkdirSync(join(target, '..'), { recursive: true });
   renameSync(join(staging, 'temporal'), target);
   rmSync(staging, { recursive: true, force: true });
-  log(`built in ${Math.round((Date.now() - started) / 1000)}s → ${target}`);
+  log(`built in ${seconds()}s → ${target}`);
 }
 
 async function sdkDownload(): Promise<string> {
@@ -106,7 +71,7 @@ export async function findTemporalCli(): Promise<TemporalCli> {
   const cached = join(cacheDir(), 'temporal');
   if (existsSync(cached) && isExecutable(cached)) return { path: cached, source: 'cache' };
 
-  const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = findGo();
   if (go) {
     await goBuild(go, cached);
     return { path: cached, source: 'go-build' };

@@ -15,10 +15,9 @@
  * Run directly (`npm run temporal-server`) it provisions both, prints the server's folder on stdout
  * and what it used on stderr.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { findGo, goInstallToStaging, hooklineCacheDir, isExecutable } from './go-provision';
 
 export const TEMPORAL_SERVER_VERSION = 'v1.31.2';
 const MODULE = 'go.temporal.io/server';
@@ -38,28 +37,11 @@ export interface TemporalServerBinaries {
 }
 
 export function serverCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'hookline', 'temporal-server', TEMPORAL_SERVER_VERSION);
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return hooklineCacheDir('temporal-server', TEMPORAL_SERVER_VERSION);
 }
 
 function log(message: string): void {
   process.stderr.write(`[temporal-server] ${message}\n`);
-}
-
-function findGo(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, 'go'))) return join(dir, 'go');
-  }
-  return isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined;
 }
 
 function layout(dir: string, source: ServerSource): TemporalServerBinaries {
@@ -77,30 +59,20 @@ function complete(found: TemporalServerBinaries): boolean {
 
 /** Builds both binaries into a staging folder, then renames it to `target`. */
 async function goBuild(go: string, target: string): Promise<void> {
-  const staging = join(tmpdir(), `hookline-temporal-server-build-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
   log(`building temporal-server and temporal-sql-tool ${TEMPORAL_SERVER_VERSION} from the Go module proxy (first time only; about 5 minutes on 2 cores)…`);
-  const started = Date.now();
-  const ticker = setInterval(() => log(`  still building… ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, ['install', '-tags', 'disable_grpc_modules', ...PACKAGES.map((p) => `${p.pkg}@${TEMPORAL_SERVER_VERSION}`)], {
-        env: { ...process.env, CGO_ENABLED: '0', GOBIN: staging },
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install exited with ${code}`))));
-    });
-  } finally {
-    clearInterval(ticker);
-  }
+  const { staging, seconds } = await goInstallToStaging({
+    go,
+    packages: PACKAGES.map((p) => `${p.pkg}@${TEMPORAL_SERVER_VERSION}`),
+    what: 'temporal-server',
+    tags: 'disable_grpc_modules',
+    log,
+  });
   for (const { built, name } of PACKAGES) renameSync(join(staging, built), join(staging, name));
   mkdirSync(join(target, '..'), { recursive: true });
   // Another build may have finished first; either result is the same version.
   if (!existsSync(target)) renameSync(staging, target);
   rmSync(staging, { recursive: true, force: true });
-  log(`built in ${Math.round((Date.now() - started) / 1000)}s → ${target}`);
+  log(`built in ${seconds()}s → ${target}`);
 }
 
 export async function findTemporalServer(): Promise<TemporalServerBinaries> {
@@ -130,8 +102,7 @@ export const TEMPORAL_UI_VERSION = 'v2.42.1';
 const UI_PACKAGE = 'github.com/temporalio/ui-server/v2/cmd/server';
 
 export function uiCacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION);
+  return hooklineCacheDir('temporal-ui', TEMPORAL_UI_VERSION);
 }
 
 /**
@@ -144,27 +115,18 @@ export async function findTemporalUi(): Promise<{ path: string; source: 'cache' 
   if (isExecutable(cached)) return { path: cached, source: 'cache' };
   const go = findGo();
   if (!go) return { reason: `no Go toolchain to build the Temporal UI ${TEMPORAL_UI_VERSION} (and none cached in ${uiCacheDir()})` };
-  const staging = join(tmpdir(), `hookline-temporal-ui-build-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
   log(`building the Temporal UI server ${TEMPORAL_UI_VERSION} from the Go module proxy (first time only; about a minute, plus its download)…`);
-  const started = Date.now();
-  const ticker = setInterval(() => log(`  still building the UI… ${Math.round((Date.now() - started) / 1000)}s`), 30_000);
+  let built;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, ['install', `${UI_PACKAGE}@${TEMPORAL_UI_VERSION}`], { env: { ...process.env, CGO_ENABLED: '0', GOBIN: staging }, stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${UI_PACKAGE} exited with ${code}`))));
-    });
+    built = await goInstallToStaging({ go, packages: [`${UI_PACKAGE}@${TEMPORAL_UI_VERSION}`], what: 'temporal-ui', log });
     mkdirSync(uiCacheDir(), { recursive: true });
-    renameSync(join(staging, 'server'), cached);
+    renameSync(join(built.staging, 'server'), cached);
   } catch (err) {
     return { reason: `the Temporal UI could not be built: ${(err as Error).message}` };
   } finally {
-    clearInterval(ticker);
-    rmSync(staging, { recursive: true, force: true });
+    if (built) rmSync(built.staging, { recursive: true, force: true });
   }
-  log(`built the UI in ${Math.round((Date.now() - started) / 1000)}s → ${cached}`);
+  log(`built the UI in ${built.seconds()}s → ${cached}`);
   return { path: cached, source: 'go-build' };
 }
 

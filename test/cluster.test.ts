@@ -248,6 +248,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
       answers.push(status);
       if (status === 200 || status === 202) return;
       expect(status === 503 || status === 'error', `unexpected answer ${status}`).toBe(true);
+      // A sender's retry pause, as providers wait before redelivering: not a wait for state.
       await sleep(500);
     }
   }
@@ -269,6 +270,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     for (const [n, id] of ids.entries()) {
       senders.push(sendUntilAccepted(id, answers.get(id)!, (attempt) => (n + attempt) % 2));
       if (n === 15) process.kill(pidOf('temporal'), 'SIGKILL');
+      // Pacing: events arrive over time, so the kill lands mid-stream.
       await sleep(100);
     }
     await Promise.all(senders);
@@ -289,6 +291,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
       // First to receiver A; a failed attempt goes to the other one.
       senders.push(sendUntilAccepted(id, answers.get(id)!, (attempt) => attempt % 2));
       if (n === 10) process.kill(pidOf('receiver-1'), 'SIGKILL');
+      // Pacing: events arrive over time, so the kill lands mid-stream.
       await sleep(50);
     }
     await Promise.all(senders);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { openDatabase, type Database, type Schema } from '../src/db';
@@ -120,8 +120,10 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
       answers.push(sendSigned(receiver.url, 'payments', payment(id)).then((res) => ({ status: res.status, queued: res.body.queued === true })));
       if (n === 15) {
         await server.current.kill('SIGKILL');
+        // The outage's length, not a wait for anything: Temporal stays down for 3 s of the stream.
         restarted = new Promise((resolve) => setTimeout(resolve, 3_000)).then(() => server.restart());
       }
+      // Pacing: events arrive over time, so the kill lands mid-stream.
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const got = await Promise.all(answers);
@@ -249,18 +251,20 @@ describe.runIf(postgresBase)('two receivers on one PostgreSQL spool, one SIGKILL
     // then SIGKILLed. If the claim was finished in the moment before the freeze, it thaws and tries again.
     const ownerA = logLines(a, 'spool drainer started')[0]!.owner as string;
     proxyA.restore();
-    let atKill: Awaited<ReturnType<typeof spoolRows>> = [];
-    for (const deadline = Date.now() + 90_000; ; ) {
-      const rows = await spoolRows(spoolUrl);
-      if (rows.length < EVENTS - 40 && rows.some((r) => r.claimed_by === ownerA)) {
+    const atKill = await vi.waitFor(
+      async () => {
+        const rows = await spoolRows(spoolUrl);
+        expect(rows.length < EVENTS - 40 && rows.some((r) => r.claimed_by === ownerA), 'A holds a claim well into the drain').toBe(true);
         a.process.kill('SIGSTOP');
-        atKill = await spoolRows(spoolUrl);
-        if (atKill.some((r) => r.claimed_by === ownerA)) break;
-        a.process.kill('SIGCONT');
-      }
-      expect(Date.now(), 'A never held a claim well into the drain').toBeLessThan(deadline);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+        const frozen = await spoolRows(spoolUrl);
+        if (!frozen.some((r) => r.claimed_by === ownerA)) {
+          a.process.kill('SIGCONT');
+          throw new Error('A finished its claim just before the freeze');
+        }
+        return frozen;
+      },
+      { timeout: 90_000, interval: 10 },
+    );
     await a.kill('SIGKILL');
     // Mid-drain: rows were left, and A held some of them when it died.
     const heldByA = atKill.filter((r) => r.claimed_by === ownerA);

@@ -56,36 +56,57 @@ function openSqlite(path: string): Database {
   if (path === '') {
     throw new Error('SQLite database URL has no path; use sqlite:<path> or sqlite::memory:');
   }
+  // NORMAL: durable at every checkpoint and safe against corruption in WAL mode; only a power
+  // loss can drop the last commits, which webhook redelivery and Temporal retries redo.
+  const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: openSqliteHandle(path, 'NORMAL') }) });
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * A better-sqlite3 handle as every hookline database wants it: the parent directory created, a
+ * busy timeout so several processes can share the file, WAL, and the given `synchronous` level
+ * (the knowledge base's NORMAL; the spool's FULL, since its commit is what a 202 promises).
+ */
+export function openSqliteHandle(path: string, synchronous: 'NORMAL' | 'FULL'): BetterSqlite3.Database {
   const inMemory = path === ':memory:';
-  if (!inMemory) {
-    mkdirSync(dirname(resolve(path)), { recursive: true });
-  }
+  if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
   const sqlite = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
   try {
     sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     if (!inMemory) {
       sqlite.pragma('journal_mode = WAL');
-      // Durable at every checkpoint and safe against corruption in WAL mode; only a power
-      // loss can drop the last commits, which webhook redelivery and Temporal retries redo.
-      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma(`synchronous = ${synchronous}`);
     }
   } catch (error) {
     sqlite.close();
     throw error;
   }
-  const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  return sqlite;
 }
 
 async function openPostgres(url: string): Promise<Database> {
+  // No query outlives the activity that runs it (15 s).
+  const pool = await openPostgresPool(url, { max: 10, connectionTimeoutMillis: 10_000, queryTimeoutMillis: 15_000 });
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/**
+ * A `pg.Pool` checked with one round trip, so a bad URL fails here rather than on the first
+ * query, and hardened as every hookline pool must be. `what` names it in the error.
+ */
+export async function openPostgresPool(
+  url: string,
+  options: { max: number; connectionTimeoutMillis: number; queryTimeoutMillis: number; what?: string },
+): Promise<pg.Pool> {
   const pool = new pg.Pool({
     connectionString: url,
-    max: 10,
+    max: options.max,
     // A link that goes silent (no reset, no answer) must not hold a pool slot for good: TCP
-    // keepalive notices a dead peer, and no query outlives the activity that runs it (15 s).
+    // keepalive notices a dead peer, and the query timeout bounds every statement.
     keepAlive: true,
-    connectionTimeoutMillis: 10_000,
-    query_timeout: 15_000,
+    connectionTimeoutMillis: options.connectionTimeoutMillis,
+    query_timeout: options.queryTimeoutMillis,
   });
   // A connection that dies while idle is dropped from the pool and replaced on next use;
   // without a listener the pool's 'error' event would crash the process instead.
@@ -98,12 +119,11 @@ async function openPostgres(url: string): Promise<Database> {
     await pool.query('select 1');
   } catch (error) {
     await pool.end().catch(() => {});
-    throw new Error(`Cannot connect to PostgreSQL at ${describePostgresUrl(url)}: ${messageOf(error)}`, {
+    throw new Error(`Cannot connect to ${options.what ?? 'PostgreSQL'} at ${describePostgresUrl(url)}: ${messageOf(error)}`, {
       cause: error,
     });
   }
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  return pool;
 }
 
 /** host:port/database, never the credentials. */

@@ -1,9 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql, type Generated, type Selectable } from 'kysely';
-import pg from 'pg';
-import { ImmediateSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from '../db/database';
+import { ImmediateSqliteDialect, openPostgresPool, openSqliteHandle } from '../db/database';
 import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
 import { TemporalUnavailableError } from '../receiver/intake';
 
@@ -134,39 +130,14 @@ export async function openSpool(url: string, options: { scope: string; limits: S
 
 function openSqlite(path: string): Kysely<SpoolSchema> {
   if (path === '' || path === ':memory:') throw new Error('The spool needs a file (sqlite:<path>): an in-memory spool would not survive the process.');
-  mkdirSync(dirname(resolve(path)), { recursive: true });
-  const sqlite = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
-  try {
-    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-    sqlite.pragma('journal_mode = WAL');
-    // FULL, not the knowledge base's NORMAL: a 202 promises the event survives a power loss, so
-    // every commit is fsync'd before the answer goes out.
-    sqlite.pragma('synchronous = FULL');
-  } catch (error) {
-    sqlite.close();
-    throw error;
-  }
-  return new Kysely<SpoolSchema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  // FULL, not the knowledge base's NORMAL: a 202 promises the event survives a power loss, so
+  // every commit is fsync'd before the answer goes out.
+  return new Kysely<SpoolSchema>({ dialect: new ImmediateSqliteDialect({ database: openSqliteHandle(path, 'FULL') }) });
 }
 
 async function openPostgres(url: string): Promise<Kysely<SpoolSchema>> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 8,
-    keepAlive: true,
-    // On the request path: a PostgreSQL that does not answer must turn into a prompt 503.
-    connectionTimeoutMillis: 3_000,
-    query_timeout: 5_000,
-  });
-  // As in src/db/database.ts: a dead connection must not crash the receiver through an unheard 'error'.
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  try {
-    await pool.query('select 1');
-  } catch (error) {
-    await pool.end().catch(() => {});
-    throw new Error(`Cannot connect to the spool's PostgreSQL: ${(error as Error).message}`, { cause: error });
-  }
+  // On the request path: a PostgreSQL that does not answer must turn into a prompt 503.
+  const pool = await openPostgresPool(url, { max: 8, connectionTimeoutMillis: 3_000, queryTimeoutMillis: 5_000, what: "the spool's PostgreSQL" });
   return new Kysely<SpoolSchema>({ dialect: new PostgresDialect({ pool }) });
 }
 

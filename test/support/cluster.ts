@@ -107,12 +107,24 @@ export async function startCluster(cluster: ClusterEnv, args: string[] = [], tim
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  // A plain loop: this runs in beforeAll too, where expect.poll is not allowed.
-  for (const deadline = Date.now() + timeoutMs; !output.includes('hookline cluster is running'); ) {
-    if (child.exitCode !== null) throw new Error(`npm run cluster exited with ${child.exitCode}:\n${output.slice(-4000)}`);
-    if (Date.now() > deadline) throw new Error(`npm run cluster was not running within ${timeoutMs / 1000}s:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  // Resolved by the line itself (no polling): running, exited first, or out of time.
+  await new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (output.includes('hookline cluster is running')) finish();
+    };
+    const timer = setTimeout(() => finish(new Error(`npm run cluster was not running within ${timeoutMs / 1000}s:\n${output.slice(-4000)}`)), timeoutMs);
+    const onExit = (code: number | null) => finish(new Error(`npm run cluster exited with ${code}:\n${output.slice(-4000)}`));
+    function finish(err?: Error) {
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    }
+    child.stdout!.on('data', check);
+    child.once('exit', onExit);
+    check();
+  });
   return {
     process: child,
     output: () => output,
