@@ -32,7 +32,7 @@ import {
   temporalDatabases,
   withDatabase,
 } from './cluster-temporal';
-import { ensureLeadOperator, httpOk, requireFreePorts, waitFor } from './local-stack';
+import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
 import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
 
 const ROOT = resolve(__dirname, '..');
@@ -62,21 +62,7 @@ function say(line = ''): void {
 }
 
 function pipeLines(name: string, child: ChildProcess, onLine?: (line: string) => void): void {
-  const prefix = `[${name}]`.padEnd(13);
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = '';
-    stream?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      if (stopping) return;
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        onLine?.(line);
-        process.stdout.write(`${prefix} ${line}\n`);
-      }
-    });
-  }
+  pipePrefixedLines(name, child, { width: 13, stopping: () => stopping, onLine });
 }
 
 /** Starts a process and keeps it running: restarted 1, 2, 4… up to 10 s after each unexpected exit. */

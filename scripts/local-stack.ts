@@ -3,6 +3,7 @@
  * readiness waits, and the first lead operator. Each keeps its own process handling (start stops
  * everything when a child dies; the cluster restarts it), which is where they differ.
  */
+import type { ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { migrateToLatest, openDatabase } from '../src/db';
 import { DEV_LEAD_OPERATOR } from '../src/dev/secrets';
@@ -58,5 +59,27 @@ export async function ensureLeadOperator(databaseUrl: string, token: string): Pr
     return `Operator "${DEV_LEAD_OPERATOR}" (lead) ${result === 'created' ? 'created' : 'ready'}; its token: ${token}`;
   } finally {
     await database.close();
+  }
+}
+
+/**
+ * A child's output, line by line, prefixed with its name so several processes in one terminal
+ * stay readable. Once the supervisor is stopping, the children's shutdown chatter is dropped.
+ */
+export function pipePrefixedLines(name: string, child: ChildProcess, options: { width: number; stopping: () => boolean; onLine?: (line: string) => void }): void {
+  const prefix = `[${name}]`.padEnd(options.width);
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      if (options.stopping()) return;
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        options.onLine?.(line);
+        process.stdout.write(`${prefix} ${line}\n`);
+      }
+    });
   }
 }

@@ -10,7 +10,7 @@ import { Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { searchAttributeFlags } from '../workflows/search-attributes';
-import { ensureLeadOperator, httpOk, requireFreePorts, waitFor } from './local-stack';
+import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
 import { describeCli, devServerFileArgs, devServerReady, findTemporalCli } from './temporal-cli';
 
 const ROOT = resolve(__dirname, '..');
@@ -35,21 +35,7 @@ function say(line = ''): void {
 function run(name: string, command: string, args: string[], childEnv: NodeJS.ProcessEnv, onLine?: (line: string) => void): ChildProcess {
   const child = spawn(command, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = `[${name}]`.padEnd(11);
-  for (const stream of [child.stdout, child.stderr]) {
-    let buffered = '';
-    stream?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
-      // Once we are stopping, the children's shutdown chatter (connection refused…) is noise.
-      if (stopping) return;
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        onLine?.(line);
-        process.stdout.write(`${prefix} ${line}\n`);
-      }
-    });
-  }
+  pipePrefixedLines(name, child, { width: 11, stopping: () => stopping, onLine });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       say(`${prefix} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything.`);
