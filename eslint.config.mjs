@@ -25,17 +25,45 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in the deterministic sandbox: no Node builtins. Move I/O to an activity.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code runs in the deterministic sandbox: no Node builtins. Move I/O to an activity.',
+          })),
           patterns: [
             {
-              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', 'express', 'pg', 'kysely', 'better-sqlite3', 'nodemailer', 'undici', 'zod'],
-              message: 'Workflow code may import only @temporalio/workflow, @temporalio/common and pure helpers. Use `import type` for activity types.',
+              group: [
+                '@temporalio/client',
+                '@temporalio/worker',
+                '@temporalio/activity',
+                'express',
+                'pg',
+                'kysely',
+                'better-sqlite3',
+                'nodemailer',
+                'undici',
+                'zod',
+              ],
+              message:
+                'Workflow code may import only @temporalio/workflow, @temporalio/common and pure helpers. Use `import type` for activity types.',
               allowTypeImports: true,
             },
             {
               // Allowed at run time: pure modules that import nothing with side effects (the
               // handoff permissions are one decision shared by the workflow and the API).
-              group: ['../src/*', '!../src/events', '../src/events/*', '!../src/events/envelope', '!../src/agent', '../src/agent/*', '!../src/agent/types', '!../src/handoff', '../src/handoff/*', '!../src/handoff/permissions', '../activities', '../activities/*'],
+              group: [
+                '../src/*',
+                '!../src/events',
+                '../src/events/*',
+                '!../src/events/envelope',
+                '!../src/agent',
+                '../src/agent/*',
+                '!../src/agent/types',
+                '!../src/handoff',
+                '../src/handoff/*',
+                '!../src/handoff/permissions',
+                '../activities',
+                '../activities/*',
+              ],
               message: 'From outside workflows/, import only types (`import type`).',
               allowTypeImports: true,
             },

@@ -8,10 +8,28 @@ import type { Schema } from '../src/db/schema';
 import type { Notifier } from '../src/notify';
 import type { Responder } from '../src/agent/responder';
 import { renderCustomerMessage } from '../src/agent/templates';
-import type { AgentSettings, CustomerContext, CustomerMessage, InquiryAssessment, ReturnLabel, ReturnPolicyCheck } from '../src/agent/types';
+import type {
+  AgentSettings,
+  CustomerContext,
+  CustomerMessage,
+  InquiryAssessment,
+  ReturnLabel,
+  ReturnPolicyCheck,
+} from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { returnWorkflowId } from '../src/events/identity';
-import type { CustomerInquiryNew, CustomerUpdated, LineItem, OrderStatusUpdated, PaymentFailed, PaymentRefunded, PaymentSucceeded, ShipmentDelayed, ShipmentDelivered, ShipmentException } from '../src/events/schemas';
+import type {
+  CustomerInquiryNew,
+  CustomerUpdated,
+  LineItem,
+  OrderStatusUpdated,
+  PaymentFailed,
+  PaymentRefunded,
+  PaymentSucceeded,
+  ShipmentDelayed,
+  ShipmentDelivered,
+  ShipmentException,
+} from '../src/events/schemas';
 import { processReturnWorkflow, returnEventSignal } from '../workflows/returns';
 
 /** What the worker builds once and every activity shares. */
@@ -61,7 +79,13 @@ export function createActivities(deps: ActivityDeps) {
 
   async function customerContext(customerId: string): Promise<CustomerContext> {
     const details = await partnerCall((signal) => clients.crm.getCustomerDetails(customerId, { signal }));
-    await repo.upsertCustomer(db, { id: customerId, name: details.customer_name, email: details.email, phone: details.phone ?? undefined, details });
+    await repo.upsertCustomer(db, {
+      id: customerId,
+      name: details.customer_name,
+      email: details.email,
+      phone: details.phone ?? undefined,
+      details,
+    });
     return {
       customerId,
       name: details.customer_name,
@@ -115,7 +139,11 @@ export function createActivities(deps: ActivityDeps) {
         currency: event.currency,
       });
       if (outcome === 'applied' && event.items) {
-        await repo.upsertOrderItems(db, event.order_id, event.items.map((i) => ({ productId: i.product_id, quantity: i.quantity })));
+        await repo.upsertOrderItems(
+          db,
+          event.order_id,
+          event.items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
+        );
       }
       return outcome;
     },
@@ -146,7 +174,11 @@ export function createActivities(deps: ActivityDeps) {
       if (REFUND.test(text)) {
         const amount = Number(order?.total_amount ?? NaN);
         if (!Number.isFinite(amount) || amount > deps.settings.refundHandoffThreshold) {
-          return { decision: 'handoff', reason: `refund request ${Number.isFinite(amount) ? `of ${amount} ` : ''}above the ${deps.settings.refundHandoffThreshold} threshold or of unknown amount`, facts: orderId ? { orderId } : {} };
+          return {
+            decision: 'handoff',
+            reason: `refund request ${Number.isFinite(amount) ? `of ${amount} ` : ''}above the ${deps.settings.refundHandoffThreshold} threshold or of unknown amount`,
+            facts: orderId ? { orderId } : {},
+          };
         }
         return { decision: 'handoff', reason: 'refund requests are confirmed by a person', facts: { orderId: orderId ?? '' } };
       }
@@ -167,17 +199,37 @@ export function createActivities(deps: ActivityDeps) {
       return deps.responder.draft(input);
     },
 
-    async recordInquiry(input: { inquiry: CustomerInquiryNew; decision: 'answered' | 'handoff'; reason: string; reply?: string }): Promise<void> {
+    async recordInquiry(input: {
+      inquiry: CustomerInquiryNew;
+      decision: 'answered' | 'handoff';
+      reason: string;
+      reply?: string;
+    }): Promise<void> {
       const { inquiry } = input;
-      await repo.createInquiry(db, { inquiryId: inquiry.inquiry_id, customerId: inquiry.customer_id, summary: inquiry.summary, channel: inquiry.source, createdAt: inquiry.timestamp });
-      await repo.recordInquiryDecision(db, { inquiryId: inquiry.inquiry_id, decision: input.decision, reason: input.reason, reply: input.reply });
+      await repo.createInquiry(db, {
+        inquiryId: inquiry.inquiry_id,
+        customerId: inquiry.customer_id,
+        summary: inquiry.summary,
+        channel: inquiry.source,
+        createdAt: inquiry.timestamp,
+      });
+      await repo.recordInquiryDecision(db, {
+        inquiryId: inquiry.inquiry_id,
+        decision: input.decision,
+        reason: input.reason,
+        reply: input.reply,
+      });
     },
 
     /**
      * Claims the ledger entry and applies the payment in one transaction. True for the run that
      * owns the entry (including its own retries), false for any later run: a redelivery.
      */
-    async applyPaymentOnce(input: { ledgerKey: string; owner: string; event: PaymentSucceeded | PaymentFailed | PaymentRefunded }): Promise<boolean> {
+    async applyPaymentOnce(input: {
+      ledgerKey: string;
+      owner: string;
+      event: PaymentSucceeded | PaymentFailed | PaymentRefunded;
+    }): Promise<boolean> {
       const { event } = input;
       return db.transaction().execute(async (tx) => {
         const claimed = await repo.claimProcessedEvent(tx, input.ledgerKey, event.event_type, input.owner);
@@ -198,7 +250,8 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async notifyCustomer(input: { idempotencyKey: string; customerId?: string; orderId?: string; message: CustomerMessage }) {
-      const customerId = input.customerId ?? (input.orderId ? (await repo.getOrder(db, input.orderId))?.customer_id ?? undefined : undefined);
+      const customerId =
+        input.customerId ?? (input.orderId ? ((await repo.getOrder(db, input.orderId))?.customer_id ?? undefined) : undefined);
       const to = customerId ? await recipient(customerId) : {};
       const { subject, body } = renderCustomerMessage(input.message, to.name);
       return notifier.send({ idempotencyKey: input.idempotencyKey, audience: 'customer', customerId, to: to.email, subject, body });
@@ -208,14 +261,25 @@ export function createActivities(deps: ActivityDeps) {
       return notifier.send({ idempotencyKey: input.idempotencyKey, audience: 'agents', subject: input.subject, body: input.body });
     },
 
-    async checkReturnPolicy(input: { orderId: string; items: LineItem[]; policyDays: number; requestedAt: string }): Promise<ReturnPolicyCheck> {
+    async checkReturnPolicy(input: {
+      orderId: string;
+      items: LineItem[];
+      policyDays: number;
+      requestedAt: string;
+    }): Promise<ReturnPolicyCheck> {
       const order = await repo.getOrder(db, input.orderId);
-      const payment = await db.selectFrom('payments').select(['amount', 'currency']).where('order_id', '=', input.orderId).where('status', '=', 'succeeded').executeTakeFirst();
+      const payment = await db
+        .selectFrom('payments')
+        .select(['amount', 'currency'])
+        .where('order_id', '=', input.orderId)
+        .where('status', '=', 'succeeded')
+        .executeTakeFirst();
       const refundAmount = Number(order?.total_amount ?? payment?.amount ?? 0);
       const currency = order?.currency ?? payment?.currency ?? 'USD';
       const no = (reason: string): ReturnPolicyCheck => ({ eligible: false, reason, refundAmount, currency });
       if (!order) return no(`order ${input.orderId} is not in the knowledge base`);
-      if (order.status !== 'delivered' || !order.status_event_at) return no(`order ${input.orderId} has not been delivered (status ${order.status ?? 'unknown'})`);
+      if (order.status !== 'delivered' || !order.status_event_at)
+        return no(`order ${input.orderId} has not been delivered (status ${order.status ?? 'unknown'})`);
       const days = (Date.parse(input.requestedAt) - Date.parse(order.status_event_at)) / 86_400_000;
       if (days > input.policyDays) return no(`requested ${Math.floor(days)} days after delivery; the window is ${input.policyDays} days`);
       const ordered = await repo.listOrderItems(db, input.orderId);
@@ -230,11 +294,22 @@ export function createActivities(deps: ActivityDeps) {
       return { eligible: true, reason: `within the ${input.policyDays}-day window`, refundAmount, currency };
     },
 
-    async recordReturn(input: { returnId: string; status: string; orderId?: string; customerId?: string; reason?: string; items?: LineItem[]; labelId?: string; trackingNumber?: string; refundId?: string }): Promise<void> {
+    async recordReturn(input: {
+      returnId: string;
+      status: string;
+      orderId?: string;
+      customerId?: string;
+      reason?: string;
+      items?: LineItem[];
+      labelId?: string;
+      trackingNumber?: string;
+      refundId?: string;
+    }): Promise<void> {
       const existing = await repo.getReturn(db, input.returnId);
       const orderId = input.orderId ?? existing?.order_id;
       const customerId = input.customerId ?? existing?.customer_id;
-      if (!orderId || !customerId) throw ApplicationFailure.nonRetryable(`return ${input.returnId} has no order or customer on record`, 'ReturnUnknown');
+      if (!orderId || !customerId)
+        throw ApplicationFailure.nonRetryable(`return ${input.returnId} has no order or customer on record`, 'ReturnUnknown');
       await repo.upsertReturn(db, {
         returnId: input.returnId,
         orderId,
@@ -248,9 +323,19 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    async createReturnLabel(input: { returnId: string; orderId: string; customerId: string; items: LineItem[]; idempotencyKey: string }): Promise<ReturnLabel> {
+    async createReturnLabel(input: {
+      returnId: string;
+      orderId: string;
+      customerId: string;
+      items: LineItem[];
+      idempotencyKey: string;
+    }): Promise<ReturnLabel> {
       const label = await partnerCall((signal) =>
-        clients.carrier.createReturnLabel({ returnId: input.returnId, orderId: input.orderId, customerId: input.customerId, items: input.items }, input.idempotencyKey, { signal }),
+        clients.carrier.createReturnLabel(
+          { returnId: input.returnId, orderId: input.orderId, customerId: input.customerId, items: input.items },
+          input.idempotencyKey,
+          { signal },
+        ),
       );
       return { labelId: label.label_id, trackingNumber: label.tracking_number, labelUrl: label.label_url, carrier: label.carrier };
     },
@@ -259,24 +344,48 @@ export function createActivities(deps: ActivityDeps) {
       await partnerCall((signal) => clients.carrier.voidReturnLabel(input.labelId, input.idempotencyKey, { signal }));
     },
 
-    async expectReturn(input: { returnId: string; orderId: string; items: LineItem[]; trackingNumber: string; idempotencyKey: string }): Promise<void> {
+    async expectReturn(input: {
+      returnId: string;
+      orderId: string;
+      items: LineItem[];
+      trackingNumber: string;
+      idempotencyKey: string;
+    }): Promise<void> {
       await partnerCall((signal) =>
-        clients.warehouse.expectReturn({ returnId: input.returnId, orderId: input.orderId, items: input.items, trackingNumber: input.trackingNumber }, input.idempotencyKey, { signal }),
+        clients.warehouse.expectReturn(
+          { returnId: input.returnId, orderId: input.orderId, items: input.items, trackingNumber: input.trackingNumber },
+          input.idempotencyKey,
+          { signal },
+        ),
       );
     },
 
     async restock(input: { returnId: string; items: LineItem[]; idempotencyKey: string }): Promise<void> {
-      await partnerCall((signal) => clients.inventory.restock({ returnId: input.returnId, items: input.items }, input.idempotencyKey, { signal }));
+      await partnerCall((signal) =>
+        clients.inventory.restock({ returnId: input.returnId, items: input.items }, input.idempotencyKey, { signal }),
+      );
     },
 
-    async refund(input: { orderId: string; amount: number; currency: string; reason: string; idempotencyKey: string }): Promise<{ refundId: string }> {
+    async refund(input: {
+      orderId: string;
+      amount: number;
+      currency: string;
+      reason: string;
+      idempotencyKey: string;
+    }): Promise<{ refundId: string }> {
       const refund = await partnerCall((signal) =>
-        clients.payments.refund({ orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason }, input.idempotencyKey, { signal }),
+        clients.payments.refund(
+          { orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason },
+          input.idempotencyKey,
+          { signal },
+        ),
       );
       return { refundId: refund.refund_id };
     },
 
-    async applyShipment(event: ShipmentDelivered | ShipmentDelayed | ShipmentException): Promise<{ applied: boolean; customerId?: string }> {
+    async applyShipment(
+      event: ShipmentDelivered | ShipmentDelayed | ShipmentException,
+    ): Promise<{ applied: boolean; customerId?: string }> {
       const order = await repo.getOrder(db, event.order_id);
       const customerId = order?.customer_id ?? event.customer_id;
       if (event.event_type === 'shipment.exception') return { applied: true, customerId: customerId ?? undefined };
@@ -300,7 +409,15 @@ export function createActivities(deps: ActivityDeps) {
         .where((eb) => eb.or([eb('orders.status', 'is', null), eb('orders.status', 'not in', OPEN_ORDER_EXCLUDED)]));
       query = input.orderIds?.length
         ? query.where('orders.id', 'in', input.orderIds)
-        : query.where((eb) => eb.exists(eb.selectFrom('order_items').select('order_items.order_id').whereRef('order_items.order_id', '=', 'orders.id').where('order_items.product_id', '=', input.productId)));
+        : query.where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('order_items')
+                .select('order_items.order_id')
+                .whereRef('order_items.order_id', '=', 'orders.id')
+                .where('order_items.product_id', '=', input.productId),
+            ),
+          );
       const rows = await query.orderBy('orders.id').execute();
       return rows.map((r) => ({ orderId: r.orderId, customerId: r.customerId! }));
     },
@@ -310,7 +427,12 @@ export function createActivities(deps: ActivityDeps) {
       const name = event.changes.name ?? known?.name;
       const email = event.changes.email ?? known?.email;
       if (!name || !email) return false; // nothing to merge into; the CRM is asked when we need them
-      await repo.upsertCustomer(db, { id: event.customer_id, name, email, ...(event.changes.phone !== undefined ? { phone: event.changes.phone } : {}) });
+      await repo.upsertCustomer(db, {
+        id: event.customer_id,
+        name,
+        email,
+        ...(event.changes.phone !== undefined ? { phone: event.changes.phone } : {}),
+      });
       return true;
     },
 
@@ -318,7 +440,9 @@ export function createActivities(deps: ActivityDeps) {
      * Hands a return event to the return's own workflow, starting it if this event came first.
      * A return whose workflow already finished refuses it (REJECT_DUPLICATE): late news for a person.
      */
-    async deliverReturnEvent(envelope: EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>): Promise<{ returnWorkflowId: string; delivered: boolean }> {
+    async deliverReturnEvent(
+      envelope: EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>,
+    ): Promise<{ returnWorkflowId: string; delivered: boolean }> {
       const workflowId = returnWorkflowId(envelope.event.return_id);
       try {
         await deps.temporal.workflow.signalWithStart(processReturnWorkflow, {

@@ -73,14 +73,17 @@ async function pg<T>(database: string, fn: (c: PgClient) => Promise<T>): Promise
   }
 }
 
-const dropDatabases = () => pg('postgres', async (c) => {
-  for (const s of ['temporal', 'visibility', 'kb']) await c.query(`DROP DATABASE IF EXISTS ${PREFIX}_${s} WITH (FORCE)`);
-});
+const dropDatabases = () =>
+  pg('postgres', async (c) => {
+    for (const s of ['temporal', 'visibility', 'kb']) await c.query(`DROP DATABASE IF EXISTS ${PREFIX}_${s} WITH (FORCE)`);
+  });
 
 /** Transactions committed so far (read-only ones included) per bench database: temporal, visibility, kb. */
 const commits = () =>
   pg('postgres', async (c) => {
-    const { rows } = await c.query<{ datname: string; n: string }>("SELECT datname, xact_commit::bigint AS n FROM pg_stat_database WHERE datname LIKE 'hookline_bench_%'");
+    const { rows } = await c.query<{ datname: string; n: string }>(
+      "SELECT datname, xact_commit::bigint AS n FROM pg_stat_database WHERE datname LIKE 'hookline_bench_%'",
+    );
     const of = (suffix: string) => Number(rows.find((r) => r.datname === `${PREFIX}_${suffix}`)?.n ?? 0);
     return { temporal: of('temporal'), visibility: of('visibility'), kb: of('kb') };
   });
@@ -107,7 +110,8 @@ function cpuMs(match: (cmd: string, env: string) => boolean): number {
 type Cpu = Record<'temporal' | 'postgres' | 'receivers' | 'workers' | 'load', number>;
 
 function processCpu(dataDir: string, loadPids: (number | undefined)[]): Cpu {
-  const role = (prefix: string) => (cmd: string, env: string) => env.includes(`HOOKLINE_DATA_DIR=${dataDir}\0`) && env.includes(`HOOKLINE_CLUSTER_PROCESS=${prefix}`);
+  const role = (prefix: string) => (cmd: string, env: string) =>
+    env.includes(`HOOKLINE_DATA_DIR=${dataDir}\0`) && env.includes(`HOOKLINE_CLUSTER_PROCESS=${prefix}`);
   return {
     temporal: cpuMs(role('temporal')),
     // Backends serving the bench's databases (their title names the database); not other users' nor the WAL writer.
@@ -177,7 +181,11 @@ async function startCluster(config: Config, secrets: Record<string, string>, bui
     env[`WEBHOOK_SECRET_${envSuffix(name)}`] = secret;
     env[`WEBHOOK_RATE_LIMIT_${envSuffix(name)}`] = '1000000/s';
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cluster.ts', ...(build ? [] : ['--skip-build'])], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cluster.ts', ...(build ? [] : ['--skip-build'])], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -201,7 +209,13 @@ async function startCluster(config: Config, secrets: Record<string, string>, bui
 }
 
 /** The closed loop spread over the receivers: one load generator per receiver, concurrency split. */
-async function closedLoop(generators: LoadGenerator[], urls: string[], secrets: Record<string, string>, label: string, events?: number): Promise<LoadResult & { accepted: number }> {
+async function closedLoop(
+  generators: LoadGenerator[],
+  urls: string[],
+  secrets: Record<string, string>,
+  label: string,
+  events?: number,
+): Promise<LoadResult & { accepted: number }> {
   const runTag = randomBytes(4).toString('hex').toUpperCase();
   const results = await Promise.all(
     urls.map((baseUrl, i) =>
@@ -212,7 +226,12 @@ async function closedLoop(generators: LoadGenerator[], urls: string[], secrets: 
         stream: 'order',
         runTag,
         timeoutMs: 10_000,
-        shape: { kind: 'closed', concurrency: Math.max(1, Math.round(CONCURRENCY / urls.length)), copies: 1, ...(events ? { events: Math.ceil(events / urls.length) } : { durationMs: DURATION_MS }) },
+        shape: {
+          kind: 'closed',
+          concurrency: Math.max(1, Math.round(CONCURRENCY / urls.length)),
+          copies: 1,
+          ...(events ? { events: Math.ceil(events / urls.length) } : { durationMs: DURATION_MS }),
+        },
       }),
     ),
   );
@@ -241,7 +260,15 @@ interface Row {
 }
 
 async function measureConfig(config: Config, secrets: Record<string, string>, build: boolean): Promise<Row> {
-  log(`\n== ${config.name} (${config.shards} history shards${config.env && Object.keys(config.env).length ? `, ${Object.entries(config.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}) — load average ${loadAverage()}`);
+  log(
+    `\n== ${config.name} (${config.shards} history shards${
+      config.env && Object.keys(config.env).length
+        ? `, ${Object.entries(config.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }) — load average ${loadAverage()}`,
+  );
   const cluster = await startCluster(config, secrets, build);
   const generators = cluster.urls.map(() => new LoadGenerator());
   try {
@@ -250,16 +277,29 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
     await closedLoop(generators, cluster.urls, secrets, 'warm', 50);
 
     const c0 = await commits();
-    const cpu0 = processCpu(cluster.dataDir, generators.map((g) => g.child.pid));
+    const cpu0 = processCpu(
+      cluster.dataDir,
+      generators.map((g) => g.child.pid),
+    );
     const load = await closedLoop(generators, cluster.urls, secrets, 'max');
-    const cpu1 = processCpu(cluster.dataDir, generators.map((g) => g.child.pid));
+    const cpu1 = processCpu(
+      cluster.dataDir,
+      generators.map((g) => g.child.pid),
+    );
     const c1 = await commits();
     const acceptedPerSec = (load.accepted / load.wallMs) * 1000;
-    log(`accepted ${load.accepted} in ${(load.wallMs / 1000).toFixed(1)} s: ${perSecond(acceptedPerSec)}/s; statuses ${JSON.stringify(load.statuses)}`);
+    log(
+      `accepted ${load.accepted} in ${(load.wallMs / 1000).toFixed(1)} s: ${perSecond(acceptedPerSec)}/s; statuses ${JSON.stringify(load.statuses)}`,
+    );
 
     // Let the workers drain the backlog the closed loop left before timing end to end.
     const drained = Date.now() + 300_000;
-    while ((await client.workflowService.countWorkflowExecutions({ namespace: 'default', query: "ExecutionStatus = 'Running'" })).count!.toString() !== '0' && Date.now() < drained) {
+    while (
+      (
+        await client.workflowService.countWorkflowExecutions({ namespace: 'default', query: "ExecutionStatus = 'Running'" })
+      ).count!.toString() !== '0' &&
+      Date.now() < drained
+    ) {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const since = new Date(Date.now() - 1000).toISOString();
@@ -281,8 +321,18 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
       p99: percentile(load.latenciesMs, 99),
       errors: load.requests - load.accepted,
       e2ePerSec,
-      cpuPerEvent: { temporal: per('temporal'), postgres: per('postgres'), receivers: per('receivers'), workers: per('workers'), load: per('load') },
-      commitsPerEvent: { temporal: (c1.temporal - c0.temporal) / load.accepted, visibility: (c1.visibility - c0.visibility) / load.accepted, kb: (c1.kb - c0.kb) / load.accepted },
+      cpuPerEvent: {
+        temporal: per('temporal'),
+        postgres: per('postgres'),
+        receivers: per('receivers'),
+        workers: per('workers'),
+        load: per('load'),
+      },
+      commitsPerEvent: {
+        temporal: (c1.temporal - c0.temporal) / load.accepted,
+        visibility: (c1.visibility - c0.visibility) / load.accepted,
+        kb: (c1.kb - c0.kb) / load.accepted,
+      },
     };
   } finally {
     for (const g of generators) g.child.kill();
@@ -293,7 +343,11 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
 async function bare(secrets: Record<string, string>): Promise<number> {
   const port = await freeLoopbackPort();
   const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-bare-'));
-  const child = spawnNode('scripts/bench/bare.ts', { PATH: process.env.PATH ?? '', PORT: String(port), BARE_SECRET: secrets.oms }, join(dir, 'bare.log'));
+  const child = spawnNode(
+    'scripts/bench/bare.ts',
+    { PATH: process.env.PATH ?? '', PORT: String(port), BARE_SECRET: secrets.oms },
+    join(dir, 'bare.log'),
+  );
   const generators = [new LoadGenerator()];
   try {
     while (!(await httpOk(`http://127.0.0.1:${port}/healthz`).catch(() => false))) await new Promise((r) => setTimeout(r, 100));
@@ -323,12 +377,34 @@ export async function clusterBench(): Promise<number> {
   log('');
   table(
     ['configuration', 'accepted/s', '× bare', '× first', 'ack p50 ms', 'ack p99 ms', 'non-2xx', 'e2e wf/s', '× first'],
-    rows.map((r) => [r.name, perSecond(r.acceptedPerSec), (r.acceptedPerSec / barePerSec).toFixed(4), (r.acceptedPerSec / first.acceptedPerSec).toFixed(2), ms(r.p50), ms(r.p99), String(r.errors), perSecond(r.e2ePerSec), (r.e2ePerSec / first.e2ePerSec).toFixed(2)]),
+    rows.map((r) => [
+      r.name,
+      perSecond(r.acceptedPerSec),
+      (r.acceptedPerSec / barePerSec).toFixed(4),
+      (r.acceptedPerSec / first.acceptedPerSec).toFixed(2),
+      ms(r.p50),
+      ms(r.p99),
+      String(r.errors),
+      perSecond(r.e2ePerSec),
+      (r.e2ePerSec / first.e2ePerSec).toFixed(2),
+    ]),
   );
-  log('\nwhere the time goes, per accepted event during the closed loop (workers running): CPU ms by process, PostgreSQL transactions by database');
+  log(
+    '\nwhere the time goes, per accepted event during the closed loop (workers running): CPU ms by process, PostgreSQL transactions by database',
+  );
   table(
     ['configuration', 'temporal', 'postgres', 'receivers', 'workers', 'load gen', 'tx temporal', 'tx visibility', 'tx kb'],
-    rows.map((r) => [r.name, ms(r.cpuPerEvent.temporal!), ms(r.cpuPerEvent.postgres!), ms(r.cpuPerEvent.receivers!), ms(r.cpuPerEvent.workers!), ms(r.cpuPerEvent.load!), r.commitsPerEvent.temporal.toFixed(1), r.commitsPerEvent.visibility.toFixed(1), r.commitsPerEvent.kb.toFixed(1)]),
+    rows.map((r) => [
+      r.name,
+      ms(r.cpuPerEvent.temporal!),
+      ms(r.cpuPerEvent.postgres!),
+      ms(r.cpuPerEvent.receivers!),
+      ms(r.cpuPerEvent.workers!),
+      ms(r.cpuPerEvent.load!),
+      r.commitsPerEvent.temporal.toFixed(1),
+      r.commitsPerEvent.visibility.toFixed(1),
+      r.commitsPerEvent.kb.toFixed(1),
+    ]),
   );
   log(`\nload average ${loadAverage()}`);
   return 0;

@@ -89,9 +89,16 @@ const ops = (n: number) => Math.round(n).toLocaleString('en-US');
 
 const cpu = cpus();
 // Other work on the machine changes every figure; the load average says how busy it was.
-const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
-console.log(`hookline bench:verify — Node ${process.version}, ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${process.platform}/${process.arch}; load average ${load()}`);
-console.log(`${iterations.toLocaleString('en-US')} timed calls per row after a warm-up of ${warmupFor(iterations).toLocaleString('en-US')}; p99 over batches of ${Math.min(BATCH, iterations)}`);
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+console.log(
+  `hookline bench:verify — Node ${process.version}, ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${process.platform}/${process.arch}; load average ${load()}`,
+);
+console.log(
+  `${iterations.toLocaleString('en-US')} timed calls per row after a warm-up of ${warmupFor(iterations).toLocaleString('en-US')}; p99 over batches of ${Math.min(BATCH, iterations)}`,
+);
 console.log('');
 
 const started = Date.now();
@@ -141,7 +148,11 @@ const meanSample = Math.round(samples.reduce((n, b) => n + b.length, 0) / sample
 const PARSE_BODIES = [
   { label: `order.status_updated sample, ${small.length} B`, bodies: [small], calls: iterations },
   { label: `all ${samples.length} seed samples in turn, mean ${meanSample} B`, bodies: samples, calls: iterations },
-  { label: `order.status_updated, 64 KiB (${big.items.toLocaleString('en-US')} items)`, bodies: [big.body], calls: Math.ceil(iterations / 10) },
+  {
+    label: `order.status_updated, 64 KiB (${big.items.toLocaleString('en-US')} items)`,
+    bodies: [big.body],
+    calls: Math.ceil(iterations / 10),
+  },
 ];
 const parseRows: string[][] = [];
 for (const { label, bodies, calls } of PARSE_BODIES) {
@@ -155,7 +166,15 @@ for (const { label, bodies, calls } of PARSE_BODIES) {
   const parse = time(() => JSON.parse(bodies[i++ % bodies.length]!.toString('utf8')), calls);
   const validate = time(() => WebhookEvent.safeParse(objects[i++ % objects.length]).success, calls);
   const both = time(() => WebhookEvent.safeParse(JSON.parse(bodies[i++ % bodies.length]!.toString('utf8'))).success, calls);
-  parseRows.push([label, calls.toLocaleString('en-US'), us(parse.meanUs), us(validate.meanUs), ops(both.opsPerSec), us(both.meanUs), us(both.p99Us)]);
+  parseRows.push([
+    label,
+    calls.toLocaleString('en-US'),
+    us(parse.meanUs),
+    us(validate.meanUs),
+    ops(both.opsPerSec),
+    us(both.meanUs),
+    us(both.p99Us),
+  ]);
 }
 console.log('JSON.parse + zod WebhookEvent.safeParse (per event)');
 table(['body', 'calls', 'JSON.parse µs', 'safeParse µs', 'both ops/s', 'both mean µs', 'both p99 µs'], parseRows);

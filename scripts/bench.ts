@@ -35,7 +35,20 @@ import { generateSecret } from '../src/receiver/verify';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { delivery, MIXED_TYPES } from './bench/events';
 import { LoadGenerator, type LoadPlan, type LoadResult, type LoadShape } from './bench/load';
-import { askMemory, cpuMeter, freeLoopbackPort, httpOk, ProcessGroup, residentOf, sampleResident, spawnNode, startDevServer, waitUntil, type DevServerStore, type ProbeAnswer } from './bench/processes';
+import {
+  askMemory,
+  cpuMeter,
+  freeLoopbackPort,
+  httpOk,
+  ProcessGroup,
+  residentOf,
+  sampleResident,
+  spawnNode,
+  startDevServer,
+  waitUntil,
+  type DevServerStore,
+  type ProbeAnswer,
+} from './bench/processes';
 import { receiverTimeByComponent } from './bench/profile';
 import { describe as describeStarts, since, startLatency, type Histogram } from './bench/server-latency';
 import { loadAverage, machine, mib, ms, percentile, perSecond, table } from './bench/report';
@@ -44,7 +57,12 @@ import { clusterBench } from './bench-cluster';
 
 const TASK_QUEUE = 'hookline-bench';
 const STORM_COPIES = 5;
-const count = (fallback: number, what: string) => z.coerce.number({ message: `expected ${what}` }).int(`expected ${what} as a whole number`).min(0, `expected ${what}, 0 or more`).default(fallback);
+const count = (fallback: number, what: string) =>
+  z.coerce
+    .number({ message: `expected ${what}` })
+    .int(`expected ${what} as a whole number`)
+    .min(0, `expected ${what}, 0 or more`)
+    .default(fallback);
 
 const Options = z.object({
   db: z.enum(['memory', 'file'], { message: 'expected memory or file' }).default('memory'),
@@ -85,10 +103,17 @@ function parseOptions(): Options {
     process.exit(0);
   }
   const names = Object.keys(Options.shape);
-  const { values } = parseArgs({ options: Object.fromEntries(names.map((n) => [n, { type: n === 'profile' || n === 'keep' || n === 'outage' ? 'boolean' : 'string' }])) as Record<string, { type: 'string' | 'boolean' }> });
+  const { values } = parseArgs({
+    options: Object.fromEntries(
+      names.map((n) => [n, { type: n === 'profile' || n === 'keep' || n === 'outage' ? 'boolean' : 'string' }]),
+    ) as Record<string, { type: 'string' | 'boolean' }>,
+  });
   const result = Options.safeParse(values);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => `  --${String(i.path[0])}: ${i.message}${values[String(i.path[0])] === undefined ? '' : ` (got ${JSON.stringify(values[String(i.path[0])])})`}`);
+  const lines = result.error.issues.map(
+    (i) =>
+      `  --${String(i.path[0])}: ${i.message}${values[String(i.path[0])] === undefined ? '' : ` (got ${JSON.stringify(values[String(i.path[0])])})`}`,
+  );
   throw new Error(`bad options:\n${lines.join('\n')}`);
 }
 
@@ -97,7 +122,14 @@ function parseOptions(): Options {
 interface System {
   dir: string;
   profileDir?: string;
-  temporal: { address: string; metricsUrl: string; child: ChildProcess; client: Client; cliPath: string; ports: { port: number; metricsPort: number } };
+  temporal: {
+    address: string;
+    metricsUrl: string;
+    child: ChildProcess;
+    client: Client;
+    cliPath: string;
+    ports: { port: number; metricsPort: number };
+  };
   receiver: { child: ChildProcess; url: string };
   worker?: { child: ChildProcess };
   bare?: { child: ChildProcess; url: string };
@@ -115,7 +147,14 @@ let workDir: string | undefined;
 
 /** What every hookline process needs, and nothing else from this shell: a stray TEMPORAL_API_KEY must not leak in. */
 function baseEnv(temporalAddress: string): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: 'default', HOOKLINE_TASK_QUEUE: TASK_QUEUE, LOG_LEVEL: 'info' };
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    HOOKLINE_TASK_QUEUE: TASK_QUEUE,
+    LOG_LEVEL: 'info',
+  };
 }
 
 function receiverEnv(base: NodeJS.ProcessEnv, port: number, secrets: Record<string, string>, dir: string): NodeJS.ProcessEnv {
@@ -132,7 +171,15 @@ function receiverEnv(base: NodeJS.ProcessEnv, port: number, secrets: Record<stri
 }
 
 /** Starts a Node child and registers its readiness check; the caller awaits all checks together. */
-function startChild(name: string, entry: string, env: NodeJS.ProcessEnv, dir: string, ready: (logFile: string) => () => Promise<boolean> | boolean, waits: Promise<void>[], nodeArgs: string[] = []): ChildProcess {
+function startChild(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  ready: (logFile: string) => () => Promise<boolean> | boolean,
+  waits: Promise<void>[],
+  nodeArgs: string[] = [],
+): ChildProcess {
   const logFile = join(dir, `${name}.log`);
   const child = group.add(name, spawnNode(entry, env, logFile, nodeArgs), name === 'worker' ? 15_000 : 5_000);
   waits.push(waitUntil(`the ${name}`, child, logFile, ready(logFile), 120_000));
@@ -155,19 +202,58 @@ async function startSystem(options: Options): Promise<System> {
   if (profileDir) mkdirSync(profileDir);
 
   const receiverUrl = `http://127.0.0.1:${receiverPort}`;
-  const receiver = { url: receiverUrl, child: startChild('receiver', 'src/receiver/main.ts', receiverEnv(env, receiverPort, secrets, dir), dir, () => () => httpOk(`${receiverUrl}/readyz`), waits, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []) };
+  const receiver = {
+    url: receiverUrl,
+    child: startChild(
+      'receiver',
+      'src/receiver/main.ts',
+      receiverEnv(env, receiverPort, secrets, dir),
+      dir,
+      () => () => httpOk(`${receiverUrl}/readyz`),
+      waits,
+      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    ),
+  };
   let bare: System['bare'];
   if (options.soak === 0 && !options.outage) {
     const url = `http://127.0.0.1:${barePort}`;
-    bare = { url, child: startChild('bare', 'scripts/bench/bare.ts', { ...env, PORT: String(barePort), BARE_SECRET: secrets.oms }, dir, () => () => httpOk(`${url}/healthz`), waits) };
+    bare = {
+      url,
+      child: startChild(
+        'bare',
+        'scripts/bench/bare.ts',
+        { ...env, PORT: String(barePort), BARE_SECRET: secrets.oms },
+        dir,
+        () => () => httpOk(`${url}/healthz`),
+        waits,
+      ),
+    };
   }
   let sandbox: System['sandbox'];
   let worker: System['worker'];
   if (options.soak === 0 && !options.outage && options.e2e > 0) {
     const url = `http://127.0.0.1:${sandboxPort}`;
-    sandbox = { child: startChild('sandbox', 'src/sandbox/main.ts', { ...env, PORT: String(sandboxPort), HOST: '127.0.0.1' }, dir, () => () => httpOk(`${url}/_sandbox/health`), waits) };
+    sandbox = {
+      child: startChild(
+        'sandbox',
+        'src/sandbox/main.ts',
+        { ...env, PORT: String(sandboxPort), HOST: '127.0.0.1' },
+        dir,
+        () => () => httpOk(`${url}/_sandbox/health`),
+        waits,
+      ),
+    };
     const workerEnv = { ...env, ...sandboxWorkerEnv(url), DATABASE_URL: `sqlite:${join(dir, 'hookline.db')}` };
-    worker = { child: startChild('worker', 'src/worker/main.ts', workerEnv, dir, (logFile) => () => readFileSync(logFile, 'utf8').includes('"worker started"'), waits) };
+    worker = {
+      child: startChild(
+        'worker',
+        'src/worker/main.ts',
+        workerEnv,
+        dir,
+        (logFile) => () => readFileSync(logFile, 'utf8').includes('"worker started"'),
+        waits,
+      ),
+    };
   }
   await Promise.all(waits);
   group.add('load generator', load.child, 2_000); // last in, first out: no new requests once stopping starts
@@ -176,7 +262,27 @@ async function startSystem(options: Options): Promise<System> {
   const afterStartup = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, residentOf(pid)?.rss]));
   const sampler = sampleResident(pids);
   process.once('exit', sampler.stop);
-  return { dir, profileDir, temporal: { address: temporal.address, metricsUrl: temporal.metricsUrl, child: temporal.child, client, cliPath: cli.path, ports: temporal.ports }, receiver, worker, bare, sandbox, load, secrets, runTag: randomBytes(4).toString('hex').toUpperCase(), afterStartup, sampled: sampler.peaks };
+  return {
+    dir,
+    profileDir,
+    temporal: {
+      address: temporal.address,
+      metricsUrl: temporal.metricsUrl,
+      child: temporal.child,
+      client,
+      cliPath: cli.path,
+      ports: temporal.ports,
+    },
+    receiver,
+    worker,
+    bare,
+    sandbox,
+    load,
+    secrets,
+    runTag: randomBytes(4).toString('hex').toUpperCase(),
+    afterStartup,
+    sampled: sampler.peaks,
+  };
 }
 
 function describeStore(store: DevServerStore, dbFile: string | undefined): string {
@@ -185,12 +291,17 @@ function describeStore(store: DevServerStore, dbFile: string | undefined): strin
     : `SQLite FILE ${dbFile}, write-ahead log with full sync (as \`npm start\` runs it: every commit is written and fsynced; --db memory for an in-memory store)`;
 }
 
-const describeStoreShort = (store: DevServerStore) => (store === 'memory' ? 'Temporal dev server IN MEMORY' : 'Temporal dev server on a SQLite FILE');
+const describeStoreShort = (store: DevServerStore) =>
+  store === 'memory' ? 'Temporal dev server IN MEMORY' : 'Temporal dev server on a SQLite FILE';
 
 /** The bench's own first request to each target: it warms the code and proves the target answers 202. */
 async function firstRequest(system: System, url: string, label: string): Promise<void> {
   const d = delivery('order', system.runTag, `first-${label}`, 0, system.secrets);
-  const res = await fetch(`${url}/webhooks/${d.source}`, { method: 'POST', headers: { 'content-type': 'application/json', ...d.headers }, body: d.body });
+  const res = await fetch(`${url}/webhooks/${d.source}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...d.headers },
+    body: d.body,
+  });
   await res.body?.cancel();
   if (res.status !== 202) throw new Error(`the first event to ${label} was answered ${res.status}, not 202`);
 }
@@ -231,20 +342,51 @@ function receiverLatencies(system: System, phase: string): number[] {
 }
 
 /** A closed loop for `warmupMs` first, not measured: JIT, connection pools and caches settle before the clock starts. */
-async function measure(system: System, name: string, url: string, stream: LoadPlan['stream'], shape: LoadShape, options: Options, server: ChildProcess, total?: number, warmupMs = 0): Promise<Measured> {
-  const plan = (label: string, shape: LoadShape): LoadPlan => ({ label, baseUrl: url, secrets: system.secrets, stream, runTag: system.runTag, timeoutMs: options.timeout, shape });
-  const warmup = warmupMs > 0 && shape.kind === 'closed' ? await system.load.run(plan(`${slug(name)}warmup`, { ...shape, events: undefined, durationMs: warmupMs })) : undefined;
+async function measure(
+  system: System,
+  name: string,
+  url: string,
+  stream: LoadPlan['stream'],
+  shape: LoadShape,
+  options: Options,
+  server: ChildProcess,
+  total?: number,
+  warmupMs = 0,
+): Promise<Measured> {
+  const plan = (label: string, shape: LoadShape): LoadPlan => ({
+    label,
+    baseUrl: url,
+    secrets: system.secrets,
+    stream,
+    runTag: system.runTag,
+    timeoutMs: options.timeout,
+    shape,
+  });
+  const warmup =
+    warmupMs > 0 && shape.kind === 'closed'
+      ? await system.load.run(plan(`${slug(name)}warmup`, { ...shape, events: undefined, durationMs: warmupMs }))
+      : undefined;
   const meter = cpuMeter({ server: server.pid, temporal: system.temporal.child.pid, 'load gen': system.load.child.pid });
   const from = monotonicUs();
   const startsBefore = await startLatency(system.temporal.metricsUrl);
   const result = await system.load.run(plan(slug(name), shape), (p) => {
     // One line every 5 s: enough to see a long phase move without burying the results.
-    if (Math.round(p.elapsedMs / 1000) % 5 === 0) console.log(`  ${name.padEnd(14)} ${String(p.done).padStart(7)}${total ? `/${total}` : ''} answered  ${perSecond(p.done / (p.elapsedMs / 1000))}/s so far`);
+    if (Math.round(p.elapsedMs / 1000) % 5 === 0)
+      console.log(
+        `  ${name.padEnd(14)} ${String(p.done).padStart(7)}${total ? `/${total}` : ''} answered  ${perSecond(p.done / (p.elapsedMs / 1000))}/s so far`,
+      );
   });
   const cpu = meter();
   const windowUs: [number, number] = [from, monotonicUs()];
   const startsAfter = await startLatency(system.temporal.metricsUrl);
-  return { name, result, cpu, windowUs, temporalStarts: startsBefore && startsAfter ? since(startsBefore, startsAfter) : undefined, warmupStatuses: warmup?.statuses };
+  return {
+    name,
+    result,
+    cpu,
+    windowUs,
+    temporalStarts: startsBefore && startsAfter ? since(startsBefore, startsAfter) : undefined,
+    warmupStatuses: warmup?.statuses,
+  };
 }
 
 interface EndToEnd extends Measured {
@@ -266,7 +408,12 @@ async function outcomes(client: Client, since: string): Promise<{ completed: num
     client.workflow.count(`${scope} AND ExecutionStatus = 'Running' AND HandoffStatus = 'waiting'`),
   ]);
   const of = (status: string) => byStatus.groups.find((g) => g.groupValues[0]?.[0] === status)?.count ?? 0;
-  return { completed: of('Completed'), waiting: waiting.count, failed: of('Failed') + of('Terminated') + of('TimedOut') + of('Canceled'), running: of('Running') };
+  return {
+    completed: of('Completed'),
+    waiting: waiting.count,
+    failed: of('Failed') + of('Terminated') + of('TimedOut') + of('Canceled'),
+    running: of('Running'),
+  };
 }
 
 /**
@@ -278,9 +425,23 @@ async function endToEnd(system: System, options: Options): Promise<EndToEnd> {
   const since = new Date().toISOString(); // the bench's first event, sent earlier, is not counted
   const started = performance.now();
   const from = monotonicUs();
-  const meter = cpuMeter({ receiver: system.receiver.child.pid, worker: worker.child.pid, sandbox: system.sandbox?.child.pid, temporal: system.temporal.child.pid, 'load gen': system.load.child.pid });
+  const meter = cpuMeter({
+    receiver: system.receiver.child.pid,
+    worker: worker.child.pid,
+    sandbox: system.sandbox?.child.pid,
+    temporal: system.temporal.child.pid,
+    'load gen': system.load.child.pid,
+  });
   let sent: LoadResult | undefined;
-  const plan: LoadPlan = { label: 'e2e', baseUrl: system.receiver.url, secrets: system.secrets, stream: 'mixed', runTag: system.runTag, timeoutMs: options.timeout, shape: { kind: 'closed', concurrency: options['e2e-concurrency'], events: options.e2e, copies: 1 } };
+  const plan: LoadPlan = {
+    label: 'e2e',
+    baseUrl: system.receiver.url,
+    secrets: system.secrets,
+    stream: 'mixed',
+    runTag: system.runTag,
+    timeoutMs: options.timeout,
+    shape: { kind: 'closed', concurrency: options['e2e-concurrency'], events: options.e2e, copies: 1 },
+  };
   const sending = system.load.run(plan).then((r) => (sent = r));
   let now = { completed: 0, waiting: 0, failed: 0, running: 0 };
   let finishedAt = performance.now();
@@ -294,7 +455,9 @@ async function endToEnd(system: System, options: Options): Promise<EndToEnd> {
     const elapsed = (performance.now() - started) / 1000;
     if (elapsed - printedAt >= 5) {
       printedAt = elapsed;
-      console.log(`  e2e  ${elapsed.toFixed(0).padStart(4)} s  accepted ${sent ? (sent.statuses['202'] ?? 0) : '…'}/${options.e2e}  completed ${now.completed}  waiting for a person ${now.waiting}  failed ${now.failed}`);
+      console.log(
+        `  e2e  ${elapsed.toFixed(0).padStart(4)} s  accepted ${sent ? (sent.statuses['202'] ?? 0) : '…'}/${options.e2e}  completed ${now.completed}  waiting for a person ${now.waiting}  failed ${now.failed}`,
+      );
     }
     if (sent && finished >= (sent.statuses['202'] ?? 0)) break;
     if (performance.now() - finishedAt > 60_000) {
@@ -307,29 +470,74 @@ async function endToEnd(system: System, options: Options): Promise<EndToEnd> {
   const workerResident = residentOf(worker.child.pid);
   const workerMemory = await askMemory(worker.child);
   const result = sent!;
-  return { name: 'e2e', result, cpu, windowUs: [from, monotonicUs()], accepted: result.statuses['202'] ?? 0, ...now, stuck: now.running - now.waiting, finishedAfterMs: finishedAt - started, workerResident, workerMemory };
+  return {
+    name: 'e2e',
+    result,
+    cpu,
+    windowUs: [from, monotonicUs()],
+    accepted: result.statuses['202'] ?? 0,
+    ...now,
+    stuck: now.running - now.waiting,
+    finishedAfterMs: finishedAt - started,
+    workerResident,
+    workerMemory,
+  };
 }
 
 // --- output ---------------------------------------------------------------------------------------
 
-const statusText = (statuses: Record<string, number>) => Object.entries(statuses).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}×${n}`).join(' ');
+const statusText = (statuses: Record<string, number>) =>
+  Object.entries(statuses)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
 const answeredOk = (r: LoadResult) => (r.statuses['202'] ?? 0) + (r.statuses['200'] ?? 0);
 const errorsOf = (r: LoadResult) => r.requests - answeredOk(r);
 const cores = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(2));
 const rate = (m: Measured) => answeredOk(m.result) / (m.result.wallMs / 1000);
 const sortedLatencies = (m: Measured) => [...m.result.latenciesMs].sort((a, b) => a - b);
 
-const HEADER = ['phase', 'requests', 'wall s', 'answered/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'CPU: server', 'temporal', 'load gen', 'status codes'];
+const HEADER = [
+  'phase',
+  'requests',
+  'wall s',
+  'answered/s',
+  'p50 ms',
+  'p90 ms',
+  'p99 ms',
+  'max ms',
+  'errors',
+  'CPU: server',
+  'temporal',
+  'load gen',
+  'status codes',
+];
 
 function row(m: Measured): string[] {
   const r = m.result;
   const sorted = sortedLatencies(m);
-  return [m.name, String(r.requests), (r.wallMs / 1000).toFixed(1), perSecond(rate(m)), ms(percentile(sorted, 50)), ms(percentile(sorted, 90)), ms(percentile(sorted, 99)), ms(sorted.at(-1) ?? NaN), String(errorsOf(r)), cores(m.cpu.server), cores(m.cpu.temporal), cores(m.cpu['load gen']), statusText(r.statuses)];
+  return [
+    m.name,
+    String(r.requests),
+    (r.wallMs / 1000).toFixed(1),
+    perSecond(rate(m)),
+    ms(percentile(sorted, 50)),
+    ms(percentile(sorted, 90)),
+    ms(percentile(sorted, 99)),
+    ms(sorted.at(-1) ?? NaN),
+    String(errorsOf(r)),
+    cores(m.cpu.server),
+    cores(m.cpu.temporal),
+    cores(m.cpu['load gen']),
+    statusText(r.statuses),
+  ];
 }
 
 /** CPU milliseconds each process spent per request: the server's own work, Temporal's, the load generator's. */
 function cpuPerRequest(m: Measured, names: Record<string, string>): string {
-  const each = Object.entries(names).map(([key, label]) => [label, m.cpu[key] === undefined ? undefined : (m.cpu[key]! * m.result.wallMs) / m.result.requests] as const);
+  const each = Object.entries(names).map(
+    ([key, label]) => [label, m.cpu[key] === undefined ? undefined : (m.cpu[key]! * m.result.wallMs) / m.result.requests] as const,
+  );
   const total = each.reduce((sum, [, v]) => sum + (v ?? 0), 0);
   return `${each.map(([label, v]) => `${label} ${v === undefined ? 'n/a' : v.toFixed(2)}`).join(' + ')} = ${total.toFixed(2)} ms`;
 }
@@ -341,30 +549,47 @@ function target(what: string, met: boolean | undefined, measured: string): void 
 function printReceiverView(system: System, m: Measured): void {
   const own = receiverLatencies(system, m.name);
   if (own.length === 0) return;
-  console.log(`  ${m.name}: the receiver's own view (latencyMs in its log, arrival to answer) of ${own.length} requests: p50 ${ms(percentile(own, 50))}, p90 ${ms(percentile(own, 90))}, p99 ${ms(percentile(own, 99))}, max ${ms(own.at(-1) ?? NaN)} ms`);
+  console.log(
+    `  ${m.name}: the receiver's own view (latencyMs in its log, arrival to answer) of ${own.length} requests: p50 ${ms(percentile(own, 50))}, p90 ${ms(percentile(own, 90))}, p99 ${ms(percentile(own, 99))}, max ${ms(own.at(-1) ?? NaN)} ms`,
+  );
   console.log(`  ${m.name}: inside Temporal (its frontend's StartWorkflowExecution histogram): ${describeStarts(m.temporalStarts)}`);
 }
 
 function printEndToEnd(e2e: EndToEnd, options: Options): void {
   const seconds = e2e.finishedAfterMs / 1000;
   const finished = e2e.completed + e2e.waiting;
-  console.log(`\nend-to-end: ${options.e2e} events (the ${MIXED_TYPES.length} types in turn), ${options['e2e-concurrency']} in flight, worker running`);
-  console.log(`  accepted   ${e2e.accepted} (${statusText(e2e.result.statuses)}) in ${(e2e.result.wallMs / 1000).toFixed(1)} s: ${perSecond(e2e.accepted / (e2e.result.wallMs / 1000))}/s, p50 ack ${ms(percentile(sortedLatencies(e2e), 50))} ms, p99 ${ms(percentile(sortedLatencies(e2e), 99))} ms`);
-  console.log(`  finished   ${finished} in ${seconds.toFixed(1)} s from the first send: ${perSecond(finished / seconds)} workflows/s — ${e2e.completed} completed, ${e2e.waiting} handed to a person and waiting for one (by design)`);
+  console.log(
+    `\nend-to-end: ${options.e2e} events (the ${MIXED_TYPES.length} types in turn), ${options['e2e-concurrency']} in flight, worker running`,
+  );
+  console.log(
+    `  accepted   ${e2e.accepted} (${statusText(e2e.result.statuses)}) in ${(e2e.result.wallMs / 1000).toFixed(1)} s: ${perSecond(e2e.accepted / (e2e.result.wallMs / 1000))}/s, p50 ack ${ms(percentile(sortedLatencies(e2e), 50))} ms, p99 ${ms(percentile(sortedLatencies(e2e), 99))} ms`,
+  );
+  console.log(
+    `  finished   ${finished} in ${seconds.toFixed(1)} s from the first send: ${perSecond(finished / seconds)} workflows/s — ${e2e.completed} completed, ${e2e.waiting} handed to a person and waiting for one (by design)`,
+  );
   console.log(`  failed ${e2e.failed}; stuck (running, not waiting for a person) ${e2e.stuck}`);
-  console.log(`  CPU cores over the phase: ${Object.entries(e2e.cpu).map(([n, c]) => `${n} ${cores(c)}`).join(', ')}`);
+  console.log(
+    `  CPU cores over the phase: ${Object.entries(e2e.cpu)
+      .map(([n, c]) => `${n} ${cores(c)}`)
+      .join(', ')}`,
+  );
 }
 
 function printProfile(system: System, phases: Measured[]): void {
   if (!system.profileDir) return;
-  console.log('\nreceiver time by component (--profile: V8 CPU profile of the receiver; wall time on its main thread, so % is the share of its busy time)');
+  console.log(
+    '\nreceiver time by component (--profile: V8 CPU profile of the receiver; wall time on its main thread, so % is the share of its busy time)',
+  );
   for (const m of phases) {
     const byComponent = receiverTimeByComponent(system.profileDir, ...m.windowUs);
     if (!byComponent) return console.log('  (no profile was written)');
     byComponent.delete('idle');
     const busy = [...byComponent.values()].reduce((a, b) => a + b, 0);
-    console.log(`  ${m.name}: ${busy.toFixed(0)} ms busy for ${m.result.requests} requests (${(busy / m.result.requests).toFixed(2)} ms each)`);
-    for (const [component, t] of [...byComponent].sort((a, b) => b[1] - a[1])) console.log(`    ${((100 * t) / busy).toFixed(1).padStart(5)} %  ${(t / m.result.requests).toFixed(3)} ms/request  ${component}`);
+    console.log(
+      `  ${m.name}: ${busy.toFixed(0)} ms busy for ${m.result.requests} requests (${(busy / m.result.requests).toFixed(2)} ms each)`,
+    );
+    for (const [component, t] of [...byComponent].sort((a, b) => b[1] - a[1]))
+      console.log(`    ${((100 * t) / busy).toFixed(1).padStart(5)} %  ${(t / m.result.requests).toFixed(3)} ms/request  ${component}`);
   }
 }
 
@@ -379,7 +604,9 @@ async function correctness(system: System, phases: Measured[], storm: Measured |
   for (const deadline = Date.now() + 15_000; !inRange(workflows) && Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
     workflows = (await system.temporal.client.workflow.count(`TaskQueue = '${TASK_QUEUE}' AND HooklineSource IS NOT NULL`)).count;
   }
-  const once = storm?.result.perEvent?.filter((s) => s.filter((x) => x === 202).length === 1 && s.filter((x) => x === 200).length === STORM_COPIES - 1).length;
+  const once = storm?.result.perEvent?.filter(
+    (s) => s.filter((x) => x === 202).length === 1 && s.filter((x) => x === 200).length === STORM_COPIES - 1,
+  ).length;
   const pass = inRange(workflows) && (!storm || once === storm.result.perEvent!.length) && (!e2e || (e2e.failed === 0 && e2e.stuck === 0));
   console.log(
     `\nCHECK ${pass ? 'PASS' : 'FAIL'}: Temporal holds ${workflows} event workflows for ${accepted} requests answered 202${unsure ? ` (and up to ${unsure} more whose request failed)` : ''}` +
@@ -399,14 +626,18 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
 
   let e2e: EndToEnd | undefined;
   if (system.worker) {
-    console.log(`\n${step('e2e')} end-to-end: ${options.e2e} events, the twelve types in turn from the four senders (all four signature schemes), ${options['e2e-concurrency']} in flight, through the receiver and the worker`);
+    console.log(
+      `\n${step('e2e')} end-to-end: ${options.e2e} events, the twelve types in turn from the four senders (all four signature schemes), ${options['e2e-concurrency']} in flight, through the receiver and the worker`,
+    );
     e2e = await endToEnd(system, options);
     console.log('  stopping the worker: from here on the figures are the intake alone');
     await group.stop('worker');
   }
 
   const closed: LoadShape = { kind: 'closed', concurrency: options.concurrency, durationMs: options['max-duration'], copies: 1 };
-  console.log(`\n${step('max')} max throughput: closed loop, ${options.concurrency} in flight, ${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s; signed order.status_updated from oms (hmac-sha256-hex)`);
+  console.log(
+    `\n${step('max')} max throughput: closed loop, ${options.concurrency} in flight, ${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s; signed order.status_updated from oms (hmac-sha256-hex)`,
+  );
   const maxBare = await measure(system, 'bare', bare.url, 'order', closed, options, bare.child, undefined, options.warmup);
   const heapBefore = await askMemory(receiver.child);
   const maxHookline = await measure(system, 'hookline', receiver.url, 'order', closed, options, receiver.child, undefined, options.warmup);
@@ -421,13 +652,19 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
   let fixedHookline: Measured | undefined;
   if (options.rate > 0) {
     const total = Math.round((options.rate * options.duration) / 1000);
-    console.log(`\n${step('fixed')} fixed rate: ${options.rate} events/s for ${options.duration / 1000} s, open loop (latency from each request's intended send time), bare then hookline`);
+    console.log(
+      `\n${step('fixed')} fixed rate: ${options.rate} events/s for ${options.duration / 1000} s, open loop (latency from each request's intended send time), bare then hookline`,
+    );
     const shape: LoadShape = { kind: 'open', rate: options.rate, durationMs: options.duration };
     fixedBare = await measure(system, `bare @${options.rate}/s`, bare.url, 'order', shape, options, bare.child, total);
     fixedHookline = await measure(system, `hookline @${options.rate}/s`, receiver.url, 'order', shape, options, receiver.child, total);
   }
   const heapAfter = await askMemory(receiver.child);
-  const resident = { receiver: residentOf(receiver.child.pid), bare: residentOf(bare.child.pid), temporal: residentOf(system.temporal.child.pid) };
+  const resident = {
+    receiver: residentOf(receiver.child.pid),
+    bare: residentOf(bare.child.pid),
+    temporal: residentOf(system.temporal.child.pid),
+  };
 
   console.log(`\n===== results: ${describeStoreShort(options.db)}; load average ${loadAverage()} =====`);
   console.log(`\nmax throughput: closed loop, ${options.concurrency} in flight. CPU in cores (2.00 = both cores of a 2-core machine)`);
@@ -442,17 +679,26 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
   if (fixedBare && fixedHookline) {
     console.log(`\nfixed rate: open loop, ${options.rate}/s for ${options.duration / 1000} s; latency from the intended send time`);
     table(HEADER, [row(fixedBare), row(fixedHookline)]);
-    for (const m of [fixedBare, fixedHookline]) console.log(`  ${m.name}: the generator itself sent late by p99 ${ms(m.result.sendLagMs!.p99)} ms, max ${ms(m.result.sendLagMs!.max)} ms${m.result.errors.length ? `; errors: ${m.result.errors.join('; ')}` : ''}`);
+    for (const m of [fixedBare, fixedHookline])
+      console.log(
+        `  ${m.name}: the generator itself sent late by p99 ${ms(m.result.sendLagMs!.p99)} ms, max ${ms(m.result.sendLagMs!.max)} ms${m.result.errors.length ? `; errors: ${m.result.errors.join('; ')}` : ''}`,
+      );
     printReceiverView(system, fixedHookline);
   }
   if (e2e) printEndToEnd(e2e, options);
 
   console.log('\nwhere the time goes: CPU milliseconds per request, per process (from /proc)');
-  for (const m of [maxBare, fixedBare].filter((x): x is Measured => x !== undefined)) console.log(`  ${m.name.padEnd(18)} ${cpuPerRequest(m, { server: 'bare endpoint', 'load gen': 'load generator' })}`);
-  for (const m of [maxHookline, fixedHookline].filter((x): x is Measured => x !== undefined)) console.log(`  ${m.name.padEnd(18)} ${cpuPerRequest(m, { server: 'receiver', temporal: 'Temporal server', 'load gen': 'load generator' })}`);
+  for (const m of [maxBare, fixedBare].filter((x): x is Measured => x !== undefined))
+    console.log(`  ${m.name.padEnd(18)} ${cpuPerRequest(m, { server: 'bare endpoint', 'load gen': 'load generator' })}`);
+  for (const m of [maxHookline, fixedHookline].filter((x): x is Measured => x !== undefined))
+    console.log(
+      `  ${m.name.padEnd(18)} ${cpuPerRequest(m, { server: 'receiver', temporal: 'Temporal server', 'load gen': 'load generator' })}`,
+    );
 
-  console.log('\nmemory, from /proc: RSS once every process had started; the highest RSS sampled every 250 ms after that; VmHWM (the peak since the process started, start-up included); RSS at the end of its last phase. Heap after a forced full GC.');
-  const rows: [string, string, ({ rss: number; peak: number } | undefined), ProbeAnswer | undefined, ProbeAnswer | undefined][] = [
+  console.log(
+    '\nmemory, from /proc: RSS once every process had started; the highest RSS sampled every 250 ms after that; VmHWM (the peak since the process started, start-up included); RSS at the end of its last phase. Heap after a forced full GC.',
+  );
+  const rows: [string, string, { rss: number; peak: number } | undefined, ProbeAnswer | undefined, ProbeAnswer | undefined][] = [
     ['receiver', 'receiver', resident.receiver, heapBefore, heapAfter],
     ['worker', 'worker', e2e?.workerResident, undefined, e2e?.workerMemory],
     ['bare endpoint', 'bare', resident.bare, undefined, undefined],
@@ -460,12 +706,29 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
   ];
   table(
     ['process', 'RSS after start-up', 'highest sampled', 'VmHWM', 'RSS at end', 'heap after GC: before load', 'after'],
-    rows.map(([label, key, r, before, after]) => [label, mib(system.afterStartup[key]), mib(system.sampled[key]), mib(r?.peak), mib(r?.rss), mib(before?.heapUsedAfterGc), mib(after?.heapUsedAfterGc)]),
+    rows.map(([label, key, r, before, after]) => [
+      label,
+      mib(system.afterStartup[key]),
+      mib(system.sampled[key]),
+      mib(r?.peak),
+      mib(r?.rss),
+      mib(before?.heapUsedAfterGc),
+      mib(after?.heapUsedAfterGc),
+    ]),
   );
 
-  const pass = await correctness(system, [maxHookline, storm, fixedHookline, e2e].filter((x): x is Measured => x !== undefined), storm, e2e);
-  console.log('\ntargets (the issue\'s; figures of this machine at this moment, not verdicts on the code)');
-  target('accepted/s ≥ 0.5 × bare', ratio >= 0.5, `${ratio.toFixed(3)} × (${perSecond(rate(maxHookline))}/s against ${perSecond(rate(maxBare))}/s)`);
+  const pass = await correctness(
+    system,
+    [maxHookline, storm, fixedHookline, e2e].filter((x): x is Measured => x !== undefined),
+    storm,
+    e2e,
+  );
+  console.log("\ntargets (the issue's; figures of this machine at this moment, not verdicts on the code)");
+  target(
+    'accepted/s ≥ 0.5 × bare',
+    ratio >= 0.5,
+    `${ratio.toFixed(3)} × (${perSecond(rate(maxHookline))}/s against ${perSecond(rate(maxBare))}/s)`,
+  );
   if (fixedHookline) {
     const p99 = percentile(sortedLatencies(fixedHookline), 99);
     target(`p99 ack < 50 ms at 200 events/s`, options.rate === 200 ? p99 < 50 : undefined, `${ms(p99)} ms at ${options.rate}/s`);
@@ -475,14 +738,19 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
 
   if (system.profileDir) {
     await group.stop('receiver'); // the profile is written when the receiver exits
-    printProfile(system, [maxHookline, fixedHookline].filter((x): x is Measured => x !== undefined));
+    printProfile(
+      system,
+      [maxHookline, fixedHookline].filter((x): x is Measured => x !== undefined),
+    );
   }
   return pass;
 }
 
 async function soakRun(system: System, options: Options): Promise<boolean> {
   const { receiver } = system;
-  console.log(`\nsoak: ${options.soak.toLocaleString('en-US')} events through the receiver, closed loop, ${options.concurrency} in flight; receiver memory sampled every 5 s (each sample forces a full GC in the receiver)`);
+  console.log(
+    `\nsoak: ${options.soak.toLocaleString('en-US')} events through the receiver, closed loop, ${options.concurrency} in flight; receiver memory sampled every 5 s (each sample forces a full GC in the receiver)`,
+  );
   const samples: { done: number; rss: number; heap: number }[] = [];
   let done = 0;
   const started = performance.now();
@@ -492,12 +760,22 @@ async function soakRun(system: System, options: Options): Promise<boolean> {
     if (!memory || rss === undefined) return;
     samples.push({ done, rss, heap: memory.heapUsedAfterGc });
     const seconds = (performance.now() - started) / 1000;
-    console.log(`  soak ${seconds.toFixed(0).padStart(5)} s  ${done.toLocaleString('en-US').padStart(8)} answered  ${perSecond(done / seconds).padStart(6)}/s  receiver rss ${mib(rss).padStart(10)}  heap after GC ${mib(memory.heapUsedAfterGc).padStart(9)}  (Temporal server rss ${mib(residentOf(system.temporal.child.pid)?.rss)})`);
+    console.log(
+      `  soak ${seconds.toFixed(0).padStart(5)} s  ${done.toLocaleString('en-US').padStart(8)} answered  ${perSecond(done / seconds).padStart(6)}/s  receiver rss ${mib(rss).padStart(10)}  heap after GC ${mib(memory.heapUsedAfterGc).padStart(9)}  (Temporal server rss ${mib(residentOf(system.temporal.child.pid)?.rss)})`,
+    );
   };
   const timer = setInterval(() => void sample(), 5_000);
   const meter = cpuMeter({ server: receiver.child.pid, temporal: system.temporal.child.pid, 'load gen': system.load.child.pid });
   const from = monotonicUs();
-  const plan: LoadPlan = { label: 'soak', baseUrl: receiver.url, secrets: system.secrets, stream: 'order', runTag: system.runTag, timeoutMs: options.timeout, shape: { kind: 'closed', concurrency: options.concurrency, events: options.soak, copies: 1 } };
+  const plan: LoadPlan = {
+    label: 'soak',
+    baseUrl: receiver.url,
+    secrets: system.secrets,
+    stream: 'order',
+    runTag: system.runTag,
+    timeoutMs: options.timeout,
+    shape: { kind: 'closed', concurrency: options.concurrency, events: options.soak, copies: 1 },
+  };
   const result = await system.load.run(plan, (p) => (done = p.done));
   clearInterval(timer);
   done = result.requests;
@@ -517,12 +795,20 @@ async function soakRun(system: System, options: Options): Promise<boolean> {
   };
   const rss = trend((s) => s.rss);
   const heap = trend((s) => s.heap);
-  console.log(`\nreceiver memory: mean of the first vs the last quarter of the ${steady.length} samples taken after the first 10 % of events`);
+  console.log(
+    `\nreceiver memory: mean of the first vs the last quarter of the ${steady.length} samples taken after the first 10 % of events`,
+  );
   console.log(`  rss            ${mib(rss.first)} → ${mib(rss.last)} (${(rss.change * 100).toFixed(1)} %)`);
   console.log(`  heap after GC  ${mib(heap.first)} → ${mib(heap.last)} (${(heap.change * 100).toFixed(1)} %)`);
-  console.log(`  highest RSS sampled after start-up ${mib(system.sampled.receiver)}; VmHWM (start-up included) ${mib(residentOf(receiver.child.pid)?.peak)}`);
+  console.log(
+    `  highest RSS sampled after start-up ${mib(system.sampled.receiver)}; VmHWM (start-up included) ${mib(residentOf(receiver.child.pid)?.peak)}`,
+  );
   console.log('\ntargets');
-  target(`memory flat over ${options.soak.toLocaleString('en-US')} events (heap after GC within ±10 %)`, steady.length >= 4 ? Math.abs(heap.change) < 0.1 : undefined, `heap ${(heap.change * 100).toFixed(1)} %, rss ${(rss.change * 100).toFixed(1)} %`);
+  target(
+    `memory flat over ${options.soak.toLocaleString('en-US')} events (heap after GC within ±10 %)`,
+    steady.length >= 4 ? Math.abs(heap.change) < 0.1 : undefined,
+    `heap ${(heap.change * 100).toFixed(1)} %, rss ${(rss.change * 100).toFixed(1)} %`,
+  );
   target('zero errors', errorsOf(result) === 0, `${errorsOf(result)} errors`);
   if (system.profileDir) {
     await group.stop('receiver');
@@ -546,7 +832,9 @@ async function spoolDepth(system: System): Promise<number> {
 async function outageRun(system: System, options: Options): Promise<boolean> {
   const { receiver } = system;
   const closed: LoadShape = { kind: 'closed', concurrency: options.concurrency, durationMs: options['max-duration'], copies: 1 };
-  console.log(`\n[1/3] normal path: closed loop, ${options.concurrency} in flight, ${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s, Temporal up`);
+  console.log(
+    `\n[1/3] normal path: closed loop, ${options.concurrency} in flight, ${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s, Temporal up`,
+  );
   const normal = await measure(system, 'normal', receiver.url, 'order', closed, options, receiver.child, undefined, options.warmup);
 
   console.log('\n[2/3] outage: the dev server SIGKILLed; the same load, every event spooled');
@@ -557,22 +845,35 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   // from then on the receiver knows of the outage and spools at once.
   const tripStarted = performance.now();
   const d = delivery('order', system.runTag, 'trip', 0, system.secrets);
-  const trip = await fetch(`${receiver.url}/webhooks/${d.source}`, { method: 'POST', headers: { 'content-type': 'application/json', ...d.headers }, body: d.body });
+  const trip = await fetch(`${receiver.url}/webhooks/${d.source}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...d.headers },
+    body: d.body,
+  });
   const tripBody = (await trip.json()) as { queued?: boolean };
   const tripMs = performance.now() - tripStarted;
-  if (trip.status !== 202 || tripBody.queued !== true) throw new Error(`the first event after the kill was answered ${trip.status} ${JSON.stringify(tripBody)}, not 202 queued`);
+  if (trip.status !== 202 || tripBody.queued !== true)
+    throw new Error(`the first event after the kill was answered ${trip.status} ${JSON.stringify(tripBody)}, not 202 queued`);
   const spooled = await measure(system, 'spooled', receiver.url, 'order', closed, options, receiver.child, undefined, options.warmup);
   const depth = await spoolDepth(system);
 
-  console.log(`\n[3/3] drain: the dev server started again (${options.db === 'file' ? 'on its SQLite file' : 'in memory: empty, the spooled events are all it will hold'}); ${depth} events spooled`);
+  console.log(
+    `\n[3/3] drain: the dev server started again (${options.db === 'file' ? 'on its SQLite file' : 'in memory: empty, the spooled events are all it will hold'}); ${depth} events spooled`,
+  );
   const restartAt = performance.now();
-  const temporal = await startDevServer({ cliPath: system.temporal.cliPath, store: options.db, dir: system.dir, group, ports: system.temporal.ports });
+  const temporal = await startDevServer({
+    cliPath: system.temporal.cliPath,
+    store: options.db,
+    dir: system.dir,
+    group,
+    ports: system.temporal.ports,
+  });
   const readyAt = performance.now();
   const meter = cpuMeter({ receiver: receiver.child.pid, temporal: temporal.child.pid });
   let drainedAt = readyAt;
   // When the first row went: before that the receiver's client was still reconnecting.
   let firstAt: number | undefined;
-  for (let left = depth; left > 0; ) {
+  for (let left = depth; left > 0;) {
     await new Promise((r) => setTimeout(r, 100));
     left = await spoolDepth(system);
     drainedAt = performance.now();
@@ -586,16 +887,28 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   console.log(`\n===== outage results: ${describeStoreShort(options.db)}; load average ${loadAverage()} =====`);
   table(HEADER, [row(normal), row(spooled)]);
   const ratio = rate(spooled) / rate(normal);
-  console.log(`spooled / normal = ${ratio.toFixed(3)} accepted/s; p50 ${ms(percentile(sortedLatencies(spooled), 50))} vs ${ms(percentile(sortedLatencies(normal), 50))} ms, p99 ${ms(percentile(sortedLatencies(spooled), 99))} vs ${ms(percentile(sortedLatencies(normal), 99))} ms`);
+  console.log(
+    `spooled / normal = ${ratio.toFixed(3)} accepted/s; p50 ${ms(percentile(sortedLatencies(spooled), 50))} vs ${ms(percentile(sortedLatencies(normal), 50))} ms, p99 ${ms(percentile(sortedLatencies(spooled), 99))} vs ${ms(percentile(sortedLatencies(normal), 99))} ms`,
+  );
   printReceiverView(system, normal);
   console.log(`  the first event after the kill: 202 queued after ${ms(tripMs)} ms (TEMPORAL_START_TIMEOUT, then the spool)`);
   const drainRate = depth / drainSeconds;
-  console.log(`\ndrain: ${depth} events in ${drainSeconds.toFixed(1)} s once the dev server was ready (it took ${((readyAt - restartAt) / 1000).toFixed(1)} s to start): ${perSecond(drainRate)} starts/s = ${(drainRate / rate(normal)).toFixed(3)} × the normal path's ${perSecond(rate(normal))}/s`);
+  console.log(
+    `\ndrain: ${depth} events in ${drainSeconds.toFixed(1)} s once the dev server was ready (it took ${((readyAt - restartAt) / 1000).toFixed(1)} s to start): ${perSecond(drainRate)} starts/s = ${(drainRate / rate(normal)).toFixed(3)} × the normal path's ${perSecond(rate(normal))}/s`,
+  );
   const steady = firstAt === undefined ? NaN : depth / ((drainedAt - firstAt) / 1000);
-  console.log(`  the first spooled event left ${firstAt === undefined ? '?' : ((firstAt - readyAt) / 1000).toFixed(1)} s after the server was ready (the client reconnecting, the drainer's backoff); from then on ${perSecond(steady)} starts/s = ${(steady / rate(normal)).toFixed(3)} × normal`);
-  console.log(`  CPU cores over the drain: ${Object.entries(drainCpu).map(([n, c]) => `${n} ${cores(c)}`).join(', ')}`);
+  console.log(
+    `  the first spooled event left ${firstAt === undefined ? '?' : ((firstAt - readyAt) / 1000).toFixed(1)} s after the server was ready (the client reconnecting, the drainer's backoff); from then on ${perSecond(steady)} starts/s = ${(steady / rate(normal)).toFixed(3)} × normal`,
+  );
+  console.log(
+    `  CPU cores over the drain: ${Object.entries(drainCpu)
+      .map(([n, c]) => `${n} ${cores(c)}`)
+      .join(', ')}`,
+  );
   console.log('  where the time goes: CPU milliseconds per request, per process (from /proc)');
-  console.log(`  ${'normal'.padEnd(10)} ${cpuPerRequest(normal, { server: 'receiver', temporal: 'Temporal server', 'load gen': 'load generator' })}`);
+  console.log(
+    `  ${'normal'.padEnd(10)} ${cpuPerRequest(normal, { server: 'receiver', temporal: 'Temporal server', 'load gen': 'load generator' })}`,
+  );
   console.log(`  ${'spooled'.padEnd(10)} ${cpuPerRequest(spooled, { server: 'receiver', 'load gen': 'load generator' })}`);
 
   // Every event answered 202 during the outage is in Temporal now, once; on a file store, so is every earlier one.
@@ -603,12 +916,18 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   const earlier = (normal.result.statuses['202'] ?? 0) + (normal.warmupStatuses?.['202'] ?? 0) + 1; // +1: the bench's first event
   const expected = options.db === 'file' ? queuedAccepted + earlier : queuedAccepted;
   let workflows = -1;
-  for (const deadline = Date.now() + 15_000; workflows !== expected && Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
+  for (
+    const deadline = Date.now() + 15_000;
+    workflows !== expected && Date.now() < deadline;
+    await new Promise((r) => setTimeout(r, 300))
+  ) {
     workflows = (await client.workflow.count(`TaskQueue = '${TASK_QUEUE}' AND HooklineSource IS NOT NULL`)).count;
   }
   const refused = errorsOf(spooled.result);
   const pass = workflows === expected && refused === 0 && depth === queuedAccepted;
-  console.log(`\nCHECK ${pass ? 'PASS' : 'FAIL'}: ${depth} spooled for ${queuedAccepted} answered 202 during the outage (${refused} not 2xx); Temporal holds ${workflows} event workflows, expected ${expected}`);
+  console.log(
+    `\nCHECK ${pass ? 'PASS' : 'FAIL'}: ${depth} spooled for ${queuedAccepted} answered 202 during the outage (${refused} not 2xx); Temporal holds ${workflows} event workflows, expected ${expected}`,
+  );
   return pass;
 }
 
@@ -618,13 +937,32 @@ async function main(): Promise<number> {
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);
   const system = await startSystem(options);
-  const pids = { receiver: system.receiver.child, worker: system.worker?.child, bare: system.bare?.child, sandbox: system.sandbox?.child, temporal: system.temporal.child, 'load generator': system.load.child };
-  console.log(`processes: ${Object.entries(pids).filter(([, c]) => c).map(([n, c]) => `${n} ${c!.pid}`).join(', ')}; logs in ${system.dir}`);
-  console.log(`receiver: WEBHOOK_RATE_LIMIT_{${Object.keys(system.secrets).map(envSuffix).join(',')}}=1000000/s (the per-sender limit lifted: all load comes from 127.0.0.1), LOG_LEVEL=info (a JSON line per request, through a pipe)`);
+  const pids = {
+    receiver: system.receiver.child,
+    worker: system.worker?.child,
+    bare: system.bare?.child,
+    sandbox: system.sandbox?.child,
+    temporal: system.temporal.child,
+    'load generator': system.load.child,
+  };
+  console.log(
+    `processes: ${Object.entries(pids)
+      .filter(([, c]) => c)
+      .map(([n, c]) => `${n} ${c!.pid}`)
+      .join(', ')}; logs in ${system.dir}`,
+  );
+  console.log(
+    `receiver: WEBHOOK_RATE_LIMIT_{${Object.keys(system.secrets).map(envSuffix).join(',')}}=1000000/s (the per-sender limit lifted: all load comes from 127.0.0.1), LOG_LEVEL=info (a JSON line per request, through a pipe)`,
+  );
   await firstRequest(system, system.receiver.url, 'hookline');
   if (system.bare) await firstRequest(system, system.bare.url, 'bare');
   console.log(`ready ${(performance.now() / 1000).toFixed(1)} s after the bench started (each target has answered a first event with 202)`);
-  const pass = options.soak > 0 ? await soakRun(system, options) : options.outage ? await outageRun(system, options) : await standardRun(system, options);
+  const pass =
+    options.soak > 0
+      ? await soakRun(system, options)
+      : options.outage
+        ? await outageRun(system, options)
+        : await standardRun(system, options);
   console.log(`\nload average ${loadAverage()}; whole run ${(performance.now() / 1000).toFixed(0)} s`);
   return pass ? 0 : 1;
 }

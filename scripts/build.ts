@@ -24,7 +24,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   rmSync(DIST, { recursive: true, force: true });
   log('compiling TypeScript (tsconfig.build.json) into dist/…');
-  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: 'inherit' });
+  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   if (tsc.status !== 0) throw new Error(`tsc exited with ${tsc.status ?? tsc.signal}`);
   for (const asset of ASSETS) {
     cpSync(join(ROOT, asset), join(DIST, asset), { recursive: true, filter: (path) => !path.endsWith('.ts') });
@@ -33,7 +36,14 @@ async function main(): Promise<void> {
   log('bundling the workflows (workflows/index.ts)…');
   const { code } = await bundleWorkflowCode({
     workflowsPath: join(ROOT, 'workflows/index.ts'),
-    logger: { trace: () => undefined, debug: () => undefined, info: () => undefined, log: () => undefined, warn: (m) => log(m), error: (m) => log(m) },
+    logger: {
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      log: () => undefined,
+      warn: (m) => log(m),
+      error: (m) => log(m),
+    },
   });
   mkdirSync(DIST, { recursive: true });
   writeFileSync(BUNDLE_FILE, code);

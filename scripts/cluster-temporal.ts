@@ -29,7 +29,10 @@ export interface TemporalDatabases {
 export function temporalDatabases(env: NodeJS.ProcessEnv = process.env): TemporalDatabases {
   const temporal = env.TEMPORAL_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/temporal';
   const visibility = env.TEMPORAL_VISIBILITY_DATABASE_URL || withDatabase(temporal, 'temporal_visibility');
-  for (const [variable, url] of [['TEMPORAL_DATABASE_URL', temporal], ['TEMPORAL_VISIBILITY_DATABASE_URL', visibility]] as const) {
+  for (const [variable, url] of [
+    ['TEMPORAL_DATABASE_URL', temporal],
+    ['TEMPORAL_VISIBILITY_DATABASE_URL', visibility],
+  ] as const) {
     if (!/^postgres(ql)?:\/\/[^/]+\/[A-Za-z_][A-Za-z0-9_]*$/.test(url)) {
       throw new Error(`${variable}: expected postgres://user[:password]@host:port/<database> (a plain database name), got ${redact(url)}`);
     }
@@ -102,7 +105,19 @@ function sqlTool(binaries: TemporalServerBinaries, url: string, args: string[]):
   const u = new URL(url);
   const result = spawnSync(
     binaries.sqlTool,
-    ['--plugin', 'postgres12', '--ep', u.hostname, '-p', u.port || '5432', '-u', decodeURIComponent(u.username), '--db', databaseName(url), ...args],
+    [
+      '--plugin',
+      'postgres12',
+      '--ep',
+      u.hostname,
+      '-p',
+      u.port || '5432',
+      '-u',
+      decodeURIComponent(u.username),
+      '--db',
+      databaseName(url),
+      ...args,
+    ],
     // The password by environment, so it is not on a command line other users can read.
     { encoding: 'utf8', env: { ...process.env, SQL_PASSWORD: decodeURIComponent(u.password) } },
   );
@@ -124,11 +139,19 @@ export interface SchemaReport {
  * applies only versions above the recorded one); a newer sql tool upgrades the schema.
  */
 export async function migrateTemporalDatabases(binaries: TemporalServerBinaries, databases: TemporalDatabases): Promise<SchemaReport[]> {
-  return [await migrateDatabase(binaries, databases.temporal, 'temporal'), await migrateDatabase(binaries, databases.visibility, 'visibility')];
+  return [
+    await migrateDatabase(binaries, databases.temporal, 'temporal'),
+    await migrateDatabase(binaries, databases.visibility, 'visibility'),
+  ];
 }
 
 /** One database: created if missing, set up if new, updated to `targetVersion` (default: this tool's latest). */
-export async function migrateDatabase(binaries: TemporalServerBinaries, url: string, kind: keyof typeof SCHEMAS, targetVersion?: string): Promise<SchemaReport> {
+export async function migrateDatabase(
+  binaries: TemporalServerBinaries,
+  url: string,
+  kind: keyof typeof SCHEMAS,
+  targetVersion?: string,
+): Promise<SchemaReport> {
   const created = await ensureDatabase(url);
   const before = await schemaVersion(url);
   if (before === undefined) sqlTool(binaries, url, ['setup-schema', '-v', '0.0']);
@@ -170,7 +193,9 @@ export function serverPorts(frontend: number): ServerPorts {
     membership: { frontend: 6933 + offset, history: 6934 + offset, matching: 6935 + offset, worker: 6939 + offset },
   };
   if (ports.membership.frontend < 1024 || ports.frontendHttp > 32767) {
-    throw new Error(`HOOKLINE_TEMPORAL_PORT=${frontend}: choose a port between 1324 and 32757 (the server's membership ports, 300 below it, must fit a PostgreSQL smallint)`);
+    throw new Error(
+      `HOOKLINE_TEMPORAL_PORT=${frontend}: choose a port between 1324 and 32757 (the server's membership ports, 300 below it, must fit a PostgreSQL smallint)`,
+    );
   }
   return ports;
 }
@@ -223,7 +248,11 @@ export function serverEnv(options: ServerOptions): Record<string, string> {
 }
 
 /** `temporal-server --config-file config/temporal/server.yaml start`, all four services in one process. */
-export function spawnTemporalServer(binaries: TemporalServerBinaries, options: ServerOptions, extraEnv: Record<string, string> = {}): ChildProcess {
+export function spawnTemporalServer(
+  binaries: TemporalServerBinaries,
+  options: ServerOptions,
+  extraEnv: Record<string, string> = {},
+): ChildProcess {
   return spawn(binaries.server, ['--config-file', SERVER_CONFIG_FILE, '--allow-no-auth', 'start'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...extraEnv, ...serverEnv(options) },
@@ -239,7 +268,11 @@ const ALREADY_EXISTS = 6;
  * search attributes it lacks. An attribute registered with another type is an error: the workflows
  * depend on these names and types.
  */
-export async function ensureNamespace(address: string, namespace: string, timeoutMs = 60_000): Promise<{ namespaceCreated: boolean; added: string[] }> {
+export async function ensureNamespace(
+  address: string,
+  namespace: string,
+  timeoutMs = 60_000,
+): Promise<{ namespaceCreated: boolean; added: string[] }> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -258,9 +291,16 @@ export async function ensureNamespace(address: string, namespace: string, timeou
         }
         const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
         const missing = SEARCH_ATTRIBUTES.filter((key) => !(key.name in (customAttributes ?? {})));
-        const conflicting = SEARCH_ATTRIBUTES.filter((key) => key.name in (customAttributes ?? {}) && indexedType(key.type) !== customAttributes![key.name]);
+        const conflicting = SEARCH_ATTRIBUTES.filter(
+          (key) => key.name in (customAttributes ?? {}) && indexedType(key.type) !== customAttributes![key.name],
+        );
         if (conflicting.length > 0) {
-          throw Object.assign(new Error(`search attribute(s) ${conflicting.map((k) => k.name).join(', ')} exist on ${namespace} with another type; hookline needs ${conflicting.map((k) => `${k.name}=${k.type}`).join(', ')}`), { fatal: true });
+          throw Object.assign(
+            new Error(
+              `search attribute(s) ${conflicting.map((k) => k.name).join(', ')} exist on ${namespace} with another type; hookline needs ${conflicting.map((k) => `${k.name}=${k.type}`).join(', ')}`,
+            ),
+            { fatal: true },
+          );
         }
         if (missing.length > 0) {
           await connection.operatorService.addSearchAttributes({
@@ -280,7 +320,9 @@ export async function ensureNamespace(address: string, namespace: string, timeou
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`Temporal at ${address} did not accept namespace ${namespace} and its search attributes within ${timeoutMs / 1000}s: ${(lastError as Error)?.message}`);
+  throw new Error(
+    `Temporal at ${address} did not accept namespace ${namespace} and its search attributes within ${timeoutMs / 1000}s: ${(lastError as Error)?.message}`,
+  );
 }
 
 /** temporal.api.enums.v1.IndexedValueType numbers for the SDK's search attribute type names. */

@@ -43,7 +43,8 @@ function count(variable: string, fallback: number): number {
   const raw = env[variable];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 16) throw new Error(`${variable}: expected a whole number from 1 to 16, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1 || value > 16)
+    throw new Error(`${variable}: expected a whole number from 1 to 16, got "${raw}"`);
   return value;
 }
 
@@ -111,7 +112,10 @@ async function stop(code: number): Promise<void> {
 
 function build(): Promise<void> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/build.ts')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/build.ts')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child.on('exit', (code) => (code === 0 ? done() : fail(new Error(`npm run build failed (exit ${code})`))));
   });
 }
@@ -140,11 +144,17 @@ async function main(): Promise<void> {
   const binaries = await findTemporalServer();
   say(describeServer(binaries));
   const ui = await findTemporalUi();
-  say(ui.path ? `Temporal UI: ${ui.path} (${ui.source === 'cache' ? 'cached build' : 'freshly built with go'})` : `Temporal UI: none — ${ui.reason}`);
+  say(
+    ui.path
+      ? `Temporal UI: ${ui.path} (${ui.source === 'cache' ? 'cached build' : 'freshly built with go'})`
+      : `Temporal UI: none — ${ui.reason}`,
+  );
   for (const report of await migrateTemporalDatabases(binaries, databases)) say(`PostgreSQL ${describeSchema(report)}`);
-  if (/^postgres(ql)?:/.test(knowledgeBase) && (await ensureDatabase(knowledgeBase))) say(`PostgreSQL ${new URL(knowledgeBase).pathname.slice(1)}: created (knowledge base)`);
+  if (/^postgres(ql)?:/.test(knowledgeBase) && (await ensureDatabase(knowledgeBase)))
+    say(`PostgreSQL ${new URL(knowledgeBase).pathname.slice(1)}: created (knowledge base)`);
 
-  if (process.argv.includes('--skip-build') && existsSync(join(ROOT, 'dist/workflow-bundle.js'))) say('Using dist/ as built (--skip-build).');
+  if (process.argv.includes('--skip-build') && existsSync(join(ROOT, 'dist/workflow-bundle.js')))
+    say('Using dist/ as built (--skip-build).');
   else await build();
 
   const temporalAddress = `127.0.0.1:${ports.frontend}`;
@@ -154,33 +164,62 @@ async function main(): Promise<void> {
   supervise('temporal', () =>
     spawnTemporalServer(
       binaries,
-      { databases, ports, numHistoryShards: shards, sqlMaxConns: optionalCount('TEMPORAL_SQL_MAX_CONNS'), metricsAddress: env.TEMPORAL_METRICS_ADDRESS },
+      {
+        databases,
+        ports,
+        numHistoryShards: shards,
+        sqlMaxConns: optionalCount('TEMPORAL_SQL_MAX_CONNS'),
+        metricsAddress: env.TEMPORAL_METRICS_ADDRESS,
+      },
       role('temporal'),
     ),
   );
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   const registered = await ensureNamespace(temporalAddress, namespace, 120_000);
-  say(`Namespace ${namespace}: ${registered.namespaceCreated ? 'created' : 'ready'}${registered.added.length ? `; search attributes added: ${registered.added.join(', ')}` : ''}`);
+  say(
+    `Namespace ${namespace}: ${registered.namespaceCreated ? 'created' : 'ready'}${registered.added.length ? `; search attributes added: ${registered.added.join(', ')}` : ''}`,
+  );
 
   if (ui.path) {
     const uiBinary = ui.path;
     supervise('temporal-ui', () =>
       spawn(uiBinary, ['--root', ROOT, '--config', 'config/temporal-ui', '--env', 'cluster', 'start'], {
         cwd: ROOT,
-        env: { PATH: env.PATH ?? '', HOME: env.HOME ?? '', ...role('temporal-ui'), TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_UI_PORT: String(uiPort), TEMPORAL_NAMESPACE: namespace },
+        env: {
+          PATH: env.PATH ?? '',
+          HOME: env.HOME ?? '',
+          ...role('temporal-ui'),
+          TEMPORAL_ADDRESS: temporalAddress,
+          TEMPORAL_UI_PORT: String(uiPort),
+          TEMPORAL_NAMESPACE: namespace,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),
     );
-    await waitFor('The Temporal UI', () => httpOk(`http://127.0.0.1:${uiPort}/`), 30_000, () => stopping);
+    await waitFor(
+      'The Temporal UI',
+      () => httpOk(`http://127.0.0.1:${uiPort}/`),
+      30_000,
+      () => stopping,
+    );
   }
 
   const { secrets, created } = loadOrCreateDevSecrets(resolve(ROOT, DEV_SECRETS_FILE));
   const node = process.execPath;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   supervise('sandbox', () =>
-    spawn(node, ['dist/src/sandbox/main.js'], { cwd: ROOT, env: { ...env, ...role('sandbox'), PORT: String(sandboxPort), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(node, ['dist/src/sandbox/main.js'], {
+      cwd: ROOT,
+      env: { ...env, ...role('sandbox'), PORT: String(sandboxPort), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
   );
-  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000, () => stopping);
+  await waitFor(
+    'The sandbox',
+    () => httpOk(`${sandboxUrl}/_sandbox/health`),
+    30_000,
+    () => stopping,
+  );
 
   const leadLine = await ensureLeadOperator(knowledgeBase, secrets.leadToken);
   const appEnv: NodeJS.ProcessEnv = {
@@ -198,27 +237,47 @@ async function main(): Promise<void> {
     const name = `worker-${i}`;
     workerProcesses.push(
       supervise(name, () =>
-        spawn(node, ['dist/src/worker/main.js'], { cwd: ROOT, env: { ...appEnv, ...role(name), WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS ?? 'off' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+        spawn(node, ['dist/src/worker/main.js'], {
+          cwd: ROOT,
+          env: { ...appEnv, ...role(name), WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS ?? 'off' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
       ),
     );
   }
   for (const [i, port] of receiverPorts.entries()) {
     const name = `receiver-${i + 1}`;
     supervise(name, () =>
-      spawn(node, ['dist/src/receiver/main.js'], { cwd: ROOT, env: { ...appEnv, ...role(name), PORT: String(port), HOST: env.HOST ?? '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] }),
+      spawn(node, ['dist/src/receiver/main.js'], {
+        cwd: ROOT,
+        env: { ...appEnv, ...role(name), PORT: String(port), HOST: env.HOST ?? '127.0.0.1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
     );
   }
-  for (const port of receiverPorts) await waitFor(`The receiver on port ${port}`, () => httpOk(`http://127.0.0.1:${port}/readyz`), 90_000, () => stopping);
+  for (const port of receiverPorts)
+    await waitFor(
+      `The receiver on port ${port}`,
+      () => httpOk(`http://127.0.0.1:${port}/readyz`),
+      90_000,
+      () => stopping,
+    );
   // A worker is ready when Temporal sees it poll (its identity is `pid@host`), whatever LOG_LEVEL says.
   const taskQueue = env.HOOKLINE_TASK_QUEUE ?? 'hookline';
-  await waitFor('The workers', async () => {
-    const polling = await pollerPids(temporalAddress, namespace, taskQueue);
-    return workerProcesses.every((w) => w.child?.pid !== undefined && polling.has(w.child.pid));
-  }, 120_000, () => stopping);
+  await waitFor(
+    'The workers',
+    async () => {
+      const polling = await pollerPids(temporalAddress, namespace, taskQueue);
+      return workerProcesses.every((w) => w.child?.pid !== undefined && polling.has(w.child.pid));
+    },
+    120_000,
+    () => stopping,
+  );
 
   say('');
   say('hookline cluster is running (compiled build, Temporal on PostgreSQL).');
-  for (const port of receiverPorts) say(`  Receiver      http://localhost:${port}/webhooks/{oms,crm,payments,carrier}   (health: http://localhost:${port}/readyz)`);
+  for (const port of receiverPorts)
+    say(`  Receiver      http://localhost:${port}/webhooks/{oms,crm,payments,carrier}   (health: http://localhost:${port}/readyz)`);
   say(`  Workers       ${workers} (node dist/src/worker/main.js, prebuilt dist/workflow-bundle.js)`);
   say(`  Temporal      ${temporalAddress}   namespace ${namespace}`);
   say(`  Temporal UI   ${ui.path ? `http://localhost:${uiPort}` : `none (${ui.reason})`}`);
@@ -240,7 +299,11 @@ const TASK_QUEUE_TYPE_WORKFLOW = 1;
 async function pollerPids(address: string, namespace: string, taskQueue: string): Promise<Set<number>> {
   const connection = await Connection.connect({ address, connectTimeout: 1000 });
   try {
-    const { pollers } = await connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: TASK_QUEUE_TYPE_WORKFLOW });
+    const { pollers } = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
+    });
     return new Set((pollers ?? []).map((p) => Number(p.identity?.split('@')[0])));
   } finally {
     await connection.close();

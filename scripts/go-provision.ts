@@ -64,7 +64,9 @@ export async function goInstallToStaging(options: {
         stdio: ['ignore', 'inherit', 'inherit'],
       });
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${options.packages.join(' ')} exited with ${code}`))));
+      child.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`go install ${options.packages.join(' ')} exited with ${code}`)),
+      );
     });
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });

@@ -120,7 +120,9 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
   }
   const { values, positionals } = parsed;
   if (values.agent !== undefined) {
-    throw new UsageError('--agent is gone: you act as the operator whose token is in HOOKLINE_OPERATOR_TOKEN (see: npm run handoff -- whoami).');
+    throw new UsageError(
+      '--agent is gone: you act as the operator whose token is in HOOKLINE_OPERATOR_TOKEN (see: npm run handoff -- whoami).',
+    );
   }
   const [command, ...rest] = positionals;
 
@@ -261,7 +263,12 @@ export function formatConversation(c: Conversation, now: Date): string[] {
 function alignColumns(table: string[][]): string[] {
   const widths: number[] = [];
   for (const row of table) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return table.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function stamp(iso: string): string {
@@ -326,7 +333,7 @@ async function main(): Promise<void> {
   const { baseUrl, token } = target;
   if (!token && needsReceiver(argv)) {
     err('Set HOOKLINE_OPERATOR_TOKEN to your operator token: you act as the operator it belongs to.');
-    err('npm start prints the first lead\'s token; a lead creates more with: npm run operators -- add <name> --role agent|lead');
+    err("npm start prints the first lead's token; a lead creates more with: npm run operators -- add <name> --role agent|lead");
     process.exitCode = 1;
     return;
   }

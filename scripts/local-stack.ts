@@ -66,7 +66,11 @@ export async function ensureLeadOperator(databaseUrl: string, token: string): Pr
  * A child's output, line by line, prefixed with its name so several processes in one terminal
  * stay readable. Once the supervisor is stopping, the children's shutdown chatter is dropped.
  */
-export function pipePrefixedLines(name: string, child: ChildProcess, options: { width: number; stopping: () => boolean; onLine?: (line: string) => void }): void {
+export function pipePrefixedLines(
+  name: string,
+  child: ChildProcess,
+  options: { width: number; stopping: () => boolean; onLine?: (line: string) => void },
+): void {
   const prefix = `[${name}]`.padEnd(options.width);
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = '';

@@ -8,7 +8,13 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadTemporalConfig } from '../src/config/temporal';
 import { createIntake } from '../src/receiver/intake';
-import { createQuarantineService, QuarantineConflictError, QuarantineNotFoundError, ReplayRejectedError, type QuarantineService } from '../src/receiver/quarantine';
+import {
+  createQuarantineService,
+  QuarantineConflictError,
+  QuarantineNotFoundError,
+  ReplayRejectedError,
+  type QuarantineService,
+} from '../src/receiver/quarantine';
 import { loadSources } from '../src/receiver/sources';
 import { createTemporalClient } from '../src/temporal/client';
 

@@ -64,10 +64,13 @@ async function main(): Promise<void> {
   if (!isEventType(eventType)) fail(`Unknown event type ${JSON.stringify(eventType)}.`);
 
   const scheme = (process.env[`WEBHOOK_SCHEME_${envSuffix(source)}`] ?? BUILTIN_SOURCES[source]?.scheme) as SchemeName | undefined;
-  if (!scheme || !SCHEMES.includes(scheme)) fail(`Unknown source ${JSON.stringify(source)}: set WEBHOOK_SCHEME_${envSuffix(source)} for a custom source.`);
+  if (!scheme || !SCHEMES.includes(scheme))
+    fail(`Unknown source ${JSON.stringify(source)}: set WEBHOOK_SCHEME_${envSuffix(source)} for a custom source.`);
   const envSecret = process.env[`WEBHOOK_SECRET_${envSuffix(source)}`]?.split(',')[0]?.trim();
   if (!envSecret && !existsSync(DEV_SECRETS_FILE)) {
-    fail(`No secret for ${source}: start hookline with \`npm start\` first (it creates ${DEV_SECRETS_FILE}), or set WEBHOOK_SECRET_${envSuffix(source)}.`);
+    fail(
+      `No secret for ${source}: start hookline with \`npm start\` first (it creates ${DEV_SECRETS_FILE}), or set WEBHOOK_SECRET_${envSuffix(source)}.`,
+    );
   }
   const secret = envSecret || loadOrCreateDevSecrets().secrets.webhookSecrets[source];
   if (!secret) fail(`No secret for ${source}: set WEBHOOK_SECRET_${envSuffix(source)}.`);
@@ -100,7 +103,10 @@ async function main(): Promise<void> {
   process.stdout.write(`POST ${url} (${scheme})\n→ ${res.status} ${res.statusText}\n${text}\n`);
   try {
     const answer = JSON.parse(text) as { workflowId?: string };
-    if (answer.workflowId) process.stdout.write(`\nSee it in the Temporal UI: http://localhost:${process.env.HOOKLINE_UI_PORT ?? 8233}/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`);
+    if (answer.workflowId)
+      process.stdout.write(
+        `\nSee it in the Temporal UI: http://localhost:${process.env.HOOKLINE_UI_PORT ?? 8233}/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`,
+      );
   } catch {
     // not JSON: already printed as is
   }

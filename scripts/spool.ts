@@ -47,7 +47,10 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
       if (rows.length === 0) out('The spool is empty.');
       else {
         out(`${'SPOOLED AT'.padEnd(24)} ${'TRIES'.padEnd(5)} ${'WORKFLOW ID'.padEnd(70)} LAST ERROR`);
-        for (const r of rows) out(`${new Date(r.spooledAt).toISOString().padEnd(24)} ${String(r.attempts).padEnd(5)} ${r.workflowId.padEnd(70)} ${r.lastError ?? ''}`);
+        for (const r of rows)
+          out(
+            `${new Date(r.spooledAt).toISOString().padEnd(24)} ${String(r.attempts).padEnd(5)} ${r.workflowId.padEnd(70)} ${r.lastError ?? ''}`,
+          );
       }
       return 0;
     }
@@ -62,11 +65,15 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
           return 0;
         }
         if (pass.outcome === 'unavailable') {
-          out(`Started ${total} event(s), then Temporal did not answer: ${pass.error ?? 'unknown error'}. The receivers keep trying on their own.`);
+          out(
+            `Started ${total} event(s), then Temporal did not answer: ${pass.error ?? 'unknown error'}. The receivers keep trying on their own.`,
+          );
           return 1;
         }
         if (pass.outcome === 'refused') {
-          out(`Started ${total} event(s); Temporal refuses the rest: ${pass.error ?? 'unknown error'}. See them with: npm run spool -- list`);
+          out(
+            `Started ${total} event(s); Temporal refuses the rest: ${pass.error ?? 'unknown error'}. See them with: npm run spool -- list`,
+          );
           return 1;
         }
       }
@@ -87,8 +94,16 @@ if (require.main === module) {
     const config = loadReceiverConfig();
     const { client, connection } = createTemporalClient(config.temporal);
     const logger = createLogger({ level: 'warn', bindings: { service: 'spool-cli' } });
-    const intake = createIntake({ client, taskQueue: config.temporal.taskQueue, startTimeoutMs: config.startTimeoutMs, quarantineKeepForMs: config.quarantineKeepForMs });
-    const spool = await openSpool(config.spool.url, { scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`, limits: { maxEvents: config.spool.maxEvents, maxBytes: config.spool.maxBytes } }).catch(async (err: unknown) => {
+    const intake = createIntake({
+      client,
+      taskQueue: config.temporal.taskQueue,
+      startTimeoutMs: config.startTimeoutMs,
+      quarantineKeepForMs: config.quarantineKeepForMs,
+    });
+    const spool = await openSpool(config.spool.url, {
+      scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`,
+      limits: { maxEvents: config.spool.maxEvents, maxBytes: config.spool.maxBytes },
+    }).catch(async (err: unknown) => {
       await connection.close();
       throw err;
     });

@@ -95,26 +95,46 @@ async function main(): Promise<void> {
     const cli = await findTemporalCli();
     say(describeCli(cli));
     say(`Starting the Temporal dev server (data in ${join(DATA, 'temporal.db')})…`);
-    run('temporal', cli.path, [
-      'server', 'start-dev',
-      '--ip', '127.0.0.1',
-      '--port', String(TEMPORAL_PORT),
-      '--ui-port', String(UI_PORT),
-      ...devServerFileArgs(join(DATA, 'temporal.db')),
-      '--log-level', 'warn',
-      ...searchAttributeFlags(),
-    ], env);
+    run(
+      'temporal',
+      cli.path,
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(TEMPORAL_PORT),
+        '--ui-port',
+        String(UI_PORT),
+        ...devServerFileArgs(join(DATA, 'temporal.db')),
+        '--log-level',
+        'warn',
+        ...searchAttributeFlags(),
+      ],
+      env,
+    );
   } else {
     say(`Using the Temporal server at ${temporalAddress} (TEMPORAL_ADDRESS); not starting one.`);
   }
   // Our own dev server is ready when it has our search attributes; one we were pointed at, when it answers.
-  await waitFor('The Temporal server', () => (external ? temporalAnswers(temporalAddress) : devServerReady(temporalAddress)), 60_000, () => stopping);
+  await waitFor(
+    'The Temporal server',
+    () => (external ? temporalAnswers(temporalAddress) : devServerReady(temporalAddress)),
+    60_000,
+    () => stopping,
+  );
 
   const node = process.execPath;
   const tsx = ['--import', 'tsx'];
   const sandboxUrl = `http://127.0.0.1:${SANDBOX_PORT}`;
   run('sandbox', node, [...tsx, 'src/sandbox/main.ts'], { ...env, PORT: String(SANDBOX_PORT), HOST: '127.0.0.1' });
-  await waitFor('The sandbox', () => httpOk(`${sandboxUrl}/_sandbox/health`), 30_000, () => stopping);
+  await waitFor(
+    'The sandbox',
+    () => httpOk(`${sandboxUrl}/_sandbox/health`),
+    30_000,
+    () => stopping,
+  );
 
   const databaseUrl = env.DATABASE_URL ?? `sqlite:${join(DATA, 'hookline.db')}`;
   const leadLine = await ensureLeadOperator(databaseUrl, secrets.leadToken);
@@ -136,10 +156,20 @@ async function main(): Promise<void> {
   });
   run('receiver', node, [...tsx, 'src/receiver/main.ts'], appEnv);
   const receiverUrl = `http://localhost:${RECEIVER_PORT}`;
-  await waitFor('The receiver', () => httpOk(`${receiverUrl}/readyz`), 60_000, () => stopping);
-  await waitFor('The worker', async () => workerReady, 120_000, () => stopping);
+  await waitFor(
+    'The receiver',
+    () => httpOk(`${receiverUrl}/readyz`),
+    60_000,
+    () => stopping,
+  );
+  await waitFor(
+    'The worker',
+    async () => workerReady,
+    120_000,
+    () => stopping,
+  );
 
-  const ui = external ? '(your cluster\'s UI)' : `http://localhost:${UI_PORT}`;
+  const ui = external ? "(your cluster's UI)" : `http://localhost:${UI_PORT}`;
   say('');
   say('hookline is running.');
   say(`  Receiver      ${receiverUrl}/webhooks/{oms,crm,payments,carrier}   (health: ${receiverUrl}/readyz)`);

@@ -36,7 +36,13 @@ function log(message: string): void {
 /** `go install` into a temporary GOBIN, then an atomic rename: a killed build leaves no half binary. */
 async function goBuild(go: string, target: string): Promise<void> {
   log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} from the Go module proxy (first time only; takes several minutes)…`);
-  const { staging, seconds } = await goInstallToStaging({ go, packages: [`${GO_PACKAGE}@${TEMPORAL_CLI_VERSION}`], what: 'temporal-cli', log, env: { GOFLAGS: '-mod=mod' } });
+  const { staging, seconds } = await goInstallToStaging({
+    go,
+    packages: [`${GO_PACKAGE}@${TEMPORAL_CLI_VERSION}`],
+    what: 'temporal-cli',
+    log,
+    env: { GOFLAGS: '-mod=mod' },
+  });
   mkdirSync(join(target, '..'), { recursive: true });
   renameSync(join(staging, 'temporal'), target);
   rmSync(staging, { recursive: true, force: true });

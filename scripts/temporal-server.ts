@@ -59,7 +59,9 @@ function complete(found: TemporalServerBinaries): boolean {
 
 /** Builds both binaries into a staging folder, then renames it to `target`. */
 async function goBuild(go: string, target: string): Promise<void> {
-  log(`building temporal-server and temporal-sql-tool ${TEMPORAL_SERVER_VERSION} from the Go module proxy (first time only; about 5 minutes on 2 cores)…`);
+  log(
+    `building temporal-server and temporal-sql-tool ${TEMPORAL_SERVER_VERSION} from the Go module proxy (first time only; about 5 minutes on 2 cores)…`,
+  );
   const { staging, seconds } = await goInstallToStaging({
     go,
     packages: PACKAGES.map((p) => `${p.pkg}@${TEMPORAL_SERVER_VERSION}`),
@@ -79,7 +81,8 @@ export async function findTemporalServer(): Promise<TemporalServerBinaries> {
   const explicit = process.env.TEMPORAL_SERVER_DIR;
   if (explicit) {
     const found = layout(explicit, 'TEMPORAL_SERVER_DIR');
-    if (!complete(found)) throw new Error(`TEMPORAL_SERVER_DIR=${explicit} needs executable temporal-server and temporal-sql-tool files in it`);
+    if (!complete(found))
+      throw new Error(`TEMPORAL_SERVER_DIR=${explicit} needs executable temporal-server and temporal-sql-tool files in it`);
     return found;
   }
   const cached = layout(serverCacheDir(), 'cache');
@@ -110,12 +113,16 @@ export function uiCacheDir(): string {
  * when missing (about a minute with its module cached, plus a ~150 MB module download on a fresh
  * machine). Without Go it is undefined, with the reason: the cluster runs without a UI then.
  */
-export async function findTemporalUi(): Promise<{ path: string; source: 'cache' | 'go-build'; reason?: undefined } | { path?: undefined; source?: undefined; reason: string }> {
+export async function findTemporalUi(): Promise<
+  { path: string; source: 'cache' | 'go-build'; reason?: undefined } | { path?: undefined; source?: undefined; reason: string }
+> {
   const cached = join(uiCacheDir(), 'temporal-ui');
   if (isExecutable(cached)) return { path: cached, source: 'cache' };
   const go = findGo();
   if (!go) return { reason: `no Go toolchain to build the Temporal UI ${TEMPORAL_UI_VERSION} (and none cached in ${uiCacheDir()})` };
-  log(`building the Temporal UI server ${TEMPORAL_UI_VERSION} from the Go module proxy (first time only; about a minute, plus its download)…`);
+  log(
+    `building the Temporal UI server ${TEMPORAL_UI_VERSION} from the Go module proxy (first time only; about a minute, plus its download)…`,
+  );
   let built;
   try {
     built = await goInstallToStaging({ go, packages: [`${UI_PACKAGE}@${TEMPORAL_UI_VERSION}`], what: 'temporal-ui', log });
@@ -145,7 +152,11 @@ if (require.main === module) {
     .then(async (found) => {
       log(describeServer(found));
       const ui = await findTemporalUi();
-      log(ui.path ? `Temporal UI: ${ui.path} — ${ui.source === 'cache' ? 'cached build' : 'freshly built with go'} (${TEMPORAL_UI_VERSION})` : `Temporal UI: none (${ui.reason})`);
+      log(
+        ui.path
+          ? `Temporal UI: ${ui.path} — ${ui.source === 'cache' ? 'cached build' : 'freshly built with go'} (${TEMPORAL_UI_VERSION})`
+          : `Temporal UI: none (${ui.reason})`,
+      );
       process.stdout.write(`${found.dir}\n`);
     })
     .catch((err: unknown) => {

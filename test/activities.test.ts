@@ -42,7 +42,11 @@ describe('activities', () => {
 
   it('enriches from the CRM and keeps the customer in the knowledge base', async () => {
     const customer = await new MockActivityEnvironment().run(activities.enrichCustomer, 'CUST-67890');
-    expect(customer).toMatchObject({ name: 'Alice Smith', email: 'alice@example.com', lastOrders: [{ order_id: 'ORD-12345' }, { order_id: 'ORD-00112' }] });
+    expect(customer).toMatchObject({
+      name: 'Alice Smith',
+      email: 'alice@example.com',
+      lastOrders: [{ order_id: 'ORD-12345' }, { order_id: 'ORD-00112' }],
+    });
     const stored = await database.db.selectFrom('customers').selectAll().where('id', '=', 'CUST-67890').executeTakeFirstOrThrow();
     expect(stored.email).toBe('alice@example.com');
   });
@@ -57,7 +61,13 @@ describe('activities', () => {
     sandbox.sandbox.addFault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'hang', times: 1 });
     const env = new MockActivityEnvironment();
     const started = Date.now();
-    const pending = env.run(activities.createReturnLabel, { returnId: 'RET-C1', orderId: 'ORD-C1', customerId: 'CUST-67890', items: [{ product_id: 'P', quantity: 1 }], idempotencyKey: 'RET-C1:label' });
+    const pending = env.run(activities.createReturnLabel, {
+      returnId: 'RET-C1',
+      orderId: 'ORD-C1',
+      customerId: 'CUST-67890',
+      items: [{ product_id: 'P', quantity: 1 }],
+      idempotencyKey: 'RET-C1:label',
+    });
     await new Promise((r) => setTimeout(r, 300));
     env.cancel();
     await expect(pending).rejects.toBeInstanceOf(CancelledFailure);
@@ -65,14 +75,22 @@ describe('activities', () => {
   });
 
   it('a notification is sent once per idempotency key, rendered from the template', async () => {
-    const message = { kind: 'order-shipped' as const, orderId: 'ORD-12345', carrier: 'FedEx', trackingNumber: 'TRK-ABCDEF123', eta: '2023-10-30' };
+    const message = {
+      kind: 'order-shipped' as const,
+      orderId: 'ORD-12345',
+      carrier: 'FedEx',
+      trackingNumber: 'TRK-ABCDEF123',
+      eta: '2023-10-30',
+    };
     const env = new MockActivityEnvironment();
     const first: NotifyResult = await env.run(activities.notifyCustomer, { idempotencyKey: 'k-1', customerId: 'CUST-67890', message });
     const second = await env.run(activities.notifyCustomer, { idempotencyKey: 'k-1', customerId: 'CUST-67890', message });
     expect(first.duplicate).toBe(false);
     expect(second).toMatchObject({ duplicate: true, id: first.id });
     const row = await database.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', 'k-1').executeTakeFirstOrThrow();
-    expect(row.body).toBe('Hi Alice,\n\nGood news! Your order ORD-12345 has shipped with FedEx, tracking TRK-ABCDEF123. Estimated delivery: October 30th.');
+    expect(row.body).toBe(
+      'Hi Alice,\n\nGood news! Your order ORD-12345 has shipped with FedEx, tracking TRK-ABCDEF123. Estimated delivery: October 30th.',
+    );
   });
 
   it('a message for a customer the CRM does not know still lands in the outbox, for a person to route', async () => {
@@ -82,27 +100,41 @@ describe('activities', () => {
       message: { kind: 'order-delivered' as const, orderId: 'ORD-GHOST' },
     });
     expect(sent).toMatchObject({ duplicate: false, channel: 'outbox' });
-    const row = await database.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', 'k-unknown').executeTakeFirstOrThrow();
+    const row = await database.db
+      .selectFrom('notifications')
+      .selectAll()
+      .where('idempotency_key', '=', 'k-unknown')
+      .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ recipient: null, customer_id: 'CUST-404-ghost', subject: 'Your order ORD-GHOST was delivered' });
   });
 
   it('a stale order event changes nothing', async () => {
     const env = new MockActivityEnvironment();
     const base: OrderStatusUpdated = { ...SAMPLES['order.status_updated'], order_id: 'ORD-STALE' };
-    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'delivered' as const, timestamp: '2026-01-02T00:00:00Z' })).toBe('applied');
-    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'shipped' as const, timestamp: '2026-01-01T00:00:00Z' })).toBe('stale');
+    expect(
+      await env.run(activities.applyOrderStatus, { ...base, new_status: 'delivered' as const, timestamp: '2026-01-02T00:00:00Z' }),
+    ).toBe('applied');
+    expect(await env.run(activities.applyOrderStatus, { ...base, new_status: 'shipped' as const, timestamp: '2026-01-01T00:00:00Z' })).toBe(
+      'stale',
+    );
     const order = await database.db.selectFrom('orders').select('status').where('id', '=', 'ORD-STALE').executeTakeFirstOrThrow();
     expect(order.status).toBe('delivered');
   });
 
   it('a retried status update whose first attempt committed but lost its answer still counts as applied', async () => {
-    const event = { ...(SAMPLES['order.status_updated'] as OrderStatusUpdated), order_id: 'ORD-LOSTREPLY', timestamp: '2026-02-01T00:00:00Z' };
+    const event = {
+      ...(SAMPLES['order.status_updated'] as OrderStatusUpdated),
+      order_id: 'ORD-LOSTREPLY',
+      timestamp: '2026-02-01T00:00:00Z',
+    };
     // Attempt 1 commits; its answer is lost (the connection dropped), so Temporal runs attempt 2.
     expect(await new MockActivityEnvironment().run(activities.applyOrderStatus, event)).toBe('applied');
     expect(await new MockActivityEnvironment({ attempt: 2 }).run(activities.applyOrderStatus, event)).toBe('applied');
     // The same row reached by another event's first attempt is a redelivery: stale, as before.
     expect(await new MockActivityEnvironment().run(activities.applyOrderStatus, event)).toBe('stale');
     // And a retry never turns a genuinely older event into an applied one.
-    expect(await new MockActivityEnvironment({ attempt: 2 }).run(activities.applyOrderStatus, { ...event, new_status: 'processing' as const })).toBe('stale');
+    expect(
+      await new MockActivityEnvironment({ attempt: 2 }).run(activities.applyOrderStatus, { ...event, new_status: 'processing' as const }),
+    ).toBe('stale');
   });
 });

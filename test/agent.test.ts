@@ -47,7 +47,16 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
   /** A return's own workflow is started by the relay a moment after the receiver answers. */
   async function returnResult<T>(returnId: string): Promise<T> {
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
-    await expect.poll(() => handle.describe().then(() => true, () => false), { timeout: 15_000, interval: 200 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          handle.describe().then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(true);
     return handle.result() as Promise<T>;
   }
   const notifications = (a: Agent, customerId?: string) =>
@@ -72,7 +81,9 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
         currency: 'USD',
       }),
     );
-    await result(await deliver(to, 'payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${orderId}`, order_id: orderId, amount: 59.5 }));
+    await result(
+      await deliver(to, 'payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${orderId}`, order_id: orderId, amount: 59.5 }),
+    );
   }
 
   it('pattern 1: the shipped notification carries carrier, tracking number and ETA', async () => {
@@ -81,14 +92,26 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     expect(await result(id)).toEqual({ applied: true, notified: 'order-shipped' });
     const [sent] = (await notifications(agent)).filter((n) => n.idempotency_key === `${id}:notify`);
     expect(sent?.recipient).toBe('alice@example.com');
-    expect(sent?.body).toContain(`Good news! Your order ${orderId} has shipped with FedEx, tracking TRK-ABCDEF123. Estimated delivery: October 30th.`);
+    expect(sent?.body).toContain(
+      `Good news! Your order ${orderId} has shipped with FedEx, tracking TRK-ABCDEF123. Estimated delivery: October 30th.`,
+    );
   });
 
   it('pattern 1: out-of-order status events leave the newest status, and the stale one says nothing', async () => {
     const orderId = `ORD-${unique()}`;
-    const delivered = await deliver(receiver, 'oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: day(3) });
+    const delivered = await deliver(receiver, 'oms', {
+      ...SAMPLES['order.status_updated'],
+      order_id: orderId,
+      new_status: 'delivered',
+      timestamp: day(3),
+    });
     expect(await result(delivered)).toEqual({ applied: true, notified: 'order-delivered' });
-    const shipped = await deliver(receiver, 'oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'shipped', timestamp: day(1) });
+    const shipped = await deliver(receiver, 'oms', {
+      ...SAMPLES['order.status_updated'],
+      order_id: orderId,
+      new_status: 'shipped',
+      timestamp: day(1),
+    });
     expect(await result(shipped)).toEqual({ applied: false, notified: null });
     const order = await agent.db.selectFrom('orders').selectAll().where('id', '=', orderId).executeTakeFirstOrThrow();
     expect(order.status).toBe('delivered');
@@ -99,7 +122,12 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     const orderId = `ORD-${unique()}`;
     await result(await deliver(receiver, 'oms', { ...SAMPLES['order.status_updated'], order_id: orderId, tracking_number: 'TRK-ENRICH1' }));
     const inquiryId = `INQ-${unique()}`;
-    const id = await deliver(receiver, 'crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: inquiryId, summary: `Where is my order ${orderId}?`, order_id: orderId });
+    const id = await deliver(receiver, 'crm', {
+      ...SAMPLES['customer.inquiry.new'],
+      inquiry_id: inquiryId,
+      summary: `Where is my order ${orderId}?`,
+      order_id: orderId,
+    });
     const answer = await result<{ decision: string; reply: string }>(id);
     expect(answer.decision).toBe('answered');
     // The name came from the CRM (the webhook only had the ID); the status from the knowledge base.
@@ -114,22 +142,56 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
 
   it('pattern 2: refund questions over the threshold and repeat contacts go to a person, with the reason recorded', async () => {
     const conversation = async (id: string) => {
-      await expect.poll(async () => (await env.client.workflow.getHandle(id).query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
+      await expect
+        .poll(
+          async () =>
+            (
+              await env.client.workflow
+                .getHandle(id)
+                .query(conversationQuery)
+                .catch(() => undefined)
+            )?.status,
+          { timeout: 15_000 },
+        )
+        .toBe('waiting');
       return env.client.workflow.getHandle(id).query(conversationQuery);
     };
     const orderId = `ORD-${unique()}`;
-    await result(await deliver(receiver, 'oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', total_amount: 450, currency: 'USD' }));
-    const refund = await deliver(receiver, 'crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, order_id: orderId, summary: 'I would like a refund for this order' });
+    await result(
+      await deliver(receiver, 'oms', {
+        ...SAMPLES['order.status_updated'],
+        order_id: orderId,
+        new_status: 'delivered',
+        total_amount: 450,
+        currency: 'USD',
+      }),
+    );
+    const refund = await deliver(receiver, 'crm', {
+      ...SAMPLES['customer.inquiry.new'],
+      inquiry_id: `INQ-${unique()}`,
+      order_id: orderId,
+      summary: 'I would like a refund for this order',
+    });
     expect((await conversation(refund)).reason).toBe('refund request of 450 above the 200 threshold or of unknown amount');
 
     const customerId = `CUST-${unique()}`;
     const ask = (minutes: number) =>
-      deliver(receiver, 'crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, customer_id: customerId, summary: 'Can you help me with something?', timestamp: new Date(Date.UTC(2026, 10, 20, 9, minutes)).toISOString() });
+      deliver(receiver, 'crm', {
+        ...SAMPLES['customer.inquiry.new'],
+        inquiry_id: `INQ-${unique()}`,
+        customer_id: customerId,
+        summary: 'Can you help me with something?',
+        timestamp: new Date(Date.UTC(2026, 10, 20, 9, minutes)).toISOString(),
+      });
     await conversation(await ask(0));
     await conversation(await ask(10));
     const third = await conversation(await ask(20));
     expect(third.reason).toBe('repeat contact: the customer has written before about an open matter');
-    const recorded = await agent.db.selectFrom('inquiries').select(['decision', 'decision_reason']).where('customer_id', '=', customerId).execute();
+    const recorded = await agent.db
+      .selectFrom('inquiries')
+      .select(['decision', 'decision_reason'])
+      .where('customer_id', '=', customerId)
+      .execute();
     expect(recorded.map((r) => r.decision)).toEqual(['handoff', 'handoff', 'handoff']);
   });
 
@@ -143,10 +205,17 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     expect(again).toMatchObject({ status: 200, body: { duplicate: true, workflowId: id } });
     // Retention expiry, for real: the closed run is deleted from Temporal, so a redelivery starts a
     // new run. The dev server applies a deletion to ID reuse after roughly 50 s, hence the long poll.
-    await env.client.workflowService.deleteWorkflowExecution({ namespace: env.namespace ?? 'default', workflowExecution: { workflowId: id } });
-    await expect.poll(async () => (await sendSigned(receiver.url, 'payments', body)).status, { timeout: 110_000, interval: 2_000 }).toBe(202);
+    await env.client.workflowService.deleteWorkflowExecution({
+      namespace: env.namespace ?? 'default',
+      workflowExecution: { workflowId: id },
+    });
+    await expect
+      .poll(async () => (await sendSigned(receiver.url, 'payments', body)).status, { timeout: 110_000, interval: 2_000 })
+      .toBe(202);
     expect(await result(id)).toEqual({ duplicate: true, notified: null });
-    const sent = (await notifications(agent)).filter((n) => n.body.includes('We received your payment') && n.idempotency_key.includes(paymentId));
+    const sent = (await notifications(agent)).filter(
+      (n) => n.body.includes('We received your payment') && n.idempotency_key.includes(paymentId),
+    );
     expect(sent).toHaveLength(1);
   });
 
@@ -162,7 +231,9 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     const labels = agent.sandbox.state.labels.filter((l) => l.return_id === returnId);
     expect(labels).toHaveLength(1);
     expect(labels[0]).toMatchObject({ label_id: state.label.labelId, voided: false });
-    const attempts = agent.sandbox.sandbox.calls().filter((c) => c.system === 'carrier' && c.path.endsWith('/return-labels') && c.method === 'POST');
+    const attempts = agent.sandbox.sandbox
+      .calls()
+      .filter((c) => c.system === 'carrier' && c.path.endsWith('/return-labels') && c.method === 'POST');
     expect(attempts.map((c) => c.status)).toEqual([503, 503, 201]);
     expect(agent.sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(1);
     expect(agent.sandbox.state.restocks.filter((r) => r.return_id === returnId)).toHaveLength(1);
@@ -187,26 +258,42 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     await deliveredPaidOrder(hastyReceiver, orderId, 'CUST-67890', day(0));
     await deliver(hastyReceiver, 'oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
-    await expect.poll(async () => (await handle.query(returnStateQuery).catch(() => undefined))?.status, { timeout: 10_000 }).toBe('awaiting-arrival');
+    await expect
+      .poll(async () => (await handle.query(returnStateQuery).catch(() => undefined))?.status, { timeout: 10_000 })
+      .toBe('awaiting-arrival');
     const state = await returnResult<{ status: string; label: { labelId: string } }>(returnId);
     expect(state.status).toBe('expired');
     expect(hasty.sandbox.state.labels.find((l) => l.label_id === state.label.labelId)?.voided).toBe(true);
     const sent = await notifications(hasty);
-    expect(sent.some((n) => n.idempotency_key === `${returnWorkflowId(returnId)}:expired` && n.body.includes('label has been cancelled'))).toBe(true);
+    expect(
+      sent.some((n) => n.idempotency_key === `${returnWorkflowId(returnId)}:expired` && n.body.includes('label has been cancelled')),
+    ).toBe(true);
   });
 
   it('pattern 4: a step that fails for good compensates the earlier ones (the label is voided) and hands the return to a person', async () => {
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     await deliveredPaidOrder(receiver, orderId, 'CUST-67890', day(0));
-    agent.sandbox.sandbox.addFault({ system: 'warehouse', method: 'POST', path: '/expected-returns', kind: 'status', status: 400, times: 1 });
+    agent.sandbox.sandbox.addFault({
+      system: 'warehouse',
+      method: 'POST',
+      path: '/expected-returns',
+      kind: 'status',
+      status: 400,
+      times: 1,
+    });
     await deliver(receiver, 'oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
-    await expect.poll(async () => (await handle.query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
+    await expect
+      .poll(async () => (await handle.query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 })
+      .toBe('waiting');
     // The warehouse's 400 was classified non-retryable where it arose, so it is the cause the person reads.
     const conversation = await handle.query(conversationQuery);
     expect(conversation).toMatchObject({ kind: 'return-failed', queue: 'returns', customerId: 'CUST-67890' });
-    expect(conversation.context.facts).toMatchObject({ step: 'warehouse', cause: 'Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)' });
+    expect(conversation.context.facts).toMatchObject({
+      step: 'warehouse',
+      cause: 'Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)',
+    });
     const labels = agent.sandbox.state.labels.filter((l) => l.return_id === returnId);
     expect(labels).toHaveLength(1);
     expect(labels[0]?.voided).toBe(true);
@@ -214,15 +301,33 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     expect(row.status).toBe('failed');
     // Straight to the workflow, as someone with cluster access would: they name the role they act in.
     await handle.executeUpdate(resolveUpdate, { args: [{ agent: 'dana', role: 'lead', outcome: 'resolved', note: 'set up by hand' }] });
-    expect(await returnResult(returnId)).toMatchObject({ status: 'failed', failure: { step: 'warehouse' }, handoff: { outcome: 'resolved', note: 'set up by hand' } });
+    expect(await returnResult(returnId)).toMatchObject({
+      status: 'failed',
+      failure: { step: 'warehouse' },
+      handoff: { outcome: 'resolved', note: 'set up by hand' },
+    });
   });
 
   it('a stock shortage tells the customers of open orders for that product, once each', async () => {
     const product = `PROD-${unique()}`;
     const open = `ORD-${unique()}`;
     const done = `ORD-${unique()}`;
-    await result(await deliver(receiver, 'oms', { ...SAMPLES['order.status_updated'], order_id: open, new_status: 'processing', items: [{ product_id: product, quantity: 1 }] }));
-    await result(await deliver(receiver, 'oms', { ...SAMPLES['order.status_updated'], order_id: done, new_status: 'delivered', items: [{ product_id: product, quantity: 1 }] }));
+    await result(
+      await deliver(receiver, 'oms', {
+        ...SAMPLES['order.status_updated'],
+        order_id: open,
+        new_status: 'processing',
+        items: [{ product_id: product, quantity: 1 }],
+      }),
+    );
+    await result(
+      await deliver(receiver, 'oms', {
+        ...SAMPLES['order.status_updated'],
+        order_id: done,
+        new_status: 'delivered',
+        items: [{ product_id: product, quantity: 1 }],
+      }),
+    );
     const id = await deliver(receiver, 'oms', { ...SAMPLES['inventory.stock_shortage'], product_id: product });
     expect(await result(id)).toEqual({ notifiedOrders: [open] });
     expect((await notifications(agent)).filter((n) => n.idempotency_key.startsWith(id))).toHaveLength(1);

@@ -158,7 +158,9 @@ describe('CRM client', () => {
       const wrongShape = await failureOf(crm.getCustomerDetails('CUST-1'));
       expect(wrongShape.type).toBe(UpstreamErrorType.InvalidResponse);
       expect(wrongShape.nonRetryable).toBe(true);
-      expect(wrongShape.message).toMatch(/^CRM GET \/customers\/CUST-1\/details: 200 OK with an unexpected body \(customer_name: .*email: /);
+      expect(wrongShape.message).toMatch(
+        /^CRM GET \/customers\/CUST-1\/details: 200 OK with an unexpected body \(customer_name: .*email: /,
+      );
       const notJson = await failureOf(crm.getCustomerDetails('NOTJSON'));
       expect(notJson.type).toBe(UpstreamErrorType.InvalidResponse);
       expect(notJson.message).toContain('not JSON');
@@ -174,7 +176,11 @@ describe('Carrier client', () => {
     const first = await clients.carrier.createReturnLabel(LABEL_INPUT, 'wf-RET-54321:label');
     const second = await clients.carrier.createReturnLabel(LABEL_INPUT, 'wf-RET-54321:label');
     expect(second).toEqual(first);
-    expect(first).toMatchObject({ label_id: expect.stringMatching(/^LBL-/), tracking_number: expect.stringMatching(/^TRK-/), carrier: 'FedEx' });
+    expect(first).toMatchObject({
+      label_id: expect.stringMatching(/^LBL-/),
+      tracking_number: expect.stringMatching(/^TRK-/),
+      carrier: 'FedEx',
+    });
 
     const state = await sandboxState(open);
     expect(state.labels).toHaveLength(1);
@@ -241,7 +247,10 @@ describe('Carrier client', () => {
   it('voids a label, and voiding it again is still success', async () => {
     const label = await clients.carrier.createReturnLabel(LABEL_INPUT, 'wf-RET-3:label');
     expect(await clients.carrier.voidReturnLabel(label.label_id, 'wf-RET-3:void')).toEqual({ label_id: label.label_id, status: 'voided' });
-    expect(await clients.carrier.voidReturnLabel(label.label_id, 'wf-RET-3:void-again')).toEqual({ label_id: label.label_id, status: 'voided' });
+    expect(await clients.carrier.voidReturnLabel(label.label_id, 'wf-RET-3:void-again')).toEqual({
+      label_id: label.label_id,
+      status: 'voided',
+    });
     expect((await sandboxState(open)).labels[0]).toMatchObject({ voided: true });
   });
 
@@ -261,7 +270,10 @@ describe('Warehouse, inventory and payments clients', () => {
         'wf-RET-54321:expect',
       );
       expect(expected).toMatchObject({ return_id: 'RET-54321', status: 'awaiting_arrival' });
-      const restock = await clients.inventory.restock({ returnId: 'RET-54321', items: [{ product_id: 'PROD-A', quantity: 2 }] }, 'wf-RET-54321:restock');
+      const restock = await clients.inventory.restock(
+        { returnId: 'RET-54321', items: [{ product_id: 'PROD-A', quantity: 2 }] },
+        'wf-RET-54321:restock',
+      );
       expect(restock).toMatchObject({ return_id: 'RET-54321', status: 'applied' });
       const refund = await clients.payments.refund(
         { orderId: 'ORD-00112', paymentId: 'PMT-ABCXYZ', amount: 99.99, currency: 'USD', reason: 'Item too large' },
@@ -296,7 +308,9 @@ describe('sandbox faults', () => {
     expect((await fetch(`${open.url}/_sandbox/faults`, { method: 'DELETE' })).status).toBe(204);
     await clients.carrier.voidReturnLabel(label.label_id, 'k-void');
 
-    const viaHeader = await fetch(`${open.url}/crm/customers/CUST-67890/details`, { headers: { 'X-Sandbox-Fault': 'status=429; retry-after=3' } });
+    const viaHeader = await fetch(`${open.url}/crm/customers/CUST-67890/details`, {
+      headers: { 'X-Sandbox-Fault': 'status=429; retry-after=3' },
+    });
     expect(viaHeader.status).toBe(429);
     expect(viaHeader.headers.get('retry-after')).toBe('3');
 
@@ -442,11 +456,15 @@ describe('redirects', () => {
 
       expect(write.type).toBe(UpstreamErrorType.Redirected);
       expect(write.nonRetryable).toBe(true);
-      expect(write.message).toBe(`Carrier POST /return-labels: 307 Temporary Redirect to ${target.host}; redirects are not followed (check the base URL)`);
+      expect(write.message).toBe(
+        `Carrier POST /return-labels: 307 Temporary Redirect to ${target.host}; redirects are not followed (check the base URL)`,
+      );
       expect(write.details?.[0]).toEqual({ system: 'Carrier', operation: 'POST /return-labels', status: 307, locationHost: target.host });
       expect(read.type).toBe(UpstreamErrorType.Redirected);
       expect(read.nonRetryable).toBe(true);
-      expect(read.message).toBe(`CRM GET /customers/CUST-67890/details: 302 Found to ${target.host}; redirects are not followed (check the base URL)`);
+      expect(read.message).toBe(
+        `CRM GET /customers/CUST-67890/details: 302 Found to ${target.host}; redirects are not followed (check the base URL)`,
+      );
       for (const failure of [write, read]) {
         const everything = `${failure.message}\n${JSON.stringify(failure.details)}`;
         for (const hidden of ['/collect', 'leak-me-0123', TOKEN]) expect(everything).not.toContain(hidden);

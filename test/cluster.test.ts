@@ -10,7 +10,15 @@ import { findTemporalServer } from '../scripts/temporal-server';
 import { openDatabase, type Database } from '../src/db';
 import { returnWorkflowId, workflowIdFor } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
-import { clusterEnv, clusterPostgres, clusterProcesses, distFile, startCluster, type ClusterEnv, type RunningCluster } from './support/cluster';
+import {
+  clusterEnv,
+  clusterPostgres,
+  clusterProcesses,
+  distFile,
+  startCluster,
+  type ClusterEnv,
+  type RunningCluster,
+} from './support/cluster';
 import { sendSigned, testSecretsEnv } from './support/harness';
 import { raiseEscalation } from './support/handoff';
 
@@ -26,14 +34,20 @@ const unique = () => randomBytes(4).toString('hex').toUpperCase();
 const PREFIX = `hookline_cluster_test_${unique().toLowerCase()}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const day = (offset: number) => new Date(Date.UTC(2026, 10, 1) + offset * 86_400_000).toISOString();
-const payment = (paymentId: string) => ({ ...SAMPLES['payment.succeeded'], event_id: `evt-${paymentId}`, payment_id: paymentId, order_id: `ORD-${paymentId}` });
+const payment = (paymentId: string) => ({
+  ...SAMPLES['payment.succeeded'],
+  event_id: `evt-${paymentId}`,
+  payment_id: paymentId,
+  order_id: `ORD-${paymentId}`,
+});
 const paymentWorkflowId = (paymentId: string) => workflowIdFor('payments', 'payment.succeeded', `evt-${paymentId}`);
 
 async function dropOurDatabases(): Promise<void> {
   const pg = new PgClient({ connectionString: clusterPostgres() });
   await pg.connect();
   try {
-    for (const suffix of ['temporal', 'visibility', 'kb', 'upgrade']) await pg.query(`DROP DATABASE IF EXISTS ${PREFIX}_${suffix} WITH (FORCE)`);
+    for (const suffix of ['temporal', 'visibility', 'kb', 'upgrade'])
+      await pg.query(`DROP DATABASE IF EXISTS ${PREFIX}_${suffix} WITH (FORCE)`);
   } finally {
     await pg.end();
   }
@@ -57,7 +71,8 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     for await (const _ of temporal.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs += 1;
     return runs;
   };
-  const sandbox = async <T>(path: string, init?: RequestInit) => (await (await fetch(`${env.sandboxUrl}/_sandbox/${path}`, init)).json()) as T;
+  const sandbox = async <T>(path: string, init?: RequestInit) =>
+    (await (await fetch(`${env.sandboxUrl}/_sandbox/${path}`, init)).json()) as T;
   const pidOf = (role: string) => {
     const found = clusterProcesses(dataDir).filter((p) => p.role === role);
     expect(found, `one ${role} process`).toHaveLength(1);
@@ -97,8 +112,14 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
   it('runs the compiled build: node dist/…, the prebuilt workflow bundle, the inbox pages from dist/', async () => {
     expect(existsSync(distFile('workflow-bundle.js'))).toBe(true);
     const processes = clusterProcesses(dataDir);
-    expect(processes.filter((p) => p.role.startsWith('worker-')).map((p) => p.command.split(' ').slice(1).join(' '))).toEqual(['dist/src/worker/main.js', 'dist/src/worker/main.js']);
-    expect(processes.filter((p) => p.role.startsWith('receiver-')).map((p) => p.command.split(' ').slice(1).join(' '))).toEqual(['dist/src/receiver/main.js', 'dist/src/receiver/main.js']);
+    expect(processes.filter((p) => p.role.startsWith('worker-')).map((p) => p.command.split(' ').slice(1).join(' '))).toEqual([
+      'dist/src/worker/main.js',
+      'dist/src/worker/main.js',
+    ]);
+    expect(processes.filter((p) => p.role.startsWith('receiver-')).map((p) => p.command.split(' ').slice(1).join(' '))).toEqual([
+      'dist/src/receiver/main.js',
+      'dist/src/receiver/main.js',
+    ]);
     expect(cluster!.output().match(/"workflows":"prebuilt [^"]*dist\/workflow-bundle\.js"/g)).toHaveLength(2);
     for (const i of [a, b]) {
       expect((await fetch(`${url(i)}/readyz`)).status).toBe(200);
@@ -108,7 +129,11 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
       expect(await login.text()).toMatch(/<form[^>]*action="\/inbox\/login"/);
     }
     // Signed in on one receiver, the session (in the PostgreSQL knowledge base) opens the inbox on the other.
-    const signIn = await fetch(`${url(a)}/inbox/login`, { method: 'POST', body: new URLSearchParams({ token: leadToken }), redirect: 'manual' });
+    const signIn = await fetch(`${url(a)}/inbox/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: leadToken }),
+      redirect: 'manual',
+    });
     expect(signIn.status).toBe(303);
     const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
     const inbox = await fetch(`${url(b)}/inbox`, { headers: { cookie } });
@@ -139,14 +164,22 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     };
     const before = await history();
     const reports = await migrateTemporalDatabases(binaries, databases);
-    expect(reports.map((r) => ({ created: r.created, same: r.before === r.after }))).toEqual([{ created: false, same: true }, { created: false, same: true }]);
+    expect(reports.map((r) => ({ created: r.created, same: r.before === r.after }))).toEqual([
+      { created: false, same: true },
+      { created: false, same: true },
+    ]);
     expect(await history()).toBe(before);
     expect(cluster!.output()).toMatch(new RegExp(`PostgreSQL ${PREFIX}_temporal: created, schema 1\\.\\d+`));
 
     // A database left at an older version (as an older server leaves it) is brought up to this one's.
     const upgrade = withDatabase(databases.temporal, `${PREFIX}_upgrade`);
     expect(await migrateDatabase(binaries, upgrade, 'temporal', '1.10')).toMatchObject({ created: true, after: '1.10' });
-    expect(await migrateDatabase(binaries, upgrade, 'temporal')).toEqual({ database: `${PREFIX}_upgrade`, created: false, before: '1.10', after: reports[0]!.after });
+    expect(await migrateDatabase(binaries, upgrade, 'temporal')).toEqual({
+      database: `${PREFIX}_upgrade`,
+      created: false,
+      before: '1.10',
+      after: reports[0]!.after,
+    });
   });
 
   it('the same event sent to both receivers at once runs once, and its execution is in the PostgreSQL temporal database', async () => {
@@ -182,7 +215,13 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     const id = await raiseEscalation(url(b), { customerId });
     const listed = (i: number, status: string) =>
       expect
-        .poll(async () => ((await api(i, 'GET', `/handoffs?status=${status}&customerId=${customerId}`)).body.handoffs as { id: string }[] | undefined)?.map((h) => h.id), { timeout: 30_000, interval: 250 })
+        .poll(
+          async () =>
+            (
+              (await api(i, 'GET', `/handoffs?status=${status}&customerId=${customerId}`)).body.handoffs as { id: string }[] | undefined
+            )?.map((h) => h.id),
+          { timeout: 30_000, interval: 250 },
+        )
         .toEqual([id]);
     await listed(a, 'waiting');
     await listed(b, 'waiting');
@@ -196,55 +235,88 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     expect(shown.body).toMatchObject({ status: 'resolved', assignee: 'lead' });
   });
 
-  it('a worker SIGKILLed while it creates a return label: another worker process finishes it, one label, the customer told once', { timeout: 180_000 }, async () => {
-    const orderId = `ORD-${unique()}`;
-    const returnId = `RET-${unique()}`;
-    const returnWf = returnWorkflowId(returnId);
-    const deliver = async (source: string, body: object) => {
-      const res = await sendSigned(url(a), source, body);
-      expect(res.status, JSON.stringify(res.body)).toBe(202);
-      return res.body.workflowId as string;
-    };
-    await temporal.client.workflow.getHandle(await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, customer_id: 'CUST-67890', new_status: 'delivered', timestamp: day(0), items: [{ product_id: 'PROD-A', quantity: 1 }], total_amount: 20, currency: 'USD' })).result();
-    await temporal.client.workflow.getHandle(await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 })).result();
+  it(
+    'a worker SIGKILLed while it creates a return label: another worker process finishes it, one label, the customer told once',
+    { timeout: 180_000 },
+    async () => {
+      const orderId = `ORD-${unique()}`;
+      const returnId = `RET-${unique()}`;
+      const returnWf = returnWorkflowId(returnId);
+      const deliver = async (source: string, body: object) => {
+        const res = await sendSigned(url(a), source, body);
+        expect(res.status, JSON.stringify(res.body)).toBe(202);
+        return res.body.workflowId as string;
+      };
+      await temporal.client.workflow
+        .getHandle(
+          await deliver('oms', {
+            ...SAMPLES['order.status_updated'],
+            order_id: orderId,
+            customer_id: 'CUST-67890',
+            new_status: 'delivered',
+            timestamp: day(0),
+            items: [{ product_id: 'PROD-A', quantity: 1 }],
+            total_amount: 20,
+            currency: 'USD',
+          }),
+        )
+        .result();
+      await temporal.client.workflow
+        .getHandle(await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 }))
+        .result();
 
-    // The carrier takes 3 s to answer and creates the label whether or not anyone still listens.
-    await sandbox('faults', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'latency', delayMs: 3_000, times: 1 }) });
-    await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
-    await expect.poll(async () => (await sandbox<unknown[]>('faults')).length, { timeout: 30_000, interval: 50 }).toBe(0);
-    // The worker holding the call, by the identity Temporal recorded (`pid@host`).
-    const holder = await expect
-      .poll(async () => (await temporal.client.workflow.getHandle(returnWf).describe()).raw.pendingActivities?.[0]?.lastWorkerIdentity ?? '', { timeout: 10_000, interval: 50 })
-      .toMatch(/^\d+@/)
-      .then(async () => (await temporal.client.workflow.getHandle(returnWf).describe()).raw.pendingActivities![0]!.lastWorkerIdentity!);
-    const pid = Number(holder.split('@')[0]);
-    expect(clusterProcesses(dataDir).find((p) => p.pid === pid)?.role).toMatch(/^worker-/);
-    process.kill(pid, 'SIGKILL');
+      // The carrier takes 3 s to answer and creates the label whether or not anyone still listens.
+      await sandbox('faults', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'latency', delayMs: 3_000, times: 1 }),
+      });
+      await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
+      await expect.poll(async () => (await sandbox<unknown[]>('faults')).length, { timeout: 30_000, interval: 50 }).toBe(0);
+      // The worker holding the call, by the identity Temporal recorded (`pid@host`).
+      const holder = await expect
+        .poll(
+          async () => (await temporal.client.workflow.getHandle(returnWf).describe()).raw.pendingActivities?.[0]?.lastWorkerIdentity ?? '',
+          { timeout: 10_000, interval: 50 },
+        )
+        .toMatch(/^\d+@/)
+        .then(async () => (await temporal.client.workflow.getHandle(returnWf).describe()).raw.pendingActivities![0]!.lastWorkerIdentity!);
+      const pid = Number(holder.split('@')[0]);
+      expect(clusterProcesses(dataDir).find((p) => p.pid === pid)?.role).toMatch(/^worker-/);
+      process.kill(pid, 'SIGKILL');
 
-    await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
-    const state = await temporal.client.workflow.getHandle(returnWf).result();
-    expect(state).toMatchObject({ status: 'refunded' });
+      await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
+      const state = await temporal.client.workflow.getHandle(returnWf).result();
+      expect(state).toMatchObject({ status: 'refunded' });
 
-    // The attempt that succeeded ran on a live worker of the cluster, not the one killed (which the
-    // cluster restarts as a new process after a second: either may take the retry).
-    const history = await temporal.client.workflow.getHandle(returnWf).fetchHistory();
-    const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createReturnLabel')!;
-    const started = history.events!.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === Number(scheduled.eventId))!;
-    const finisher = started.activityTaskStartedEventAttributes!.identity!;
-    expect(finisher).not.toBe(holder);
-    expect(clusterProcesses(dataDir).find((p) => p.pid === Number(finisher.split('@')[0]))?.role).toMatch(/^worker-/);
+      // The attempt that succeeded ran on a live worker of the cluster, not the one killed (which the
+      // cluster restarts as a new process after a second: either may take the retry).
+      const history = await temporal.client.workflow.getHandle(returnWf).fetchHistory();
+      const scheduled = history.events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'createReturnLabel')!;
+      const started = history.events!.find(
+        (e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === Number(scheduled.eventId),
+      )!;
+      const finisher = started.activityTaskStartedEventAttributes!.identity!;
+      expect(finisher).not.toBe(holder);
+      expect(clusterProcesses(dataDir).find((p) => p.pid === Number(finisher.split('@')[0]))?.role).toMatch(/^worker-/);
 
-    const labels = (await sandbox<{ labels: { return_id: string; voided: boolean }[] }>('state')).labels.filter((l) => l.return_id === returnId);
-    expect(labels).toHaveLength(1);
-    expect(labels[0]!.voided).toBe(false);
-    expect(await notifications(`${returnWf}:label-sent`)).toHaveLength(1);
-    expect(await notifications(`${returnWf}:refunded`)).toHaveLength(1);
-  });
+      const labels = (await sandbox<{ labels: { return_id: string; voided: boolean }[] }>('state')).labels.filter(
+        (l) => l.return_id === returnId,
+      );
+      expect(labels).toHaveLength(1);
+      expect(labels[0]!.voided).toBe(false);
+      expect(await notifications(`${returnWf}:label-sent`)).toHaveLength(1);
+      expect(await notifications(`${returnWf}:refunded`)).toHaveLength(1);
+    },
+  );
 
   /** A webhook sender as providers behave: retry after a pause until some receiver says 2xx. */
   async function sendUntilAccepted(id: string, answers: (number | 'error')[], pick: (attempt: number) => number): Promise<void> {
     for (let attempt = 0, deadline = Date.now() + 150_000; Date.now() < deadline; attempt += 1) {
-      const status = await sendSigned(url(pick(attempt)), 'payments', payment(id)).then((res) => res.status, () => 'error' as const);
+      const status = await sendSigned(url(pick(attempt)), 'payments', payment(id)).then(
+        (res) => res.status,
+        () => 'error' as const,
+      );
       answers.push(status);
       if (status === 200 || status === 202) return;
       expect(status === 503 || status === 'error', `unexpected answer ${status}`).toBe(true);
@@ -263,25 +335,29 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     }
   }
 
-  it('the Temporal server SIGKILLed (and restarted by the cluster) while events stream in: the shared PostgreSQL spool takes them, nobody is refused, none lost, none doubled', { timeout: 300_000 }, async () => {
-    const ids = Array.from({ length: 40 }, () => `PMT-${unique()}`);
-    const answers = new Map<string, (number | 'error')[]>(ids.map((id) => [id, []]));
-    const senders: Promise<void>[] = [];
-    for (const [n, id] of ids.entries()) {
-      senders.push(sendUntilAccepted(id, answers.get(id)!, (attempt) => (n + attempt) % 2));
-      if (n === 15) process.kill(pidOf('temporal'), 'SIGKILL');
-      // Pacing: events arrive over time, so the kill lands mid-stream.
-      await sleep(100);
-    }
-    await Promise.all(senders);
-    expect(ids.slice(0, 15).some((id) => answers.get(id)![0] === 202)).toBe(true);
-    // While Temporal is away the receivers spool (DATABASE_URL is PostgreSQL, so the spool is the
-    // shared table): every sender is answered 2xx at once. The fault did hit: a receiver spooled.
-    expect(ids.filter((id) => answers.get(id)!.some((s) => s !== 202 && s !== 200))).toEqual([]);
-    expect(cluster!.output()).toMatch(/spooling events: Temporal did not accept a start/);
-    expect(cluster!.output()).toMatch(/\[temporal\]\s+exited \(SIGKILL\); restarting/);
-    await expectEachOnce(ids, answers);
-  });
+  it(
+    'the Temporal server SIGKILLed (and restarted by the cluster) while events stream in: the shared PostgreSQL spool takes them, nobody is refused, none lost, none doubled',
+    { timeout: 300_000 },
+    async () => {
+      const ids = Array.from({ length: 40 }, () => `PMT-${unique()}`);
+      const answers = new Map<string, (number | 'error')[]>(ids.map((id) => [id, []]));
+      const senders: Promise<void>[] = [];
+      for (const [n, id] of ids.entries()) {
+        senders.push(sendUntilAccepted(id, answers.get(id)!, (attempt) => (n + attempt) % 2));
+        if (n === 15) process.kill(pidOf('temporal'), 'SIGKILL');
+        // Pacing: events arrive over time, so the kill lands mid-stream.
+        await sleep(100);
+      }
+      await Promise.all(senders);
+      expect(ids.slice(0, 15).some((id) => answers.get(id)![0] === 202)).toBe(true);
+      // While Temporal is away the receivers spool (DATABASE_URL is PostgreSQL, so the spool is the
+      // shared table): every sender is answered 2xx at once. The fault did hit: a receiver spooled.
+      expect(ids.filter((id) => answers.get(id)!.some((s) => s !== 202 && s !== 200))).toEqual([]);
+      expect(cluster!.output()).toMatch(/spooling events: Temporal did not accept a start/);
+      expect(cluster!.output()).toMatch(/\[temporal\]\s+exited \(SIGKILL\); restarting/);
+      await expectEachOnce(ids, answers);
+    },
+  );
 
   it('a receiver SIGKILLed while senders retry to the other: nothing lost, nothing doubled', { timeout: 240_000 }, async () => {
     const ids = Array.from({ length: 30 }, () => `PMT-${unique()}`);
@@ -305,7 +381,9 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     // cluster has finished stopping its children, so wait for its last line.
     const first = cluster!;
     await expect.poll(() => first.output(), { timeout: 30_000 }).toContain('  stopped temporal\n');
-    expect(first.output()).toMatch(/Stopping the cluster…\n  stopped receiver-2\n  stopped receiver-1\n  stopped worker-2\n  stopped worker-1\n  stopped sandbox\n  stopped temporal-ui\n  stopped temporal\n/);
+    expect(first.output()).toMatch(
+      /Stopping the cluster…\n  stopped receiver-2\n  stopped receiver-1\n  stopped worker-2\n  stopped worker-1\n  stopped sandbox\n  stopped temporal-ui\n  stopped temporal\n/,
+    );
     await expect.poll(() => clusterProcesses(dataDir).map((p) => `${p.role} ${p.command}`), { timeout: 20_000 }).toEqual([]);
     cluster = await startCluster(env, ['--skip-build']);
     expect(cluster.output()).toMatch(new RegExp(`PostgreSQL ${PREFIX}_temporal: schema 1\\.\\d+, up to date`));

@@ -24,21 +24,10 @@ const SHARED_ENV = {
 
 const RECEIVER_ENV = { PORT: '3000', HOST: '0.0.0.0' } as const;
 /** Secrets the operator must supply: `${NAME:?...}`, so compose refuses to start without them. */
-const RECEIVER_REQUIRED = [
-  'WEBHOOK_SECRET_OMS',
-  'WEBHOOK_SECRET_CRM',
-  'WEBHOOK_SECRET_PAYMENTS',
-  'WEBHOOK_SECRET_CARRIER',
-] as const;
+const RECEIVER_REQUIRED = ['WEBHOOK_SECRET_OMS', 'WEBHOOK_SECRET_CRM', 'WEBHOOK_SECRET_PAYMENTS', 'WEBHOOK_SECRET_CARRIER'] as const;
 
 const WORKER_ENV = { NOTIFY_FROM: 'hookline@localhost' } as const;
-const WORKER_REQUIRED = [
-  'CRM_BASE_URL',
-  'CARRIER_BASE_URL',
-  'WAREHOUSE_BASE_URL',
-  'INVENTORY_BASE_URL',
-  'PAYMENTS_BASE_URL',
-] as const;
+const WORKER_REQUIRED = ['CRM_BASE_URL', 'CARRIER_BASE_URL', 'WAREHOUSE_BASE_URL', 'INVENTORY_BASE_URL', 'PAYMENTS_BASE_URL'] as const;
 /** Passed through when set, empty otherwise: `${NAME:-}`. */
 const WORKER_OPTIONAL = [
   'CRM_API_TOKEN',
@@ -265,7 +254,13 @@ describe('docker-compose.yml', () => {
     const read_ = new Set([...template.matchAll(/env "([A-Z0-9_]+)"/g)].map((m) => m[1]));
     const serverOwn = ['TEMPORAL_SERVER_CONFIG_FILE_PATH', 'TEMPORAL_ALLOW_NO_AUTH'];
     for (const key of Object.keys(temporal).filter((k) => !serverOwn.includes(k))) expect(read_, `compose sets ${key}`).toContain(key);
-    const cluster = serverEnv({ databases: temporalDatabases({}), ports: serverPorts(7233), metricsAddress: '127.0.0.1:8000', sqlMaxConns: 5, sqlVisibilityMaxConns: 5 });
+    const cluster = serverEnv({
+      databases: temporalDatabases({}),
+      ports: serverPorts(7233),
+      metricsAddress: '127.0.0.1:8000',
+      sqlMaxConns: 5,
+      sqlVisibilityMaxConns: 5,
+    });
     for (const key of Object.keys(cluster)) expect(read_, `npm run cluster sets ${key}`).toContain(key);
     expect(read_).toContain('BIND_ON_IP');
     expect(read_).toContain('TEMPORAL_BROADCAST_ADDRESS');
@@ -277,7 +272,10 @@ describe('docker-compose.yml', () => {
     expect(script).toContain('--plugin postgres12 --ep postgresql -p 5432');
     expect(script).toContain('setup-schema -v 0.0');
     expect(script).toContain('update-schema --schema-name "$schema"');
-    expect(temporalDatabases({})).toEqual({ temporal: 'postgres://postgres@127.0.0.1:5432/temporal', visibility: 'postgres://postgres@127.0.0.1:5432/temporal_visibility' });
+    expect(temporalDatabases({})).toEqual({
+      temporal: 'postgres://postgres@127.0.0.1:5432/temporal',
+      visibility: 'postgres://postgres@127.0.0.1:5432/temporal_visibility',
+    });
   });
 
   it('builds the worker and the receiver from the Dockerfile and runs the compiled entry points', () => {
@@ -298,7 +296,10 @@ describe('docker-compose.yml', () => {
     const worker = environment('worker');
     const receiver = environment('receiver');
 
-    for (const [name, env] of [['worker', worker], ['receiver', receiver]] as const) {
+    for (const [name, env] of [
+      ['worker', worker],
+      ['receiver', receiver],
+    ] as const) {
       for (const [key, value] of Object.entries(SHARED_ENV)) {
         expect(env[key], `${name} ${key}`).toBeDefined();
         expect(withEmptyEnvironment(env[key]!), `${name} ${key}`).toBe(value);
@@ -329,7 +330,9 @@ describe('docker-compose.yml', () => {
     // A different secret per variable (the receiver refuses one shared by two sources), in base64
     // so that it is also a valid Standard Webhooks key.
     const supplied = (name: string) =>
-      name.endsWith('_BASE_URL') ? `https://${name.toLowerCase()}.example.com` : Buffer.from(`${name}-supplied-by-the-operator`).toString('base64');
+      name.endsWith('_BASE_URL')
+        ? `https://${name.toLowerCase()}.example.com`
+        : Buffer.from(`${name}-supplied-by-the-operator`).toString('base64');
     const resolved = (name: string) =>
       Object.fromEntries(
         Object.entries(environment(name)).map(([key, value]) => [
@@ -339,7 +342,11 @@ describe('docker-compose.yml', () => {
       );
 
     const worker = loadWorkerConfig(resolved('worker'));
-    expect(worker.temporal).toMatchObject({ address: SHARED_ENV.TEMPORAL_ADDRESS, namespace: SHARED_ENV.TEMPORAL_NAMESPACE, taskQueue: SHARED_ENV.HOOKLINE_TASK_QUEUE });
+    expect(worker.temporal).toMatchObject({
+      address: SHARED_ENV.TEMPORAL_ADDRESS,
+      namespace: SHARED_ENV.TEMPORAL_NAMESPACE,
+      taskQueue: SHARED_ENV.HOOKLINE_TASK_QUEUE,
+    });
     expect(worker.databaseUrl).toBe(SHARED_ENV.DATABASE_URL);
     expect(worker.systems.payments.baseUrl).toBe(supplied('PAYMENTS_BASE_URL'));
     expect(worker.smtpUrl).toBeUndefined();
@@ -425,7 +432,10 @@ describe('the temporal-setup script', () => {
 
   it('retries transient failures and accepts a namespace and attributes that already exist', () => {
     expect(run({ NAMESPACE_EXISTS: true })).toMatchObject({ status: 0, creates: [expect.any(String)] });
-    expect(run({ CREATE_REPLIES: 'fail:connection refused|ok' })).toMatchObject({ status: 0, creates: [expect.any(String), expect.any(String)] });
+    expect(run({ CREATE_REPLIES: 'fail:connection refused|ok' })).toMatchObject({
+      status: 0,
+      creates: [expect.any(String), expect.any(String)],
+    });
     expect(run({ CREATE_REPLIES: 'fail:search attribute HooklineSource already exists' }).status).toBe(0);
   });
 
@@ -445,7 +455,11 @@ describe('Dockerfile', () => {
   const stages = dockerfileStages(read('Dockerfile'));
   const build = stages[0]!;
   const runtime = stages.at(-1)!;
-  const runs = (stage: typeof build) => stage.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join(' && ');
+  const runs = (stage: typeof build) =>
+    stage.instructions
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join(' && ');
 
   it('builds on node:20-bookworm-slim in two stages', () => {
     expect(stages).toHaveLength(2);
@@ -469,7 +483,10 @@ describe('Dockerfile', () => {
   it('ships production dependencies and dist, running as node with NODE_ENV=production', () => {
     const copies = runtime.instructions.filter((i) => i.op === 'COPY').map((i) => i.args);
     for (const path of ['node_modules', 'dist', 'package.json']) {
-      expect(copies.some((args) => args.startsWith(`--from=${build.name} /app/${path} `)), `copies ${path}`).toBe(true);
+      expect(
+        copies.some((args) => args.startsWith(`--from=${build.name} /app/${path} `)),
+        `copies ${path}`,
+      ).toBe(true);
     }
     expect(runtime.instructions).toContainEqual({ op: 'ENV', args: 'NODE_ENV=production' });
     const users = runtime.instructions.filter((i) => i.op === 'USER');
@@ -505,7 +522,9 @@ describe('Dockerfile', () => {
   });
 
   it('keeps secrets and build output out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((line) => line.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim());
     for (const entry of ['.git', 'node_modules', 'dist', '.env', '.env.*', '.data']) expect(ignored, entry).toContain(entry);
   });
 });

@@ -20,12 +20,18 @@ describe('configuration', () => {
     expect(receiver).toMatchObject({ port: 3000, maxBodyBytes: 262144, trustProxy: false, startTimeoutMs: 5000 });
     // Unset: the router's own default for names that are not configured sources.
     expect(receiver.unknownSourceRateLimit).toBeUndefined();
-    expect(loadReceiverConfig({ WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: '10/s' }).unknownSourceRateLimit).toEqual({ requests: 10, perSeconds: 1 });
+    expect(loadReceiverConfig({ WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: '10/s' }).unknownSourceRateLimit).toEqual({
+      requests: 10,
+      perSeconds: 1,
+    });
     expect(receiver.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default', taskQueue: 'hookline' });
     expect([...receiver.sources.keys()]).toEqual(['oms', 'crm', 'payments', 'carrier']);
     expect(receiver.sources.get('payments')).toMatchObject({ scheme: 'stripe', secrets: [], toleranceSeconds: 300 });
     const worker = loadWorkerConfig(systems);
-    expect(worker).toMatchObject({ databaseUrl: 'sqlite:.data/hookline.db', agent: { returnPolicyDays: 30, returnReceiptWindowMs: 30 * 86_400_000 } });
+    expect(worker).toMatchObject({
+      databaseUrl: 'sqlite:.data/hookline.db',
+      agent: { returnPolicyDays: 30, returnReceiptWindowMs: 30 * 86_400_000 },
+    });
     // Metrics: the receiver's /metrics open, the worker's exporter off (a fixed port would clash).
     expect(receiver.metricsToken).toBeUndefined();
     expect(worker.metricsAddress).toBeUndefined();
@@ -39,27 +45,39 @@ describe('configuration', () => {
     expect(() => loadReceiverConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: expected a token of at least 16 characters/);
     // The SDK's exporter binds a socket address: a host name, a missing or zero port are refused up front.
     for (const wrong of ['localhost:9464', '9464', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000']) {
-      expect(() => loadWorkerConfig({ ...systems, WORKER_METRICS_ADDRESS: wrong }), wrong).toThrow(/WORKER_METRICS_ADDRESS: expected ip:port/);
+      expect(() => loadWorkerConfig({ ...systems, WORKER_METRICS_ADDRESS: wrong }), wrong).toThrow(
+        /WORKER_METRICS_ADDRESS: expected ip:port/,
+      );
     }
   });
 
   it('names every wrong variable and what it expected', () => {
-    expect(() => loadReceiverConfig({ PORT: 'eighty', WEBHOOK_MAX_BODY_BYTES: '-1' })).toThrow(/PORT: expected a port number \(got "eighty"\)[\s\S]*WEBHOOK_MAX_BODY_BYTES/);
+    expect(() => loadReceiverConfig({ PORT: 'eighty', WEBHOOK_MAX_BODY_BYTES: '-1' })).toThrow(
+      /PORT: expected a port number \(got "eighty"\)[\s\S]*WEBHOOK_MAX_BODY_BYTES/,
+    );
     expect(() => loadTemporalConfig({ TEMPORAL_ADDRESS: 'http://localhost:7233' })).toThrow(/TEMPORAL_ADDRESS: expected host:port/);
-    expect(() => loadTemporalConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/nope.pem' })).toThrow(/TEMPORAL_TLS_CLIENT_CERT_PATH: expected the path of an existing/);
+    expect(() => loadTemporalConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/nope.pem' })).toThrow(
+      /TEMPORAL_TLS_CLIENT_CERT_PATH: expected the path of an existing/,
+    );
     expect(() => loadWorkerConfig({})).toThrow(/CRM_BASE_URL: .*\(not set\)/);
     expect(() => loadWorkerConfig({ ...systems, RETURN_RECEIPT_WINDOW: 'soon' })).toThrow(/RETURN_RECEIPT_WINDOW: expected a duration/);
     expect(() => loadSources({ WEBHOOK_SCHEME_OMS: 'md5' })).toThrow(/WEBHOOK_SCHEME_OMS: expected one of/);
     expect(() => loadSources({ WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/33' })).toThrow(/WEBHOOK_ALLOW_IPS_OMS/);
     expect(() => loadSources({ WEBHOOK_RATE_LIMIT_CRM: 'lots' })).toThrow(/WEBHOOK_RATE_LIMIT_CRM: expected requests per period/);
-    expect(() => loadReceiverConfig({ WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: 'lots' })).toThrow(/WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: expected requests per period such as 60\/min.* \(got "lots"\)/);
+    expect(() => loadReceiverConfig({ WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: 'lots' })).toThrow(
+      /WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT: expected requests per period such as 60\/min.* \(got "lots"\)/,
+    );
     expect(() => loadSources({ WEBHOOK_SOURCES: 'github' })).toThrow(/WEBHOOK_SCHEME_GITHUB: .*required for a source that is not built in/);
-    expect(() => loadReceiverConfig({ WEBHOOK_MAX_BODY_BYTES: String(4 * 1024 * 1024) })).toThrow(/WEBHOOK_MAX_BODY_BYTES: expected at most 262144 bytes/);
+    expect(() => loadReceiverConfig({ WEBHOOK_MAX_BODY_BYTES: String(4 * 1024 * 1024) })).toThrow(
+      /WEBHOOK_MAX_BODY_BYTES: expected at most 262144 bytes/,
+    );
     // The crm source verifies Standard Webhooks: its key must decode, and the message must not echo it.
-    expect(() => loadSources({ WEBHOOK_SECRET_CRM: 'whsec_not base64!' })).toThrow(/WEBHOOK_SECRET_CRM: expected whsec_ followed by base64 for the standard-webhooks scheme \(the value is not shown\)$/);
+    expect(() => loadSources({ WEBHOOK_SECRET_CRM: 'whsec_not base64!' })).toThrow(
+      /WEBHOOK_SECRET_CRM: expected whsec_ followed by base64 for the standard-webhooks scheme \(the value is not shown\)$/,
+    );
   });
 
-  it('refuses the retired shared OPERATOR_TOKEN without echoing it, and reads the operators\' settings', () => {
+  it("refuses the retired shared OPERATOR_TOKEN without echoing it, and reads the operators' settings", () => {
     const secret = 'a-shared-token-from-before-0123456789';
     let message = '';
     try {
@@ -71,7 +89,10 @@ describe('configuration', () => {
     expect(message).not.toContain(secret);
     const receiver = loadReceiverConfig({});
     expect(receiver).toMatchObject({ databaseUrl: 'sqlite:.data/hookline.db', operatorSessionTtlMs: 12 * 3_600_000, plainHttp: false });
-    expect(loadReceiverConfig({ RECEIVER_PLAIN_HTTP: 'true', OPERATOR_SESSION_TTL: '30m' })).toMatchObject({ plainHttp: true, operatorSessionTtlMs: 1_800_000 });
+    expect(loadReceiverConfig({ RECEIVER_PLAIN_HTTP: 'true', OPERATOR_SESSION_TTL: '30m' })).toMatchObject({
+      plainHttp: true,
+      operatorSessionTtlMs: 1_800_000,
+    });
     expect(() => loadReceiverConfig({ RECEIVER_PLAIN_HTTP: 'maybe' })).toThrow(/RECEIVER_PLAIN_HTTP: expected true or false/);
   });
 
@@ -86,7 +107,11 @@ describe('configuration', () => {
       WEBHOOK_EVENTS_GITHUB: '*',
     });
     const github = sources.get('github')!;
-    expect(github).toMatchObject({ signatureHeader: 'x-hub-signature-256', secrets: ['old-github-secret-1', 'new-github-secret-2'], rateLimit: { requests: 600, perSeconds: 60 } });
+    expect(github).toMatchObject({
+      signatureHeader: 'x-hub-signature-256',
+      secrets: ['old-github-secret-1', 'new-github-secret-2'],
+      rateLimit: { requests: 600, perSeconds: 60 },
+    });
     expect(github.allowlist?.contains('192.30.253.7')).toBe(true);
     expect(github.allowlist?.contains('2001:db8::1')).toBe(true);
     expect(github.allowlist?.contains('10.0.0.1')).toBe(false);
@@ -107,7 +132,12 @@ function messageOf(load: () => unknown): string {
 describe('secrets in configuration errors', () => {
   // Each malformed value still holds most of a real secret; none of it may be printed.
   const cases: { variable: string; load: () => unknown; hidden: string[]; shown: RegExp }[] = [
-    { variable: 'METRICS_TOKEN', load: () => loadReceiverConfig({ METRICS_TOKEN: 'mt-s3cr3t' }), hidden: ['mt-s3cr3t'], shown: /METRICS_TOKEN: expected a token of at least 16 characters \(got 9 characters, a secret not shown\)/ },
+    {
+      variable: 'METRICS_TOKEN',
+      load: () => loadReceiverConfig({ METRICS_TOKEN: 'mt-s3cr3t' }),
+      hidden: ['mt-s3cr3t'],
+      shown: /METRICS_TOKEN: expected a token of at least 16 characters \(got 9 characters, a secret not shown\)/,
+    },
     {
       variable: 'SMTP_URL',
       load: () => loadWorkerConfig({ ...systems, SMTP_URL: 'http://mailer:smtp-pa55word@mail.example.com:587/relay?auth=smtp-t0ken' }),
@@ -125,18 +155,21 @@ describe('secrets in configuration errors', () => {
       variable: 'DATABASE_URL',
       load: () => loadWorkerConfig({ ...systems, DATABASE_URL: 'mysql://app:db-pa55word@db.internal:3306/kb' }),
       hidden: ['app:', 'db-pa55word', '/kb'],
-      shown: /DATABASE_URL: expected sqlite:<path> or postgres:.* \(got mysql:\/\/\*\*\*@db\.internal:3306\/…, a secret shown only in outline\)/,
+      shown:
+        /DATABASE_URL: expected sqlite:<path> or postgres:.* \(got mysql:\/\/\*\*\*@db\.internal:3306\/…, a secret shown only in outline\)/,
     },
     {
       // No loader can refuse these today (any string is a token); the rule must hold when one does.
       variable: 'CRM_API_TOKEN',
-      load: () => parseEnv(z.object({ CRM_API_TOKEN: z.string().startsWith('sk_', 'expected an sk_ token') }), { CRM_API_TOKEN: 'pk_crm-s3cr3t' }),
+      load: () =>
+        parseEnv(z.object({ CRM_API_TOKEN: z.string().startsWith('sk_', 'expected an sk_ token') }), { CRM_API_TOKEN: 'pk_crm-s3cr3t' }),
       hidden: ['pk_crm-s3cr3t'],
       shown: /CRM_API_TOKEN: expected an sk_ token \(got 13 characters, a secret not shown\)/,
     },
     {
       variable: 'WEBHOOK_SECRET_GITHUB',
-      load: () => parseEnv(z.object({ WEBHOOK_SECRET_GITHUB: z.string().min(64, 'expected 64 characters') }), { WEBHOOK_SECRET_GITHUB: 'gh-s3cr3t' }),
+      load: () =>
+        parseEnv(z.object({ WEBHOOK_SECRET_GITHUB: z.string().min(64, 'expected 64 characters') }), { WEBHOOK_SECRET_GITHUB: 'gh-s3cr3t' }),
       hidden: ['gh-s3cr3t'],
       shown: /WEBHOOK_SECRET_GITHUB: expected 64 characters \(got 9 characters, a secret not shown\)/,
     },
@@ -151,10 +184,24 @@ describe('secrets in configuration errors', () => {
   }
 
   it('decides what is secret in one list: tokens, credentialed URLs, every *_API_TOKEN and WEBHOOK_SECRET_*', () => {
-    for (const name of ['OPERATOR_TOKEN', 'METRICS_TOKEN', 'SANDBOX_TOKEN', 'TEMPORAL_API_KEY', 'SMTP_URL', 'AGENTS_CHAT_WEBHOOK_URL', 'DATABASE_URL', 'SPOOL_URL', 'PAYMENTS_API_TOKEN', 'ANY_NEW_API_TOKEN', 'WEBHOOK_SECRET_OMS', 'WEBHOOK_SECRET_MY_SHOP']) {
+    for (const name of [
+      'OPERATOR_TOKEN',
+      'METRICS_TOKEN',
+      'SANDBOX_TOKEN',
+      'TEMPORAL_API_KEY',
+      'SMTP_URL',
+      'AGENTS_CHAT_WEBHOOK_URL',
+      'DATABASE_URL',
+      'SPOOL_URL',
+      'PAYMENTS_API_TOKEN',
+      'ANY_NEW_API_TOKEN',
+      'WEBHOOK_SECRET_OMS',
+      'WEBHOOK_SECRET_MY_SHOP',
+    ]) {
       expect(isSecretVariable(name), name).toBe(true);
     }
-    for (const name of ['PORT', 'CRM_BASE_URL', 'WEBHOOK_SCHEME_OMS', 'TEMPORAL_ADDRESS', 'API_TOKEN_HINT']) expect(isSecretVariable(name), name).toBe(false);
+    for (const name of ['PORT', 'CRM_BASE_URL', 'WEBHOOK_SCHEME_OMS', 'TEMPORAL_ADDRESS', 'API_TOKEN_HINT'])
+      expect(isSecretVariable(name), name).toBe(false);
     // What is not secret is still quoted as given, so the operator sees the typo.
     expect(messageOf(() => loadReceiverConfig({ PORT: 'eighty' }))).toContain('(got "eighty")');
   });
@@ -165,13 +212,29 @@ describe('webhook secrets', () => {
 
   it('refuses a secret shorter than 16 bytes, measured as each scheme keys its HMAC, without showing it', () => {
     const refused: [Record<string, string>, RegExp, string][] = [
-      [{ WEBHOOK_SECRET_OMS: 'oms-short-15byt' }, /WEBHOOK_SECRET_OMS: expected secrets of at least 16 bytes, such as 32 random bytes \(got 15 bytes; the value is not shown\)/, 'oms-short-15byt'],
+      [
+        { WEBHOOK_SECRET_OMS: 'oms-short-15byt' },
+        /WEBHOOK_SECRET_OMS: expected secrets of at least 16 bytes, such as 32 random bytes \(got 15 bytes; the value is not shown\)/,
+        'oms-short-15byt',
+      ],
       // Rotation: every secret in the list must be long enough; the short one is pointed at.
-      [{ WEBHOOK_SECRET_CARRIER: 'carrier-long-enough-secret,tiny' }, /WEBHOOK_SECRET_CARRIER: .*\(got secret 2 of 2: 4 bytes; the value is not shown\)/, 'tiny'],
+      [
+        { WEBHOOK_SECRET_CARRIER: 'carrier-long-enough-secret,tiny' },
+        /WEBHOOK_SECRET_CARRIER: .*\(got secret 2 of 2: 4 bytes; the value is not shown\)/,
+        'tiny',
+      ],
       // Standard Webhooks keys with the base64-decoded bytes: 20 characters of base64 are 15 bytes.
-      [{ WEBHOOK_SECRET_CRM: base64Key(15) }, /WEBHOOK_SECRET_CRM: expected secrets of at least 16 bytes of key \(base64-decoded, after whsec_\).*\(got 15 bytes;/, base64Key(15).slice(6)],
+      [
+        { WEBHOOK_SECRET_CRM: base64Key(15) },
+        /WEBHOOK_SECRET_CRM: expected secrets of at least 16 bytes of key \(base64-decoded, after whsec_\).*\(got 15 bytes;/,
+        base64Key(15).slice(6),
+      ],
       // Stripe keys with the string itself, but whsec_ is the same in every one of them.
-      [{ WEBHOOK_SECRET_PAYMENTS: 'whsec_stripe-15-bytes' }, /WEBHOOK_SECRET_PAYMENTS: expected secrets of at least 16 bytes after whsec_.*\(got 15 bytes;/, 'stripe-15-bytes'],
+      [
+        { WEBHOOK_SECRET_PAYMENTS: 'whsec_stripe-15-bytes' },
+        /WEBHOOK_SECRET_PAYMENTS: expected secrets of at least 16 bytes after whsec_.*\(got 15 bytes;/,
+        'stripe-15-bytes',
+      ],
     ];
     for (const [env, message, secret] of refused) {
       const thrown = messageOf(() => loadSources(env));
@@ -179,22 +242,37 @@ describe('webhook secrets', () => {
       expect(thrown).not.toContain(secret);
     }
     // Exactly 16 is enough, in each measure.
-    const sources = loadSources({ WEBHOOK_SECRET_OMS: 'oms-secret-16byt', WEBHOOK_SECRET_CRM: base64Key(16), WEBHOOK_SECRET_PAYMENTS: 'whsec_stripe-16-bytes!' });
+    const sources = loadSources({
+      WEBHOOK_SECRET_OMS: 'oms-secret-16byt',
+      WEBHOOK_SECRET_CRM: base64Key(16),
+      WEBHOOK_SECRET_PAYMENTS: 'whsec_stripe-16-bytes!',
+    });
     expect(sources.get('crm')?.secrets).toEqual([base64Key(16)]);
   });
 
   it('refuses one secret on two sources, naming both variables and neither value', () => {
     const shared = 'the-same-secret-on-two-sources';
     const thrown = messageOf(() => loadSources({ WEBHOOK_SECRET_OMS: shared, WEBHOOK_SECRET_CARRIER: `carrier-own-secret-123,${shared}` }));
-    expect(thrown).toMatch(/WEBHOOK_SECRET_OMS and WEBHOOK_SECRET_CARRIER: expected a different secret per source \(one is configured on both, so either sender's signature would pass as the other's; the value is not shown\)/);
+    expect(thrown).toMatch(
+      /WEBHOOK_SECRET_OMS and WEBHOOK_SECRET_CARRIER: expected a different secret per source \(one is configured on both, so either sender's signature would pass as the other's; the value is not shown\)/,
+    );
     expect(thrown).not.toContain(shared);
     // The same Standard Webhooks key written with and without its optional whsec_ prefix is the same key.
     const key = base64Key(24);
-    const same = messageOf(() => loadSources({ WEBHOOK_SECRET_CRM: key, WEBHOOK_SOURCES: 'helpdesk', WEBHOOK_SCHEME_HELPDESK: 'standard-webhooks', WEBHOOK_SECRET_HELPDESK: key.slice('whsec_'.length) }));
+    const same = messageOf(() =>
+      loadSources({
+        WEBHOOK_SECRET_CRM: key,
+        WEBHOOK_SOURCES: 'helpdesk',
+        WEBHOOK_SCHEME_HELPDESK: 'standard-webhooks',
+        WEBHOOK_SECRET_HELPDESK: key.slice('whsec_'.length),
+      }),
+    );
     expect(same).toMatch(/WEBHOOK_SECRET_CRM and WEBHOOK_SECRET_HELPDESK: expected a different secret per source/);
     expect(same).not.toContain(key.slice('whsec_'.length));
     // Control: distinct secrets load.
-    expect(loadSources({ WEBHOOK_SECRET_OMS: shared, WEBHOOK_SECRET_CARRIER: 'carrier-own-secret-123' }).get('carrier')?.secrets).toEqual(['carrier-own-secret-123']);
+    expect(loadSources({ WEBHOOK_SECRET_OMS: shared, WEBHOOK_SECRET_CARRIER: 'carrier-own-secret-123' }).get('carrier')?.secrets).toEqual([
+      'carrier-own-secret-123',
+    ]);
   });
 
   it("npm start's generated dev secrets are long enough and distinct", () => {

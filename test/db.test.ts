@@ -120,10 +120,7 @@ describe.each(targets)('database on $name', (target) => {
 
   /** The tables this connection sees (on PostgreSQL, those in its own schema). */
   async function tableNames(d: Database): Promise<string[]> {
-    const schema =
-      d.dialect === 'postgres'
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(d.db)).rows[0]?.s
-        : undefined;
+    const schema = d.dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(d.db)).rows[0]?.s : undefined;
     const tables = await d.db.introspection.getTables();
     return tables
       .filter((t) => t.schema === schema)
@@ -162,9 +159,7 @@ describe.each(targets)('database on $name', (target) => {
     try {
       const startAt = String(Date.now() + 3_000);
       const runs = await Promise.all(
-        [1, 2, 3].map(() =>
-          execFileAsync(process.execPath, ['--import', 'tsx', script, url, startAt], { cwd: repoRoot }),
-        ),
+        [1, 2, 3].map(() => execFileAsync(process.execPath, ['--import', 'tsx', script, url, startAt], { cwd: repoRoot })),
       );
       const applied = runs.map((r) => JSON.parse(r.stdout.trim()) as string[]);
       expect(applied.flat()).toEqual(['0001_initial', '0002_operators']);
@@ -224,21 +219,15 @@ describe.each(targets)('database on $name', (target) => {
       }),
     ).toBe('applied');
     // Older, then exactly as old (a redelivery, in another offset): both ignored.
-    expect(
-      await applyOrderStatus(database.db, { orderId, status: 'processing', eventAt: '2023-10-27T10:00:00Z' }),
-    ).toBe('stale');
-    expect(
-      await applyOrderStatus(database.db, { orderId, status: 'processing', eventAt: '2023-10-27T12:30:00+02:00' }),
-    ).toBe('stale');
+    expect(await applyOrderStatus(database.db, { orderId, status: 'processing', eventAt: '2023-10-27T10:00:00Z' })).toBe('stale');
+    expect(await applyOrderStatus(database.db, { orderId, status: 'processing', eventAt: '2023-10-27T12:30:00+02:00' })).toBe('stale');
     expect(await getOrder(database.db, orderId)).toMatchObject({
       status: 'shipped',
       status_event_at: '2023-10-27T10:30:00.000Z',
     });
 
     // Newer, written with an offset: applied, and fields it does not carry are kept.
-    expect(
-      await applyOrderStatus(database.db, { orderId, status: 'delivered', eventAt: '2023-10-27T13:00:00+02:00' }),
-    ).toBe('applied');
+    expect(await applyOrderStatus(database.db, { orderId, status: 'delivered', eventAt: '2023-10-27T13:00:00+02:00' })).toBe('applied');
     expect(await getOrder(database.db, orderId)).toMatchObject({
       customer_id: 'CUST-1',
       status: 'delivered',
@@ -247,9 +236,7 @@ describe.each(targets)('database on $name', (target) => {
       tracking_number: 'TRK-1',
       eta: '2023-10-30',
     });
-    await expect(
-      applyOrderStatus(database.db, { orderId, status: 'x', eventAt: 'yesterday' }),
-    ).rejects.toThrow(/Not a valid timestamp/);
+    await expect(applyOrderStatus(database.db, { orderId, status: 'x', eventAt: 'yesterday' })).rejects.toThrow(/Not a valid timestamp/);
   });
 
   it('keeps the newest order status when two connections apply events at once', async () => {
@@ -297,12 +284,8 @@ describe.each(targets)('database on $name', (target) => {
     const orderId = `ORD-${randomUUID()}`;
     const paymentId = `PMT-${randomUUID()}`;
     const base = { paymentId, orderId, currency: 'USD', amount: 99.99 };
-    expect(await recordPayment(database.db, { ...base, status: 'refunded', eventAt: '2023-10-28T08:00:00Z' })).toBe(
-      'applied',
-    );
-    expect(await recordPayment(database.db, { ...base, status: 'succeeded', eventAt: '2023-10-27T11:30:00Z' })).toBe(
-      'stale',
-    );
+    expect(await recordPayment(database.db, { ...base, status: 'refunded', eventAt: '2023-10-28T08:00:00Z' })).toBe('applied');
+    expect(await recordPayment(database.db, { ...base, status: 'succeeded', eventAt: '2023-10-27T11:30:00Z' })).toBe('stale');
     const payment = await database.db.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirst();
     expect(payment).toMatchObject({ status: 'refunded', amount: '99.99', currency: 'USD' });
     // The success still tells us when the order was paid, even though the OMS has not
@@ -348,9 +331,7 @@ describe.each(targets)('database on $name', (target) => {
     await applyOrderStatus(database.db, { orderId, customerId, status: 'delivered', eventAt: '2023-10-01T00:00:00Z' });
     await upsertOrderItems(database.db, orderId, [{ productId: 'PROD-A', quantity: 1 }]);
     await upsertOrderItems(database.db, orderId, [{ productId: 'PROD-A', quantity: 2 }]);
-    expect(await listOrderItems(database.db, orderId)).toEqual([
-      { order_id: orderId, product_id: 'PROD-A', quantity: 2 },
-    ]);
+    expect(await listOrderItems(database.db, orderId)).toEqual([{ order_id: orderId, product_id: 'PROD-A', quantity: 2 }]);
     expect((await listCustomerOrders(database.db, customerId)).map((o) => o.id)).toEqual([orderId]);
 
     const returnId = `RET-${randomUUID()}`;
@@ -382,8 +363,8 @@ describe.each(targets)('database on $name', (target) => {
       decision_reason: 'refund dispute',
       reply: null,
     });
-    await expect(
-      recordInquiryDecision(database.db, { inquiryId: 'INQ-missing', decision: 'answered', reason: 'x' }),
-    ).rejects.toThrow(/does not exist/);
+    await expect(recordInquiryDecision(database.db, { inquiryId: 'INQ-missing', decision: 'answered', reason: 'x' })).rejects.toThrow(
+      /does not exist/,
+    );
   });
 });

@@ -65,14 +65,19 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
     return Math.max(0, ...(raw.pendingActivities ?? []).map((a) => a.attempt ?? 0));
   }
 
-  const count = async (query: string, params: unknown[]): Promise<number> => Number((await direct.query<{ n: string }>(query, params)).rows[0]!.n);
+  const count = async (query: string, params: unknown[]): Promise<number> =>
+    Number((await direct.query<{ n: string }>(query, params)).rows[0]!.n);
 
   it('a connection lost mid-query fails that query, not the process, and the pool reconnects when the server is back', async () => {
     const database = await openDatabase(throughProxy(directUrl, proxy));
     try {
       const sleeping = sql`select pg_sleep(10)`.execute(database.db);
       // The query is running on the server, on a connection the pool has handed out.
-      await expect.poll(() => count(`select count(*) as n from pg_stat_activity where query like 'select pg_sleep(10)%' and state = 'active'`, []), { timeout: 10_000 }).toBe(1);
+      await expect
+        .poll(() => count(`select count(*) as n from pg_stat_activity where query like 'select pg_sleep(10)%' and state = 'active'`, []), {
+          timeout: 10_000,
+        })
+        .toBe(1);
       proxy.cut();
       await expect(sleeping).rejects.toThrow(/terminated|ECONNRESET|closed/i);
       // While it is down, new connections fail at once rather than hang.
@@ -92,7 +97,9 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
     const paymentId = `PMT-${orderId}`;
     const customerId = `CUST-${unique()}`;
     // A first event through the pool, so it holds open connections when the link fails.
-    await env.client.workflow.getHandle(await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: `ORD-${unique()}`, customer_id: customerId })).result();
+    await env.client.workflow
+      .getHandle(await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: `ORD-${unique()}`, customer_id: customerId }))
+      .result();
     // Several connections open and idle, so each activity's first statement goes out on one of
     // them: a connection opened while replies are lost never finishes its handshake, and an
     // activity that only ever got such connections would never reach its write.
@@ -100,8 +107,19 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
 
     // The link fails mid-exchange: statements reach PostgreSQL and run, their answers are lost.
     proxy.loseReplies();
-    const shipped = await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, customer_id: customerId, timestamp: '2026-11-02T10:00:00Z' });
-    const paid = await deliver('payments', { ...SAMPLES['payment.succeeded'], payment_id: paymentId, order_id: orderId, customer_id: customerId, amount: 42 });
+    const shipped = await deliver('oms', {
+      ...SAMPLES['order.status_updated'],
+      order_id: orderId,
+      customer_id: customerId,
+      timestamp: '2026-11-02T10:00:00Z',
+    });
+    const paid = await deliver('payments', {
+      ...SAMPLES['payment.succeeded'],
+      payment_id: paymentId,
+      order_id: orderId,
+      customer_id: customerId,
+      amount: 42,
+    });
     await expect.poll(() => pendingAttempt(shipped), { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2);
     await expect.poll(() => pendingAttempt(paid), { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2);
     expect(proxy.stats.lostReplies).toBeGreaterThan(0);
@@ -113,7 +131,12 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
     const downAt = Date.now();
     const refusedBefore = proxy.stats.refused;
     const attempts = { shipped: await pendingAttempt(shipped), paid: await pendingAttempt(paid) };
-    await expect.poll(async () => (await pendingAttempt(shipped)) > attempts.shipped && (await pendingAttempt(paid)) > attempts.paid, { timeout: 30_000, interval: 250 }).toBe(true);
+    await expect
+      .poll(async () => (await pendingAttempt(shipped)) > attempts.shipped && (await pendingAttempt(paid)) > attempts.paid, {
+        timeout: 30_000,
+        interval: 250,
+      })
+      .toBe(true);
     expect(proxy.stats.refused).toBeGreaterThan(refusedBefore);
     await sleep(Math.max(0, 3_000 - (Date.now() - downAt)));
     const { raw } = await env.client.workflow.getHandle(paid).describe();
@@ -131,6 +154,8 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
       'select idempotency_key, subject from notifications where customer_id = $1 and body like $2 order by id',
       [customerId, `%${orderId}%`],
     );
-    expect(messages.rows.map((m) => m.idempotency_key).sort()).toEqual([`${shipped}:notify`, `payment:payment.succeeded:${paymentId}`].sort());
+    expect(messages.rows.map((m) => m.idempotency_key).sort()).toEqual(
+      [`${shipped}:notify`, `payment:payment.succeeded:${paymentId}`].sort(),
+    );
   });
 });

@@ -26,7 +26,11 @@ describe('downstream faults', () => {
   /** The people acting below are leads (they decide returns, claimed or not), each with their own token. */
   const tokens = new Map<string, Promise<string>>();
   const tokenOf = (name: string) => {
-    if (!tokens.has(name)) tokens.set(name, t.operators.add(name, 'lead').then((o) => o.token));
+    if (!tokens.has(name))
+      tokens.set(
+        name,
+        t.operators.add(name, 'lead').then((o) => o.token),
+      );
     return tokens.get(name)!;
   };
   const raised: string[] = [];
@@ -46,7 +50,13 @@ describe('downstream faults', () => {
   function calls(system: SystemName, method: string, path: string, idempotencyKey?: string): SandboxCall[] {
     return t.agent.sandbox.sandbox
       .calls()
-      .filter((c) => c.system === system && c.method === method && c.path === path && (idempotencyKey === undefined || c.idempotencyKey === idempotencyKey));
+      .filter(
+        (c) =>
+          c.system === system &&
+          c.method === method &&
+          c.path === path &&
+          (idempotencyKey === undefined || c.idempotencyKey === idempotencyKey),
+      );
   }
   /** Milliseconds between consecutive calls, as the sandbox saw them arrive. */
   const gaps = (list: SandboxCall[]) => list.slice(1).map((c, i) => Date.parse(c.at) - Date.parse(list[i]!.at));
@@ -54,16 +64,46 @@ describe('downstream faults', () => {
   /** A delivered, paid order of `customerId`'s, so a return of it is within policy. */
   async function deliveredPaidOrder(customerId: string): Promise<string> {
     const orderId = `ORD-${unique()}`;
-    await result(await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, customer_id: customerId, new_status: 'delivered', timestamp: day(0), items: [{ product_id: 'PROD-A', quantity: 2 }], total_amount: 59.5, currency: 'USD' }));
-    await result(await deliver('payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${orderId}`, order_id: orderId, customer_id: customerId, amount: 59.5 }));
+    await result(
+      await deliver('oms', {
+        ...SAMPLES['order.status_updated'],
+        order_id: orderId,
+        customer_id: customerId,
+        new_status: 'delivered',
+        timestamp: day(0),
+        items: [{ product_id: 'PROD-A', quantity: 2 }],
+        total_amount: 59.5,
+        currency: 'USD',
+      }),
+    );
+    await result(
+      await deliver('payments', {
+        ...SAMPLES['payment.succeeded'],
+        payment_id: `PMT-${orderId}`,
+        order_id: orderId,
+        customer_id: customerId,
+        amount: 59.5,
+      }),
+    );
     return orderId;
   }
 
   /** Starts a return of `orderId` and, unless told otherwise, reports the parcel received. */
-  async function startReturn(orderId: string, customerId: string, options: { received?: boolean } = {}): Promise<{ returnId: string; id: string }> {
+  async function startReturn(
+    orderId: string,
+    customerId: string,
+    options: { received?: boolean } = {},
+  ): Promise<{ returnId: string; id: string }> {
     const returnId = `RET-${unique()}`;
-    await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, customer_id: customerId, timestamp: day(5) });
-    if (options.received ?? true) await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
+    await deliver('oms', {
+      ...SAMPLES['return.initiated'],
+      return_id: returnId,
+      order_id: orderId,
+      customer_id: customerId,
+      timestamp: day(5),
+    });
+    if (options.received ?? true)
+      await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
     const id = returnWorkflowId(returnId);
     // The relay starts the return's own workflow a moment after the receiver answered.
     await vi.waitFor(() => t.env.client.workflow.getHandle(id).describe(), { timeout: 15_000, interval: 200 });
@@ -71,7 +111,11 @@ describe('downstream faults', () => {
   }
 
   /** The operators' HTTP API, as the inbox and a helpdesk use it, as the operator the body names (default dana). */
-  async function operator(method: 'GET' | 'POST', path: string, body?: { agent?: string; [field: string]: unknown }): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function operator(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: { agent?: string; [field: string]: unknown },
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${t.receiver.url}${path}`, {
       method,
       headers: { authorization: `Bearer ${await tokenOf(body?.agent ?? 'dana')}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -114,10 +158,18 @@ describe('downstream faults', () => {
       expect(t.agent.sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(1);
     });
 
-    it('429 with Retry-After: the next attempt waits what the warehouse asked, not the policy\'s 500 ms, and not much longer', async () => {
+    it("429 with Retry-After: the next attempt waits what the warehouse asked, not the policy's 500 ms, and not much longer", async () => {
       const customerId = `CUST-${unique()}`;
       const orderId = await deliveredPaidOrder(customerId);
-      fault({ system: 'warehouse', method: 'POST', path: '/expected-returns', kind: 'status', status: 429, retryAfterSeconds: 3, times: 1 });
+      fault({
+        system: 'warehouse',
+        method: 'POST',
+        path: '/expected-returns',
+        kind: 'status',
+        status: 429,
+        retryAfterSeconds: 3,
+        times: 1,
+      });
       const { id, returnId } = await startReturn(orderId, customerId);
       expect(await result<ReturnState>(id)).toMatchObject({ status: 'refunded' });
 
@@ -179,7 +231,11 @@ describe('downstream faults', () => {
       const refunds = t.agent.sandbox.state.refunds.filter((r) => r.order_id === orderId);
       expect(refunds).toHaveLength(1);
       expect(refunds[0]!.refund_id).toBe(state.refundId);
-      const messages = await t.agent.db.selectFrom('notifications').select('idempotency_key').where('idempotency_key', '=', `${id}:refunded`).execute();
+      const messages = await t.agent.db
+        .selectFrom('notifications')
+        .select('idempotency_key')
+        .where('idempotency_key', '=', `${id}:refunded`)
+        .execute();
       expect(messages).toHaveLength(1);
     });
 
@@ -190,16 +246,26 @@ describe('downstream faults', () => {
       await result(await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, customer_id: customerId }));
       fault({ system: 'crm', method: 'GET', path: `/customers/${customerId}/details`, kind: 'status', status: 502, times: 2 });
       const before = calls('crm', 'GET', `/customers/${customerId}/details`).length;
-      const id = await deliver('crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, customer_id: customerId, summary: `Where is my order ${orderId}?`, order_id: orderId });
+      const id = await deliver('crm', {
+        ...SAMPLES['customer.inquiry.new'],
+        inquiry_id: `INQ-${unique()}`,
+        customer_id: customerId,
+        summary: `Where is my order ${orderId}?`,
+        order_id: orderId,
+      });
       raised.push(id);
       const answer = await result<InquiryResult>(id);
       expect(answer.decision).toBe('answered');
       expect(answer.reply).toContain(`Your order ${orderId} is currently shipped`);
-      expect(calls('crm', 'GET', `/customers/${customerId}/details`).slice(before).map((c) => c.status)).toEqual([502, 502, 200]);
+      expect(
+        calls('crm', 'GET', `/customers/${customerId}/details`)
+          .slice(before)
+          .map((c) => c.status),
+      ).toEqual([502, 502, 200]);
     });
   });
 
-  describe('a permanent 4xx ends in a person\'s hands, not in a silently failed workflow', () => {
+  describe("a permanent 4xx ends in a person's hands, not in a silently failed workflow", () => {
     it('the warehouse rejects the return: the label is voided, and a person gets the return with its cause, then resolves it', async () => {
       const customerId = `CUST-${unique()}`;
       const orderId = await deliveredPaidOrder(customerId);
@@ -208,9 +274,18 @@ describe('downstream faults', () => {
 
       const c = await waitingEscalation(id, 'returns');
       expect(c).toMatchObject({ kind: 'return-failed', queue: 'returns', status: 'waiting', priority: 2, customerId });
-      expect(c.reason).toBe(`Return ${returnId} failed at step warehouse: Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)`);
+      expect(c.reason).toBe(
+        `Return ${returnId} failed at step warehouse: Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)`,
+      );
       const label = t.agent.sandbox.state.labels.find((l) => l.return_id === returnId);
-      expect(c.context.facts).toMatchObject({ returnId, orderId, step: 'warehouse', label: `${label?.label_id} (voided)`, parcel: 'not received', refund: 'not made (59.5 USD due)' });
+      expect(c.context.facts).toMatchObject({
+        returnId,
+        orderId,
+        step: 'warehouse',
+        label: `${label?.label_id} (voided)`,
+        parcel: 'not received',
+        refund: 'not made (59.5 USD due)',
+      });
       expect(c.context.facts.cause).toBe('Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)');
       expect(c.context.customer?.customerId).toBe(customerId);
       // The earlier step was undone, the 400 was not retried, and the agents' channel heard of it.
@@ -218,7 +293,11 @@ describe('downstream faults', () => {
       expect(calls('warehouse', 'POST', '/expected-returns', `${id}:expect`).map((x) => x.status)).toEqual([400]);
       const row = await t.agent.db.selectFrom('returns').select('status').where('id', '=', returnId).executeTakeFirstOrThrow();
       expect(row.status).toBe('failed');
-      const announced = await t.agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:failure:handoff:opened`).executeTakeFirstOrThrow();
+      const announced = await t.agent.db
+        .selectFrom('notifications')
+        .selectAll()
+        .where('idempotency_key', '=', `${id}:failure:handoff:opened`)
+        .executeTakeFirstOrThrow();
       expect(announced).toMatchObject({ audience: 'agents' });
       expect(announced.subject).toContain(`[returns] needs a person: Return ${returnId} failed`);
       expect((await t.env.client.workflow.getHandle(id).describe()).status.name).toBe('RUNNING');
@@ -228,7 +307,11 @@ describe('downstream faults', () => {
       const wrong = await operator('POST', handoffPath(id, 'resolve'), { agent: 'dana', outcome: 'approve' });
       expect(wrong.status).toBe(409);
       expect(wrong.body.detail).toMatch(/outcome must be one of resolved for a return-failed escalation/);
-      const resolved = await operator('POST', handoffPath(id, 'resolve'), { agent: 'dana', outcome: 'resolved', note: 'booked with the warehouse by phone' });
+      const resolved = await operator('POST', handoffPath(id, 'resolve'), {
+        agent: 'dana',
+        outcome: 'resolved',
+        note: 'booked with the warehouse by phone',
+      });
       expect(resolved.status).toBe(200);
       expect(await result<ReturnState>(id)).toMatchObject({
         status: 'failed',
@@ -246,15 +329,26 @@ describe('downstream faults', () => {
       const c = await waitingEscalation(id, 'returns');
       expect(c.kind).toBe('return-failed');
       const label = t.agent.sandbox.state.labels.find((l) => l.return_id === returnId);
-      expect(c.context.facts).toMatchObject({ step: 'refund', parcel: 'received', label: `${label?.label_id} (used for the parcel)`, refund: 'not made (59.5 USD due)' });
+      expect(c.context.facts).toMatchObject({
+        step: 'refund',
+        parcel: 'received',
+        label: `${label?.label_id} (used for the parcel)`,
+        refund: 'not made (59.5 USD due)',
+      });
       expect(c.context.facts.cause).toBe('Payments POST /refunds: 422 Unprocessable Entity (injected fault: status 422)');
       expect(label?.voided).toBe(false);
       expect(t.agent.sandbox.state.restocks.filter((r) => r.return_id === returnId)).toHaveLength(1);
       expect(t.agent.sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(0);
 
       await operator('POST', handoffPath(id, 'claim'), { agent: 'eli' });
-      expect((await operator('POST', handoffPath(id, 'resolve'), { agent: 'eli', outcome: 'resolved', note: 'refunded by hand' })).status).toBe(200);
-      expect(await result<ReturnState>(id)).toMatchObject({ status: 'failed', failure: { step: 'refund' }, handoff: { outcome: 'resolved', agent: 'eli' } });
+      expect(
+        (await operator('POST', handoffPath(id, 'resolve'), { agent: 'eli', outcome: 'resolved', note: 'refunded by hand' })).status,
+      ).toBe(200);
+      expect(await result<ReturnState>(id)).toMatchObject({
+        status: 'failed',
+        failure: { step: 'refund' },
+        handoff: { outcome: 'resolved', agent: 'eli' },
+      });
     });
 
     it('a return a person approved that then fails is handed over again, announced anew', async () => {
@@ -263,26 +357,49 @@ describe('downstream faults', () => {
       const returnId = `RET-${unique()}`;
       const id = returnWorkflowId(returnId);
       // 60 days after delivery: outside the 30-day window, so a person decides first.
-      await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, customer_id: customerId, timestamp: day(60) });
+      await deliver('oms', {
+        ...SAMPLES['return.initiated'],
+        return_id: returnId,
+        order_id: orderId,
+        customer_id: customerId,
+        timestamp: day(60),
+      });
       expect((await waitingEscalation(id, 'returns')).kind).toBe('return-approval');
       fault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'status', status: 403, times: 1 });
       expect((await operator('POST', handoffPath(id, 'resolve'), { agent: 'gus', outcome: 'approve' })).status).toBe(200);
 
-      await vi.waitFor(async () => expect((await operator('GET', handoffPath(id))).body.kind).toBe('return-failed'), { timeout: 20_000, interval: 250 });
+      await vi.waitFor(async () => expect((await operator('GET', handoffPath(id))).body.kind).toBe('return-failed'), {
+        timeout: 20_000,
+        interval: 250,
+      });
       const c = await waitingEscalation(id, 'returns');
       expect(c).toMatchObject({ status: 'waiting', context: { facts: { step: 'label', label: 'none' } } });
       // Two conversations in one workflow, each announced under its own key: the outbox sent both.
-      const announced = await t.agent.db.selectFrom('notifications').select('idempotency_key').where('idempotency_key', 'in', [`${id}:handoff:opened`, `${id}:failure:handoff:opened`]).execute();
+      const announced = await t.agent.db
+        .selectFrom('notifications')
+        .select('idempotency_key')
+        .where('idempotency_key', 'in', [`${id}:handoff:opened`, `${id}:failure:handoff:opened`])
+        .execute();
       expect(announced.map((n) => n.idempotency_key).sort()).toEqual([`${id}:failure:handoff:opened`, `${id}:handoff:opened`]);
 
       expect((await operator('POST', handoffPath(id, 'resolve'), { agent: 'gus', outcome: 'resolved' })).status).toBe(200);
-      expect(await result<ReturnState>(id)).toMatchObject({ status: 'failed', approval: { outcome: 'approve' }, failure: { step: 'label' }, handoff: { outcome: 'resolved' } });
+      expect(await result<ReturnState>(id)).toMatchObject({
+        status: 'failed',
+        approval: { outcome: 'approve' },
+        failure: { step: 'label' },
+        handoff: { outcome: 'resolved' },
+      });
     });
 
     it('an inquiry from a customer the CRM does not know goes to a person instead of failing', async () => {
       const customerId = `CUST-404${unique()}`;
       const inquiryId = `INQ-${unique()}`;
-      const id = await deliver('crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: inquiryId, customer_id: customerId, summary: 'Where is my order?' });
+      const id = await deliver('crm', {
+        ...SAMPLES['customer.inquiry.new'],
+        inquiry_id: inquiryId,
+        customer_id: customerId,
+        summary: 'Where is my order?',
+      });
 
       const c = await waitingEscalation(id, 'support');
       expect(c).toMatchObject({ kind: 'inquiry', customerId });
@@ -290,7 +407,11 @@ describe('downstream faults', () => {
       expect(c.context.customer).toBeUndefined();
       expect(c.messages[0]).toMatchObject({ from: 'customer', text: 'Where is my order?' });
       expect(calls('crm', 'GET', `/customers/${customerId}/details`).map((x) => x.status)).toEqual([404]);
-      const row = await t.agent.db.selectFrom('inquiries').select(['decision', 'decision_reason']).where('id', '=', inquiryId).executeTakeFirstOrThrow();
+      const row = await t.agent.db
+        .selectFrom('inquiries')
+        .select(['decision', 'decision_reason'])
+        .where('id', '=', inquiryId)
+        .executeTakeFirstOrThrow();
       expect(row).toEqual({ decision: 'handoff', decision_reason: c.reason });
 
       await operator('POST', handoffPath(id, 'claim'), { agent: 'fay' });

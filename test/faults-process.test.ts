@@ -55,11 +55,17 @@ function receiverEnv(temporalAddress: string, taskQueue: string): Record<string,
   };
 }
 
-const payment = (paymentId: string) => ({ ...SAMPLES['payment.succeeded'], event_id: `evt-${paymentId}`, payment_id: paymentId, order_id: `ORD-${paymentId}` });
+const payment = (paymentId: string) => ({
+  ...SAMPLES['payment.succeeded'],
+  event_id: `evt-${paymentId}`,
+  payment_id: paymentId,
+  order_id: `ORD-${paymentId}`,
+});
 const paymentWorkflowId = (paymentId: string) => workflowIdFor('payments', 'payment.succeeded', `evt-${paymentId}`);
 
 /** The customer messages the worker wrote for one idempotency key: exactly one means "once". */
-const notificationsFor = (db: Kysely<Schema>, key: string) => db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
+const notificationsFor = (db: Kysely<Schema>, key: string) =>
+  db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
 
 async function connect(address: string): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address });
@@ -116,8 +122,23 @@ describe('process faults on the shared dev server: worker and receiver killed', 
       const returnId = `RET-${unique()}`;
       const returnWf = returnWorkflowId(returnId);
       // A delivered, paid order, so the return is within policy and needs no approval.
-      await temporal.client.workflow.getHandle(await deliver('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, customer_id: 'CUST-67890', new_status: 'delivered', timestamp: day(0), items: [{ product_id: 'PROD-A', quantity: 1 }], total_amount: 20, currency: 'USD' })).result();
-      await temporal.client.workflow.getHandle(await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 })).result();
+      await temporal.client.workflow
+        .getHandle(
+          await deliver('oms', {
+            ...SAMPLES['order.status_updated'],
+            order_id: orderId,
+            customer_id: 'CUST-67890',
+            new_status: 'delivered',
+            timestamp: day(0),
+            items: [{ product_id: 'PROD-A', quantity: 1 }],
+            total_amount: 20,
+            currency: 'USD',
+          }),
+        )
+        .result();
+      await temporal.client.workflow
+        .getHandle(await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 }))
+        .result();
 
       // The carrier takes 3 s to answer, and creates the label whether or not anyone still listens.
       sandbox.sandbox.addFault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'latency', delayMs: 3_000, times: 1 });
@@ -138,7 +159,9 @@ describe('process faults on the shared dev server: worker and receiver killed', 
       const labels = sandbox.state.labels.filter((l) => l.return_id === returnId);
       expect(labels).toHaveLength(1);
       expect(labels[0]).toMatchObject({ voided: false, label_id: state.label.labelId });
-      const labelCalls = sandbox.sandbox.calls().filter((c) => c.system === 'carrier' && c.method === 'POST' && c.path === '/return-labels');
+      const labelCalls = sandbox.sandbox
+        .calls()
+        .filter((c) => c.system === 'carrier' && c.method === 'POST' && c.path === '/return-labels');
       expect(labelCalls.length).toBeGreaterThanOrEqual(2);
       expect(new Set(labelCalls.map((c) => c.idempotencyKey))).toEqual(new Set([`${returnWf}:label`]));
       expect(labelCalls.slice(1).every((c) => c.replayed)).toBe(true);
@@ -175,7 +198,9 @@ describe('process faults on the shared dev server: worker and receiver killed', 
         socket.on('close', () => resolve(text));
         socket.on('error', () => undefined);
       });
-      const head = Object.entries({ ...headers, 'content-type': 'application/json', 'content-length': String(raw.length) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const head = Object.entries({ ...headers, 'content-type': 'application/json', 'content-length': String(raw.length) })
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       socket.write(`POST /webhooks/payments HTTP/1.1\r\nhost: 127.0.0.1\r\n${head}\r\n${raw.slice(0, 20)}`);
       await sleep(300);
       await killable.kill('SIGKILL');
@@ -189,31 +214,35 @@ describe('process faults on the shared dev server: worker and receiver killed', 
       expect(await notificationsFor(database.db, `payment:payment.succeeded:${paymentId}`)).toHaveLength(1);
     });
 
-    it('after Temporal accepted the start but before the answer: the resend is a duplicate, applied once', { timeout: 90_000 }, async () => {
-      killable = await startReceiverProcess(receiverEnv(proxy.address, taskQueue), await freePort());
-      // One event through first, so the receiver's gRPC connection runs through the proxy.
-      expect((await sendSigned(killable.url, 'payments', payment(`PMT-${unique()}`))).status).toBe(202);
+    it(
+      'after Temporal accepted the start but before the answer: the resend is a duplicate, applied once',
+      { timeout: 90_000 },
+      async () => {
+        killable = await startReceiverProcess(receiverEnv(proxy.address, taskQueue), await freePort());
+        // One event through first, so the receiver's gRPC connection runs through the proxy.
+        expect((await sendSigned(killable.url, 'payments', payment(`PMT-${unique()}`))).status).toBe(202);
 
-      const paymentId = `PMT-${unique()}`;
-      proxy.holdResponses();
-      const pending = sendSigned(killable.url, 'payments', payment(paymentId)).then(
-        (res) => res.status,
-        () => 'no answer' as const,
-      );
-      // Temporal has the workflow (it may already have run); the sender has heard nothing.
-      await expect.poll(() => runsOf(temporal.client, paymentWorkflowId(paymentId)), { timeout: 30_000, interval: 100 }).toBe(1);
-      await killable.kill('SIGKILL');
-      expect(await pending).toBe('no answer');
-      proxy.releaseResponses();
+        const paymentId = `PMT-${unique()}`;
+        proxy.holdResponses();
+        const pending = sendSigned(killable.url, 'payments', payment(paymentId)).then(
+          (res) => res.status,
+          () => 'no answer' as const,
+        );
+        // Temporal has the workflow (it may already have run); the sender has heard nothing.
+        await expect.poll(() => runsOf(temporal.client, paymentWorkflowId(paymentId)), { timeout: 30_000, interval: 100 }).toBe(1);
+        await killable.kill('SIGKILL');
+        expect(await pending).toBe('no answer');
+        proxy.releaseResponses();
 
-      const again = await sendSigned(receiver.url, 'payments', payment(paymentId));
-      expect(again.status, JSON.stringify(again.body)).toBe(200);
-      expect(again.body).toMatchObject({ duplicate: true, workflowId: paymentWorkflowId(paymentId) });
-      const result = await temporal.client.workflow.getHandle(paymentWorkflowId(paymentId)).result();
-      expect(result).toMatchObject({ duplicate: false, notified: 'payment-confirmed' });
-      expect(await runsOf(temporal.client, paymentWorkflowId(paymentId))).toBe(1);
-      expect(await notificationsFor(database.db, `payment:payment.succeeded:${paymentId}`)).toHaveLength(1);
-    });
+        const again = await sendSigned(receiver.url, 'payments', payment(paymentId));
+        expect(again.status, JSON.stringify(again.body)).toBe(200);
+        expect(again.body).toMatchObject({ duplicate: true, workflowId: paymentWorkflowId(paymentId) });
+        const result = await temporal.client.workflow.getHandle(paymentWorkflowId(paymentId)).result();
+        expect(result).toMatchObject({ duplicate: false, notified: 'payment-confirmed' });
+        expect(await runsOf(temporal.client, paymentWorkflowId(paymentId))).toBe(1);
+        expect(await notificationsFor(database.db, `payment:payment.succeeded:${paymentId}`)).toHaveLength(1);
+      },
+    );
   });
 });
 
@@ -236,7 +265,12 @@ describe('the Temporal dev server killed and restarted on its database file whil
     database = await openDatabase(env.DATABASE_URL!);
     temporal = await connect(server.address);
     // No rate limit in the way: 40 events arrive within seconds from one address, with retries.
-    receiver = await startReceiver({ env: temporal, taskQueue, startTimeoutMs: 2_000, sourceEnv: { WEBHOOK_RATE_LIMIT_PAYMENTS: '10000/s' } });
+    receiver = await startReceiver({
+      env: temporal,
+      taskQueue,
+      startTimeoutMs: 2_000,
+      sourceEnv: { WEBHOOK_RATE_LIMIT_PAYMENTS: '10000/s' },
+    });
   }, 120_000);
   afterAll(async () => {
     await receiver?.close();
@@ -256,8 +290,11 @@ describe('the Temporal dev server killed and restarted on its database file whil
 
     // A webhook sender as providers behave: retry after a pause until the receiver says 2xx.
     async function sendUntilAccepted(id: string): Promise<void> {
-      for (const deadline = Date.now() + 150_000; Date.now() < deadline; ) {
-        const status = await sendSigned(receiver.url, 'payments', payment(id)).then((res) => res.status, () => 'error' as const);
+      for (const deadline = Date.now() + 150_000; Date.now() < deadline;) {
+        const status = await sendSigned(receiver.url, 'payments', payment(id)).then(
+          (res) => res.status,
+          () => 'error' as const,
+        );
         answers.get(id)!.push(status);
         if (status === 200 || status === 202) return;
         expect(status === 503 || status === 'error', `unexpected answer ${status}`).toBe(true);

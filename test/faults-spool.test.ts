@@ -25,11 +25,22 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
 const unique = () => randomBytes(4).toString('hex').toUpperCase();
 
-const payment = (paymentId: string) => ({ ...SAMPLES['payment.succeeded'], event_id: `evt-${paymentId}`, payment_id: paymentId, order_id: `ORD-${paymentId}` });
+const payment = (paymentId: string) => ({
+  ...SAMPLES['payment.succeeded'],
+  event_id: `evt-${paymentId}`,
+  payment_id: paymentId,
+  order_id: `ORD-${paymentId}`,
+});
 const paymentWorkflowId = (paymentId: string) => workflowIdFor('payments', 'payment.succeeded', `evt-${paymentId}`);
-const notificationsFor = (db: Kysely<Schema>, key: string) => db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
+const notificationsFor = (db: Kysely<Schema>, key: string) =>
+  db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
 
-function receiverEnv(temporalAddress: string, taskQueue: string, spoolUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+function receiverEnv(
+  temporalAddress: string,
+  taskQueue: string,
+  spoolUrl: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: temporalAddress,
     HOOKLINE_TASK_QUEUE: taskQueue,
@@ -107,59 +118,73 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
       expect(await notificationsFor(database.db, `payment:payment.succeeded:${id}`), id).toHaveLength(1);
     }
     const runs = await runsOnQueue(temporal.client, taskQueue);
-    for (const id of ids) expect(runs.filter((r) => r === paymentWorkflowId(id)), id).toHaveLength(1);
+    for (const id of ids)
+      expect(
+        runs.filter((r) => r === paymentWorkflowId(id)),
+        id,
+      ).toHaveLength(1);
   }
 
-  it('the dev server SIGKILLed while events stream in: no sender sees a 503, and every event runs exactly once after it is back', { timeout: 240_000 }, async () => {
-    const EVENTS = 40;
-    const ids = Array.from({ length: EVENTS }, () => `PMT-${unique()}`);
-    // One delivery per event, like a sender that never retries: every answer must be a 2xx.
-    const answers: Promise<{ status: number; queued: boolean }>[] = [];
-    let restarted: Promise<void> | undefined;
-    for (const [n, id] of ids.entries()) {
-      answers.push(sendSigned(receiver.url, 'payments', payment(id)).then((res) => ({ status: res.status, queued: res.body.queued === true })));
-      if (n === 15) {
-        await server.current.kill('SIGKILL');
-        // The outage's length, not a wait for anything: Temporal stays down for 3 s of the stream.
-        restarted = new Promise((resolve) => setTimeout(resolve, 3_000)).then(() => server.restart());
+  it(
+    'the dev server SIGKILLed while events stream in: no sender sees a 503, and every event runs exactly once after it is back',
+    { timeout: 240_000 },
+    async () => {
+      const EVENTS = 40;
+      const ids = Array.from({ length: EVENTS }, () => `PMT-${unique()}`);
+      // One delivery per event, like a sender that never retries: every answer must be a 2xx.
+      const answers: Promise<{ status: number; queued: boolean }>[] = [];
+      let restarted: Promise<void> | undefined;
+      for (const [n, id] of ids.entries()) {
+        answers.push(
+          sendSigned(receiver.url, 'payments', payment(id)).then((res) => ({ status: res.status, queued: res.body.queued === true })),
+        );
+        if (n === 15) {
+          await server.current.kill('SIGKILL');
+          // The outage's length, not a wait for anything: Temporal stays down for 3 s of the stream.
+          restarted = new Promise((resolve) => setTimeout(resolve, 3_000)).then(() => server.restart());
+        }
+        // Pacing: events arrive over time, so the kill lands mid-stream.
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      // Pacing: events arrive over time, so the kill lands mid-stream.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const got = await Promise.all(answers);
-    expect(got.map((a) => a.status)).toEqual(ids.map(() => 202));
-    // The fault bit: events before the kill went straight to Temporal, those after it were spooled.
-    expect(got.slice(0, 15).some((a) => !a.queued)).toBe(true);
-    expect(got.slice(16).every((a) => a.queued)).toBe(true);
+      const got = await Promise.all(answers);
+      expect(got.map((a) => a.status)).toEqual(ids.map(() => 202));
+      // The fault bit: events before the kill went straight to Temporal, those after it were spooled.
+      expect(got.slice(0, 15).some((a) => !a.queued)).toBe(true);
+      expect(got.slice(16).every((a) => a.queued)).toBe(true);
 
-    await restarted;
-    await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
-    await expectRanOnce(ids);
-    expect(logLines(receiver, 'webhook').filter((l) => l.outcome === 'queued').length).toBe(got.filter((a) => a.queued).length);
-  });
+      await restarted;
+      await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
+      await expectRanOnce(ids);
+      expect(logLines(receiver, 'webhook').filter((l) => l.outcome === 'queued').length).toBe(got.filter((a) => a.queued).length);
+    },
+  );
 
-  it('the receiver SIGKILLed with events in its SQLite spool, then restarted: it drains them, none lost, none twice', { timeout: 240_000 }, async () => {
-    await server.current.kill('SIGKILL');
-    const ids = Array.from({ length: 12 }, () => `PMT-${unique()}`);
-    for (const id of ids) {
-      const res = await sendSigned(receiver.url, 'payments', payment(id));
-      expect(res.status, JSON.stringify(res.body)).toBe(202);
-      expect(res.body).toMatchObject({ queued: true, workflowId: paymentWorkflowId(id) });
-    }
-    const ready = await fetch(`${receiver.url}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'degraded', temporal: 'unreachable', spool: { depth: ids.length } });
+  it(
+    'the receiver SIGKILLed with events in its SQLite spool, then restarted: it drains them, none lost, none twice',
+    { timeout: 240_000 },
+    async () => {
+      await server.current.kill('SIGKILL');
+      const ids = Array.from({ length: 12 }, () => `PMT-${unique()}`);
+      for (const id of ids) {
+        const res = await sendSigned(receiver.url, 'payments', payment(id));
+        expect(res.status, JSON.stringify(res.body)).toBe(202);
+        expect(res.body).toMatchObject({ queued: true, workflowId: paymentWorkflowId(id) });
+      }
+      const ready = await fetch(`${receiver.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'degraded', temporal: 'unreachable', spool: { depth: ids.length } });
 
-    // No clean-up runs: what survives is what was fsync'd before each 202.
-    await receiver.kill('SIGKILL');
-    expect((await spoolRows(spoolUrl)).map((r) => r.workflow_id)).toEqual(ids.map(paymentWorkflowId));
+      // No clean-up runs: what survives is what was fsync'd before each 202.
+      await receiver.kill('SIGKILL');
+      expect((await spoolRows(spoolUrl)).map((r) => r.workflow_id)).toEqual(ids.map(paymentWorkflowId));
 
-    await server.restart();
-    receiver = await startReceiverProcess(receiverEnv(server.address, taskQueue, spoolUrl), await freePort());
-    await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
-    expect(logLines(receiver, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0)).toBe(ids.length);
-    await expectRanOnce(ids);
-  });
+      await server.restart();
+      receiver = await startReceiverProcess(receiverEnv(server.address, taskQueue, spoolUrl), await freePort());
+      await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
+      expect(logLines(receiver, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0)).toBe(ids.length);
+      await expectRanOnce(ids);
+    },
+  );
 });
 
 describe('a disk that refuses the spool’s writes', () => {
@@ -177,7 +202,10 @@ describe('a disk that refuses the spool’s writes', () => {
   it('answers 503 with Retry-After once a write fails, and every event it answered 202 is in the spool', { timeout: 120_000 }, async () => {
     const spoolFile = join(dir, 'spool.db');
     // Temporal is nowhere, so every event goes to the spool.
-    receiver = await startReceiverProcess(receiverEnv(`127.0.0.1:${await freePort()}`, `disk-${unique()}`, `sqlite:${spoolFile}`), await freePort());
+    receiver = await startReceiverProcess(
+      receiverEnv(`127.0.0.1:${await freePort()}`, `disk-${unique()}`, `sqlite:${spoolFile}`),
+      await freePort(),
+    );
     // A real refusal from the kernel, which chmod cannot give a root process: RLIMIT_FSIZE on the
     // running receiver, a little above the spool's write-ahead log as it is now. A write past it
     // fails with EFBIG (Node ignores SIGXFSZ), as it would on a full disk.
@@ -198,7 +226,11 @@ describe('a disk that refuses the spool’s writes', () => {
     expect(refused).toHaveLength(1);
     expect(refused[0]!.status).toBe(503);
     expect(refused[0]!.retryAfter).toMatch(/^\d+$/);
-    expect(refused[0]!.body).toMatchObject({ type: 'urn:hookline:problem:temporal-unavailable', retryable: true, reason: 'spool-write-failed' });
+    expect(refused[0]!.body).toMatchObject({
+      type: 'urn:hookline:problem:temporal-unavailable',
+      retryable: true,
+      reason: 'spool-write-failed',
+    });
 
     // Still refusing while the disk is: never a 2xx for an event that is not durable.
     const later = await sendSigned(receiver.url, 'payments', payment(`PMT-${unique()}`));
@@ -224,7 +256,11 @@ describe.runIf(postgresBase)('two receivers on one PostgreSQL spool, one SIGKILL
     // Each receiver reaches the suite's dev server through its own proxy: "Temporal down" for one
     // receiver is a cut proxy, and the shared server is never touched.
     proxies = await Promise.all([0, 1].map(() => startTcpProxy({ host: host!, port: Number(port) })));
-    receivers = await Promise.all(proxies.map(async (proxy) => startReceiverProcess(receiverEnv(proxy.address, taskQueue, spoolUrl, { TEMPORAL_START_TIMEOUT: '1s' }), await freePort())));
+    receivers = await Promise.all(
+      proxies.map(async (proxy) =>
+        startReceiverProcess(receiverEnv(proxy.address, taskQueue, spoolUrl, { TEMPORAL_START_TIMEOUT: '1s' }), await freePort()),
+      ),
+    );
   }, 120_000);
   afterAll(async () => {
     for (const r of receivers) await r.kill();
@@ -232,52 +268,60 @@ describe.runIf(postgresBase)('two receivers on one PostgreSQL spool, one SIGKILL
     await temporal?.connection.close();
   });
 
-  it('the other receiver finishes the drain, the dead one’s claimed rows after their lease; one run per event', { timeout: 180_000 }, async () => {
-    const [a, b] = receivers as [Child & { url: string }, Child & { url: string }];
-    const [proxyA, proxyB] = proxies as [TcpProxy, TcpProxy];
-    proxyA.cut();
-    proxyB.cut();
+  it(
+    'the other receiver finishes the drain, the dead one’s claimed rows after their lease; one run per event',
+    { timeout: 180_000 },
+    async () => {
+      const [a, b] = receivers as [Child & { url: string }, Child & { url: string }];
+      const [proxyA, proxyB] = proxies as [TcpProxy, TcpProxy];
+      proxyA.cut();
+      proxyB.cut();
 
-    const EVENTS = 400;
-    const ids = Array.from({ length: EVENTS }, () => `PMT-${unique()}`);
-    for (let i = 0; i < EVENTS; i += 8) {
-      const results = await Promise.all(ids.slice(i, i + 8).map((id, k) => sendSigned((i + k) % 2 === 0 ? a.url : b.url, 'payments', payment(id))));
-      for (const res of results) expect(res.status, JSON.stringify(res.body)).toBe(202);
-    }
-    expect(await spoolRows(spoolUrl)).toHaveLength(EVENTS);
+      const EVENTS = 400;
+      const ids = Array.from({ length: EVENTS }, () => `PMT-${unique()}`);
+      for (let i = 0; i < EVENTS; i += 8) {
+        const results = await Promise.all(
+          ids.slice(i, i + 8).map((id, k) => sendSigned((i + k) % 2 === 0 ? a.url : b.url, 'payments', payment(id))),
+        );
+        for (const res of results) expect(res.status, JSON.stringify(res.body)).toBe(202);
+      }
+      expect(await spoolRows(spoolUrl)).toHaveLength(EVENTS);
 
-    // A alone gets Temporal back and drains. Once it is well into the spool and holds a claim, it
-    // is frozen (SIGSTOP: it can no longer finish the pass, so what it holds stays held), checked,
-    // then SIGKILLed. If the claim was finished in the moment before the freeze, it thaws and tries again.
-    const ownerA = logLines(a, 'spool drainer started')[0]!.owner as string;
-    proxyA.restore();
-    const atKill = await vi.waitFor(
-      async () => {
-        const rows = await spoolRows(spoolUrl);
-        expect(rows.length < EVENTS - 40 && rows.some((r) => r.claimed_by === ownerA), 'A holds a claim well into the drain').toBe(true);
-        a.process.kill('SIGSTOP');
-        const frozen = await spoolRows(spoolUrl);
-        if (!frozen.some((r) => r.claimed_by === ownerA)) {
-          a.process.kill('SIGCONT');
-          throw new Error('A finished its claim just before the freeze');
-        }
-        return frozen;
-      },
-      { timeout: 90_000, interval: 10 },
-    );
-    await a.kill('SIGKILL');
-    // Mid-drain: rows were left, and A held some of them when it died.
-    const heldByA = atKill.filter((r) => r.claimed_by === ownerA);
-    expect(atKill.length).toBeGreaterThan(heldByA.length);
-    expect(heldByA.length).toBeGreaterThan(0);
+      // A alone gets Temporal back and drains. Once it is well into the spool and holds a claim, it
+      // is frozen (SIGSTOP: it can no longer finish the pass, so what it holds stays held), checked,
+      // then SIGKILLed. If the claim was finished in the moment before the freeze, it thaws and tries again.
+      const ownerA = logLines(a, 'spool drainer started')[0]!.owner as string;
+      proxyA.restore();
+      const atKill = await vi.waitFor(
+        async () => {
+          const rows = await spoolRows(spoolUrl);
+          expect(rows.length < EVENTS - 40 && rows.some((r) => r.claimed_by === ownerA), 'A holds a claim well into the drain').toBe(true);
+          a.process.kill('SIGSTOP');
+          const frozen = await spoolRows(spoolUrl);
+          if (!frozen.some((r) => r.claimed_by === ownerA)) {
+            a.process.kill('SIGCONT');
+            throw new Error('A finished its claim just before the freeze');
+          }
+          return frozen;
+        },
+        { timeout: 90_000, interval: 10 },
+      );
+      await a.kill('SIGKILL');
+      // Mid-drain: rows were left, and A held some of them when it died.
+      const heldByA = atKill.filter((r) => r.claimed_by === ownerA);
+      expect(atKill.length).toBeGreaterThan(heldByA.length);
+      expect(heldByA.length).toBeGreaterThan(0);
 
-    proxyB.restore();
-    await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
-    const drainedByB = logLines(b, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0);
-    // Everything left at the kill, A's held rows included (after their 3 s lease), B started.
-    expect(drainedByB).toBeGreaterThanOrEqual(atKill.length);
+      proxyB.restore();
+      await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
+      const drainedByB = logLines(b, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0);
+      // Everything left at the kill, A's held rows included (after their 3 s lease), B started.
+      expect(drainedByB).toBeGreaterThanOrEqual(atKill.length);
 
-    // One run per event: none missing, none started twice.
-    await expect.poll(() => runsOnQueue(temporal.client, taskQueue), { timeout: 30_000, interval: 500 }).toEqual(ids.map(paymentWorkflowId).sort());
-  });
+      // One run per event: none missing, none started twice.
+      await expect
+        .poll(() => runsOnQueue(temporal.client, taskQueue), { timeout: 30_000, interval: 500 })
+        .toEqual(ids.map(paymentWorkflowId).sort());
+    },
+  );
 });

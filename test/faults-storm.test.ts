@@ -44,7 +44,11 @@ describe('duplicate storms', () => {
     const answers = await Promise.all(Array.from({ length: STORM }, () => sendSigned(receiver.url, source, body)));
     const ids = (status: number, duplicate: boolean) =>
       answers.filter((a) => a.status === status && a.body.duplicate === duplicate).map((a) => a.body.workflowId as string);
-    return { accepted: ids(202, false), duplicates: ids(200, true), other: answers.filter((a) => a.status !== 202 && a.status !== 200).map((a) => a.status) };
+    return {
+      accepted: ids(202, false),
+      duplicates: ids(200, true),
+      other: answers.filter((a) => a.status !== 202 && a.status !== 200).map((a) => a.status),
+    };
   }
 
   /** Runs Temporal holds of one workflow ID, open or closed. */
@@ -56,67 +60,95 @@ describe('duplicate storms', () => {
   const result = <T>(workflowId: string) => env.client.workflow.getHandle(workflowId).result() as Promise<T>;
   const notifications = (key: string) => agent.db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
 
-  it('a payment 50 times at once, and 50 times after its workflow closed: one workflow, one confirmation', { timeout: 120_000 }, async () => {
-    const paymentId = `PMT-${unique()}`;
-    const orderId = `ORD-${unique()}`;
-    const body = { ...SAMPLES['payment.succeeded'], payment_id: paymentId, order_id: orderId, customer_id: 'CUST-67890' };
+  it(
+    'a payment 50 times at once, and 50 times after its workflow closed: one workflow, one confirmation',
+    { timeout: 120_000 },
+    async () => {
+      const paymentId = `PMT-${unique()}`;
+      const orderId = `ORD-${unique()}`;
+      const body = { ...SAMPLES['payment.succeeded'], payment_id: paymentId, order_id: orderId, customer_id: 'CUST-67890' };
 
-    const first = await storm('payments', body);
-    expect(first.other).toEqual([]);
-    expect(first.accepted).toHaveLength(1);
-    expect(first.duplicates).toHaveLength(STORM - 1);
-    const id = first.accepted[0]!;
-    expect(new Set(first.duplicates)).toEqual(new Set([id]));
-    expect(await result(id)).toEqual({ duplicate: false, notified: 'payment-confirmed' });
+      const first = await storm('payments', body);
+      expect(first.other).toEqual([]);
+      expect(first.accepted).toHaveLength(1);
+      expect(first.duplicates).toHaveLength(STORM - 1);
+      const id = first.accepted[0]!;
+      expect(new Set(first.duplicates)).toEqual(new Set([id]));
+      expect(await result(id)).toEqual({ duplicate: false, notified: 'payment-confirmed' });
 
-    const late = await storm('payments', body);
-    expect(late.other).toEqual([]);
-    expect(late.accepted).toEqual([]);
-    expect(new Set(late.duplicates)).toEqual(new Set([id]));
-    expect(late.duplicates).toHaveLength(STORM);
+      const late = await storm('payments', body);
+      expect(late.other).toEqual([]);
+      expect(late.accepted).toEqual([]);
+      expect(new Set(late.duplicates)).toEqual(new Set([id]));
+      expect(late.duplicates).toHaveLength(STORM);
 
-    await expect.poll(() => runsOf(id), { timeout: 10_000 }).toBe(1);
-    expect(await notifications(`payment:payment.succeeded:${paymentId}`)).toHaveLength(1);
-    const aboutThisOrder = await agent.db.selectFrom('notifications').select('id').where('body', 'like', `%${orderId}%`).execute();
-    expect(aboutThisOrder).toHaveLength(1);
-    const ledger = await agent.db.selectFrom('processed_events').select('workflow_id').where('key', '=', `payment.succeeded:${paymentId}`).execute();
-    expect(ledger).toHaveLength(1);
-  });
+      await expect.poll(() => runsOf(id), { timeout: 10_000 }).toBe(1);
+      expect(await notifications(`payment:payment.succeeded:${paymentId}`)).toHaveLength(1);
+      const aboutThisOrder = await agent.db.selectFrom('notifications').select('id').where('body', 'like', `%${orderId}%`).execute();
+      expect(aboutThisOrder).toHaveLength(1);
+      const ledger = await agent.db
+        .selectFrom('processed_events')
+        .select('workflow_id')
+        .where('key', '=', `payment.succeeded:${paymentId}`)
+        .execute();
+      expect(ledger).toHaveLength(1);
+    },
+  );
 
-  it('a return initiated and received 50 times each at once, then again after it closed: one saga, one label, one refund', { timeout: 120_000 }, async () => {
-    const orderId = `ORD-${unique()}`;
-    const returnId = `RET-${unique()}`;
-    const delivered = await sendSigned(receiver.url, 'oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: '2026-11-01T00:00:00Z', total_amount: 30, currency: 'USD' });
-    await result(delivered.body.workflowId as string);
-    const paid = await sendSigned(receiver.url, 'payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${orderId}`, order_id: orderId, amount: 30 });
-    await result(paid.body.workflowId as string);
+  it(
+    'a return initiated and received 50 times each at once, then again after it closed: one saga, one label, one refund',
+    { timeout: 120_000 },
+    async () => {
+      const orderId = `ORD-${unique()}`;
+      const returnId = `RET-${unique()}`;
+      const delivered = await sendSigned(receiver.url, 'oms', {
+        ...SAMPLES['order.status_updated'],
+        order_id: orderId,
+        new_status: 'delivered',
+        timestamp: '2026-11-01T00:00:00Z',
+        total_amount: 30,
+        currency: 'USD',
+      });
+      await result(delivered.body.workflowId as string);
+      const paid = await sendSigned(receiver.url, 'payments', {
+        ...SAMPLES['payment.succeeded'],
+        payment_id: `PMT-${orderId}`,
+        order_id: orderId,
+        amount: 30,
+      });
+      await result(paid.body.workflowId as string);
 
-    const initiated = { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-11-03T00:00:00Z' };
-    const received = { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: '2026-11-07T00:00:00Z' };
-    const [first, arrived] = await Promise.all([storm('oms', initiated), storm('carrier', received)]);
-    for (const s of [first, arrived]) {
-      expect(s.other).toEqual([]);
-      expect(s.accepted).toHaveLength(1);
-      expect(s.duplicates).toHaveLength(STORM - 1);
-    }
+      const initiated = { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-11-03T00:00:00Z' };
+      const received = { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: '2026-11-07T00:00:00Z' };
+      const [first, arrived] = await Promise.all([storm('oms', initiated), storm('carrier', received)]);
+      for (const s of [first, arrived]) {
+        expect(s.other).toEqual([]);
+        expect(s.accepted).toHaveLength(1);
+        expect(s.duplicates).toHaveLength(STORM - 1);
+      }
 
-    const saga = returnWorkflowId(returnId);
-    expect(await result<ReturnState>(saga)).toMatchObject({ status: 'refunded' });
-    for (const relay of [first.accepted[0]!, arrived.accepted[0]!]) await result(relay);
+      const saga = returnWorkflowId(returnId);
+      expect(await result<ReturnState>(saga)).toMatchObject({ status: 'refunded' });
+      for (const relay of [first.accepted[0]!, arrived.accepted[0]!]) await result(relay);
 
-    const [again, againArrived] = await Promise.all([storm('oms', initiated), storm('carrier', received)]);
-    for (const s of [again, againArrived]) {
-      expect(s.other).toEqual([]);
-      expect(s.accepted).toEqual([]);
-      expect(s.duplicates).toHaveLength(STORM);
-    }
+      const [again, againArrived] = await Promise.all([storm('oms', initiated), storm('carrier', received)]);
+      for (const s of [again, againArrived]) {
+        expect(s.other).toEqual([]);
+        expect(s.accepted).toEqual([]);
+        expect(s.duplicates).toHaveLength(STORM);
+      }
 
-    for (const id of [saga, first.accepted[0]!, arrived.accepted[0]!]) await expect.poll(() => runsOf(id), { timeout: 10_000 }).toBe(1);
-    const labelCalls = agent.sandbox.sandbox.calls().filter((c) => c.system === 'carrier' && c.method === 'POST' && c.path === '/return-labels' && c.idempotencyKey === `${saga}:label`);
-    expect(labelCalls).toHaveLength(1);
-    expect(agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(1);
-    expect(agent.sandbox.state.restocks.filter((r) => r.return_id === returnId)).toHaveLength(1);
-    expect(agent.sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(1);
-    expect(await notifications(`${saga}:refunded`)).toHaveLength(1);
-  });
+      for (const id of [saga, first.accepted[0]!, arrived.accepted[0]!]) await expect.poll(() => runsOf(id), { timeout: 10_000 }).toBe(1);
+      const labelCalls = agent.sandbox.sandbox
+        .calls()
+        .filter(
+          (c) => c.system === 'carrier' && c.method === 'POST' && c.path === '/return-labels' && c.idempotencyKey === `${saga}:label`,
+        );
+      expect(labelCalls).toHaveLength(1);
+      expect(agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(1);
+      expect(agent.sandbox.state.restocks.filter((r) => r.return_id === returnId)).toHaveLength(1);
+      expect(agent.sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(1);
+      expect(await notifications(`${saga}:refunded`)).toHaveLength(1);
+    },
+  );
 });

@@ -58,7 +58,12 @@ const SOURCES: FuzzSource[] = [
   { name: 'crm', scheme: 'standard-webhooks', secrets: [TEST_SECRETS.crm!] },
   { name: 'payments', scheme: 'stripe', secrets: [TEST_SECRETS.payments!] },
   { name: 'carrier', scheme: 'hmac-sha256-base64', secrets: [TEST_SECRETS.carrier!] },
-  { name: 'github', scheme: 'hmac-sha256-hex', secrets: ['gh-fuzz-old-secret-7f3a9c2e5b41', 'gh-fuzz-new-secret-1d8e4b6a0c93'], signatureHeader: 'x-hub-signature-256' },
+  {
+    name: 'github',
+    scheme: 'hmac-sha256-hex',
+    secrets: ['gh-fuzz-old-secret-7f3a9c2e5b41', 'gh-fuzz-new-secret-1d8e4b6a0c93'],
+    signatureHeader: 'x-hub-signature-256',
+  },
   { name: 'unsigned', scheme: 'standard-webhooks', secrets: [] },
   { name: 'slow', scheme: 'hmac-sha256-base64', secrets: ['slow-fuzz-secret-5e2b7d9a1c'], limited: true },
 ];
@@ -99,83 +104,118 @@ const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0
 function described(body: Buffer): Buffer {
   const digest = createHash('sha256').update(body).digest('hex').slice(0, 12);
   const preview = JSON.stringify(body.subarray(0, 80).toString('latin1'));
-  return Object.defineProperty(body, fc.toStringMethod, { configurable: true, value: () => `Body(${body.length} bytes, sha256 ${digest}…: ${preview}${body.length > 80 ? '…' : ''})` });
+  return Object.defineProperty(body, fc.toStringMethod, {
+    configurable: true,
+    value: () => `Body(${body.length} bytes, sha256 ${digest}…: ${preview}${body.length > 80 ? '…' : ''})`,
+  });
 }
 
-const bodyArb: fc.Arbitrary<Buffer> = fc.oneof(
-  // A real event, maybe with one field replaced by anything: valid, or quarantined by schema.
-  {
-    weight: 5,
-    arbitrary: fc
-      .record({
-        type: fc.constantFrom(...EVENT_TYPES),
-        id: fc.uuid(),
-        patch: fc.option(fc.dictionary(fc.constantFrom('event_type', 'amount', 'items', 'timestamp', 'event_id', 'id', '__proto__', 'constructor', 'order_id'), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 2 })),
-      })
-      .map(({ type, id, patch }) => Buffer.from(eventJson(type, id, patch ?? {}))),
-  },
-  { weight: 2, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')) },
-  { weight: 2, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)) },
-  // Invalid UTF-8 inside a JSON string of an otherwise valid event.
-  {
-    weight: 2,
-    arbitrary: fc.record({ type: fc.constantFrom(...EVENT_TYPES), id: fc.uuid(), bad: fc.constantFrom(...INVALID_UTF8) }).map(({ type, id, bad }) => {
-      const [head, tail] = eventJson(type, id, { customer_id: '\u0001SPLICE\u0001' }).split('\\u0001SPLICE\\u0001');
-      return Buffer.concat([Buffer.from(head!), Buffer.from(bad), Buffer.from(tail!)]);
-    }),
-  },
-  // Deep nesting: bare, unbalanced, and under a known event's field.
-  {
-    weight: 2,
-    arbitrary: fc.record({ depth: fc.integer({ min: 1, max: 120_000 }), shape: fc.constantFrom('array', 'object', 'unbalanced', 'in-event') }).map(({ depth, shape }) => {
-      switch (shape) {
-        case 'array':
-          return Buffer.from('['.repeat(depth) + ']'.repeat(depth));
-        case 'object':
-          return Buffer.from('{"a":'.repeat(Math.min(depth, 40_000)) + '1' + '}'.repeat(Math.min(depth, 40_000)));
-        case 'unbalanced':
-          return Buffer.from('['.repeat(depth));
-        default:
-          return Buffer.from(`{"event_type":"order.status_updated","items":${'['.repeat(depth)}${']'.repeat(depth)}}`);
-      }
-    }),
-  },
-  // A valid event cut short anywhere.
-  { weight: 1, arbitrary: fc.record({ id: fc.uuid(), at: fc.nat() }).map(({ id, at }) => { const b = Buffer.from(eventJson('payment.succeeded', id)); return b.subarray(0, at % b.length); }) },
-  // Around and over the size limit.
-  { weight: 1, arbitrary: fc.integer({ min: MAX_BODY - 2, max: MAX_BODY * 3 }).map((size) => padded(size)) },
-  // Amplifiers: small bodies whose problems, reason or identity are large.
-  {
-    weight: 2,
-    arbitrary: fc
-      .record({
-        count: fc.integer({ min: 1, max: 120_000 }),
-        kind: fc.constantFrom('items', 'order-ids', 'event-type', 'event-id'),
-      })
-      .map(({ count, kind }) => {
-        switch (kind) {
-          case 'items':
-            return Buffer.from(`{"event_type":"return.initiated","timestamp":"2024-01-01T00:00:00Z","return_id":"R","order_id":"O","customer_id":"C","reason":"x","items":[${Array(count).fill('{}').join(',')}]}`);
-          case 'order-ids':
-            return Buffer.from(`{"event_type":"inventory.stock_shortage","timestamp":"2024-01-01T00:00:00Z","product_id":"P","available_quantity":0,"affected_order_ids":[${Array(count).fill('1').join(',')}]}`);
-          case 'event-type':
-            return Buffer.from(JSON.stringify({ event_type: 'e'.repeat(count) }));
-          default:
-            return Buffer.from(JSON.stringify({ event_type: 'no.such.type', event_id: 'i'.repeat(count) }));
-        }
+const bodyArb: fc.Arbitrary<Buffer> = fc
+  .oneof(
+    // A real event, maybe with one field replaced by anything: valid, or quarantined by schema.
+    {
+      weight: 5,
+      arbitrary: fc
+        .record({
+          type: fc.constantFrom(...EVENT_TYPES),
+          id: fc.uuid(),
+          patch: fc.option(
+            fc.dictionary(
+              fc.constantFrom('event_type', 'amount', 'items', 'timestamp', 'event_id', 'id', '__proto__', 'constructor', 'order_id'),
+              fc.jsonValue({ maxDepth: 3 }),
+              { maxKeys: 2 },
+            ),
+          ),
+        })
+        .map(({ type, id, patch }) => Buffer.from(eventJson(type, id, patch ?? {}))),
+    },
+    { weight: 2, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')) },
+    { weight: 2, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)) },
+    // Invalid UTF-8 inside a JSON string of an otherwise valid event.
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({ type: fc.constantFrom(...EVENT_TYPES), id: fc.uuid(), bad: fc.constantFrom(...INVALID_UTF8) })
+        .map(({ type, id, bad }) => {
+          const [head, tail] = eventJson(type, id, { customer_id: '\u0001SPLICE\u0001' }).split('\\u0001SPLICE\\u0001');
+          return Buffer.concat([Buffer.from(head!), Buffer.from(bad), Buffer.from(tail!)]);
+        }),
+    },
+    // Deep nesting: bare, unbalanced, and under a known event's field.
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({ depth: fc.integer({ min: 1, max: 120_000 }), shape: fc.constantFrom('array', 'object', 'unbalanced', 'in-event') })
+        .map(({ depth, shape }) => {
+          switch (shape) {
+            case 'array':
+              return Buffer.from('['.repeat(depth) + ']'.repeat(depth));
+            case 'object':
+              return Buffer.from('{"a":'.repeat(Math.min(depth, 40_000)) + '1' + '}'.repeat(Math.min(depth, 40_000)));
+            case 'unbalanced':
+              return Buffer.from('['.repeat(depth));
+            default:
+              return Buffer.from(`{"event_type":"order.status_updated","items":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+          }
+        }),
+    },
+    // A valid event cut short anywhere.
+    {
+      weight: 1,
+      arbitrary: fc.record({ id: fc.uuid(), at: fc.nat() }).map(({ id, at }) => {
+        const b = Buffer.from(eventJson('payment.succeeded', id));
+        return b.subarray(0, at % b.length);
       }),
-  },
-  // Odd encodings of a valid event: BOM, UTF-16, Latin-1.
-  {
-    weight: 1,
-    arbitrary: fc.record({ id: fc.uuid(), how: fc.constantFrom('bom', 'utf16le', 'latin1') }).map(({ id, how }) => {
-      const json = eventJson('customer.inquiry.new', id, { summary: 'Überweisung fehlgeschlagen – bitte prüfen' });
-      if (how === 'bom') return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
-      return Buffer.from(json, how);
-    }),
-  },
-  { weight: 1, arbitrary: fc.constantFrom(Buffer.alloc(0), Buffer.from(' \r\n\t'), Buffer.from('null'), Buffer.from('1e999'), Buffer.from('"\\ud800"'), Buffer.from('{"event_type":null}')) },
-).map(described);
+    },
+    // Around and over the size limit.
+    { weight: 1, arbitrary: fc.integer({ min: MAX_BODY - 2, max: MAX_BODY * 3 }).map((size) => padded(size)) },
+    // Amplifiers: small bodies whose problems, reason or identity are large.
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({
+          count: fc.integer({ min: 1, max: 120_000 }),
+          kind: fc.constantFrom('items', 'order-ids', 'event-type', 'event-id'),
+        })
+        .map(({ count, kind }) => {
+          switch (kind) {
+            case 'items':
+              return Buffer.from(
+                `{"event_type":"return.initiated","timestamp":"2024-01-01T00:00:00Z","return_id":"R","order_id":"O","customer_id":"C","reason":"x","items":[${Array(count).fill('{}').join(',')}]}`,
+              );
+            case 'order-ids':
+              return Buffer.from(
+                `{"event_type":"inventory.stock_shortage","timestamp":"2024-01-01T00:00:00Z","product_id":"P","available_quantity":0,"affected_order_ids":[${Array(count).fill('1').join(',')}]}`,
+              );
+            case 'event-type':
+              return Buffer.from(JSON.stringify({ event_type: 'e'.repeat(count) }));
+            default:
+              return Buffer.from(JSON.stringify({ event_type: 'no.such.type', event_id: 'i'.repeat(count) }));
+          }
+        }),
+    },
+    // Odd encodings of a valid event: BOM, UTF-16, Latin-1.
+    {
+      weight: 1,
+      arbitrary: fc.record({ id: fc.uuid(), how: fc.constantFrom('bom', 'utf16le', 'latin1') }).map(({ id, how }) => {
+        const json = eventJson('customer.inquiry.new', id, { summary: 'Überweisung fehlgeschlagen – bitte prüfen' });
+        if (how === 'bom') return Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
+        return Buffer.from(json, how);
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        Buffer.alloc(0),
+        Buffer.from(' \r\n\t'),
+        Buffer.from('null'),
+        Buffer.from('1e999'),
+        Buffer.from('"\\ud800"'),
+        Buffer.from('{"event_type":null}'),
+      ),
+    },
+  )
+  .map(described);
 
 function padded(size: number): Buffer {
   const head = '{"event_type":"order.status_updated","pad":"';
@@ -201,7 +241,8 @@ type Signing =
   | { kind: 'in-trailer' }
   | { kind: 'over-wire-bytes' };
 
-type Encoding = 'absent' | 'identity' | 'gzip' | 'GZIP' | 'deflate' | 'br' | 'gzip-garbage' | 'gzip-truncated' | 'unsupported' | 'stacked' | 'bomb';
+type Encoding =
+  'absent' | 'identity' | 'gzip' | 'GZIP' | 'deflate' | 'br' | 'gzip-garbage' | 'gzip-truncated' | 'unsupported' | 'stacked' | 'bomb';
 
 type Framing =
   | { kind: 'length' }
@@ -215,8 +256,22 @@ type Framing =
   | { kind: 'short-length'; less: number };
 
 type PathKind =
-  | 'canonical' | 'trailing-slash' | 'query' | 'percent-encoded' | 'absolute-form'
-  | 'upper' | 'bad-percent' | 'lone-percent' | 'unknown' | 'extra-segment' | 'dot-segment' | 'double-slash' | 'encoded-slash' | 'nul' | 'raw-high-byte' | 'long';
+  | 'canonical'
+  | 'trailing-slash'
+  | 'query'
+  | 'percent-encoded'
+  | 'absolute-form'
+  | 'upper'
+  | 'bad-percent'
+  | 'lone-percent'
+  | 'unknown'
+  | 'extra-segment'
+  | 'dot-segment'
+  | 'double-slash'
+  | 'encoded-slash'
+  | 'nul'
+  | 'raw-high-byte'
+  | 'long';
 
 interface Extra {
   lines: Buffer[];
@@ -260,15 +315,51 @@ const CONTENT_TYPES: Case['contentType'][] = [
 const printable = (maxLength: number) => fc.string({ unit: 'grapheme-ascii', maxLength });
 /** Any byte a header value may carry on the wire (no CR, LF or NUL), Latin-1 included: not UTF-8. */
 const headerText = (maxLength: number) =>
-  fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).filter((b) => b !== 0x7f).map((b) => String.fromCharCode(b)), maxLength });
+  fc.string({
+    unit: fc
+      .integer({ min: 0x20, max: 0xff })
+      .filter((b) => b !== 0x7f)
+      .map((b) => String.fromCharCode(b)),
+    maxLength,
+  });
 const line = (text: string) => Buffer.from(`${text}\r\n`, 'latin1');
 
 const extraArb: fc.Arbitrary<Extra> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ name: fc.stringMatching(/^x-[a-z0-9-]{1,16}$/), value: printable(200) }).map(({ name, value }) => ({ lines: [line(`${name}: ${value}`)], benign: true })) },
-  { weight: 1, arbitrary: fc.constantFrom('User-Agent: fuzz/1.0', 'Accept: */*', 'X-Forwarded-For: 203.0.113.9, 10.0.0.1', 'Connection: keep-alive', 'Expect: 100-continue').map((l) => ({ lines: [line(l)], benign: true })) },
-  { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => ({ lines: [Buffer.concat([Buffer.from('X-High: '), Buffer.from(b.map((x) => 0x80 | x)), Buffer.from('\r\n')])], benign: true })) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 40_000 }).map((n) => ({ lines: [line(`X-Huge: ${'h'.repeat(n)}`)], benign: n <= 4_000 })) },
-  { weight: 1, arbitrary: fc.integer({ min: 100, max: 2_500 }).map((n) => ({ lines: Array.from({ length: n }, (_, i) => line(`x-many-${i}: ${i}`)), benign: false })) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ name: fc.stringMatching(/^x-[a-z0-9-]{1,16}$/), value: printable(200) })
+      .map(({ name, value }) => ({ lines: [line(`${name}: ${value}`)], benign: true })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(
+        'User-Agent: fuzz/1.0',
+        'Accept: */*',
+        'X-Forwarded-For: 203.0.113.9, 10.0.0.1',
+        'Connection: keep-alive',
+        'Expect: 100-continue',
+      )
+      .map((l) => ({ lines: [line(l)], benign: true })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.uint8Array({ minLength: 1, maxLength: 40 }).map((b) => ({
+      lines: [Buffer.concat([Buffer.from('X-High: '), Buffer.from(b.map((x) => 0x80 | x)), Buffer.from('\r\n')])],
+      benign: true,
+    })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 40_000 }).map((n) => ({ lines: [line(`X-Huge: ${'h'.repeat(n)}`)], benign: n <= 4_000 })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 100, max: 2_500 })
+      .map((n) => ({ lines: Array.from({ length: n }, (_, i) => line(`x-many-${i}: ${i}`)), benign: false })),
+  },
   {
     weight: 2,
     arbitrary: fc
@@ -297,31 +388,75 @@ const extraArb: fc.Arbitrary<Extra> = fc.oneof(
   },
 );
 
-const signingArb = (genuineWeight: number): fc.Arbitrary<Signing> => fc.oneof(
-  { weight: genuineWeight, arbitrary: fc.record({ kind: fc.constant('genuine' as const), secret: fc.nat(), variant: fc.nat({ max: 3 }), svix: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'none' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('garbage' as const), values: fc.array(headerText(120), { minLength: 3, maxLength: 3 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-source' as const), source: fc.nat({ max: SOURCES.length - 1 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('flipped' as const), byte: fc.nat({ max: 31 }), bit: fc.nat({ max: 7 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut' as const), chars: fc.integer({ min: 2, max: 30 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('wrong-secret' as const), secret: fc.constantFrom(...SOURCES.flatMap((s) => s.secrets), 'whsec_' + Buffer.alloc(32, 7).toString('base64')) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-scheme' as const), scheme: fc.constantFrom(...SCHEME_NAMES) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('stale' as const), offsetSeconds: fc.oneof(fc.integer({ min: 400, max: 10_000_000 }), fc.integer({ min: -10_000_000, max: -400 })) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-body' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 8 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tamper' as const), field: fc.constantFrom('id' as const, 'timestamp' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicated' as const), second: fc.constantFrom('same' as const, 'garbage' as const) }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'in-trailer' as const }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'over-wire-bytes' as const }) },
-);
+const signingArb = (genuineWeight: number): fc.Arbitrary<Signing> =>
+  fc.oneof(
+    {
+      weight: genuineWeight,
+      arbitrary: fc.record({ kind: fc.constant('genuine' as const), secret: fc.nat(), variant: fc.nat({ max: 3 }), svix: fc.boolean() }),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: 'none' as const }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('garbage' as const), values: fc.array(headerText(120), { minLength: 3, maxLength: 3 }) }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-source' as const), source: fc.nat({ max: SOURCES.length - 1 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('flipped' as const), byte: fc.nat({ max: 31 }), bit: fc.nat({ max: 7 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut' as const), chars: fc.integer({ min: 2, max: 30 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('wrong-secret' as const),
+        secret: fc.constantFrom(...SOURCES.flatMap((s) => s.secrets), 'whsec_' + Buffer.alloc(32, 7).toString('base64')),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-scheme' as const), scheme: fc.constantFrom(...SCHEME_NAMES) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('stale' as const),
+        offsetSeconds: fc.oneof(fc.integer({ min: 400, max: 10_000_000 }), fc.integer({ min: -10_000_000, max: -400 })),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-body' as const), extra: fc.uint8Array({ minLength: 1, maxLength: 8 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('tamper' as const), field: fc.constantFrom('id' as const, 'timestamp' as const) }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('duplicated' as const), second: fc.constantFrom('same' as const, 'garbage' as const) }),
+    },
+    { weight: 1, arbitrary: fc.constant({ kind: 'in-trailer' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'over-wire-bytes' as const }) },
+  );
 
 const framingArb: fc.Arbitrary<Framing> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ kind: 'length' as const }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('chunked' as const), sizes: fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 6 }), extension: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('chunked-broken' as const), how: fc.constantFrom('bad-size' as const, 'no-terminator' as const, 'size-overflow' as const, 'short-chunk' as const) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('chunked' as const),
+      sizes: fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 6 }),
+      extension: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('chunked-broken' as const),
+      how: fc.constantFrom('bad-size' as const, 'no-terminator' as const, 'size-overflow' as const, 'short-chunk' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncated' as const), keep: fc.double({ min: 0, max: 0.99, noNaN: true }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('excess' as const), garbage: fc.uint8Array({ minLength: 1, maxLength: 64 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'declared-huge' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('bad-length' as const), value: fc.constantFrom('-1', 'abc', '1e3', '0x10', '99999999999999999999999', '', '5 5', '+5') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('bad-length' as const),
+      value: fc.constantFrom('-1', 'abc', '1e3', '0x10', '99999999999999999999999', '', '5 5', '+5'),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'no-length' as const }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('short-length' as const), less: fc.integer({ min: 1, max: 100 }) }) },
 );
@@ -329,26 +464,87 @@ const framingArb: fc.Arbitrary<Framing> = fc.oneof(
 const caseArb: fc.Arbitrary<Case> = fc.record(
   {
     source: fc.nat({ max: SOURCES.length - 1 }),
-    method: fc.oneof({ weight: 12, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: fc.constantFrom('GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'FUZZ') }),
+    method: fc.oneof(
+      { weight: 12, arbitrary: fc.constant('POST') },
+      { weight: 1, arbitrary: fc.constantFrom('GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'FUZZ') },
+    ),
     version: fc.constantFrom('HTTP/1.1' as const, 'HTTP/1.1' as const, 'HTTP/1.0' as const),
     path: fc.oneof(
       { weight: 10, arbitrary: fc.constant('canonical' as const) },
       {
         weight: 3,
-        arbitrary: fc.constantFrom<PathKind>('trailing-slash', 'query', 'percent-encoded', 'absolute-form', 'upper', 'bad-percent', 'lone-percent', 'unknown', 'extra-segment', 'dot-segment', 'double-slash', 'encoded-slash', 'nul', 'raw-high-byte', 'long'),
+        arbitrary: fc.constantFrom<PathKind>(
+          'trailing-slash',
+          'query',
+          'percent-encoded',
+          'absolute-form',
+          'upper',
+          'bad-percent',
+          'lone-percent',
+          'unknown',
+          'extra-segment',
+          'dot-segment',
+          'double-slash',
+          'encoded-slash',
+          'nul',
+          'raw-high-byte',
+          'long',
+        ),
       },
     ),
     body: bodyArb,
-    contentType: fc.oneof({ weight: 3, arbitrary: fc.constant(CONTENT_TYPES[0]!) }, { weight: 2, arbitrary: fc.constantFrom(...CONTENT_TYPES) }, { weight: 1, arbitrary: printable(60).map((value) => ({ value, json: false })) }),
-    encoding: fc.oneof({ weight: 6, arbitrary: fc.constant('absent' as const) }, { weight: 4, arbitrary: fc.constantFrom<Encoding>('identity', 'gzip', 'GZIP', 'deflate', 'br', 'gzip-garbage', 'gzip-truncated', 'unsupported', 'stacked', 'bomb') }),
+    contentType: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(CONTENT_TYPES[0]!) },
+      { weight: 2, arbitrary: fc.constantFrom(...CONTENT_TYPES) },
+      { weight: 1, arbitrary: printable(60).map((value) => ({ value, json: false })) },
+    ),
+    encoding: fc.oneof(
+      { weight: 6, arbitrary: fc.constant('absent' as const) },
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom<Encoding>(
+          'identity',
+          'gzip',
+          'GZIP',
+          'deflate',
+          'br',
+          'gzip-garbage',
+          'gzip-truncated',
+          'unsupported',
+          'stacked',
+          'bomb',
+        ),
+      },
+    ),
     framing: framingArb,
     signing: signingArb(8),
     nameCase: fc.constantFrom('lower' as const, 'upper' as const, 'mixed' as const),
     extras: fc.array(extraArb, { maxLength: 3 }),
     extrasFirst: fc.boolean(),
-    deliveryId: fc.option(fc.oneof(fc.uuid(), printable(300).filter((s) => s.trim() !== '')), { nil: undefined }),
+    deliveryId: fc.option(
+      fc.oneof(
+        fc.uuid(),
+        printable(300).filter((s) => s.trim() !== ''),
+      ),
+      { nil: undefined },
+    ),
   },
-  { requiredKeys: ['source', 'method', 'version', 'path', 'body', 'contentType', 'encoding', 'framing', 'signing', 'nameCase', 'extras', 'extrasFirst'] },
+  {
+    requiredKeys: [
+      'source',
+      'method',
+      'version',
+      'path',
+      'body',
+      'contentType',
+      'encoding',
+      'framing',
+      'signing',
+      'nameCase',
+      'extras',
+      'extrasFirst',
+    ],
+  },
 );
 
 /** A well-behaved transport around any signature: POST to a source's path, JSON, framed and encoded right. */
@@ -406,12 +602,19 @@ function signatureHeaderName(source: FuzzSource, scheme: SchemeName): string {
   return scheme === source.scheme && source.signatureHeader ? source.signatureHeader : DEFAULT_SIGNATURE_HEADERS[scheme];
 }
 
-function sign(source: FuzzSource, scheme: SchemeName, body: Buffer, secret: string, options: { at?: Date; id?: string } = {}): [string, string][] {
+function sign(
+  source: FuzzSource,
+  scheme: SchemeName,
+  body: Buffer,
+  secret: string,
+  options: { at?: Date; id?: string } = {},
+): [string, string][] {
   return Object.entries(
     signWebhook(scheme, body, secret, {
       signatureHeader: scheme === source.scheme ? source.signatureHeader : undefined,
       timestamp: options.at,
-      id: options.id ?? (scheme === 'standard-webhooks' ? `msg_${createHash('sha256').update(body).digest('hex').slice(0, 20)}` : undefined),
+      id:
+        options.id ?? (scheme === 'standard-webhooks' ? `msg_${createHash('sha256').update(body).digest('hex').slice(0, 20)}` : undefined),
     }),
   );
 }
@@ -433,7 +636,12 @@ function respell(scheme: SchemeName, value: string, variant: number): string {
     case 'hmac-sha256-base64':
       return [value, value.replace(/=$/, ''), ` ${value}`, value][variant]!;
     case 'stripe':
-      return [value, `${value},v0=${'0'.repeat(64)}`, value.replace(/^t=(\d+),/, `t=$1, v1=${'f'.repeat(64)}, `), value.replace(/,/g, ' , ')][variant]!;
+      return [
+        value,
+        `${value},v0=${'0'.repeat(64)}`,
+        value.replace(/^t=(\d+),/, `t=$1, v1=${'f'.repeat(64)}, `),
+        value.replace(/,/g, ' , '),
+      ][variant]!;
     case 'standard-webhooks':
       return [value, `v1,${Buffer.alloc(32).toString('base64')} ${value}`, `${value} v1a,c2lnbmF0dXJl`, `v2,abc ${value}`][variant]!;
   }
@@ -484,22 +692,38 @@ function encode(encoding: Encoding, body: Buffer): { wire: Buffer; header?: stri
 function requestPath(kind: PathKind, name: string, port: number): { path: string; equivalent: boolean; clean: boolean } {
   const at = (path: string, equivalent = false, clean = false) => ({ path, equivalent, clean });
   switch (kind) {
-    case 'canonical': return at(`/webhooks/${name}`, true, true);
-    case 'trailing-slash': return at(`/webhooks/${name}/`, true, true);
-    case 'query': return at(`/webhooks/${name}?a=1&b=%ff&c`, true, true);
-    case 'percent-encoded': return at(`/webhooks/%${name.charCodeAt(0).toString(16)}${name.slice(1)}`, true, true);
-    case 'absolute-form': return at(`http://127.0.0.1:${port}/webhooks/${name}`, true);
-    case 'upper': return at(`/webhooks/${name.toUpperCase()}`);
-    case 'bad-percent': return at(`/webhooks/%zz${name}`);
-    case 'lone-percent': return at(`/webhooks/${name}%`);
-    case 'unknown': return at('/webhooks/no-such-source');
-    case 'extra-segment': return at(`/webhooks/${name}/extra`);
-    case 'dot-segment': return at(`/webhooks/../webhooks/${name}`);
-    case 'double-slash': return at(`//webhooks/${name}`);
-    case 'encoded-slash': return at(`/webhooks/${name}%2F`);
-    case 'nul': return at(`/webhooks/${name}%00`);
-    case 'raw-high-byte': return at(`/webhooks/${name}\xff`);
-    case 'long': return at(`/webhooks/${'a'.repeat(20_000)}`);
+    case 'canonical':
+      return at(`/webhooks/${name}`, true, true);
+    case 'trailing-slash':
+      return at(`/webhooks/${name}/`, true, true);
+    case 'query':
+      return at(`/webhooks/${name}?a=1&b=%ff&c`, true, true);
+    case 'percent-encoded':
+      return at(`/webhooks/%${name.charCodeAt(0).toString(16)}${name.slice(1)}`, true, true);
+    case 'absolute-form':
+      return at(`http://127.0.0.1:${port}/webhooks/${name}`, true);
+    case 'upper':
+      return at(`/webhooks/${name.toUpperCase()}`);
+    case 'bad-percent':
+      return at(`/webhooks/%zz${name}`);
+    case 'lone-percent':
+      return at(`/webhooks/${name}%`);
+    case 'unknown':
+      return at('/webhooks/no-such-source');
+    case 'extra-segment':
+      return at(`/webhooks/${name}/extra`);
+    case 'dot-segment':
+      return at(`/webhooks/../webhooks/${name}`);
+    case 'double-slash':
+      return at(`//webhooks/${name}`);
+    case 'encoded-slash':
+      return at(`/webhooks/${name}%2F`);
+    case 'nul':
+      return at(`/webhooks/${name}%00`);
+    case 'raw-high-byte':
+      return at(`/webhooks/${name}\xff`);
+    case 'long':
+      return at(`/webhooks/${'a'.repeat(20_000)}`);
   }
 }
 
@@ -522,9 +746,17 @@ function build(c: Case, port: number): Built {
   let trailer: [string, string][] = [];
   let genuine = false;
   const s = c.signing;
-  const genuineHeaders = () => sign(source, source.scheme, signedBody, s.kind === 'genuine' ? (source.secrets[s.secret % Math.max(1, source.secrets.length)] ?? secret) : secret, { id: source.scheme.startsWith('hmac') ? c.deliveryId : undefined });
+  const genuineHeaders = () =>
+    sign(
+      source,
+      source.scheme,
+      signedBody,
+      s.kind === 'genuine' ? (source.secrets[s.secret % Math.max(1, source.secrets.length)] ?? secret) : secret,
+      { id: source.scheme.startsWith('hmac') ? c.deliveryId : undefined },
+    );
   const sigName = signatureHeaderName(source, source.scheme);
-  const mapSig = (headers: [string, string][], f: (v: string) => string) => headers.map(([n, v]): [string, string] => [n, n === sigName ? f(v) : v]);
+  const mapSig = (headers: [string, string][], f: (v: string) => string) =>
+    headers.map(([n, v]): [string, string] => [n, n === sigName ? f(v) : v]);
   switch (s.kind) {
     case 'genuine':
       signature = mapSig(genuineHeaders(), (v) => respell(source.scheme, v, s.variant));
@@ -549,7 +781,8 @@ function build(c: Case, port: number): Built {
     case 'other-source': {
       // A genuine delivery for another source, sent here: its scheme, its header, its secret.
       const other = SOURCES[s.source]!;
-      if (other.secrets.length === 0 || other.secrets.some((k) => source.secrets.includes(k))) return build({ ...c, signing: { kind: 'none' } }, port);
+      if (other.secrets.length === 0 || other.secrets.some((k) => source.secrets.includes(k)))
+        return build({ ...c, signing: { kind: 'none' } }, port);
       signature = sign(other, other.scheme, signedBody, other.secrets[0]!);
       break;
     }
@@ -575,7 +808,12 @@ function build(c: Case, port: number): Built {
       } else {
         // Stripe has no id header and the HMAC schemes' delivery id is not signed: changing it
         // must not matter, and the signature stays genuine.
-        const idHeader = source.scheme === 'hmac-sha256-hex' ? 'x-github-delivery' : source.scheme === 'hmac-sha256-base64' ? 'x-shopify-webhook-id' : 'x-unsigned-id';
+        const idHeader =
+          source.scheme === 'hmac-sha256-hex'
+            ? 'x-github-delivery'
+            : source.scheme === 'hmac-sha256-base64'
+              ? 'x-shopify-webhook-id'
+              : 'x-unsigned-id';
         signature = [...signature.filter(([n]) => n !== idHeader), [idHeader, 'tampered-delivery-id']];
         genuine = true;
       }
@@ -683,10 +921,17 @@ function build(c: Case, port: number): Built {
     mayAccept,
     // Not 'excess': Node answers the garbage after the body with its own 400 and closes, even
     // while the first request is still being handled (the sender then retries into a duplicate).
-    mustAccept: mayAccept && genuineKinds && clean && benign && http11Chunks && !source.limited && (f.kind === 'length' || f.kind === 'chunked'),
+    mustAccept:
+      mayAccept && genuineKinds && clean && benign && http11Chunks && !source.limited && (f.kind === 'length' || f.kind === 'chunked'),
     must413: knownTarget && declared !== undefined && declared > MAX_BODY,
     answerOptional: halfClose,
-    expectedSignatures: usable ? source.secrets.flatMap((k) => sign(source, source.scheme, signedBody, k).filter(([n]) => n === sigName).map(([, v]) => macOf(v))) : [],
+    expectedSignatures: usable
+      ? source.secrets.flatMap((k) =>
+          sign(source, source.scheme, signedBody, k)
+            .filter(([n]) => n === sigName)
+            .map(([, v]) => macOf(v)),
+        )
+      : [],
   };
 }
 
@@ -767,7 +1012,8 @@ function parseResponse(raw: Buffer, method?: string): { status: number; bodyAt: 
   }
 }
 
-const get = (port: number, path: string) => exchange(port, [Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)]);
+const get = (port: number, path: string) =>
+  exchange(port, [Buffer.from(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)]);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -807,7 +1053,11 @@ describe('fuzzing the receiver with bad input', () => {
   // What the runs answered, printed per property: a fuzzer that only ever saw 401s proves little.
   const tally = new Map<string, number>();
   const count = (key: string) => tally.set(key, (tally.get(key) ?? 0) + 1);
-  const summary = () => [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}×${n}`).join(' ');
+  const summary = () =>
+    [...tally]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, n]) => `${k}×${n}`)
+      .join(' ');
 
   /** Properties (a)–(d) for one request; throws with the reason so fast-check can shrink. */
   async function check(c: Case): Promise<void> {
@@ -825,7 +1075,10 @@ describe('fuzzing the receiver with bad input', () => {
     if (answer.status !== undefined) {
       if (answer.status >= 500) throw new Error(`5xx: ${said}`);
       // Express answers OPTIONS itself with the methods a path allows; that accepts nothing.
-      const ok = answer.status >= 200 && answer.status < 300 && !(c.method === 'OPTIONS' && /\r\nallow: /i.test(said) && !said.includes('workflowId'));
+      const ok =
+        answer.status >= 200 &&
+        answer.status < 300 &&
+        !(c.method === 'OPTIONS' && /\r\nallow: /i.test(said) && !said.includes('workflowId'));
       if (ok && !built.mayAccept) throw new Error(`2xx without a genuine signature over the bytes read: ${said}`);
       if (built.mustAccept && answer.status !== 200 && answer.status !== 202) throw new Error(`a genuine delivery was refused: ${said}`);
       if (built.must413 && answer.status !== 413) throw new Error(`an over-limit Content-Length was not refused with 413: ${said}`);
@@ -861,7 +1114,10 @@ describe('fuzzing the receiver with bad input', () => {
 
   async function stillServes(): Promise<void> {
     expect((await get(port, '/healthz')).status).toBe(200);
-    const res = await sendSigned(receiver.url, 'oms', { ...SAMPLES['order.status_updated'], event_id: `after-fuzz-${Date.now()}-${Math.random()}` });
+    const res = await sendSigned(receiver.url, 'oms', {
+      ...SAMPLES['order.status_updated'],
+      event_id: `after-fuzz-${Date.now()}-${Math.random()}`,
+    });
     expect(res.status).toBe(202);
     expect(crashes).toEqual([]);
   }
@@ -908,7 +1164,11 @@ describe('fuzzing the receiver with bad input', () => {
     it('a path that cannot be percent-decoded is a 400 problem, not a 500', async () => {
       for (const path of ['/webhooks/oms%', '/webhooks/%zz', '/webhooks/%E0%A4%A']) {
         logs.length = 0;
-        const answer = await exchange(port, [Buffer.from(`POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`)]);
+        const answer = await exchange(port, [
+          Buffer.from(
+            `POST ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+          ),
+        ]);
         expect(answer.status, path).toBe(400);
         expect(bodyOf(answer), path).toMatchObject({ type: 'urn:hookline:problem:bad-request', status: 400 });
         expect(logs.filter(isError), path).toEqual([]);
@@ -925,7 +1185,9 @@ describe('fuzzing the receiver with bad input', () => {
       ];
       for (const [encoding, wire] of cases) {
         logs.length = 0;
-        const signed = Object.entries(signWebhook('hmac-sha256-hex', json, TEST_SECRETS.oms!)).map(([n, v]) => `${n}: ${v}\r\n`).join('');
+        const signed = Object.entries(signWebhook('hmac-sha256-hex', json, TEST_SECRETS.oms!))
+          .map(([n, v]) => `${n}: ${v}\r\n`)
+          .join('');
         const head = `POST /webhooks/oms HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Encoding: ${encoding}\r\n${signed}Content-Length: ${wire.length}\r\n\r\n`;
         const answer = await exchange(port, [Buffer.from(head), wire]);
         expect(answer.status, encoding).toBe(400);

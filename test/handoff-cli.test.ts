@@ -112,9 +112,14 @@ describe('handoff CLI', () => {
 
   it('reads its receiver from HOOKLINE_URL, and will not send a token in clear to another machine', () => {
     expect(cliTarget({})).toEqual({ baseUrl: 'http://localhost:3000', token: undefined });
-    expect(cliTarget({ HOOKLINE_URL: 'https://hookline.example.com', HOOKLINE_OPERATOR_TOKEN: 'hlo_x' })).toEqual({ baseUrl: 'https://hookline.example.com', token: 'hlo_x' });
+    expect(cliTarget({ HOOKLINE_URL: 'https://hookline.example.com', HOOKLINE_OPERATOR_TOKEN: 'hlo_x' })).toEqual({
+      baseUrl: 'https://hookline.example.com',
+      token: 'hlo_x',
+    });
     expect(cliTarget({ HOOKLINE_URL: 'http://127.0.0.1:3001' }).baseUrl).toBe('http://127.0.0.1:3001');
-    expect(() => cliTarget({ HOOKLINE_URL: 'http://hookline.example.com' })).toThrow(/HOOKLINE_URL: expected https:\/\/…, or http:\/\/ to this machine only/);
+    expect(() => cliTarget({ HOOKLINE_URL: 'http://hookline.example.com' })).toThrow(
+      /HOOKLINE_URL: expected https:\/\/…, or http:\/\/ to this machine only/,
+    );
   });
 
   it('explains mistakes and exits 1', async () => {
@@ -160,14 +165,22 @@ describe('handoff CLI', () => {
     });
     const root = join(__dirname, '..');
     const childEnv = { ...process.env, HOOKLINE_URL: t.receiver.url, HOOKLINE_OPERATOR_TOKEN: tokens.bob };
-    const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'list', '--customer', CUSTOMER], { cwd: root, env: childEnv, timeout: 50_000 });
+    const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'list', '--customer', CUSTOMER], {
+      cwd: root,
+      env: childEnv,
+      timeout: 50_000,
+    });
     expect(stdout).toMatch(/^PRIORITY\s+STATUS/);
     expect(stdout).toContain(id);
     const claimed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'claim', id], { cwd: root, env: childEnv, timeout: 50_000 });
     expect(claimed.stdout).toContain(`Claimed ${id} for bob`);
 
     const { HOOKLINE_OPERATOR_TOKEN: _dropped, ...noToken } = childEnv;
-    const failed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'release', id], { cwd: root, env: noToken, timeout: 50_000 }).then(
+    const failed = await execFileAsync('npx', ['tsx', 'scripts/handoff.ts', 'release', id], {
+      cwd: root,
+      env: noToken,
+      timeout: 50_000,
+    }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );

@@ -13,7 +13,10 @@ import { sendSigned, setupAgent } from './support/harness';
  * escalation reminds its assignee. Durations are short here and configurable in production.
  */
 describe('return approvals by a person', () => {
-  const t = setupAgent({ operators: true, settings: { approvalTimeoutMs: 8_000, handoffUnansweredSlaMs: 1_500, handoffUnclaimedSlaMs: 60_000 } });
+  const t = setupAgent({
+    operators: true,
+    settings: { approvalTimeoutMs: 8_000, handoffUnansweredSlaMs: 1_500, handoffUnclaimedSlaMs: 60_000 },
+  });
   let handoffs: HandoffService;
   const agent = (name: string): Actor => ({ name, role: 'agent' });
   beforeAll(() => {
@@ -30,10 +33,32 @@ describe('return approvals by a person', () => {
       expect(res.status).toBe(202);
       return res.body.workflowId as string;
     };
-    await t.env.client.workflow.getHandle(await send('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: '2026-08-01T00:00:00Z', total_amount: 40, currency: 'EUR' })).result();
+    await t.env.client.workflow
+      .getHandle(
+        await send('oms', {
+          ...SAMPLES['order.status_updated'],
+          order_id: orderId,
+          new_status: 'delivered',
+          timestamp: '2026-08-01T00:00:00Z',
+          total_amount: 40,
+          currency: 'EUR',
+        }),
+      )
+      .result();
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-09-30T00:00:00Z' });
     const id = returnWorkflowId(returnId);
-    await expect.poll(async () => (await t.env.client.workflow.getHandle(id).query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 }).toBe('waiting');
+    await expect
+      .poll(
+        async () =>
+          (
+            await t.env.client.workflow
+              .getHandle(id)
+              .query(conversationQuery)
+              .catch(() => undefined)
+          )?.status,
+        { timeout: 15_000 },
+      )
+      .toBe('waiting');
     return { returnId, orderId, id };
   }
 
@@ -57,7 +82,11 @@ describe('return approvals by a person', () => {
     await handoffs.claim(id, agent('eli'));
     await handoffs.resolve(id, agent('eli'), { outcome: 'deny', note: 'worn item' });
     expect(await t.env.client.workflow.getHandle(id).result()).toMatchObject({ status: 'denied' });
-    const denial = await t.agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
+    const denial = await t.agent.db
+      .selectFrom('notifications')
+      .selectAll()
+      .where('idempotency_key', '=', `${id}:denied`)
+      .executeTakeFirstOrThrow();
     expect(denial.body).toContain(`We can't accept return ${returnId}: worn item.`);
     expect(t.agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(0);
   });
@@ -82,7 +111,10 @@ describe('return approvals by a person', () => {
       });
     const refused = await resolve(kai, { outcome: 'approve' });
     expect(refused.status).toBe(403);
-    expect(await refused.json()).toMatchObject({ type: 'urn:hookline:problem:forbidden', detail: 'approving or denying takes a lead or the agent who claimed it' });
+    expect(await refused.json()).toMatchObject({
+      type: 'urn:hookline:problem:forbidden',
+      detail: 'approving or denying takes a lead or the agent who claimed it',
+    });
     // Naming the lead in the body changes nothing.
     expect((await resolve(kai, { agent: leeName, outcome: 'approve' })).status).toBe(403);
     expect((await handoffs.show(id)).status).toBe('waiting');
@@ -93,18 +125,37 @@ describe('return approvals by a person', () => {
     const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent?: string } };
     expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve' } });
     const c = await handoffs.show(id);
-    expect(c.messages.find((m) => m.text.startsWith('Resolved by'))).toMatchObject({ author: leeName, text: `Resolved by ${leeName}: approve — goodwill` });
+    expect(c.messages.find((m) => m.text.startsWith('Resolved by'))).toMatchObject({
+      author: leeName,
+      text: `Resolved by ${leeName}: approve — goodwill`,
+    });
   });
 
   it('a claimed escalation nobody answers reminds its assignee; an undecided one denies itself', async () => {
     const { id } = await lateReturn();
     await handoffs.claim(id, agent('gus'));
     await expect
-      .poll(async () => (await t.agent.db.selectFrom('notifications').select('subject').where('idempotency_key', '=', `${id}:handoff:reminder:1`).executeTakeFirst())?.subject, { timeout: 10_000 })
-      .toBe('Reminder for gus: Return ' + id.split(':').pop() + ' is outside policy: requested 60 days after delivery; the window is 30 days');
+      .poll(
+        async () =>
+          (
+            await t.agent.db
+              .selectFrom('notifications')
+              .select('subject')
+              .where('idempotency_key', '=', `${id}:handoff:reminder:1`)
+              .executeTakeFirst()
+          )?.subject,
+        { timeout: 10_000 },
+      )
+      .toBe(
+        'Reminder for gus: Return ' + id.split(':').pop() + ' is outside policy: requested 60 days after delivery; the window is 30 days',
+      );
     const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string } };
     expect(state).toMatchObject({ status: 'denied', approval: { outcome: 'expired' } });
-    const denial = await t.agent.db.selectFrom('notifications').selectAll().where('idempotency_key', '=', `${id}:denied`).executeTakeFirstOrThrow();
+    const denial = await t.agent.db
+      .selectFrom('notifications')
+      .selectAll()
+      .where('idempotency_key', '=', `${id}:denied`)
+      .executeTakeFirstOrThrow();
     expect(denial.body).toContain('no approval in time');
   });
 });

@@ -75,7 +75,14 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(visibilityQuery({ status: 'waiting' })).toBe('HandoffStatus = "waiting"');
     const id = await escalate();
     const row = await visible(id, 'waiting');
-    expect(row).toMatchObject({ id, status: 'waiting', queue: 'support', priority: 1, customerId: CUSTOMER, workflowType: 'customerInquiryWorkflow' });
+    expect(row).toMatchObject({
+      id,
+      status: 'waiting',
+      queue: 'support',
+      priority: 1,
+      customerId: CUSTOMER,
+      workflowType: 'customerInquiryWorkflow',
+    });
 
     const listed = await call(t.receiver.url, 'GET', `/handoffs?status=waiting&customerId=${CUSTOMER}&queue=support`);
     expect(listed.status).toBe(200);
@@ -106,7 +113,11 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const winner = (won.body as unknown as Conversation).assignee!;
     expect(['alice', 'bob']).toContain(winner);
     expect(lost.headers.get('content-type')).toMatch(/application\/problem\+json/);
-    expect(lost.body).toMatchObject({ type: 'urn:hookline:problem:conflict', status: 409, detail: `already claimed by ${winner}; a lead can take it over` });
+    expect(lost.body).toMatchObject({
+      type: 'urn:hookline:problem:conflict',
+      status: 409,
+      detail: `already claimed by ${winner}; a lead can take it over`,
+    });
 
     const shown = await service.show(id);
     expect(shown).toMatchObject({ status: 'claimed', assignee: winner });
@@ -129,7 +140,10 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     // Naming the assignee in the body does not make bob alice.
     const posing = await call(t.receiver.url, 'POST', at(id, 'reply'), { as: 'bob', body: { agent: 'alice', text: 'hi' } });
     expect(posing.status).toBe(403);
-    expect(posing.body).toMatchObject({ type: 'urn:hookline:problem:forbidden', detail: 'You are signed in as bob; you cannot act as alice.' });
+    expect(posing.body).toMatchObject({
+      type: 'urn:hookline:problem:forbidden',
+      detail: 'You are signed in as bob; you cannot act as alice.',
+    });
 
     const replied = await call(t.receiver.url, 'POST', at(id, 'reply'), { as: 'alice', body: { text } });
     expect(replied.status).toBe(200);
@@ -153,11 +167,14 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(wrongAgent.status).toBe(409);
     expect(wrongAgent.body.detail).toBe('claimed by alice, not bob');
 
-    const resolved = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'alice', body: { outcome: 'resolved', note: 'replacement sent' } });
+    const resolved = await call(t.receiver.url, 'POST', at(id, 'resolve'), {
+      as: 'alice',
+      body: { outcome: 'resolved', note: 'replacement sent' },
+    });
     expect(resolved.status).toBe(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'resolved', note: 'replacement sent' });
 
-    const result = await t.env.client.workflow.getHandle(id).result() as InquiryResult;
+    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement sent' } });
 
     const after = await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' });
@@ -203,7 +220,10 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const leadRelease = await call(t.receiver.url, 'POST', at(id, 'release'), { as: 'lena' });
     expect(leadRelease.status).toBe(200);
     expect(leadRelease.body).toMatchObject({ status: 'waiting' });
-    const leadResolve = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'lena', body: { outcome: 'resolved', note: 'handled by phone' } });
+    const leadResolve = await call(t.receiver.url, 'POST', at(id, 'resolve'), {
+      as: 'lena',
+      body: { outcome: 'resolved', note: 'handled by phone' },
+    });
     expect(leadResolve.status).toBe(200);
 
     const c = leadResolve.body as unknown as Conversation;
@@ -220,7 +240,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(result.handoff).toMatchObject({ outcome: 'resolved', note: 'handled by phone' });
   });
 
-  it('GET /operators/me names the token\'s operator', async () => {
+  it("GET /operators/me names the token's operator", async () => {
     expect((await call(t.receiver.url, 'GET', '/operators/me', { as: 'lena' })).body).toEqual({ name: 'lena', role: 'lead' });
     expect((await call(t.receiver.url, 'GET', '/operators/me', { as: 'bob' })).body).toEqual({ name: 'bob', role: 'agent' });
     expect((await call(t.receiver.url, 'GET', '/operators/me', { token: null })).status).toBe(401);
@@ -235,7 +255,9 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect((await call(t.receiver.url, 'GET', '/handoffs', { token: `${TOKENS.alice}x` })).status).toBe(401);
     expect((await call(t.receiver.url, 'GET', '/handoffs', { token: 'short' })).status).toBe(401);
     expect((await call(t.receiver.url, 'POST', at('x:y', 'claim'), { token: null, body: {} })).status).toBe(401);
-    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie: `${OPERATOR_COOKIE}=forged` } })).status).toBe(401);
+    expect((await call(t.receiver.url, 'GET', '/handoffs', { token: null, headers: { cookie: `${OPERATOR_COOKIE}=forged` } })).status).toBe(
+      401,
+    );
     // A token of the right shape that nobody holds.
     const stranger = await t.operators.add(`gone-${randomUUID().slice(0, 6)}`, 'agent');
     expect((await call(t.receiver.url, 'GET', '/handoffs', { token: stranger.token })).status).toBe(200);
@@ -285,7 +307,10 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(badBody.body.detail).toMatch(/agent/);
     expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: '{"agent":' })).status).toBe(400);
     // A body that is not the encoding it claims: the sender's mistake (a bare 400 from the parser), not a 500.
-    const notGzip = await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), { body: { agent: 'a' }, headers: { 'content-encoding': 'gzip' } });
+    const notGzip = await call(t.receiver.url, 'POST', at('crm:x:y', 'claim'), {
+      body: { agent: 'a' },
+      headers: { 'content-encoding': 'gzip' },
+    });
     expect(notGzip.status).toBe(400);
     expect(notGzip.body.type).toBe('urn:hookline:problem:bad-request');
     expect((await call(t.receiver.url, 'POST', at('crm:x:y', 'resolve'), { body: { agent: 'a', outcome: 'maybe' } })).status).toBe(400);

@@ -20,11 +20,22 @@ describe('the inbox page in a real browser', () => {
   beforeAll(async () => {
     // Fail loudly: a skipped browser test looks like a passing one.
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}; the inbox test needs it. Install it with: apt-get update && apt-get install -y chromium`);
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}; the inbox test needs it. Install it with: apt-get update && apt-get install -y chromium`,
+      );
     }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     service = createHandoffService(t.env.client);
     token = (await t.operators.add('alice', 'agent')).token;
@@ -41,7 +52,9 @@ describe('the inbox page in a real browser', () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const problems: string[] = [];
-    page.on('response', (r) => { if (r.status() === 404) problems.push(`404: ${r.url()}`); });
+    page.on('response', (r) => {
+      if (r.status() === 404) problems.push(`404: ${r.url()}`);
+    });
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
     page.on('console', (m) => {
       if (m.type() === 'error' && !/status of 40[19]/.test(m.text())) problems.push(`console: ${m.text()}`);
@@ -108,7 +121,11 @@ describe('the inbox page in a real browser', () => {
 
     const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
-    const notification = await waitForNotification(t.agent.db, { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` }, 10_000);
+    const notification = await waitForNotification(
+      t.agent.db,
+      { audience: 'customer', customerId: CUSTOMER, idempotencyKey: `${id}:reply:1` },
+      10_000,
+    );
     expect(notification.body).toContain(text);
 
     const done = await service.show(id);

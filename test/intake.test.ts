@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { SAMPLES } from '../src/events/samples';
 import { sendSigned, setupAgent } from './support/harness';
 
-
 describe('intake: exactly one workflow per event', () => {
   const t = setupAgent();
 

@@ -46,7 +46,12 @@ function parseExposition(text: string): Sample[] {
 
 /** The one sample with exactly this name and these labels (an absent series reads as undefined). */
 function valueOf(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
-  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length === Object.keys(labels).length);
+  const found = samples.filter(
+    (s) =>
+      s.name === name &&
+      Object.entries(labels).every(([k, v]) => s.labels[k] === v) &&
+      Object.keys(s.labels).length === Object.keys(labels).length,
+  );
   expect(found.length, `${name}${JSON.stringify(labels)} appears at most once`).toBeLessThanOrEqual(1);
   return found[0]?.value;
 }
@@ -101,13 +106,21 @@ describe('the receiver’s GET /metrics and its log lines', () => {
     expect(duplicate.body).toMatchObject({ duplicate: true, workflowId: accepted.body.workflowId });
     const forged = await sendSigned(receiver.url, 'oms', orderUpdated(), { secret: 'not-the-oms-secret' });
     expect(forged.status).toBe(401);
-    const unsigned = await fetch(`${receiver.url}/webhooks/crm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const unsigned = await fetch(`${receiver.url}/webhooks/crm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(unsigned.status).toBe(401);
     const quarantined = await sendSigned(receiver.url, 'oms', { event_type: 'order.teleported', order_id: `ORD-${uid()}` });
     expect(quarantined.body).toMatchObject({ quarantined: true, duplicate: false });
     started.push(String(accepted.body.workflowId), String(quarantined.body.workflowId));
     // A made-up source: counted, but under one fixed label, so nobody can grow the scrape.
-    const nowhere = await fetch(`${receiver.url}/webhooks/made-up-${uid()}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const nowhere = await fetch(`${receiver.url}/webhooks/made-up-${uid()}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(nowhere.status).toBe(404);
 
     const { status, text } = await scrape(receiver.url, METRICS_TOKEN);
@@ -156,7 +169,12 @@ describe('the receiver’s GET /metrics and its log lines', () => {
     // Nothing listens on this port: every start fails, and the receiver must say 503. No gRPC
     // retries, so no retry timer outlives the test and fires on the closed connection.
     const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, interceptors: [] });
-    const down = await startReceiver({ env: { client: new Client({ connection }) }, taskQueue: 'nowhere', startTimeoutMs: 1_000, logger: logs.logger });
+    const down = await startReceiver({
+      env: { client: new Client({ connection }) },
+      taskQueue: 'nowhere',
+      startTimeoutMs: 1_000,
+      logger: logs.logger,
+    });
     try {
       const body = orderUpdated();
       const res = await sendSigned(down.url, 'oms', body);
@@ -183,7 +201,12 @@ describe('the receiver’s GET /metrics and its log lines', () => {
   it('adds the process’s own metrics when asked (as src/receiver/main.ts does)', async () => {
     const metrics = createReceiverMetrics({ sources: ['oms'], processMetrics: true });
     const names = new Set(parseExposition(await metrics.registry.metrics()).map((s) => s.name));
-    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'hookline_webhook_requests_total']) {
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'hookline_webhook_requests_total',
+    ]) {
       expect(names, name).toContain(name);
     }
   });
@@ -245,13 +268,20 @@ describe('the worker process’s Temporal SDK metrics', () => {
 
     const completed = async () => {
       const samples = parseExposition(await (await fetch(metricsUrl)).text());
-      return samples.find((s) => s.name === 'temporal_workflow_completed' && s.labels.task_queue === taskQueue && s.labels.workflow_type === 'orderStatusWorkflow')?.value;
+      return samples.find(
+        (s) =>
+          s.name === 'temporal_workflow_completed' && s.labels.task_queue === taskQueue && s.labels.workflow_type === 'orderStatusWorkflow',
+      )?.value;
     };
     await expect.poll(completed, { timeout: 30_000, interval: 500 }).toBe(1);
     const samples = parseExposition(await (await fetch(metricsUrl)).text());
     const names = new Set(samples.map((s) => s.name));
     // Polls, activity executions and their latency: what the SDK's dashboards chart.
-    for (const name of ['temporal_request', 'temporal_activity_execution_latency_count', 'temporal_workflow_task_execution_latency_count']) {
+    for (const name of [
+      'temporal_request',
+      'temporal_activity_execution_latency_count',
+      'temporal_workflow_task_execution_latency_count',
+    ]) {
       expect(names, name).toContain(name);
     }
 
@@ -261,36 +291,42 @@ describe('the worker process’s Temporal SDK metrics', () => {
     for (const line of about) expect(line, JSON.stringify(line)).toMatchObject({ workflowId });
   });
 
-  it('names the workflow on an escalation’s lines: the agents’ notification in the worker, the claim in the receiver', { timeout: 60_000 }, async () => {
-    const workflowId = await raiseEscalation(receiver.url);
-    raised.push(workflowId);
-    // The conversation is claimable once the workflow has raised it.
-    await expect
-      .poll(
-        async () =>
-          (
-            await fetch(`${receiver.url}/handoffs/${encodeURIComponent(workflowId)}/claim`, {
-              method: 'POST',
-              headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
-              body: JSON.stringify({}),
-            })
-          ).status,
-        { timeout: 30_000, interval: 250 },
-      )
-      .toBe(200);
-    expect(receiverLogs.lines.find((l) => l.msg === 'handoff claimed')).toMatchObject({ workflowId, operator: 'dana', role: 'agent' });
+  it(
+    'names the workflow on an escalation’s lines: the agents’ notification in the worker, the claim in the receiver',
+    { timeout: 60_000 },
+    async () => {
+      const workflowId = await raiseEscalation(receiver.url);
+      raised.push(workflowId);
+      // The conversation is claimable once the workflow has raised it.
+      await expect
+        .poll(
+          async () =>
+            (
+              await fetch(`${receiver.url}/handoffs/${encodeURIComponent(workflowId)}/claim`, {
+                method: 'POST',
+                headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
+                body: JSON.stringify({}),
+              })
+            ).status,
+          { timeout: 30_000, interval: 250 },
+        )
+        .toBe(200);
+      expect(receiverLogs.lines.find((l) => l.msg === 'handoff claimed')).toMatchObject({ workflowId, operator: 'dana', role: 'agent' });
 
-    const toAgents = () =>
-      worker!.lines
-        .filter((l) => l.includes('"notification sent"') && l.includes('"audience":"agents"'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => String(l.idempotencyKey).startsWith(workflowId));
-    await expect.poll(() => toAgents().length, { timeout: 15_000 }).toBeGreaterThan(0);
-    for (const line of toAgents()) expect(line).toMatchObject({ workflowId, activityType: 'notifyAgents' });
-  });
+      const toAgents = () =>
+        worker!.lines
+          .filter((l) => l.includes('"notification sent"') && l.includes('"audience":"agents"'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .filter((l) => String(l.idempotencyKey).startsWith(workflowId));
+      await expect.poll(() => toAgents().length, { timeout: 15_000 }).toBeGreaterThan(0);
+      for (const line of toAgents()) expect(line).toMatchObject({ workflowId, activityType: 'notifyAgents' });
+    },
+  );
 
   it('a second worker on the same metrics address stops at once, naming the variable', async () => {
     // startWorkerProcess rejects with the process's last lines when it exits before it is ready.
-    await expect(startWorkerProcess(workerEnv)).rejects.toThrow(/WORKER_METRICS_ADDRESS: could not serve metrics on 127\.0\.0\.1:\d+: .*Address already in use/);
+    await expect(startWorkerProcess(workerEnv)).rejects.toThrow(
+      /WORKER_METRICS_ADDRESS: could not serve metrics on 127\.0\.0\.1:\d+: .*Address already in use/,
+    );
   });
 });

@@ -280,9 +280,7 @@ describe('notifier', () => {
       expect(await rowFor(n.idempotencyKey)).toMatchObject({ status: 'failed', error: expect.stringMatching(/503/) });
       expect(await notifier.send(n)).toMatchObject({ duplicate: false, channel: 'chat' });
 
-      const rejected: unknown = await notifier
-        .send({ ...n, idempotencyKey: `${n.idempotencyKey}:2` })
-        .catch((e: unknown) => e);
+      const rejected: unknown = await notifier.send({ ...n, idempotencyKey: `${n.idempotencyKey}:2` }).catch((e: unknown) => e);
       expect(rejected).toBeInstanceOf(ApplicationFailure);
       expect(rejected).toMatchObject({ nonRetryable: true, message: expect.stringMatching(/400: invalid_payload/) });
       expect(chat.posts).toHaveLength(3);

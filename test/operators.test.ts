@@ -54,7 +54,9 @@ describe('operators: their own tokens, across receivers, without restarts', () =
   let a: Receiver;
   let b: Receiver;
 
-  async function receiverOnSharedDb(options: { sessionTtlMs?: number; plainHttp?: boolean } = {}): Promise<{ receiver: Receiver; directory: OperatorDirectory }> {
+  async function receiverOnSharedDb(
+    options: { sessionTtlMs?: number; plainHttp?: boolean } = {},
+  ): Promise<{ receiver: Receiver; directory: OperatorDirectory }> {
     const database = await openDatabase(databaseUrl);
     await migrateToLatest(database);
     databases.push(database);
@@ -152,14 +154,23 @@ describe('operators: their own tokens, across receivers, without restarts', () =
     const token = lastLine((await operatorsCli(databaseUrl, 'add', 'cy', '--role', 'lead')).stdout);
     const cookie = sessionCookie(await login(a.url, token));
     const post = (headers: Record<string, string>, body?: string) =>
-      fetch(`${a.url}/handoffs/${encodeURIComponent('crm:customer.inquiry.new:none')}/release`, { method: 'POST', headers: { cookie, ...headers }, body, redirect: 'manual' });
+      fetch(`${a.url}/handoffs/${encodeURIComponent('crm:customer.inquiry.new:none')}/release`, {
+        method: 'POST',
+        headers: { cookie, ...headers },
+        body,
+        redirect: 'manual',
+      });
     // Another page's form or fetch: the browser names it.
     expect((await post({ origin: 'http://localhost:9999' })).status).toBe(403);
     expect((await post({ 'sec-fetch-site': 'same-site' })).status).toBe(403);
     expect((await post({ 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' }, '{}')).status).toBe(403);
     // A form post is never an action, whoever sends it (a bearer token too).
     expect((await post({ 'content-type': 'text/plain' }, 'x')).status).toBe(415);
-    const form = await fetch(`${a.url}/handoffs/x/claim`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=b' });
+    const form = await fetch(`${a.url}/handoffs/x/claim`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=b',
+    });
     expect(form.status).toBe(415);
     // The inbox's own fetch (same origin) reaches the handler: no such escalation.
     expect((await post({ origin: a.url, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, '{}')).status).toBe(404);
@@ -229,7 +240,14 @@ describe('operators: guessing tokens', () => {
     expect(await get(receiver.url, '/handoffs', from('198.51.100.9', `Bearer ${token}`))).toBe(200);
 
     const refused = lines.filter((l) => l.msg === 'operator credential refused');
-    expect(refused.filter((l) => l.ip === guesser).map((l) => l.reason)).toEqual(['unknown-token', 'unknown-token', 'unknown-token', 'malformed', 'throttled', 'throttled']);
+    expect(refused.filter((l) => l.ip === guesser).map((l) => l.reason)).toEqual([
+      'unknown-token',
+      'unknown-token',
+      'unknown-token',
+      'malformed',
+      'throttled',
+      'throttled',
+    ]);
     expect(refused.every((l) => !JSON.stringify(l).includes(token))).toBe(true);
 
     const metrics = await (await fetch(`${receiver.url}/metrics`)).text();
@@ -240,7 +258,8 @@ describe('operators: guessing tokens', () => {
   });
 
   it('addresses rotated inside one IPv6 /64 wait together', async () => {
-    for (let i = 1; i <= 4; i++) expect(await get(receiver.url, '/handoffs', from(`2001:db8:1:2::${i.toString(16)}`, 'Bearer wrong'))).toBe(401);
+    for (let i = 1; i <= 4; i++)
+      expect(await get(receiver.url, '/handoffs', from(`2001:db8:1:2::${i.toString(16)}`, 'Bearer wrong'))).toBe(401);
     expect(await get(receiver.url, '/handoffs', from('2001:db8:1:2:ffff::1', `Bearer ${token}`))).toBe(429);
     expect(await get(receiver.url, '/handoffs', from('2001:db8:1:3::1', `Bearer ${token}`))).toBe(200);
   });

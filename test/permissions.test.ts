@@ -9,7 +9,13 @@ const mine = (who: Actor): ConversationState => ({ status: 'claimed', assignee: 
 const theirs: ConversationState = { status: 'claimed', assignee: 'bob' };
 const resolved: ConversationState = { status: 'resolved' };
 
-type Row = [action: (typeof HANDOFF_ACTIONS)[number], state: ConversationState, actor: Actor, decision: boolean, expected: 'ok' | 'conflict' | 'forbidden'];
+type Row = [
+  action: (typeof HANDOFF_ACTIONS)[number],
+  state: ConversationState,
+  actor: Actor,
+  decision: boolean,
+  expected: 'ok' | 'conflict' | 'forbidden',
+];
 
 const rows: Row[] = [
   // claim

@@ -71,11 +71,16 @@ describe('quarantine', () => {
     const first = await quarantineBadPayment();
     const second = await quarantineBadPayment();
 
-    await expect.poll(async () => {
-      lines.length = 0;
-      await runQuarantineCli(['list'], { service, out });
-      return lines.join('\n');
-    }, { timeout: 15_000 }).toContain(second.id);
+    await expect
+      .poll(
+        async () => {
+          lines.length = 0;
+          await runQuarantineCli(['list'], { service, out });
+          return lines.join('\n');
+        },
+        { timeout: 15_000 },
+      )
+      .toContain(second.id);
 
     lines.length = 0;
     expect(await runQuarantineCli(['show', first.id], { service, out })).toBe(0);

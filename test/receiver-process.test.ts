@@ -41,7 +41,27 @@ describe('the receiver process', () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hookline-tls-'));
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
+    const made = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(made.status, made.stderr).toBe(0);
     cert = readFileSync(join(dir, 'cert.pem'));
     port = await freePort();
@@ -80,21 +100,59 @@ describe('the receiver process', () => {
 
   it('logs one JSON line per request with source, event type, workflow ID, outcome and latency', async () => {
     const body = JSON.stringify({ ...SAMPLES['order.status_updated'], order_id: `ORD-${randomUUID().slice(0, 8)}` });
-    const accepted = await request(port, cert, 'POST', '/webhooks/oms', { 'content-type': 'application/json', ...signWebhook('hmac-sha256-hex', body, SECRETS.WEBHOOK_SECRET_OMS) }, body);
+    const accepted = await request(
+      port,
+      cert,
+      'POST',
+      '/webhooks/oms',
+      { 'content-type': 'application/json', ...signWebhook('hmac-sha256-hex', body, SECRETS.WEBHOOK_SECRET_OMS) },
+      body,
+    );
     expect(accepted.status).toBe(202);
     const workflowId = (JSON.parse(accepted.body) as { workflowId: string }).workflowId;
-    const forged = await request(port, cert, 'POST', '/webhooks/oms', { 'content-type': 'application/json', 'x-webhook-signature': 'sha256=00' }, body);
+    const forged = await request(
+      port,
+      cert,
+      'POST',
+      '/webhooks/oms',
+      { 'content-type': 'application/json', 'x-webhook-signature': 'sha256=00' },
+      body,
+    );
     expect(forged.status).toBe(401);
 
-    await expect.poll(() => output.split('\n').filter((l) => l.includes('"msg":"webhook"')).length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
-    const lines = output.split('\n').filter((l) => l.includes('"msg":"webhook"')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', source: 'oms', eventType: 'order.status_updated', workflowId, outcome: 'accepted', status: 202, latencyMs: expect.any(Number) }));
-    expect(lines).toContainEqual(expect.objectContaining({ source: 'oms', outcome: 'refused', status: 401, latencyMs: expect.any(Number) }));
+    await expect
+      .poll(() => output.split('\n').filter((l) => l.includes('"msg":"webhook"')).length, { timeout: 5_000 })
+      .toBeGreaterThanOrEqual(2);
+    const lines = output
+      .split('\n')
+      .filter((l) => l.includes('"msg":"webhook"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'info',
+        source: 'oms',
+        eventType: 'order.status_updated',
+        workflowId,
+        outcome: 'accepted',
+        status: 202,
+        latencyMs: expect.any(Number),
+      }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ source: 'oms', outcome: 'refused', status: 401, latencyMs: expect.any(Number) }),
+    );
   });
 
   it('keeps every secret out of its logs and answers', async () => {
     const body = JSON.stringify(SAMPLES['payment.succeeded']);
-    const wrong = await request(port, cert, 'POST', '/webhooks/payments', { 'content-type': 'application/json', ...signWebhook('stripe', body, 'whsec_not-the-secret') }, body);
+    const wrong = await request(
+      port,
+      cert,
+      'POST',
+      '/webhooks/payments',
+      { 'content-type': 'application/json', ...signWebhook('stripe', body, 'whsec_not-the-secret') },
+      body,
+    );
     expect(wrong.status).toBe(401);
     const operator = await request(port, cert, 'GET', '/handoffs', { authorization: 'Bearer nope' });
     expect(operator.status).toBe(401);

@@ -80,14 +80,25 @@ describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
 
     const deliveries: [string, () => Promise<Sent>][] = [
       ['a new event', () => sendSigned(receiver.url, 'oms', orderUpdated())],
-      ['another new event', () => sendSigned(receiver.url, 'crm', {
-        event_type: 'customer.inquiry.new', timestamp: new Date().toISOString(), inquiry_id: `INQ-${randomUUID()}`,
-        customer_id: 'CUST-1', summary: 'Where is my order?', source: 'chat',
-      })],
+      [
+        'another new event',
+        () =>
+          sendSigned(receiver.url, 'crm', {
+            event_type: 'customer.inquiry.new',
+            timestamp: new Date().toISOString(),
+            inquiry_id: `INQ-${randomUUID()}`,
+            customer_id: 'CUST-1',
+            summary: 'Where is my order?',
+            source: 'chat',
+          }),
+      ],
       // A redelivery must not be answered "duplicate" from memory: only Temporal can say so.
       ['a redelivery of the accepted event', () => sendSigned(receiver.url, 'oms', first)],
       // Quarantine is a Temporal start too; a verified-but-broken event is not accepted either.
-      ['an event that would be quarantined', () => sendSigned(receiver.url, 'oms', { event_type: 'order.teleported', order_id: randomUUID() })],
+      [
+        'an event that would be quarantined',
+        () => sendSigned(receiver.url, 'oms', { event_type: 'order.teleported', order_id: randomUUID() }),
+      ],
     ];
     for (const [what, send] of deliveries) {
       const res = await timed(send);

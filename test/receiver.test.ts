@@ -21,10 +21,18 @@ import { connectTestEnv, startAgent, startReceiver, testDatabases, TEST_SECRETS,
 const stripe = new Stripe('sk_test_x');
 
 function stripeHeaders(raw: string, secret: string, at = new Date()): Record<string, string> {
-  return { 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: raw, secret, timestamp: Math.floor(at.getTime() / 1000) }) };
+  return {
+    'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: raw, secret, timestamp: Math.floor(at.getTime() / 1000) }),
+  };
 }
 
-function standardHeaders(raw: string, secret: string, id: string, at = new Date(), prefix: 'webhook' | 'svix' = 'webhook'): Record<string, string> {
+function standardHeaders(
+  raw: string,
+  secret: string,
+  id: string,
+  at = new Date(),
+  prefix: 'webhook' | 'svix' = 'webhook',
+): Record<string, string> {
   return {
     [`${prefix}-id`]: id,
     [`${prefix}-timestamp`]: String(Math.floor(at.getTime() / 1000)),
@@ -139,7 +147,12 @@ function postChunked(receiver: Receiver, source: string, raw: string, headers: R
           const text = Buffer.concat(chunks).toString('utf8');
           const responseHeaders = new Headers();
           for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') responseHeaders.set(k, v);
-          resolve({ status: res.statusCode ?? 0, text, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: responseHeaders });
+          resolve({
+            status: res.statusCode ?? 0,
+            text,
+            body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+            headers: responseHeaders,
+          });
         });
       },
     );
@@ -186,7 +199,7 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
   let receiver: Receiver;
   const extraReceivers: Receiver[] = [];
 
-  const GITHUB_SECRET = 'github-test-secret-It\'s a Secret to Everybody';
+  const GITHUB_SECRET = "github-test-secret-It's a Secret to Everybody";
   const githubEnv = {
     WEBHOOK_SOURCES: 'github',
     WEBHOOK_SCHEME_GITHUB: 'hmac-sha256-hex',
@@ -222,7 +235,10 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
   /** Exactly one run with this ID, per visibility (eventually consistent, so polled) and per describe(). */
   async function expectExactlyOneExecution(workflowId: string): Promise<void> {
     const query = `WorkflowId = '${workflowId}'`;
-    const first = await eventually(() => env.client.workflow.count(query).then((c) => c.count), (n) => n >= 1);
+    const first = await eventually(
+      () => env.client.workflow.count(query).then((c) => c.count),
+      (n) => n >= 1,
+    );
     expect(first).toBe(1);
     // Any second run would have been created before the responses came back; give visibility a moment to show it.
     await new Promise((r) => setTimeout(r, 1_000));
@@ -273,7 +289,12 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       const workflowId = expectAccepted(res, `payments:payment.succeeded:${body.id}`);
       expect((await env.client.workflow.getHandle(workflowId).describe()).type).toBe('paymentEventWorkflow');
       const [envelope] = (await startArgs(workflowId)) as [EventEnvelope];
-      expect(envelope).toMatchObject({ source: 'payments', identity: body.id, identityFrom: 'sender', event: { payment_id: body.payment_id, amount: 49.99 } });
+      expect(envelope).toMatchObject({
+        source: 'payments',
+        identity: body.id,
+        identityFrom: 'sender',
+        event: { payment_id: body.payment_id, amount: 49.99 },
+      });
     });
 
     it('github source: @octokit/webhooks-methods sign in X-Hub-Signature-256; the unsigned X-GitHub-Delivery is only a reference', async () => {
@@ -380,7 +401,11 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       secret: () => TEST_SECRETS.carrier!,
       event() {
         const body = delivered();
-        return { body, headersExtra: { 'x-shopify-webhook-id': randomUUID() }, workflowId: `carrier:shipment.delivered:${body.tracking_number}:${body.timestamp}` };
+        return {
+          body,
+          headersExtra: { 'x-shopify-webhook-id': randomUUID() },
+          workflowId: `carrier:shipment.delivered:${body.tracking_number}:${body.timestamp}`,
+        };
       },
       sign: async (raw, secret, extra) => ({ ...extra, 'x-shopify-hmac-sha256': shopifyHmac(secret, raw) }),
       signatureHeaders: ['x-shopify-hmac-sha256'],
@@ -455,7 +480,12 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
         it('stale timestamp (10 min old, validly signed) → 401 timestamp-too-old', async () => {
           const { body, headersExtra, workflowId } = sender.event();
           const raw = JSON.stringify(body);
-          const res = await post(receiver, sender.source, raw, await sender.sign(raw, sender.secret(), headersExtra, new Date(Date.now() - 10 * 60_000)));
+          const res = await post(
+            receiver,
+            sender.source,
+            raw,
+            await sender.sign(raw, sender.secret(), headersExtra, new Date(Date.now() - 10 * 60_000)),
+          );
           expectSignatureRefused(res, 'timestamp-too-old', sender.secret());
           await expectNoWorkflow(workflowId);
         });
@@ -463,7 +493,12 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
         it('future timestamp (10 min ahead, validly signed) → 401 timestamp-too-new', async () => {
           const { body, headersExtra, workflowId } = sender.event();
           const raw = JSON.stringify(body);
-          const res = await post(receiver, sender.source, raw, await sender.sign(raw, sender.secret(), headersExtra, new Date(Date.now() + 10 * 60_000)));
+          const res = await post(
+            receiver,
+            sender.source,
+            raw,
+            await sender.sign(raw, sender.secret(), headersExtra, new Date(Date.now() + 10 * 60_000)),
+          );
           expectSignatureRefused(res, 'timestamp-too-new', sender.secret());
           await expectNoWorkflow(workflowId);
         });
@@ -520,7 +555,10 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       const responses = await Promise.all(Array.from({ length: 20 }, () => post(receiver, 'oms', raw, headers)));
 
       const statuses = responses.map((r) => r.status);
-      expect(statuses.every((s) => s >= 200 && s < 300), JSON.stringify(statuses)).toBe(true);
+      expect(
+        statuses.every((s) => s >= 200 && s < 300),
+        JSON.stringify(statuses),
+      ).toBe(true);
       expect(statuses.filter((s) => s === 202)).toHaveLength(1);
       expect(statuses.filter((s) => s === 200)).toHaveLength(19);
       const workflowId = `oms:order.status_updated:${orderKey(body)}`;
@@ -559,7 +597,10 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       const body = orderUpdated();
       const raw = JSON.stringify(body);
       const signature = { 'x-webhook-signature': await octokitSign(TEST_SECRETS.oms!, raw) };
-      const workflowId = expectAccepted(await post(receiver, 'oms', raw, { ...signature, 'x-github-delivery': randomUUID() }), `oms:order.status_updated:${orderKey(body)}`);
+      const workflowId = expectAccepted(
+        await post(receiver, 'oms', raw, { ...signature, 'x-github-delivery': randomUUID() }),
+        `oms:order.status_updated:${orderKey(body)}`,
+      );
       for (let i = 0; i < 4; i++) {
         const replay = await post(receiver, 'oms', raw, { ...signature, 'x-github-delivery': randomUUID() });
         expect(replay.status, replay.text).toBe(200);
@@ -567,17 +608,27 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       }
       expect(await env.client.workflow.getHandle(workflowId).result()).toEqual({ applied: true, notified: 'order-shipped' });
       await expectExactlyOneExecution(workflowId);
-      const sent = await agent.db.selectFrom('notifications').select('idempotency_key').where('idempotency_key', 'like', `${workflowId}%`).execute();
+      const sent = await agent.db
+        .selectFrom('notifications')
+        .select('idempotency_key')
+        .where('idempotency_key', 'like', `${workflowId}%`)
+        .execute();
       expect(sent).toHaveLength(1);
     });
 
-    it('an old carrier delivery replayed under a chosen X-Shopify-Webhook-Id cannot take the genuine event\'s workflow ID', async () => {
+    it("an old carrier delivery replayed under a chosen X-Shopify-Webhook-Id cannot take the genuine event's workflow ID", async () => {
       const carrierPost = (b: Record<string, unknown>, webhookId: string) => {
         const raw = JSON.stringify(b);
-        return post(receiver, 'carrier', raw, { 'x-shopify-hmac-sha256': shopifyHmac(TEST_SECRETS.carrier!, raw), 'x-shopify-webhook-id': webhookId });
+        return post(receiver, 'carrier', raw, {
+          'x-shopify-hmac-sha256': shopifyHmac(TEST_SECRETS.carrier!, raw),
+          'x-shopify-webhook-id': webhookId,
+        });
       };
       const old = delivered();
-      const oldId = expectAccepted(await carrierPost(old, randomUUID()), `carrier:shipment.delivered:${old.tracking_number}:${old.timestamp}`);
+      const oldId = expectAccepted(
+        await carrierPost(old, randomUUID()),
+        `carrier:shipment.delivered:${old.tracking_number}:${old.timestamp}`,
+      );
       const genuine = delivered();
       const genuineId = `carrier:shipment.delivered:${genuine.tracking_number}:${genuine.timestamp}`;
       // The attacker names the header after the genuine event (both its own header value and its ID).
@@ -593,7 +644,15 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
 
     it('property: the same signed bytes under any extra header values name one workflow (every scheme)', async () => {
       const fc = await import('fast-check');
-      const idHeaders = ['x-github-delivery', 'x-shopify-webhook-id', 'webhook-id', 'svix-id', 'x-request-id', 'idempotency-key', 'x-event-id'];
+      const idHeaders = [
+        'x-github-delivery',
+        'x-shopify-webhook-id',
+        'webhook-id',
+        'svix-id',
+        'x-request-id',
+        'idempotency-key',
+        'x-event-id',
+      ];
       const cases = senders.map((sender) => ({ sender, ...sender.event() }));
       const signed = await Promise.all(
         cases.map(async (c) => {
@@ -625,14 +684,20 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       const raw = JSON.stringify(body);
       const delivery = randomUUID();
       const github = async () => ({ 'x-hub-signature-256': await octokitSign(GITHUB_SECRET, raw), 'x-github-delivery': delivery });
-      const workflowId = expectAccepted(await post(receiver, 'github', raw, await github()), `github:order.status_updated:${orderKey(body)}`);
+      const workflowId = expectAccepted(
+        await post(receiver, 'github', raw, await github()),
+        `github:order.status_updated:${orderKey(body)}`,
+      );
       const again = await post(receiver, 'github', raw, await github());
       expect(again.status, again.text).toBe(200);
       expect(again.body).toMatchObject({ duplicate: true, workflowId });
 
       const inq = JSON.stringify(inquiry());
       const msgId = `msg_${uid()}`;
-      const crmId = expectAccepted(await post(receiver, 'crm', inq, standardHeaders(inq, TEST_SECRETS.crm!, msgId, new Date(Date.now() - 60_000))), `crm:customer.inquiry.new:${msgId}`);
+      const crmId = expectAccepted(
+        await post(receiver, 'crm', inq, standardHeaders(inq, TEST_SECRETS.crm!, msgId, new Date(Date.now() - 60_000))),
+        `crm:customer.inquiry.new:${msgId}`,
+      );
       const resent = await post(receiver, 'crm', inq, standardHeaders(inq, TEST_SECRETS.crm!, msgId));
       expect(resent.status, resent.text).toBe(200);
       expect(resent.body).toMatchObject({ duplicate: true, workflowId: crmId });
@@ -746,7 +811,12 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       await expectNoWorkflow(`oms:order.status_updated:${orderKey(bodies[3]!)}`);
       // The limit is per source: another source on the same receiver is unaffected.
       const raw = JSON.stringify(delivered());
-      expectAccepted(await post(limited, 'carrier', raw, { 'x-shopify-hmac-sha256': shopifyHmac(TEST_SECRETS.carrier!, raw), 'x-shopify-webhook-id': randomUUID() }));
+      expectAccepted(
+        await post(limited, 'carrier', raw, {
+          'x-shopify-hmac-sha256': shopifyHmac(TEST_SECRETS.carrier!, raw),
+          'x-shopify-webhook-id': randomUUID(),
+        }),
+      );
     });
 
     it('403 from 127.0.0.1 when WEBHOOK_ALLOW_IPS_OMS=10.0.0.0/8', async () => {
@@ -765,7 +835,9 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
     });
 
     it('a CIDR with an empty prefix (10.0.0.0/) fails start-up, naming the variable, instead of allowing everyone', async () => {
-      await expect(receiverWith({ sourceEnv: { WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/' } })).rejects.toThrow(/WEBHOOK_ALLOW_IPS_OMS.*"10\.0\.0\.0\/"/);
+      await expect(receiverWith({ sourceEnv: { WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/' } })).rejects.toThrow(
+        /WEBHOOK_ALLOW_IPS_OMS.*"10\.0\.0\.0\/"/,
+      );
     });
 
     it('X-Forwarded-For counts only behind a trusted proxy', async () => {
@@ -775,7 +847,10 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       const send = async (r: Receiver, forwardedFor: string) => {
         const body = orderUpdated();
         const raw = JSON.stringify(body);
-        const res = await post(r, 'oms', raw, { 'x-webhook-signature': await octokitSign(TEST_SECRETS.oms!, raw), 'x-forwarded-for': forwardedFor });
+        const res = await post(r, 'oms', raw, {
+          'x-webhook-signature': await octokitSign(TEST_SECRETS.oms!, raw),
+          'x-forwarded-for': forwardedFor,
+        });
         return { res, workflowId: `oms:order.status_updated:${orderKey(body)}` };
       };
 
@@ -806,10 +881,15 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       expect(state.event.reason).toBe(reason);
       expect(state.event.source).toBe(source);
       const query = `HooklineStatus = "quarantined" AND WorkflowId = "${workflowId}"`;
-      const found = await eventually(() => env.client.workflow.count(query).then((c) => c.count), (n) => n > 0, 10_000);
+      const found = await eventually(
+        () => env.client.workflow.count(query).then((c) => c.count),
+        (n) => n > 0,
+        10_000,
+      );
       expect(found).toBe(1);
       const ids: string[] = [];
-      for await (const info of env.client.workflow.list({ query: `HooklineStatus = "quarantined" AND HooklineSource = "${source}"` })) ids.push(info.workflowId);
+      for await (const info of env.client.workflow.list({ query: `HooklineStatus = "quarantined" AND HooklineSource = "${source}"` }))
+        ids.push(info.workflowId);
       expect(ids).toContain(workflowId);
     }
 
@@ -827,7 +907,10 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       const workflowId = `quarantine:payments:${body.id}`;
       expectQuarantinedResponse(res, workflowId);
       const problems = res.body.problems as string[];
-      expect(problems.some((p) => /^amount\b/.test(p)), JSON.stringify(problems)).toBe(true);
+      expect(
+        problems.some((p) => /^amount\b/.test(p)),
+        JSON.stringify(problems),
+      ).toBe(true);
       expect(res.body.reason).toBe('body does not match the payment.succeeded schema');
       await expectNoWorkflow(`payments:payment.succeeded:${body.id}`);
       await expectHeld(workflowId, raw, res.body.reason as string, 'payments');

@@ -32,15 +32,36 @@ describe('replay', () => {
       return res.body.workflowId as string;
     };
     const ids = {
-      order: await send('oms', { ...SAMPLES['order.status_updated'], order_id: orderId, new_status: 'delivered', timestamp: '2026-11-01T00:00:00Z', total_amount: 20, currency: 'USD' }),
+      order: await send('oms', {
+        ...SAMPLES['order.status_updated'],
+        order_id: orderId,
+        new_status: 'delivered',
+        timestamp: '2026-11-01T00:00:00Z',
+        total_amount: 20,
+        currency: 'USD',
+      }),
       payment: await send('payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${orderId}`, order_id: orderId, amount: 20 }),
-      inquiry: await send('crm', { ...SAMPLES['customer.inquiry.new'], inquiry_id: `INQ-${unique()}`, order_id: orderId, summary: 'Where is my order?' }),
+      inquiry: await send('crm', {
+        ...SAMPLES['customer.inquiry.new'],
+        inquiry_id: `INQ-${unique()}`,
+        order_id: orderId,
+        summary: 'Where is my order?',
+      }),
     };
     for (const id of Object.values(ids)) await t.env.client.workflow.getHandle(id).result();
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-11-03T00:00:00Z' });
     await send('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
     const returnHandle = t.env.client.workflow.getHandle(returnWorkflowId(returnId));
-    await expect.poll(() => returnHandle.describe().then(() => true, () => false), { timeout: 15_000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          returnHandle.describe().then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 15_000 },
+      )
+      .toBe(true);
     expect(await returnHandle.result()).toMatchObject({ status: 'refunded' });
 
     const all = { ...ids, return: returnHandle.workflowId };

@@ -7,7 +7,17 @@ import { workflowIdFor } from '../src/events/identity';
 import { runSpoolCli } from '../scripts/spool';
 import { createIntake } from '../src/receiver/intake';
 import { silentLogger } from '../src/log';
-import { createDrainer, DEFAULT_DRAIN_POLICY, loadSpoolConfig, nextDrain, openSpool, readiness, SpoolRefusal, SpoolRefusedError, type SpoolStore } from '../src/spool';
+import {
+  createDrainer,
+  DEFAULT_DRAIN_POLICY,
+  loadSpoolConfig,
+  nextDrain,
+  openSpool,
+  readiness,
+  SpoolRefusal,
+  SpoolRefusedError,
+  type SpoolStore,
+} from '../src/spool';
 import { sendSigned, startReceiver, type Receiver } from './support/harness';
 import { freePort } from './support/processes';
 import { spoolRows, spoolTargets } from './support/spool';
@@ -59,7 +69,10 @@ describe('spool configuration', () => {
   });
 
   it('turns a source off with WEBHOOK_SPOOL_<SOURCE>=off and names a bad value', () => {
-    expect([...loadSpoolConfig({ WEBHOOK_SPOOL_CRM: 'off', WEBHOOK_SPOOL_GITHUB_APP: 'ON' }, sources).sources]).toEqual(['oms', 'github-app']);
+    expect([...loadSpoolConfig({ WEBHOOK_SPOOL_CRM: 'off', WEBHOOK_SPOOL_GITHUB_APP: 'ON' }, sources).sources]).toEqual([
+      'oms',
+      'github-app',
+    ]);
     expect(() => loadSpoolConfig({ WEBHOOK_SPOOL_OMS: 'maybe' }, sources)).toThrow(ConfigError);
     expect(() => loadSpoolConfig({ WEBHOOK_SPOOL_OMS: 'maybe' }, sources)).toThrow(/WEBHOOK_SPOOL_OMS: expected on or off/);
     expect(() => loadSpoolConfig({ SPOOL_URL: 'mysql://x' }, sources)).toThrow(/SPOOL_URL: expected sqlite:<path> or postgres:/);
@@ -75,8 +88,14 @@ describe('readiness with a spool', () => {
   });
 
   it('is degraded (still ready) while events are spooled, or while Temporal is away but the spool works', () => {
-    expect(readiness(true, stats(3))).toMatchObject({ ready: true, body: { status: 'degraded', spool: { depth: 3, oldestAgeSeconds: 1.5 }, reason: expect.stringContaining('3 spooled') } });
-    expect(readiness(false, stats(0))).toMatchObject({ ready: true, body: { status: 'degraded', temporal: 'unreachable', reason: expect.stringContaining('spooled durably') } });
+    expect(readiness(true, stats(3))).toMatchObject({
+      ready: true,
+      body: { status: 'degraded', spool: { depth: 3, oldestAgeSeconds: 1.5 }, reason: expect.stringContaining('3 spooled') },
+    });
+    expect(readiness(false, stats(0))).toMatchObject({
+      ready: true,
+      body: { status: 'degraded', temporal: 'unreachable', reason: expect.stringContaining('spooled durably') },
+    });
   });
 
   it('is not ready when neither Temporal nor the spool can take an event', () => {
@@ -91,7 +110,13 @@ const envelope = (orderId = `ORD-${randomUUID().slice(0, 8)}`): EventEnvelope =>
   identity: `${orderId}:shipped`,
   identityFrom: 'natural-key',
   receivedAt: new Date().toISOString(),
-  event: { event_type: 'order.status_updated', timestamp: new Date().toISOString(), order_id: orderId, customer_id: 'CUST-1', new_status: 'shipped' } as EventEnvelope['event'],
+  event: {
+    event_type: 'order.status_updated',
+    timestamp: new Date().toISOString(),
+    order_id: orderId,
+    customer_id: 'CUST-1',
+    new_status: 'shipped',
+  } as EventEnvelope['event'],
 });
 const idOf = (e: EventEnvelope) => workflowIdFor(e.source, e.event.event_type, e.identity);
 
@@ -165,12 +190,19 @@ describe.each(spoolTargets())('the spool store on $name', (target) => {
     expect(await one.claim('c', 10, 60_000)).toEqual([]);
 
     // Released rows (Temporal did not answer) are claimable again at once, with the error kept.
-    await one.release('a', a.map((r) => r.seq), 'no answer within 1000 ms');
+    await one.release(
+      'a',
+      a.map((r) => r.seq),
+      'no answer within 1000 ms',
+    );
     const again = await two.claim('c', 10, 60_000);
     expect(again.map((r) => r.workflowId)).toEqual(a.map((r) => r.workflowId));
     expect(again.every((r) => r.attempts === 2 && r.lastError === 'no answer within 1000 ms')).toBe(true);
     // Someone else's release does nothing.
-    await one.release('a', b.map((r) => r.seq));
+    await one.release(
+      'a',
+      b.map((r) => r.seq),
+    );
     expect(await one.claim('d', 10, 60_000)).toEqual([]);
 
     // A claim whose lease ran out (its drainer died) is taken over.
@@ -183,11 +215,17 @@ describe.each(spoolTargets())('the spool store on $name', (target) => {
     // on a busy machine this line may run after the lease already ended).
     const early = await two.claim('alive', 10, 60_000);
     if (Date.now() - claimedAt < 1_000) expect(early).toEqual([]);
-    const taken = early.length > 0 ? early : await vi.waitFor(async () => {
-      const rows = await two.claim('alive', 10, 60_000);
-      expect(rows).not.toEqual([]);
-      return rows;
-    }, { timeout: 5_000, interval: 100 });
+    const taken =
+      early.length > 0
+        ? early
+        : await vi.waitFor(
+            async () => {
+              const rows = await two.claim('alive', 10, 60_000);
+              expect(rows).not.toEqual([]);
+              return rows;
+            },
+            { timeout: 5_000, interval: 100 },
+          );
     expect(taken.map((r) => r.workflowId)).toEqual([idOf(late)]);
     expect((await one.stats()).claimed).toBe(1);
   });
@@ -254,72 +292,88 @@ describe('a receiver with a spool while Temporal is cut off (a TCP proxy to the 
     await proxy?.close();
   });
 
-  it('answers 202 queued with the final workflow ID, 200 to a redelivery, 503 for a source with the spool off; drains once Temporal is back', { timeout: 60_000 }, async () => {
-    const direct = await sendSigned(receiver.url, 'oms', orderUpdated());
-    expect(direct.status).toBe(202);
-    expect(direct.body.queued).toBeUndefined();
-    expect(await spoolRows(spoolUrl)).toEqual([]);
+  it(
+    'answers 202 queued with the final workflow ID, 200 to a redelivery, 503 for a source with the spool off; drains once Temporal is back',
+    { timeout: 60_000 },
+    async () => {
+      const direct = await sendSigned(receiver.url, 'oms', orderUpdated());
+      expect(direct.status).toBe(202);
+      expect(direct.body.queued).toBeUndefined();
+      expect(await spoolRows(spoolUrl)).toEqual([]);
 
-    proxy.cut();
-    mode = 'cut';
-    const first = orderUpdated();
-    const queued = await sendSigned(receiver.url, 'oms', first);
-    expect(queued.status, JSON.stringify(queued.body)).toBe(202);
-    const workflowId = workflowIdFor('oms', 'order.status_updated', `${first.order_id}:shipped:${first.timestamp}`);
-    expect(queued.body).toEqual({ accepted: true, duplicate: false, queued: true, workflowId });
+      proxy.cut();
+      mode = 'cut';
+      const first = orderUpdated();
+      const queued = await sendSigned(receiver.url, 'oms', first);
+      expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+      const workflowId = workflowIdFor('oms', 'order.status_updated', `${first.order_id}:shipped:${first.timestamp}`);
+      expect(queued.body).toEqual({ accepted: true, duplicate: false, queued: true, workflowId });
 
-    // Later events skip the start timeout: the outage is known, and they go straight to the spool.
-    expect(receiver.spool?.intake.bypassing).toBe(true);
-    const second = await sendSigned(receiver.url, 'oms', orderUpdated());
-    expect(second.body.queued).toBe(true);
+      // Later events skip the start timeout: the outage is known, and they go straight to the spool.
+      expect(receiver.spool?.intake.bypassing).toBe(true);
+      const second = await sendSigned(receiver.url, 'oms', orderUpdated());
+      expect(second.body.queued).toBe(true);
 
-    const again = await sendSigned(receiver.url, 'oms', first);
-    expect(again.status).toBe(200);
-    expect(again.body).toEqual({ accepted: true, duplicate: true, workflowId });
+      const again = await sendSigned(receiver.url, 'oms', first);
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual({ accepted: true, duplicate: true, workflowId });
 
-    const kept = await sendSigned(receiver.url, 'oms', { event_type: 'order.teleported', order_id: randomUUID() });
-    expect(kept.status).toBe(202);
-    expect(kept.body).toMatchObject({ accepted: true, queued: true, quarantined: true, reason: expect.stringContaining('unknown event type') });
+      const kept = await sendSigned(receiver.url, 'oms', { event_type: 'order.teleported', order_id: randomUUID() });
+      expect(kept.status).toBe(202);
+      expect(kept.body).toMatchObject({
+        accepted: true,
+        queued: true,
+        quarantined: true,
+        reason: expect.stringContaining('unknown event type'),
+      });
 
-    const unspooled = await sendSigned(receiver.url, 'crm', {
-      event_type: 'customer.inquiry.new', timestamp: new Date().toISOString(), inquiry_id: `INQ-${randomUUID()}`, customer_id: 'CUST-1', summary: 'Where is my order?', source: 'chat',
-    });
-    expect(unspooled.status).toBe(503);
-    expect(unspooled.headers.get('retry-after')).toMatch(/^\d+$/);
+      const unspooled = await sendSigned(receiver.url, 'crm', {
+        event_type: 'customer.inquiry.new',
+        timestamp: new Date().toISOString(),
+        inquiry_id: `INQ-${randomUUID()}`,
+        customer_id: 'CUST-1',
+        summary: 'Where is my order?',
+        source: 'chat',
+      });
+      expect(unspooled.status).toBe(503);
+      expect(unspooled.headers.get('retry-after')).toMatch(/^\d+$/);
 
-    const rows = await spoolRows(spoolUrl);
-    expect(rows.map((r) => r.workflow_id)).toEqual([workflowId, second.body.workflowId, kept.body.workflowId]);
-    expect(await metric(receiver.url, 'hookline_spool_depth')).toBe(3);
-    expect(await metric(receiver.url, 'hookline_spool_oldest_age_seconds')).toBeGreaterThan(0);
-    expect(await metric(receiver.url, 'hookline_webhook_requests_total{source="oms",outcome="queued"}')).toBe(2);
-    const ready = await fetch(`${receiver.url}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'degraded', spool: { depth: 3 } });
+      const rows = await spoolRows(spoolUrl);
+      expect(rows.map((r) => r.workflow_id)).toEqual([workflowId, second.body.workflowId, kept.body.workflowId]);
+      expect(await metric(receiver.url, 'hookline_spool_depth')).toBe(3);
+      expect(await metric(receiver.url, 'hookline_spool_oldest_age_seconds')).toBeGreaterThan(0);
+      expect(await metric(receiver.url, 'hookline_webhook_requests_total{source="oms",outcome="queued"}')).toBe(2);
+      const ready = await fetch(`${receiver.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'degraded', spool: { depth: 3 } });
 
-    // Full (SPOOL_MAX_EVENTS=6): 503 with Retry-After and the reason, and nothing stored.
-    const more = [orderUpdated(), orderUpdated(), orderUpdated()];
-    for (const body of more) expect((await sendSigned(receiver.url, 'oms', body)).status).toBe(202);
-    const refused = await sendSigned(receiver.url, 'oms', orderUpdated('ORD-REFUSED'));
-    expect(refused.status).toBe(503);
-    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(refused.body).toMatchObject({ type: 'urn:hookline:problem:temporal-unavailable', retryable: true, reason: 'spool-full' });
-    expect(refused.body.accepted).toBeUndefined();
-    const spooled = (await spoolRows(spoolUrl)).map((r) => r.workflow_id);
-    expect(spooled).toHaveLength(6);
-    expect(spooled.some((id) => id.includes('ORD-REFUSED'))).toBe(false);
+      // Full (SPOOL_MAX_EVENTS=6): 503 with Retry-After and the reason, and nothing stored.
+      const more = [orderUpdated(), orderUpdated(), orderUpdated()];
+      for (const body of more) expect((await sendSigned(receiver.url, 'oms', body)).status).toBe(202);
+      const refused = await sendSigned(receiver.url, 'oms', orderUpdated('ORD-REFUSED'));
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(refused.body).toMatchObject({ type: 'urn:hookline:problem:temporal-unavailable', retryable: true, reason: 'spool-full' });
+      expect(refused.body.accepted).toBeUndefined();
+      const spooled = (await spoolRows(spoolUrl)).map((r) => r.workflow_id);
+      expect(spooled).toHaveLength(6);
+      expect(spooled.some((id) => id.includes('ORD-REFUSED'))).toBe(false);
 
-    proxy.restore();
-    mode = 'up';
-    await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 30_000, interval: 200 }).toBe(0);
-    for (const id of spooled) {
-      const description = await temporal.workflow.getHandle(id).describe();
-      expect(description.taskQueue).toBe(taskQueue);
-    }
-    expect(await metric(receiver.url, 'hookline_spool_drained_total')).toBe(6);
-    expect(await (await fetch(`${receiver.url}/readyz`)).json()).toMatchObject({ status: 'ready' });
-    // Back to the direct path: nothing spooled for a new event.
-    await expect.poll(async () => (await sendSigned(receiver.url, 'oms', orderUpdated())).body.queued, { timeout: 10_000, interval: 300 }).toBeUndefined();
-  });
+      proxy.restore();
+      mode = 'up';
+      await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 30_000, interval: 200 }).toBe(0);
+      for (const id of spooled) {
+        const description = await temporal.workflow.getHandle(id).describe();
+        expect(description.taskQueue).toBe(taskQueue);
+      }
+      expect(await metric(receiver.url, 'hookline_spool_drained_total')).toBe(6);
+      expect(await (await fetch(`${receiver.url}/readyz`)).json()).toMatchObject({ status: 'ready' });
+      // Back to the direct path: nothing spooled for a new event.
+      await expect
+        .poll(async () => (await sendSigned(receiver.url, 'oms', orderUpdated())).body.queued, { timeout: 10_000, interval: 300 })
+        .toBeUndefined();
+    },
+  );
 });
 
 describe('a refusal is not an outage', () => {
@@ -360,7 +414,10 @@ describe('npm run spool -- stats | list | drain', () => {
     connection = await Connection.connect({ address: inject('temporalAddress') });
     nowhere = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '1s' });
     // `nowhere` is left open, for the reason given above.
-    closers.push(() => store.close(), () => connection.close());
+    closers.push(
+      () => store.close(),
+      () => connection.close(),
+    );
   });
   afterAll(async () => {
     for (const close of closers) await close().catch(() => undefined);

@@ -71,7 +71,11 @@ describe('npm start', () => {
     expect(lead, output).toBeDefined();
     const me = await fetch(`http://127.0.0.1:${ports.PORT}/operators/me`, { headers: { authorization: `Bearer ${lead}` } });
     expect(await me.json()).toEqual({ name: 'lead', role: 'lead' });
-    const whoami = spawnSync('npm', ['run', '--silent', 'handoff', '--', 'whoami'], { cwd: ROOT, env: { ...env, HOOKLINE_URL: `http://127.0.0.1:${ports.PORT}`, HOOKLINE_OPERATOR_TOKEN: lead }, encoding: 'utf8' });
+    const whoami = spawnSync('npm', ['run', '--silent', 'handoff', '--', 'whoami'], {
+      cwd: ROOT,
+      env: { ...env, HOOKLINE_URL: `http://127.0.0.1:${ports.PORT}`, HOOKLINE_OPERATOR_TOKEN: lead },
+      encoding: 'utf8',
+    });
     expect(whoami.stdout.trim(), whoami.stderr).toBe('lead (lead)');
 
     const sent = spawnSync('npm', ['run', '--silent', 'send', '--', 'oms', 'order.status_updated'], { cwd: ROOT, env, encoding: 'utf8' });
@@ -86,7 +90,9 @@ describe('npm start', () => {
     const receiverMetrics = await (await fetch(`http://127.0.0.1:${ports.PORT}/metrics`)).text();
     expect(receiverMetrics).toContain('hookline_webhook_requests_total{source="oms",outcome="accepted"} 1');
     expect(receiverMetrics).toContain('hookline_webhook_requests_total{source="oms",outcome="duplicate"} 1');
-    await expect.poll(async () => (await fetch(workerMetrics)).text(), { timeout: 30_000 }).toMatch(/^temporal_workflow_completed\{[^}]*workflow_type="orderStatusWorkflow"[^}]*\} 1$/m);
+    await expect
+      .poll(async () => (await fetch(workerMetrics)).text(), { timeout: 30_000 })
+      .toMatch(/^temporal_workflow_completed\{[^}]*workflow_type="orderStatusWorkflow"[^}]*\} 1$/m);
 
     const children = processesOf(dataDir);
     expect(children.length).toBeGreaterThanOrEqual(4);

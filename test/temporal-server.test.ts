@@ -39,7 +39,14 @@ function fakeGo(): { bin: string; log: string } {
   const log = join(bin, 'calls');
   writeFileSync(
     join(bin, 'go'),
-    ['#!/bin/sh', `echo "$* CGO_ENABLED=$CGO_ENABLED GOBIN=$GOBIN" >> ${log}`, 'printf "#!/bin/sh\\necho server\\n" > "$GOBIN/server"', 'printf "#!/bin/sh\\necho sql\\n" > "$GOBIN/sql"', 'chmod +x "$GOBIN/server" "$GOBIN/sql"', ''].join('\n'),
+    [
+      '#!/bin/sh',
+      `echo "$* CGO_ENABLED=$CGO_ENABLED GOBIN=$GOBIN" >> ${log}`,
+      'printf "#!/bin/sh\\necho server\\n" > "$GOBIN/server"',
+      'printf "#!/bin/sh\\necho sql\\n" > "$GOBIN/sql"',
+      'chmod +x "$GOBIN/server" "$GOBIN/sql"',
+      '',
+    ].join('\n'),
   );
   chmodSync(join(bin, 'go'), 0o755);
   return { bin, log };
@@ -58,7 +65,9 @@ describe('npm run temporal-server', () => {
     expect(first.stderr).toContain(`building temporal-server and temporal-sql-tool ${TEMPORAL_SERVER_VERSION} from the Go module proxy`);
     expect(first.stderr).toContain('freshly built with go');
     const [call, uiCall] = readFileSync(go.log, 'utf8').trim().split('\n');
-    expect(call).toContain(`install -tags disable_grpc_modules go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION} go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`);
+    expect(call).toContain(
+      `install -tags disable_grpc_modules go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION} go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`,
+    );
     // Then the UI server, the same way, into its own versioned cache.
     expect(uiCall).toContain(`install github.com/temporalio/ui-server/v2/cmd/server@${TEMPORAL_UI_VERSION}`);
     expect(first.stderr).toContain(`built the UI in`);
@@ -72,7 +81,9 @@ describe('npm run temporal-server', () => {
     const second = provision(env);
     expect(second.status).toBe(0);
     expect(second.stderr).toContain(`cached build (${TEMPORAL_SERVER_VERSION})`);
-    expect(second.stderr).toContain(`Temporal UI: ${join(cache, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION, 'temporal-ui')} — cached build`);
+    expect(second.stderr).toContain(
+      `Temporal UI: ${join(cache, 'hookline', 'temporal-ui', TEMPORAL_UI_VERSION, 'temporal-ui')} — cached build`,
+    );
     expect(readFileSync(go.log, 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
@@ -99,7 +110,14 @@ describe('npm run temporal-server', () => {
 
 describe('the cluster’s settings', () => {
   it('moves every server port with the frontend’s, and refuses membership ports a smallint cannot hold', () => {
-    expect(serverPorts(7233)).toEqual({ frontend: 7233, frontendHttp: 7243, history: 7234, matching: 7235, worker: 7239, membership: { frontend: 6933, history: 6934, matching: 6935, worker: 6939 } });
+    expect(serverPorts(7233)).toEqual({
+      frontend: 7233,
+      frontendHttp: 7243,
+      history: 7234,
+      matching: 7235,
+      worker: 7239,
+      membership: { frontend: 6933, history: 6934, matching: 6935, worker: 6939 },
+    });
     expect(serverPorts(20_000).membership.worker).toBe(19_706);
     expect(() => serverPorts(32_760)).toThrow(/HOOKLINE_TEMPORAL_PORT=32760: choose a port between 1324 and 32757/);
     expect(() => serverPorts(1000)).toThrow(/HOOKLINE_TEMPORAL_PORT=1000/);
@@ -110,9 +128,15 @@ describe('the cluster’s settings', () => {
       temporal: 'postgres://t:s3cret@db.internal:5433/temporal',
       visibility: 'postgres://t:s3cret@db.internal:5433/temporal_visibility',
     });
-    expect(() => temporalDatabases({ TEMPORAL_DATABASE_URL: 'mysql://x@y/temporal' })).toThrow(/^TEMPORAL_DATABASE_URL: expected postgres:\/\//);
-    expect(() => temporalDatabases({ TEMPORAL_DATABASE_URL: 'postgres://t:s3cret@db/temporal?sslmode=require' })).toThrow(/postgres:\/\/t:\*\*\*@db/);
-    expect(() => temporalDatabases({ TEMPORAL_VISIBILITY_DATABASE_URL: 'postgres://other@127.0.0.1:5432/v' })).toThrow(/same server, as the same user/);
+    expect(() => temporalDatabases({ TEMPORAL_DATABASE_URL: 'mysql://x@y/temporal' })).toThrow(
+      /^TEMPORAL_DATABASE_URL: expected postgres:\/\//,
+    );
+    expect(() => temporalDatabases({ TEMPORAL_DATABASE_URL: 'postgres://t:s3cret@db/temporal?sslmode=require' })).toThrow(
+      /postgres:\/\/t:\*\*\*@db/,
+    );
+    expect(() => temporalDatabases({ TEMPORAL_VISIBILITY_DATABASE_URL: 'postgres://other@127.0.0.1:5432/v' })).toThrow(
+      /same server, as the same user/,
+    );
   });
 });
 

@@ -213,7 +213,10 @@ describe('stripe', () => {
   it('honours a custom tolerance', () => {
     const old = header(BODY, { at: NOW_S - 600 });
     expect(verifyWebhook('stripe', body(), { 'stripe-signature': old }, [SECRET], { now, toleranceSeconds: 600 }).signedAt).toBeDefined();
-    expectFailure(() => verifyWebhook('stripe', body(), { 'stripe-signature': old }, [SECRET], { now, toleranceSeconds: 599 }), 'timestamp-too-old');
+    expectFailure(
+      () => verifyWebhook('stripe', body(), { 'stripe-signature': old }, [SECRET], { now, toleranceSeconds: 599 }),
+      'timestamp-too-old',
+    );
   });
 
   it('accepts a delivery matching the second of two rotated secrets', () => {

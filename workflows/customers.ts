@@ -20,7 +20,12 @@ export async function stockShortageWorkflow(envelope: EnvelopeOf<'inventory.stoc
       idempotencyKey: `${workflowId}:${order.orderId}`,
       customerId: order.customerId,
       orderId: order.orderId,
-      message: { kind: 'stock-shortage', orderId: order.orderId, productId: event.product_id, expectedRestockDate: event.expected_restock_date },
+      message: {
+        kind: 'stock-shortage',
+        orderId: order.orderId,
+        productId: event.product_id,
+        expectedRestockDate: event.expected_restock_date,
+      },
     });
   }
   return { notifiedOrders: affected.map((o) => o.orderId) };

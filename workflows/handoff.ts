@@ -150,11 +150,17 @@ function reject(message: string): never {
 }
 
 /** An update validator's check of who is acting: refuses with HandoffRejected or HandoffForbidden. */
-function authorize(action: HandoffAction, conversation: Conversation, input: { agent: string; role?: OperatorRole }, decision = false): void {
+function authorize(
+  action: HandoffAction,
+  conversation: Conversation,
+  input: { agent: string; role?: OperatorRole },
+  decision = false,
+): void {
   const actor: Actor = { name: input.agent?.trim() ?? '', role: input.role === 'lead' ? 'lead' : 'agent' };
   const refused = refusal(action, conversation, actor, { decision });
   if (!refused) return;
-  if (refused.kind === 'forbidden') throw ApplicationFailure.create({ type: 'HandoffForbidden', message: refused.message, nonRetryable: true });
+  if (refused.kind === 'forbidden')
+    throw ApplicationFailure.create({ type: 'HandoffForbidden', message: refused.message, nonRetryable: true });
   reject(refused.message);
 }
 
@@ -265,7 +271,12 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
       conversation.note = note;
       conversation.resolvedAt = now();
       conversation.slaDeadline = undefined;
-      conversation.messages.push({ from: 'system', author: agent, text: `Resolved by ${agent}: ${outcome}${note ? ` — ${note}` : ''}`, at: conversation.resolvedAt });
+      conversation.messages.push({
+        from: 'system',
+        author: agent,
+        text: `Resolved by ${agent}: ${outcome}${note ? ` — ${note}` : ''}`,
+        at: conversation.resolvedAt,
+      });
       touched();
       return conversation;
     },
@@ -292,8 +303,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
   let reminders = 0;
   while (conversation.status !== 'resolved') {
     const seen = epoch;
-    const slaMs =
-      conversation.status === 'waiting' ? request.unclaimedSlaMs : repliedSinceClaim ? undefined : request.unansweredSlaMs;
+    const slaMs = conversation.status === 'waiting' ? request.unclaimedSlaMs : repliedSinceClaim ? undefined : request.unansweredSlaMs;
     const untilDecision = decideBy === undefined ? undefined : Math.max(1, decideBy - Date.now());
     const waitMs = Math.min(slaMs ?? Infinity, untilDecision ?? Infinity);
     conversation.slaDeadline = slaMs === undefined ? undefined : new Date(Date.now() + slaMs).toISOString();
@@ -311,7 +321,11 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
     if (conversation.status === 'waiting') {
       announcements += 1;
       conversation.priority = Math.min(MAX_PRIORITY, conversation.priority + 1);
-      conversation.messages.push({ from: 'system', text: `Unclaimed past its SLA: priority raised to ${conversation.priority}`, at: now() });
+      conversation.messages.push({
+        from: 'system',
+        text: `Unclaimed past its SLA: priority raised to ${conversation.priority}`,
+        at: now(),
+      });
       touched();
       await acts.notifyAgents({
         idempotencyKey: `${keyBase}:handoff:unclaimed:${announcements}`,

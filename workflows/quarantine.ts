@@ -3,9 +3,7 @@ import type { QuarantinedEvent } from '../src/events/envelope';
 import { HooklineStatus } from './search-attributes';
 
 export type QuarantineOutcome =
-  | { outcome: 'replayed'; workflowId: string; by: string }
-  | { outcome: 'discarded'; by: string; note?: string }
-  | { outcome: 'expired' };
+  { outcome: 'replayed'; workflowId: string; by: string } | { outcome: 'discarded'; by: string; note?: string } | { outcome: 'expired' };
 
 export interface QuarantineState {
   event: QuarantinedEvent;

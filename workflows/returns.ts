@@ -1,4 +1,14 @@
-import { allHandlersFinished, condition, defineQuery, defineSignal, isCancellation, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { ReturnLabel } from '../src/agent/types';
 import { acts, kb, settings, upstream } from './activities';
@@ -74,10 +84,22 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     return state;
   }
   const ret = initiated;
-  await kb.recordReturn({ returnId, orderId: ret.order_id, customerId: ret.customer_id, status: 'initiated', reason: ret.reason, items: ret.items });
+  await kb.recordReturn({
+    returnId,
+    orderId: ret.order_id,
+    customerId: ret.customer_id,
+    status: 'initiated',
+    reason: ret.reason,
+    items: ret.items,
+  });
 
   state.status = 'checking-policy';
-  const policy = await kb.checkReturnPolicy({ orderId: ret.order_id, items: ret.items, policyDays: config.returnPolicyDays, requestedAt: ret.timestamp });
+  const policy = await kb.checkReturnPolicy({
+    orderId: ret.order_id,
+    items: ret.items,
+    policyDays: config.returnPolicyDays,
+    requestedAt: ret.timestamp,
+  });
   if (!policy.eligible) {
     state.status = 'awaiting-approval';
     await kb.recordReturn({ returnId, status: 'awaiting-approval' });
@@ -87,16 +109,27 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       reason: `Return ${returnId} is outside policy: ${policy.reason}`,
       customerId: ret.customer_id,
       customer: await customerContextFor(ret.customer_id),
-      facts: { returnId, orderId: ret.order_id, policy: policy.reason, reason: ret.reason, refund: `${policy.refundAmount} ${policy.currency}` },
+      facts: {
+        returnId,
+        orderId: ret.order_id,
+        policy: policy.reason,
+        reason: ret.reason,
+        refund: `${policy.refundAmount} ${policy.currency}`,
+      },
       decideWithinMs: config.approvalTimeoutMs,
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
     if (state.approval.outcome !== 'approve') {
       state.status = 'denied';
-      const reason = state.approval.outcome === 'expired' ? `${policy.reason}; no approval in time` : (state.approval.note ?? policy.reason);
+      const reason =
+        state.approval.outcome === 'expired' ? `${policy.reason}; no approval in time` : (state.approval.note ?? policy.reason);
       await kb.recordReturn({ returnId, status: 'denied' });
-      await acts.notifyCustomer({ idempotencyKey: key('denied'), customerId: ret.customer_id, message: { kind: 'return-denied', returnId, reason } });
+      await acts.notifyCustomer({
+        idempotencyKey: key('denied'),
+        customerId: ret.customer_id,
+        message: { kind: 'return-denied', returnId, reason },
+      });
       await condition(allHandlersFinished);
       return state;
     }
@@ -124,7 +157,9 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
         orderId: ret.order_id,
         step,
         cause,
-        label: state.label ? `${state.label.labelId} (${labelVoided ? 'voided' : received ? 'used for the parcel' : 'not voided'})` : 'none',
+        label: state.label
+          ? `${state.label.labelId} (${labelVoided ? 'voided' : received ? 'used for the parcel' : 'not voided'})`
+          : 'none',
         parcel: received ? 'received' : 'not received',
         refund: state.refundId ?? `not made (${policy.refundAmount} ${policy.currency} due)`,
       },
@@ -136,14 +171,26 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
   }
 
   try {
-    const label = await upstream.createReturnLabel({ returnId, orderId: ret.order_id, customerId: ret.customer_id, items: ret.items, idempotencyKey: key('label') });
+    const label = await upstream.createReturnLabel({
+      returnId,
+      orderId: ret.order_id,
+      customerId: ret.customer_id,
+      items: ret.items,
+      idempotencyKey: key('label'),
+    });
     state.label = label;
     compensations.unshift(async () => {
       await upstream.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') });
       labelVoided = true;
     });
     step = 'warehouse';
-    await upstream.expectReturn({ returnId, orderId: ret.order_id, items: ret.items, trackingNumber: label.trackingNumber, idempotencyKey: key('expect') });
+    await upstream.expectReturn({
+      returnId,
+      orderId: ret.order_id,
+      items: ret.items,
+      trackingNumber: label.trackingNumber,
+      idempotencyKey: key('expect'),
+    });
     step = 'label-sent';
     await kb.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
     await acts.notifyCustomer({
@@ -157,7 +204,11 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       state.status = 'expired';
       await compensate(compensations);
       await kb.recordReturn({ returnId, status: 'expired' });
-      await acts.notifyCustomer({ idempotencyKey: key('expired'), customerId: ret.customer_id, message: { kind: 'return-expired', returnId } });
+      await acts.notifyCustomer({
+        idempotencyKey: key('expired'),
+        customerId: ret.customer_id,
+        message: { kind: 'return-expired', returnId },
+      });
       return state;
     }
   } catch (err) {
@@ -165,7 +216,11 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     await compensate(compensations);
     await kb.recordReturn({ returnId, status: 'failed' });
     if (isCancellation(err) || !patched(RETURN_FAILURE_HANDOFF)) {
-      await acts.notifyAgents({ idempotencyKey: key('failed'), subject: `Return ${returnId} failed`, body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}` });
+      await acts.notifyAgents({
+        idempotencyKey: key('failed'),
+        subject: `Return ${returnId} failed`,
+        body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}`,
+      });
       throw err;
     }
     return handOver(err);
@@ -176,7 +231,13 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     step = 'restock';
     await upstream.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') });
     step = 'refund';
-    const refund = await upstream.refund({ orderId: ret.order_id, amount: policy.refundAmount, currency: policy.currency, reason: `return ${returnId}`, idempotencyKey: key('refund') });
+    const refund = await upstream.refund({
+      orderId: ret.order_id,
+      amount: policy.refundAmount,
+      currency: policy.currency,
+      reason: `return ${returnId}`,
+      idempotencyKey: key('refund'),
+    });
     state.refundId = refund.refundId;
     await kb.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
     await acts.notifyCustomer({

@@ -26,6 +26,14 @@ export const SEARCH_ATTRIBUTES = [
 
 /** The dev server's `--search-attribute Name=Type` spelling. */
 export function searchAttributeFlags(): string[] {
-  const spelling: Record<string, string> = { KEYWORD: 'Keyword', INT: 'Int', TEXT: 'Text', BOOL: 'Bool', DOUBLE: 'Double', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
+  const spelling: Record<string, string> = {
+    KEYWORD: 'Keyword',
+    INT: 'Int',
+    TEXT: 'Text',
+    BOOL: 'Bool',
+    DOUBLE: 'Double',
+    DATETIME: 'Datetime',
+    KEYWORD_LIST: 'KeywordList',
+  };
   return SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${spelling[key.type]}`]);
 }

@@ -30,7 +30,13 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
       reason: `Shipment ${event.tracking_number} for order ${event.order_id}: ${event.exception_code}`,
       customerId: customerId ?? 'unknown',
       customer: customerId ? await customerContextFor(customerId) : undefined,
-      facts: { orderId: event.order_id, trackingNumber: event.tracking_number, carrier: event.carrier, exception: event.exception_code, description: event.description ?? '' },
+      facts: {
+        orderId: event.order_id,
+        trackingNumber: event.tracking_number,
+        carrier: event.carrier,
+        exception: event.exception_code,
+        description: event.description ?? '',
+      },
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
@@ -43,6 +49,11 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
     event.event_type === 'shipment.delivered'
       ? { kind: 'order-delivered', orderId: event.order_id }
       : { kind: 'order-delayed', orderId: event.order_id, eta: event.new_eta, reason: event.delay_reason };
-  await acts.notifyCustomer({ idempotencyKey: `${workflowId}:notify`, customerId: applied.customerId ?? event.customer_id, orderId: event.order_id, message });
+  await acts.notifyCustomer({
+    idempotencyKey: `${workflowId}:notify`,
+    customerId: applied.customerId ?? event.customer_id,
+    orderId: event.order_id,
+    message,
+  });
   return { applied: true, notified: message.kind };
 }

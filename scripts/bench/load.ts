@@ -72,11 +72,15 @@ class Recorder {
 /** POST over a keep-alive agent, as a real sender's HTTP client would; the status code, or the error. */
 function post(agent: http.Agent, url: string, d: SignedDelivery, timeoutMs: number): Promise<number | Error> {
   return new Promise((resolve) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(d.body.length), ...d.headers } }, (res) => {
-      res.resume(); // the body is not needed, but must be drained to free the socket
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', resolve);
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(d.body.length), ...d.headers } },
+      (res) => {
+        res.resume(); // the body is not needed, but must be drained to free the socket
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', resolve);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout: no answer within ${timeoutMs} ms`)));
     req.on('error', resolve);
     req.end(d.body);
@@ -84,7 +88,10 @@ function post(agent: http.Agent, url: string, d: SignedDelivery, timeoutMs: numb
 }
 
 function progressReporter(label: string, count: () => number, started: () => number): () => void {
-  const timer = setInterval(() => process.send!({ kind: 'progress', label, done: count(), elapsedMs: performance.now() - started() } satisfies LoadProgress), 1000);
+  const timer = setInterval(
+    () => process.send!({ kind: 'progress', label, done: count(), elapsedMs: performance.now() - started() } satisfies LoadProgress),
+    1000,
+  );
   return () => clearInterval(timer);
 }
 
@@ -108,16 +115,25 @@ async function closedLoop(plan: LoadPlan, shape: Extract<LoadShape, { kind: 'clo
     perEvent?.push(statuses);
   };
   const runLanes = (more: () => boolean, one: () => Promise<void>) =>
-    Promise.all(Array.from({ length: lanes }, async () => {
-      while (more()) await one();
-    }));
+    Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (more()) await one();
+      }),
+    );
 
   const rec = new Recorder();
   const perEvent: number[][] | undefined = shape.copies > 1 ? [] : undefined;
   const started = performance.now();
   const stopAt = shape.durationMs === undefined ? Infinity : started + shape.durationMs;
-  const stopProgress = progressReporter(plan.label, () => rec.latenciesMs.length, () => started);
-  await runLanes(() => next < (shape.events ?? Infinity) && performance.now() < stopAt, () => send(rec, perEvent));
+  const stopProgress = progressReporter(
+    plan.label,
+    () => rec.latenciesMs.length,
+    () => started,
+  );
+  await runLanes(
+    () => next < (shape.events ?? Infinity) && performance.now() < stopAt,
+    () => send(rec, perEvent),
+  );
   const wallMs = performance.now() - started;
   stopProgress();
   agent.destroy();
@@ -132,7 +148,11 @@ async function openLoop(plan: LoadPlan, shape: Extract<LoadShape, { kind: 'open'
   const rec = new Recorder();
   const lags: number[] = [];
   const started = performance.now() + 5;
-  const stopProgress = progressReporter(plan.label, () => rec.latenciesMs.length, () => started);
+  const stopProgress = progressReporter(
+    plan.label,
+    () => rec.latenciesMs.length,
+    () => started,
+  );
   await new Promise<void>((resolve) => {
     let sent = 0;
     let answered = 0;

@@ -20,7 +20,13 @@ if (process.send) {
     if (message !== 'memory?') return;
     const before = process.memoryUsage();
     gc();
-    process.send({ kind: 'memory', rss: before.rss, heapUsed: before.heapUsed, heapUsedAfterGc: process.memoryUsage().heapUsed, external: before.external });
+    process.send({
+      kind: 'memory',
+      rss: before.rss,
+      heapUsed: before.heapUsed,
+      heapUsedAfterGc: process.memoryUsage().heapUsed,
+      external: before.external,
+    });
   });
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   // The channel must not keep alive a process that would otherwise have exited.

@@ -83,11 +83,22 @@ function tail(file: string, lines = 15): string {
 }
 
 /** Polls `ready` until it is true; fails at once if the child exits, with its log's tail. */
-export async function waitUntil(what: string, child: ChildProcess, logFile: string, ready: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+export async function waitUntil(
+  what: string,
+  child: ChildProcess,
+  logFile: string,
+  ready: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!alive(child)) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail(logFile)}`);
-    if (await Promise.resolve().then(ready).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(ready)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`${what} was not ready within ${timeoutMs / 1000}s:\n${tail(logFile)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -106,7 +117,11 @@ export async function httpOk(url: string): Promise<boolean> {
  * asynchronous on a pipe, synchronous on a file), and from there to `logFile`.
  */
 export function spawnNode(entry: string, env: NodeJS.ProcessEnv, logFile: string, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', PROBE, '--import', 'tsx', entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', PROBE, '--import', 'tsx', entry], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
@@ -138,16 +153,45 @@ export type DevServerStore = 'memory' | 'file';
  * in a SQLite file as `npm start` does (every commit is fsynced); `memory` is the dev server's
  * default, an in-memory SQLite database that is gone when the server stops.
  */
-export async function startDevServer(options: { cliPath: string; store: DevServerStore; dir: string; group: ProcessGroup; ports?: { port: number; metricsPort: number } }): Promise<{ address: string; metricsUrl: string; child: ChildProcess; dbFile?: string; connection: Connection; ports: { port: number; metricsPort: number } }> {
+export async function startDevServer(options: {
+  cliPath: string;
+  store: DevServerStore;
+  dir: string;
+  group: ProcessGroup;
+  ports?: { port: number; metricsPort: number };
+}): Promise<{
+  address: string;
+  metricsUrl: string;
+  child: ChildProcess;
+  dbFile?: string;
+  connection: Connection;
+  ports: { port: number; metricsPort: number };
+}> {
   // `ports` to start it again where the receiver expects it (the outage bench restarts it).
-  const [port, metricsPort] = options.ports ? [options.ports.port, options.ports.metricsPort] : await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
+  const [port, metricsPort] = options.ports
+    ? [options.ports.port, options.ports.metricsPort]
+    : await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
   const address = `127.0.0.1:${port}`;
   const dbFile = options.store === 'file' ? join(options.dir, 'temporal.db') : undefined;
   const logFile = join(options.dir, 'temporal.log');
   const fd = openSync(logFile, 'a');
   const child = spawn(
     options.cliPath,
-    ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--metrics-port', String(metricsPort), ...(dbFile ? devServerFileArgs(dbFile) : []), '--log-level', 'error', ...searchAttributeFlags()],
+    [
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      String(metricsPort),
+      ...(dbFile ? devServerFileArgs(dbFile) : []),
+      '--log-level',
+      'error',
+      ...searchAttributeFlags(),
+    ],
     { stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
@@ -200,7 +244,10 @@ export function cpuMeter(pids: Record<string, number | undefined>): () => Record
  * VmRSS of each process every `everyMs`, keeping the highest: the peak under load, which VmHWM
  * cannot give once start-up (compiling, bundling) has set a higher mark.
  */
-export function sampleResident(pids: Record<string, number | undefined>, everyMs = 250): { peaks: Record<string, number>; stop: () => void } {
+export function sampleResident(
+  pids: Record<string, number | undefined>,
+  everyMs = 250,
+): { peaks: Record<string, number>; stop: () => void } {
   const peaks: Record<string, number> = {};
   const read = () => {
     for (const [name, pid] of Object.entries(pids)) {

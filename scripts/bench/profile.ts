@@ -22,9 +22,15 @@ interface CpuProfile {
 }
 
 const COMPONENTS: [string, RegExp][] = [
-  ['Temporal client (grpc-js, protobufjs, @temporalio/*, node:http2)', /node_modules\/(@grpc|protobufjs|@protobufjs|@temporalio|long)\/|^node:internal\/http2/],
+  [
+    'Temporal client (grpc-js, protobufjs, @temporalio/*, node:http2)',
+    /node_modules\/(@grpc|protobufjs|@protobufjs|@temporalio|long)\/|^node:internal\/http2/,
+  ],
   ['hookline code (src/: verify, zod, identity, intake, log, metrics)', /\/src\/|node_modules\/(zod|prom-client)\//],
-  ['HTTP server + Express (node:http, express, router, body-parser)', /node_modules\/(express|router|body-parser|raw-body|finalhandler|send|content-type|type-is|on-finished|statuses|qs|iconv-lite|mime-types|accepts|negotiator|etag|fresh|proxy-addr|depd|debug|cookie|vary|encodeurl|escape-html|parseurl|merge-descriptors|path-to-regexp)\/|^node:(_http|internal\/http|net|internal\/stream_base)/],
+  [
+    'HTTP server + Express (node:http, express, router, body-parser)',
+    /node_modules\/(express|router|body-parser|raw-body|finalhandler|send|content-type|type-is|on-finished|statuses|qs|iconv-lite|mime-types|accepts|negotiator|etag|fresh|proxy-addr|depd|debug|cookie|vary|encodeurl|escape-html|parseurl|merge-descriptors|path-to-regexp)\/|^node:(_http|internal\/http|net|internal\/stream_base)/,
+  ],
 ];
 
 function componentOf(url: string, name: string): string | undefined {

@@ -10,7 +10,10 @@ export const mib = (bytes: number | undefined) => (bytes === undefined ? 'n/a' :
 export const perSecond = (n: number) => (n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString('en-US'));
 
 /** Other work on the machine moves every figure; the load average says how busy it was. */
-export const loadAverage = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+export const loadAverage = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 
 export function machine(): string {
   const cpu = cpus();
@@ -20,7 +23,11 @@ export function machine(): string {
 /** A plain-text table: the first column left-aligned, the rest right-aligned (they are numbers). */
 export function table(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));

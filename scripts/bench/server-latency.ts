@@ -13,12 +13,21 @@ export interface Histogram {
 const LINE = /^service_latency_(bucket|sum|count)\{([^}]*)\} (\S+)$/;
 
 export async function startLatency(metricsUrl: string): Promise<Histogram | undefined> {
-  const text = await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text(), () => undefined);
+  const text = await fetch(metricsUrl, { signal: AbortSignal.timeout(5_000) }).then(
+    (r) => r.text(),
+    () => undefined,
+  );
   if (text === undefined) return undefined;
   const h: Histogram = { count: 0, sumSeconds: 0, buckets: [] };
   for (const line of text.split('\n')) {
     const m = LINE.exec(line);
-    if (!m || !m[2]!.includes('operation="StartWorkflowExecution"') || !m[2]!.includes('service_name="frontend"') || !m[2]!.includes('namespace="default"')) continue;
+    if (
+      !m ||
+      !m[2]!.includes('operation="StartWorkflowExecution"') ||
+      !m[2]!.includes('service_name="frontend"') ||
+      !m[2]!.includes('namespace="default"')
+    )
+      continue;
     const value = Number(m[3]);
     if (m[1] === 'count') h.count = value;
     else if (m[1] === 'sum') h.sumSeconds = value;

@@ -17,7 +17,8 @@ export const templateResponder: Responder = {
     const first = customer.name.split(' ')[0] ?? customer.name;
     if (f.orderId && f.orderStatus) {
       const lines = [`Thanks for reaching out, ${first}. Your order ${f.orderId} is currently ${f.orderStatus.replace(/_/g, ' ')}.`];
-      if (f.carrier || f.trackingNumber) lines.push(`It is travelling with ${f.carrier ?? 'our carrier'}${f.trackingNumber ? `, tracking ${f.trackingNumber}` : ''}.`);
+      if (f.carrier || f.trackingNumber)
+        lines.push(`It is travelling with ${f.carrier ?? 'our carrier'}${f.trackingNumber ? `, tracking ${f.trackingNumber}` : ''}.`);
       if (f.eta) lines.push(`Estimated delivery: ${f.eta}.`);
       lines.push('Reply to this message if there is anything else we can do.');
       return lines.join(' ');

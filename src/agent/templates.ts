@@ -22,16 +22,25 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
         body: `${hello}We're sorry: your order ${m.orderId} is running late${m.reason ? ` (${m.reason})` : ''}.${m.eta ? ` New estimated delivery: ${formatDay(m.eta)}.` : ''}`,
       };
     case 'order-cancelled':
-      return { subject: `Your order ${m.orderId} was cancelled`, body: `${hello}Your order ${m.orderId} has been cancelled. If you did not expect this, reply and we'll help.` };
+      return {
+        subject: `Your order ${m.orderId} was cancelled`,
+        body: `${hello}Your order ${m.orderId} has been cancelled. If you did not expect this, reply and we'll help.`,
+      };
     case 'payment-confirmed':
-      return { subject: `Payment received for order ${m.orderId}`, body: `${hello}We received your payment of ${money(m.amount, m.currency)} for order ${m.orderId}. Thank you!` };
+      return {
+        subject: `Payment received for order ${m.orderId}`,
+        body: `${hello}We received your payment of ${money(m.amount, m.currency)} for order ${m.orderId}. Thank you!`,
+      };
     case 'payment-failed':
       return {
         subject: `Payment problem with order ${m.orderId}`,
         body: `${hello}Your payment of ${money(m.amount, m.currency)} for order ${m.orderId} did not go through${m.reason ? ` (${m.reason})` : ''}. Please update your payment details to keep the order.`,
       };
     case 'payment-refunded':
-      return { subject: `Refund for order ${m.orderId}`, body: `${hello}We refunded ${money(m.amount, m.currency)} for order ${m.orderId}. It may take a few days to appear.` };
+      return {
+        subject: `Refund for order ${m.orderId}`,
+        body: `${hello}We refunded ${money(m.amount, m.currency)} for order ${m.orderId}. It may take a few days to appear.`,
+      };
     case 'stock-shortage':
       return {
         subject: `An item in order ${m.orderId} is out of stock`,
@@ -45,9 +54,15 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
     case 'return-denied':
       return { subject: `About your return ${m.returnId}`, body: `${hello}We can't accept return ${m.returnId}: ${m.reason}.` };
     case 'return-expired':
-      return { subject: `Your return ${m.returnId} has expired`, body: `${hello}We didn't receive return ${m.returnId} in time, so its label has been cancelled. Contact us if you still want to return it.` };
+      return {
+        subject: `Your return ${m.returnId} has expired`,
+        body: `${hello}We didn't receive return ${m.returnId} in time, so its label has been cancelled. Contact us if you still want to return it.`,
+      };
     case 'return-refunded':
-      return { subject: `Refund for return ${m.returnId}`, body: `${hello}We received return ${m.returnId} and refunded ${money(m.amount, m.currency)}.` };
+      return {
+        subject: `Refund for return ${m.returnId}`,
+        body: `${hello}We received return ${m.returnId} and refunded ${money(m.amount, m.currency)}.`,
+      };
     case 'inquiry-reply':
       // The responder writes the whole reply, greeting included.
       return { subject: `Re: your inquiry ${m.inquiryId}`, body: m.text };

@@ -42,7 +42,6 @@ export interface CrmClient {
 export function createCrmClient(config: ClientConfig): CrmClient {
   const http = createHttpClient('CRM', config);
   return {
-    getCustomerDetails: (customerId, options) =>
-      http.get(`/customers/${seg(customerId)}/details`, CustomerDetails, options),
+    getCustomerDetails: (customerId, options) => http.get(`/customers/${seg(customerId)}/details`, CustomerDetails, options),
   };
 }

@@ -106,8 +106,7 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
 
   // Defence in depth: nothing we build includes the token, but an upstream might echo it back.
   // (Skipped for absurdly short tokens, which would shred ordinary words.)
-  const redact = (text: string): string =>
-    token && token.length >= 6 ? text.split(token).join('[redacted]') : text;
+  const redact = (text: string): string => (token && token.length >= 6 ? text.split(token).join('[redacted]') : text);
 
   async function request<S extends z.ZodType>(
     method: 'GET' | 'POST',

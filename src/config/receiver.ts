@@ -37,8 +37,14 @@ const ReceiverEnv = z.object({
       }
       return limit;
     }),
-  RECEIVER_TLS_CERT_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing certificate file'),
-  RECEIVER_TLS_KEY_PATH: z.string().optional().refine((p) => p === undefined || existsSync(p), 'expected the path of an existing private key file'),
+  RECEIVER_TLS_CERT_PATH: z
+    .string()
+    .optional()
+    .refine((p) => p === undefined || existsSync(p), 'expected the path of an existing certificate file'),
+  RECEIVER_TLS_KEY_PATH: z
+    .string()
+    .optional()
+    .refine((p) => p === undefined || existsSync(p), 'expected the path of an existing private key file'),
   DATABASE_URL,
   OPERATOR_SESSION_TTL: duration('12h'),
   RECEIVER_PLAIN_HTTP: flag(false),
@@ -80,7 +86,9 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
   }
   const e = parseEnv(ReceiverEnv, env);
   if (Boolean(e.RECEIVER_TLS_CERT_PATH) !== Boolean(e.RECEIVER_TLS_KEY_PATH)) {
-    throw new Error('Invalid configuration:\n  RECEIVER_TLS_CERT_PATH and RECEIVER_TLS_KEY_PATH: expected both (to serve HTTPS) or neither');
+    throw new Error(
+      'Invalid configuration:\n  RECEIVER_TLS_CERT_PATH and RECEIVER_TLS_KEY_PATH: expected both (to serve HTTPS) or neither',
+    );
   }
   const sources = loadSources(env);
   return {
@@ -90,7 +98,10 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     maxBodyBytes: e.WEBHOOK_MAX_BODY_BYTES,
     trustProxy: e.TRUST_PROXY.length > 0 ? e.TRUST_PROXY : false,
     unknownSourceRateLimit: e.WEBHOOK_UNKNOWN_SOURCE_RATE_LIMIT,
-    tls: e.RECEIVER_TLS_CERT_PATH && e.RECEIVER_TLS_KEY_PATH ? { certPath: e.RECEIVER_TLS_CERT_PATH, keyPath: e.RECEIVER_TLS_KEY_PATH } : undefined,
+    tls:
+      e.RECEIVER_TLS_CERT_PATH && e.RECEIVER_TLS_KEY_PATH
+        ? { certPath: e.RECEIVER_TLS_CERT_PATH, keyPath: e.RECEIVER_TLS_KEY_PATH }
+        : undefined,
     databaseUrl: e.DATABASE_URL,
     operatorSessionTtlMs: e.OPERATOR_SESSION_TTL,
     plainHttp: e.RECEIVER_PLAIN_HTTP,
@@ -102,4 +113,3 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     temporal: loadTemporalConfig(env),
   };
 }
-

@@ -21,7 +21,10 @@ const TemporalEnv = z.object({
     .string()
     .regex(/^[^\s:/]+:\d{1,5}$/, 'expected host:port, e.g. localhost:7233 or my-ns.a1b2c.tmprl.cloud:7233')
     .default('localhost:7233'),
-  TEMPORAL_NAMESPACE: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a namespace name').default('default'),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'expected a namespace name')
+    .default('default'),
   TEMPORAL_API_KEY: z.string().optional(),
   TEMPORAL_TLS: z.enum(['true', 'false', '1', '0'], { message: 'expected true or false' }).optional(),
   TEMPORAL_TLS_CLIENT_CERT_PATH: filePath('TLS client certificate'),

@@ -9,7 +9,12 @@ const SYSTEMS = ['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'] as cons
 
 const systemVars = Object.fromEntries(
   SYSTEMS.flatMap((s) => [
-    [`${s}_BASE_URL`, url(`the ${s.toLowerCase()} API's base URL, e.g. https://${s.toLowerCase()}.example.com (npm start points it at the built-in sandbox)`)],
+    [
+      `${s}_BASE_URL`,
+      url(
+        `the ${s.toLowerCase()} API's base URL, e.g. https://${s.toLowerCase()}.example.com (npm start points it at the built-in sandbox)`,
+      ),
+    ],
     [`${s}_API_TOKEN`, z.string().optional()],
   ]),
 ) as Record<`${(typeof SYSTEMS)[number]}_BASE_URL`, z.ZodURL> & Record<`${(typeof SYSTEMS)[number]}_API_TOKEN`, z.ZodOptional<z.ZodString>>;
@@ -19,7 +24,10 @@ const WorkerEnv = z.object({
   DATABASE_URL,
   ...systemVars,
   UPSTREAM_TIMEOUT: duration('10s'),
-  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'expected smtp://user:pass@host:port or smtps://…').optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'expected smtp://user:pass@host:port or smtps://…')
+    .optional(),
   NOTIFY_FROM: z.string().default('hookline <hookline@localhost>'),
   AGENTS_CHAT_WEBHOOK_URL: url('a chat webhook URL (Slack-compatible)').optional(),
   RETURN_POLICY_DAYS: positiveInt(30, 'a number of days'),
@@ -32,7 +40,10 @@ const WorkerEnv = z.object({
   WORKER_METRICS_ADDRESS: z
     .string()
     .default('off')
-    .refine((v) => v === 'off' || socketAddress(v) !== undefined, 'expected ip:port to serve Prometheus metrics on, e.g. 127.0.0.1:9464 or 0.0.0.0:9464 (or off)')
+    .refine(
+      (v) => v === 'off' || socketAddress(v) !== undefined,
+      'expected ip:port to serve Prometheus metrics on, e.g. 127.0.0.1:9464 or 0.0.0.0:9464 (or off)',
+    )
     .transform((v) => (v === 'off' ? undefined : v)),
   // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
   // it runs compiled and that file exists, else it bundles workflows/ at start.
@@ -80,7 +91,13 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   return {
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
-    systems: { crm: system('CRM'), carrier: system('CARRIER'), warehouse: system('WAREHOUSE'), inventory: system('INVENTORY'), payments: system('PAYMENTS') },
+    systems: {
+      crm: system('CRM'),
+      carrier: system('CARRIER'),
+      warehouse: system('WAREHOUSE'),
+      inventory: system('INVENTORY'),
+      payments: system('PAYMENTS'),
+    },
     smtpUrl: e.SMTP_URL,
     notifyFrom: e.NOTIFY_FROM,
     agentsChatWebhookUrl: e.AGENTS_CHAT_WEBHOOK_URL,

@@ -47,9 +47,7 @@ export async function openDatabase(url: string): Promise<Database> {
   }
   // Only the scheme: the rest of a URL may carry a password.
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
-  throw new Error(
-    `Unsupported database URL scheme ${scheme}; expected sqlite:<path>, sqlite::memory: or postgres://user@host/db`,
-  );
+  throw new Error(`Unsupported database URL scheme ${scheme}; expected sqlite:<path>, sqlite::memory: or postgres://user@host/db`);
 }
 
 function openSqlite(path: string): Database {

@@ -63,12 +63,7 @@ function affected(result: { numInsertedOrUpdatedRows?: bigint; numUpdatedRows?: 
  * true for the one call that recorded it and false for every later one, so a redelivered
  * event is recognised even after Temporal has forgotten the workflow that handled it.
  */
-export async function claimProcessedEvent(
-  db: Db,
-  key: string,
-  eventType: string,
-  workflowId: string,
-): Promise<boolean> {
+export async function claimProcessedEvent(db: Db, key: string, eventType: string, workflowId: string): Promise<boolean> {
   const result = await db
     .insertInto('processed_events')
     .values({ key, event_type: eventType, workflow_id: workflowId, processed_at: now() })
@@ -144,8 +139,7 @@ export interface OrderStatusInput {
  */
 export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'applied' | 'stale'> {
   const eventAt = toIsoTimestamp(e.eventAt);
-  const totalAmount =
-    e.totalAmount === undefined || e.totalAmount === null ? e.totalAmount : toDecimalAmount(e.totalAmount);
+  const totalAmount = e.totalAmount === undefined || e.totalAmount === null ? e.totalAmount : toDecimalAmount(e.totalAmount);
   const result = await db
     .insertInto('orders')
     .values({
@@ -175,10 +169,7 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
           ...(e.currency !== undefined ? { currency: eb.ref('excluded.currency') } : {}),
         }))
         .where((eb) =>
-          eb.or([
-            eb('orders.status_event_at', 'is', null),
-            eb('orders.status_event_at', '<', eb.ref('excluded.status_event_at')),
-          ]),
+          eb.or([eb('orders.status_event_at', 'is', null), eb('orders.status_event_at', '<', eb.ref('excluded.status_event_at'))]),
         ),
     )
     .executeTakeFirst();
@@ -211,9 +202,7 @@ export async function upsertOrderItems(
   await db
     .insertInto('order_items')
     .values(items.map((i) => ({ order_id: orderId, product_id: i.productId, quantity: i.quantity })))
-    .onConflict((oc) =>
-      oc.columns(['order_id', 'product_id']).doUpdateSet((eb) => ({ quantity: eb.ref('excluded.quantity') })),
-    )
+    .onConflict((oc) => oc.columns(['order_id', 'product_id']).doUpdateSet((eb) => ({ quantity: eb.ref('excluded.quantity') })))
     .execute();
 }
 
@@ -268,10 +257,7 @@ export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'appl
             updated_at: eb.ref('excluded.updated_at'),
           }))
           .where((eb) =>
-            eb.or([
-              eb('payments.status_event_at', 'is', null),
-              eb('payments.status_event_at', '<', eb.ref('excluded.status_event_at')),
-            ]),
+            eb.or([eb('payments.status_event_at', 'is', null), eb('payments.status_event_at', '<', eb.ref('excluded.status_event_at'))]),
           ),
       )
       .executeTakeFirst();
@@ -312,9 +298,7 @@ export interface ReturnInput {
 /** Creates a return or moves it on a step (label issued, refunded…), keeping omitted fields. */
 export async function upsertReturn(db: Db, r: ReturnInput): Promise<void> {
   const items_json =
-    r.items === undefined
-      ? undefined
-      : JSON.stringify(r.items.map((i) => ({ product_id: i.productId, quantity: i.quantity })));
+    r.items === undefined ? undefined : JSON.stringify(r.items.map((i) => ({ product_id: i.productId, quantity: i.quantity })));
   await db
     .insertInto('returns')
     .values({
@@ -457,7 +441,9 @@ export async function operatorBySession(db: Db, idHash: string, now: Date): Prom
   return db
     .selectFrom('operator_sessions')
     .innerJoin('operators', (join) =>
-      join.onRef('operators.name', '=', 'operator_sessions.operator_name').onRef('operators.token_hash', '=', 'operator_sessions.operator_token_hash'),
+      join
+        .onRef('operators.name', '=', 'operator_sessions.operator_name')
+        .onRef('operators.token_hash', '=', 'operator_sessions.operator_token_hash'),
     )
     .select(['operators.name', 'operators.role', 'operators.token_hash', 'operators.created_at'])
     .where('operator_sessions.id_hash', '=', idHash)
@@ -467,5 +453,8 @@ export async function operatorBySession(db: Db, idHash: string, now: Date): Prom
 
 /** Ends one session (logout), and sweeps expired ones while at it. */
 export async function deleteOperatorSession(db: Db, idHash: string, now: Date): Promise<void> {
-  await db.deleteFrom('operator_sessions').where((eb) => eb.or([eb('id_hash', '=', idHash), eb('expires_at', '<=', toIsoTimestamp(now))])).execute();
+  await db
+    .deleteFrom('operator_sessions')
+    .where((eb) => eb.or([eb('id_hash', '=', idHash), eb('expires_at', '<=', toIsoTimestamp(now))]))
+    .execute();
 }

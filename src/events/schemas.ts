@@ -10,7 +10,10 @@ const id = (what: string) => z.string().min(1, `${what} is required`).max(128);
 const timestamp = z.iso.datetime({ offset: true, message: 'expected an ISO-8601 timestamp' });
 const day = z.union([z.iso.date(), z.iso.datetime({ offset: true })], { message: 'expected a date (YYYY-MM-DD)' });
 const money = z.number().nonnegative().finite();
-const currency = z.string().regex(/^[A-Za-z]{3}$/, 'expected an ISO 4217 currency code such as USD').transform((c) => c.toUpperCase());
+const currency = z
+  .string()
+  .regex(/^[A-Za-z]{3}$/, 'expected an ISO 4217 currency code such as USD')
+  .transform((c) => c.toUpperCase());
 
 export const LineItem = z.object({ product_id: id('product_id'), quantity: z.number().int().positive() });
 export type LineItem = z.infer<typeof LineItem>;

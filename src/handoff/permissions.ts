@@ -40,7 +40,12 @@ const forbidden = (message: string): Refusal => ({ kind: 'forbidden', message })
  * `decision` marks a resolve that approves or denies (a return): it takes a lead or the person
  * holding the conversation, never an agent who has not claimed it.
  */
-export function refusal(action: HandoffAction, c: ConversationState, actor: Actor, options: { decision?: boolean } = {}): Refusal | undefined {
+export function refusal(
+  action: HandoffAction,
+  c: ConversationState,
+  actor: Actor,
+  options: { decision?: boolean } = {},
+): Refusal | undefined {
   if (!actor.name.trim()) return forbidden(`${action} needs the person acting`);
   const holds = c.status === 'claimed' && c.assignee === actor.name;
   const lead = actor.role === 'lead';

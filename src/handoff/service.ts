@@ -124,7 +124,8 @@ export class InvalidFilterError extends Error {
 
 /** The visibility query for a filter; exported for tests and for people pasting it into the UI. */
 export function visibilityQuery(filter: Omit<ListFilter, 'limit'> = {}): string {
-  const statuses = filter.status === undefined ? ALL_STATUSES : Object.hasOwn(STATUS_SETS, filter.status) ? STATUS_SETS[filter.status] : undefined;
+  const statuses =
+    filter.status === undefined ? ALL_STATUSES : Object.hasOwn(STATUS_SETS, filter.status) ? STATUS_SETS[filter.status] : undefined;
   if (!statuses) throw new InvalidFilterError(`unknown status ${JSON.stringify(filter.status)}`);
   const clauses = [
     statuses.length === 1
@@ -189,14 +190,17 @@ export function createHandoffService(client: Client): HandoffService {
     release: (id, actor) => update(id, (h) => h.executeUpdate(releaseUpdate, { args: [{ agent: actor.name, role: actor.role }] })),
 
     resolve: (id, actor, { outcome, note }) =>
-      update(id, (h) => h.executeUpdate(resolveUpdate, { args: [{ agent: actor.name, role: actor.role, outcome, ...(note ? { note } : {}) }] })),
+      update(id, (h) =>
+        h.executeUpdate(resolveUpdate, { args: [{ agent: actor.name, role: actor.role, outcome, ...(note ? { note } : {}) }] }),
+      ),
 
     async reply(id, actor, text) {
       // A signal cannot be refused by the workflow, so the check happens here, before sending,
       // with the same decision the conversation's validators make.
       const before = await show(id);
       const refused = refusal('reply', before, actor);
-      if (refused) throw refused.kind === 'forbidden' ? new HandoffForbiddenError(refused.message) : new HandoffConflictError(refused.message);
+      if (refused)
+        throw refused.kind === 'forbidden' ? new HandoffForbiddenError(refused.message) : new HandoffConflictError(refused.message);
       try {
         await handle(id).signal(replySignal, { agent: actor.name, text });
       } catch (err) {
@@ -207,7 +211,9 @@ export function createHandoffService(client: Client): HandoffService {
       const after = await show(id);
       const mine = (c: Conversation) => c.messages.filter((m) => m.from === 'agent' && m.author === actor.name && m.text === text).length;
       if (mine(after) <= mine(before)) {
-        throw new HandoffConflictError(`your reply was not sent: ${after.assignee ? `${after.assignee} holds the conversation now` : 'the conversation changed hands'}`);
+        throw new HandoffConflictError(
+          `your reply was not sent: ${after.assignee ? `${after.assignee} holds the conversation now` : 'the conversation changed hands'}`,
+        );
       }
       return after;
     },
@@ -217,8 +223,10 @@ export function createHandoffService(client: Client): HandoffService {
 function translate(id: string, err: unknown): unknown {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
-    if (cause instanceof ApplicationFailure && cause.type === 'HandoffRejected') return new HandoffConflictError(cause.message, { cause: err });
-    if (cause instanceof ApplicationFailure && cause.type === 'HandoffForbidden') return new HandoffForbiddenError(cause.message, { cause: err });
+    if (cause instanceof ApplicationFailure && cause.type === 'HandoffRejected')
+      return new HandoffConflictError(cause.message, { cause: err });
+    if (cause instanceof ApplicationFailure && cause.type === 'HandoffForbidden')
+      return new HandoffForbiddenError(cause.message, { cause: err });
     // The workflow runs, but has no conversation (yet, or ever): not an escalation.
     if (cause instanceof ApplicationFailure && /No registered handler for update/.test(cause.message)) {
       return new HandoffNotFoundError(`${id} is not an open escalation`, { cause: err });

@@ -159,11 +159,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
 
       const row =
         inserted ??
-        (await db
-          .selectFrom('notifications')
-          .selectAll()
-          .where('idempotency_key', '=', n.idempotencyKey)
-          .executeTakeFirstOrThrow());
+        (await db.selectFrom('notifications').selectAll().where('idempotency_key', '=', n.idempotencyKey).executeTakeFirstOrThrow());
       const retry = inserted === undefined;
       const logMeta = {
         notificationId: row.id,
@@ -228,9 +224,7 @@ function classifySmtpError(error: unknown): unknown {
   // Bad credentials are fixed by an operator, after which a retry should go through.
   if (e.code === 'EAUTH') return error;
   const permanent =
-    e.permanent === true ||
-    e.code === 'EENVELOPE' ||
-    (e.responseCode !== undefined && e.responseCode >= 500 && e.responseCode < 600);
+    e.permanent === true || e.code === 'EENVELOPE' || (e.responseCode !== undefined && e.responseCode >= 500 && e.responseCode < 600);
   if (!permanent) return error;
   return ApplicationFailure.create({
     type: 'NotificationRejected',

@@ -34,7 +34,12 @@ export async function runOperatorsCli(
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { role: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        strict: true,
+        options: { role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -49,10 +54,13 @@ export async function runOperatorsCli(
       case 'add': {
         if (!name) throw new UsageError('add needs a name, e.g. npm run operators -- add dana --role agent');
         if (!values.role) throw new UsageError(`add needs --role ${OPERATOR_ROLES.join('|')}`);
-        if (!(OPERATOR_ROLES as readonly string[]).includes(values.role)) throw new UsageError(`--role must be one of ${OPERATOR_ROLES.join(', ')} (got ${JSON.stringify(values.role)})`);
+        if (!(OPERATOR_ROLES as readonly string[]).includes(values.role))
+          throw new UsageError(`--role must be one of ${OPERATOR_ROLES.join(', ')} (got ${JSON.stringify(values.role)})`);
         const { operator, token } = await (await deps.directory()).add(name, values.role as OperatorRole);
         out(`Created ${operator.role} ${operator.name}. Their token is below, shown this once; hand it over privately.`);
-        out(`They use it as HOOKLINE_OPERATOR_TOKEN for npm run handoff, as "Authorization: Bearer <token>" for the API, or to log in at /inbox.`);
+        out(
+          `They use it as HOOKLINE_OPERATOR_TOKEN for npm run handoff, as "Authorization: Bearer <token>" for the API, or to log in at /inbox.`,
+        );
         out(token);
         return 0;
       }
@@ -66,7 +74,7 @@ export async function runOperatorsCli(
         return 0;
       }
       case 'remove': {
-        if (!name) throw new UsageError('remove needs the operator\'s name (see: npm run operators -- list)');
+        if (!name) throw new UsageError("remove needs the operator's name (see: npm run operators -- list)");
         if (!(await (await deps.directory()).remove(name))) {
           err(`No operator named ${name}.`);
           return 1;

@@ -63,12 +63,15 @@ export function isOperatorTokenShape(token: string): boolean {
 function checkName(name: string): void {
   if (!OPERATOR_NAME.test(name)) {
     // Lowercase only, so `Dana` and `dana` cannot be two people.
-    throw new OperatorError(`operator names are 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (got ${JSON.stringify(name.slice(0, 80))})`);
+    throw new OperatorError(
+      `operator names are 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (got ${JSON.stringify(name.slice(0, 80))})`,
+    );
   }
 }
 
 function checkRole(role: string): asserts role is OperatorRole {
-  if (!(OPERATOR_ROLES as readonly string[]).includes(role)) throw new OperatorError(`role must be one of ${OPERATOR_ROLES.join(', ')} (got ${JSON.stringify(role)})`);
+  if (!(OPERATOR_ROLES as readonly string[]).includes(role))
+    throw new OperatorError(`role must be one of ${OPERATOR_ROLES.join(', ')} (got ${JSON.stringify(role)})`);
 }
 
 export function createOperatorDirectory(db: Kysely<Schema>, options: { sessionTtlMs: number; now?: () => Date }): OperatorDirectory {

@@ -35,7 +35,9 @@ export function createApp(deps: AppDeps): Express {
   const temporalReachable = cachedCheck(() => deps.isTemporalReachable().catch(() => false), deps.readyCacheMs ?? 1000);
   // The spool's figures too: on SQLite they are read on the event loop, and /readyz is open to anyone.
   const spoolStatus = deps.spoolStatus;
-  const spoolFigures = spoolStatus ? cachedCheck(() => spoolStatus().catch(() => 'unavailable' as const), deps.readyCacheMs ?? 1000) : undefined;
+  const spoolFigures = spoolStatus
+    ? cachedCheck(() => spoolStatus().catch(() => 'unavailable' as const), deps.readyCacheMs ?? 1000)
+    : undefined;
   app.get('/readyz', async (_req, res) => {
     const reachable = await temporalReachable();
     const spool = spoolFigures ? await spoolFigures() : undefined;

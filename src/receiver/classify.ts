@@ -40,7 +40,16 @@ export function classifyVerified(args: {
     return {
       kind: 'quarantine',
       code,
-      event: { source: source.name, identity: identity.key, ...refs, receivedAt, rawBody: rawBody.toString('utf8'), eventType, reason, problems },
+      event: {
+        source: source.name,
+        identity: identity.key,
+        ...refs,
+        receivedAt,
+        rawBody: rawBody.toString('utf8'),
+        eventType,
+        reason,
+        problems,
+      },
     };
   };
 
@@ -68,7 +77,14 @@ export function classifyVerified(args: {
   const identity = eventIdentity({ signedId, event, rawBody });
   return {
     kind: 'event',
-    envelope: { source: source.name, identity: identity.key, identityFrom: identity.from, ...(deliveryRef === undefined ? {} : { deliveryRef }), receivedAt, event },
+    envelope: {
+      source: source.name,
+      identity: identity.key,
+      identityFrom: identity.from,
+      ...(deliveryRef === undefined ? {} : { deliveryRef }),
+      receivedAt,
+      event,
+    },
   };
 }
 

@@ -93,14 +93,22 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
    * wait; otherwise counts the attempt as a failure *before* looking the token up (so concurrent
    * guesses cannot all slip past the check), and takes that one back when the token is good.
    */
-  const guarded = async <T>(req: Request, via: AuthVia, token: string | undefined, use: (token: string) => Promise<T | undefined>): Promise<T | undefined> => {
+  const guarded = async <T>(
+    req: Request,
+    via: AuthVia,
+    token: string | undefined,
+    use: (token: string) => Promise<T | undefined>,
+  ): Promise<T | undefined> => {
     const ip = req.ip ?? '';
     const wait = backoff.attempt(ip);
     if (!wait.ok) {
       failed(req, via, 'throttled');
-      throw new HttpProblem(problem('auth-throttled', `Too many wrong credentials from your address; try again in ${wait.retryAfterSeconds}s.`), {
-        'Retry-After': String(wait.retryAfterSeconds),
-      });
+      throw new HttpProblem(
+        problem('auth-throttled', `Too many wrong credentials from your address; try again in ${wait.retryAfterSeconds}s.`),
+        {
+          'Retry-After': String(wait.retryAfterSeconds),
+        },
+      );
     }
     const found = token ? await use(token) : undefined;
     if (found !== undefined) {
@@ -132,11 +140,17 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     }
   };
   const refuseCrossSite = (req: Request) => {
-    logger.warn('cross-site operator request refused', { path: req.path.slice(0, 200), origin: String(req.headers.origin ?? '').slice(0, 200), ip: req.ip });
+    logger.warn('cross-site operator request refused', {
+      path: req.path.slice(0, 200),
+      origin: String(req.headers.origin ?? '').slice(0, 200),
+      ip: req.ip,
+    });
     return new HttpProblem(problem('forbidden', 'Cross-site requests are refused: use the inbox itself, or a bearer token.'));
   };
 
-  const sessionOf = (req: Request) => readCookie(req.headers.cookie, sessionCookieName(true)) ?? (options.plainHttp ? readCookie(req.headers.cookie, sessionCookieName(false)) : undefined);
+  const sessionOf = (req: Request) =>
+    readCookie(req.headers.cookie, sessionCookieName(true)) ??
+    (options.plainHttp ? readCookie(req.headers.cookie, sessionCookieName(false)) : undefined);
 
   /** The bearer token's operator when the request has one, else the session cookie's. */
   const identify = async (req: Request): Promise<Actor | undefined> => {
@@ -149,17 +163,14 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   };
 
   const requireOperator = (req: Request, res: Response, next: NextFunction) => {
-    identify(req).then(
-      (actor) => {
-        if (actor) {
-          res.locals.actor = actor;
-          return next();
-        }
-        const detail = `Send your operator token as "Authorization: Bearer <token>", or log in at /inbox. ${NO_OPERATOR_HINT}`;
-        next(new HttpProblem(problem('unauthorized', detail), { 'WWW-Authenticate': 'Bearer realm="hookline"' }));
-      },
-      next,
-    );
+    identify(req).then((actor) => {
+      if (actor) {
+        res.locals.actor = actor;
+        return next();
+      }
+      const detail = `Send your operator token as "Authorization: Bearer <token>", or log in at /inbox. ${NO_OPERATOR_HINT}`;
+      next(new HttpProblem(problem('unauthorized', detail), { 'WWW-Authenticate': 'Bearer realm="hookline"' }));
+    }, next);
   };
 
   const json = express.json({ limit: '32kb' });
@@ -293,7 +304,8 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   router.use(['/handoffs', '/inbox', '/operators'], (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const { p, headers } = toProblem(err);
-    if (p.status >= 500) logger.error('handoff request failed', { method: req.method, path: req.path, error: (err as Error)?.stack ?? String(err) });
+    if (p.status >= 500)
+      logger.error('handoff request failed', { method: req.method, path: req.path, error: (err as Error)?.stack ?? String(err) });
     sendProblem(res, p, headers);
   });
 
@@ -351,7 +363,9 @@ function loadPages(): Pages {
   try {
     return { inbox: readFileSync(join(dir, 'inbox.html'), 'utf8'), login: readFileSync(join(dir, 'login.html'), 'utf8') };
   } catch (err) {
-    throw new Error(`the inbox page assets are missing from ${dir} (copy src/receiver/inbox/ next to the compiled handoffs.js): ${(err as Error).message}`);
+    throw new Error(
+      `the inbox page assets are missing from ${dir} (copy src/receiver/inbox/ next to the compiled handoffs.js): ${(err as Error).message}`,
+    );
   }
 }
 

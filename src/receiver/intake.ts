@@ -86,10 +86,7 @@ export function quarantineWorkflowId(source: string, identity: string): string {
 export function createIntake(options: IntakeOptions): Intake {
   const { client, taskQueue } = options;
 
-  async function start(
-    workflowId: string,
-    begin: () => Promise<unknown>,
-  ): Promise<IntakeResult> {
+  async function start(workflowId: string, begin: () => Promise<unknown>): Promise<IntakeResult> {
     try {
       // The gRPC deadline alone can overrun by a retry backoff; the timer makes the bound exact, so
       // a sender with its own short timeout sees our 503 rather than its timeout. A start that

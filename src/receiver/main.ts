@@ -32,7 +32,13 @@ async function main(): Promise<void> {
   // No spooling source, no spool: every event then needs Temporal's acknowledgement, as before.
   const spool =
     config.spool.sources.size > 0
-      ? await startSpool({ config: config.spool, direct, scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`, logger, registry: metrics.registry })
+      ? await startSpool({
+          config: config.spool,
+          direct,
+          scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`,
+          logger,
+          registry: metrics.registry,
+        })
       : undefined;
   const app = createApp({
     sources: config.sources,

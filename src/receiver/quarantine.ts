@@ -44,7 +44,11 @@ export interface QuarantineService {
 
 export const QUARANTINE_QUERY = 'WorkflowType = "quarantinedEventWorkflow" AND HooklineStatus = "quarantined"';
 
-export function createQuarantineService(deps: { client: Client; intake: Intake; sources: ReadonlyMap<string, SourceConfig> }): QuarantineService {
+export function createQuarantineService(deps: {
+  client: Client;
+  intake: Intake;
+  sources: ReadonlyMap<string, SourceConfig>;
+}): QuarantineService {
   const { client } = deps;
 
   async function state(id: string): Promise<QuarantineState> {
@@ -92,7 +96,8 @@ export function createQuarantineService(deps: { client: Client; intake: Intake; 
         deliveryRef: event.deliveryRef,
         receivedAt: new Date().toISOString(),
       });
-      if (classified.kind === 'quarantine') throw new ReplayRejectedError(`Still not processable: ${classified.event.reason}`, classified.event.problems);
+      if (classified.kind === 'quarantine')
+        throw new ReplayRejectedError(`Still not processable: ${classified.event.reason}`, classified.event.problems);
       const result = await deps.intake.accept(classified.envelope);
       await client.workflow.getHandle(id).signal(quarantineResolvedSignal, { outcome: 'replayed', workflowId: result.workflowId, by });
       return result;

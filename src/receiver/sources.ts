@@ -92,7 +92,9 @@ export function parseAllowlist(variable: string, cidrs: string[]): SourceConfig[
     const family = address ? isIP(address) : 0;
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
     if (!address || family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
-      throw new ConfigError(`Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 (got ${JSON.stringify(cidr)})`);
+      throw new ConfigError(
+        `Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 (got ${JSON.stringify(cidr)})`,
+      );
     }
     list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
   }
@@ -115,23 +117,28 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
   };
 
   const schemeValue = read('SCHEME') ?? defaults?.scheme;
-  if (!schemeValue) problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (not set; required for a source that is not built in)`);
-  else if (!(SCHEMES as readonly string[]).includes(schemeValue)) problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (got ${JSON.stringify(schemeValue)})`);
+  if (!schemeValue)
+    problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (not set; required for a source that is not built in)`);
+  else if (!(SCHEMES as readonly string[]).includes(schemeValue))
+    problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (got ${JSON.stringify(schemeValue)})`);
   const scheme = schemeValue as SchemeName;
 
   const tolerance = duration('300s').safeParse(read('TOLERANCE'));
-  if (!tolerance.success) problems.push(`${v('TOLERANCE')}: expected a duration such as 300s or 5m (got ${JSON.stringify(read('TOLERANCE'))})`);
+  if (!tolerance.success)
+    problems.push(`${v('TOLERANCE')}: expected a duration such as 300s or 5m (got ${JSON.stringify(read('TOLERANCE'))})`);
 
   const rateText = read('RATE_LIMIT') ?? DEFAULT_RATE_LIMIT;
   const rateLimit = parseRateLimit(rateText);
-  if (!rateLimit) problems.push(`${v('RATE_LIMIT')}: expected requests per period such as 100/s, 600/min or 1000/5m (got ${JSON.stringify(rateText)})`);
+  if (!rateLimit)
+    problems.push(`${v('RATE_LIMIT')}: expected requests per period such as 100/s, 600/min or 1000/5m (got ${JSON.stringify(rateText)})`);
 
   const eventsText = read('EVENTS');
   let eventTypes: EventType[] = defaults?.eventTypes ?? [...EVENT_TYPES];
   if (eventsText !== undefined) {
     const listed = csv.parse(eventsText);
     const unknown = listed.filter((t) => t !== '*' && !(EVENT_TYPES as string[]).includes(t));
-    if (unknown.length > 0) problems.push(`${v('EVENTS')}: expected event types from ${EVENT_TYPES.join(', ')} or * (unknown: ${unknown.join(', ')})`);
+    if (unknown.length > 0)
+      problems.push(`${v('EVENTS')}: expected event types from ${EVENT_TYPES.join(', ')} or * (unknown: ${unknown.join(', ')})`);
     eventTypes = listed.includes('*') ? [...EVENT_TYPES] : (listed as EventType[]);
   }
 
@@ -142,9 +149,14 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
   } else {
     const short = secrets.map((secret, i) => ({ i, bytes: secretBytes(scheme, secret) })).filter(({ bytes }) => bytes < MIN_SECRET_BYTES);
     if (short.length > 0) {
-      const which = short.map(({ i, bytes }) => (secrets.length === 1 ? `${bytes} bytes` : `secret ${i + 1} of ${secrets.length}: ${bytes} bytes`)).join(', ');
-      const measured = scheme === 'standard-webhooks' ? ' of key (base64-decoded, after whsec_)' : scheme === 'stripe' ? ' after whsec_' : '';
-      problems.push(`${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes (got ${which}; the value is not shown)`);
+      const which = short
+        .map(({ i, bytes }) => (secrets.length === 1 ? `${bytes} bytes` : `secret ${i + 1} of ${secrets.length}: ${bytes} bytes`))
+        .join(', ');
+      const measured =
+        scheme === 'standard-webhooks' ? ' of key (base64-decoded, after whsec_)' : scheme === 'stripe' ? ' after whsec_' : '';
+      problems.push(
+        `${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes (got ${which}; the value is not shown)`,
+      );
     }
   }
 
@@ -171,7 +183,9 @@ export function loadSources(env: Env = process.env): Map<string, SourceConfig> {
   const extra = csv.parse(env.WEBHOOK_SOURCES);
   const bad = extra.filter((name) => !SOURCE_NAME.test(name));
   if (bad.length > 0) {
-    throw new ConfigError(`Invalid configuration:\n  WEBHOOK_SOURCES: expected lowercase source names such as github,shop (bad: ${bad.join(', ')})`);
+    throw new ConfigError(
+      `Invalid configuration:\n  WEBHOOK_SOURCES: expected lowercase source names such as github,shop (bad: ${bad.join(', ')})`,
+    );
   }
   const names = [...new Set([...Object.keys(BUILTIN_SOURCES), ...extra])];
   const sources = new Map(names.map((name) => [name, sourceConfig(name, env, BUILTIN_SOURCES[name])]));
@@ -199,7 +213,8 @@ function refuseSharedSecrets(sources: ReadonlyMap<string, SourceConfig>): void {
   }
   if (clashes.size > 0) {
     const lines = [...clashes].map(
-      (pair) => `${pair}: expected a different secret per source (one is configured on both, so either sender's signature would pass as the other's; the value is not shown)`,
+      (pair) =>
+        `${pair}: expected a different secret per source (one is configured on both, so either sender's signature would pass as the other's; the value is not shown)`,
     );
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }

@@ -74,12 +74,17 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       const taken = buckets.take(`${UNKNOWN_SOURCE_KEY}|${sender}`, unknownSourceRateLimit);
       if (!taken.ok) {
         return next(
-          new HttpProblem(problem('rate-limited', `Too many requests for sources that are not configured; retry after ${taken.retryAfterSeconds}s.`), {
-            'Retry-After': String(taken.retryAfterSeconds),
-          }),
+          new HttpProblem(
+            problem('rate-limited', `Too many requests for sources that are not configured; retry after ${taken.retryAfterSeconds}s.`),
+            {
+              'Retry-After': String(taken.retryAfterSeconds),
+            },
+          ),
         );
       }
-      return next(new HttpProblem(problem('unknown-source', `No webhook source named ${JSON.stringify(shownSourceName(name))} is configured.`)));
+      return next(
+        new HttpProblem(problem('unknown-source', `No webhook source named ${JSON.stringify(shownSourceName(name))} is configured.`)),
+      );
     }
     if (source.allowlist && !source.allowlist.contains(ip)) {
       return next(new HttpProblem(problem('forbidden-address', `Deliveries for ${source.name} are not accepted from ${ip}.`)));
@@ -100,7 +105,11 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     }
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (!JSON_TYPES.test(type)) {
-      return next(new HttpProblem(problem('unsupported-media-type', `Content-Type must be application/json (got ${JSON.stringify(type || 'none')}).`)));
+      return next(
+        new HttpProblem(
+          problem('unsupported-media-type', `Content-Type must be application/json (got ${JSON.stringify(type || 'none')}).`),
+        ),
+      );
     }
     res.locals.source = source;
     next();
@@ -116,7 +125,12 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
         const outcome = await handle(source, req);
         res.status(outcome.status).json(outcome.body);
         const latencyMs = elapsedMs(res.locals.started as bigint);
-        metrics.observeAnswer({ source: source.name, outcome: outcome.log.outcome, seconds: latencyMs / 1000, quarantine: outcome.quarantine });
+        metrics.observeAnswer({
+          source: source.name,
+          outcome: outcome.log.outcome,
+          seconds: latencyMs / 1000,
+          quarantine: outcome.quarantine,
+        });
         options.logger.info('webhook', { source: source.name, ...outcome.log, status: outcome.status, latencyMs });
       } catch (err) {
         next(err);
@@ -166,11 +180,23 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
   function answer(result: IntakeResult, log: Record<string, unknown>): Outcome {
     // Spooled, durably: the same 202 and final workflow ID, flagged so sender and logs can tell.
     if (result.queued) {
-      return { status: 202, body: { accepted: true, duplicate: false, queued: true, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'queued' } };
+      return {
+        status: 202,
+        body: { accepted: true, duplicate: false, queued: true, workflowId: result.workflowId },
+        log: { ...log, workflowId: result.workflowId, outcome: 'queued' },
+      };
     }
     return result.duplicate
-      ? { status: 200, body: { accepted: true, duplicate: true, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'duplicate' } }
-      : { status: 202, body: { accepted: true, duplicate: false, workflowId: result.workflowId }, log: { ...log, workflowId: result.workflowId, outcome: 'accepted' } };
+      ? {
+          status: 200,
+          body: { accepted: true, duplicate: true, workflowId: result.workflowId },
+          log: { ...log, workflowId: result.workflowId, outcome: 'duplicate' },
+        }
+      : {
+          status: 202,
+          body: { accepted: true, duplicate: false, workflowId: result.workflowId },
+          log: { ...log, workflowId: result.workflowId, outcome: 'accepted' },
+        };
   }
 
   // Errors from this router become problem documents here, so every refusal is logged once.
@@ -186,13 +212,20 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       p = err.problem;
       headers = err.headers;
     } else if (err instanceof TemporalUnavailableError) {
-      p = problem('temporal-unavailable', 'The event could not be stored durably; nothing was accepted. Retry later.', err instanceof SpoolRefusedError ? { reason: err.reason } : {});
+      p = problem(
+        'temporal-unavailable',
+        'The event could not be stored durably; nothing was accepted. Retry later.',
+        err instanceof SpoolRefusedError ? { reason: err.reason } : {},
+      );
       headers = { 'Retry-After': String(options.retryAfterSeconds) };
       workflowId = err.workflowId;
       options.logger.error('temporal unavailable', { source, workflowId, error: err.message });
     } else if (isClientHttpError(err)) {
       // express.raw's refusals of the body (see isClientHttpError).
-      p = err.status === 413 ? problem('body-too-large', `Bodies are limited to ${options.maxBodyBytes} bytes.`) : problem('bad-request', 'The request body could not be read.');
+      p =
+        err.status === 413
+          ? problem('body-too-large', `Bodies are limited to ${options.maxBodyBytes} bytes.`)
+          : problem('bad-request', 'The request body could not be read.');
     } else {
       p = problem('internal', 'Unexpected error; nothing was accepted. Retry later.');
       options.logger.error('unexpected error', { source, error: (err as Error)?.stack ?? String(err) });
@@ -201,7 +234,15 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     const started = res.locals.started as bigint | undefined;
     const latencyMs = started ? elapsedMs(started) : undefined;
     metrics.observeRefusal({ source, problem: p, seconds: latencyMs === undefined ? undefined : latencyMs / 1000 });
-    options.logger.info('webhook', { source, ...(workflowId ? { workflowId } : {}), outcome: 'refused', status: p.status, problem: p.type, reason: p.reason, ...(latencyMs === undefined ? {} : { latencyMs }) });
+    options.logger.info('webhook', {
+      source,
+      ...(workflowId ? { workflowId } : {}),
+      outcome: 'refused',
+      status: p.status,
+      problem: p.type,
+      reason: p.reason,
+      ...(latencyMs === undefined ? {} : { latencyMs }),
+    });
   });
 
   return router;

@@ -209,9 +209,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   route('crm', 'GET', '/customers/:id/details', ({ params }) => {
     const id = params.id ?? '';
     const customer = findCustomer(id, generate);
-    return customer
-      ? { status: 200, body: customer }
-      : errorReply(404, 'customer_not_found', `no customer ${id}`);
+    return customer ? { status: 200, body: customer } : errorReply(404, 'customer_not_found', `no customer ${id}`);
   });
 
   // ---- Carrier -----------------------------------------------------------------------------
@@ -354,7 +352,10 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   // changes nor reveals anything.
   app.use('/_sandbox', (req: Request, res: Response, next: NextFunction) => {
     if (!token || req.path === '/health' || bearerMatches(req.get('authorization'), token)) return next();
-    res.status(401).set('WWW-Authenticate', 'Bearer').json(errorReply(401, 'unauthorized', 'missing or invalid bearer token').body);
+    res
+      .status(401)
+      .set('WWW-Authenticate', 'Bearer')
+      .json(errorReply(401, 'unauthorized', 'missing or invalid bearer token').body);
   });
 
   app.use(express.json({ limit: '1mb' }));
@@ -433,7 +434,10 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     const match = matches.find((r) => r.method === call.method);
     if (!match) {
       return matches.length > 0
-        ? { ...errorReply(405, 'method_not_allowed', `${call.method} not allowed on ${call.path}`), headers: { Allow: matches.map((r) => r.method).join(', ') } }
+        ? {
+            ...errorReply(405, 'method_not_allowed', `${call.method} not allowed on ${call.path}`),
+            headers: { Allow: matches.map((r) => r.method).join(', ') },
+          }
         : errorReply(404, 'not_found', `${call.system} has no route ${call.method} ${call.path}`);
     }
     const values = match.regex.exec(call.path)?.slice(1) ?? [];
@@ -491,12 +495,7 @@ const sleep = (ms: number) =>
   });
 
 /** Carry out one fault. `continue` means the request should proceed (latency only). */
-async function applyFault(
-  fault: FaultAction,
-  req: Request,
-  res: Response,
-  send: (reply: Reply) => void,
-): Promise<'handled' | 'continue'> {
+async function applyFault(fault: FaultAction, req: Request, res: Response, send: (reply: Reply) => void): Promise<'handled' | 'continue'> {
   if (fault.kind === 'latency') {
     // The request still takes effect if the client gives up meanwhile, as a real server would.
     await sleep(fault.delayMs ?? 1000);

@@ -54,7 +54,9 @@ export async function startSandbox(options: StartSandboxOptions = {}): Promise<R
  * for a worker started as its own process (`npm start`, the bench, the tests that kill it).
  */
 export function sandboxWorkerEnv(url: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(sandboxClientsConfig(url)).map(([system, config]) => [`${system.toUpperCase()}_BASE_URL`, config.baseUrl]));
+  return Object.fromEntries(
+    Object.entries(sandboxClientsConfig(url)).map(([system, config]) => [`${system.toUpperCase()}_BASE_URL`, config.baseUrl]),
+  );
 }
 
 /** Client configuration pointing every system at a sandbox running at `url`. */

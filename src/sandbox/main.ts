@@ -7,8 +7,11 @@ async function main(): Promise<void> {
   const token = process.env.SANDBOX_TOKEN?.trim() || undefined;
   const sandbox = await startSandbox({ port, host: process.env.HOST ?? '127.0.0.1', ...(token ? { token } : {}) });
   console.log(`SANDBOX third-party systems listening on ${sandbox.url}`);
-  for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments']) console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);
-  console.log(`  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}${token ? ' (these and the system routes need the bearer token; health is open)' : ''}`);
+  for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments'])
+    console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);
+  console.log(
+    `  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}${token ? ' (these and the system routes need the bearer token; health is open)' : ''}`,
+  );
   const stop = () => {
     void sandbox.close().then(() => process.exit(0));
   };

@@ -55,12 +55,50 @@ export const SEEDED_CUSTOMERS: Readonly<Record<string, SandboxCustomer>> = {
  */
 export const GENERATED_CUSTOMER_ID = /^CUST-[A-Z0-9]+$/;
 
-const FIRST = ['Aiko', 'Ben', 'Chloé', 'Dmitri', 'Esi', 'Farah', 'Gabriel', 'Hana', 'Ivan', 'Jun', 'Kofi', 'Lena', 'Mateo', 'Nadia', 'Omar', 'Priya'];
-const LAST = ['Andersen', 'Brown', 'Costa', 'Dubois', 'Eze', 'Fischer', 'García', 'Haddad', 'Ito', 'Jensen', 'Kowalski', 'Lopez', 'Mensah', 'Nguyen', 'Okafor', 'Patel'];
+const FIRST = [
+  'Aiko',
+  'Ben',
+  'Chloé',
+  'Dmitri',
+  'Esi',
+  'Farah',
+  'Gabriel',
+  'Hana',
+  'Ivan',
+  'Jun',
+  'Kofi',
+  'Lena',
+  'Mateo',
+  'Nadia',
+  'Omar',
+  'Priya',
+];
+const LAST = [
+  'Andersen',
+  'Brown',
+  'Costa',
+  'Dubois',
+  'Eze',
+  'Fischer',
+  'García',
+  'Haddad',
+  'Ito',
+  'Jensen',
+  'Kowalski',
+  'Lopez',
+  'Mensah',
+  'Nguyen',
+  'Okafor',
+  'Patel',
+];
 const ORDER_STATUSES = ['processing', 'shipped', 'in_transit', 'delivered', 'delivered', 'returned'];
 const SUBJECTS = ['Return request', 'Where is my parcel?', 'Wrong size delivered', 'Payment declined'];
 
-const ascii = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+const ascii = (s: string) =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
 
 /**
  * The customer the sandbox CRM knows under `customerId`: a seeded one, a deterministic

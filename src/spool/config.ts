@@ -18,7 +18,10 @@ export interface SpoolConfig {
 }
 
 const SpoolEnv = z.object({
-  SPOOL_URL: z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/i, 'expected sqlite:<path> or postgres://user@host/db').optional(),
+  SPOOL_URL: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/i, 'expected sqlite:<path> or postgres://user@host/db')
+    .optional(),
   DATABASE_URL: z.string().optional(),
   HOOKLINE_DATA_DIR: z.string().default('.data'),
   SPOOL_MAX_EVENTS: positiveInt(100_000, 'a number of events'),
@@ -43,6 +46,8 @@ export function loadSpoolConfig(env: Env, sourceNames: Iterable<string>): SpoolC
     else if (value !== 'off') problems.push(`${variable}: expected on or off (got ${JSON.stringify(env[variable])})`);
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-  const url = e.SPOOL_URL ?? (e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : `sqlite:${join(e.HOOKLINE_DATA_DIR, 'spool.db')}`);
+  const url =
+    e.SPOOL_URL ??
+    (e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : `sqlite:${join(e.HOOKLINE_DATA_DIR, 'spool.db')}`);
   return { url, sources, maxEvents: e.SPOOL_MAX_EVENTS, maxBytes: e.SPOOL_MAX_BYTES, leaseMs: e.SPOOL_LEASE };
 }

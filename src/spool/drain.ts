@@ -160,7 +160,8 @@ export function createDrainer(options: DrainerOptions): Drainer {
       options.onPass?.(result.outcome);
       if (result.started > 0) logger.info('spool drained', { started: result.started, owner });
       if (result.outcome === 'unavailable' && failures === 0) logger.warn('spool drain waiting for Temporal', { error: result.error });
-      if (result.outcome === 'refused' && failures === 0) logger.error('spool drain: Temporal refuses the remaining rows', { error: result.error });
+      if (result.outcome === 'refused' && failures === 0)
+        logger.error('spool drain: Temporal refuses the remaining rows', { error: result.error });
       const decision = nextDrain(result.outcome, failures, policy);
       failures = decision.failures;
       wakeable = decision.wakeable;

@@ -36,11 +36,21 @@ export async function startSpool(options: {
   const { config, logger } = options;
   const spool = await openSpool(config.url, { scope: options.scope, limits: { maxEvents: config.maxEvents, maxBytes: config.maxBytes } });
   const drained = options.registry
-    ? new Counter({ name: 'hookline_spool_drained_total', help: 'Spooled events started in Temporal by this receiver (rate() is drained per second).', registers: [options.registry] })
+    ? new Counter({
+        name: 'hookline_spool_drained_total',
+        help: 'Spooled events started in Temporal by this receiver (rate() is drained per second).',
+        registers: [options.registry],
+      })
     : undefined;
   // The intake wakes the drainer and the drainer reports back to the intake: tied after both exist.
   const wakeDrainer = { now: () => {} };
-  const intake = createSpoolingIntake({ direct: options.direct, spool, sources: config.sources, logger, onSpooled: () => wakeDrainer.now() });
+  const intake = createSpoolingIntake({
+    direct: options.direct,
+    spool,
+    sources: config.sources,
+    logger,
+    onSpooled: () => wakeDrainer.now(),
+  });
   const drainer = createDrainer({
     spool,
     intake: options.direct,
@@ -106,20 +116,42 @@ function registerSpoolGauges(registry: Registry, stats: () => Promise<SpoolStats
 }
 
 /** `/readyz` with a spool: what the receiver can promise right now. */
-export function readiness(temporalReachable: boolean, spool: SpoolStats | 'unavailable' | undefined): { ready: boolean; body: Record<string, unknown> } {
+export function readiness(
+  temporalReachable: boolean,
+  spool: SpoolStats | 'unavailable' | undefined,
+): { ready: boolean; body: Record<string, unknown> } {
   const temporal = temporalReachable ? 'reachable' : 'unreachable';
   if (spool === undefined) return { ready: temporalReachable, body: { status: temporalReachable ? 'ready' : 'unavailable', temporal } };
   if (spool === 'unavailable') {
     return temporalReachable
-      ? { ready: true, body: { status: 'degraded', temporal, spool: 'unavailable', reason: 'The spool cannot be read: if Temporal stops answering, events will be refused with 503.' } }
+      ? {
+          ready: true,
+          body: {
+            status: 'degraded',
+            temporal,
+            spool: 'unavailable',
+            reason: 'The spool cannot be read: if Temporal stops answering, events will be refused with 503.',
+          },
+        }
       : { ready: false, body: { status: 'unavailable', temporal, spool: 'unavailable' } };
   }
   const figures = { depth: spool.depth, oldestAgeSeconds: Math.round(spool.oldestAgeMs / 100) / 10 };
   if (!temporalReachable) {
-    return { ready: true, body: { status: 'degraded', temporal, spool: figures, reason: 'Temporal is not reachable: events are spooled durably and started when it is back.' } };
+    return {
+      ready: true,
+      body: {
+        status: 'degraded',
+        temporal,
+        spool: figures,
+        reason: 'Temporal is not reachable: events are spooled durably and started when it is back.',
+      },
+    };
   }
   if (spool.depth > 0) {
-    return { ready: true, body: { status: 'degraded', temporal, spool: figures, reason: `${spool.depth} spooled event(s) are being started in Temporal.` } };
+    return {
+      ready: true,
+      body: { status: 'degraded', temporal, spool: figures, reason: `${spool.depth} spooled event(s) are being started in Temporal.` },
+    };
   }
   return { ready: true, body: { status: 'ready', temporal, spool: figures } };
 }

@@ -42,7 +42,12 @@ export function createSpoolingIntake(options: SpoolingIntakeOptions): SpoolingIn
     return added ? { workflowId, duplicate: false, queued: true } : { workflowId, duplicate: true };
   }
 
-  async function intake(source: string, workflowId: string, start: SpooledStart, begin: () => Promise<IntakeResult>): Promise<IntakeResult> {
+  async function intake(
+    source: string,
+    workflowId: string,
+    start: SpooledStart,
+    begin: () => Promise<IntakeResult>,
+  ): Promise<IntakeResult> {
     if (!sources.has(source)) return begin();
     if (bypassing) {
       try {

@@ -129,7 +129,8 @@ export async function openSpool(url: string, options: { scope: string; limits: S
 }
 
 function openSqlite(path: string): Kysely<SpoolSchema> {
-  if (path === '' || path === ':memory:') throw new Error('The spool needs a file (sqlite:<path>): an in-memory spool would not survive the process.');
+  if (path === '' || path === ':memory:')
+    throw new Error('The spool needs a file (sqlite:<path>): an in-memory spool would not survive the process.');
   // FULL, not the knowledge base's NORMAL: a 202 promises the event survives a power loss, so
   // every commit is fsync'd before the answer goes out.
   return new Kysely<SpoolSchema>({ dialect: new ImmediateSqliteDialect({ database: openSqliteHandle(path, 'FULL') }) });
@@ -137,7 +138,12 @@ function openSqlite(path: string): Kysely<SpoolSchema> {
 
 async function openPostgres(url: string): Promise<Kysely<SpoolSchema>> {
   // On the request path: a PostgreSQL that does not answer must turn into a prompt 503.
-  const pool = await openPostgresPool(url, { max: 8, connectionTimeoutMillis: 3_000, queryTimeoutMillis: 5_000, what: "the spool's PostgreSQL" });
+  const pool = await openPostgresPool(url, {
+    max: 8,
+    connectionTimeoutMillis: 3_000,
+    queryTimeoutMillis: 5_000,
+    what: "the spool's PostgreSQL",
+  });
   return new Kysely<SpoolSchema>({ dialect: new PostgresDialect({ pool }) });
 }
 
@@ -199,10 +205,16 @@ function entryOf(row: Omit<Row, 'payload' | 'scope' | 'kind'>): SpoolEntry {
 
 function startOf(row: Row): SpooledStart {
   const payload: unknown = JSON.parse(row.payload);
-  return row.kind === 'event' ? { kind: 'event', envelope: payload as EventEnvelope } : { kind: 'quarantine', event: payload as QuarantinedEvent };
+  return row.kind === 'event'
+    ? { kind: 'event', envelope: payload as EventEnvelope }
+    : { kind: 'quarantine', event: payload as QuarantinedEvent };
 }
 
-async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgres', options: { scope: string; limits: SpoolLimits }): Promise<SpoolStore> {
+async function createStore(
+  db: Kysely<SpoolSchema>,
+  dialect: 'sqlite' | 'postgres',
+  options: { scope: string; limits: SpoolLimits },
+): Promise<SpoolStore> {
   try {
     await createTable(db, dialect);
   } catch (error) {
@@ -223,7 +235,18 @@ async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
         return await db.transaction().execute(async (tx) => {
           const inserted = await tx
             .insertInto('hookline_spool')
-            .values({ scope, workflow_id: workflowId, kind: start.kind, source, event_type: eventType, payload, bytes, spooled_at: now, claimed_by: null, last_error: null })
+            .values({
+              scope,
+              workflow_id: workflowId,
+              kind: start.kind,
+              source,
+              event_type: eventType,
+              payload,
+              bytes,
+              spooled_at: now,
+              claimed_by: null,
+              last_error: null,
+            })
             .onConflict((oc) => oc.columns(['scope', 'workflow_id']).doNothing())
             .returning('seq')
             .executeTakeFirst();
@@ -239,13 +262,21 @@ async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
             .executeTakeFirst();
           if (counted === undefined) {
             const t = await tx.selectFrom('hookline_spool_totals').select(['events', 'bytes']).where('id', '=', 1).executeTakeFirst();
-            throw new SpoolFull(`the spool is full (${t?.events} events, ${t?.bytes} bytes; limits ${limits.maxEvents} events, ${limits.maxBytes} bytes)`);
+            throw new SpoolFull(
+              `the spool is full (${t?.events} events, ${t?.bytes} bytes; limits ${limits.maxEvents} events, ${limits.maxBytes} bytes)`,
+            );
           }
           return true;
         });
       } catch (error) {
-        if (error instanceof SpoolFull) throw new SpoolRefusedError(workflowId, SpoolRefusal.full, `${error.message}: workflow ${workflowId} was not accepted`);
-        throw new SpoolRefusedError(workflowId, SpoolRefusal.writeFailed, `the spool could not store workflow ${workflowId}: ${(error as Error).message}`, { cause: error });
+        if (error instanceof SpoolFull)
+          throw new SpoolRefusedError(workflowId, SpoolRefusal.full, `${error.message}: workflow ${workflowId} was not accepted`);
+        throw new SpoolRefusedError(
+          workflowId,
+          SpoolRefusal.writeFailed,
+          `the spool could not store workflow ${workflowId}: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
     },
 
@@ -319,7 +350,18 @@ async function createStore(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
     async list(limit) {
       const rows = await db
         .selectFrom('hookline_spool')
-        .select(['seq', 'workflow_id', 'source', 'event_type', 'bytes', 'spooled_at', 'attempts', 'claimed_by', 'claimed_until', 'last_error'])
+        .select([
+          'seq',
+          'workflow_id',
+          'source',
+          'event_type',
+          'bytes',
+          'spooled_at',
+          'attempts',
+          'claimed_by',
+          'claimed_until',
+          'last_error',
+        ])
         .where('scope', '=', scope)
         .orderBy('seq')
         .limit(limit)

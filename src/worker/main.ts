@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   } catch (err) {
     // Most likely the port is taken (another worker on this host): name the variable to change.
     if (config.metricsAddress && /prometheus/i.test((err as Error).message)) {
-      throw new Error(`WORKER_METRICS_ADDRESS: could not serve metrics on ${config.metricsAddress}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`WORKER_METRICS_ADDRESS: could not serve metrics on ${config.metricsAddress}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -50,7 +52,8 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     database: config.databaseUrl.split(':')[0],
-    workflows: 'workflowBundle' in workflows ? `prebuilt ${workflows.workflowBundle.codePath}` : `bundled at start from ${workflows.workflowsPath}`,
+    workflows:
+      'workflowBundle' in workflows ? `prebuilt ${workflows.workflowBundle.codePath}` : `bundled at start from ${workflows.workflowsPath}`,
     metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (set WORKER_METRICS_ADDRESS to serve them)',
   });
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.

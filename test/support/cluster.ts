@@ -47,7 +47,11 @@ export interface ClusterEnv {
  * Ports and databases for one cluster. The Temporal port is below 32768 with its membership ports
  * (a smallint in PostgreSQL), which the OS's ephemeral range is not.
  */
-export async function clusterEnv(options: { dataDir: string; databasePrefix: string; extra?: Record<string, string> }): Promise<ClusterEnv> {
+export async function clusterEnv(options: {
+  dataDir: string;
+  databasePrefix: string;
+  extra?: Record<string, string>;
+}): Promise<ClusterEnv> {
   const temporalPort = await freeBlock(20_000, 30_000, (base) => allPorts(serverPorts(base)));
   const receiverPort = await freeBlock(30_000, 32_000, (base) => [base, base + 1]);
   const sandboxPort = await freePort();
@@ -102,7 +106,12 @@ export interface RunningCluster {
 
 /** `npm run cluster [args]`, detached in its own process group; resolves once it says it runs. */
 export async function startCluster(cluster: ClusterEnv, args: string[] = [], timeoutMs = 300_000): Promise<RunningCluster> {
-  const child = spawn('npm', ['run', 'cluster', '--', ...args], { cwd: ROOT, env: cluster.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['run', 'cluster', '--', ...args], {
+    cwd: ROOT,
+    env: cluster.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -112,7 +121,10 @@ export async function startCluster(cluster: ClusterEnv, args: string[] = [], tim
     const check = () => {
       if (output.includes('hookline cluster is running')) finish();
     };
-    const timer = setTimeout(() => finish(new Error(`npm run cluster was not running within ${timeoutMs / 1000}s:\n${output.slice(-4000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`npm run cluster was not running within ${timeoutMs / 1000}s:\n${output.slice(-4000)}`)),
+      timeoutMs,
+    );
     const onExit = (code: number | null) => finish(new Error(`npm run cluster exited with ${code}:\n${output.slice(-4000)}`));
     function finish(err?: Error) {
       clearTimeout(timer);

@@ -28,7 +28,14 @@ export async function raiseEscalation(receiverUrl: string, options: { customerId
  */
 export async function terminateAll(env: Pick<TestWorkflowEnvironment, 'client'> | undefined, workflowIds: string[]): Promise<void> {
   if (!env) return;
-  await Promise.all(workflowIds.map((id) => env.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+  await Promise.all(
+    workflowIds.map((id) =>
+      env.client.workflow
+        .getHandle(id)
+        .terminate('test cleanup')
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** Waits until the notifier has recorded a notification matching every given field, and returns it. */

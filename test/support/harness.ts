@@ -73,7 +73,11 @@ export interface Agent {
  * The agent's real parts for a test: the shared dev server, a real worker on its own task queue,
  * the third-party sandbox on a real port, and a real database.
  */
-export async function startAgent(options: { env: TestWorkflowEnvironment; databaseUrl: string; settings?: Partial<AgentSettings> }): Promise<Agent> {
+export async function startAgent(options: {
+  env: TestWorkflowEnvironment;
+  databaseUrl: string;
+  settings?: Partial<AgentSettings>;
+}): Promise<Agent> {
   const { env } = options;
   const taskQueue = `test-${randomUUID()}`;
   const sandbox = await startSandbox({ port: 0 });
@@ -214,7 +218,16 @@ export async function startReceiver(options: {
     metricsToken: options.metricsToken,
     unknownSourceRateLimit: options.unknownSourceRateLimit,
     extraRouters: options.operators
-      ? [handoffRouter({ plainHttp: true, metrics, ...options.handoff, service: createHandoffService(options.env.client), operators: options.operators, logger })]
+      ? [
+          handoffRouter({
+            plainHttp: true,
+            metrics,
+            ...options.handoff,
+            service: createHandoffService(options.env.client),
+            operators: options.operators,
+            logger,
+          }),
+        ]
       : [],
   });
   const server = http.createServer(app);
@@ -269,13 +282,23 @@ export function testOperators(agent: Pick<Agent, 'db'>, sessionTtlMs = 60 * 60_0
  * The usual setup of a test file: the shared dev server, the agent's real parts and a receiver in
  * front of them, started before the file's tests and stopped after. Read the fields inside tests.
  */
-export function setupAgent(options: { databaseUrl?: () => string; settings?: Partial<AgentSettings>; operators?: boolean } = {}): AgentContext {
+export function setupAgent(
+  options: { databaseUrl?: () => string; settings?: Partial<AgentSettings>; operators?: boolean } = {},
+): AgentContext {
   const context = {} as AgentContext;
   beforeAll(async () => {
     context.env = await connectTestEnv();
-    context.agent = await startAgent({ env: context.env, databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(), settings: options.settings });
+    context.agent = await startAgent({
+      env: context.env,
+      databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(),
+      settings: options.settings,
+    });
     if (options.operators) context.operators = testOperators(context.agent);
-    context.receiver = await startReceiver({ env: context.env, taskQueue: context.agent.taskQueue, operators: options.operators ? context.operators : undefined });
+    context.receiver = await startReceiver({
+      env: context.env,
+      taskQueue: context.agent.taskQueue,
+      operators: options.operators ? context.operators : undefined,
+    });
   });
   afterAll(async () => {
     await context.receiver?.close();

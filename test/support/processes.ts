@@ -88,7 +88,16 @@ export async function startReceiverProcess(env: Record<string, string>, port: nu
   const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-receiver-')), 'operators.db')}`;
   const child = spawnTsx('src/receiver/main.ts', { HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, ...env });
   const url = `http://127.0.0.1:${port}`;
-  await until('receiver', child, () => fetch(`${url}/healthz`).then((res) => res.ok, () => false), 60_000);
+  await until(
+    'receiver',
+    child,
+    () =>
+      fetch(`${url}/healthz`).then(
+        (res) => res.ok,
+        () => false,
+      ),
+    60_000,
+  );
   return Object.assign(child, { url });
 }
 
@@ -111,7 +120,19 @@ export async function startDevServer(options: { cliPath: string; dbFile: string 
     const child = track(
       spawn(
         options.cliPath,
-        ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), ...devServerFileArgs(options.dbFile), '--log-level', 'error', ...searchAttributeFlags()],
+        [
+          'server',
+          'start-dev',
+          '--headless',
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          ...devServerFileArgs(options.dbFile),
+          '--log-level',
+          'error',
+          ...searchAttributeFlags(),
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );

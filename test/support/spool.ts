@@ -17,7 +17,9 @@ export interface SpoolTarget {
 }
 
 export function spoolTargets(): SpoolTarget[] {
-  const targets: SpoolTarget[] = [{ name: 'sqlite', freshUrl: async () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-spool-')), 'spool.db')}` }];
+  const targets: SpoolTarget[] = [
+    { name: 'sqlite', freshUrl: async () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-spool-')), 'spool.db')}` },
+  ];
   if (process.env.TEST_DATABASE_URL) targets.push({ name: 'postgres', freshUrl: () => freshPostgresUrl(process.env.TEST_DATABASE_URL!) });
   return targets;
 }
@@ -59,7 +61,9 @@ export async function spoolRows(url: string): Promise<RawSpoolRow[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const exists = await client.query("select 1 from information_schema.tables where table_name = 'hookline_spool' and table_schema = current_schema()");
+    const exists = await client.query(
+      "select 1 from information_schema.tables where table_name = 'hookline_spool' and table_schema = current_schema()",
+    );
     if (exists.rowCount === 0) return [];
     const { rows } = await client.query<RawSpoolRow>(query);
     return rows.map((r) => ({ ...r, claimed_until: Number(r.claimed_until) }));

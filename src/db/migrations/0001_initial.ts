@@ -109,16 +109,7 @@ export const initial: HooklineMigration = {
   },
 
   async down(db) {
-    for (const table of [
-      'processed_events',
-      'notifications',
-      'inquiries',
-      'returns',
-      'payments',
-      'order_items',
-      'orders',
-      'customers',
-    ]) {
+    for (const table of ['processed_events', 'notifications', 'inquiries', 'returns', 'payments', 'order_items', 'orders', 'customers']) {
       await db.schema.dropTable(table).ifExists().execute();
     }
   },
