@@ -37,6 +37,25 @@ describe('configuration', () => {
     expect(worker.metricsAddress).toBeUndefined();
   });
 
+  it('reads the language model settings, all or nothing', () => {
+    expect(loadWorkerConfig(systems).model).toBeUndefined();
+    const withModel = loadWorkerConfig({ ...systems, LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.1' });
+    expect(withModel.model).toEqual({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.1', timeoutMs: 30_000, maxTokens: 512 });
+    expect(() => loadWorkerConfig({ ...systems, LLM_BASE_URL: 'https://api.openai.com/v1' })).toThrow(
+      /LLM_MODEL: required with LLM_BASE_URL/,
+    );
+    expect(() => loadWorkerConfig({ ...systems, LLM_MODEL: 'gpt-4o-mini' })).toThrow(/LLM_BASE_URL: required with LLM_MODEL/);
+    // The key is a secret: a start-up error shows its length, never its value.
+    let message = '';
+    try {
+      loadWorkerConfig({ ...systems, LLM_API_KEY: 'sk-live-0123456789abcdef' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/LLM_BASE_URL: required/);
+    expect(message).not.toContain('sk-live-0123456789abcdef');
+  });
+
   it('reads the metrics settings', () => {
     expect(loadReceiverConfig({ METRICS_TOKEN: 'm'.repeat(16) }).metricsToken).toBe('m'.repeat(16));
     expect(loadWorkerConfig({ ...systems, WORKER_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress).toBe('0.0.0.0:9464');

@@ -43,6 +43,7 @@ export const SECRET_VARIABLES: readonly (string | RegExp)[] = [
   'METRICS_TOKEN',
   'SANDBOX_TOKEN',
   'TEMPORAL_API_KEY',
+  'LLM_API_KEY',
   // URLs that carry credentials: a password, or a token in the path (a chat incoming webhook).
   'SMTP_URL',
   'AGENTS_CHAT_WEBHOOK_URL',

@@ -4,6 +4,7 @@ import type { AgentSettings } from '../agent/types';
 import { DATABASE_URL, duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
+import type { ModelConfig } from '../llm/model';
 
 const SYSTEMS = ['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'] as const;
 
@@ -19,36 +20,60 @@ const systemVars = Object.fromEntries(
   ]),
 ) as Record<`${(typeof SYSTEMS)[number]}_BASE_URL`, z.ZodURL> & Record<`${(typeof SYSTEMS)[number]}_API_TOKEN`, z.ZodOptional<z.ZodString>>;
 
-const WorkerEnv = z.object({
-  LOG_LEVEL,
-  DATABASE_URL,
-  ...systemVars,
-  UPSTREAM_TIMEOUT: duration('10s'),
-  SMTP_URL: z
-    .string()
-    .regex(/^smtps?:\/\//, 'expected smtp://user:pass@host:port or smtps://…')
-    .optional(),
-  NOTIFY_FROM: z.string().default('hookline <hookline@localhost>'),
-  AGENTS_CHAT_WEBHOOK_URL: url('a chat webhook URL (Slack-compatible)').optional(),
-  RETURN_POLICY_DAYS: positiveInt(30, 'a number of days'),
-  RETURN_RECEIPT_WINDOW: duration('30d'),
-  RETURN_APPROVAL_TIMEOUT: duration('3d'),
-  HANDOFF_UNCLAIMED_SLA: duration('15m'),
-  HANDOFF_UNANSWERED_SLA: duration('1h'),
-  REFUND_HANDOFF_THRESHOLD: z.coerce.number({ message: 'expected an amount' }).nonnegative().default(200),
-  // Off unless set: a fixed default port would stop a second worker on the same host from starting.
-  WORKER_METRICS_ADDRESS: z
-    .string()
-    .default('off')
-    .refine(
-      (v) => v === 'off' || socketAddress(v) !== undefined,
-      'expected ip:port to serve Prometheus metrics on, e.g. 127.0.0.1:9464 or 0.0.0.0:9464 (or off)',
-    )
-    .transform((v) => (v === 'off' ? undefined : v)),
-  // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
-  // it runs compiled and that file exists, else it bundles workflows/ at start.
-  WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
-});
+const WorkerEnv = z
+  .object({
+    LOG_LEVEL,
+    DATABASE_URL,
+    ...systemVars,
+    UPSTREAM_TIMEOUT: duration('10s'),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, 'expected smtp://user:pass@host:port or smtps://…')
+      .optional(),
+    NOTIFY_FROM: z.string().default('hookline <hookline@localhost>'),
+    AGENTS_CHAT_WEBHOOK_URL: url('a chat webhook URL (Slack-compatible)').optional(),
+    RETURN_POLICY_DAYS: positiveInt(30, 'a number of days'),
+    RETURN_RECEIPT_WINDOW: duration('30d'),
+    RETURN_APPROVAL_TIMEOUT: duration('3d'),
+    HANDOFF_UNCLAIMED_SLA: duration('15m'),
+    HANDOFF_UNANSWERED_SLA: duration('1h'),
+    REFUND_HANDOFF_THRESHOLD: z.coerce.number({ message: 'expected an amount' }).nonnegative().default(200),
+    // Off unless set: a fixed default port would stop a second worker on the same host from starting.
+    WORKER_METRICS_ADDRESS: z
+      .string()
+      .default('off')
+      .refine(
+        (v) => v === 'off' || socketAddress(v) !== undefined,
+        'expected ip:port to serve Prometheus metrics on, e.g. 127.0.0.1:9464 or 0.0.0.0:9464 (or off)',
+      )
+      .transform((v) => (v === 'off' ? undefined : v)),
+    // A language model behind any OpenAI-compatible endpoint; unset, the rules and templates answer.
+    LLM_BASE_URL: url('an OpenAI-compatible API base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1').optional(),
+    LLM_API_KEY: z.string().min(1).optional(),
+    LLM_MODEL: z.string().trim().min(1).optional(),
+    LLM_TIMEOUT: duration('30s'),
+    LLM_MAX_TOKENS: positiveInt(512, 'a number of tokens'),
+    // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
+    // it runs compiled and that file exists, else it bundles workflows/ at start.
+    WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
+  })
+  .superRefine((e, ctx) => {
+    // A base URL without a model would send every inquiry to the fallback: say so at start instead.
+    if (e.LLM_BASE_URL && !e.LLM_MODEL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LLM_MODEL'],
+        message: 'required with LLM_BASE_URL: the model to ask, e.g. gpt-4o-mini or llama3.1',
+      });
+    }
+    if (!e.LLM_BASE_URL && (e.LLM_MODEL || e.LLM_API_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LLM_BASE_URL'],
+        message: 'required with LLM_MODEL or LLM_API_KEY: the OpenAI-compatible endpoint, e.g. https://api.openai.com/v1',
+      });
+    }
+  });
 
 /** `ip:port` or `[ipv6]:port`: the SDK's exporter binds a socket address, not a host name. */
 function socketAddress(value: string): { host: string; port: number } | undefined {
@@ -78,6 +103,8 @@ export interface WorkerConfig {
   metricsAddress?: string;
   /** A prebuilt workflow bundle to load instead of bundling at start (WORKFLOW_BUNDLE_PATH). */
   workflowBundlePath?: string;
+  /** The language model (LLM_*); undefined: the agent decides by its rules and answers from templates. */
+  model?: ModelConfig;
   temporal: TemporalConfig;
 }
 
@@ -111,6 +138,17 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     },
     metricsAddress: e.WORKER_METRICS_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+    ...(e.LLM_BASE_URL && e.LLM_MODEL
+      ? {
+          model: {
+            baseUrl: e.LLM_BASE_URL,
+            apiKey: e.LLM_API_KEY,
+            model: e.LLM_MODEL,
+            timeoutMs: e.LLM_TIMEOUT,
+            maxTokens: e.LLM_MAX_TOKENS,
+          },
+        }
+      : {}),
     temporal: loadTemporalConfig(env),
   };
 }

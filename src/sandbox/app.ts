@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { FaultBook, parseFaultHeader, SYSTEMS, type ActiveFault, type FaultAction, type SystemName } from './faults';
+import { createLlmSandbox, type ChatCompletionRequest } from './llm';
 import { findCustomer } from './seed';
 
 /**
@@ -104,7 +105,11 @@ export interface SandboxControl {
   addFault(spec: unknown): ActiveFault;
   faults(): ActiveFault[];
   clearFaults(): void;
-  /** Clears state, the call log, idempotency memory and faults. Seeded customers stay. */
+  /** Queue answers for the chat completions endpoint (see ./llm.ts); returns the queue's length. */
+  scriptLlm(answers: unknown): number;
+  /** Every chat completions request received, in order. */
+  llmRequests(): ChatCompletionRequest[];
+  /** Clears state, the call log, idempotency memory, faults and the model's script. Seeded customers stay. */
   reset(): void;
 }
 
@@ -127,6 +132,8 @@ interface HandlerContext {
 interface Route {
   system: SystemName;
   method: 'GET' | 'POST';
+  /** A POST with no effect to repeat (a chat completion): no Idempotency-Key needed, nothing replayed. */
+  query?: boolean;
   regex: RegExp;
   keys: string[];
   handler: (ctx: HandlerContext) => Reply;
@@ -175,6 +182,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   const faults = new FaultBook(now);
   const idempotency = new Map<string, { fingerprint: string; reply: Reply }>();
   const counters = { label: 0, expected: 0, restock: 0, refund: 0 };
+  const llm = createLlmSandbox(now);
 
   const control: SandboxControl = {
     state,
@@ -182,7 +190,10 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     addFault: (spec) => faults.add(spec),
     faults: () => faults.list(),
     clearFaults: () => faults.clear(),
+    scriptLlm: (answers) => llm.script(answers),
+    llmRequests: () => llm.requests(),
     reset: () => {
+      llm.reset();
       state.labels.length = 0;
       state.expectedReturns.length = 0;
       state.restocks.length = 0;
@@ -196,13 +207,13 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   };
 
   const routes: Route[] = [];
-  const route = (system: SystemName, method: Route['method'], pattern: string, handler: Route['handler']) => {
+  const route = (system: SystemName, method: Route['method'], pattern: string, handler: Route['handler'], query = false) => {
     const keys: string[] = [];
     const source = pattern.replace(/:([a-zA-Z]+)/g, (_, key: string) => {
       keys.push(key);
       return '([^/]+)';
     });
-    routes.push({ system, method, regex: new RegExp(`^${source}$`), keys, handler });
+    routes.push({ system, method, regex: new RegExp(`^${source}$`), keys, handler, query });
   };
 
   // ---- CRM ---------------------------------------------------------------------------------
@@ -320,6 +331,20 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
       : errorReply(404, 'refund_not_found', `no refund ${params.id}`);
   });
 
+  // ---- Model (OpenAI-compatible chat completions) ---------------------------------------------
+  route(
+    'llm',
+    'POST',
+    '/v1/chat/completions',
+    ({ body }) => {
+      const reply = llm.answer(body);
+      return reply.raw !== undefined
+        ? { status: reply.status, body: undefined, raw: { contentType: 'application/json', data: reply.raw } }
+        : { status: reply.status, body: reply.body };
+    },
+    true,
+  );
+
   // ---- Plumbing ----------------------------------------------------------------------------
   const app = express() as SandboxApp;
   Object.defineProperty(app, 'sandbox', { value: control, enumerable: true });
@@ -391,6 +416,18 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     if (faults.remove(req.params.id)) res.status(204).end();
     else res.status(404).json({ error: { code: 'fault_not_found', message: `no fault ${req.params.id}` } });
   });
+  app.post('/_sandbox/llm/script', (req, res) => {
+    try {
+      res.status(201).json({ queued: llm.script(req.body) });
+    } catch (err) {
+      const message =
+        err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ') : String(err);
+      res.status(400).json({ error: { code: 'invalid_script', message } });
+    }
+  });
+  app.get('/_sandbox/llm/requests', (_req, res) => {
+    res.json(llm.requests());
+  });
   app.post('/_sandbox/reset', (_req, res) => {
     control.reset();
     res.status(204).end();
@@ -447,7 +484,8 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     });
     const origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 
-    if (match.method === 'GET') return match.handler({ params, body: undefined, idempotencyKey: '', origin });
+    if (match.method === 'GET' || match.query)
+      return match.handler({ params, body: match.query ? req.body : undefined, idempotencyKey: '', origin });
 
     const key = call.idempotencyKey;
     if (key === null || key.trim() === '') {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 /** The outside systems the sandbox stands in for; each is mounted at `/<name>`. */
-export const SYSTEMS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments'] as const;
+/** `llm` is an OpenAI-compatible chat completions endpoint (./llm.ts), not a partner system. */
+export const SYSTEMS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'llm'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export const FaultKind = {
