@@ -160,7 +160,7 @@ function ruleAnswer(request: ChatCompletionRequest): { content?: string; toolCal
   }
   const toolResults = request.messages.filter((m) => m.role === 'tool').map((m) => text(m.content));
   const orderId = /\bORD-[A-Z0-9-]+\b/.exec(said)?.[0];
-  const lookup = request.tools?.find((t) => t.function.name === 'lookup_order');
+  const lookup = request.tool_choice === 'none' ? undefined : request.tools?.find((t) => t.function.name === 'lookup_order');
   if (toolResults.length === 0 && lookup && orderId) return { toolCalls: [{ name: 'lookup_order', arguments: { order_id: orderId } }] };
   const order = toolResults.map((r) => safeJson(r)).find((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
   if (order && typeof order.status === 'string') {
