@@ -132,7 +132,7 @@ describe.each(targets)('database on $name', (target) => {
     const url = await target.freshUrl();
     const first = await open(url);
     expect(first.dialect).toBe(target.name);
-    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators']);
+    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner']);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
     expect(await migrateToLatest(second)).toEqual([]);
@@ -162,7 +162,7 @@ describe.each(targets)('database on $name', (target) => {
         [1, 2, 3].map(() => execFileAsync(process.execPath, ['--import', 'tsx', script, url, startAt], { cwd: repoRoot })),
       );
       const applied = runs.map((r) => JSON.parse(r.stdout.trim()) as string[]);
-      expect(applied.flat()).toEqual(['0001_initial', '0002_operators']);
+      expect(applied.flat()).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner']);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
       rmSync(dir, { recursive: true, force: true });

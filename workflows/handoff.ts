@@ -13,7 +13,7 @@ import {
 import type { CustomerContext } from '../src/agent/types';
 import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './search-attributes';
-import { acts, bestEffort } from './activities';
+import { lookups, notifications } from './activities';
 
 /**
  * An escalation is a durable conversation inside the workflow that raised it. People act on it
@@ -129,7 +129,7 @@ const MAX_PRIORITY = 5;
  */
 export async function customerContextFor(customerId: string): Promise<CustomerContext | undefined> {
   try {
-    return await bestEffort.enrichCustomer(customerId);
+    return await lookups.enrichCustomer(customerId);
   } catch (err) {
     log.warn('escalating without CRM context', { customerId, error: (err as Error).message });
     return undefined;
@@ -257,7 +257,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
     conversation.messages.push({ from: 'agent', author: agent, text, at });
     repliedSinceClaim = true;
     touched();
-    await acts.notifyCustomer({
+    await notifications.notifyCustomer({
       idempotencyKey: `${keyBase}:reply:${replies}`,
       customerId: conversation.customerId,
       message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
@@ -292,7 +292,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
   );
 
   publish();
-  await acts.notifyAgents({
+  await notifications.notifyAgents({
     idempotencyKey: `${keyBase}:handoff:opened`,
     subject: `[${conversation.queue}] needs a person: ${conversation.reason}`,
     body: `Escalation ${workflowId} (customer ${conversation.customerId}, priority ${conversation.priority}). Claim it with: npm run handoff -- claim ${workflowId} (or in the inbox)`,
@@ -327,7 +327,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
         at: now(),
       });
       touched();
-      await acts.notifyAgents({
+      await notifications.notifyAgents({
         idempotencyKey: `${keyBase}:handoff:unclaimed:${announcements}`,
         subject: `[${conversation.queue}] still unclaimed (priority ${conversation.priority}): ${conversation.reason}`,
         body: `Escalation ${workflowId} has waited past its SLA. Claim it with: npm run handoff -- claim ${workflowId} (or in the inbox)`,
@@ -336,7 +336,7 @@ export async function escalate(request: EscalationRequest): Promise<EscalationRe
       reminders += 1;
       conversation.messages.push({ from: 'system', text: `Reminder sent to ${conversation.assignee}: no reply yet`, at: now() });
       touched();
-      await acts.notifyAgents({
+      await notifications.notifyAgents({
         idempotencyKey: `${keyBase}:handoff:reminder:${reminders}`,
         subject: `Reminder for ${conversation.assignee}: ${conversation.reason}`,
         body: `${conversation.assignee} claimed ${workflowId} and has not replied to the customer yet.`,

@@ -1,7 +1,7 @@
 import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
-import { acts, kb, settings } from './activities';
+import { knowledgeBase, notifications, settings } from './activities';
 import { customerContextFor, escalate, type EscalationResult } from './handoff';
 
 type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.delayed'> | EnvelopeOf<'shipment.exception'>;
@@ -19,7 +19,7 @@ export interface ShipmentResult {
 export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise<ShipmentResult> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
-  const applied = await kb.applyShipment(event);
+  const applied = await knowledgeBase.applyShipment(event);
 
   if (event.event_type === 'shipment.exception') {
     const config = await settings.agentSettings();
@@ -49,7 +49,7 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
     event.event_type === 'shipment.delivered'
       ? { kind: 'order-delivered', orderId: event.order_id }
       : { kind: 'order-delayed', orderId: event.order_id, eta: event.new_eta, reason: event.delay_reason };
-  await acts.notifyCustomer({
+  await notifications.notifyCustomer({
     idempotencyKey: `${workflowId}:notify`,
     customerId: applied.customerId ?? event.customer_id,
     orderId: event.order_id,

@@ -129,6 +129,13 @@ export interface OrderStatusInput {
   eta?: string | null;
   totalAmount?: number | string | null;
   currency?: string | null;
+  /**
+   * The run applying the event (`workflowId/runId`). With it, a repeat by the same run that finds
+   * its own write in place (an earlier attempt committed and lost the answer, or a local activity
+   * ran again after a worker crash) is `applied`, so the customer is still told; without an owner,
+   * or another run's, the same row is `stale`.
+   */
+  owner?: string;
 }
 
 /**
@@ -147,6 +154,7 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
       customer_id: e.customerId ?? null,
       status: e.status,
       status_event_at: eventAt,
+      status_owner: e.owner ?? null,
       carrier: e.carrier ?? null,
       tracking_number: e.trackingNumber ?? null,
       eta: e.eta ?? null,
@@ -160,6 +168,7 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
         .doUpdateSet((eb) => ({
           status: eb.ref('excluded.status'),
           status_event_at: eb.ref('excluded.status_event_at'),
+          status_owner: eb.ref('excluded.status_owner'),
           updated_at: eb.ref('excluded.updated_at'),
           ...(e.customerId !== undefined ? { customer_id: eb.ref('excluded.customer_id') } : {}),
           ...(e.carrier !== undefined ? { carrier: eb.ref('excluded.carrier') } : {}),
@@ -173,7 +182,14 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
         ),
     )
     .executeTakeFirst();
-  return affected(result) ? 'applied' : 'stale';
+  if (affected(result)) return 'applied';
+  if (e.owner === undefined) return 'stale';
+  const row = await db
+    .selectFrom('orders')
+    .select(['status', 'status_event_at', 'status_owner'])
+    .where('id', '=', e.orderId)
+    .executeTakeFirst();
+  return row?.status_owner === e.owner && row.status === e.status && row.status_event_at === eventAt ? 'applied' : 'stale';
 }
 
 export async function getOrder(db: Db, id: string): Promise<Order | undefined> {
@@ -208,6 +224,37 @@ export async function upsertOrderItems(
 
 export async function listOrderItems(db: Db, orderId: string): Promise<OrderItem[]> {
   return db.selectFrom('order_items').selectAll().where('order_id', '=', orderId).orderBy('product_id').execute();
+}
+
+/** Statuses after which an order is no longer open (nothing left to ship). */
+const CLOSED_ORDER_STATUSES = ['delivered', 'cancelled', 'returned'];
+
+/**
+ * Open orders with a customer that contain `productId`, or, when the sender named them, those of
+ * `orderIds` that are open: who a stock shortage affects.
+ */
+export async function findOpenOrdersWithProduct(
+  db: Db,
+  q: { productId: string; orderIds?: readonly string[] },
+): Promise<{ orderId: string; customerId: string }[]> {
+  let query = db
+    .selectFrom('orders')
+    .select(['orders.id as orderId', 'orders.customer_id as customerId'])
+    .where('orders.customer_id', 'is not', null)
+    .where((eb) => eb.or([eb('orders.status', 'is', null), eb('orders.status', 'not in', CLOSED_ORDER_STATUSES)]));
+  query = q.orderIds?.length
+    ? query.where('orders.id', 'in', [...q.orderIds])
+    : query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('order_items')
+            .select('order_items.order_id')
+            .whereRef('order_items.order_id', '=', 'orders.id')
+            .where('order_items.product_id', '=', q.productId),
+        ),
+      );
+  const rows = await query.orderBy('orders.id').execute();
+  return rows.map((r) => ({ orderId: r.orderId, customerId: r.customerId! }));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -276,6 +323,34 @@ export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'appl
         .execute();
     }
     return affected(result) ? 'applied' : 'stale';
+  });
+}
+
+/** The order's succeeded payment, if one is on record: what a return refunds when the order has no total. */
+export async function findSucceededPayment(db: Db, orderId: string): Promise<{ amount: DecimalAmount; currency: string } | undefined> {
+  return db
+    .selectFrom('payments')
+    .select(['amount', 'currency'])
+    .where('order_id', '=', orderId)
+    .where('status', '=', 'succeeded')
+    .executeTakeFirst();
+}
+
+/**
+ * Claims the ledger entry `key` for `owner` and applies the payment, in one transaction. True for
+ * the owner (including its own retries, which find their claim), false for anyone else: a redelivery.
+ */
+export async function applyPaymentOnce(
+  db: Db,
+  p: { ledgerKey: string; eventType: string; owner: string; payment: PaymentEventInput },
+): Promise<boolean> {
+  return inTransaction(db, async (tx) => {
+    if (!(await claimProcessedEvent(tx, p.ledgerKey, p.eventType, p.owner))) {
+      const entry = await tx.selectFrom('processed_events').select('workflow_id').where('key', '=', p.ledgerKey).executeTakeFirst();
+      if (entry?.workflow_id !== p.owner) return false;
+    }
+    await recordPayment(tx, p.payment);
+    return true;
   });
 }
 
@@ -375,6 +450,18 @@ export async function recordInquiryDecision(
   if (!affected(result)) {
     throw new Error(`Inquiry ${d.inquiryId} does not exist`);
   }
+}
+
+/** How many other inquiries the customer opened since `since` (ISO): a repeat contact's measure. */
+export async function countRecentInquiries(db: Db, q: { customerId: string; excludingId: string; since: string }): Promise<number> {
+  const row = await db
+    .selectFrom('inquiries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('customer_id', '=', q.customerId)
+    .where('id', '!=', q.excludingId)
+    .where('created_at', '>=', q.since)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
 }
 
 export async function getInquiry(db: Db, id: string): Promise<Inquiry | undefined> {

@@ -49,6 +49,8 @@ export interface OrdersTable {
   status: string | null;
   /** Time of the newest status event applied; older events are ignored as stale. */
   status_event_at: IsoTimestamp | null;
+  /** The run that applied the current status (`workflowId/runId`), when a workflow did. */
+  status_owner: string | null;
   carrier: string | null;
   tracking_number: string | null;
   /** Estimated delivery as the sender gave it (a date or a timestamp). */

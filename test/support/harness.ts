@@ -88,7 +88,6 @@ export async function startAgent(options: {
       notifyFrom: 'hookline-test <test@localhost>',
       agent: { ...TEST_SETTINGS, ...options.settings },
     },
-    env.client,
     silentLogger,
   );
   const worker = await Worker.create({
@@ -96,7 +95,7 @@ export async function startAgent(options: {
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: { code: inject('workflowBundle') },
-    activities: createActivities(deps),
+    activities: createActivities(deps, { temporal: env.client }),
   });
   const running = worker.run();
   return {
