@@ -77,6 +77,8 @@ export async function startAgent(options: {
   env: TestWorkflowEnvironment;
   databaseUrl: string;
   settings?: Partial<AgentSettings>;
+  /** Where the notifier delivers (the outside world's mail server or chat webhook); the outbox only when unset. */
+  notify?: { smtpUrl?: string; agentsChatWebhookUrl?: string };
 }): Promise<Agent> {
   const { env } = options;
   const taskQueue = `test-${randomUUID()}`;
@@ -86,6 +88,7 @@ export async function startAgent(options: {
       databaseUrl: await prepareDatabase(options.databaseUrl),
       systems: sandboxClientsConfig(sandbox.url, { timeoutMs: 2_000 }) as Parameters<typeof buildActivityDeps>[0]['systems'],
       notifyFrom: 'hookline-test <test@localhost>',
+      ...options.notify,
       agent: { ...TEST_SETTINGS, ...options.settings },
     },
     silentLogger,
