@@ -119,14 +119,14 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
       customer_id: customerId,
       amount: 42,
     });
-    // The statements reach PostgreSQL and commit; their answers never come back.
+    // The order's update reaches PostgreSQL and commits; its answer never comes back (the payment's
+    // transaction waits on its BEGIN's answer, so it goes no further).
     await expect
       .poll(() => count('select count(*) as n from orders where id = $1 and status = $2', [orderId, 'shipped']), {
         timeout: 30_000,
         interval: 200,
       })
       .toBe(1);
-    await expect.poll(() => count('select count(*) as n from payments where id = $1', [paymentId]), { timeout: 30_000 }).toBe(1);
     await expect.poll(() => proxy.stats.lostReplies, { timeout: 30_000 }).toBeGreaterThan(0);
 
     // Then down entirely for a few seconds. The knowledge-base steps are local activities, retried
