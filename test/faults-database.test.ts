@@ -138,6 +138,8 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
       })
       .toBe(true);
     expect(proxy.stats.refused).toBeGreaterThan(refusedBefore);
+    // The outage's length, not a wait for anything: the retries above are already seen; the link
+    // stays down for 3 s in all.
     await sleep(Math.max(0, 3_000 - (Date.now() - downAt)));
     const { raw } = await env.client.workflow.getHandle(paid).describe();
     expect(raw.pendingActivities?.[0]?.lastFailure?.message).toMatch(/connect|terminated|ECONNRESET|closed/i);
