@@ -887,7 +887,7 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       const found = await eventually(
         () => env.client.workflow.count(query).then((c) => c.count),
         (n) => n > 0,
-        10_000,
+        30_000,
       );
       expect(found).toBe(1);
       const ids: string[] = [];
