@@ -15,6 +15,9 @@
  *     polls any more: accepted workflows wait in Temporal, so the figure is the intake alone.
  *  3. duplicate storm: each event sent several times at once; exactly one start each.
  *  4. fixed rate: an open loop at `--rate` for `--duration` against the bare endpoint, then hookline.
+ *  5. the comparison with the one-activity Temporal pipeline (issue 12, ./bench/compare.ts), once the
+ *     processes above are stopped: end to end on a dev server on a SQLite file, then intake alone in
+ *     memory, each side by side. `--compare` runs only this; `--skip-compare` leaves it out.
  *
  * `--soak N` runs only a memory test instead: N events through the receiver, its memory sampled.
  * `--outage` runs only the spool's test: the normal path, then the same load with the dev server

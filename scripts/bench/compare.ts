@@ -24,6 +24,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { sandboxWorkerEnv } from '../../src/sandbox';
@@ -132,6 +133,8 @@ interface E2E {
   /** First send to the latest CloseTime among the completed workflows. */
   seconds: number;
   cpu: Record<string, number | undefined>;
+  /** The machine's 1-minute load average at the end: other work moves every figure. */
+  load: number;
 }
 
 const accepted202 = (r: LoadResult) => r.statuses['202'] ?? 0;
@@ -184,7 +187,8 @@ async function e2eOnce(
   let lastClose = firstSendAt;
   const query = `TaskQueue = '${TASK_QUEUE[t.which]}' AND HooklineSource IS NOT NULL AND StartTime >= '${since}' AND ExecutionStatus = 'Completed'`;
   for await (const wf of client.workflow.list({ query })) lastClose = Math.max(lastClose, wf.closeTime?.getTime() ?? 0);
-  return { sent, accepted, completed: now.completed, failed: now.closed - now.completed, seconds: (lastClose - firstSendAt) / 1000, cpu };
+  const seconds = (lastClose - firstSendAt) / 1000;
+  return { sent, accepted, completed: now.completed, failed: now.closed - now.completed, seconds, cpu, load: loadavg()[0]! };
 }
 
 async function endToEndStage(ctx: CompareContext, options: CompareOptions): Promise<{ runs: E2E[]; pass: boolean }> {
@@ -240,6 +244,7 @@ interface Intake {
   round: number;
   result: LoadResult;
   cpu: Record<string, number | undefined>;
+  load: number;
 }
 
 async function intakeStage(ctx: CompareContext, options: CompareOptions): Promise<{ runs: Intake[]; pass: boolean; check: string }> {
@@ -281,7 +286,7 @@ async function intakeStage(ctx: CompareContext, options: CompareOptions): Promis
       const meter = cpuMeter({ receiver: t.receiver.pid, temporal: temporal.child.pid, 'load gen': ctx.load.child.pid });
       const result = await run(`${t.which}intake${round}`, options.intakeMs);
       answers[t.which].push(result);
-      runs.push({ which: t.which, round, result, cpu: meter() });
+      runs.push({ which: t.which, round, result, cpu: meter(), load: loadavg()[0]! });
     }
   }
   // Asked of Temporal: one workflow per accepted event (a request that failed may still have started one).
@@ -349,6 +354,7 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
       'p99 ack ms',
       'CPU: receiver',
       'worker',
+      'load avg',
     ],
     e2e.runs.map((r) => [
       r.which,
@@ -363,6 +369,7 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
       ms(percentile(sorted(r.sent), 99)),
       cores(r.cpu.receiver),
       cores(r.cpu.worker),
+      r.load.toFixed(2),
     ]),
   );
   const e2eOf = (which: Which) => mean(e2e.runs.filter((r) => r.which === which).map(e2eRate));
@@ -373,7 +380,7 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
 
   console.log('\nintake alone (dev server in memory, no worker): accepted/s = 202 answers / wall time');
   table(
-    ['system', 'round', 'requests', 'accepted/s', 'p50 ms', 'p99 ms', 'errors', 'CPU: receiver', 'temporal', 'load gen'],
+    ['system', 'round', 'requests', 'accepted/s', 'p50 ms', 'p99 ms', 'errors', 'CPU: receiver', 'temporal', 'load gen', 'load avg'],
     intake.runs.map((r) => [
       r.which,
       String(r.round),
@@ -385,6 +392,7 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
       cores(r.cpu.receiver),
       cores(r.cpu.temporal),
       cores(r.cpu['load gen']),
+      r.load.toFixed(2),
     ]),
   );
   const intakeOf = (which: Which) => mean(intake.runs.filter((r) => r.which === which).map(intakeRate));
