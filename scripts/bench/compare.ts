@@ -185,7 +185,9 @@ async function e2eOnce(
   const cpu = meter();
   // The latest completion as Temporal recorded it, not as this poll loop happened to see it.
   let lastClose = firstSendAt;
-  const query = `TaskQueue = '${TASK_QUEUE[t.which]}' AND HooklineSource IS NOT NULL AND StartTime >= '${since}' AND ExecutionStatus = 'Completed'`;
+  const query =
+    `TaskQueue = '${TASK_QUEUE[t.which]}' AND HooklineSource IS NOT NULL` +
+    ` AND StartTime >= '${since}' AND ExecutionStatus = 'Completed'`;
   for await (const wf of client.workflow.list({ query })) lastClose = Math.max(lastClose, wf.closeTime?.getTime() ?? 0);
   const seconds = (lastClose - firstSendAt) / 1000;
   return { sent, accepted, completed: now.completed, failed: now.closed - now.completed, seconds, cpu, load: loadavg()[0]! };
@@ -326,7 +328,8 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
   const total = Math.round((options.rate * options.durationMs) / 1000);
   console.log(
     `\ncompare [1/2] end to end: ${FOUR_TYPES.join(', ')} in turn, ${options.rate} events/s open loop for ` +
-      `${options.durationMs / 1000} s (${total} events) per system and round, ${options.rounds} round(s); one-activity pipeline and hookline`,
+      `${options.durationMs / 1000} s (${total} events) per system and round, ${options.rounds} round(s); ` +
+      'one-activity pipeline and hookline',
   );
   const e2e = await endToEndStage(ctx, options);
   console.log(
