@@ -105,6 +105,7 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --keep                    keep the run's directory (logs, profiles, the dev server's file)
   --compare                 only the comparison with the one-activity Temporal pipeline (issue 12; also run after the
                             other phases unless --skip-compare): end to end on a dev server on a SQLite file, then intake
+  --skip-compare            the other phases without the comparison
   --e2e-rate N --e2e-duration D   its end-to-end open loop (default 60 events/s for 15s per system and round)
   --compare-rounds N        its rounds (default 1: pipeline then hookline; 2 adds hookline then pipeline)
                             its intake part uses --concurrency, --warmup and --max-duration
