@@ -20,7 +20,8 @@
  *
  * Prints both rates and hookline / pipeline with the issue's targets (≥ 1.0 end to end, ≥ 0.9
  * intake) as met / NOT met; those never change the exit code. The CHECK line does: every accepted
- * event's workflow completed (end to end), one workflow per accepted event (intake).
+ * event's workflow completed and none failed (end to end), one workflow per accepted event (intake).
+ * Requests not answered 202 (timeouts under load) are errors in the tables, not CHECK failures.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -168,7 +169,8 @@ async function e2eOnce(
   let now = await statuses(client, t.which, since);
   let progressAt = Date.now();
   let printedAt = Date.now();
-  while (now.closed < accepted) {
+  // A request that timed out may still have started its workflow: those are waited for and counted too.
+  while (now.closed < accepted || now.running > 0) {
     await new Promise((r) => setTimeout(r, 250)); // visibility is polled: it has no push
     const before = now.closed;
     now = await statuses(client, t.which, since);
@@ -233,7 +235,8 @@ async function endToEndStage(ctx: CompareContext, options: CompareOptions): Prom
       runs.push({ which: t.which, round, ...(await e2eOnce(ctx, client, t, label, options.rate, options.durationMs, options)) });
     }
   }
-  const pass = runs.every((r) => r.failed === 0 && r.completed === r.accepted && r.accepted === r.sent.requests);
+  // Requests not answered 202 (timeouts under load) are the speed's business, reported as errors, not a CHECK failure.
+  const pass = runs.every((r) => r.failed === 0 && r.completed >= r.accepted);
   await stopTarget(ctx, stage, hookline);
   await stopTarget(ctx, stage, pipeline);
   await ctx.group.stop('compare sandbox');
@@ -312,6 +315,11 @@ async function intakeStage(ctx: CompareContext, options: CompareOptions): Promis
 
 // --- output ---------------------------------------------------------------------------------------
 
+const answers = (r: LoadResult) =>
+  Object.entries(r.statuses)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([status, n]) => `${status}×${n}`)
+    .join(' ');
 const cores = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(2));
 const e2eRate = (r: E2E) => r.completed / r.seconds;
 const intakeRate = (r: Intake) => accepted202(r.result) / (r.result.wallMs / 1000);
@@ -358,6 +366,7 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
       'CPU: receiver',
       'worker',
       'load avg',
+      'answers',
     ],
     e2e.runs.map((r) => [
       r.which,
@@ -373,6 +382,7 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
       cores(r.cpu.receiver),
       cores(r.cpu.worker),
       r.load.toFixed(2),
+      answers(r.sent),
     ]),
   );
   const e2eOf = (which: Which) => mean(e2e.runs.filter((r) => r.which === which).map(e2eRate));
@@ -405,11 +415,12 @@ export async function compareRun(ctx: CompareContext, options: CompareOptions): 
   verdict('intake', intakeOf('hookline') / intakeOf('pipeline'), 0.9);
 
   const failed = e2e.runs.reduce((n, r) => n + r.failed, 0);
-  const missing = e2e.runs.reduce((n, r) => n + r.sent.requests - r.completed, 0);
+  const missing = e2e.runs.reduce((n, r) => n + Math.max(0, r.accepted - r.completed), 0);
+  const refused = e2e.runs.reduce((n, r) => n + r.sent.requests - r.accepted, 0);
   const pass = e2e.pass && intake.pass;
   console.log(
-    `\nCHECK ${pass ? 'PASS' : 'FAIL'}: end to end: every event sent was accepted and its workflow completed ` +
-      `(${missing} not, ${failed} failed); ${intake.check}`,
+    `\nCHECK ${pass ? 'PASS' : 'FAIL'}: end to end: every accepted event's workflow completed ` +
+      `(${missing} not, ${failed} failed; ${refused} requests not answered 202, see the table); ${intake.check}`,
   );
   return pass;
 }
