@@ -376,6 +376,8 @@ describe('downstream faults', () => {
       const c = await waitingEscalation(failure, 'returns');
       expect(c).toMatchObject({ kind: 'return-failed', status: 'waiting', context: { facts: { step: 'label', label: 'none' } } });
       expect((await operator('GET', handoffPath(approval))).body).toMatchObject({ status: 'resolved', outcome: 'approve' });
+      // The return's own ID, as the Temporal UI shows it, finds its one open conversation.
+      expect((await operator('GET', handoffPath(id))).body).toMatchObject({ id: failure, kind: 'return-failed' });
       // Two conversations, each announced under its own key: the outbox sent both. Listed does not
       // mean announced yet, so wait for the second announcement's row rather than reading once.
       await expect
