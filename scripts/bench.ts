@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
+import { returnWorkflowId } from '../src/events/identity';
 import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { sandboxWorkerEnv } from '../src/sandbox';
@@ -58,6 +59,7 @@ import { receiverTimeByComponent } from './bench/profile';
 import { describe as describeStarts, since, startLatency, type Histogram } from './bench/server-latency';
 import { loadAverage, machine, mib, ms, percentile, perSecond, table } from './bench/report';
 import { describeCli, findTemporalCli } from './temporal-cli';
+import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/handoff';
 
 const TASK_QUEUE = 'hookline-bench';
 const STORM_COPIES = 5;
@@ -396,10 +398,22 @@ interface EndToEnd extends Measured {
 /** The event workflows started since `since`, by outcome (the return saga's own workflow carries no HooklineSource). */
 async function outcomes(client: Client, since: string): Promise<{ completed: number; waiting: number; failed: number; running: number }> {
   const scope = `HooklineSource IS NOT NULL AND StartTime >= '${since}'`;
-  const [byStatus, waiting] = await Promise.all([
-    client.workflow.count(`${scope} GROUP BY ExecutionStatus`),
-    client.workflow.count(`${scope} AND ExecutionStatus = 'Running' AND HandoffStatus = 'waiting'`),
-  ]);
+  // An escalated event workflow runs until its conversation (a child workflow of its own) is
+  // resolved: count the conversations waiting for a person that event workflows raised, not the
+  // return saga's (the saga is outside the scope above).
+  const saga = returnWorkflowId('');
+  const waitingConversations = async () => {
+    let n = 0;
+    const query =
+      `WorkflowType = '${CONVERSATION_WORKFLOW_TYPE}' AND StartTime >= '${since}'` +
+      ` AND ExecutionStatus = 'Running' AND HandoffStatus = 'waiting'`;
+    for await (const info of client.workflow.list({ query })) {
+      if (!parseConversationId(info.workflowId)?.raisedBy.startsWith(saga)) n += 1;
+    }
+    return n;
+  };
+  const [byStatus, waitingCount] = await Promise.all([client.workflow.count(`${scope} GROUP BY ExecutionStatus`), waitingConversations()]);
+  const waiting = { count: waitingCount };
   const of = (status: string) => byStatus.groups.find((g) => g.groupValues[0]?.[0] === status)?.count ?? 0;
   return {
     completed: of('Completed'),

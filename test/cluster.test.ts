@@ -216,7 +216,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
-    const id = await raiseEscalation(url(b), { customerId });
+    const { id, workflowId } = await raiseEscalation(url(b), { customerId });
     const listed = (i: number, status: string) =>
       expect
         .poll(
@@ -234,7 +234,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     await listed(b, 'claimed');
     expect((await api(b, 'POST', at('reply'), { text: 'A replacement ships today.' })).status).toBeLessThan(300);
     expect((await api(b, 'POST', at('resolve'), { outcome: 'resolved' })).status).toBe(200);
-    await temporal.client.workflow.getHandle(id).result();
+    await temporal.client.workflow.getHandle(workflowId).result();
     const shown = await api(a, 'GET', `/handoffs/${encodeURIComponent(id)}`);
     expect(shown.body).toMatchObject({ status: 'resolved', assignee: 'lead' });
   });

@@ -1,21 +1,15 @@
-import { allHandlersFinished, condition, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { acts, kb, settings, upstream } from './activities';
-import { escalate, failureCause, type EscalationResult } from './handoff';
+import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
 
 export interface InquiryResult {
   decision: 'answered' | 'handoff';
   reason: string;
   reply?: string;
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'inquiry'>;
 }
-
-/**
- * Marks runs that hand an inquiry to a person when the CRM cannot say who the customer is.
- * Earlier runs failed there instead; `patched` keeps their replay on that path.
- */
-const INQUIRY_CRM_FAILURE_HANDOFF = 'inquiry-crm-failure-handoff';
 
 /**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the
@@ -28,7 +22,11 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   const { workflowId } = workflowInfo();
   const config = await settings.agentSettings();
 
-  async function handOver(reason: string, facts: Record<string, string>, customer?: CustomerContext): Promise<InquiryResult> {
+  async function handOver(
+    reason: string,
+    facts: Pick<InquiryFacts, 'orderId' | 'crm'>,
+    customer?: CustomerContext,
+  ): Promise<InquiryResult> {
     await kb.recordInquiry({ inquiry: event, decision: 'handoff', reason });
     const handoff = await escalate({
       kind: 'inquiry',
@@ -41,7 +39,6 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return { decision: 'handoff', reason, handoff };
   }
 
@@ -49,7 +46,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   try {
     customer = await upstream.enrichCustomer(event.customer_id);
   } catch (err) {
-    if (isCancellation(err) || !patched(INQUIRY_CRM_FAILURE_HANDOFF)) throw err;
+    if (isCancellation(err)) throw err;
     const cause = failureCause(err);
     return handOver(`the CRM could not tell who customer ${event.customer_id} is: ${cause}`, { crm: cause });
   }
@@ -65,5 +62,6 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     });
     return { decision: 'answered', reason: assessment.reason, reply };
   }
-  return handOver(assessment.reason, assessment.facts, customer);
+  const { orderId } = assessment.facts;
+  return handOver(assessment.reason, orderId ? { orderId } : {}, customer);
 }

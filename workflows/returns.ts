@@ -1,14 +1,4 @@
-import {
-  allHandlersFinished,
-  condition,
-  defineQuery,
-  defineSignal,
-  isCancellation,
-  log,
-  patched,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { ReturnLabel } from '../src/agent/types';
 import { acts, kb, settings, upstream } from './activities';
@@ -34,19 +24,13 @@ export interface ReturnState {
   returnId: string;
   status: ReturnStatus;
   label?: ReturnLabel;
-  approval?: EscalationResult;
+  approval?: EscalationResult<'return-approval'>;
   refundId?: string;
   /** The step that failed for good, and why. */
   failure?: { step: ReturnStep; cause: string };
   /** The person a failed return was handed to, and how they resolved it. */
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'return-failed'>;
 }
-
-/**
- * Marks runs that hand a failed return to a person. Runs that began failing before this code
- * notified the agents' channel and failed instead; `patched` keeps their replay on that path.
- */
-const RETURN_FAILURE_HANDOFF = 'return-failure-handoff';
 
 /** Each return event, whichever arrives first, is delivered here by signal-with-start. */
 export const returnEventSignal = defineSignal<[ReturnEnvelope]>('returnEvent');
@@ -130,7 +114,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
         customerId: ret.customer_id,
         message: { kind: 'return-denied', returnId, reason },
       });
-      await condition(allHandlersFinished);
       return state;
     }
   }
@@ -145,7 +128,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     state.failure = { step, cause };
     state.handoff = await escalate({
       kind: 'return-failed',
-      name: 'failure',
       queue: 'returns',
       // Money or goods are in limbo: ahead of routine questions.
       priority: 2,
@@ -166,7 +148,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return state;
   }
 
@@ -215,14 +196,7 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     state.status = 'failed';
     await compensate(compensations);
     await kb.recordReturn({ returnId, status: 'failed' });
-    if (isCancellation(err) || !patched(RETURN_FAILURE_HANDOFF)) {
-      await acts.notifyAgents({
-        idempotencyKey: key('failed'),
-        subject: `Return ${returnId} failed`,
-        body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}`,
-      });
-      throw err;
-    }
+    if (isCancellation(err)) throw err;
     return handOver(err);
   }
 
@@ -246,13 +220,12 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
     });
   } catch (err) {
-    if (isCancellation(err) || !patched(RETURN_FAILURE_HANDOFF)) throw err;
+    if (isCancellation(err)) throw err;
     state.status = 'failed';
     await kb.recordReturn({ returnId, status: 'failed' });
     return handOver(err);
   }
   state.status = 'refunded';
-  await condition(allHandlersFinished);
   return state;
 }
 
