@@ -15,6 +15,9 @@
  *     polls any more: accepted workflows wait in Temporal, so the figure is the intake alone.
  *  3. duplicate storm: each event sent several times at once; exactly one start each.
  *  4. fixed rate: an open loop at `--rate` for `--duration` against the bare endpoint, then hookline.
+ *  5. the comparison with the one-activity Temporal pipeline (issue 12, ./bench/compare.ts), once the
+ *     processes above are stopped: end to end on a dev server on a SQLite file, then intake alone in
+ *     memory, each side by side. `--compare` runs only this; `--skip-compare` leaves it out.
  *
  * `--soak N` runs only a memory test instead: N events through the receiver, its memory sampled.
  * `--outage` runs only the spool's test: the normal path, then the same load with the dev server
@@ -30,10 +33,13 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
+import { returnWorkflowId } from '../src/events/identity';
 import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { sandboxWorkerEnv } from '../src/sandbox';
+import { compareRun, type CompareOptions } from './bench/compare';
 import { delivery, MIXED_TYPES } from './bench/events';
+import { baseEnv, receiverEnv } from './bench/hookline-env';
 import { LoadGenerator, type LoadPlan, type LoadResult, type LoadShape } from './bench/load';
 import {
   askMemory,
@@ -53,7 +59,7 @@ import { receiverTimeByComponent } from './bench/profile';
 import { describe as describeStarts, since, startLatency, type Histogram } from './bench/server-latency';
 import { loadAverage, machine, mib, ms, percentile, perSecond, table } from './bench/report';
 import { describeCli, findTemporalCli } from './temporal-cli';
-import { clusterBench } from './bench-cluster';
+import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/handoff';
 
 const TASK_QUEUE = 'hookline-bench';
 const STORM_COPIES = 5;
@@ -79,6 +85,11 @@ const Options = z.object({
   profile: z.boolean().default(false),
   keep: z.boolean().default(false),
   outage: z.boolean().default(false),
+  compare: z.boolean().default(false),
+  'skip-compare': z.boolean().default(false),
+  'e2e-rate': positiveInt(60, 'events per second'),
+  'e2e-duration': duration('15s'),
+  'compare-rounds': positiveInt(1, 'a number of rounds'),
 });
 type Options = z.infer<typeof Options>;
 
@@ -94,8 +105,16 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
   --keep                    keep the run's directory (logs, profiles, the dev server's file)
+  --compare                 only the comparison with the one-activity Temporal pipeline (issue 12; also run after the
+                            other phases unless --skip-compare): end to end on a dev server on a SQLite file, then intake
+  --skip-compare            the other phases without the comparison
+  --e2e-rate N --e2e-duration D   its end-to-end open loop (default 60 events/s for 15s per system and round)
+  --compare-rounds N        its rounds (default 1: pipeline then hookline; 2 adds hookline then pipeline)
+                            its intake part uses --concurrency, --warmup and --max-duration
   --cluster                 instead: npm run cluster's production shape (Temporal on PostgreSQL), one and two of each
                             (scripts/bench-cluster.ts; --concurrency, --max-duration seconds, --e2e apply)`;
+
+const BOOLEANS = new Set(['profile', 'keep', 'outage', 'compare', 'skip-compare']);
 
 function parseOptions(): Options {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -104,9 +123,10 @@ function parseOptions(): Options {
   }
   const names = Object.keys(Options.shape);
   const { values } = parseArgs({
-    options: Object.fromEntries(
-      names.map((n) => [n, { type: n === 'profile' || n === 'keep' || n === 'outage' ? 'boolean' : 'string' }]),
-    ) as Record<string, { type: 'string' | 'boolean' }>,
+    options: Object.fromEntries(names.map((n) => [n, { type: BOOLEANS.has(n) ? 'boolean' : 'string' }])) as Record<
+      string,
+      { type: 'string' | 'boolean' }
+    >,
   });
   const result = Options.safeParse(values);
   if (result.success) return result.data;
@@ -145,31 +165,6 @@ interface System {
 const group = new ProcessGroup();
 let workDir: string | undefined;
 
-/** What every hookline process needs, and nothing else from this shell: a stray TEMPORAL_API_KEY must not leak in. */
-function baseEnv(temporalAddress: string): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    TEMPORAL_ADDRESS: temporalAddress,
-    TEMPORAL_NAMESPACE: 'default',
-    HOOKLINE_TASK_QUEUE: TASK_QUEUE,
-    LOG_LEVEL: 'info',
-  };
-}
-
-function receiverEnv(base: NodeJS.ProcessEnv, port: number, secrets: Record<string, string>, dir: string): NodeJS.ProcessEnv {
-  // The spool in the run's directory: on as by default, used only when Temporal does not answer (--outage).
-  const env: NodeJS.ProcessEnv = { ...base, HOST: '127.0.0.1', PORT: String(port), SPOOL_URL: `sqlite:${join(dir, 'spool.db')}` };
-  // Operators live in the database; the bench signs in nobody, so a file of the run's will do.
-  env.DATABASE_URL ??= `sqlite:${join(dir, 'operators.db')}`;
-  for (const [name, secret] of Object.entries(secrets)) {
-    env[`WEBHOOK_SECRET_${envSuffix(name)}`] = secret;
-    // All load comes from 127.0.0.1: at the default 100/s per sender address we would measure the limiter.
-    env[`WEBHOOK_RATE_LIMIT_${envSuffix(name)}`] = '1000000/s';
-  }
-  return env;
-}
-
 /** Starts a Node child and registers its readiness check; the caller awaits all checks together. */
 function startChild(
   name: string,
@@ -195,7 +190,7 @@ async function startSystem(options: Options): Promise<System> {
   console.log(`Temporal dev server ${temporal.address}: ${describeStore(options.db, temporal.dbFile)}`);
 
   const secrets = Object.fromEntries(Object.entries(BUILTIN_SOURCES).map(([name, { scheme }]) => [name, generateSecret(scheme)]));
-  const env = baseEnv(temporal.address);
+  const env = baseEnv(temporal.address, TASK_QUEUE);
   const [receiverPort, barePort, sandboxPort] = await Promise.all([freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort()]);
   const waits: Promise<void>[] = [];
   const profileDir = options.profile ? join(dir, 'profile') : undefined;
@@ -403,10 +398,22 @@ interface EndToEnd extends Measured {
 /** The event workflows started since `since`, by outcome (the return saga's own workflow carries no HooklineSource). */
 async function outcomes(client: Client, since: string): Promise<{ completed: number; waiting: number; failed: number; running: number }> {
   const scope = `HooklineSource IS NOT NULL AND StartTime >= '${since}'`;
-  const [byStatus, waiting] = await Promise.all([
-    client.workflow.count(`${scope} GROUP BY ExecutionStatus`),
-    client.workflow.count(`${scope} AND ExecutionStatus = 'Running' AND HandoffStatus = 'waiting'`),
-  ]);
+  // An escalated event workflow runs until its conversation (a child workflow of its own) is
+  // resolved: count the conversations waiting for a person that event workflows raised, not the
+  // return saga's (the saga is outside the scope above).
+  const saga = returnWorkflowId('');
+  const waitingConversations = async () => {
+    let n = 0;
+    const query =
+      `WorkflowType = '${CONVERSATION_WORKFLOW_TYPE}' AND StartTime >= '${since}'` +
+      ` AND ExecutionStatus = 'Running' AND HandoffStatus = 'waiting'`;
+    for await (const info of client.workflow.list({ query })) {
+      if (!parseConversationId(info.workflowId)?.raisedBy.startsWith(saga)) n += 1;
+    }
+    return n;
+  };
+  const [byStatus, waitingCount] = await Promise.all([client.workflow.count(`${scope} GROUP BY ExecutionStatus`), waitingConversations()]);
+  const waiting = { count: waitingCount };
   const of = (status: string) => byStatus.groups.find((g) => g.groupValues[0]?.[0] === status)?.count ?? 0;
   return {
     completed: of('Completed'),
@@ -932,10 +939,13 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--cluster')) return clusterBench();
+  // Imported only here: bench-cluster.ts reads its own flags (seconds, not durations) when loaded, and would
+  // refuse the standard run's `--max-duration 15s` or `--e2e 0`.
+  if (process.argv.includes('--cluster')) return (await import('./bench-cluster.js')).clusterBench();
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);
+  if (options.compare) return (await compareOnly(options)) ? 0 : 1;
   const system = await startSystem(options);
   const pids = {
     receiver: system.receiver.child,
@@ -963,8 +973,41 @@ async function main(): Promise<number> {
       : options.outage
         ? await outageRun(system, options)
         : await standardRun(system, options);
+  let compared = true;
+  if (options.soak === 0 && !options.outage && !options['skip-compare']) {
+    // The comparison starts processes of its own: the first phases' stop first, so as not to share the CPUs with them.
+    for (const name of ['receiver', 'worker', 'sandbox', 'bare', 'temporal']) await group.stop(name);
+    compared = await compareRun(
+      { group, cliPath: system.temporal.cliPath, load: system.load, secrets: system.secrets, runTag: system.runTag, dir: system.dir },
+      compareOptions(options),
+    );
+  }
   console.log(`\nload average ${loadAverage()}; whole run ${(performance.now() / 1000).toFixed(0)} s`);
-  return pass ? 0 : 1;
+  return pass && compared ? 0 : 1;
+}
+
+function compareOptions(options: Options): CompareOptions {
+  return {
+    rate: options['e2e-rate'],
+    durationMs: options['e2e-duration'],
+    rounds: options['compare-rounds'],
+    concurrency: options.concurrency,
+    warmupMs: options.warmup,
+    intakeMs: options['max-duration'],
+    timeoutMs: options.timeout,
+  };
+}
+
+/** `--compare`: only issue 12's comparison, with nothing else running. */
+async function compareOnly(options: Options): Promise<boolean> {
+  const dir = (workDir = mkdtempSync(join(tmpdir(), 'hookline-bench-')));
+  const load = new LoadGenerator();
+  group.add('load generator', load.child, 2_000);
+  const cli = await findTemporalCli();
+  console.log(`${describeCli(cli)}; logs in ${dir}`);
+  const secrets = Object.fromEntries(Object.entries(BUILTIN_SOURCES).map(([name, { scheme }]) => [name, generateSecret(scheme)]));
+  const runTag = randomBytes(4).toString('hex').toUpperCase();
+  return compareRun({ group, cliPath: cli.path, load, secrets, runTag, dir }, compareOptions(options));
 }
 
 let interrupted = false;

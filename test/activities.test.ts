@@ -58,7 +58,6 @@ describe('activities', () => {
   it('cancelling the activity aborts its hung HTTP request at once', async () => {
     sandbox.sandbox.addFault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'hang', times: 1 });
     const env = new MockActivityEnvironment();
-    const started = Date.now();
     const pending = env.run(activities.createReturnLabel, {
       returnId: 'RET-C1',
       orderId: 'ORD-C1',
@@ -66,10 +65,17 @@ describe('activities', () => {
       items: [{ product_id: 'P', quantity: 1 }],
       idempotencyKey: 'RET-C1:label',
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // Cancelled only once the request hangs at the carrier (the fault took it, no answer yet).
+    const hanging = () =>
+      sandbox.sandbox
+        .calls()
+        .some((c) => c.system === 'carrier' && c.path === '/return-labels' && c.fault?.endsWith(':hang') && c.status === null);
+    await expect.poll(hanging, { timeout: 30_000, interval: 20 }).toBe(true);
+    const cancelledAt = Date.now();
     env.cancel();
     await expect(pending).rejects.toBeInstanceOf(CancelledFailure);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Well inside the client's own 10 s timeout: the cancellation, not a timeout, ended the call.
+    expect(Date.now() - cancelledAt).toBeLessThan(5_000);
   });
 
   it('a notification is sent once per idempotency key, rendered from the template', async () => {

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +29,6 @@ import {
   type Database,
 } from '../src/db/index.js';
 
-const execFileAsync = promisify(execFile);
 const repoRoot = resolve(__dirname, '..');
 const APP_TABLES = [
   'customers',
@@ -147,27 +145,52 @@ describe.each(targets)('database on $name', (target) => {
       script,
       `import { migrateToLatest, openDatabase } from ${JSON.stringify(join(repoRoot, 'src/db/index.ts'))};
        async function main() {
-         const [url, startAt] = process.argv.slice(2);
-         const d = await openDatabase(url!);
-         // Start together, so the processes really race.
-         while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));
+         const d = await openDatabase(process.argv[2]!);
+         // Start together, so the processes really race: each says it is ready, then waits for "go".
+         console.log('ready');
+         await new Promise((resolve) => process.stdin.once('data', resolve));
          console.log(JSON.stringify(await migrateToLatest(d)));
          await d.close();
+         process.stdin.destroy();
        }
        main().catch((e) => { console.error(e); process.exit(1); });`,
     );
+    const children: ChildProcess[] = [];
     try {
-      const startAt = String(Date.now() + 3_000);
-      const runs = await Promise.all(
-        [1, 2, 3].map(() => execFileAsync(process.execPath, ['--import', 'tsx', script, url, startAt], { cwd: repoRoot })),
-      );
-      const applied = runs.map((r) => JSON.parse(r.stdout.trim()) as string[]);
+      const runs = [1, 2, 3].map(() => {
+        const child = spawn(process.execPath, ['--import', 'tsx', script, url], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+        children.push(child);
+        let stdout = '';
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        const ready = new Promise<void>((resolve, reject) => {
+          child.stdout.on('data', (c: Buffer) => {
+            stdout += c.toString();
+            if (stdout.startsWith('ready\n')) resolve();
+          });
+          child.once('exit', (code) => reject(new Error(`migrate exited (${code}) before it was ready:\n${stderr}`)));
+        });
+        const done = new Promise<string>((resolve, reject) =>
+          child.once('close', (code) =>
+            code === 0 ? resolve(stdout.slice('ready\n'.length)) : reject(new Error(`exit ${code}: ${stderr}`)),
+          ),
+        );
+        // Awaited below; this only keeps a run killed after a sibling failed from being reported as unhandled.
+        done.catch(() => undefined);
+        return { child, ready, done };
+      });
+      // However long each took to start on a loaded machine, all three are ready before any migrates.
+      await Promise.all(runs.map((r) => r.ready));
+      for (const r of runs) r.child.stdin.write('go\n');
+      const applied = (await Promise.all(runs.map((r) => r.done))).map((out) => JSON.parse(out.trim()) as string[]);
       expect(applied.flat()).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner']);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
+      // Only those still waiting for "go" after a sibling failed.
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 90_000);
 
   it('names a failed migration and rolls it back', async () => {
     const d = await open(await target.freshUrl());

@@ -136,6 +136,8 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
     const downAt = Date.now();
     const refusedBefore = proxy.stats.refused;
     await expect.poll(() => proxy.stats.refused, { timeout: 30_000, interval: 250 }).toBeGreaterThan(refusedBefore + 1);
+    // The outage's length, not a wait for anything: the retries above are already seen; the link
+    // stays down for 3 s in all.
     await sleep(Math.max(0, 3_000 - (Date.now() - downAt)));
     expect(await running(shipped)).toBe(true);
     expect(await running(paid)).toBe(true);

@@ -295,7 +295,8 @@ describe('the worker process’s Temporal SDK metrics', () => {
     'names the workflow on an escalation’s lines: the agents’ notification in the worker, the claim in the receiver',
     { timeout: 60_000 },
     async () => {
-      const workflowId = await raiseEscalation(receiver.url);
+      // The conversation's own workflow: the claim addresses it, and it sends the agents' notification.
+      const { id: workflowId } = await raiseEscalation(receiver.url);
       raised.push(workflowId);
       // The conversation is claimable once the workflow has raised it.
       await expect

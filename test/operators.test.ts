@@ -180,14 +180,15 @@ describe('operators: their own tokens, across receivers, without restarts', () =
   });
 
   it('sessions expire; the cookie is Secure unless the receiver is explicitly plain HTTP', async () => {
-    const { receiver: shortLived, directory } = await receiverOnSharedDb({ sessionTtlMs: 1_500, plainHttp: false });
+    // Short, but not so short that a loaded machine lets it lapse between the login and the first use.
+    const { receiver: shortLived, directory } = await receiverOnSharedDb({ sessionTtlMs: 5_000, plainHttp: false });
     const { token } = await directory.add('kim', 'agent');
     const res = await login(shortLived.url, token);
     // Secure, and under the __Host- prefix, so no sibling subdomain can plant a session of its own.
-    expect(res.headers.get('set-cookie')).toMatch(/^__Host-hookline_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=1; Secure$/);
+    expect(res.headers.get('set-cookie')).toMatch(/^__Host-hookline_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=5; Secure$/);
     const cookie = sessionCookie(res);
     expect(await get(shortLived.url, '/handoffs', { cookie })).toBe(200);
-    await vi.waitFor(async () => expect(await get(shortLived.url, '/handoffs', { cookie })).toBe(401), { timeout: 10_000, interval: 200 });
+    await vi.waitFor(async () => expect(await get(shortLived.url, '/handoffs', { cookie })).toBe(401), { timeout: 30_000, interval: 200 });
 
     expect((await login(a.url, token)).headers.get('set-cookie')).not.toMatch(/Secure/);
   });

@@ -1,14 +1,14 @@
-import { allHandlersFinished, condition, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { drafting, knowledgeBase, notifications, partners, settings } from './activities';
-import { escalate, failureCause, type EscalationResult } from './handoff';
+import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
 
 export interface InquiryResult {
   decision: 'answered' | 'handoff';
   reason: string;
   reply?: string;
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'inquiry'>;
 }
 
 /**
@@ -21,7 +21,11 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   const { event } = envelope;
   const { workflowId } = workflowInfo();
 
-  async function handOver(reason: string, facts: Record<string, string>, customer?: CustomerContext): Promise<InquiryResult> {
+  async function handOver(
+    reason: string,
+    facts: Pick<InquiryFacts, 'orderId' | 'crm'>,
+    customer?: CustomerContext,
+  ): Promise<InquiryResult> {
     await knowledgeBase.recordInquiry({ inquiry: event, decision: 'handoff', reason });
     // Read only here: an inquiry the agent answers itself needs no settings.
     const config = await settings.agentSettings();
@@ -36,7 +40,6 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return { decision: 'handoff', reason, handoff };
   }
 
@@ -60,5 +63,6 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     });
     return { decision: 'answered', reason: assessment.reason, reply };
   }
-  return handOver(assessment.reason, assessment.facts, customer);
+  const { orderId } = assessment.facts;
+  return handOver(assessment.reason, orderId ? { orderId } : {}, customer);
 }

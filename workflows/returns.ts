@@ -1,13 +1,4 @@
-import {
-  allHandlersFinished,
-  condition,
-  defineQuery,
-  defineSignal,
-  isCancellation,
-  log,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { ReturnLabel } from '../src/agent/types';
 import { knowledgeBase, notifications, partners, relay, settings } from './activities';
@@ -33,12 +24,12 @@ export interface ReturnState {
   returnId: string;
   status: ReturnStatus;
   label?: ReturnLabel;
-  approval?: EscalationResult;
+  approval?: EscalationResult<'return-approval'>;
   refundId?: string;
   /** The step that failed for good, and why. */
   failure?: { step: ReturnStep; cause: string };
   /** The person a failed return was handed to, and how they resolved it. */
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'return-failed'>;
 }
 
 /** Each return event, whichever arrives first, is delivered here by signal-with-start. */
@@ -123,7 +114,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
         customerId: ret.customer_id,
         message: { kind: 'return-denied', returnId, reason },
       });
-      await condition(allHandlersFinished);
       return state;
     }
   }
@@ -138,7 +128,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     state.failure = { step, cause };
     state.handoff = await escalate({
       kind: 'return-failed',
-      name: 'failure',
       queue: 'returns',
       // Money or goods are in limbo: ahead of routine questions.
       priority: 2,
@@ -159,7 +148,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return state;
   }
 
@@ -208,14 +196,7 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     state.status = 'failed';
     await compensate(compensations);
     await knowledgeBase.recordReturn({ returnId, status: 'failed' });
-    if (isCancellation(err)) {
-      await notifications.notifyAgents({
-        idempotencyKey: key('failed'),
-        subject: `Return ${returnId} failed`,
-        body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}`,
-      });
-      throw err;
-    }
+    if (isCancellation(err)) throw err;
     return handOver(err);
   }
 
@@ -245,7 +226,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     return handOver(err);
   }
   state.status = 'refunded';
-  await condition(allHandlersFinished);
   return state;
 }
 

@@ -1,4 +1,4 @@
-import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
 import { knowledgeBase, notifications, settings } from './activities';
@@ -9,7 +9,7 @@ type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.
 export interface ShipmentResult {
   applied: boolean;
   notified: CustomerMessage['kind'] | null;
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'shipment-exception'>;
 }
 
 /**
@@ -40,7 +40,6 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return { applied: applied.applied, notified: null, handoff };
   }
   if (!applied.applied) return { applied: false, notified: null };

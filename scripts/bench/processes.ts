@@ -159,6 +159,8 @@ export async function startDevServer(options: {
   dir: string;
   group: ProcessGroup;
   ports?: { port: number; metricsPort: number };
+  /** Its name in the group and its log file's (the comparison runs dev servers of its own). */
+  name?: string;
 }): Promise<{
   address: string;
   metricsUrl: string;
@@ -172,8 +174,9 @@ export async function startDevServer(options: {
     ? [options.ports.port, options.ports.metricsPort]
     : await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
   const address = `127.0.0.1:${port}`;
-  const dbFile = options.store === 'file' ? join(options.dir, 'temporal.db') : undefined;
-  const logFile = join(options.dir, 'temporal.log');
+  const name = options.name ?? 'temporal';
+  const dbFile = options.store === 'file' ? join(options.dir, `${name}.db`) : undefined;
+  const logFile = join(options.dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(
     options.cliPath,
@@ -195,7 +198,7 @@ export async function startDevServer(options: {
     { stdio: ['ignore', fd, fd] },
   );
   closeSync(fd);
-  options.group.add('temporal', child, 10_000);
+  options.group.add(name, child, 10_000);
   // Ready means hookline could start a workflow: the namespace answers and our search attributes exist.
   await waitUntil('the Temporal dev server', child, logFile, () => devServerReady(address), 60_000);
   const connection = await Connection.connect({ address });

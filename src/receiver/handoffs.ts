@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { OUTCOMES } from '../../workflows/handoff';
+import { ALL_OUTCOMES, OUTCOMES } from '../../workflows/handoff';
 import type { Actor } from '../handoff/permissions';
 import {
   HandoffConflictError,
@@ -64,7 +64,8 @@ const ClaimBody = z.object(Acting);
 const ReplyBody = z.object({ ...Acting, text: z.string().trim().min(1, 'text is required').max(10_000) });
 const ResolveBody = z.object({
   ...Acting,
-  outcome: z.enum(['approve', 'deny', 'resolved']),
+  // Any kind's outcome; the conversation's validator refuses one that does not fit its kind.
+  outcome: z.enum(ALL_OUTCOMES),
   note: z.string().trim().max(2_000).optional(),
 });
 

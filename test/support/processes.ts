@@ -82,12 +82,18 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<C
   return child;
 }
 
-/** `npm run receiver` as a process on `port`; ready once /healthz answers. */
-export async function startReceiverProcess(env: Record<string, string>, port: number): Promise<Child & { url: string }> {
+/**
+ * `npm run receiver` as a process; ready once /healthz answers. On port 0 unless told otherwise:
+ * the system picks a free one when the receiver binds, and its "receiver listening" line says
+ * which. (A port found free first and bound later may be taken in between by another process.)
+ */
+export async function startReceiverProcess(env: Record<string, string>, port = 0): Promise<Child & { url: string }> {
   // The receiver keeps operators in DATABASE_URL; a private file unless the test shares one.
   const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-receiver-')), 'operators.db')}`;
   const child = spawnTsx('src/receiver/main.ts', { HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, ...env });
-  const url = `http://127.0.0.1:${port}`;
+  const listening = () => child.lines.find((line) => line.includes('"receiver listening"'));
+  await until('receiver', child, () => listening() !== undefined, 60_000);
+  const url = (JSON.parse(listening()!) as { url: string }).url;
   await until(
     'receiver',
     child,
