@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
+import { BUILTIN_SCHEMES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { LoadGenerator, type LoadResult } from './bench/load';
 import { freeLoopbackPort, httpOk, spawnNode } from './bench/processes';
@@ -363,7 +363,7 @@ async function bare(secrets: Record<string, string>): Promise<number> {
 export async function clusterBench(): Promise<number> {
   log(`hookline cluster bench — ${machine()}; load average ${loadAverage()}`);
   log(`closed loop of ${CONCURRENCY} for ${DURATION_MS / 1000} s per configuration; end to end ${E2E} order events; PostgreSQL ${PG}`);
-  const secrets = Object.fromEntries(Object.entries(BUILTIN_SOURCES).map(([name, { scheme }]) => [name, generateSecret(scheme)]));
+  const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
   const barePerSec = await bare(secrets);
   log(`peer: bare HMAC endpoint ${perSecond(barePerSec)}/s`);
   const only = process.env.BENCH_CONFIGS?.split(',').map(Number);

@@ -120,7 +120,8 @@ export function createIntake(options: IntakeOptions): Intake {
       const { event } = envelope;
       const workflowId = eventWorkflowId(envelope);
       return start(workflowId, () =>
-        client.workflow.start(workflowForEvent(event.event_type), {
+        // By name: the route is checked against the workflow's signature at compile time (routing.ts).
+        client.workflow.start<(envelope: EventEnvelope) => Promise<unknown>>(workflowForEvent(event.event_type), {
           workflowId,
           taskQueue,
           args: [envelope],
