@@ -24,7 +24,8 @@ import { Client as PgClient } from 'pg';
 import { BUILTIN_SCHEMES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { LoadGenerator, type LoadResult } from './bench/load';
-import { freeLoopbackPort, httpOk, spawnNode } from './bench/processes';
+import { httpOk, spawnNode } from './bench/processes';
+import { freeBlock, freePort } from './ports';
 import { loadAverage, machine, ms, percentile, perSecond, table } from './bench/report';
 import { allPorts, serverPorts, withDatabase } from './cluster-temporal';
 
@@ -131,23 +132,6 @@ function cpuOfPid(pid: number): number {
   }
 }
 
-async function bindable(port: number): Promise<boolean> {
-  const net = await import('node:net');
-  return new Promise((done) => {
-    const s = net.createServer();
-    s.once('error', () => done(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => done(true)));
-  });
-}
-
-async function freeBlock(low: number, high: number, ports: (base: number) => number[]): Promise<number> {
-  for (let i = 0; i < 200; i += 1) {
-    const base = low + Math.floor(Math.random() * (high - low));
-    if ((await Promise.all(ports(base).map(bindable))).every(Boolean)) return base;
-  }
-  throw new Error('no free ports');
-}
-
 interface Running {
   child: ChildProcess;
   urls: string[];
@@ -167,7 +151,7 @@ async function startCluster(config: Config, secrets: Record<string, string>, bui
     HOOKLINE_DATA_DIR: dataDir,
     HOOKLINE_TEMPORAL_PORT: String(temporalPort),
     PORT: String(port),
-    SANDBOX_PORT: String(await freeLoopbackPort()),
+    SANDBOX_PORT: String(await freePort()),
     CLUSTER_WORKERS: String(config.workers),
     CLUSTER_RECEIVERS: String(config.receivers),
     NUM_HISTORY_SHARDS: String(config.shards),
@@ -341,7 +325,7 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
 }
 
 async function bare(secrets: Record<string, string>): Promise<number> {
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-bare-'));
   const child = spawnNode(
     'scripts/bench/bare.ts',

@@ -34,11 +34,11 @@ import { BUILTIN_SCHEMES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { delivery, MIXED_TYPES } from './bench/events';
+import { freePort } from './ports';
 import { LoadGenerator, type LoadPlan, type LoadResult, type LoadShape } from './bench/load';
 import {
   askMemory,
   cpuMeter,
-  freeLoopbackPort,
   httpOk,
   ProcessGroup,
   residentOf,
@@ -196,7 +196,7 @@ async function startSystem(options: Options): Promise<System> {
 
   const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
   const env = baseEnv(temporal.address);
-  const [receiverPort, barePort, sandboxPort] = await Promise.all([freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort()]);
+  const [receiverPort, barePort, sandboxPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const waits: Promise<void>[] = [];
   const profileDir = options.profile ? join(dir, 'profile') : undefined;
   if (profileDir) mkdirSync(profileDir);

@@ -8,7 +8,16 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { EventEnvelope, QuarantinedEvent } from '../src/events/envelope';
 import { SAMPLES } from '../src/events/samples';
 import { quarantineStateQuery } from '../workflows/quarantine';
-import { connectTestEnv, startAgent, startReceiver, testDatabases, TEST_SECRETS, type Agent, type Receiver, type ReceiverAnswer } from './support/harness';
+import {
+  connectTestEnv,
+  startAgent,
+  startReceiver,
+  testDatabases,
+  TEST_SECRETS,
+  type Agent,
+  type Receiver,
+  type ReceiverAnswer,
+} from './support/harness';
 
 // Every signature below is made by the provider's own library (standardwebhooks, stripe,
 // @octokit/webhooks-methods) or, for Shopify which ships no signer, by node:crypto as Shopify
