@@ -8,6 +8,7 @@ import { SAMPLES } from '../src/events/samples';
 import { EVENT_TYPES } from '../src/events/schemas';
 import { createLogger } from '../src/log';
 import type { Acknowledgement } from '../src/receiver/acknowledgement';
+import { BUILTIN_SCHEMES } from '../src/receiver/sources';
 import { DEFAULT_SIGNATURE_HEADERS, SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
 import { connectTestEnv, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
 
@@ -55,10 +56,7 @@ interface FuzzSource {
 }
 
 const SOURCES: FuzzSource[] = [
-  { name: 'oms', scheme: 'hmac-sha256-hex', secrets: [TEST_SECRETS.oms!] },
-  { name: 'crm', scheme: 'standard-webhooks', secrets: [TEST_SECRETS.crm!] },
-  { name: 'payments', scheme: 'stripe', secrets: [TEST_SECRETS.payments!] },
-  { name: 'carrier', scheme: 'hmac-sha256-base64', secrets: [TEST_SECRETS.carrier!] },
+  ...Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => ({ name, scheme, secrets: [TEST_SECRETS[name]!] })),
   {
     name: 'github',
     scheme: 'hmac-sha256-hex',
