@@ -183,7 +183,8 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     const outcome: IntakeOutcome = result.queued ? 'queued' : result.duplicate ? 'duplicate' : 'accepted';
     return {
       status: outcome === 'duplicate' ? 200 : 202,
-      body: { accepted: true, ...result },
+      // Field by field: the body is the sender's contract, not whatever else an intake reports.
+      body: { accepted: true, duplicate: result.duplicate, ...(result.queued ? { queued: true } : {}), workflowId: result.workflowId },
       log: { ...log, workflowId: result.workflowId, outcome },
     };
   }
