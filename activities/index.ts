@@ -4,7 +4,7 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@tempo
 import type { Kysely } from 'kysely';
 import { isUpstreamFailure, UpstreamErrorType, type Clients } from '../src/clients';
 import * as repo from '../src/db/repo';
-import type { Schema } from '../src/db/schema';
+import { paymentStatusOf, type InquiryDecision, type OrderStatus, type ReturnRecordStatus, type Schema } from '../src/db/schema';
 import type { Notifier } from '../src/notify';
 import type { Responder } from '../src/agent/responder';
 import { renderCustomerMessage } from '../src/agent/templates';
@@ -43,7 +43,7 @@ export interface ActivityDeps {
   temporal: Client;
 }
 
-const OPEN_ORDER_EXCLUDED = ['delivered', 'cancelled', 'returned'];
+const OPEN_ORDER_EXCLUDED: OrderStatus[] = ['delivered', 'cancelled', 'returned'];
 const COMPLAINT = /\b(complain\w*|angry|furious|terrible|awful|unacceptable|worst|lawyer|legal|scam|broken|damaged|disappointed)\b/i;
 const REFUND = /\b(refund\w*|money back|chargeback)\b/i;
 const ORDER_STATUS = /\b(where|status|track\w*|ship\w*|deliver\w*|arriv\w*|eta|order)\b/i;
@@ -199,12 +199,7 @@ export function createActivities(deps: ActivityDeps) {
       return deps.responder.draft(input);
     },
 
-    async recordInquiry(input: {
-      inquiry: CustomerInquiryNew;
-      decision: 'answered' | 'handoff';
-      reason: string;
-      reply?: string;
-    }): Promise<void> {
+    async recordInquiry(input: { inquiry: CustomerInquiryNew; decision: InquiryDecision; reason: string; reply?: string }): Promise<void> {
       const { inquiry } = input;
       await repo.createInquiry(db, {
         inquiryId: inquiry.inquiry_id,
@@ -240,7 +235,7 @@ export function createActivities(deps: ActivityDeps) {
         await repo.recordPayment(tx, {
           paymentId: event.payment_id,
           orderId: event.order_id,
-          status: event.event_type.slice('payment.'.length),
+          status: paymentStatusOf(event.event_type),
           amount: event.amount,
           currency: event.currency,
           eventAt: event.timestamp,
@@ -296,7 +291,7 @@ export function createActivities(deps: ActivityDeps) {
 
     async recordReturn(input: {
       returnId: string;
-      status: string;
+      status: ReturnRecordStatus;
       orderId?: string;
       customerId?: string;
       reason?: string;

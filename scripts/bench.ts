@@ -9,7 +9,7 @@
  * (`src/receiver/main.ts`), a bare Express endpoint that only verifies the HMAC (./bench/bare.ts,
  * the ceiling), and a load generator (./bench/load.ts). Then, in order:
  *
- *  1. end-to-end: a mixed stream of all twelve event types from the four senders, through the
+ *  1. end-to-end: a mixed stream of every event type from the four senders, through the
  *     receiver and the worker: completed workflows per second. Then the worker is stopped.
  *  2. max throughput: a closed loop against the bare endpoint, then against hookline. No worker
  *     polls any more: accepted workflows wait in Temporal, so the figure is the intake alone.
@@ -34,17 +34,17 @@ import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
 import { returnWorkflowId } from '../src/events/identity';
-import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
+import { BUILTIN_SCHEMES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { compareRun, type CompareOptions } from './bench/compare';
 import { delivery, MIXED_TYPES } from './bench/events';
 import { baseEnv, receiverEnv } from './bench/hookline-env';
+import { freePort } from './ports';
 import { LoadGenerator, type LoadPlan, type LoadResult, type LoadShape } from './bench/load';
 import {
   askMemory,
   cpuMeter,
-  freeLoopbackPort,
   httpOk,
   ProcessGroup,
   residentOf,
@@ -62,6 +62,9 @@ import { describeCli, findTemporalCli } from './temporal-cli';
 import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/handoff';
 
 const TASK_QUEUE = 'hookline-bench';
+
+/** A fresh secret for every built-in sender, in its scheme's format. */
+const senderSecrets = () => Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
 const STORM_COPIES = 5;
 const count = (fallback: number, what: string) =>
   z.coerce
@@ -189,9 +192,9 @@ async function startSystem(options: Options): Promise<System> {
   const temporal = await startDevServer({ cliPath: cli.path, store: options.db, dir, group });
   console.log(`Temporal dev server ${temporal.address}: ${describeStore(options.db, temporal.dbFile)}`);
 
-  const secrets = Object.fromEntries(Object.entries(BUILTIN_SOURCES).map(([name, { scheme }]) => [name, generateSecret(scheme)]));
+  const secrets = senderSecrets();
   const env = baseEnv(temporal.address, TASK_QUEUE);
-  const [receiverPort, barePort, sandboxPort] = await Promise.all([freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort()]);
+  const [receiverPort, barePort, sandboxPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const waits: Promise<void>[] = [];
   const profileDir = options.profile ? join(dir, 'profile') : undefined;
   if (profileDir) mkdirSync(profileDir);
@@ -634,7 +637,8 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
   let e2e: EndToEnd | undefined;
   if (system.worker) {
     console.log(
-      `\n${step('e2e')} end-to-end: ${options.e2e} events, the twelve types in turn from the four senders (all four signature schemes), ${options['e2e-concurrency']} in flight, through the receiver and the worker`,
+      `\n${step('e2e')} end-to-end: ${options.e2e} events, the ${MIXED_TYPES.length} types in turn from the four senders ` +
+        `(all four signature schemes), ${options['e2e-concurrency']} in flight, through the receiver and the worker`,
     );
     e2e = await endToEnd(system, options);
     console.log('  stopping the worker: from here on the figures are the intake alone');
@@ -1005,7 +1009,7 @@ async function compareOnly(options: Options): Promise<boolean> {
   group.add('load generator', load.child, 2_000);
   const cli = await findTemporalCli();
   console.log(`${describeCli(cli)}; logs in ${dir}`);
-  const secrets = Object.fromEntries(Object.entries(BUILTIN_SOURCES).map(([name, { scheme }]) => [name, generateSecret(scheme)]));
+  const secrets = senderSecrets();
   const runTag = randomBytes(4).toString('hex').toUpperCase();
   return compareRun({ group, cliPath: cli.path, load, secrets, runTag, dir }, compareOptions(options));
 }

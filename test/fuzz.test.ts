@@ -7,7 +7,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SAMPLES } from '../src/events/samples';
 import { EVENT_TYPES } from '../src/events/schemas';
 import { createLogger } from '../src/log';
-import { DEFAULT_SIGNATURE_HEADERS, signWebhook, type SchemeName } from '../src/receiver/verify';
+import type { Acknowledgement } from '../src/receiver/acknowledgement';
+import { BUILTIN_SCHEMES } from '../src/receiver/sources';
+import { DEFAULT_SIGNATURE_HEADERS, SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
 import { connectTestEnv, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
 
 // Property-based fuzzing of the real receiver over real sockets. Requests are written byte by
@@ -54,10 +56,7 @@ interface FuzzSource {
 }
 
 const SOURCES: FuzzSource[] = [
-  { name: 'oms', scheme: 'hmac-sha256-hex', secrets: [TEST_SECRETS.oms!] },
-  { name: 'crm', scheme: 'standard-webhooks', secrets: [TEST_SECRETS.crm!] },
-  { name: 'payments', scheme: 'stripe', secrets: [TEST_SECRETS.payments!] },
-  { name: 'carrier', scheme: 'hmac-sha256-base64', secrets: [TEST_SECRETS.carrier!] },
+  ...Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => ({ name, scheme, secrets: [TEST_SECRETS[name]!] })),
   {
     name: 'github',
     scheme: 'hmac-sha256-hex',
@@ -67,7 +66,6 @@ const SOURCES: FuzzSource[] = [
   { name: 'unsigned', scheme: 'standard-webhooks', secrets: [] },
   { name: 'slow', scheme: 'hmac-sha256-base64', secrets: ['slow-fuzz-secret-5e2b7d9a1c'], limited: true },
 ];
-const SCHEME_NAMES: SchemeName[] = ['hmac-sha256-hex', 'hmac-sha256-base64', 'stripe', 'standard-webhooks'];
 
 function sourceEnv(): Record<string, string> {
   const env: Record<string, string> = { WEBHOOK_SOURCES: SOURCES.map((s) => s.name).join(',') };
@@ -409,7 +407,7 @@ const signingArb = (genuineWeight: number): fc.Arbitrary<Signing> =>
         secret: fc.constantFrom(...SOURCES.flatMap((s) => s.secrets), 'whsec_' + Buffer.alloc(32, 7).toString('base64')),
       }),
     },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-scheme' as const), scheme: fc.constantFrom(...SCHEME_NAMES) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-scheme' as const), scheme: fc.constantFrom(...SCHEMES) }) },
     {
       weight: 1,
       arbitrary: fc.record({
@@ -1105,7 +1103,7 @@ describe('fuzzing the receiver with bad input', () => {
   /** A 2xx is only honest if Temporal really has the workflow it names. */
   async function expectStarted(answer: Answer): Promise<void> {
     const text = answer.raw.subarray(answer.bodyAt).toString('utf8');
-    const body = JSON.parse(text) as { workflowId?: string; quarantined?: boolean };
+    const body = JSON.parse(text) as Partial<Acknowledgement>;
     if (!body.workflowId) throw new Error(`2xx without a workflowId: ${text.slice(0, 300)}`);
     const described = await env.client.workflow.getHandle(body.workflowId).describe();
     const expectedType = body.quarantined ? 'quarantinedEventWorkflow' : undefined;

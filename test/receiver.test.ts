@@ -8,7 +8,16 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { EventEnvelope, QuarantinedEvent } from '../src/events/envelope';
 import { SAMPLES } from '../src/events/samples';
 import { quarantineStateQuery } from '../workflows/quarantine';
-import { connectTestEnv, startAgent, startReceiver, testDatabases, TEST_SECRETS, type Agent, type Receiver } from './support/harness';
+import {
+  connectTestEnv,
+  startAgent,
+  startReceiver,
+  testDatabases,
+  TEST_SECRETS,
+  type Agent,
+  type Receiver,
+  type ReceiverAnswer,
+} from './support/harness';
 
 // Every signature below is made by the provider's own library (standardwebhooks, stripe,
 // @octokit/webhooks-methods) or, for Shopify which ships no signer, by node:crypto as Shopify
@@ -108,7 +117,7 @@ const delivered = () => ({
 interface Posted {
   status: number;
   text: string;
-  body: Record<string, unknown>;
+  body: ReceiverAnswer;
   headers: Headers;
 }
 
@@ -125,9 +134,9 @@ async function post(
     body: raw,
   });
   const text = await res.text();
-  let body: Record<string, unknown> = {};
+  let body: ReceiverAnswer = {};
   try {
-    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    body = text ? (JSON.parse(text) as ReceiverAnswer) : {};
   } catch {
     // left empty: the assertions on `status`/`text` say what went wrong
   }
@@ -150,7 +159,7 @@ function postChunked(receiver: Receiver, source: string, raw: string, headers: R
           resolve({
             status: res.statusCode ?? 0,
             text,
-            body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+            body: text ? (JSON.parse(text) as ReceiverAnswer) : {},
             headers: responseHeaders,
           });
         });

@@ -119,7 +119,7 @@ export async function getCustomer(db: Db, id: string): Promise<Customer | undefi
 
 export interface OrderStatusInput {
   orderId: string;
-  status: string;
+  status: NonNullable<Schema['orders']['status']>;
   /** When the sender says the status changed; decides which of two events is newer. */
   eventAt: string | Date;
   /** The remaining fields: omit when the event does not carry them, to keep what is stored. */
@@ -217,7 +217,7 @@ export interface PaymentEventInput {
   paymentId: string;
   orderId: string;
   /** The gateway's status, e.g. `succeeded`, `failed`, `refunded`. */
-  status: string;
+  status: Schema['payments']['status'];
   amount: number | string;
   currency: string;
   eventAt: string | Date;
@@ -286,7 +286,7 @@ export interface ReturnInput {
   returnId: string;
   orderId: string;
   customerId: string;
-  status: string;
+  status: Schema['returns']['status'];
   /** The remaining fields: omit to keep what is stored. */
   reason?: string | null;
   items?: ReadonlyArray<{ productId: string; quantity: number }>;

@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, csv, duration, type Env } from '../config/env';
+import { EVENTS } from '../events/registry';
 import { EVENT_TYPES, type EventType } from '../events/schemas';
 import { isStandardWebhooksSecret, SCHEMES, type SchemeName } from './verify';
 import { standardWebhooksKey } from './verify/standard-webhooks';
@@ -33,18 +34,25 @@ interface SourceDefaults {
 }
 
 /** The seed's four senders, each with the scheme its kind of system customarily uses. */
-export const BUILTIN_SOURCES: Record<string, SourceDefaults> = {
-  oms: {
-    scheme: 'hmac-sha256-hex',
-    eventTypes: ['order.status_updated', 'return.initiated', 'return.received', 'inventory.stock_shortage'],
-  },
-  crm: { scheme: 'standard-webhooks', eventTypes: ['customer.inquiry.new', 'customer.updated'] },
-  payments: { scheme: 'stripe', eventTypes: ['payment.succeeded', 'payment.failed', 'payment.refunded'] },
-  carrier: {
-    scheme: 'hmac-sha256-base64',
-    eventTypes: ['shipment.delivered', 'shipment.delayed', 'shipment.exception', 'return.received'],
-  },
-};
+export const BUILTIN_SCHEMES = {
+  oms: 'hmac-sha256-hex',
+  crm: 'standard-webhooks',
+  payments: 'stripe',
+  carrier: 'hmac-sha256-base64',
+} as const satisfies Record<string, SchemeName>;
+export type BuiltinSource = keyof typeof BUILTIN_SCHEMES;
+
+export function isBuiltinSource(name: string): name is BuiltinSource {
+  return Object.hasOwn(BUILTIN_SCHEMES, name);
+}
+
+/** Each built-in source with its scheme and the event types the registry (src/events/registry.ts) lets it send. */
+export const BUILTIN_SOURCES = Object.fromEntries(
+  (Object.keys(BUILTIN_SCHEMES) as BuiltinSource[]).map((name) => [
+    name,
+    { scheme: BUILTIN_SCHEMES[name], eventTypes: EVENT_TYPES.filter((type) => (EVENTS[type].sources as readonly string[]).includes(name)) },
+  ]),
+) as { readonly [S in BuiltinSource]: SourceDefaults } & { readonly [name: string]: SourceDefaults | undefined };
 
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
