@@ -390,8 +390,11 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const fastReceiver = await startReceiver({ env: t.env, taskQueue: fast.taskQueue, operators: t.operators });
     try {
       // Two ordinary ones (priority 1) first, then the fast one: newer, but it will outrank them.
+      // Age is the conversation's start: each one must exist before the next is raised.
       const { id: older } = await escalate();
+      await visible(older, 'waiting');
       const { id: newer } = await escalate();
+      await visible(newer, 'waiting');
       const { id: slow } = await escalate(fastReceiver.url);
 
       const raisedPriority = await vi.waitFor(
