@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- --cluster`: hookline's production shape under load, on this machine, in one run.
  * For each configuration (one receiver and one worker; two of each; one of each with 16 history
- * shards; the first again, to show how much the figures drift within the run), a fresh `npm run cluster` on its own PostgreSQL databases (hookline_bench_*, dropped
- * after), then:
+ * shards; the first again, to show how much the figures drift within the run), a fresh
+ * `npm run cluster` on its own PostgreSQL databases (hookline_bench_*, dropped after), then:
  *
  *  1. accepted/s: a closed loop of --concurrency requests spread over the receivers for
  *     --max-duration, workers running (they compete for the CPUs, as in production on one host);
@@ -273,7 +273,8 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
     const c1 = await commits();
     const acceptedPerSec = (load.accepted / load.wallMs) * 1000;
     log(
-      `accepted ${load.accepted} in ${(load.wallMs / 1000).toFixed(1)} s: ${perSecond(acceptedPerSec)}/s; statuses ${JSON.stringify(load.statuses)}`,
+      `accepted ${load.accepted} in ${(load.wallMs / 1000).toFixed(1)} s: ${perSecond(acceptedPerSec)}/s; ` +
+        `statuses ${JSON.stringify(load.statuses)}`,
     );
 
     // Let the workers drain the backlog the closed loop left before timing end to end.
@@ -374,7 +375,8 @@ export async function clusterBench(): Promise<number> {
     ]),
   );
   log(
-    '\nwhere the time goes, per accepted event during the closed loop (workers running): CPU ms by process, PostgreSQL transactions by database',
+    '\nwhere the time goes, per accepted event during the closed loop (workers running): ' +
+      'CPU ms by process, PostgreSQL transactions by database',
   );
   table(
     ['configuration', 'temporal', 'postgres', 'receivers', 'workers', 'load gen', 'tx temporal', 'tx visibility', 'tx kb'],

@@ -72,7 +72,8 @@ async function main(): Promise<void> {
   const envSecret = process.env[`WEBHOOK_SECRET_${envSuffix(source)}`]?.split(',')[0]?.trim();
   if (!envSecret && !existsSync(DEV_SECRETS_FILE)) {
     fail(
-      `No secret for ${source}: start hookline with \`npm start\` first (it creates ${DEV_SECRETS_FILE}), or set WEBHOOK_SECRET_${envSuffix(source)}.`,
+      `No secret for ${source}: start hookline with \`npm start\` first (it creates ${DEV_SECRETS_FILE}), ` +
+        `or set WEBHOOK_SECRET_${envSuffix(source)}.`,
     );
   }
   const secret = envSecret || loadOrCreateDevSecrets().secrets.webhookSecrets[source];
@@ -108,7 +109,8 @@ async function main(): Promise<void> {
     const answer = JSON.parse(text) as { workflowId?: string };
     if (answer.workflowId)
       process.stdout.write(
-        `\nSee it in the Temporal UI: http://localhost:${process.env.HOOKLINE_UI_PORT ?? 8233}/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`,
+        `\nSee it in the Temporal UI: http://localhost:${process.env.HOOKLINE_UI_PORT ?? 8233}` +
+          `/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`,
       );
   } catch {
     // not JSON: already printed as is

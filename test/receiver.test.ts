@@ -309,7 +309,7 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       });
     });
 
-    it('github source: @octokit/webhooks-methods sign in X-Hub-Signature-256; the unsigned X-GitHub-Delivery is only a reference', async () => {
+    it('github: @octokit/webhooks-methods sign in X-Hub-Signature-256; the unsigned X-GitHub-Delivery is only a reference', async () => {
       const body = orderUpdated();
       const raw = JSON.stringify(body);
       const delivery = randomUUID();
@@ -332,7 +332,7 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       expect(await env.client.workflow.getHandle(workflowId).result()).toEqual({ applied: true, notified: 'order-shipped' });
     });
 
-    it('carrier: Shopify-style base64 HMAC (node:crypto) in X-Shopify-Hmac-Sha256; the unsigned X-Shopify-Webhook-Id is only a reference', async () => {
+    it('carrier: Shopify-style base64 HMAC in X-Shopify-Hmac-Sha256; the unsigned X-Shopify-Webhook-Id is only a reference', async () => {
       const body = delivered();
       const raw = JSON.stringify(body);
       const webhookId = randomUUID();
@@ -605,7 +605,7 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
   describe('identity', () => {
     // The attacks a review confirmed against the running stack: the HMAC schemes sign the body
     // only, so their delivery-id headers are the sender's to choose and must name nothing.
-    it('a captured oms delivery replayed four times with fresh X-GitHub-Delivery values is one event: one run, one customer message', async () => {
+    it('an oms delivery replayed 4 times with fresh X-GitHub-Delivery values is one event: one run, one customer message', async () => {
       const body = orderUpdated();
       const raw = JSON.stringify(body);
       const signature = { 'x-webhook-signature': await octokitSign(TEST_SECRETS.oms!, raw) };
@@ -691,7 +691,7 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       for (const c of signed) await expectExactlyOneExecution(c.workflowId);
     });
 
-    it('provider redeliveries still dedupe: GitHub resends the same delivery, Standard Webhooks re-signs the same webhook-id later', async () => {
+    it('redeliveries still dedupe: GitHub resends the same delivery, Standard Webhooks re-signs the same webhook-id later', async () => {
       const body = orderUpdated();
       const raw = JSON.stringify(body);
       const delivery = randomUUID();

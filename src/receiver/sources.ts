@@ -101,7 +101,8 @@ export function parseAllowlist(variable: string, cidrs: string[]): SourceConfig[
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
     if (!address || family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
       throw new ConfigError(
-        `Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 (got ${JSON.stringify(cidr)})`,
+        `Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 ` +
+          `(got ${JSON.stringify(cidr)})`,
       );
     }
     list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
@@ -163,7 +164,8 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
       const measured =
         scheme === 'standard-webhooks' ? ' of key (base64-decoded, after whsec_)' : scheme === 'stripe' ? ' after whsec_' : '';
       problems.push(
-        `${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes (got ${which}; the value is not shown)`,
+        `${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes ` +
+          `(got ${which}; the value is not shown)`,
       );
     }
   }
@@ -222,7 +224,8 @@ function refuseSharedSecrets(sources: ReadonlyMap<string, SourceConfig>): void {
   if (clashes.size > 0) {
     const lines = [...clashes].map(
       (pair) =>
-        `${pair}: expected a different secret per source (one is configured on both, so either sender's signature would pass as the other's; the value is not shown)`,
+        `${pair}: expected a different secret per source (one is configured on both, ` +
+        "so either sender's signature would pass as the other's; the value is not shown)",
     );
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }

@@ -13,7 +13,10 @@ import { bearerMatches } from '../receiver/bearer';
  */
 
 export interface SandboxOptions {
-  /** When set, every system route and every `/_sandbox/*` control route but health requires `Authorization: Bearer <token>` (401 otherwise). */
+  /**
+   * When set, every system route and every `/_sandbox/*` control route but health requires
+   * `Authorization: Bearer <token>` (401 otherwise).
+   */
   token?: string;
   /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
   generateCustomers?: boolean;
