@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { assessInquiry, inquiryOrderId, repeatContactSince, returnPolicy, type OrderFacts } from '../src/agent/policy';
 import type { AgentSettings, CustomerContext, InquiryAssessment, ReturnPolicyCheck } from '../src/agent/types';
 import * as repo from '../src/db/repo';
-import type { Order, Schema } from '../src/db/schema';
+import { paymentStatusOf, type InquiryDecision, type Order, type ReturnRecordStatus, type Schema } from '../src/db/schema';
 import type {
   CustomerInquiryNew,
   CustomerUpdated,
@@ -120,7 +120,7 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         payment: {
           paymentId: event.payment_id,
           orderId: event.order_id,
-          status: event.event_type.slice('payment.'.length),
+          status: paymentStatusOf(event.event_type),
           amount: event.amount,
           currency: event.currency,
           eventAt: event.timestamp,
@@ -148,12 +148,7 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       });
     },
 
-    async recordInquiry(input: {
-      inquiry: CustomerInquiryNew;
-      decision: 'answered' | 'handoff';
-      reason: string;
-      reply?: string;
-    }): Promise<void> {
+    async recordInquiry(input: { inquiry: CustomerInquiryNew; decision: InquiryDecision; reason: string; reply?: string }): Promise<void> {
       const { inquiry } = input;
       await repo.createInquiry(db, {
         inquiryId: inquiry.inquiry_id,
@@ -192,7 +187,7 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
 
     async recordReturn(input: {
       returnId: string;
-      status: string;
+      status: ReturnRecordStatus;
       orderId?: string;
       customerId?: string;
       reason?: string;

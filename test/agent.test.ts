@@ -272,7 +272,7 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     ).toBe(true);
   });
 
-  it('pattern 4: a step that fails for good compensates the earlier ones (the label is voided) and hands the return to a person', async () => {
+  it('pattern 4: a step that fails for good compensates the earlier ones (the label voided) and hands the return to a person', async () => {
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     await deliveredPaidOrder(receiver, orderId, 'CUST-67890', day(0));

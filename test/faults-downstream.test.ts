@@ -181,7 +181,7 @@ describe('downstream faults', () => {
       expect(t.agent.sandbox.state.expectedReturns.filter((r) => r.return_id === returnId)).toHaveLength(1);
     });
 
-    it('an answer slower than the client timeout: the label made meanwhile is replayed by its idempotency key, not made twice', async () => {
+    it('a reply slower than the client timeout: the label made meanwhile is replayed by its idempotency key, not made again', async () => {
       const customerId = `CUST-${unique()}`;
       const orderId = await deliveredPaidOrder(customerId);
       // The carrier makes the label at once but answers after 4 s; the client gives up at 2 s.
@@ -216,7 +216,7 @@ describe('downstream faults', () => {
       expect(t.agent.sandbox.state.restocks.filter((r) => r.return_id === returnId)).toHaveLength(1);
     });
 
-    it('a connection reset after the refund went through: the retry is answered from the idempotency key, the money moves once', async () => {
+    it('a connection reset after the refund went through: the retry is answered by the idempotency key; the money moves once', async () => {
       const customerId = `CUST-${unique()}`;
       const orderId = await deliveredPaidOrder(customerId);
       fault({ system: 'payments', method: 'POST', path: '/refunds', kind: 'reset', phase: 'after', times: 1 });

@@ -245,7 +245,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' })).body).toMatchObject({ status: 'claimed', assignee: 'bob' });
   });
 
-  it('roles: a lead takes over and releases claims and may resolve; an agent resolves only what they hold; every action records who did it', async () => {
+  it('roles: a lead takes over, releases claims and may resolve; an agent resolves only what they hold; actions record who', async () => {
     const { id, workflowId } = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const unclaimed = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'bob', body: { outcome: 'resolved' } });
@@ -390,8 +390,11 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const fastReceiver = await startReceiver({ env: t.env, taskQueue: fast.taskQueue, operators: t.operators });
     try {
       // Two ordinary ones (priority 1) first, then the fast one: newer, but it will outrank them.
+      // Age is the conversation's start: each one must exist before the next is raised.
       const { id: older } = await escalate();
+      await visible(older, 'waiting');
       const { id: newer } = await escalate();
+      await visible(newer, 'waiting');
       const { id: slow } = await escalate(fastReceiver.url);
 
       const raisedPriority = await vi.waitFor(

@@ -8,7 +8,7 @@ import { cachedCheck } from '../src/receiver/cached-check';
 import { createIntake } from '../src/receiver/intake';
 import { loadSources } from '../src/receiver/sources';
 import { isReachable } from '../src/temporal/client';
-import { connectTestEnv, startReceiver, testSecretsEnv, type Receiver } from './support/harness';
+import { connectTestEnv, startReceiver, testSecretsEnv, type Receiver, type ReceiverAnswer } from './support/harness';
 
 // The receiver's edges under abuse: rate limits that rotating addresses or names cannot escape,
 // names cut before they are repeated, and a /readyz that does not pass every call on to Temporal.
@@ -18,7 +18,7 @@ import { connectTestEnv, startReceiver, testSecretsEnv, type Receiver } from './
 interface Answer {
   status: number;
   text: string;
-  body: Record<string, unknown>;
+  body: ReceiverAnswer;
   headers: Headers;
 }
 
@@ -30,7 +30,7 @@ async function postFrom(receiver: Receiver, source: string, from: string): Promi
     body: '{}',
   });
   const text = await res.text();
-  return { status: res.status, text, body: JSON.parse(text) as Record<string, unknown>, headers: res.headers };
+  return { status: res.status, text, body: JSON.parse(text) as ReceiverAnswer, headers: res.headers };
 }
 
 describe('receiver edges over real HTTP', () => {

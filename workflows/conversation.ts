@@ -83,6 +83,9 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     ],
     createdAt,
     updatedAt: createdAt,
+    // The unclaimed SLA runs from the moment the conversation exists, so a query before the
+    // opening announcement is out already shows when it falls due.
+    slaDeadline: new Date(Date.now() + request.unclaimedSlaMs).toISOString(),
     decideBy: request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined,
   };
   // Every change bumps the epoch so the SLA loop restarts its timer from the latest change.

@@ -1,11 +1,12 @@
 import { isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
+import type { InquiryDecision } from '../src/db/schema';
 import { drafting, knowledgeBase, notifications, partners, settings } from './activities';
 import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
 
 export interface InquiryResult {
-  decision: 'answered' | 'handoff';
+  decision: InquiryDecision;
   reason: string;
   reply?: string;
   handoff?: EscalationResult<'inquiry'>;

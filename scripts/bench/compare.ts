@@ -32,7 +32,8 @@ import { sandboxWorkerEnv } from '../../src/sandbox';
 import { FOUR_TYPES } from './events';
 import { baseEnv, receiverEnv } from './hookline-env';
 import type { LoadGenerator, LoadResult, LoadShape } from './load';
-import { cpuMeter, freeLoopbackPort, httpOk, spawnNode, startDevServer, waitUntil, type ProcessGroup } from './processes';
+import { freePort } from '../ports';
+import { cpuMeter, httpOk, spawnNode, startDevServer, waitUntil, type ProcessGroup } from './processes';
 import { loadAverage, ms, percentile, perSecond, table } from './report';
 
 export interface CompareOptions {
@@ -77,7 +78,7 @@ async function startTarget(
 ): Promise<Target> {
   const dir = join(ctx.dir, `${stage}-${which}`);
   mkdirSync(dir, { recursive: true });
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const base = baseEnv(address, TASK_QUEUE[which]);
   const waits: Promise<void>[] = [];
@@ -206,7 +207,7 @@ async function endToEndStage(ctx: CompareContext, options: CompareOptions): Prom
   });
   console.log(`  Temporal dev server ${temporal.address} on a SQLite FILE ${temporal.dbFile} (WAL, full sync, as \`npm start\` runs it)`);
   const client = new Client({ connection: temporal.connection, namespace: 'default' });
-  const sandboxPort = await freeLoopbackPort();
+  const sandboxPort = await freePort();
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   const sandboxLog = join(ctx.dir, 'compare-sandbox.log');
   const sandbox = ctx.group.add(

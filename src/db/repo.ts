@@ -14,6 +14,7 @@ import type {
   OperatorRole,
   Order,
   OrderItem,
+  OrderStatus,
   Return,
   Schema,
 } from './schema.js';
@@ -119,7 +120,7 @@ export async function getCustomer(db: Db, id: string): Promise<Customer | undefi
 
 export interface OrderStatusInput {
   orderId: string;
-  status: string;
+  status: NonNullable<Schema['orders']['status']>;
   /** When the sender says the status changed; decides which of two events is newer. */
   eventAt: string | Date;
   /** The remaining fields: omit when the event does not carry them, to keep what is stored. */
@@ -227,7 +228,7 @@ export async function listOrderItems(db: Db, orderId: string): Promise<OrderItem
 }
 
 /** Statuses after which an order is no longer open (nothing left to ship). */
-const CLOSED_ORDER_STATUSES = ['delivered', 'cancelled', 'returned'];
+const CLOSED_ORDER_STATUSES: OrderStatus[] = ['delivered', 'cancelled', 'returned'];
 
 /**
  * Open orders with a customer that contain `productId`, or, when the sender named them, those of
@@ -264,7 +265,7 @@ export interface PaymentEventInput {
   paymentId: string;
   orderId: string;
   /** The gateway's status, e.g. `succeeded`, `failed`, `refunded`. */
-  status: string;
+  status: Schema['payments']['status'];
   amount: number | string;
   currency: string;
   eventAt: string | Date;
@@ -361,7 +362,7 @@ export interface ReturnInput {
   returnId: string;
   orderId: string;
   customerId: string;
-  status: string;
+  status: Schema['returns']['status'];
   /** The remaining fields: omit to keep what is stored. */
   reason?: string | null;
   items?: ReadonlyArray<{ productId: string; quantity: number }>;

@@ -365,7 +365,8 @@ function loadPages(): Pages {
     return { inbox: readFileSync(join(dir, 'inbox.html'), 'utf8'), login: readFileSync(join(dir, 'login.html'), 'utf8') };
   } catch (err) {
     throw new Error(
-      `the inbox page assets are missing from ${dir} (copy src/receiver/inbox/ next to the compiled handoffs.js): ${(err as Error).message}`,
+      `the inbox page assets are missing from ${dir} (copy src/receiver/inbox/ next to the compiled handoffs.js): ` +
+        (err as Error).message,
     );
   }
 }
@@ -378,7 +379,16 @@ function sendPage(res: Response, status: number, template: string, values: Recor
     .status(status)
     .set({
       'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      'Content-Security-Policy': [
+        "default-src 'none'",
+        `script-src 'nonce-${nonce}'`,
+        `style-src 'nonce-${nonce}'`,
+        "connect-src 'self'",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+      ].join('; '),
       'Cache-Control': 'no-store',
       'Referrer-Policy': 'no-referrer',
       'X-Content-Type-Options': 'nosniff',
