@@ -9,6 +9,8 @@ import type {
   DecimalAmount,
   Inquiry,
   InquiryDecision,
+  NotificationRow,
+  NotificationsTable,
   IsoTimestamp,
   Operator,
   OperatorRole,
@@ -544,5 +546,44 @@ export async function deleteOperatorSession(db: Db, idHash: string, now: Date): 
   await db
     .deleteFrom('operator_sessions')
     .where((eb) => eb.or([eb('id_hash', '=', idHash), eb('expires_at', '<=', toIsoTimestamp(now))]))
+    .execute();
+}
+
+// ---- Notifications (the outbox) -------------------------------------------------------------
+
+/**
+ * The outbox row for a notification: the one this call inserted (`created: true`), or the one an
+ * earlier attempt with the same idempotency key left, whatever its status (`created: false`).
+ */
+export async function claimNotification(
+  db: Db,
+  n: Omit<NotificationsTable, 'id' | 'error'>,
+): Promise<{ row: NotificationRow; created: boolean }> {
+  const inserted = await db
+    .insertInto('notifications')
+    .values(n)
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { row: inserted, created: true };
+  const row = await db.selectFrom('notifications').selectAll().where('idempotency_key', '=', n.idempotency_key).executeTakeFirstOrThrow();
+  return { row, created: false };
+}
+
+/** How a delivery attempt ended, on the notification's row. */
+export async function recordNotificationDelivery(
+  db: Db,
+  id: number,
+  outcome: Pick<NotificationsTable, 'channel' | 'recipient'> &
+    ({ status: 'sent'; sentAt: IsoTimestamp } | { status: 'failed'; error: string }),
+): Promise<void> {
+  await db
+    .updateTable('notifications')
+    .set(
+      outcome.status === 'sent'
+        ? { status: 'sent', channel: outcome.channel, recipient: outcome.recipient, error: null, sent_at: outcome.sentAt }
+        : { status: 'failed', channel: outcome.channel, recipient: outcome.recipient, error: outcome.error },
+    )
+    .where('id', '=', id)
     .execute();
 }
