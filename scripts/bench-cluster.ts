@@ -1,8 +1,8 @@
 /**
  * `npm run bench -- --cluster`: hookline's production shape under load, on this machine, in one run.
  * For each configuration (one receiver and one worker; two of each; one of each with 16 history
- * shards; the first again, to show how much the figures drift within the run), a fresh `npm run cluster` on its own PostgreSQL databases (hookline_bench_*, dropped
- * after), then:
+ * shards; the first again, to show how much the figures drift within the run), a fresh
+ * `npm run cluster` on its own PostgreSQL databases (hookline_bench_*, dropped after), then:
  *
  *  1. accepted/s: a closed loop of --concurrency requests spread over the receivers for
  *     --max-duration, workers running (they compete for the CPUs, as in production on one host);
@@ -21,10 +21,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
+import { BUILTIN_SCHEMES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { LoadGenerator, type LoadResult } from './bench/load';
-import { freeLoopbackPort, httpOk, spawnNode } from './bench/processes';
+import { httpOk, spawnNode } from './bench/processes';
+import { freeBlock, freePort } from './ports';
 import { loadAverage, machine, ms, percentile, perSecond, table } from './bench/report';
 import { allPorts, serverPorts, withDatabase } from './cluster-temporal';
 
@@ -131,23 +132,6 @@ function cpuOfPid(pid: number): number {
   }
 }
 
-async function bindable(port: number): Promise<boolean> {
-  const net = await import('node:net');
-  return new Promise((done) => {
-    const s = net.createServer();
-    s.once('error', () => done(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => done(true)));
-  });
-}
-
-async function freeBlock(low: number, high: number, ports: (base: number) => number[]): Promise<number> {
-  for (let i = 0; i < 200; i += 1) {
-    const base = low + Math.floor(Math.random() * (high - low));
-    if ((await Promise.all(ports(base).map(bindable))).every(Boolean)) return base;
-  }
-  throw new Error('no free ports');
-}
-
 interface Running {
   child: ChildProcess;
   urls: string[];
@@ -167,7 +151,7 @@ async function startCluster(config: Config, secrets: Record<string, string>, bui
     HOOKLINE_DATA_DIR: dataDir,
     HOOKLINE_TEMPORAL_PORT: String(temporalPort),
     PORT: String(port),
-    SANDBOX_PORT: String(await freeLoopbackPort()),
+    SANDBOX_PORT: String(await freePort()),
     CLUSTER_WORKERS: String(config.workers),
     CLUSTER_RECEIVERS: String(config.receivers),
     NUM_HISTORY_SHARDS: String(config.shards),
@@ -289,7 +273,8 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
     const c1 = await commits();
     const acceptedPerSec = (load.accepted / load.wallMs) * 1000;
     log(
-      `accepted ${load.accepted} in ${(load.wallMs / 1000).toFixed(1)} s: ${perSecond(acceptedPerSec)}/s; statuses ${JSON.stringify(load.statuses)}`,
+      `accepted ${load.accepted} in ${(load.wallMs / 1000).toFixed(1)} s: ${perSecond(acceptedPerSec)}/s; ` +
+        `statuses ${JSON.stringify(load.statuses)}`,
     );
 
     // Let the workers drain the backlog the closed loop left before timing end to end.
@@ -341,7 +326,7 @@ async function measureConfig(config: Config, secrets: Record<string, string>, bu
 }
 
 async function bare(secrets: Record<string, string>): Promise<number> {
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-bare-'));
   const child = spawnNode(
     'scripts/bench/bare.ts',
@@ -363,7 +348,7 @@ async function bare(secrets: Record<string, string>): Promise<number> {
 export async function clusterBench(): Promise<number> {
   log(`hookline cluster bench — ${machine()}; load average ${loadAverage()}`);
   log(`closed loop of ${CONCURRENCY} for ${DURATION_MS / 1000} s per configuration; end to end ${E2E} order events; PostgreSQL ${PG}`);
-  const secrets = Object.fromEntries(Object.entries(BUILTIN_SOURCES).map(([name, { scheme }]) => [name, generateSecret(scheme)]));
+  const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
   const barePerSec = await bare(secrets);
   log(`peer: bare HMAC endpoint ${perSecond(barePerSec)}/s`);
   const only = process.env.BENCH_CONFIGS?.split(',').map(Number);
@@ -390,7 +375,8 @@ export async function clusterBench(): Promise<number> {
     ]),
   );
   log(
-    '\nwhere the time goes, per accepted event during the closed loop (workers running): CPU ms by process, PostgreSQL transactions by database',
+    '\nwhere the time goes, per accepted event during the closed loop (workers running): ' +
+      'CPU ms by process, PostgreSQL transactions by database',
   );
   table(
     ['configuration', 'temporal', 'postgres', 'receivers', 'workers', 'load gen', 'tx temporal', 'tx visibility', 'tx kb'],

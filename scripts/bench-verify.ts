@@ -94,10 +94,12 @@ const load = () =>
     .map((n) => n.toFixed(2))
     .join(' ');
 console.log(
-  `hookline bench:verify — Node ${process.version}, ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ${process.platform}/${process.arch}; load average ${load()}`,
+  `hookline bench:verify — Node ${process.version}, ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, ` +
+    `${process.platform}/${process.arch}; load average ${load()}`,
 );
 console.log(
-  `${iterations.toLocaleString('en-US')} timed calls per row after a warm-up of ${warmupFor(iterations).toLocaleString('en-US')}; p99 over batches of ${Math.min(BATCH, iterations)}`,
+  `${iterations.toLocaleString('en-US')} timed calls per row after a warm-up of ${warmupFor(iterations).toLocaleString('en-US')}; ` +
+    `p99 over batches of ${Math.min(BATCH, iterations)}`,
 );
 console.log('');
 

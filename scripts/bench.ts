@@ -9,12 +9,15 @@
  * (`src/receiver/main.ts`), a bare Express endpoint that only verifies the HMAC (./bench/bare.ts,
  * the ceiling), and a load generator (./bench/load.ts). Then, in order:
  *
- *  1. end-to-end: a mixed stream of all twelve event types from the four senders, through the
+ *  1. end-to-end: a mixed stream of every event type from the four senders, through the
  *     receiver and the worker: completed workflows per second. Then the worker is stopped.
  *  2. max throughput: a closed loop against the bare endpoint, then against hookline. No worker
  *     polls any more: accepted workflows wait in Temporal, so the figure is the intake alone.
  *  3. duplicate storm: each event sent several times at once; exactly one start each.
  *  4. fixed rate: an open loop at `--rate` for `--duration` against the bare endpoint, then hookline.
+ *  5. the comparison with the one-activity Temporal pipeline (issue 12, ./bench/compare.ts), once the
+ *     processes above are stopped: end to end on a dev server on a SQLite file, then intake alone in
+ *     memory, each side by side. `--compare` runs only this; `--skip-compare` leaves it out.
  *
  * `--soak N` runs only a memory test instead: N events through the receiver, its memory sampled.
  * `--outage` runs only the spool's test: the normal path, then the same load with the dev server
@@ -30,15 +33,18 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
-import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
+import { returnWorkflowId } from '../src/events/identity';
+import { BUILTIN_SCHEMES, envSuffix } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { sandboxWorkerEnv } from '../src/sandbox';
+import { compareRun, type CompareOptions } from './bench/compare';
 import { delivery, MIXED_TYPES } from './bench/events';
+import { baseEnv, receiverEnv } from './bench/hookline-env';
+import { freePort } from './ports';
 import { LoadGenerator, type LoadPlan, type LoadResult, type LoadShape } from './bench/load';
 import {
   askMemory,
   cpuMeter,
-  freeLoopbackPort,
   httpOk,
   ProcessGroup,
   residentOf,
@@ -53,9 +59,12 @@ import { receiverTimeByComponent } from './bench/profile';
 import { describe as describeStarts, since, startLatency, type Histogram } from './bench/server-latency';
 import { loadAverage, machine, mib, ms, percentile, perSecond, table } from './bench/report';
 import { describeCli, findTemporalCli } from './temporal-cli';
-import { clusterBench } from './bench-cluster';
+import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/handoff';
 
 const TASK_QUEUE = 'hookline-bench';
+
+/** A fresh secret for every built-in sender, in its scheme's format. */
+const senderSecrets = () => Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
 const STORM_COPIES = 5;
 const count = (fallback: number, what: string) =>
   z.coerce
@@ -79,6 +88,11 @@ const Options = z.object({
   profile: z.boolean().default(false),
   keep: z.boolean().default(false),
   outage: z.boolean().default(false),
+  compare: z.boolean().default(false),
+  'skip-compare': z.boolean().default(false),
+  'e2e-rate': positiveInt(60, 'events per second'),
+  'e2e-duration': duration('15s'),
+  'compare-rounds': positiveInt(1, 'a number of rounds'),
 });
 type Options = z.infer<typeof Options>;
 
@@ -94,8 +108,16 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
   --keep                    keep the run's directory (logs, profiles, the dev server's file)
+  --compare                 only the comparison with the one-activity Temporal pipeline (issue 12; also run after the
+                            other phases unless --skip-compare): end to end on a dev server on a SQLite file, then intake
+  --skip-compare            the other phases without the comparison
+  --e2e-rate N --e2e-duration D   its end-to-end open loop (default 60 events/s for 15s per system and round)
+  --compare-rounds N        its rounds (default 1: pipeline then hookline; 2 adds hookline then pipeline)
+                            its intake part uses --concurrency, --warmup and --max-duration
   --cluster                 instead: npm run cluster's production shape (Temporal on PostgreSQL), one and two of each
                             (scripts/bench-cluster.ts; --concurrency, --max-duration seconds, --e2e apply)`;
+
+const BOOLEANS = new Set(['profile', 'keep', 'outage', 'compare', 'skip-compare']);
 
 function parseOptions(): Options {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -104,15 +126,17 @@ function parseOptions(): Options {
   }
   const names = Object.keys(Options.shape);
   const { values } = parseArgs({
-    options: Object.fromEntries(
-      names.map((n) => [n, { type: n === 'profile' || n === 'keep' || n === 'outage' ? 'boolean' : 'string' }]),
-    ) as Record<string, { type: 'string' | 'boolean' }>,
+    options: Object.fromEntries(names.map((n) => [n, { type: BOOLEANS.has(n) ? 'boolean' : 'string' }])) as Record<
+      string,
+      { type: 'string' | 'boolean' }
+    >,
   });
   const result = Options.safeParse(values);
   if (result.success) return result.data;
   const lines = result.error.issues.map(
     (i) =>
-      `  --${String(i.path[0])}: ${i.message}${values[String(i.path[0])] === undefined ? '' : ` (got ${JSON.stringify(values[String(i.path[0])])})`}`,
+      `  --${String(i.path[0])}: ${i.message}` +
+      (values[String(i.path[0])] === undefined ? '' : ` (got ${JSON.stringify(values[String(i.path[0])])})`),
   );
   throw new Error(`bad options:\n${lines.join('\n')}`);
 }
@@ -145,31 +169,6 @@ interface System {
 const group = new ProcessGroup();
 let workDir: string | undefined;
 
-/** What every hookline process needs, and nothing else from this shell: a stray TEMPORAL_API_KEY must not leak in. */
-function baseEnv(temporalAddress: string): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    TEMPORAL_ADDRESS: temporalAddress,
-    TEMPORAL_NAMESPACE: 'default',
-    HOOKLINE_TASK_QUEUE: TASK_QUEUE,
-    LOG_LEVEL: 'info',
-  };
-}
-
-function receiverEnv(base: NodeJS.ProcessEnv, port: number, secrets: Record<string, string>, dir: string): NodeJS.ProcessEnv {
-  // The spool in the run's directory: on as by default, used only when Temporal does not answer (--outage).
-  const env: NodeJS.ProcessEnv = { ...base, HOST: '127.0.0.1', PORT: String(port), SPOOL_URL: `sqlite:${join(dir, 'spool.db')}` };
-  // Operators live in the database; the bench signs in nobody, so a file of the run's will do.
-  env.DATABASE_URL ??= `sqlite:${join(dir, 'operators.db')}`;
-  for (const [name, secret] of Object.entries(secrets)) {
-    env[`WEBHOOK_SECRET_${envSuffix(name)}`] = secret;
-    // All load comes from 127.0.0.1: at the default 100/s per sender address we would measure the limiter.
-    env[`WEBHOOK_RATE_LIMIT_${envSuffix(name)}`] = '1000000/s';
-  }
-  return env;
-}
-
 /** Starts a Node child and registers its readiness check; the caller awaits all checks together. */
 function startChild(
   name: string,
@@ -194,9 +193,9 @@ async function startSystem(options: Options): Promise<System> {
   const temporal = await startDevServer({ cliPath: cli.path, store: options.db, dir, group });
   console.log(`Temporal dev server ${temporal.address}: ${describeStore(options.db, temporal.dbFile)}`);
 
-  const secrets = Object.fromEntries(Object.entries(BUILTIN_SOURCES).map(([name, { scheme }]) => [name, generateSecret(scheme)]));
-  const env = baseEnv(temporal.address);
-  const [receiverPort, barePort, sandboxPort] = await Promise.all([freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort()]);
+  const secrets = senderSecrets();
+  const env = baseEnv(temporal.address, TASK_QUEUE);
+  const [receiverPort, barePort, sandboxPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const waits: Promise<void>[] = [];
   const profileDir = options.profile ? join(dir, 'profile') : undefined;
   if (profileDir) mkdirSync(profileDir);
@@ -287,8 +286,10 @@ async function startSystem(options: Options): Promise<System> {
 
 function describeStore(store: DevServerStore, dbFile: string | undefined): string {
   return store === 'memory'
-    ? 'IN MEMORY (its SQLite database lives in RAM: nothing is written to disk, and it is gone when the server stops; --db file for a SQLite file as `npm start` uses)'
-    : `SQLite FILE ${dbFile}, write-ahead log with full sync (as \`npm start\` runs it: every commit is written and fsynced; --db memory for an in-memory store)`;
+    ? 'IN MEMORY (its SQLite database lives in RAM: nothing is written to disk, and it is gone when the server stops; ' +
+        '--db file for a SQLite file as `npm start` uses)'
+    : `SQLite FILE ${dbFile}, write-ahead log with full sync (as \`npm start\` runs it: every commit is written and fsynced; ` +
+        '--db memory for an in-memory store)';
 }
 
 const describeStoreShort = (store: DevServerStore) =>
@@ -373,7 +374,8 @@ async function measure(
     // One line every 5 s: enough to see a long phase move without burying the results.
     if (Math.round(p.elapsedMs / 1000) % 5 === 0)
       console.log(
-        `  ${name.padEnd(14)} ${String(p.done).padStart(7)}${total ? `/${total}` : ''} answered  ${perSecond(p.done / (p.elapsedMs / 1000))}/s so far`,
+        `  ${name.padEnd(14)} ${String(p.done).padStart(7)}${total ? `/${total}` : ''} answered  ` +
+          `${perSecond(p.done / (p.elapsedMs / 1000))}/s so far`,
       );
   });
   const cpu = meter();
@@ -403,10 +405,22 @@ interface EndToEnd extends Measured {
 /** The event workflows started since `since`, by outcome (the return saga's own workflow carries no HooklineSource). */
 async function outcomes(client: Client, since: string): Promise<{ completed: number; waiting: number; failed: number; running: number }> {
   const scope = `HooklineSource IS NOT NULL AND StartTime >= '${since}'`;
-  const [byStatus, waiting] = await Promise.all([
-    client.workflow.count(`${scope} GROUP BY ExecutionStatus`),
-    client.workflow.count(`${scope} AND ExecutionStatus = 'Running' AND HandoffStatus = 'waiting'`),
-  ]);
+  // An escalated event workflow runs until its conversation (a child workflow of its own) is
+  // resolved: count the conversations waiting for a person that event workflows raised, not the
+  // return saga's (the saga is outside the scope above).
+  const saga = returnWorkflowId('');
+  const waitingConversations = async () => {
+    let n = 0;
+    const query =
+      `WorkflowType = '${CONVERSATION_WORKFLOW_TYPE}' AND StartTime >= '${since}'` +
+      ` AND ExecutionStatus = 'Running' AND HandoffStatus = 'waiting'`;
+    for await (const info of client.workflow.list({ query })) {
+      if (!parseConversationId(info.workflowId)?.raisedBy.startsWith(saga)) n += 1;
+    }
+    return n;
+  };
+  const [byStatus, waitingCount] = await Promise.all([client.workflow.count(`${scope} GROUP BY ExecutionStatus`), waitingConversations()]);
+  const waiting = { count: waitingCount };
   const of = (status: string) => byStatus.groups.find((g) => g.groupValues[0]?.[0] === status)?.count ?? 0;
   return {
     completed: of('Completed'),
@@ -456,7 +470,8 @@ async function endToEnd(system: System, options: Options): Promise<EndToEnd> {
     if (elapsed - printedAt >= 5) {
       printedAt = elapsed;
       console.log(
-        `  e2e  ${elapsed.toFixed(0).padStart(4)} s  accepted ${sent ? (sent.statuses['202'] ?? 0) : '…'}/${options.e2e}  completed ${now.completed}  waiting for a person ${now.waiting}  failed ${now.failed}`,
+        `  e2e  ${elapsed.toFixed(0).padStart(4)} s  accepted ${sent ? (sent.statuses['202'] ?? 0) : '…'}/${options.e2e}  ` +
+          `completed ${now.completed}  waiting for a person ${now.waiting}  failed ${now.failed}`,
       );
     }
     if (sent && finished >= (sent.statuses['202'] ?? 0)) break;
@@ -550,7 +565,8 @@ function printReceiverView(system: System, m: Measured): void {
   const own = receiverLatencies(system, m.name);
   if (own.length === 0) return;
   console.log(
-    `  ${m.name}: the receiver's own view (latencyMs in its log, arrival to answer) of ${own.length} requests: p50 ${ms(percentile(own, 50))}, p90 ${ms(percentile(own, 90))}, p99 ${ms(percentile(own, 99))}, max ${ms(own.at(-1) ?? NaN)} ms`,
+    `  ${m.name}: the receiver's own view (latencyMs in its log, arrival to answer) of ${own.length} requests: ` +
+      `p50 ${ms(percentile(own, 50))}, p90 ${ms(percentile(own, 90))}, p99 ${ms(percentile(own, 99))}, max ${ms(own.at(-1) ?? NaN)} ms`,
   );
   console.log(`  ${m.name}: inside Temporal (its frontend's StartWorkflowExecution histogram): ${describeStarts(m.temporalStarts)}`);
 }
@@ -559,13 +575,17 @@ function printEndToEnd(e2e: EndToEnd, options: Options): void {
   const seconds = e2e.finishedAfterMs / 1000;
   const finished = e2e.completed + e2e.waiting;
   console.log(
-    `\nend-to-end: ${options.e2e} events (the ${MIXED_TYPES.length} types in turn), ${options['e2e-concurrency']} in flight, worker running`,
+    `\nend-to-end: ${options.e2e} events (the ${MIXED_TYPES.length} types in turn), ` +
+      `${options['e2e-concurrency']} in flight, worker running`,
   );
   console.log(
-    `  accepted   ${e2e.accepted} (${statusText(e2e.result.statuses)}) in ${(e2e.result.wallMs / 1000).toFixed(1)} s: ${perSecond(e2e.accepted / (e2e.result.wallMs / 1000))}/s, p50 ack ${ms(percentile(sortedLatencies(e2e), 50))} ms, p99 ${ms(percentile(sortedLatencies(e2e), 99))} ms`,
+    `  accepted   ${e2e.accepted} (${statusText(e2e.result.statuses)}) in ${(e2e.result.wallMs / 1000).toFixed(1)} s: ` +
+      `${perSecond(e2e.accepted / (e2e.result.wallMs / 1000))}/s, ` +
+      `p50 ack ${ms(percentile(sortedLatencies(e2e), 50))} ms, p99 ${ms(percentile(sortedLatencies(e2e), 99))} ms`,
   );
   console.log(
-    `  finished   ${finished} in ${seconds.toFixed(1)} s from the first send: ${perSecond(finished / seconds)} workflows/s — ${e2e.completed} completed, ${e2e.waiting} handed to a person and waiting for one (by design)`,
+    `  finished   ${finished} in ${seconds.toFixed(1)} s from the first send: ${perSecond(finished / seconds)} workflows/s — ` +
+      `${e2e.completed} completed, ${e2e.waiting} handed to a person and waiting for one (by design)`,
   );
   console.log(`  failed ${e2e.failed}; stuck (running, not waiting for a person) ${e2e.stuck}`);
   console.log(
@@ -578,7 +598,8 @@ function printEndToEnd(e2e: EndToEnd, options: Options): void {
 function printProfile(system: System, phases: Measured[]): void {
   if (!system.profileDir) return;
   console.log(
-    '\nreceiver time by component (--profile: V8 CPU profile of the receiver; wall time on its main thread, so % is the share of its busy time)',
+    '\nreceiver time by component ' +
+      '(--profile: V8 CPU profile of the receiver; wall time on its main thread, so % is the share of its busy time)',
   );
   for (const m of phases) {
     const byComponent = receiverTimeByComponent(system.profileDir, ...m.windowUs);
@@ -609,7 +630,8 @@ async function correctness(system: System, phases: Measured[], storm: Measured |
   ).length;
   const pass = inRange(workflows) && (!storm || once === storm.result.perEvent!.length) && (!e2e || (e2e.failed === 0 && e2e.stuck === 0));
   console.log(
-    `\nCHECK ${pass ? 'PASS' : 'FAIL'}: Temporal holds ${workflows} event workflows for ${accepted} requests answered 202${unsure ? ` (and up to ${unsure} more whose request failed)` : ''}` +
+    `\nCHECK ${pass ? 'PASS' : 'FAIL'}: Temporal holds ${workflows} event workflows for ${accepted} requests answered 202` +
+      `${unsure ? ` (and up to ${unsure} more whose request failed)` : ''}` +
       `${storm ? `; storm: ${once}/${storm.result.perEvent!.length} events got exactly one 202 and ${STORM_COPIES - 1}×200` : ''}` +
       `${e2e ? `; end-to-end: ${e2e.failed} failed, ${e2e.stuck} stuck` : ''}`,
   );
@@ -627,7 +649,8 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
   let e2e: EndToEnd | undefined;
   if (system.worker) {
     console.log(
-      `\n${step('e2e')} end-to-end: ${options.e2e} events, the twelve types in turn from the four senders (all four signature schemes), ${options['e2e-concurrency']} in flight, through the receiver and the worker`,
+      `\n${step('e2e')} end-to-end: ${options.e2e} events, the ${MIXED_TYPES.length} types in turn from the four senders ` +
+        `(all four signature schemes), ${options['e2e-concurrency']} in flight, through the receiver and the worker`,
     );
     e2e = await endToEnd(system, options);
     console.log('  stopping the worker: from here on the figures are the intake alone');
@@ -636,7 +659,8 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
 
   const closed: LoadShape = { kind: 'closed', concurrency: options.concurrency, durationMs: options['max-duration'], copies: 1 };
   console.log(
-    `\n${step('max')} max throughput: closed loop, ${options.concurrency} in flight, ${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s; signed order.status_updated from oms (hmac-sha256-hex)`,
+    `\n${step('max')} max throughput: closed loop, ${options.concurrency} in flight, ` +
+      `${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s; signed order.status_updated from oms (hmac-sha256-hex)`,
   );
   const maxBare = await measure(system, 'bare', bare.url, 'order', closed, options, bare.child, undefined, options.warmup);
   const heapBefore = await askMemory(receiver.child);
@@ -653,7 +677,8 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
   if (options.rate > 0) {
     const total = Math.round((options.rate * options.duration) / 1000);
     console.log(
-      `\n${step('fixed')} fixed rate: ${options.rate} events/s for ${options.duration / 1000} s, open loop (latency from each request's intended send time), bare then hookline`,
+      `\n${step('fixed')} fixed rate: ${options.rate} events/s for ${options.duration / 1000} s, ` +
+        "open loop (latency from each request's intended send time), bare then hookline",
     );
     const shape: LoadShape = { kind: 'open', rate: options.rate, durationMs: options.duration };
     fixedBare = await measure(system, `bare @${options.rate}/s`, bare.url, 'order', shape, options, bare.child, total);
@@ -681,7 +706,8 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
     table(HEADER, [row(fixedBare), row(fixedHookline)]);
     for (const m of [fixedBare, fixedHookline])
       console.log(
-        `  ${m.name}: the generator itself sent late by p99 ${ms(m.result.sendLagMs!.p99)} ms, max ${ms(m.result.sendLagMs!.max)} ms${m.result.errors.length ? `; errors: ${m.result.errors.join('; ')}` : ''}`,
+        `  ${m.name}: the generator itself sent late by p99 ${ms(m.result.sendLagMs!.p99)} ms, max ${ms(m.result.sendLagMs!.max)} ms` +
+          (m.result.errors.length ? `; errors: ${m.result.errors.join('; ')}` : ''),
       );
     printReceiverView(system, fixedHookline);
   }
@@ -696,7 +722,8 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
     );
 
   console.log(
-    '\nmemory, from /proc: RSS once every process had started; the highest RSS sampled every 250 ms after that; VmHWM (the peak since the process started, start-up included); RSS at the end of its last phase. Heap after a forced full GC.',
+    '\nmemory, from /proc: RSS once every process had started; the highest RSS sampled every 250 ms after that; ' +
+      'VmHWM (the peak since the process started, start-up included); RSS at the end of its last phase. Heap after a forced full GC.',
   );
   const rows: [string, string, { rss: number; peak: number } | undefined, ProbeAnswer | undefined, ProbeAnswer | undefined][] = [
     ['receiver', 'receiver', resident.receiver, heapBefore, heapAfter],
@@ -749,7 +776,8 @@ async function standardRun(system: System, options: Options): Promise<boolean> {
 async function soakRun(system: System, options: Options): Promise<boolean> {
   const { receiver } = system;
   console.log(
-    `\nsoak: ${options.soak.toLocaleString('en-US')} events through the receiver, closed loop, ${options.concurrency} in flight; receiver memory sampled every 5 s (each sample forces a full GC in the receiver)`,
+    `\nsoak: ${options.soak.toLocaleString('en-US')} events through the receiver, closed loop, ${options.concurrency} in flight; ` +
+      'receiver memory sampled every 5 s (each sample forces a full GC in the receiver)',
   );
   const samples: { done: number; rss: number; heap: number }[] = [];
   let done = 0;
@@ -761,7 +789,10 @@ async function soakRun(system: System, options: Options): Promise<boolean> {
     samples.push({ done, rss, heap: memory.heapUsedAfterGc });
     const seconds = (performance.now() - started) / 1000;
     console.log(
-      `  soak ${seconds.toFixed(0).padStart(5)} s  ${done.toLocaleString('en-US').padStart(8)} answered  ${perSecond(done / seconds).padStart(6)}/s  receiver rss ${mib(rss).padStart(10)}  heap after GC ${mib(memory.heapUsedAfterGc).padStart(9)}  (Temporal server rss ${mib(residentOf(system.temporal.child.pid)?.rss)})`,
+      `  soak ${seconds.toFixed(0).padStart(5)} s  ${done.toLocaleString('en-US').padStart(8)} answered  ` +
+        `${perSecond(done / seconds).padStart(6)}/s  receiver rss ${mib(rss).padStart(10)}  ` +
+        `heap after GC ${mib(memory.heapUsedAfterGc).padStart(9)}  ` +
+        `(Temporal server rss ${mib(residentOf(system.temporal.child.pid)?.rss)})`,
     );
   };
   const timer = setInterval(() => void sample(), 5_000);
@@ -801,7 +832,8 @@ async function soakRun(system: System, options: Options): Promise<boolean> {
   console.log(`  rss            ${mib(rss.first)} → ${mib(rss.last)} (${(rss.change * 100).toFixed(1)} %)`);
   console.log(`  heap after GC  ${mib(heap.first)} → ${mib(heap.last)} (${(heap.change * 100).toFixed(1)} %)`);
   console.log(
-    `  highest RSS sampled after start-up ${mib(system.sampled.receiver)}; VmHWM (start-up included) ${mib(residentOf(receiver.child.pid)?.peak)}`,
+    `  highest RSS sampled after start-up ${mib(system.sampled.receiver)}; ` +
+      `VmHWM (start-up included) ${mib(residentOf(receiver.child.pid)?.peak)}`,
   );
   console.log('\ntargets');
   target(
@@ -833,7 +865,8 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   const { receiver } = system;
   const closed: LoadShape = { kind: 'closed', concurrency: options.concurrency, durationMs: options['max-duration'], copies: 1 };
   console.log(
-    `\n[1/3] normal path: closed loop, ${options.concurrency} in flight, ${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s, Temporal up`,
+    `\n[1/3] normal path: closed loop, ${options.concurrency} in flight, ` +
+      `${options.warmup / 1000} s warm-up then ${options['max-duration'] / 1000} s, Temporal up`,
   );
   const normal = await measure(system, 'normal', receiver.url, 'order', closed, options, receiver.child, undefined, options.warmup);
 
@@ -858,7 +891,9 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   const depth = await spoolDepth(system);
 
   console.log(
-    `\n[3/3] drain: the dev server started again (${options.db === 'file' ? 'on its SQLite file' : 'in memory: empty, the spooled events are all it will hold'}); ${depth} events spooled`,
+    `\n[3/3] drain: the dev server started again ` +
+      `(${options.db === 'file' ? 'on its SQLite file' : 'in memory: empty, the spooled events are all it will hold'}); ` +
+      `${depth} events spooled`,
   );
   const restartAt = performance.now();
   const temporal = await startDevServer({
@@ -888,17 +923,23 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   table(HEADER, [row(normal), row(spooled)]);
   const ratio = rate(spooled) / rate(normal);
   console.log(
-    `spooled / normal = ${ratio.toFixed(3)} accepted/s; p50 ${ms(percentile(sortedLatencies(spooled), 50))} vs ${ms(percentile(sortedLatencies(normal), 50))} ms, p99 ${ms(percentile(sortedLatencies(spooled), 99))} vs ${ms(percentile(sortedLatencies(normal), 99))} ms`,
+    `spooled / normal = ${ratio.toFixed(3)} accepted/s; ` +
+      `p50 ${ms(percentile(sortedLatencies(spooled), 50))} vs ${ms(percentile(sortedLatencies(normal), 50))} ms, ` +
+      `p99 ${ms(percentile(sortedLatencies(spooled), 99))} vs ${ms(percentile(sortedLatencies(normal), 99))} ms`,
   );
   printReceiverView(system, normal);
   console.log(`  the first event after the kill: 202 queued after ${ms(tripMs)} ms (TEMPORAL_START_TIMEOUT, then the spool)`);
   const drainRate = depth / drainSeconds;
   console.log(
-    `\ndrain: ${depth} events in ${drainSeconds.toFixed(1)} s once the dev server was ready (it took ${((readyAt - restartAt) / 1000).toFixed(1)} s to start): ${perSecond(drainRate)} starts/s = ${(drainRate / rate(normal)).toFixed(3)} × the normal path's ${perSecond(rate(normal))}/s`,
+    `\ndrain: ${depth} events in ${drainSeconds.toFixed(1)} s once the dev server was ready ` +
+      `(it took ${((readyAt - restartAt) / 1000).toFixed(1)} s to start): ${perSecond(drainRate)} starts/s = ` +
+      `${(drainRate / rate(normal)).toFixed(3)} × the normal path's ${perSecond(rate(normal))}/s`,
   );
   const steady = firstAt === undefined ? NaN : depth / ((drainedAt - firstAt) / 1000);
   console.log(
-    `  the first spooled event left ${firstAt === undefined ? '?' : ((firstAt - readyAt) / 1000).toFixed(1)} s after the server was ready (the client reconnecting, the drainer's backoff); from then on ${perSecond(steady)} starts/s = ${(steady / rate(normal)).toFixed(3)} × normal`,
+    `  the first spooled event left ${firstAt === undefined ? '?' : ((firstAt - readyAt) / 1000).toFixed(1)} s ` +
+      "after the server was ready (the client reconnecting, the drainer's backoff); " +
+      `from then on ${perSecond(steady)} starts/s = ${(steady / rate(normal)).toFixed(3)} × normal`,
   );
   console.log(
     `  CPU cores over the drain: ${Object.entries(drainCpu)
@@ -926,16 +967,20 @@ async function outageRun(system: System, options: Options): Promise<boolean> {
   const refused = errorsOf(spooled.result);
   const pass = workflows === expected && refused === 0 && depth === queuedAccepted;
   console.log(
-    `\nCHECK ${pass ? 'PASS' : 'FAIL'}: ${depth} spooled for ${queuedAccepted} answered 202 during the outage (${refused} not 2xx); Temporal holds ${workflows} event workflows, expected ${expected}`,
+    `\nCHECK ${pass ? 'PASS' : 'FAIL'}: ${depth} spooled for ${queuedAccepted} answered 202 during the outage (${refused} not 2xx); ` +
+      `Temporal holds ${workflows} event workflows, expected ${expected}`,
   );
   return pass;
 }
 
 async function main(): Promise<number> {
-  if (process.argv.includes('--cluster')) return clusterBench();
+  // Imported only here: bench-cluster.ts reads its own flags (seconds, not durations) when loaded, and would
+  // refuse the standard run's `--max-duration 15s` or `--e2e 0`.
+  if (process.argv.includes('--cluster')) return (await import('./bench-cluster.js')).clusterBench();
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);
+  if (options.compare) return (await compareOnly(options)) ? 0 : 1;
   const system = await startSystem(options);
   const pids = {
     receiver: system.receiver.child,
@@ -952,7 +997,8 @@ async function main(): Promise<number> {
       .join(', ')}; logs in ${system.dir}`,
   );
   console.log(
-    `receiver: WEBHOOK_RATE_LIMIT_{${Object.keys(system.secrets).map(envSuffix).join(',')}}=1000000/s (the per-sender limit lifted: all load comes from 127.0.0.1), LOG_LEVEL=info (a JSON line per request, through a pipe)`,
+    `receiver: WEBHOOK_RATE_LIMIT_{${Object.keys(system.secrets).map(envSuffix).join(',')}}=1000000/s ` +
+      '(the per-sender limit lifted: all load comes from 127.0.0.1), LOG_LEVEL=info (a JSON line per request, through a pipe)',
   );
   await firstRequest(system, system.receiver.url, 'hookline');
   if (system.bare) await firstRequest(system, system.bare.url, 'bare');
@@ -963,8 +1009,41 @@ async function main(): Promise<number> {
       : options.outage
         ? await outageRun(system, options)
         : await standardRun(system, options);
+  let compared = true;
+  if (options.soak === 0 && !options.outage && !options['skip-compare']) {
+    // The comparison starts processes of its own: the first phases' stop first, so as not to share the CPUs with them.
+    for (const name of ['receiver', 'worker', 'sandbox', 'bare', 'temporal']) await group.stop(name);
+    compared = await compareRun(
+      { group, cliPath: system.temporal.cliPath, load: system.load, secrets: system.secrets, runTag: system.runTag, dir: system.dir },
+      compareOptions(options),
+    );
+  }
   console.log(`\nload average ${loadAverage()}; whole run ${(performance.now() / 1000).toFixed(0)} s`);
-  return pass ? 0 : 1;
+  return pass && compared ? 0 : 1;
+}
+
+function compareOptions(options: Options): CompareOptions {
+  return {
+    rate: options['e2e-rate'],
+    durationMs: options['e2e-duration'],
+    rounds: options['compare-rounds'],
+    concurrency: options.concurrency,
+    warmupMs: options.warmup,
+    intakeMs: options['max-duration'],
+    timeoutMs: options.timeout,
+  };
+}
+
+/** `--compare`: only issue 12's comparison, with nothing else running. */
+async function compareOnly(options: Options): Promise<boolean> {
+  const dir = (workDir = mkdtempSync(join(tmpdir(), 'hookline-bench-')));
+  const load = new LoadGenerator();
+  group.add('load generator', load.child, 2_000);
+  const cli = await findTemporalCli();
+  console.log(`${describeCli(cli)}; logs in ${dir}`);
+  const secrets = senderSecrets();
+  const runTag = randomBytes(4).toString('hex').toUpperCase();
+  return compareRun({ group, cliPath: cli.path, load, secrets, runTag, dir }, compareOptions(options));
 }
 
 let interrupted = false;

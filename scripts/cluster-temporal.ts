@@ -194,7 +194,8 @@ export function serverPorts(frontend: number): ServerPorts {
   };
   if (ports.membership.frontend < 1024 || ports.frontendHttp > 32767) {
     throw new Error(
-      `HOOKLINE_TEMPORAL_PORT=${frontend}: choose a port between 1324 and 32757 (the server's membership ports, 300 below it, must fit a PostgreSQL smallint)`,
+      `HOOKLINE_TEMPORAL_PORT=${frontend}: choose a port between 1324 and 32757 ` +
+        "(the server's membership ports, 300 below it, must fit a PostgreSQL smallint)",
     );
   }
   return ports;
@@ -297,7 +298,8 @@ export async function ensureNamespace(
         if (conflicting.length > 0) {
           throw Object.assign(
             new Error(
-              `search attribute(s) ${conflicting.map((k) => k.name).join(', ')} exist on ${namespace} with another type; hookline needs ${conflicting.map((k) => `${k.name}=${k.type}`).join(', ')}`,
+              `search attribute(s) ${conflicting.map((k) => k.name).join(', ')} exist on ${namespace} with another type; ` +
+                `hookline needs ${conflicting.map((k) => `${k.name}=${k.type}`).join(', ')}`,
             ),
             { fatal: true },
           );
@@ -321,7 +323,8 @@ export async function ensureNamespace(
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(
-    `Temporal at ${address} did not accept namespace ${namespace} and its search attributes within ${timeoutMs / 1000}s: ${(lastError as Error)?.message}`,
+    `Temporal at ${address} did not accept namespace ${namespace} and its search attributes within ${timeoutMs / 1000}s: ` +
+      `${(lastError as Error)?.message}`,
   );
 }
 

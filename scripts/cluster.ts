@@ -177,7 +177,8 @@ async function main(): Promise<void> {
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
   const registered = await ensureNamespace(temporalAddress, namespace, 120_000);
   say(
-    `Namespace ${namespace}: ${registered.namespaceCreated ? 'created' : 'ready'}${registered.added.length ? `; search attributes added: ${registered.added.join(', ')}` : ''}`,
+    `Namespace ${namespace}: ${registered.namespaceCreated ? 'created' : 'ready'}` +
+      (registered.added.length ? `; search attributes added: ${registered.added.join(', ')}` : ''),
   );
 
   if (ui.path) {

@@ -5,7 +5,7 @@
  * roles exactly as they do for the inbox.
  */
 import { parseArgs } from 'node:util';
-import type { Conversation, Outcome } from '../workflows/handoff';
+import { ALL_OUTCOMES, type Conversation, type Outcome } from '../workflows/handoff';
 import { z } from 'zod';
 import { parseEnv, port, url, type Env } from '../src/config/env';
 import { createHttpDesk, HandoffRequestError, OperatorAuthError, ReceiverUnavailableError } from '../src/handoff/http-desk';
@@ -42,12 +42,14 @@ Commands:
   help
         This text.
 
+<id> is the conversation's own ID, <raising workflow's ID>:handoff:<kind> (list shows it), or the
+ID of the workflow that raised it when that names one open conversation.
 Options: --json prints list and show as JSON.
 You act as the operator whose token is in HOOKLINE_OPERATOR_TOKEN (npm start prints the first
 lead's; a lead creates more with npm run operators -- add <name> --role agent|lead).
 The receiver: HOOKLINE_URL (default http://localhost:3000).`;
 
-const OUTCOME_VALUES: readonly Outcome[] = ['approve', 'deny', 'resolved'];
+const OUTCOME_VALUES: readonly Outcome[] = ALL_OUTCOMES;
 
 export interface HandoffCliDeps {
   /** The queue as the operator whose token the CLI holds. */
@@ -134,7 +136,10 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
 
   const needId = () => {
     const id = rest[0];
-    if (!id) throw new UsageError(`${command} needs an escalation id, e.g. npm run handoff -- ${command} crm:customer.inquiry.new:INQ-1`);
+    if (!id)
+      throw new UsageError(
+        `${command} needs an escalation id, e.g. npm run handoff -- ${command} crm:customer.inquiry.new:INQ-1:handoff:inquiry`,
+      );
     return id;
   };
   const noExtra = (allowed: number) => {
@@ -246,7 +251,10 @@ export function formatConversation(c: Conversation, now: Date): string[] {
     if (customer.previousTickets.length === 0) lines.push('    (none)');
     else lines.push(...alignColumns(customer.previousTickets.map((t) => [t.ticket_id, t.status, t.subject])).map((l) => `    ${l}`));
   }
-  const facts = Object.entries(c.context.facts);
+  // Every kind's facts are strings; the optional ones (an inquiry's orderId) may be absent.
+  const facts = Object.entries(c.context.facts as object as Record<string, string | undefined>).flatMap(([k, v]) =>
+    v === undefined ? [] : [[k, v] as const],
+  );
   if (facts.length > 0) {
     lines.push('  Facts:');
     lines.push(...alignColumns(facts.map(([k, v]) => [k, oneLine(v)])).map((l) => `    ${l}`));

@@ -54,7 +54,10 @@ export async function ensureLeadOperator(databaseUrl: string, token: string): Pr
     await migrateToLatest(database);
     const result = await createOperatorDirectory(database.db, { sessionTtlMs: 1 }).ensure(DEV_LEAD_OPERATOR, 'lead', token);
     if (result === 'exists-with-another-token') {
-      return `Operator "${DEV_LEAD_OPERATOR}" exists with a token of its own (not the dev one); create yourself one with: npm run operators -- add <name> --role lead`;
+      return (
+        `Operator "${DEV_LEAD_OPERATOR}" exists with a token of its own (not the dev one); ` +
+        'create yourself one with: npm run operators -- add <name> --role lead'
+      );
     }
     return `Operator "${DEV_LEAD_OPERATOR}" (lead) ${result === 'created' ? 'created' : 'ready'}; its token: ${token}`;
   } finally {

@@ -10,15 +10,17 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { DEFAULT_SOURCE, SAMPLES } from '../src/events/samples';
+import { EVENTS } from '../src/events/registry';
 import { EVENT_TYPES, isEventType } from '../src/events/schemas';
-import { BUILTIN_SOURCES, envSuffix } from '../src/receiver/sources';
+import { BUILTIN_SCHEMES, envSuffix, isBuiltinSource } from '../src/receiver/sources';
 import { SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
 
 const USAGE = `Usage: npm run send -- <source> <event_type> [field=value ...] [--fresh] [--url URL]
        npm run send -- <event_type>            (uses the event's usual source)
 
-  sources:     ${Object.keys(BUILTIN_SOURCES).join(', ')} (or any in WEBHOOK_SOURCES, with WEBHOOK_SCHEME_<SOURCE>)
-  event types: ${EVENT_TYPES.join(', ')}
+  sources:     ${Object.keys(BUILTIN_SCHEMES).join(', ')} (or any in WEBHOOK_SOURCES, with WEBHOOK_SCHEME_<SOURCE>)
+  event types (and the built-in sources that may send them, the usual one first):
+${EVENT_TYPES.map((type) => `    ${type} (${EVENTS[type].sources.join(', ')})`).join('\n')}
 
   field=value  override a top-level field of the sample, e.g. order_id=ORD-1 new_status=delivered
                (numbers and JSON are parsed: amount=250 items='[{"product_id":"P","quantity":1}]')
@@ -63,13 +65,15 @@ async function main(): Promise<void> {
   if (!eventType) fail('Missing the event type.');
   if (!isEventType(eventType)) fail(`Unknown event type ${JSON.stringify(eventType)}.`);
 
-  const scheme = (process.env[`WEBHOOK_SCHEME_${envSuffix(source)}`] ?? BUILTIN_SOURCES[source]?.scheme) as SchemeName | undefined;
+  const scheme = (process.env[`WEBHOOK_SCHEME_${envSuffix(source)}`] ?? (isBuiltinSource(source) ? BUILTIN_SCHEMES[source] : undefined)) as
+    SchemeName | undefined;
   if (!scheme || !SCHEMES.includes(scheme))
     fail(`Unknown source ${JSON.stringify(source)}: set WEBHOOK_SCHEME_${envSuffix(source)} for a custom source.`);
   const envSecret = process.env[`WEBHOOK_SECRET_${envSuffix(source)}`]?.split(',')[0]?.trim();
   if (!envSecret && !existsSync(DEV_SECRETS_FILE)) {
     fail(
-      `No secret for ${source}: start hookline with \`npm start\` first (it creates ${DEV_SECRETS_FILE}), or set WEBHOOK_SECRET_${envSuffix(source)}.`,
+      `No secret for ${source}: start hookline with \`npm start\` first (it creates ${DEV_SECRETS_FILE}), ` +
+        `or set WEBHOOK_SECRET_${envSuffix(source)}.`,
     );
   }
   const secret = envSecret || loadOrCreateDevSecrets().secrets.webhookSecrets[source];
@@ -105,7 +109,8 @@ async function main(): Promise<void> {
     const answer = JSON.parse(text) as { workflowId?: string };
     if (answer.workflowId)
       process.stdout.write(
-        `\nSee it in the Temporal UI: http://localhost:${process.env.HOOKLINE_UI_PORT ?? 8233}/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`,
+        `\nSee it in the Temporal UI: http://localhost:${process.env.HOOKLINE_UI_PORT ?? 8233}` +
+          `/namespaces/default/workflows/${encodeURIComponent(answer.workflowId)}\n`,
       );
   } catch {
     // not JSON: already printed as is

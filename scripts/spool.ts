@@ -49,7 +49,8 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
         out(`${'SPOOLED AT'.padEnd(24)} ${'TRIES'.padEnd(5)} ${'WORKFLOW ID'.padEnd(70)} LAST ERROR`);
         for (const r of rows)
           out(
-            `${new Date(r.spooledAt).toISOString().padEnd(24)} ${String(r.attempts).padEnd(5)} ${r.workflowId.padEnd(70)} ${r.lastError ?? ''}`,
+            `${new Date(r.spooledAt).toISOString().padEnd(24)} ${String(r.attempts).padEnd(5)} ` +
+              `${r.workflowId.padEnd(70)} ${r.lastError ?? ''}`,
           );
       }
       return 0;
@@ -66,7 +67,8 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
         }
         if (pass.outcome === 'unavailable') {
           out(
-            `Started ${total} event(s), then Temporal did not answer: ${pass.error ?? 'unknown error'}. The receivers keep trying on their own.`,
+            `Started ${total} event(s), then Temporal did not answer: ${pass.error ?? 'unknown error'}. ` +
+              'The receivers keep trying on their own.',
           );
           return 1;
         }

@@ -9,9 +9,8 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { sandboxWorkerEnv } from '../src/sandbox';
-import { searchAttributeFlags } from '../workflows/search-attributes';
 import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
-import { describeCli, devServerFileArgs, devServerReady, findTemporalCli } from './temporal-cli';
+import { describeCli, devServerArgs, devServerReady, findTemporalCli } from './temporal-cli';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = resolve(ROOT, DATA_DIR);
@@ -98,20 +97,7 @@ async function main(): Promise<void> {
     run(
       'temporal',
       cli.path,
-      [
-        'server',
-        'start-dev',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(TEMPORAL_PORT),
-        '--ui-port',
-        String(UI_PORT),
-        ...devServerFileArgs(join(DATA, 'temporal.db')),
-        '--log-level',
-        'warn',
-        ...searchAttributeFlags(),
-      ],
+      devServerArgs({ port: TEMPORAL_PORT, uiPort: UI_PORT, dbFile: join(DATA, 'temporal.db'), logLevel: 'warn' }),
       env,
     );
   } else {

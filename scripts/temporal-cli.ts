@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { findGo, goInstallToStaging, hooklineCacheDir, isExecutable, onPath } from './go-provision';
-import { HooklineSource } from '../workflows/search-attributes';
+import { HooklineSource, searchAttributeFlags } from '../workflows/search-attributes';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 /** Later releases carry a `replace` directive, which `go install pkg@version` refuses. */
@@ -101,6 +101,34 @@ const DESCRIPTIONS: Record<CliSource, string> = {
  */
 export function devServerFileArgs(dbFile: string): string[] {
   return ['--db-filename', dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=full'];
+}
+
+/**
+ * The one `temporal server start-dev` command line hookline runs (npm start, the bench, the tests
+ * that kill their own server): loopback only, hookline's search attributes registered, kept in
+ * `dbFile` when given (else in memory), with the UI on `uiPort` when given (else headless).
+ */
+export function devServerArgs(options: {
+  port: number;
+  uiPort?: number;
+  metricsPort?: number;
+  dbFile?: string;
+  logLevel: 'warn' | 'error';
+}): string[] {
+  return [
+    'server',
+    'start-dev',
+    ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort)]),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
+    ...(options.dbFile === undefined ? [] : devServerFileArgs(options.dbFile)),
+    '--log-level',
+    options.logLevel,
+    ...searchAttributeFlags(),
+  ];
 }
 
 /**

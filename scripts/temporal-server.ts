@@ -60,7 +60,8 @@ function complete(found: TemporalServerBinaries): boolean {
 /** Builds both binaries into a staging folder, then renames it to `target`. */
 async function goBuild(go: string, target: string): Promise<void> {
   log(
-    `building temporal-server and temporal-sql-tool ${TEMPORAL_SERVER_VERSION} from the Go module proxy (first time only; about 5 minutes on 2 cores)…`,
+    `building temporal-server and temporal-sql-tool ${TEMPORAL_SERVER_VERSION} from the Go module proxy ` +
+      '(first time only; about 5 minutes on 2 cores)…',
   );
   const { staging, seconds } = await goInstallToStaging({
     go,

@@ -17,7 +17,8 @@ function ensureChromium(): void {
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (!isRoot || !hasApt) {
     throw new Error(
-      `Chromium is needed for the inbox browser test and was not found at ${CHROMIUM_PATH}. Install Debian's package (sudo apt-get install chromium) or set CHROMIUM_PATH.`,
+      `Chromium is needed for the inbox browser test and was not found at ${CHROMIUM_PATH}. ` +
+        "Install Debian's package (sudo apt-get install chromium) or set CHROMIUM_PATH.",
     );
   }
   process.stderr.write("[pretest] installing Debian's chromium for the inbox browser test (one time)…\n");

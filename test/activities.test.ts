@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
-import { createActivities } from '../activities';
-import { templateResponder } from '../src/agent/responder';
+import { knowledgeBase, notifications, partners } from '../activities';
 import { createClients } from '../src/clients';
 import { migrateToLatest, openDatabase, type Database } from '../src/db';
 import { SAMPLES } from '../src/events/samples';
@@ -20,20 +18,20 @@ import { TEST_SETTINGS, testDatabases } from './support/harness';
 describe('activities', () => {
   let database: Database;
   let sandbox: RunningSandbox;
-  let activities: ReturnType<typeof createActivities>;
+  let activities: ReturnType<typeof knowledgeBase> & ReturnType<typeof partners> & ReturnType<typeof notifications>;
 
   beforeAll(async () => {
     database = await openDatabase(testDatabases()[0]!.url());
     await migrateToLatest(database);
     sandbox = await startSandbox({ port: 0 });
-    activities = createActivities({
-      db: database.db,
-      clients: createClients(sandboxClientsConfig(sandbox.url, { timeoutMs: 10_000 })),
-      notifier: createNotifier({ db: database.db, logger: silentLogger }),
-      responder: templateResponder,
-      settings: TEST_SETTINGS,
-      temporal: undefined as unknown as Client, // not used by the activities under test
-    });
+    // Each group from only the dependencies it takes: none of them gets a Temporal client.
+    const db = database.db;
+    const clients = createClients(sandboxClientsConfig(sandbox.url, { timeoutMs: 10_000 }));
+    activities = {
+      ...knowledgeBase({ db, settings: TEST_SETTINGS }),
+      ...partners({ db, clients }),
+      ...notifications({ db, clients, notifier: createNotifier({ db, logger: silentLogger }) }),
+    };
   });
   afterAll(async () => {
     await sandbox?.close();
@@ -60,7 +58,6 @@ describe('activities', () => {
   it('cancelling the activity aborts its hung HTTP request at once', async () => {
     sandbox.sandbox.addFault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'hang', times: 1 });
     const env = new MockActivityEnvironment();
-    const started = Date.now();
     const pending = env.run(activities.createReturnLabel, {
       returnId: 'RET-C1',
       orderId: 'ORD-C1',
@@ -68,10 +65,17 @@ describe('activities', () => {
       items: [{ product_id: 'P', quantity: 1 }],
       idempotencyKey: 'RET-C1:label',
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // Cancelled only once the request hangs at the carrier (the fault took it, no answer yet).
+    const hanging = () =>
+      sandbox.sandbox
+        .calls()
+        .some((c) => c.system === 'carrier' && c.path === '/return-labels' && c.fault?.endsWith(':hang') && c.status === null);
+    await expect.poll(hanging, { timeout: 30_000, interval: 20 }).toBe(true);
+    const cancelledAt = Date.now();
     env.cancel();
     await expect(pending).rejects.toBeInstanceOf(CancelledFailure);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Well inside the client's own 10 s timeout: the cancellation, not a timeout, ended the call.
+    expect(Date.now() - cancelledAt).toBeLessThan(5_000);
   });
 
   it('a notification is sent once per idempotency key, rendered from the template', async () => {
@@ -121,20 +125,23 @@ describe('activities', () => {
     expect(order.status).toBe('delivered');
   });
 
-  it('a retried status update whose first attempt committed but lost its answer still counts as applied', async () => {
+  it('a repeat by the run that applied a status counts as applied; the same row reached by another run is stale', async () => {
     const event = {
       ...(SAMPLES['order.status_updated'] as OrderStatusUpdated),
       order_id: 'ORD-LOSTREPLY',
       timestamp: '2026-02-01T00:00:00Z',
     };
+    const run = (runId: string, attempt = 1) =>
+      new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: 'order-ORD-LOSTREPLY', runId } });
     // Attempt 1 commits; its answer is lost (the connection dropped), so Temporal runs attempt 2.
-    expect(await new MockActivityEnvironment().run(activities.applyOrderStatus, event)).toBe('applied');
-    expect(await new MockActivityEnvironment({ attempt: 2 }).run(activities.applyOrderStatus, event)).toBe('applied');
-    // The same row reached by another event's first attempt is a redelivery: stale, as before.
-    expect(await new MockActivityEnvironment().run(activities.applyOrderStatus, event)).toBe('stale');
-    // And a retry never turns a genuinely older event into an applied one.
-    expect(
-      await new MockActivityEnvironment({ attempt: 2 }).run(activities.applyOrderStatus, { ...event, new_status: 'processing' as const }),
-    ).toBe('stale');
+    expect(await run('run-1').run(activities.applyOrderStatus, event)).toBe('applied');
+    expect(await run('run-1', 2).run(activities.applyOrderStatus, event)).toBe('applied');
+    // A local activity whose worker died before its workflow task completed runs again from attempt 1.
+    expect(await run('run-1').run(activities.applyOrderStatus, event)).toBe('applied');
+    // Another run reaching the same row (a redelivery) is stale, whatever its attempt.
+    expect(await run('run-2').run(activities.applyOrderStatus, event)).toBe('stale');
+    expect(await run('run-2', 3).run(activities.applyOrderStatus, event)).toBe('stale');
+    // And a repeat never turns a genuinely older event into an applied one.
+    expect(await run('run-1', 2).run(activities.applyOrderStatus, { ...event, new_status: 'processing' as const })).toBe('stale');
   });
 });

@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
 import { returnStateQuery } from '../workflows/returns';
-import { conversationQuery, resolveUpdate } from '../workflows/handoff';
+import { conversationId, conversationQuery, resolveUpdate } from '../workflows/handoff';
 import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 /**
@@ -141,7 +141,9 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
   });
 
   it('pattern 2: refund questions over the threshold and repeat contacts go to a person, with the reason recorded', async () => {
-    const conversation = async (id: string) => {
+    /** The conversation the inquiry workflow `raisedBy` opened, once it waits for a person. */
+    const conversation = async (raisedBy: string) => {
+      const id = conversationId(raisedBy, 'inquiry');
       await expect
         .poll(
           async () =>
@@ -270,7 +272,7 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     ).toBe(true);
   });
 
-  it('pattern 4: a step that fails for good compensates the earlier ones (the label is voided) and hands the return to a person', async () => {
+  it('pattern 4: a step that fails for good compensates the earlier ones (the label voided) and hands the return to a person', async () => {
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     await deliveredPaidOrder(receiver, orderId, 'CUST-67890', day(0));
@@ -283,7 +285,8 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
       times: 1,
     });
     await deliver(receiver, 'oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
-    const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    // The person's side of it is a conversation of its own, derived from the return's workflow ID.
+    const handle = env.client.workflow.getHandle(conversationId(returnWorkflowId(returnId), 'return-failed'));
     await expect
       .poll(async () => (await handle.query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 })
       .toBe('waiting');
@@ -299,7 +302,7 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     expect(labels[0]?.voided).toBe(true);
     const row = await agent.db.selectFrom('returns').selectAll().where('id', '=', returnId).executeTakeFirstOrThrow();
     expect(row.status).toBe('failed');
-    // Straight to the workflow, as someone with cluster access would: they name the role they act in.
+    // Straight to the conversation's workflow, as someone with cluster access would: they name the role they act in.
     await handle.executeUpdate(resolveUpdate, { args: [{ agent: 'dana', role: 'lead', outcome: 'resolved', note: 'set up by hand' }] });
     expect(await returnResult(returnId)).toMatchObject({
       status: 'failed',

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +29,6 @@ import {
   type Database,
 } from '../src/db/index.js';
 
-const execFileAsync = promisify(execFile);
 const repoRoot = resolve(__dirname, '..');
 const APP_TABLES = [
   'customers',
@@ -132,7 +130,7 @@ describe.each(targets)('database on $name', (target) => {
     const url = await target.freshUrl();
     const first = await open(url);
     expect(first.dialect).toBe(target.name);
-    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators']);
+    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner']);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
     expect(await migrateToLatest(second)).toEqual([]);
@@ -147,27 +145,52 @@ describe.each(targets)('database on $name', (target) => {
       script,
       `import { migrateToLatest, openDatabase } from ${JSON.stringify(join(repoRoot, 'src/db/index.ts'))};
        async function main() {
-         const [url, startAt] = process.argv.slice(2);
-         const d = await openDatabase(url!);
-         // Start together, so the processes really race.
-         while (Date.now() < Number(startAt)) await new Promise((r) => setTimeout(r, 1));
+         const d = await openDatabase(process.argv[2]!);
+         // Start together, so the processes really race: each says it is ready, then waits for "go".
+         console.log('ready');
+         await new Promise((resolve) => process.stdin.once('data', resolve));
          console.log(JSON.stringify(await migrateToLatest(d)));
          await d.close();
+         process.stdin.destroy();
        }
        main().catch((e) => { console.error(e); process.exit(1); });`,
     );
+    const children: ChildProcess[] = [];
     try {
-      const startAt = String(Date.now() + 3_000);
-      const runs = await Promise.all(
-        [1, 2, 3].map(() => execFileAsync(process.execPath, ['--import', 'tsx', script, url, startAt], { cwd: repoRoot })),
-      );
-      const applied = runs.map((r) => JSON.parse(r.stdout.trim()) as string[]);
-      expect(applied.flat()).toEqual(['0001_initial', '0002_operators']);
+      const runs = [1, 2, 3].map(() => {
+        const child = spawn(process.execPath, ['--import', 'tsx', script, url], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+        children.push(child);
+        let stdout = '';
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        const ready = new Promise<void>((resolve, reject) => {
+          child.stdout.on('data', (c: Buffer) => {
+            stdout += c.toString();
+            if (stdout.startsWith('ready\n')) resolve();
+          });
+          child.once('exit', (code) => reject(new Error(`migrate exited (${code}) before it was ready:\n${stderr}`)));
+        });
+        const done = new Promise<string>((resolve, reject) =>
+          child.once('close', (code) =>
+            code === 0 ? resolve(stdout.slice('ready\n'.length)) : reject(new Error(`exit ${code}: ${stderr}`)),
+          ),
+        );
+        // Awaited below; this only keeps a run killed after a sibling failed from being reported as unhandled.
+        done.catch(() => undefined);
+        return { child, ready, done };
+      });
+      // However long each took to start on a loaded machine, all three are ready before any migrates.
+      await Promise.all(runs.map((r) => r.ready));
+      for (const r of runs) r.child.stdin.write('go\n');
+      const applied = (await Promise.all(runs.map((r) => r.done))).map((out) => JSON.parse(out.trim()) as string[]);
+      expect(applied.flat()).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner']);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
+      // Only those still waiting for "go" after a sibling failed.
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 30_000);
+  }, 90_000);
 
   it('names a failed migration and rolls it back', async () => {
     const d = await open(await target.freshUrl());
@@ -236,15 +259,17 @@ describe.each(targets)('database on $name', (target) => {
       tracking_number: 'TRK-1',
       eta: '2023-10-30',
     });
-    await expect(applyOrderStatus(database.db, { orderId, status: 'x', eventAt: 'yesterday' })).rejects.toThrow(/Not a valid timestamp/);
+    await expect(applyOrderStatus(database.db, { orderId, status: 'delivered', eventAt: 'yesterday' })).rejects.toThrow(
+      /Not a valid timestamp/,
+    );
   });
 
   it('keeps the newest order status when two connections apply events at once', async () => {
     const other = await open(sharedUrl);
     for (let i = 0; i < 20; i++) {
       const orderId = `ORD-race-${randomUUID()}`;
-      const older = { orderId, status: 'shipped', eventAt: '2023-10-27T10:30:00Z' };
-      const newer = { orderId, status: 'delivered', eventAt: '2023-10-28T09:00:00Z' };
+      const older = { orderId, status: 'shipped' as const, eventAt: '2023-10-27T10:30:00Z' };
+      const newer = { orderId, status: 'delivered' as const, eventAt: '2023-10-28T09:00:00Z' };
       const [a, b] = i % 2 === 0 ? [older, newer] : [newer, older];
       const [ra, rb] = await Promise.all([applyOrderStatus(database.db, a), applyOrderStatus(other.db, b)]);
       expect(a === newer ? ra : rb).toBe('applied');
@@ -342,9 +367,9 @@ describe.each(targets)('database on $name', (target) => {
       reason: 'Item too large',
       items: [{ productId: 'PROD-A', quantity: 1 }],
     });
-    await upsertReturn(database.db, { ...ret, status: 'label_created', labelId: 'LBL-1', trackingNumber: 'TRK-R' });
+    await upsertReturn(database.db, { ...ret, status: 'label-sent', labelId: 'LBL-1', trackingNumber: 'TRK-R' });
     expect(await getReturn(database.db, returnId)).toMatchObject({
-      status: 'label_created',
+      status: 'label-sent',
       reason: 'Item too large',
       items_json: JSON.stringify([{ product_id: 'PROD-A', quantity: 1 }]),
       label_id: 'LBL-1',

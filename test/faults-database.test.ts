@@ -59,10 +59,9 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
     return res.body.workflowId as string;
   }
 
-  /** The attempt number of the workflow's pending activity (0 when none is pending). */
-  async function pendingAttempt(workflowId: string): Promise<number> {
-    const { raw } = await env.client.workflow.getHandle(workflowId).describe();
-    return Math.max(0, ...(raw.pendingActivities ?? []).map((a) => a.attempt ?? 0));
+  /** Whether the workflow is still running (not completed, not failed). */
+  async function running(workflowId: string): Promise<boolean> {
+    return (await env.client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
   }
 
   const count = async (query: string, params: unknown[]): Promise<number> =>
@@ -120,29 +119,31 @@ describe.runIf(postgres)('PostgreSQL unavailable for a while', () => {
       customer_id: customerId,
       amount: 42,
     });
-    await expect.poll(() => pendingAttempt(shipped), { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2);
-    await expect.poll(() => pendingAttempt(paid), { timeout: 30_000, interval: 200 }).toBeGreaterThanOrEqual(2);
-    expect(proxy.stats.lostReplies).toBeGreaterThan(0);
-    // The order's status update was committed although the worker never heard that it was.
-    expect(await count('select count(*) as n from orders where id = $1 and status = $2', [orderId, 'shipped'])).toBe(1);
+    // The order's update reaches PostgreSQL and commits; its answer never comes back (the payment's
+    // transaction waits on its BEGIN's answer, so it goes no further).
+    await expect
+      .poll(() => count('select count(*) as n from orders where id = $1 and status = $2', [orderId, 'shipped']), {
+        timeout: 30_000,
+        interval: 200,
+      })
+      .toBe(1);
+    await expect.poll(() => proxy.stats.lostReplies, { timeout: 30_000 }).toBeGreaterThan(0);
 
-    // Then down entirely for a few seconds, while the activities keep retrying.
+    // Then down entirely for a few seconds. The knowledge-base steps are local activities, retried
+    // inside their workflow tasks (not listed as pending activities): their attempts show as
+    // connections refused, and the workflows wait rather than fail.
     proxy.cut();
     const downAt = Date.now();
     const refusedBefore = proxy.stats.refused;
-    const attempts = { shipped: await pendingAttempt(shipped), paid: await pendingAttempt(paid) };
-    await expect
-      .poll(async () => (await pendingAttempt(shipped)) > attempts.shipped && (await pendingAttempt(paid)) > attempts.paid, {
-        timeout: 30_000,
-        interval: 250,
-      })
-      .toBe(true);
-    expect(proxy.stats.refused).toBeGreaterThan(refusedBefore);
+    await expect.poll(() => proxy.stats.refused, { timeout: 30_000, interval: 250 }).toBeGreaterThan(refusedBefore + 1);
+    // The outage's length, not a wait for anything: the retries above are already seen; the link
+    // stays down for 3 s in all.
     await sleep(Math.max(0, 3_000 - (Date.now() - downAt)));
-    const { raw } = await env.client.workflow.getHandle(paid).describe();
-    expect(raw.pendingActivities?.[0]?.lastFailure?.message).toMatch(/connect|terminated|ECONNRESET|closed/i);
+    expect(await running(shipped)).toBe(true);
+    expect(await running(paid)).toBe(true);
     proxy.restore();
 
+    // The retries found their own committed writes: applied (and so told), not taken for redeliveries.
     expect(await env.client.workflow.getHandle(shipped).result()).toEqual({ applied: true, notified: 'order-shipped' });
     expect(await env.client.workflow.getHandle(paid).result()).toEqual({ duplicate: false, notified: 'payment-confirmed' });
 

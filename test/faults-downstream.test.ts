@@ -4,7 +4,7 @@ import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import type { HandoffRow } from '../src/handoff/service';
 import type { FaultSpec, SandboxCall, SystemName } from '../src/sandbox';
-import type { Conversation } from '../workflows/handoff';
+import { conversationId, type Conversation } from '../workflows/handoff';
 import type { InquiryResult } from '../workflows/inquiries';
 import type { ReturnState } from '../workflows/returns';
 import { terminateAll } from './support/handoff';
@@ -125,7 +125,7 @@ describe('downstream faults', () => {
   }
   const handoffPath = (id: string, action?: string) => `/handoffs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 
-  /** Waits until the escalation is listed as waiting in `queue`, then returns its conversation. */
+  /** Waits until the conversation `id` is listed as waiting in `queue`, then returns it. */
   async function waitingEscalation(id: string, queue: string): Promise<Conversation> {
     raised.push(id);
     await vi.waitFor(
@@ -181,7 +181,7 @@ describe('downstream faults', () => {
       expect(t.agent.sandbox.state.expectedReturns.filter((r) => r.return_id === returnId)).toHaveLength(1);
     });
 
-    it('an answer slower than the client timeout: the label made meanwhile is replayed by its idempotency key, not made twice', async () => {
+    it('a reply slower than the client timeout: the label made meanwhile is replayed by its idempotency key, not made again', async () => {
       const customerId = `CUST-${unique()}`;
       const orderId = await deliveredPaidOrder(customerId);
       // The carrier makes the label at once but answers after 4 s; the client gives up at 2 s.
@@ -216,7 +216,7 @@ describe('downstream faults', () => {
       expect(t.agent.sandbox.state.restocks.filter((r) => r.return_id === returnId)).toHaveLength(1);
     });
 
-    it('a connection reset after the refund went through: the retry is answered from the idempotency key, the money moves once', async () => {
+    it('a connection reset after the refund went through: the retry is answered by the idempotency key; the money moves once', async () => {
       const customerId = `CUST-${unique()}`;
       const orderId = await deliveredPaidOrder(customerId);
       fault({ system: 'payments', method: 'POST', path: '/refunds', kind: 'reset', phase: 'after', times: 1 });
@@ -271,8 +271,9 @@ describe('downstream faults', () => {
       const orderId = await deliveredPaidOrder(customerId);
       fault({ system: 'warehouse', method: 'POST', path: '/expected-returns', kind: 'status', status: 400, times: 1 });
       const { id, returnId } = await startReturn(orderId, customerId, { received: false });
+      const handoff = conversationId(id, 'return-failed');
 
-      const c = await waitingEscalation(id, 'returns');
+      const c = await waitingEscalation(handoff, 'returns');
       expect(c).toMatchObject({ kind: 'return-failed', queue: 'returns', status: 'waiting', priority: 2, customerId });
       expect(c.reason).toBe(
         `Return ${returnId} failed at step warehouse: Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)`,
@@ -285,8 +286,8 @@ describe('downstream faults', () => {
         label: `${label?.label_id} (voided)`,
         parcel: 'not received',
         refund: 'not made (59.5 USD due)',
+        cause: 'Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)',
       });
-      expect(c.context.facts.cause).toBe('Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)');
       expect(c.context.customer?.customerId).toBe(customerId);
       // The earlier step was undone, the 400 was not retried, and the agents' channel heard of it.
       expect(label?.voided).toBe(true);
@@ -296,18 +297,18 @@ describe('downstream faults', () => {
       const announced = await t.agent.db
         .selectFrom('notifications')
         .selectAll()
-        .where('idempotency_key', '=', `${id}:failure:handoff:opened`)
+        .where('idempotency_key', '=', `${handoff}:handoff:opened`)
         .executeTakeFirstOrThrow();
       expect(announced).toMatchObject({ audience: 'agents' });
       expect(announced.subject).toContain(`[returns] needs a person: Return ${returnId} failed`);
       expect((await t.env.client.workflow.getHandle(id).describe()).status.name).toBe('RUNNING');
 
       // Only `resolved` fits this kind; then the run completes, its outcome recorded.
-      expect((await operator('POST', handoffPath(id, 'claim'), { agent: 'dana' })).status).toBe(200);
-      const wrong = await operator('POST', handoffPath(id, 'resolve'), { agent: 'dana', outcome: 'approve' });
+      expect((await operator('POST', handoffPath(handoff, 'claim'), { agent: 'dana' })).status).toBe(200);
+      const wrong = await operator('POST', handoffPath(handoff, 'resolve'), { agent: 'dana', outcome: 'approve' });
       expect(wrong.status).toBe(409);
       expect(wrong.body.detail).toMatch(/outcome must be one of resolved for a return-failed escalation/);
-      const resolved = await operator('POST', handoffPath(id, 'resolve'), {
+      const resolved = await operator('POST', handoffPath(handoff, 'resolve'), {
         agent: 'dana',
         outcome: 'resolved',
         note: 'booked with the warehouse by phone',
@@ -325,8 +326,9 @@ describe('downstream faults', () => {
       const orderId = await deliveredPaidOrder(customerId);
       fault({ system: 'payments', method: 'POST', path: '/refunds', kind: 'status', status: 422, times: 1 });
       const { id, returnId } = await startReturn(orderId, customerId);
+      const handoff = conversationId(id, 'return-failed');
 
-      const c = await waitingEscalation(id, 'returns');
+      const c = await waitingEscalation(handoff, 'returns');
       expect(c.kind).toBe('return-failed');
       const label = t.agent.sandbox.state.labels.find((l) => l.return_id === returnId);
       expect(c.context.facts).toMatchObject({
@@ -334,15 +336,15 @@ describe('downstream faults', () => {
         parcel: 'received',
         label: `${label?.label_id} (used for the parcel)`,
         refund: 'not made (59.5 USD due)',
+        cause: 'Payments POST /refunds: 422 Unprocessable Entity (injected fault: status 422)',
       });
-      expect(c.context.facts.cause).toBe('Payments POST /refunds: 422 Unprocessable Entity (injected fault: status 422)');
       expect(label?.voided).toBe(false);
       expect(t.agent.sandbox.state.restocks.filter((r) => r.return_id === returnId)).toHaveLength(1);
       expect(t.agent.sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(0);
 
-      await operator('POST', handoffPath(id, 'claim'), { agent: 'eli' });
+      await operator('POST', handoffPath(handoff, 'claim'), { agent: 'eli' });
       expect(
-        (await operator('POST', handoffPath(id, 'resolve'), { agent: 'eli', outcome: 'resolved', note: 'refunded by hand' })).status,
+        (await operator('POST', handoffPath(handoff, 'resolve'), { agent: 'eli', outcome: 'resolved', note: 'refunded by hand' })).status,
       ).toBe(200);
       expect(await result<ReturnState>(id)).toMatchObject({
         status: 'failed',
@@ -364,25 +366,37 @@ describe('downstream faults', () => {
         customer_id: customerId,
         timestamp: day(60),
       });
-      expect((await waitingEscalation(id, 'returns')).kind).toBe('return-approval');
+      const approval = conversationId(id, 'return-approval');
+      const failure = conversationId(id, 'return-failed');
+      expect((await waitingEscalation(approval, 'returns')).kind).toBe('return-approval');
       fault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'status', status: 403, times: 1 });
-      expect((await operator('POST', handoffPath(id, 'resolve'), { agent: 'gus', outcome: 'approve' })).status).toBe(200);
+      expect((await operator('POST', handoffPath(approval, 'resolve'), { agent: 'gus', outcome: 'approve' })).status).toBe(200);
 
-      await vi.waitFor(async () => expect((await operator('GET', handoffPath(id))).body.kind).toBe('return-failed'), {
-        timeout: 20_000,
-        interval: 250,
-      });
-      const c = await waitingEscalation(id, 'returns');
-      expect(c).toMatchObject({ status: 'waiting', context: { facts: { step: 'label', label: 'none' } } });
-      // Two conversations in one workflow, each announced under its own key: the outbox sent both.
-      const announced = await t.agent.db
-        .selectFrom('notifications')
-        .select('idempotency_key')
-        .where('idempotency_key', 'in', [`${id}:handoff:opened`, `${id}:failure:handoff:opened`])
-        .execute();
-      expect(announced.map((n) => n.idempotency_key).sort()).toEqual([`${id}:failure:handoff:opened`, `${id}:handoff:opened`]);
+      // The approval's conversation is done; the failure opens a second one, under its own ID.
+      const c = await waitingEscalation(failure, 'returns');
+      expect(c).toMatchObject({ kind: 'return-failed', status: 'waiting', context: { facts: { step: 'label', label: 'none' } } });
+      expect((await operator('GET', handoffPath(approval))).body).toMatchObject({ status: 'resolved', outcome: 'approve' });
+      // The return's own ID, as the Temporal UI shows it, finds its one open conversation.
+      expect((await operator('GET', handoffPath(id))).body).toMatchObject({ id: failure, kind: 'return-failed' });
+      // Two conversations, each announced under its own key: the outbox sent both. Listed does not
+      // mean announced yet, so wait for the second announcement's row rather than reading once.
+      await expect
+        .poll(
+          async () =>
+            (
+              await t.agent.db
+                .selectFrom('notifications')
+                .select('idempotency_key')
+                .where('idempotency_key', 'in', [`${approval}:handoff:opened`, `${failure}:handoff:opened`])
+                .execute()
+            )
+              .map((n) => n.idempotency_key)
+              .sort(),
+          { timeout: 15_000, interval: 250 },
+        )
+        .toEqual([`${approval}:handoff:opened`, `${failure}:handoff:opened`]);
 
-      expect((await operator('POST', handoffPath(id, 'resolve'), { agent: 'gus', outcome: 'resolved' })).status).toBe(200);
+      expect((await operator('POST', handoffPath(failure, 'resolve'), { agent: 'gus', outcome: 'resolved' })).status).toBe(200);
       expect(await result<ReturnState>(id)).toMatchObject({
         status: 'failed',
         approval: { outcome: 'approve' },
@@ -401,8 +415,11 @@ describe('downstream faults', () => {
         summary: 'Where is my order?',
       });
 
-      const c = await waitingEscalation(id, 'support');
-      expect(c).toMatchObject({ kind: 'inquiry', customerId });
+      const handoff = conversationId(id, 'inquiry');
+      const c = await waitingEscalation(handoff, 'support');
+      expect(c).toMatchObject({ kind: 'inquiry', customerId, raisedBy: id });
+      expect(c.context.facts).toMatchObject({ inquiryId, channel: SAMPLES['customer.inquiry.new'].source });
+      expect(c.context.facts).toHaveProperty('crm', expect.stringMatching(/: 404/));
       expect(c.reason).toMatch(new RegExp(`^the CRM could not tell who customer ${customerId} is: CRM GET .*: 404`));
       expect(c.context.customer).toBeUndefined();
       expect(c.messages[0]).toMatchObject({ from: 'customer', text: 'Where is my order?' });
@@ -414,8 +431,8 @@ describe('downstream faults', () => {
         .executeTakeFirstOrThrow();
       expect(row).toEqual({ decision: 'handoff', decision_reason: c.reason });
 
-      await operator('POST', handoffPath(id, 'claim'), { agent: 'fay' });
-      expect((await operator('POST', handoffPath(id, 'resolve'), { agent: 'fay', outcome: 'resolved' })).status).toBe(200);
+      await operator('POST', handoffPath(handoff, 'claim'), { agent: 'fay' });
+      expect((await operator('POST', handoffPath(handoff, 'resolve'), { agent: 'fay', outcome: 'resolved' })).status).toBe(200);
       expect(await result<InquiryResult>(id)).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'fay' } });
     });
   });

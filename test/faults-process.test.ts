@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { SAMPLES } from '../src/events/samples';
 import { signWebhook } from '../src/receiver/verify';
 import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { DEFAULT_SCHEMES, sendSigned, startReceiver, TEST_SECRETS, testSecretsEnv, type Receiver } from './support/harness';
-import { freePort, startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
+import { startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
 /**
@@ -70,6 +70,22 @@ const notificationsFor = (db: Kysely<Schema>, key: string) =>
 async function connect(address: string): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address });
   return { client: new Client({ connection, namespace: 'default' }), connection };
+}
+
+/**
+ * Bytes the kernel holds for the server's end of a loopback connection that its process has not
+ * read yet, from /proc/net/tcp (undefined while the connection is not listed). With everything
+ * the client wrote already handed to the kernel, 0 means the server process has read it all.
+ */
+function unreadByServer(serverPort: number, clientPort: number): number | undefined {
+  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const [, local, remote, state, queues] = line.trim().split(/\s+/);
+    // 01 is ESTABLISHED; the queues field is tx_queue:rx_queue in hex.
+    if (local?.endsWith(`:${hex(serverPort)}`) && remote?.endsWith(`:${hex(clientPort)}`) && state === '01')
+      return parseInt(queues!.split(':')[1]!, 16);
+  }
+  return undefined;
 }
 
 /** How many runs Temporal has of one workflow ID, open or closed: one means it started once. */
@@ -185,7 +201,7 @@ describe('process faults on the shared dev server: worker and receiver killed', 
     });
 
     it('while it uploads the body: nothing was started; sent again, it runs exactly once', { timeout: 90_000 }, async () => {
-      killable = await startReceiverProcess(receiverEnv(inject('temporalAddress'), taskQueue), await freePort());
+      killable = await startReceiverProcess(receiverEnv(inject('temporalAddress'), taskQueue));
       const paymentId = `PMT-${unique()}`;
       const raw = JSON.stringify(payment(paymentId));
       const headers = signWebhook(DEFAULT_SCHEMES.payments!, raw, TEST_SECRETS.payments!, {});
@@ -201,8 +217,15 @@ describe('process faults on the shared dev server: worker and receiver killed', 
       const head = Object.entries({ ...headers, 'content-type': 'application/json', 'content-length': String(raw.length) })
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');
-      socket.write(`POST /webhooks/payments HTTP/1.1\r\nhost: 127.0.0.1\r\n${head}\r\n${raw.slice(0, 20)}`);
-      await sleep(300);
+      // Handed to the kernel once the callback runs; on loopback that is the receiver's receive queue.
+      await new Promise<void>((resolve, reject) =>
+        socket.write(`POST /webhooks/payments HTTP/1.1\r\nhost: 127.0.0.1\r\n${head}\r\n${raw.slice(0, 20)}`, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+      // Killed mid-upload, not before it began: once the receiver process has read the head and the
+      // first bytes of the body, its handler is waiting for the rest.
+      await expect.poll(() => unreadByServer(Number(port), socket.localPort!), { timeout: 30_000, interval: 20 }).toBe(0);
       await killable.kill('SIGKILL');
       expect(await answered).toBe(''); // no answer at all, so certainly no 2xx
       expect(await runsOf(temporal.client, paymentWorkflowId(paymentId))).toBe(0);
@@ -218,7 +241,7 @@ describe('process faults on the shared dev server: worker and receiver killed', 
       'after Temporal accepted the start but before the answer: the resend is a duplicate, applied once',
       { timeout: 90_000 },
       async () => {
-        killable = await startReceiverProcess(receiverEnv(proxy.address, taskQueue), await freePort());
+        killable = await startReceiverProcess(receiverEnv(proxy.address, taskQueue));
         // One event through first, so the receiver's gRPC connection runs through the proxy.
         expect((await sendSigned(killable.url, 'payments', payment(`PMT-${unique()}`))).status).toBe(202);
 
@@ -298,21 +321,28 @@ describe('the Temporal dev server killed and restarted on its database file whil
         answers.get(id)!.push(status);
         if (status === 200 || status === 202) return;
         expect(status === 503 || status === 'error', `unexpected answer ${status}`).toBe(true);
+        // A sender's retry pause, as providers wait before redelivering: not a wait for state.
         await sleep(500);
       }
     }
 
     const senders: Promise<void>[] = [];
+    let restarted: Promise<void> | undefined;
     for (const [n, id] of ids.entries()) {
       senders.push(sendUntilAccepted(id));
       if (n === 15) {
+        // Not before some event was acknowledged: the kill must land on a stream Temporal was taking in.
+        await expect.poll(() => ids.slice(0, 15).some((earlier) => answers.get(earlier)![0] === 202), { timeout: 60_000 }).toBe(true);
         // A third of the way in: SIGKILL, so Temporal gets no chance to flush or say goodbye.
         await server.current.kill('SIGKILL');
-        setTimeout(() => void server.restart(), 2_000);
+        // The outage's length, not a wait for anything: Temporal stays down for 2 s of the stream.
+        restarted = sleep(2_000).then(() => server.restart());
       }
+      // Pacing: events arrive over time, so the kill lands mid-stream.
       await sleep(100);
     }
-    await Promise.all(senders);
+    // Together, so a restart that fails is reported rather than waited out by the senders.
+    await Promise.all([...senders, restarted]);
 
     const acceptedBeforeKill = ids.slice(0, 15).filter((id) => answers.get(id)![0] === 202);
     const refusedThenResent = ids.filter((id) => answers.get(id)!.some((a) => a === 503 || a === 'error'));

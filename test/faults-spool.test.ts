@@ -98,7 +98,7 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
     });
     database = await openDatabase(databaseUrl);
     temporal = await connect(server.address);
-    receiver = await startReceiverProcess(receiverEnv(server.address, taskQueue, spoolUrl), await freePort());
+    receiver = await startReceiverProcess(receiverEnv(server.address, taskQueue, spoolUrl));
   }, 180_000);
   afterAll(async () => {
     await receiver?.kill();
@@ -133,19 +133,29 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
       const ids = Array.from({ length: EVENTS }, () => `PMT-${unique()}`);
       // One delivery per event, like a sender that never retries: every answer must be a 2xx.
       const answers: Promise<{ status: number; queued: boolean }>[] = [];
-      let restarted: Promise<void> | undefined;
+      let startedDirectly = 0;
+      let outage: Promise<unknown> | undefined;
       for (const [n, id] of ids.entries()) {
         answers.push(
-          sendSigned(receiver.url, 'payments', payment(id)).then((res) => ({ status: res.status, queued: res.body.queued === true })),
+          sendSigned(receiver.url, 'payments', payment(id)).then((res) => {
+            const answer = { status: res.status, queued: res.body.queued === true };
+            if (answer.status === 202 && !answer.queued) startedDirectly += 1;
+            return answer;
+          }),
         );
         if (n === 15) {
+          // Not before Temporal took some event itself: the kill must land on a stream it was taking in.
+          await expect.poll(() => startedDirectly, { timeout: 60_000 }).toBeGreaterThan(0);
           await server.current.kill('SIGKILL');
-          // The outage's length, not a wait for anything: Temporal stays down for 3 s of the stream.
-          restarted = new Promise((resolve) => setTimeout(resolve, 3_000)).then(() => server.restart());
+          // The outage's length, not a wait for anything: Temporal stays down for at least 3 s.
+          outage = new Promise((resolve) => setTimeout(resolve, 3_000));
         }
         // Pacing: events arrive over time, so the kill lands mid-stream.
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+      // Back only after the last event was sent, however slowly the loop ran: every event after the
+      // kill meets Temporal down.
+      const restarted = outage!.then(() => server.restart());
       const got = await Promise.all(answers);
       expect(got.map((a) => a.status)).toEqual(ids.map(() => 202));
       // The fault bit: events before the kill went straight to Temporal, those after it were spooled.
@@ -179,9 +189,13 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
       expect((await spoolRows(spoolUrl)).map((r) => r.workflow_id)).toEqual(ids.map(paymentWorkflowId));
 
       await server.restart();
-      receiver = await startReceiverProcess(receiverEnv(server.address, taskQueue, spoolUrl), await freePort());
+      receiver = await startReceiverProcess(receiverEnv(server.address, taskQueue, spoolUrl));
       await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
-      expect(logLines(receiver, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0)).toBe(ids.length);
+      // The drainer logs a pass after it removed the rows, and the line still has to come down the
+      // pipe: waited for, not read at once.
+      await expect
+        .poll(() => logLines(receiver, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0), { timeout: 30_000 })
+        .toBe(ids.length);
       await expectRanOnce(ids);
     },
   );
@@ -202,10 +216,7 @@ describe('a disk that refuses the spool’s writes', () => {
   it('answers 503 with Retry-After once a write fails, and every event it answered 202 is in the spool', { timeout: 120_000 }, async () => {
     const spoolFile = join(dir, 'spool.db');
     // Temporal is nowhere, so every event goes to the spool.
-    receiver = await startReceiverProcess(
-      receiverEnv(`127.0.0.1:${await freePort()}`, `disk-${unique()}`, `sqlite:${spoolFile}`),
-      await freePort(),
-    );
+    receiver = await startReceiverProcess(receiverEnv(`127.0.0.1:${await freePort()}`, `disk-${unique()}`, `sqlite:${spoolFile}`));
     // A real refusal from the kernel, which chmod cannot give a root process: RLIMIT_FSIZE on the
     // running receiver, a little above the spool's write-ahead log as it is now. A write past it
     // fails with EFBIG (Node ignores SIGXFSZ), as it would on a full disk.
@@ -257,9 +268,7 @@ describe.runIf(postgresBase)('two receivers on one PostgreSQL spool, one SIGKILL
     // receiver is a cut proxy, and the shared server is never touched.
     proxies = await Promise.all([0, 1].map(() => startTcpProxy({ host: host!, port: Number(port) })));
     receivers = await Promise.all(
-      proxies.map(async (proxy) =>
-        startReceiverProcess(receiverEnv(proxy.address, taskQueue, spoolUrl, { TEMPORAL_START_TIMEOUT: '1s' }), await freePort()),
-      ),
+      proxies.map((proxy) => startReceiverProcess(receiverEnv(proxy.address, taskQueue, spoolUrl, { TEMPORAL_START_TIMEOUT: '1s' }))),
     );
   }, 120_000);
   afterAll(async () => {
@@ -314,9 +323,10 @@ describe.runIf(postgresBase)('two receivers on one PostgreSQL spool, one SIGKILL
 
       proxyB.restore();
       await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 120_000, interval: 250 }).toBe(0);
-      const drainedByB = logLines(b, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0);
-      // Everything left at the kill, A's held rows included (after their 3 s lease), B started.
-      expect(drainedByB).toBeGreaterThanOrEqual(atKill.length);
+      const drainedByB = () => logLines(b, 'spool drained').reduce((sum, l) => sum + Number(l.started), 0);
+      // Everything left at the kill, A's held rows included (after their 3 s lease), B started. Its
+      // last pass is logged after the rows are gone, and the line comes down a pipe: waited for.
+      await expect.poll(drainedByB, { timeout: 30_000 }).toBeGreaterThanOrEqual(atKill.length);
 
       // One run per event: none missing, none started twice.
       await expect

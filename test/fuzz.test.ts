@@ -7,7 +7,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SAMPLES } from '../src/events/samples';
 import { EVENT_TYPES } from '../src/events/schemas';
 import { createLogger } from '../src/log';
-import { DEFAULT_SIGNATURE_HEADERS, signWebhook, type SchemeName } from '../src/receiver/verify';
+import type { Acknowledgement } from '../src/receiver/acknowledgement';
+import { BUILTIN_SCHEMES } from '../src/receiver/sources';
+import { DEFAULT_SIGNATURE_HEADERS, SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
 import { connectTestEnv, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
 
 // Property-based fuzzing of the real receiver over real sockets. Requests are written byte by
@@ -54,10 +56,7 @@ interface FuzzSource {
 }
 
 const SOURCES: FuzzSource[] = [
-  { name: 'oms', scheme: 'hmac-sha256-hex', secrets: [TEST_SECRETS.oms!] },
-  { name: 'crm', scheme: 'standard-webhooks', secrets: [TEST_SECRETS.crm!] },
-  { name: 'payments', scheme: 'stripe', secrets: [TEST_SECRETS.payments!] },
-  { name: 'carrier', scheme: 'hmac-sha256-base64', secrets: [TEST_SECRETS.carrier!] },
+  ...Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => ({ name, scheme, secrets: [TEST_SECRETS[name]!] })),
   {
     name: 'github',
     scheme: 'hmac-sha256-hex',
@@ -67,7 +66,6 @@ const SOURCES: FuzzSource[] = [
   { name: 'unsigned', scheme: 'standard-webhooks', secrets: [] },
   { name: 'slow', scheme: 'hmac-sha256-base64', secrets: ['slow-fuzz-secret-5e2b7d9a1c'], limited: true },
 ];
-const SCHEME_NAMES: SchemeName[] = ['hmac-sha256-hex', 'hmac-sha256-base64', 'stripe', 'standard-webhooks'];
 
 function sourceEnv(): Record<string, string> {
   const env: Record<string, string> = { WEBHOOK_SOURCES: SOURCES.map((s) => s.name).join(',') };
@@ -181,11 +179,13 @@ const bodyArb: fc.Arbitrary<Buffer> = fc
           switch (kind) {
             case 'items':
               return Buffer.from(
-                `{"event_type":"return.initiated","timestamp":"2024-01-01T00:00:00Z","return_id":"R","order_id":"O","customer_id":"C","reason":"x","items":[${Array(count).fill('{}').join(',')}]}`,
+                '{"event_type":"return.initiated","timestamp":"2024-01-01T00:00:00Z",' +
+                  `"return_id":"R","order_id":"O","customer_id":"C","reason":"x","items":[${Array(count).fill('{}').join(',')}]}`,
               );
             case 'order-ids':
               return Buffer.from(
-                `{"event_type":"inventory.stock_shortage","timestamp":"2024-01-01T00:00:00Z","product_id":"P","available_quantity":0,"affected_order_ids":[${Array(count).fill('1').join(',')}]}`,
+                '{"event_type":"inventory.stock_shortage","timestamp":"2024-01-01T00:00:00Z",' +
+                  `"product_id":"P","available_quantity":0,"affected_order_ids":[${Array(count).fill('1').join(',')}]}`,
               );
             case 'event-type':
               return Buffer.from(JSON.stringify({ event_type: 'e'.repeat(count) }));
@@ -409,7 +409,7 @@ const signingArb = (genuineWeight: number): fc.Arbitrary<Signing> =>
         secret: fc.constantFrom(...SOURCES.flatMap((s) => s.secrets), 'whsec_' + Buffer.alloc(32, 7).toString('base64')),
       }),
     },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-scheme' as const), scheme: fc.constantFrom(...SCHEME_NAMES) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('other-scheme' as const), scheme: fc.constantFrom(...SCHEMES) }) },
     {
       weight: 1,
       arbitrary: fc.record({
@@ -1105,7 +1105,7 @@ describe('fuzzing the receiver with bad input', () => {
   /** A 2xx is only honest if Temporal really has the workflow it names. */
   async function expectStarted(answer: Answer): Promise<void> {
     const text = answer.raw.subarray(answer.bodyAt).toString('utf8');
-    const body = JSON.parse(text) as { workflowId?: string; quarantined?: boolean };
+    const body = JSON.parse(text) as Partial<Acknowledgement>;
     if (!body.workflowId) throw new Error(`2xx without a workflowId: ${text.slice(0, 300)}`);
     const described = await env.client.workflow.getHandle(body.workflowId).describe();
     const expectedType = body.quarantined ? 'quarantinedEventWorkflow' : undefined;
@@ -1188,7 +1188,9 @@ describe('fuzzing the receiver with bad input', () => {
         const signed = Object.entries(signWebhook('hmac-sha256-hex', json, TEST_SECRETS.oms!))
           .map(([n, v]) => `${n}: ${v}\r\n`)
           .join('');
-        const head = `POST /webhooks/oms HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Encoding: ${encoding}\r\n${signed}Content-Length: ${wire.length}\r\n\r\n`;
+        const head =
+          'POST /webhooks/oms HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n' +
+          `Content-Encoding: ${encoding}\r\n${signed}Content-Length: ${wire.length}\r\n\r\n`;
         const answer = await exchange(port, [Buffer.from(head), wire]);
         expect(answer.status, encoding).toBe(400);
         expect(bodyOf(answer), encoding).toMatchObject({ type: 'urn:hookline:problem:bad-request' });
@@ -1196,9 +1198,11 @@ describe('fuzzing the receiver with bad input', () => {
       }
     });
 
-    it('a genuine body with tens of thousands of schema problems is quarantined with a short problem list, not refused with a 503', async () => {
+    it('a genuine body with 40,000 schema problems is quarantined with a short problem list, not refused with a 503', async () => {
       logs.length = 0;
-      const raw = `{"event_type":"return.initiated","timestamp":"2024-01-01T00:00:00Z","return_id":"R-${Date.now()}","order_id":"O","customer_id":"C","reason":"x","items":[${Array(40_000).fill('{}').join(',')}]}`;
+      const raw =
+        `{"event_type":"return.initiated","timestamp":"2024-01-01T00:00:00Z","return_id":"R-${Date.now()}",` +
+        `"order_id":"O","customer_id":"C","reason":"x","items":[${Array(40_000).fill('{}').join(',')}]}`;
       const res = await sendSigned(receiver.url, 'oms', raw);
       expect(logs.filter(isError)).toEqual([]);
       expect(res.status).toBe(202);
@@ -1218,7 +1222,9 @@ describe('fuzzing the receiver with bad input', () => {
     });
 
     it('refuses a declared over-limit Content-Length with 413 before any of the body is sent', async () => {
-      const head = `POST /webhooks/oms HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`;
+      const head =
+        'POST /webhooks/oms HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${100 * 1024 * 1024}\r\n\r\n`;
       // Not half-closed and no body byte written: only an early refusal can answer this.
       const answer = await exchange(port, [Buffer.from(head)]);
       expect(answer.timedOut).toBe(false);

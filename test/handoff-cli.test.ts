@@ -7,7 +7,7 @@ import { cliTarget, runHandoffCli, USAGE } from '../scripts/handoff';
 import { createHttpDesk } from '../src/handoff/http-desk';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import type { InquiryResult } from '../workflows/inquiries';
-import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
+import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification, type Raised } from './support/handoff';
 import { setupAgent } from './support/harness';
 
 const execFileAsync = promisify(execFile);
@@ -28,10 +28,10 @@ describe('handoff CLI', () => {
   }
   const cli = (...argv: string[]) => cliAs('alice', ...argv);
 
-  async function escalate(): Promise<string> {
-    const id = await raiseEscalation(t.receiver.url, { source: 'chat' });
-    raised.push(id);
-    return id;
+  async function escalate(): Promise<Raised> {
+    const escalation = await raiseEscalation(t.receiver.url, { source: 'chat' });
+    raised.push(escalation.workflowId);
+    return escalation;
   }
 
   beforeAll(async () => {
@@ -44,7 +44,7 @@ describe('handoff CLI', () => {
   });
 
   it('lists, shows, claims, replies and resolves an escalation', async () => {
-    const id = await escalate();
+    const { id, workflowId } = await escalate();
 
     const listed = await vi.waitFor(
       async () => {
@@ -72,6 +72,9 @@ describe('handoff CLI', () => {
       { timeout: 10_000 },
     );
     expect(shown).toContain(`Escalation ${id}`);
+    expect(shown).toMatch(/channel\s+chat/);
+    // The raising workflow's ID, as the Temporal UI shows it, names the same conversation.
+    expect((await cli('show', workflowId)).out).toContain(`Escalation ${id}`);
     expect(shown).toContain('Reason:     the customer is complaining');
     expect(shown).toContain(`Customer ${CUSTOMER}: Alice Smith <alice@example.com>`);
     expect(shown).toMatch(/ORD-12345\s+shipped\s+2023-10-25/);
@@ -102,7 +105,7 @@ describe('handoff CLI', () => {
     expect(resolved.code).toBe(0);
     expect(resolved.out).toBe(`Resolved ${id}: resolved (replacement shipped).`);
 
-    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
+    const result = (await t.env.client.workflow.getHandle(workflowId).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
 
     const closed = await cliAs('bob', 'claim', id);
@@ -158,7 +161,7 @@ describe('handoff CLI', () => {
   });
 
   it('runs as a real process: npx tsx scripts/handoff.ts', async () => {
-    const id = await escalate();
+    const { id } = await escalate();
     await vi.waitFor(async () => expect((await service.list({ status: 'waiting', customerId: CUSTOMER })).map((r) => r.id)).toContain(id), {
       timeout: 20_000,
       interval: 250,

@@ -4,7 +4,7 @@ import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import type { Actor } from '../src/handoff/permissions';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
-import { conversationQuery } from '../workflows/handoff';
+import { conversationId, conversationQuery } from '../workflows/handoff';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**
@@ -24,7 +24,8 @@ describe('return approvals by a person', () => {
   });
 
   /** A delivered, paid order returned 60 days later: outside the 30-day window. */
-  async function lateReturn(): Promise<{ returnId: string; orderId: string; id: string }> {
+  /** `id` is the approval's conversation, `workflowId` the return's own workflow that awaits it. */
+  async function lateReturn(): Promise<{ returnId: string; orderId: string; id: string; workflowId: string }> {
     const suffix = randomBytes(4).toString('hex').toUpperCase();
     const orderId = `ORD-${suffix}`;
     const returnId = `RET-${suffix}`;
@@ -46,7 +47,8 @@ describe('return approvals by a person', () => {
       )
       .result();
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-09-30T00:00:00Z' });
-    const id = returnWorkflowId(returnId);
+    const workflowId = returnWorkflowId(returnId);
+    const id = conversationId(workflowId, 'return-approval');
     await expect
       .poll(
         async () =>
@@ -59,11 +61,11 @@ describe('return approvals by a person', () => {
         { timeout: 15_000 },
       )
       .toBe('waiting');
-    return { returnId, orderId, id };
+    return { returnId, orderId, id, workflowId };
   }
 
   it('an approved return completes with a label and a refund', async () => {
-    const { returnId, orderId, id } = await lateReturn();
+    const { returnId, orderId, id, workflowId } = await lateReturn();
     const waiting = await handoffs.show(id);
     expect(waiting).toMatchObject({ kind: 'return-approval', queue: 'returns', customerId: 'CUST-67890' });
     expect(waiting.reason).toMatch(/outside policy: requested 60 days after delivery; the window is 30 days/);
@@ -71,21 +73,24 @@ describe('return approvals by a person', () => {
     await handoffs.claim(id, agent('dana'));
     await handoffs.resolve(id, agent('dana'), { outcome: 'approve', note: 'loyal customer' });
     await sendSigned(t.receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
-    const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent: string } };
+    const state = (await t.env.client.workflow.getHandle(workflowId).result()) as {
+      status: string;
+      approval: { outcome: string; agent: string };
+    };
     expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve', agent: 'dana' } });
     expect(t.agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(1);
     expect(t.agent.sandbox.state.refunds.find((r) => r.order_id === orderId)).toMatchObject({ amount: 40, currency: 'EUR' });
   });
 
   it('a denied return sends the denial with the reason and creates no label', async () => {
-    const { returnId, id } = await lateReturn();
+    const { returnId, id, workflowId } = await lateReturn();
     await handoffs.claim(id, agent('eli'));
     await handoffs.resolve(id, agent('eli'), { outcome: 'deny', note: 'worn item' });
-    expect(await t.env.client.workflow.getHandle(id).result()).toMatchObject({ status: 'denied' });
+    expect(await t.env.client.workflow.getHandle(workflowId).result()).toMatchObject({ status: 'denied' });
     const denial = await t.agent.db
       .selectFrom('notifications')
       .selectAll()
-      .where('idempotency_key', '=', `${id}:denied`)
+      .where('idempotency_key', '=', `${workflowId}:denied`)
       .executeTakeFirstOrThrow();
     expect(denial.body).toContain(`We can't accept return ${returnId}: worn item.`);
     expect(t.agent.sandbox.state.labels.filter((l) => l.return_id === returnId)).toHaveLength(0);
@@ -99,7 +104,7 @@ describe('return approvals by a person', () => {
   });
 
   it('over HTTP: an agent who has not claimed a return cannot approve it, whatever the body says; a lead can, unclaimed', async () => {
-    const { id, returnId, orderId } = await lateReturn();
+    const { id, returnId, orderId, workflowId } = await lateReturn();
     const [kaiName, leeName] = [`kai-${returnId.toLowerCase()}`, `lee-${returnId.toLowerCase()}`];
     const kai = (await t.operators.add(kaiName, 'agent')).token;
     const lee = (await t.operators.add(leeName, 'lead')).token;
@@ -122,7 +127,10 @@ describe('return approvals by a person', () => {
     const approved = await resolve(lee, { outcome: 'approve', note: 'goodwill' });
     expect(approved.status).toBe(200);
     await sendSigned(t.receiver.url, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
-    const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string; agent?: string } };
+    const state = (await t.env.client.workflow.getHandle(workflowId).result()) as {
+      status: string;
+      approval: { outcome: string; agent?: string };
+    };
     expect(state).toMatchObject({ status: 'refunded', approval: { outcome: 'approve' } });
     const c = await handoffs.show(id);
     expect(c.messages.find((m) => m.text.startsWith('Resolved by'))).toMatchObject({
@@ -132,7 +140,7 @@ describe('return approvals by a person', () => {
   });
 
   it('a claimed escalation nobody answers reminds its assignee; an undecided one denies itself', async () => {
-    const { id } = await lateReturn();
+    const { id, returnId, workflowId } = await lateReturn();
     await handoffs.claim(id, agent('gus'));
     await expect
       .poll(
@@ -146,15 +154,13 @@ describe('return approvals by a person', () => {
           )?.subject,
         { timeout: 10_000 },
       )
-      .toBe(
-        'Reminder for gus: Return ' + id.split(':').pop() + ' is outside policy: requested 60 days after delivery; the window is 30 days',
-      );
-    const state = (await t.env.client.workflow.getHandle(id).result()) as { status: string; approval: { outcome: string } };
+      .toBe('Reminder for gus: Return ' + returnId + ' is outside policy: requested 60 days after delivery; the window is 30 days');
+    const state = (await t.env.client.workflow.getHandle(workflowId).result()) as { status: string; approval: { outcome: string } };
     expect(state).toMatchObject({ status: 'denied', approval: { outcome: 'expired' } });
     const denial = await t.agent.db
       .selectFrom('notifications')
       .selectAll()
-      .where('idempotency_key', '=', `${id}:denied`)
+      .where('idempotency_key', '=', `${workflowId}:denied`)
       .executeTakeFirstOrThrow();
     expect(denial.body).toContain('no approval in time');
   });

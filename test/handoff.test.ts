@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandoffService, visibilityQuery, type HandoffRow, type HandoffService } from '../src/handoff/service';
 import { OPERATOR_COOKIE } from '../src/receiver/handoffs';
-import type { Conversation } from '../workflows/handoff';
+import { claimUpdate, type Conversation } from '../workflows/handoff';
 import type { InquiryResult } from '../workflows/inquiries';
-import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
+import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification, type Raised } from './support/handoff';
 import { sendSigned, setupAgent, startAgent, startReceiver, testDatabases } from './support/harness';
 
 /** Each person's own token, created in beforeAll as `npm run operators -- add` would. */
@@ -44,10 +44,10 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   let service: HandoffService;
   const raised: string[] = [];
 
-  const escalate = async (url = t.receiver.url) => {
-    const id = await raiseEscalation(url);
-    raised.push(id);
-    return id;
+  const escalate = async (url = t.receiver.url): Promise<Raised> => {
+    const raisedNow = await raiseEscalation(url);
+    raised.push(raisedNow.workflowId);
+    return raisedNow;
   };
   /** Visibility is eventually consistent: wait until the row reads as expected. */
   const visible = (id: string, status: HandoffRow['status']) =>
@@ -72,37 +72,81 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   });
 
   it('an inquiry that escalates appears in the waiting queue, and its conversation is readable', async () => {
-    expect(visibilityQuery({ status: 'waiting' })).toBe('HandoffStatus = "waiting"');
-    const id = await escalate();
+    expect(visibilityQuery({ status: 'waiting' })).toBe('WorkflowType = "conversationWorkflow" AND HandoffStatus = "waiting"');
+    const { id, workflowId } = await escalate();
+    expect(id).toBe(`${workflowId}:handoff:inquiry`);
     const row = await visible(id, 'waiting');
     expect(row).toMatchObject({
       id,
+      kind: 'inquiry',
+      raisedBy: workflowId,
       status: 'waiting',
       queue: 'support',
       priority: 1,
       customerId: CUSTOMER,
-      workflowType: 'customerInquiryWorkflow',
     });
 
     const listed = await call(t.receiver.url, 'GET', `/handoffs?status=waiting&customerId=${CUSTOMER}&queue=support`);
     expect(listed.status).toBe(200);
     expect((listed.body.handoffs as HandoffRow[]).map((r) => r.id)).toContain(id);
 
-    // Encoded and raw colons both reach the route.
-    for (const path of [at(id), `/handoffs/${id}`]) {
+    // Encoded and raw colons both reach the route; the raising workflow's ID finds its one conversation.
+    for (const path of [at(id), `/handoffs/${id}`, at(workflowId)]) {
       const shown = await call(t.receiver.url, 'GET', path);
       expect(shown.status).toBe(200);
       const c = shown.body as unknown as Conversation;
-      expect(c).toMatchObject({ id, kind: 'inquiry', status: 'waiting', reason: 'the customer is complaining', customerId: CUSTOMER });
+      expect(c).toMatchObject({
+        id,
+        raisedBy: workflowId,
+        kind: 'inquiry',
+        status: 'waiting',
+        reason: 'the customer is complaining',
+        customerId: CUSTOMER,
+      });
       expect(c.context.customer?.name).toBe('Alice Smith');
-      expect(c.context.facts.summary).toBe('This is unacceptable, my order arrived broken');
+      expect(c.context.facts).toMatchObject({ summary: 'This is unacceptable, my order arrived broken', channel: 'email' });
       expect(c.messages[0]).toMatchObject({ from: 'customer', text: 'This is unacceptable, my order arrived broken' });
       expect(c.slaDeadline).toBeDefined();
     }
   });
 
+  it('a claim sent the moment the conversation exists is handled, not refused: its handlers come before any await', async () => {
+    const { id, workflowId } = await escalate();
+    const conversation = t.env.client.workflow.getHandle(id);
+    // The first moment it is addressable: the raising workflow has started it (its first task may not have run yet).
+    await expect
+      .poll(
+        () =>
+          conversation.describe().then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 15_000, interval: 20 },
+      )
+      .toBe(true);
+    const claimed = await conversation.executeUpdate(claimUpdate, { args: [{ agent: 'alice' }] });
+    expect(claimed).toMatchObject({ id, raisedBy: workflowId, status: 'claimed', assignee: 'alice' });
+    const { events } = await conversation.fetchHistory();
+    expect(events?.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(true);
+    expect(events?.some((e) => e.workflowExecutionUpdateRejectedEventAttributes)).toBe(false);
+  });
+
+  it('a conversation whose raiser is terminated withdraws itself and tells the agents, rather than lingering', async () => {
+    const { id, workflowId } = await escalate();
+    await visible(id, 'waiting');
+    await t.env.client.workflow.getHandle(workflowId).terminate('test: the raising workflow goes away');
+    const withdrawn = await waitForNotification(t.agent.db, { audience: 'agents', idempotencyKey: `${id}:handoff:withdrawn` });
+    expect(withdrawn.subject).toBe('[support] withdrawn: the customer is complaining');
+    await expect
+      .poll(async () => (await t.env.client.workflow.getHandle(id).describe()).status.name, { timeout: 10_000 })
+      .toBe('CANCELLED');
+    expect(await service.show(id)).toMatchObject({ status: 'resolved', outcome: 'withdrawn' });
+    await visible(id, 'resolved');
+    expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' })).status).toBe(404);
+  });
+
   it('two agents race to claim: exactly one wins, the other gets 409 naming the winner', async () => {
-    const id = await escalate();
+    const { id } = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const [a, b] = await Promise.all([
       call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' }),
@@ -125,7 +169,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   });
 
   it('a reply from the assignee reaches the customer through the notifier; anyone else is refused', async () => {
-    const id = await escalate();
+    const { id } = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const text = `Sorry about the broken parcel — a replacement is on its way (${randomUUID().slice(0, 8)}).`;
 
@@ -156,7 +200,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   });
 
   it('resolve completes the raising workflow with the outcome; a closed escalation is then 404', async () => {
-    const id = await escalate();
+    const { id, workflowId } = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' })).status).toBe(200);
 
@@ -174,7 +218,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect(resolved.status).toBe(200);
     expect(resolved.body).toMatchObject({ status: 'resolved', outcome: 'resolved', note: 'replacement sent' });
 
-    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
+    const result = (await t.env.client.workflow.getHandle(workflowId).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement sent' } });
 
     const after = await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' });
@@ -185,7 +229,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   });
 
   it('release puts a claimed escalation back to waiting, for someone else to claim', async () => {
-    const id = await escalate();
+    const { id } = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'alice' })).status).toBe(200);
     const notTheirs = await call(t.receiver.url, 'POST', at(id, 'release'), { as: 'bob' });
@@ -201,8 +245,8 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     expect((await call(t.receiver.url, 'POST', at(id, 'claim'), { as: 'bob' })).body).toMatchObject({ status: 'claimed', assignee: 'bob' });
   });
 
-  it('roles: a lead takes over and releases claims and may resolve; an agent resolves only what they hold; every action records who did it', async () => {
-    const id = await escalate();
+  it('roles: a lead takes over, releases claims and may resolve; an agent resolves only what they hold; actions record who', async () => {
+    const { id, workflowId } = await escalate();
     await vi.waitFor(async () => expect((await service.show(id)).status).toBe('waiting'), { timeout: 10_000 });
     const unclaimed = await call(t.receiver.url, 'POST', at(id, 'resolve'), { as: 'bob', body: { outcome: 'resolved' } });
     expect(unclaimed.status).toBe(403);
@@ -236,7 +280,7 @@ describe('handoffs: the HTTP API and the service, against a real server and work
       ['lena', 'Released by lena (held by bob)'],
       ['lena', 'Resolved by lena: resolved — handled by phone'],
     ]);
-    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
+    const result = (await t.env.client.workflow.getHandle(workflowId).result()) as InquiryResult;
     expect(result.handoff).toMatchObject({ outcome: 'resolved', note: 'handled by phone' });
   });
 
@@ -346,9 +390,12 @@ describe('handoffs: the HTTP API and the service, against a real server and work
     const fastReceiver = await startReceiver({ env: t.env, taskQueue: fast.taskQueue, operators: t.operators });
     try {
       // Two ordinary ones (priority 1) first, then the fast one: newer, but it will outrank them.
-      const older = await escalate();
-      const newer = await escalate();
-      const slow = await escalate(fastReceiver.url);
+      // Age is the conversation's start: each one must exist before the next is raised.
+      const { id: older } = await escalate();
+      await visible(older, 'waiting');
+      const { id: newer } = await escalate();
+      await visible(newer, 'waiting');
+      const { id: slow } = await escalate(fastReceiver.url);
 
       const raisedPriority = await vi.waitFor(
         async () => {

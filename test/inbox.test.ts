@@ -46,8 +46,8 @@ describe('the inbox page in a real browser', () => {
   });
 
   it('logs in, finds the escalation, and claims, replies and resolves it with the buttons', async () => {
-    const id = await raiseEscalation(t.receiver.url, { source: 'web' });
-    raised.push(id);
+    const { id, workflowId } = await raiseEscalation(t.receiver.url, { source: 'web' });
+    raised.push(workflowId);
 
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -87,6 +87,7 @@ describe('the inbox page in a real browser', () => {
 
     await poll(() => testid(page, 'conv-id').textContent()).toBe(id);
     expect(await testid(page, 'conv-reason').textContent()).toBe('the customer is complaining');
+    expect(await testid(page, 'conv-raised-by').textContent()).toBe(workflowId);
     expect(await testid(page, 'customer-name').textContent()).toBe('Alice Smith');
     expect(await testid(page, 'customer-email').textContent()).toBe('alice@example.com');
     expect(await testid(page, 'customer-orders').textContent()).toContain('ORD-12345');
@@ -119,7 +120,7 @@ describe('the inbox page in a real browser', () => {
     await poll(() => testid(page, 'conv-status').textContent()).toBe('resolved');
     expect(await testid(page, 'resolve').isDisabled()).toBe(true);
 
-    const result = (await t.env.client.workflow.getHandle(id).result()) as InquiryResult;
+    const result = (await t.env.client.workflow.getHandle(workflowId).result()) as InquiryResult;
     expect(result).toMatchObject({ decision: 'handoff', handoff: { outcome: 'resolved', agent: 'alice', note: 'replacement shipped' } });
     const notification = await waitForNotification(
       t.agent.db,

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SAMPLES } from '../src/events/samples';
 import { signWebhook } from '../src/receiver/verify';
-import { freePort } from './support/processes';
 
 /**
  * `npm run receiver` as production runs it: one process configured by the environment, serving
@@ -64,13 +63,14 @@ describe('the receiver process', () => {
     );
     expect(made.status, made.stderr).toBe(0);
     cert = readFileSync(join(dir, 'cert.pem'));
-    port = await freePort();
     receiver = spawn(process.execPath, ['--import', 'tsx', 'src/receiver/main.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,
         ...SECRETS,
-        PORT: String(port),
+        // The system picks a free port as the receiver binds (one found free first could be taken
+        // before it binds); its "receiver listening" line says which.
+        PORT: '0',
         HOST: '127.0.0.1',
         TEMPORAL_ADDRESS: inject('temporalAddress'),
         HOOKLINE_TASK_QUEUE: `receiver-process-${randomUUID()}`,
@@ -83,11 +83,26 @@ describe('the receiver process', () => {
     });
     receiver.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     receiver.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    const deadline = Date.now() + 30_000;
-    while (!output.includes('receiver listening')) {
-      if (Date.now() > deadline || receiver.exitCode !== null) throw new Error(`receiver did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Resolved by the line itself: listening (with the port it bound), exited first, or out of time.
+    const listening = await new Promise<string>((resolve, reject) => {
+      const line = () => output.split('\n').find((l) => l.includes('"msg":"receiver listening"') && l.endsWith('}'));
+      const timer = setTimeout(() => finish(new Error(`receiver did not start within 90 s:\n${output}`)), 90_000);
+      const onData = () => {
+        if (line()) finish();
+      };
+      const onExit = (code: number | null) => finish(new Error(`receiver exited (${code}) before it listened:\n${output}`));
+      function finish(err?: Error) {
+        clearTimeout(timer);
+        receiver.stdout!.off('data', onData);
+        receiver.off('exit', onExit);
+        if (err) reject(err);
+        else resolve(line()!);
+      }
+      receiver.stdout!.on('data', onData);
+      receiver.once('exit', onExit);
+      onData();
+    });
+    port = Number(new URL((JSON.parse(listening) as { url: string }).url).port);
   });
   afterAll(() => {
     if (receiver?.exitCode === null) receiver.kill('SIGKILL');
@@ -121,7 +136,7 @@ describe('the receiver process', () => {
     expect(forged.status).toBe(401);
 
     await expect
-      .poll(() => output.split('\n').filter((l) => l.includes('"msg":"webhook"')).length, { timeout: 5_000 })
+      .poll(() => output.split('\n').filter((l) => l.includes('"msg":"webhook"')).length, { timeout: 15_000 })
       .toBeGreaterThanOrEqual(2);
     const lines = output
       .split('\n')
@@ -156,6 +171,12 @@ describe('the receiver process', () => {
     expect(wrong.status).toBe(401);
     const operator = await request(port, cert, 'GET', '/handoffs', { authorization: 'Bearer nope' });
     expect(operator.status).toBe(401);
+    // The refusal's line, so the output checked below holds what these requests logged.
+    await expect
+      .poll(() => output.split('\n').filter((l) => l.includes('"msg":"webhook"') && l.includes('"source":"payments"')).length, {
+        timeout: 15_000,
+      })
+      .toBeGreaterThanOrEqual(1);
     for (const secret of Object.values(SECRETS)) {
       expect(output).not.toContain(secret);
       expect(wrong.body).not.toContain(secret);
@@ -165,7 +186,8 @@ describe('the receiver process', () => {
 
   it('stops cleanly on SIGTERM', async () => {
     receiver.kill('SIGTERM');
-    const code = await new Promise<number | null>((done) => receiver.once('exit', (c) => done(c)));
+    // 'close', not 'exit': only then has everything the process wrote come down its pipes.
+    const code = await new Promise<number | null>((done) => receiver.once('close', (c) => done(c)));
     expect(code).toBe(0);
     expect(output).toContain('receiver stopping');
   });

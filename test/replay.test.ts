@@ -6,6 +6,8 @@ import { Worker } from '@temporalio/worker';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
+import { createHandoffService } from '../src/handoff/service';
+import { conversationId, parseConversationId } from '../workflows/handoff';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**
@@ -16,6 +18,19 @@ import { sendSigned, setupAgent } from './support/harness';
  */
 const HISTORIES = join(__dirname, 'histories');
 const unique = () => randomBytes(4).toString('hex').toUpperCase();
+
+/**
+ * A history does not record its own workflow ID, but a workflow that escalated derives its
+ * conversation's ID from it, and replay checks that ID: read it back from the child it started.
+ */
+function recordedWorkflowId(json: { events: Record<string, { workflowId?: string } | undefined>[] }): string | undefined {
+  for (const event of json.events) {
+    const child = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    const raisedBy = child === undefined ? undefined : parseConversationId(child)?.raisedBy;
+    if (raisedBy) return raisedBy;
+  }
+  return undefined;
+}
 
 describe('replay', () => {
   const t = setupAgent();
@@ -49,6 +64,29 @@ describe('replay', () => {
       }),
     };
     for (const id of Object.values(ids)) await t.env.client.workflow.getHandle(id).result();
+    // An inquiry a person takes: the raising workflow and its conversation (a child workflow).
+    const escalation = await send('crm', {
+      ...SAMPLES['customer.inquiry.new'],
+      inquiry_id: `INQ-${unique()}`,
+      summary: 'This is unacceptable, my order arrived broken',
+    });
+    const conversation = conversationId(escalation, 'inquiry');
+    const handoffs = createHandoffService(t.env.client);
+    const lead = { name: 'dana', role: 'lead' } as const;
+    await expect
+      .poll(
+        () =>
+          handoffs.show(conversation).then(
+            (c) => c.status,
+            () => undefined,
+          ),
+        { timeout: 15_000 },
+      )
+      .toBe('waiting');
+    await handoffs.claim(conversation, lead);
+    await handoffs.reply(conversation, lead, 'A replacement ships today.');
+    await handoffs.resolve(conversation, lead, { outcome: 'resolved', note: 'replacement sent' });
+    expect(await t.env.client.workflow.getHandle(escalation).result()).toMatchObject({ handoff: { outcome: 'resolved' } });
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-11-03T00:00:00Z' });
     await send('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
     const returnHandle = t.env.client.workflow.getHandle(returnWorkflowId(returnId));
@@ -64,7 +102,7 @@ describe('replay', () => {
       .toBe(true);
     expect(await returnHandle.result()).toMatchObject({ status: 'refunded' });
 
-    const all = { ...ids, return: returnHandle.workflowId };
+    const all = { ...ids, return: returnHandle.workflowId, escalation, conversation };
     for (const [name, id] of Object.entries(all)) {
       const history = await t.env.client.workflow.getHandle(id).fetchHistory();
       await replay(history, id);
@@ -77,10 +115,13 @@ describe('replay', () => {
 
   it('replays the committed recordings against the current code', async () => {
     const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(4);
+    // Every pattern, plus an escalation: its raising workflow and its conversation, replayed apart.
+    expect(files).toEqual(
+      expect.arrayContaining(['order.json', 'payment.json', 'inquiry.json', 'return.json', 'escalation.json', 'conversation.json']),
+    );
     for (const file of files) {
-      const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')));
-      await replay(history, `recorded-${file}`);
+      const json = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'));
+      await replay(historyFromJSON(json), recordedWorkflowId(json) ?? `recorded-${file}`);
     }
   });
 

@@ -209,23 +209,23 @@ describe.each(spoolTargets())('the spool store on $name', (target) => {
     await one.remove([...again, ...b].map((r) => r.seq));
     const late = envelope();
     await one.add(idOf(late), { kind: 'event', envelope: late });
-    const claimedAt = Date.now();
-    expect((await one.claim('dead', 10, 1_000)).map((r) => r.workflowId)).toEqual([idOf(late)]);
-    // Before the lease runs out nobody else gets the row (asserted only while it surely has not:
-    // on a busy machine this line may run after the lease already ended).
-    const early = await two.claim('alive', 10, 60_000);
-    if (Date.now() - claimedAt < 1_000) expect(early).toEqual([]);
-    const taken =
-      early.length > 0
-        ? early
-        : await vi.waitFor(
-            async () => {
-              const rows = await two.claim('alive', 10, 60_000);
-              expect(rows).not.toEqual([]);
-              return rows;
-            },
-            { timeout: 5_000, interval: 100 },
-          );
+    // The store reads the clock (Date.now) for leases: frozen here, so "before the lease runs out"
+    // is a fact, not a hope that the next line runs within a second on a busy machine.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    let taken: Awaited<ReturnType<typeof two.claim>>;
+    try {
+      vi.setSystemTime(Date.now());
+      expect((await one.claim('dead', 10, 1_000)).map((r) => r.workflowId)).toEqual([idOf(late)]);
+      // Before the lease runs out nobody else gets the row, not even a millisecond before.
+      expect(await two.claim('alive', 10, 60_000)).toEqual([]);
+      vi.setSystemTime(Date.now() + 999);
+      expect(await two.claim('alive', 10, 60_000)).toEqual([]);
+      // Once it has, the next drainer takes it over.
+      vi.setSystemTime(Date.now() + 1);
+      taken = await two.claim('alive', 10, 60_000);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(taken.map((r) => r.workflowId)).toEqual([idOf(late)]);
     expect((await one.stats()).claimed).toBe(1);
   });
@@ -366,8 +366,12 @@ describe('a receiver with a spool while Temporal is cut off (a TCP proxy to the 
         const description = await temporal.workflow.getHandle(id).describe();
         expect(description.taskQueue).toBe(taskQueue);
       }
-      expect(await metric(receiver.url, 'hookline_spool_drained_total')).toBe(6);
-      expect(await (await fetch(`${receiver.url}/readyz`)).json()).toMatchObject({ status: 'ready' });
+      // The drainer counts what it removed once the delete has returned, a moment after the rows are
+      // gone for this test's own reader; /readyz reuses its figures for up to a second. Waited for.
+      await expect.poll(() => metric(receiver.url, 'hookline_spool_drained_total'), { timeout: 10_000 }).toBe(6);
+      await expect
+        .poll(async () => ((await (await fetch(`${receiver.url}/readyz`)).json()) as { status: string }).status, { timeout: 10_000 })
+        .toBe('ready');
       // Back to the direct path: nothing spooled for a new event.
       await expect
         .poll(async () => (await sendSigned(receiver.url, 'oms', orderUpdated())).body.queued, { timeout: 10_000, interval: 300 })

@@ -54,7 +54,10 @@ describe('npm start', () => {
     let output = '';
     start.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     start.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await expect.poll(() => output, { timeout: 180_000, interval: 500 }).toContain('hookline is running.');
+    // The banner's last line: the lines checked below are written after "hookline is running.", each
+    // in a write of its own, and may come down the pipe later than it.
+    await expect.poll(() => output, { timeout: 180_000, interval: 500 }).toContain('Press Ctrl-C to stop everything.');
+    expect(output).toContain('hookline is running.');
     expect(output).toContain(`Receiver      http://localhost:${ports.PORT}/webhooks/`);
     expect(output).toContain(`Temporal UI   http://localhost:${ports.HOOKLINE_UI_PORT}`);
     expect(output).toContain('npm run send -- oms order.status_updated');
@@ -99,6 +102,8 @@ describe('npm start', () => {
     process.kill(-start.pid!, 'SIGINT');
     // npm itself dies of the SIGINT (as in a terminal); what matters is that start.ts stopped everything.
     await new Promise<void>((done) => start!.once('exit', () => done()));
+    // npm may be gone before start.ts has stopped its children: wait for its last line.
+    await expect.poll(() => output, { timeout: 60_000 }).toContain('  stopped temporal\n');
     expect(output).toContain('Stopping hookline…');
     expect(output).toMatch(/stopped receiver[\s\S]*stopped worker[\s\S]*stopped sandbox[\s\S]*stopped temporal/);
     await expect.poll(() => processesOf(dataDir), { timeout: 15_000 }).toEqual([]);

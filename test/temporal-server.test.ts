@@ -66,7 +66,8 @@ describe('npm run temporal-server', () => {
     expect(first.stderr).toContain('freshly built with go');
     const [call, uiCall] = readFileSync(go.log, 'utf8').trim().split('\n');
     expect(call).toContain(
-      `install -tags disable_grpc_modules go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION} go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`,
+      `install -tags disable_grpc_modules go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION} ` +
+        `go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`,
     );
     // Then the UI server, the same way, into its own versioned cache.
     expect(uiCall).toContain(`install github.com/temporalio/ui-server/v2/cmd/server@${TEMPORAL_UI_VERSION}`);

@@ -241,7 +241,7 @@ describe('hmac-sha256-hex (GitHub)', () => {
     expect(verify({ 'x-hub-signature-256': signature }, [secret], Buffer.from('Hello, World!'))).toEqual({});
   });
 
-  it('accepts a signature from @octokit/webhooks-methods and returns X-GitHub-Delivery as an unsigned reference, not a signed id', async () => {
+  it('accepts an @octokit/webhooks-methods signature; X-GitHub-Delivery comes back as an unsigned reference, not a signed id', async () => {
     const signature = await octokitSign(SECRET, BODY);
     const delivery = verify({ 'x-hub-signature-256': signature, 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' });
     expect(delivery).toEqual({ deliveryRef: '72d3162e-cc78-11e3-81ab-4c9367dc0958' });

@@ -1,10 +1,10 @@
 import { workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { acts, kb } from './activities';
+import { knowledgeBase, notifications } from './activities';
 
 /** A profile change from the CRM: the knowledge base follows it; the customer needs no message. */
 export async function customerUpdatedWorkflow(envelope: EnvelopeOf<'customer.updated'>): Promise<{ applied: boolean }> {
-  return { applied: await kb.updateCustomer(envelope.event) };
+  return { applied: await knowledgeBase.updateCustomer(envelope.event) };
 }
 
 /**
@@ -14,9 +14,9 @@ export async function customerUpdatedWorkflow(envelope: EnvelopeOf<'customer.upd
 export async function stockShortageWorkflow(envelope: EnvelopeOf<'inventory.stock_shortage'>): Promise<{ notifiedOrders: string[] }> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
-  const affected = await kb.findOpenOrdersWithProduct({ productId: event.product_id, orderIds: event.affected_order_ids });
+  const affected = await knowledgeBase.findOpenOrdersWithProduct({ productId: event.product_id, orderIds: event.affected_order_ids });
   for (const order of affected) {
-    await acts.notifyCustomer({
+    await notifications.notifyCustomer({
       idempotencyKey: `${workflowId}:${order.orderId}`,
       customerId: order.customerId,
       orderId: order.orderId,

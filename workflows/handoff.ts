@@ -1,39 +1,101 @@
 import {
   ActivityFailure,
-  ApplicationFailure,
-  condition,
   defineQuery,
   defineSignal,
   defineUpdate,
+  executeChild,
   log,
-  setHandler,
-  upsertSearchAttributes,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
-import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
+import type { ConversationStatus, OperatorRole } from '../src/handoff/permissions';
+import { lookups } from './activities';
+import type { conversationWorkflow } from './conversation';
+import type { ReturnStep } from './returns';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './search-attributes';
-import { acts, bestEffort } from './activities';
+
+export { CONVERSATION_STATUSES, isConversationStatus, type ConversationStatus } from '../src/handoff/permissions';
 
 /**
- * An escalation is a durable conversation inside the workflow that raised it. People act on it
- * with the messages below — from the Temporal UI, the `handoff` CLI, the HTTP API or the inbox —
- * and the raising workflow awaits `escalate()` for the outcome.
+ * An escalation is a conversation of its own: a child workflow (`conversationWorkflow`) that the
+ * raising workflow starts and awaits through `escalate()`. People act on it with the messages
+ * below — from the Temporal UI, the `temporal` CLI, the `handoff` CLI, the HTTP API or the
+ * inbox — addressed to the conversation's own workflow ID (see {@link conversationId}).
  */
 
-export const HANDOFF_KINDS = ['inquiry', 'return-approval', 'shipment-exception', 'return-failed'] as const;
-export type HandoffKind = (typeof HANDOFF_KINDS)[number];
-
+/** The outcomes a person may resolve each kind of escalation with: the one table kinds and outcomes derive from. */
 export const OUTCOMES = {
   'return-approval': ['approve', 'deny'],
   inquiry: ['resolved'],
   'shipment-exception': ['resolved'],
   /** A return step failed for good; the person puts it right (by hand, with the customer) and resolves it. */
   'return-failed': ['resolved'],
-} as const;
-export type Outcome = 'approve' | 'deny' | 'resolved';
+} as const satisfies Record<string, readonly string[]>;
+export type HandoffKind = keyof typeof OUTCOMES;
+export const HANDOFF_KINDS = Object.keys(OUTCOMES) as HandoffKind[];
+export type OutcomeOf<K extends HandoffKind> = (typeof OUTCOMES)[K][number];
+export type Outcome = OutcomeOf<HandoffKind>;
+/** Every outcome of any kind, in table order (approve, deny, resolved): what the API and CLI accept. */
+export const ALL_OUTCOMES = [...new Set(Object.values(OUTCOMES).flat())] as [Outcome, ...Outcome[]];
 
-export type ConversationStatus = 'waiting' | 'claimed' | 'resolved';
+export function isHandoffKind(value: unknown): value is HandoffKind {
+  return typeof value === 'string' && Object.hasOwn(OUTCOMES, value);
+}
+
+/** How a conversation ended without a person resolving it: its deadline passed, or its raiser went away. */
+export type ClosedWithoutDecision = 'expired' | 'withdrawn';
+
+/** What the agent knew about an inquiry it could not answer. */
+export interface InquiryFacts {
+  inquiryId: string;
+  summary: string;
+  /** Where the customer wrote from (email, chat, web…). */
+  channel: string;
+  /** The order the question is about, when the agent found one. */
+  orderId?: string;
+  /** Why the CRM could not say who the customer is, when that is why it escalated. */
+  crm?: string;
+}
+/** A return outside policy, waiting for a person's approve or deny. */
+export interface ReturnApprovalFacts {
+  returnId: string;
+  orderId: string;
+  /** Why the policy refused it. */
+  policy: string;
+  /** The customer's reason for returning. */
+  reason: string;
+  /** The refund that approving would make, e.g. `40 EUR`. */
+  refund: string;
+}
+/** A carrier's exception (lost, damaged, refused) on an order's shipment. */
+export interface ShipmentExceptionFacts {
+  orderId: string;
+  trackingNumber: string;
+  carrier: string;
+  exception: string;
+  description: string;
+}
+/** A return whose step failed for good, with where its money and goods stand. */
+export interface ReturnFailedFacts {
+  returnId: string;
+  orderId: string;
+  step: ReturnStep;
+  cause: string;
+  /** The label and what became of it, or `none`. */
+  label: string;
+  parcel: 'received' | 'not received';
+  /** The refund's ID, or what is still due. */
+  refund: string;
+}
+/** The facts each kind of escalation carries: typed across the API, the CLI and the inbox. */
+export interface HandoffFacts {
+  inquiry: InquiryFacts;
+  'return-approval': ReturnApprovalFacts;
+  'shipment-exception': ShipmentExceptionFacts;
+  'return-failed': ReturnFailedFacts;
+}
 
 export interface ConversationMessage {
   from: 'customer' | 'agent' | 'system';
@@ -43,14 +105,14 @@ export interface ConversationMessage {
   at: string;
 }
 
-export interface Conversation {
+interface ConversationFields {
+  /** The conversation's own workflow ID: {@link conversationId} of `raisedBy` and `kind`. */
   id: string;
-  kind: HandoffKind;
+  /** The workflow ID of the workflow that raised it (and awaits its outcome). */
+  raisedBy: string;
   queue: string;
   reason: string;
   customerId: string;
-  /** What the agent knew when it escalated: the enriched customer and the case's facts. */
-  context: { customer?: CustomerContext; facts: Record<string, string> };
   status: ConversationStatus;
   priority: number;
   assignee?: string;
@@ -63,9 +125,18 @@ export interface Conversation {
   slaDeadline?: string;
   /** When an undecided escalation decides itself (return approvals deny on expiry). */
   decideBy?: string;
-  outcome?: Outcome | 'expired';
   note?: string;
 }
+
+/** One kind's conversation: its facts and outcomes are that kind's. */
+export type ConversationOf<K extends HandoffKind> = ConversationFields & {
+  kind: K;
+  /** What the agent knew when it escalated: the enriched customer and the case's facts. */
+  context: { customer?: CustomerContext; facts: HandoffFacts[K] };
+  outcome?: OutcomeOf<K> | ClosedWithoutDecision;
+};
+/** What the `conversation` query answers: a union keyed by `kind`. */
+export type Conversation = { [K in HandoffKind]: ConversationOf<K> }[HandoffKind];
 
 /**
  * Every message names the person acting and their role. hookline's API, CLI and inbox fill both
@@ -83,6 +154,7 @@ export interface ReplyInput {
 export interface ResolveInput {
   agent: string;
   role?: OperatorRole;
+  /** One of the conversation's kind's {@link OUTCOMES}; the update's validator refuses others. */
   outcome: Outcome;
   note?: string;
 }
@@ -93,19 +165,36 @@ export const resolveUpdate = defineUpdate<Conversation, [ResolveInput]>('resolve
 export const releaseUpdate = defineUpdate<Conversation, [ClaimInput]>('release');
 export const conversationQuery = defineQuery<Conversation>('conversation');
 
-export interface EscalationRequest {
-  kind: HandoffKind;
-  /**
-   * Needed only when one workflow can escalate twice (a return approved by a person that later
-   * fails): it keeps the second conversation's notification keys apart from the first's, which
-   * the outbox would otherwise treat as already sent.
-   */
-  name?: string;
+/** The conversation's workflow type, as visibility and `describe` name it. */
+export const CONVERSATION_WORKFLOW_TYPE = 'conversationWorkflow';
+
+const ID_INFIX = ':handoff:';
+
+/**
+ * A conversation's workflow ID: `<raising workflow's ID>:handoff:<kind>`, e.g.
+ * `crm:customer.inquiry.new:INQ-1:handoff:inquiry` or `return:RET-1:handoff:return-failed`.
+ * Deterministic, so the raising workflow, the API and a person at the Temporal UI all derive the
+ * same ID; one conversation per kind per raising workflow (a return can need an approval and later
+ * a failure handoff: two kinds, two IDs). Colons, like every hookline workflow ID: they pass
+ * through URLs, shells and the Temporal UI unescaped.
+ */
+export function conversationId(raisedBy: string, kind: HandoffKind): string {
+  return `${raisedBy}${ID_INFIX}${kind}`;
+}
+
+/** The raising workflow and kind an ID names, when it has the shape of {@link conversationId}'s; else undefined. */
+export function parseConversationId(id: string): { raisedBy: string; kind: HandoffKind } | undefined {
+  const at = id.lastIndexOf(ID_INFIX);
+  if (at <= 0) return undefined;
+  const kind = id.slice(at + ID_INFIX.length);
+  return isHandoffKind(kind) ? { raisedBy: id.slice(0, at), kind } : undefined;
+}
+
+interface EscalationFields {
   queue: string;
   reason: string;
   customerId: string;
   customer?: CustomerContext;
-  facts: Record<string, string>;
   /** The customer's own words, when there are some (an inquiry). */
   customerMessage?: string;
   priority?: number;
@@ -114,14 +203,16 @@ export interface EscalationRequest {
   unclaimedSlaMs: number;
   unansweredSlaMs: number;
 }
+export type EscalationRequestOf<K extends HandoffKind> = EscalationFields & { kind: K; facts: HandoffFacts[K] };
+/** What a raising workflow hands the conversation: a union keyed by `kind`, so facts fit the kind. */
+export type EscalationRequest = { [K in HandoffKind]: EscalationRequestOf<K> }[HandoffKind];
 
-export interface EscalationResult {
-  outcome: Outcome | 'expired';
+export interface EscalationResult<K extends HandoffKind = HandoffKind> {
+  /** A withdrawn conversation never reports back: its raiser is gone. */
+  outcome: OutcomeOf<K> | 'expired';
   agent?: string;
   note?: string;
 }
-
-const MAX_PRIORITY = 5;
 
 /**
  * The CRM's view of the customer for the person who picks the escalation up. Escalating must not
@@ -129,7 +220,7 @@ const MAX_PRIORITY = 5;
  */
 export async function customerContextFor(customerId: string): Promise<CustomerContext | undefined> {
   try {
-    return await bestEffort.enrichCustomer(customerId);
+    return await lookups.enrichCustomer(customerId);
   } catch (err) {
     log.warn('escalating without CRM context', { customerId, error: (err as Error).message });
     return undefined;
@@ -145,203 +236,31 @@ export function failureCause(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function reject(message: string): never {
-  throw ApplicationFailure.create({ type: 'HandoffRejected', message, nonRetryable: true });
-}
-
-/** An update validator's check of who is acting: refuses with HandoffRejected or HandoffForbidden. */
-function authorize(
-  action: HandoffAction,
-  conversation: Conversation,
-  input: { agent: string; role?: OperatorRole },
-  decision = false,
-): void {
-  const actor: Actor = { name: input.agent?.trim() ?? '', role: input.role === 'lead' ? 'lead' : 'agent' };
-  const refused = refusal(action, conversation, actor, { decision });
-  if (!refused) return;
-  if (refused.kind === 'forbidden')
-    throw ApplicationFailure.create({ type: 'HandoffForbidden', message: refused.message, nonRetryable: true });
-  reject(refused.message);
-}
-
 /**
- * Open the conversation, announce it to the human agents' channel and wait until a person
- * resolves it (or `decideWithinMs` passes). SLA timers re-announce an unclaimed escalation with
- * a higher priority, and remind an assignee who has not replied. All timers are durable.
+ * Hand the case to a person and wait for the outcome: starts the conversation as a child workflow
+ * under {@link conversationId} and awaits its result. The conversation owns its handlers, search
+ * attributes, SLA timers and notifications.
+ *
+ * Parent close policy REQUEST_CANCEL: if this workflow is cancelled, terminated or times out, the
+ * conversation is asked to cancel, records itself withdrawn, tells the agents' channel and ends;
+ * it neither lingers in the queue for a case nobody awaits (ABANDON) nor vanishes unannounced
+ * (TERMINATE). The ID is never reused (REJECT_DUPLICATE), like the raising workflows' own IDs,
+ * so a conversation's notification keys are its own for good.
  */
-export async function escalate(request: EscalationRequest): Promise<EscalationResult> {
-  const { workflowId } = workflowInfo();
-  // Unnamed escalations keep the keys they always had, so running workflows replay unchanged.
-  const keyBase = request.name ? `${workflowId}:${request.name}` : workflowId;
-  const now = () => new Date().toISOString();
-  const createdAt = now();
-  const conversation: Conversation = {
-    id: workflowId,
-    kind: request.kind,
-    queue: request.queue,
-    reason: request.reason,
-    customerId: request.customerId,
-    context: { customer: request.customer, facts: request.facts },
-    status: 'waiting',
-    priority: request.priority ?? 1,
-    messages: [
-      ...(request.customerMessage ? [{ from: 'customer' as const, text: request.customerMessage, at: createdAt }] : []),
-      { from: 'system', text: `Escalated: ${request.reason}`, at: createdAt },
+export async function escalate<K extends HandoffKind>(request: EscalationRequestOf<K>): Promise<EscalationResult<K>> {
+  const workflowId = conversationId(workflowInfo().workflowId, request.kind);
+  const result = await executeChild<typeof conversationWorkflow>(CONVERSATION_WORKFLOW_TYPE, {
+    workflowId,
+    args: [request as EscalationRequest],
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    // Listed from the moment it starts, before its first workflow task runs.
+    typedSearchAttributes: [
+      { key: HandoffStatus, value: 'waiting' },
+      { key: HandoffQueue, value: request.queue },
+      { key: HandoffPriority, value: request.priority ?? 1 },
+      { key: CustomerId, value: request.customerId },
     ],
-    createdAt,
-    updatedAt: createdAt,
-    decideBy: request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined,
-  };
-  // Every change bumps the epoch so the SLA loop restarts its timer from the latest change.
-  let epoch = 0;
-  let repliedSinceClaim = false;
-  let replies = 0;
-  const touched = () => {
-    epoch += 1;
-    conversation.updatedAt = now();
-    publish();
-  };
-  const publish = () =>
-    upsertSearchAttributes([
-      { key: HandoffStatus, value: conversation.status },
-      { key: HandoffQueue, value: conversation.queue },
-      { key: HandoffPriority, value: conversation.priority },
-      { key: CustomerId, value: conversation.customerId },
-    ]);
-
-  setHandler(conversationQuery, () => conversation);
-  setHandler(
-    claimUpdate,
-    ({ agent }) => {
-      const previous = conversation.status === 'claimed' && conversation.assignee !== agent ? conversation.assignee : undefined;
-      conversation.status = 'claimed';
-      conversation.assignee = agent;
-      conversation.claimedAt = now();
-      repliedSinceClaim = false;
-      const text = previous ? `Taken over by ${agent} from ${previous}` : `Claimed by ${agent}`;
-      conversation.messages.push({ from: 'system', author: agent, text, at: conversation.claimedAt });
-      touched();
-      return conversation;
-    },
-    {
-      validator: (input) => {
-        if (!input.agent?.trim()) reject('claim needs the agent taking the conversation');
-        authorize('claim', conversation, input);
-      },
-    },
-  );
-  setHandler(
-    releaseUpdate,
-    ({ agent }) => {
-      const held = conversation.assignee;
-      conversation.status = 'waiting';
-      conversation.assignee = undefined;
-      const text = held && held !== agent ? `Released by ${agent} (held by ${held})` : `Released by ${agent}`;
-      conversation.messages.push({ from: 'system', author: agent, text, at: now() });
-      touched();
-      return conversation;
-    },
-    {
-      validator: (input) => authorize('release', conversation, input),
-    },
-  );
-  setHandler(replySignal, async ({ agent, text }) => {
-    // A signal cannot be refused, so a reply from someone who does not hold the conversation is
-    // recorded as ignored; the CLI, API and inbox check before they send.
-    if (conversation.status !== 'claimed' || conversation.assignee !== agent || !text?.trim()) {
-      log.warn('reply ignored', { agent, status: conversation.status, assignee: conversation.assignee });
-      return;
-    }
-    replies += 1;
-    const at = now();
-    conversation.messages.push({ from: 'agent', author: agent, text, at });
-    repliedSinceClaim = true;
-    touched();
-    await acts.notifyCustomer({
-      idempotencyKey: `${keyBase}:reply:${replies}`,
-      customerId: conversation.customerId,
-      message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
-    });
   });
-  setHandler(
-    resolveUpdate,
-    ({ agent, outcome, note }) => {
-      conversation.status = 'resolved';
-      conversation.outcome = outcome;
-      conversation.note = note;
-      conversation.resolvedAt = now();
-      conversation.slaDeadline = undefined;
-      conversation.messages.push({
-        from: 'system',
-        author: agent,
-        text: `Resolved by ${agent}: ${outcome}${note ? ` — ${note}` : ''}`,
-        at: conversation.resolvedAt,
-      });
-      touched();
-      return conversation;
-    },
-    {
-      validator: (input) => {
-        const { outcome } = input;
-        if (!input.agent?.trim()) reject('resolve needs the agent resolving it');
-        authorize('resolve', conversation, input, outcome === 'approve' || outcome === 'deny');
-        const allowed: readonly string[] = OUTCOMES[conversation.kind];
-        if (!allowed.includes(outcome)) reject(`outcome must be one of ${allowed.join(', ')} for a ${conversation.kind} escalation`);
-      },
-    },
-  );
-
-  publish();
-  await acts.notifyAgents({
-    idempotencyKey: `${keyBase}:handoff:opened`,
-    subject: `[${conversation.queue}] needs a person: ${conversation.reason}`,
-    body: `Escalation ${workflowId} (customer ${conversation.customerId}, priority ${conversation.priority}). Claim it with: npm run handoff -- claim ${workflowId} (or in the inbox)`,
-  });
-
-  const decideBy = conversation.decideBy ? Date.parse(conversation.decideBy) : undefined;
-  let announcements = 0;
-  let reminders = 0;
-  while (conversation.status !== 'resolved') {
-    const seen = epoch;
-    const slaMs = conversation.status === 'waiting' ? request.unclaimedSlaMs : repliedSinceClaim ? undefined : request.unansweredSlaMs;
-    const untilDecision = decideBy === undefined ? undefined : Math.max(1, decideBy - Date.now());
-    const waitMs = Math.min(slaMs ?? Infinity, untilDecision ?? Infinity);
-    conversation.slaDeadline = slaMs === undefined ? undefined : new Date(Date.now() + slaMs).toISOString();
-    const changed = Number.isFinite(waitMs) ? await condition(() => epoch !== seen, waitMs) : (await condition(() => epoch !== seen), true);
-    if (changed) continue;
-    if (decideBy !== undefined && Date.now() >= decideBy) {
-      conversation.status = 'resolved';
-      conversation.outcome = 'expired';
-      conversation.resolvedAt = now();
-      conversation.slaDeadline = undefined;
-      conversation.messages.push({ from: 'system', text: 'No decision in time: expired', at: conversation.resolvedAt });
-      touched();
-      break;
-    }
-    if (conversation.status === 'waiting') {
-      announcements += 1;
-      conversation.priority = Math.min(MAX_PRIORITY, conversation.priority + 1);
-      conversation.messages.push({
-        from: 'system',
-        text: `Unclaimed past its SLA: priority raised to ${conversation.priority}`,
-        at: now(),
-      });
-      touched();
-      await acts.notifyAgents({
-        idempotencyKey: `${keyBase}:handoff:unclaimed:${announcements}`,
-        subject: `[${conversation.queue}] still unclaimed (priority ${conversation.priority}): ${conversation.reason}`,
-        body: `Escalation ${workflowId} has waited past its SLA. Claim it with: npm run handoff -- claim ${workflowId} (or in the inbox)`,
-      });
-    } else {
-      reminders += 1;
-      conversation.messages.push({ from: 'system', text: `Reminder sent to ${conversation.assignee}: no reply yet`, at: now() });
-      touched();
-      await acts.notifyAgents({
-        idempotencyKey: `${keyBase}:handoff:reminder:${reminders}`,
-        subject: `Reminder for ${conversation.assignee}: ${conversation.reason}`,
-        body: `${conversation.assignee} claimed ${workflowId} and has not replied to the customer yet.`,
-      });
-    }
-  }
-  return { outcome: conversation.outcome ?? 'expired', agent: conversation.assignee, note: conversation.note };
+  return result as EscalationResult<K>;
 }

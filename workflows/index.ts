@@ -6,3 +6,4 @@ export { processReturnWorkflow, returnEventRelayWorkflow } from './returns';
 export { shipmentEventWorkflow } from './shipments';
 export { customerUpdatedWorkflow, stockShortageWorkflow } from './customers';
 export { quarantinedEventWorkflow } from './quarantine';
+export { conversationWorkflow } from './conversation';

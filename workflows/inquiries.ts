@@ -1,21 +1,16 @@
-import { allHandlersFinished, condition, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { acts, kb, settings, upstream } from './activities';
-import { escalate, failureCause, type EscalationResult } from './handoff';
+import type { InquiryDecision } from '../src/db/schema';
+import { drafting, knowledgeBase, notifications, partners, settings } from './activities';
+import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
 
 export interface InquiryResult {
-  decision: 'answered' | 'handoff';
+  decision: InquiryDecision;
   reason: string;
   reply?: string;
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'inquiry'>;
 }
-
-/**
- * Marks runs that hand an inquiry to a person when the CRM cannot say who the customer is.
- * Earlier runs failed there instead; `patched` keeps their replay on that path.
- */
-const INQUIRY_CRM_FAILURE_HANDOFF = 'inquiry-crm-failure-handoff';
 
 /**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the
@@ -26,10 +21,15 @@ const INQUIRY_CRM_FAILURE_HANDOFF = 'inquiry-crm-failure-handoff';
 export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inquiry.new'>): Promise<InquiryResult> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
-  const config = await settings.agentSettings();
 
-  async function handOver(reason: string, facts: Record<string, string>, customer?: CustomerContext): Promise<InquiryResult> {
-    await kb.recordInquiry({ inquiry: event, decision: 'handoff', reason });
+  async function handOver(
+    reason: string,
+    facts: Pick<InquiryFacts, 'orderId' | 'crm'>,
+    customer?: CustomerContext,
+  ): Promise<InquiryResult> {
+    await knowledgeBase.recordInquiry({ inquiry: event, decision: 'handoff', reason });
+    // Read only here: an inquiry the agent answers itself needs no settings.
+    const config = await settings.agentSettings();
     const handoff = await escalate({
       kind: 'inquiry',
       queue: 'support',
@@ -41,29 +41,29 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return { decision: 'handoff', reason, handoff };
   }
 
   let customer: CustomerContext;
   try {
-    customer = await upstream.enrichCustomer(event.customer_id);
+    customer = await partners.enrichCustomer(event.customer_id);
   } catch (err) {
-    if (isCancellation(err) || !patched(INQUIRY_CRM_FAILURE_HANDOFF)) throw err;
+    if (isCancellation(err)) throw err;
     const cause = failureCause(err);
     return handOver(`the CRM could not tell who customer ${event.customer_id} is: ${cause}`, { crm: cause });
   }
-  const assessment = await kb.assessInquiry({ inquiry: event, customer });
+  const assessment = await knowledgeBase.assessInquiry({ inquiry: event, customer });
 
   if (assessment.decision === 'answer') {
-    const reply = await kb.draftReply({ inquiry: event, customer, assessment });
-    await kb.recordInquiry({ inquiry: event, decision: 'answered', reason: assessment.reason, reply });
-    await acts.notifyCustomer({
+    const reply = await drafting.draftReply({ inquiry: event, customer, assessment });
+    await knowledgeBase.recordInquiry({ inquiry: event, decision: 'answered', reason: assessment.reason, reply });
+    await notifications.notifyCustomer({
       idempotencyKey: `${workflowId}:reply`,
       customerId: event.customer_id,
       message: { kind: 'inquiry-reply', inquiryId: event.inquiry_id, text: reply },
     });
     return { decision: 'answered', reason: assessment.reason, reply };
   }
-  return handOver(assessment.reason, assessment.facts, customer);
+  const { orderId } = assessment.facts;
+  return handOver(assessment.reason, orderId ? { orderId } : {}, customer);
 }

@@ -1,7 +1,7 @@
 import { log, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
-import { acts, kb } from './activities';
+import { knowledgeBase, notifications } from './activities';
 
 export interface OrderStatusResult {
   applied: boolean;
@@ -31,14 +31,14 @@ function messageFor(event: EnvelopeOf<'order.status_updated'>['event']): Custome
  */
 export async function orderStatusWorkflow(envelope: EnvelopeOf<'order.status_updated'>): Promise<OrderStatusResult> {
   const { event } = envelope;
-  const outcome = await kb.applyOrderStatus(event);
+  const outcome = await knowledgeBase.applyOrderStatus(event);
   if (outcome === 'stale') {
     log.info('stale order status ignored', { orderId: event.order_id, status: event.new_status });
     return { applied: false, notified: null };
   }
   const message = messageFor(event);
   if (message) {
-    await acts.notifyCustomer({ idempotencyKey: `${workflowInfo().workflowId}:notify`, customerId: event.customer_id, message });
+    await notifications.notifyCustomer({ idempotencyKey: `${workflowInfo().workflowId}:notify`, customerId: event.customer_id, message });
   }
   return { applied: true, notified: message?.kind ?? null };
 }

@@ -1,7 +1,7 @@
 import { log, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
-import { acts, kb } from './activities';
+import { knowledgeBase, notifications } from './activities';
 
 type PaymentEnvelope = EnvelopeOf<'payment.succeeded'> | EnvelopeOf<'payment.failed'> | EnvelopeOf<'payment.refunded'>;
 
@@ -25,7 +25,7 @@ export async function paymentEventWorkflow(envelope: PaymentEnvelope): Promise<P
   const { event } = envelope;
   const { workflowId, runId } = workflowInfo();
   // The owner is this run: a retried activity of the same run is let through, a later run is not.
-  const first = await kb.applyPaymentOnce({ ledgerKey: paymentLedgerKey(event), owner: `${workflowId}/${runId}`, event });
+  const first = await knowledgeBase.applyPaymentOnce({ ledgerKey: paymentLedgerKey(event), owner: `${workflowId}/${runId}`, event });
   if (!first) {
     log.info('payment event already processed', { paymentId: event.payment_id, eventType: event.event_type });
     return { duplicate: true, notified: null };
@@ -39,7 +39,7 @@ export async function paymentEventWorkflow(envelope: PaymentEnvelope): Promise<P
         : { kind: 'payment-refunded', ...money };
   // Keyed by the ledger entry, not the workflow: a second workflow for the same payment event
   // (after retention) must not send a second message even if it got this far.
-  await acts.notifyCustomer({
+  await notifications.notifyCustomer({
     idempotencyKey: `payment:${paymentLedgerKey(event)}`,
     customerId: event.customer_id,
     orderId: event.order_id,

@@ -1,17 +1,7 @@
-import {
-  allHandlersFinished,
-  condition,
-  defineQuery,
-  defineSignal,
-  isCancellation,
-  log,
-  patched,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { ReturnLabel } from '../src/agent/types';
-import { acts, kb, settings, upstream } from './activities';
+import { knowledgeBase, notifications, partners, relay, settings } from './activities';
 import { customerContextFor, escalate, failureCause, type EscalationResult } from './handoff';
 
 type ReturnEnvelope = EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>;
@@ -34,19 +24,13 @@ export interface ReturnState {
   returnId: string;
   status: ReturnStatus;
   label?: ReturnLabel;
-  approval?: EscalationResult;
+  approval?: EscalationResult<'return-approval'>;
   refundId?: string;
   /** The step that failed for good, and why. */
   failure?: { step: ReturnStep; cause: string };
   /** The person a failed return was handed to, and how they resolved it. */
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'return-failed'>;
 }
-
-/**
- * Marks runs that hand a failed return to a person. Runs that began failing before this code
- * notified the agents' channel and failed instead; `patched` keeps their replay on that path.
- */
-const RETURN_FAILURE_HANDOFF = 'return-failure-handoff';
 
 /** Each return event, whichever arrives first, is delivered here by signal-with-start. */
 export const returnEventSignal = defineSignal<[ReturnEnvelope]>('returnEvent');
@@ -76,7 +60,7 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
   const config = await settings.agentSettings();
   if (!(await condition(() => initiated !== undefined, config.returnReceiptWindowMs)) || !initiated) {
     state.status = 'orphaned';
-    await acts.notifyAgents({
+    await notifications.notifyAgents({
       idempotencyKey: key('orphaned'),
       subject: `Return ${returnId} received but never initiated`,
       body: `The warehouse reported return ${returnId} but no return.initiated event arrived. Please investigate.`,
@@ -84,7 +68,7 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     return state;
   }
   const ret = initiated;
-  await kb.recordReturn({
+  await knowledgeBase.recordReturn({
     returnId,
     orderId: ret.order_id,
     customerId: ret.customer_id,
@@ -94,7 +78,7 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
   });
 
   state.status = 'checking-policy';
-  const policy = await kb.checkReturnPolicy({
+  const policy = await knowledgeBase.checkReturnPolicy({
     orderId: ret.order_id,
     items: ret.items,
     policyDays: config.returnPolicyDays,
@@ -102,7 +86,7 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
   });
   if (!policy.eligible) {
     state.status = 'awaiting-approval';
-    await kb.recordReturn({ returnId, status: 'awaiting-approval' });
+    await knowledgeBase.recordReturn({ returnId, status: 'awaiting-approval' });
     state.approval = await escalate({
       kind: 'return-approval',
       queue: 'returns',
@@ -124,13 +108,12 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       state.status = 'denied';
       const reason =
         state.approval.outcome === 'expired' ? `${policy.reason}; no approval in time` : (state.approval.note ?? policy.reason);
-      await kb.recordReturn({ returnId, status: 'denied' });
-      await acts.notifyCustomer({
+      await knowledgeBase.recordReturn({ returnId, status: 'denied' });
+      await notifications.notifyCustomer({
         idempotencyKey: key('denied'),
         customerId: ret.customer_id,
         message: { kind: 'return-denied', returnId, reason },
       });
-      await condition(allHandlersFinished);
       return state;
     }
   }
@@ -145,7 +128,6 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     state.failure = { step, cause };
     state.handoff = await escalate({
       kind: 'return-failed',
-      name: 'failure',
       queue: 'returns',
       // Money or goods are in limbo: ahead of routine questions.
       priority: 2,
@@ -166,12 +148,11 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return state;
   }
 
   try {
-    const label = await upstream.createReturnLabel({
+    const label = await partners.createReturnLabel({
       returnId,
       orderId: ret.order_id,
       customerId: ret.customer_id,
@@ -180,11 +161,11 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     });
     state.label = label;
     compensations.unshift(async () => {
-      await upstream.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') });
+      await partners.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') });
       labelVoided = true;
     });
     step = 'warehouse';
-    await upstream.expectReturn({
+    await partners.expectReturn({
       returnId,
       orderId: ret.order_id,
       items: ret.items,
@@ -192,8 +173,8 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       idempotencyKey: key('expect'),
     });
     step = 'label-sent';
-    await kb.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
-    await acts.notifyCustomer({
+    await knowledgeBase.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
+    await notifications.notifyCustomer({
       idempotencyKey: key('label-sent'),
       customerId: ret.customer_id,
       message: { kind: 'return-label', returnId, labelUrl: label.labelUrl, trackingNumber: label.trackingNumber, carrier: label.carrier },
@@ -203,8 +184,8 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
     if (!(await condition(() => received !== undefined, config.returnReceiptWindowMs))) {
       state.status = 'expired';
       await compensate(compensations);
-      await kb.recordReturn({ returnId, status: 'expired' });
-      await acts.notifyCustomer({
+      await knowledgeBase.recordReturn({ returnId, status: 'expired' });
+      await notifications.notifyCustomer({
         idempotencyKey: key('expired'),
         customerId: ret.customer_id,
         message: { kind: 'return-expired', returnId },
@@ -214,24 +195,17 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
   } catch (err) {
     state.status = 'failed';
     await compensate(compensations);
-    await kb.recordReturn({ returnId, status: 'failed' });
-    if (isCancellation(err) || !patched(RETURN_FAILURE_HANDOFF)) {
-      await acts.notifyAgents({
-        idempotencyKey: key('failed'),
-        subject: `Return ${returnId} failed`,
-        body: `Return ${returnId} could not be set up; its label was voided. Cause: ${(err as Error).message}`,
-      });
-      throw err;
-    }
+    await knowledgeBase.recordReturn({ returnId, status: 'failed' });
+    if (isCancellation(err)) throw err;
     return handOver(err);
   }
 
   // The parcel is here: the label has been used, so from now on failures go to a person, not undone.
   try {
     step = 'restock';
-    await upstream.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') });
+    await partners.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') });
     step = 'refund';
-    const refund = await upstream.refund({
+    const refund = await partners.refund({
       orderId: ret.order_id,
       amount: policy.refundAmount,
       currency: policy.currency,
@@ -239,20 +213,19 @@ export async function processReturnWorkflow(returnId: string): Promise<ReturnSta
       idempotencyKey: key('refund'),
     });
     state.refundId = refund.refundId;
-    await kb.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
-    await acts.notifyCustomer({
+    await knowledgeBase.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
+    await notifications.notifyCustomer({
       idempotencyKey: key('refunded'),
       customerId: ret.customer_id,
       message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
     });
   } catch (err) {
-    if (isCancellation(err) || !patched(RETURN_FAILURE_HANDOFF)) throw err;
+    if (isCancellation(err)) throw err;
     state.status = 'failed';
-    await kb.recordReturn({ returnId, status: 'failed' });
+    await knowledgeBase.recordReturn({ returnId, status: 'failed' });
     return handOver(err);
   }
   state.status = 'refunded';
-  await condition(allHandlersFinished);
   return state;
 }
 
@@ -274,9 +247,9 @@ async function compensate(compensations: (() => Promise<unknown>)[]): Promise<vo
  * return's own workflow, creating it if this is the first event to arrive.
  */
 export async function returnEventRelayWorkflow(envelope: ReturnEnvelope): Promise<{ returnWorkflowId: string; delivered: boolean }> {
-  const result = await kb.deliverReturnEvent(envelope);
+  const result = await relay.deliverReturnEvent(envelope);
   if (!result.delivered) {
-    await acts.notifyAgents({
+    await notifications.notifyAgents({
       idempotencyKey: `${workflowInfo().workflowId}:late`,
       subject: `Late ${envelope.event.event_type} for return ${envelope.event.return_id}`,
       body: `Return workflow ${result.returnWorkflowId} has already finished; this event was not applied. Please review.`,

@@ -1,7 +1,7 @@
-import { allHandlersFinished, condition, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
-import { acts, kb, settings } from './activities';
+import { knowledgeBase, notifications, settings } from './activities';
 import { customerContextFor, escalate, type EscalationResult } from './handoff';
 
 type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.delayed'> | EnvelopeOf<'shipment.exception'>;
@@ -9,7 +9,7 @@ type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.
 export interface ShipmentResult {
   applied: boolean;
   notified: CustomerMessage['kind'] | null;
-  handoff?: EscalationResult;
+  handoff?: EscalationResult<'shipment-exception'>;
 }
 
 /**
@@ -19,7 +19,7 @@ export interface ShipmentResult {
 export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise<ShipmentResult> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
-  const applied = await kb.applyShipment(event);
+  const applied = await knowledgeBase.applyShipment(event);
 
   if (event.event_type === 'shipment.exception') {
     const config = await settings.agentSettings();
@@ -40,7 +40,6 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
       unclaimedSlaMs: config.handoffUnclaimedSlaMs,
       unansweredSlaMs: config.handoffUnansweredSlaMs,
     });
-    await condition(allHandlersFinished);
     return { applied: applied.applied, notified: null, handoff };
   }
   if (!applied.applied) return { applied: false, notified: null };
@@ -49,7 +48,7 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
     event.event_type === 'shipment.delivered'
       ? { kind: 'order-delivered', orderId: event.order_id }
       : { kind: 'order-delayed', orderId: event.order_id, eta: event.new_eta, reason: event.delay_reason };
-  await acts.notifyCustomer({
+  await notifications.notifyCustomer({
     idempotencyKey: `${workflowId}:notify`,
     customerId: applied.customerId ?? event.customer_id,
     orderId: event.order_id,

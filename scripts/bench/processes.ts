@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { searchAttributeFlags } from '../../workflows/search-attributes';
-import { devServerFileArgs, devServerReady } from '../temporal-cli';
+import { devServerArgs, devServerReady } from '../temporal-cli';
+import { freePort } from '../ports';
 
 const ROOT = resolve(__dirname, '../..');
 const PROBE = join(__dirname, 'probe.mjs');
@@ -60,17 +59,6 @@ async function stop(child: ChildProcess, graceMs: number): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
-}
-
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** The last lines of a child's log file, to explain a child that failed. */
@@ -159,6 +147,8 @@ export async function startDevServer(options: {
   dir: string;
   group: ProcessGroup;
   ports?: { port: number; metricsPort: number };
+  /** Its name in the group and its log file's (the comparison runs dev servers of its own). */
+  name?: string;
 }): Promise<{
   address: string;
   metricsUrl: string;
@@ -168,34 +158,15 @@ export async function startDevServer(options: {
   ports: { port: number; metricsPort: number };
 }> {
   // `ports` to start it again where the receiver expects it (the outage bench restarts it).
-  const [port, metricsPort] = options.ports
-    ? [options.ports.port, options.ports.metricsPort]
-    : await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
+  const [port, metricsPort] = options.ports ? [options.ports.port, options.ports.metricsPort] : await Promise.all([freePort(), freePort()]);
   const address = `127.0.0.1:${port}`;
-  const dbFile = options.store === 'file' ? join(options.dir, 'temporal.db') : undefined;
-  const logFile = join(options.dir, 'temporal.log');
+  const name = options.name ?? 'temporal';
+  const dbFile = options.store === 'file' ? join(options.dir, `${name}.db`) : undefined;
+  const logFile = join(options.dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(
-    options.cliPath,
-    [
-      'server',
-      'start-dev',
-      '--headless',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--metrics-port',
-      String(metricsPort),
-      ...(dbFile ? devServerFileArgs(dbFile) : []),
-      '--log-level',
-      'error',
-      ...searchAttributeFlags(),
-    ],
-    { stdio: ['ignore', fd, fd] },
-  );
+  const child = spawn(options.cliPath, devServerArgs({ port, metricsPort, dbFile, logLevel: 'error' }), { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  options.group.add('temporal', child, 10_000);
+  options.group.add(name, child, 10_000);
   // Ready means hookline could start a workflow: the namespace answers and our search attributes exist.
   await waitUntil('the Temporal dev server', child, logFile, () => devServerReady(address), 60_000);
   const connection = await Connection.connect({ address });

@@ -21,6 +21,37 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** Express and the packages it pulls in: their frames count as the HTTP server's time. */
+const EXPRESS_PACKAGES = [
+  'express',
+  'router',
+  'body-parser',
+  'raw-body',
+  'finalhandler',
+  'send',
+  'content-type',
+  'type-is',
+  'on-finished',
+  'statuses',
+  'qs',
+  'iconv-lite',
+  'mime-types',
+  'accepts',
+  'negotiator',
+  'etag',
+  'fresh',
+  'proxy-addr',
+  'depd',
+  'debug',
+  'cookie',
+  'vary',
+  'encodeurl',
+  'escape-html',
+  'parseurl',
+  'merge-descriptors',
+  'path-to-regexp',
+];
+
 const COMPONENTS: [string, RegExp][] = [
   [
     'Temporal client (grpc-js, protobufjs, @temporalio/*, node:http2)',
@@ -29,7 +60,7 @@ const COMPONENTS: [string, RegExp][] = [
   ['hookline code (src/: verify, zod, identity, intake, log, metrics)', /\/src\/|node_modules\/(zod|prom-client)\//],
   [
     'HTTP server + Express (node:http, express, router, body-parser)',
-    /node_modules\/(express|router|body-parser|raw-body|finalhandler|send|content-type|type-is|on-finished|statuses|qs|iconv-lite|mime-types|accepts|negotiator|etag|fresh|proxy-addr|depd|debug|cookie|vary|encodeurl|escape-html|parseurl|merge-descriptors|path-to-regexp)\/|^node:(_http|internal\/http|net|internal\/stream_base)/,
+    new RegExp(`node_modules/(${EXPRESS_PACKAGES.join('|')})/|^node:(_http|internal/http|net|internal/stream_base)`),
   ],
 ];
 

@@ -54,5 +54,8 @@ function boundMs(h: Histogram, p: number): number {
 
 export function describe(h: Histogram | undefined): string {
   if (!h || h.count === 0) return 'no StartWorkflowExecution observed (metrics unavailable?)';
-  return `${h.count} starts, mean ${((h.sumSeconds / h.count) * 1000).toFixed(1)} ms, p50 ≤ ${boundMs(h, 50)} ms, p90 ≤ ${boundMs(h, 90)} ms, p99 ≤ ${boundMs(h, 99)} ms`;
+  return (
+    `${h.count} starts, mean ${((h.sumSeconds / h.count) * 1000).toFixed(1)} ms, ` +
+    `p50 ≤ ${boundMs(h, 50)} ms, p90 ≤ ${boundMs(h, 90)} ms, p99 ≤ ${boundMs(h, 99)} ms`
+  );
 }

@@ -3,8 +3,9 @@ import type { CustomerContext, InquiryAssessment } from './types';
 
 /**
  * Drafts the agent's reply to an inquiry it decided to answer. The seam for a language model:
- * implement this interface and pass it to `createActivities`; it runs inside an activity, so it
- * may be slow, call out, and be retried.
+ * implement this interface and pass it as the worker's `responder` (src/worker/deps.ts). The
+ * drafting activity (activities/drafting.ts) runs it as an ordinary activity with the model
+ * profile, never a local one, so it may be slow, call out, and be retried.
  */
 export interface Responder {
   draft(input: { inquiry: CustomerInquiryNew; customer: CustomerContext; assessment: InquiryAssessment }): Promise<string>;

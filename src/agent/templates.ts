@@ -19,7 +19,9 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
     case 'order-delayed':
       return {
         subject: `Your order ${m.orderId} is delayed`,
-        body: `${hello}We're sorry: your order ${m.orderId} is running late${m.reason ? ` (${m.reason})` : ''}.${m.eta ? ` New estimated delivery: ${formatDay(m.eta)}.` : ''}`,
+        body:
+          `${hello}We're sorry: your order ${m.orderId} is running late${m.reason ? ` (${m.reason})` : ''}.` +
+          (m.eta ? ` New estimated delivery: ${formatDay(m.eta)}.` : ''),
       };
     case 'order-cancelled':
       return {
@@ -34,7 +36,9 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
     case 'payment-failed':
       return {
         subject: `Payment problem with order ${m.orderId}`,
-        body: `${hello}Your payment of ${money(m.amount, m.currency)} for order ${m.orderId} did not go through${m.reason ? ` (${m.reason})` : ''}. Please update your payment details to keep the order.`,
+        body:
+          `${hello}Your payment of ${money(m.amount, m.currency)} for order ${m.orderId} did not go through` +
+          `${m.reason ? ` (${m.reason})` : ''}. Please update your payment details to keep the order.`,
       };
     case 'payment-refunded':
       return {
@@ -44,19 +48,25 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
     case 'stock-shortage':
       return {
         subject: `An item in order ${m.orderId} is out of stock`,
-        body: `${hello}An item in your order ${m.orderId} (${m.productId}) is temporarily out of stock${m.expectedRestockDate ? `; we expect it back on ${formatDay(m.expectedRestockDate)}` : ''}. We'll ship as soon as it arrives.`,
+        body:
+          `${hello}An item in your order ${m.orderId} (${m.productId}) is temporarily out of stock` +
+          `${m.expectedRestockDate ? `; we expect it back on ${formatDay(m.expectedRestockDate)}` : ''}. We'll ship as soon as it arrives.`,
       };
     case 'return-label':
       return {
         subject: `Your return label for ${m.returnId}`,
-        body: `${hello}Your return ${m.returnId} is approved. Print your ${m.carrier} label here: ${m.labelUrl} (tracking ${m.trackingNumber}).`,
+        body:
+          `${hello}Your return ${m.returnId} is approved. ` +
+          `Print your ${m.carrier} label here: ${m.labelUrl} (tracking ${m.trackingNumber}).`,
       };
     case 'return-denied':
       return { subject: `About your return ${m.returnId}`, body: `${hello}We can't accept return ${m.returnId}: ${m.reason}.` };
     case 'return-expired':
       return {
         subject: `Your return ${m.returnId} has expired`,
-        body: `${hello}We didn't receive return ${m.returnId} in time, so its label has been cancelled. Contact us if you still want to return it.`,
+        body:
+          `${hello}We didn't receive return ${m.returnId} in time, so its label has been cancelled. ` +
+          'Contact us if you still want to return it.',
       };
     case 'return-refunded':
       return {

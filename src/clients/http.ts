@@ -184,7 +184,8 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
       // No body in the details: a redirect page usually repeats the full target URL.
       throw fail(
         'UpstreamRedirected',
-        `${statusLine} ${locationHost ? `to ${locationHost}` : 'without a usable Location'}; redirects are not followed (check the base URL)`,
+        `${statusLine} ${locationHost ? `to ${locationHost}` : 'without a usable Location'}; ` +
+          'redirects are not followed (check the base URL)',
         { status, ...(locationHost ? { locationHost } : {}) },
       );
     }

@@ -81,7 +81,8 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
   if (env.OPERATOR_TOKEN?.trim()) {
     // Its value is not shown: it was a credential.
     throw new ConfigError(
-      'Invalid configuration:\n  OPERATOR_TOKEN: no longer used: every operator has a token of their own. Unset it, and create operators with: npm run operators -- add <name> --role agent|lead',
+      'Invalid configuration:\n  OPERATOR_TOKEN: no longer used: every operator has a token of their own. ' +
+        'Unset it, and create operators with: npm run operators -- add <name> --role agent|lead',
     );
   }
   const e = parseEnv(ReceiverEnv, env);

@@ -45,7 +45,8 @@ export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
   const parsed = parseEnv(TemporalEnv, env);
   if (Boolean(parsed.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(parsed.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
     throw new Error(
-      'Invalid configuration:\n  TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: expected both or neither (mTLS needs a certificate and its key)',
+      'Invalid configuration:\n  TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH: ' +
+        'expected both or neither (mTLS needs a certificate and its key)',
     );
   }
   const overrideEnvVars = Object.fromEntries(

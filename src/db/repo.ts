@@ -9,11 +9,14 @@ import type {
   DecimalAmount,
   Inquiry,
   InquiryDecision,
+  NotificationRow,
+  NotificationsTable,
   IsoTimestamp,
   Operator,
   OperatorRole,
   Order,
   OrderItem,
+  OrderStatus,
   Return,
   Schema,
 } from './schema.js';
@@ -119,7 +122,7 @@ export async function getCustomer(db: Db, id: string): Promise<Customer | undefi
 
 export interface OrderStatusInput {
   orderId: string;
-  status: string;
+  status: NonNullable<Schema['orders']['status']>;
   /** When the sender says the status changed; decides which of two events is newer. */
   eventAt: string | Date;
   /** The remaining fields: omit when the event does not carry them, to keep what is stored. */
@@ -129,6 +132,13 @@ export interface OrderStatusInput {
   eta?: string | null;
   totalAmount?: number | string | null;
   currency?: string | null;
+  /**
+   * The run applying the event (`workflowId/runId`). With it, a repeat by the same run that finds
+   * its own write in place (an earlier attempt committed and lost the answer, or a local activity
+   * ran again after a worker crash) is `applied`, so the customer is still told; without an owner,
+   * or another run's, the same row is `stale`.
+   */
+  owner?: string;
 }
 
 /**
@@ -147,6 +157,7 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
       customer_id: e.customerId ?? null,
       status: e.status,
       status_event_at: eventAt,
+      status_owner: e.owner ?? null,
       carrier: e.carrier ?? null,
       tracking_number: e.trackingNumber ?? null,
       eta: e.eta ?? null,
@@ -160,6 +171,7 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
         .doUpdateSet((eb) => ({
           status: eb.ref('excluded.status'),
           status_event_at: eb.ref('excluded.status_event_at'),
+          status_owner: eb.ref('excluded.status_owner'),
           updated_at: eb.ref('excluded.updated_at'),
           ...(e.customerId !== undefined ? { customer_id: eb.ref('excluded.customer_id') } : {}),
           ...(e.carrier !== undefined ? { carrier: eb.ref('excluded.carrier') } : {}),
@@ -173,7 +185,14 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
         ),
     )
     .executeTakeFirst();
-  return affected(result) ? 'applied' : 'stale';
+  if (affected(result)) return 'applied';
+  if (e.owner === undefined) return 'stale';
+  const row = await db
+    .selectFrom('orders')
+    .select(['status', 'status_event_at', 'status_owner'])
+    .where('id', '=', e.orderId)
+    .executeTakeFirst();
+  return row?.status_owner === e.owner && row.status === e.status && row.status_event_at === eventAt ? 'applied' : 'stale';
 }
 
 export async function getOrder(db: Db, id: string): Promise<Order | undefined> {
@@ -210,6 +229,37 @@ export async function listOrderItems(db: Db, orderId: string): Promise<OrderItem
   return db.selectFrom('order_items').selectAll().where('order_id', '=', orderId).orderBy('product_id').execute();
 }
 
+/** Statuses after which an order is no longer open (nothing left to ship). */
+const CLOSED_ORDER_STATUSES: OrderStatus[] = ['delivered', 'cancelled', 'returned'];
+
+/**
+ * Open orders with a customer that contain `productId`, or, when the sender named them, those of
+ * `orderIds` that are open: who a stock shortage affects.
+ */
+export async function findOpenOrdersWithProduct(
+  db: Db,
+  q: { productId: string; orderIds?: readonly string[] },
+): Promise<{ orderId: string; customerId: string }[]> {
+  let query = db
+    .selectFrom('orders')
+    .select(['orders.id as orderId', 'orders.customer_id as customerId'])
+    .where('orders.customer_id', 'is not', null)
+    .where((eb) => eb.or([eb('orders.status', 'is', null), eb('orders.status', 'not in', CLOSED_ORDER_STATUSES)]));
+  query = q.orderIds?.length
+    ? query.where('orders.id', 'in', [...q.orderIds])
+    : query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('order_items')
+            .select('order_items.order_id')
+            .whereRef('order_items.order_id', '=', 'orders.id')
+            .where('order_items.product_id', '=', q.productId),
+        ),
+      );
+  const rows = await query.orderBy('orders.id').execute();
+  return rows.map((r) => ({ orderId: r.orderId, customerId: r.customerId! }));
+}
+
 // ---------------------------------------------------------------------------------------
 // Payments
 
@@ -217,7 +267,7 @@ export interface PaymentEventInput {
   paymentId: string;
   orderId: string;
   /** The gateway's status, e.g. `succeeded`, `failed`, `refunded`. */
-  status: string;
+  status: Schema['payments']['status'];
   amount: number | string;
   currency: string;
   eventAt: string | Date;
@@ -279,6 +329,34 @@ export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'appl
   });
 }
 
+/** The order's succeeded payment, if one is on record: what a return refunds when the order has no total. */
+export async function findSucceededPayment(db: Db, orderId: string): Promise<{ amount: DecimalAmount; currency: string } | undefined> {
+  return db
+    .selectFrom('payments')
+    .select(['amount', 'currency'])
+    .where('order_id', '=', orderId)
+    .where('status', '=', 'succeeded')
+    .executeTakeFirst();
+}
+
+/**
+ * Claims the ledger entry `key` for `owner` and applies the payment, in one transaction. True for
+ * the owner (including its own retries, which find their claim), false for anyone else: a redelivery.
+ */
+export async function applyPaymentOnce(
+  db: Db,
+  p: { ledgerKey: string; eventType: string; owner: string; payment: PaymentEventInput },
+): Promise<boolean> {
+  return inTransaction(db, async (tx) => {
+    if (!(await claimProcessedEvent(tx, p.ledgerKey, p.eventType, p.owner))) {
+      const entry = await tx.selectFrom('processed_events').select('workflow_id').where('key', '=', p.ledgerKey).executeTakeFirst();
+      if (entry?.workflow_id !== p.owner) return false;
+    }
+    await recordPayment(tx, p.payment);
+    return true;
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Returns
 
@@ -286,7 +364,7 @@ export interface ReturnInput {
   returnId: string;
   orderId: string;
   customerId: string;
-  status: string;
+  status: Schema['returns']['status'];
   /** The remaining fields: omit to keep what is stored. */
   reason?: string | null;
   items?: ReadonlyArray<{ productId: string; quantity: number }>;
@@ -377,6 +455,18 @@ export async function recordInquiryDecision(
   }
 }
 
+/** How many other inquiries the customer opened since `since` (ISO): a repeat contact's measure. */
+export async function countRecentInquiries(db: Db, q: { customerId: string; excludingId: string; since: string }): Promise<number> {
+  const row = await db
+    .selectFrom('inquiries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('customer_id', '=', q.customerId)
+    .where('id', '!=', q.excludingId)
+    .where('created_at', '>=', q.since)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 export async function getInquiry(db: Db, id: string): Promise<Inquiry | undefined> {
   return db.selectFrom('inquiries').selectAll().where('id', '=', id).executeTakeFirst();
 }
@@ -456,5 +546,44 @@ export async function deleteOperatorSession(db: Db, idHash: string, now: Date): 
   await db
     .deleteFrom('operator_sessions')
     .where((eb) => eb.or([eb('id_hash', '=', idHash), eb('expires_at', '<=', toIsoTimestamp(now))]))
+    .execute();
+}
+
+// ---- Notifications (the outbox) -------------------------------------------------------------
+
+/**
+ * The outbox row for a notification: the one this call inserted (`created: true`), or the one an
+ * earlier attempt with the same idempotency key left, whatever its status (`created: false`).
+ */
+export async function claimNotification(
+  db: Db,
+  n: Omit<NotificationsTable, 'id' | 'error'>,
+): Promise<{ row: NotificationRow; created: boolean }> {
+  const inserted = await db
+    .insertInto('notifications')
+    .values(n)
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { row: inserted, created: true };
+  const row = await db.selectFrom('notifications').selectAll().where('idempotency_key', '=', n.idempotency_key).executeTakeFirstOrThrow();
+  return { row, created: false };
+}
+
+/** How a delivery attempt ended, on the notification's row. */
+export async function recordNotificationDelivery(
+  db: Db,
+  id: number,
+  outcome: Pick<NotificationsTable, 'channel' | 'recipient'> &
+    ({ status: 'sent'; sentAt: IsoTimestamp } | { status: 'failed'; error: string }),
+): Promise<void> {
+  await db
+    .updateTable('notifications')
+    .set(
+      outcome.status === 'sent'
+        ? { status: 'sent', channel: outcome.channel, recipient: outcome.recipient, error: null, sent_at: outcome.sentAt }
+        : { status: 'failed', channel: outcome.channel, recipient: outcome.recipient, error: outcome.error },
+    )
+    .where('id', '=', id)
     .execute();
 }

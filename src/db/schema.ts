@@ -13,6 +13,8 @@
  */
 import type { Generated, Selectable } from 'kysely';
 import type { OperatorRole } from '../handoff/permissions.js';
+import { ORDER_STATUSES, type OrderStatus } from '../events/fields.js';
+import type { AllTrue, EventType } from '../events/registry.js';
 
 export type { OperatorRole };
 
@@ -21,17 +23,48 @@ export type IsoTimestamp = string;
 /** Exact decimal amount in the currency's major unit, e.g. `"99.99"`. */
 export type DecimalAmount = string;
 
-export const NotificationAudience = { customer: 'customer', agents: 'agents' } as const;
-export type NotificationAudience = (typeof NotificationAudience)[keyof typeof NotificationAudience];
+/**
+ * What the status-like columns hold, each declared once as a list: the column types below and
+ * the inputs of src/db/repo.ts derive from them, so a writer cannot store a word no reader knows.
+ */
+export const NOTIFICATION_AUDIENCES = ['customer', 'agents'] as const;
+export type NotificationAudience = (typeof NOTIFICATION_AUDIENCES)[number];
 
-export const NotificationChannel = { outbox: 'outbox', email: 'email', chat: 'chat' } as const;
-export type NotificationChannel = (typeof NotificationChannel)[keyof typeof NotificationChannel];
+export const NOTIFICATION_CHANNELS = ['outbox', 'email', 'chat'] as const;
+export type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
 
-export const NotificationStatus = { queued: 'queued', sent: 'sent', failed: 'failed' } as const;
-export type NotificationStatus = (typeof NotificationStatus)[keyof typeof NotificationStatus];
+// Also a CHECK constraint on notifications.status (migration 0001), which stays as it was written.
+export const NOTIFICATION_STATUSES = ['queued', 'sent', 'failed'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
-export const InquiryDecision = { answered: 'answered', handoff: 'handoff' } as const;
-export type InquiryDecision = (typeof InquiryDecision)[keyof typeof InquiryDecision];
+export const INQUIRY_DECISIONS = ['answered', 'handoff'] as const;
+export type InquiryDecision = (typeof INQUIRY_DECISIONS)[number];
+
+/** An order's status is the last one its OMS sent (order.status_updated) or a shipment event implied. */
+export { ORDER_STATUSES, type OrderStatus };
+
+/** A payment's status is its newest event's: `payment.succeeded` stores `succeeded`. */
+export const PAYMENT_STATUSES = ['succeeded', 'failed', 'refunded'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+// Every payment event type stores its status, and every status comes from a payment event type.
+export type PaymentStatusesAreEventTypes = AllTrue<{
+  [S in PaymentStatus | Extract<EventType, `payment.${string}`>]: S extends PaymentStatus
+    ? `payment.${S}` extends EventType
+      ? true
+      : S
+    : S extends `payment.${PaymentStatus}`
+      ? true
+      : S;
+}>;
+
+export function paymentStatusOf(eventType: `payment.${PaymentStatus}`): PaymentStatus {
+  return eventType.slice('payment.'.length) as PaymentStatus;
+}
+
+/** The steps of a return the process-return workflow records (workflows/returns.ts). */
+export const RETURN_STATUSES = ['initiated', 'awaiting-approval', 'denied', 'label-sent', 'expired', 'failed', 'refunded'] as const;
+export type ReturnRecordStatus = (typeof RETURN_STATUSES)[number];
 
 export interface CustomersTable {
   id: string;
@@ -46,9 +79,11 @@ export interface CustomersTable {
 export interface OrdersTable {
   id: string;
   customer_id: string | null;
-  status: string | null;
+  status: OrderStatus | null;
   /** Time of the newest status event applied; older events are ignored as stale. */
   status_event_at: IsoTimestamp | null;
+  /** The run that applied the current status (`workflowId/runId`), when a workflow did. */
+  status_owner: string | null;
   carrier: string | null;
   tracking_number: string | null;
   /** Estimated delivery as the sender gave it (a date or a timestamp). */
@@ -68,7 +103,7 @@ export interface OrderItemsTable {
 export interface PaymentsTable {
   id: string;
   order_id: string;
-  status: string;
+  status: PaymentStatus;
   amount: DecimalAmount;
   currency: string;
   /** Time of the newest payment event applied; gateways do not deliver in order. */
@@ -80,7 +115,7 @@ export interface ReturnsTable {
   id: string;
   order_id: string;
   customer_id: string;
-  status: string;
+  status: ReturnRecordStatus;
   reason: string | null;
   /** Returned items, `[{ product_id, quantity }]`, as JSON text. */
   items_json: string | null;

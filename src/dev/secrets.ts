@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BUILTIN_SOURCES } from '../receiver/sources';
+import { BUILTIN_SCHEMES } from '../receiver/sources';
 import { generateSecret } from '../receiver/verify';
 import { isOperatorTokenShape, newOperatorToken } from '../operators/directory';
 
@@ -28,7 +28,7 @@ export function loadOrCreateDevSecrets(file = DEV_SECRETS_FILE): { secrets: DevS
   const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>) : {};
   const webhookSecrets = { ...existing.webhookSecrets };
   let created = false;
-  for (const [source, { scheme }] of Object.entries(BUILTIN_SOURCES)) {
+  for (const [source, scheme] of Object.entries(BUILTIN_SCHEMES)) {
     if (!webhookSecrets[source]) {
       webhookSecrets[source] = generateSecret(scheme);
       created = true;

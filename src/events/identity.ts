@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { EVENTS } from './registry';
 import type { WebhookEvent } from './schemas';
 
 /**
@@ -14,31 +15,11 @@ export interface EventIdentity {
   from: IdentitySource;
 }
 
-/** The identity an event has when it carries no sender id. */
+/** The identity an event has when it carries no sender id: its registry entry's natural key. */
 export function naturalKey(event: WebhookEvent): string {
-  switch (event.event_type) {
-    case 'order.status_updated':
-      // The same status can recur (shipped → delayed → shipped); the timestamp tells them apart
-      // while a redelivery of one transition keeps it.
-      return `${event.order_id}:${event.new_status}:${event.timestamp}`;
-    case 'customer.inquiry.new':
-      return event.inquiry_id;
-    case 'payment.succeeded':
-    case 'payment.failed':
-    case 'payment.refunded':
-      return event.payment_id;
-    case 'return.initiated':
-    case 'return.received':
-      return event.return_id;
-    case 'shipment.delivered':
-    case 'shipment.delayed':
-    case 'shipment.exception':
-      return `${event.tracking_number}:${event.timestamp}`;
-    case 'inventory.stock_shortage':
-      return `${event.product_id}:${event.timestamp}`;
-    case 'customer.updated':
-      return `${event.customer_id}:${event.timestamp}`;
-  }
+  // The entry is the one for this event's type, so it takes this event; TS cannot pair the two itself.
+  const key = EVENTS[event.event_type].naturalKey as (e: WebhookEvent) => string;
+  return key(event);
 }
 
 export function bodyHash(rawBody: Buffer): string {

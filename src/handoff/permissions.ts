@@ -17,9 +17,21 @@ export interface Actor {
 export const HANDOFF_ACTIONS = ['claim', 'release', 'reply', 'resolve'] as const;
 export type HandoffAction = (typeof HANDOFF_ACTIONS)[number];
 
+/**
+ * A conversation's status, exactly the values it stores in its `HandoffStatus` search attribute:
+ * `waiting` for a person, `claimed` by one, `resolved` (by a person, by its deadline, or withdrawn
+ * because the workflow that raised it went away; the outcome says which).
+ */
+export const CONVERSATION_STATUSES = ['waiting', 'claimed', 'resolved'] as const;
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
+
+export function isConversationStatus(value: unknown): value is ConversationStatus {
+  return (CONVERSATION_STATUSES as readonly unknown[]).includes(value);
+}
+
 /** The part of a conversation the decision needs. */
 export interface ConversationState {
-  status: 'waiting' | 'claimed' | 'resolved';
+  status: ConversationStatus;
   assignee?: string;
 }
 

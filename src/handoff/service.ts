@@ -1,13 +1,20 @@
-import { QueryNotRegisteredError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import {
   claimUpdate,
+  CONVERSATION_STATUSES,
+  CONVERSATION_WORKFLOW_TYPE,
+  conversationId,
   conversationQuery,
+  HANDOFF_KINDS,
+  isConversationStatus,
+  parseConversationId,
   releaseUpdate,
   replySignal,
   resolveUpdate,
   type Conversation,
   type ConversationStatus,
+  type HandoffKind,
   type Outcome,
 } from '../../workflows/handoff';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from '../../workflows/search-attributes';
@@ -27,15 +34,17 @@ export interface ListFilter {
 }
 
 export interface HandoffRow {
-  /** The workflow ID of the workflow that raised the escalation. */
+  /** The conversation's own workflow ID (`<raisedBy>:handoff:<kind>`): what every action addresses. */
   id: string;
+  kind: HandoffKind;
+  /** The workflow ID of the workflow that raised the escalation and awaits its outcome. */
+  raisedBy: string;
   status: ConversationStatus;
   queue: string;
   priority: number;
   customerId: string;
-  /** When the raising workflow started, ISO-8601. */
+  /** When the conversation opened, ISO-8601. */
   startTime: string;
-  workflowType: string;
 }
 
 export interface ResolveArgs {
@@ -53,7 +62,7 @@ export class HandoffForbiddenError extends Error {
   override readonly name = 'HandoffForbiddenError';
 }
 
-/** No open escalation by that ID: unknown workflow, a closed one, or one that never escalated. */
+/** No open escalation by that ID: unknown workflow, a closed one, or one that is not a conversation. */
 export class HandoffNotFoundError extends Error {
   override readonly name = 'HandoffNotFoundError';
 }
@@ -94,8 +103,7 @@ export function deskFor(service: HandoffService, actor: Actor): HandoffDesk {
 export const MAX_SCAN = 1000;
 const DEFAULT_LIMIT = 100;
 
-const ALL_STATUSES: ConversationStatus[] = ['waiting', 'claimed', 'resolved'];
-const STATUS_SETS: Record<ListStatus, ConversationStatus[]> = {
+const STATUS_SETS: Record<ListStatus, readonly ConversationStatus[]> = {
   waiting: ['waiting'],
   claimed: ['claimed'],
   resolved: ['resolved'],
@@ -125,9 +133,15 @@ export class InvalidFilterError extends Error {
 /** The visibility query for a filter; exported for tests and for people pasting it into the UI. */
 export function visibilityQuery(filter: Omit<ListFilter, 'limit'> = {}): string {
   const statuses =
-    filter.status === undefined ? ALL_STATUSES : Object.hasOwn(STATUS_SETS, filter.status) ? STATUS_SETS[filter.status] : undefined;
+    filter.status === undefined
+      ? CONVERSATION_STATUSES
+      : Object.hasOwn(STATUS_SETS, filter.status)
+        ? STATUS_SETS[filter.status]
+        : undefined;
   if (!statuses) throw new InvalidFilterError(`unknown status ${JSON.stringify(filter.status)}`);
+  // Conversations only: their status attribute is what the queue is made of.
   const clauses = [
+    `WorkflowType = ${quoteVisibilityValue(CONVERSATION_WORKFLOW_TYPE)}`,
     statuses.length === 1
       ? `${HandoffStatus.name} = ${quoteVisibilityValue(statuses[0]!)}`
       : `${HandoffStatus.name} IN (${statuses.map(quoteVisibilityValue).join(', ')})`,
@@ -138,26 +152,66 @@ export function visibilityQuery(filter: Omit<ListFilter, 'limit'> = {}): string 
 }
 
 /**
- * The one way the CLI, the HTTP API and the inbox act on escalations: visibility for the queue,
- * the workflow's own query and updates for everything else, so the workflow's validators decide
- * every race (two people claiming at once: one wins, the other gets a conflict).
+ * The one way the CLI, the HTTP API and the inbox act on escalations: visibility over the
+ * conversation workflows for the queue, each conversation's own query and updates for everything
+ * else, so its validators decide every race (two people claiming at once: one wins, the other gets
+ * a conflict). An ID is checked to be a conversation (its workflow type) before anything is sent;
+ * the ID of the workflow that raised one is accepted too, when it names one conversation.
  */
 export function createHandoffService(client: Client): HandoffService {
   const handle = (id: string): WorkflowHandle => client.workflow.getHandle(id);
 
-  async function update(id: string, run: (h: WorkflowHandle) => Promise<Conversation>): Promise<Conversation> {
+  /** The workflow's type and whether it runs, or undefined when there is no such workflow. */
+  async function describe(id: string): Promise<{ type: string; running: boolean } | undefined> {
     try {
-      return await run(handle(id));
+      const d = await handle(id).describe();
+      return { type: d.type, running: d.status.name === 'RUNNING' };
     } catch (err) {
-      throw translate(id, err);
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The conversation `id` names: itself, or, for the ID of a workflow that raised conversations
+   * (what the Temporal UI shows for an order or a return), its open one, else its only one.
+   */
+  async function locate(id: string): Promise<string> {
+    const own = await describe(id);
+    if (own?.type === CONVERSATION_WORKFLOW_TYPE) return id;
+    const kinds = parseConversationId(id) ? [] : HANDOFF_KINDS;
+    const found = (
+      await Promise.all(
+        kinds.map(async (kind) => {
+          const candidate = conversationId(id, kind);
+          const d = await describe(candidate);
+          return d?.type === CONVERSATION_WORKFLOW_TYPE ? { id: candidate, running: d.running } : undefined;
+        }),
+      )
+    ).filter((c) => c !== undefined);
+    const open = found.filter((c) => c.running);
+    if (open.length === 1) return open[0]!.id;
+    if (found.length === 1) return found[0]!.id;
+    if (found.length > 1)
+      throw new HandoffNotFoundError(`${id} raised several escalations; name one: ${found.map((c) => c.id).join(', ')}`);
+    throw new HandoffNotFoundError(own ? `${id} is not an escalation` : `no escalation ${id} (no such workflow)`);
+  }
+
+  async function update(id: string, run: (h: WorkflowHandle) => Promise<Conversation>): Promise<Conversation> {
+    const target = await locate(id);
+    try {
+      return await run(handle(target));
+    } catch (err) {
+      throw translate(target, err);
     }
   }
 
   async function show(id: string): Promise<Conversation> {
+    const target = await locate(id);
     try {
-      return await handle(id).query(conversationQuery);
+      return await handle(target).query(conversationQuery);
     } catch (err) {
-      throw translate(id, err);
+      throw translate(target, err);
     }
   }
 
@@ -168,14 +222,19 @@ export function createHandoffService(client: Client): HandoffService {
       const rows: HandoffRow[] = [];
       for await (const info of client.workflow.list({ query })) {
         const sa = info.typedSearchAttributes;
+        const status = sa.get(HandoffStatus);
+        const named = parseConversationId(info.workflowId);
+        // Both are what conversationWorkflow writes; anything else is not one of ours to list.
+        if (!isConversationStatus(status) || !named) continue;
         rows.push({
           id: info.workflowId,
-          status: (sa.get(HandoffStatus) ?? 'waiting') as ConversationStatus,
+          kind: named.kind,
+          raisedBy: info.parentExecution?.workflowId ?? named.raisedBy,
+          status,
           queue: sa.get(HandoffQueue) ?? '',
           priority: sa.get(HandoffPriority) ?? 0,
           customerId: sa.get(CustomerId) ?? '',
           startTime: info.startTime.toISOString(),
-          workflowType: info.type,
         });
         if (rows.length >= MAX_SCAN) break;
       }
@@ -202,13 +261,13 @@ export function createHandoffService(client: Client): HandoffService {
       if (refused)
         throw refused.kind === 'forbidden' ? new HandoffForbiddenError(refused.message) : new HandoffConflictError(refused.message);
       try {
-        await handle(id).signal(replySignal, { agent: actor.name, text });
+        await handle(before.id).signal(replySignal, { agent: actor.name, text });
       } catch (err) {
-        throw translate(id, err);
+        throw translate(before.id, err);
       }
       // A lead may have taken the conversation over between the check and the signal; the
       // workflow then ignored the reply, and the person must hear that it was not sent.
-      const after = await show(id);
+      const after = await show(before.id);
       const mine = (c: Conversation) => c.messages.filter((m) => m.from === 'agent' && m.author === actor.name && m.text === text).length;
       if (mine(after) <= mine(before)) {
         throw new HandoffConflictError(
@@ -220,6 +279,10 @@ export function createHandoffService(client: Client): HandoffService {
   };
 }
 
+/**
+ * Errors from a workflow already known to be a conversation. Its handlers exist from its first
+ * workflow task, so an update or query never meets a missing handler; only its validators refuse.
+ */
 function translate(id: string, err: unknown): unknown {
   if (err instanceof WorkflowUpdateFailedError) {
     const cause = err.cause;
@@ -227,17 +290,10 @@ function translate(id: string, err: unknown): unknown {
       return new HandoffConflictError(cause.message, { cause: err });
     if (cause instanceof ApplicationFailure && cause.type === 'HandoffForbidden')
       return new HandoffForbiddenError(cause.message, { cause: err });
-    // The workflow runs, but has no conversation (yet, or ever): not an escalation.
-    if (cause instanceof ApplicationFailure && /No registered handler for update/.test(cause.message)) {
-      return new HandoffNotFoundError(`${id} is not an open escalation`, { cause: err });
-    }
     return err;
   }
   if (err instanceof WorkflowNotFoundError) {
-    return new HandoffNotFoundError(`no open escalation ${id} (the workflow does not exist or has closed)`, { cause: err });
-  }
-  if (err instanceof QueryNotRegisteredError) {
-    return new HandoffNotFoundError(`${id} is not an escalation`, { cause: err });
+    return new HandoffNotFoundError(`no open escalation ${id} (it has closed)`, { cause: err });
   }
   return err;
 }

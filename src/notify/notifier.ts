@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
+import * as repo from '../db/repo.js';
 import type { NotificationChannel, NotificationRow, Schema } from '../db/schema.js';
 
 /** A message to a customer or to the human agents' channel. */
@@ -79,8 +80,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
 
   async function customerEmail(customerId: string | null): Promise<string | undefined> {
     if (customerId === null) return undefined;
-    const row = await db.selectFrom('customers').select('email').where('id', '=', customerId).executeTakeFirst();
-    return row?.email;
+    return (await repo.getCustomer(db, customerId))?.email;
   }
 
   async function deliverEmail(row: NotificationRow, to: string, signal: AbortSignal | undefined): Promise<void> {
@@ -138,29 +138,20 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       if (!n.idempotencyKey) throw new TypeError('Notification needs an idempotencyKey');
       const channel = channelFor(n.audience);
       const createdAt = new Date().toISOString();
-      const inserted = await db
-        .insertInto('notifications')
-        .values({
-          idempotency_key: n.idempotencyKey,
-          audience: n.audience,
-          channel,
-          recipient: n.audience === 'customer' ? (n.to ?? null) : null,
-          customer_id: n.customerId ?? null,
-          subject: n.subject,
-          body: n.body,
-          // For the outbox channel, writing the row is the delivery.
-          status: channel === 'outbox' ? 'sent' : 'queued',
-          sent_at: channel === 'outbox' ? createdAt : null,
-          created_at: createdAt,
-        })
-        .onConflict((oc) => oc.column('idempotency_key').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-
-      const row =
-        inserted ??
-        (await db.selectFrom('notifications').selectAll().where('idempotency_key', '=', n.idempotencyKey).executeTakeFirstOrThrow());
-      const retry = inserted === undefined;
+      const { row, created } = await repo.claimNotification(db, {
+        idempotency_key: n.idempotencyKey,
+        audience: n.audience,
+        channel,
+        recipient: n.audience === 'customer' ? (n.to ?? null) : null,
+        customer_id: n.customerId ?? null,
+        subject: n.subject,
+        body: n.body,
+        // For the outbox channel, writing the row is the delivery.
+        status: channel === 'outbox' ? 'sent' : 'queued',
+        sent_at: channel === 'outbox' ? createdAt : null,
+        created_at: createdAt,
+      });
+      const retry = !created;
       const logMeta = {
         notificationId: row.id,
         idempotencyKey: row.idempotency_key,
@@ -198,19 +189,16 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         }
       } catch (error) {
         const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_ERROR_LENGTH);
-        await db
-          .updateTable('notifications')
-          .set({ status: 'failed', channel: deliverOn, recipient, error: message })
-          .where('id', '=', row.id)
-          .execute();
+        await repo.recordNotificationDelivery(db, row.id, { status: 'failed', channel: deliverOn, recipient, error: message });
         logger?.info('notification failed', { ...logMeta, channel: deliverOn, error: message });
         throw error;
       }
-      await db
-        .updateTable('notifications')
-        .set({ status: 'sent', channel: deliverOn, recipient, error: null, sent_at: new Date().toISOString() })
-        .where('id', '=', row.id)
-        .execute();
+      await repo.recordNotificationDelivery(db, row.id, {
+        status: 'sent',
+        channel: deliverOn,
+        recipient,
+        sentAt: repo.toIsoTimestamp(new Date()),
+      });
       logger?.info('notification sent', { ...logMeta, channel: deliverOn, duplicate: false });
       return { id: row.id, duplicate: false, channel: deliverOn };
     },

@@ -59,7 +59,8 @@ export async function runOperatorsCli(
         const { operator, token } = await (await deps.directory()).add(name, values.role as OperatorRole);
         out(`Created ${operator.role} ${operator.name}. Their token is below, shown this once; hand it over privately.`);
         out(
-          `They use it as HOOKLINE_OPERATOR_TOKEN for npm run handoff, as "Authorization: Bearer <token>" for the API, or to log in at /inbox.`,
+          'They use it as HOOKLINE_OPERATOR_TOKEN for npm run handoff, as "Authorization: Bearer <token>" for the API, ' +
+            'or to log in at /inbox.',
         );
         out(token);
         return 0;

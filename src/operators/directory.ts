@@ -64,7 +64,8 @@ function checkName(name: string): void {
   if (!OPERATOR_NAME.test(name)) {
     // Lowercase only, so `Dana` and `dana` cannot be two people.
     throw new OperatorError(
-      `operator names are 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit (got ${JSON.stringify(name.slice(0, 80))})`,
+      'operator names are 1-64 lowercase letters, digits, dots, dashes or underscores, starting with a letter or digit ' +
+        `(got ${JSON.stringify(name.slice(0, 80))})`,
     );
   }
 }

@@ -22,9 +22,10 @@ interface Entry {
  * Per-address backoff for credential guessing: a few wrong tokens are free, then every further
  * one doubles the wait, during which even a right token is refused (otherwise the wait would not
  * slow the guessing at all). Each receiver process keeps its own count, so N receivers behind a
- * balancer allow N times the free attempts; at 256 random bits a token, that changes nothing. Memory is bounded whatever the address mix: entries expire after a
- * quiet spell, the count is capped (least recently seen evicted, see BoundedMap), and IPv6
- * addresses count per /64, the block one host usually controls (see addressKey).
+ * balancer allow N times the free attempts; at 256 random bits a token, that changes nothing.
+ * Memory is bounded whatever the address mix: entries expire after a quiet spell, the count is
+ * capped (least recently seen evicted, see BoundedMap), and IPv6 addresses count per /64, the
+ * block one host usually controls (see addressKey).
  */
 export class FailureBackoff {
   private readonly entries: BoundedMap<string, Entry>;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { OUTCOMES } from '../../workflows/handoff';
+import { ALL_OUTCOMES, OUTCOMES } from '../../workflows/handoff';
 import type { Actor } from '../handoff/permissions';
 import {
   HandoffConflictError,
@@ -64,7 +64,8 @@ const ClaimBody = z.object(Acting);
 const ReplyBody = z.object({ ...Acting, text: z.string().trim().min(1, 'text is required').max(10_000) });
 const ResolveBody = z.object({
   ...Acting,
-  outcome: z.enum(['approve', 'deny', 'resolved']),
+  // Any kind's outcome; the conversation's validator refuses one that does not fit its kind.
+  outcome: z.enum(ALL_OUTCOMES),
   note: z.string().trim().max(2_000).optional(),
 });
 
@@ -364,7 +365,8 @@ function loadPages(): Pages {
     return { inbox: readFileSync(join(dir, 'inbox.html'), 'utf8'), login: readFileSync(join(dir, 'login.html'), 'utf8') };
   } catch (err) {
     throw new Error(
-      `the inbox page assets are missing from ${dir} (copy src/receiver/inbox/ next to the compiled handoffs.js): ${(err as Error).message}`,
+      `the inbox page assets are missing from ${dir} (copy src/receiver/inbox/ next to the compiled handoffs.js): ` +
+        (err as Error).message,
     );
   }
 }
@@ -377,7 +379,16 @@ function sendPage(res: Response, status: number, template: string, values: Recor
     .status(status)
     .set({
       'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      'Content-Security-Policy': [
+        "default-src 'none'",
+        `script-src 'nonce-${nonce}'`,
+        `style-src 'nonce-${nonce}'`,
+        "connect-src 'self'",
+        "img-src 'self' data:",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+      ].join('; '),
       'Cache-Control': 'no-store',
       'Referrer-Policy': 'no-referrer',
       'X-Content-Type-Options': 'nosniff',

@@ -1,18 +1,13 @@
 import { isGrpcServiceError, ServiceError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
+import type { IntakeResult } from './acknowledgement';
 import { workflowIdFor } from '../events/identity';
 import { workflowForEvent } from '../events/routing';
 import { quarantinedEventWorkflow } from '../../workflows/quarantine';
 import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/search-attributes';
 
-export interface IntakeResult {
-  workflowId: string;
-  /** True when Temporal already had this event (running or closed): nothing new was started. */
-  duplicate: boolean;
-  /** True when Temporal did not answer in time and the event was spooled durably instead (src/spool/). */
-  queued?: boolean;
-}
+export type { IntakeResult };
 
 /** Temporal did not durably accept the event: the sender must retry. */
 export class TemporalUnavailableError extends Error {
@@ -120,7 +115,8 @@ export function createIntake(options: IntakeOptions): Intake {
       const { event } = envelope;
       const workflowId = eventWorkflowId(envelope);
       return start(workflowId, () =>
-        client.workflow.start(workflowForEvent(event.event_type), {
+        // By name: the route is checked against the workflow's signature at compile time (routing.ts).
+        client.workflow.start<(envelope: EventEnvelope) => Promise<unknown>>(workflowForEvent(event.event_type), {
           workflowId,
           taskQueue,
           args: [envelope],

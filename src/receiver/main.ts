@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { loadReceiverConfig } from '../config/receiver';
 import { createLogger } from '../log';
 import { createTemporalClient, isReachable } from '../temporal/client';
@@ -70,8 +71,10 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const scheme = config.tls ? 'https' : 'http';
   const unsigned = [...config.sources.values()].filter((s) => s.secrets.length === 0).map((s) => s.name);
+  // The port bound, not the one asked for: with PORT=0 the system picks it, and this line says which.
+  const { port } = server.address() as AddressInfo;
   logger.info('receiver listening', {
-    url: `${scheme}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}`,
+    url: `${scheme}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
     temporal: config.temporal.address,
     namespace: config.temporal.namespace,
     sources: [...config.sources.keys()],

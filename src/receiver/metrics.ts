@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { INTAKE_OUTCOMES, type IntakeOutcome } from './acknowledgement';
 import { bearerMatches } from './bearer';
 import type { QuarantineCode } from './classify';
 import { problem, problemName, sendProblem, type Problem } from './problem';
@@ -8,8 +9,8 @@ import { problem, problemName, sendProblem, type Problem } from './problem';
  * How a webhook request ended; `queued` is accepted into the spool while Temporal did not answer,
  * `refused` is every problem answer (4xx and 5xx).
  */
-export type WebhookOutcome = 'accepted' | 'queued' | 'duplicate' | 'quarantined' | 'refused';
-const OUTCOMES: readonly WebhookOutcome[] = ['accepted', 'queued', 'duplicate', 'quarantined', 'refused'];
+const OUTCOMES = [...INTAKE_OUTCOMES, 'refused'] as const;
+export type WebhookOutcome = (typeof OUTCOMES)[number];
 
 /**
  * The label a path segment that names no configured source gets. Source names start with a
@@ -24,7 +25,7 @@ const ACK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 export interface ReceiverMetrics {
   readonly registry: Registry;
   /** A webhook answered 2xx. Cheap, as is observeRefusal: a few in-memory increments. */
-  observeAnswer(o: { source: string; outcome: Exclude<WebhookOutcome, 'refused'>; seconds: number; quarantine?: QuarantineCode }): void;
+  observeAnswer(o: { source: string; outcome: IntakeOutcome; seconds: number; quarantine?: QuarantineCode }): void;
   /** A webhook answered with a problem document; `seconds` is undefined when the start is unknown. */
   observeRefusal(o: { source: string; problem: Problem; seconds?: number }): void;
   /** An operator credential that did not check out (or an address made to wait after too many). */

@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, csv, duration, type Env } from '../config/env';
+import { EVENTS } from '../events/registry';
 import { EVENT_TYPES, type EventType } from '../events/schemas';
 import { isStandardWebhooksSecret, SCHEMES, type SchemeName } from './verify';
 import { standardWebhooksKey } from './verify/standard-webhooks';
@@ -33,18 +34,25 @@ interface SourceDefaults {
 }
 
 /** The seed's four senders, each with the scheme its kind of system customarily uses. */
-export const BUILTIN_SOURCES: Record<string, SourceDefaults> = {
-  oms: {
-    scheme: 'hmac-sha256-hex',
-    eventTypes: ['order.status_updated', 'return.initiated', 'return.received', 'inventory.stock_shortage'],
-  },
-  crm: { scheme: 'standard-webhooks', eventTypes: ['customer.inquiry.new', 'customer.updated'] },
-  payments: { scheme: 'stripe', eventTypes: ['payment.succeeded', 'payment.failed', 'payment.refunded'] },
-  carrier: {
-    scheme: 'hmac-sha256-base64',
-    eventTypes: ['shipment.delivered', 'shipment.delayed', 'shipment.exception', 'return.received'],
-  },
-};
+export const BUILTIN_SCHEMES = {
+  oms: 'hmac-sha256-hex',
+  crm: 'standard-webhooks',
+  payments: 'stripe',
+  carrier: 'hmac-sha256-base64',
+} as const satisfies Record<string, SchemeName>;
+export type BuiltinSource = keyof typeof BUILTIN_SCHEMES;
+
+export function isBuiltinSource(name: string): name is BuiltinSource {
+  return Object.hasOwn(BUILTIN_SCHEMES, name);
+}
+
+/** Each built-in source with its scheme and the event types the registry (src/events/registry.ts) lets it send. */
+export const BUILTIN_SOURCES = Object.fromEntries(
+  (Object.keys(BUILTIN_SCHEMES) as BuiltinSource[]).map((name) => [
+    name,
+    { scheme: BUILTIN_SCHEMES[name], eventTypes: EVENT_TYPES.filter((type) => (EVENTS[type].sources as readonly string[]).includes(name)) },
+  ]),
+) as { readonly [S in BuiltinSource]: SourceDefaults } & { readonly [name: string]: SourceDefaults | undefined };
 
 const SOURCE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
@@ -93,7 +101,8 @@ export function parseAllowlist(variable: string, cidrs: string[]): SourceConfig[
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
     if (!address || family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) {
       throw new ConfigError(
-        `Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 (got ${JSON.stringify(cidr)})`,
+        `Invalid configuration:\n  ${variable}: expected a comma-separated list of IPs or CIDRs such as 203.0.113.0/24 ` +
+          `(got ${JSON.stringify(cidr)})`,
       );
     }
     list.addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
@@ -155,7 +164,8 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
       const measured =
         scheme === 'standard-webhooks' ? ' of key (base64-decoded, after whsec_)' : scheme === 'stripe' ? ' after whsec_' : '';
       problems.push(
-        `${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes (got ${which}; the value is not shown)`,
+        `${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes ` +
+          `(got ${which}; the value is not shown)`,
       );
     }
   }
@@ -214,7 +224,8 @@ function refuseSharedSecrets(sources: ReadonlyMap<string, SourceConfig>): void {
   if (clashes.size > 0) {
     const lines = [...clashes].map(
       (pair) =>
-        `${pair}: expected a different secret per source (one is configured on both, so either sender's signature would pass as the other's; the value is not shown)`,
+        `${pair}: expected a different secret per source (one is configured on both, ` +
+        "so either sender's signature would pass as the other's; the value is not shown)",
     );
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }

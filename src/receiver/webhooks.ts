@@ -1,9 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../log';
+import type { Acknowledgement, IntakeOutcome } from './acknowledgement';
 import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
-import type { ReceiverMetrics, WebhookOutcome } from './metrics';
+import type { ReceiverMetrics } from './metrics';
 import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';
 import type { RateLimit, SourceConfig } from './sources';
@@ -43,8 +44,8 @@ const UNKNOWN_SOURCE_KEY = '*';
 
 interface Outcome {
   status: number;
-  body: Record<string, unknown>;
-  log: Record<string, unknown> & { outcome: Exclude<WebhookOutcome, 'refused'> };
+  body: Acknowledgement;
+  log: Record<string, unknown> & { outcome: IntakeOutcome };
   quarantine?: QuarantineCode;
 }
 
@@ -167,7 +168,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     const kept = classified.event;
     const result = await options.intake.quarantine(kept);
     const outcome = answer(result, { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason, ...ref });
-    Object.assign(outcome.body, { quarantined: true, reason: kept.reason, problems: kept.problems });
+    Object.assign(outcome.body, { quarantined: true, reason: kept.reason, problems: kept.problems } satisfies Partial<Acknowledgement>);
     // A redelivery of a kept event is a duplicate like any other; only the first one is kept.
     if (!result.duplicate) {
       if (result.queued) outcome.log.queued = true;
@@ -179,24 +180,13 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
 
   function answer(result: IntakeResult, log: Record<string, unknown>): Outcome {
     // Spooled, durably: the same 202 and final workflow ID, flagged so sender and logs can tell.
-    if (result.queued) {
-      return {
-        status: 202,
-        body: { accepted: true, duplicate: false, queued: true, workflowId: result.workflowId },
-        log: { ...log, workflowId: result.workflowId, outcome: 'queued' },
-      };
-    }
-    return result.duplicate
-      ? {
-          status: 200,
-          body: { accepted: true, duplicate: true, workflowId: result.workflowId },
-          log: { ...log, workflowId: result.workflowId, outcome: 'duplicate' },
-        }
-      : {
-          status: 202,
-          body: { accepted: true, duplicate: false, workflowId: result.workflowId },
-          log: { ...log, workflowId: result.workflowId, outcome: 'accepted' },
-        };
+    const outcome: IntakeOutcome = result.queued ? 'queued' : result.duplicate ? 'duplicate' : 'accepted';
+    return {
+      status: outcome === 'duplicate' ? 200 : 202,
+      // Field by field: the body is the sender's contract, not whatever else an intake reports.
+      body: { accepted: true, duplicate: result.duplicate, ...(result.queued ? { queued: true } : {}), workflowId: result.workflowId },
+      log: { ...log, workflowId: result.workflowId, outcome },
+    };
   }
 
   // Errors from this router become problem documents here, so every refusal is logged once.

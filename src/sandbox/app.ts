@@ -1,9 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { FaultBook, parseFaultHeader, SYSTEMS, type ActiveFault, type FaultAction, type SystemName } from './faults';
 import { createLlmSandbox, type ChatCompletionRequest } from './llm';
 import { findCustomer } from './seed';
+// The same constant-time check the receiver makes of its own bearer tokens.
+import { bearerMatches } from '../receiver/bearer';
 
 /**
  * SANDBOX: a fake CRM, carrier, warehouse, inventory and payment gateway in one Express app,
@@ -12,7 +14,10 @@ import { findCustomer } from './seed';
  */
 
 export interface SandboxOptions {
-  /** When set, every system route and every `/_sandbox/*` control route but health requires `Authorization: Bearer <token>` (401 otherwise). */
+  /**
+   * When set, every system route and every `/_sandbox/*` control route but health requires
+   * `Authorization: Bearer <token>` (401 otherwise).
+   */
   token?: string;
   /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
   generateCustomers?: boolean;
@@ -175,7 +180,7 @@ const seq = (prefix: string, n: number) => `${prefix}-${String(n).padStart(6, '0
 export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   const now = options.now ?? (() => new Date());
   const generate = options.generateCustomers ?? true;
-  const token = options.token && options.token.length > 0 ? Buffer.from(options.token) : undefined;
+  const token = options.token && options.token.length > 0 ? options.token : undefined;
 
   const state: SandboxState = { labels: [], expectedReturns: [], restocks: [], refunds: [], stock: {} };
   const calls: SandboxCall[] = [];
@@ -517,13 +522,6 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   });
 
   return app;
-}
-
-function bearerMatches(header: string | undefined, expected: Buffer): boolean {
-  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!match?.[1]) return false;
-  const given = Buffer.from(match[1].trim());
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 const sleep = (ms: number) =>

@@ -34,7 +34,10 @@ export const FaultSpec = z
       .min(1)
       .transform((m) => m.toUpperCase())
       .optional(),
-    /** Matched against the path inside the system (`/return-labels`, not `/carrier/return-labels`): a prefix, or a regular expression when it starts with `^`. */
+    /**
+     * Matched against the path inside the system (`/return-labels`, not `/carrier/return-labels`):
+     * a prefix, or a regular expression when it starts with `^`.
+     */
     path: z
       .string()
       .min(1)

@@ -10,7 +10,8 @@ async function main(): Promise<void> {
   for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments'])
     console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);
   console.log(
-    `  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}${token ? ' (these and the system routes need the bearer token; health is open)' : ''}`,
+    `  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}` +
+      (token ? ' (these and the system routes need the bearer token; health is open)' : ''),
   );
   const stop = () => {
     void sandbox.close().then(() => process.exit(0));

@@ -166,7 +166,8 @@ async function createTable(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
           claimed_by text, claimed_until bigint not null default 0, last_error text,
           payload text not null,
           unique (scope, workflow_id))`;
-  const totals = sql`create table if not exists hookline_spool_totals (id integer primary key, events bigint not null, bytes bigint not null)`;
+  const totals = sql`create table if not exists hookline_spool_totals
+    (id integer primary key, events bigint not null, bytes bigint not null)`;
   // Counted from the rows, once: the totals start right even for a table that predates them.
   // (`where true`: SQLite needs it to tell the upsert's ON CONFLICT from a join's ON.)
   const firstTotals = sql`insert into hookline_spool_totals (id, events, bytes)

@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import type { ActivityDeps } from '../../activities';
 import { templateResponder } from '../agent/responder';
 import { createClients } from '../clients';
@@ -8,10 +7,12 @@ import type { Logger } from '../log';
 import { createNotifier } from '../notify';
 import { withActivityContext } from './activity-log';
 
-/** Everything the activities share, built once per worker process; `close` releases it. */
+/**
+ * Everything the activities share, built once per worker process; `close` releases it. The
+ * Temporal client is not among them: only the relay gets one (createActivities' second argument).
+ */
 export async function buildActivityDeps(
   config: Omit<WorkerConfig, 'temporal' | 'logLevel'>,
-  temporal: Client,
   logger: Logger,
 ): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
   const database = await openDatabase(config.databaseUrl);
@@ -31,7 +32,6 @@ export async function buildActivityDeps(
       notifier,
       responder: templateResponder,
       settings: config.agent,
-      temporal,
     },
     close: () => database.close(),
   };

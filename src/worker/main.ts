@@ -34,10 +34,10 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  // One connection for the whole process: the Client the activities use shares the worker's.
+  // One connection for the whole process: the relay's Client shares the worker's.
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const { deps, close } = await buildActivityDeps(config, client, logger);
+  const { deps, close } = await buildActivityDeps(config, logger);
 
   const workflows = workflowSource(config.workflowBundlePath);
   const worker = await Worker.create({
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflows,
-    activities: createActivities(deps),
+    activities: createActivities(deps, { temporal: client }),
   });
   logger.info('worker started', {
     temporal: config.temporal.address,

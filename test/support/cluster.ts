@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { allPorts, serverPorts, withDatabase } from '../../scripts/cluster-temporal';
-import { freePort } from './processes';
+import { freeBlock, freePort } from '../../scripts/ports';
 
 /**
  * `npm run cluster` as a user runs it, on databases and ports of its own, for the tests that use
@@ -15,24 +14,6 @@ const ROOT = resolve(__dirname, '../..');
 /** The PostgreSQL server the cluster tests use: TEST_DATABASE_URL's, else the local one. */
 export function clusterPostgres(): string {
   return withDatabase(process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', 'postgres');
-}
-
-function bindable(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = net.createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
-/** A run of `length` free ports from `base`, or, with `temporal`, every port a server on it binds. */
-async function freeBlock(low: number, high: number, ports: (base: number) => number[]): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    const base = low + Math.floor(Math.random() * (high - low));
-    const all = ports(base);
-    if ((await Promise.all(all.map(bindable))).every(Boolean)) return base;
-  }
-  throw new Error(`no free block of ports between ${low} and ${high}`);
 }
 
 export interface ClusterEnv {

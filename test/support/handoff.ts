@@ -3,13 +3,20 @@ import type { Kysely, Selectable } from 'kysely';
 import { expect, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NotificationAudience, NotificationsTable, Schema } from '../../src/db/schema';
+import { conversationId, parseConversationId } from '../../workflows/handoff';
 import { sendSigned } from './harness';
 
 /** The sandbox CRM's customer (Alice Smith) whose complaints the handoff tests raise. */
 export const CUSTOMER = 'CUST-67890';
 
-/** A complaint from the CRM: the inquiry workflow hands it to a person. Returns the workflow ID. */
-export async function raiseEscalation(receiverUrl: string, options: { customerId?: string; source?: string } = {}): Promise<string> {
+/** An escalation the tests raised: the conversation's ID, and the ID of the workflow that raised it (and awaits it). */
+export interface Raised {
+  id: string;
+  workflowId: string;
+}
+
+/** A complaint from the CRM: the inquiry workflow hands it to a person, in a conversation of its own. */
+export async function raiseEscalation(receiverUrl: string, options: { customerId?: string; source?: string } = {}): Promise<Raised> {
   const res = await sendSigned(receiverUrl, 'crm', {
     event_type: 'customer.inquiry.new',
     timestamp: new Date().toISOString(),
@@ -19,19 +26,22 @@ export async function raiseEscalation(receiverUrl: string, options: { customerId
     source: options.source ?? 'email',
   });
   expect(res.status).toBe(202);
-  return res.body.workflowId as string;
+  const workflowId = res.body.workflowId as string;
+  return { id: conversationId(workflowId, 'inquiry'), workflowId };
 }
 
 /**
- * Leave nothing waiting on the shared dev server: other files list the same customer. `env` is
- * undefined when a `beforeAll` failed before connecting; then nothing was raised either.
+ * Leave nothing waiting on the shared dev server: other files list the same customer. Terminates
+ * the raising workflows (a conversation's ID stands for the workflow that raised it); their
+ * conversations then withdraw themselves (parent close policy). `env` is undefined when a
+ * `beforeAll` failed before connecting; then nothing was raised either.
  */
 export async function terminateAll(env: Pick<TestWorkflowEnvironment, 'client'> | undefined, workflowIds: string[]): Promise<void> {
   if (!env) return;
   await Promise.all(
     workflowIds.map((id) =>
       env.client.workflow
-        .getHandle(id)
+        .getHandle(parseConversationId(id)?.raisedBy ?? id)
         .terminate('test cleanup')
         .catch(() => undefined),
     ),

@@ -17,7 +17,8 @@ import { handoffRouter, type HandoffRouterOptions } from '../../src/receiver/han
 import { createReceiverMetrics } from '../../src/receiver/metrics';
 import { createOperatorDirectory, type OperatorDirectory } from '../../src/operators/directory';
 import { createIntake } from '../../src/receiver/intake';
-import { loadSources, type RateLimit } from '../../src/receiver/sources';
+import type { Acknowledgement } from '../../src/receiver/acknowledgement';
+import { BUILTIN_SCHEMES, loadSources, type BuiltinSource, type RateLimit } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/receiver/verify';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
@@ -77,6 +78,8 @@ export async function startAgent(options: {
   env: TestWorkflowEnvironment;
   databaseUrl: string;
   settings?: Partial<AgentSettings>;
+  /** Where the notifier delivers (the outside world's mail server or chat webhook); the outbox only when unset. */
+  notify?: { smtpUrl?: string; agentsChatWebhookUrl?: string };
 }): Promise<Agent> {
   const { env } = options;
   const taskQueue = `test-${randomUUID()}`;
@@ -86,9 +89,9 @@ export async function startAgent(options: {
       databaseUrl: await prepareDatabase(options.databaseUrl),
       systems: sandboxClientsConfig(sandbox.url, { timeoutMs: 2_000 }) as Parameters<typeof buildActivityDeps>[0]['systems'],
       notifyFrom: 'hookline-test <test@localhost>',
+      ...options.notify,
       agent: { ...TEST_SETTINGS, ...options.settings },
     },
-    env.client,
     silentLogger,
   );
   const worker = await Worker.create({
@@ -96,7 +99,7 @@ export async function startAgent(options: {
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: { code: inject('workflowBundle') },
-    activities: createActivities(deps),
+    activities: createActivities(deps, { temporal: env.client }),
   });
   const running = worker.run();
   return {
@@ -127,24 +130,26 @@ async function prepareDatabase(url: string): Promise<string> {
   return url;
 }
 
-export const TEST_SECRETS: Record<string, string> = {
+export const TEST_SECRETS: Readonly<Record<string, string>> = {
   oms: 'oms-test-secret-0123456789abcdef',
   crm: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
   payments: 'whsec_stripe_test_secret_123456',
   carrier: 'carrier-test-secret-abcdef0123456789',
-};
+} satisfies Record<BuiltinSource, string>;
 
 /** The receiver's WEBHOOK_SECRET_<SOURCE> variables for the test senders' secrets. */
 export function testSecretsEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(TEST_SECRETS).map(([name, secret]) => [`WEBHOOK_SECRET_${name.toUpperCase()}`, secret]));
 }
 
-export const DEFAULT_SCHEMES: Record<string, SchemeName> = {
-  oms: 'hmac-sha256-hex',
-  crm: 'standard-webhooks',
-  payments: 'stripe',
-  carrier: 'hmac-sha256-base64',
-};
+/** The built-in sources' schemes, by any name a test sends as (a source that is not built in has none). */
+export const DEFAULT_SCHEMES: Readonly<Record<string, SchemeName>> = BUILTIN_SCHEMES;
+
+/**
+ * What the receiver answered: its acknowledgement on a 2xx, a problem document otherwise (both
+ * read by field, so one type serves both).
+ */
+export type ReceiverAnswer = Partial<Acknowledgement> & Record<string, unknown>;
 
 export interface Receiver {
   url: string;
@@ -252,7 +257,7 @@ export async function sendSigned(
   source: string,
   body: unknown,
   options: { headers?: Record<string, string>; secret?: string; scheme?: SchemeName; id?: string } = {},
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+): Promise<{ status: number; body: ReceiverAnswer; headers: Headers }> {
   const raw = typeof body === 'string' ? body : JSON.stringify(body);
   const scheme = options.scheme ?? DEFAULT_SCHEMES[source] ?? 'hmac-sha256-hex';
   const signed = signWebhook(scheme, raw, options.secret ?? TEST_SECRETS[source] ?? 'x', { id: options.id });
@@ -262,7 +267,7 @@ export async function sendSigned(
     body: raw,
   });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
+  return { status: res.status, body: text ? (JSON.parse(text) as ReceiverAnswer) : {}, headers: res.headers };
 }
 
 export interface AgentContext {

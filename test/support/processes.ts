@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { devServerFileArgs, devServerReady } from '../../scripts/temporal-cli';
-import { searchAttributeFlags } from '../../workflows/search-attributes';
+import { freePort } from '../../scripts/ports';
+import { devServerArgs, devServerReady } from '../../scripts/temporal-cli';
 
 /**
  * hookline's own processes and a private Temporal dev server, as real child processes, for the
@@ -12,16 +11,10 @@ import { searchAttributeFlags } from '../../workflows/search-attributes';
  * way to kill it with any signal; none of them touches the suite's shared dev server.
  */
 
-const ROOT = join(__dirname, '../..');
+// Tests that start processes import it from here with the rest of what they need.
+export { freePort };
 
-/** A loopback port nothing listens on (for as long as nobody takes it). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+const ROOT = join(__dirname, '../..');
 
 export interface Child {
   process: ChildProcess;
@@ -82,12 +75,18 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<C
   return child;
 }
 
-/** `npm run receiver` as a process on `port`; ready once /healthz answers. */
-export async function startReceiverProcess(env: Record<string, string>, port: number): Promise<Child & { url: string }> {
+/**
+ * `npm run receiver` as a process; ready once /healthz answers. On port 0 unless told otherwise:
+ * the system picks a free one when the receiver binds, and its "receiver listening" line says
+ * which. (A port found free first and bound later may be taken in between by another process.)
+ */
+export async function startReceiverProcess(env: Record<string, string>, port = 0): Promise<Child & { url: string }> {
   // The receiver keeps operators in DATABASE_URL; a private file unless the test shares one.
   const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-receiver-')), 'operators.db')}`;
   const child = spawnTsx('src/receiver/main.ts', { HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, ...env });
-  const url = `http://127.0.0.1:${port}`;
+  const listening = () => child.lines.find((line) => line.includes('"receiver listening"'));
+  await until('receiver', child, () => listening() !== undefined, 60_000);
+  const url = (JSON.parse(listening()!) as { url: string }).url;
   await until(
     'receiver',
     child,
@@ -118,23 +117,7 @@ export async function startDevServer(options: { cliPath: string; dbFile: string 
   const address = `127.0.0.1:${port}`;
   const launch = async (): Promise<Child> => {
     const child = track(
-      spawn(
-        options.cliPath,
-        [
-          'server',
-          'start-dev',
-          '--headless',
-          '--ip',
-          '127.0.0.1',
-          '--port',
-          String(port),
-          ...devServerFileArgs(options.dbFile),
-          '--log-level',
-          'error',
-          ...searchAttributeFlags(),
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      ),
+      spawn(options.cliPath, devServerArgs({ port, dbFile: options.dbFile, logLevel: 'error' }), { stdio: ['ignore', 'pipe', 'pipe'] }),
     );
     await until('dev server', child, () => devServerReady(address), 60_000);
     return child;

@@ -1,5 +1,6 @@
 import { initial } from './0001_initial.js';
 import { operators } from './0002_operators.js';
+import { orderStatusOwner } from './0003_order_status_owner.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -11,4 +12,5 @@ export type { DialectName, HooklineMigration } from './migration.js';
 export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0001_initial': initial,
   '0002_operators': operators,
+  '0003_order_status_owner': orderStatusOwner,
 };

@@ -59,7 +59,10 @@ export function signWebhook(
   }
 }
 
-/** Generate a fresh random secret in the scheme's customary format (whsec_<base64 of 32 random bytes> for stripe and standard-webhooks, 32 random bytes hex for the HMAC schemes). */
+/**
+ * Generate a fresh random secret in the scheme's customary format: whsec_<base64 of 32 random
+ * bytes> for stripe and standard-webhooks, 32 random bytes hex for the HMAC schemes.
+ */
 export function generateSecret(scheme: SchemeName): string {
   switch (scheme) {
     case 'hmac-sha256-hex':

@@ -1,0 +1,223 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { Kysely } from 'kysely';
+import { assessInquiry, inquiryOrderId, repeatContactSince, returnPolicy, type OrderFacts } from '../src/agent/policy';
+import type { AgentSettings, CustomerContext, InquiryAssessment, ReturnPolicyCheck } from '../src/agent/types';
+import * as repo from '../src/db/repo';
+import { paymentStatusOf, type InquiryDecision, type Order, type ReturnRecordStatus, type Schema } from '../src/db/schema';
+import type {
+  CustomerInquiryNew,
+  CustomerUpdated,
+  LineItem,
+  OrderStatusUpdated,
+  PaymentFailed,
+  PaymentRefunded,
+  PaymentSucceeded,
+  ShipmentDelayed,
+  ShipmentDelivered,
+  ShipmentException,
+} from '../src/events/schemas';
+import { runOwner } from './partner-call';
+
+export interface KnowledgeBaseDeps {
+  db: Kysely<Schema>;
+  settings: Pick<AgentSettings, 'refundHandoffThreshold'>;
+}
+
+function orderFacts(order: Order | undefined): OrderFacts | undefined {
+  if (!order) return undefined;
+  return {
+    status: order.status,
+    statusEventAt: order.status_event_at,
+    carrier: order.carrier,
+    trackingNumber: order.tracking_number,
+    eta: order.eta,
+    totalAmount: order.total_amount,
+    currency: order.currency,
+  };
+}
+
+/**
+ * Short reads and writes on the agent's own database, each one statement or one transaction,
+ * each safe to repeat: writes are conditional or keyed, and the status updates know their owner
+ * (the run) so a repeat of the same run is told the truth. The workflows run these as local
+ * activities, so they must stay quick: no partner calls here. Decisions are the pure functions
+ * of src/agent/policy.ts over the facts read here.
+ */
+export function knowledgeBase(deps: KnowledgeBaseDeps) {
+  const { db } = deps;
+
+  return {
+    async applyOrderStatus(event: OrderStatusUpdated): Promise<'applied' | 'stale'> {
+      const outcome = await repo.applyOrderStatus(db, {
+        orderId: event.order_id,
+        customerId: event.customer_id,
+        status: event.new_status,
+        eventAt: event.timestamp,
+        carrier: event.carrier,
+        trackingNumber: event.tracking_number,
+        eta: event.eta,
+        totalAmount: event.total_amount,
+        currency: event.currency,
+        owner: runOwner(),
+      });
+      if (outcome === 'applied' && event.items) {
+        await repo.upsertOrderItems(
+          db,
+          event.order_id,
+          event.items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
+        );
+      }
+      return outcome;
+    },
+
+    async applyShipment(
+      event: ShipmentDelivered | ShipmentDelayed | ShipmentException,
+    ): Promise<{ applied: boolean; customerId?: string }> {
+      const order = await repo.getOrder(db, event.order_id);
+      const customerId = order?.customer_id ?? event.customer_id ?? undefined;
+      if (event.event_type === 'shipment.exception') return { applied: true, customerId };
+      const outcome = await repo.applyOrderStatus(db, {
+        orderId: event.order_id,
+        customerId,
+        status: event.event_type === 'shipment.delivered' ? 'delivered' : 'delayed',
+        eventAt: event.event_type === 'shipment.delivered' ? (event.delivered_at ?? event.timestamp) : event.timestamp,
+        carrier: event.carrier,
+        trackingNumber: event.tracking_number,
+        ...(event.event_type === 'shipment.delayed' && event.new_eta ? { eta: event.new_eta } : {}),
+        owner: runOwner(),
+      });
+      return { applied: outcome === 'applied', customerId };
+    },
+
+    async updateCustomer(event: CustomerUpdated): Promise<boolean> {
+      const known = await repo.getCustomer(db, event.customer_id);
+      const name = event.changes.name ?? known?.name;
+      const email = event.changes.email ?? known?.email;
+      if (!name || !email) return false; // nothing to merge into; the CRM is asked when we need them
+      await repo.upsertCustomer(db, {
+        id: event.customer_id,
+        name,
+        email,
+        ...(event.changes.phone !== undefined ? { phone: event.changes.phone } : {}),
+      });
+      return true;
+    },
+
+    /**
+     * Claims the ledger entry and applies the payment in one transaction. True for the run that
+     * owns the entry (including its own retries), false for any later run: a redelivery.
+     */
+    async applyPaymentOnce(input: {
+      ledgerKey: string;
+      owner: string;
+      event: PaymentSucceeded | PaymentFailed | PaymentRefunded;
+    }): Promise<boolean> {
+      const { event } = input;
+      return repo.applyPaymentOnce(db, {
+        ledgerKey: input.ledgerKey,
+        eventType: event.event_type,
+        owner: input.owner,
+        payment: {
+          paymentId: event.payment_id,
+          orderId: event.order_id,
+          status: paymentStatusOf(event.event_type),
+          amount: event.amount,
+          currency: event.currency,
+          eventAt: event.timestamp,
+        },
+      });
+    },
+
+    /** The facts an inquiry's assessment needs, read here; the decision is src/agent/policy.ts's. */
+    async assessInquiry({ inquiry, customer }: { inquiry: CustomerInquiryNew; customer: CustomerContext }): Promise<InquiryAssessment> {
+      const orderId = inquiryOrderId(inquiry, customer);
+      const [recentInquiries, order] = await Promise.all([
+        repo.countRecentInquiries(db, {
+          customerId: inquiry.customer_id,
+          excludingId: inquiry.inquiry_id,
+          since: repeatContactSince(inquiry.timestamp),
+        }),
+        orderId ? repo.getOrder(db, orderId) : undefined,
+      ]);
+      return assessInquiry({
+        inquiry,
+        customer,
+        recentInquiries,
+        order: orderFacts(order),
+        refundHandoffThreshold: deps.settings.refundHandoffThreshold,
+      });
+    },
+
+    async recordInquiry(input: { inquiry: CustomerInquiryNew; decision: InquiryDecision; reason: string; reply?: string }): Promise<void> {
+      const { inquiry } = input;
+      await repo.createInquiry(db, {
+        inquiryId: inquiry.inquiry_id,
+        customerId: inquiry.customer_id,
+        summary: inquiry.summary,
+        channel: inquiry.source,
+        createdAt: inquiry.timestamp,
+      });
+      await repo.recordInquiryDecision(db, {
+        inquiryId: inquiry.inquiry_id,
+        decision: input.decision,
+        reason: input.reason,
+        reply: input.reply,
+      });
+    },
+
+    /** The facts a return's policy check needs, read here; the decision is src/agent/policy.ts's. */
+    async checkReturnPolicy(input: {
+      orderId: string;
+      items: LineItem[];
+      policyDays: number;
+      requestedAt: string;
+    }): Promise<ReturnPolicyCheck> {
+      const [order, payment, ordered] = await Promise.all([
+        repo.getOrder(db, input.orderId),
+        repo.findSucceededPayment(db, input.orderId),
+        repo.listOrderItems(db, input.orderId),
+      ]);
+      return returnPolicy(
+        input,
+        orderFacts(order),
+        ordered.map((o) => ({ productId: o.product_id, quantity: o.quantity })),
+        payment,
+      );
+    },
+
+    async recordReturn(input: {
+      returnId: string;
+      status: ReturnRecordStatus;
+      orderId?: string;
+      customerId?: string;
+      reason?: string;
+      items?: LineItem[];
+      labelId?: string;
+      trackingNumber?: string;
+      refundId?: string;
+    }): Promise<void> {
+      const existing = await repo.getReturn(db, input.returnId);
+      const orderId = input.orderId ?? existing?.order_id;
+      const customerId = input.customerId ?? existing?.customer_id;
+      if (!orderId || !customerId)
+        throw ApplicationFailure.nonRetryable(`return ${input.returnId} has no order or customer on record`, 'ReturnUnknown');
+      await repo.upsertReturn(db, {
+        returnId: input.returnId,
+        orderId,
+        customerId,
+        status: input.status,
+        reason: input.reason,
+        items: input.items?.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
+        labelId: input.labelId,
+        trackingNumber: input.trackingNumber,
+        refundId: input.refundId,
+      });
+    },
+
+    async findOpenOrdersWithProduct(input: { productId: string; orderIds?: string[] }): Promise<{ orderId: string; customerId: string }[]> {
+      return repo.findOpenOrdersWithProduct(db, input);
+    },
+  };
+}
+
+export type KnowledgeBaseActivities = ReturnType<typeof knowledgeBase>;

@@ -1,0 +1,133 @@
+/**
+ * The agent's decisions as pure functions of the facts an activity gathered: no database, no clock,
+ * no Temporal. The activities in activities/ fetch the facts and record the verdict in history,
+ * so a change here changes what new runs decide, never what a replay sees.
+ */
+import type { CustomerInquiryNew, LineItem } from '../events/schemas';
+import type { CustomerContext, InquiryAssessment, ReturnPolicyCheck } from './types';
+
+const DAY_MS = 86_400_000;
+const COMPLAINT = /\b(complain\w*|angry|furious|terrible|awful|unacceptable|worst|lawyer|legal|scam|broken|damaged|disappointed)\b/i;
+const REFUND = /\b(refund\w*|money back|chargeback)\b/i;
+const ORDER_STATUS = /\b(where|status|track\w*|ship\w*|deliver\w*|arriv\w*|eta|order)\b/i;
+/** Two other inquiries within this many days make a repeat contact, which a person handles. */
+export const REPEAT_CONTACT_DAYS = 7;
+export const REPEAT_CONTACT_LIMIT = 2;
+
+/** What the knowledge base knows of an order, as the decisions need it. */
+export interface OrderFacts {
+  status: string | null;
+  /** When the current status took effect (ISO); for a delivered order, when it was delivered. */
+  statusEventAt: string | null;
+  carrier?: string | null;
+  trackingNumber?: string | null;
+  eta?: string | null;
+  /** Decimal text as stored, e.g. "99.99". */
+  totalAmount: string | null;
+  currency: string | null;
+}
+
+export interface InquiryFacts {
+  inquiry: Pick<CustomerInquiryNew, 'summary' | 'message' | 'order_id'>;
+  customer: Pick<CustomerContext, 'lastOrders' | 'previousTickets'>;
+  /** The customer's other inquiries since {@link repeatContactSince}. */
+  recentInquiries: number;
+  /** The order the inquiry is about ({@link inquiryOrderId}), if the knowledge base has it. */
+  order?: OrderFacts;
+  refundHandoffThreshold: number;
+}
+
+/** The order an inquiry is about: the one it names, else the customer's latest. */
+export function inquiryOrderId(
+  inquiry: Pick<CustomerInquiryNew, 'order_id'>,
+  customer: Pick<CustomerContext, 'lastOrders'>,
+): string | undefined {
+  return inquiry.order_id ?? customer.lastOrders[0]?.order_id;
+}
+
+/** From when earlier inquiries count as a repeat contact. */
+export function repeatContactSince(inquiryTimestamp: string): string {
+  return new Date(Date.parse(inquiryTimestamp) - REPEAT_CONTACT_DAYS * DAY_MS).toISOString();
+}
+
+/**
+ * Whether the agent answers an inquiry itself or hands it to a person. It answers only what the
+ * knowledge base can say for sure (where an order is); anything that needs judgement or money
+ * (complaints, repeat contacts, refunds) goes to a person.
+ */
+export function assessInquiry(facts: InquiryFacts): InquiryAssessment {
+  const { inquiry, customer, order } = facts;
+  const text = `${inquiry.summary}\n${inquiry.message ?? ''}`;
+  if (COMPLAINT.test(text)) return { decision: 'handoff', reason: 'the customer is complaining', facts: {} };
+
+  const openTickets = customer.previousTickets.filter((t) => t.status !== 'closed').length;
+  if (openTickets > 0 || facts.recentInquiries >= REPEAT_CONTACT_LIMIT) {
+    return { decision: 'handoff', reason: 'repeat contact: the customer has written before about an open matter', facts: {} };
+  }
+
+  const orderId = inquiryOrderId(inquiry, customer);
+  if (REFUND.test(text)) {
+    const amount = Number(order?.totalAmount ?? NaN);
+    const threshold = facts.refundHandoffThreshold;
+    if (!Number.isFinite(amount) || amount > threshold) {
+      const of = Number.isFinite(amount) ? `of ${amount} ` : '';
+      return {
+        decision: 'handoff',
+        reason: `refund request ${of}above the ${threshold} threshold or of unknown amount`,
+        facts: orderId ? { orderId } : {},
+      };
+    }
+    return { decision: 'handoff', reason: 'refund requests are confirmed by a person', facts: { orderId: orderId ?? '' } };
+  }
+  if (ORDER_STATUS.test(text) && orderId) {
+    const status = order?.status ?? customer.lastOrders.find((o) => o.order_id === orderId)?.status;
+    if (status) {
+      const known: Record<string, string> = { orderId, orderStatus: status };
+      if (order?.carrier) known.carrier = order.carrier;
+      if (order?.trackingNumber) known.trackingNumber = order.trackingNumber;
+      if (order?.eta) known.eta = order.eta;
+      return { decision: 'answer', reason: 'order-status question answered from the knowledge base', facts: known };
+    }
+  }
+  return { decision: 'handoff', reason: 'the agent cannot answer this on its own', facts: orderId ? { orderId } : {} };
+}
+
+export interface ReturnRequest {
+  orderId: string;
+  items: LineItem[];
+  policyDays: number;
+  /** When the customer asked (the return.initiated event's time). */
+  requestedAt: string;
+}
+
+/**
+ * Whether a return is within policy: a delivered order, asked within the window, for items and
+ * quantities that were ordered (when the knowledge base has the order's lines), with a payment to
+ * refund. `ordered` empty means the lines are unknown, not that nothing was ordered.
+ */
+export function returnPolicy(
+  request: ReturnRequest,
+  order: OrderFacts | undefined,
+  ordered: ReadonlyArray<{ productId: string; quantity: number }>,
+  payment: { amount: string; currency: string } | undefined,
+): ReturnPolicyCheck {
+  const { orderId, policyDays } = request;
+  const refundAmount = Number(order?.totalAmount ?? payment?.amount ?? 0);
+  const currency = order?.currency ?? payment?.currency ?? 'USD';
+  const no = (reason: string): ReturnPolicyCheck => ({ eligible: false, reason, refundAmount, currency });
+  if (!order) return no(`order ${orderId} is not in the knowledge base`);
+  if (order.status !== 'delivered' || !order.statusEventAt) {
+    return no(`order ${orderId} has not been delivered (status ${order.status ?? 'unknown'})`);
+  }
+  const days = (Date.parse(request.requestedAt) - Date.parse(order.statusEventAt)) / DAY_MS;
+  if (days > policyDays) return no(`requested ${Math.floor(days)} days after delivery; the window is ${policyDays} days`);
+  if (ordered.length > 0) {
+    for (const item of request.items) {
+      const line = ordered.find((o) => o.productId === item.product_id);
+      if (!line) return no(`${item.product_id} is not part of order ${orderId}`);
+      if (item.quantity > line.quantity) return no(`${item.quantity} × ${item.product_id} returned but ${line.quantity} ordered`);
+    }
+  }
+  if (!(refundAmount > 0)) return no(`no payment on record for order ${orderId}`);
+  return { eligible: true, reason: `within the ${policyDays}-day window`, refundAmount, currency };
+}

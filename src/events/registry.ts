@@ -1,0 +1,303 @@
+import { z } from 'zod';
+import type * as workflows from '../../workflows';
+import type { BuiltinSource } from '../receiver/sources';
+import { base, currency, day, id, INQUIRY_CHANNELS, LineItem, money, ORDER_STATUSES, RETURN_CONDITIONS, timestamp } from './fields';
+
+/**
+ * The events hookline understands: ONE entry per `event_type`, holding everything the type needs.
+ * EVENT_TYPES, the parsing union, natural keys, routes, which built-in source may send what,
+ * `npm run send`'s samples and the bench mixes all derive from this object, so a new event type
+ * is an entry here plus its workflow, and a piece left out is a compile error.
+ */
+export interface EventSpec<S extends EventSchema = EventSchema, W extends WorkflowName = WorkflowName> {
+  schema: S;
+  /**
+   * The identity an event has when it carries no sender id (src/events/identity.ts): what stays
+   * the same when the sender redelivers the event, and differs between two genuine events.
+   */
+  naturalKey(event: z.output<S>): string;
+  /**
+   * The workflow (an export of workflows/index.ts) that does the agent's work for this event. A
+   * name, not the function: the receiver starts workflows by type name and never loads their code.
+   */
+  workflow: W;
+  /**
+   * The built-in sources allowed to send this type (least privilege: any other is quarantined).
+   * The first is the default, the one `npm run send <event type>` signs as.
+   */
+  sources: readonly [BuiltinSource, ...BuiltinSource[]];
+  /** A valid example, shaped like the seed's payloads; `npm run send` posts it and tests start from it. */
+  sample: Omit<z.output<S>, 'event_type'>;
+}
+
+export type WorkflowName = keyof typeof workflows;
+
+type EventSchema = z.ZodObject<{ event_type: z.ZodLiteral<string> } & z.ZodRawShape>;
+
+/**
+ * Infers the entry's event from its schema, so naturalKey and sample are checked against it, and
+ * keeps the workflow's name exact, so src/events/routing.ts can check the workflow takes the event.
+ */
+function event<S extends EventSchema, W extends WorkflowName>(spec: EventSpec<S, W>): EventSpec<S, W> {
+  return spec;
+}
+
+const payment = {
+  ...base,
+  payment_id: id('payment_id'),
+  order_id: id('order_id'),
+  customer_id: z.string().max(128).optional(),
+  amount: money,
+  currency,
+};
+
+const shipment = {
+  ...base,
+  order_id: id('order_id'),
+  customer_id: z.string().max(128).optional(),
+  tracking_number: id('tracking_number'),
+  carrier: z.string().min(1).max(64),
+};
+
+// The four seed examples verbatim (order, inquiry, payment, return); the sandbox CRM knows CUST-67890.
+export const EVENTS = {
+  'order.status_updated': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('order.status_updated'),
+      order_id: id('order_id'),
+      customer_id: id('customer_id'),
+      previous_status: z.enum(ORDER_STATUSES).optional(),
+      new_status: z.enum(ORDER_STATUSES),
+      tracking_number: z.string().max(128).optional(),
+      carrier: z.string().max(64).optional(),
+      eta: day.optional(),
+      items: z.array(LineItem).optional(),
+      total_amount: money.optional(),
+      currency: currency.optional(),
+    }),
+    // The same status can recur (shipped → delayed → shipped); the timestamp tells them apart
+    // while a redelivery of one transition keeps it.
+    naturalKey: (e) => `${e.order_id}:${e.new_status}:${e.timestamp}`,
+    workflow: 'orderStatusWorkflow',
+    sources: ['oms'],
+    sample: {
+      timestamp: '2023-10-27T10:30:00Z',
+      order_id: 'ORD-12345',
+      customer_id: 'CUST-67890',
+      previous_status: 'processing',
+      new_status: 'shipped',
+      tracking_number: 'TRK-ABCDEF123',
+      carrier: 'FedEx',
+      eta: '2023-10-30',
+    },
+  }),
+
+  'customer.inquiry.new': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('customer.inquiry.new'),
+      inquiry_id: id('inquiry_id'),
+      customer_id: id('customer_id'),
+      summary: z.string().min(1).max(2000),
+      message: z.string().max(20000).optional(),
+      source: z.enum(INQUIRY_CHANNELS),
+      order_id: z.string().max(128).optional(),
+    }),
+    naturalKey: (e) => e.inquiry_id,
+    workflow: 'customerInquiryWorkflow',
+    sources: ['crm'],
+    sample: {
+      timestamp: '2023-10-27T11:00:00Z',
+      inquiry_id: 'INQ-98765',
+      customer_id: 'CUST-67890',
+      summary: 'Question about a recent order.',
+      source: 'email',
+    },
+  }),
+
+  'payment.succeeded': event({
+    schema: z.object({ ...payment, event_type: z.literal('payment.succeeded') }),
+    naturalKey: (e) => e.payment_id,
+    workflow: 'paymentEventWorkflow',
+    sources: ['payments'],
+    sample: { timestamp: '2023-10-27T11:30:00Z', payment_id: 'PMT-ABCXYZ', order_id: 'ORD-12345', amount: 99.99, currency: 'USD' },
+  }),
+
+  'payment.failed': event({
+    schema: z.object({ ...payment, event_type: z.literal('payment.failed'), failure_reason: z.string().max(500).optional() }),
+    naturalKey: (e) => e.payment_id,
+    workflow: 'paymentEventWorkflow',
+    sources: ['payments'],
+    sample: {
+      timestamp: '2023-10-27T11:31:00Z',
+      payment_id: 'PMT-DECLINED1',
+      order_id: 'ORD-12345',
+      customer_id: 'CUST-67890',
+      amount: 99.99,
+      currency: 'USD',
+      failure_reason: 'card_declined',
+    },
+  }),
+
+  'payment.refunded': event({
+    schema: z.object({ ...payment, event_type: z.literal('payment.refunded'), refund_id: z.string().max(128).optional() }),
+    naturalKey: (e) => e.payment_id,
+    workflow: 'paymentEventWorkflow',
+    sources: ['payments'],
+    sample: {
+      timestamp: '2023-11-02T09:00:00Z',
+      payment_id: 'PMT-ABCXYZ',
+      order_id: 'ORD-12345',
+      customer_id: 'CUST-67890',
+      amount: 99.99,
+      currency: 'USD',
+      refund_id: 'RFD-1001',
+    },
+  }),
+
+  // Both return events go to the return's one long-lived workflow through the relay.
+  'return.initiated': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('return.initiated'),
+      return_id: id('return_id'),
+      order_id: id('order_id'),
+      customer_id: id('customer_id'),
+      items: z.array(LineItem).min(1, 'a return needs at least one item'),
+      reason: z.string().max(500),
+    }),
+    naturalKey: (e) => e.return_id,
+    workflow: 'returnEventRelayWorkflow',
+    sources: ['oms'],
+    sample: {
+      timestamp: '2023-10-27T12:00:00Z',
+      return_id: 'RET-54321',
+      order_id: 'ORD-00112',
+      customer_id: 'CUST-67890',
+      items: [{ product_id: 'PROD-A', quantity: 1 }],
+      reason: 'Item too large',
+    },
+  }),
+
+  'return.received': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('return.received'),
+      return_id: id('return_id'),
+      order_id: z.string().max(128).optional(),
+      items: z.array(LineItem).optional(),
+      condition: z.enum(RETURN_CONDITIONS).default('resellable'),
+    }),
+    naturalKey: (e) => e.return_id,
+    workflow: 'returnEventRelayWorkflow',
+    // The carrier scans the parcel in; the OMS may report the warehouse's receipt instead.
+    sources: ['carrier', 'oms'],
+    sample: {
+      timestamp: '2023-11-03T15:00:00Z',
+      return_id: 'RET-54321',
+      order_id: 'ORD-00112',
+      items: [{ product_id: 'PROD-A', quantity: 1 }],
+      condition: 'resellable',
+    },
+  }),
+
+  'shipment.delivered': event({
+    schema: z.object({ ...shipment, event_type: z.literal('shipment.delivered'), delivered_at: timestamp.optional() }),
+    naturalKey: (e) => `${e.tracking_number}:${e.timestamp}`,
+    workflow: 'shipmentEventWorkflow',
+    sources: ['carrier'],
+    sample: {
+      timestamp: '2023-10-30T14:05:00Z',
+      order_id: 'ORD-12345',
+      customer_id: 'CUST-67890',
+      tracking_number: 'TRK-ABCDEF123',
+      carrier: 'FedEx',
+      delivered_at: '2023-10-30T14:02:00Z',
+    },
+  }),
+
+  'shipment.delayed': event({
+    schema: z.object({
+      ...shipment,
+      event_type: z.literal('shipment.delayed'),
+      new_eta: day.optional(),
+      delay_reason: z.string().max(500).optional(),
+    }),
+    naturalKey: (e) => `${e.tracking_number}:${e.timestamp}`,
+    workflow: 'shipmentEventWorkflow',
+    sources: ['carrier'],
+    sample: {
+      timestamp: '2023-10-29T08:00:00Z',
+      order_id: 'ORD-12345',
+      customer_id: 'CUST-67890',
+      tracking_number: 'TRK-ABCDEF123',
+      carrier: 'FedEx',
+      new_eta: '2023-11-01',
+      delay_reason: 'weather in the Memphis hub',
+    },
+  }),
+
+  'shipment.exception': event({
+    schema: z.object({
+      ...shipment,
+      event_type: z.literal('shipment.exception'),
+      exception_code: z.string().min(1).max(64),
+      description: z.string().max(1000).optional(),
+    }),
+    naturalKey: (e) => `${e.tracking_number}:${e.timestamp}`,
+    workflow: 'shipmentEventWorkflow',
+    sources: ['carrier'],
+    sample: {
+      timestamp: '2023-10-29T09:00:00Z',
+      order_id: 'ORD-12345',
+      customer_id: 'CUST-67890',
+      tracking_number: 'TRK-ABCDEF123',
+      carrier: 'FedEx',
+      exception_code: 'DAMAGED_IN_TRANSIT',
+      description: 'Package damaged at sort facility',
+    },
+  }),
+
+  'inventory.stock_shortage': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('inventory.stock_shortage'),
+      product_id: id('product_id'),
+      available_quantity: z.number().int().nonnegative(),
+      expected_restock_date: day.optional(),
+      affected_order_ids: z.array(id('order_id')).optional(),
+    }),
+    naturalKey: (e) => `${e.product_id}:${e.timestamp}`,
+    workflow: 'stockShortageWorkflow',
+    sources: ['oms'],
+    sample: { timestamp: '2023-10-27T13:00:00Z', product_id: 'PROD-A', available_quantity: 0, expected_restock_date: '2023-11-10' },
+  }),
+
+  'customer.updated': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('customer.updated'),
+      customer_id: id('customer_id'),
+      changes: z
+        .object({ name: z.string().max(200).optional(), email: z.email().optional(), phone: z.string().max(40).optional() })
+        .refine((c) => Object.keys(c).length > 0, 'changes must name at least one field'),
+    }),
+    naturalKey: (e) => `${e.customer_id}:${e.timestamp}`,
+    workflow: 'customerUpdatedWorkflow',
+    sources: ['crm'],
+    sample: { timestamp: '2023-10-27T13:30:00Z', customer_id: 'CUST-67890', changes: { phone: '+1-555-0100' } },
+  }),
+};
+
+type Events = typeof EVENTS;
+export type EventType = keyof Events;
+export type EventOf<T extends EventType> = z.output<Events[T]['schema']>;
+
+/** Compiles only when every member of R is `true`; a member that is not names what is wrong. */
+export type AllTrue<R extends Record<string, true>> = R;
+
+// Each entry's key is the event_type its schema accepts: `EVENTS['payment.failed']` cannot parse refunds.
+export type KeysMatchTheirSchemas = AllTrue<{
+  [T in EventType]: [EventOf<T>['event_type']] extends [T] ? ([T] extends [EventOf<T>['event_type']] ? true : T) : T;
+}>;
