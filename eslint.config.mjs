@@ -64,6 +64,7 @@ export default tseslint.config(
                 '!../src/agent',
                 '../src/agent/*',
                 '!../src/agent/types',
+                '!../src/agent/guardrails',
                 '!../src/handoff',
                 '../src/handoff/*',
                 '!../src/handoff/permissions',

@@ -6,6 +6,8 @@ import type { Schema } from '../src/db/schema';
 import type { Notifier } from '../src/notify';
 import { drafting } from './drafting';
 import { knowledgeBase } from './knowledge-base';
+import { createModelActivities } from './model';
+import type { ChatModel } from '../src/llm/model';
 import { notifications } from './notifications';
 import { partners } from './partners';
 import { relay, type RelayDeps } from './relay';
@@ -13,6 +15,7 @@ import { agentSettings } from './settings';
 
 export type { DraftingActivities } from './drafting';
 export type { KnowledgeBaseActivities } from './knowledge-base';
+export type { DraftStep, ModelActivities, ModelUsage } from './model';
 export type { NotificationActivities } from './notifications';
 export type { LookupActivities, PartnerActivities } from './partners';
 export type { RelayActivities } from './relay';
@@ -26,6 +29,8 @@ export interface ActivityDeps {
   notifier: Notifier;
   responder: Responder;
   settings: AgentSettings;
+  /** The language model (LLM_*); without one its activities are not registered and workflows never call them. */
+  model?: ChatModel;
 }
 
 /**
@@ -41,5 +46,6 @@ export function createActivities(deps: ActivityDeps, relayDeps: RelayDeps) {
     ...drafting(deps),
     ...agentSettings(deps),
     ...relay(relayDeps),
+    ...(deps.model ? createModelActivities({ model: deps.model }) : {}),
   };
 }

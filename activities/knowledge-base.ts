@@ -3,7 +3,15 @@ import type { Kysely } from 'kysely';
 import { assessInquiry, inquiryOrderId, repeatContactSince, returnPolicy, type OrderFacts } from '../src/agent/policy';
 import type { AgentSettings, CustomerContext, InquiryAssessment, ReturnPolicyCheck } from '../src/agent/types';
 import * as repo from '../src/db/repo';
-import { paymentStatusOf, type InquiryDecision, type Order, type ReturnRecordStatus, type Schema } from '../src/db/schema';
+import type { ToolName } from '../src/agent/prompts';
+import {
+  paymentStatusOf,
+  type InquiryDecidedBy,
+  type InquiryDecision,
+  type Order,
+  type ReturnRecordStatus,
+  type Schema,
+} from '../src/db/schema';
 import type {
   CustomerInquiryNew,
   CustomerUpdated,
@@ -148,7 +156,15 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       });
     },
 
-    async recordInquiry(input: { inquiry: CustomerInquiryNew; decision: InquiryDecision; reason: string; reply?: string }): Promise<void> {
+    async recordInquiry(input: {
+      inquiry: CustomerInquiryNew;
+      decision: InquiryDecision;
+      reason: string;
+      reply?: string;
+      decidedBy?: InquiryDecidedBy;
+      model?: { name: string; tokensIn: number; tokensOut: number };
+      fallbackReason?: string;
+    }): Promise<void> {
       const { inquiry } = input;
       await repo.createInquiry(db, {
         inquiryId: inquiry.inquiry_id,
@@ -162,7 +178,34 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         decision: input.decision,
         reason: input.reason,
         reply: input.reply,
+        decidedBy: input.decidedBy,
+        model: input.model,
+        fallbackReason: input.fallbackReason,
       });
+    },
+
+    /**
+     * A lookup the model asked for while drafting, answered from the knowledge base. Only the
+     * inquiring customer's own orders and returns are found: whatever the customer's text talks
+     * the model into asking for, another customer's data is "not found".
+     */
+    async lookupForModel(input: { customerId: string; name: ToolName; arguments: Record<string, string> }): Promise<object> {
+      const notFound = { found: false };
+      const id = String(input.arguments.order_id ?? input.arguments.return_id ?? '').slice(0, 128);
+      if (input.name === 'lookup_return') {
+        const ret = await repo.getReturn(db, id);
+        if (!ret || ret.customer_id !== input.customerId) return notFound;
+        return { found: true, return_id: ret.id, order_id: ret.order_id, status: ret.status, tracking_number: ret.tracking_number };
+      }
+      const order = await repo.getOrder(db, id);
+      if (!order || order.customer_id !== input.customerId) return notFound;
+      if (input.name === 'lookup_payment') {
+        const payments = await repo.listPayments(db, id);
+        return { found: true, order_id: id, payments: payments.map((p) => ({ status: p.status, amount: p.amount, currency: p.currency })) };
+      }
+      const shipment = { carrier: order.carrier, tracking_number: order.tracking_number, eta: order.eta };
+      if (input.name === 'lookup_shipment') return { found: true, order_id: id, status: order.status, ...shipment };
+      return { found: true, order_id: id, status: order.status, ...shipment, total: order.total_amount, currency: order.currency };
     },
 
     /** The facts a return's policy check needs, read here; the decision is src/agent/policy.ts's. */

@@ -32,8 +32,9 @@ Commands:
         Take an escalation (refused if someone else holds it; a lead takes it over).
   release <id>
         Give a claimed escalation back to the queue (yours; a lead may release anyone's).
-  reply <id> "text"
-        Message the customer; you must hold the claim.
+  reply <id> "text" | reply <id> --suggested
+        Message the customer; you must hold the claim. --suggested sends the reply the agent
+        drafted (show prints it), unchanged; to edit it, copy it into "text".
   resolve <id> --outcome approve|deny|resolved [--note "..."]
         Close it. return-approval takes approve or deny (a lead, or the agent holding it);
         everything else takes resolved.
@@ -113,6 +114,7 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
         agent: { type: 'string' },
         outcome: { type: 'string' },
         note: { type: 'string' },
+        suggested: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -192,7 +194,12 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
     }
     case 'reply': {
       const id = needId();
-      const text = rest.slice(1).join(' ').trim();
+      let text = rest.slice(1).join(' ').trim();
+      if (values.suggested) {
+        if (text) throw new UsageError('reply takes the text or --suggested, not both.');
+        text = (await desk.show(id)).suggestedReply ?? '';
+        if (!text) throw new UsageError(`${id} has no suggested reply; write one: npm run handoff -- reply ${id} "…"`);
+      }
       if (!text) throw new UsageError('reply needs the text to send, e.g. npm run handoff -- reply <id> "Sorry about that…"');
       const c = await desk.reply(id, text);
       out(`Reply sent to customer ${c.customerId}.`);
@@ -258,6 +265,11 @@ export function formatConversation(c: Conversation, now: Date): string[] {
   if (facts.length > 0) {
     lines.push('  Facts:');
     lines.push(...alignColumns(facts.map(([k, v]) => [k, oneLine(v)])).map((l) => `    ${l}`));
+  }
+
+  if (c.suggestedReply && c.status !== 'resolved') {
+    lines.push('', 'Suggested reply (npm run handoff -- reply <id> --suggested sends it):');
+    lines.push(`  ${c.suggestedReply.replace(/\n/g, '\n  ')}`);
   }
 
   lines.push('', 'Messages:');

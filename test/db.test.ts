@@ -130,7 +130,7 @@ describe.each(targets)('database on $name', (target) => {
     const url = await target.freshUrl();
     const first = await open(url);
     expect(first.dialect).toBe(target.name);
-    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner']);
+    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner', '0004_inquiry_model']);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
     expect(await migrateToLatest(second)).toEqual([]);
@@ -183,7 +183,7 @@ describe.each(targets)('database on $name', (target) => {
       await Promise.all(runs.map((r) => r.ready));
       for (const r of runs) r.child.stdin.write('go\n');
       const applied = (await Promise.all(runs.map((r) => r.done))).map((out) => JSON.parse(out.trim()) as string[]);
-      expect(applied.flat()).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner']);
+      expect(applied.flat()).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner', '0004_inquiry_model']);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
       // Only those still waiting for "go" after a sibling failed.

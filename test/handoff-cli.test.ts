@@ -43,6 +43,28 @@ describe('handoff CLI', () => {
     await terminateAll(t.env, raised);
   });
 
+  it('shows the suggested reply and sends it with --suggested', async () => {
+    const { id } = await escalate();
+    const shown = await vi.waitFor(
+      async () => {
+        const r = await cli('show', id);
+        expect(r.code).toBe(0);
+        expect(r.out).toContain('Suggested reply');
+        return r.out;
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    const suggested = (await service.show(id)).suggestedReply!;
+    expect(suggested).toMatch(/^Thanks for reaching out, Alice\. /);
+    expect(shown).toContain(suggested);
+    expect((await cli('reply', id, 'typed text', '--suggested')).err).toContain('the text or --suggested, not both');
+    expect((await cli('claim', id)).code).toBe(0);
+    const sent = await cli('reply', id, '--suggested');
+    expect(sent.code, sent.err).toBe(0);
+    const c = await service.show(id);
+    expect(c.messages.filter((m) => m.from === 'agent').map((m) => m.text)).toEqual([suggested]);
+  });
+
   it('lists, shows, claims, replies and resolves an escalation', async () => {
     const { id, workflowId } = await escalate();
 

@@ -94,6 +94,11 @@ describe('the inbox page in a real browser', () => {
     expect(await testid(page, 'conv-messages').textContent()).toContain('This is unacceptable, my order arrived broken');
     expect(await testid(page, 'conv-sla').textContent()).not.toBe('—');
     expect(await testid(page, 'resolve-outcome').locator('option').allTextContents()).toEqual(['resolved']);
+    // The agent's suggested reply waits in the reply box, marked as a draft to edit.
+    const suggested = (await service.show(id)).suggestedReply;
+    expect(suggested).toMatch(/^Thanks for reaching out/);
+    expect(await testid(page, 'reply-text').inputValue()).toBe(suggested);
+    expect(await testid(page, 'suggested-note').isVisible()).toBe(true);
 
     // Someone else got there first: the button shows the workflow's refusal.
     await service.claim(id, { name: 'bob', role: 'agent' });

@@ -3,6 +3,7 @@ import type {
   DraftingActivities,
   KnowledgeBaseActivities,
   LookupActivities,
+  ModelActivities,
   NotificationActivities,
   PartnerActivities,
   RelayActivities,
@@ -67,6 +68,17 @@ const PROFILES = {
     startToCloseTimeout: '60s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
   },
+  /**
+   * The language model: one call each (understanding, a drafting turn). It heartbeats while it
+   * waits; a 429 waits out the endpoint's Retry-After (the activity sets the next delay), 5xx,
+   * timeouts and malformed answers are retried a few times, a 400 not at all. After that the
+   * workflow falls back to the rules and templates, so the budget is small on purpose.
+   */
+  languageModel: {
+    startToCloseTimeout: '2m',
+    heartbeatTimeout: '10s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+  },
 } as const;
 
 export const knowledgeBase = proxyLocalActivities<KnowledgeBaseActivities>(PROFILES.knowledgeBase);
@@ -74,6 +86,7 @@ export const partners = proxyActivities<PartnerActivities>(PROFILES.partners);
 export const lookups = proxyActivities<LookupActivities>(PROFILES.lookups);
 export const relay = proxyLocalActivities<RelayActivities>(PROFILES.relay);
 export const drafting = proxyActivities<DraftingActivities>(PROFILES.model);
+export const languageModel = proxyActivities<ModelActivities>(PROFILES.languageModel);
 
 /** The worker's settings, read once per run and recorded in history so replays see the same. */
 export const settings = proxyLocalActivities<SettingsActivities>({

@@ -87,6 +87,7 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     // opening announcement is out already shows when it falls due.
     slaDeadline: new Date(Date.now() + request.unclaimedSlaMs).toISOString(),
     decideBy: request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined,
+    ...(request.suggestedReply ? { suggestedReply: request.suggestedReply } : {}),
   };
   // Every change bumps the epoch so the SLA loop restarts its timer from the latest change.
   let epoch = 0;

@@ -126,6 +126,11 @@ interface ConversationFields {
   /** When an undecided escalation decides itself (return approvals deny on expiry). */
   decideBy?: string;
   note?: string;
+  /**
+   * A reply the agent drafted for the person to edit and send (the inbox puts it in the reply
+   * box, `npm run handoff -- reply <id> --suggested` sends it as is). Never sent by itself.
+   */
+  suggestedReply?: string;
 }
 
 /** One kind's conversation: its facts and outcomes are that kind's. */
@@ -197,6 +202,8 @@ interface EscalationFields {
   customer?: CustomerContext;
   /** The customer's own words, when there are some (an inquiry). */
   customerMessage?: string;
+  /** A reply the agent drafted but may not send without a person (see ConversationFields.suggestedReply). */
+  suggestedReply?: string;
   priority?: number;
   /** Undecided after this long, the escalation ends with outcome `expired`. */
   decideWithinMs?: number;

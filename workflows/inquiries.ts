@@ -1,35 +1,97 @@
-import { isCancellation, workflowInfo } from '@temporalio/workflow';
-import type { CustomerContext } from '../src/agent/types';
+import { isCancellation, log, workflowInfo } from '@temporalio/workflow';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { DraftStep, ModelUsage } from '../activities';
+import { describeFindings, reviewDraft } from '../src/agent/guardrails';
+import type { AgentSettings, CustomerContext } from '../src/agent/types';
+import type { Understanding } from '../src/agent/understanding';
+import type { InquiryDecidedBy, InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
-import type { InquiryDecision } from '../src/db/schema';
-import { drafting, knowledgeBase, notifications, partners, settings } from './activities';
+import { drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
 import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
 
-export interface InquiryResult {
+/** How the decision was reached, for the Temporal UI (the run's result), the inquiry's record and its log line. */
+export interface InquiryPath {
+  decidedBy: InquiryDecidedBy;
+  model?: string;
+  tokensIn?: number;
+  tokensOut?: number;
+  /** What the model made of the inquiry, when it was asked and answered. */
+  understanding?: Understanding;
+  /** Why the rules or a person took over from the model (it failed, or its draft promised too much). */
+  fallbackReason?: string;
+}
+
+export interface InquiryResult extends InquiryPath {
   decision: InquiryDecision;
   reason: string;
   reply?: string;
   handoff?: EscalationResult<'inquiry'>;
 }
 
+/** Drafting turns the model gets (lookups in between) before it must answer. */
+const MAX_DRAFT_TURNS = 3;
+
 /**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the
  * customer's history, then either answers from what it knows or hands the conversation to a person.
  * When the CRM cannot answer for good (an unknown customer, a request it rejects), the agent
  * cannot judge the question, so a person gets it: a customer's question never ends in a failed run.
+ *
+ * With a language model configured (LLM_*), the model reads the inquiry and drafts the reply, but
+ * the hard rules stay in charge: a complaint, a repeat contact or a refund reaches a person
+ * whatever the model says (it can add reasons to hand over, never remove one), and a draft that
+ * promises money, a refund, a date or an action is held for a person to approve. A model that is
+ * down, slow, rate-limiting or answering nonsense never fails the run: after its retries the rules
+ * and templates decide, and the record says so.
  */
 export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inquiry.new'>): Promise<InquiryResult> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
+  const path: InquiryPath = { decidedBy: 'rules' };
+  let config: AgentSettings | undefined;
+  const agentSettings = async () => (config ??= await settings.agentSettings());
+
+  const spent = (usage: ModelUsage) => {
+    path.decidedBy = 'model';
+    path.model = usage.model;
+    path.tokensIn = (path.tokensIn ?? 0) + usage.tokensIn;
+    path.tokensOut = (path.tokensOut ?? 0) + usage.tokensOut;
+  };
+  const fellBack = (why: string, err?: unknown) => {
+    path.fallbackReason ??= err === undefined ? why : `${why}: ${failureCause(err)}`.slice(0, 300);
+  };
+
+  async function record(decision: InquiryDecision, reason: string, reply?: string): Promise<void> {
+    await knowledgeBase.recordInquiry({
+      inquiry: event,
+      decision,
+      reason,
+      reply,
+      decidedBy: path.decidedBy,
+      ...(path.model ? { model: { name: path.model, tokensIn: path.tokensIn ?? 0, tokensOut: path.tokensOut ?? 0 } } : {}),
+      ...(path.fallbackReason ? { fallbackReason: path.fallbackReason } : {}),
+    });
+    // Identifiers and figures only: the customer's words and name stay out of log lines.
+    log.info('inquiry decided', {
+      inquiryId: event.inquiry_id,
+      decision,
+      decidedBy: path.decidedBy,
+      model: path.model,
+      tokensIn: path.tokensIn,
+      tokensOut: path.tokensOut,
+      intent: path.understanding?.intent,
+      fallbackReason: path.fallbackReason,
+    });
+  }
 
   async function handOver(
     reason: string,
     facts: Pick<InquiryFacts, 'orderId' | 'crm'>,
     customer?: CustomerContext,
+    suggestedReply?: string,
   ): Promise<InquiryResult> {
-    await knowledgeBase.recordInquiry({ inquiry: event, decision: 'handoff', reason });
-    // Read only here: an inquiry the agent answers itself needs no settings.
-    const config = await settings.agentSettings();
+    await record('handoff', reason);
+    const { handoffUnclaimedSlaMs, handoffUnansweredSlaMs } = await agentSettings();
     const handoff = await escalate({
       kind: 'inquiry',
       queue: 'support',
@@ -38,10 +100,21 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       customer,
       facts: { inquiryId: event.inquiry_id, summary: event.summary, channel: event.source, ...facts },
       customerMessage: event.message ?? event.summary,
-      unclaimedSlaMs: config.handoffUnclaimedSlaMs,
-      unansweredSlaMs: config.handoffUnansweredSlaMs,
+      ...(suggestedReply ? { suggestedReply } : {}),
+      unclaimedSlaMs: handoffUnclaimedSlaMs,
+      unansweredSlaMs: handoffUnansweredSlaMs,
     });
-    return { decision: 'handoff', reason, handoff };
+    return { decision: 'handoff', reason, handoff, ...path };
+  }
+
+  async function answer(reply: string, reason: string): Promise<InquiryResult> {
+    await record('answered', reason, reply);
+    await notifications.notifyCustomer({
+      idempotencyKey: `${workflowId}:reply`,
+      customerId: event.customer_id,
+      message: { kind: 'inquiry-reply', inquiryId: event.inquiry_id, text: reply },
+    });
+    return { decision: 'answered', reason, reply, ...path };
   }
 
   let customer: CustomerContext;
@@ -53,17 +126,99 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     return handOver(`the CRM could not tell who customer ${event.customer_id} is: ${cause}`, { crm: cause });
   }
   const assessment = await knowledgeBase.assessInquiry({ inquiry: event, customer });
+  const orderFacts = () => (assessment.facts.orderId ? { orderId: assessment.facts.orderId } : {});
 
-  if (assessment.decision === 'answer') {
-    const reply = await drafting.draftReply({ inquiry: event, customer, assessment });
-    await knowledgeBase.recordInquiry({ inquiry: event, decision: 'answered', reason: assessment.reason, reply });
-    await notifications.notifyCustomer({
-      idempotencyKey: `${workflowId}:reply`,
-      customerId: event.customer_id,
-      message: { kind: 'inquiry-reply', inquiryId: event.inquiry_id, text: reply },
-    });
-    return { decision: 'answered', reason: assessment.reason, reply };
+  const withModel = (await agentSettings()).model !== undefined;
+  if (!withModel) {
+    const template = await drafting.draftReply({ inquiry: event, customer, assessment });
+    if (assessment.decision === 'answer') return answer(template, assessment.reason);
+    // The template's holding reply, for the person to edit: every inquiry escalation carries one.
+    return handOver(assessment.reason, orderFacts(), customer, template);
   }
-  const { orderId } = assessment.facts;
-  return handOver(assessment.reason, orderId ? { orderId } : {}, customer);
+
+  // --- with a language model -------------------------------------------------------------------
+  /** What the lookups answered: a date or amount the draft takes from them restates a fact, it promises nothing. */
+  const lookedUp: string[] = [];
+  /** The model's draft, or undefined when it could not give one (recorded as the fallback reason). */
+  async function modelDraft(understanding: Understanding | undefined): Promise<string | undefined> {
+    const turns: ChatCompletionMessageParam[] = [];
+    try {
+      for (let turn = 1; turn <= MAX_DRAFT_TURNS; turn++) {
+        const step: DraftStep = await languageModel.draftTurn({
+          inquiry: event,
+          customer,
+          understanding,
+          facts: assessment.facts,
+          turns,
+          allowLookups: turn < MAX_DRAFT_TURNS,
+        });
+        spent(step.usage);
+        if (step.kind === 'reply') return step.text;
+        turns.push(step.assistant);
+        for (const call of step.calls) {
+          const found = await knowledgeBase.lookupForModel({ customerId: event.customer_id, name: call.name, arguments: call.arguments });
+          lookedUp.push(
+            ...Object.values(found)
+              .filter((v): v is string | number => typeof v === 'string' || typeof v === 'number')
+              .map(String),
+          );
+          turns.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(found) });
+        }
+      }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      fellBack('the model could not draft a reply', err);
+    }
+    return undefined;
+  }
+  /** A suggestion for the person who takes it over: the model's, else the template's. */
+  const suggestion = async (understanding?: Understanding) =>
+    (await modelDraft(understanding)) ?? (await drafting.draftReply({ inquiry: event, customer, assessment }));
+
+  if (assessment.firm) return handOver(assessment.reason, orderFacts(), customer, await suggestion());
+
+  let understanding: Understanding | undefined;
+  try {
+    const understood = await languageModel.understandInquiry({ inquiry: event, customer });
+    spent(understood.usage);
+    understanding = understood.understanding;
+    path.understanding = understanding;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    fellBack('the model could not read the inquiry', err);
+  }
+
+  if (!understanding) {
+    // The rules alone, as without a model.
+    if (assessment.decision === 'answer') {
+      return answer(await drafting.draftReply({ inquiry: event, customer, assessment }), assessment.reason);
+    }
+    return handOver(assessment.reason, orderFacts(), customer, await drafting.draftReply({ inquiry: event, customer, assessment }));
+  }
+
+  const needsPerson = understanding.needs_person || ['complaint', 'refund', 'return'].includes(understanding.intent);
+  if (needsPerson) {
+    const judged = `${understanding.intent}, ${understanding.sentiment}`;
+    const reason = `the model judged that a person should handle it (${judged}): ${understanding.reason}`;
+    return handOver(reason, orderFacts(), customer, await suggestion(understanding));
+  }
+
+  const draft = await modelDraft(understanding);
+  if (draft === undefined) {
+    if (assessment.decision === 'answer') {
+      return answer(await drafting.draftReply({ inquiry: event, customer, assessment }), assessment.reason);
+    }
+    return handOver(assessment.reason, orderFacts(), customer, await drafting.draftReply({ inquiry: event, customer, assessment }));
+  }
+  const verdict = reviewDraft(draft, [...Object.values(assessment.facts), ...lookedUp]);
+  if (!verdict.sendable) {
+    fellBack(`the drafted reply promises ${describeFindings(verdict.findings)}`);
+    return handOver(
+      `the drafted reply needs a person's approval: it promises ${describeFindings(verdict.findings)}`,
+      orderFacts(),
+      customer,
+      draft,
+    );
+  }
+  return answer(draft, `answered by the model (${understanding.intent})`);
 }

@@ -16,24 +16,51 @@ export interface DraftVerdict {
 }
 
 const MONEY = /(?:[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)/gi;
-const REFUND =
-  /\b(refund(?:ed|ing|s)?|reimburs\w*|money back|compensat\w*|credit(?:ed)? (?:to )?your (?:account|card)|store credit|voucher|discount|free of charge|chargeback)\b/gi;
-const MONTHS =
-  'jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?';
+const words = (list: string[]) => new RegExp(String.raw`\b(?:${list.join('|')})\b`, 'gi');
+const REFUND = words([
+  String.raw`refund(?:ed|ing|s)?`,
+  String.raw`reimburs\w*`,
+  'money back',
+  String.raw`compensat\w*`,
+  String.raw`credit(?:ed)? (?:to )?your (?:account|card)`,
+  'store credit',
+  'voucher',
+  'discount',
+  'free of charge',
+  'chargeback',
+]);
+const MONTHS = [
+  'jan(?:uary)?',
+  'feb(?:ruary)?',
+  'mar(?:ch)?',
+  'apr(?:il)?',
+  'may',
+  'jun(?:e)?',
+  'jul(?:y)?',
+  'aug(?:ust)?',
+  'sep(?:t(?:ember)?)?',
+  'oct(?:ober)?',
+  'nov(?:ember)?',
+  'dec(?:ember)?',
+].join('|');
 const DATE = new RegExp(
   [
     String.raw`\b\d{4}-\d{2}-\d{2}\b`,
     String.raw`\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b`,
     String.raw`\b(?:${MONTHS})\.? \d{1,2}(?:st|nd|rd|th)?\b`,
     String.raw`\b\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:${MONTHS})\b`,
-    String.raw`\b(?:today|tonight|tomorrow|next week|this week|(?:by|on|before|until) (?:mon|tues|wednes|thurs|fri|satur|sun)day)\b`,
+    String.raw`\b(?:today|tonight|tomorrow|next week|this week)\b`,
+    String.raw`\b(?:by|on|before|until) (?:mon|tues|wednes|thurs|fri|satur|sun)day\b`,
     String.raw`\bwithin \d+ (?:hours?|days?|weeks?|business days?)\b`,
   ].join('|'),
   'gi',
 );
 /** First person, done or about to be done: "I have cancelled", "we'll send", "I've arranged". */
-const ACTION =
-  /\b(?:i|we)(?:'ve| have|'ll| will| am going to| are going to|'m going to)? (?:just |already |now )?(?:cancel|issu|process|ship|send|sent|arrang|approv|replac|expedit|upgrad|waiv|escalat|refund|credit|book|schedul|rush)\w*/gi;
+const ACTION = new RegExp(
+  String.raw`\b(?:i|we)(?:'ve| have|'ll| will| am going to| are going to|'m going to)? (?:just |already |now )?` +
+    String.raw`(?:cancel|issu|process|ship|send|sent|arrang|approv|replac|expedit|upgrad|waiv|escalat|refund|credit|book|schedul|rush)\w*`,
+  'gi',
+);
 
 /** Whether `quote` is one of the facts the agent holds (an order's ETA, its amount), so saying it promises nothing new. */
 function known(quote: string, facts: readonly string[]): boolean {

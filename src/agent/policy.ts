@@ -58,11 +58,11 @@ export function repeatContactSince(inquiryTimestamp: string): string {
 export function assessInquiry(facts: InquiryFacts): InquiryAssessment {
   const { inquiry, customer, order } = facts;
   const text = `${inquiry.summary}\n${inquiry.message ?? ''}`;
-  if (COMPLAINT.test(text)) return { decision: 'handoff', reason: 'the customer is complaining', facts: {} };
+  if (COMPLAINT.test(text)) return { decision: 'handoff', firm: true, reason: 'the customer is complaining', facts: {} };
 
   const openTickets = customer.previousTickets.filter((t) => t.status !== 'closed').length;
   if (openTickets > 0 || facts.recentInquiries >= REPEAT_CONTACT_LIMIT) {
-    return { decision: 'handoff', reason: 'repeat contact: the customer has written before about an open matter', facts: {} };
+    return { decision: 'handoff', firm: true, reason: 'repeat contact: the customer has written before about an open matter', facts: {} };
   }
 
   const orderId = inquiryOrderId(inquiry, customer);
@@ -73,11 +73,12 @@ export function assessInquiry(facts: InquiryFacts): InquiryAssessment {
       const of = Number.isFinite(amount) ? `of ${amount} ` : '';
       return {
         decision: 'handoff',
+        firm: true,
         reason: `refund request ${of}above the ${threshold} threshold or of unknown amount`,
         facts: orderId ? { orderId } : {},
       };
     }
-    return { decision: 'handoff', reason: 'refund requests are confirmed by a person', facts: { orderId: orderId ?? '' } };
+    return { decision: 'handoff', firm: true, reason: 'refund requests are confirmed by a person', facts: { orderId: orderId ?? '' } };
   }
   if (ORDER_STATUS.test(text) && orderId) {
     const status = order?.status ?? customer.lastOrders.find((o) => o.order_id === orderId)?.status;
@@ -86,10 +87,10 @@ export function assessInquiry(facts: InquiryFacts): InquiryAssessment {
       if (order?.carrier) known.carrier = order.carrier;
       if (order?.trackingNumber) known.trackingNumber = order.trackingNumber;
       if (order?.eta) known.eta = order.eta;
-      return { decision: 'answer', reason: 'order-status question answered from the knowledge base', facts: known };
+      return { decision: 'answer', firm: false, reason: 'order-status question answered from the knowledge base', facts: known };
     }
   }
-  return { decision: 'handoff', reason: 'the agent cannot answer this on its own', facts: orderId ? { orderId } : {} };
+  return { decision: 'handoff', firm: false, reason: 'the agent cannot answer this on its own', facts: orderId ? { orderId } : {} };
 }
 
 export interface ReturnRequest {

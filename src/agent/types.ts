@@ -17,6 +17,8 @@ export interface AgentSettings {
   handoffUnansweredSlaMs: number;
   /** Refund requests above this amount go to a person. */
   refundHandoffThreshold: number;
+  /** The language model the worker asks (LLM_MODEL), or undefined: rules and templates only. */
+  model?: string;
 }
 
 export interface CustomerContext {
@@ -29,6 +31,11 @@ export interface CustomerContext {
 
 export interface InquiryAssessment {
   decision: 'answer' | 'handoff';
+  /**
+   * A hard rule decided (a complaint, a repeat contact, a refund): a person handles it whatever a
+   * model makes of the inquiry. Not firm: the rules' best guess, which a model may improve on.
+   */
+  firm: boolean;
   reason: string;
   /** Facts from the knowledge base the reply may use (e.g. the order's status). */
   facts: Record<string, string>;

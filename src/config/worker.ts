@@ -135,6 +135,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       handoffUnclaimedSlaMs: e.HANDOFF_UNCLAIMED_SLA,
       handoffUnansweredSlaMs: e.HANDOFF_UNANSWERED_SLA,
       refundHandoffThreshold: e.REFUND_HANDOFF_THRESHOLD,
+      ...(e.LLM_BASE_URL && e.LLM_MODEL ? { model: e.LLM_MODEL } : {}),
     },
     metricsAddress: e.WORKER_METRICS_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,

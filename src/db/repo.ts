@@ -8,6 +8,7 @@ import type {
   Customer,
   DecimalAmount,
   Inquiry,
+  InquiryDecidedBy,
   InquiryDecision,
   NotificationRow,
   NotificationsTable,
@@ -343,6 +344,19 @@ export async function findSucceededPayment(db: Db, orderId: string): Promise<{ a
  * Claims the ledger entry `key` for `owner` and applies the payment, in one transaction. True for
  * the owner (including its own retries, which find their claim), false for anyone else: a redelivery.
  */
+/** The payments recorded for an order, newest first. */
+export async function listPayments(
+  db: Db,
+  orderId: string,
+): Promise<{ id: string; status: string; amount: DecimalAmount; currency: string; status_event_at: IsoTimestamp | null }[]> {
+  return db
+    .selectFrom('payments')
+    .select(['id', 'status', 'amount', 'currency', 'status_event_at'])
+    .where('order_id', '=', orderId)
+    .orderBy('updated_at', 'desc')
+    .execute();
+}
+
 export async function applyPaymentOnce(
   db: Db,
   p: { ledgerKey: string; eventType: string; owner: string; payment: PaymentEventInput },
@@ -443,11 +457,29 @@ export async function createInquiry(db: Db, q: InquiryInput): Promise<boolean> {
 /** Records whether the agent answered the inquiry or handed it to a human, and why. */
 export async function recordInquiryDecision(
   db: Db,
-  d: { inquiryId: string; decision: InquiryDecision; reason: string; reply?: string | null },
+  d: {
+    inquiryId: string;
+    decision: InquiryDecision;
+    reason: string;
+    reply?: string | null;
+    decidedBy?: InquiryDecidedBy;
+    model?: { name: string; tokensIn: number; tokensOut: number };
+    fallbackReason?: string;
+  },
 ): Promise<void> {
   const result = await db
     .updateTable('inquiries')
-    .set({ decision: d.decision, decision_reason: d.reason, reply: d.reply ?? null, updated_at: now() })
+    .set({
+      decision: d.decision,
+      decision_reason: d.reason,
+      reply: d.reply ?? null,
+      decided_by: d.decidedBy ?? 'rules',
+      model: d.model?.name ?? null,
+      tokens_in: d.model?.tokensIn ?? null,
+      tokens_out: d.model?.tokensOut ?? null,
+      fallback_reason: d.fallbackReason?.slice(0, 500) ?? null,
+      updated_at: now(),
+    })
     .where('id', '=', d.inquiryId)
     .executeTakeFirst();
   if (!affected(result)) {

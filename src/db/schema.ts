@@ -39,6 +39,8 @@ export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 export const INQUIRY_DECISIONS = ['answered', 'handoff'] as const;
 export type InquiryDecision = (typeof INQUIRY_DECISIONS)[number];
+export const INQUIRY_DECIDED_BY = ['rules', 'model'] as const;
+export type InquiryDecidedBy = (typeof INQUIRY_DECIDED_BY)[number];
 
 /** An order's status is the last one its OMS sent (order.status_updated) or a shipment event implied. */
 export { ORDER_STATUSES, type OrderStatus };
@@ -133,6 +135,13 @@ export interface InquiriesTable {
   decision: InquiryDecision | null;
   decision_reason: string | null;
   reply: string | null;
+  /** `rules`, or `model` when the language model understood or drafted (migration 0004). */
+  decided_by: InquiryDecidedBy | null;
+  model: string | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  /** Why the rules decided although a model is configured (it failed, or its draft was held back). */
+  fallback_reason: string | null;
   created_at: IsoTimestamp;
   updated_at: IsoTimestamp;
 }

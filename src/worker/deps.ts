@@ -4,6 +4,7 @@ import { createClients } from '../clients';
 import type { WorkerConfig } from '../config/worker';
 import { migrateToLatest, openDatabase } from '../db';
 import type { Logger } from '../log';
+import { createChatModel } from '../llm/model';
 import { createNotifier } from '../notify';
 import { withActivityContext } from './activity-log';
 
@@ -32,6 +33,7 @@ export async function buildActivityDeps(
       notifier,
       responder: templateResponder,
       settings: config.agent,
+      ...(config.model ? { model: createChatModel(config.model) } : {}),
     },
     close: () => database.close(),
   };

@@ -61,6 +61,9 @@ function withFreshSchema(url: string): string {
   return u.toString();
 }
 
+/** The model name the sandbox's endpoint reports back. */
+export const SANDBOX_MODEL = 'sandbox-model';
+
 export interface Agent {
   env: TestWorkflowEnvironment;
   taskQueue: string;
@@ -80,6 +83,8 @@ export async function startAgent(options: {
   settings?: Partial<AgentSettings>;
   /** Where the notifier delivers (the outside world's mail server or chat webhook); the outbox only when unset. */
   notify?: { smtpUrl?: string; agentsChatWebhookUrl?: string };
+  /** Give the agent a language model: the sandbox's OpenAI-compatible endpoint, with this call timeout. */
+  model?: { timeoutMs?: number };
 }): Promise<Agent> {
   const { env } = options;
   const taskQueue = `test-${randomUUID()}`;
@@ -90,7 +95,10 @@ export async function startAgent(options: {
       systems: sandboxClientsConfig(sandbox.url, { timeoutMs: 2_000 }) as Parameters<typeof buildActivityDeps>[0]['systems'],
       notifyFrom: 'hookline-test <test@localhost>',
       ...options.notify,
-      agent: { ...TEST_SETTINGS, ...options.settings },
+      agent: { ...TEST_SETTINGS, ...(options.model ? { model: SANDBOX_MODEL } : {}), ...options.settings },
+      ...(options.model
+        ? { model: { baseUrl: `${sandbox.url}/llm/v1`, model: SANDBOX_MODEL, timeoutMs: options.model.timeoutMs ?? 5_000, maxTokens: 256 } }
+        : {}),
     },
     silentLogger,
   );
@@ -288,7 +296,13 @@ export function testOperators(agent: Pick<Agent, 'db'>, sessionTtlMs = 60 * 60_0
  * front of them, started before the file's tests and stopped after. Read the fields inside tests.
  */
 export function setupAgent(
-  options: { databaseUrl?: () => string; settings?: Partial<AgentSettings>; operators?: boolean } = {},
+  options: {
+    databaseUrl?: () => string;
+    settings?: Partial<AgentSettings>;
+    operators?: boolean;
+    /** The sandbox's OpenAI-compatible endpoint as the agent's language model. */
+    model?: { timeoutMs?: number };
+  } = {},
 ): AgentContext {
   const context = {} as AgentContext;
   beforeAll(async () => {
@@ -297,6 +311,7 @@ export function setupAgent(
       env: context.env,
       databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(),
       settings: options.settings,
+      model: options.model,
     });
     if (options.operators) context.operators = testOperators(context.agent);
     context.receiver = await startReceiver({

@@ -1,6 +1,7 @@
 import { initial } from './0001_initial.js';
 import { operators } from './0002_operators.js';
 import { orderStatusOwner } from './0003_order_status_owner.js';
+import { inquiryModel } from './0004_inquiry_model.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -13,4 +14,5 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0001_initial': initial,
   '0002_operators': operators,
   '0003_order_status_owner': orderStatusOwner,
+  '0004_inquiry_model': inquiryModel,
 };
