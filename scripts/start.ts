@@ -162,6 +162,11 @@ async function main(): Promise<void> {
   say(`  Temporal UI   ${ui}`);
   say(`  Inbox         ${receiverUrl}/inbox   (operator token below)`);
   say(`  Sandbox       ${sandboxUrl}   (stands in for the CRM, carrier, warehouse, inventory and payment APIs)`);
+  say(
+    env.LLM_BASE_URL?.trim()
+      ? `  Model         ${env.LLM_MODEL ?? '(LLM_MODEL not set)'} at ${env.LLM_BASE_URL.trim()}`
+      : `  Model         none: rules and templates (LLM_BASE_URL=${sandboxUrl}/llm/v1 LLM_MODEL=sandbox-model to try one)`,
+  );
   const workerMetrics = WORKER_METRICS_ADDRESS === 'off' ? 'worker metrics off' : `worker: http://${WORKER_METRICS_ADDRESS}/metrics`;
   say(`  Metrics       ${receiverUrl}/metrics   (${workerMetrics})`);
   say('');

@@ -237,6 +237,9 @@ describe('the worker process’s Temporal SDK metrics', () => {
       DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-metrics-')), 'kb.db')}`,
       ...sandboxWorkerEnv(sandbox.url),
       WORKER_METRICS_ADDRESS: metricsAddress,
+      // The sandbox's OpenAI-compatible endpoint, so the model's metrics show too.
+      LLM_BASE_URL: `${sandbox.url}/llm/v1`,
+      LLM_MODEL: 'sandbox-model',
       LOG_LEVEL: 'debug',
     };
     worker = await startWorkerProcess(workerEnv);
@@ -291,6 +294,49 @@ describe('the worker process’s Temporal SDK metrics', () => {
     expect(about.some((l) => l.msg === 'notification sent')).toBe(true);
     for (const line of about) expect(line, JSON.stringify(line)).toMatchObject({ workflowId });
   });
+
+  it(
+    'counts the model’s calls, tokens and latency, and logs the inquiry’s path without the customer’s words',
+    { timeout: 60_000 },
+    async () => {
+      const summary = 'Where is my parcel? My secret word is pumpernickel';
+      const sent = await sendSigned(receiver.url, 'crm', {
+        ...SAMPLES['customer.inquiry.new'],
+        inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
+        customer_id: 'CUST-11111',
+        summary,
+        message: undefined,
+      });
+      expect(sent.status).toBe(202);
+      const workflowId = String(sent.body.workflowId);
+      raised.push(workflowId);
+      const model = async () => parseExposition(await (await fetch(metricsUrl)).text()).filter((s) => s.name.startsWith('hookline_model_'));
+      await expect.poll(async () => (await model()).length, { timeout: 30_000, interval: 500 }).toBeGreaterThan(0);
+      const samples = await model();
+      const value = (name: string, labels: Record<string, string>) =>
+        samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ?? 0;
+      expect(value('hookline_model_calls', { step: 'understand', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+      expect(value('hookline_model_tokens', { step: 'understand', direction: 'in' })).toBeGreaterThan(0);
+      expect(value('hookline_model_tokens', { step: 'understand', direction: 'out' })).toBeGreaterThan(0);
+      expect(samples.some((s) => s.name.startsWith('hookline_model_latency') && s.labels.step === 'understand')).toBe(true);
+
+      const decided = await expect
+        .poll(() => worker!.lines.find((l) => l.includes('"inquiry decided"') && l.includes(workflowId)), { timeout: 30_000 })
+        .toBeDefined()
+        .then(
+          () =>
+            JSON.parse(worker!.lines.find((l) => l.includes('"inquiry decided"') && l.includes(workflowId))!) as Record<string, unknown>,
+        );
+      expect(decided).toMatchObject({ decidedBy: 'model', model: 'sandbox-model', intent: 'order_status' });
+      expect(decided.tokensIn).toEqual(expect.any(Number));
+      // Personal data stays out of log lines: not the customer's words, nor their name.
+      for (const line of worker!.lines.filter((l) => l.includes(workflowId))) {
+        expect(line).not.toContain('pumpernickel');
+        expect(line).not.toContain('Bob Jones');
+        expect(line).not.toContain('bob.jones@example.com');
+      }
+    },
+  );
 
   it(
     'names the workflow on an escalation’s lines: the agents’ notification in the worker, the claim in the receiver',

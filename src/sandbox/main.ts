@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   console.log(`SANDBOX third-party systems listening on ${sandbox.url}`);
   for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments'])
     console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);
+  console.log(`  llm       ${sandbox.url}/llm/v1   (OpenAI-compatible chat completions: LLM_BASE_URL)`);
   console.log(
     `  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}` +
       (token ? ' (these and the system routes need the bearer token; health is open)' : ''),

@@ -55,6 +55,8 @@ async function main(): Promise<void> {
     workflows:
       'workflowBundle' in workflows ? `prebuilt ${workflows.workflowBundle.codePath}` : `bundled at start from ${workflows.workflowsPath}`,
     metrics: config.metricsAddress ? `http://${config.metricsAddress}/metrics` : 'off (set WORKER_METRICS_ADDRESS to serve them)',
+    // The endpoint's scheme and host only: a base URL may carry a deployment's path or key.
+    model: config.model ? `${config.model.model} at ${new URL(config.model.baseUrl).origin}` : 'none (rules and templates)',
   });
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.
   await worker.run();
