@@ -275,6 +275,7 @@ describe('downstream faults', () => {
 
       const c = await waitingEscalation(handoff, 'returns');
       expect(c).toMatchObject({ kind: 'return-failed', queue: 'returns', status: 'waiting', priority: 2, customerId });
+      expect(c.suggestedReply).toMatch(/something went wrong while processing your return/);
       expect(c.reason).toBe(
         `Return ${returnId} failed at step warehouse: Warehouse POST /expected-returns: 400 Bad Request (injected fault: status 400)`,
       );

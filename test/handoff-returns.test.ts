@@ -68,6 +68,8 @@ describe('return approvals by a person', () => {
     const { returnId, orderId, id, workflowId } = await lateReturn();
     const waiting = await handoffs.show(id);
     expect(waiting).toMatchObject({ kind: 'return-approval', queue: 'returns', customerId: 'CUST-67890' });
+    // A holding reply the person can edit and send; it promises no outcome.
+    expect(waiting.suggestedReply).toMatch(/^Thank you for your patience: we are reviewing your return /);
     expect(waiting.reason).toMatch(/outside policy: requested 60 days after delivery; the window is 30 days/);
     expect(waiting.context.customer).toMatchObject({ name: 'Alice Smith', email: 'alice@example.com' });
     await handoffs.claim(id, agent('dana'));

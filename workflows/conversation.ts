@@ -12,6 +12,7 @@ import {
 import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
 import { notifications } from './activities';
 import {
+  defaultSuggestedReply,
   claimUpdate,
   conversationQuery,
   OUTCOMES,
@@ -87,7 +88,8 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     // opening announcement is out already shows when it falls due.
     slaDeadline: new Date(Date.now() + request.unclaimedSlaMs).toISOString(),
     decideBy: request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined,
-    ...(request.suggestedReply ? { suggestedReply: request.suggestedReply } : {}),
+    // Every escalation carries a reply a person can edit and send: the raiser's draft, else a holding reply.
+    suggestedReply: request.suggestedReply ?? defaultSuggestedReply(request),
   };
   // Every change bumps the epoch so the SLA loop restarts its timer from the latest change.
   let epoch = 0;

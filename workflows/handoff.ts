@@ -195,6 +195,30 @@ export function parseConversationId(id: string): { raisedBy: string; kind: Hando
   return isHandoffKind(kind) ? { raisedBy: id.slice(0, at), kind } : undefined;
 }
 
+/**
+ * A holding reply for a person to start from when the raising workflow drafted none: what can be
+ * said truthfully from the facts, promising nothing (no refund, no date). Pure, so the
+ * conversation computes it on the spot and a replay sees the same.
+ */
+export function defaultSuggestedReply(request: { [K in HandoffKind]: { kind: K; facts: HandoffFacts[K] } }[HandoffKind]): string {
+  switch (request.kind) {
+    case 'inquiry':
+      return 'Thank you for your message. A colleague is looking into it and will get back to you shortly.';
+    case 'return-approval':
+      return `Thank you for your patience: we are reviewing your return ${request.facts.returnId} and will let you know the outcome.`;
+    case 'shipment-exception':
+      return (
+        `We are sorry: the carrier reported a problem with the parcel for your order ${request.facts.orderId}. ` +
+        'We are looking into it and will update you.'
+      );
+    case 'return-failed':
+      return (
+        `We are sorry: something went wrong while processing your return ${request.facts.returnId}. ` +
+        'A colleague is putting it right and will be in touch.'
+      );
+  }
+}
+
 interface EscalationFields {
   queue: string;
   reason: string;
