@@ -151,7 +151,9 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         inquiry,
         customer,
         recentInquiries,
-        order: orderFacts(order),
+        // The order the inquiry names counts only if it is this customer's: an order ID in a
+        // message must not reveal someone else's order, to the reply or to the model.
+        order: orderFacts(order?.customer_id === inquiry.customer_id ? order : undefined),
         refundHandoffThreshold: deps.settings.refundHandoffThreshold,
       });
     },

@@ -69,6 +69,12 @@ export function createModelActivities(deps: { model: ChatModel }) {
       m.latency.record(result.latencyMs, { step });
       return result;
     } catch (err) {
+      // Temporal cancelled the attempt (timeout, reset, the workflow gave up): report the
+      // cancellation itself, so the worker records a cancelled attempt rather than a model failure.
+      if (context.cancellationSignal.aborted) {
+        m.calls.add(1, { step, outcome: 'cancelled' });
+        throw context.cancellationSignal.reason;
+      }
       const type = err instanceof ApplicationFailure ? (err.type ?? 'error') : 'error';
       m.calls.add(1, { step, outcome: type });
       m.latency.record(Math.round(performance.now() - started), { step });
@@ -146,10 +152,11 @@ export function createModelActivities(deps: { model: ChatModel }) {
 
 /** A lookup the model asked for, checked against the tool's schema: an unknown tool or bad arguments is invalid output. */
 function parseArguments(name: string, raw: string): { name: ToolName; value: Record<string, string> } {
+  // The name is the model's choice of words: kept out of the message, which reaches records and logs.
   if (!isToolName(name))
     throw ApplicationFailure.create({
       type: ModelErrorType.InvalidOutput,
-      message: `model asked for an unknown tool ${name.slice(0, 64)}`,
+      message: 'model asked for an unknown tool',
     });
   let json: unknown;
   try {

@@ -197,8 +197,12 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
       let text = rest.slice(1).join(' ').trim();
       if (values.suggested) {
         if (text) throw new UsageError('reply takes the text or --suggested, not both.');
-        text = (await desk.show(id)).suggestedReply ?? '';
+        const shown = await desk.show(id);
+        text = shown.suggestedReply ?? '';
         if (!text) throw new UsageError(`${id} has no suggested reply; write one: npm run handoff -- reply ${id} "…"`);
+        if (shown.suggestedReplyWarning) {
+          throw new UsageError(`the suggested reply is not sent as is: ${shown.suggestedReplyWarning}. Edit it and send the text instead.`);
+        }
       }
       if (!text) throw new UsageError('reply needs the text to send, e.g. npm run handoff -- reply <id> "Sorry about that…"');
       const c = await desk.reply(id, text);
@@ -268,7 +272,12 @@ export function formatConversation(c: Conversation, now: Date): string[] {
   }
 
   if (c.suggestedReply && c.status !== 'resolved') {
-    lines.push('', 'Suggested reply (npm run handoff -- reply <id> --suggested sends it):');
+    lines.push(
+      '',
+      c.suggestedReplyWarning
+        ? `Suggested reply — edit before sending: ${c.suggestedReplyWarning}:`
+        : 'Suggested reply (npm run handoff -- reply <id> --suggested sends it):',
+    );
     lines.push(`  ${c.suggestedReply.replace(/\n/g, '\n  ')}`);
   }
 

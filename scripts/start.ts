@@ -15,6 +15,14 @@ import { describeCli, devServerArgs, devServerReady, findTemporalCli } from './t
 const ROOT = resolve(__dirname, '..');
 const DATA = resolve(ROOT, DATA_DIR);
 const env = process.env;
+/** A URL's scheme and host only: a base URL may carry a deployment's path or a key. */
+const originOf = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(LLM_BASE_URL is not a URL)';
+  }
+};
 const RECEIVER_PORT = Number(env.PORT ?? 3000);
 const TEMPORAL_PORT = Number(env.HOOKLINE_TEMPORAL_PORT ?? 7233);
 const UI_PORT = Number(env.HOOKLINE_UI_PORT ?? 8233);
@@ -164,7 +172,7 @@ async function main(): Promise<void> {
   say(`  Sandbox       ${sandboxUrl}   (stands in for the CRM, carrier, warehouse, inventory and payment APIs)`);
   say(
     env.LLM_BASE_URL?.trim()
-      ? `  Model         ${env.LLM_MODEL ?? '(LLM_MODEL not set)'} at ${env.LLM_BASE_URL.trim()}`
+      ? `  Model         ${env.LLM_MODEL ?? '(LLM_MODEL not set)'} at ${originOf(env.LLM_BASE_URL.trim())}`
       : `  Model         none: rules and templates (LLM_BASE_URL=${sandboxUrl}/llm/v1 LLM_MODEL=sandbox-model to try one)`,
   );
   const workerMetrics = WORKER_METRICS_ADDRESS === 'off' ? 'worker metrics off' : `worker: http://${WORKER_METRICS_ADDRESS}/metrics`;

@@ -311,14 +311,24 @@ describe('the worker process’s Temporal SDK metrics', () => {
       const workflowId = String(sent.body.workflowId);
       raised.push(workflowId);
       const model = async () => parseExposition(await (await fetch(metricsUrl)).text()).filter((s) => s.name.startsWith('hookline_model_'));
-      await expect.poll(async () => (await model()).length, { timeout: 30_000, interval: 500 }).toBeGreaterThan(0);
-      const samples = await model();
-      const value = (name: string, labels: Record<string, string>) =>
-        samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ?? 0;
-      expect(value('hookline_model_calls', { step: 'understand', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
-      expect(value('hookline_model_tokens', { step: 'understand', direction: 'in' })).toBeGreaterThan(0);
-      expect(value('hookline_model_tokens', { step: 'understand', direction: 'out' })).toBeGreaterThan(0);
-      expect(samples.some((s) => s.name.startsWith('hookline_model_latency') && s.labels.step === 'understand')).toBe(true);
+      const value = (
+        samples: { name: string; labels: Record<string, string>; value: number }[],
+        name: string,
+        labels: Record<string, string>,
+      ) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ?? 0;
+      // Each series appears once its call has been measured: wait for all of them, not the first.
+      const measured = async () => {
+        const samples = await model();
+        return {
+          calls: value(samples, 'hookline_model_calls', { step: 'understand', outcome: 'ok' }) >= 1,
+          tokensIn: value(samples, 'hookline_model_tokens', { step: 'understand', direction: 'in' }) > 0,
+          tokensOut: value(samples, 'hookline_model_tokens', { step: 'understand', direction: 'out' }) > 0,
+          latency: samples.some((s) => s.name.startsWith('hookline_model_latency') && s.labels.step === 'understand'),
+        };
+      };
+      await expect
+        .poll(measured, { timeout: 30_000, interval: 500 })
+        .toEqual({ calls: true, tokensIn: true, tokensOut: true, latency: true });
 
       const decided = await expect
         .poll(() => worker!.lines.find((l) => l.includes('"inquiry decided"') && l.includes(workflowId)), { timeout: 30_000 })

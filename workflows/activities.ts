@@ -76,6 +76,8 @@ const PROFILES = {
    */
   languageModel: {
     startToCloseTimeout: '2m',
+    // All attempts together: however the endpoint stalls, the rules take over within this.
+    scheduleToCloseTimeout: '3m',
     heartbeatTimeout: '10s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
   },

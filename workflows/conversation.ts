@@ -90,6 +90,7 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     decideBy: request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined,
     // Every escalation carries a reply a person can edit and send: the raiser's draft, else a holding reply.
     suggestedReply: request.suggestedReply ?? defaultSuggestedReply(request),
+    ...(request.suggestedReplyWarning ? { suggestedReplyWarning: request.suggestedReplyWarning } : {}),
   };
   // Every change bumps the epoch so the SLA loop restarts its timer from the latest change.
   let epoch = 0;

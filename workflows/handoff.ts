@@ -131,6 +131,8 @@ interface ConversationFields {
    * box, `npm run handoff -- reply <id> --suggested` sends it as is). Never sent by itself.
    */
   suggestedReply?: string;
+  /** Set when the suggestion promises money, a refund, a date or an action: a person must edit it, not send it as is. */
+  suggestedReplyWarning?: string;
 }
 
 /** One kind's conversation: its facts and outcomes are that kind's. */
@@ -228,6 +230,7 @@ interface EscalationFields {
   customerMessage?: string;
   /** A reply the agent drafted but may not send without a person (see ConversationFields.suggestedReply). */
   suggestedReply?: string;
+  suggestedReplyWarning?: string;
   priority?: number;
   /** Undecided after this long, the escalation ends with outcome `expired`. */
   decideWithinMs?: number;

@@ -1,4 +1,4 @@
-import { isCancellation, log, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, log, workflowInfo } from '@temporalio/workflow';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { DraftStep, ModelUsage } from '../activities';
 import { describeFindings, reviewDraft } from '../src/agent/guardrails';
@@ -28,6 +28,15 @@ export interface InquiryResult extends InquiryPath {
   handoff?: EscalationResult<'inquiry'>;
 }
 
+/** A reply drafted for the person who takes the inquiry over, and what is wrong with it if anything. */
+interface Suggestion {
+  text: string;
+  warning?: string;
+}
+
+/** How long an escalation waits for the model's suggested reply before it opens with the template's. */
+const SUGGESTION_BUDGET_MS = 20_000;
+
 /** Drafting turns the model gets (lookups in between) before it must answer. */
 const MAX_DRAFT_TURNS = 3;
 
@@ -51,8 +60,8 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   let config: AgentSettings | undefined;
   const agentSettings = async () => (config ??= await settings.agentSettings());
 
+  /** The model was used (tokens are recorded); whether it decided is set where it does. */
   const spent = (usage: ModelUsage) => {
-    path.decidedBy = 'model';
     path.model = usage.model;
     path.tokensIn = (path.tokensIn ?? 0) + usage.tokensIn;
     path.tokensOut = (path.tokensOut ?? 0) + usage.tokensOut;
@@ -88,7 +97,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     reason: string,
     facts: Pick<InquiryFacts, 'orderId' | 'crm'>,
     customer?: CustomerContext,
-    suggestedReply?: string,
+    suggested?: Suggestion,
   ): Promise<InquiryResult> {
     await record('handoff', reason);
     const { handoffUnclaimedSlaMs, handoffUnansweredSlaMs } = await agentSettings();
@@ -100,7 +109,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       customer,
       facts: { inquiryId: event.inquiry_id, summary: event.summary, channel: event.source, ...facts },
       customerMessage: event.message ?? event.summary,
-      ...(suggestedReply ? { suggestedReply } : {}),
+      ...(suggested ? { suggestedReply: suggested.text, ...(suggested.warning ? { suggestedReplyWarning: suggested.warning } : {}) } : {}),
       unclaimedSlaMs: handoffUnclaimedSlaMs,
       unansweredSlaMs: handoffUnansweredSlaMs,
     });
@@ -133,7 +142,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     const template = await drafting.draftReply({ inquiry: event, customer, assessment });
     if (assessment.decision === 'answer') return answer(template, assessment.reason);
     // The template's holding reply, for the person to edit: every inquiry escalation carries one.
-    return handOver(assessment.reason, orderFacts(), customer, template);
+    return handOver(assessment.reason, orderFacts(), customer, { text: template });
   }
 
   // --- with a language model -------------------------------------------------------------------
@@ -171,9 +180,23 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     }
     return undefined;
   }
-  /** A suggestion for the person who takes it over: the model's, else the template's. */
-  const suggestion = async (understanding?: Understanding) =>
-    (await modelDraft(understanding)) ?? (await drafting.draftReply({ inquiry: event, customer, assessment }));
+  /** Values from the agent's own knowledge base a draft may restate; nothing the customer wrote. */
+  const knownFacts = () => [...(assessment.facts.eta ? [assessment.facts.eta] : []), ...lookedUp];
+  /**
+   * A suggestion for the person who takes it over: the model's draft, else the template's. The
+   * person is not kept waiting for it: past SUGGESTION_BUDGET_MS the model's attempt is cancelled
+   * and the template's reply goes instead. A suggestion that promises something carries a warning.
+   */
+  async function suggestion(understanding?: Understanding): Promise<Suggestion> {
+    const drafted = await CancellationScope.withTimeout(SUGGESTION_BUDGET_MS, () => modelDraft(understanding)).catch((err: unknown) => {
+      if (!isCancellation(err)) throw err;
+      fellBack('the model took too long to suggest a reply');
+      return undefined;
+    });
+    const text = drafted ?? (await drafting.draftReply({ inquiry: event, customer, assessment }));
+    const verdict = reviewDraft(text, knownFacts());
+    return verdict.sendable ? { text } : { text, warning: `it promises ${describeFindings(verdict.findings)}` };
+  }
 
   if (assessment.firm) return handOver(assessment.reason, orderFacts(), customer, await suggestion());
 
@@ -193,14 +216,23 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     if (assessment.decision === 'answer') {
       return answer(await drafting.draftReply({ inquiry: event, customer, assessment }), assessment.reason);
     }
-    return handOver(assessment.reason, orderFacts(), customer, await drafting.draftReply({ inquiry: event, customer, assessment }));
+    return handOver(assessment.reason, orderFacts(), customer, {
+      text: await drafting.draftReply({ inquiry: event, customer, assessment }),
+    });
   }
 
   const needsPerson = understanding.needs_person || ['complaint', 'refund', 'return'].includes(understanding.intent);
   if (needsPerson) {
+    path.decidedBy = 'model';
+    // The model's own words are quoted as such: a person reads them knowing whose they are.
     const judged = `${understanding.intent}, ${understanding.sentiment}`;
-    const reason = `the model judged that a person should handle it (${judged}): ${understanding.reason}`;
+    const reason = `the model judged that a person should handle it (${judged}): "${understanding.reason}"`;
     return handOver(reason, orderFacts(), customer, await suggestion(understanding));
+  }
+  // The model answers only what the rules could answer or an order-status question: a handoff the
+  // rules made stays a handoff (the model adds reasons to hand over, never takes one away).
+  if (assessment.decision !== 'answer' && understanding.intent !== 'order_status') {
+    return handOver(assessment.reason, orderFacts(), customer, await suggestion(understanding));
   }
 
   const draft = await modelDraft(understanding);
@@ -208,17 +240,16 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     if (assessment.decision === 'answer') {
       return answer(await drafting.draftReply({ inquiry: event, customer, assessment }), assessment.reason);
     }
-    return handOver(assessment.reason, orderFacts(), customer, await drafting.draftReply({ inquiry: event, customer, assessment }));
+    return handOver(assessment.reason, orderFacts(), customer, {
+      text: await drafting.draftReply({ inquiry: event, customer, assessment }),
+    });
   }
-  const verdict = reviewDraft(draft, [...Object.values(assessment.facts), ...lookedUp]);
+  const verdict = reviewDraft(draft, knownFacts());
+  path.decidedBy = 'model';
   if (!verdict.sendable) {
+    const promises = `it promises ${describeFindings(verdict.findings)}`;
     fellBack(`the drafted reply promises ${describeFindings(verdict.findings)}`);
-    return handOver(
-      `the drafted reply needs a person's approval: it promises ${describeFindings(verdict.findings)}`,
-      orderFacts(),
-      customer,
-      draft,
-    );
+    return handOver(`the drafted reply needs a person's approval: ${promises}`, orderFacts(), customer, { text: draft, warning: promises });
   }
   return answer(draft, `answered by the model (${understanding.intent})`);
 }

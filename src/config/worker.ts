@@ -51,7 +51,8 @@ const WorkerEnv = z
     LLM_BASE_URL: url('an OpenAI-compatible API base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1').optional(),
     LLM_API_KEY: z.string().min(1).optional(),
     LLM_MODEL: z.string().trim().min(1).optional(),
-    LLM_TIMEOUT: duration('30s'),
+    // Under the model profile's 2 min start-to-close (workflows/activities.ts), with room for the answer.
+    LLM_TIMEOUT: duration('30s').refine((ms) => ms <= 110_000, 'expected at most 110s: one attempt of a model call has 2 minutes'),
     LLM_MAX_TOKENS: positiveInt(512, 'a number of tokens'),
     // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
     // it runs compiled and that file exists, else it bundles workflows/ at start.

@@ -340,10 +340,6 @@ export async function findSucceededPayment(db: Db, orderId: string): Promise<{ a
     .executeTakeFirst();
 }
 
-/**
- * Claims the ledger entry `key` for `owner` and applies the payment, in one transaction. True for
- * the owner (including its own retries, which find their claim), false for anyone else: a redelivery.
- */
 /** The payments recorded for an order, newest first. */
 export async function listPayments(
   db: Db,
@@ -357,6 +353,10 @@ export async function listPayments(
     .execute();
 }
 
+/**
+ * Claims the ledger entry `key` for `owner` and applies the payment, in one transaction. True for
+ * the owner (including its own retries, which find their claim), false for anyone else: a redelivery.
+ */
 export async function applyPaymentOnce(
   db: Db,
   p: { ledgerKey: string; eventType: string; owner: string; payment: PaymentEventInput },

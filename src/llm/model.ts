@@ -48,6 +48,9 @@ export interface ModelCall<T> {
   latencyMs: number;
 }
 
+/** The longest Retry-After worth waiting out inside one inquiry; longer, the rules answer instead. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
 /** Seconds or an HTTP date, as Retry-After allows; `retry-after-ms` (OpenAI's own) first. */
 export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
   const ms = Number(headers?.get('retry-after-ms'));
@@ -84,6 +87,16 @@ export function classifyModelError(err: unknown): ApplicationFailure {
     const message = `model endpoint answered ${status}: ${err.message}`;
     if (status === 429) {
       const delay = retryAfterMs(err.headers);
+      // An endpoint asking for a long wait (a quota, not a burst) is not waited for: the inquiry
+      // falls back to the rules now rather than sitting for minutes with its customer waiting.
+      if (delay !== undefined && delay > MAX_RETRY_AFTER_MS) {
+        return ApplicationFailure.create({
+          type: ModelErrorType.RateLimited,
+          message: `${message} (Retry-After too long)`,
+          nonRetryable: true,
+          cause: err,
+        });
+      }
       return ApplicationFailure.create({
         type: ModelErrorType.RateLimited,
         message,
@@ -142,8 +155,12 @@ export function createChatModel(config: ModelConfig, clock: () => number = () =>
     } catch (err) {
       throw classifyModelError(err);
     }
-    if (!Array.isArray(completion?.choices) || completion.choices.length === 0) {
-      throw ApplicationFailure.create({ type: ModelErrorType.InvalidOutput, message: 'model answer has no choices' });
+    if (
+      !Array.isArray(completion?.choices) ||
+      typeof completion.choices[0]?.message !== 'object' ||
+      completion.choices[0].message === null
+    ) {
+      throw ApplicationFailure.create({ type: ModelErrorType.InvalidOutput, message: 'model answer has no message' });
     }
     return {
       value: completion,

@@ -143,7 +143,14 @@ const INTENTS: [RegExp, string][] = [
  */
 function ruleAnswer(request: ChatCompletionRequest): { content?: string; toolCalls?: { name: string; arguments: object }[] } {
   const lastUser = [...request.messages].reverse().find((m) => m.role === 'user');
-  const said = text(lastUser?.content);
+  // What the customer wrote: hookline sends it as `customer_message` inside JSON data; anything
+  // else is read whole. The rest of the data (order lists, statuses) is not the customer talking.
+  const raw = text(lastUser?.content);
+  const data = safeJson(raw) as
+    { customer_message?: unknown; order_id?: unknown; inquiry?: { customer_message?: unknown; order_id?: unknown } } | undefined;
+  const message = data?.customer_message ?? data?.inquiry?.customer_message;
+  const named = data?.order_id ?? data?.inquiry?.order_id;
+  const said = typeof message === 'string' ? `${message} ${typeof named === 'string' ? named : ''}` : raw;
   const format = request.response_format;
   if (format?.type === 'json_schema' || format?.type === 'json_object') {
     const intent = INTENTS.find(([re]) => re.test(said))?.[1] ?? 'other';
