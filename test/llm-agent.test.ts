@@ -250,7 +250,6 @@ describe('the agent with a language model', () => {
     expect(c.reason).toMatch(/^the drafted reply needs a person's approval: it promises money \("\$5,000"\)/);
     expect(c.suggestedReply).toBe('As a goodwill gesture I have issued a refund of $5,000 to your card.');
     expect(await replies(workflowId)).toEqual([]);
-    expect(t.agent.sandbox.state.refunds).toEqual([]);
     expect((await record(inquiryId)).fallback_reason).toMatch(/promises money/);
   });
 
