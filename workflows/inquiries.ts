@@ -137,13 +137,17 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   const assessment = await knowledgeBase.assessInquiry({ inquiry: event, customer });
   const orderFacts = () => (assessment.facts.orderId ? { orderId: assessment.facts.orderId } : {});
 
-  const withModel = (await agentSettings()).model !== undefined;
-  if (!withModel) {
+  /**
+   * The rules alone decide, replying from the template: without a model, or when the model could
+   * not help. A handoff carries the template's holding reply for the person to edit.
+   */
+  async function byTheRules(): Promise<InquiryResult> {
     const template = await drafting.draftReply({ inquiry: event, customer, assessment });
     if (assessment.decision === 'answer') return answer(template, assessment.reason);
-    // The template's holding reply, for the person to edit: every inquiry escalation carries one.
     return handOver(assessment.reason, orderFacts(), customer, { text: template });
   }
+
+  if ((await agentSettings()).model === undefined) return byTheRules();
 
   // --- with a language model -------------------------------------------------------------------
   /** What the lookups answered: a date or amount the draft takes from them restates a fact, it promises nothing. */
@@ -211,15 +215,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     fellBack('the model could not read the inquiry', err);
   }
 
-  if (!understanding) {
-    // The rules alone, as without a model.
-    if (assessment.decision === 'answer') {
-      return answer(await drafting.draftReply({ inquiry: event, customer, assessment }), assessment.reason);
-    }
-    return handOver(assessment.reason, orderFacts(), customer, {
-      text: await drafting.draftReply({ inquiry: event, customer, assessment }),
-    });
-  }
+  if (!understanding) return byTheRules();
 
   const needsPerson = understanding.needs_person || ['complaint', 'refund', 'return'].includes(understanding.intent);
   if (needsPerson) {
@@ -236,14 +232,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   }
 
   const draft = await modelDraft(understanding);
-  if (draft === undefined) {
-    if (assessment.decision === 'answer') {
-      return answer(await drafting.draftReply({ inquiry: event, customer, assessment }), assessment.reason);
-    }
-    return handOver(assessment.reason, orderFacts(), customer, {
-      text: await drafting.draftReply({ inquiry: event, customer, assessment }),
-    });
-  }
+  if (draft === undefined) return byTheRules();
   const verdict = reviewDraft(draft, knownFacts());
   path.decidedBy = 'model';
   if (!verdict.sendable) {
