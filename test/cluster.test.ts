@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import { Client as PgClient } from 'pg';
 import { migrateDatabase, migrateTemporalDatabases, temporalDatabases, withDatabase } from '../scripts/cluster-temporal';
 import { findTemporalServer } from '../scripts/temporal-server';
 import { openDatabase, type Database } from '../src/db';
-import { returnWorkflowId, workflowIdFor } from '../src/events/identity';
+import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import {
   clusterEnv,
@@ -21,6 +20,7 @@ import {
 } from './support/cluster';
 import { sendSigned, testSecretsEnv } from './support/harness';
 import { raiseEscalation } from './support/handoff';
+import { day, deliveredPaidOrder, payment, paymentWorkflowId, unique } from './support/fixtures';
 
 /**
  * The production shape, for real: `npm run cluster` — a Temporal server on PostgreSQL, two
@@ -29,18 +29,9 @@ import { raiseEscalation } from './support/handoff';
  * are this run's own (hookline_cluster_test_<random>_*), created fresh and dropped at the end.
  */
 
-const unique = () => randomBytes(4).toString('hex').toUpperCase();
 /** Per run, so two runs at once (two worktrees, two CI jobs on one PostgreSQL) never share a database. */
 const PREFIX = `hookline_cluster_test_${unique().toLowerCase()}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const day = (offset: number) => new Date(Date.UTC(2026, 10, 1) + offset * 86_400_000).toISOString();
-const payment = (paymentId: string) => ({
-  ...SAMPLES['payment.succeeded'],
-  event_id: `evt-${paymentId}`,
-  payment_id: paymentId,
-  order_id: `ORD-${paymentId}`,
-});
-const paymentWorkflowId = (paymentId: string) => workflowIdFor('payments', 'payment.succeeded', `evt-${paymentId}`);
 
 async function dropOurDatabases(): Promise<void> {
   const pg = new PgClient({ connectionString: clusterPostgres() });
@@ -251,23 +242,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
         expect(res.status, JSON.stringify(res.body)).toBe(202);
         return res.body.workflowId as string;
       };
-      await temporal.client.workflow
-        .getHandle(
-          await deliver('oms', {
-            ...SAMPLES['order.status_updated'],
-            order_id: orderId,
-            customer_id: 'CUST-67890',
-            new_status: 'delivered',
-            timestamp: day(0),
-            items: [{ product_id: 'PROD-A', quantity: 1 }],
-            total_amount: 20,
-            currency: 'USD',
-          }),
-        )
-        .result();
-      await temporal.client.workflow
-        .getHandle(await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 }))
-        .result();
+      await deliveredPaidOrder(deliver, temporal.client, orderId);
 
       // The carrier takes 8 s to answer and creates the label whether or not anyone still listens. The
       // kill must land inside that window, after a poll of the sandbox, describe()s and a look into

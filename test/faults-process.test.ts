@@ -1,19 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import type { Kysely } from 'kysely';
-import { openDatabase, type Database, type Schema } from '../src/db';
-import { returnWorkflowId, workflowIdFor } from '../src/events/identity';
+import { openDatabase, type Database } from '../src/db';
+import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import { signWebhook } from '../src/receiver/verify';
 import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { DEFAULT_SCHEMES, sendSigned, startReceiver, TEST_SECRETS, testSecretsEnv, type Receiver } from './support/harness';
 import { startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+import { day, deliveredPaidOrder, notificationsFor, payment, paymentWorkflowId, unique } from './support/fixtures';
 
 /**
  * "No acknowledged event is lost or applied twice, whatever fails", with the failures made real:
@@ -22,8 +21,6 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
  * file. The shared dev server of the suite is never touched.
  */
 
-const unique = () => randomBytes(4).toString('hex').toUpperCase();
-const day = (offset: number) => new Date(Date.UTC(2026, 10, 1) + offset * 86_400_000).toISOString();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The environment `npm run worker` needs, pointed at a dev server, a database and the sandbox. */
@@ -54,18 +51,6 @@ function receiverEnv(temporalAddress: string, taskQueue: string): Record<string,
     ...testSecretsEnv(),
   };
 }
-
-const payment = (paymentId: string) => ({
-  ...SAMPLES['payment.succeeded'],
-  event_id: `evt-${paymentId}`,
-  payment_id: paymentId,
-  order_id: `ORD-${paymentId}`,
-});
-const paymentWorkflowId = (paymentId: string) => workflowIdFor('payments', 'payment.succeeded', `evt-${paymentId}`);
-
-/** The customer messages the worker wrote for one idempotency key: exactly one means "once". */
-const notificationsFor = (db: Kysely<Schema>, key: string) =>
-  db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
 
 async function connect(address: string): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address });
@@ -138,23 +123,7 @@ describe('process faults on the shared dev server: worker and receiver killed', 
       const returnId = `RET-${unique()}`;
       const returnWf = returnWorkflowId(returnId);
       // A delivered, paid order, so the return is within policy and needs no approval.
-      await temporal.client.workflow
-        .getHandle(
-          await deliver('oms', {
-            ...SAMPLES['order.status_updated'],
-            order_id: orderId,
-            customer_id: 'CUST-67890',
-            new_status: 'delivered',
-            timestamp: day(0),
-            items: [{ product_id: 'PROD-A', quantity: 1 }],
-            total_amount: 20,
-            currency: 'USD',
-          }),
-        )
-        .result();
-      await temporal.client.workflow
-        .getHandle(await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 }))
-        .result();
+      await deliveredPaidOrder(deliver, temporal.client, orderId);
 
       // The carrier takes 3 s to answer, and creates the label whether or not anyone still listens.
       sandbox.sandbox.addFault({ system: 'carrier', method: 'POST', path: '/return-labels', kind: 'latency', delayMs: 3_000, times: 1 });
@@ -335,8 +304,11 @@ describe('the Temporal dev server killed and restarted on its database file whil
         await expect.poll(() => ids.slice(0, 15).some((earlier) => answers.get(earlier)![0] === 202), { timeout: 60_000 }).toBe(true);
         // A third of the way in: SIGKILL, so Temporal gets no chance to flush or say goodbye.
         await server.current.kill('SIGKILL');
-        // The outage's length, not a wait for anything: Temporal stays down for 2 s of the stream.
-        restarted = sleep(2_000).then(() => server.restart());
+        // Back once a sender has been refused (503 or a dropped request): the outage was seen.
+        restarted = expect
+          .poll(() => ids.some((other) => answers.get(other)!.some((s) => s === 503 || s === 'error')), { timeout: 60_000 })
+          .toBe(true)
+          .then(() => server.restart());
       }
       // Pacing: events arrive over time, so the kill lands mid-stream.
       await sleep(100);

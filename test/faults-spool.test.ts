@@ -1,19 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import type { Kysely } from 'kysely';
-import { openDatabase, type Database, type Schema } from '../src/db';
-import { workflowIdFor } from '../src/events/identity';
-import { SAMPLES } from '../src/events/samples';
+import { openDatabase, type Database } from '../src/db';
 import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { sendSigned, testSecretsEnv } from './support/harness';
 import { freePort, startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
 import { freshPostgresUrl, spoolRows } from './support/spool';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+import { notificationsFor, payment, paymentWorkflowId, unique } from './support/fixtures';
 
 /**
  * The spool's promise, with the failures made real: "a 2xx means the event is durable somewhere,
@@ -22,18 +20,6 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
  * server is SIGKILLed and restarted on its file; the kernel refuses the spool's writes. The
  * senders here never retry: whatever they were told 2xx must happen, without their help.
  */
-
-const unique = () => randomBytes(4).toString('hex').toUpperCase();
-
-const payment = (paymentId: string) => ({
-  ...SAMPLES['payment.succeeded'],
-  event_id: `evt-${paymentId}`,
-  payment_id: paymentId,
-  order_id: `ORD-${paymentId}`,
-});
-const paymentWorkflowId = (paymentId: string) => workflowIdFor('payments', 'payment.succeeded', `evt-${paymentId}`);
-const notificationsFor = (db: Kysely<Schema>, key: string) =>
-  db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).execute();
 
 function receiverEnv(
   temporalAddress: string,
@@ -134,7 +120,6 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
       // One delivery per event, like a sender that never retries: every answer must be a 2xx.
       const answers: Promise<{ status: number; queued: boolean }>[] = [];
       let startedDirectly = 0;
-      let outage: Promise<unknown> | undefined;
       for (const [n, id] of ids.entries()) {
         answers.push(
           sendSigned(receiver.url, 'payments', payment(id)).then((res) => {
@@ -147,16 +132,13 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
           // Not before Temporal took some event itself: the kill must land on a stream it was taking in.
           await expect.poll(() => startedDirectly, { timeout: 60_000 }).toBeGreaterThan(0);
           await server.current.kill('SIGKILL');
-          // The outage's length, not a wait for anything: Temporal stays down for at least 3 s.
-          outage = new Promise((resolve) => setTimeout(resolve, 3_000));
         }
         // Pacing: events arrive over time, so the kill lands mid-stream.
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
       }
-      // Back only after the last event was sent, however slowly the loop ran: every event after the
-      // kill meets Temporal down.
-      const restarted = outage!.then(() => server.restart());
+      // Temporal comes back only once every event has its answer: each one after the kill met it down.
       const got = await Promise.all(answers);
+      const restarted = server.restart();
       expect(got.map((a) => a.status)).toEqual(ids.map(() => 202));
       // The fault bit: events before the kill went straight to Temporal, those after it were spooled.
       expect(got.slice(0, 15).some((a) => !a.queued)).toBe(true);
