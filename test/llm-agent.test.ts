@@ -24,6 +24,11 @@ const unique = () => randomBytes(4).toString('hex').toUpperCase();
  * A customer of their own for each case, with no open ticket, so no case is a repeat contact of
  * another's (which the rules hand to a person before the model is asked anything).
  */
+/** A scripted understanding: a routine order-status question, no person needed. */
+const ROUTINE_ORDER_STATUS = {
+  content: JSON.stringify({ intent: 'order_status', sentiment: 'neutral', urgency: 'normal', needs_person: false, reason: 'routine' }),
+};
+
 function freshCustomer(): string {
   for (;;) {
     const id = `CUST-${unique()}`;
@@ -208,18 +213,7 @@ describe('the agent with a language model', () => {
     const theirs = await shippedOrder(freshCustomer());
     const mine = freshCustomer();
     const orderId = await shippedOrder(mine);
-    llm().scriptLlm([
-      {
-        content: JSON.stringify({
-          intent: 'order_status',
-          sentiment: 'neutral',
-          urgency: 'normal',
-          needs_person: false,
-          reason: 'routine',
-        }),
-      },
-      { tool_calls: [{ name: 'lookup_order', arguments: { order_id: theirs } }] },
-    ]);
+    llm().scriptLlm([ROUTINE_ORDER_STATUS, { tool_calls: [{ name: 'lookup_order', arguments: { order_id: theirs } }] }]);
     const { workflowId } = await ask(mine, `Where is my order ${orderId}?`);
     await result(workflowId);
     const tool = llm()
@@ -233,18 +227,7 @@ describe('the agent with a language model', () => {
     llm().reset();
     const customer = freshCustomer();
     const orderId = await shippedOrder(customer);
-    llm().scriptLlm([
-      {
-        content: JSON.stringify({
-          intent: 'order_status',
-          sentiment: 'neutral',
-          urgency: 'normal',
-          needs_person: false,
-          reason: 'routine',
-        }),
-      },
-      { content: 'As a goodwill gesture I have issued a refund of $5,000 to your card.' },
-    ]);
+    llm().scriptLlm([ROUTINE_ORDER_STATUS, { content: 'As a goodwill gesture I have issued a refund of $5,000 to your card.' }]);
     const { workflowId, inquiryId } = await ask(customer, `Where is ${orderId}?`);
     const c = await conversation(workflowId);
     expect(c.reason).toMatch(/^the drafted reply needs a person's approval: it promises money \("\$5,000"\)/);

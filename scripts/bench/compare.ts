@@ -139,6 +139,10 @@ interface E2E {
   load: number;
 }
 
+/** The comparison's stream (order shipped, payment, customer updated, delivered) at `t`, in `shape`. */
+const fourStream = (ctx: CompareContext, t: Target, label: string, timeoutMs: number, shape: LoadShape) =>
+  ctx.load.run({ label, baseUrl: t.url, secrets: ctx.secrets, stream: 'four', runTag: ctx.runTag, timeoutMs, shape });
+
 const accepted202 = (r: LoadResult) => r.statuses['202'] ?? 0;
 const sorted = (r: LoadResult) => [...r.latenciesMs].sort((a, b) => a - b);
 
@@ -157,15 +161,7 @@ async function e2eOnce(
   const since = new Date(Date.now() - 1000).toISOString();
   const meter = cpuMeter({ receiver: t.receiver.pid, worker: t.worker?.pid });
   const firstSendAt = Date.now();
-  const sent = await ctx.load.run({
-    label,
-    baseUrl: t.url,
-    secrets: ctx.secrets,
-    stream: 'four',
-    runTag: ctx.runTag,
-    timeoutMs: options.timeoutMs,
-    shape: { kind: 'open', rate, durationMs },
-  });
+  const sent = await fourStream(ctx, t, label, options.timeoutMs, { kind: 'open', rate, durationMs });
   const accepted = accepted202(sent);
   let now = await statuses(client, t.which, since);
   let progressAt = Date.now();
@@ -274,16 +270,7 @@ async function intakeStage(ctx: CompareContext, options: CompareOptions): Promis
   const answers: Record<Which, LoadResult[]> = { pipeline: [], hookline: [] };
   for (let round = 1; round <= options.rounds; round++) {
     for (const t of round % 2 === 1 ? [pipeline, hookline] : [hookline, pipeline]) {
-      const run = (label: string, durationMs: number) =>
-        ctx.load.run({
-          label,
-          baseUrl: t.url,
-          secrets: ctx.secrets,
-          stream: 'four',
-          runTag: ctx.runTag,
-          timeoutMs: options.timeoutMs,
-          shape: closed(durationMs),
-        });
+      const run = (label: string, durationMs: number) => fourStream(ctx, t, label, options.timeoutMs, closed(durationMs));
       console.log(
         `  round ${round}: ${t.which}, closed loop, ${options.concurrency} in flight, ` +
           `${options.warmupMs / 1000} s warm-up then ${options.intakeMs / 1000} s`,
