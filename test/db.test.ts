@@ -31,6 +31,7 @@ import {
 
 const repoRoot = resolve(__dirname, '..');
 const APP_TABLES = [
+  'completed_effects',
   'customers',
   'inquiries',
   'notifications',
