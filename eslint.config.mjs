@@ -64,7 +64,6 @@ export default tseslint.config(
                 '!../src/agent',
                 '../src/agent/*',
                 '!../src/agent/types',
-                '!../src/agent/guardrails',
                 '!../src/handoff',
                 '../src/handoff/*',
                 '!../src/handoff/permissions',
