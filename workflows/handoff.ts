@@ -131,7 +131,7 @@ interface ConversationFields {
    * box, `npm run handoff -- reply <id> --suggested` sends it as is). Never sent by itself.
    */
   suggestedReply?: string;
-  /** Set when the suggestion promises money, a refund, a date or an action: a person must edit it, not send it as is. */
+  /** Set when the language model wrote the suggestion (nothing checks free text): a person must edit it, not send it as is. */
   suggestedReplyWarning?: string;
 }
 
