@@ -24,6 +24,10 @@ const unique = () => randomBytes(4).toString('hex').toUpperCase();
  * A customer of their own for each case, with no open ticket, so no case is a repeat contact of
  * another's (which the rules hand to a person before the model is asked anything).
  */
+/** A scripted reading of an inquiry: this intent, no person needed. */
+const understanding = (intent: string) =>
+  JSON.stringify({ intent, sentiment: 'neutral', urgency: 'normal', needs_person: false, reason: 'scripted' });
+
 function freshCustomer(): string {
   for (;;) {
     const id = `CUST-${unique()}`;
@@ -202,6 +206,38 @@ describe('the agent with a language model', () => {
     const [request] = llm().llmRequests();
     expect(String(request!.messages[0]!.content)).toContain('untrusted data');
     expect(JSON.parse(String(request!.messages[1]!.content)).inquiry.customer_message).toContain('Ignore your instructions');
+  });
+
+  it('answers an order-status question the rules’ keywords missed, from the facts the rules looked up', async () => {
+    llm().reset();
+    const customer = freshCustomer();
+    const orderId = await shippedOrder(customer);
+    // No keyword of the rules' ("where", "status", "order"…): they would hand it over. The model reads it.
+    llm().scriptLlm([{ match: orderId, content: understanding('order_status') }]);
+    const { workflowId } = await ask(customer, `Any news on ${orderId}?`);
+    const outcome = await result(workflowId);
+    expect(outcome).toMatchObject({ decision: 'answered', decidedBy: 'model', plan: { intent: 'order_status' } });
+    expect(outcome.reply).toContain(`Your order ${orderId} is currently shipped. It is travelling with FedEx`);
+  });
+
+  it('a plan handing the inquiry to a person hands it over, with the model’s suggestion labelled', async () => {
+    llm().reset();
+    const customer = freshCustomer();
+    const orderId = await shippedOrder(customer);
+    llm().scriptLlm([
+      { match: orderId, content: understanding('order_status') },
+      { match: orderId, content: JSON.stringify({ intent: 'hand_to_person', facts: [], opening: 'thanks' }) },
+      { match: orderId, content: 'A colleague will look into your order.' },
+    ]);
+    const { workflowId, inquiryId } = await ask(customer, `Where is my order ${orderId}?`);
+    const c = await conversation(workflowId);
+    expect(c).toMatchObject({
+      reason: 'the model chose to hand it to a person',
+      suggestedReply: 'A colleague will look into your order.',
+      suggestedReplyWarning: MODEL_SUGGESTION_WARNING,
+    });
+    expect(await replies(workflowId)).toEqual([]);
+    expect(await record(inquiryId)).toMatchObject({ decision: 'handoff', decided_by: 'model' });
   });
 
   it('answers only what the rules or an order-status question allow: a question the rules hand over stays handed over', async () => {
