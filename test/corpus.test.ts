@@ -22,7 +22,7 @@ import { terminateAll } from './support/handoff';
  * In this design the model never writes the customer's words: an automatic reply is a plan (an
  * intent, names of facts hookline holds, an opening) that templates render (src/agent/reply.ts).
  * So a risky draft is fed wherever a model could still put words or references, in one of four
- * ways, by the entry's position in the file (every way gets a share of every kind of phrasing):
+ * ways, by the entry's position in the file (so each way gets phrasings of many kinds):
  *
  * - `plan`: the model's reading says a routine order-status question, its one free-text field
  *   (`reason`) holding the draft; asked for the reply's plan it answers the draft as plain text,
