@@ -59,7 +59,7 @@ import { receiverTimeByComponent } from './bench/profile';
 import { describe as describeStarts, since, startLatency, type Histogram } from './bench/server-latency';
 import { loadAverage, machine, mib, ms, percentile, perSecond, table } from './bench/report';
 import { describeCli, findTemporalCli } from './temporal-cli';
-import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/handoff';
+import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/contracts/conversation';
 
 const TASK_QUEUE = 'hookline-bench';
 

@@ -4,29 +4,12 @@ import type { DraftStep, ModelUsage } from '../activities';
 import { describeFindings, reviewDraft } from '../src/agent/guardrails';
 import type { AgentSettings, CustomerContext } from '../src/agent/types';
 import type { Understanding } from '../src/agent/understanding';
-import type { InquiryDecidedBy, InquiryDecision } from '../src/db/schema';
+import type { InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
-import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
-
-/** How the decision was reached, for the Temporal UI (the run's result), the inquiry's record and its log line. */
-export interface InquiryPath {
-  decidedBy: InquiryDecidedBy;
-  model?: string;
-  tokensIn?: number;
-  tokensOut?: number;
-  /** What the model made of the inquiry, when it was asked and answered. */
-  understanding?: Understanding;
-  /** Why the rules or a person took over from the model (it failed, or its draft promised too much). */
-  fallbackReason?: string;
-}
-
-export interface InquiryResult extends InquiryPath {
-  decision: InquiryDecision;
-  reason: string;
-  reply?: string;
-  handoff?: EscalationResult<'inquiry'>;
-}
+import type { InquiryFacts } from './contracts/conversation';
+import type { InquiryPath, InquiryResult } from './contracts/inquiries';
+import { escalate, failureCause } from './handoff';
 
 /** A reply drafted for the person who takes the inquiry over, and what is wrong with it if anything. */
 interface Suggestion {

@@ -4,8 +4,8 @@ import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
 import type { IntakeResult } from './acknowledgement';
 import { workflowIdFor } from '../events/identity';
 import { workflowForEvent } from '../events/routing';
-import { quarantinedEventWorkflow } from '../../workflows/quarantine';
-import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/search-attributes';
+import type { QuarantinedEventWorkflow } from '../../workflows/contracts/quarantine';
+import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/contracts/search-attributes';
 
 export type { IntakeResult };
 
@@ -132,7 +132,7 @@ export function createIntake(options: IntakeOptions): Intake {
     quarantine(event) {
       const workflowId = quarantineWorkflowId(event.source, event.identity);
       return start(workflowId, () =>
-        client.workflow.start(quarantinedEventWorkflow, {
+        client.workflow.start<QuarantinedEventWorkflow>('quarantinedEventWorkflow', {
           workflowId,
           taskQueue,
           args: [event, options.quarantineKeepForMs],
