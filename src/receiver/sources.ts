@@ -1,7 +1,8 @@
 import { BlockList, isIP } from 'node:net';
-import { ConfigError, csv, duration, type Env } from '../config/env';
+import { ConfigError, csv, duration, envSuffix, type Env } from '../config/env';
 import { EVENTS } from '../events/registry';
 import { EVENT_TYPES, type EventType } from '../events/schemas';
+import { BUILTIN_SOURCE_NAMES, type BuiltinSource } from '../events/sources';
 import { isSchemeName, SCHEME_TABLE, SCHEMES, type SchemeName } from './verify';
 
 /**
@@ -32,22 +33,17 @@ interface SourceDefaults {
   eventTypes: EventType[];
 }
 
-/** The seed's four senders, each with the scheme its kind of system customarily uses. */
+/** The seed's four senders (src/events/sources.ts), each with the scheme its kind of system customarily uses. */
 export const BUILTIN_SCHEMES = {
   oms: 'hmac-sha256-hex',
   crm: 'standard-webhooks',
   payments: 'stripe',
   carrier: 'hmac-sha256-base64',
-} as const satisfies Record<string, SchemeName>;
-export type BuiltinSource = keyof typeof BUILTIN_SCHEMES;
-
-export function isBuiltinSource(name: string): name is BuiltinSource {
-  return Object.hasOwn(BUILTIN_SCHEMES, name);
-}
+} as const satisfies Record<BuiltinSource, SchemeName>;
 
 /** Each built-in source with its scheme and the event types the registry (src/events/registry.ts) lets it send. */
 export const BUILTIN_SOURCES = Object.fromEntries(
-  (Object.keys(BUILTIN_SCHEMES) as BuiltinSource[]).map((name) => [
+  BUILTIN_SOURCE_NAMES.map((name) => [
     name,
     { scheme: BUILTIN_SCHEMES[name], eventTypes: EVENT_TYPES.filter((type) => (EVENTS[type].sources as readonly string[]).includes(name)) },
   ]),
@@ -62,10 +58,6 @@ const SOURCE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 export const MIN_SECRET_BYTES = 16;
 
 const DEFAULT_RATE_LIMIT = '100/s';
-
-export function envSuffix(source: string): string {
-  return source.toUpperCase().replace(/-/g, '_');
-}
 
 export function parseRateLimit(value: string): RateLimit | undefined {
   const match = /^(\d+)\s*\/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hr|hour)$/i.exec(value.trim());
