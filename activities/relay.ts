@@ -3,7 +3,7 @@ import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { returnWorkflowId } from '../src/events/identity';
-import { processReturnWorkflow, returnEventSignal } from '../workflows/returns';
+import { returnEventSignal, type ProcessReturnWorkflow, type ReturnEnvelope } from '../workflows/contracts/returns';
 
 export interface RelayDeps {
   /** The only Temporal client an activity holds: to signal a return's own workflow. */
@@ -23,7 +23,8 @@ export function relay(deps: RelayDeps) {
     ): Promise<{ returnWorkflowId: string; delivered: boolean }> {
       const workflowId = returnWorkflowId(envelope.event.return_id);
       try {
-        await deps.temporal.workflow.signalWithStart(processReturnWorkflow, {
+        // By name, with its contract's types: an activity never loads workflow code.
+        await deps.temporal.workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
           workflowId,
           taskQueue: Context.current().info.taskQueue,
           args: [envelope.event.return_id],

@@ -8,8 +8,8 @@ import type { NotificationRow } from '../src/db/schema';
 import { SAMPLES } from '../src/events/samples';
 import { generateCustomer } from '../src/sandbox';
 import type { ScriptedAnswer } from '../src/sandbox/llm';
-import { conversationId, conversationQuery, type Conversation } from '../workflows/handoff';
-import { MODEL_SUGGESTION_WARNING, type InquiryResult } from '../workflows/inquiries';
+import { conversationId, conversationQuery, type Conversation } from '../workflows/contracts/conversation';
+import { MODEL_SUGGESTION_WARNING, type InquiryResult } from '../workflows/contracts/inquiries';
 import { sendSigned, setupAgent } from './support/harness';
 import { terminateAll } from './support/handoff';
 

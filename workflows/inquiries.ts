@@ -3,31 +3,12 @@ import type { ModelUsage } from '../activities';
 import type { ReplyPlan } from '../src/agent/reply';
 import type { AgentSettings, CustomerContext } from '../src/agent/types';
 import type { Understanding } from '../src/agent/understanding';
-import type { InquiryDecidedBy, InquiryDecision } from '../src/db/schema';
+import type { InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
-import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
-
-/** How the decision was reached, for the Temporal UI (the run's result), the inquiry's record and its log line. */
-export interface InquiryPath {
-  decidedBy: InquiryDecidedBy;
-  model?: string;
-  tokensIn?: number;
-  tokensOut?: number;
-  /** What the model made of the inquiry, when it was asked and answered. */
-  understanding?: Understanding;
-  /** The reply the model chose, when it chose one: hookline's templates said it. */
-  plan?: ReplyPlan;
-  /** Why the rules or a person took over from the model (it failed, was too slow, or chose what cannot be said). */
-  fallbackReason?: string;
-}
-
-export interface InquiryResult extends InquiryPath {
-  decision: InquiryDecision;
-  reason: string;
-  reply?: string;
-  handoff?: EscalationResult<'inquiry'>;
-}
+import type { InquiryFacts } from './contracts/conversation';
+import { MODEL_SUGGESTION_WARNING, type InquiryPath, type InquiryResult } from './contracts/inquiries';
+import { escalate, failureCause } from './handoff';
 
 /** A reply drafted for the person who takes the inquiry over, and why they must not send it as it is, if so. */
 interface Suggestion {
@@ -37,13 +18,6 @@ interface Suggestion {
 
 /** How long an escalation waits for the model's suggested reply before it opens with the template's. */
 const SUGGESTION_BUDGET_MS = 20_000;
-
-/**
- * The label on every suggestion in the model's own words (the inbox shows it; the CLI's
- * `--suggested` refuses to send it unedited). Nothing checks what free text claims, so a person
- * reads and rewrites it: the model's words reach a customer only as a person's own.
- */
-export const MODEL_SUGGESTION_WARNING = 'the language model wrote it and nothing in it is checked against the records';
 
 /**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the

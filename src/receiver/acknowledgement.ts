@@ -1,3 +1,5 @@
+import type { IntakeResult } from '../intake';
+
 /**
  * How the receiver answered a delivery it took, one word per way (the `outcome` of its log line
  * and metrics label): started, spooled while Temporal did not answer, already known, or kept for
@@ -10,20 +12,11 @@ export type IntakeOutcome = (typeof INTAKE_OUTCOMES)[number];
  * The receiver's 2xx body (`POST /webhooks/:source`), sent only once Temporal (or the durable
  * spool) holds the event. Senders and the tests read this one shape.
  */
-export interface Acknowledgement {
+export interface Acknowledgement extends IntakeResult {
   accepted: true;
-  /** True when Temporal already had this event (running or closed): nothing new was started. */
-  duplicate: boolean;
-  /** True when Temporal did not answer in time and the event was spooled durably instead (src/spool/). */
-  queued?: true;
-  /** The workflow that owns the event (or the quarantined delivery), known before it starts. */
-  workflowId: string;
   /** Set when the body was verified but not a valid event: it was kept for an operator instead. */
   quarantined?: true;
   reason?: string;
   /** One line per schema problem, e.g. `amount: Too small: expected number to be >=0`. */
   problems?: string[];
 }
-
-/** What an intake (direct or spooling) reports back: the acknowledgement's facts about the start. */
-export type IntakeResult = Pick<Acknowledgement, 'workflowId' | 'duplicate' | 'queued'>;
