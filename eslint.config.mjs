@@ -55,22 +55,22 @@ export default tseslint.config(
             },
             {
               // Allowed at run time: pure modules that import nothing with side effects (the
-              // handoff permissions are one decision shared by the workflow and the API).
-              group: [
-                '../src/*',
-                '!../src/events',
-                '../src/events/*',
-                '!../src/events/envelope',
-                '!../src/agent',
-                '../src/agent/*',
-                '!../src/agent/types',
-                '!../src/agent/guardrails',
-                '!../src/handoff',
-                '../src/handoff/*',
-                '!../src/handoff/permissions',
-                '../activities',
-                '../activities/*',
-              ],
+              // handoff permissions are one decision shared by the workflow and the API). The same
+              // from workflows/contracts/, one folder further down.
+              group: ['../', '../../'].flatMap((up) => [
+                `${up}src/*`,
+                `!${up}src/events`,
+                `${up}src/events/*`,
+                `!${up}src/events/envelope`,
+                `!${up}src/agent`,
+                `${up}src/agent/*`,
+                `!${up}src/agent/types`,
+                `!${up}src/handoff`,
+                `${up}src/handoff/*`,
+                `!${up}src/handoff/permissions`,
+                `${up}activities`,
+                `${up}activities/*`,
+              ]),
               message: 'From outside workflows/, import only types (`import type`).',
               allowTypeImports: true,
             },

@@ -1,3 +1,4 @@
+import type { ReplyPlan } from '../src/agent/reply';
 import type { Responder } from '../src/agent/responder';
 import type { CustomerContext, InquiryAssessment } from '../src/agent/types';
 import type { CustomerInquiryNew } from '../src/events/schemas';
@@ -7,12 +8,17 @@ export interface DraftingDeps {
 }
 
 /**
- * The model seam: drafting the agent's words. The default responder fills templates; a language
- * model behind the same interface may be slow and fail now and then, so this is its own profile.
+ * The agent's words to a customer, from templates: the rules' plan, or the one the model chose
+ * (the model never writes them). An ordinary activity, so a responder may be slow and retried.
  */
 export function drafting(deps: DraftingDeps) {
   return {
-    async draftReply(input: { inquiry: CustomerInquiryNew; customer: CustomerContext; assessment: InquiryAssessment }): Promise<string> {
+    async draftReply(input: {
+      inquiry: CustomerInquiryNew;
+      customer: CustomerContext;
+      assessment: InquiryAssessment;
+      plan?: ReplyPlan;
+    }): Promise<string> {
       return deps.responder.draft(input);
     },
   };

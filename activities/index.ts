@@ -15,7 +15,7 @@ import { agentSettings } from './settings';
 
 export type { DraftingActivities } from './drafting';
 export type { KnowledgeBaseActivities } from './knowledge-base';
-export type { DraftStep, ModelActivities, ModelUsage } from './model';
+export type { ModelActivities, ModelUsage } from './model';
 export type { NotificationActivities } from './notifications';
 export type { LookupActivities, PartnerActivities } from './partners';
 export type { RelayActivities } from './relay';

@@ -3,7 +3,6 @@ import type { Kysely } from 'kysely';
 import { assessInquiry, inquiryOrderId, repeatContactSince, returnPolicy, type OrderFacts } from '../src/agent/policy';
 import type { AgentSettings, CustomerContext, InquiryAssessment, ReturnPolicyCheck } from '../src/agent/types';
 import * as repo from '../src/db/repo';
-import type { ToolName } from '../src/agent/prompts';
 import {
   paymentStatusOf,
   type InquiryDecidedBy,
@@ -184,30 +183,6 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         model: input.model,
         fallbackReason: input.fallbackReason,
       });
-    },
-
-    /**
-     * A lookup the model asked for while drafting, answered from the knowledge base. Only the
-     * inquiring customer's own orders and returns are found: whatever the customer's text talks
-     * the model into asking for, another customer's data is "not found".
-     */
-    async lookupForModel(input: { customerId: string; name: ToolName; arguments: Record<string, string> }): Promise<object> {
-      const notFound = { found: false };
-      const id = String(input.arguments.order_id ?? input.arguments.return_id ?? '').slice(0, 128);
-      if (input.name === 'lookup_return') {
-        const ret = await repo.getReturn(db, id);
-        if (!ret || ret.customer_id !== input.customerId) return notFound;
-        return { found: true, return_id: ret.id, order_id: ret.order_id, status: ret.status, tracking_number: ret.tracking_number };
-      }
-      const order = await repo.getOrder(db, id);
-      if (!order || order.customer_id !== input.customerId) return notFound;
-      if (input.name === 'lookup_payment') {
-        const payments = await repo.listPayments(db, id);
-        return { found: true, order_id: id, payments: payments.map((p) => ({ status: p.status, amount: p.amount, currency: p.currency })) };
-      }
-      const shipment = { carrier: order.carrier, tracking_number: order.tracking_number, eta: order.eta };
-      if (input.name === 'lookup_shipment') return { found: true, order_id: id, status: order.status, ...shipment };
-      return { found: true, order_id: id, status: order.status, ...shipment, total: order.total_amount, currency: order.currency };
     },
 
     /** The facts a return's policy check needs, read here; the decision is src/agent/policy.ts's. */

@@ -1,17 +1,17 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, type MetricCounter, type MetricHistogram } from '@temporalio/common';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { DRAFT_TOOLS, draftMessages, isToolName, TOOL_ARGUMENTS, understandMessages, type ToolName } from '../src/agent/prompts';
-import type { CustomerContext } from '../src/agent/types';
+import { planMessages, suggestMessages, understandMessages } from '../src/agent/prompts';
+import { planProblem, ReplyPlan, REPLY_PLAN_JSON_SCHEMA } from '../src/agent/reply';
+import type { CustomerContext, InquiryAssessment } from '../src/agent/types';
 import { Understanding, UNDERSTANDING_JSON_SCHEMA } from '../src/agent/understanding';
 import type { CustomerInquiryNew } from '../src/events/schemas';
 import { ModelErrorType, type ChatModel, type ModelCall } from '../src/llm/model';
 
 /**
  * The model's activities: one call to the model each, so each has its own timeout and retries
- * (workflows/activities.ts, the `model` profile) and a failure is classified where it happens
- * (src/llm/model.ts). The workflow decides what to do with the answer and what to do when there
- * is none; nothing here sends, writes or promises anything.
+ * (workflows/activities.ts, the `languageModel` profile) and a failure is classified where it
+ * happens (src/llm/model.ts). The workflow decides what to do with the answer and what to do when
+ * there is none; nothing here sends, writes or promises anything.
  */
 
 /** What one model call cost, for the inquiry's record, its log line and the metrics. */
@@ -22,14 +22,14 @@ export interface ModelUsage {
   latencyMs: number;
 }
 
-export type DraftStep =
-  | { kind: 'reply'; text: string; usage: ModelUsage }
-  | {
-      kind: 'lookups';
-      calls: { id: string; name: ToolName; arguments: Record<string, string> }[];
-      assistant: ChatCompletionMessageParam;
-      usage: ModelUsage;
-    };
+/** What a model's answer is given to work from. */
+interface AnswerInput {
+  inquiry: CustomerInquiryNew;
+  customer?: CustomerContext;
+  understanding?: Understanding;
+  /** The rules' assessment: its facts are what hookline holds about the inquiry's order. */
+  assessment: Pick<InquiryAssessment, 'facts'>;
+}
 
 /** Within the model profile's heartbeat timeout, with room to spare. */
 const HEARTBEAT_EVERY_MS = 2_000;
@@ -55,7 +55,10 @@ export function createModelActivities(deps: { model: ChatModel }) {
   const { model } = deps;
 
   /** One model call, heartbeating while it waits, measured whatever its outcome. */
-  async function call<T>(step: 'understand' | 'draft', run: (signal: AbortSignal) => Promise<ModelCall<T>>): Promise<ModelCall<T>> {
+  async function call<T>(
+    step: 'understand' | 'plan' | 'suggest',
+    run: (signal: AbortSignal) => Promise<ModelCall<T>>,
+  ): Promise<ModelCall<T>> {
     const context = Context.current();
     const m = metersFor(context);
     context.heartbeat();
@@ -108,66 +111,36 @@ export function createModelActivities(deps: { model: ChatModel }) {
     },
 
     /**
-     * One turn of drafting: the model either writes the reply or asks for lookups, which the
-     * workflow runs as activities and hands back in `messages` for the next turn.
+     * The model's choice of reply, schema-checked and checked against the facts hookline holds: a
+     * plan naming a fact hookline does not hold for this order is invalid output, retried like a
+     * schema break (the model may do better), then the rules answer.
      */
-    async draftTurn(input: {
-      inquiry: CustomerInquiryNew;
-      customer?: CustomerContext;
-      understanding?: Understanding;
-      facts: Record<string, string>;
-      /** The turns so far: the model's lookup requests and their answers. */
-      turns: ChatCompletionMessageParam[];
-      /** False on the last turn: the model must answer now. */
-      allowLookups: boolean;
-    }): Promise<DraftStep> {
-      const messages = [...draftMessages(input.inquiry, input.customer, input.understanding, input.facts), ...input.turns];
-      const result = await call('draft', (signal) =>
-        model.complete({ messages, tools: DRAFT_TOOLS, tool_choice: input.allowLookups ? 'auto' : 'none', temperature: 0.2 }, { signal }),
+    async planReply(input: AnswerInput): Promise<{ plan: ReplyPlan; usage: ModelUsage }> {
+      const result = await call('plan', (signal) =>
+        model.structured(
+          { messages: planMessages(input.inquiry, input.customer, input.understanding, input.assessment), temperature: 0 },
+          { name: 'reply_plan', schema: ReplyPlan, jsonSchema: REPLY_PLAN_JSON_SCHEMA },
+          { signal },
+        ),
       );
-      const message = result.value.choices[0]!.message;
-      const requested = (message.tool_calls ?? []).filter((c) => c.type === 'function');
-      if (requested.length > 0 && input.allowLookups) {
-        const calls = requested.map((c) => {
-          const args = parseArguments(c.function.name, c.function.arguments);
-          return { id: c.id, name: args.name, arguments: args.value };
+      const problem = planProblem(result.value, input.assessment);
+      if (problem)
+        throw ApplicationFailure.create({
+          type: ModelErrorType.InvalidOutput,
+          message: `model chose a reply that cannot be said: ${problem}`,
         });
-        const assistant: ChatCompletionMessageParam = {
-          role: 'assistant',
-          content: message.content ?? null,
-          tool_calls: requested.map((c) => ({
-            id: c.id,
-            type: 'function',
-            function: { name: c.function.name, arguments: c.function.arguments },
-          })),
-        };
-        return { kind: 'lookups', calls, assistant, usage: usage(result) };
-      }
-      const text = message.content?.trim() ?? '';
-      if (!text) throw ApplicationFailure.create({ type: ModelErrorType.InvalidOutput, message: 'model drafted an empty reply' });
-      return { kind: 'reply', text, usage: usage(result) };
+      return { plan: result.value, usage: usage(result) };
+    },
+
+    /** A reply in the model's own words for the person who takes the inquiry over; never sent as it is. */
+    async suggestReply(input: AnswerInput): Promise<{ text: string; usage: ModelUsage }> {
+      const messages = suggestMessages(input.inquiry, input.customer, input.understanding, input.assessment);
+      const result = await call('suggest', (signal) => model.complete({ messages, temperature: 0.2 }, { signal }));
+      const text = result.value.choices[0]!.message.content?.trim() ?? '';
+      if (!text) throw ApplicationFailure.create({ type: ModelErrorType.InvalidOutput, message: 'model suggested an empty reply' });
+      return { text, usage: usage(result) };
     },
   };
-}
-
-/** A lookup the model asked for, checked against the tool's schema: an unknown tool or bad arguments is invalid output. */
-function parseArguments(name: string, raw: string): { name: ToolName; value: Record<string, string> } {
-  // The name is the model's choice of words: kept out of the message, which reaches records and logs.
-  if (!isToolName(name))
-    throw ApplicationFailure.create({
-      type: ModelErrorType.InvalidOutput,
-      message: 'model asked for an unknown tool',
-    });
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw ApplicationFailure.create({ type: ModelErrorType.InvalidOutput, message: `model sent ${name} arguments that are not JSON` });
-  }
-  const parsed = TOOL_ARGUMENTS[name].safeParse(json);
-  if (!parsed.success)
-    throw ApplicationFailure.create({ type: ModelErrorType.InvalidOutput, message: `model sent ${name} arguments that break its schema` });
-  return { name, value: parsed.data as Record<string, string> };
 }
 
 export type ModelActivities = ReturnType<typeof createModelActivities>;

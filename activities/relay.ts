@@ -1,26 +1,13 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
-import type { EnvelopeOf } from '../src/events/envelope';
 import { returnWorkflowId } from '../src/events/identity';
-import { startOnce, type ClosedBy } from '../src/temporal/start-once';
-import { processReturnWorkflow, returnEventSignal } from '../workflows/returns';
+import { startOnce } from '../src/temporal/start-once';
+import { returnEventSignal, type ProcessReturnWorkflow, type ReturnDelivery, type ReturnEnvelope } from '../workflows/contracts/returns';
 
 export interface RelayDeps {
   /** The only Temporal client an activity holds: to signal a return's own workflow. */
   temporal: Client;
-}
-
-type ReturnEnvelope = EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>;
-
-export interface DeliveryResult {
-  returnWorkflowId: string;
-  /** False when the return's workflow had closed for good: the event was not applied. */
-  delivered: boolean;
-  /** True when the return's last run had failed or timed out and this event started it again. */
-  rerun?: true;
-  /** Set when a person cancelled or terminated the return's run: it stays closed. */
-  closed?: ClosedBy;
 }
 
 /** Hands events on to the long-lived workflow they belong to. */
@@ -64,10 +51,11 @@ export function relay(deps: RelayDeps) {
      * or terminated, refuses it: late news for a person. Safe to repeat: the return workflow keeps
      * the first copy of each event it is given.
      */
-    async deliverReturnEvent(envelope: ReturnEnvelope): Promise<DeliveryResult> {
+    async deliverReturnEvent(envelope: ReturnEnvelope): Promise<ReturnDelivery> {
       const workflowId = returnWorkflowId(envelope.event.return_id);
       const outcome = await startOnce(temporal, workflowId, async ({ reusePolicy, replaces }) =>
-        temporal.workflow.signalWithStart(processReturnWorkflow, {
+        // By name, with its contract's types: an activity never loads workflow code.
+        temporal.workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
           workflowId,
           taskQueue: Context.current().info.taskQueue,
           args: [envelope.event.return_id, replaces ? await eventsOf(workflowId, replaces.runId) : []],

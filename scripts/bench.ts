@@ -34,7 +34,8 @@ import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
 import { returnWorkflowId } from '../src/events/identity';
-import { BUILTIN_SCHEMES, envSuffix } from '../src/receiver/sources';
+import { envSuffix } from '../src/config/env';
+import { BUILTIN_SCHEMES } from '../src/receiver/sources';
 import { generateSecret } from '../src/receiver/verify';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { compareRun, type CompareOptions } from './bench/compare';
@@ -59,7 +60,7 @@ import { receiverTimeByComponent } from './bench/profile';
 import { describe as describeStarts, since, startLatency, type Histogram } from './bench/server-latency';
 import { loadAverage, machine, mib, ms, percentile, perSecond, table } from './bench/report';
 import { describeCli, findTemporalCli } from './temporal-cli';
-import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/handoff';
+import { CONVERSATION_WORKFLOW_TYPE, parseConversationId } from '../workflows/contracts/conversation';
 
 const TASK_QUEUE = 'hookline-bench';
 

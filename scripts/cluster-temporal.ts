@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { Client as PgClient } from 'pg';
-import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../workflows/contracts/search-attributes';
 import type { TemporalServerBinaries } from './temporal-server';
 
 const ROOT = resolve(__dirname, '..');

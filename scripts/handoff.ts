@@ -5,7 +5,7 @@
  * roles exactly as they do for the inbox.
  */
 import { parseArgs } from 'node:util';
-import { ALL_OUTCOMES, type Conversation, type Outcome } from '../workflows/handoff';
+import { ALL_OUTCOMES, type Conversation, type Outcome } from '../workflows/contracts/conversation';
 import { z } from 'zod';
 import { parseEnv, port, url, type Env } from '../src/config/env';
 import { createHttpDesk, HandoffRequestError, OperatorAuthError, ReceiverUnavailableError } from '../src/handoff/http-desk';

@@ -12,7 +12,9 @@ import { DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { DEFAULT_SOURCE, SAMPLES } from '../src/events/samples';
 import { EVENTS } from '../src/events/registry';
 import { EVENT_TYPES, isEventType } from '../src/events/schemas';
-import { BUILTIN_SCHEMES, envSuffix, isBuiltinSource } from '../src/receiver/sources';
+import { envSuffix } from '../src/config/env';
+import { isBuiltinSource } from '../src/events/sources';
+import { BUILTIN_SCHEMES } from '../src/receiver/sources';
 import { SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
 
 const USAGE = `Usage: npm run send -- <source> <event_type> [field=value ...] [--fresh] [--url URL]

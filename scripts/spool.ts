@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { loadReceiverConfig } from '../src/config/receiver';
 import { createLogger } from '../src/log';
-import { createIntake } from '../src/receiver/intake';
+import { createIntake } from '../src/intake/direct';
 import { createDrainer, openSpool, type Drainer, type SpoolStore } from '../src/spool';
 import { createTemporalClient } from '../src/temporal/client';
 

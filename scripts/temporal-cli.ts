@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { findGo, goInstallToStaging, hooklineCacheDir, isExecutable, onPath } from './go-provision';
-import { HooklineSource, searchAttributeFlags } from '../workflows/search-attributes';
+import { HooklineSource, searchAttributeFlags } from '../workflows/contracts/search-attributes';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 /** Later releases carry a `replace` directive, which `go install pkg@version` refuses. */

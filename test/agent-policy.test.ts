@@ -104,10 +104,11 @@ describe('assessInquiry', () => {
       facts_: { orderId: 'ORD-9' },
     },
     {
-      name: 'a question that is not about an order goes to a person',
+      name: 'a question that is not about an order goes to a person, with what is known of the order for a model to use',
       facts: facts({ summary: 'Do you sell gift cards?' }),
       decision: 'handoff',
       reason: /cannot answer/,
+      facts_: { orderId: 'ORD-1', orderStatus: 'shipped', carrier: 'FedEx', trackingNumber: 'TRK-1', eta: '2026-03-04' },
     },
   ];
   it.each(cases)('$name', ({ facts: f, decision, reason, facts_ }) => {

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
-import { returnStateQuery } from '../workflows/returns';
-import { conversationId, conversationQuery, resolveUpdate } from '../workflows/handoff';
+import { returnStateQuery } from '../workflows/contracts/returns';
+import { conversationId, conversationQuery, resolveUpdate } from '../workflows/contracts/conversation';
 import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 /**

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadReceiverConfig } from '../src/config/receiver';
 import { loadWorkerConfig } from '../src/config/worker';
-import { searchAttributeFlags } from '../workflows/search-attributes';
+import { searchAttributeFlags } from '../workflows/contracts/search-attributes';
 import { DYNAMIC_CONFIG_FILE, SERVER_CONFIG_FILE, serverEnv, serverPorts, temporalDatabases } from '../scripts/cluster-temporal';
 import { TEMPORAL_SERVER_VERSION } from '../scripts/temporal-server';
 
@@ -371,7 +371,7 @@ describe('docker-compose.yml', () => {
     const registered = Object.fromEntries([...create!.matchAll(/--name\s+(\S+)\s+--type\s+(\S+)/g)].map((m) => [m[1], m[2]]));
     expect(registered).toEqual(SEARCH_ATTRIBUTES);
 
-    // workflows/search-attributes.ts is what the workflows upsert; the job must match it.
+    // workflows/contracts/search-attributes.ts is what the workflows upsert; the job must match it.
     const flags = searchAttributeFlags().filter((flag) => flag !== '--search-attribute');
     expect(Object.fromEntries(flags.map((flag) => flag.split('=')))).toEqual(SEARCH_ATTRIBUTES);
   });

@@ -4,9 +4,9 @@ import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import type { HandoffRow } from '../src/handoff/service';
 import type { FaultSpec, SandboxCall, SystemName } from '../src/sandbox';
-import { conversationId, type Conversation } from '../workflows/handoff';
-import type { InquiryResult } from '../workflows/inquiries';
-import type { ReturnState } from '../workflows/returns';
+import { conversationId, type Conversation } from '../workflows/contracts/conversation';
+import type { InquiryResult } from '../workflows/contracts/inquiries';
+import type { ReturnState } from '../workflows/contracts/returns';
 import { terminateAll } from './support/handoff';
 import { sendSigned, setupAgent } from './support/harness';
 

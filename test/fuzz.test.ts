@@ -9,7 +9,7 @@ import { EVENT_TYPES } from '../src/events/schemas';
 import { createLogger } from '../src/log';
 import type { Acknowledgement } from '../src/receiver/acknowledgement';
 import { BUILTIN_SCHEMES } from '../src/receiver/sources';
-import { DEFAULT_SIGNATURE_HEADERS, SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
+import { SCHEME_TABLE, SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
 import { connectTestEnv, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
 
 // Property-based fuzzing of the real receiver over real sockets. Requests are written byte by
@@ -599,7 +599,7 @@ interface Built {
 function signatureHeaderName(source: FuzzSource, scheme: SchemeName): string {
   if (scheme === 'stripe') return 'stripe-signature';
   if (scheme === 'standard-webhooks') return 'webhook-signature';
-  return scheme === source.scheme && source.signatureHeader ? source.signatureHeader : DEFAULT_SIGNATURE_HEADERS[scheme];
+  return scheme === source.scheme && source.signatureHeader ? source.signatureHeader : SCHEME_TABLE[scheme].headers.signature;
 }
 
 function sign(

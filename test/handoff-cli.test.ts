@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cliTarget, runHandoffCli, USAGE } from '../scripts/handoff';
 import { createHttpDesk } from '../src/handoff/http-desk';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
-import type { InquiryResult } from '../workflows/inquiries';
+import type { InquiryResult } from '../workflows/contracts/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification, type Raised } from './support/handoff';
 import { setupAgent } from './support/harness';
 

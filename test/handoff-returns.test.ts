@@ -4,7 +4,7 @@ import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import type { Actor } from '../src/handoff/permissions';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
-import { conversationId, conversationQuery } from '../workflows/handoff';
+import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**

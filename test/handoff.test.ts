@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandoffService, visibilityQuery, type HandoffRow, type HandoffService } from '../src/handoff/service';
 import { OPERATOR_COOKIE } from '../src/receiver/handoffs';
-import { claimUpdate, type Conversation } from '../workflows/handoff';
-import type { InquiryResult } from '../workflows/inquiries';
+import { claimUpdate, type Conversation } from '../workflows/contracts/conversation';
+import type { InquiryResult } from '../workflows/contracts/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification, type Raised } from './support/handoff';
 import { sendSigned, setupAgent, startAgent, startReceiver, testDatabases } from './support/harness';
 

@@ -4,7 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
 import { OPERATOR_COOKIE } from '../src/receiver/handoffs';
-import type { InquiryResult } from '../workflows/inquiries';
+import type { InquiryResult } from '../workflows/contracts/inquiries';
 import { CUSTOMER, raiseEscalation, terminateAll, waitForNotification } from './support/handoff';
 import { setupAgent } from './support/harness';
 

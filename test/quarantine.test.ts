@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../src/events/samples';
-import { createIntake } from '../src/receiver/intake';
+import { createIntake } from '../src/intake/direct';
 import { createQuarantineService, ReplayRejectedError, type QuarantineService } from '../src/receiver/quarantine';
 import { loadSources } from '../src/receiver/sources';
 import { runQuarantineCli } from '../scripts/quarantine';

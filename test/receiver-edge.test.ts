@@ -5,7 +5,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createLogger, silentLogger } from '../src/log';
 import { createApp } from '../src/receiver/app';
 import { cachedCheck } from '../src/receiver/cached-check';
-import { createIntake } from '../src/receiver/intake';
+import { createIntake } from '../src/intake/direct';
 import { loadSources } from '../src/receiver/sources';
 import { isReachable } from '../src/temporal/client';
 import { connectTestEnv, startReceiver, testSecretsEnv, type Receiver, type ReceiverAnswer } from './support/harness';

@@ -7,7 +7,7 @@ import { WorkflowNotFoundError, defaultPayloadConverter, type Payload } from '@t
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { EventEnvelope, QuarantinedEvent } from '../src/events/envelope';
 import { SAMPLES } from '../src/events/samples';
-import { quarantineStateQuery } from '../workflows/quarantine';
+import { quarantineStateQuery } from '../workflows/contracts/quarantine';
 import {
   connectTestEnv,
   startAgent,

@@ -1,11 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import * as workflows from '../workflows';
+import type { Workflows } from '../workflows/contracts';
 import { eventIdentity } from '../src/events/identity';
-import { EVENTS } from '../src/events/registry';
-import { workflowForEvent } from '../src/events/routing';
+import { EVENTS, type AllTrue } from '../src/events/registry';
 import { DEFAULT_SOURCE, SAMPLES } from '../src/events/samples';
 import { EVENT_TYPES, isEventType, WebhookEvent } from '../src/events/schemas';
+import { workflowForEvent } from '../src/intake/routes';
 import { BUILTIN_SCHEMES, loadSources } from '../src/receiver/sources';
+
+type Registered = typeof workflows;
+/**
+ * Compiles only when workflows/index.ts exports exactly the workflows the contracts declare
+ * (workflows/contracts/index.ts), each of its declared type: what clients start by name is what the
+ * worker runs. The routes are checked against the contracts where they are declared (src/intake/routes.ts).
+ */
+export type ExportsMatchContracts = AllTrue<{
+  [N in keyof Registered | keyof Workflows]: N extends keyof Workflows
+    ? N extends keyof Registered
+      ? [Registered[N]] extends [Workflows[N]]
+        ? true
+        : N
+      : N
+    : N;
+}>;
 
 // The registry's types make a missing piece a compile error; these are the pieces TS cannot see:
 // what the values do at run time, and what the receiver builds from them.

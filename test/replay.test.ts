@@ -7,7 +7,7 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
 import { createHandoffService } from '../src/handoff/service';
-import { conversationId, parseConversationId } from '../workflows/handoff';
+import { conversationId, parseConversationId } from '../workflows/contracts/conversation';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**

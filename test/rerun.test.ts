@@ -9,10 +9,16 @@ import type { EnvelopeOf, EventEnvelope } from '../src/events/envelope';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import { createLogger } from '../src/log';
-import { createIntake } from '../src/receiver/intake';
+import { createIntake } from '../src/intake/direct';
 import { createDrainer, openSpool } from '../src/spool';
-import { conversationId } from '../workflows/handoff';
-import { processReturnWorkflow, returnEventSignal, returnStateQuery, type ReturnState } from '../workflows/returns';
+import { conversationId } from '../workflows/contracts/conversation';
+import {
+  returnEventSignal,
+  returnStateQuery,
+  type ProcessReturnWorkflow,
+  type ReturnEnvelope,
+  type ReturnState,
+} from '../workflows/contracts/returns';
 import { sendSigned, setupAgent } from './support/harness';
 import { day, deliveredPaidOrder, notificationsFor, unique } from './support/fixtures';
 
@@ -210,7 +216,7 @@ describe('a failed run is run again; a closed one stays closed', () => {
       // real (TIMED_OUT) while it waits for the parcel: hookline itself sets no such limit, and its
       // activities no longer give up, so a return run rarely fails; a timeout is the way one ends
       // undone here.
-      const first = await client().workflow.signalWithStart(processReturnWorkflow, {
+      const first = await client().workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
         workflowId,
         taskQueue: t.agent.taskQueue,
         args: [returnId],

@@ -5,7 +5,7 @@ import { ConfigError } from '../src/config/env';
 import type { EventEnvelope } from '../src/events/envelope';
 import { workflowIdFor } from '../src/events/identity';
 import { runSpoolCli } from '../scripts/spool';
-import { createIntake } from '../src/receiver/intake';
+import { createIntake } from '../src/intake/direct';
 import { silentLogger } from '../src/log';
 import {
   createDrainer,

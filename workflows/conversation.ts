@@ -12,7 +12,6 @@ import {
 import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
 import { notifications } from './activities';
 import {
-  defaultSuggestedReply,
   claimUpdate,
   conversationQuery,
   OUTCOMES,
@@ -27,8 +26,9 @@ import {
   type HandoffFacts,
   type HandoffKind,
   type Outcome,
-} from './handoff';
-import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './search-attributes';
+} from './contracts/conversation';
+import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './contracts/search-attributes';
+import { defaultSuggestedReply } from './handoff';
 
 const MAX_PRIORITY = 5;
 

@@ -1,34 +1,16 @@
 import { CancellationScope, isCancellation, log, workflowInfo } from '@temporalio/workflow';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { DraftStep, ModelUsage } from '../activities';
-import { describeFindings, reviewDraft } from '../src/agent/guardrails';
+import type { ModelUsage } from '../activities';
+import type { ReplyPlan } from '../src/agent/reply';
 import type { AgentSettings, CustomerContext } from '../src/agent/types';
 import type { Understanding } from '../src/agent/understanding';
-import type { InquiryDecidedBy, InquiryDecision } from '../src/db/schema';
+import type { InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
-import { escalate, failureCause, type EscalationResult, type InquiryFacts } from './handoff';
+import type { InquiryFacts } from './contracts/conversation';
+import { MODEL_SUGGESTION_WARNING, type InquiryPath, type InquiryResult } from './contracts/inquiries';
+import { escalate, failureCause } from './handoff';
 
-/** How the decision was reached, for the Temporal UI (the run's result), the inquiry's record and its log line. */
-export interface InquiryPath {
-  decidedBy: InquiryDecidedBy;
-  model?: string;
-  tokensIn?: number;
-  tokensOut?: number;
-  /** What the model made of the inquiry, when it was asked and answered. */
-  understanding?: Understanding;
-  /** Why the rules or a person took over from the model (it failed, or its draft promised too much). */
-  fallbackReason?: string;
-}
-
-export interface InquiryResult extends InquiryPath {
-  decision: InquiryDecision;
-  reason: string;
-  reply?: string;
-  handoff?: EscalationResult<'inquiry'>;
-}
-
-/** A reply drafted for the person who takes the inquiry over, and what is wrong with it if anything. */
+/** A reply drafted for the person who takes the inquiry over, and why they must not send it as it is, if so. */
 interface Suggestion {
   text: string;
   warning?: string;
@@ -37,21 +19,19 @@ interface Suggestion {
 /** How long an escalation waits for the model's suggested reply before it opens with the template's. */
 const SUGGESTION_BUDGET_MS = 20_000;
 
-/** Drafting turns the model gets (lookups in between) before it must answer. */
-const MAX_DRAFT_TURNS = 3;
-
 /**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the
  * customer's history, then either answers from what it knows or hands the conversation to a person.
  * When the CRM cannot answer for good (an unknown customer, a request it rejects), the agent
  * cannot judge the question, so a person gets it: a customer's question never ends in a failed run.
  *
- * With a language model configured (LLM_*), the model reads the inquiry and drafts the reply, but
+ * With a language model configured (LLM_*), the model reads the inquiry and chooses the reply, but
  * the hard rules stay in charge: a complaint, a repeat contact or a refund reaches a person
- * whatever the model says (it can add reasons to hand over, never remove one), and a draft that
- * promises money, a refund, a date or an action is held for a person to approve. A model that is
- * down, slow, rate-limiting or answering nonsense never fails the run: after its retries the rules
- * and templates decide, and the record says so.
+ * whatever the model says (it can add reasons to hand over, never remove one). The model chooses
+ * what to say, hookline says it: its answer is a plan from closed sets (src/agent/reply.ts) that
+ * the templates render from the facts hookline looked up, so no words of the model's reach a
+ * customer without a person. A model that is down, slow, rate-limiting or answering nonsense never
+ * fails the run: after its retries the rules and templates decide, and the record says so.
  */
 export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inquiry.new'>): Promise<InquiryResult> {
   const { event } = envelope;
@@ -150,56 +130,29 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   if ((await agentSettings()).model === undefined) return byTheRules();
 
   // --- with a language model -------------------------------------------------------------------
-  /** What the lookups answered: a date or amount the draft takes from them restates a fact, it promises nothing. */
-  const lookedUp: string[] = [];
-  /** The model's draft, or undefined when it could not give one (recorded as the fallback reason). */
-  async function modelDraft(understanding: Understanding | undefined): Promise<string | undefined> {
-    const turns: ChatCompletionMessageParam[] = [];
-    try {
-      for (let turn = 1; turn <= MAX_DRAFT_TURNS; turn++) {
-        const step: DraftStep = await languageModel.draftTurn({
-          inquiry: event,
-          customer,
-          understanding,
-          facts: assessment.facts,
-          turns,
-          allowLookups: turn < MAX_DRAFT_TURNS,
-        });
-        spent(step.usage);
-        if (step.kind === 'reply') return step.text;
-        turns.push(step.assistant);
-        for (const call of step.calls) {
-          const found = await knowledgeBase.lookupForModel({ customerId: event.customer_id, name: call.name, arguments: call.arguments });
-          lookedUp.push(
-            ...Object.values(found)
-              .filter((v): v is string | number => typeof v === 'string' || typeof v === 'number')
-              .map(String),
-          );
-          turns.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(found) });
-        }
-      }
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      fellBack('the model could not draft a reply', err);
-    }
-    return undefined;
-  }
-  /** Values from the agent's own knowledge base a draft may restate; nothing the customer wrote. */
-  const knownFacts = () => [...(assessment.facts.eta ? [assessment.facts.eta] : []), ...lookedUp];
   /**
-   * A suggestion for the person who takes it over: the model's draft, else the template's. The
-   * person is not kept waiting for it: past SUGGESTION_BUDGET_MS the model's attempt is cancelled
-   * and the template's reply goes instead. A suggestion that promises something carries a warning.
+   * A suggestion for the person who takes it over: the model's words, labelled as such, else the
+   * template's holding reply. The person is not kept waiting for it: past SUGGESTION_BUDGET_MS the
+   * model's attempt is cancelled and the template's reply goes instead.
    */
   async function suggestion(understanding?: Understanding): Promise<Suggestion> {
-    const drafted = await CancellationScope.withTimeout(SUGGESTION_BUDGET_MS, () => modelDraft(understanding)).catch((err: unknown) => {
+    const drafted = await CancellationScope.withTimeout(SUGGESTION_BUDGET_MS, async () => {
+      try {
+        const suggested = await languageModel.suggestReply({ inquiry: event, customer, understanding, assessment });
+        spent(suggested.usage);
+        return suggested.text;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        fellBack('the model could not suggest a reply', err);
+        return undefined;
+      }
+    }).catch((err: unknown) => {
       if (!isCancellation(err)) throw err;
       fellBack('the model took too long to suggest a reply');
       return undefined;
     });
-    const text = drafted ?? (await drafting.draftReply({ inquiry: event, customer, assessment }));
-    const verdict = reviewDraft(text, knownFacts());
-    return verdict.sendable ? { text } : { text, warning: `it promises ${describeFindings(verdict.findings)}` };
+    if (drafted !== undefined) return { text: drafted, warning: MODEL_SUGGESTION_WARNING };
+    return { text: await drafting.draftReply({ inquiry: event, customer, assessment }) };
   }
 
   if (assessment.firm) return handOver(assessment.reason, orderFacts(), customer, await suggestion());
@@ -231,14 +184,21 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     return handOver(assessment.reason, orderFacts(), customer, await suggestion(understanding));
   }
 
-  const draft = await modelDraft(understanding);
-  if (draft === undefined) return byTheRules();
-  const verdict = reviewDraft(draft, knownFacts());
-  path.decidedBy = 'model';
-  if (!verdict.sendable) {
-    const promises = `it promises ${describeFindings(verdict.findings)}`;
-    fellBack(`the drafted reply promises ${describeFindings(verdict.findings)}`);
-    return handOver(`the drafted reply needs a person's approval: ${promises}`, orderFacts(), customer, { text: draft, warning: promises });
+  let plan: ReplyPlan | undefined;
+  try {
+    const planned = await languageModel.planReply({ inquiry: event, customer, understanding, assessment });
+    spent(planned.usage);
+    plan = planned.plan;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    fellBack('the model could not choose a reply', err);
   }
-  return answer(draft, `answered by the model (${understanding.intent})`);
+  if (!plan) return byTheRules();
+  path.decidedBy = 'model';
+  path.plan = plan;
+  if (plan.intent === 'hand_to_person') {
+    return handOver('the model chose to hand it to a person', orderFacts(), customer, await suggestion(understanding));
+  }
+  const reply = await drafting.draftReply({ inquiry: event, customer, assessment, plan });
+  return answer(reply, `the model chose the reply (${[plan.intent, ...plan.facts].join(', ')})`);
 }

@@ -2,11 +2,7 @@ import { log, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
 import { knowledgeBase, notifications } from './activities';
-
-export interface OrderStatusResult {
-  applied: boolean;
-  notified: CustomerMessage['kind'] | null;
-}
+import type { OrderStatusResult } from './contracts/orders';
 
 /** The transitions a customer wants to hear about, and how to tell them. */
 function messageFor(event: EnvelopeOf<'order.status_updated'>['event']): CustomerMessage | null {

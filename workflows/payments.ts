@@ -1,14 +1,7 @@
 import { log, workflowInfo } from '@temporalio/workflow';
-import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
 import { knowledgeBase, notifications } from './activities';
-
-type PaymentEnvelope = EnvelopeOf<'payment.succeeded'> | EnvelopeOf<'payment.failed'> | EnvelopeOf<'payment.refunded'>;
-
-export interface PaymentResult {
-  duplicate: boolean;
-  notified: CustomerMessage['kind'] | null;
-}
+import type { PaymentEnvelope, PaymentResult } from './contracts/payments';
 
 /** The seed's ledger key: the payment and what happened to it. */
 export function paymentLedgerKey(event: PaymentEnvelope['event']): string {

@@ -1,19 +1,7 @@
-import { condition, defineQuery, defineSignal, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, log, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { QuarantinedEvent } from '../src/events/envelope';
-import { HooklineStatus } from './search-attributes';
-
-export type QuarantineOutcome =
-  { outcome: 'replayed'; workflowId: string; by: string } | { outcome: 'discarded'; by: string; note?: string } | { outcome: 'expired' };
-
-export interface QuarantineState {
-  event: QuarantinedEvent;
-  status: 'quarantined' | QuarantineOutcome['outcome'];
-  resolution?: QuarantineOutcome;
-}
-
-export const quarantineStateQuery = defineQuery<QuarantineState>('quarantineState');
-/** An operator replayed the event through the current schemas (it started `workflowId`) or dropped it. */
-export const quarantineResolvedSignal = defineSignal<[Exclude<QuarantineOutcome, { outcome: 'expired' }>]>('quarantineResolved');
+import { quarantineResolvedSignal, quarantineStateQuery, type QuarantineOutcome, type QuarantineState } from './contracts/quarantine';
+import { HooklineStatus } from './contracts/search-attributes';
 
 /**
  * Holds a verified event that could not be processed until a person replays or discards it.

@@ -1,40 +1,8 @@
-import { condition, defineQuery, defineSignal, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
-import type { ReturnLabel } from '../src/agent/types';
 import { knowledgeBase, notifications, partners, relay, settings } from './activities';
-import { customerContextFor, escalate, failureCause, type EscalationResult } from './handoff';
-
-type ReturnEnvelope = EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>;
-
-export type ReturnStatus =
-  | 'awaiting-details'
-  | 'checking-policy'
-  | 'awaiting-approval'
-  | 'denied'
-  | 'awaiting-arrival'
-  | 'expired'
-  | 'refunded'
-  | 'failed'
-  | 'orphaned';
-
-/** The steps that talk to other systems, named for the person a failure is handed to. */
-export type ReturnStep = 'label' | 'warehouse' | 'label-sent' | 'restock' | 'refund';
-
-export interface ReturnState {
-  returnId: string;
-  status: ReturnStatus;
-  label?: ReturnLabel;
-  approval?: EscalationResult<'return-approval'>;
-  refundId?: string;
-  /** The step that failed for good, and why. */
-  failure?: { step: ReturnStep; cause: string };
-  /** The person a failed return was handed to, and how they resolved it. */
-  handoff?: EscalationResult<'return-failed'>;
-}
-
-/** Each return event, whichever arrives first, is delivered here by signal-with-start. */
-export const returnEventSignal = defineSignal<[ReturnEnvelope]>('returnEvent');
-export const returnStateQuery = defineQuery<ReturnState>('returnState');
+import { returnEventSignal, returnStateQuery, type ReturnEnvelope, type ReturnState, type ReturnStep } from './contracts/returns';
+import { customerContextFor, escalate, failureCause } from './handoff';
 
 /**
  * Pattern 4, asynchronous multi-step processing, as a saga. The return's own long-lived

@@ -1,16 +1,8 @@
 import { workflowInfo } from '@temporalio/workflow';
-import type { EnvelopeOf } from '../src/events/envelope';
 import type { CustomerMessage } from '../src/agent/types';
 import { knowledgeBase, notifications, settings } from './activities';
-import { customerContextFor, escalate, type EscalationResult } from './handoff';
-
-type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.delayed'> | EnvelopeOf<'shipment.exception'>;
-
-export interface ShipmentResult {
-  applied: boolean;
-  notified: CustomerMessage['kind'] | null;
-  handoff?: EscalationResult<'shipment-exception'>;
-}
+import type { ShipmentEnvelope, ShipmentResult } from './contracts/shipments';
+import { customerContextFor, escalate } from './handoff';
 
 /**
  * The carrier's view of an order. Delivered and delayed update the knowledge base and tell the

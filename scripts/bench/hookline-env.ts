@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { envSuffix } from '../../src/receiver/sources';
+import { envSuffix } from '../../src/config/env';
 
 /** What every hookline process needs, and nothing else from this shell: a stray TEMPORAL_API_KEY must not leak in. */
 export function baseEnv(temporalAddress: string, taskQueue: string): NodeJS.ProcessEnv {

@@ -80,17 +80,20 @@ export function assessInquiry(facts: InquiryFacts): InquiryAssessment {
     }
     return { decision: 'handoff', firm: true, reason: 'refund requests are confirmed by a person', facts: { orderId: orderId ?? '' } };
   }
-  if (ORDER_STATUS.test(text) && orderId) {
-    const status = order?.status ?? customer.lastOrders.find((o) => o.order_id === orderId)?.status;
-    if (status) {
-      const known: Record<string, string> = { orderId, orderStatus: status };
-      if (order?.carrier) known.carrier = order.carrier;
-      if (order?.trackingNumber) known.trackingNumber = order.trackingNumber;
-      if (order?.eta) known.eta = order.eta;
-      return { decision: 'answer', firm: false, reason: 'order-status question answered from the knowledge base', facts: known };
-    }
+  // What is known of the inquiry's order, if it is this customer's: a reply states these or nothing.
+  const known: Record<string, string> = orderId ? { orderId } : {};
+  const status = order?.status ?? customer.lastOrders.find((o) => o.order_id === orderId)?.status;
+  if (orderId && status) {
+    known.orderStatus = status;
+    if (order?.carrier) known.carrier = order.carrier;
+    if (order?.trackingNumber) known.trackingNumber = order.trackingNumber;
+    if (order?.eta) known.eta = order.eta;
   }
-  return { decision: 'handoff', firm: false, reason: 'the agent cannot answer this on its own', facts: orderId ? { orderId } : {} };
+  if (ORDER_STATUS.test(text) && known.orderStatus) {
+    return { decision: 'answer', firm: false, reason: 'order-status question answered from the knowledge base', facts: known };
+  }
+  // Not firm: a model that reads an order-status question here may still answer it from these facts.
+  return { decision: 'handoff', firm: false, reason: 'the agent cannot answer this on its own', facts: known };
 }
 
 export interface ReturnRequest {

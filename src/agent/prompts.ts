@@ -1,14 +1,15 @@
-import { z } from 'zod';
-import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { CustomerInquiryNew } from '../events/schemas';
-import type { CustomerContext } from './types';
+import { heldFacts } from './reply';
+import type { CustomerContext, InquiryAssessment } from './types';
 import type { Understanding } from './understanding';
 
 /**
  * What the model is told. The customer's words are data, never instructions: they travel as a
- * JSON string inside the user message, under a system prompt that says so, and nothing the
- * model answers can act on its own — the hard rules decide who handles an inquiry, the
- * guardrails (./guardrails.ts) decide whether a draft may be sent, and tools only read.
+ * JSON string inside the user message, under a system prompt that says so. Nothing the model
+ * answers acts or speaks on its own: the hard rules decide who handles an inquiry, a reply plan
+ * (./reply.ts) is a choice from closed sets that hookline's templates say, and a suggested reply is
+ * free text for a person to rewrite, never sent as it is.
  */
 
 const DATA_RULE =
@@ -23,15 +24,26 @@ export const UNDERSTAND_SYSTEM_PROMPT = [
   'urgency: low, normal or high. needs_person: true when a person should handle it. reason: one short sentence.',
 ].join('\n');
 
-export const DRAFT_SYSTEM_PROMPT = [
-  'You draft a short, friendly reply to a customer of an online shop, in plain text, at most 120 words.',
+export const PLAN_SYSTEM_PROMPT = [
+  'You choose how an online shop answers a customer. You do not write the answer: the shop says it from its own records.',
   DATA_RULE,
-  'State only facts you were given or looked up with the tools. Do not promise refunds, money, dates or actions:',
-  'a person approves those. If you cannot answer from the facts, say a colleague will follow up.',
+  'Answer only with the JSON object the response format asks for.',
+  'intent: order_status to tell the customer about "known_order"; ask_for_order_number when known_order is null',
+  'or the customer asks about a different order; hand_to_person for anything else, or when unsure.',
+  'facts: for order_status, the names of the known_order facts that answer the question (status, carrier, tracking_number, eta),',
+  'only names present in known_order.facts, each once; empty for the other intents.',
+  'opening: thanks, thanks_for_patience (the customer has waited), or sorry (the customer is unhappy).',
 ].join('\n');
 
-function inquiryData(inquiry: CustomerInquiryNew, customer: CustomerContext | undefined): string {
-  return JSON.stringify({
+export const SUGGEST_SYSTEM_PROMPT = [
+  'You draft a reply to a customer of an online shop for a colleague, who reads it, corrects it and decides whether to send it.',
+  'Plain text, at most 120 words.',
+  DATA_RULE,
+  'State only the facts you were given. Do not promise refunds, money, dates or actions: the colleague decides those.',
+].join('\n');
+
+function inquiryData(inquiry: CustomerInquiryNew, customer: CustomerContext | undefined) {
+  return {
     customer_message: [inquiry.summary, inquiry.message].filter(Boolean).join('\n'),
     order_id: inquiry.order_id ?? null,
     channel: inquiry.source,
@@ -42,61 +54,51 @@ function inquiryData(inquiry: CustomerInquiryNew, customer: CustomerContext | un
           open_tickets: customer.previousTickets.filter((t) => t.status !== 'closed').length,
         }
       : null,
-  });
+  };
 }
 
 export function understandMessages(inquiry: CustomerInquiryNew, customer?: CustomerContext): ChatCompletionMessageParam[] {
   return [
     { role: 'system', content: UNDERSTAND_SYSTEM_PROMPT },
-    { role: 'user', content: inquiryData(inquiry, customer) },
+    { role: 'user', content: JSON.stringify(inquiryData(inquiry, customer)) },
   ];
 }
 
-export function draftMessages(
+/** The facts of the inquiry's order go by the names a plan uses, so the model names what it sees. */
+function answerData(
   inquiry: CustomerInquiryNew,
   customer: CustomerContext | undefined,
   understanding: Understanding | undefined,
-  facts: Record<string, string>,
+  assessment: Pick<InquiryAssessment, 'facts'>,
+): string {
+  const facts = heldFacts(assessment);
+  return JSON.stringify({
+    inquiry: inquiryData(inquiry, customer),
+    understanding: understanding ?? null,
+    known_order: facts.status === undefined ? null : { order_id: assessment.facts.orderId, facts },
+  });
+}
+
+export function planMessages(
+  inquiry: CustomerInquiryNew,
+  customer: CustomerContext | undefined,
+  understanding: Understanding | undefined,
+  assessment: Pick<InquiryAssessment, 'facts'>,
 ): ChatCompletionMessageParam[] {
   return [
-    { role: 'system', content: DRAFT_SYSTEM_PROMPT },
-    {
-      role: 'user',
-      content: JSON.stringify({
-        inquiry: JSON.parse(inquiryData(inquiry, customer)),
-        understanding: understanding ?? null,
-        known_facts: facts,
-      }),
-    },
+    { role: 'system', content: PLAN_SYSTEM_PROMPT },
+    { role: 'user', content: answerData(inquiry, customer, understanding, assessment) },
   ];
 }
 
-/** The lookups a draft may make; each runs as its own activity against the knowledge base. */
-export const TOOL_NAMES = ['lookup_order', 'lookup_shipment', 'lookup_return', 'lookup_payment'] as const;
-export type ToolName = (typeof TOOL_NAMES)[number];
-
-// Plain strings: strict tool schemas take no length limits; an unknown ID simply finds nothing.
-const Id = z.string();
-export const TOOL_ARGUMENTS = {
-  lookup_order: z.strictObject({ order_id: Id }),
-  lookup_shipment: z.strictObject({ order_id: Id }),
-  lookup_return: z.strictObject({ return_id: Id }),
-  lookup_payment: z.strictObject({ order_id: Id }),
-} as const satisfies { [T in ToolName]: z.ZodType };
-export type ToolArguments<T extends ToolName> = z.infer<(typeof TOOL_ARGUMENTS)[T]>;
-
-const DESCRIPTIONS: { [T in ToolName]: string } = {
-  lookup_order: "An order's status, carrier, tracking number, estimated delivery and total.",
-  lookup_shipment: "The latest carrier news for an order's parcel: delivered, delayed or an exception.",
-  lookup_return: "A return's status, label and refund.",
-  lookup_payment: 'The payments recorded for an order and their status.',
-};
-
-export const DRAFT_TOOLS: ChatCompletionTool[] = TOOL_NAMES.map((name) => {
-  const { $schema: _, ...parameters } = z.toJSONSchema(TOOL_ARGUMENTS[name], { target: 'draft-7' }) as Record<string, unknown>;
-  return { type: 'function', function: { name, description: DESCRIPTIONS[name], parameters, strict: true } };
-});
-
-export function isToolName(name: string): name is ToolName {
-  return (TOOL_NAMES as readonly string[]).includes(name);
+export function suggestMessages(
+  inquiry: CustomerInquiryNew,
+  customer: CustomerContext | undefined,
+  understanding: Understanding | undefined,
+  assessment: Pick<InquiryAssessment, 'facts'>,
+): ChatCompletionMessageParam[] {
+  return [
+    { role: 'system', content: SUGGEST_SYSTEM_PROMPT },
+    { role: 'user', content: answerData(inquiry, customer, understanding, assessment) },
+  ];
 }

@@ -37,7 +37,11 @@ export interface InquiryAssessment {
    */
   firm: boolean;
   reason: string;
-  /** Facts from the knowledge base the reply may use (e.g. the order's status). */
+  /**
+   * What the knowledge base (or the CRM) holds about the inquiry's order when it is this
+   * customer's: its ID, and its status, carrier, tracking number and ETA when known. The only
+   * values an automatic reply states (src/agent/reply.ts).
+   */
   facts: Record<string, string>;
 }
 

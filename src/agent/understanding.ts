@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * What the model makes of an inquiry. It informs the agent; it never overrides the hard rules
- * (src/agent/assessment.ts): a refund over the threshold, a repeat contact, a complaint or an
+ * (src/agent/policy.ts): a refund over the threshold, a repeat contact, a complaint or an
  * unknown customer reaches a person whatever the model says.
  */
 export const INTENTS = ['order_status', 'return', 'refund', 'complaint', 'other'] as const;

@@ -132,6 +132,11 @@ export const csv = z
       .filter((part) => part.length > 0),
   );
 
+/** A source's name as it ends its variables: `WEBHOOK_SECRET_<SUFFIX>`, `WEBHOOK_SPOOL_<SUFFIX>` (`my-shop` → `MY_SHOP`). */
+export function envSuffix(source: string): string {
+  return source.toUpperCase().replace(/-/g, '_');
+}
+
 /** The knowledge base, shared by the worker (its tables) and the receiver (operators and sessions). */
 export const DATABASE_URL = z
   .string()

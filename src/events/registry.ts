@@ -1,26 +1,21 @@
 import { z } from 'zod';
-import type * as workflows from '../../workflows';
-import type { BuiltinSource } from '../receiver/sources';
 import { base, currency, day, id, INQUIRY_CHANNELS, LineItem, money, ORDER_STATUSES, RETURN_CONDITIONS, timestamp } from './fields';
+import type { BuiltinSource } from './sources';
 
 /**
- * The events hookline understands: ONE entry per `event_type`, holding everything the type needs.
- * EVENT_TYPES, the parsing union, natural keys, routes, which built-in source may send what,
- * `npm run send`'s samples and the bench mixes all derive from this object, so a new event type
- * is an entry here plus its workflow, and a piece left out is a compile error.
+ * The events hookline understands: ONE entry per `event_type`, holding everything the type is.
+ * EVENT_TYPES, the parsing union, natural keys, which built-in source may send what, `npm run
+ * send`'s samples and the bench mixes all derive from this object, so a new event type is an entry
+ * here, its workflow (and contract) and its route (src/intake/routes.ts), and a piece left out is a
+ * compile error. Nothing here knows the workflows: this is the bottom layer.
  */
-export interface EventSpec<S extends EventSchema = EventSchema, W extends WorkflowName = WorkflowName> {
+export interface EventSpec<S extends EventSchema = EventSchema> {
   schema: S;
   /**
    * The identity an event has when it carries no sender id (src/events/identity.ts): what stays
    * the same when the sender redelivers the event, and differs between two genuine events.
    */
   naturalKey(event: z.output<S>): string;
-  /**
-   * The workflow (an export of workflows/index.ts) that does the agent's work for this event. A
-   * name, not the function: the receiver starts workflows by type name and never loads their code.
-   */
-  workflow: W;
   /**
    * The built-in sources allowed to send this type (least privilege: any other is quarantined).
    * The first is the default, the one `npm run send <event type>` signs as.
@@ -30,15 +25,10 @@ export interface EventSpec<S extends EventSchema = EventSchema, W extends Workfl
   sample: Omit<z.output<S>, 'event_type'>;
 }
 
-export type WorkflowName = keyof typeof workflows;
-
 type EventSchema = z.ZodObject<{ event_type: z.ZodLiteral<string> } & z.ZodRawShape>;
 
-/**
- * Infers the entry's event from its schema, so naturalKey and sample are checked against it, and
- * keeps the workflow's name exact, so src/events/routing.ts can check the workflow takes the event.
- */
-function event<S extends EventSchema, W extends WorkflowName>(spec: EventSpec<S, W>): EventSpec<S, W> {
+/** Infers the entry's event from its schema, so naturalKey and sample are checked against it. */
+function event<S extends EventSchema>(spec: EventSpec<S>): EventSpec<S> {
   return spec;
 }
 
@@ -79,7 +69,6 @@ export const EVENTS = {
     // The same status can recur (shipped → delayed → shipped); the timestamp tells them apart
     // while a redelivery of one transition keeps it.
     naturalKey: (e) => `${e.order_id}:${e.new_status}:${e.timestamp}`,
-    workflow: 'orderStatusWorkflow',
     sources: ['oms'],
     sample: {
       timestamp: '2023-10-27T10:30:00Z',
@@ -105,7 +94,6 @@ export const EVENTS = {
       order_id: z.string().max(128).optional(),
     }),
     naturalKey: (e) => e.inquiry_id,
-    workflow: 'customerInquiryWorkflow',
     sources: ['crm'],
     sample: {
       timestamp: '2023-10-27T11:00:00Z',
@@ -119,7 +107,6 @@ export const EVENTS = {
   'payment.succeeded': event({
     schema: z.object({ ...payment, event_type: z.literal('payment.succeeded') }),
     naturalKey: (e) => e.payment_id,
-    workflow: 'paymentEventWorkflow',
     sources: ['payments'],
     sample: { timestamp: '2023-10-27T11:30:00Z', payment_id: 'PMT-ABCXYZ', order_id: 'ORD-12345', amount: 99.99, currency: 'USD' },
   }),
@@ -127,7 +114,6 @@ export const EVENTS = {
   'payment.failed': event({
     schema: z.object({ ...payment, event_type: z.literal('payment.failed'), failure_reason: z.string().max(500).optional() }),
     naturalKey: (e) => e.payment_id,
-    workflow: 'paymentEventWorkflow',
     sources: ['payments'],
     sample: {
       timestamp: '2023-10-27T11:31:00Z',
@@ -143,7 +129,6 @@ export const EVENTS = {
   'payment.refunded': event({
     schema: z.object({ ...payment, event_type: z.literal('payment.refunded'), refund_id: z.string().max(128).optional() }),
     naturalKey: (e) => e.payment_id,
-    workflow: 'paymentEventWorkflow',
     sources: ['payments'],
     sample: {
       timestamp: '2023-11-02T09:00:00Z',
@@ -156,7 +141,6 @@ export const EVENTS = {
     },
   }),
 
-  // Both return events go to the return's one long-lived workflow through the relay.
   'return.initiated': event({
     schema: z.object({
       ...base,
@@ -168,7 +152,6 @@ export const EVENTS = {
       reason: z.string().max(500),
     }),
     naturalKey: (e) => e.return_id,
-    workflow: 'returnEventRelayWorkflow',
     sources: ['oms'],
     sample: {
       timestamp: '2023-10-27T12:00:00Z',
@@ -190,7 +173,6 @@ export const EVENTS = {
       condition: z.enum(RETURN_CONDITIONS).default('resellable'),
     }),
     naturalKey: (e) => e.return_id,
-    workflow: 'returnEventRelayWorkflow',
     // The carrier scans the parcel in; the OMS may report the warehouse's receipt instead.
     sources: ['carrier', 'oms'],
     sample: {
@@ -205,7 +187,6 @@ export const EVENTS = {
   'shipment.delivered': event({
     schema: z.object({ ...shipment, event_type: z.literal('shipment.delivered'), delivered_at: timestamp.optional() }),
     naturalKey: (e) => `${e.tracking_number}:${e.timestamp}`,
-    workflow: 'shipmentEventWorkflow',
     sources: ['carrier'],
     sample: {
       timestamp: '2023-10-30T14:05:00Z',
@@ -225,7 +206,6 @@ export const EVENTS = {
       delay_reason: z.string().max(500).optional(),
     }),
     naturalKey: (e) => `${e.tracking_number}:${e.timestamp}`,
-    workflow: 'shipmentEventWorkflow',
     sources: ['carrier'],
     sample: {
       timestamp: '2023-10-29T08:00:00Z',
@@ -246,7 +226,6 @@ export const EVENTS = {
       description: z.string().max(1000).optional(),
     }),
     naturalKey: (e) => `${e.tracking_number}:${e.timestamp}`,
-    workflow: 'shipmentEventWorkflow',
     sources: ['carrier'],
     sample: {
       timestamp: '2023-10-29T09:00:00Z',
@@ -269,7 +248,6 @@ export const EVENTS = {
       affected_order_ids: z.array(id('order_id')).optional(),
     }),
     naturalKey: (e) => `${e.product_id}:${e.timestamp}`,
-    workflow: 'stockShortageWorkflow',
     sources: ['oms'],
     sample: { timestamp: '2023-10-27T13:00:00Z', product_id: 'PROD-A', available_quantity: 0, expected_restock_date: '2023-11-10' },
   }),
@@ -284,7 +262,6 @@ export const EVENTS = {
         .refine((c) => Object.keys(c).length > 0, 'changes must name at least one field'),
     }),
     naturalKey: (e) => `${e.customer_id}:${e.timestamp}`,
-    workflow: 'customerUpdatedWorkflow',
     sources: ['crm'],
     sample: { timestamp: '2023-10-27T13:30:00Z', customer_id: 'CUST-67890', changes: { phone: '+1-555-0100' } },
   }),

@@ -1,5 +1,5 @@
 import { EVENTS, type EventOf, type EventType } from './registry';
-import type { BuiltinSource } from '../receiver/sources';
+import type { BuiltinSource } from './sources';
 
 /** Every registry entry's sample as a whole event; `npm run send` posts them, tests start from them. */
 export const SAMPLES = Object.fromEntries(Object.entries(EVENTS).map(([type, spec]) => [type, { event_type: type, ...spec.sample }])) as {

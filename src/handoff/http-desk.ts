@@ -1,4 +1,4 @@
-import type { Conversation } from '../../workflows/handoff';
+import type { Conversation } from '../../workflows/contracts/conversation';
 import type { Actor } from './permissions';
 import {
   HandoffConflictError,

@@ -16,8 +16,8 @@ import {
   type ConversationStatus,
   type HandoffKind,
   type Outcome,
-} from '../../workflows/handoff';
-import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from '../../workflows/search-attributes';
+} from '../../workflows/contracts/conversation';
+import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from '../../workflows/contracts/search-attributes';
 import { refusal, type Actor } from './permissions';
 
 /** `open` is waiting or claimed: everything a person still has to act on. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
-import { ALL_OUTCOMES, OUTCOMES } from '../../workflows/handoff';
+import { ALL_OUTCOMES, OUTCOMES } from '../../workflows/contracts/conversation';
 import type { Actor } from '../handoff/permissions';
 import {
   HandoffConflictError,

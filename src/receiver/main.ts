@@ -8,7 +8,7 @@ import { createTemporalClient, isReachable } from '../temporal/client';
 import { createApp } from './app';
 import { createHandoffService } from '../handoff/service';
 import { handoffRouter } from './handoffs';
-import { createIntake } from './intake';
+import { createIntake } from '../intake/direct';
 import { createReceiverMetrics } from './metrics';
 import { migrateToLatest, openDatabase } from '../db';
 import { createOperatorDirectory } from '../operators/directory';

@@ -1,9 +1,9 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { quarantineResolvedSignal, quarantineStateQuery, type QuarantineState } from '../../workflows/quarantine';
-import { HooklineEventType, HooklineSource } from '../../workflows/search-attributes';
+import { quarantineResolvedSignal, quarantineStateQuery, type QuarantineState } from '../../workflows/contracts/quarantine';
+import { HooklineEventType, HooklineSource } from '../../workflows/contracts/search-attributes';
+import type { Intake, IntakeResult } from '../intake';
 import { classifyVerified } from './classify';
-import type { Intake, IntakeResult } from './intake';
 import type { SourceConfig } from './sources';
 
 /**

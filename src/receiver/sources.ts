@@ -1,9 +1,9 @@
 import { BlockList, isIP } from 'node:net';
-import { ConfigError, csv, duration, type Env } from '../config/env';
+import { ConfigError, csv, duration, envSuffix, type Env } from '../config/env';
 import { EVENTS } from '../events/registry';
 import { EVENT_TYPES, type EventType } from '../events/schemas';
-import { isStandardWebhooksSecret, SCHEMES, type SchemeName } from './verify';
-import { standardWebhooksKey } from './verify/standard-webhooks';
+import { BUILTIN_SOURCE_NAMES, type BuiltinSource } from '../events/sources';
+import { isSchemeName, SCHEME_TABLE, SCHEMES, type SchemeName } from './verify';
 
 /**
  * Everything the receiver knows about one sender. Built once at start-up from the
@@ -33,22 +33,17 @@ interface SourceDefaults {
   eventTypes: EventType[];
 }
 
-/** The seed's four senders, each with the scheme its kind of system customarily uses. */
+/** The seed's four senders (src/events/sources.ts), each with the scheme its kind of system customarily uses. */
 export const BUILTIN_SCHEMES = {
   oms: 'hmac-sha256-hex',
   crm: 'standard-webhooks',
   payments: 'stripe',
   carrier: 'hmac-sha256-base64',
-} as const satisfies Record<string, SchemeName>;
-export type BuiltinSource = keyof typeof BUILTIN_SCHEMES;
-
-export function isBuiltinSource(name: string): name is BuiltinSource {
-  return Object.hasOwn(BUILTIN_SCHEMES, name);
-}
+} as const satisfies Record<BuiltinSource, SchemeName>;
 
 /** Each built-in source with its scheme and the event types the registry (src/events/registry.ts) lets it send. */
 export const BUILTIN_SOURCES = Object.fromEntries(
-  (Object.keys(BUILTIN_SCHEMES) as BuiltinSource[]).map((name) => [
+  BUILTIN_SOURCE_NAMES.map((name) => [
     name,
     { scheme: BUILTIN_SCHEMES[name], eventTypes: EVENT_TYPES.filter((type) => (EVENTS[type].sources as readonly string[]).includes(name)) },
   ]),
@@ -62,24 +57,7 @@ const SOURCE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
  */
 export const MIN_SECRET_BYTES = 16;
 
-/** The bytes that key the HMAC, as the scheme derives them from the configured secret. */
-function keyOf(scheme: SchemeName, secret: string): Buffer {
-  return scheme === 'standard-webhooks' ? standardWebhooksKey(secret) : Buffer.from(secret, 'utf8');
-}
-
-/**
- * How much of a secret is secret: the decoded key for Standard Webhooks; for Stripe, which keys
- * with the string as given, all of it but the `whsec_` prefix every Stripe secret starts with.
- */
-function secretBytes(scheme: SchemeName, secret: string): number {
-  if (scheme === 'stripe' && secret.startsWith('whsec_')) return Buffer.byteLength(secret) - 'whsec_'.length;
-  return keyOf(scheme, secret).length;
-}
 const DEFAULT_RATE_LIMIT = '100/s';
-
-export function envSuffix(source: string): string {
-  return source.toUpperCase().replace(/-/g, '_');
-}
 
 export function parseRateLimit(value: string): RateLimit | undefined {
   const match = /^(\d+)\s*\/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hr|hour)$/i.exec(value.trim());
@@ -128,7 +106,7 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
   const schemeValue = read('SCHEME') ?? defaults?.scheme;
   if (!schemeValue)
     problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (not set; required for a source that is not built in)`);
-  else if (!(SCHEMES as readonly string[]).includes(schemeValue))
+  else if (!isSchemeName(schemeValue))
     problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (got ${JSON.stringify(schemeValue)})`);
   const scheme = schemeValue as SchemeName;
 
@@ -152,19 +130,19 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
   }
 
   const secrets = csv.parse(read('SECRET'));
-  // Caught here, not on the first delivery: every request would otherwise be a 500.
-  if (scheme === 'standard-webhooks' && secrets.some((secret) => !isStandardWebhooksSecret(secret))) {
-    problems.push(`${v('SECRET')}: expected whsec_ followed by base64 for the standard-webhooks scheme (the value is not shown)`);
-  } else {
-    const short = secrets.map((secret, i) => ({ i, bytes: secretBytes(scheme, secret) })).filter(({ bytes }) => bytes < MIN_SECRET_BYTES);
+  // Judged as the scheme reads them (its entry in the scheme table), and here, not on the first
+  // delivery: every request would otherwise be a 500. An unknown scheme is reported above.
+  const format = isSchemeName(scheme) ? SCHEME_TABLE[scheme].secret : undefined;
+  if (format && secrets.some((secret) => format.key(secret).length === 0)) {
+    problems.push(`${v('SECRET')}: expected ${format.format} for the ${scheme} scheme (the value is not shown)`);
+  } else if (format) {
+    const short = secrets.map((secret, i) => ({ i, bytes: format.bytes(secret) })).filter(({ bytes }) => bytes < MIN_SECRET_BYTES);
     if (short.length > 0) {
       const which = short
         .map(({ i, bytes }) => (secrets.length === 1 ? `${bytes} bytes` : `secret ${i + 1} of ${secrets.length}: ${bytes} bytes`))
         .join(', ');
-      const measured =
-        scheme === 'standard-webhooks' ? ' of key (base64-decoded, after whsec_)' : scheme === 'stripe' ? ' after whsec_' : '';
       problems.push(
-        `${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${measured}, such as 32 random bytes ` +
+        `${v('SECRET')}: expected secrets of at least ${MIN_SECRET_BYTES} bytes${format.measured}, such as 32 random bytes ` +
           `(got ${which}; the value is not shown)`,
       );
     }
@@ -214,7 +192,7 @@ function refuseSharedSecrets(sources: ReadonlyMap<string, SourceConfig>): void {
   for (const source of sources.values()) {
     const variable = `WEBHOOK_SECRET_${envSuffix(source.name)}`;
     for (const secret of source.secrets) {
-      for (const identity of [`string:${secret}`, `key:${keyOf(source.scheme, secret).toString('hex')}`]) {
+      for (const identity of [`string:${secret}`, `key:${SCHEME_TABLE[source.scheme].secret.key(secret).toString('hex')}`]) {
         const owner = owners.get(identity);
         if (owner === undefined) owners.set(identity, variable);
         else if (owner !== variable) clashes.add(`${owner} and ${variable}`);

@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import type { Acknowledgement, IntakeOutcome } from './acknowledgement';
 import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
-import { TemporalUnavailableError, type Intake, type IntakeResult } from './intake';
+import { TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
 import type { ReceiverMetrics } from './metrics';
 import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';

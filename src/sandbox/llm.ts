@@ -103,6 +103,13 @@ export const ScriptedAnswer = z
     finish_reason: z.enum(['stop', 'length', 'tool_calls', 'content_filter']).optional(),
     /** Sent as the whole response body, as is (`{"choices": [` — truncated JSON). */
     raw: z.string().optional(),
+    /**
+     * Served only to a request whose messages contain this text (an order ID, say), so tests
+     * running many conversations at once each script their own; without it, to the next request.
+     */
+    match: z.string().min(1).optional(),
+    /** How many requests this answer serves before it is used up (every attempt of a retried call). */
+    times: z.number().int().positive().default(1),
   })
   .strict()
   .refine((a) => a.content !== undefined || a.tool_calls !== undefined || a.raw !== undefined, 'needs content, tool_calls or raw');
@@ -116,7 +123,7 @@ export interface LlmReply {
 
 export interface LlmSandbox {
   answer(body: unknown): LlmReply;
-  /** Queue answers, served first in first out before the rules apply. */
+  /** Queue answers, served first in first out (each to the requests it matches) before the rules apply. */
   script(answers: unknown): number;
   /** Every request received, in order (for tests to read what the adapter sent). */
   requests(): ChatCompletionRequest[];
@@ -137,21 +144,32 @@ const INTENTS: [RegExp, string][] = [
 ];
 
 /**
- * The rules standing in for a model: an understanding from keywords; an order lookup when the
- * question names an order and no tool has answered yet; then a reply from the tool's answer.
- * The customer's text is read only from the last user message, as a model would see it.
+ * The rules standing in for a model: an understanding from keywords; a reply plan stating every
+ * fact of the order hookline sent (or asking for the order number when it sent none); and, asked
+ * for free text, a holding reply. The customer's text is read only from the last user message, as
+ * a model would see it.
  */
-function ruleAnswer(request: ChatCompletionRequest): { content?: string; toolCalls?: { name: string; arguments: object }[] } {
+function ruleAnswer(request: ChatCompletionRequest): { content: string } {
   const lastUser = [...request.messages].reverse().find((m) => m.role === 'user');
   // What the customer wrote: hookline sends it as `customer_message` inside JSON data; anything
   // else is read whole. The rest of the data (order lists, statuses) is not the customer talking.
   const raw = text(lastUser?.content);
   const data = safeJson(raw) as
-    { customer_message?: unknown; order_id?: unknown; inquiry?: { customer_message?: unknown; order_id?: unknown } } | undefined;
+    | { customer_message?: unknown; inquiry?: { customer_message?: unknown }; known_order?: { facts?: Record<string, unknown> } | null }
+    | undefined;
   const message = data?.customer_message ?? data?.inquiry?.customer_message;
-  const named = data?.order_id ?? data?.inquiry?.order_id;
-  const said = typeof message === 'string' ? `${message} ${typeof named === 'string' ? named : ''}` : raw;
+  const said = typeof message === 'string' ? message : raw;
   const format = request.response_format;
+  if (format?.type === 'json_schema' && format.json_schema.name === 'reply_plan') {
+    const facts = Object.keys(data?.known_order?.facts ?? {});
+    return {
+      content: JSON.stringify(
+        facts.length > 0
+          ? { intent: 'order_status', facts, opening: 'thanks' }
+          : { intent: 'ask_for_order_number', facts: [], opening: 'thanks' },
+      ),
+    };
+  }
   if (format?.type === 'json_schema' || format?.type === 'json_object') {
     const intent = INTENTS.find(([re]) => re.test(said))?.[1] ?? 'other';
     const angry = intent === 'complaint';
@@ -164,15 +182,6 @@ function ruleAnswer(request: ChatCompletionRequest): { content?: string; toolCal
         reason: angry ? 'the customer is upset' : intent === 'refund' ? 'money is involved' : 'a routine question',
       }),
     };
-  }
-  const toolResults = request.messages.filter((m) => m.role === 'tool').map((m) => text(m.content));
-  const orderId = /\bORD-[A-Z0-9-]+\b/.exec(said)?.[0];
-  const lookup = request.tool_choice === 'none' ? undefined : request.tools?.find((t) => t.function.name === 'lookup_order');
-  if (toolResults.length === 0 && lookup && orderId) return { toolCalls: [{ name: 'lookup_order', arguments: { order_id: orderId } }] };
-  const order = toolResults.map((r) => safeJson(r)).find((r): r is Record<string, unknown> => typeof r === 'object' && r !== null);
-  if (order && typeof order.status === 'string') {
-    const eta = typeof order.eta === 'string' ? ` It should arrive by ${order.eta}.` : '';
-    return { content: `Your order ${String(order.order_id ?? orderId ?? '')} is ${order.status.replace(/_/g, ' ')}.${eta}` };
   }
   return { content: 'Thank you for your message. We have it and will follow up shortly.' };
 }
@@ -209,16 +218,18 @@ export function createLlmSandbox(now: () => Date = () => new Date()): LlmSandbox
       }
       const request = parsed.data;
       received.push(request);
-      const scripted = queue.shift();
+      const prompt = request.messages.map((m) => ('content' in m ? text(m.content) : '')).join('\n');
+      const next = queue.findIndex((a) => a.match === undefined || prompt.includes(a.match));
+      const scripted = next === -1 ? undefined : queue[next];
+      if (scripted && --scripted.times === 0) queue.splice(next, 1);
       if (scripted?.raw !== undefined) return { status: 200, raw: scripted.raw };
-      const answer = scripted ? { content: scripted.content, toolCalls: scripted.tool_calls } : ruleAnswer(request);
+      const answer = scripted ?? ruleAnswer(request);
       const id = `chatcmpl-sandbox-${++seq}`;
-      const toolCalls = answer.toolCalls?.map((c, i) => ({
+      const toolCalls = scripted?.tool_calls?.map((c, i) => ({
         id: `call_${seq}_${i}`,
         type: 'function' as const,
         function: { name: c.name, arguments: JSON.stringify(c.arguments) },
       }));
-      const prompt = request.messages.map((m) => ('content' in m ? text(m.content) : '')).join('\n');
       const completion = answer.content ?? JSON.stringify(toolCalls ?? []);
       return {
         status: 200,

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, duration, parseEnv, positiveInt, type Env } from '../config/env';
-import { envSuffix } from '../receiver/sources';
+import { ConfigError, duration, envSuffix, parseEnv, positiveInt, type Env } from '../config/env';
 
 /**
  * The spool's settings. Receiver-wide ones are `SPOOL_*`, not `WEBHOOK_SPOOL_*`: a source may be

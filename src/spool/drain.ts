@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log';
-import { TemporalUnavailableError, type Intake } from '../receiver/intake';
+import { TemporalUnavailableError, type Intake } from '../intake';
 import type { SpooledRow, SpoolStore } from './store';
 
 /** How the drain loop paces itself. */

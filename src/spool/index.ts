@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log';
-import type { Intake } from '../receiver/intake';
+import type { Intake } from '../intake';
 import type { SpoolConfig } from './config';
 import { createDrainer, type Drainer, type DrainPolicy } from './drain';
 import { createSpoolingIntake, type SpoolingIntake } from './intake';

@@ -1,5 +1,5 @@
 import type { Logger } from '../log';
-import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '../receiver/intake';
+import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
 import type { PassOutcome } from './drain';
 import { SpoolRefusedError, type SpooledStart, type SpoolStore } from './store';
 

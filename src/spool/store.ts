@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect, sql, type Generated, type Selectable } from 'kysely';
 import { ImmediateSqliteDialect, openPostgresPool, openSqliteHandle } from '../db/database';
 import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
-import { TemporalUnavailableError } from '../receiver/intake';
+import { TemporalUnavailableError } from '../intake';
 
 /**
  * The intake spool: verified events Temporal did not acknowledge in time, kept durably until a

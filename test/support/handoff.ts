@@ -3,7 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { expect, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NotificationAudience, NotificationsTable, Schema } from '../../src/db/schema';
-import { conversationId, parseConversationId } from '../../workflows/handoff';
+import { conversationId, parseConversationId } from '../../workflows/contracts/conversation';
 import { sendSigned } from './harness';
 
 /** The sandbox CRM's customer (Alice Smith) whose complaints the handoff tests raise. */

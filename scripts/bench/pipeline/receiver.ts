@@ -15,7 +15,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { bodyHash, senderEventId, workflowIdFor } from '../../../src/events/identity';
 import { BUILTIN_SOURCES } from '../../../src/receiver/sources';
 import { verifyWebhook, WebhookVerificationError } from '../../../src/receiver/verify';
-import { HooklineEventType, HooklineSource } from '../../../workflows/search-attributes';
+import { HooklineEventType, HooklineSource } from '../../../workflows/contracts/search-attributes';
 import type { PipelineEvent } from './activity';
 
 async function main(): Promise<void> {

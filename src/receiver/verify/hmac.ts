@@ -3,66 +3,71 @@
 // per call, and Shopify ships no verifier, so both are test peers rather than dependencies.
 import { randomBytes } from 'node:crypto';
 import { WebhookVerificationError } from './errors';
-import { hmacSha256, headerValue, requireSecrets, safeEqual } from './shared';
-import type { Headers, SignOptions, VerifiedDelivery, VerifyOptions } from './types';
-
-export type HmacScheme = 'hmac-sha256-hex' | 'hmac-sha256-base64';
-
-export const DEFAULT_SIGNATURE_HEADERS = {
-  'hmac-sha256-hex': 'x-webhook-signature',
-  'hmac-sha256-base64': 'x-shopify-hmac-sha256',
-} as const;
-
-// Not covered by the HMAC, and these schemes carry no timestamp: whoever holds a captured delivery
-// can resend it under any id. Kept as a reference only (see VerifiedDelivery.deliveryRef).
-export const DELIVERY_ID_HEADERS = {
-  'hmac-sha256-hex': 'x-github-delivery',
-  'hmac-sha256-base64': 'x-shopify-webhook-id',
-} as const;
+import { hmacSha256, headerValue, safeEqual } from './shared';
+import type { WebhookScheme } from './types';
 
 const HEX_SIGNATURE = /^(?:sha256=)?([0-9a-f]{64})$/i;
 // 32 bytes in standard base64; some senders drop the padding.
 const BASE64_SIGNATURE = /^[A-Za-z0-9+/]{43}=?$/;
 
-function parseSignature(scheme: HmacScheme, value: string): Buffer | undefined {
-  if (scheme === 'hmac-sha256-hex') {
-    const hex = HEX_SIGNATURE.exec(value)?.[1];
-    return hex === undefined ? undefined : Buffer.from(hex, 'hex');
-  }
-  return BASE64_SIGNATURE.test(value) ? Buffer.from(value, 'base64') : undefined;
+interface HmacEncoding {
+  /** The MAC in the header, or undefined when the value is not one. */
+  parse(value: string): Buffer | undefined;
+  format(mac: Buffer): string;
 }
 
-export function verifyHmac(
-  scheme: HmacScheme,
-  rawBody: Buffer,
-  headers: Headers,
-  secrets: readonly string[],
-  options: VerifyOptions | undefined,
-): VerifiedDelivery {
-  const keys = requireSecrets(secrets);
-  const name = options?.signatureHeader ?? DEFAULT_SIGNATURE_HEADERS[scheme];
-  const value = headerValue(headers, name);
-  if (value === undefined) throw new WebhookVerificationError('missing-header', `Missing ${name.toLowerCase()} header`);
-  const received = parseSignature(scheme, value);
-  if (received === undefined) throw new WebhookVerificationError('malformed-header');
-  // The key is the secret string as given, as both GitHub and Shopify define it.
-  if (!keys.some((key) => safeEqual(hmacSha256(key, rawBody), received))) {
-    throw new WebhookVerificationError('bad-signature');
-  }
-  const ref = headerValue(headers, DELIVERY_ID_HEADERS[scheme]);
-  return ref === undefined ? {} : { deliveryRef: ref };
-}
+const hex: HmacEncoding = {
+  parse: (value) => {
+    const digits = HEX_SIGNATURE.exec(value)?.[1];
+    return digits === undefined ? undefined : Buffer.from(digits, 'hex');
+  },
+  format: (mac) => `sha256=${mac.toString('hex')}`,
+};
 
-export function signHmac(scheme: HmacScheme, rawBody: Buffer, secret: string, options: SignOptions): Record<string, string> {
-  const digest = hmacSha256(secret, rawBody);
-  const name = (options.signatureHeader ?? DEFAULT_SIGNATURE_HEADERS[scheme]).toLowerCase();
-  const headers: Record<string, string> = {
-    [name]: scheme === 'hmac-sha256-hex' ? `sha256=${digest.toString('hex')}` : digest.toString('base64'),
+const base64: HmacEncoding = {
+  parse: (value) => (BASE64_SIGNATURE.test(value) ? Buffer.from(value, 'base64') : undefined),
+  format: (mac) => mac.toString('base64'),
+};
+
+/**
+ * A plain HMAC scheme: the MAC of the body alone, in one header a source may rename
+ * (`WEBHOOK_HEADER_<SOURCE>`), keyed with the secret string as given (as GitHub and Shopify
+ * define it). No timestamp, and the delivery-id header is not covered by the HMAC: whoever holds
+ * a captured delivery can resend it under any id, so that header is kept as a reference only
+ * (see VerifiedDelivery.deliveryRef).
+ */
+function hmacScheme(encoding: HmacEncoding, headers: { signature: string; deliveryRef: string }): WebhookScheme {
+  return {
+    timestamped: false,
+    headers,
+    verify(rawBody, received, keys, options) {
+      const name = options?.signatureHeader ?? headers.signature;
+      const value = headerValue(received, name);
+      if (value === undefined) throw new WebhookVerificationError('missing-header', `Missing ${name.toLowerCase()} header`);
+      const mac = encoding.parse(value);
+      if (mac === undefined) throw new WebhookVerificationError('malformed-header');
+      if (!keys.some((key) => safeEqual(hmacSha256(key, rawBody), mac))) throw new WebhookVerificationError('bad-signature');
+      const ref = headerValue(received, headers.deliveryRef);
+      return ref === undefined ? {} : { deliveryRef: ref };
+    },
+    sign(rawBody, key, options) {
+      const name = (options.signatureHeader ?? headers.signature).toLowerCase();
+      const signed: Record<string, string> = { [name]: encoding.format(hmacSha256(key, rawBody)) };
+      if (options.id !== undefined) signed[headers.deliveryRef] = options.id;
+      return signed;
+    },
+    secret: {
+      generate: () => randomBytes(32).toString('hex'),
+      key: (secret) => Buffer.from(secret, 'utf8'),
+      format: 'a non-empty string',
+      bytes: (secret) => Buffer.byteLength(secret, 'utf8'),
+      measured: '',
+    },
   };
-  if (options.id !== undefined) headers[DELIVERY_ID_HEADERS[scheme]] = options.id;
-  return headers;
 }
 
-export function generateHmacSecret(): string {
-  return randomBytes(32).toString('hex');
-}
+/** GitHub-style: `sha256=<hex>` (the prefix optional). */
+export const hmacSha256Hex = hmacScheme(hex, { signature: 'x-webhook-signature', deliveryRef: 'x-github-delivery' });
+
+/** Shopify-style: standard base64. */
+export const hmacSha256Base64 = hmacScheme(base64, { signature: 'x-shopify-hmac-sha256', deliveryRef: 'x-shopify-webhook-id' });

@@ -3,10 +3,12 @@
 // body to a UTF-8 string before hashing, takes one secret per call and reports failures only as
 // message text. Its generateTestHeaderString is the peer in test/verify.test.ts.
 import { WebhookVerificationError } from './errors';
-import { checkTimestamp, hmacSha256, headerValue, parseUnixSeconds, requireSecrets, safeEqual } from './shared';
-import type { Headers, VerifiedDelivery, VerifyOptions } from './types';
+import { hmacSha256, headerValue, parseUnixSeconds, safeEqual } from './shared';
+import { generateWhsecSecret } from './standard-webhooks';
+import type { WebhookScheme } from './types';
 
 const HEADER = 'stripe-signature';
+const SECRET_PREFIX = 'whsec_';
 const HEX_SIGNATURE = /^[0-9a-f]{64}$/i;
 
 interface ParsedHeader {
@@ -35,36 +37,41 @@ function parseHeader(value: string): ParsedHeader | undefined {
   return timestamp === undefined || signatures.length === 0 ? undefined : { timestamp, signatures };
 }
 
-export function verifyStripe(
-  rawBody: Buffer,
-  headers: Headers,
-  secrets: readonly string[],
-  options: VerifyOptions | undefined,
-): VerifiedDelivery {
-  const keys = requireSecrets(secrets);
-  const value = headerValue(headers, HEADER);
-  if (value === undefined) throw new WebhookVerificationError('missing-header', `Missing ${HEADER} header`);
-  const parsed = parseHeader(value);
-  if (parsed === undefined) throw new WebhookVerificationError('malformed-header');
+/**
+ * Stripe: `Stripe-Signature: t=<unix>,v1=<hex>`, the HMAC of `<t>.<body>`. Its secrets look like
+ * Standard Webhooks' (`whsec_…`), but Stripe keys the HMAC with the whole string, prefix included.
+ */
+export const stripe: WebhookScheme = {
+  timestamped: true,
+  headers: { signature: HEADER },
+  verify(rawBody, headers, keys) {
+    const value = headerValue(headers, HEADER);
+    if (value === undefined) throw new WebhookVerificationError('missing-header', `Missing ${HEADER} header`);
+    const parsed = parseHeader(value);
+    if (parsed === undefined) throw new WebhookVerificationError('malformed-header');
 
-  // Stripe keys the HMAC with the whole secret string, whsec_ prefix included; it does NOT
-  // base64-decode it the way Standard Webhooks does, although the secrets look alike.
-  const prefix = Buffer.from(`${parsed.timestamp}.`);
-  const matched = keys.some((key) => {
-    const expected = hmacSha256(key, prefix, rawBody);
-    return parsed.signatures.some((signature) => safeEqual(signature, expected));
-  });
-  if (!matched) throw new WebhookVerificationError('bad-signature');
-
-  // Checked after the signature so a timestamp reason is only ever reported for a genuine
-  // delivery. Unlike Stripe's SDK we also refuse timestamps beyond the tolerance in the future:
-  // Stripe never sends them, and accepting them would let a captured delivery outlive the window.
-  checkTimestamp(parsed.timestamp, options);
-  return { signedAt: new Date(parsed.timestamp * 1000) };
-}
-
-export function signStripe(rawBody: Buffer, secret: string, timestamp: Date): Record<string, string> {
-  const t = Math.floor(timestamp.getTime() / 1000);
-  const signature = hmacSha256(secret, Buffer.from(`${t}.`), rawBody).toString('hex');
-  return { [HEADER]: `t=${t},v1=${signature}` };
-}
+    const prefix = Buffer.from(`${parsed.timestamp}.`);
+    const matched = keys.some((key) => {
+      const expected = hmacSha256(key, prefix, rawBody);
+      return parsed.signatures.some((signature) => safeEqual(signature, expected));
+    });
+    if (!matched) throw new WebhookVerificationError('bad-signature');
+    // Unlike Stripe's SDK, verifyWebhook also refuses timestamps beyond the tolerance in the future:
+    // Stripe never sends them, and accepting them would let a captured delivery outlive the window.
+    return { signedAt: new Date(parsed.timestamp * 1000) };
+  },
+  sign(rawBody, key, options) {
+    const t = Math.floor((options.timestamp ?? new Date()).getTime() / 1000);
+    const signature = hmacSha256(key, Buffer.from(`${t}.`), rawBody).toString('hex');
+    return { [HEADER]: `t=${t},v1=${signature}` };
+  },
+  secret: {
+    generate: generateWhsecSecret,
+    // The whole string, whsec_ prefix included: Stripe does NOT base64-decode it.
+    key: (secret) => Buffer.from(secret, 'utf8'),
+    format: 'a non-empty string',
+    // All of it but the prefix every Stripe secret starts with.
+    bytes: (secret) => Buffer.byteLength(secret) - (secret.startsWith(SECRET_PREFIX) ? SECRET_PREFIX.length : 0),
+    measured: ' after whsec_',
+  },
+};

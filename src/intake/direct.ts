@@ -1,37 +1,11 @@
 import { isGrpcServiceError, ServiceError, WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
-import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
+import type { EventEnvelope } from '../events/envelope';
 import { startOnce, type StartAttempt, type StartOutcome } from '../temporal/start-once';
-import type { IntakeResult } from './acknowledgement';
-import { workflowIdFor } from '../events/identity';
-import { workflowForEvent } from '../events/routing';
-import { quarantinedEventWorkflow } from '../../workflows/quarantine';
-import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/search-attributes';
-
-export type { IntakeResult };
-
-/** Temporal did not durably accept the event: the sender must retry. */
-export class TemporalUnavailableError extends Error {
-  override readonly name = 'TemporalUnavailableError';
-
-  constructor(
-    /** The workflow the event would have started, so the failure can be logged against it. */
-    readonly workflowId: string,
-    message: string,
-    options?: ErrorOptions & {
-      /**
-       * False when Temporal answered and refused (a search attribute not registered, a namespace
-       * that does not exist, no permission): waiting does not fix that, so the event is not spooled.
-       */
-      transient?: boolean;
-    },
-  ) {
-    super(message, options);
-    this.transient = options?.transient ?? true;
-  }
-
-  readonly transient: boolean;
-}
+import type { QuarantinedEventWorkflow } from '../../workflows/contracts/quarantine';
+import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/contracts/search-attributes';
+import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '.';
+import { workflowForEvent } from './routes';
 
 /** gRPC codes with which Temporal refuses a start for a reason that retrying the same start cannot fix. */
 const PERMANENT_GRPC_CODES: ReadonlySet<number> = new Set([
@@ -52,26 +26,12 @@ export function isTransientStartFailure(err: unknown): boolean {
   return grpc === undefined || !PERMANENT_GRPC_CODES.has(grpc.code);
 }
 
-export interface Intake {
-  accept(envelope: EventEnvelope): Promise<IntakeResult>;
-  quarantine(event: QuarantinedEvent): Promise<IntakeResult>;
-}
-
 export interface IntakeOptions {
   client: Client;
   taskQueue: string;
   /** How long a start may take before we give up and answer 503 (the sender will retry). */
   startTimeoutMs: number;
   quarantineKeepForMs: number;
-}
-
-/** The workflow an event starts, known before the start (the spool keys its rows by it). */
-export function eventWorkflowId(envelope: EventEnvelope): string {
-  return workflowIdFor(envelope.source, envelope.event.event_type, envelope.identity);
-}
-
-export function quarantineWorkflowId(source: string, identity: string): string {
-  return workflowIdFor('quarantine', source, identity);
 }
 
 /** The acknowledgement's facts for a start's outcome (src/temporal/start-once.ts). */
@@ -133,7 +93,7 @@ export function createIntake(options: IntakeOptions): Intake {
       const { event } = envelope;
       const workflowId = eventWorkflowId(envelope);
       return start(workflowId, (attempt) =>
-        // By name: the route is checked against the workflow's signature at compile time (routing.ts).
+        // By name: the route is checked against the workflow's contract at compile time (routes.ts).
         client.workflow.start<(envelope: EventEnvelope) => Promise<unknown>>(workflowForEvent(event.event_type), {
           workflowId,
           taskQueue,
@@ -150,7 +110,7 @@ export function createIntake(options: IntakeOptions): Intake {
     quarantine(event) {
       const workflowId = quarantineWorkflowId(event.source, event.identity);
       return start(workflowId, (attempt) =>
-        client.workflow.start(quarantinedEventWorkflow, {
+        client.workflow.start<QuarantinedEventWorkflow>('quarantinedEventWorkflow', {
           workflowId,
           taskQueue,
           args: [event, options.quarantineKeepForMs],
