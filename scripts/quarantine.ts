@@ -16,6 +16,8 @@ import {
   type QuarantineService,
 } from '../src/receiver/quarantine';
 import { loadSources } from '../src/receiver/sources';
+import { loadSpoolConfig } from '../src/spool/config';
+import { openQuarantineStore } from '../src/spool/quarantine';
 import { createTemporalClient } from '../src/temporal/client';
 
 const USAGE = `Usage: npm run quarantine -- <command>
@@ -58,8 +60,8 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
         out(`Source:    ${s.event.source}   event type: ${s.event.eventType ?? '(none)'}   received: ${s.event.receivedAt}`);
         out(`Reason:    ${s.event.reason}`);
         for (const p of s.event.problems) out(`  - ${p}`);
-        out('Body:');
-        out(s.event.rawBody);
+        out(`Body:${s.event.body ? `      ${s.event.body.bytes} bytes, SHA-256 ${s.event.body.sha256}` : ''}`);
+        out(s.event.rawBody ?? '(no longer kept)');
         return 0;
       }
       case 'replay': {
@@ -101,14 +103,25 @@ class UsageError extends Error {}
 
 if (require.main === module) {
   const temporal = loadTemporalConfig();
+  const sources = loadSources();
   const { client, connection } = createTemporalClient(temporal);
   const intake = createIntake({ client, taskQueue: temporal.taskQueue, startTimeoutMs: 10_000, quarantineKeepForMs: 30 * 86_400_000 });
-  const service = createQuarantineService({ client, intake, sources: loadSources() });
-  runQuarantineCli(process.argv.slice(2), { service, out: (line) => process.stdout.write(`${line}\n`) })
+  // The bodies are where the receivers keep them: the spool's database (SPOOL_URL, as they resolve it).
+  const bodies = openQuarantineStore(loadSpoolConfig(process.env, sources.keys()).url, {
+    scope: `${temporal.namespace}/${temporal.taskQueue}`,
+  });
+  bodies
+    .then((store) => {
+      const service = createQuarantineService({ client, intake, sources, bodies: store });
+      return runQuarantineCli(process.argv.slice(2), { service, out: (line) => process.stdout.write(`${line}\n`) });
+    })
     .then((code) => (process.exitCode = code))
     .catch((err: unknown) => {
       process.stderr.write(`quarantine: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     })
-    .finally(() => void connection.close());
+    .finally(() => {
+      void bodies.then((store) => store.close()).catch(() => undefined);
+      void connection.close();
+    });
 }

@@ -1038,6 +1038,8 @@ describe('fuzzing the receiver with bad input', () => {
       startTimeoutMs: 30_000,
       // Lifted too: fuzzed paths often name no configured source, and their 404s are under test.
       unknownSourceRateLimit: { requests: 1_000_000, perSeconds: 1 },
+      // And the quarantine's bound: a long run keeps more bad bodies than a source may (its 503 is test/quarantine-bound's).
+      quarantineEnv: { QUARANTINE_MAX_EVENTS: '1000000', QUARANTINE_MAX_BYTES: String(64 * 1024 ** 3) },
       logger: createLogger({ level: 'debug', write: (l) => logs.push(l) }),
     });
     port = Number(new URL(receiver.url).port);

@@ -18,7 +18,7 @@ describe('quarantine', () => {
 
   beforeAll(async () => {
     intake = createIntake({ client: t.env.client, taskQueue: t.agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
-    service = createQuarantineService({ client: t.env.client, intake, sources: loadSources({}) });
+    service = createQuarantineService({ client: t.env.client, intake, sources: loadSources({}), bodies: t.receiver.quarantine });
   });
 
   it('replays an event kept before identities came from signed data only under the signed webhook-id it had', async () => {

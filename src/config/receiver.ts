@@ -4,7 +4,8 @@ import { ConfigError, csv, DATABASE_URL, duration, flag, LOG_LEVEL, parseEnv, po
 import { loadSources, parseRateLimit, type RateLimit, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
-import { loadSpoolConfig, type SpoolConfig } from '../spool/config';
+import { loadQuarantineLimits, loadSpoolConfig, type SpoolConfig } from '../spool/config';
+import type { QuarantineLimits } from '../spool/quarantine';
 
 /**
  * The body limit's ceiling. A quarantined body travels in its workflow's input as a JSON string
@@ -71,6 +72,8 @@ export interface ReceiverConfig {
   metricsToken?: string;
   startTimeoutMs: number;
   quarantineKeepForMs: number;
+  /** Per source: how many quarantined events and bytes of their bodies it may hold (kept in the spool's database). */
+  quarantineLimits: ReadonlyMap<string, QuarantineLimits>;
   sources: Map<string, SourceConfig>;
   /** The durable fallback when Temporal does not acknowledge a start (src/spool/). */
   spool: SpoolConfig;
@@ -109,6 +112,7 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     metricsToken: e.METRICS_TOKEN,
     startTimeoutMs: e.TEMPORAL_START_TIMEOUT,
     quarantineKeepForMs: e.QUARANTINE_KEEP_FOR,
+    quarantineLimits: loadQuarantineLimits(env, sources.keys()),
     sources,
     spool: loadSpoolConfig(env, sources.keys()),
     temporal: loadTemporalConfig(env),

@@ -13,6 +13,8 @@ import { createReceiverMetrics } from './metrics';
 import { migrateToLatest, openDatabase } from '../db';
 import { createOperatorDirectory } from '../operators/directory';
 import { startSpool } from '../spool';
+import { DEFAULT_QUARANTINE_LIMITS } from '../spool/config';
+import { createQuarantineKeeper, openQuarantineStore, registerQuarantineGauges } from '../spool/quarantine';
 
 /** `npm run receiver`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -41,9 +43,19 @@ async function main(): Promise<void> {
           registry: metrics.registry,
         })
       : undefined;
+  // Quarantined bodies live in the receiver's own database (the spool's), bounded per source.
+  const quarantined = await openQuarantineStore(config.spool.url, { scope: `${config.temporal.namespace}/${config.temporal.taskQueue}` });
+  registerQuarantineGauges(metrics.registry, quarantined, config.quarantineLimits);
+  const intake = createQuarantineKeeper({
+    intake: spool?.intake ?? direct,
+    store: quarantined,
+    limits: (source) => config.quarantineLimits.get(source) ?? DEFAULT_QUARANTINE_LIMITS,
+    keepForMs: config.quarantineKeepForMs,
+    logger,
+  });
   const app = createApp({
     sources: config.sources,
-    intake: spool?.intake ?? direct,
+    intake,
     spoolStatus: spool?.status,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -90,6 +102,8 @@ async function main(): Promise<void> {
       // The Temporal connection is left to the exit: a start that lost its timeout race may still
       // hold a retry timer in the client, which would throw once the connection were closed.
       void (spool?.close() ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => quarantined.close())
         .catch(() => undefined)
         .then(() => database.close())
         .finally(() => process.exit(0));

@@ -28,6 +28,7 @@ export const PROBLEMS = {
   'bad-request': { status: 400, title: 'Bad request', retryable: false },
   conflict: { status: 409, title: 'Conflict', retryable: false },
   'temporal-unavailable': { status: 503, title: 'Event store unavailable', retryable: true },
+  'quarantine-full': { status: 503, title: 'Too many events from this source in quarantine', retryable: true },
   internal: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

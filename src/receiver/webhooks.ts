@@ -5,6 +5,7 @@ import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
 import type { ReceiverMetrics } from './metrics';
+import { QuarantineRefusal, QuarantineRefusedError } from '../spool/quarantine';
 import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';
 import type { RateLimit, SourceConfig } from './sources';
@@ -210,6 +211,21 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       headers = { 'Retry-After': String(options.retryAfterSeconds) };
       workflowId = err.workflowId;
       options.logger.error('temporal unavailable', { source, workflowId, error: err.message });
+    } else if (err instanceof QuarantineRefusedError) {
+      // As for a full spool: nothing was kept, and the sender may try again once people have
+      // replayed or discarded what this source has in quarantine.
+      p =
+        err.reason === QuarantineRefusal.full
+          ? problem('quarantine-full', `Source ${source} has as many events in quarantine as it may; nothing was accepted. Retry later.`, {
+              reason: err.reason,
+            })
+          : problem('temporal-unavailable', 'The event could not be stored durably; nothing was accepted. Retry later.', {
+              reason: err.reason,
+            });
+      headers = { 'Retry-After': String(options.retryAfterSeconds) };
+      workflowId = err.workflowId;
+      if (err.reason === QuarantineRefusal.full) options.logger.warn('quarantine full', { source, workflowId, error: err.message });
+      else options.logger.error('quarantine unavailable', { source, workflowId, error: err.message });
     } else if (isClientHttpError(err)) {
       // express.raw's refusals of the body (see isClientHttpError).
       p =
