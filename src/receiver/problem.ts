@@ -26,6 +26,8 @@ export const PROBLEMS = {
   'metrics-unauthorized': { status: 401, title: 'Metrics token required', retryable: false },
   'not-found': { status: 404, title: 'Not found', retryable: false },
   'bad-request': { status: 400, title: 'Bad request', retryable: false },
+  'request-timeout': { status: 408, title: 'Request not received in time', retryable: true },
+  'headers-too-large': { status: 431, title: 'Request headers too large', retryable: false },
   conflict: { status: 409, title: 'Conflict', retryable: false },
   'temporal-unavailable': { status: 503, title: 'Event store unavailable', retryable: true },
   internal: { status: 500, title: 'Internal error', retryable: true },
