@@ -170,16 +170,34 @@ describe('receiver edges over real HTTP', () => {
       ]);
       expect408(answer);
       expect(slowLogs).toContainEqual(
-        expect.objectContaining({ msg: 'request refused', status: 408, method: 'POST', path: '/webhooks/oms', reason: 'ERR_HTTP_REQUEST_TIMEOUT' }),
+        expect.objectContaining({
+          msg: 'request refused',
+          status: 408,
+          method: 'POST',
+          path: '/webhooks/oms',
+          reason: 'ERR_HTTP_REQUEST_TIMEOUT',
+        }),
       );
-      // One line for the request: the app, finding it answered, adds no refusal of its own.
-      expect(slowLogs.filter((l) => l.msg === 'webhook')).toEqual([]);
+      // The request's own line and its metrics say what the sender was told (once the body's read is given up).
+      await expect
+        .poll(() => slowLogs.filter((l) => l.msg === 'webhook'), { timeout: 10_000 })
+        .toContainEqual(
+          expect.objectContaining({
+            msg: 'webhook',
+            source: 'oms',
+            outcome: 'refused',
+            status: 408,
+            problem: 'urn:hookline:problem:request-timeout',
+          }),
+        );
+      const metrics = await (await fetch(`${slow.url}/metrics`)).text();
+      expect(metrics).toMatch(/hookline_webhook_refusals_total\{source="oms",problem="request-timeout"\} 1/);
       expect(slowLogs.filter((l) => l.level === 'error')).toEqual([]);
     });
 
     it('a body trickling in a byte at a time is cut at the bound too: it is a deadline, not an idle timer', async () => {
       const head = 'POST /webhooks/oms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n';
-      expect408(await send([head, ...'{"a":"' + 'x'.repeat(90)], 100));
+      expect408(await send([head, ...('{"a":"' + 'x'.repeat(90))], 100));
     });
 
     it('headers that never finish, and a connection that sends nothing, get the same answer', async () => {

@@ -190,7 +190,9 @@ describe('the receiver process', () => {
     const started = Date.now();
     const raw = await new Promise<string>((done, fail) => {
       const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' }, () =>
-        socket.write('POST /webhooks/oms HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n'),
+        socket.write(
+          'POST /webhooks/oms HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+        ),
       );
       let received = '';
       const giveUp = setTimeout(() => {

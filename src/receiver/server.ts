@@ -12,6 +12,19 @@ import { problem, type Problem } from './problem';
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
+/** How long a refused connection stays open for the client to read the answer and close first. */
+const LINGER_MS = 1_000;
+
+const refusals = new WeakMap<ServerResponse, Problem>();
+
+/**
+ * The problem the server itself answered this request with (it did not arrive in time, or stopped
+ * being HTTP), if it did: the app's own refusal of the aborted body then logs that, not a 400.
+ */
+export function serverRefusal(res: ServerResponse): Problem | undefined {
+  return refusals.get(res);
+}
+
 export interface ReceiverServerOptions {
   /** How long a request's headers and body together may take to arrive, from its first byte (ms). */
   requestTimeoutMs: number;
@@ -63,27 +76,25 @@ export function createReceiverServer(app: RequestListener, options: ReceiverServ
       status: refusal.status,
       problem: refusal.type,
       reason: err.code,
-      ...(res ? { method: res.req.method, path: res.req.url?.slice(0, 200) } : {}),
+      // The request it is about, when its headers arrived (not bytes after a complete one).
+      ...(res && !res.req.complete ? { method: res.req.method, path: res.req.url?.slice(0, 200) } : {}),
       address: (socket as Socket).remoteAddress,
     });
-    const body = JSON.stringify(refusal);
-    if (res) {
-      // Through the response the app holds, so the app sees an answer was sent and adds none; the
-      // body stops being read, so a late end of it cannot start handling a request already refused.
+    if (res && !res.req.complete) {
+      // Paused, so a late end of the body cannot start handling a request already refused.
       res.req.pause();
-      res.writeHead(refusal.status, {
-        'Content-Type': 'application/problem+json',
-        'Content-Length': Buffer.byteLength(body),
-        Connection: 'close',
-      });
-      res.end(body);
-      return;
+      refusals.set(res, refusal);
     }
+    // Written on the socket, as Node does, whatever the app is doing: its own answer, if it still
+    // makes one, finds the connection ended and goes nowhere.
+    const body = JSON.stringify(refusal);
     socket.end(
       `HTTP/1.1 ${refusal.status} ${http.STATUS_CODES[refusal.status]}\r\nContent-Type: application/problem+json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
     );
+    // The connection closes when the client closes its side; closing it at once, while the
+    // client may still be sending, would answer with a reset that can discard the 408 unread.
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
   });
   return server;
 }
