@@ -17,6 +17,7 @@ import {
 } from '../src/receiver/quarantine';
 import { loadSources } from '../src/receiver/sources';
 import { createTemporalClient } from '../src/temporal/client';
+import { forTerminal } from '../src/terminal';
 
 const USAGE = `Usage: npm run quarantine -- <command>
 
@@ -32,7 +33,10 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
     options: { by: { type: 'string' }, body: { type: 'string' }, note: { type: 'string' } },
   });
   const [command, id] = positionals;
-  const { service, out } = deps;
+  const { service } = deps;
+  // What a sender wrote (the body, its event type) reaches the terminal only as text (src/terminal.ts).
+  const out = (line: string) => deps.out(forTerminal(line));
+  const cell = (text: string) => forTerminal(text, { singleLine: true });
   const needId = () => {
     if (!id) throw new UsageError(`${command} needs the quarantined workflow's ID (see \`list\`).`);
     return id;
@@ -48,16 +52,17 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
         if (rows.length === 0) out('No quarantined events.');
         else {
           out(`${'ID'.padEnd(60)} ${'SOURCE'.padEnd(10)} ${'EVENT TYPE'.padEnd(26)} RECEIVED`);
-          for (const r of rows) out(`${r.id.padEnd(60)} ${(r.source ?? '').padEnd(10)} ${(r.eventType ?? '').padEnd(26)} ${r.startTime}`);
+          for (const r of rows)
+            out(`${cell(r.id).padEnd(60)} ${cell(r.source ?? '').padEnd(10)} ${cell(r.eventType ?? '').padEnd(26)} ${r.startTime}`);
         }
         return 0;
       }
       case 'show': {
         const s = await service.show(needId());
         out(`Status:    ${s.status}`);
-        out(`Source:    ${s.event.source}   event type: ${s.event.eventType ?? '(none)'}   received: ${s.event.receivedAt}`);
-        out(`Reason:    ${s.event.reason}`);
-        for (const p of s.event.problems) out(`  - ${p}`);
+        out(`Source:    ${cell(s.event.source)}   event type: ${cell(s.event.eventType ?? '(none)')}   received: ${s.event.receivedAt}`);
+        out(`Reason:    ${cell(s.event.reason)}`);
+        for (const p of s.event.problems) out(`  - ${cell(p)}`);
         out('Body:');
         out(s.event.rawBody);
         return 0;
@@ -86,7 +91,7 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
     }
     if (err instanceof ReplayRejectedError) {
       out(err.message);
-      for (const p of err.problems) out(`  - ${p}`);
+      for (const p of err.problems) out(`  - ${cell(p)}`);
       return 1;
     }
     if (err instanceof QuarantineNotFoundError || err instanceof QuarantineConflictError) {
