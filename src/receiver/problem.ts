@@ -22,7 +22,7 @@ export const PROBLEMS = {
   'invalid-signature': { status: 401, title: 'Webhook signature could not be verified', retryable: false },
   unauthorized: { status: 401, title: 'Operator token required', retryable: false },
   forbidden: { status: 403, title: 'Not allowed for this operator', retryable: false },
-  'auth-throttled': { status: 429, title: 'Too many wrong credentials from this address', retryable: true },
+  'auth-throttled': { status: 429, title: 'Too many wrong credentials', retryable: true },
   'metrics-unauthorized': { status: 401, title: 'Metrics token required', retryable: false },
   'not-found': { status: 404, title: 'Not found', retryable: false },
   'bad-request': { status: 400, title: 'Bad request', retryable: false },
