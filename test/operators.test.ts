@@ -7,11 +7,13 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { migrateToLatest, openDatabase, type Database } from '../src/db';
+import BetterSqlite3 from 'better-sqlite3';
+import { migrateToLatest, openDatabase, SQLITE_BUSY_TIMEOUT_MS, type Database } from '../src/db';
+import { SAMPLES } from '../src/events/samples';
 import { createLogger } from '../src/log';
 import { createOperatorDirectory, type OperatorDirectory } from '../src/operators/directory';
 import { CredentialThrottle, FailureBackoff } from '../src/receiver/auth-throttle';
-import { connectTestEnv, startReceiver, type Receiver } from './support/harness';
+import { connectTestEnv, sendSigned, startReceiver, type Receiver } from './support/harness';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(__dirname, '..');
@@ -179,6 +181,45 @@ describe('operators: their own tokens, across receivers, without restarts', () =
     // Login CSRF: another page cannot sign this browser in.
     expect((await login(a.url, token, { origin: 'http://localhost:9999' })).status).toBe(403);
     expect((await login(a.url, token, { origin: a.url })).status).toBe(303);
+  });
+
+  it('nothing without a credential writes: with the database write-locked elsewhere, made-up logouts are answered at once', async () => {
+    const token = lastLine((await operatorsCli(databaseUrl, 'add', 'lou', '--role', 'lead')).stdout);
+    const real = sessionCookie(await login(a.url, token));
+    // Another process (the worker, a migration, a CLI) holds the write lock: on SQLite a write
+    // here would wait the busy timeout with the receiver's event loop blocked.
+    const locker = new BetterSqlite3(databaseUrl.slice('sqlite:'.length));
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const started = Date.now();
+      const timed = <T>(p: Promise<T>) => p.then((value) => ({ value, ms: Date.now() - started }));
+      const madeUp = () => `hookline_session=${randomBytes(32).toString('base64url')}`;
+      const logouts = Array.from({ length: 5 }, () =>
+        timed(fetch(`${a.url}/inbox/logout`, { method: 'POST', headers: { cookie: madeUp() }, redirect: 'manual' }).then((r) => r.status)),
+      );
+      const others = [
+        timed(login(a.url, `hlo_${randomBytes(32).toString('base64url')}`).then((r) => r.status)),
+        timed(get(a.url, '/inbox', { cookie: madeUp() })),
+        timed(get(a.url, '/handoffs', { cookie: madeUp() })),
+      ];
+      const webhook = timed(
+        sendSigned(a.url, 'oms', { ...SAMPLES['order.status_updated'], event_id: `locked-${randomBytes(6).toString('hex')}` }).then(
+          (r) => r.status,
+        ),
+      );
+      const answers = await Promise.all([webhook, ...logouts, ...others]);
+      expect(answers.map((x) => x.value)).toEqual([202, 303, 303, 303, 303, 303, 401, 401, 401]);
+      // Before, each made-up logout held every request for the 5 s busy timeout, one after another.
+      expect(Math.max(...answers.map((x) => x.ms))).toBeLessThan(2 * SQLITE_BUSY_TIMEOUT_MS);
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    // A real session still ends on logout.
+    expect(await get(b.url, '/handoffs', { cookie: real })).toBe(200);
+    const out = await fetch(`${a.url}/inbox/logout`, { method: 'POST', headers: { cookie: real }, redirect: 'manual' });
+    expect(out.status).toBe(303);
+    expect(await get(b.url, '/handoffs', { cookie: real })).toBe(401);
   });
 
   it('sessions expire; the cookie is Secure unless the receiver is explicitly plain HTTP', async () => {
