@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import BetterSqlite3 from 'better-sqlite3';
 import { migrateToLatest, openDatabase, SQLITE_BUSY_TIMEOUT_MS, type Database } from '../src/db';
@@ -14,6 +14,7 @@ import { createLogger } from '../src/log';
 import { createOperatorDirectory, type OperatorDirectory } from '../src/operators/directory';
 import { CredentialThrottle, FailureBackoff } from '../src/receiver/auth-throttle';
 import { connectTestEnv, sendSigned, startReceiver, type Receiver } from './support/harness';
+import { startReceiverProcess } from './support/processes';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(__dirname, '..');
@@ -235,6 +236,38 @@ describe('operators: their own tokens, across receivers, without restarts', () =
 
     expect((await login(a.url, token)).headers.get('set-cookie')).not.toMatch(/Secure/);
   });
+});
+
+describe('operators: one data directory for every command', () => {
+  it('npm run operators with HOOKLINE_DATA_DIR writes where the receiver, also given only HOOKLINE_DATA_DIR, reads', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hookline-data-dir-'));
+    const { DATABASE_URL: _unset, ...inherited } = process.env;
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', 'src/operators/cli.ts', 'add', 'noor', '--role', 'agent'],
+      {
+        cwd: ROOT,
+        env: { ...inherited, HOOKLINE_DATA_DIR: dataDir },
+      },
+    );
+    const token = lastLine(stdout);
+    expect(existsSync(join(dataDir, 'hookline.db'))).toBe(true);
+    // DATABASE_URL empty counts as unset: the receiver finds the knowledge base (and its spool) there too.
+    const receiver = await startReceiverProcess({
+      DATABASE_URL: '',
+      HOOKLINE_DATA_DIR: dataDir,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      HOOKLINE_TASK_QUEUE: 'operators-data-dir',
+    });
+    try {
+      const me = await fetch(`${receiver.url}/operators/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toEqual({ name: 'noor', role: 'agent' });
+      expect(existsSync(join(dataDir, 'spool.db'))).toBe(true);
+    } finally {
+      await receiver.kill();
+    }
+  }, 120_000);
 });
 
 describe('operators: guessing tokens', () => {

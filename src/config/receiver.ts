@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, csv, DATABASE_URL, duration, flag, LOG_LEVEL, parseEnv, port, type Env } from './env';
+import { ConfigError, csv, DATABASE_URL, defaultDatabaseUrl, duration, flag, LOG_LEVEL, parseEnv, port, type Env } from './env';
 import { loadSources, parseRateLimit, type RateLimit, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
@@ -108,7 +108,7 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
         ? { certPath: e.RECEIVER_TLS_CERT_PATH, keyPath: e.RECEIVER_TLS_KEY_PATH }
         : undefined,
     requestTimeoutMs: e.RECEIVER_REQUEST_TIMEOUT,
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl: e.DATABASE_URL ?? defaultDatabaseUrl(env),
     operatorSessionTtlMs: e.OPERATOR_SESSION_TTL,
     plainHttp: e.RECEIVER_PLAIN_HTTP,
     metricsToken: e.METRICS_TOKEN,
