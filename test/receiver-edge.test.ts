@@ -205,6 +205,18 @@ describe('receiver edges over real HTTP', () => {
       expect408(await send([]));
     });
 
+    it('on a keep-alive connection the bound starts again with each request; an idle connection closes without a 408', async () => {
+      const first = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+      const stalled = await send([first, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n'], 300);
+      expect(stalled.raw).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\n\{"status":"ok"\}HTTP\/1\.1 408 /);
+      expect(stalled.closedAfterMs).toBeGreaterThanOrEqual(300 + BOUND_MS - 50);
+      // Between requests Node's keep-alive timeout (5 s) applies: closed, nothing unasked for sent.
+      const idle = await send([first]);
+      expect(idle.raw).toMatch(/^HTTP\/1\.1 200 /);
+      expect(idle.raw).not.toContain('408');
+      expect(idle.closedAfterMs).toBeGreaterThanOrEqual(4_900);
+    });
+
     it('a request that arrives in time is answered as usual, and the receiver keeps serving', async () => {
       const answer = await send(['GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n']);
       expect(answer.raw).toMatch(/^HTTP\/1\.1 200 /);

@@ -57,10 +57,17 @@ export function createReceiverServer(app: RequestListener, options: ReceiverServ
   const exchanges = new WeakMap<Duplex, ServerResponse>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     exchanges.set(req.socket, res);
+    // Over once the request has arrived and its answer has gone, whichever is last: a request
+    // still arriving after its answer (an early 413) keeps it, so nothing answers it twice.
+    let answered = false;
+    const over = () => {
+      if (req.complete && answered && exchanges.get(req.socket) === res) exchanges.delete(req.socket);
+    };
     res.once('finish', () => {
-      // A request still arriving after its answer (an early 413) keeps it, so nothing answers twice.
-      if (req.complete && exchanges.get(req.socket) === res) exchanges.delete(req.socket);
+      answered = true;
+      over();
     });
+    req.once('end', over);
   });
 
   // With a listener here Node leaves every client error to us: timeouts and unparsable requests.
