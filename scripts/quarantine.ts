@@ -19,6 +19,7 @@ import { loadSources } from '../src/receiver/sources';
 import { loadSpoolConfig } from '../src/spool/config';
 import { openQuarantineStore } from '../src/spool/quarantine';
 import { createTemporalClient } from '../src/temporal/client';
+import { forTerminal } from '../src/terminal';
 
 const USAGE = `Usage: npm run quarantine -- <command>
 
@@ -34,7 +35,10 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
     options: { by: { type: 'string' }, body: { type: 'string' }, note: { type: 'string' } },
   });
   const [command, id] = positionals;
-  const { service, out } = deps;
+  const { service } = deps;
+  // What a sender wrote (the body, its event type) reaches the terminal only as text (src/terminal.ts).
+  const out = (line: string) => deps.out(forTerminal(line));
+  const cell = (text: string) => forTerminal(text, { singleLine: true });
   const needId = () => {
     if (!id) throw new UsageError(`${command} needs the quarantined workflow's ID (see \`list\`).`);
     return id;
@@ -50,16 +54,17 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
         if (rows.length === 0) out('No quarantined events.');
         else {
           out(`${'ID'.padEnd(60)} ${'SOURCE'.padEnd(10)} ${'EVENT TYPE'.padEnd(26)} RECEIVED`);
-          for (const r of rows) out(`${r.id.padEnd(60)} ${(r.source ?? '').padEnd(10)} ${(r.eventType ?? '').padEnd(26)} ${r.startTime}`);
+          for (const r of rows)
+            out(`${cell(r.id).padEnd(60)} ${cell(r.source ?? '').padEnd(10)} ${cell(r.eventType ?? '').padEnd(26)} ${r.startTime}`);
         }
         return 0;
       }
       case 'show': {
         const s = await service.show(needId());
         out(`Status:    ${s.status}`);
-        out(`Source:    ${s.event.source}   event type: ${s.event.eventType ?? '(none)'}   received: ${s.event.receivedAt}`);
-        out(`Reason:    ${s.event.reason}`);
-        for (const p of s.event.problems) out(`  - ${p}`);
+        out(`Source:    ${cell(s.event.source)}   event type: ${cell(s.event.eventType ?? '(none)')}   received: ${s.event.receivedAt}`);
+        out(`Reason:    ${cell(s.event.reason)}`);
+        for (const p of s.event.problems) out(`  - ${cell(p)}`);
         out(`Body:${s.event.body ? `      ${s.event.body.bytes} bytes, SHA-256 ${s.event.body.sha256}` : ''}`);
         out(s.event.rawBody ?? '(no longer kept)');
         return 0;
@@ -88,7 +93,7 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
     }
     if (err instanceof ReplayRejectedError) {
       out(err.message);
-      for (const p of err.problems) out(`  - ${p}`);
+      for (const p of err.problems) out(`  - ${cell(p)}`);
       return 1;
     }
     if (err instanceof QuarantineNotFoundError || err instanceof QuarantineConflictError) {

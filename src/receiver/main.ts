@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadReceiverConfig } from '../config/receiver';
 import { createLogger } from '../log';
@@ -10,6 +8,7 @@ import { createHandoffService } from '../handoff/service';
 import { handoffRouter } from './handoffs';
 import { createIntake } from '../intake/direct';
 import { createReceiverMetrics } from './metrics';
+import { createReceiverServer } from './server';
 import { migrateToLatest, openDatabase } from '../db';
 import { createOperatorDirectory } from '../operators/directory';
 import { startSpool } from '../spool';
@@ -77,9 +76,11 @@ async function main(): Promise<void> {
     ],
   });
 
-  const server = config.tls
-    ? https.createServer({ cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) }, app)
-    : http.createServer(app);
+  const server = createReceiverServer(app, {
+    requestTimeoutMs: config.requestTimeoutMs,
+    tls: config.tls ? { cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) } : undefined,
+    logger,
+  });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const scheme = config.tls ? 'https' : 'http';
   const unsigned = [...config.sources.values()].filter((s) => s.secrets.length === 0).map((s) => s.name);

@@ -8,6 +8,7 @@ import type { ReceiverMetrics } from './metrics';
 import { QuarantineRefusal, QuarantineRefusedError } from '../spool/quarantine';
 import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';
+import { serverRefusal } from './server';
 import type { RateLimit, SourceConfig } from './sources';
 import { verifyWebhook, WebhookVerificationError } from './verify';
 
@@ -199,7 +200,11 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     let headers: Record<string, string> = {};
     // Known once the event was verified and named: the refusal is then a line about that event.
     let workflowId: string | undefined;
-    if (err instanceof HttpProblem) {
+    const early = serverRefusal(res);
+    if (early) {
+      // The server already answered on the socket (see server.ts); this is the body's abort.
+      p = early;
+    } else if (err instanceof HttpProblem) {
       p = err.problem;
       headers = err.headers;
     } else if (err instanceof TemporalUnavailableError) {
@@ -236,7 +241,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       p = problem('internal', 'Unexpected error; nothing was accepted. Retry later.');
       options.logger.error('unexpected error', { source, error: (err as Error)?.stack ?? String(err) });
     }
-    sendProblem(res, p, headers);
+    if (!early) sendProblem(res, p, headers);
     const started = res.locals.started as bigint | undefined;
     const latencyMs = started ? elapsedMs(started) : undefined;
     metrics.observeRefusal({ source, problem: p, seconds: latencyMs === undefined ? undefined : latencyMs / 1000 });

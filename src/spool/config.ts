@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, duration, envSuffix, parseEnv, positiveInt, type Env } from '../config/env';
+import { ConfigError, dataDir, duration, envSuffix, parseEnv, positiveInt, type Env } from '../config/env';
 import type { QuarantineLimits } from './quarantine';
 
 /**
@@ -23,7 +23,6 @@ const SpoolEnv = z.object({
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/i, 'expected sqlite:<path> or postgres://user@host/db')
     .optional(),
   DATABASE_URL: z.string().optional(),
-  HOOKLINE_DATA_DIR: z.string().default('.data'),
   SPOOL_MAX_EVENTS: positiveInt(100_000, 'a number of events'),
   SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024, 'a size in bytes'),
   SPOOL_LEASE: duration('30s'),
@@ -48,7 +47,7 @@ export function loadSpoolConfig(env: Env, sourceNames: Iterable<string>): SpoolC
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   const url =
     e.SPOOL_URL ??
-    (e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : `sqlite:${join(e.HOOKLINE_DATA_DIR, 'spool.db')}`);
+    (e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : `sqlite:${join(dataDir(env), 'spool.db')}`);
   return { url, sources, maxEvents: e.SPOOL_MAX_EVENTS, maxBytes: e.SPOOL_MAX_BYTES, leaseMs: e.SPOOL_LEASE };
 }
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { handoffRouter, type HandoffRouterOptions } from '../../src/receiver/han
 import { createReceiverMetrics } from '../../src/receiver/metrics';
 import { createOperatorDirectory, type OperatorDirectory } from '../../src/operators/directory';
 import { createIntake } from '../../src/intake/direct';
+import { createReceiverServer, DEFAULT_REQUEST_TIMEOUT_MS } from '../../src/receiver/server';
 import type { Acknowledgement } from '../../src/receiver/acknowledgement';
 import type { BuiltinSource } from '../../src/events/sources';
 import { BUILTIN_SCHEMES, loadSources, type RateLimit } from '../../src/receiver/sources';
@@ -182,6 +182,8 @@ export async function startReceiver(options: {
   taskQueue: string;
   sourceEnv?: Record<string, string>;
   maxBodyBytes?: number;
+  /** RECEIVER_REQUEST_TIMEOUT: how long a request's headers and body may take to arrive (default as in production). */
+  requestTimeoutMs?: number;
   trustProxy?: false | string[];
   startTimeoutMs?: number;
   operators?: OperatorDirectory;
@@ -264,7 +266,7 @@ export async function startReceiver(options: {
         ]
       : [],
   });
-  const server = http.createServer(app);
+  const server = createReceiverServer(app, { requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, logger });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
