@@ -4,12 +4,14 @@
  * you from it (never from the command line) and the workflow's own validators decide races and
  * roles exactly as they do for the inbox.
  */
+import { isIPv4 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ALL_OUTCOMES, type Conversation, type Outcome } from '../workflows/contracts/conversation';
 import { z } from 'zod';
 import { parseEnv, port, url, type Env } from '../src/config/env';
 import { createHttpDesk, HandoffRequestError, OperatorAuthError, ReceiverUnavailableError } from '../src/handoff/http-desk';
 import type { Actor } from '../src/handoff/permissions';
+import { forTerminal, jsonForTerminal } from '../src/terminal';
 import {
   HandoffConflictError,
   HandoffForbiddenError,
@@ -68,8 +70,11 @@ export interface HandoffCliDeps {
 class UsageError extends Error {}
 
 /** Runs one command and resolves to the process exit code (0 ok, 1 refused or failed). */
-export async function runHandoffCli(argv: string[], deps: HandoffCliDeps): Promise<number> {
-  const err = deps.err ?? deps.out;
+export async function runHandoffCli(argv: string[], given: HandoffCliDeps): Promise<number> {
+  // Conversations carry what customers, partners and the model wrote: nothing reaches the
+  // terminal that could act on it (src/terminal.ts).
+  const deps = { ...given, out: (line: string) => given.out(forTerminal(line)) };
+  const err = (line: string) => (given.err ?? given.out)(forTerminal(line));
   try {
     await run(argv, deps);
     return 0;
@@ -160,7 +165,7 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
         ...(values.queue !== undefined ? { queue: values.queue } : {}),
         ...(values.customer !== undefined ? { customerId: values.customer } : {}),
       });
-      if (values.json) out(JSON.stringify(rows, null, 2));
+      if (values.json) out(jsonForTerminal(rows, 2));
       else for (const line of formatList(rows, status, now())) out(line);
       return;
     }
@@ -168,7 +173,7 @@ async function run(argv: string[], deps: HandoffCliDeps): Promise<void> {
       const id = needId();
       noExtra(1);
       const conversation = await desk.show(id);
-      if (values.json) out(JSON.stringify(conversation, null, 2));
+      if (values.json) out(jsonForTerminal(conversation, 2));
       else for (const line of formatConversation(conversation, now())) out(line);
       return;
     }
@@ -232,7 +237,7 @@ export function formatList(rows: HandoffRow[], status: string, now: Date): strin
   if (rows.length === 0) return [`No escalations (status ${status}).`];
   const table = [
     ['PRIORITY', 'STATUS', 'QUEUE', 'CUSTOMER', 'AGE', 'ID'],
-    ...rows.map((r) => [String(r.priority), r.status, r.queue, r.customerId, age(r.startTime, now), r.id]),
+    ...rows.map((r) => [String(r.priority), r.status, r.queue, r.customerId, age(r.startTime, now), r.id].map(cell)),
   ];
   return [...alignColumns(table), '', `${rows.length} escalation${rows.length === 1 ? '' : 's'} (status ${status}).`];
 }
@@ -240,9 +245,9 @@ export function formatList(rows: HandoffRow[], status: string, now: Date): strin
 export function formatConversation(c: Conversation, now: Date): string[] {
   const lines: string[] = [];
   const field = (label: string, value: string | undefined) => {
-    if (value) lines.push(`  ${`${label}:`.padEnd(11)} ${value}`);
+    if (value) lines.push(`  ${`${label}:`.padEnd(11)} ${cell(value)}`);
   };
-  lines.push(`Escalation ${c.id}`);
+  lines.push(`Escalation ${cell(c.id)}`);
   field('Kind', `${c.kind} (queue ${c.queue})`);
   field('Status', c.status === 'claimed' ? `claimed by ${c.assignee}` : c.status);
   field('Priority', String(c.priority));
@@ -253,14 +258,15 @@ export function formatConversation(c: Conversation, now: Date): string[] {
   if (c.outcome) field('Outcome', `${c.outcome}${c.note ? ` — ${c.note}` : ''}`);
 
   const customer = c.context.customer;
-  lines.push('', customer ? `Customer ${c.customerId}: ${customer.name} <${customer.email}>` : `Customer ${c.customerId}`);
+  lines.push('', cell(customer ? `Customer ${c.customerId}: ${customer.name} <${customer.email}>` : `Customer ${c.customerId}`));
   if (customer) {
     lines.push('  Last orders:');
     if (customer.lastOrders.length === 0) lines.push('    (none)');
-    else lines.push(...alignColumns(customer.lastOrders.map((o) => [o.order_id, o.status, o.date])).map((l) => `    ${l}`));
+    else lines.push(...alignColumns(customer.lastOrders.map((o) => [o.order_id, o.status, o.date].map(cell))).map((l) => `    ${l}`));
     lines.push('  Previous tickets:');
     if (customer.previousTickets.length === 0) lines.push('    (none)');
-    else lines.push(...alignColumns(customer.previousTickets.map((t) => [t.ticket_id, t.status, t.subject])).map((l) => `    ${l}`));
+    else
+      lines.push(...alignColumns(customer.previousTickets.map((t) => [t.ticket_id, t.status, t.subject].map(cell))).map((l) => `    ${l}`));
   }
   // Every kind's facts are strings; the optional ones (an inquiry's orderId) may be absent.
   const facts = Object.entries(c.context.facts as object as Record<string, string | undefined>).flatMap(([k, v]) =>
@@ -268,25 +274,31 @@ export function formatConversation(c: Conversation, now: Date): string[] {
   );
   if (facts.length > 0) {
     lines.push('  Facts:');
-    lines.push(...alignColumns(facts.map(([k, v]) => [k, oneLine(v)])).map((l) => `    ${l}`));
+    lines.push(...alignColumns(facts.map(([k, v]) => [cell(k), oneLine(cell(v))])).map((l) => `    ${l}`));
   }
 
   if (c.suggestedReply && c.status !== 'resolved') {
     lines.push(
       '',
       c.suggestedReplyWarning
-        ? `Suggested reply — edit before sending: ${c.suggestedReplyWarning}:`
+        ? `Suggested reply — edit before sending: ${cell(c.suggestedReplyWarning)}:`
         : 'Suggested reply (npm run handoff -- reply <id> --suggested sends it):',
     );
-    lines.push(`  ${c.suggestedReply.replace(/\n/g, '\n  ')}`);
+    lines.push(`  ${forTerminal(c.suggestedReply).replace(/\n/g, '\n  ')}`);
   }
 
   lines.push('', 'Messages:');
   for (const m of c.messages) {
     const who = m.from === 'agent' ? (m.author ?? 'agent') : m.from === 'customer' ? 'customer' : 'system';
-    lines.push(`  [${stamp(m.at)}] ${who}: ${m.text.replace(/\n/g, '\n      ')}`);
+    // Every line of a message indented under its header, so none can pass for a message of its own.
+    lines.push(`  [${stamp(m.at)}] ${cell(who)}: ${forTerminal(m.text).replace(/\n/g, '\n      ')}`);
   }
   return lines;
+}
+
+/** One line of someone else's text: a table cell, a field's value. */
+function cell(text: string): string {
+  return forTerminal(text, { singleLine: true });
 }
 
 function alignColumns(table: string[][]): string[] {
@@ -328,13 +340,21 @@ function until(iso: string, now: Date): string {
   return ms >= 0 ? `in ${duration(ms)}` : `overdue by ${duration(-ms)}`;
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/**
+ * Whether plain HTTP to `hostname` (a URL's, so already normalised: `127.1` reads 127.0.0.1,
+ * `[0::1]` reads [::1]) stays on this machine: `localhost`, an IPv4 literal in 127.0.0.0/8, or
+ * [::1]. A name that merely starts like one (`127.0.0.1.attacker.example`) is anybody's.
+ */
+function isLoopbackHost(hostname: string): boolean {
+  if (hostname === 'localhost' || hostname === '[::1]') return true;
+  return isIPv4(hostname) && hostname.startsWith('127.');
+}
 
 const CliEnv = z.object({
   HOOKLINE_URL: url('the receiver, e.g. https://hookline.example.com')
     .refine((u) => {
       const { protocol, hostname } = new URL(u);
-      return protocol === 'https:' || (protocol === 'http:' && (LOOPBACK.has(hostname) || hostname.startsWith('127.')));
+      return protocol === 'https:' || (protocol === 'http:' && isLoopbackHost(hostname));
     }, 'expected https://…, or http:// to this machine only (your token would cross the network in clear)')
     .optional(),
   PORT: port(3000),

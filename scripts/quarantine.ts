@@ -16,7 +16,10 @@ import {
   type QuarantineService,
 } from '../src/receiver/quarantine';
 import { loadSources } from '../src/receiver/sources';
+import { loadSpoolConfig } from '../src/spool/config';
+import { openQuarantineStore } from '../src/spool/quarantine';
 import { createTemporalClient } from '../src/temporal/client';
+import { forTerminal } from '../src/terminal';
 
 const USAGE = `Usage: npm run quarantine -- <command>
 
@@ -32,7 +35,10 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
     options: { by: { type: 'string' }, body: { type: 'string' }, note: { type: 'string' } },
   });
   const [command, id] = positionals;
-  const { service, out } = deps;
+  const { service } = deps;
+  // What a sender wrote (the body, its event type) reaches the terminal only as text (src/terminal.ts).
+  const out = (line: string) => deps.out(forTerminal(line));
+  const cell = (text: string) => forTerminal(text, { singleLine: true });
   const needId = () => {
     if (!id) throw new UsageError(`${command} needs the quarantined workflow's ID (see \`list\`).`);
     return id;
@@ -48,18 +54,19 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
         if (rows.length === 0) out('No quarantined events.');
         else {
           out(`${'ID'.padEnd(60)} ${'SOURCE'.padEnd(10)} ${'EVENT TYPE'.padEnd(26)} RECEIVED`);
-          for (const r of rows) out(`${r.id.padEnd(60)} ${(r.source ?? '').padEnd(10)} ${(r.eventType ?? '').padEnd(26)} ${r.startTime}`);
+          for (const r of rows)
+            out(`${cell(r.id).padEnd(60)} ${cell(r.source ?? '').padEnd(10)} ${cell(r.eventType ?? '').padEnd(26)} ${r.startTime}`);
         }
         return 0;
       }
       case 'show': {
         const s = await service.show(needId());
         out(`Status:    ${s.status}`);
-        out(`Source:    ${s.event.source}   event type: ${s.event.eventType ?? '(none)'}   received: ${s.event.receivedAt}`);
-        out(`Reason:    ${s.event.reason}`);
-        for (const p of s.event.problems) out(`  - ${p}`);
-        out('Body:');
-        out(s.event.rawBody);
+        out(`Source:    ${cell(s.event.source)}   event type: ${cell(s.event.eventType ?? '(none)')}   received: ${s.event.receivedAt}`);
+        out(`Reason:    ${cell(s.event.reason)}`);
+        for (const p of s.event.problems) out(`  - ${cell(p)}`);
+        out(`Body:${s.event.body ? `      ${s.event.body.bytes} bytes, SHA-256 ${s.event.body.sha256}` : ''}`);
+        out(s.event.rawBody ?? '(no longer kept)');
         return 0;
       }
       case 'replay': {
@@ -86,7 +93,7 @@ export async function runQuarantineCli(argv: string[], deps: { service: Quaranti
     }
     if (err instanceof ReplayRejectedError) {
       out(err.message);
-      for (const p of err.problems) out(`  - ${p}`);
+      for (const p of err.problems) out(`  - ${cell(p)}`);
       return 1;
     }
     if (err instanceof QuarantineNotFoundError || err instanceof QuarantineConflictError) {
@@ -101,14 +108,25 @@ class UsageError extends Error {}
 
 if (require.main === module) {
   const temporal = loadTemporalConfig();
+  const sources = loadSources();
   const { client, connection } = createTemporalClient(temporal);
   const intake = createIntake({ client, taskQueue: temporal.taskQueue, startTimeoutMs: 10_000, quarantineKeepForMs: 30 * 86_400_000 });
-  const service = createQuarantineService({ client, intake, sources: loadSources() });
-  runQuarantineCli(process.argv.slice(2), { service, out: (line) => process.stdout.write(`${line}\n`) })
+  // The bodies are where the receivers keep them: the spool's database (SPOOL_URL, as they resolve it).
+  const bodies = openQuarantineStore(loadSpoolConfig(process.env, sources.keys()).url, {
+    scope: `${temporal.namespace}/${temporal.taskQueue}`,
+  });
+  bodies
+    .then((store) => {
+      const service = createQuarantineService({ client, intake, sources, bodies: store });
+      return runQuarantineCli(process.argv.slice(2), { service, out: (line) => process.stdout.write(`${line}\n`) });
+    })
     .then((code) => (process.exitCode = code))
     .catch((err: unknown) => {
       process.stderr.write(`quarantine: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
     })
-    .finally(() => void connection.close());
+    .finally(() => {
+      void bodies.then((store) => store.close()).catch(() => undefined);
+      void connection.close();
+    });
 }

@@ -11,6 +11,7 @@ import { createLogger } from '../src/log';
 import { createIntake } from '../src/intake/direct';
 import { createDrainer, openSpool, type Drainer, type SpoolStore } from '../src/spool';
 import { createTemporalClient } from '../src/temporal/client';
+import { forTerminal } from '../src/terminal';
 
 const USAGE = `Usage: npm run spool -- <command>
 
@@ -26,7 +27,9 @@ export interface SpoolCliDeps {
 
 export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
-  const { out } = deps;
+  // Workflow IDs carry senders' identifiers, and errors may quote them (src/terminal.ts).
+  const out = (line: string) => deps.out(forTerminal(line));
+  const cell = (text: string) => forTerminal(text, { singleLine: true });
   switch (positionals[0]) {
     case 'stats': {
       const { spool } = await deps.open();
@@ -50,7 +53,7 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
         for (const r of rows)
           out(
             `${new Date(r.spooledAt).toISOString().padEnd(24)} ${String(r.attempts).padEnd(5)} ` +
-              `${r.workflowId.padEnd(70)} ${r.lastError ?? ''}`,
+              `${cell(r.workflowId).padEnd(70)} ${cell(r.lastError ?? '')}`,
           );
       }
       return 0;

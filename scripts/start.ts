@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { defaultDatabaseUrl } from '../src/config/env';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
     () => stopping,
   );
 
-  const databaseUrl = env.DATABASE_URL ?? `sqlite:${join(DATA, 'hookline.db')}`;
+  const databaseUrl = env.DATABASE_URL || defaultDatabaseUrl({ HOOKLINE_DATA_DIR: DATA });
   const leadLine = await ensureLeadOperator(databaseUrl, secrets.leadToken);
   const appEnv: NodeJS.ProcessEnv = {
     // The sandbox first, so a <SYSTEM>_BASE_URL of the caller's points that system elsewhere.

@@ -115,6 +115,26 @@ describe('configuration', () => {
     expect(() => loadReceiverConfig({ RECEIVER_PLAIN_HTTP: 'maybe' })).toThrow(/RECEIVER_PLAIN_HTTP: expected true or false/);
   });
 
+  it('bounds how long a request may take to arrive: 10 s unless RECEIVER_REQUEST_TIMEOUT says otherwise', () => {
+    expect(loadReceiverConfig({}).requestTimeoutMs).toBe(10_000);
+    expect(loadReceiverConfig({ RECEIVER_REQUEST_TIMEOUT: '30s' }).requestTimeoutMs).toBe(30_000);
+    expect(() => loadReceiverConfig({ RECEIVER_REQUEST_TIMEOUT: 'soon' })).toThrow(/RECEIVER_REQUEST_TIMEOUT: expected a duration/);
+  });
+
+  it('finds every local file in one data directory: HOOKLINE_DATA_DIR, else .data', () => {
+    const dir = '/var/lib/hookline';
+    expect(loadReceiverConfig({ HOOKLINE_DATA_DIR: dir })).toMatchObject({
+      databaseUrl: 'sqlite:/var/lib/hookline/hookline.db',
+      spool: { url: 'sqlite:/var/lib/hookline/spool.db' },
+    });
+    expect(loadWorkerConfig({ ...systems, HOOKLINE_DATA_DIR: dir }).databaseUrl).toBe('sqlite:/var/lib/hookline/hookline.db');
+    expect(loadReceiverConfig({}).spool.url).toBe('sqlite:.data/spool.db');
+    // DATABASE_URL, when set, wins.
+    expect(loadReceiverConfig({ HOOKLINE_DATA_DIR: dir, DATABASE_URL: 'sqlite:/elsewhere/kb.db' }).databaseUrl).toBe(
+      'sqlite:/elsewhere/kb.db',
+    );
+  });
+
   it('reads per-source settings', () => {
     const sources = loadSources({
       WEBHOOK_SOURCES: 'github',

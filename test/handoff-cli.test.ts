@@ -28,8 +28,8 @@ describe('handoff CLI', () => {
   }
   const cli = (...argv: string[]) => cliAs('alice', ...argv);
 
-  async function escalate(): Promise<Raised> {
-    const escalation = await raiseEscalation(t.receiver.url, { source: 'chat' });
+  async function escalate(options: { summary?: string } = {}): Promise<Raised> {
+    const escalation = await raiseEscalation(t.receiver.url, { source: 'chat', ...options });
     raised.push(escalation.workflowId);
     return escalation;
   }
@@ -135,6 +135,35 @@ describe('handoff CLI', () => {
     expect(closed.err).toMatch(/^Not found: /);
   });
 
+  it('prints what a customer wrote without anything that could rewrite what the operator sees', async () => {
+    // Clears the screen, homes the cursor, overwrites the line, reverses the rest, hides a link
+    // and, after a line break, forges a field of its own.
+    const summary =
+      'This is unacceptable, my order arrived broken\x1b[2J\x1b[H\rRefund approved by lead \u202eDENIED\u202c ' +
+      '\x1b]8;;https://evil.example\x07click here\x1b]8;;\x07\nStatus:     resolved';
+    const { id } = await escalate({ summary });
+    const shown = await vi.waitFor(
+      async () => {
+        const r = await cli('show', id);
+        expect(r.code).toBe(0);
+        expect(r.out).toContain('customer: This is unacceptable');
+        return r.out;
+      },
+      { timeout: 20_000, interval: 250 },
+    );
+    expect(shown).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+    expect(shown).toContain('customer: This is unacceptable, my order arrived brokenRefund approved by lead DENIED click here');
+    // The forged field stays inside the message, indented under it: one Status line, the real one.
+    expect(shown.split('\n').filter((l) => l.startsWith('  Status:'))).toEqual(['  Status:     waiting']);
+    expect(shown).toContain('\n      Status:     resolved');
+
+    // --json keeps the customer's text exactly, escaped where a terminal would act on it.
+    const json = await cli('show', id, '--json');
+    expect(json.out).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+    const conversation = JSON.parse(json.out) as { messages: { from: string; text: string }[] };
+    expect(conversation.messages.find((m) => m.from === 'customer')?.text).toBe(summary);
+  });
+
   it('reads its receiver from HOOKLINE_URL, and will not send a token in clear to another machine', () => {
     expect(cliTarget({})).toEqual({ baseUrl: 'http://localhost:3000', token: undefined });
     expect(cliTarget({ HOOKLINE_URL: 'https://hookline.example.com', HOOKLINE_OPERATOR_TOKEN: 'hlo_x' })).toEqual({
@@ -145,6 +174,32 @@ describe('handoff CLI', () => {
     expect(() => cliTarget({ HOOKLINE_URL: 'http://hookline.example.com' })).toThrow(
       /HOOKLINE_URL: expected https:\/\/…, or http:\/\/ to this machine only/,
     );
+    // Plain HTTP only to a loopback literal or localhost, however it is spelled; never to a name
+    // that merely starts like one.
+    for (const local of [
+      'http://localhost:3000',
+      'http://LOCALHOST',
+      'http://127.0.0.1',
+      'http://127.255.0.9:1',
+      'http://127.1',
+      'http://[::1]:3000',
+      'http://[0:0::1]',
+    ]) {
+      expect(cliTarget({ HOOKLINE_URL: local }).baseUrl, local).toBe(local);
+    }
+    for (const remote of [
+      'http://127.0.0.1.attacker.example',
+      'http://127.attacker.example',
+      'http://localhost.attacker.example',
+      'http://attacker.example#@127.0.0.1',
+      'http://127.0.0.1@attacker.example',
+      'http://128.0.0.1',
+      'http://0.0.0.0',
+      'http://[::ffff:7f00:1]',
+      'http://[::2]',
+    ]) {
+      expect(() => cliTarget({ HOOKLINE_URL: remote }), remote).toThrow(/to this machine only/);
+    }
   });
 
   it('explains mistakes and exits 1', async () => {

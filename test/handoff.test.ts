@@ -72,7 +72,9 @@ describe('handoffs: the HTTP API and the service, against a real server and work
   });
 
   it('an inquiry that escalates appears in the waiting queue, and its conversation is readable', async () => {
-    expect(visibilityQuery({ status: 'waiting' })).toBe('WorkflowType = "conversationWorkflow" AND HandoffStatus = "waiting"');
+    expect(visibilityQuery({ status: 'waiting' })).toBe(
+      'WorkflowType = "conversationWorkflow" AND HandoffStatus = "waiting" AND ExecutionStatus = "Running"',
+    );
     const { id, workflowId } = await escalate();
     expect(id).toBe(`${workflowId}:handoff:inquiry`);
     const row = await visible(id, 'waiting');

@@ -18,7 +18,7 @@ describe('quarantine', () => {
 
   beforeAll(async () => {
     intake = createIntake({ client: t.env.client, taskQueue: t.agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
-    service = createQuarantineService({ client: t.env.client, intake, sources: loadSources({}) });
+    service = createQuarantineService({ client: t.env.client, intake, sources: loadSources({}), bodies: t.receiver.quarantine });
   });
 
   it('replays an event kept before identities came from signed data only under the signed webhook-id it had', async () => {
@@ -103,5 +103,17 @@ describe('quarantine', () => {
     lines.length = 0;
     expect(await runQuarantineCli(['discard', second.id, '--by', 'ops'], { service, out })).toBe(1);
     expect(lines.join('\n')).toMatch(/already discarded/);
+  });
+
+  it('the CLI shows a kept body without the escape sequences and controls a sender put in it', async () => {
+    const body = `not json \x1b[2J\x1b[H\rAll clear, nothing quarantined\u202e ${randomBytes(4).toString('hex')}\x1b]0;owned\x07`;
+    const res = await sendSigned(t.receiver.url, 'oms', body);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ quarantined: true });
+    const lines: string[] = [];
+    expect(await runQuarantineCli(['show', res.body.workflowId as string], { service, out: (l) => lines.push(l) })).toBe(0);
+    const shown = lines.join('\n');
+    expect(shown).toContain('not json All clear, nothing quarantined');
+    expect(shown).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
   });
 });

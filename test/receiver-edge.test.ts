@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createLogger, silentLogger } from '../src/log';
@@ -103,6 +103,125 @@ describe('receiver edges over real HTTP', () => {
       const line = logs.find((l) => l.status === 404 && typeof l.source === 'string' && l.source.startsWith('x-long-name-'));
       expect(line).toMatchObject({ msg: 'webhook', outcome: 'refused', source: cut });
       expect(JSON.stringify(line).length).toBeLessThan(500);
+    });
+  });
+
+  describe('slow senders', () => {
+    // Short, so the tests are quick; production's default is 10 s (RECEIVER_REQUEST_TIMEOUT).
+    const BOUND_MS = 1_500;
+    let slow: Receiver;
+    let port: number;
+    const slowLogs: Record<string, unknown>[] = [];
+    beforeAll(async () => {
+      slow = await startReceiver({
+        env,
+        taskQueue: 'edge-nothing-starts',
+        requestTimeoutMs: BOUND_MS,
+        logger: createLogger({ write: (line) => slowLogs.push(JSON.parse(line) as Record<string, unknown>) }),
+      });
+      port = Number(new URL(slow.url).port);
+    });
+    afterAll(() => slow?.close());
+
+    /** Writes `chunks` over a real socket, `gapMs` apart, and resolves once the server closes the connection. */
+    function send(chunks: string[], gapMs = 0): Promise<{ raw: string; closedAfterMs: number }> {
+      return new Promise((resolve, reject) => {
+        const started = Date.now();
+        const socket = net.connect(port, '127.0.0.1');
+        let raw = '';
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = setTimeout(() => {
+          socket.destroy();
+          reject(new Error(`still open after 30 s; received ${JSON.stringify(raw)}`));
+        }, 30_000);
+        socket.on('connect', () => {
+          const next = (i: number) => {
+            if (i >= chunks.length || socket.destroyed) return;
+            socket.write(chunks[i]!);
+            timer = setTimeout(() => next(i + 1), gapMs);
+          };
+          next(0);
+        });
+        socket.on('data', (d: Buffer) => (raw += d.toString('latin1')));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          clearTimeout(giveUp);
+          resolve({ raw, closedAfterMs: Date.now() - started });
+        });
+      });
+    }
+
+    function expect408(answer: { raw: string; closedAfterMs: number }): void {
+      expect(answer.raw).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer.raw).toMatch(/\r\nconnection: close\r\n/i);
+      expect(answer.raw).toMatch(/\r\ncontent-type: application\/problem\+json\r\n/i);
+      const body = JSON.parse(answer.raw.slice(answer.raw.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+      expect(body).toMatchObject({ type: 'urn:hookline:problem:request-timeout', status: 408, retryable: true });
+      // Not before the bound, and soon after it: the check runs every quarter of the bound here.
+      expect(answer.closedAfterMs).toBeGreaterThanOrEqual(BOUND_MS - 50);
+      expect(answer.closedAfterMs).toBeLessThan(BOUND_MS + 5_000);
+    }
+
+    it('a chunked POST whose body never comes is answered 408 and closed within the bound (fuzzing found it)', async () => {
+      // The counterexample of seed -2069578895: headers announce a chunked body, then nothing.
+      const answer = await send([
+        'POST /webhooks/oms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+      ]);
+      expect408(answer);
+      expect(slowLogs).toContainEqual(
+        expect.objectContaining({
+          msg: 'request refused',
+          status: 408,
+          method: 'POST',
+          path: '/webhooks/oms',
+          reason: 'ERR_HTTP_REQUEST_TIMEOUT',
+        }),
+      );
+      // The request's own line and its metrics say what the sender was told (once the body's read is given up).
+      await expect
+        .poll(() => slowLogs.filter((l) => l.msg === 'webhook'), { timeout: 10_000 })
+        .toContainEqual(
+          expect.objectContaining({
+            msg: 'webhook',
+            source: 'oms',
+            outcome: 'refused',
+            status: 408,
+            problem: 'urn:hookline:problem:request-timeout',
+          }),
+        );
+      const metrics = await (await fetch(`${slow.url}/metrics`)).text();
+      expect(metrics).toMatch(/hookline_webhook_refusals_total\{source="oms",problem="request-timeout"\} 1/);
+      expect(slowLogs.filter((l) => l.level === 'error')).toEqual([]);
+    });
+
+    it('a body trickling in a byte at a time is cut at the bound too: it is a deadline, not an idle timer', async () => {
+      const head = 'POST /webhooks/oms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n';
+      expect408(await send([head, ...('{"a":"' + 'x'.repeat(90))], 100));
+    });
+
+    it('headers that never finish, and a connection that sends nothing, get the same answer', async () => {
+      expect408(await send(['POST /webhooks/oms HTTP/1.1\r\nHost: 127.0.0.1\r\n', 'X-Slow: 1\r\n'], 200));
+      expect408(await send([]));
+    });
+
+    it('on a keep-alive connection the bound starts again with each request; an idle connection closes without a 408', async () => {
+      const first = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+      const stalled = await send([first, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n'], 300);
+      expect(stalled.raw).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\n\{"status":"ok"\}HTTP\/1\.1 408 /);
+      expect(stalled.closedAfterMs).toBeGreaterThanOrEqual(300 + BOUND_MS - 50);
+      // Between requests Node's keep-alive timeout (5 s) applies: closed, nothing unasked for sent.
+      const idle = await send([first]);
+      expect(idle.raw).toMatch(/^HTTP\/1\.1 200 /);
+      expect(idle.raw).not.toContain('408');
+      expect(idle.closedAfterMs).toBeGreaterThanOrEqual(4_900);
+    });
+
+    it('a request that arrives in time is answered as usual, and the receiver keeps serving', async () => {
+      const answer = await send(['GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n']);
+      expect(answer.raw).toMatch(/^HTTP\/1\.1 200 /);
+      expect(answer.closedAfterMs).toBeLessThan(BOUND_MS);
+      expect((await fetch(`${slow.url}/healthz`)).status).toBe(200);
     });
   });
 

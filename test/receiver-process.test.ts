@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -78,6 +79,7 @@ describe('the receiver process', () => {
         RECEIVER_TLS_KEY_PATH: join(dir, 'key.pem'),
         DATABASE_URL: `sqlite:${join(dir, 'operators.db')}`,
         SPOOL_URL: `sqlite:${join(dir, 'spool.db')}`,
+        RECEIVER_REQUEST_TIMEOUT: '2s',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -182,6 +184,33 @@ describe('the receiver process', () => {
       expect(wrong.body).not.toContain(secret);
       expect(operator.body).not.toContain(secret);
     }
+  });
+
+  it('answers a request whose body never arrives with 408 and closes it, over TLS, within RECEIVER_REQUEST_TIMEOUT', async () => {
+    const started = Date.now();
+    const raw = await new Promise<string>((done, fail) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' }, () =>
+        socket.write(
+          'POST /webhooks/oms HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+        ),
+      );
+      let received = '';
+      const giveUp = setTimeout(() => {
+        socket.destroy();
+        fail(new Error(`no close within 30 s; received ${JSON.stringify(received)}`));
+      }, 30_000);
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(giveUp);
+        done(received);
+      });
+    });
+    const elapsed = Date.now() - started;
+    expect(raw).toMatch(/^HTTP\/1\.1 408 /);
+    expect(raw).toContain('urn:hookline:problem:request-timeout');
+    expect(elapsed).toBeGreaterThanOrEqual(1_900);
+    expect(elapsed).toBeLessThan(2_000 + 5_000);
   });
 
   it('stops cleanly on SIGTERM', async () => {

@@ -889,7 +889,14 @@ describe('receiver over real HTTP, with a real worker on the real dev server', (
       expect(described.status.name).toBe('RUNNING');
       const state = await handle.query(quarantineStateQuery);
       expect(state.status).toBe('quarantined');
-      expect(state.event.rawBody).toBe(raw);
+      // The body is in the receiver's database, not in the workflow's input: a reference and a hash are.
+      expect(state.event.rawBody).toBeUndefined();
+      expect(state.event.body).toEqual({
+        ref: workflowId,
+        sha256: createHash('sha256').update(raw).digest('hex'),
+        bytes: Buffer.byteLength(raw),
+      });
+      expect((await receiver.quarantine.read(workflowId))?.toString('utf8')).toBe(raw);
       expect(state.event.reason).toBe(reason);
       expect(state.event.source).toBe(source);
       const query = `HooklineStatus = "quarantined" AND WorkflowId = "${workflowId}"`;

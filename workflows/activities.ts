@@ -22,10 +22,10 @@ import type {
  * refusal, so an outage never turns an acknowledged event into a failed run. Work retrying for
  * long is visible, so a bug cannot hide as endless retries: the worker's
  * `hookline_activity_retry_attempt` and `hookline_activity_retry_age` metrics (src/worker/retry-metrics.ts),
- * and each retrying activity's attempt and last failure in the Temporal UI. Two profiles keep a
- * small budget on purpose, since what follows copes without them: the lookups (context for an
- * escalation, best effort) and the language model (the rules and templates take over; a model
- * that is down is not our infrastructure).
+ * and each retrying activity's attempt and last failure in the Temporal UI. Three profiles keep a
+ * budget on purpose, since what follows copes without them: the lookups (context for an
+ * escalation, best effort), the agents' channel (best effort; the outbox has the message) and the
+ * language model (the rules and templates take over; a model that is down is not our infrastructure).
  *
  * Local activities run inside the workflow task on the worker that holds the workflow: no
  * activity task, no extra workflow task to hear the result, so an event whose steps are all local
@@ -84,10 +84,19 @@ const PROFILES = {
     scheduleToCloseTimeout: '30s',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
   },
-  /** Messages to people: retried until the mail server or chat answers, never sent twice (keys). */
+  /** Messages to customers: retried until the mail server answers, never sent twice (keys). */
   notify: {
     startToCloseTimeout: '30s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m' },
+  },
+  /**
+   * Messages to the agents' channel: best effort by design (workflows/agents-channel.ts), so a
+   * budget, about 16 hours: the message is in the outbox either way, and a chat that stays down
+   * longer is recorded where people look rather than holding a workflow open.
+   */
+  notifyAgents: {
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', maximumAttempts: 100 },
   },
   /** Signal-with-start to Temporal itself, in the workflow task: quick, and a repeat is harmless (the return keeps the first copy). */
   relayLocal: {
@@ -170,7 +179,10 @@ export const relay = localThenDurableGroup(
   proxyLocalActivities<RelayActivities>(PROFILES.relayLocal),
   proxyActivities<RelayActivities>(PROFILES.relay),
 );
-export const notifications = localThenDurableGroup(
-  proxyLocalActivities<NotificationActivities>(PROFILES.notifyLocal),
-  proxyActivities<NotificationActivities>(PROFILES.notify),
-);
+const notifyNow = proxyLocalActivities<NotificationActivities>(PROFILES.notifyLocal);
+const toCustomers = localThenDurableGroup(notifyNow, proxyActivities<NotificationActivities>(PROFILES.notify));
+const toAgents = localThenDurableGroup(notifyNow, proxyActivities<NotificationActivities>(PROFILES.notifyAgents));
+export const notifications: NotificationActivities = {
+  notifyCustomer: (input) => toCustomers.notifyCustomer(input),
+  notifyAgents: (input) => toAgents.notifyAgents(input),
+};

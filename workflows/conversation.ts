@@ -5,12 +5,14 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
 import { notifications } from './activities';
+import { tellAgents, type AgentMessage, type AgentNotice } from './agents-channel';
 import {
   claimUpdate,
   conversationQuery,
@@ -31,6 +33,8 @@ import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './cont
 import { defaultSuggestedReply } from './handoff';
 
 const MAX_PRIORITY = 5;
+/** The `patched()` ID of announcements that run beside the conversation instead of being awaited. */
+const ANNOUNCEMENTS_BESIDE = 'agents-channel-announcements-beside';
 
 /**
  * What the workflow keeps, kind-independent so its handlers can write to it; the validators keep
@@ -63,6 +67,8 @@ function authorize(action: HandoffAction, conversation: Stored, input: { agent: 
  * (or `decideWithinMs` passes). SLA timers re-announce an unclaimed escalation with a higher
  * priority, and remind an assignee who has not replied. All timers are durable. Asked to cancel
  * (its raiser was cancelled or terminated), it records itself withdrawn and tells the agents.
+ * Every message to the agents' channel is best effort: one the channel refuses is recorded on the
+ * conversation (`channelNotTold` and a system line), never a reason for it to fail.
  */
 export async function conversationWorkflow(request: EscalationRequest): Promise<EscalationResult> {
   const { workflowId, parent } = workflowInfo();
@@ -191,17 +197,49 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     },
   );
 
+  /**
+   * Telling the agents' channel is best effort: the conversation is in the queue whether or not
+   * the channel took the message, so a refusal is recorded on it, where people look, and it goes on.
+   */
+  const notTold = (notice: AgentNotice, reason: string | undefined) => {
+    if (reason === undefined) return;
+    conversation.channelNotTold = reason;
+    conversation.updatedAt = now();
+    say({ from: 'system', text: `Agents' channel not told (${notice}): ${reason}` });
+  };
+  // Announcements run beside the conversation rather than in its way: a channel that is down
+  // holds neither its SLA timers nor a person's decision, which would otherwise wait out the
+  // notify retries. Once the conversation is over, those still trying are moot and cancelled.
+  const announcements = new CancellationScope();
+  const announcing: Promise<void>[] = [];
+  const announce = (notice: AgentNotice, message: AgentMessage): Promise<void> => {
+    const told = announcements
+      .run(() => tellAgents(notice, message))
+      .then(
+        (reason) => notTold(notice, reason),
+        (err: unknown) => {
+          if (!isCancellation(err)) throw err;
+        },
+      );
+    announcing.push(told);
+    return told;
+  };
+
   const claimHint = `Claim it with: npm run handoff -- claim ${workflowId} (or in the inbox)`;
   try {
     publish();
-    await notifications.notifyAgents({
+    // Runs started before announcements ran beside the conversation awaited each one, and
+    // replay that way (their history may hold an announcement's retries before the next timer).
+    const beside = patched(ANNOUNCEMENTS_BESIDE);
+    const opened = announce('opened', {
       idempotencyKey: `${workflowId}:handoff:opened`,
       subject: `[${conversation.queue}] needs a person: ${conversation.reason}`,
       body: `Escalation ${workflowId} (customer ${conversation.customerId}, priority ${conversation.priority}). ${claimHint}`,
     });
+    if (!beside) await opened;
 
     const decideBy = conversation.decideBy ? Date.parse(conversation.decideBy) : undefined;
-    let announcements = 0;
+    let reannouncements = 0;
     let reminders = 0;
     while (conversation.status !== 'resolved') {
       const seen = epoch;
@@ -218,26 +256,30 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
         break;
       }
       if (conversation.status === 'waiting') {
-        announcements += 1;
+        reannouncements += 1;
         conversation.priority = Math.min(MAX_PRIORITY, conversation.priority + 1);
         say({ from: 'system', text: `Unclaimed past its SLA: priority raised to ${conversation.priority}` });
         touched();
-        await notifications.notifyAgents({
-          idempotencyKey: `${workflowId}:handoff:unclaimed:${announcements}`,
+        const reannounced = announce('unclaimed', {
+          idempotencyKey: `${workflowId}:handoff:unclaimed:${reannouncements}`,
           subject: `[${conversation.queue}] still unclaimed (priority ${conversation.priority}): ${conversation.reason}`,
           body: `Escalation ${workflowId} has waited past its SLA. ${claimHint}`,
         });
+        if (!beside) await reannounced;
       } else {
         reminders += 1;
         say({ from: 'system', text: `Reminder sent to ${conversation.assignee}: no reply yet` });
         touched();
-        await notifications.notifyAgents({
+        const reminded = announce('reminder', {
           idempotencyKey: `${workflowId}:handoff:reminder:${reminders}`,
           subject: `Reminder for ${conversation.assignee}: ${conversation.reason}`,
           body: `${conversation.assignee} claimed ${workflowId} and has not replied to the customer yet.`,
         });
+        if (!beside) await reminded;
       }
     }
+    announcements.cancel();
+    await Promise.all(announcing);
     // A reply's notification may still be on its way: let it finish before the run completes.
     await condition(allHandlersFinished);
   } catch (err) {
@@ -248,12 +290,17 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
       // Resolved just before the cancellation arrived: a person has already seen to it.
       if (conversation.status !== 'resolved') {
         close('withdrawn', 'Withdrawn: the workflow that raised it was cancelled or ended');
-        await notifications.notifyAgents({
-          idempotencyKey: `${workflowId}:handoff:withdrawn`,
-          subject: `[${conversation.queue}] withdrawn: ${conversation.reason}`,
-          body: `Escalation ${workflowId} was withdrawn: ${conversation.raisedBy || 'the workflow that raised it'} was cancelled or ended.`,
-        });
+        const raiser = conversation.raisedBy || 'the workflow that raised it';
+        notTold(
+          'withdrawn',
+          await tellAgents('withdrawn', {
+            idempotencyKey: `${workflowId}:handoff:withdrawn`,
+            subject: `[${conversation.queue}] withdrawn: ${conversation.reason}`,
+            body: `Escalation ${workflowId} was withdrawn: ${raiser} was cancelled or ended.`,
+          }),
+        );
       }
+      await Promise.all(announcing);
       await condition(allHandlersFinished);
     });
     throw err;

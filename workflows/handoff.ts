@@ -1,6 +1,16 @@
-import { ActivityFailure, executeChild, log, ParentClosePolicy, WorkflowIdReusePolicy, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  executeChild,
+  log,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
 import { lookups } from './activities';
+import { tellAgents } from './agents-channel';
 import {
   CONVERSATION_WORKFLOW_TYPE,
   conversationId,
@@ -74,21 +84,40 @@ export function failureCause(err: unknown): string {
  * it neither lingers in the queue for a case nobody awaits (ABANDON) nor vanishes unannounced
  * (TERMINATE). The ID is never reused (REJECT_DUPLICATE), like the raising workflows' own IDs,
  * so a conversation's notification keys are its own for good.
+ *
+ * A conversation that ends without a decision while this workflow goes on (someone terminated or
+ * cancelled it, or it failed) does not take this workflow down with it: the case goes on as
+ * undecided (outcome `expired`, with `abandoned` saying why), and the agents' channel hears that a
+ * case was left without a person, naming it, so someone still looks at it.
  */
 export async function escalate<K extends HandoffKind>(request: EscalationRequestOf<K>): Promise<EscalationResult<K>> {
-  const workflowId = conversationId(workflowInfo().workflowId, request.kind);
-  const result = await executeChild<ConversationWorkflow>(CONVERSATION_WORKFLOW_TYPE, {
-    workflowId,
-    args: [request as EscalationRequest],
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    // Listed from the moment it starts, before its first workflow task runs.
-    typedSearchAttributes: [
-      { key: HandoffStatus, value: 'waiting' },
-      { key: HandoffQueue, value: request.queue },
-      { key: HandoffPriority, value: request.priority ?? 1 },
-      { key: CustomerId, value: request.customerId },
-    ],
-  });
-  return result as EscalationResult<K>;
+  const raisedBy = workflowInfo().workflowId;
+  const workflowId = conversationId(raisedBy, request.kind);
+  try {
+    const result = await executeChild<ConversationWorkflow>(CONVERSATION_WORKFLOW_TYPE, {
+      workflowId,
+      args: [request as EscalationRequest],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      // Listed from the moment it starts, before its first workflow task runs.
+      typedSearchAttributes: [
+        { key: HandoffStatus, value: 'waiting' },
+        { key: HandoffQueue, value: request.queue },
+        { key: HandoffPriority, value: request.priority ?? 1 },
+        { key: CustomerId, value: request.customerId },
+      ],
+    });
+    return result as EscalationResult<K>;
+  } catch (err) {
+    // This workflow's own cancellation is its own to handle; anything but the child's end is not ours to judge.
+    if (!(err instanceof ChildWorkflowFailure) || CancellationScope.current().consideredCancelled) throw err;
+    const abandoned = `conversation ${workflowId} ended without a decision: ${err.cause?.message ?? err.message}`;
+    log.error('escalation abandoned', { conversationId: workflowId, error: abandoned });
+    await tellAgents('abandoned', {
+      idempotencyKey: `${workflowId}:abandoned`,
+      subject: `[${request.queue}] no longer in the queue, undecided: ${request.reason}`,
+      body: `${abandoned}. ${raisedBy} goes on as if nobody decided; look at it in the Temporal UI and put it right.`,
+    });
+    return { outcome: 'expired', abandoned };
+  }
 }

@@ -1,15 +1,37 @@
-import { condition, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { knowledgeBase, notifications, partners, relay, settings } from './activities';
-import { returnEventSignal, returnStateQuery, type ReturnEnvelope, type ReturnState, type ReturnStep } from './contracts/returns';
+import { tellAgents } from './agents-channel';
+import {
+  returnEventSignal,
+  returnStateQuery,
+  type ReturnDelivery,
+  type ReturnEnvelope,
+  type ReturnState,
+  type ReturnStep,
+} from './contracts/returns';
 import { customerContextFor, escalate, failureCause } from './handoff';
 
+/** An undo for a step that completed; `message` names it in the log if the undo itself fails. */
+interface Compensation {
+  message: string;
+  fn: () => Promise<void>;
+}
+
 /**
- * Pattern 4, asynchronous multi-step processing, as a saga. The return's own long-lived
- * workflow owns every step; each completed step that has an undo pushes it, and a step that
- * fails for good undoes the earlier ones (a label is voided), then hands the return to a person
- * (a `return-failed` escalation). Once they resolve it the run completes with status `failed`:
- * the failure was handled, so it is not left as a failed workflow nobody is looking at.
+ * Pattern 4, asynchronous multi-step processing, as a saga in the shape of Temporal's saga sample:
+ * each completed step that has an undo puts it at the front of the list, and a step that fails
+ * for good runs them in order (a label is voided), each undo's own failure logged and swallowed,
+ * then hands the return to a person (a `return-failed` escalation). Once they resolve it the run
+ * completes with status `failed`: the failure was handled, so it is not left as a failed workflow
+ * nobody is looking at.
+ *
+ * Cancelled (an operator's decision, from the Temporal UI or CLI), the return stops between
+ * steps: a partner call already under way is let finish, because an aborted one may have bought a
+ * label or made a refund that nothing would then know of. Then, where the cancellation cannot
+ * reach, the undos run (unless the parcel came back, which used the label), the record says
+ * `cancelled`, the customer is told once, and a parcel that arrived without its refund goes to the
+ * agents' channel for a person. A refund already made completes the return instead.
  */
 export async function processReturnWorkflow(returnId: string, carried: ReturnEnvelope[] = []): Promise<ReturnState> {
   const { workflowId } = workflowInfo();
@@ -28,188 +50,261 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
   setHandler(returnStateQuery, () => state);
   setHandler(returnEventSignal, hold);
 
-  const config = await settings.agentSettings();
-  if (!(await condition(() => initiated !== undefined, config.returnReceiptWindowMs)) || !initiated) {
-    state.status = 'orphaned';
-    await notifications.notifyAgents({
-      idempotencyKey: key('orphaned'),
-      subject: `Return ${returnId} received but never initiated`,
-      body: `The warehouse reported return ${returnId} but no return.initiated event arrived. Please investigate.`,
-    });
-    return state;
-  }
-  const ret = initiated;
-  await knowledgeBase.recordReturn({
-    returnId,
-    orderId: ret.order_id,
-    customerId: ret.customer_id,
-    status: 'initiated',
-    reason: ret.reason,
-    items: ret.items,
-  });
-
-  state.status = 'checking-policy';
-  const policy = await knowledgeBase.checkReturnPolicy({
-    orderId: ret.order_id,
-    items: ret.items,
-    policyDays: config.returnPolicyDays,
-    requestedAt: ret.timestamp,
-  });
-  if (!policy.eligible) {
-    state.status = 'awaiting-approval';
-    await knowledgeBase.recordReturn({ returnId, status: 'awaiting-approval' });
-    state.approval = await escalate({
-      kind: 'return-approval',
-      queue: 'returns',
-      reason: `Return ${returnId} is outside policy: ${policy.reason}`,
-      customerId: ret.customer_id,
-      customer: await customerContextFor(ret.customer_id),
-      facts: {
-        returnId,
-        orderId: ret.order_id,
-        policy: policy.reason,
-        reason: ret.reason,
-        refund: `${policy.refundAmount} ${policy.currency}`,
-      },
-      decideWithinMs: config.approvalTimeoutMs,
-      unclaimedSlaMs: config.handoffUnclaimedSlaMs,
-      unansweredSlaMs: config.handoffUnansweredSlaMs,
-    });
-    if (state.approval.outcome !== 'approve') {
-      state.status = 'denied';
-      const reason =
-        state.approval.outcome === 'expired' ? `${policy.reason}; no approval in time` : (state.approval.note ?? policy.reason);
-      await knowledgeBase.recordReturn({ returnId, status: 'denied' });
-      await notifications.notifyCustomer({
-        idempotencyKey: key('denied'),
-        customerId: ret.customer_id,
-        message: { kind: 'return-denied', returnId, reason },
-      });
-      return state;
-    }
-  }
-
-  const compensations: (() => Promise<unknown>)[] = [];
+  const compensations: Compensation[] = [];
   let step: ReturnStep = 'label';
   let labelVoided = false;
+  /** The refund the return owes, once the policy has priced it, e.g. `40 EUR`. */
+  let refundDue: string | undefined;
 
-  /** A step failed for good: a person takes the return over, and the run ends when they resolve it. */
-  async function handOver(err: unknown): Promise<ReturnState> {
-    const cause = failureCause(err);
-    state.failure = { step, cause };
-    state.handoff = await escalate({
-      kind: 'return-failed',
-      queue: 'returns',
-      // Money or goods are in limbo: ahead of routine questions.
-      priority: 2,
-      reason: `Return ${returnId} failed at step ${step}: ${cause}`,
+  /** The return was cancelled: undo what can be, record it, tell the customer once, and a person what cannot be undone. */
+  async function cancelled(): Promise<void> {
+    state.status = 'cancelled';
+    // Never initiated: no record, and no customer to tell.
+    const ret = initiated;
+    if (!ret) return;
+    // A parcel that arrived used its label: nothing left to void.
+    if (received !== undefined) compensations.length = 0;
+    const undone = await compensate(compensations);
+    await knowledgeBase.recordReturn({ returnId, status: 'cancelled' });
+    await notifications.notifyCustomer({
+      idempotencyKey: key('cancelled'),
       customerId: ret.customer_id,
-      customer: await customerContextFor(ret.customer_id),
-      facts: {
-        returnId,
-        orderId: ret.order_id,
-        step,
-        cause,
-        label: state.label
-          ? `${state.label.labelId} (${labelVoided ? 'voided' : received ? 'used for the parcel' : 'not voided'})`
-          : 'none',
-        parcel: received ? 'received' : 'not received',
-        refund: state.refundId ?? `not made (${policy.refundAmount} ${policy.currency} due)`,
-      },
-      unclaimedSlaMs: config.handoffUnclaimedSlaMs,
-      unansweredSlaMs: config.handoffUnansweredSlaMs,
+      message: { kind: 'return-cancelled', returnId, labelVoided, parcelReceived: received !== undefined },
     });
-    return state;
+    if (received !== undefined || undone.length > 0) {
+      // Goods back without their refund, or a label still valid: only a person can settle that.
+      const problems = [
+        ...(received !== undefined ? [`its parcel arrived and the refund${refundDue ? ` of ${refundDue}` : ''} was not made`] : []),
+        ...undone,
+      ];
+      await tellAgents('return-cancelled', {
+        idempotencyKey: key('cancelled:agents'),
+        subject: `Return ${returnId} was cancelled: needs a person`,
+        body: `Return ${returnId} (order ${ret.order_id}, customer ${ret.customer_id}) was cancelled, but ${problems.join('; ')}.`,
+      });
+    }
   }
 
   try {
-    const label = await partners.createReturnLabel({
-      returnId,
-      orderId: ret.order_id,
-      customerId: ret.customer_id,
-      items: ret.items,
-      idempotencyKey: key('label'),
-    });
-    state.label = label;
-    compensations.unshift(async () => {
-      await partners.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') });
-      labelVoided = true;
-    });
-    step = 'warehouse';
-    await partners.expectReturn({
-      returnId,
-      orderId: ret.order_id,
-      items: ret.items,
-      trackingNumber: label.trackingNumber,
-      idempotencyKey: key('expect'),
-    });
-    step = 'label-sent';
-    await knowledgeBase.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
-    await notifications.notifyCustomer({
-      idempotencyKey: key('label-sent'),
-      customerId: ret.customer_id,
-      message: { kind: 'return-label', returnId, labelUrl: label.labelUrl, trackingNumber: label.trackingNumber, carrier: label.carrier },
-    });
-
-    state.status = 'awaiting-arrival';
-    if (!(await condition(() => received !== undefined, config.returnReceiptWindowMs))) {
-      state.status = 'expired';
-      await compensate(compensations);
-      await knowledgeBase.recordReturn({ returnId, status: 'expired' });
-      await notifications.notifyCustomer({
-        idempotencyKey: key('expired'),
-        customerId: ret.customer_id,
-        message: { kind: 'return-expired', returnId },
+    const config = await settings.agentSettings();
+    if (!(await condition(() => initiated !== undefined, config.returnReceiptWindowMs)) || !initiated) {
+      state.status = 'orphaned';
+      await tellAgents('orphaned', {
+        idempotencyKey: key('orphaned'),
+        subject: `Return ${returnId} received but never initiated`,
+        body: `The warehouse reported return ${returnId} but no return.initiated event arrived. Please investigate.`,
       });
       return state;
     }
-  } catch (err) {
-    state.status = 'failed';
-    await compensate(compensations);
-    await knowledgeBase.recordReturn({ returnId, status: 'failed' });
-    if (isCancellation(err)) throw err;
-    return handOver(err);
-  }
-
-  // The parcel is here: the label has been used, so from now on failures go to a person, not undone.
-  try {
-    step = 'restock';
-    await partners.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') });
-    step = 'refund';
-    const refund = await partners.refund({
+    const ret = initiated;
+    await knowledgeBase.recordReturn({
+      returnId,
       orderId: ret.order_id,
-      amount: policy.refundAmount,
-      currency: policy.currency,
-      reason: `return ${returnId}`,
-      idempotencyKey: key('refund'),
-    });
-    state.refundId = refund.refundId;
-    await knowledgeBase.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
-    await notifications.notifyCustomer({
-      idempotencyKey: key('refunded'),
       customerId: ret.customer_id,
-      message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
+      status: 'initiated',
+      reason: ret.reason,
+      items: ret.items,
     });
+
+    state.status = 'checking-policy';
+    const policy = await knowledgeBase.checkReturnPolicy({
+      orderId: ret.order_id,
+      items: ret.items,
+      policyDays: config.returnPolicyDays,
+      requestedAt: ret.timestamp,
+    });
+    refundDue = `${policy.refundAmount} ${policy.currency}`;
+    if (!policy.eligible) {
+      state.status = 'awaiting-approval';
+      await knowledgeBase.recordReturn({ returnId, status: 'awaiting-approval' });
+      state.approval = await escalate({
+        kind: 'return-approval',
+        queue: 'returns',
+        reason: `Return ${returnId} is outside policy: ${policy.reason}`,
+        customerId: ret.customer_id,
+        customer: await customerContextFor(ret.customer_id),
+        facts: {
+          returnId,
+          orderId: ret.order_id,
+          policy: policy.reason,
+          reason: ret.reason,
+          refund: `${policy.refundAmount} ${policy.currency}`,
+        },
+        decideWithinMs: config.approvalTimeoutMs,
+        unclaimedSlaMs: config.handoffUnclaimedSlaMs,
+        unansweredSlaMs: config.handoffUnansweredSlaMs,
+      });
+      if (state.approval.outcome !== 'approve') {
+        state.status = 'denied';
+        const reason =
+          state.approval.outcome !== 'expired'
+            ? (state.approval.note ?? policy.reason)
+            : state.approval.abandoned
+              ? `${policy.reason}; no decision was made`
+              : `${policy.reason}; no approval in time`;
+        await knowledgeBase.recordReturn({ returnId, status: 'denied' });
+        await notifications.notifyCustomer({
+          idempotencyKey: key('denied'),
+          customerId: ret.customer_id,
+          message: { kind: 'return-denied', returnId, reason },
+        });
+        return state;
+      }
+    }
+
+    /** A step failed for good: a person takes the return over, and the run ends when they resolve it. */
+    async function handOver(err: unknown): Promise<ReturnState> {
+      const cause = failureCause(err);
+      state.failure = { step, cause };
+      state.handoff = await escalate({
+        kind: 'return-failed',
+        queue: 'returns',
+        // Money or goods are in limbo: ahead of routine questions.
+        priority: 2,
+        reason: `Return ${returnId} failed at step ${step}: ${cause}`,
+        customerId: ret.customer_id,
+        customer: await customerContextFor(ret.customer_id),
+        facts: {
+          returnId,
+          orderId: ret.order_id,
+          step,
+          cause,
+          label: state.label
+            ? `${state.label.labelId} (${labelVoided ? 'voided' : received ? 'used for the parcel' : 'not voided'})`
+            : 'none',
+          parcel: received ? 'received' : 'not received',
+          refund: state.refundId ?? `not made (${policy.refundAmount} ${policy.currency} due)`,
+        },
+        unclaimedSlaMs: config.handoffUnclaimedSlaMs,
+        unansweredSlaMs: config.handoffUnansweredSlaMs,
+      });
+      return state;
+    }
+
+    try {
+      const label = await partnerStep(() =>
+        partners.createReturnLabel({
+          returnId,
+          orderId: ret.order_id,
+          customerId: ret.customer_id,
+          items: ret.items,
+          idempotencyKey: key('label'),
+        }),
+      );
+      state.label = label;
+      compensations.unshift({
+        message: `void return label ${label.labelId}`,
+        fn: async () => {
+          await partners.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') });
+          labelVoided = true;
+        },
+      });
+      step = 'warehouse';
+      await partnerStep(() =>
+        partners.expectReturn({
+          returnId,
+          orderId: ret.order_id,
+          items: ret.items,
+          trackingNumber: label.trackingNumber,
+          idempotencyKey: key('expect'),
+        }),
+      );
+      step = 'label-sent';
+      await knowledgeBase.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
+      await notifications.notifyCustomer({
+        idempotencyKey: key('label-sent'),
+        customerId: ret.customer_id,
+        message: { kind: 'return-label', returnId, labelUrl: label.labelUrl, trackingNumber: label.trackingNumber, carrier: label.carrier },
+      });
+
+      state.status = 'awaiting-arrival';
+      if (!(await condition(() => received !== undefined, config.returnReceiptWindowMs))) {
+        state.status = 'expired';
+        await CancellationScope.nonCancellable(() => compensate(compensations));
+        await knowledgeBase.recordReturn({ returnId, status: 'expired' });
+        await notifications.notifyCustomer({
+          idempotencyKey: key('expired'),
+          customerId: ret.customer_id,
+          message: { kind: 'return-expired', returnId },
+        });
+        return state;
+      }
+    } catch (err) {
+      // A cancellation is undone below, where it cannot reach the undos.
+      if (isCancellation(err)) throw err;
+      state.status = 'failed';
+      // Where a cancellation arriving now cannot cut an undo short.
+      await CancellationScope.nonCancellable(() => compensate(compensations));
+      await knowledgeBase.recordReturn({ returnId, status: 'failed' });
+      return handOver(err);
+    }
+
+    // The parcel is here: the label has been used, so from now on failures go to a person, not undone.
+    compensations.length = 0;
+    try {
+      step = 'restock';
+      await partnerStep(() => partners.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') }));
+      step = 'refund';
+      const refund = await partnerStep(() =>
+        partners.refund({
+          orderId: ret.order_id,
+          amount: policy.refundAmount,
+          currency: policy.currency,
+          reason: `return ${returnId}`,
+          idempotencyKey: key('refund'),
+        }),
+      );
+      state.refundId = refund.refundId;
+      // The money has moved: the return is done, and a cancellation that came meanwhile changes nothing.
+      await CancellationScope.nonCancellable(async () => {
+        await knowledgeBase.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
+        await notifications.notifyCustomer({
+          idempotencyKey: key('refunded'),
+          customerId: ret.customer_id,
+          message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
+        });
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      state.status = 'failed';
+      await knowledgeBase.recordReturn({ returnId, status: 'failed' });
+      return handOver(err);
+    }
+    state.status = 'refunded';
+    return state;
   } catch (err) {
-    if (isCancellation(err)) throw err;
-    state.status = 'failed';
-    await knowledgeBase.recordReturn({ returnId, status: 'failed' });
-    return handOver(err);
+    if (!isCancellation(err)) throw err;
+    // The workflow's own scope is cancelled: activities started in it would fail at once.
+    await CancellationScope.nonCancellable(cancelled);
+    throw err;
   }
-  state.status = 'refunded';
-  return state;
 }
 
-async function compensate(compensations: (() => Promise<unknown>)[]): Promise<void> {
-  for (const undo of compensations) {
+/**
+ * A partner call as one step of the saga: not started once the return is cancelled, and once
+ * started, let finish (retries included), so its effect is known and can be undone.
+ */
+async function partnerStep<T>(call: () => Promise<T>): Promise<T> {
+  const scope = CancellationScope.current();
+  if (scope.consideredCancelled) await scope.cancelRequested;
+  return CancellationScope.nonCancellable(call);
+}
+
+/** Runs the undos in order; resolves to what each one that failed left undone, after logging it. */
+async function compensate(compensations: Compensation[]): Promise<string[]> {
+  const undone: string[] = [];
+  for (const { message, fn } of compensations) {
     try {
-      await undo();
+      await fn();
     } catch (err) {
-      // A compensation that fails for good must not hide the original outcome; a person sees the log.
-      log.error('compensation failed', { error: (err as Error).message });
+      // An undo that fails must not hide the original outcome, nor stop the others.
+      const cause = failureCause(err);
+      log.error('compensation failed', { compensation: message, error: cause });
+      undone.push(`could not ${message}: ${cause}`);
     }
   }
   compensations.length = 0;
+  return undone;
 }
 
 /**
@@ -217,11 +312,11 @@ async function compensate(compensations: (() => Promise<unknown>)[]): Promise<vo
  * same exactly-once start (and duplicate answer) as any other event, then hands the event to the
  * return's own workflow, creating it if this is the first event to arrive.
  */
-export async function returnEventRelayWorkflow(envelope: ReturnEnvelope): Promise<{ returnWorkflowId: string; delivered: boolean }> {
+export async function returnEventRelayWorkflow(envelope: ReturnEnvelope): Promise<ReturnDelivery> {
   const result = await relay.deliverReturnEvent(envelope);
   if (!result.delivered) {
     const closed = result.closed ? `was ${result.closed} by a person` : 'has already finished';
-    await notifications.notifyAgents({
+    await tellAgents('late', {
       idempotencyKey: `${workflowInfo().workflowId}:late`,
       subject: `Late ${envelope.event.event_type} for return ${envelope.event.return_id}`,
       body: `Return workflow ${result.returnWorkflowId} ${closed}; this event was not applied. Please review.`,

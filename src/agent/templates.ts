@@ -68,6 +68,14 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
           `${hello}We didn't receive return ${m.returnId} in time, so its label has been cancelled. ` +
           'Contact us if you still want to return it.',
       };
+    case 'return-cancelled':
+      return {
+        subject: `Your return ${m.returnId} has been cancelled`,
+        body:
+          `${hello}Your return ${m.returnId} has been cancelled.` +
+          (m.labelVoided ? ' The return label we sent you is no longer valid: please do not use it.' : '') +
+          (m.parcelReceived ? ' We have received the items you sent back; a colleague will contact you about them.' : ''),
+      };
     case 'return-refunded':
       return {
         subject: `Refund for return ${m.returnId}`,

@@ -58,6 +58,8 @@ export type CustomerMessage =
   | { kind: 'return-label'; returnId: string; labelUrl: string; trackingNumber: string; carrier: string }
   | { kind: 'return-denied'; returnId: string; reason: string }
   | { kind: 'return-expired'; returnId: string }
+  /** The return was stopped (cancelled by an operator): what became of its label and parcel. */
+  | { kind: 'return-cancelled'; returnId: string; labelVoided: boolean; parcelReceived: boolean }
   | { kind: 'return-refunded'; returnId: string; amount: number; currency: string }
   | { kind: 'inquiry-reply'; inquiryId: string; text: string }
   | { kind: 'agent-reply'; conversationId: string; agent: string; text: string };

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
 
@@ -132,16 +133,33 @@ export const csv = z
       .filter((part) => part.length > 0),
   );
 
+/**
+ * The directory for local state — the SQLite files (knowledge base, spool), `npm start`'s dev
+ * secrets and its Temporal history: HOOKLINE_DATA_DIR, else `.data`. Every command asks here, so
+ * with it set they all find the same files.
+ */
+export function dataDir(env: Env = process.env): string {
+  return env.HOOKLINE_DATA_DIR?.trim() || '.data';
+}
+
+/** The knowledge base when DATABASE_URL is unset: `hookline.db` in the data directory. */
+export function defaultDatabaseUrl(env: Env = process.env): string {
+  return `sqlite:${join(dataDir(env), 'hookline.db')}`;
+}
+
 /** A source's name as it ends its variables: `WEBHOOK_SECRET_<SUFFIX>`, `WEBHOOK_SPOOL_<SUFFIX>` (`my-shop` → `MY_SHOP`). */
 export function envSuffix(source: string): string {
   return source.toUpperCase().replace(/-/g, '_');
 }
 
-/** The knowledge base, shared by the worker (its tables) and the receiver (operators and sessions). */
+/**
+ * The knowledge base, shared by the worker (its tables) and the receiver (operators and
+ * sessions). Unset, {@link defaultDatabaseUrl}: the loader fills it in from the same environment.
+ */
 export const DATABASE_URL = z
   .string()
   .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'expected sqlite:<path> or postgres://user@host:5432/db')
-  .default('sqlite:.data/hookline.db');
+  .optional();
 
 /** `true`/`false` (also 1/0, yes/no, on/off). */
 export const flag = (fallback: boolean) =>

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, csv, DATABASE_URL, duration, flag, LOG_LEVEL, parseEnv, port, type Env } from './env';
+import { ConfigError, csv, DATABASE_URL, defaultDatabaseUrl, duration, flag, LOG_LEVEL, parseEnv, port, type Env } from './env';
 import { loadSources, parseRateLimit, type RateLimit, type SourceConfig } from '../receiver/sources';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
-import { loadSpoolConfig, type SpoolConfig } from '../spool/config';
+import { loadQuarantineLimits, loadSpoolConfig, type SpoolConfig } from '../spool/config';
+import type { QuarantineLimits } from '../spool/quarantine';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../receiver/server';
 
 /**
  * The body limit's ceiling. A quarantined body travels in its workflow's input as a JSON string
@@ -49,6 +51,7 @@ const ReceiverEnv = z.object({
   OPERATOR_SESSION_TTL: duration('12h'),
   RECEIVER_PLAIN_HTTP: flag(false),
   METRICS_TOKEN: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+  RECEIVER_REQUEST_TIMEOUT: duration(`${DEFAULT_REQUEST_TIMEOUT_MS}`),
   TEMPORAL_START_TIMEOUT: duration('5s'),
   QUARANTINE_KEEP_FOR: duration('30d'),
 });
@@ -62,6 +65,8 @@ export interface ReceiverConfig {
   /** Per sender address, for all names that are not configured sources together; unset: 60/min. */
   unknownSourceRateLimit?: RateLimit;
   tls?: { certPath: string; keyPath: string };
+  /** How long a request's headers and body may take to arrive; beyond it, 408 and the connection closes. */
+  requestTimeoutMs: number;
   /** Where operators and inbox sessions live (the knowledge base, shared by every receiver). */
   databaseUrl: string;
   operatorSessionTtlMs: number;
@@ -71,6 +76,8 @@ export interface ReceiverConfig {
   metricsToken?: string;
   startTimeoutMs: number;
   quarantineKeepForMs: number;
+  /** Per source: how many quarantined events and bytes of their bodies it may hold (kept in the spool's database). */
+  quarantineLimits: ReadonlyMap<string, QuarantineLimits>;
   sources: Map<string, SourceConfig>;
   /** The durable fallback when Temporal does not acknowledge a start (src/spool/). */
   spool: SpoolConfig;
@@ -103,12 +110,14 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
       e.RECEIVER_TLS_CERT_PATH && e.RECEIVER_TLS_KEY_PATH
         ? { certPath: e.RECEIVER_TLS_CERT_PATH, keyPath: e.RECEIVER_TLS_KEY_PATH }
         : undefined,
-    databaseUrl: e.DATABASE_URL,
+    requestTimeoutMs: e.RECEIVER_REQUEST_TIMEOUT,
+    databaseUrl: e.DATABASE_URL ?? defaultDatabaseUrl(env),
     operatorSessionTtlMs: e.OPERATOR_SESSION_TTL,
     plainHttp: e.RECEIVER_PLAIN_HTTP,
     metricsToken: e.METRICS_TOKEN,
     startTimeoutMs: e.TEMPORAL_START_TIMEOUT,
     quarantineKeepForMs: e.QUARANTINE_KEEP_FOR,
+    quarantineLimits: loadQuarantineLimits(env, sources.keys()),
     sources,
     spool: loadSpoolConfig(env, sources.keys()),
     temporal: loadTemporalConfig(env),

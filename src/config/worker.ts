@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AgentSettings } from '../agent/types';
-import { DATABASE_URL, duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
+import { DATABASE_URL, defaultDatabaseUrl, duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
 import type { ModelConfig } from '../llm/model';
@@ -118,7 +118,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   });
   return {
     logLevel: e.LOG_LEVEL,
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl: e.DATABASE_URL ?? defaultDatabaseUrl(env),
     systems: {
       crm: system('CRM'),
       carrier: system('CARRIER'),

@@ -628,6 +628,12 @@ export async function operatorBySession(db: Db, idHash: string, now: Date): Prom
     .executeTakeFirst();
 }
 
+/** Whether a session with this id hash is held, live or expired: a read, which in WAL mode waits for no writer. */
+export async function operatorSessionExists(db: Db, idHash: string): Promise<boolean> {
+  const row = await db.selectFrom('operator_sessions').select('id_hash').where('id_hash', '=', idHash).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Ends one session (logout), and sweeps expired ones while at it. */
 export async function deleteOperatorSession(db: Db, idHash: string, now: Date): Promise<void> {
   await db

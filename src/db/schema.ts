@@ -65,7 +65,16 @@ export function paymentStatusOf(eventType: `payment.${PaymentStatus}`): PaymentS
 }
 
 /** The steps of a return the process-return workflow records (workflows/returns.ts). */
-export const RETURN_STATUSES = ['initiated', 'awaiting-approval', 'denied', 'label-sent', 'expired', 'failed', 'refunded'] as const;
+export const RETURN_STATUSES = [
+  'initiated',
+  'awaiting-approval',
+  'denied',
+  'label-sent',
+  'expired',
+  'failed',
+  'refunded',
+  'cancelled',
+] as const;
 export type ReturnRecordStatus = (typeof RETURN_STATUSES)[number];
 
 export interface CustomersTable {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { dataDir } from '../config/env';
 import { BUILTIN_SCHEMES } from '../receiver/sources';
 import { generateSecret } from '../receiver/verify';
 import { isOperatorTokenShape, newOperatorToken } from '../operators/directory';
@@ -20,8 +21,8 @@ export interface DevSecrets {
 /** The first operator `npm start` creates, so a fresh install can use the inbox at once. */
 export const DEV_LEAD_OPERATOR = 'lead';
 
-/** `npm start` keeps its data in `.data/` unless HOOKLINE_DATA_DIR says otherwise. */
-export const DATA_DIR = process.env.HOOKLINE_DATA_DIR || '.data';
+/** `npm start` keeps its data in `.data/` unless HOOKLINE_DATA_DIR says otherwise (see dataDir). */
+export const DATA_DIR = dataDir();
 export const DEV_SECRETS_FILE = join(DATA_DIR, 'dev-secrets.json');
 
 export function loadOrCreateDevSecrets(file = DEV_SECRETS_FILE): { secrets: DevSecrets; created: boolean } {

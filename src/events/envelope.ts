@@ -31,11 +31,25 @@ export interface QuarantinedEvent {
    */
   deliveryId?: string;
   receivedAt: string;
-  /** The verified body exactly as received (UTF-8). */
-  rawBody: string;
+  /**
+   * The verified body exactly as received (UTF-8), while the receiver classifies it. The receiver
+   * keeps it in its own database and starts the quarantine workflow with {@link body} instead;
+   * events quarantined before that carry it here, in the workflow's input.
+   */
+  rawBody?: string;
+  /** Where the receiver keeps the body (`ref`, the quarantine workflow's ID), with its SHA-256 and size. */
+  body?: QuarantinedBodyRef;
   /** The body's event_type, if it had a readable one. */
   eventType?: string;
   reason: string;
   /** One line per schema problem, e.g. `amount: Too small: expected number to be >=0`. */
   problems: string[];
+}
+
+/** A quarantined body kept outside the workflow (src/spool/quarantine.ts): small enough for any history. */
+export interface QuarantinedBodyRef {
+  ref: string;
+  /** Hex SHA-256 of the kept bytes: what a replay checks the body it reads against. */
+  sha256: string;
+  bytes: number;
 }

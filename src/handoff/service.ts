@@ -110,6 +110,8 @@ const STATUS_SETS: Record<ListStatus, readonly ConversationStatus[]> = {
   open: ['waiting', 'claimed'],
 };
 
+const RUNNING = 'ExecutionStatus = "Running"';
+
 /** Refused in filter values: quotes, backslashes and control characters. */
 const UNSAFE_VALUE = /["'\\\u0000-\u001f\u007f]/;
 
@@ -139,13 +141,18 @@ export function visibilityQuery(filter: Omit<ListFilter, 'limit'> = {}): string 
         ? STATUS_SETS[filter.status]
         : undefined;
   if (!statuses) throw new InvalidFilterError(`unknown status ${JSON.stringify(filter.status)}`);
+  const inStatus = (set: readonly ConversationStatus[]) =>
+    set.length === 1
+      ? `${HandoffStatus.name} = ${quoteVisibilityValue(set[0]!)}`
+      : `${HandoffStatus.name} IN (${set.map(quoteVisibilityValue).join(', ')})`;
+  // A waiting or claimed conversation is in the queue only while it runs: one that failed or was
+  // terminated keeps the status it last published, and nobody can claim it any more.
+  const open = statuses.filter((status) => status !== 'resolved');
+  const openClause = open.length > 0 ? `${inStatus(open)} AND ${RUNNING}` : undefined;
+  const statusClause =
+    open.length === statuses.length ? openClause : openClause ? `(${inStatus(['resolved'])} OR (${openClause}))` : inStatus(statuses);
   // Conversations only: their status attribute is what the queue is made of.
-  const clauses = [
-    `WorkflowType = ${quoteVisibilityValue(CONVERSATION_WORKFLOW_TYPE)}`,
-    statuses.length === 1
-      ? `${HandoffStatus.name} = ${quoteVisibilityValue(statuses[0]!)}`
-      : `${HandoffStatus.name} IN (${statuses.map(quoteVisibilityValue).join(', ')})`,
-  ];
+  const clauses = [`WorkflowType = ${quoteVisibilityValue(CONVERSATION_WORKFLOW_TYPE)}`, statusClause];
   if (filter.queue !== undefined) clauses.push(`${HandoffQueue.name} = ${quoteVisibilityValue(filter.queue)}`);
   if (filter.customerId !== undefined) clauses.push(`${CustomerId.name} = ${quoteVisibilityValue(filter.customerId)}`);
   return clauses.join(' AND ');

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DATABASE_URL, parseEnv } from '../config/env';
+import { DATABASE_URL, defaultDatabaseUrl, parseEnv } from '../config/env';
 import { migrateToLatest, openDatabase, type Database } from '../db';
 import { OPERATOR_ROLES, type OperatorRole } from '../handoff/permissions';
 import { createOperatorDirectory, OperatorError, type OperatorDirectory } from './directory';
@@ -20,7 +20,7 @@ export const USAGE = `Usage: npm run operators -- <command>
 
 An agent claims, replies to, releases and resolves what they hold; a lead may also approve or
 deny returns and take over or release anyone's claim. The database: DATABASE_URL (default
-sqlite:.data/hookline.db), the one the receivers use.`;
+hookline.db in HOOKLINE_DATA_DIR, .data), the one the receivers use.`;
 
 class UsageError extends Error {}
 
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const err = (line: string) => process.stderr.write(`${line}\n`);
   let database: Database | undefined;
   const directory = async () => {
-    const { DATABASE_URL: url } = parseEnv(z.object({ DATABASE_URL }), process.env);
+    const { DATABASE_URL: url = defaultDatabaseUrl() } = parseEnv(z.object({ DATABASE_URL }), process.env);
     database = await openDatabase(url);
     await migrateToLatest(database);
     // This command opens no sessions, so their lifetime does not matter here.

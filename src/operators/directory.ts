@@ -8,6 +8,7 @@ import {
   listOperators,
   operatorBySession,
   operatorByTokenHash,
+  operatorSessionExists,
   type Schema,
 } from '../db';
 import { OPERATOR_ROLES, type Actor, type OperatorRole } from '../handoff/permissions';
@@ -131,7 +132,12 @@ export function createOperatorDirectory(db: Kysely<Schema>, options: { sessionTt
 
     async closeSession(id) {
       if (!SECRET.test(id)) return;
-      await deleteOperatorSession(db, secretHash(id), now());
+      const idHash = secretHash(id);
+      // Anyone can send a logout with a made-up cookie. A write waits for the write lock (up to
+      // the busy timeout, and on SQLite that wait blocks the receiver's event loop), so only a
+      // session that exists is deleted; the lookup is a read, which in WAL mode waits for no one.
+      if (!(await operatorSessionExists(db, idHash))) return;
+      await deleteOperatorSession(db, idHash, now());
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { addressKey, BoundedMap } from './rate-limit';
 
 export interface FailureBackoffOptions {
@@ -20,9 +21,11 @@ interface Entry {
 
 /**
  * Per-address backoff for credential guessing: a few wrong tokens are free, then every further
- * one doubles the wait, during which even a right token is refused (otherwise the wait would not
- * slow the guessing at all). Each receiver process keeps its own count, so N receivers behind a
- * balancer allow N times the free attempts; at 256 random bits a token, that changes nothing.
+ * one doubles the wait, during which every credential not known to be good is refused (otherwise
+ * the wait would not slow the guessing at all; see {@link CredentialThrottle}). Any other key
+ * counts as given (a credential's hash: `addressKey` leaves what is not an address alone). Each
+ * receiver process keeps its own count, so N receivers behind a balancer allow N times the free
+ * attempts; at 256 random bits a token, that changes nothing.
  * Memory is bounded whatever the address mix: entries expire after a quiet spell, the count is
  * capped (least recently seen evicted, see BoundedMap), and IPv6 addresses count per /64, the
  * block one host usually controls (see addressKey).
@@ -91,4 +94,111 @@ export class FailureBackoff {
   get size(): number {
     return this.entries.size;
   }
+}
+
+export interface CredentialThrottleOptions {
+  /** Wrong credentials per address (IPv6: per /64). */
+  byAddress?: FailureBackoff;
+  /** Wrong attempts per presented credential (its hash), from whatever address. */
+  byCredential?: FailureBackoff;
+  /** How long a credential that authenticated stays known good without being used again. */
+  knownGoodForMs?: number;
+  /** At most this many known-good credentials are remembered (only successes add one). */
+  maxKnownGood?: number;
+  now?: () => number;
+}
+
+/** An attempt let through: settle it with whether the credential turned out right. */
+export interface Admitted {
+  ok: true;
+  settle(right: boolean): void;
+}
+
+export interface Refused {
+  ok: false;
+  retryAfterSeconds: number;
+  /** What is waiting: the address (too many wrong credentials from it) or this credential. */
+  waiting: 'address' | 'credential';
+}
+
+/**
+ * Who may present an operator credential now. Failures are counted per address and per
+ * credential (its hash); a credential that authenticated on this receiver lately is *known good*.
+ *
+ * - An address over its free failures waits, and while it waits every credential from it that
+ *   is not known good is refused before it is looked up: guessing from one address stays at the
+ *   backoff's pace, and so do the lookups it costs.
+ * - A known-good credential passes an address's wait and is checked as usual, so an operator
+ *   behind the same NAT or proxy as a guesser keeps working. Checking "is this one of the tokens
+ *   in use" at full speed is an oracle only for a guess that already is one of them: a few dozen
+ *   256-bit tokens, 2^-256 a try whatever the pace, and no lookup is made for any other guess.
+ *   A known-good credential that fails (its operator removed) is forgotten at once.
+ * - A credential tried wrong too often waits on its own, from any address (a revoked token left in
+ *   a script), and its failures never make a right one wait.
+ *
+ * What remains: a token not used on this receiver within `knownGoodForMs` (a new operator, a
+ * restarted receiver), presented from an address a guesser keeps waiting, waits with it. An inbox
+ * session opened before is not throttled, and another address (or TRUST_PROXY naming the proxy,
+ * so each client counts on its own) is not affected.
+ */
+export class CredentialThrottle {
+  private readonly byAddress: FailureBackoff;
+  private readonly byCredential: FailureBackoff;
+  private readonly knownGood: BoundedMap<string, true>;
+  private readonly knownGoodForMs: number;
+  private readonly now: () => number;
+
+  constructor(options: CredentialThrottleOptions = {}) {
+    this.now = options.now ?? (() => Date.now());
+    this.byAddress = options.byAddress ?? new FailureBackoff({ now: this.now });
+    this.byCredential = options.byCredential ?? new FailureBackoff({ now: this.now });
+    this.knownGoodForMs = options.knownGoodForMs ?? 12 * 60 * 60_000;
+    this.knownGood = new BoundedMap({ maxEntries: options.maxKnownGood ?? 10_000, now: this.now });
+  }
+
+  /**
+   * An attempt with `credential` (undefined: none was presented) from `address`. Unless it is known
+   * good, it is counted as a failure of both at once, before the credential is looked up, so
+   * attempts running concurrently all count; {@link Admitted.settle} takes that back when it was right.
+   */
+  attempt(address: string, credential: string | undefined): Admitted | Refused {
+    const key = credential === undefined ? undefined : credentialKey(credential);
+    if (key !== undefined && this.knownGood.get(key)) {
+      return {
+        ok: true,
+        settle: (right) => {
+          if (right) return this.remember(key);
+          this.knownGood.delete(key);
+          this.byAddress.fail(address);
+          this.byCredential.fail(key);
+        },
+      };
+    }
+    if (key !== undefined) {
+      const wait = this.byCredential.check(key);
+      if (!wait.ok) return { ok: false, retryAfterSeconds: wait.retryAfterSeconds, waiting: 'credential' };
+    }
+    const wait = this.byAddress.attempt(address);
+    if (!wait.ok) return { ok: false, retryAfterSeconds: wait.retryAfterSeconds, waiting: 'address' };
+    if (key !== undefined) this.byCredential.fail(key);
+    return {
+      ok: true,
+      settle: (right) => {
+        if (!right) return;
+        this.byAddress.forgive(address);
+        if (key === undefined) return;
+        this.byCredential.forgive(key);
+        this.remember(key);
+      },
+    };
+  }
+
+  private remember(key: string): void {
+    this.knownGood.set(key, true, this.now() + this.knownGoodForMs);
+  }
+}
+
+/** Credentials are remembered and counted by hash, never as given. */
+function credentialKey(credential: string): string {
+  return `credential:${createHash('sha256').update(credential).digest('hex')}`;
 }

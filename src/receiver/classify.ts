@@ -12,6 +12,9 @@ export type Classified = { kind: 'event'; envelope: EventEnvelope } | { kind: 'q
 // goes into the answer and into the quarantine workflow's input, which Temporal caps in size: the
 // whole list made the start fail and the sender was told 503 for an event that can never succeed.
 const LISTED_PROBLEMS = 20;
+// A problem names the path it found, and a path is the sender's keys: one key of 200 KB would put
+// the body back into the workflow's input, so each line is cut too.
+const PROBLEM_CHARS = 300;
 // Until it is known, event_type is the sender's free text; it becomes a search attribute (Temporal
 // caps those at 2 KB, and refused the start) and part of the reason.
 const EVENT_TYPE_CHARS = 100;
@@ -89,8 +92,9 @@ export function classifyVerified(args: {
 }
 
 function listed(problems: string[]): string[] {
-  if (problems.length <= LISTED_PROBLEMS) return problems;
-  return [...problems.slice(0, LISTED_PROBLEMS), `… and ${problems.length - LISTED_PROBLEMS} more problems`];
+  const shown = problems.slice(0, LISTED_PROBLEMS).map((p) => (p.length <= PROBLEM_CHARS ? p : `${p.slice(0, PROBLEM_CHARS)}…`));
+  if (problems.length <= LISTED_PROBLEMS) return shown;
+  return [...shown, `… and ${problems.length - LISTED_PROBLEMS} more problems`];
 }
 
 function clip(text: string): string {

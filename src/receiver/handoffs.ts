@@ -16,7 +16,7 @@ import {
 } from '../handoff/service';
 import type { Logger } from '../log';
 import { isOperatorTokenShape, type OperatorDirectory } from '../operators/directory';
-import { FailureBackoff } from './auth-throttle';
+import { CredentialThrottle } from './auth-throttle';
 import { bearerToken } from './bearer';
 import type { AuthFailureReason, AuthVia, ReceiverMetrics } from './metrics';
 import { HttpProblem, isClientHttpError, problem, sendProblem, type Problem } from './problem';
@@ -33,8 +33,8 @@ export interface HandoffRouterOptions {
    * the cookie is always `Secure`, so a browser never sends it over an unencrypted hop.
    */
   plainHttp?: boolean;
-  /** Per-address backoff for wrong tokens; one per router by default. */
-  backoff?: FailureBackoff;
+  /** Backoff for wrong tokens, per address and per credential; one per router by default. */
+  throttle?: CredentialThrottle;
   /** Where refused credentials are counted (`hookline_operator_auth_failures_total`). */
   metrics?: Pick<ReceiverMetrics, 'observeAuthFailure'>;
 }
@@ -80,7 +80,7 @@ const ResolveBody = z.object({
 export function handoffRouter(options: HandoffRouterOptions): Router {
   const { service, operators, logger } = options;
   const sessionTtlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
-  const backoff = options.backoff ?? new FailureBackoff();
+  const throttle = options.throttle ?? new CredentialThrottle();
   const pages = loadPages();
   const router = express.Router();
 
@@ -90,9 +90,10 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
   };
 
   /**
-   * Runs `use` with a presented token under the address's backoff: throws while the address must
-   * wait; otherwise counts the attempt as a failure *before* looking the token up (so concurrent
-   * guesses cannot all slip past the check), and takes that one back when the token is good.
+   * Runs `use` with a presented token under the throttle: throws while the address (for a token not
+   * known good) or the token itself must wait; otherwise the attempt counts as a failure *before*
+   * the token is looked up (so concurrent guesses cannot all slip past the check), taken back when
+   * the token is good (see CredentialThrottle).
    */
   const guarded = async <T>(
     req: Request,
@@ -100,22 +101,18 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     token: string | undefined,
     use: (token: string) => Promise<T | undefined>,
   ): Promise<T | undefined> => {
-    const ip = req.ip ?? '';
-    const wait = backoff.attempt(ip);
-    if (!wait.ok) {
+    const admitted = throttle.attempt(req.ip ?? '', token);
+    if (!admitted.ok) {
       failed(req, via, 'throttled');
-      throw new HttpProblem(
-        problem('auth-throttled', `Too many wrong credentials from your address; try again in ${wait.retryAfterSeconds}s.`),
-        {
-          'Retry-After': String(wait.retryAfterSeconds),
-        },
-      );
+      const detail =
+        admitted.waiting === 'address'
+          ? `Too many wrong credentials from your address; try again in ${admitted.retryAfterSeconds}s.`
+          : `This credential was wrong too many times; try again in ${admitted.retryAfterSeconds}s.`;
+      throw new HttpProblem(problem('auth-throttled', detail), { 'Retry-After': String(admitted.retryAfterSeconds) });
     }
     const found = token ? await use(token) : undefined;
-    if (found !== undefined) {
-      backoff.forgive(ip);
-      return found;
-    }
+    admitted.settle(found !== undefined);
+    if (found !== undefined) return found;
     failed(req, via, token && isOperatorTokenShape(token) ? 'unknown-token' : 'malformed');
     return undefined;
   };

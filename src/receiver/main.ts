@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { loadReceiverConfig } from '../config/receiver';
 import { createLogger } from '../log';
@@ -10,9 +8,12 @@ import { createHandoffService } from '../handoff/service';
 import { handoffRouter } from './handoffs';
 import { createIntake } from '../intake/direct';
 import { createReceiverMetrics } from './metrics';
+import { createReceiverServer } from './server';
 import { migrateToLatest, openDatabase } from '../db';
 import { createOperatorDirectory } from '../operators/directory';
 import { startSpool } from '../spool';
+import { DEFAULT_QUARANTINE_LIMITS } from '../spool/config';
+import { createQuarantineKeeper, openQuarantineStore, registerQuarantineGauges } from '../spool/quarantine';
 
 /** `npm run receiver`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -41,9 +42,19 @@ async function main(): Promise<void> {
           registry: metrics.registry,
         })
       : undefined;
+  // Quarantined bodies live in the receiver's own database (the spool's), bounded per source.
+  const quarantined = await openQuarantineStore(config.spool.url, { scope: `${config.temporal.namespace}/${config.temporal.taskQueue}` });
+  registerQuarantineGauges(metrics.registry, quarantined, config.quarantineLimits);
+  const intake = createQuarantineKeeper({
+    intake: spool?.intake ?? direct,
+    store: quarantined,
+    limits: (source) => config.quarantineLimits.get(source) ?? DEFAULT_QUARANTINE_LIMITS,
+    keepForMs: config.quarantineKeepForMs,
+    logger,
+  });
   const app = createApp({
     sources: config.sources,
-    intake: spool?.intake ?? direct,
+    intake,
     spoolStatus: spool?.status,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -65,9 +76,11 @@ async function main(): Promise<void> {
     ],
   });
 
-  const server = config.tls
-    ? https.createServer({ cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) }, app)
-    : http.createServer(app);
+  const server = createReceiverServer(app, {
+    requestTimeoutMs: config.requestTimeoutMs,
+    tls: config.tls ? { cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) } : undefined,
+    logger,
+  });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const scheme = config.tls ? 'https' : 'http';
   const unsigned = [...config.sources.values()].filter((s) => s.secrets.length === 0).map((s) => s.name);
@@ -90,6 +103,8 @@ async function main(): Promise<void> {
       // The Temporal connection is left to the exit: a start that lost its timeout race may still
       // hold a retry timer in the client, which would throw once the connection were closed.
       void (spool?.close() ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => quarantined.close())
         .catch(() => undefined)
         .then(() => database.close())
         .finally(() => process.exit(0));

@@ -22,12 +22,15 @@ export const PROBLEMS = {
   'invalid-signature': { status: 401, title: 'Webhook signature could not be verified', retryable: false },
   unauthorized: { status: 401, title: 'Operator token required', retryable: false },
   forbidden: { status: 403, title: 'Not allowed for this operator', retryable: false },
-  'auth-throttled': { status: 429, title: 'Too many wrong credentials from this address', retryable: true },
+  'auth-throttled': { status: 429, title: 'Too many wrong credentials', retryable: true },
   'metrics-unauthorized': { status: 401, title: 'Metrics token required', retryable: false },
   'not-found': { status: 404, title: 'Not found', retryable: false },
   'bad-request': { status: 400, title: 'Bad request', retryable: false },
+  'request-timeout': { status: 408, title: 'Request not received in time', retryable: true },
+  'headers-too-large': { status: 431, title: 'Request headers too large', retryable: false },
   conflict: { status: 409, title: 'Conflict', retryable: false },
   'temporal-unavailable': { status: 503, title: 'Event store unavailable', retryable: true },
+  'quarantine-full': { status: 503, title: 'Too many events from this source in quarantine', retryable: true },
   internal: { status: 500, title: 'Internal error', retryable: true },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

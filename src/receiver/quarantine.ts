@@ -1,8 +1,10 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { QuarantinedEvent } from '../events/envelope';
+import type { Intake, IntakeResult } from '../intake';
+import { sha256Of, type QuarantineStore } from '../spool/quarantine';
 import { quarantineResolvedSignal, quarantineStateQuery, type QuarantineState } from '../../workflows/contracts/quarantine';
 import { HooklineEventType, HooklineSource } from '../../workflows/contracts/search-attributes';
-import type { Intake, IntakeResult } from '../intake';
 import { classifyVerified } from './classify';
 import type { SourceConfig } from './sources';
 
@@ -37,6 +39,7 @@ export class ReplayRejectedError extends Error {
 
 export interface QuarantineService {
   list(limit?: number): Promise<QuarantineRow[]>;
+  /** The workflow's state, with the body read back from where the receiver keeps it (undefined once it is no longer kept). */
   show(id: string): Promise<QuarantineState>;
   replay(id: string, options: { by: string; body?: string }): Promise<IntakeResult>;
   discard(id: string, options: { by: string; note?: string }): Promise<QuarantineState>;
@@ -48,8 +51,24 @@ export function createQuarantineService(deps: {
   client: Client;
   intake: Intake;
   sources: ReadonlyMap<string, SourceConfig>;
+  /** Where the receiver keeps quarantined bodies (its spool database, SPOOL_URL). */
+  bodies: Pick<QuarantineStore, 'read' | 'forget'>;
 }): QuarantineService {
-  const { client } = deps;
+  const { client, bodies } = deps;
+
+  /** The body as received: in the workflow's input (events kept before bodies moved out), else from the store. */
+  async function bodyOf(id: string, event: QuarantinedEvent): Promise<string | undefined> {
+    if (event.rawBody !== undefined || event.body === undefined) return event.rawBody;
+    const kept = await bodies.read(event.body.ref);
+    if (kept === undefined) return undefined;
+    if (sha256Of(kept) !== event.body.sha256) throw new QuarantineConflictError(`The kept body of ${id} does not match its SHA-256`);
+    return kept.toString('utf8');
+  }
+
+  /** The quarantine is over: its body need not be kept any more, nor count against its source. */
+  async function release(event: QuarantinedEvent): Promise<void> {
+    if (event.body) await bodies.forget(event.body.ref);
+  }
 
   async function state(id: string): Promise<QuarantineState> {
     try {
@@ -81,15 +100,20 @@ export function createQuarantineService(deps: {
       return rows;
     },
 
-    show: state,
+    async show(id) {
+      const current = await state(id);
+      return { ...current, event: { ...current.event, rawBody: await bodyOf(id, current.event) } };
+    },
 
     async replay(id, { by, body }) {
       const { event } = await open(id);
       const source = deps.sources.get(event.source);
       if (!source) throw new QuarantineConflictError(`Source ${event.source} is no longer configured`);
+      const raw = body ?? (await bodyOf(id, event));
+      if (raw === undefined) throw new QuarantineConflictError(`The body of ${id} is no longer kept: replay it with a body of your own`);
       const classified = classifyVerified({
         source,
-        rawBody: Buffer.from(body ?? event.rawBody, 'utf8'),
+        rawBody: Buffer.from(raw, 'utf8'),
         // An event kept before signedId existed carries its webhook-id as deliveryId; only that
         // scheme's id was ever signed, so only it may carry over.
         signedId: event.signedId ?? (source.scheme === 'standard-webhooks' ? event.deliveryId : undefined),
@@ -100,12 +124,14 @@ export function createQuarantineService(deps: {
         throw new ReplayRejectedError(`Still not processable: ${classified.event.reason}`, classified.event.problems);
       const result = await deps.intake.accept(classified.envelope);
       await client.workflow.getHandle(id).signal(quarantineResolvedSignal, { outcome: 'replayed', workflowId: result.workflowId, by });
+      await release(event);
       return result;
     },
 
     async discard(id, { by, note }) {
-      await open(id);
+      const { event } = await open(id);
       await client.workflow.getHandle(id).signal(quarantineResolvedSignal, { outcome: 'discarded', by, note });
+      await release(event);
       return state(id);
     },
   };

@@ -5,8 +5,10 @@ import { classifyVerified, type QuarantineCode } from './classify';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
 import type { ReceiverMetrics } from './metrics';
+import { QuarantineRefusal, QuarantineRefusedError } from '../spool/quarantine';
 import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';
+import { serverRefusal } from './server';
 import type { RateLimit, SourceConfig } from './sources';
 import { verifyWebhook, WebhookVerificationError } from './verify';
 
@@ -207,7 +209,11 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     let headers: Record<string, string> = {};
     // Known once the event was verified and named: the refusal is then a line about that event.
     let workflowId: string | undefined;
-    if (err instanceof HttpProblem) {
+    const early = serverRefusal(res);
+    if (early) {
+      // The server already answered on the socket (see server.ts); this is the body's abort.
+      p = early;
+    } else if (err instanceof HttpProblem) {
       p = err.problem;
       headers = err.headers;
     } else if (err instanceof TemporalUnavailableError) {
@@ -219,6 +225,21 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       headers = { 'Retry-After': String(options.retryAfterSeconds) };
       workflowId = err.workflowId;
       options.logger.error('temporal unavailable', { source, workflowId, error: err.message });
+    } else if (err instanceof QuarantineRefusedError) {
+      // As for a full spool: nothing was kept, and the sender may try again once people have
+      // replayed or discarded what this source has in quarantine.
+      p =
+        err.reason === QuarantineRefusal.full
+          ? problem('quarantine-full', `Source ${source} has as many events in quarantine as it may; nothing was accepted. Retry later.`, {
+              reason: err.reason,
+            })
+          : problem('temporal-unavailable', 'The event could not be stored durably; nothing was accepted. Retry later.', {
+              reason: err.reason,
+            });
+      headers = { 'Retry-After': String(options.retryAfterSeconds) };
+      workflowId = err.workflowId;
+      if (err.reason === QuarantineRefusal.full) options.logger.warn('quarantine full', { source, workflowId, error: err.message });
+      else options.logger.error('quarantine unavailable', { source, workflowId, error: err.message });
     } else if (isClientHttpError(err)) {
       // express.raw's refusals of the body (see isClientHttpError).
       p =
@@ -229,7 +250,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       p = problem('internal', 'Unexpected error; nothing was accepted. Retry later.');
       options.logger.error('unexpected error', { source, error: (err as Error)?.stack ?? String(err) });
     }
-    sendProblem(res, p, headers);
+    if (!early) sendProblem(res, p, headers);
     const started = res.locals.started as bigint | undefined;
     const latencyMs = started ? elapsedMs(started) : undefined;
     metrics.observeRefusal({ source, problem: p, seconds: latencyMs === undefined ? undefined : latencyMs / 1000 });

@@ -122,21 +122,71 @@ export const SPOOL_TABLE = 'hookline_spool';
  * `scope` separates deployments that share one database.
  */
 export async function openSpool(url: string, options: { scope: string; limits: SpoolLimits }): Promise<SpoolStore> {
-  if (url.startsWith('sqlite:')) return createStore(openSqlite(url.slice('sqlite:'.length)), 'sqlite', options);
-  if (/^postgres(ql)?:\/\//i.test(url)) return createStore(await openPostgres(url), 'postgres', options);
+  return createStore(await openReceiverDatabase<SpoolSchema>(url), options);
+}
+
+/** The receiver's own database, shared by whatever in this process opened the same URL. */
+export interface ReceiverDatabase<DB> {
+  db: Kysely<DB>;
+  dialect: 'sqlite' | 'postgres';
+  /** Lets go of it; the last user's close closes it. */
+  close(): Promise<void>;
+}
+
+const opened = new Map<string, { database: Promise<Omit<ReceiverDatabase<unknown>, 'close'>>; users: number }>();
+
+/**
+ * The receiver's own database at `url` (`sqlite:<path>` or `postgres://…`), as the spool and the
+ * quarantined bodies use it: every commit durable before an answer goes out, and quick to fail.
+ * One handle per URL in a process: Kysely serialises a handle's transactions, but two handles on
+ * one SQLite file would not wait for each other; the second one's write would block the event
+ * loop in SQLite's busy wait while the first one's transaction needs that loop to finish.
+ */
+export async function openReceiverDatabase<DB>(url: string): Promise<ReceiverDatabase<DB>> {
+  let entry = opened.get(url);
+  if (!entry) {
+    const database = openFresh(url);
+    entry = { database, users: 0 };
+    opened.set(url, entry);
+    database.catch(() => opened.delete(url));
+  }
+  const shared = entry;
+  shared.users += 1;
+  const { db, dialect } = await shared.database.catch((error: unknown) => {
+    shared.users -= 1;
+    throw error;
+  });
+  let closed = false;
+  return {
+    db: db as Kysely<DB>,
+    dialect,
+    async close() {
+      if (closed) return;
+      closed = true;
+      shared.users -= 1;
+      if (shared.users > 0) return;
+      opened.delete(url);
+      await db.destroy();
+    },
+  };
+}
+
+async function openFresh(url: string): Promise<Omit<ReceiverDatabase<unknown>, 'close'>> {
+  if (url.startsWith('sqlite:')) return { db: openSqlite(url.slice('sqlite:'.length)), dialect: 'sqlite' };
+  if (/^postgres(ql)?:\/\//i.test(url)) return { db: await openPostgres(url), dialect: 'postgres' };
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
   throw new Error(`Unsupported spool URL scheme ${scheme}; expected sqlite:<path> or postgres://user@host/db`);
 }
 
-function openSqlite(path: string): Kysely<SpoolSchema> {
+function openSqlite(path: string): Kysely<unknown> {
   if (path === '' || path === ':memory:')
     throw new Error('The spool needs a file (sqlite:<path>): an in-memory spool would not survive the process.');
   // FULL, not the knowledge base's NORMAL: a 202 promises the event survives a power loss, so
   // every commit is fsync'd before the answer goes out.
-  return new Kysely<SpoolSchema>({ dialect: new ImmediateSqliteDialect({ database: openSqliteHandle(path, 'FULL') }) });
+  return new Kysely<unknown>({ dialect: new ImmediateSqliteDialect({ database: openSqliteHandle(path, 'FULL') }) });
 }
 
-async function openPostgres(url: string): Promise<Kysely<SpoolSchema>> {
+async function openPostgres(url: string): Promise<Kysely<unknown>> {
   // On the request path: a PostgreSQL that does not answer must turn into a prompt 503.
   const pool = await openPostgresPool(url, {
     max: 8,
@@ -144,7 +194,7 @@ async function openPostgres(url: string): Promise<Kysely<SpoolSchema>> {
     queryTimeoutMillis: 5_000,
     what: "the spool's PostgreSQL",
   });
-  return new Kysely<SpoolSchema>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
 }
 
 // The payload is the last column: SQLite reads a row's columns in order, so the small ones that
@@ -211,15 +261,12 @@ function startOf(row: Row): SpooledStart {
     : { kind: 'quarantine', event: payload as QuarantinedEvent };
 }
 
-async function createStore(
-  db: Kysely<SpoolSchema>,
-  dialect: 'sqlite' | 'postgres',
-  options: { scope: string; limits: SpoolLimits },
-): Promise<SpoolStore> {
+async function createStore(database: ReceiverDatabase<SpoolSchema>, options: { scope: string; limits: SpoolLimits }): Promise<SpoolStore> {
+  const { db, dialect } = database;
   try {
     await createTable(db, dialect);
   } catch (error) {
-    await db.destroy();
+    await database.close();
     throw error;
   }
   const { scope, limits } = options;
@@ -370,6 +417,6 @@ async function createStore(
       return rows.map(entryOf);
     },
 
-    close: () => db.destroy(),
+    close: () => database.close(),
   };
 }

@@ -4,6 +4,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { describeCli, findTemporalCli } from '../../scripts/temporal-cli';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
+import { findTestPostgres } from './postgres';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +20,7 @@ declare module 'vitest' {
  * fake — with hookline's search attributes registered, as `npm start` does.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  process.stderr.write(`${await findTestPostgres(process.env)}\n`);
   const cli = await findTemporalCli();
   process.stderr.write(`${describeCli(cli)}\n`);
   const env = await TestWorkflowEnvironment.createLocal({

@@ -16,13 +16,16 @@ export interface Raised {
 }
 
 /** A complaint from the CRM: the inquiry workflow hands it to a person, in a conversation of its own. */
-export async function raiseEscalation(receiverUrl: string, options: { customerId?: string; source?: string } = {}): Promise<Raised> {
+export async function raiseEscalation(
+  receiverUrl: string,
+  options: { customerId?: string; source?: string; summary?: string } = {},
+): Promise<Raised> {
   const res = await sendSigned(receiverUrl, 'crm', {
     event_type: 'customer.inquiry.new',
     timestamp: new Date().toISOString(),
     inquiry_id: `INQ-${randomUUID().slice(0, 8)}`,
     customer_id: options.customerId ?? CUSTOMER,
-    summary: 'This is unacceptable, my order arrived broken',
+    summary: options.summary ?? 'This is unacceptable, my order arrived broken',
     source: options.source ?? 'email',
   });
   expect(res.status).toBe(202);

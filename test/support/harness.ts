@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { handoffRouter, type HandoffRouterOptions } from '../../src/receiver/han
 import { createReceiverMetrics } from '../../src/receiver/metrics';
 import { createOperatorDirectory, type OperatorDirectory } from '../../src/operators/directory';
 import { createIntake } from '../../src/intake/direct';
+import { createReceiverServer, DEFAULT_REQUEST_TIMEOUT_MS } from '../../src/receiver/server';
 import type { Acknowledgement } from '../../src/receiver/acknowledgement';
 import type { BuiltinSource } from '../../src/events/sources';
 import { BUILTIN_SCHEMES, loadSources, type RateLimit } from '../../src/receiver/sources';
@@ -24,6 +24,8 @@ import { signWebhook, type SchemeName } from '../../src/receiver/verify';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
 import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';
+import { DEFAULT_QUARANTINE_LIMITS, loadQuarantineLimits } from '../../src/spool/config';
+import { createQuarantineKeeper, openQuarantineStore, registerQuarantineGauges, type QuarantineStore } from '../../src/spool/quarantine';
 import type { Kysely } from 'kysely';
 
 let runtimeInstalled = false;
@@ -164,6 +166,8 @@ export interface Receiver {
   url: string;
   /** Present when the receiver was started with a spool. */
   spool?: SpoolRuntime;
+  /** Where it keeps quarantined bodies (the spool's database, or a file of its own). */
+  quarantine: QuarantineStore;
   close(): Promise<void>;
 }
 
@@ -178,6 +182,8 @@ export async function startReceiver(options: {
   taskQueue: string;
   sourceEnv?: Record<string, string>;
   maxBodyBytes?: number;
+  /** RECEIVER_REQUEST_TIMEOUT: how long a request's headers and body may take to arrive (default as in production). */
+  requestTimeoutMs?: number;
   trustProxy?: false | string[];
   startTimeoutMs?: number;
   operators?: OperatorDirectory;
@@ -196,6 +202,8 @@ export async function startReceiver(options: {
    */
   spoolEnv?: Record<string, string>;
   spoolPolicy?: Partial<DrainPolicy>;
+  /** QUARANTINE_MAX_EVENTS, QUARANTINE_MAX_BYTES and their per-source forms; the defaults when unset. */
+  quarantineEnv?: Record<string, string>;
   /** What /readyz asks; answers true when unset. */
   isTemporalReachable?: () => Promise<boolean>;
 }): Promise<Receiver> {
@@ -209,9 +217,10 @@ export async function startReceiver(options: {
   });
   const logger = options.logger ?? silentLogger;
   const metrics = createReceiverMetrics({ sources: sources.keys() });
-  const spool = options.spoolEnv
+  const spoolConfig = options.spoolEnv ? loadSpoolConfig(options.spoolEnv, sources.keys()) : undefined;
+  const spool = spoolConfig
     ? await startSpool({
-        config: loadSpoolConfig(options.spoolEnv, sources.keys()),
+        config: spoolConfig,
         direct,
         scope: `default/${options.taskQueue}`,
         logger,
@@ -219,9 +228,22 @@ export async function startReceiver(options: {
         policy: options.spoolPolicy,
       })
     : undefined;
+  // As src/receiver/main.ts: quarantined bodies in the receiver's own database, bounded per source.
+  const quarantine = await openQuarantineStore(
+    spoolConfig?.url ?? `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-receiver-')), 'spool.db')}`,
+    { scope: `default/${options.taskQueue}` },
+  );
+  const quarantineLimits = loadQuarantineLimits(options.quarantineEnv ?? {}, sources.keys());
+  registerQuarantineGauges(metrics.registry, quarantine, quarantineLimits);
   const app = createApp({
     sources,
-    intake: spool?.intake ?? direct,
+    intake: createQuarantineKeeper({
+      intake: spool?.intake ?? direct,
+      store: quarantine,
+      limits: (source) => quarantineLimits.get(source) ?? DEFAULT_QUARANTINE_LIMITS,
+      keepForMs: 60_000,
+      logger,
+    }),
     spoolStatus: spool?.status,
     metrics,
     logger,
@@ -244,18 +266,20 @@ export async function startReceiver(options: {
         ]
       : [],
   });
-  const server = http.createServer(app);
+  const server = createReceiverServer(app, { requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, logger });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     spool,
+    quarantine,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       });
       await spool?.close();
+      await quarantine.close();
     },
   };
 }

@@ -123,6 +123,12 @@ interface ConversationFields {
   suggestedReply?: string;
   /** Set when the language model wrote the suggestion (nothing checks free text): a person must edit it, not send it as is. */
   suggestedReplyWarning?: string;
+  /**
+   * Why the agents' channel was last not told about this conversation (a revoked chat webhook,
+   * say), when it was not: the conversation is in the queue all the same, and the message in the
+   * outbox. Unset while the channel takes every message.
+   */
+  channelNotTold?: string;
 }
 
 /** One kind's conversation: its facts and outcomes are that kind's. */
@@ -212,6 +218,11 @@ export interface EscalationResult<K extends HandoffKind = HandoffKind> {
   outcome: OutcomeOf<K> | 'expired';
   agent?: string;
   note?: string;
+  /**
+   * Set when the conversation ended without anyone deciding, from outside (terminated, cancelled,
+   * timed out) or by failing: why. The outcome is then `expired`, and the agents' channel was told.
+   */
+  abandoned?: string;
 }
 
 /** One escalation, from the moment its raiser starts it until a person resolves it (or it expires or is withdrawn). */

@@ -22,7 +22,8 @@ export type ReturnStatus =
   | 'expired'
   | 'refunded'
   | 'failed'
-  | 'orphaned';
+  | 'orphaned'
+  | 'cancelled';
 
 export interface ReturnState {
   returnId: string;
