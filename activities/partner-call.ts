@@ -23,7 +23,10 @@ export async function partnerCall<T>(call: (signal: AbortSignal) => Promise<T>):
   }
 }
 
-/** The workflow run an activity works for, `workflowId/runId`: the owner of what it writes. */
+/**
+ * The workflow run an activity works for, `workflowId/runId`: the owner of what it writes. Its
+ * workflow ID names the event, so a later run of the same event owns the same writes (repo.sameEvent).
+ */
 export function runOwner(): string | undefined {
   const run = Context.current().info.workflowExecution;
   return run ? `${run.workflowId}/${run.runId}` : undefined;

@@ -1,10 +1,12 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Clients } from '../src/clients';
 import * as repo from '../src/db/repo';
 import type { Schema } from '../src/db/schema';
 import type { CustomerContext, ReturnLabel } from '../src/agent/types';
 import type { LineItem } from '../src/events/schemas';
-import { partnerCall } from './partner-call';
+import { partnerCall, runOwner } from './partner-call';
 
 export interface PartnerDeps {
   db: Kysely<Schema>;
@@ -31,12 +33,35 @@ export async function fetchCustomerContext(deps: PartnerDeps, customerId: string
 }
 
 /**
+ * Makes an external effect at most once per key, for good: the completed-effects record is read
+ * first, and a key already there returns what the partner answered then, without a call. Written
+ * after the partner said yes, so an effect whose answer was lost, or whose record could not be
+ * written (the database down), is tried again with the same key, which the partner answers from
+ * its own memory of the key while it keeps one.
+ */
+async function once<T>(db: Kysely<Schema>, effect: string, key: string, act: () => Promise<T>): Promise<T> {
+  const done = await repo.findCompletedEffect(db, key);
+  if (done) {
+    if (done.effect !== effect) {
+      throw ApplicationFailure.nonRetryable(`idempotency key ${key} already names ${done.effect}, not ${effect}`, 'IdempotencyKeyReused');
+    }
+    Context.current().log.info('effect already completed; not made again', { effect, idempotencyKey: key, by: done.workflowId });
+    return done.result as T;
+  }
+  const result = await act();
+  await repo.recordCompletedEffect(db, { key, effect, result, workflowId: runOwner() });
+  return result;
+}
+
+/**
  * Calls to partner systems (CRM, carrier, warehouse, inventory, payments), each heartbeating while
  * it waits and carrying an idempotency key the workflow derives from its ID, so a retry after a
- * lost answer is answered from the key, not done twice. Errors are classified in src/clients.
+ * lost answer is answered from the key, not done twice. Each write is recorded as a completed
+ * effect under its key (`once`), so a later run of the same event never makes it again, even after
+ * the partner has forgotten the key. Errors are classified in src/clients.
  */
 export function partners(deps: PartnerDeps) {
-  const { clients } = deps;
+  const { clients, db } = deps;
   return {
     async enrichCustomer(customerId: string): Promise<CustomerContext> {
       return fetchCustomerContext(deps, customerId);
@@ -49,18 +74,22 @@ export function partners(deps: PartnerDeps) {
       items: LineItem[];
       idempotencyKey: string;
     }): Promise<ReturnLabel> {
-      const label = await partnerCall((signal) =>
-        clients.carrier.createReturnLabel(
-          { returnId: input.returnId, orderId: input.orderId, customerId: input.customerId, items: input.items },
-          input.idempotencyKey,
-          { signal },
-        ),
-      );
-      return { labelId: label.label_id, trackingNumber: label.tracking_number, labelUrl: label.label_url, carrier: label.carrier };
+      return once(db, 'carrier.create-return-label', input.idempotencyKey, async () => {
+        const label = await partnerCall((signal) =>
+          clients.carrier.createReturnLabel(
+            { returnId: input.returnId, orderId: input.orderId, customerId: input.customerId, items: input.items },
+            input.idempotencyKey,
+            { signal },
+          ),
+        );
+        return { labelId: label.label_id, trackingNumber: label.tracking_number, labelUrl: label.label_url, carrier: label.carrier };
+      });
     },
 
     async voidReturnLabel(input: { labelId: string; idempotencyKey: string }): Promise<void> {
-      await partnerCall((signal) => clients.carrier.voidReturnLabel(input.labelId, input.idempotencyKey, { signal }));
+      await once(db, 'carrier.void-return-label', input.idempotencyKey, async () => {
+        await partnerCall((signal) => clients.carrier.voidReturnLabel(input.labelId, input.idempotencyKey, { signal }));
+      });
     },
 
     async expectReturn(input: {
@@ -70,19 +99,23 @@ export function partners(deps: PartnerDeps) {
       trackingNumber: string;
       idempotencyKey: string;
     }): Promise<void> {
-      await partnerCall((signal) =>
-        clients.warehouse.expectReturn(
-          { returnId: input.returnId, orderId: input.orderId, items: input.items, trackingNumber: input.trackingNumber },
-          input.idempotencyKey,
-          { signal },
-        ),
-      );
+      await once(db, 'warehouse.expect-return', input.idempotencyKey, async () => {
+        await partnerCall((signal) =>
+          clients.warehouse.expectReturn(
+            { returnId: input.returnId, orderId: input.orderId, items: input.items, trackingNumber: input.trackingNumber },
+            input.idempotencyKey,
+            { signal },
+          ),
+        );
+      });
     },
 
     async restock(input: { returnId: string; items: LineItem[]; idempotencyKey: string }): Promise<void> {
-      await partnerCall((signal) =>
-        clients.inventory.restock({ returnId: input.returnId, items: input.items }, input.idempotencyKey, { signal }),
-      );
+      await once(db, 'inventory.restock', input.idempotencyKey, async () => {
+        await partnerCall((signal) =>
+          clients.inventory.restock({ returnId: input.returnId, items: input.items }, input.idempotencyKey, { signal }),
+        );
+      });
     },
 
     async refund(input: {
@@ -92,14 +125,16 @@ export function partners(deps: PartnerDeps) {
       reason: string;
       idempotencyKey: string;
     }): Promise<{ refundId: string }> {
-      const refund = await partnerCall((signal) =>
-        clients.payments.refund(
-          { orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason },
-          input.idempotencyKey,
-          { signal },
-        ),
-      );
-      return { refundId: refund.refund_id };
+      return once(db, 'payments.refund', input.idempotencyKey, async () => {
+        const refund = await partnerCall((signal) =>
+          clients.payments.refund(
+            { orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason },
+            input.idempotencyKey,
+            { signal },
+          ),
+        );
+        return { refundId: refund.refund_id };
+      });
     },
   };
 }

@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { EnvelopeOf } from '../src/events/envelope';
+import type { Client } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { returnWorkflowId } from '../src/events/identity';
-import { returnEventSignal, type ProcessReturnWorkflow, type ReturnEnvelope } from '../workflows/contracts/returns';
+import { startOnce } from '../src/temporal/start-once';
+import { returnEventSignal, type ProcessReturnWorkflow, type ReturnDelivery, type ReturnEnvelope } from '../workflows/contracts/returns';
 
 export interface RelayDeps {
   /** The only Temporal client an activity holds: to signal a return's own workflow. */
@@ -12,30 +12,71 @@ export interface RelayDeps {
 
 /** Hands events on to the long-lived workflow they belong to. */
 export function relay(deps: RelayDeps) {
+  const { temporal } = deps;
+
+  /**
+   * The return events a run had been given (in its start or by signal), so that a new run
+   * replacing a failed one starts from all of them, not only from the event that came last.
+   */
+  async function eventsOf(workflowId: string, runId: string): Promise<ReturnEnvelope[]> {
+    const history = await temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+    const events: ReturnEnvelope[] = [];
+    for (const event of history.events ?? []) {
+      const started = event.workflowExecutionStartedEventAttributes;
+      if (started) {
+        // The start's arguments: the return ID, then what an earlier rerun carried.
+        const args = await decode(started.input?.payloads ?? []);
+        if (Array.isArray(args[1])) events.push(...(args[1] as ReturnEnvelope[]));
+      }
+      const signalled = event.workflowExecutionSignaledEventAttributes;
+      if (signalled?.signalName === returnEventSignal.name) {
+        events.push(...((await decode(signalled.input?.payloads ?? [])) as ReturnEnvelope[]));
+      }
+    }
+    return events;
+  }
+
+  async function decode(payloads: Payload[]): Promise<unknown[]> {
+    const converter = temporal.options.loadedDataConverter;
+    let decoded = payloads;
+    for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+    return decoded.map((p) => converter.payloadConverter.fromPayload(p));
+  }
+
   return {
     /**
-     * Hands a return event to the return's own workflow, starting it if this event came first.
-     * A return whose workflow already finished refuses it (REJECT_DUPLICATE): late news for a person.
-     * Safe to repeat: the return workflow keeps the first copy of each event it is signalled.
+     * Hands a return event to the return's own workflow, starting it if this event came first,
+     * and starting it again if its last run failed or timed out, with every event that run had
+     * (src/temporal/start-once.ts). A return whose workflow completed, or that a person cancelled
+     * or terminated, refuses it: late news for a person. Safe to repeat: the return workflow keeps
+     * the first copy of each event it is given.
      */
-    async deliverReturnEvent(
-      envelope: EnvelopeOf<'return.initiated'> | EnvelopeOf<'return.received'>,
-    ): Promise<{ returnWorkflowId: string; delivered: boolean }> {
+    async deliverReturnEvent(envelope: ReturnEnvelope): Promise<ReturnDelivery> {
       const workflowId = returnWorkflowId(envelope.event.return_id);
-      try {
+      const outcome = await startOnce(temporal, workflowId, async ({ reusePolicy, replaces }) =>
         // By name, with its contract's types: an activity never loads workflow code.
-        await deps.temporal.workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
+        temporal.workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
           workflowId,
           taskQueue: Context.current().info.taskQueue,
-          args: [envelope.event.return_id],
+          args: [envelope.event.return_id, replaces ? await eventsOf(workflowId, replaces.runId) : []],
           signal: returnEventSignal,
           signalArgs: [envelope],
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        });
-        return { returnWorkflowId: workflowId, delivered: true };
-      } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) return { returnWorkflowId: workflowId, delivered: false };
-        throw err;
+          workflowIdReusePolicy: reusePolicy,
+        }),
+      );
+      switch (outcome.kind) {
+        case 'started':
+          return { returnWorkflowId: workflowId, delivered: true };
+        case 'rerun':
+          return { returnWorkflowId: workflowId, delivered: true, rerun: true };
+        case 'closed':
+          return { returnWorkflowId: workflowId, delivered: false, closed: outcome.by };
+        case 'duplicate':
+          // Refused while closed, open a moment later: another event started a new run in between.
+          // The next attempt's signal-with-start reaches it.
+          if (outcome.open) throw new Error(`return workflow ${workflowId} was started again meanwhile; delivering again`);
+          // Refused although not closed by a person: the return's workflow completed.
+          return { returnWorkflowId: workflowId, delivered: false };
       }
     },
   };

@@ -125,22 +125,26 @@ describe('activities', () => {
     expect(order.status).toBe('delivered');
   });
 
-  it('a repeat by the run that applied a status counts as applied; the same row reached by another run is stale', async () => {
+  it('a repeat by a run of the event that applied a status counts as applied; the same row reached by another event is stale', async () => {
     const event = {
       ...(SAMPLES['order.status_updated'] as OrderStatusUpdated),
       order_id: 'ORD-LOSTREPLY',
       timestamp: '2026-02-01T00:00:00Z',
     };
-    const run = (runId: string, attempt = 1) =>
-      new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: 'order-ORD-LOSTREPLY', runId } });
+    const run = (runId: string, attempt = 1, workflowId = 'order-ORD-LOSTREPLY') =>
+      new MockActivityEnvironment({ attempt, workflowExecution: { workflowId, runId } });
     // Attempt 1 commits; its answer is lost (the connection dropped), so Temporal runs attempt 2.
     expect(await run('run-1').run(activities.applyOrderStatus, event)).toBe('applied');
     expect(await run('run-1', 2).run(activities.applyOrderStatus, event)).toBe('applied');
     // A local activity whose worker died before its workflow task completed runs again from attempt 1.
     expect(await run('run-1').run(activities.applyOrderStatus, event)).toBe('applied');
-    // Another run reaching the same row (a redelivery) is stale, whatever its attempt.
-    expect(await run('run-2').run(activities.applyOrderStatus, event)).toBe('stale');
-    expect(await run('run-2', 3).run(activities.applyOrderStatus, event)).toBe('stale');
+    // A run of the same event that replaces a failed one (same workflow ID) goes on as the owner,
+    // so its customer is still told; the outbox's key sends that message once.
+    expect(await run('run-2').run(activities.applyOrderStatus, event)).toBe('applied');
+    expect(await run('run-2', 3).run(activities.applyOrderStatus, event)).toBe('applied');
+    // Another event reaching the same row (the same status from another sender) is stale, whatever its attempt.
+    expect(await run('run-3', 1, 'other-ORD-LOSTREPLY').run(activities.applyOrderStatus, event)).toBe('stale');
+    expect(await run('run-3', 3, 'other-ORD-LOSTREPLY').run(activities.applyOrderStatus, event)).toBe('stale');
     // And a repeat never turns a genuinely older event into an applied one.
     expect(await run('run-1', 2).run(activities.applyOrderStatus, { ...event, new_status: 'processing' as const })).toBe('stale');
   });

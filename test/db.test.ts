@@ -8,8 +8,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyOrderStatus,
+  applyPaymentOnce,
   claimProcessedEvent,
   createInquiry,
+  findCompletedEffect,
   getCustomer,
   getInquiry,
   getOrder,
@@ -20,6 +22,7 @@ import {
   MigrationFailedError,
   migrations,
   openDatabase,
+  recordCompletedEffect,
   recordInquiryDecision,
   recordPayment,
   toDecimalAmount,
@@ -31,6 +34,7 @@ import {
 
 const repoRoot = resolve(__dirname, '..');
 const APP_TABLES = [
+  'completed_effects',
   'customers',
   'inquiries',
   'notifications',
@@ -130,7 +134,13 @@ describe.each(targets)('database on $name', (target) => {
     const url = await target.freshUrl();
     const first = await open(url);
     expect(first.dialect).toBe(target.name);
-    expect(await migrateToLatest(first)).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner', '0004_inquiry_model']);
+    expect(await migrateToLatest(first)).toEqual([
+      '0001_initial',
+      '0002_operators',
+      '0003_order_status_owner',
+      '0004_inquiry_model',
+      '0005_completed_effects',
+    ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
     expect(await migrateToLatest(second)).toEqual([]);
@@ -183,7 +193,13 @@ describe.each(targets)('database on $name', (target) => {
       await Promise.all(runs.map((r) => r.ready));
       for (const r of runs) r.child.stdin.write('go\n');
       const applied = (await Promise.all(runs.map((r) => r.done))).map((out) => JSON.parse(out.trim()) as string[]);
-      expect(applied.flat()).toEqual(['0001_initial', '0002_operators', '0003_order_status_owner', '0004_inquiry_model']);
+      expect(applied.flat()).toEqual([
+        '0001_initial',
+        '0002_operators',
+        '0003_order_status_owner',
+        '0004_inquiry_model',
+        '0005_completed_effects',
+      ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
       // Only those still waiting for "go" after a sibling failed.
@@ -226,6 +242,49 @@ describe.each(targets)('database on $name', (target) => {
       claimProcessedEvent(other.db, raced, 'payment.succeeded', 'wf-b'),
     ]);
     expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('records a completed effect once, returns what was recorded, and keeps the first record', async () => {
+    const key = `return:process:RET-${randomUUID()}:label`;
+    expect(await findCompletedEffect(database.db, key)).toBeUndefined();
+    const label = { labelId: 'LBL-1', trackingNumber: 'TRK-1', labelUrl: 'https://carrier.example/l/1', carrier: 'UPS' };
+    await recordCompletedEffect(database.db, { key, effect: 'carrier.create-return-label', result: label, workflowId: 'wf/run-1' });
+    // A second writer of the same key (a retry that got there too) changes nothing.
+    await recordCompletedEffect(database.db, {
+      key,
+      effect: 'carrier.create-return-label',
+      result: { labelId: 'LBL-2' },
+      workflowId: 'wf/run-2',
+    });
+    const other = await open(sharedUrl);
+    expect(await findCompletedEffect(other.db, key)).toMatchObject({
+      effect: 'carrier.create-return-label',
+      result: label,
+      workflowId: 'wf/run-1',
+    });
+
+    const voided = `return:process:RET-${randomUUID()}:void-label`;
+    await recordCompletedEffect(database.db, { key: voided, effect: 'carrier.void-return-label', result: undefined });
+    expect(await findCompletedEffect(database.db, voided)).toMatchObject({ result: null, workflowId: null });
+  });
+
+  it('a payment claimed by one run of an event is applied by a later run of that event, not by another event', async () => {
+    const paymentId = `PMT-${randomUUID()}`;
+    const ledgerKey = `payment.succeeded:${paymentId}`;
+    const payment = {
+      paymentId,
+      orderId: `ORD-${randomUUID()}`,
+      status: 'succeeded' as const,
+      amount: '10.00',
+      currency: 'USD',
+      eventAt: '2026-01-01T00:00:00Z',
+    };
+    const apply = (owner: string) => applyPaymentOnce(database.db, { ledgerKey, eventType: 'payment.succeeded', owner, payment });
+    expect(await apply('payments:payment.succeeded:evt_1/run-1')).toBe(true);
+    // The run that replaces a failed one: the same workflow ID.
+    expect(await apply('payments:payment.succeeded:evt_1/run-2')).toBe(true);
+    // The same payment event under another event's workflow (another delivery ID): a redelivery.
+    expect(await apply('payments:payment.succeeded:evt_2/run-1')).toBe(false);
   });
 
   it('keeps the newest order status when events arrive out of order', async () => {

@@ -1,3 +1,4 @@
+import type { UntypedActivities } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type {
   DraftingActivities,
@@ -13,32 +14,62 @@ import type {
 /**
  * Timeout profiles, one proxy per group of activities, each typed with only its group. Every
  * profile bounds a single attempt and says how to retry; errors the activities classify as
- * non-retryable (a 4xx from a partner, a policy decision) stop retries early whatever it says.
+ * non-retryable (a 4xx from a partner, a policy decision) stop retries at once whatever it says.
+ *
+ * **No finite budget for our own infrastructure.** The knowledge base (its database, its disk),
+ * the partners, the mail server and Temporal itself being down is retried with capped backoff for
+ * as long as it lasts, never until an attempt count runs out: a run fails only on a definite
+ * refusal, so an outage never turns an acknowledged event into a failed run. Work retrying for
+ * long is visible, so a bug cannot hide as endless retries: the worker's
+ * `hookline_activity_retry_attempt` and `hookline_activity_retry_age` metrics (src/worker/retry-metrics.ts),
+ * and each retrying activity's attempt and last failure in the Temporal UI. Three profiles keep a
+ * budget on purpose, since what follows copes without them: the lookups (context for an
+ * escalation, best effort), the agents' channel (best effort; the outbox has the message) and the
+ * language model (the rules and templates take over; a model that is down is not our infrastructure).
  *
  * Local activities run inside the workflow task on the worker that holds the workflow: no
  * activity task, no extra workflow task to hear the result, so an event whose steps are all local
  * (an order status, a payment, a customer update) completes in one workflow task. They suit short
  * steps whose repeats are harmless: a local activity whose worker dies before the task completes
- * runs again from attempt 1, which is why the writes here know their owner (the run) rather than
- * trusting the attempt number. Partner calls and the model stay ordinary activities: they may be
- * slow, and heartbeat.
+ * runs again from attempt 1, which is why the writes here know their owner rather than trusting the
+ * attempt number. Partner calls and the model stay ordinary activities: they may be slow, and
+ * heartbeat.
+ *
+ * A local activity must not retry without end, though: while it retries, the worker keeps its
+ * workflow task alive by completing it and taking a new one every 8 s (80% of the 10 s task
+ * timeout), three history events each time, about 32,000 a day, and Temporal terminates a run at
+ * 51,200. Backoffs past `localRetryThreshold` (1 min) become timers instead, five events a retry,
+ * and a timer is all the UI shows. So each local group has a short budget in the workflow task
+ * (`…Local`), then hands the same call to an ordinary activity of the same name (`localThenDurable`),
+ * whose retries cost no history at all, show their attempt count and last failure in the UI, and
+ * last as long as the outage does.
  */
 const PROFILES = {
-  /** Reads and writes on the knowledge base: quick, retried briskly, in the workflow task. */
+  /**
+   * Reads and writes on the knowledge base, in the workflow task: quick, retried briskly for a few
+   * seconds (about 8 s when each attempt fails at once). Bounded by attempts: in SDK 1.24 a local
+   * activity retrying inside the worker went on past its schedule-to-close timeout
+   * (test/faults-disk.test.ts saw attempt 21 after 90 s), so that timeout alone does not end this phase.
+   */
+  knowledgeBaseLocal: {
+    startToCloseTimeout: '10s',
+    scheduleToCloseTimeout: '30s',
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '4s', maximumAttempts: 5 },
+  },
+  /** The same, once the fast path gave up (database or disk down): until the knowledge base answers. */
   knowledgeBase: {
     startToCloseTimeout: '15s',
-    // Backoff beyond the local retry threshold (1 min) would become a timer; 30 s stays below it.
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
   },
-  /** Calls to partner systems: a slow partner gets time, an unavailable one gets patience. */
+  /** Calls to partner systems: a slow partner gets time, an unavailable one gets patience, for as long as it takes. */
   partners: {
     startToCloseTimeout: '45s',
     // The activities heartbeat while they wait on a partner: a worker that died mid-call is
     // noticed after 10 s and the call retried (same idempotency key), not after the full 45 s.
     heartbeatTimeout: '10s',
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 50 },
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5m' },
   },
-  /** Nice-to-have lookups that must not hold up what comes next (context for an escalation). */
+  /** Nice-to-have lookups that must not hold up what comes next (context for an escalation): a small budget on purpose. */
   lookups: {
     startToCloseTimeout: '15s',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
@@ -53,20 +84,35 @@ const PROFILES = {
     scheduleToCloseTimeout: '30s',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '2s', maximumAttempts: 3 },
   },
-  /** Messages to people: worth retrying for a long while, never worth sending twice (keys). */
+  /** Messages to customers: retried until the mail server answers, never sent twice (keys). */
   notify: {
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m' },
+  },
+  /**
+   * Messages to the agents' channel: best effort by design (workflows/agents-channel.ts), so a
+   * budget, about 16 hours: the message is in the outbox either way, and a chat that stays down
+   * longer is recorded where people look rather than holding a workflow open.
+   */
+  notifyAgents: {
     startToCloseTimeout: '30s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', maximumAttempts: 100 },
   },
-  /** Signal-with-start to Temporal itself: quick, and a repeat is harmless (the return keeps the first copy). */
+  /** Signal-with-start to Temporal itself, in the workflow task: quick, and a repeat is harmless (the return keeps the first copy). */
+  relayLocal: {
+    startToCloseTimeout: '10s',
+    scheduleToCloseTimeout: '30s',
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '4s', maximumAttempts: 5 },
+  },
+  /** The same, once the fast path gave up: until Temporal answers. */
   relay: {
     startToCloseTimeout: '10s',
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20 },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
   },
-  /** Drafting words: a model may take its time and fail now and then. */
+  /** Drafting words (the responder, templates by default): our own code, retried until it answers. */
   model: {
     startToCloseTimeout: '60s',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
   },
   /**
    * The language model: one call each (understanding, a drafting turn). It heartbeats while it
@@ -83,10 +129,8 @@ const PROFILES = {
   },
 } as const;
 
-export const knowledgeBase = proxyLocalActivities<KnowledgeBaseActivities>(PROFILES.knowledgeBase);
 export const partners = proxyActivities<PartnerActivities>(PROFILES.partners);
 export const lookups = proxyActivities<LookupActivities>(PROFILES.lookups);
-export const relay = proxyLocalActivities<RelayActivities>(PROFILES.relay);
 export const drafting = proxyActivities<DraftingActivities>(PROFILES.model);
 export const languageModel = proxyActivities<ModelActivities>(PROFILES.languageModel);
 
@@ -96,26 +140,49 @@ export const settings = proxyLocalActivities<SettingsActivities>({
   retry: { maximumAttempts: 5 },
 });
 
-const notifyNow = proxyLocalActivities<NotificationActivities>(PROFILES.notifyLocal);
-const notifyDurably = proxyActivities<NotificationActivities>(PROFILES.notify);
-
 /**
- * Local first, then durable: almost every message goes out in the workflow task that decided it;
- * one the fast path could not deliver (mail server slow or down) is handed to an ordinary activity
- * that retries for as long as the notify profile allows. A failure classified as final (no
- * address, rejected for good) is final on either path, and a cancellation is not retried.
+ * Local first, then durable: almost every call completes in the workflow task that made it; one
+ * the fast path could not complete (the database, the mail server or Temporal slow or down) is
+ * handed to an ordinary activity of the same name that retries for as long as its profile allows.
+ * A failure classified as final (a constraint, no address, rejected for good) is final on either
+ * path, and a cancellation is not retried.
  */
-async function localThenDurable<A, R>(fast: (input: A) => Promise<R>, durable: (input: A) => Promise<R>, input: A): Promise<R> {
+async function localThenDurable<R>(fast: () => Promise<R>, durable: () => Promise<R>): Promise<R> {
   try {
-    return await fast(input);
+    return await fast();
   } catch (err) {
     if (isCancellation(err)) throw err;
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) throw err;
-    return durable(input);
+    return durable();
   }
 }
 
+/** A group whose every activity goes {@link localThenDurable}: same names, same types, two profiles. */
+function localThenDurableGroup<T extends UntypedActivities>(fast: T, durable: T): T {
+  return new Proxy({} as T, {
+    get(_, name) {
+      if (typeof name !== 'string') return undefined;
+      return (...args: unknown[]) =>
+        localThenDurable(
+          () => fast[name]!(...args),
+          () => durable[name]!(...args),
+        );
+    },
+  });
+}
+
+export const knowledgeBase = localThenDurableGroup(
+  proxyLocalActivities<KnowledgeBaseActivities>(PROFILES.knowledgeBaseLocal),
+  proxyActivities<KnowledgeBaseActivities>(PROFILES.knowledgeBase),
+);
+export const relay = localThenDurableGroup(
+  proxyLocalActivities<RelayActivities>(PROFILES.relayLocal),
+  proxyActivities<RelayActivities>(PROFILES.relay),
+);
+const notifyNow = proxyLocalActivities<NotificationActivities>(PROFILES.notifyLocal);
+const toCustomers = localThenDurableGroup(notifyNow, proxyActivities<NotificationActivities>(PROFILES.notify));
+const toAgents = localThenDurableGroup(notifyNow, proxyActivities<NotificationActivities>(PROFILES.notifyAgents));
 export const notifications: NotificationActivities = {
-  notifyCustomer: (input) => localThenDurable(notifyNow.notifyCustomer, notifyDurably.notifyCustomer, input),
-  notifyAgents: (input) => localThenDurable(notifyNow.notifyAgents, notifyDurably.notifyAgents, input),
+  notifyCustomer: (input) => toCustomers.notifyCustomer(input),
+  notifyAgents: (input) => toAgents.notifyAgents(input),
 };

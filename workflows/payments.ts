@@ -10,14 +10,16 @@ export function paymentLedgerKey(event: PaymentEnvelope['event']): string {
 
 /**
  * Pattern 3, idempotent processing. Temporal's workflow ID stops a redelivery while the run is
- * remembered; the ledger in our own database stops one that arrives after Temporal's retention
- * has forgotten it. Claiming the ledger entry and applying the payment are one activity, so a
- * crash between them cannot leave the payment claimed but unapplied.
+ * remembered; the ledger in our own database stops another event about the same payment, and the
+ * outbox's key the second message of one that arrives after Temporal's retention has forgotten
+ * it. Claiming the ledger entry and applying the payment are one activity, so a crash between
+ * them cannot leave the payment claimed but unapplied.
  */
 export async function paymentEventWorkflow(envelope: PaymentEnvelope): Promise<PaymentResult> {
   const { event } = envelope;
   const { workflowId, runId } = workflowInfo();
-  // The owner is this run: a retried activity of the same run is let through, a later run is not.
+  // The owner is this run: its retries, and a later run of the same event (workflow ID), are let
+  // through; another event about the same payment is not.
   const first = await knowledgeBase.applyPaymentOnce({ ledgerKey: paymentLedgerKey(event), owner: `${workflowId}/${runId}`, event });
   if (!first) {
     log.info('payment event already processed', { paymentId: event.payment_id, eventType: event.event_type });
@@ -32,11 +34,18 @@ export async function paymentEventWorkflow(envelope: PaymentEnvelope): Promise<P
         : { kind: 'payment-refunded', ...money };
   // Keyed by the ledger entry, not the workflow: a second workflow for the same payment event
   // (after retention) must not send a second message even if it got this far.
-  await notifications.notifyCustomer({
+  const sent = await notifications.notifyCustomer({
     idempotencyKey: `payment:${paymentLedgerKey(event)}`,
     customerId: event.customer_id,
     orderId: event.order_id,
     message,
   });
+  // The ledger lets every run of this event through (one that replaces a failed run must finish its
+  // work); the outbox tells the two apart: a message already sent means an earlier run completed,
+  // and this one is a redelivery after Temporal's retention forgot it.
+  if (sent.duplicate) {
+    log.info('payment event already processed', { paymentId: event.payment_id, eventType: event.event_type });
+    return { duplicate: true, notified: null };
+  }
   return { duplicate: false, notified: message.kind };
 }

@@ -33,19 +33,22 @@ interface Compensation {
  * `cancelled`, the customer is told once, and a parcel that arrived without its refund goes to the
  * agents' channel for a person. A refund already made completes the return instead.
  */
-export async function processReturnWorkflow(returnId: string): Promise<ReturnState> {
+export async function processReturnWorkflow(returnId: string, carried: ReturnEnvelope[] = []): Promise<ReturnState> {
   const { workflowId } = workflowInfo();
   const key = (step: string) => `${workflowId}:${step}`;
   const state: ReturnState = { returnId, status: 'awaiting-details' };
   let initiated: EnvelopeOf<'return.initiated'>['event'] | undefined;
   let received: EnvelopeOf<'return.received'>['event'] | undefined;
-
-  setHandler(returnStateQuery, () => state);
-  setHandler(returnEventSignal, ({ event }) => {
+  const hold = ({ event }: ReturnEnvelope) => {
     // Redeliveries and replays of an event we already hold change nothing.
     if (event.event_type === 'return.initiated') initiated ??= event;
     else received ??= event;
-  });
+  };
+  // A run that replaces a failed one starts with the events that run had (activities/relay.ts).
+  carried.forEach(hold);
+
+  setHandler(returnStateQuery, () => state);
+  setHandler(returnEventSignal, hold);
 
   const compensations: Compensation[] = [];
   let step: ReturnStep = 'label';
@@ -312,11 +315,12 @@ async function compensate(compensations: Compensation[]): Promise<string[]> {
 export async function returnEventRelayWorkflow(envelope: ReturnEnvelope): Promise<ReturnDelivery> {
   const result = await relay.deliverReturnEvent(envelope);
   if (!result.delivered) {
+    const closed = result.closed ? `was ${result.closed} by a person` : 'has already finished';
     await tellAgents('late', {
       idempotencyKey: `${workflowInfo().workflowId}:late`,
       subject: `Late ${envelope.event.event_type} for return ${envelope.event.return_id}`,
-      body: `Return workflow ${result.returnWorkflowId} has already finished; this event was not applied. Please review.`,
+      body: `Return workflow ${result.returnWorkflowId} ${closed}; this event was not applied. Please review.`,
     });
   }
-  return result;
+  return { returnWorkflowId: result.returnWorkflowId, delivered: result.delivered };
 }

@@ -76,6 +76,59 @@ export async function claimProcessedEvent(db: Db, key: string, eventType: string
   return affected(result);
 }
 
+/**
+ * Whether two owners (`workflowId/runId`) are runs of one event: the same workflow ID, whatever
+ * the run. A run that replaces a failed one owns what the failed run wrote; another event does not.
+ */
+export function sameEvent(owner: string, other: string | null | undefined): boolean {
+  if (other === null || other === undefined) return false;
+  const event = (o: string) => (o.includes('/') ? o.slice(0, o.lastIndexOf('/')) : o);
+  return event(owner) === event(other);
+}
+
+// ---------------------------------------------------------------------------------------
+// Completed effects
+
+/** What an effect was recorded with. */
+export interface CompletedEffect {
+  effect: string;
+  result: unknown;
+  workflowId: string | null;
+  completedAt: IsoTimestamp;
+}
+
+/**
+ * The effect completed under `key`, if any. Checked before an effect is made, so a second run of
+ * an event (after a failed one) or a repeat long after the partner forgot the key does not make it
+ * again.
+ */
+export async function findCompletedEffect(db: Db, key: string): Promise<CompletedEffect | undefined> {
+  const row = await db.selectFrom('completed_effects').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+  if (!row) return undefined;
+  return { effect: row.effect, result: JSON.parse(row.result_json) as unknown, workflowId: row.workflow_id, completedAt: row.completed_at };
+}
+
+/**
+ * Records that the effect made with `key` completed, with what the partner answered. Written after
+ * the partner said yes; the first record stands (a repeat that got here again changes nothing).
+ */
+export async function recordCompletedEffect(
+  db: Db,
+  e: { key: string; effect: string; result: unknown; workflowId?: string },
+): Promise<void> {
+  await db
+    .insertInto('completed_effects')
+    .values({
+      idempotency_key: e.key,
+      effect: e.effect,
+      result_json: JSON.stringify(e.result ?? null),
+      workflow_id: e.workflowId ?? null,
+      completed_at: now(),
+    })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .execute();
+}
+
 // ---------------------------------------------------------------------------------------
 // Customers
 
@@ -134,10 +187,11 @@ export interface OrderStatusInput {
   totalAmount?: number | string | null;
   currency?: string | null;
   /**
-   * The run applying the event (`workflowId/runId`). With it, a repeat by the same run that finds
-   * its own write in place (an earlier attempt committed and lost the answer, or a local activity
-   * ran again after a worker crash) is `applied`, so the customer is still told; without an owner,
-   * or another run's, the same row is `stale`.
+   * The run applying the event (`workflowId/runId`). With it, a repeat by a run of the same event
+   * that finds its write in place (an earlier attempt committed and lost the answer, a local
+   * activity ran again after a worker crash, a run replacing a failed one) is `applied`, so the
+   * customer is still told (once: the outbox keys the message); without an owner, or another
+   * event's, the same row is `stale`.
    */
   owner?: string;
 }
@@ -193,7 +247,7 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
     .select(['status', 'status_event_at', 'status_owner'])
     .where('id', '=', e.orderId)
     .executeTakeFirst();
-  return row?.status_owner === e.owner && row.status === e.status && row.status_event_at === eventAt ? 'applied' : 'stale';
+  return sameEvent(e.owner, row?.status_owner) && row?.status === e.status && row.status_event_at === eventAt ? 'applied' : 'stale';
 }
 
 export async function getOrder(db: Db, id: string): Promise<Order | undefined> {
@@ -355,7 +409,8 @@ export async function listPayments(
 
 /**
  * Claims the ledger entry `key` for `owner` and applies the payment, in one transaction. True for
- * the owner (including its own retries, which find their claim), false for anyone else: a redelivery.
+ * the owner (including its own retries, which find their claim, and a run of the same event that
+ * replaces a failed one), false for any other event about the same payment: a redelivery.
  */
 export async function applyPaymentOnce(
   db: Db,
@@ -364,7 +419,7 @@ export async function applyPaymentOnce(
   return inTransaction(db, async (tx) => {
     if (!(await claimProcessedEvent(tx, p.ledgerKey, p.eventType, p.owner))) {
       const entry = await tx.selectFrom('processed_events').select('workflow_id').where('key', '=', p.ledgerKey).executeTakeFirst();
-      if (entry?.workflow_id !== p.owner) return false;
+      if (!sameEvent(p.owner, entry?.workflow_id)) return false;
     }
     await recordPayment(tx, p.payment);
     return true;

@@ -177,6 +177,19 @@ export interface ProcessedEventsTable {
   processed_at: IsoTimestamp;
 }
 
+/** An external effect completed for an event (migration 0005), checked before the effect is tried again. */
+export interface CompletedEffectsTable {
+  /** The key the effect was made with, e.g. `return:process:RET-1:refund`. */
+  idempotency_key: string;
+  /** What was done, e.g. `payments.refund`: the same key must never name another effect. */
+  effect: string;
+  /** The partner's answer as the activity returned it, as JSON text, so a repeat returns the same. */
+  result_json: string;
+  /** The run that completed it (`workflowId/runId`), for an operator following a case. */
+  workflow_id: string | null;
+  completed_at: IsoTimestamp;
+}
+
 export interface OperatorsTable {
   name: string;
   role: OperatorRole;
@@ -204,6 +217,7 @@ export interface Schema {
   inquiries: InquiriesTable;
   notifications: NotificationsTable;
   processed_events: ProcessedEventsTable;
+  completed_effects: CompletedEffectsTable;
   operators: OperatorsTable;
   operator_sessions: OperatorSessionsTable;
 }

@@ -1,6 +1,7 @@
-import { isGrpcServiceError, ServiceError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { isGrpcServiceError, ServiceError, WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
+import { NamespaceNotFoundError } from '@temporalio/common';
 import type { EventEnvelope } from '../events/envelope';
+import { startOnce, type StartAttempt, type StartOutcome } from '../temporal/start-once';
 import type { QuarantinedEventWorkflow } from '../../workflows/contracts/quarantine';
 import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/contracts/search-attributes';
 import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '.';
@@ -33,31 +34,50 @@ export interface IntakeOptions {
   quarantineKeepForMs: number;
 }
 
+/** The acknowledgement's facts for a start's outcome (src/temporal/start-once.ts). */
+export function intakeResultOf(workflowId: string, outcome: StartOutcome): IntakeResult {
+  switch (outcome.kind) {
+    case 'started':
+      return { workflowId, duplicate: false };
+    case 'rerun':
+      return { workflowId, duplicate: false, rerun: true };
+    case 'duplicate':
+      return { workflowId, duplicate: true };
+    case 'closed':
+      return { workflowId, duplicate: true, closed: outcome.by };
+  }
+}
+
 /**
- * Starts exactly one workflow per event. The ID is derived from the event, and the policies
- * make Temporal itself the dedup store: REJECT_DUPLICATE never runs a closed event again, FAIL
- * never runs an open one twice. Only a start Temporal acknowledged counts as accepted.
+ * Starts exactly one workflow per event, and starts it again only when its run failed or timed
+ * out. The ID is derived from the event, and Temporal itself is the dedup store: a closed event is
+ * run again only after a failure (src/temporal/start-once.ts), never after it completed or a person
+ * cancelled or terminated it, and FAIL never runs an open one twice. Only a start Temporal
+ * acknowledged counts as accepted.
  */
 export function createIntake(options: IntakeOptions): Intake {
   const { client, taskQueue } = options;
 
-  async function start(workflowId: string, begin: () => Promise<unknown>): Promise<IntakeResult> {
+  async function start(workflowId: string, begin: (attempt: StartAttempt) => Promise<unknown>): Promise<IntakeResult> {
     try {
       // The gRPC deadline alone can overrun by a retry backoff; the timer makes the bound exact, so
       // a sender with its own short timeout sees our 503 rather than its timeout. A start that
       // lands after we gave up is harmless: the sender's retry is then answered as a duplicate.
+      // The bound covers the whole decision: the start, the description of an earlier run, the rerun.
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${options.startTimeoutMs} ms`)), options.startTimeoutMs);
       });
       try {
-        await Promise.race([client.withDeadline(Date.now() + options.startTimeoutMs, begin), timeout]);
+        const outcome = await Promise.race([
+          client.withDeadline(Date.now() + options.startTimeoutMs, () => startOnce(client, workflowId, begin)),
+          timeout,
+        ]);
+        return intakeResultOf(workflowId, outcome);
       } finally {
         clearTimeout(timer);
       }
-      return { workflowId, duplicate: false };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, duplicate: true };
       throw new TemporalUnavailableError(workflowId, `Temporal did not accept workflow ${workflowId}: ${(err as Error).message}`, {
         cause: err,
         transient: isTransientStartFailure(err),
@@ -65,22 +85,20 @@ export function createIntake(options: IntakeOptions): Intake {
     }
   }
 
-  const policies = {
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-  } as const;
+  const policies = (attempt: StartAttempt) =>
+    ({ workflowIdReusePolicy: attempt.reusePolicy, workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL }) as const;
 
   return {
     accept(envelope) {
       const { event } = envelope;
       const workflowId = eventWorkflowId(envelope);
-      return start(workflowId, () =>
+      return start(workflowId, (attempt) =>
         // By name: the route is checked against the workflow's contract at compile time (routes.ts).
         client.workflow.start<(envelope: EventEnvelope) => Promise<unknown>>(workflowForEvent(event.event_type), {
           workflowId,
           taskQueue,
           args: [envelope],
-          ...policies,
+          ...policies(attempt),
           typedSearchAttributes: [
             { key: HooklineSource, value: envelope.source },
             { key: HooklineEventType, value: event.event_type },
@@ -91,12 +109,12 @@ export function createIntake(options: IntakeOptions): Intake {
 
     quarantine(event) {
       const workflowId = quarantineWorkflowId(event.source, event.identity);
-      return start(workflowId, () =>
+      return start(workflowId, (attempt) =>
         client.workflow.start<QuarantinedEventWorkflow>('quarantinedEventWorkflow', {
           workflowId,
           taskQueue,
           args: [event, options.quarantineKeepForMs],
-          ...policies,
+          ...policies(attempt),
           typedSearchAttributes: [
             { key: HooklineSource, value: event.source },
             { key: HooklineEventType, value: event.eventType ?? 'unknown' },

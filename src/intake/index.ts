@@ -1,5 +1,6 @@
 import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
 import { workflowIdFor } from '../events/identity';
+import type { ClosedBy } from '../temporal/start-once';
 
 /**
  * How a verified event becomes a workflow start, as the receiver and the spool both see it. Two
@@ -15,10 +16,20 @@ export interface Intake {
 export interface IntakeResult {
   /** The workflow that owns the event (or the quarantined delivery), known before it starts. */
   workflowId: string;
-  /** True when Temporal already had this event (running or closed): nothing new was started. */
+  /** True when Temporal already had this event (open, completed, or closed by a person): nothing new was started. */
   duplicate: boolean;
   /** True when Temporal did not answer in time and the event was spooled durably instead (src/spool/). */
   queued?: true;
+  /**
+   * True when the event's last run had failed or timed out and this delivery started it again
+   * (`202`). Effects the failed run completed are not repeated (the completed-effects record).
+   */
+  rerun?: true;
+  /**
+   * Set with `duplicate` when a person cancelled or terminated the event's run: it stays closed,
+   * and this delivery changed nothing (`200`, so the sender does not retry).
+   */
+  closed?: ClosedBy;
 }
 
 /** Temporal did not durably accept the event: the sender must retry. */

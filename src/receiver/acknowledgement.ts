@@ -2,10 +2,12 @@ import type { IntakeResult } from '../intake';
 
 /**
  * How the receiver answered a delivery it took, one word per way (the `outcome` of its log line
- * and metrics label): started, spooled while Temporal did not answer, already known, or kept for
- * an operator because the verified body was not a valid event.
+ * and metrics label): started, started again because its last run failed or timed out, spooled
+ * while Temporal did not answer, already known (open or completed), known and closed by a person
+ * (cancelled or terminated: not run again), or kept for an operator because the verified body was
+ * not a valid event.
  */
-export const INTAKE_OUTCOMES = ['accepted', 'queued', 'duplicate', 'quarantined'] as const;
+export const INTAKE_OUTCOMES = ['accepted', 'rerun', 'queued', 'duplicate', 'closed', 'quarantined'] as const;
 export type IntakeOutcome = (typeof INTAKE_OUTCOMES)[number];
 
 /**

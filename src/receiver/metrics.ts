@@ -47,7 +47,7 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
 
   const requests = new Counter({
     name: 'hookline_webhook_requests_total',
-    help: 'Webhook requests by source and outcome (accepted, queued, duplicate, quarantined, refused).',
+    help: 'Webhook requests by source and outcome (accepted, rerun, queued, duplicate, closed, quarantined, refused).',
     labelNames: ['source', 'outcome'] as const,
     registers,
   });

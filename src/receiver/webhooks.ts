@@ -182,11 +182,20 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
 
   function answer(result: IntakeResult, log: Record<string, unknown>): Outcome {
     // Spooled, durably: the same 202 and final workflow ID, flagged so sender and logs can tell.
-    const outcome: IntakeOutcome = result.queued ? 'queued' : result.duplicate ? 'duplicate' : 'accepted';
+    // Started again after a failed run: 202 as for a first delivery. Already in hand, or closed by
+    // a person: 200, which no sender retries.
+    const outcome: IntakeOutcome = intakeOutcome(result);
     return {
-      status: outcome === 'duplicate' ? 200 : 202,
+      status: result.duplicate ? 200 : 202,
       // Field by field: the body is the sender's contract, not whatever else an intake reports.
-      body: { accepted: true, duplicate: result.duplicate, ...(result.queued ? { queued: true } : {}), workflowId: result.workflowId },
+      body: {
+        accepted: true,
+        duplicate: result.duplicate,
+        ...(result.queued ? { queued: true } : {}),
+        ...(result.rerun ? { rerun: true } : {}),
+        ...(result.closed ? { closed: result.closed } : {}),
+        workflowId: result.workflowId,
+      },
       log: { ...log, workflowId: result.workflowId, outcome },
     };
   }
@@ -257,6 +266,13 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
   });
 
   return router;
+}
+
+function intakeOutcome(result: IntakeResult): IntakeOutcome {
+  if (result.queued) return 'queued';
+  if (result.closed) return 'closed';
+  if (result.duplicate) return 'duplicate';
+  return result.rerun ? 'rerun' : 'accepted';
 }
 
 function elapsedMs(started: bigint): number {

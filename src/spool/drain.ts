@@ -101,8 +101,11 @@ export function createDrainer(options: DrainerOptions): Drainer {
   let pending = false;
 
   async function startRow(row: SpooledRow): Promise<void> {
-    if (row.start.kind === 'event') await intake.accept(row.start.envelope);
-    else await intake.quarantine(row.start.event);
+    const result = row.start.kind === 'event' ? await intake.accept(row.start.envelope) : await intake.quarantine(row.start.event);
+    // The sender was answered 202 long ago; what became of the event is the log's to say.
+    if (result.rerun) logger.info('spooled event started again: its last run had failed', { workflowId: result.workflowId });
+    if (result.closed)
+      logger.info('spooled event not run: a person closed its run', { workflowId: result.workflowId, closed: result.closed });
   }
 
   async function pass(): Promise<{ outcome: PassOutcome; started: number; error?: string }> {
@@ -124,7 +127,8 @@ export function createDrainer(options: DrainerOptions): Drainer {
       while (failure === undefined && !stopping && next < rows.length) {
         const row = rows[next++]!;
         try {
-          // A duplicate (the workflow already exists) counts as done: Temporal has the event.
+          // A duplicate (the workflow already exists) counts as done: Temporal has the event. So
+          // does a rerun of a failed run, and a run a person closed (it stays closed).
           await startRow(row);
           done.push(row.seq);
         } catch (err) {

@@ -5,6 +5,7 @@ import { loadWorkerConfig } from '../config/worker';
 import { createLogger } from '../log';
 import { buildActivityDeps } from './deps';
 import { workflowSource } from './bundle';
+import { RETRY_METRIC_BUCKETS, retryMetrics } from './retry-metrics';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
       telemetryOptions: {
         logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
         // The SDK's default names and units (histograms in ms): what Temporal's Core-SDK Grafana dashboard expects.
-        ...(config.metricsAddress ? { metrics: { prometheus: { bindAddress: config.metricsAddress } } } : {}),
+        ...(config.metricsAddress
+          ? { metrics: { prometheus: { bindAddress: config.metricsAddress, histogramBucketOverrides: { ...RETRY_METRIC_BUCKETS } } } }
+          : {}),
       },
     });
   } catch (err) {
@@ -46,6 +49,8 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     ...workflows,
     activities: createActivities(deps, { temporal: client }),
+    // Attempts and age of retrying work: retries have no finite budget, so they must show.
+    interceptors: { activity: [retryMetrics(Runtime.instance().metricMeter)] },
   });
   logger.info('worker started', {
     temporal: config.temporal.address,

@@ -41,13 +41,20 @@ export interface ReturnState {
 export const returnEventSignal = defineSignal<[ReturnEnvelope]>('returnEvent');
 export const returnStateQuery = defineQuery<ReturnState>('returnState');
 
-/** The return's own workflow, one per return: policy, label, warehouse, the parcel, restock, refund. */
-export type ProcessReturnWorkflow = (returnId: string) => Promise<ReturnState>;
+/**
+ * The return's own workflow, one per return: policy, label, warehouse, the parcel, restock, refund.
+ * `carried` is given only to a run that replaces a failed or timed-out one: the events that run had.
+ */
+export type ProcessReturnWorkflow = (returnId: string, carried?: ReturnEnvelope[]) => Promise<ReturnState>;
 
 /** Where the relay handed a return event: the return's workflow, and whether it was still open to take it. */
 export interface ReturnDelivery {
   returnWorkflowId: string;
   delivered: boolean;
+  /** True when the return's last run had failed or timed out and this event started it again. */
+  rerun?: true;
+  /** Set when a person cancelled or terminated the return's run: it stays closed. */
+  closed?: 'cancelled' | 'terminated';
 }
 
 /** The workflow each return event starts: hands the event to the return's own workflow. */

@@ -2,6 +2,7 @@ import { initial } from './0001_initial.js';
 import { operators } from './0002_operators.js';
 import { orderStatusOwner } from './0003_order_status_owner.js';
 import { inquiryModel } from './0004_inquiry_model.js';
+import { completedEffects } from './0005_completed_effects.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0002_operators': operators,
   '0003_order_status_owner': orderStatusOwner,
   '0004_inquiry_model': inquiryModel,
+  '0005_completed_effects': completedEffects,
 };
