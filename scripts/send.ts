@@ -15,7 +15,7 @@ import { EVENT_TYPES, isEventType } from '../src/events/schemas';
 import { envSuffix } from '../src/config/env';
 import { isBuiltinSource } from '../src/events/sources';
 import { BUILTIN_SCHEMES } from '../src/receiver/sources';
-import { SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
+import { SCHEMES, signWebhook, type SchemeName } from '../src/signatures';
 
 const USAGE = `Usage: npm run send -- <source> <event_type> [field=value ...] [--fresh] [--url URL]
        npm run send -- <event_type>            (uses the event's usual source)

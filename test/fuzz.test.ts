@@ -9,7 +9,7 @@ import { EVENT_TYPES } from '../src/events/schemas';
 import { createLogger } from '../src/log';
 import type { Acknowledgement } from '../src/receiver/acknowledgement';
 import { BUILTIN_SCHEMES } from '../src/receiver/sources';
-import { SCHEME_TABLE, SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
+import { SCHEME_TABLE, SCHEMES, signWebhook, type SchemeName } from '../src/signatures';
 import { connectTestEnv, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
 
 // Property-based fuzzing of the real receiver over real sockets. Requests are written byte by

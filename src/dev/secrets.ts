@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dataDir } from '../config/env';
 import { BUILTIN_SCHEMES } from '../receiver/sources';
-import { generateSecret } from '../receiver/verify';
+import { generateSecret } from '../signatures';
 import { isOperatorTokenShape, newOperatorToken } from '../operators/directory';
 
 /**

@@ -114,6 +114,10 @@ export function createQuarantineService(deps: {
       const classified = classifyVerified({
         source,
         rawBody: Buffer.from(raw, 'utf8'),
+        // Read by the provider it came with (events kept before providers existed were hookline's
+        // format), with the unsigned headers that chose its schema (a Shopify topic).
+        provider: event.provider ?? 'hookline',
+        headers: event.headers ?? {},
         // An event kept before signedId existed carries its webhook-id as deliveryId; only that
         // scheme's id was ever signed, so only it may carry over.
         signedId: event.signedId ?? (source.scheme === 'standard-webhooks' ? event.deliveryId : undefined),
@@ -122,6 +126,11 @@ export function createQuarantineService(deps: {
       });
       if (classified.kind === 'quarantine')
         throw new ReplayRejectedError(`Still not processable: ${classified.event.reason}`, classified.event.problems);
+      if (classified.kind === 'ignored')
+        throw new ReplayRejectedError(
+          `Nothing to replay: hookline does not act on ${classified.provider} ${classified.type} (${classified.why})`,
+          [],
+        );
       const result = await deps.intake.accept(classified.envelope);
       await client.workflow.getHandle(id).signal(quarantineResolvedSignal, { outcome: 'replayed', workflowId: result.workflowId, by });
       await release(event);

@@ -2,6 +2,8 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../log';
 import type { Acknowledgement, IntakeOutcome } from './acknowledgement';
 import { classifyVerified, type QuarantineCode } from './classify';
+import { providerOf } from '../providers';
+import { ignoredTypeLabel } from '../providers/read';
 import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
 import { TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
 import type { ReceiverMetrics } from './metrics';
@@ -10,7 +12,7 @@ import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';
 import { serverRefusal } from './server';
 import type { RateLimit, SourceConfig } from './sources';
-import { verifyWebhook, WebhookVerificationError } from './verify';
+import { verifyWebhook, WebhookVerificationError } from '../signatures';
 
 export interface WebhookRouteOptions {
   sources: ReadonlyMap<string, SourceConfig>;
@@ -160,12 +162,28 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     // From here on the sender is genuine: whatever is wrong with the body, we keep it.
     // The identity comes from signed data only; an unsigned delivery header is logged as a reference.
     const { signedId, deliveryRef } = verified;
-    const classified = classifyVerified({ source, rawBody, signedId, deliveryRef, receivedAt: now().toISOString() });
+    const classified = classifyVerified({ source, rawBody, headers: req.headers, signedId, deliveryRef, receivedAt: now().toISOString() });
     const ref = deliveryRef === undefined ? {} : { deliveryRef: deliveryRef.slice(0, 100) };
+    if (classified.kind === 'ignored') {
+      // Nothing to keep and nothing started: a 2xx at once, so the provider does not retry it.
+      const label = ignoredTypeLabel(providerOf(classified.provider), classified.type);
+      metrics.observeIgnored({ provider: classified.provider, type: label });
+      return {
+        status: 200,
+        body: { accepted: true, ignored: true, type: classified.type },
+        log: { outcome: 'ignored', provider: classified.provider, type: label, why: classified.why, ...ref },
+      };
+    }
     if (classified.kind === 'event') {
       const { envelope } = classified;
       const result = await options.intake.accept(envelope);
-      return answer(result, { eventType: envelope.event.event_type, identityFrom: envelope.identityFrom, ...ref });
+      return answer(result, {
+        eventType: envelope.event.event_type,
+        identityFrom: envelope.identityFrom,
+        ...(envelope.provider === 'hookline' ? {} : { provider: envelope.provider }),
+        ...(envelope.testMode ? { testMode: true } : {}),
+        ...ref,
+      });
     }
     const kept = classified.event;
     const result = await options.intake.quarantine(kept);
