@@ -39,13 +39,15 @@ export function notifications(deps: NotificationDeps) {
       customerId?: string;
       orderId?: string;
       message: CustomerMessage;
+      /** The event's test mode (its envelope's): the message stays in the outbox, marked, never sent. */
+      testMode?: boolean;
     }): Promise<NotifyResult> {
       const customerId =
         input.customerId ?? (input.orderId ? ((await repo.getOrder(db, input.orderId))?.customer_id ?? undefined) : undefined);
       const to = customerId ? await recipient(customerId) : {};
       const { subject, body } = renderCustomerMessage(input.message, to.name);
       return notifier.send(
-        { idempotencyKey: input.idempotencyKey, audience: 'customer', customerId, to: to.email, subject, body },
+        { idempotencyKey: input.idempotencyKey, audience: 'customer', customerId, to: to.email, subject, body, testMode: input.testMode },
         { signal: Context.current().cancellationSignal },
       );
     },

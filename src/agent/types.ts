@@ -51,9 +51,10 @@ export type CustomerMessage =
   | { kind: 'order-delivered'; orderId: string }
   | { kind: 'order-delayed'; orderId: string; eta?: string; reason?: string }
   | { kind: 'order-cancelled'; orderId: string }
-  | { kind: 'payment-confirmed'; orderId: string; amount: number; currency: string }
-  | { kind: 'payment-failed'; orderId: string; amount: number; currency: string; reason?: string }
-  | { kind: 'payment-refunded'; orderId: string; amount: number; currency: string }
+  /** The payment messages may have no order: a gateway need not say which order a payment was for. */
+  | { kind: 'payment-confirmed'; orderId?: string; amount: number; currency: string }
+  | { kind: 'payment-failed'; orderId?: string; amount: number; currency: string; reason?: string }
+  | { kind: 'payment-refunded'; orderId?: string; amount: number; currency: string }
   | { kind: 'stock-shortage'; orderId: string; productId: string; expectedRestockDate?: string }
   | { kind: 'return-label'; returnId: string; labelUrl: string; trackingNumber: string; carrier: string }
   | { kind: 'return-denied'; returnId: string; reason: string }
