@@ -39,7 +39,7 @@ export async function disputeWorkflow(envelope: DisputeEnvelope): Promise<Disput
       mode: testMode ? 'test' : 'live',
     },
     priority: CHARGEBACK_PRIORITY,
-    ...(untilDue !== undefined && untilDue > 0 ? { decideWithinMs: untilDue } : {}),
+    ...(untilDue !== undefined && untilDue > 0 ? { decideBy: event.evidence_due_by } : {}),
     unclaimedSlaMs: config.handoffUnclaimedSlaMs,
     unansweredSlaMs: config.handoffUnansweredSlaMs,
   });

@@ -53,6 +53,7 @@ export async function paymentEventWorkflow(envelope: PaymentEnvelope): Promise<P
     idempotencyKey: `payment:${paymentLedgerKey(envelope)}`,
     customerId: event.customer_id,
     orderId: event.order_id,
+    paymentId: event.payment_id,
     message,
     testMode,
   });

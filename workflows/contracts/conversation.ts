@@ -224,6 +224,8 @@ interface EscalationFields {
   priority?: number;
   /** Undecided after this long, the escalation ends with outcome `expired`. */
   decideWithinMs?: number;
+  /** Undecided at this moment (ISO-8601), the escalation ends with outcome `expired`: an outside deadline (a chargeback's). */
+  decideBy?: string;
   unclaimedSlaMs: number;
   unansweredSlaMs: number;
 }

@@ -1,7 +1,18 @@
-import type { Provider } from '../types';
+import { randomBytes } from 'node:crypto';
+import { handler, type Provider } from '../types';
+import { paymentDisputed, paymentFailed, paymentRefunded, paymentSucceeded } from './map';
+import { ChargeDisputeCreated, ChargeRefunded, PaymentIntentPaymentFailed, PaymentIntentSucceeded } from './schemas';
 
-/** Stripe (payments). The type is the signed body's `type`; its identity the signed `evt_…` id. */
-export const stripe: Provider = {
+/** The Stripe event types hookline acts on. */
+export type StripeType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'charge.refunded' | 'charge.dispute.created';
+
+/**
+ * Stripe (payments). Scheme `stripe` (`Stripe-Signature: t=…,v1=…`, keyed with the endpoint's
+ * `whsec_…` secret). The type is the signed body's `type`, the identity its signed `evt_…` id, the
+ * order the payment intent's metadata key (`WEBHOOK_ORDER_KEY_<SOURCE>`, default `order_id`).
+ * Everything here reads `src/providers/stripe/examples/` (Stripe's own published objects).
+ */
+export const stripe: Provider<StripeType> = {
   name: 'stripe',
   scheme: 'stripe',
   typeField: 'type',
@@ -10,8 +21,73 @@ export const stripe: Provider = {
     return typeof declared === 'string' ? declared : undefined;
   },
   keptHeaders: [],
-  handles: {},
-  knownTypes: [],
+  handles: {
+    'payment_intent.succeeded': handler({
+      schema: PaymentIntentSucceeded,
+      produces: ['payment.succeeded'],
+      example: { file: 'payment_intent.succeeded.json' },
+      map: paymentSucceeded,
+    }),
+    'payment_intent.payment_failed': handler({
+      schema: PaymentIntentPaymentFailed,
+      produces: ['payment.failed'],
+      example: { file: 'payment_intent.payment_failed.json' },
+      map: paymentFailed,
+    }),
+    'charge.refunded': handler({
+      schema: ChargeRefunded,
+      produces: ['payment.refunded'],
+      example: { file: 'charge.refunded.json' },
+      map: paymentRefunded,
+    }),
+    'charge.dispute.created': handler({
+      schema: ChargeDisputeCreated,
+      produces: ['payment.disputed'],
+      example: { file: 'charge.dispute.created.json' },
+      map: paymentDisputed,
+    }),
+  },
+  // What an account commonly sends besides: counted by name when ignored (anything else is `other`).
+  knownTypes: [
+    'payment_intent.created',
+    'payment_intent.processing',
+    'payment_intent.requires_action',
+    'payment_intent.canceled',
+    'payment_intent.amount_capturable_updated',
+    'payment_intent.partially_funded',
+    'charge.succeeded',
+    'charge.failed',
+    'charge.captured',
+    'charge.pending',
+    'charge.updated',
+    'charge.expired',
+    'charge.refund.updated',
+    'charge.dispute.updated',
+    'charge.dispute.closed',
+    'charge.dispute.funds_withdrawn',
+    'charge.dispute.funds_reinstated',
+    'refund.created',
+    'refund.updated',
+    'refund.failed',
+    'customer.created',
+    'customer.updated',
+    'customer.deleted',
+    'payment_method.attached',
+    'payment_method.detached',
+    'checkout.session.completed',
+    'checkout.session.expired',
+    'invoice.created',
+    'invoice.finalized',
+    'invoice.paid',
+    'invoice.payment_succeeded',
+    'invoice.payment_failed',
+    'balance.available',
+    'payout.created',
+    'payout.paid',
+    'payout.failed',
+  ],
   unhandled: 'ignore',
-  orderKey: { default: 'order_id', means: "the payment intent's metadata key that holds hookline's order id" },
+  orderKey: { default: 'order_id', means: "the payment intent's (or charge's) metadata key that holds hookline's order id" },
+  // A new event id, as Stripe gives every event; the resource keeps its own (a second event about the same intent).
+  fresh: (body) => ({ ...(body as Record<string, unknown>), id: `evt_${randomBytes(12).toString('hex')}` }),
 };
