@@ -28,7 +28,7 @@ const USAGE = `Usage: npm run send -- <source> <event_type> [field=value ...] [-
 ${EVENT_TYPES.map((type) => `    ${type} (${EVENTS[type].sources.join(', ')})`).join('\n')}
 
   provider sources send the provider's own published example of one of its types:
-${PROVIDER_SOURCE_NAMES.map((name) => `    ${name}: ${Object.keys(PROVIDERS[name].handles).join(', ') || '(no types handled yet)'}`).join('\n')}
+${PROVIDER_SOURCE_NAMES.map((name) => `    ${name}: ${handledTypes(name)}`).join('\n')}
 
   field=value  override a field of the sample, e.g. order_id=ORD-1 new_status=delivered
                (numbers and JSON are parsed: amount=250 items='[{"product_id":"P","quantity":1}]');
@@ -43,6 +43,10 @@ Examples:
   npm run send -- crm customer.inquiry.new summary="This is unacceptable, my order arrived broken" --fresh`;
 
 const ID_FIELDS = ['order_id', 'payment_id', 'inquiry_id', 'return_id', 'tracking_number', 'event_id', 'id'];
+
+function handledTypes(provider: keyof typeof PROVIDERS): string {
+  return Object.keys(PROVIDERS[provider].handles).join(', ') || '(no types handled yet)';
+}
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);

@@ -121,7 +121,7 @@ describe('Stripe: its own events run as hookline events', () => {
     expect(stripeSdk.webhooks.constructEvent(body.toString('utf8'), ours, STRIPE_SECRET).id).toBe('evt_1Pgc76B7WZ01zgkWPiSucces');
   });
 
-  it('payment_intent.succeeded: the payment is recorded for the order its metadata names, in test mode; a redelivery is a duplicate', async () => {
+  it('payment_intent.succeeded: recorded for the order its metadata names, in test mode; a redelivery is a duplicate', async () => {
     const orderId = await knownOrder();
     const body = event('payment_intent.succeeded', (e) => {
       e.data.object.metadata = { order_id: orderId };
@@ -265,7 +265,7 @@ describe('Stripe: its own events run as hookline events', () => {
     expect(await repo.getDispute(agent.db, disputeId)).toMatchObject({ order_id: orderId, payment_id: intent, amount: '10', test_mode: 1 });
   });
 
-  it('the published dispute as is (no payment intent, a deadline long past): recorded without an order, still handed to a person', async () => {
+  it('the published dispute as is (no payment intent, deadline past): recorded without an order, still handed to a person', async () => {
     const res = await deliver(receiver.url, example('charge.dispute.created'));
     expect(res.status).toBe(202);
     const workflowId = res.body.workflowId as string;
