@@ -11,7 +11,8 @@ import { isOperatorTokenShape, newOperatorToken } from '../operators/directory';
  * source (Stripe, Shopify, EasyPost: each enabled by it), in the source's own format, and a token
  * for the first lead operator on first run, and keeps them in `.data/dev-secrets.json`
  * (git-ignored, mode 0600) so restarts and `npm run send` agree, and so `npm start` can print
- * the lead's token every time. Production sets the WEBHOOK_SECRET_* variables and creates operators with `npm run operators -- add`, whose tokens are shown once.
+ * the lead's token every time. Production sets the WEBHOOK_SECRET_* variables and creates
+ * operators with `npm run operators -- add`, whose tokens are shown once.
  */
 export interface DevSecrets {
   webhookSecrets: Record<string, string>;
