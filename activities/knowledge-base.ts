@@ -28,7 +28,7 @@ import { runOwner } from './partner-call';
 
 export interface KnowledgeBaseDeps {
   db: Kysely<Schema>;
-  settings: Pick<AgentSettings, 'refundHandoffThreshold'>;
+  settings: Pick<AgentSettings, 'refundHandoffThreshold' | 'refundHandoffCurrency'>;
 }
 
 function orderFacts(order: Order | undefined): OrderFacts | undefined {
@@ -181,6 +181,7 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         // message must not reveal someone else's order, to the reply or to the model.
         order: orderFacts(order?.customer_id === inquiry.customer_id ? order : undefined),
         refundHandoffThreshold: deps.settings.refundHandoffThreshold,
+        refundHandoffCurrency: deps.settings.refundHandoffCurrency,
       });
     },
 

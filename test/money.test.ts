@@ -2,6 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { amountOf, compareDecimal, exceeds, fromMinorUnits } from '../src/events/money';
 import { toDecimalAmount } from '../src/db/repo';
+import { assessInquiry } from '../src/agent/policy';
+import { loadWorkerConfig } from '../src/config/worker';
+import { sandboxWorkerEnv } from '../src/sandbox';
 
 describe('money', () => {
   it('turns minor units into the decimal amount, by the currency exponent', () => {
@@ -46,5 +49,45 @@ describe('money', () => {
     expect(exceeds({ amount: 250, currency: 'USD' }, { amount: 200, currency: 'usd' })).toBe(true);
     expect(exceeds({ amount: 200, currency: 'USD' }, { amount: 200, currency: 'USD' })).toBe(false);
     expect(exceeds({ amount: 30000, currency: 'JPY' }, { amount: 200, currency: 'USD' })).toBeUndefined();
+  });
+});
+
+describe('the refund hand-over threshold carries a currency', () => {
+  const order = (totalAmount: string, currency: string | null) => ({
+    status: 'delivered' as const,
+    statusEventAt: null,
+    carrier: null,
+    trackingNumber: null,
+    eta: null,
+    totalAmount,
+    currency,
+  });
+  const assess = (o: ReturnType<typeof order>) =>
+    assessInquiry({
+      inquiry: { summary: 'I would like a refund for my order', order_id: 'ORD-1' },
+      customer: { lastOrders: [], previousTickets: [] },
+      recentInquiries: 0,
+      order: o,
+      refundHandoffThreshold: 200,
+      refundHandoffCurrency: 'USD',
+    });
+
+  it('measures an order in its own currency against it, and never one in another currency', () => {
+    expect(assess(order('250', 'USD')).reason).toBe('refund request of 250 above the 200 threshold or of unknown amount');
+    expect(assess(order('150', 'usd')).reason).toBe('refund requests are confirmed by a person');
+    // 150 JPY is not "under 200 USD": it is not measured against it at all.
+    expect(assess(order('150', 'JPY')).reason).toBe('refund request of 150 JPY, not comparable with the 200 USD threshold');
+  });
+
+  it('reads REFUND_HANDOFF_THRESHOLD as an amount and its currency', () => {
+    const systems = sandboxWorkerEnv('http://127.0.0.1:4010');
+    expect(loadWorkerConfig({ ...systems }).agent).toMatchObject({ refundHandoffThreshold: 200, refundHandoffCurrency: 'USD' });
+    expect(loadWorkerConfig({ ...systems, REFUND_HANDOFF_THRESHOLD: '30000 jpy' }).agent).toMatchObject({
+      refundHandoffThreshold: 30000,
+      refundHandoffCurrency: 'JPY',
+    });
+    expect(() => loadWorkerConfig({ ...systems, REFUND_HANDOFF_THRESHOLD: 'lots' })).toThrow(
+      /REFUND_HANDOFF_THRESHOLD: expected an amount and its currency/,
+    );
   });
 });

@@ -15,8 +15,13 @@ export interface AgentSettings {
   handoffUnclaimedSlaMs: number;
   /** A claimed escalation with no reply reminds its assignee after this long. */
   handoffUnansweredSlaMs: number;
-  /** Refund requests above this amount go to a person. */
+  /** Refund requests above this amount (in {@link refundHandoffCurrency}) go to a person. */
   refundHandoffThreshold: number;
+  /**
+   * The threshold's currency (ISO 4217): an order in another currency is never compared with it,
+   * and its refund requests go to a person. Unset: the threshold is compared with any order (older settings).
+   */
+  refundHandoffCurrency?: string;
   /** The language model the worker asks (LLM_MODEL), or undefined: rules and templates only. */
   model?: string;
 }
