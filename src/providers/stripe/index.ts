@@ -88,6 +88,16 @@ export const stripe: Provider<StripeType> = {
   ],
   unhandled: 'ignore',
   orderKey: { default: 'order_id', means: "the payment intent's (or charge's) metadata key that holds hookline's order id" },
-  // A new event id, as Stripe gives every event; the resource keeps its own (a second event about the same intent).
-  fresh: (body) => ({ ...(body as Record<string, unknown>), id: `evt_${randomBytes(12).toString('hex')}` }),
+  // New ids for the event and its object (`pi_…`, `ch_…`, `dp_…` keep their prefix): a new payment, not
+  // a second event about the example's (which the payment ledger would take as already processed).
+  fresh: (body) => {
+    const event = body as { data?: { object?: { id?: unknown } } } & Record<string, unknown>;
+    const object = event.data?.object;
+    const renewed = (id: unknown) => (typeof id === 'string' ? `${id.split('_')[0]}_${randomBytes(12).toString('hex')}` : id);
+    return {
+      ...event,
+      id: `evt_${randomBytes(12).toString('hex')}`,
+      ...(object ? { data: { ...event.data, object: { ...object, id: renewed(object.id) } } } : {}),
+    };
+  },
 };
