@@ -1,5 +1,4 @@
 import type { Client, WorkflowExecutionInfo, WorkflowExecutionStatusName } from '@temporalio/client';
-
 import type { Kysely } from 'kysely';
 import { pruneEventLog, recordRunStatus, workflowsAwaitingStatus } from '../db/repo';
 import type { RunStatus, Schema } from '../db/schema';
