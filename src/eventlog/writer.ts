@@ -101,14 +101,16 @@ export function createEventLogWriter(options: EventLogWriterOptions): EventLogWr
   }
 
   function drain(): Promise<void> {
-    writing ??= (async () => {
-      try {
-        while (queue.length > 0) await writeBatch();
-      } finally {
-        writing = undefined;
-      }
+    if (writing) return writing;
+    const current = (async () => {
+      while (queue.length > 0) await writeBatch();
     })();
-    return writing;
+    // Cleared after the assignment below: an empty queue settles the promise at once.
+    writing = current.finally(() => {
+      if (writing === done) writing = undefined;
+    });
+    const done = writing;
+    return done;
   }
 
   function schedule(delayMs: number): void {

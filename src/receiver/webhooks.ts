@@ -193,6 +193,8 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       eventType: kept.eventType ?? null,
       identity: kept.identity,
       workflowId: quarantineWorkflowId(kept.source, kept.identity),
+      // A kept body that still names its order or customer is found by them too (rare: parsed again).
+      ...idsOf(parsedOrUndefined(rawBody)),
     } satisfies Partial<DeliveryFacts>);
     const result = await options.intake.quarantine(kept);
     const outcome = answer(result, { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason, ...ref });
@@ -312,6 +314,14 @@ function intakeOutcome(result: IntakeResult): IntakeOutcome {
   if (result.closed) return 'closed';
   if (result.duplicate) return 'duplicate';
   return result.rerun ? 'rerun' : 'accepted';
+}
+
+function parsedOrUndefined(rawBody: Buffer): unknown {
+  try {
+    return JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 function elapsedMs(started: bigint): number {
