@@ -29,6 +29,7 @@ const USAGE = `Usage: npm run redrive -- <quarantined|failed> [filters] [--dry-r
 
   --source NAME   --type EVENT_TYPE   --since 2h (or an ISO-8601 time)
   --order ORD-1   --customer CUST-1   (failed only: the event log says which runs were that order's or customer's)
+  --workflow ID   (failed only, repeatable) just these workflows
   --dry-run       say what would happen, and how many, and change nothing
   --yes           go ahead with more than ${'100'} events without asking
   --limit N       look at no more than N events (default 10000)`;
@@ -56,6 +57,7 @@ export async function runRedriveCli(argv: string[], deps: RedriveDeps): Promise<
       since: { type: 'string' },
       order: { type: 'string' },
       customer: { type: 'string' },
+      workflow: { type: 'string', multiple: true },
       by: { type: 'string' },
       limit: { type: 'string' },
       'dry-run': { type: 'boolean' },
@@ -154,9 +156,10 @@ export async function runRedriveCli(argv: string[], deps: RedriveDeps): Promise<
 
   // failed
   const { client, intake, db } = await deps.failed();
-  let workflowIds: Set<string> | undefined;
+  let workflowIds: Set<string> | undefined = values.workflow ? new Set(values.workflow) : undefined;
   if (values.order !== undefined || values.customer !== undefined) {
     if (!db) return usage('--order and --customer read the event log: DATABASE_URL must name the knowledge base.');
+    const named = workflowIds;
     workflowIds = new Set<string>();
     let before: number | undefined;
     do {
@@ -166,7 +169,7 @@ export async function runRedriveCli(argv: string[], deps: RedriveDeps): Promise<
         ...(before === undefined ? {} : { before }),
         limit: 500,
       });
-      for (const e of page.events) if (e.workflow_id) workflowIds.add(e.workflow_id);
+      for (const e of page.events) if (e.workflow_id && (!named || named.has(e.workflow_id))) workflowIds.add(e.workflow_id);
       before = page.next;
     } while (before !== undefined);
   }
