@@ -16,7 +16,13 @@ import { idsOf } from '../src/eventlog/entry';
 import { sinceOf, EventQueryError } from '../src/eventlog/search';
 import type { Intake } from '../src/intake';
 import { createIntake } from '../src/intake/direct';
-import { createQuarantineService, outcomeOf, QuarantineConflictError, ReplayRejectedError, type QuarantineService } from '../src/receiver/quarantine';
+import {
+  createQuarantineService,
+  outcomeOf,
+  QuarantineConflictError,
+  ReplayRejectedError,
+  type QuarantineService,
+} from '../src/receiver/quarantine';
 import { openQuarantineStore } from '../src/spool/quarantine';
 import { createTemporalClient } from '../src/temporal/client';
 import { findFailedRuns, redrivable, runAgain } from '../src/temporal/failed-runs';
@@ -92,7 +98,7 @@ export async function runRedriveCli(argv: string[], deps: RedriveDeps): Promise<
   const goAhead = async (count: number, what: string): Promise<boolean> => {
     if (count <= CONFIRM_ABOVE || values.yes) return true;
     if (deps.confirm) return deps.confirm(`${what} ${count} events? [y/N] `);
-    out(`${count} events would be ${what.toLowerCase()}ed: more than ${CONFIRM_ABOVE}, so add --yes to go ahead (or --dry-run to look first).`);
+    out(`${what} ${count} events? That is more than ${CONFIRM_ABOVE}: add --yes to go ahead (or --dry-run to look first).`);
     return false;
   };
 
@@ -241,7 +247,13 @@ if (require.main === module) {
       const bodies = await openQuarantineStore(config.spool.url, { scope: `${config.temporal.namespace}/${config.temporal.taskQueue}` });
       closers.push(() => bodies.close());
       const db = await database();
-      return createQuarantineService({ client, intake, sources: config.sources, bodies, eventLog: (entry) => appendEventLog(db.db, [entry]) });
+      return createQuarantineService({
+        client,
+        intake,
+        sources: config.sources,
+        bodies,
+        eventLog: (entry) => appendEventLog(db.db, [entry]),
+      });
     },
     async failed() {
       return { client, intake, db: (await database()).db };

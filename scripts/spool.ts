@@ -32,7 +32,11 @@ export interface SpoolCliDeps {
 }
 
 export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' }, reason: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { limit: { type: 'string' }, reason: { type: 'string' } },
+  });
   // Workflow IDs carry senders' identifiers, and errors may quote them (src/terminal.ts).
   const out = (line: string) => deps.out(forTerminal(line));
   const cell = (text: string) => forTerminal(text, { singleLine: true });

@@ -125,7 +125,11 @@ describe.each(testDatabases())('the event log on $name', ({ url }) => {
       });
       sent.push(res.body.workflowId as string);
     }
-    const paid = await sendSigned(receiver.url, 'payments', { ...SAMPLES['payment.succeeded'], payment_id: `PMT-${unique()}`, order_id: orderA });
+    const paid = await sendSigned(receiver.url, 'payments', {
+      ...SAMPLES['payment.succeeded'],
+      payment_id: `PMT-${unique()}`,
+      order_id: orderA,
+    });
     expect(paid.status).toBe(202);
 
     const ofA = await rowsOf({ orderId: orderA, limit: 50 });
@@ -231,7 +235,12 @@ describe('the event log writer', () => {
       const old = { ...row(1), receivedAt: new Date(Date.now() - 40 * 86_400_000).toISOString() };
       await appendEventLog(receiverSide.db, [old, row(2)]);
       const env = { client: undefined as never };
-      const recorder = createRunStatusRecorder({ db: receiverSide.db, client: env.client, logger: silentLogger, retentionMs: 30 * 86_400_000 });
+      const recorder = createRunStatusRecorder({
+        db: receiverSide.db,
+        client: env.client,
+        logger: silentLogger,
+        retentionMs: 30 * 86_400_000,
+      });
       expect(await recorder.prune()).toBe(1);
       expect((await findEvents(receiverSide.db, { limit: 10 })).events.map((e) => e.order_id)).toEqual(['ORD-2']);
     } finally {

@@ -100,7 +100,12 @@ describe('bulk redrive', () => {
         await client().workflow.getHandle(id).result();
         expect(await runsOf(client(), id)).toBe(1);
       }
-      const replayed = await t.agent.db.selectFrom('event_log').selectAll().where('source', '=', source).where('via', '=', 'redrive').execute();
+      const replayed = await t.agent.db
+        .selectFrom('event_log')
+        .selectAll()
+        .where('source', '=', source)
+        .where('via', '=', 'redrive')
+        .execute();
       expect(replayed).toHaveLength(50);
       expect(replayed[0]!.reason).toMatch(/^replayed from quarantine:.* by dana$/);
 
@@ -114,135 +119,158 @@ describe('bulk redrive', () => {
     }
   });
 
-  it('runs failed and timed-out runs again through startOnce: no second refund, and a second redrive does nothing', { timeout: 240_000 }, async () => {
-    const sandbox = t.agent.sandbox.sandbox;
-    // 1. An order status whose run failed for real (the CRM refused), then the CRM fixed.
-    const customerId = `CUST-R${unique()}`;
-    const orderFailed = `ORD-F${unique()}`;
-    sandbox.addFault({ system: 'crm', method: 'GET', path: `/customers/${customerId}`, kind: 'status', status: 403 });
-    const sent = await sendSigned(t.receiver.url, 'oms', { ...SAMPLES['order.status_updated'], order_id: orderFailed, customer_id: customerId });
-    const failedId = sent.body.workflowId as string;
-    await expect(client().workflow.getHandle(failedId).result()).rejects.toBeInstanceOf(WorkflowFailedError);
-    // The event log knows this order's events (the receiver's writer, as in production).
-    await appendEventLog(t.agent.db, [
-      { receivedAt: new Date().toISOString(), via: 'webhook', source: 'oms', provider: 'hookline', outcome: 'accepted', workflowId: failedId, orderId: orderFailed },
-    ]);
-
-    // 2. A return whose run timed out after its refund was made: the payment partner took the
-    //    refund and never answered, until the run's time limit ended it.
-    const orderId = `ORD-${unique()}`;
-    const returnId = `RET-${unique()}`;
-    const returnWf = returnWorkflowId(returnId);
-    const deliver = async (source: string, body: object) => (await sendSigned(t.receiver.url, source, body)).body.workflowId as string;
-    await deliveredPaidOrder(deliver, client(), orderId);
-    const envelope = <T extends 'return.initiated' | 'return.received'>(type: T, ts: string): EnvelopeOf<T> =>
-      ({
-        source: type === 'return.initiated' ? 'oms' : 'carrier',
-        identity: `${returnId}:${type}`,
-        identityFrom: 'natural-key',
-        receivedAt: new Date().toISOString(),
-        event: { ...SAMPLES[type], return_id: returnId, order_id: orderId, timestamp: ts },
-      }) as EnvelopeOf<T>;
-    sandbox.addFault({ system: 'payments', method: 'POST', path: '/refunds', kind: 'hang', phase: 'after' });
-    const events: ReturnEnvelope[] = [envelope('return.initiated', day(5)), envelope('return.received', day(9))];
-    await client().workflow.start<ProcessReturnWorkflow>('processReturnWorkflow', {
-      workflowId: returnWf,
-      taskQueue: t.agent.taskQueue,
-      args: [returnId, events],
-      workflowExecutionTimeout: '25s',
-    });
-    await expect.poll(() => sandbox.state.refunds.length, { timeout: 25_000, interval: 250 }).toBe(1);
-    await expect
-      .poll(async () => (await client().workflow.getHandle(returnWf).describe()).status.name, { timeout: 60_000, interval: 500 })
-      .toBe('TIMED_OUT');
-    sandbox.clearFaults();
-
-    const intake = createIntake({ client: client(), taskQueue: t.agent.taskQueue, startTimeoutMs: 10_000, quarantineKeepForMs: 60_000 });
-    const { run, out } = cli({ failed: async () => ({ client: client(), intake, db: t.agent.db }) });
-    await expect
-      .poll(
-        async () => {
-          out.length = 0;
-          await run(['failed', '--workflow', failedId, '--workflow', returnWf, '--dry-run']);
-          return out[0];
+  it(
+    'runs failed and timed-out runs again through startOnce: no second refund, and a second redrive does nothing',
+    { timeout: 240_000 },
+    async () => {
+      const sandbox = t.agent.sandbox.sandbox;
+      // 1. An order status whose run failed for real (the CRM refused), then the CRM fixed.
+      const customerId = `CUST-R${unique()}`;
+      const orderFailed = `ORD-F${unique()}`;
+      sandbox.addFault({ system: 'crm', method: 'GET', path: `/customers/${customerId}`, kind: 'status', status: 403 });
+      const sent = await sendSigned(t.receiver.url, 'oms', {
+        ...SAMPLES['order.status_updated'],
+        order_id: orderFailed,
+        customer_id: customerId,
+      });
+      const failedId = sent.body.workflowId as string;
+      await expect(client().workflow.getHandle(failedId).result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      // The event log knows this order's events (the receiver's writer, as in production).
+      await appendEventLog(t.agent.db, [
+        {
+          receivedAt: new Date().toISOString(),
+          via: 'webhook',
+          source: 'oms',
+          provider: 'hookline',
+          outcome: 'accepted',
+          workflowId: failedId,
+          orderId: orderFailed,
         },
-        { timeout: 20_000, interval: 500 },
-      )
-      .toBe('Dry run: would run again 2 event(s); 0 skipped.');
-    // The event log's order filter finds the failed order's run alone.
-    out.length = 0;
-    await run(['failed', '--order', orderFailed, '--dry-run']);
-    expect(out).toEqual(['Dry run: would run again 1 event(s); 0 skipped.', expect.stringContaining(failedId)]);
+      ]);
 
-    out.length = 0;
-    expect(await run(['failed', '--workflow', failedId, '--workflow', returnWf])).toBe(0);
-    expect(out.pop()).toBe('Ran again 2 of 2 event(s); 0 already run again or completed meanwhile, 0 closed by a person, 0 error(s); 0 skipped.');
-    expect(await client().workflow.getHandle(failedId).result()).toEqual({ applied: true, notified: 'order-shipped' });
-    expect(await client().workflow.getHandle(returnWf).result()).toMatchObject({ status: 'refunded' });
-    // The refund was made once: the new run's call carried the same idempotency key.
-    expect(sandbox.state.refunds).toHaveLength(1);
-    expect(await runsOf(client(), returnWf)).toBe(2);
+      // 2. A return whose run timed out after its refund was made: the payment partner took the
+      //    refund and never answered, until the run's time limit ended it.
+      const orderId = `ORD-${unique()}`;
+      const returnId = `RET-${unique()}`;
+      const returnWf = returnWorkflowId(returnId);
+      const deliver = async (source: string, body: object) => (await sendSigned(t.receiver.url, source, body)).body.workflowId as string;
+      await deliveredPaidOrder(deliver, client(), orderId);
+      const envelope = <T extends 'return.initiated' | 'return.received'>(type: T, ts: string): EnvelopeOf<T> =>
+        ({
+          source: type === 'return.initiated' ? 'oms' : 'carrier',
+          identity: `${returnId}:${type}`,
+          identityFrom: 'natural-key',
+          receivedAt: new Date().toISOString(),
+          event: { ...SAMPLES[type], return_id: returnId, order_id: orderId, timestamp: ts },
+        }) as EnvelopeOf<T>;
+      sandbox.addFault({ system: 'payments', method: 'POST', path: '/refunds', kind: 'hang', phase: 'after' });
+      const events: ReturnEnvelope[] = [envelope('return.initiated', day(5)), envelope('return.received', day(9))];
+      await client().workflow.start<ProcessReturnWorkflow>('processReturnWorkflow', {
+        workflowId: returnWf,
+        taskQueue: t.agent.taskQueue,
+        args: [returnId, events],
+        workflowExecutionTimeout: '25s',
+      });
+      await expect.poll(() => sandbox.state.refunds.length, { timeout: 25_000, interval: 250 }).toBe(1);
+      await expect
+        .poll(async () => (await client().workflow.getHandle(returnWf).describe()).status.name, { timeout: 60_000, interval: 500 })
+        .toBe('TIMED_OUT');
+      sandbox.clearFaults();
 
-    out.length = 0;
-    expect(await run(['failed', '--workflow', failedId, '--workflow', returnWf])).toBe(0);
-    expect(out[0]).toBe('Nothing to run again: 0 event(s); 0 skipped.');
-    expect(await runsOf(client(), failedId)).toBe(2);
-    expect(sandbox.state.refunds).toHaveLength(1);
-  });
-
-  it('a spool row that stalls the drain, once parked, no longer blocks it; it stays listed; discard drops it', { timeout: 60_000 }, async () => {
-    const store = await openSpool(`sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-park-')), 'spool.db')}`, {
-      scope: `default/${t.agent.taskQueue}`,
-      limits: { maxEvents: 10, maxBytes: 1_000_000 },
-    });
-    try {
-      // Spooled by an older version, for an event type no route knows any more: its start can never be made.
-      const poison = {
-        source: 'oms',
-        identity: `gone-${unique()}`,
-        identityFrom: 'natural-key',
-        receivedAt: new Date().toISOString(),
-        event: { event_type: 'order.teleported', order_id: 'ORD-X' },
-      } as unknown as EventEnvelope;
-      const good: EventEnvelope = {
-        source: 'oms',
-        identity: `ORD-${unique()}:shipped`,
-        identityFrom: 'natural-key',
-        receivedAt: new Date().toISOString(),
-        event: { ...SAMPLES['order.status_updated'], order_id: `ORD-${unique()}` },
-      };
-      const goodId = `oms:order.status_updated:${good.identity}`;
-      expect(await store.add(`oms:order.teleported:${poison.identity}`, { kind: 'event', envelope: poison })).toBe(true);
-      expect(await store.add(goodId, { kind: 'event', envelope: good })).toBe(true);
-      const intake = createIntake({ client: client(), taskQueue: t.agent.taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 });
-      // One start at a time, oldest first: the order the drain tries rows in, made deterministic.
-      const drainer = () => createDrainer({ spool: store, intake, logger: silentLogger, policy: { concurrency: 1 } });
-      const out: string[] = [];
-      const logged: string[] = [];
-      const logger = { ...silentLogger, info: (msg: string) => logged.push(msg), warn: (msg: string) => logged.push(msg) };
-      const spool = (argv: string[]) => runSpoolCli(argv, { open: async () => ({ spool: store, drainer }), out: (l) => out.push(l), logger });
-
-      const stalled = await drainer().pass();
-      expect(stalled.started).toBe(0);
-      expect((await store.stats()).depth).toBe(2);
-
-      const [poisonRow] = await store.list(1);
-      expect(await spool(['park', String(poisonRow!.seq)])).toBe(2);
-      expect(await spool(['park', String(poisonRow!.seq), '--reason', 'event type removed in v2'])).toBe(0);
-      expect(logged).toContain('spool row parked');
-      expect(await spool(['drain'])).toBe(0);
-      expect(out.pop()).toBe('Started 1 event(s); the spool is empty.');
-      await client().workflow.getHandle(goodId).result();
-      expect(await store.stats()).toMatchObject({ depth: 0, parked: 1 });
+      const intake = createIntake({ client: client(), taskQueue: t.agent.taskQueue, startTimeoutMs: 10_000, quarantineKeepForMs: 60_000 });
+      const { run, out } = cli({ failed: async () => ({ client: client(), intake, db: t.agent.db }) });
+      await expect
+        .poll(
+          async () => {
+            out.length = 0;
+            await run(['failed', '--workflow', failedId, '--workflow', returnWf, '--dry-run']);
+            return out[0];
+          },
+          { timeout: 20_000, interval: 500 },
+        )
+        .toBe('Dry run: would run again 2 event(s); 0 skipped.');
+      // The event log's order filter finds the failed order's run alone.
       out.length = 0;
-      await spool(['list']);
-      expect(out[1]).toContain('[parked: event type removed in v2]');
+      await run(['failed', '--order', orderFailed, '--dry-run']);
+      expect(out).toEqual(['Dry run: would run again 1 event(s); 0 skipped.', expect.stringContaining(failedId)]);
 
-      expect(await spool(['discard', String(poisonRow!.seq), '--reason', 'test traffic'])).toBe(0);
-      expect(logged).toContain('spool row discarded');
-      expect(await store.stats()).toMatchObject({ depth: 0, parked: 0, bytes: 0 });
-    } finally {
-      await store.close();
-    }
-  });
+      out.length = 0;
+      expect(await run(['failed', '--workflow', failedId, '--workflow', returnWf])).toBe(0);
+      expect(out.pop()).toBe(
+        'Ran again 2 of 2 event(s); 0 already run again or completed meanwhile, 0 closed by a person, 0 error(s); 0 skipped.',
+      );
+      expect(await client().workflow.getHandle(failedId).result()).toEqual({ applied: true, notified: 'order-shipped' });
+      expect(await client().workflow.getHandle(returnWf).result()).toMatchObject({ status: 'refunded' });
+      // The refund was made once: the new run's call carried the same idempotency key.
+      expect(sandbox.state.refunds).toHaveLength(1);
+      expect(await runsOf(client(), returnWf)).toBe(2);
+
+      out.length = 0;
+      expect(await run(['failed', '--workflow', failedId, '--workflow', returnWf])).toBe(0);
+      expect(out[0]).toBe('Nothing to run again: 0 event(s); 0 skipped.');
+      expect(await runsOf(client(), failedId)).toBe(2);
+      expect(sandbox.state.refunds).toHaveLength(1);
+    },
+  );
+
+  it(
+    'a spool row that stalls the drain, once parked, no longer blocks it; it stays listed; discard drops it',
+    { timeout: 60_000 },
+    async () => {
+      const store = await openSpool(`sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-park-')), 'spool.db')}`, {
+        scope: `default/${t.agent.taskQueue}`,
+        limits: { maxEvents: 10, maxBytes: 1_000_000 },
+      });
+      try {
+        // Spooled by an older version, for an event type no route knows any more: its start can never be made.
+        const poison = {
+          source: 'oms',
+          identity: `gone-${unique()}`,
+          identityFrom: 'natural-key',
+          receivedAt: new Date().toISOString(),
+          event: { event_type: 'order.teleported', order_id: 'ORD-X' },
+        } as unknown as EventEnvelope;
+        const good: EventEnvelope = {
+          source: 'oms',
+          identity: `ORD-${unique()}:shipped`,
+          identityFrom: 'natural-key',
+          receivedAt: new Date().toISOString(),
+          event: { ...SAMPLES['order.status_updated'], order_id: `ORD-${unique()}` },
+        };
+        const goodId = `oms:order.status_updated:${good.identity}`;
+        expect(await store.add(`oms:order.teleported:${poison.identity}`, { kind: 'event', envelope: poison })).toBe(true);
+        expect(await store.add(goodId, { kind: 'event', envelope: good })).toBe(true);
+        const intake = createIntake({ client: client(), taskQueue: t.agent.taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 });
+        // One start at a time, oldest first: the order the drain tries rows in, made deterministic.
+        const drainer = () => createDrainer({ spool: store, intake, logger: silentLogger, policy: { concurrency: 1 } });
+        const out: string[] = [];
+        const logged: string[] = [];
+        const logger = { ...silentLogger, info: (msg: string) => logged.push(msg), warn: (msg: string) => logged.push(msg) };
+        const spool = (argv: string[]) =>
+          runSpoolCli(argv, { open: async () => ({ spool: store, drainer }), out: (l) => out.push(l), logger });
+
+        const stalled = await drainer().pass();
+        expect(stalled.started).toBe(0);
+        expect((await store.stats()).depth).toBe(2);
+
+        const [poisonRow] = await store.list(1);
+        expect(await spool(['park', String(poisonRow!.seq)])).toBe(2);
+        expect(await spool(['park', String(poisonRow!.seq), '--reason', 'event type removed in v2'])).toBe(0);
+        expect(logged).toContain('spool row parked');
+        expect(await spool(['drain'])).toBe(0);
+        expect(out.pop()).toBe('Started 1 event(s); the spool is empty.');
+        await client().workflow.getHandle(goodId).result();
+        expect(await store.stats()).toMatchObject({ depth: 0, parked: 1 });
+        out.length = 0;
+        await spool(['list']);
+        expect(out[1]).toContain('[parked: event type removed in v2]');
+
+        expect(await spool(['discard', String(poisonRow!.seq), '--reason', 'test traffic'])).toBe(0);
+        expect(logged).toContain('spool row discarded');
+        expect(await store.stats()).toMatchObject({ depth: 0, parked: 0, bytes: 0 });
+      } finally {
+        await store.close();
+      }
+    },
+  );
 });

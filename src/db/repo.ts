@@ -712,26 +712,24 @@ const EVENT_LOG_ROWS_PER_STATEMENT = 60;
 /** Appends `rows` in one transaction (a batch from the receiver's queue: all or nothing). */
 export async function appendEventLog(db: Db, rows: readonly EventLogInput[]): Promise<void> {
   if (rows.length === 0) return;
-  const values = rows.map(
-    (r): Omit<EventLogTable, 'id'> => ({
-      received_at: r.receivedAt,
-      via: r.via,
-      source: r.source,
-      provider: r.provider,
-      event_type: r.eventType ?? null,
-      identity: r.identity ?? null,
-      workflow_id: r.workflowId ?? null,
-      delivery_ref: r.deliveryRef ?? null,
-      outcome: r.outcome,
-      reason: r.reason ?? null,
-      order_id: r.orderId ?? null,
-      customer_id: r.customerId ?? null,
-      test_mode: r.testMode === undefined ? null : r.testMode ? 1 : 0,
-      run_status: null,
-      run_closed_at: null,
-      checked_at: null,
-    }),
-  );
+  const values = rows.map((r): Omit<EventLogTable, 'id'> => ({
+    received_at: r.receivedAt,
+    via: r.via,
+    source: r.source,
+    provider: r.provider,
+    event_type: r.eventType ?? null,
+    identity: r.identity ?? null,
+    workflow_id: r.workflowId ?? null,
+    delivery_ref: r.deliveryRef ?? null,
+    outcome: r.outcome,
+    reason: r.reason ?? null,
+    order_id: r.orderId ?? null,
+    customer_id: r.customerId ?? null,
+    test_mode: r.testMode === undefined ? null : r.testMode ? 1 : 0,
+    run_status: null,
+    run_closed_at: null,
+    checked_at: null,
+  }));
   await inTransaction(db, async (tx) => {
     for (let i = 0; i < values.length; i += EVENT_LOG_ROWS_PER_STATEMENT) {
       await tx
@@ -772,7 +770,12 @@ export async function findEvents(db: Db, f: EventLogFilter): Promise<{ events: E
   if (f.workflowId !== undefined) q = q.where('workflow_id', '=', f.workflowId);
   if (f.since !== undefined) q = q.where('received_at', '>=', f.since);
   if (f.before !== undefined) q = q.where('id', '<', f.before);
-  const rows = (await q.orderBy('id', 'desc').limit(f.limit + 1).execute()).map((r) => ({ ...r, id: Number(r.id) }));
+  const rows = (
+    await q
+      .orderBy('id', 'desc')
+      .limit(f.limit + 1)
+      .execute()
+  ).map((r) => ({ ...r, id: Number(r.id) }));
   const events = rows.slice(0, f.limit);
   return rows.length > f.limit ? { events, next: events[events.length - 1]!.id } : { events };
 }

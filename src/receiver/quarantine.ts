@@ -158,7 +158,8 @@ export function createQuarantineService(deps: {
     async replay(id, { by, body, via = 'replay' }) {
       const { event } = await open(id);
       const judged = await classified(id, event, body);
-      if (judged.kind === 'quarantine') throw new ReplayRejectedError(`Still not processable: ${judged.event.reason}`, judged.event.problems);
+      if (judged.kind === 'quarantine')
+        throw new ReplayRejectedError(`Still not processable: ${judged.event.reason}`, judged.event.problems);
       const { envelope } = judged;
       const result = await deps.intake.accept(envelope);
       await client.workflow.getHandle(id).signal(quarantineResolvedSignal, { outcome: 'replayed', workflowId: result.workflowId, by });

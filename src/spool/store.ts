@@ -472,7 +472,12 @@ async function createStore(database: ReceiverDatabase<SpoolSchema>, options: { s
 
     async discard(seq) {
       return db.transaction().execute(async (tx) => {
-        const row = await tx.deleteFrom('hookline_spool').where('scope', '=', scope).where('seq', '=', seq).returningAll().executeTakeFirst();
+        const row = await tx
+          .deleteFrom('hookline_spool')
+          .where('scope', '=', scope)
+          .where('seq', '=', seq)
+          .returningAll()
+          .executeTakeFirst();
         if (row === undefined) return undefined;
         await tx
           .updateTable('hookline_spool_totals')
