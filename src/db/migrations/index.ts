@@ -3,6 +3,7 @@ import { operators } from './0002_operators.js';
 import { orderStatusOwner } from './0003_order_status_owner.js';
 import { inquiryModel } from './0004_inquiry_model.js';
 import { completedEffects } from './0005_completed_effects.js';
+import { eventLog } from './0006_event_log.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -17,4 +18,5 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0003_order_status_owner': orderStatusOwner,
   '0004_inquiry_model': inquiryModel,
   '0005_completed_effects': completedEffects,
+  '0006_event_log': eventLog,
 };
