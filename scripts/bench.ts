@@ -105,6 +105,7 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --e2e N                   events in the end-to-end phase (default 600; 0 skips it), --e2e-concurrency N (8)
   --storm N                 events in the duplicate storm, each sent 5 times (default 200; 0 skips it)
   --soak N                  only a memory test: N events through the receiver (e.g. 100000)
+  --event-log               only the event log's cost: intake accepted/s with and without it, same run, rounds alternating
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -978,6 +979,8 @@ async function main(): Promise<number> {
   // Imported only here: bench-cluster.ts reads its own flags (seconds, not durations) when loaded, and would
   // refuse the standard run's `--max-duration 15s` or `--e2e 0`.
   if (process.argv.includes('--cluster')) return (await import('./bench-cluster.js')).clusterBench();
+  // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts).
+  if (process.argv.includes('--event-log')) return (await import('./bench/event-log.js')).eventLogBench({ rounds: 2, seconds: 15 });
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);

@@ -1,5 +1,5 @@
 /**
- * `npm run spool -- stats | list [--limit N] | drain`
+ * `npm run spool -- stats | list [--limit N] | drain | park <seq> --reason … | unpark <seq> | discard <seq> --reason …`
  *
  * The intake spool holds verified events Temporal did not acknowledge in time; every receiver
  * drains it on its own as soon as Temporal answers. This is the operators' view of it, configured
@@ -12,21 +12,31 @@ import { createIntake } from '../src/intake/direct';
 import { createDrainer, openSpool, type Drainer, type SpoolStore } from '../src/spool';
 import { createTemporalClient } from '../src/temporal/client';
 import { forTerminal } from '../src/terminal';
+import type { Logger } from '../src/log';
 
 const USAGE = `Usage: npm run spool -- <command>
 
   stats              events waiting, their size, the oldest one's age, how many a drainer holds
   list [--limit N]   waiting events, oldest first (default 50)
-  drain              start waiting events now, until the spool is empty or Temporal stops answering`;
+  drain              start waiting events now, until the spool is empty or Temporal stops answering
+  park <seq> --reason "…"      stop draining a row Temporal keeps refusing; it stays listed, with its error
+  unpark <seq>                 let the drain take a parked row again
+  discard <seq> --reason "…"   drop a row on purpose (the reason is logged); its event is then never started`;
 
 export interface SpoolCliDeps {
   /** Opened only for a command that needs it: help and typos touch no database. */
   open(): Promise<{ spool: SpoolStore; drainer: () => Drainer }>;
   out: (line: string) => void;
+  /** Where park and discard are recorded (a JSON log line each). */
+  logger?: Logger;
 }
 
 export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { limit: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { limit: { type: 'string' }, reason: { type: 'string' } },
+  });
   // Workflow IDs carry senders' identifiers, and errors may quote them (src/terminal.ts).
   const out = (line: string) => deps.out(forTerminal(line));
   const cell = (text: string) => forTerminal(text, { singleLine: true });
@@ -37,6 +47,7 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
       out(`Spooled:   ${s.depth} event(s), ${s.bytes} bytes`);
       out(`Oldest:    ${s.depth === 0 ? '-' : `${(s.oldestAgeMs / 1000).toFixed(1)} s ago`}`);
       out(`Claimed:   ${s.claimed} (being started by a drainer now)`);
+      out(`Parked:    ${s.parked} (kept, not drained: npm run spool -- list)`);
       return 0;
     }
     case 'list': {
@@ -49,11 +60,12 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
       const rows = await spool.list(limit);
       if (rows.length === 0) out('The spool is empty.');
       else {
-        out(`${'SPOOLED AT'.padEnd(24)} ${'TRIES'.padEnd(5)} ${'WORKFLOW ID'.padEnd(70)} LAST ERROR`);
+        out(`${'SEQ'.padEnd(8)} ${'SPOOLED AT'.padEnd(24)} ${'TRIES'.padEnd(5)} ${'WORKFLOW ID'.padEnd(70)} LAST ERROR`);
         for (const r of rows)
           out(
-            `${new Date(r.spooledAt).toISOString().padEnd(24)} ${String(r.attempts).padEnd(5)} ` +
-              `${cell(r.workflowId).padEnd(70)} ${cell(r.lastError ?? '')}`,
+            `${String(r.seq).padEnd(8)} ${new Date(r.spooledAt).toISOString().padEnd(24)} ${String(r.attempts).padEnd(5)} ` +
+              `${cell(r.workflowId).padEnd(70)} ${r.parkedAt === null ? '' : `[parked: ${cell(r.parkReason ?? '')}] `}` +
+              cell(r.lastError ?? ''),
           );
       }
       return 0;
@@ -82,6 +94,34 @@ export async function runSpoolCli(argv: string[], deps: SpoolCliDeps): Promise<n
           return 1;
         }
       }
+    }
+    case 'park':
+    case 'unpark':
+    case 'discard': {
+      const command = positionals[0];
+      const seq = Number(positionals[1]);
+      if (!Number.isInteger(seq) || seq <= 0) {
+        out(`${command} needs the row's SEQ (see \`list\`).\n\n${USAGE}`);
+        return 2;
+      }
+      const reason = values.reason?.trim();
+      if (command !== 'unpark' && !reason) {
+        out(`${command} needs --reason "…": it is logged with the row.\n\n${USAGE}`);
+        return 2;
+      }
+      const { spool } = await deps.open();
+      const row =
+        command === 'park' ? await spool.park(seq, reason!) : command === 'unpark' ? await spool.unpark(seq) : await spool.discard(seq);
+      if (!row) {
+        out(`No spooled row ${seq} (drained meanwhile, or discarded).`);
+        return 1;
+      }
+      const fields = { seq, workflowId: row.workflowId, source: row.source, eventType: row.eventType, lastError: row.lastError, reason };
+      if (command === 'discard') deps.logger?.warn('spool row discarded', fields);
+      else deps.logger?.info(command === 'park' ? 'spool row parked' : 'spool row unparked', fields);
+      const verb = command === 'park' ? 'Parked' : command === 'unpark' ? 'Unparked' : 'Discarded';
+      out(`${verb} ${seq}: ${cell(row.workflowId)}${command === 'discard' ? ' (its event will not be started)' : ''}`);
+      return 0;
     }
     case undefined:
     case 'help':
@@ -118,7 +158,9 @@ if (require.main === module) {
     };
     return { spool, drainer: () => createDrainer({ spool, intake, logger, policy: { leaseMs: config.spool.leaseMs } }) };
   };
-  runSpoolCli(process.argv.slice(2), { open, out: (line) => process.stdout.write(`${line}\n`) })
+  // Park and discard leave a line in the operators' log (stderr, JSON), apart from what is printed.
+  const audit = createLogger({ level: 'info', bindings: { service: 'spool-cli' }, write: (line) => process.stderr.write(`${line}\n`) });
+  runSpoolCli(process.argv.slice(2), { open, out: (line) => process.stdout.write(`${line}\n`), logger: audit })
     .then((code) => (process.exitCode = code))
     .catch((err: unknown) => {
       process.stderr.write(`spool: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,13 +1,15 @@
 /**
  * Runs before `npm test` (npm's `pretest`): makes sure the things the suite needs from outside
  * npm are on this machine — the Temporal CLI (for the real dev server), the Temporal server and
- * its sql tool (for test/cluster.test.ts; built once, about 5 minutes) and Chromium (for the
+ * its sql tool (for test/cluster.test.ts; built once, about 5 minutes), promtool (for the alert
+ * rules' tests; built once, 10–25 minutes) and Chromium (for the
  * inbox's browser test) — and says plainly what is missing if it cannot provide them.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describeCli, findTemporalCli } from './temporal-cli';
 import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
+import { findPromtool } from './promtool';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -42,6 +44,10 @@ async function main(): Promise<void> {
   const ui = await findTemporalUi();
   if (!ui.path) throw new Error(`the Temporal UI is needed for test/cluster.test.ts: ${ui.reason}`);
   process.stderr.write(`[pretest] Temporal UI: ${ui.path}\n`);
+  // test/monitoring.test.ts unit-tests the alert rules with it.
+  const promtool = await findPromtool();
+  if (!promtool.path) throw new Error(`promtool is needed for test/monitoring.test.ts: ${promtool.reason}`);
+  process.stderr.write(`[pretest] promtool: ${promtool.path} (${promtool.source})\n`);
   ensureChromium();
   process.stderr.write(`[pretest] Chromium: ${CHROMIUM_PATH}\n`);
 }

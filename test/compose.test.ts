@@ -50,12 +50,25 @@ const SEARCH_ATTRIBUTES = {
   CustomerId: 'Keyword',
 } as const;
 
-const SERVICES = ['postgresql', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'worker', 'receiver'] as const;
+const SERVICES = [
+  'postgresql',
+  'temporal-schema',
+  'temporal',
+  'temporal-setup',
+  'temporal-ui',
+  'worker',
+  'receiver',
+  // Monitoring (test/monitoring.test.ts checks their files).
+  'prometheus',
+  'grafana',
+] as const;
 /** Published ports (host = container). Temporal's frontend and the UI have no auth here: loopback only. */
 const PORTS = {
   receiver: { port: 3000, loopbackOnly: false },
   temporal: { port: 7233, loopbackOnly: true },
   'temporal-ui': { port: 8080, loopbackOnly: true },
+  prometheus: { port: 9090, loopbackOnly: true },
+  grafana: { port: 3300, loopbackOnly: true },
 } as const;
 /** What each app service runs; the Dockerfile's default CMD is the receiver's. */
 const ENTRYPOINTS = { worker: 'dist/src/worker/main.js', receiver: 'dist/src/receiver/main.js' } as const;
@@ -322,7 +335,8 @@ describe('docker-compose.yml', () => {
     const strings = (value: unknown): string[] =>
       typeof value === 'string' ? [value] : value && typeof value === 'object' ? Object.values(value).flatMap(strings) : [];
     const requiredInFile = strings(compose).flatMap((value) => [...value.matchAll(/\$\{([A-Za-z0-9_]+):\?/g)].map((m) => m[1]));
-    expect(requiredInFile.sort()).toEqual([...RECEIVER_REQUIRED, ...WORKER_REQUIRED].sort());
+    // Grafana's admin password too: a dashboard of every delivery is not left on admin/admin.
+    expect(requiredInFile.sort()).toEqual([...RECEIVER_REQUIRED, ...WORKER_REQUIRED, 'GRAFANA_ADMIN_PASSWORD'].sort());
   });
 
   it('gives the worker and the receiver an environment their own config loaders accept', () => {

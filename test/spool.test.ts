@@ -84,7 +84,7 @@ describe('spool configuration', () => {
 });
 
 describe('readiness with a spool', () => {
-  const stats = (depth: number) => ({ depth, bytes: depth * 100, oldestAgeMs: depth ? 1_500 : 0, claimed: 0 });
+  const stats = (depth: number) => ({ depth, bytes: depth * 100, oldestAgeMs: depth ? 1_500 : 0, claimed: 0, parked: 0 });
 
   it('is ready with an empty spool and Temporal reachable', () => {
     expect(readiness(true, stats(0))).toMatchObject({ ready: true, body: { status: 'ready' } });

@@ -19,6 +19,9 @@ export interface AgentMessage {
  * undefined when delivered. A cancellation is the caller's, and propagates.
  */
 export async function tellAgents(notice: AgentNotice, message: AgentMessage): Promise<string | undefined> {
+  // Every notice, told or not: `unclaimed` and `reminder` are escalations past their SLA, which the
+  // alert rules watch (deploy/prometheus/alerts.yml). A metric, not a command: histories are unchanged.
+  metricMeter.createCounter('hookline_agents_channel_notices', 'messages', 'Notices for the agents’ channel, by kind').add(1, { notice });
   try {
     await notifications.notifyAgents(message);
     return undefined;

@@ -54,6 +54,10 @@ const ReceiverEnv = z.object({
   RECEIVER_REQUEST_TIMEOUT: duration(`${DEFAULT_REQUEST_TIMEOUT_MS}`),
   TEMPORAL_START_TIMEOUT: duration('5s'),
   QUARANTINE_KEEP_FOR: duration('30d'),
+  // The event log (src/eventlog/): written in batches off the request path into DATABASE_URL.
+  EVENT_LOG: flag(true),
+  // Where the inbox's Events view links each run (`<url>/namespaces/<ns>/workflows/<id>`).
+  TEMPORAL_UI_URL: z.url({ message: 'expected the Temporal UI base URL, e.g. http://localhost:8233' }).default('http://localhost:8233'),
 });
 
 export interface ReceiverConfig {
@@ -82,6 +86,10 @@ export interface ReceiverConfig {
   /** The durable fallback when Temporal does not acknowledge a start (src/spool/). */
   spool: SpoolConfig;
   temporal: TemporalConfig;
+  /** EVENT_LOG: whether deliveries are recorded in the knowledge base's event log. */
+  eventLog: boolean;
+  /** TEMPORAL_UI_URL, without a trailing slash. */
+  temporalUiUrl: string;
 }
 
 export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
@@ -121,5 +129,7 @@ export function loadReceiverConfig(env: Env = process.env): ReceiverConfig {
     sources,
     spool: loadSpoolConfig(env, sources.keys()),
     temporal: loadTemporalConfig(env),
+    eventLog: e.EVENT_LOG,
+    temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
   };
 }

@@ -69,6 +69,8 @@ const WorkerEnv = z
     // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
     // it runs compiled and that file exists, else it bundles workflows/ at start.
     WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
+    // How long the event log keeps its rows, whatever Temporal's retention (the worker prunes it).
+    EVENT_LOG_RETENTION: duration('30d'),
   })
   .superRefine((e, ctx) => {
     // A base URL without a model would send every inquiry to the fallback: say so at start instead.
@@ -119,6 +121,8 @@ export interface WorkerConfig {
   /** The language model (LLM_*); undefined: the agent decides by its rules and answers from templates. */
   model?: ModelConfig;
   temporal: TemporalConfig;
+  /** EVENT_LOG_RETENTION (ms): event log rows older than this are pruned. */
+  eventLogRetentionMs: number;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -165,5 +169,6 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
         }
       : {}),
     temporal: loadTemporalConfig(env),
+    eventLogRetentionMs: e.EVENT_LOG_RETENTION,
   };
 }

@@ -35,12 +35,15 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
  *
  * - `sqlite:<path>`: creates the parent directory, turns on WAL and a busy timeout so the
  *   worker, the CLI and tests can share one file. `sqlite::memory:` for a private in-memory db.
+ *   `busyTimeoutMs` 0 makes a write that finds the file locked fail at once instead of waiting
+ *   with the event loop held (better-sqlite3 waits synchronously): the receiver's event log does
+ *   that, and tries again later.
  * - `postgres://…` or `postgresql://…`: a `pg.Pool`, checked with one round trip so a bad
  *   URL fails here rather than on the first query.
  */
-export async function openDatabase(url: string): Promise<Database> {
+export async function openDatabase(url: string, options: { busyTimeoutMs?: number } = {}): Promise<Database> {
   if (url.startsWith('sqlite:')) {
-    return openSqlite(url.slice('sqlite:'.length));
+    return openSqlite(url.slice('sqlite:'.length), options.busyTimeoutMs);
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     return openPostgres(url);
@@ -50,13 +53,13 @@ export async function openDatabase(url: string): Promise<Database> {
   throw new Error(`Unsupported database URL scheme ${scheme}; expected sqlite:<path>, sqlite::memory: or postgres://user@host/db`);
 }
 
-function openSqlite(path: string): Database {
+function openSqlite(path: string, busyTimeoutMs?: number): Database {
   if (path === '') {
     throw new Error('SQLite database URL has no path; use sqlite:<path> or sqlite::memory:');
   }
   // NORMAL: durable at every checkpoint and safe against corruption in WAL mode; only a power
   // loss can drop the last commits, which webhook redelivery and Temporal retries redo.
-  const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: openSqliteHandle(path, 'NORMAL') }) });
+  const db = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: openSqliteHandle(path, 'NORMAL', busyTimeoutMs) }) });
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
@@ -65,12 +68,16 @@ function openSqlite(path: string): Database {
  * busy timeout so several processes can share the file, WAL, and the given `synchronous` level
  * (the knowledge base's NORMAL; the spool's FULL, since its commit is what a 202 promises).
  */
-export function openSqliteHandle(path: string, synchronous: 'NORMAL' | 'FULL'): BetterSqlite3.Database {
+export function openSqliteHandle(
+  path: string,
+  synchronous: 'NORMAL' | 'FULL',
+  busyTimeoutMs: number = SQLITE_BUSY_TIMEOUT_MS,
+): BetterSqlite3.Database {
   const inMemory = path === ':memory:';
   if (!inMemory) mkdirSync(dirname(resolve(path)), { recursive: true });
-  const sqlite = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  const sqlite = new BetterSqlite3(path, { timeout: busyTimeoutMs });
   try {
-    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     if (!inMemory) {
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma(`synchronous = ${synchronous}`);

@@ -8,6 +8,10 @@ import type {
   Customer,
   DecimalAmount,
   Dispute,
+  EventLogOutcome,
+  EventLogRow,
+  EventLogTable,
+  EventLogVia,
   Inquiry,
   InquiryDecidedBy,
   InquiryDecision,
@@ -20,6 +24,7 @@ import type {
   OrderItem,
   OrderStatus,
   Return,
+  RunStatus,
   Schema,
   TestModeFlag,
 } from './schema.js';
@@ -742,4 +747,146 @@ export async function recordNotificationDelivery(
     )
     .where('id', '=', id)
     .execute();
+}
+
+// ---------------------------------------------------------------------------------------
+// Event log (migration 0006)
+
+/** One delivery as the receiver (or a reconciliation, a redrive) hands it to the log. */
+export interface EventLogInput {
+  receivedAt: IsoTimestamp;
+  via: EventLogVia;
+  source: string;
+  provider: string;
+  eventType?: string | null;
+  identity?: string | null;
+  workflowId?: string | null;
+  deliveryRef?: string | null;
+  outcome: EventLogOutcome;
+  reason?: string | null;
+  orderId?: string | null;
+  customerId?: string | null;
+  testMode?: boolean;
+}
+
+// 14 values a row: 60 rows stay far under every SQLite build's limit on bound parameters.
+const EVENT_LOG_ROWS_PER_STATEMENT = 60;
+
+/** Appends `rows` in one transaction (a batch from the receiver's queue: all or nothing). */
+export async function appendEventLog(db: Db, rows: readonly EventLogInput[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values = rows.map((r): Omit<EventLogTable, 'id'> => ({
+    received_at: r.receivedAt,
+    via: r.via,
+    source: r.source,
+    provider: r.provider,
+    event_type: r.eventType ?? null,
+    identity: r.identity ?? null,
+    workflow_id: r.workflowId ?? null,
+    delivery_ref: r.deliveryRef ?? null,
+    outcome: r.outcome,
+    reason: r.reason ?? null,
+    order_id: r.orderId ?? null,
+    customer_id: r.customerId ?? null,
+    test_mode: r.testMode === undefined ? null : r.testMode ? 1 : 0,
+    run_status: null,
+    run_closed_at: null,
+    checked_at: null,
+  }));
+  await inTransaction(db, async (tx) => {
+    for (let i = 0; i < values.length; i += EVENT_LOG_ROWS_PER_STATEMENT) {
+      await tx
+        .insertInto('event_log')
+        .values(values.slice(i, i + EVENT_LOG_ROWS_PER_STATEMENT))
+        .execute();
+    }
+  });
+}
+
+/** What `npm run events -- find` and `GET /events` filter on; every field narrows. */
+export interface EventLogFilter {
+  orderId?: string;
+  customerId?: string;
+  eventType?: string;
+  source?: string;
+  provider?: string;
+  outcome?: EventLogOutcome;
+  runStatus?: RunStatus;
+  workflowId?: string;
+  /** Received at or after. */
+  since?: IsoTimestamp;
+  /** Rows older than this id (the previous page's `next`), newest first. */
+  before?: number;
+  limit: number;
+}
+
+/** Matching rows, newest first, with the cursor of the next page when there may be one. */
+export async function findEvents(db: Db, f: EventLogFilter): Promise<{ events: EventLogRow[]; next?: number }> {
+  let q = db.selectFrom('event_log').selectAll();
+  if (f.orderId !== undefined) q = q.where('order_id', '=', f.orderId);
+  if (f.customerId !== undefined) q = q.where('customer_id', '=', f.customerId);
+  if (f.eventType !== undefined) q = q.where('event_type', '=', f.eventType);
+  if (f.source !== undefined) q = q.where('source', '=', f.source);
+  if (f.provider !== undefined) q = q.where('provider', '=', f.provider);
+  if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
+  if (f.runStatus !== undefined) q = q.where('run_status', '=', f.runStatus);
+  if (f.workflowId !== undefined) q = q.where('workflow_id', '=', f.workflowId);
+  if (f.since !== undefined) q = q.where('received_at', '>=', f.since);
+  if (f.before !== undefined) q = q.where('id', '<', f.before);
+  const rows = (
+    await q
+      .orderBy('id', 'desc')
+      .limit(f.limit + 1)
+      .execute()
+  ).map((r) => ({ ...r, id: Number(r.id) }));
+  const events = rows.slice(0, f.limit);
+  return rows.length > f.limit ? { events, next: events[events.length - 1]!.id } : { events };
+}
+
+/** Workflows whose log rows do not know yet how their run ended, least recently checked first. */
+export async function workflowsAwaitingStatus(db: Db, o: { checkedBefore: IsoTimestamp; limit: number }): Promise<string[]> {
+  const rows = await db
+    .selectFrom('event_log')
+    .select('workflow_id')
+    .where('workflow_id', 'is not', null)
+    .where('outcome', 'in', ['accepted', 'rerun', 'queued', 'duplicate', 'closed', 'quarantined'])
+    .where((eb) => eb.or([eb('run_status', 'is', null), eb('run_status', '=', 'running')]))
+    .where((eb) => eb.or([eb('checked_at', 'is', null), eb('checked_at', '<', o.checkedBefore)]))
+    .groupBy('workflow_id')
+    .orderBy((eb) => eb.fn.min('checked_at'))
+    .limit(o.limit)
+    .execute();
+  return rows.map((r) => r.workflow_id!);
+}
+
+/** How a workflow's latest run stands; `undefined` status: Temporal knows no run of it (any more). */
+export async function recordRunStatus(
+  db: Db,
+  workflowId: string,
+  r: { status: RunStatus | undefined; closedAt?: IsoTimestamp; checkedAt: IsoTimestamp },
+): Promise<void> {
+  await db
+    .updateTable('event_log')
+    .set({
+      ...(r.status === undefined ? {} : { run_status: r.status, run_closed_at: r.closedAt ?? null }),
+      checked_at: r.checkedAt,
+    })
+    .where('workflow_id', '=', workflowId)
+    // A closed run stays as recorded unless a newer run (a rerun) closes: `running` and unknown rows move.
+    .where((eb) =>
+      r.status === 'running' || r.status === undefined
+        ? eb.or([eb('run_status', 'is', null), eb('run_status', '=', 'running')])
+        : eb.lit(true),
+    )
+    .execute();
+}
+
+/** Deletes up to `limit` rows received before `before`; resolves to how many went. */
+export async function pruneEventLog(db: Db, before: IsoTimestamp, limit: number): Promise<number> {
+  // By id, in bounded batches: one huge delete would hold SQLite's write lock for the whole of it.
+  const result = await db
+    .deleteFrom('event_log')
+    .where('id', 'in', (eb) => eb.selectFrom('event_log').select('id').where('received_at', '<', before).limit(limit))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

@@ -80,6 +80,50 @@ export const RETURN_STATUSES = [
 ] as const;
 export type ReturnRecordStatus = (typeof RETURN_STATUSES)[number];
 
+/**
+ * How the receiver answered a delivery, as the event log records it: the receiver's own words
+ * (its log line's `outcome` and the `hookline_webhook_requests_total` label), plus `ignored` (a
+ * verified delivery of a type hookline does not handle) and `refused` (a problem answer: why is
+ * in `reason`).
+ */
+export const EVENT_LOG_OUTCOMES = ['accepted', 'rerun', 'queued', 'duplicate', 'closed', 'quarantined', 'ignored', 'refused'] as const;
+export type EventLogOutcome = (typeof EVENT_LOG_OUTCOMES)[number];
+
+/** How the event reached the intake: a sender's delivery, a reconciliation pass, a bulk redrive or a quarantine replay. */
+export const EVENT_LOG_VIAS = ['webhook', 'reconcile', 'redrive', 'replay'] as const;
+export type EventLogVia = (typeof EVENT_LOG_VIAS)[number];
+
+/** How the event's run ended, as Temporal's visibility says (`running` until it closes). */
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'timed-out', 'cancelled', 'terminated', 'continued-as-new'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** One row per delivery (migration 0006): IDs and outcomes only, never a body. */
+export interface EventLogTable {
+  id: Generated<number>;
+  received_at: IsoTimestamp;
+  via: EventLogVia;
+  source: string;
+  /** Whose payload format the source speaks (`hookline`, `shopify`, `stripe`, …). */
+  provider: string;
+  event_type: string | null;
+  /** The event's identity (the workflow ID's tail); null when the delivery was refused before it was known. */
+  identity: string | null;
+  workflow_id: string | null;
+  /** The unsigned delivery-id header, for support tickets. */
+  delivery_ref: string | null;
+  outcome: EventLogOutcome;
+  /** Why: the quarantine reason, the problem a refusal answered (`invalid-signature: bad-signature`), the ignored type. */
+  reason: string | null;
+  order_id: string | null;
+  customer_id: string | null;
+  /** 1 for a provider's test-mode event, 0 for a live one, null when the provider does not say. */
+  test_mode: number | null;
+  run_status: RunStatus | null;
+  run_closed_at: IsoTimestamp | null;
+  /** When the status recorder last asked Temporal about this row's run. */
+  checked_at: IsoTimestamp | null;
+}
+
 export interface CustomersTable {
   id: string;
   name: string;
@@ -105,7 +149,7 @@ export interface OrdersTable {
   paid_at: IsoTimestamp | null;
   total_amount: DecimalAmount | null;
   currency: string | null;
-  /** Written first by a provider's test event (migration 0006): a test event never changes a live order. */
+  /** Written first by a provider's test event (migration 0007): a test event never changes a live order. */
   test_mode: Generated<TestModeFlag>;
   updated_at: IsoTimestamp;
 }
@@ -116,12 +160,12 @@ export interface OrderItemsTable {
   quantity: number;
 }
 
-/** 1 for a row a provider's test event wrote (Stripe `livemode: false`), else 0 (migration 0006). */
+/** 1 for a row a provider's test event wrote (Stripe `livemode: false`), else 0 (migration 0007). */
 export type TestModeFlag = 0 | 1;
 
 export interface PaymentsTable {
   id: string;
-  /** Null when the gateway did not say which order (migration 0006). */
+  /** Null when the gateway did not say which order (migration 0007). */
   order_id: string | null;
   status: PaymentStatus;
   amount: DecimalAmount;
@@ -132,7 +176,7 @@ export interface PaymentsTable {
   updated_at: IsoTimestamp;
 }
 
-/** A chargeback: the customer's bank disputes a payment (migration 0006). */
+/** A chargeback: the customer's bank disputes a payment (migration 0007). */
 export interface DisputesTable {
   id: string;
   payment_id: string;
@@ -195,7 +239,7 @@ export interface NotificationsTable {
   error: string | null;
   created_at: IsoTimestamp;
   sent_at: IsoTimestamp | null;
-  /** A test event's message (migration 0006): kept in the outbox, never sent. */
+  /** A test event's message (migration 0007): kept in the outbox, never sent. */
   test_mode: Generated<TestModeFlag>;
 }
 
@@ -250,6 +294,7 @@ export interface Schema {
   completed_effects: CompletedEffectsTable;
   operators: OperatorsTable;
   operator_sessions: OperatorSessionsTable;
+  event_log: EventLogTable;
 }
 
 export type Customer = Selectable<CustomersTable>;
@@ -261,3 +306,4 @@ export type Return = Selectable<ReturnsTable>;
 export type Inquiry = Selectable<InquiriesTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
 export type Operator = Selectable<OperatorsTable>;
+export type EventLogRow = Selectable<EventLogTable>;

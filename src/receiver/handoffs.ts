@@ -20,6 +20,7 @@ import { CredentialThrottle } from './auth-throttle';
 import { bearerToken } from './bearer';
 import type { AuthFailureReason, AuthVia, ReceiverMetrics } from './metrics';
 import { HttpProblem, isClientHttpError, problem, sendProblem, type Problem } from './problem';
+import { mountEvents, type EventsRouteOptions } from './events';
 
 export interface HandoffRouterOptions {
   service: HandoffService;
@@ -37,6 +38,8 @@ export interface HandoffRouterOptions {
   throttle?: CredentialThrottle;
   /** Where refused credentials are counted (`hookline_operator_auth_failures_total`). */
   metrics?: Pick<ReceiverMetrics, 'observeAuthFailure'>;
+  /** The event log's search for leads (`GET /events`, `/inbox/events`); unset, neither is served. */
+  events?: EventsRouteOptions;
 }
 
 /**
@@ -299,7 +302,20 @@ export function handoffRouter(options: HandoffRouterOptions): Router {
     ({ outcome }) => ({ outcome }),
   );
 
-  router.use(['/handoffs', '/inbox', '/operators'], (err: unknown, req: Request, res: Response, next: NextFunction) => {
+  if (options.events) {
+    mountEvents(router, {
+      ...options.events,
+      requireOperator,
+      sessionActor: async (req) => {
+        const session = sessionOf(req);
+        return session ? operators.session(session) : undefined;
+      },
+      page: (res, status, which, values) =>
+        sendPage(res, status, pages[which], Object.fromEntries(Object.entries(values).map(([k, v]) => [k, htmlEscape(v)]))),
+    });
+  }
+
+  router.use(['/handoffs', '/inbox', '/operators', '/events'], (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const { p, headers } = toProblem(err);
     if (p.status >= 500)
@@ -350,6 +366,7 @@ function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
 interface Pages {
   inbox: string;
   login: string;
+  events: string;
 }
 
 /**
@@ -359,7 +376,11 @@ interface Pages {
 function loadPages(): Pages {
   const dir = join(__dirname, 'inbox');
   try {
-    return { inbox: readFileSync(join(dir, 'inbox.html'), 'utf8'), login: readFileSync(join(dir, 'login.html'), 'utf8') };
+    return {
+      inbox: readFileSync(join(dir, 'inbox.html'), 'utf8'),
+      login: readFileSync(join(dir, 'login.html'), 'utf8'),
+      events: readFileSync(join(dir, 'events.html'), 'utf8'),
+    };
   } catch (err) {
     throw new Error(
       `the inbox page assets are missing from ${dir} (copy src/receiver/inbox/ next to the compiled handoffs.js): ` +

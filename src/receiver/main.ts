@@ -9,7 +9,8 @@ import { handoffRouter } from './handoffs';
 import { createIntake } from '../intake/direct';
 import { createReceiverMetrics } from './metrics';
 import { createReceiverServer } from './server';
-import { migrateToLatest, openDatabase } from '../db';
+import { appendEventLog, migrateToLatest, openDatabase } from '../db';
+import { createEventLogWriter } from '../eventlog/writer';
 import { createOperatorDirectory } from '../operators/directory';
 import { startSpool } from '../spool';
 import { DEFAULT_QUARANTINE_LIMITS } from '../spool/config';
@@ -31,6 +32,12 @@ async function main(): Promise<void> {
     quarantineKeepForMs: config.quarantineKeepForMs,
   });
   const metrics = createReceiverMetrics({ sources: config.sources.keys(), processMetrics: true });
+  // The event log's own handle: on SQLite a write that finds the file locked (the worker writing)
+  // fails at once and is retried later, rather than waiting with every request held (src/eventlog/).
+  const eventLogDatabase = config.eventLog ? await openDatabase(config.databaseUrl, { busyTimeoutMs: 0 }) : undefined;
+  const eventLog = eventLogDatabase
+    ? createEventLogWriter({ write: (rows) => appendEventLog(eventLogDatabase.db, rows), logger, registry: metrics.registry })
+    : undefined;
   // No spooling source, no spool: every event then needs Temporal's acknowledgement, as before.
   const spool =
     config.spool.sources.size > 0
@@ -64,6 +71,7 @@ async function main(): Promise<void> {
     isTemporalReachable: () => isReachable(client),
     metrics,
     metricsToken: config.metricsToken,
+    eventLog,
     extraRouters: [
       handoffRouter({
         service: createHandoffService(client),
@@ -72,6 +80,7 @@ async function main(): Promise<void> {
         sessionTtlMs: config.operatorSessionTtlMs,
         plainHttp: config.plainHttp,
         metrics,
+        events: { db: database.db, temporalUiUrl: config.temporalUiUrl, namespace: config.temporal.namespace },
       }),
     ],
   });
@@ -105,6 +114,9 @@ async function main(): Promise<void> {
       void (spool?.close() ?? Promise.resolve())
         .catch(() => undefined)
         .then(() => quarantined.close())
+        .catch(() => undefined)
+        .then(() => eventLog?.close())
+        .then(() => eventLogDatabase?.close())
         .catch(() => undefined)
         .then(() => database.close())
         .finally(() => process.exit(0));

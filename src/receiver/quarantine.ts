@@ -5,7 +5,11 @@ import type { Intake, IntakeResult } from '../intake';
 import { sha256Of, type QuarantineStore } from '../spool/quarantine';
 import { quarantineResolvedSignal, quarantineStateQuery, type QuarantineState } from '../../workflows/contracts/quarantine';
 import { HooklineEventType, HooklineSource } from '../../workflows/contracts/search-attributes';
-import { classifyVerified } from './classify';
+import { classifyVerified, type Classified } from './classify';
+import type { EventLogInput } from '../db/repo';
+import type { EventLogOutcome } from '../db/schema';
+import { idsOf } from '../eventlog/entry';
+import { eventWorkflowId } from '../intake';
 import type { SourceConfig } from './sources';
 
 /**
@@ -37,11 +41,24 @@ export class ReplayRejectedError extends Error {
   }
 }
 
+/** Which quarantined events a bulk redrive takes: every field narrows. */
+export interface QuarantineFilter {
+  source?: string;
+  eventType?: string;
+  /** Quarantined at or after (ISO-8601). */
+  since?: string;
+}
+
+/** What a replay would do now, without doing it: the body passes today's schemas (and would start this workflow), or why not. */
+export type ReplayPreview = { passes: true; workflowId: string } | { passes: false; reason: string };
+
 export interface QuarantineService {
-  list(limit?: number): Promise<QuarantineRow[]>;
+  list(limit?: number, filter?: QuarantineFilter): Promise<QuarantineRow[]>;
+  /** Judges the kept body as `replay` would, and starts nothing. */
+  preview(id: string): Promise<ReplayPreview>;
   /** The workflow's state, with the body read back from where the receiver keeps it (undefined once it is no longer kept). */
   show(id: string): Promise<QuarantineState>;
-  replay(id: string, options: { by: string; body?: string }): Promise<IntakeResult>;
+  replay(id: string, options: { by: string; body?: string; via?: 'replay' | 'redrive' }): Promise<IntakeResult>;
   discard(id: string, options: { by: string; note?: string }): Promise<QuarantineState>;
 }
 
@@ -53,6 +70,8 @@ export function createQuarantineService(deps: {
   sources: ReadonlyMap<string, SourceConfig>;
   /** Where the receiver keeps quarantined bodies (its spool database, SPOOL_URL). */
   bodies: Pick<QuarantineStore, 'read' | 'forget'>;
+  /** The event log: each replay is a row (the event's own workflow, who replayed it). */
+  eventLog?: (entry: EventLogInput) => Promise<void>;
 }): QuarantineService {
   const { client, bodies } = deps;
 
@@ -85,10 +104,37 @@ export function createQuarantineService(deps: {
     return current;
   }
 
+  /** The kept body judged by today's schemas, as a fresh delivery of it would be. */
+  async function classified(id: string, event: QuarantinedEvent, body?: string) {
+    const source = deps.sources.get(event.source);
+    if (!source) throw new QuarantineConflictError(`Source ${event.source} is no longer configured`);
+    const raw = body ?? (await bodyOf(id, event));
+    if (raw === undefined) throw new QuarantineConflictError(`The body of ${id} is no longer kept: replay it with a body of your own`);
+    return classifyVerified({
+      source,
+      rawBody: Buffer.from(raw, 'utf8'),
+      // Read by the provider it came with (events kept before providers existed were hookline's
+      // format), with the unsigned headers that chose its schema (a Shopify topic).
+      provider: event.provider ?? 'hookline',
+      headers: event.headers ?? {},
+      // An event kept before signedId existed carries its webhook-id as deliveryId; only that
+      // scheme's id was ever signed, so only it may carry over.
+      signedId: event.signedId ?? (source.scheme === 'standard-webhooks' ? event.deliveryId : undefined),
+      deliveryRef: event.deliveryRef,
+      receivedAt: new Date().toISOString(),
+    });
+  }
+
   return {
-    async list(limit = 100) {
+    async list(limit = 100, filter = {}) {
       const rows: QuarantineRow[] = [];
-      for await (const wf of client.workflow.list({ query: QUARANTINE_QUERY })) {
+      const query = [
+        QUARANTINE_QUERY,
+        ...(filter.source === undefined ? [] : [`HooklineSource = ${visibilityString(filter.source)}`]),
+        ...(filter.eventType === undefined ? [] : [`HooklineEventType = ${visibilityString(filter.eventType)}`]),
+        ...(filter.since === undefined ? [] : [`StartTime >= ${visibilityString(filter.since)}`]),
+      ].join(' AND ');
+      for await (const wf of client.workflow.list({ query })) {
         rows.push({
           id: wf.workflowId,
           source: wf.typedSearchAttributes.get(HooklineSource),
@@ -105,35 +151,41 @@ export function createQuarantineService(deps: {
       return { ...current, event: { ...current.event, rawBody: await bodyOf(id, current.event) } };
     },
 
-    async replay(id, { by, body }) {
+    async preview(id) {
       const { event } = await open(id);
-      const source = deps.sources.get(event.source);
-      if (!source) throw new QuarantineConflictError(`Source ${event.source} is no longer configured`);
-      const raw = body ?? (await bodyOf(id, event));
-      if (raw === undefined) throw new QuarantineConflictError(`The body of ${id} is no longer kept: replay it with a body of your own`);
-      const classified = classifyVerified({
-        source,
-        rawBody: Buffer.from(raw, 'utf8'),
-        // Read by the provider it came with (events kept before providers existed were hookline's
-        // format), with the unsigned headers that chose its schema (a Shopify topic).
-        provider: event.provider ?? 'hookline',
-        headers: event.headers ?? {},
-        // An event kept before signedId existed carries its webhook-id as deliveryId; only that
-        // scheme's id was ever signed, so only it may carry over.
-        signedId: event.signedId ?? (source.scheme === 'standard-webhooks' ? event.deliveryId : undefined),
-        deliveryRef: event.deliveryRef,
-        receivedAt: new Date().toISOString(),
-      });
-      if (classified.kind === 'quarantine')
-        throw new ReplayRejectedError(`Still not processable: ${classified.event.reason}`, classified.event.problems);
-      if (classified.kind === 'ignored')
-        throw new ReplayRejectedError(
-          `Nothing to replay: hookline does not act on ${classified.provider} ${classified.type} (${classified.why})`,
-          [],
-        );
-      const result = await deps.intake.accept(classified.envelope);
+      const judged = await classified(id, event);
+      if (judged.kind === 'ignored') return { passes: false, reason: ignoredReason(judged) };
+      return judged.kind === 'event'
+        ? { passes: true, workflowId: eventWorkflowId(judged.envelope) }
+        : { passes: false, reason: judged.event.reason };
+    },
+
+    async replay(id, { by, body, via = 'replay' }) {
+      const { event } = await open(id);
+      const judged = await classified(id, event, body);
+      if (judged.kind === 'quarantine')
+        throw new ReplayRejectedError(`Still not processable: ${judged.event.reason}`, judged.event.problems);
+      if (judged.kind === 'ignored') throw new ReplayRejectedError(ignoredReason(judged), []);
+      const { envelope } = judged;
+      const result = await deps.intake.accept(envelope);
       await client.workflow.getHandle(id).signal(quarantineResolvedSignal, { outcome: 'replayed', workflowId: result.workflowId, by });
       await release(event);
+      // After the replay took: a log that cannot be written must not undo or repeat it.
+      await deps
+        .eventLog?.({
+          receivedAt: envelope.receivedAt,
+          via,
+          source: envelope.source,
+          provider: envelope.provider ?? 'hookline',
+          eventType: envelope.event.event_type,
+          identity: envelope.identity,
+          workflowId: result.workflowId,
+          deliveryRef: envelope.deliveryRef,
+          outcome: outcomeOf(result),
+          reason: `replayed from ${id} by ${by}`,
+          ...idsOf(envelope.event),
+        })
+        .catch(() => undefined);
       return result;
     },
 
@@ -144,4 +196,22 @@ export function createQuarantineService(deps: {
       return state(id);
     },
   };
+}
+
+/** A value inside a visibility query, quoted (its own quotes and backslashes escaped). */
+export function visibilityString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The event log's word for what an intake did (src/receiver/acknowledgement.ts has the same words). */
+export function outcomeOf(result: IntakeResult): EventLogOutcome {
+  if (result.queued) return 'queued';
+  if (result.closed) return 'closed';
+  if (result.duplicate) return 'duplicate';
+  return result.rerun ? 'rerun' : 'accepted';
+}
+
+/** Why a kept body that now reads as a type hookline does not act on is not replayed. */
+function ignoredReason(judged: Extract<Classified, { kind: 'ignored' }>): string {
+  return `Nothing to replay: hookline does not act on ${judged.provider} ${judged.type} (${judged.why})`;
 }

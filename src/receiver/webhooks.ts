@@ -1,11 +1,13 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { Logger } from '../log';
+import type { EventLogWriter } from '../eventlog/writer';
+import { idsOf, type DeliveryFacts } from '../eventlog/entry';
 import type { Acknowledgement, IntakeOutcome } from './acknowledgement';
 import { classifyVerified, type QuarantineCode } from './classify';
 import { providerOf } from '../providers';
 import { ignoredTypeLabel } from '../providers/read';
-import { HttpProblem, isClientHttpError, problem, sendProblem } from './problem';
-import { TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
+import { HttpProblem, isClientHttpError, problem, problemName, sendProblem } from './problem';
+import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
 import type { ReceiverMetrics } from './metrics';
 import { QuarantineRefusal, QuarantineRefusedError } from '../spool/quarantine';
 import { SpoolRefusedError } from '../spool/store';
@@ -26,6 +28,8 @@ export interface WebhookRouteOptions {
   metrics?: ReceiverMetrics;
   /** Per sender address, for every name that is not a configured source together. Default {@link DEFAULT_UNKNOWN_SOURCE_RATE_LIMIT}. */
   unknownSourceRateLimit?: RateLimit;
+  /** Where each delivery to a configured source is recorded, once, off the request path (src/eventlog/). */
+  eventLog?: Pick<EventLogWriter, 'record'>;
 }
 
 /** 60 per minute: a misconfigured sender still sees its 404s; probing for source names is slowed down. */
@@ -51,6 +55,8 @@ interface Outcome {
   body: Acknowledgement;
   log: Record<string, unknown> & { outcome: IntakeOutcome };
   quarantine?: QuarantineCode;
+  /** For the event log: why, when the outcome has a reason (a quarantine's). */
+  reason?: string;
 }
 
 const JSON_TYPES = /^application\/([a-z0-9.+-]*\+)?json$/i;
@@ -91,6 +97,12 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
         new HttpProblem(problem('unknown-source', `No webhook source named ${JSON.stringify(shownSourceName(name))} is configured.`)),
       );
     }
+    res.locals.delivery = {
+      receivedAt: now().toISOString(),
+      via: 'webhook',
+      source: source.name,
+      provider: source.provider,
+    } satisfies DeliveryFacts;
     if (source.allowlist && !source.allowlist.contains(ip)) {
       return next(new HttpProblem(problem('forbidden-address', `Deliveries for ${source.name} are not accepted from ${ip}.`)));
     }
@@ -127,8 +139,9 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     async (req: Request, res: Response, next: (err?: unknown) => void) => {
       const source = res.locals.source as SourceConfig;
       try {
-        const outcome = await handle(source, req);
+        const outcome = await handle(source, req, res.locals.delivery as DeliveryFacts);
         res.status(outcome.status).json(outcome.body);
+        options.eventLog?.record({ ...(res.locals.delivery as DeliveryFacts), outcome: outcome.log.outcome, reason: outcome.reason });
         const latencyMs = elapsedMs(res.locals.started as bigint);
         metrics.observeAnswer({
           source: source.name,
@@ -143,7 +156,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     },
   );
 
-  async function handle(source: SourceConfig, req: Request): Promise<Outcome> {
+  async function handle(source: SourceConfig, req: Request, delivery: DeliveryFacts): Promise<Outcome> {
     const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let verified;
     try {
@@ -164,18 +177,29 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     const { signedId, deliveryRef } = verified;
     const classified = classifyVerified({ source, rawBody, headers: req.headers, signedId, deliveryRef, receivedAt: now().toISOString() });
     const ref = deliveryRef === undefined ? {} : { deliveryRef: deliveryRef.slice(0, 100) };
+    Object.assign(delivery, ref);
     if (classified.kind === 'ignored') {
       // Nothing to keep and nothing started: a 2xx at once, so the provider does not retry it.
       const label = ignoredTypeLabel(providerOf(classified.provider), classified.type);
       metrics.observeIgnored({ provider: classified.provider, type: label });
+      Object.assign(delivery, { eventType: classified.type } satisfies Partial<DeliveryFacts>);
       return {
         status: 200,
         body: { accepted: true, ignored: true, type: classified.type },
         log: { outcome: 'ignored', provider: classified.provider, type: label, why: classified.why, ...ref },
+        reason: classified.why,
       };
     }
     if (classified.kind === 'event') {
       const { envelope } = classified;
+      Object.assign(delivery, {
+        eventType: envelope.event.event_type,
+        identity: envelope.identity,
+        workflowId: eventWorkflowId(envelope),
+        ...idsOf(envelope.event),
+        // hookline's own format says nothing about test mode: left unknown in the log.
+        ...(envelope.provider === 'hookline' ? {} : { testMode: envelope.testMode === true }),
+      } satisfies Partial<DeliveryFacts>);
       const result = await options.intake.accept(envelope);
       return answer(result, {
         eventType: envelope.event.event_type,
@@ -186,6 +210,13 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       });
     }
     const kept = classified.event;
+    Object.assign(delivery, {
+      eventType: kept.eventType ?? null,
+      identity: kept.identity,
+      workflowId: quarantineWorkflowId(kept.source, kept.identity),
+      // A kept body that still names its order or customer is found by them too (rare: parsed again).
+      ...idsOf(parsedOrUndefined(rawBody)),
+    } satisfies Partial<DeliveryFacts>);
     const result = await options.intake.quarantine(kept);
     const outcome = answer(result, { eventType: kept.eventType ?? null, quarantined: true, reason: kept.reason, ...ref });
     Object.assign(outcome.body, { quarantined: true, reason: kept.reason, problems: kept.problems } satisfies Partial<Acknowledgement>);
@@ -194,6 +225,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       if (result.queued) outcome.log.queued = true;
       outcome.log.outcome = 'quarantined';
       outcome.quarantine = classified.code;
+      outcome.reason = kept.reason;
     }
     return outcome;
   }
@@ -272,6 +304,18 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     const started = res.locals.started as bigint | undefined;
     const latencyMs = started ? elapsedMs(started) : undefined;
     metrics.observeRefusal({ source, problem: p, seconds: latencyMs === undefined ? undefined : latencyMs / 1000 });
+    // A refusal of a configured source's delivery is a row too; a rate-limited one is not: those come
+    // in floods, and the limit exists so that they cost nothing (the metrics count them).
+    const delivery = res.locals.delivery as DeliveryFacts | undefined;
+    if (delivery && problemName(p) !== 'rate-limited') {
+      const name = problemName(p);
+      options.eventLog?.record({
+        ...delivery,
+        ...(workflowId ? { workflowId } : {}),
+        outcome: 'refused',
+        reason: typeof p.reason === 'string' ? `${name}: ${p.reason}` : name,
+      });
+    }
     options.logger.info('webhook', {
       source,
       ...(workflowId ? { workflowId } : {}),
@@ -291,6 +335,14 @@ function intakeOutcome(result: IntakeResult): IntakeOutcome {
   if (result.closed) return 'closed';
   if (result.duplicate) return 'duplicate';
   return result.rerun ? 'rerun' : 'accepted';
+}
+
+function parsedOrUndefined(rawBody: Buffer): unknown {
+  try {
+    return JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 function elapsedMs(started: bigint): number {

@@ -105,6 +105,15 @@ function registerSpoolGauges(registry: Registry, stats: () => Promise<SpoolStats
     },
   });
   new Gauge({
+    name: 'hookline_spool_parked',
+    help: 'Spooled events an operator parked (npm run spool -- park): kept, never drained, not in hookline_spool_depth.',
+    registers: [registry],
+    async collect() {
+      const s = await read();
+      this.set(s ? s.parked : 0);
+    },
+  });
+  new Gauge({
     name: 'hookline_spool_bytes',
     help: 'Bytes of spooled events (SPOOL_MAX_BYTES bounds it).',
     registers: [registry],

@@ -26,6 +26,9 @@ export interface SpoolEntry {
   claimedUntil: number;
   lastError: string | null;
   bytes: number;
+  /** Set while an operator has parked the row (`npm run spool -- park`): no drainer takes it. */
+  parkedAt: number | null;
+  parkReason: string | null;
 }
 
 export interface SpooledRow extends SpoolEntry {
@@ -38,6 +41,8 @@ export interface SpoolStats {
   /** Milliseconds since the oldest row was spooled; 0 when empty. */
   oldestAgeMs: number;
   claimed: number;
+  /** Rows parked by an operator: kept and counted against the bounds, but not in `depth` and never drained. */
+  parked: number;
 }
 
 /** Why the spool would not take an event; the receiver then answers 503 as without a spool. */
@@ -80,6 +85,12 @@ export interface SpoolStore {
   remove(seqs: number[]): Promise<number>;
   stats(): Promise<SpoolStats>;
   list(limit: number): Promise<SpoolEntry[]>;
+  /** Stops the drain from taking the row, keeping it (and its error) in sight; undefined when there is no such row. */
+  park(seq: number, reason: string): Promise<SpoolEntry | undefined>;
+  /** Lets the drain take a parked row again. */
+  unpark(seq: number): Promise<SpoolEntry | undefined>;
+  /** Deletes the row on purpose (the caller logs why); resolves to what it was. */
+  discard(seq: number): Promise<SpoolEntry | undefined>;
   close(): Promise<void>;
 }
 
@@ -98,6 +109,8 @@ interface SpoolTable {
   claimed_by: string | null;
   claimed_until: Generated<number>;
   last_error: string | null;
+  parked_at: number | null;
+  park_reason: string | null;
 }
 
 /**
@@ -231,6 +244,17 @@ async function createTable(db: Kysely<SpoolSchema>, dialect: 'sqlite' | 'postgre
     await sql`create index if not exists hookline_spool_claim on hookline_spool (scope, claimed_until, seq)`.execute(tx);
     await totals.execute(tx);
     await firstTotals.execute(tx);
+    // Parking came later: a table made before it gets the columns.
+    if (dialect === 'postgres') {
+      await sql`alter table hookline_spool add column if not exists parked_at bigint`.execute(tx);
+      await sql`alter table hookline_spool add column if not exists park_reason text`.execute(tx);
+    } else {
+      const columns = await sql<{ name: string }>`select name from pragma_table_info('hookline_spool')`.execute(tx);
+      if (!columns.rows.some((c) => c.name === 'parked_at')) {
+        await sql`alter table hookline_spool add column parked_at integer`.execute(tx);
+        await sql`alter table hookline_spool add column park_reason text`.execute(tx);
+      }
+    }
   });
 }
 
@@ -251,6 +275,8 @@ function entryOf(row: Omit<Row, 'payload' | 'scope' | 'kind'>): SpoolEntry {
     claimedUntil: Number(row.claimed_until),
     lastError: row.last_error,
     bytes: Number(row.bytes),
+    parkedAt: row.parked_at === null ? null : Number(row.parked_at),
+    parkReason: row.park_reason,
   };
 }
 
@@ -335,6 +361,7 @@ async function createStore(database: ReceiverDatabase<SpoolSchema>, options: { s
         .select('seq')
         .where('scope', '=', scope)
         .where('claimed_until', '<=', now)
+        .where('parked_at', 'is', null)
         .orderBy('seq')
         .limit(limit);
       // Concurrent drainers skip each other's locked rows instead of queueing behind them; SQLite
@@ -380,15 +407,17 @@ async function createStore(database: ReceiverDatabase<SpoolSchema>, options: { s
       const row = await db
         .selectFrom('hookline_spool')
         .select((eb) => [
-          eb.fn.countAll<number | string>().as('depth'),
+          eb.fn.sum<number | string>(sql`case when parked_at is null then 1 else 0 end`).as('depth'),
           eb.fn.coalesce(eb.fn.sum<number | string>('bytes'), sql<number>`0`).as('bytes'),
-          eb.fn.min<number | string | null>('spooled_at').as('oldest'),
+          eb.fn.min<number | string | null>(sql`case when parked_at is null then spooled_at end`).as('oldest'),
           eb.fn.sum<number | string>(sql`case when claimed_until > ${now} then 1 else 0 end`).as('claimed'),
+          eb.fn.sum<number | string>(sql`case when parked_at is null then 0 else 1 end`).as('parked'),
         ])
         .where('scope', '=', scope)
         .executeTakeFirstOrThrow();
       return {
-        depth: Number(row.depth),
+        depth: Number(row.depth ?? 0),
+        parked: Number(row.parked ?? 0),
         bytes: Number(row.bytes),
         oldestAgeMs: row.oldest === null ? 0 : Math.max(0, now - Number(row.oldest)),
         claimed: Number(row.claimed ?? 0),
@@ -409,12 +438,54 @@ async function createStore(database: ReceiverDatabase<SpoolSchema>, options: { s
           'claimed_by',
           'claimed_until',
           'last_error',
+          'parked_at',
+          'park_reason',
         ])
         .where('scope', '=', scope)
         .orderBy('seq')
         .limit(limit)
         .execute();
       return rows.map(entryOf);
+    },
+
+    async park(seq, reason) {
+      const row = await db
+        .updateTable('hookline_spool')
+        .set({ parked_at: Date.now(), park_reason: reason.slice(0, 500), claimed_by: null, claimed_until: 0 })
+        .where('scope', '=', scope)
+        .where('seq', '=', seq)
+        .returningAll()
+        .executeTakeFirst();
+      return row && entryOf(row);
+    },
+
+    async unpark(seq) {
+      const row = await db
+        .updateTable('hookline_spool')
+        .set({ parked_at: null, park_reason: null, claimed_by: null, claimed_until: 0 })
+        .where('scope', '=', scope)
+        .where('seq', '=', seq)
+        .returningAll()
+        .executeTakeFirst();
+      return row && entryOf(row);
+    },
+
+    async discard(seq) {
+      return db.transaction().execute(async (tx) => {
+        const row = await tx
+          .deleteFrom('hookline_spool')
+          .where('scope', '=', scope)
+          .where('seq', '=', seq)
+          .returningAll()
+          .executeTakeFirst();
+        if (row === undefined) return undefined;
+        await tx
+          .updateTable('hookline_spool_totals')
+          .set({ events: sql`events - 1`, bytes: sql`bytes - ${Number(row.bytes)}` })
+          .where('id', '=', 1)
+          .execute();
+        return entryOf(row);
+      });
     },
 
     close: () => database.close(),

@@ -6,6 +6,7 @@ import { createLogger } from '../log';
 import { buildActivityDeps } from './deps';
 import { workflowSource } from './bundle';
 import { RETRY_METRIC_BUCKETS, retryMetrics } from './retry-metrics';
+import { createRunStatusRecorder } from '../eventlog/status';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -63,8 +64,12 @@ async function main(): Promise<void> {
     // The endpoint's scheme and host only: a base URL may carry a deployment's path or key.
     model: config.model ? `${config.model.model} at ${new URL(config.model.baseUrl).origin}` : 'none (rules and templates)',
   });
+  // How each logged event's run ended, from Temporal's visibility, and the log's retention.
+  const runStatuses = createRunStatusRecorder({ db: deps.db, client, logger, retentionMs: config.eventLogRetentionMs });
+  runStatuses.start();
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.
   await worker.run();
+  await runStatuses.stop();
   await close();
   await connection.close();
   logger.info('worker stopped');

@@ -27,6 +27,8 @@ import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from
 import { DEFAULT_QUARANTINE_LIMITS, loadQuarantineLimits } from '../../src/spool/config';
 import { createQuarantineKeeper, openQuarantineStore, registerQuarantineGauges, type QuarantineStore } from '../../src/spool/quarantine';
 import type { Kysely } from 'kysely';
+import type { EventLogWriter } from '../../src/eventlog/writer';
+import type { EventsRouteOptions } from '../../src/receiver/events';
 
 let runtimeInstalled = false;
 
@@ -206,6 +208,9 @@ export async function startReceiver(options: {
   quarantineEnv?: Record<string, string>;
   /** What /readyz asks; answers true when unset. */
   isTemporalReachable?: () => Promise<boolean>;
+  /** The event log's writer (src/eventlog/), and with operators, the leads' search over it. */
+  eventLog?: EventLogWriter;
+  events?: EventsRouteOptions;
 }): Promise<Receiver> {
   const sourceEnv = testSecretsEnv();
   const sources = loadSources({ ...sourceEnv, ...options.sourceEnv });
@@ -253,6 +258,7 @@ export async function startReceiver(options: {
     isTemporalReachable: options.isTemporalReachable ?? (async () => true),
     metricsToken: options.metricsToken,
     unknownSourceRateLimit: options.unknownSourceRateLimit,
+    eventLog: options.eventLog,
     extraRouters: options.operators
       ? [
           handoffRouter({
@@ -262,6 +268,7 @@ export async function startReceiver(options: {
             service: createHandoffService(options.env.client),
             operators: options.operators,
             logger,
+            ...(options.events ? { events: options.events } : {}),
           }),
         ]
       : [],

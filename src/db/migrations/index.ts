@@ -3,7 +3,8 @@ import { operators } from './0002_operators.js';
 import { orderStatusOwner } from './0003_order_status_owner.js';
 import { inquiryModel } from './0004_inquiry_model.js';
 import { completedEffects } from './0005_completed_effects.js';
-import { providers } from './0006_providers.js';
+import { eventLog } from './0006_event_log.js';
+import { providers } from './0007_providers.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -18,5 +19,6 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0003_order_status_owner': orderStatusOwner,
   '0004_inquiry_model': inquiryModel,
   '0005_completed_effects': completedEffects,
-  '0006_providers': providers,
+  '0006_event_log': eventLog,
+  '0007_providers': providers,
 };
