@@ -339,6 +339,40 @@ describe('Stripe: its own events run as hookline events', () => {
     expect(await env.client.workflow.getHandle(replayed.workflowId).result()).toEqual({ duplicate: false, notified: 'payment-confirmed' });
   });
 
+  it("a provider's test event keeps its messages in the outbox in every workflow a provider can start (order, shipment)", async () => {
+    const orderId = `ORD-${randomBytes(4).toString('hex')}`;
+    const start = async (type: 'order.status_updated' | 'shipment.delayed', event: object) => {
+      const workflowType = type === 'order.status_updated' ? 'orderStatusWorkflow' : 'shipmentEventWorkflow';
+      const envelope = {
+        source: 'test-provider',
+        identity: `${type}-${orderId}`,
+        identityFrom: 'sender',
+        receivedAt: new Date().toISOString(),
+        provider: 'shopify',
+        testMode: true,
+        event: { ...SAMPLES[type], order_id: orderId, ...event },
+      };
+      const handle = await env.client.workflow.start(workflowType, {
+        taskQueue: agent.taskQueue,
+        workflowId: `test-provider:${type}:${orderId}`,
+        args: [envelope],
+      });
+      return handle.result();
+    };
+    expect(await start('order.status_updated', { new_status: 'shipped' })).toMatchObject({ notified: 'order-shipped' });
+    expect(await start('shipment.delayed', { timestamp: '2023-10-29T08:00:00Z' })).toMatchObject({ notified: 'order-delayed' });
+    const messages = await agent.db
+      .selectFrom('notifications')
+      .select(['channel', 'test_mode', 'status'])
+      .where('idempotency_key', 'like', `test-provider:%:${orderId}:notify`)
+      .execute();
+    expect(messages).toEqual([
+      { channel: 'outbox', test_mode: 1, status: 'sent' },
+      { channel: 'outbox', test_mode: 1, status: 'sent' },
+    ]);
+    expect(smtp.mails.filter((m) => m.raw.includes(orderId))).toEqual([]);
+  });
+
   it('amounts: zero- and three-decimal currencies become their decimal amount exactly', () => {
     expect(stripeAmount(1099, 'usd')).toBe(10.99);
     expect(stripeAmount(500, 'jpy')).toBe(500);
