@@ -2,7 +2,9 @@
 /**
  * The layers, checked by `npm run layers` (part of `npm test`). From the bottom up:
  *
- *   src/events/            event types, schemas, identity, the built-in senders' names: know nothing above them
+ *   src/events/            event types, schemas, identity, money, the built-in senders' and providers' names: know nothing above them
+ *   src/signatures/        the scheme table (verify and sign over raw bytes): knows nothing of ours
+ *   src/providers/         one folder per provider: its payloads' schemas and their mapping to events
  *   workflows/contracts/   each workflow's messages, types, outcomes and search attributes: what clients import
  *   workflows/*.ts         the workflow code (Temporal's sandbox); only the worker loads it, by path
  *   src/intake/            event type → workflow route, the intake interface, the direct start in Temporal
@@ -44,6 +46,22 @@ module.exports = {
       comment: 'Events, schemas and identity know nothing above them: the route to a workflow lives in src/intake/routes.ts.',
       from: { path: '^src/events/' },
       to: { path: '^(src|workflows|activities|scripts)/', pathNot: '^src/events/' },
+    },
+    {
+      name: 'signatures-at-the-bottom',
+      severity: 'error',
+      comment: 'The signature schemes are whole in themselves: the receiver, the providers and the CLIs use them.',
+      from: { path: '^src/signatures/' },
+      to: { path: '^(src|workflows|activities|scripts)/', pathNot: '^src/signatures/' },
+    },
+    {
+      name: 'providers-below-the-receiver',
+      severity: 'error',
+      comment:
+        'A provider reads payloads into events; the receiver, the quarantine replay, the send command (and reconciliation) use ' +
+        'it. It never reaches up into the receiver, the intake or the spool.',
+      from: { path: '^src/providers/' },
+      to: { path: '^(src/(receiver|intake|spool|temporal|worker|handoff|operators)|workflows|activities|scripts)/' },
     },
     {
       name: 'intake-below-receiver-and-spool',

@@ -16,6 +16,7 @@ import type {
   CustomerUpdated,
   LineItem,
   OrderStatusUpdated,
+  PaymentDisputed,
   PaymentFailed,
   PaymentRefunded,
   PaymentSucceeded,
@@ -27,7 +28,7 @@ import { runOwner } from './partner-call';
 
 export interface KnowledgeBaseDeps {
   db: Kysely<Schema>;
-  settings: Pick<AgentSettings, 'refundHandoffThreshold'>;
+  settings: Pick<AgentSettings, 'refundHandoffThreshold' | 'refundHandoffCurrency'>;
 }
 
 function orderFacts(order: Order | undefined): OrderFacts | undefined {
@@ -118,6 +119,8 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       ledgerKey: string;
       owner: string;
       event: PaymentSucceeded | PaymentFailed | PaymentRefunded;
+      /** The envelope's: a provider's test event marks what it writes. */
+      testMode?: boolean;
     }): Promise<boolean> {
       const { event } = input;
       return repo.applyPaymentOnce(db, {
@@ -131,8 +134,32 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
           amount: event.amount,
           currency: event.currency,
           eventAt: event.timestamp,
+          testMode: input.testMode,
         },
       });
+    },
+
+    /**
+     * Records a dispute with the order its payment was for: the event's own, else the one the
+     * knowledge base recorded for that payment (a Stripe dispute names its charge and payment
+     * intent, never the order), else none. Answers the order and its customer, when known.
+     */
+    async recordDispute(input: { event: PaymentDisputed; testMode?: boolean }): Promise<{ orderId?: string; customerId?: string }> {
+      const { event } = input;
+      const orderId = event.order_id ?? (await repo.getPayment(db, event.payment_id))?.orderId;
+      await repo.recordDispute(db, {
+        disputeId: event.dispute_id,
+        paymentId: event.payment_id,
+        orderId,
+        amount: event.amount,
+        currency: event.currency,
+        reason: event.reason,
+        status: event.status,
+        evidenceDueBy: event.evidence_due_by,
+        testMode: input.testMode,
+      });
+      const customerId = event.customer_id ?? (orderId ? ((await repo.getOrder(db, orderId))?.customer_id ?? undefined) : undefined);
+      return { ...(orderId ? { orderId } : {}), ...(customerId ? { customerId } : {}) };
     },
 
     /** The facts an inquiry's assessment needs, read here; the decision is src/agent/policy.ts's. */
@@ -154,6 +181,7 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         // message must not reveal someone else's order, to the reply or to the model.
         order: orderFacts(order?.customer_id === inquiry.customer_id ? order : undefined),
         refundHandoffThreshold: deps.settings.refundHandoffThreshold,
+        refundHandoffCurrency: deps.settings.refundHandoffCurrency,
       });
     },
 

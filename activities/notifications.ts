@@ -39,13 +39,24 @@ export function notifications(deps: NotificationDeps) {
       customerId?: string;
       orderId?: string;
       message: CustomerMessage;
+      /** The event's test mode (its envelope's): the message stays in the outbox, marked, never sent. */
+      testMode?: boolean;
+      /**
+       * The payment a payment message is about, when the event did not name its order: the order the
+       * knowledge base recorded for that payment (a Stripe refund's charge need not carry the order
+       * key its payment intent had) addresses the message instead.
+       */
+      paymentId?: string;
     }): Promise<NotifyResult> {
-      const customerId =
-        input.customerId ?? (input.orderId ? ((await repo.getOrder(db, input.orderId))?.customer_id ?? undefined) : undefined);
+      const orderId = input.orderId ?? (input.paymentId ? (await repo.getPayment(db, input.paymentId))?.orderId : undefined);
+      const customerId = input.customerId ?? (orderId ? ((await repo.getOrder(db, orderId))?.customer_id ?? undefined) : undefined);
       const to = customerId ? await recipient(customerId) : {};
-      const { subject, body } = renderCustomerMessage(input.message, to.name);
+      const payment = ['payment-confirmed', 'payment-failed', 'payment-refunded'].includes(input.message.kind);
+      const message =
+        orderId && payment && !('orderId' in input.message && input.message.orderId) ? { ...input.message, orderId } : input.message;
+      const { subject, body } = renderCustomerMessage(message, to.name);
       return notifier.send(
-        { idempotencyKey: input.idempotencyKey, audience: 'customer', customerId, to: to.email, subject, body },
+        { idempotencyKey: input.idempotencyKey, audience: 'customer', customerId, to: to.email, subject, body, testMode: input.testMode },
         { signal: Context.current().cancellationSignal },
       );
     },

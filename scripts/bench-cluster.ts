@@ -23,7 +23,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { envSuffix } from '../src/config/env';
 import { BUILTIN_SCHEMES } from '../src/receiver/sources';
-import { generateSecret } from '../src/receiver/verify';
+import { generateSecret } from '../src/signatures';
 import { LoadGenerator, type LoadResult } from './bench/load';
 import { httpOk, spawnNode } from './bench/processes';
 import { freeBlock, freePort } from './ports';

@@ -16,7 +16,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SAMPLES } from '../src/events/samples';
 import { WebhookEvent } from '../src/events/schemas';
-import { generateSecret, SCHEMES, signWebhook, verifyWebhook, WebhookVerificationError, type SchemeName } from '../src/receiver/verify';
+import { generateSecret, SCHEMES, signWebhook, verifyWebhook, WebhookVerificationError, type SchemeName } from '../src/signatures';
 import { table } from './bench/report';
 
 const BATCH = 50;

@@ -36,7 +36,7 @@ import { duration, positiveInt } from '../src/config/env';
 import { returnWorkflowId } from '../src/events/identity';
 import { envSuffix } from '../src/config/env';
 import { BUILTIN_SCHEMES } from '../src/receiver/sources';
-import { generateSecret } from '../src/receiver/verify';
+import { generateSecret } from '../src/signatures';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { compareRun, type CompareOptions } from './bench/compare';
 import { delivery, MIXED_TYPES } from './bench/events';

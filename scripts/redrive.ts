@@ -204,7 +204,7 @@ export async function runRedriveCli(argv: string[], deps: RedriveDeps): Promise<
           receivedAt: new Date().toISOString(),
           via: 'redrive',
           source: again.kind === 'event' ? again.envelope.source : (run.source ?? 'return'),
-          provider: 'hookline',
+          provider: again.kind === 'event' ? (again.envelope.provider ?? 'hookline') : 'hookline',
           eventType: again.kind === 'event' ? again.envelope.event.event_type : run.eventType,
           identity: again.kind === 'event' ? again.envelope.identity : run.workflowId,
           workflowId: run.workflowId,

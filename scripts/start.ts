@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { defaultDatabaseUrl } from '../src/config/env';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
+import { enabledProviderSources } from '../src/receiver/sources';
 import { sandboxWorkerEnv } from '../src/sandbox';
 import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
 import { describeCli, devServerArgs, devServerReady, findTemporalCli } from './temporal-cli';
@@ -168,6 +169,10 @@ async function main(): Promise<void> {
   say('');
   say('hookline is running.');
   say(`  Receiver      ${receiverUrl}/webhooks/{oms,crm,payments,carrier}   (health: ${receiverUrl}/readyz)`);
+  // Each provider's own source, enabled by its secret (npm start generates one for each).
+  const providerSources = enabledProviderSources(appEnv);
+  if (providerSources.length > 0)
+    say(`  Providers     ${receiverUrl}/webhooks/{${providerSources.join(',')}}   (see the README's Providers)`);
   say(`  Temporal UI   ${ui}`);
   say(`  Inbox         ${receiverUrl}/inbox   (operator token below)`);
   say(`  Sandbox       ${sandboxUrl}   (stands in for the CRM, carrier, warehouse, inventory and payment APIs)`);
@@ -184,6 +189,7 @@ async function main(): Promise<void> {
   say('Send a first event from another terminal:');
   say('  npm run send -- oms order.status_updated');
   say('  npm run send -- payments payment.succeeded');
+  say('  npm run send -- stripe payment_intent.succeeded');
   say('  npm run send -- crm customer.inquiry.new summary="My order arrived broken, this is unacceptable" --fresh');
   say(`  HOOKLINE_OPERATOR_TOKEN=${secrets.leadToken} npm run handoff -- list`);
   say('');

@@ -10,6 +10,7 @@ import { loadTemporalConfig } from '../src/config/temporal';
 import { loadWorkerConfig } from '../src/config/worker';
 import { devSecretsEnv, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { loadSources } from '../src/receiver/sources';
+import { EVENT_TYPES } from '../src/events/schemas';
 import { sandboxWorkerEnv } from '../src/sandbox';
 
 const systems = sandboxWorkerEnv('http://127.0.0.1:4010');
@@ -154,7 +155,7 @@ describe('configuration', () => {
     expect(github.allowlist?.contains('192.30.253.7')).toBe(true);
     expect(github.allowlist?.contains('2001:db8::1')).toBe(true);
     expect(github.allowlist?.contains('10.0.0.1')).toBe(false);
-    expect(github.eventTypes.size).toBe(12);
+    expect(github.eventTypes.size).toBe(EVENT_TYPES.length);
   });
 });
 
@@ -320,8 +321,10 @@ describe('webhook secrets', () => {
     const env = devSecretsEnv(secrets, {});
     const sources = loadSources(env);
     const configured = [...sources.values()].flatMap((s) => s.secrets);
-    expect(configured).toHaveLength(4);
-    expect(new Set(configured).size).toBe(4);
+    // The seed's four and a source of each provider (enabled by the secret npm start generates for it).
+    expect([...sources.keys()]).toEqual(['oms', 'crm', 'payments', 'carrier', 'shopify', 'stripe', 'easypost']);
+    expect(configured).toHaveLength(7);
+    expect(new Set(configured).size).toBe(7);
   });
 });
 

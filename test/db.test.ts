@@ -36,6 +36,8 @@ const repoRoot = resolve(__dirname, '..');
 const APP_TABLES = [
   'completed_effects',
   'customers',
+  'disputes',
+  'event_log',
   'inquiries',
   'notifications',
   'operator_sessions',
@@ -140,6 +142,8 @@ describe.each(targets)('database on $name', (target) => {
       '0003_order_status_owner',
       '0004_inquiry_model',
       '0005_completed_effects',
+      '0006_event_log',
+      '0007_providers',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
@@ -199,6 +203,8 @@ describe.each(targets)('database on $name', (target) => {
         '0003_order_status_owner',
         '0004_inquiry_model',
         '0005_completed_effects',
+        '0006_event_log',
+        '0007_providers',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {

@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../src/db';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
-import { signWebhook } from '../src/receiver/verify';
+import { signWebhook } from '../src/signatures';
 import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { DEFAULT_SCHEMES, sendSigned, startReceiver, TEST_SECRETS, testSecretsEnv, type Receiver } from './support/harness';
 import { startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';

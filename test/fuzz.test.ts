@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,9 +9,10 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SAMPLES } from '../src/events/samples';
 import { EVENT_TYPES } from '../src/events/schemas';
 import { createLogger } from '../src/log';
+import { PROVIDERS } from '../src/providers';
 import type { Acknowledgement } from '../src/receiver/acknowledgement';
 import { BUILTIN_SCHEMES } from '../src/receiver/sources';
-import { SCHEME_TABLE, SCHEMES, signWebhook, type SchemeName } from '../src/receiver/verify';
+import { SCHEME_TABLE, SCHEMES, signWebhook, type SchemeName } from '../src/signatures';
 import { connectTestEnv, sendSigned, startReceiver, TEST_SECRETS, type Receiver } from './support/harness';
 
 // Property-based fuzzing of the real receiver over real sockets. Requests are written byte by
@@ -78,6 +81,8 @@ const SOURCES: FuzzSource[] = [
     signatureHeader: 'x-hub-signature-256',
   },
   { name: 'unsigned', scheme: 'standard-webhooks', secrets: [] },
+  // A provider's own source: its bodies are read as Stripe's events (and its other types answered ignored).
+  { name: 'stripe', scheme: 'stripe', secrets: ['whsec_fuzz_stripe_provider_9a1b2c3d4e5f'] },
   { name: 'slow', scheme: 'hmac-sha256-base64', secrets: ['slow-fuzz-secret-5e2b7d9a1c'], limited: true },
 ];
 
@@ -110,6 +115,17 @@ const LEAK_NEEDLES: string[] = [...new Set([...SOURCES.flatMap((s) => s.secrets)
 const eventJson = (type: (typeof EVENT_TYPES)[number], id: string, patch: Record<string, unknown> = {}) =>
   JSON.stringify({ ...SAMPLES[type], event_id: `fz-${id}`, ...patch });
 
+const STRIPE_TYPES = Object.keys(PROVIDERS.stripe.handles);
+const STRIPE_EXAMPLES = Object.fromEntries(
+  STRIPE_TYPES.map((type) => [type, readFileSync(join(__dirname, '..', 'src', 'providers', 'stripe', 'examples', `${type}.json`), 'utf8')]),
+);
+
+/** A Stripe event: the published example of a type it handles, under `type` (any), with a new id and its object patched. */
+function stripeJson(type: string, id: string, patch: Record<string, unknown>): string {
+  const base = JSON.parse(STRIPE_EXAMPLES[type] ?? STRIPE_EXAMPLES[STRIPE_TYPES[0]!]!) as { data: { object: Record<string, unknown> } };
+  return JSON.stringify({ ...base, id: `evt_fz${id.replace(/-/g, '')}`, type, data: { object: { ...base.data.object, ...patch } } });
+}
+
 const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0xfe, 0xfe, 0xff], [0x80]];
 
 /** Bodies print as a short preview in counterexamples, not as a quarter-megabyte byte list. */
@@ -140,6 +156,23 @@ const bodyArb: fc.Arbitrary<Buffer> = fc
           ),
         })
         .map(({ type, id, patch }) => Buffer.from(eventJson(type, id, patch ?? {}))),
+    },
+    // A Stripe event (the provider's published examples), maybe of another type or with a field replaced by anything.
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({
+          type: fc.constantFrom(...STRIPE_TYPES, 'customer.created', 'made.up.type', ''),
+          id: fc.uuid(),
+          patch: fc.option(
+            fc.dictionary(
+              fc.constantFrom('amount', 'currency', 'metadata', 'id', 'payment_intent', 'evidence_details', 'refunds', 'livemode'),
+              fc.jsonValue({ maxDepth: 3 }),
+              { maxKeys: 2 },
+            ),
+          ),
+        })
+        .map(({ type, id, patch }) => Buffer.from(stripeJson(type, id, patch ?? {}))),
     },
     { weight: 2, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')) },
     { weight: 2, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)) },
@@ -1147,6 +1180,12 @@ describe('fuzzing the receiver with bad input', () => {
   async function expectStarted(answer: Answer): Promise<void> {
     const text = answer.raw.subarray(answer.bodyAt).toString('utf8');
     const body = JSON.parse(text) as Partial<Acknowledgement>;
+    // A provider's type hookline does not act on: nothing was started, and the answer says only that.
+    if (body.ignored === true) {
+      if (body.workflowId !== undefined || typeof body.type !== 'string')
+        throw new Error(`a malformed ignored answer: ${text.slice(0, 300)}`);
+      return;
+    }
     if (!body.workflowId) throw new Error(`2xx without a workflowId: ${text.slice(0, 300)}`);
     const described = await env.client.workflow.getHandle(body.workflowId).describe();
     const expectedType = body.quarantined ? 'quarantinedEventWorkflow' : undefined;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SAMPLES } from '../src/events/samples';
-import { signWebhook } from '../src/receiver/verify';
+import { signWebhook } from '../src/signatures';
 
 /**
  * `npm run receiver` as production runs it: one process configured by the environment, serving

@@ -87,6 +87,27 @@ describe('replay', () => {
     await handoffs.reply(conversation, lead, 'A replacement ships today.');
     await handoffs.resolve(conversation, lead, { outcome: 'resolved', note: 'replacement sent' });
     expect(await t.env.client.workflow.getHandle(escalation).result()).toMatchObject({ handoff: { outcome: 'resolved' } });
+    // A chargeback on the order's payment: linked to the order, resolved by a person before its deadline.
+    const dispute = await send('payments', {
+      ...SAMPLES['payment.disputed'],
+      dispute_id: `DSP-${unique()}`,
+      payment_id: `PMT-${orderId}`,
+      evidence_due_by: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+    });
+    const chargeback = conversationId(dispute, 'chargeback');
+    await expect
+      .poll(
+        () =>
+          handoffs.show(chargeback).then(
+            (c) => c.status,
+            () => undefined,
+          ),
+        { timeout: 15_000 },
+      )
+      .toBe('waiting');
+    await handoffs.claim(chargeback, lead);
+    await handoffs.resolve(chargeback, lead, { outcome: 'resolved', note: 'evidence submitted' });
+    expect(await t.env.client.workflow.getHandle(dispute).result()).toMatchObject({ orderId, handoff: { outcome: 'resolved' } });
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-11-03T00:00:00Z' });
     await send('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId });
     const returnHandle = t.env.client.workflow.getHandle(returnWorkflowId(returnId));
@@ -102,7 +123,7 @@ describe('replay', () => {
       .toBe(true);
     expect(await returnHandle.result()).toMatchObject({ status: 'refunded' });
 
-    const all = { ...ids, return: returnHandle.workflowId, escalation, conversation };
+    const all = { ...ids, return: returnHandle.workflowId, escalation, conversation, dispute };
     for (const [name, id] of Object.entries(all)) {
       const history = await t.env.client.workflow.getHandle(id).fetchHistory();
       await replay(history, id);
@@ -117,7 +138,15 @@ describe('replay', () => {
     const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
     // Every pattern, plus an escalation: its raising workflow and its conversation, replayed apart.
     expect(files).toEqual(
-      expect.arrayContaining(['order.json', 'payment.json', 'inquiry.json', 'return.json', 'escalation.json', 'conversation.json']),
+      expect.arrayContaining([
+        'order.json',
+        'payment.json',
+        'inquiry.json',
+        'return.json',
+        'escalation.json',
+        'conversation.json',
+        'dispute.json',
+      ]),
     );
     for (const file of files) {
       const json = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'));

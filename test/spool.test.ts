@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError } from '../src/config/env';
@@ -18,7 +21,7 @@ import {
   SpoolRefusedError,
   type SpoolStore,
 } from '../src/spool';
-import { sendSigned, startReceiver, type Receiver } from './support/harness';
+import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { freePort } from './support/processes';
 import { spoolRows, spoolTargets } from './support/spool';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
@@ -376,6 +379,76 @@ describe('a receiver with a spool while Temporal is cut off (a TCP proxy to the 
       await expect
         .poll(async () => (await sendSigned(receiver.url, 'oms', orderUpdated())).body.queued, { timeout: 10_000, interval: 300 })
         .toBeUndefined();
+    },
+  );
+});
+
+describe('a provider source with a spool while Temporal is cut off', () => {
+  const STRIPE_SECRET = 'whsec_spool_stripe_provider_0123456789';
+  let proxy: TcpProxy;
+  let connection: Connection;
+  let env: TestWorkflowEnvironment;
+  let agent: Agent;
+  let receiver: Receiver;
+  let spoolUrl: string;
+
+  beforeAll(async () => {
+    const [host, port] = inject('temporalAddress').split(':');
+    proxy = await startTcpProxy({ host: host!, port: Number(port) });
+    connection = await Connection.connect({ address: proxy.address });
+    env = await connectTestEnv();
+    // The worker talks to Temporal directly: only the receiver's starts go through the proxy.
+    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    spoolUrl = await spoolTargets()[0]!.freshUrl();
+    receiver = await startReceiver({
+      env: { client: new Client({ connection, namespace: 'default' }) },
+      taskQueue: agent.taskQueue,
+      startTimeoutMs: 1_000,
+      sourceEnv: { WEBHOOK_SECRET_STRIPE: STRIPE_SECRET },
+      spoolEnv: { SPOOL_URL: spoolUrl },
+      spoolPolicy: { initialBackoffMs: 200, maxBackoffMs: 1_000, idlePollMs: 200 },
+    });
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await agent?.close();
+    await env?.teardown();
+    await proxy?.close();
+  });
+
+  it(
+    'a Stripe event spooled while Temporal is away runs once when it returns; its redelivery meanwhile is a duplicate',
+    { timeout: 60_000 },
+    async () => {
+      const example = JSON.parse(
+        readFileSync(join(__dirname, '..', 'src', 'providers', 'stripe', 'examples', 'payment_intent.succeeded.json'), 'utf8'),
+      ) as { data: { object: Record<string, unknown> } };
+      const intent = `pi_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+      const body = JSON.stringify({
+        ...example,
+        id: `evt_${randomUUID().replace(/-/g, '')}`,
+        data: { object: { ...example.data.object, id: intent } },
+      });
+      const send = () => sendSigned(receiver.url, 'stripe', body, { scheme: 'stripe', secret: STRIPE_SECRET });
+
+      proxy.cut();
+      const queued = await send();
+      expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+      expect(queued.body).toMatchObject({ queued: true, duplicate: false });
+      const workflowId = queued.body.workflowId as string;
+      expect(workflowId).toMatch(/^stripe:payment\.succeeded:evt_/);
+      expect((await send()).body).toEqual({ accepted: true, duplicate: true, workflowId });
+      // What waits is the envelope the provider made: its provider and test mode travel with it.
+      const [row] = await spoolRows(spoolUrl);
+      expect(JSON.parse(row!.payload)).toMatchObject({ provider: 'stripe', testMode: true, event: { payment_id: intent } });
+
+      proxy.restore();
+      await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 30_000, interval: 200 }).toBe(0);
+      expect(await env.client.workflow.getHandle(workflowId).result()).toEqual({ duplicate: false, notified: 'payment-confirmed' });
+      expect(await agent.db.selectFrom('payments').selectAll().where('id', '=', intent).execute()).toHaveLength(1);
+      const messages = await agent.db.selectFrom('notifications').selectAll().where('idempotency_key', 'like', `%${intent}%`).execute();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({ test_mode: 1, channel: 'outbox' });
     },
   );
 });

@@ -2,14 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
-import {
-  SCHEMES,
-  WebhookVerificationError,
-  generateSecret,
-  signWebhook,
-  verifyWebhook,
-  type VerificationFailure,
-} from '../src/receiver/verify';
+import { SCHEMES, WebhookVerificationError, generateSecret, signWebhook, verifyWebhook, type VerificationFailure } from '../src/signatures';
 
 // Every input below is signed by the provider's own library or published example, never by our
 // signWebhook, except in the round trip at the end.

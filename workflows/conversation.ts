@@ -93,7 +93,7 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     // The unclaimed SLA runs from the moment the conversation exists, so a query before the
     // opening announcement is out already shows when it falls due.
     slaDeadline: new Date(Date.now() + request.unclaimedSlaMs).toISOString(),
-    decideBy: request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined,
+    decideBy: request.decideBy ?? (request.decideWithinMs ? new Date(Date.now() + request.decideWithinMs).toISOString() : undefined),
     // Every escalation carries a reply a person can edit and send: the raiser's draft, else a holding reply.
     suggestedReply: request.suggestedReply ?? defaultSuggestedReply(request),
     ...(request.suggestedReplyWarning ? { suggestedReplyWarning: request.suggestedReplyWarning } : {}),

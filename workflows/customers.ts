@@ -26,6 +26,7 @@ export async function stockShortageWorkflow(envelope: EnvelopeOf<'inventory.stoc
         productId: event.product_id,
         expectedRestockDate: event.expected_restock_date,
       },
+      testMode: envelope.testMode === true,
     });
   }
   return { notifiedOrders: affected.map((o) => o.orderId) };

@@ -49,6 +49,9 @@ export function defaultSuggestedReply(request: { [K in HandoffKind]: { kind: K; 
         `We are sorry: something went wrong while processing your return ${request.facts.returnId}. ` +
         'A colleague is putting it right and will be in touch.'
       );
+    case 'chargeback':
+      // The dispute is answered to the gateway; what the customer hears is a person's call.
+      return 'Thank you for getting in touch. We have been told about a dispute of your payment and are looking into it.';
   }
 }
 

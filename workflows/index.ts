@@ -2,6 +2,7 @@
 export { orderStatusWorkflow } from './orders';
 export { customerInquiryWorkflow } from './inquiries';
 export { paymentEventWorkflow } from './payments';
+export { disputeWorkflow } from './disputes';
 export { processReturnWorkflow, returnEventRelayWorkflow } from './returns';
 export { shipmentEventWorkflow } from './shipments';
 export { customerUpdatedWorkflow, stockShortageWorkflow } from './customers';

@@ -45,6 +45,8 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
     customerId: applied.customerId ?? event.customer_id,
     orderId: event.order_id,
     message,
+    // A provider's test event (an EasyPost test tracker): the message stays in the outbox.
+    testMode: envelope.testMode === true,
   });
   return { applied: true, notified: message.kind };
 }

@@ -8,7 +8,7 @@
  * tsx like the receiver, so the two are compared on equal terms.
  */
 import express from 'express';
-import { verifyWebhook, WebhookVerificationError, type SchemeName } from '../../src/receiver/verify';
+import { verifyWebhook, WebhookVerificationError, type SchemeName } from '../../src/signatures';
 
 const scheme = (process.env.BARE_SCHEME ?? 'hmac-sha256-hex') as SchemeName;
 const secret = process.env.BARE_SECRET;

@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILTIN_SCHEMES } from '../../src/receiver/sources';
-import { generateSecret } from '../../src/receiver/verify';
+import { generateSecret } from '../../src/signatures';
 import { findTemporalCli } from '../temporal-cli';
 import { freePort } from '../ports';
 import { delivery } from './events';

@@ -1,7 +1,7 @@
 import { DEFAULT_SOURCE, SAMPLES } from '../../src/events/samples';
 import { EVENT_TYPES, type EventType } from '../../src/events/schemas';
 import { BUILTIN_SCHEMES } from '../../src/receiver/sources';
-import { signWebhook } from '../../src/receiver/verify';
+import { signWebhook } from '../../src/signatures';
 
 /**
  * `order`: the seed's order.status_updated from the order system (hmac-sha256-hex), as the bare

@@ -35,6 +35,8 @@ export interface InquiryFacts {
   /** The order the inquiry is about ({@link inquiryOrderId}), if the knowledge base has it. */
   order?: OrderFacts;
   refundHandoffThreshold: number;
+  /** The threshold's currency; an order in another one is never compared with it. */
+  refundHandoffCurrency?: string;
 }
 
 /** The order an inquiry is about: the one it names, else the customer's latest. */
@@ -69,6 +71,16 @@ export function assessInquiry(facts: InquiryFacts): InquiryAssessment {
   if (REFUND.test(text)) {
     const amount = Number(order?.totalAmount ?? NaN);
     const threshold = facts.refundHandoffThreshold;
+    const unit = facts.refundHandoffCurrency;
+    // Amounts of two currencies say nothing about each other: such a refund is not measured at all.
+    if (unit !== undefined && Number.isFinite(amount) && order?.currency?.toUpperCase() !== unit.toUpperCase()) {
+      return {
+        decision: 'handoff',
+        firm: true,
+        reason: `refund request of ${amount} ${order?.currency ?? '(no currency)'}, not comparable with the ${threshold} ${unit} threshold`,
+        facts: orderId ? { orderId } : {},
+      };
+    }
     if (!Number.isFinite(amount) || amount > threshold) {
       const of = Number.isFinite(amount) ? `of ${amount} ` : '';
       return {

@@ -3,7 +3,9 @@ import type { CustomerMessage } from './types';
 /** How each customer message reads. Deterministic, so a retried activity renders the same text. */
 export function renderCustomerMessage(message: CustomerMessage, customerName?: string): { subject: string; body: string } {
   const hello = customerName ? `Hi ${customerName.split(' ')[0]},\n\n` : '';
-  const money = (amount: number, currency: string) => `${amount.toFixed(2)} ${currency}`;
+  const money = (amount: number, currency: string) => `${amount.toFixed(fractionDigits(currency))} ${currency}`;
+  // Without an order (a payment its gateway did not tie to one): the sentence says less, never "order undefined".
+  const forOrder = (orderId: string | undefined) => (orderId ? ` for order ${orderId}` : '');
   const m = message;
   switch (m.kind) {
     case 'order-shipped': {
@@ -30,20 +32,20 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
       };
     case 'payment-confirmed':
       return {
-        subject: `Payment received for order ${m.orderId}`,
-        body: `${hello}We received your payment of ${money(m.amount, m.currency)} for order ${m.orderId}. Thank you!`,
+        subject: m.orderId ? `Payment received for order ${m.orderId}` : 'Payment received',
+        body: `${hello}We received your payment of ${money(m.amount, m.currency)}${forOrder(m.orderId)}. Thank you!`,
       };
     case 'payment-failed':
       return {
-        subject: `Payment problem with order ${m.orderId}`,
+        subject: m.orderId ? `Payment problem with order ${m.orderId}` : 'Payment problem',
         body:
-          `${hello}Your payment of ${money(m.amount, m.currency)} for order ${m.orderId} did not go through` +
+          `${hello}Your payment of ${money(m.amount, m.currency)}${forOrder(m.orderId)} did not go through` +
           `${m.reason ? ` (${m.reason})` : ''}. Please update your payment details to keep the order.`,
       };
     case 'payment-refunded':
       return {
-        subject: `Refund for order ${m.orderId}`,
-        body: `${hello}We refunded ${money(m.amount, m.currency)} for order ${m.orderId}. It may take a few days to appear.`,
+        subject: m.orderId ? `Refund for order ${m.orderId}` : 'Your refund',
+        body: `${hello}We refunded ${money(m.amount, m.currency)}${forOrder(m.orderId)}. It may take a few days to appear.`,
       };
     case 'stock-shortage':
       return {
@@ -97,4 +99,13 @@ export function formatDay(value: string): string {
   const day = date.getUTCDate();
   const suffix = day % 10 === 1 && day !== 11 ? 'st' : day % 10 === 2 && day !== 12 ? 'nd' : day % 10 === 3 && day !== 13 ? 'rd' : 'th';
   return `${month} ${day}${suffix}`;
+}
+
+/** The digits after the point a currency's amounts are shown with: 2 for USD, 0 for JPY, 3 for KWD (ISO 4217, as Intl knows it). */
+function fractionDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2; // a code Intl does not know
+  }
 }

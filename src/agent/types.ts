@@ -15,8 +15,13 @@ export interface AgentSettings {
   handoffUnclaimedSlaMs: number;
   /** A claimed escalation with no reply reminds its assignee after this long. */
   handoffUnansweredSlaMs: number;
-  /** Refund requests above this amount go to a person. */
+  /** Refund requests above this amount (in {@link refundHandoffCurrency}) go to a person. */
   refundHandoffThreshold: number;
+  /**
+   * The threshold's currency (ISO 4217): an order in another currency is never compared with it,
+   * and its refund requests go to a person. Unset: the threshold is compared with any order (older settings).
+   */
+  refundHandoffCurrency?: string;
   /** The language model the worker asks (LLM_MODEL), or undefined: rules and templates only. */
   model?: string;
 }
@@ -51,9 +56,10 @@ export type CustomerMessage =
   | { kind: 'order-delivered'; orderId: string }
   | { kind: 'order-delayed'; orderId: string; eta?: string; reason?: string }
   | { kind: 'order-cancelled'; orderId: string }
-  | { kind: 'payment-confirmed'; orderId: string; amount: number; currency: string }
-  | { kind: 'payment-failed'; orderId: string; amount: number; currency: string; reason?: string }
-  | { kind: 'payment-refunded'; orderId: string; amount: number; currency: string }
+  /** The payment messages may have no order: a gateway need not say which order a payment was for. */
+  | { kind: 'payment-confirmed'; orderId?: string; amount: number; currency: string }
+  | { kind: 'payment-failed'; orderId?: string; amount: number; currency: string; reason?: string }
+  | { kind: 'payment-refunded'; orderId?: string; amount: number; currency: string }
   | { kind: 'stock-shortage'; orderId: string; productId: string; expectedRestockDate?: string }
   | { kind: 'return-label'; returnId: string; labelUrl: string; trackingNumber: string; carrier: string }
   | { kind: 'return-denied'; returnId: string; reason: string }

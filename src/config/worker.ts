@@ -37,7 +37,19 @@ const WorkerEnv = z
     RETURN_APPROVAL_TIMEOUT: duration('3d'),
     HANDOFF_UNCLAIMED_SLA: duration('15m'),
     HANDOFF_UNANSWERED_SLA: duration('1h'),
-    REFUND_HANDOFF_THRESHOLD: z.coerce.number({ message: 'expected an amount' }).nonnegative().default(200),
+    // An amount and its currency (`200 USD`): never compared with another currency's amount. A bare
+    // amount is in USD, as before thresholds carried a currency.
+    REFUND_HANDOFF_THRESHOLD: z
+      .string()
+      .default('200 USD')
+      .transform((text, ctx) => {
+        const match = /^(\d+(?:\.\d+)?)(?:\s+([A-Za-z]{3}))?$/.exec(text.trim());
+        if (!match) {
+          ctx.addIssue({ code: 'custom', message: 'expected an amount and its currency, such as 200 USD' });
+          return z.NEVER;
+        }
+        return { amount: Number(match[1]), currency: (match[2] ?? 'USD').toUpperCase() };
+      }),
     // Off unless set: a fixed default port would stop a second worker on the same host from starting.
     WORKER_METRICS_ADDRESS: z
       .string()
@@ -139,7 +151,8 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       approvalTimeoutMs: e.RETURN_APPROVAL_TIMEOUT,
       handoffUnclaimedSlaMs: e.HANDOFF_UNCLAIMED_SLA,
       handoffUnansweredSlaMs: e.HANDOFF_UNANSWERED_SLA,
-      refundHandoffThreshold: e.REFUND_HANDOFF_THRESHOLD,
+      refundHandoffThreshold: e.REFUND_HANDOFF_THRESHOLD.amount,
+      refundHandoffCurrency: e.REFUND_HANDOFF_THRESHOLD.currency,
       ...(e.LLM_BASE_URL && e.LLM_MODEL ? { model: e.LLM_MODEL } : {}),
     },
     metricsAddress: e.WORKER_METRICS_ADDRESS,

@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type {
   Customer,
   DecimalAmount,
+  Dispute,
   EventLogOutcome,
   EventLogRow,
   EventLogTable,
@@ -25,6 +26,7 @@ import type {
   Return,
   RunStatus,
   Schema,
+  TestModeFlag,
 } from './schema.js';
 
 type Db = Kysely<Schema>;
@@ -325,7 +327,10 @@ export async function findOpenOrdersWithProduct(
 
 export interface PaymentEventInput {
   paymentId: string;
-  orderId: string;
+  /** Unknown when the gateway did not say: the payment is recorded without an order. */
+  orderId?: string;
+  /** A provider's test event: the row is marked, and it never changes a live order. */
+  testMode?: boolean;
   /** The gateway's status, e.g. `succeeded`, `failed`, `refunded`. */
   status: Schema['payments']['status'];
   amount: number | string;
@@ -344,16 +349,18 @@ export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'appl
   const eventAt = toIsoTimestamp(p.eventAt);
   const amount = toDecimalAmount(p.amount);
   const at = now();
+  const testMode: TestModeFlag = p.testMode ? 1 : 0;
   return inTransaction(db, async (tx) => {
     const result = await tx
       .insertInto('payments')
       .values({
         id: p.paymentId,
-        order_id: p.orderId,
+        order_id: p.orderId ?? null,
         status: p.status,
         amount,
         currency: p.currency,
         status_event_at: eventAt,
+        test_mode: testMode,
         updated_at: at,
       })
       .onConflict((oc) =>
@@ -364,6 +371,8 @@ export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'appl
             amount: eb.ref('excluded.amount'),
             currency: eb.ref('excluded.currency'),
             status_event_at: eb.ref('excluded.status_event_at'),
+            // A later event may name the order an earlier one did not.
+            order_id: eb.fn.coalesce('excluded.order_id', 'payments.order_id'),
             updated_at: eb.ref('excluded.updated_at'),
           }))
           .where((eb) =>
@@ -371,22 +380,76 @@ export async function recordPayment(db: Db, p: PaymentEventInput): Promise<'appl
           ),
       )
       .executeTakeFirst();
-    if (p.status === 'succeeded') {
+    if (p.status === 'succeeded' && p.orderId !== undefined) {
       await tx
         .insertInto('orders')
-        .values({ id: p.orderId, paid_at: eventAt, total_amount: amount, currency: p.currency, updated_at: at })
-        .onConflict((oc) =>
-          oc.column('id').doUpdateSet((eb) => ({
+        .values({ id: p.orderId, paid_at: eventAt, total_amount: amount, currency: p.currency, test_mode: testMode, updated_at: at })
+        .onConflict((oc) => {
+          const update = oc.column('id').doUpdateSet((eb) => ({
             paid_at: eb.fn.coalesce('orders.paid_at', 'excluded.paid_at'),
             total_amount: eb.fn.coalesce('orders.total_amount', 'excluded.total_amount'),
             currency: eb.fn.coalesce('orders.currency', 'excluded.currency'),
             updated_at: eb.ref('excluded.updated_at'),
-          })),
-        )
+          }));
+          // A test payment never marks a live order paid (a test key's metadata can name any order).
+          return testMode === 1 ? update.where('orders.test_mode', '=', 1) : update;
+        })
         .execute();
     }
     return affected(result) ? 'applied' : 'stale';
   });
+}
+
+/** What the knowledge base recorded about a payment: the order it was for (when known) and whether it was a test. */
+export async function getPayment(db: Db, paymentId: string): Promise<{ orderId?: string; testMode: boolean } | undefined> {
+  const row = await db.selectFrom('payments').select(['order_id', 'test_mode']).where('id', '=', paymentId).executeTakeFirst();
+  if (!row) return undefined;
+  return { ...(row.order_id === null ? {} : { orderId: row.order_id }), testMode: row.test_mode === 1 };
+}
+
+export interface DisputeInput {
+  disputeId: string;
+  paymentId: string;
+  orderId?: string;
+  amount: number | string;
+  currency: string;
+  reason: string;
+  status?: string;
+  evidenceDueBy?: string;
+  testMode?: boolean;
+}
+
+/** Records a dispute (a chargeback), or brings a known one up to date: safe to repeat. */
+export async function recordDispute(db: Db, d: DisputeInput): Promise<void> {
+  const at = now();
+  await db
+    .insertInto('disputes')
+    .values({
+      id: d.disputeId,
+      payment_id: d.paymentId,
+      order_id: d.orderId ?? null,
+      amount: toDecimalAmount(d.amount),
+      currency: d.currency,
+      reason: d.reason,
+      status: d.status ?? null,
+      evidence_due_by: d.evidenceDueBy === undefined ? null : toIsoTimestamp(d.evidenceDueBy),
+      test_mode: d.testMode ? 1 : 0,
+      created_at: at,
+      updated_at: at,
+    })
+    .onConflict((oc) =>
+      oc.column('id').doUpdateSet((eb) => ({
+        order_id: eb.fn.coalesce('excluded.order_id', 'disputes.order_id'),
+        status: eb.ref('excluded.status'),
+        evidence_due_by: eb.ref('excluded.evidence_due_by'),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+    .execute();
+}
+
+export async function getDispute(db: Db, disputeId: string): Promise<Dispute | undefined> {
+  return db.selectFrom('disputes').selectAll().where('id', '=', disputeId).executeTakeFirst();
 }
 
 /** The order's succeeded payment, if one is on record: what a return refunds when the order has no total. */
@@ -655,7 +718,7 @@ export async function deleteOperatorSession(db: Db, idHash: string, now: Date): 
  */
 export async function claimNotification(
   db: Db,
-  n: Omit<NotificationsTable, 'id' | 'error'>,
+  n: Omit<NotificationsTable, 'id' | 'error' | 'test_mode'> & { test_mode?: TestModeFlag },
 ): Promise<{ row: NotificationRow; created: boolean }> {
   const inserted = await db
     .insertInto('notifications')

@@ -49,9 +49,12 @@ export { ORDER_STATUSES, type OrderStatus };
 export const PAYMENT_STATUSES = ['succeeded', 'failed', 'refunded'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
+/** The payment events the ledger records as a status; a dispute is a record of its own (disputes). */
+type PaymentStatusEvent = Exclude<Extract<EventType, `payment.${string}`>, 'payment.disputed'>;
+
 // Every payment event type stores its status, and every status comes from a payment event type.
 export type PaymentStatusesAreEventTypes = AllTrue<{
-  [S in PaymentStatus | Extract<EventType, `payment.${string}`>]: S extends PaymentStatus
+  [S in PaymentStatus | PaymentStatusEvent]: S extends PaymentStatus
     ? `payment.${S}` extends EventType
       ? true
       : S
@@ -146,6 +149,8 @@ export interface OrdersTable {
   paid_at: IsoTimestamp | null;
   total_amount: DecimalAmount | null;
   currency: string | null;
+  /** Written first by a provider's test event (migration 0007): a test event never changes a live order. */
+  test_mode: Generated<TestModeFlag>;
   updated_at: IsoTimestamp;
 }
 
@@ -155,14 +160,36 @@ export interface OrderItemsTable {
   quantity: number;
 }
 
+/** 1 for a row a provider's test event wrote (Stripe `livemode: false`), else 0 (migration 0007). */
+export type TestModeFlag = 0 | 1;
+
 export interface PaymentsTable {
   id: string;
-  order_id: string;
+  /** Null when the gateway did not say which order (migration 0007). */
+  order_id: string | null;
   status: PaymentStatus;
   amount: DecimalAmount;
   currency: string;
   /** Time of the newest payment event applied; gateways do not deliver in order. */
   status_event_at: IsoTimestamp | null;
+  test_mode: Generated<TestModeFlag>;
+  updated_at: IsoTimestamp;
+}
+
+/** A chargeback: the customer's bank disputes a payment (migration 0007). */
+export interface DisputesTable {
+  id: string;
+  payment_id: string;
+  /** The order the disputed payment was for, when the knowledge base knows it. */
+  order_id: string | null;
+  amount: DecimalAmount;
+  currency: string;
+  reason: string;
+  status: string | null;
+  /** The gateway's deadline for the merchant's evidence. */
+  evidence_due_by: IsoTimestamp | null;
+  test_mode: Generated<TestModeFlag>;
+  created_at: IsoTimestamp;
   updated_at: IsoTimestamp;
 }
 
@@ -212,6 +239,8 @@ export interface NotificationsTable {
   error: string | null;
   created_at: IsoTimestamp;
   sent_at: IsoTimestamp | null;
+  /** A test event's message (migration 0007): kept in the outbox, never sent. */
+  test_mode: Generated<TestModeFlag>;
 }
 
 export interface ProcessedEventsTable {
@@ -257,6 +286,7 @@ export interface Schema {
   orders: OrdersTable;
   order_items: OrderItemsTable;
   payments: PaymentsTable;
+  disputes: DisputesTable;
   returns: ReturnsTable;
   inquiries: InquiriesTable;
   notifications: NotificationsTable;
@@ -271,6 +301,7 @@ export type Customer = Selectable<CustomersTable>;
 export type Order = Selectable<OrdersTable>;
 export type OrderItem = Selectable<OrderItemsTable>;
 export type Payment = Selectable<PaymentsTable>;
+export type Dispute = Selectable<DisputesTable>;
 export type Return = Selectable<ReturnsTable>;
 export type Inquiry = Selectable<InquiriesTable>;
 export type NotificationRow = Selectable<NotificationsTable>;

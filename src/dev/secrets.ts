@@ -2,15 +2,17 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { dataDir } from '../config/env';
 import { BUILTIN_SCHEMES } from '../receiver/sources';
-import { generateSecret } from '../receiver/verify';
+import { PROVIDER_SOURCE_NAMES, PROVIDERS } from '../providers';
+import { generateSecret, type SchemeName } from '../signatures';
 import { isOperatorTokenShape, newOperatorToken } from '../operators/directory';
 
 /**
- * Local development only: `npm start` invents a secret per built-in source (in the source's
- * own format) and a token for the first lead operator on first run, and keeps them in
- * `.data/dev-secrets.json` (git-ignored, mode 0600) so restarts and `npm run send` agree, and so
- * `npm start` can print the lead's token every time. Production sets the WEBHOOK_SECRET_*
- * variables and creates operators with `npm run operators -- add`, whose tokens are shown once.
+ * Local development only: `npm start` invents a secret per built-in source and per provider
+ * source (Stripe, Shopify, EasyPost: each enabled by it), in the source's own format, and a token
+ * for the first lead operator on first run, and keeps them in `.data/dev-secrets.json`
+ * (git-ignored, mode 0600) so restarts and `npm run send` agree, and so `npm start` can print
+ * the lead's token every time. Production sets the WEBHOOK_SECRET_* variables and creates
+ * operators with `npm run operators -- add`, whose tokens are shown once.
  */
 export interface DevSecrets {
   webhookSecrets: Record<string, string>;
@@ -29,7 +31,15 @@ export function loadOrCreateDevSecrets(file = DEV_SECRETS_FILE): { secrets: DevS
   const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<DevSecrets>) : {};
   const webhookSecrets = { ...existing.webhookSecrets };
   let created = false;
-  for (const [source, scheme] of Object.entries(BUILTIN_SCHEMES)) {
+  // The seed's sources, and a source of each provider (enabled by its secret: src/receiver/sources.ts).
+  const schemes: [string, SchemeName][] = [
+    ...Object.entries(BUILTIN_SCHEMES),
+    ...PROVIDER_SOURCE_NAMES.flatMap((name) => {
+      const scheme = PROVIDERS[name].scheme;
+      return scheme ? [[name, scheme] as [string, SchemeName]] : [];
+    }),
+  ];
+  for (const [source, scheme] of schemes) {
     if (!webhookSecrets[source]) {
       webhookSecrets[source] = generateSecret(scheme);
       created = true;

@@ -1,5 +1,6 @@
 import type { EventOf, EventType, WebhookEvent } from './schemas';
 import type { IdentitySource } from './identity';
+import type { ProviderName } from './providers';
 
 /** What the receiver hands every event workflow: the validated event plus where it came from. */
 export interface EventEnvelope<E extends WebhookEvent = WebhookEvent> {
@@ -11,6 +12,17 @@ export interface EventEnvelope<E extends WebhookEvent = WebhookEvent> {
   deliveryRef?: string;
   /** When the receiver accepted it (ISO-8601). */
   receivedAt: string;
+  /**
+   * Whose payload the event was read from (src/providers/): `hookline` for hookline's own format.
+   * Absent on envelopes made before providers existed (spooled rows, recorded histories): `hookline`.
+   */
+  provider?: ProviderName;
+  /**
+   * The provider said this is a test (Stripe `livemode: false`, a Shopify test order). Carried to
+   * every record the event writes, and its customer messages stay in the outbox: never sent.
+   * Absent means live.
+   */
+  testMode?: boolean;
   event: E;
 }
 
@@ -39,8 +51,18 @@ export interface QuarantinedEvent {
   rawBody?: string;
   /** Where the receiver keeps the body (`ref`, the quarantine workflow's ID), with its SHA-256 and size. */
   body?: QuarantinedBodyRef;
-  /** The body's event_type, if it had a readable one. */
+  /**
+   * The type the provider named, if it had a readable one: a hookline body's event_type, a
+   * provider's own type (Stripe `payment_intent.succeeded`, a Shopify topic).
+   */
   eventType?: string;
+  /** Whose payload it is (src/providers/), so a replay reads it the same way. Absent on older events: `hookline`. */
+  provider?: ProviderName;
+  /**
+   * The unsigned headers the provider read the type from (a Shopify `X-Shopify-Topic`), kept so a
+   * replay chooses the same schema. They only choose how the signed body is read: never its identity.
+   */
+  headers?: Record<string, string>;
   reason: string;
   /** One line per schema problem, e.g. `amount: Too small: expected number to be >=0`. */
   problems: string[];

@@ -35,7 +35,9 @@ function event<S extends EventSchema>(spec: EventSpec<S>): EventSpec<S> {
 const payment = {
   ...base,
   payment_id: id('payment_id'),
-  order_id: id('order_id'),
+  // A payment gateway may not know hookline's order (a Stripe payment intent without the order
+  // key in its metadata): the payment is still recorded, and no workflow fails on it.
+  order_id: id('order_id').optional(),
   customer_id: z.string().max(128).optional(),
   amount: money,
   currency,
@@ -138,6 +140,36 @@ export const EVENTS = {
       amount: 99.99,
       currency: 'USD',
       refund_id: 'RFD-1001',
+    },
+  }),
+
+  // A chargeback: the customer's bank disputes a payment, and a person must answer before the deadline.
+  'payment.disputed': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('payment.disputed'),
+      dispute_id: id('dispute_id'),
+      payment_id: id('payment_id'),
+      // A dispute names its payment, not the order: the workflow finds the order the payment was for.
+      order_id: id('order_id').optional(),
+      customer_id: z.string().max(128).optional(),
+      amount: money,
+      currency,
+      reason: z.string().min(1).max(100),
+      status: z.string().max(100).optional(),
+      evidence_due_by: timestamp.optional(),
+    }),
+    naturalKey: (e) => e.dispute_id,
+    sources: ['payments'],
+    sample: {
+      timestamp: '2023-11-05T10:00:00Z',
+      dispute_id: 'DSP-2001',
+      payment_id: 'PMT-ABCXYZ',
+      amount: 99.99,
+      currency: 'USD',
+      reason: 'product_not_received',
+      status: 'needs_response',
+      evidence_due_by: '2023-11-20T23:59:59Z',
     },
   }),
 

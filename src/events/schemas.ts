@@ -27,6 +27,7 @@ export type CustomerInquiryNew = EventOf<'customer.inquiry.new'>;
 export type PaymentSucceeded = EventOf<'payment.succeeded'>;
 export type PaymentFailed = EventOf<'payment.failed'>;
 export type PaymentRefunded = EventOf<'payment.refunded'>;
+export type PaymentDisputed = EventOf<'payment.disputed'>;
 export type ReturnInitiated = EventOf<'return.initiated'>;
 export type ReturnReceived = EventOf<'return.received'>;
 export type ShipmentDelivered = EventOf<'shipment.delivered'>;

@@ -13,6 +13,7 @@ export const ROUTES = {
   'payment.succeeded': 'paymentEventWorkflow',
   'payment.failed': 'paymentEventWorkflow',
   'payment.refunded': 'paymentEventWorkflow',
+  'payment.disputed': 'disputeWorkflow',
   // Both return events go to the return's one long-lived workflow through the relay.
   'return.initiated': 'returnEventRelayWorkflow',
   'return.received': 'returnEventRelayWorkflow',

@@ -16,6 +16,11 @@ export interface Notification {
   to?: string;
   subject: string;
   body: string;
+  /**
+   * A provider's test event (Stripe `livemode: false`) sent it: kept in the outbox, marked
+   * `test_mode`, and never delivered, whatever channels are configured.
+   */
+  testMode?: boolean;
 }
 
 export interface NotifyResult {
@@ -73,7 +78,9 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       })
     : undefined;
 
-  function channelFor(audience: Notification['audience']): NotificationChannel {
+  function channelFor(audience: Notification['audience'], testMode: boolean): NotificationChannel {
+    // A test event's messages are for the people testing: the outbox shows them, nobody receives them.
+    if (testMode) return 'outbox';
     if (audience === 'customer') return transport ? 'email' : 'outbox';
     return agentsChatWebhookUrl ? 'chat' : 'outbox';
   }
@@ -136,7 +143,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   return {
     async send(n, options = {}) {
       if (!n.idempotencyKey) throw new TypeError('Notification needs an idempotencyKey');
-      const channel = channelFor(n.audience);
+      const channel = channelFor(n.audience, n.testMode === true);
       const createdAt = new Date().toISOString();
       const { row, created } = await repo.claimNotification(db, {
         idempotency_key: n.idempotencyKey,
@@ -150,6 +157,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         status: channel === 'outbox' ? 'sent' : 'queued',
         sent_at: channel === 'outbox' ? createdAt : null,
         created_at: createdAt,
+        test_mode: n.testMode ? 1 : 0,
       });
       const retry = !created;
       const logMeta = {
@@ -171,7 +179,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
 
       // A new row, or one whose earlier delivery failed or never finished: deliver now, on
       // the channel today's configuration gives (it may have gained SMTP since).
-      const deliverOn = channelFor(row.audience);
+      const deliverOn = channelFor(row.audience, row.test_mode === 1);
       let recipient = row.recipient;
       try {
         if (deliverOn === 'email') {

@@ -1,102 +1,98 @@
 import type { EventEnvelope, QuarantinedEvent } from '../events/envelope';
-import { eventIdentity } from '../events/identity';
-import { WebhookEvent } from '../events/schemas';
+import { providerOf, type ProviderName } from '../providers';
+import { quarantineIdentity, readDelivery, type ReadFailure } from '../providers/read';
+import type { Headers } from '../signatures';
 import type { SourceConfig } from './sources';
 
 /** Why a genuine event was quarantined, as a closed set (the `reason` text names the sender's values). */
-export type QuarantineCode = 'not-json' | 'no-event-type' | 'unknown-event-type' | 'schema-mismatch' | 'event-not-allowed';
+export type QuarantineCode = ReadFailure | 'event-not-allowed';
 
-export type Classified = { kind: 'event'; envelope: EventEnvelope } | { kind: 'quarantine'; event: QuarantinedEvent; code: QuarantineCode };
+export type Classified =
+  | { kind: 'event'; envelope: EventEnvelope }
+  | { kind: 'quarantine'; event: QuarantinedEvent; code: QuarantineCode }
+  /** A verified delivery of a type the source's provider sends but hookline does not act on: answered 200, nothing started. */
+  | { kind: 'ignored'; provider: ProviderName; type: string; why: string };
 
-// A small body can still have tens of thousands of problems (an array of empty items). The list
-// goes into the answer and into the quarantine workflow's input, which Temporal caps in size: the
-// whole list made the start fail and the sender was told 503 for an event that can never succeed.
-const LISTED_PROBLEMS = 20;
-// A problem names the path it found, and a path is the sender's keys: one key of 200 KB would put
-// the body back into the workflow's input, so each line is cut too.
-const PROBLEM_CHARS = 300;
-// Until it is known, event_type is the sender's free text; it becomes a search attribute (Temporal
-// caps those at 2 KB, and refused the start) and part of the reason.
-const EVENT_TYPE_CHARS = 100;
 // An unsigned delivery-id header is a reference for people; no real one is longer than this.
 const DELIVERY_REF_CHARS = 200;
 
 /**
- * What to do with a body whose signature checked out: an event the agent can work on, or one to
- * keep for a person, with the reason. Shared by the receiver and the quarantine replay, so a
- * replay judges the kept body exactly as a fresh delivery would be judged today.
+ * What to do with a body whose signature checked out, as the source's provider reads it
+ * (src/providers/read.ts): an event the agent can work on, a type hookline ignores, or one to keep
+ * for a person, with the reason. Shared by the receiver and the quarantine replay, so a replay
+ * judges the kept body exactly as a fresh delivery would be judged today.
  */
 export function classifyVerified(args: {
-  source: Pick<SourceConfig, 'name' | 'eventTypes'>;
+  source: Pick<SourceConfig, 'name' | 'eventTypes' | 'provider' | 'orderKey'>;
   rawBody: Buffer;
+  /** The request's headers: the provider may read its type from one (a Shopify topic). Never the identity. */
+  headers?: Headers;
   /** From the verifier: the signed message id (identity) and the unsigned delivery header (reference). */
   signedId?: string;
   deliveryRef?: string;
   receivedAt: string;
+  /** The provider to read with, when not the source's own (a replay reads a kept body with the provider it came with). */
+  provider?: ProviderName;
 }): Classified {
   const { source, rawBody, signedId, receivedAt } = args;
+  const provider = providerOf(args.provider ?? source.provider);
   // Sender-chosen text that travels in workflow inputs: kept short.
   const deliveryRef = args.deliveryRef?.slice(0, DELIVERY_REF_CHARS);
   const refs = { ...(signedId === undefined ? {} : { signedId }), ...(deliveryRef === undefined ? {} : { deliveryRef }) };
-  const keep = (code: QuarantineCode, reason: string, problems: string[], body?: unknown, eventType?: string): Classified => {
-    const identity = eventIdentity({ signedId, body: typeof body === 'object' && body !== null ? body : undefined, rawBody });
-    return {
-      kind: 'quarantine',
-      code,
-      event: {
-        source: source.name,
-        identity: identity.key,
-        ...refs,
-        receivedAt,
-        rawBody: rawBody.toString('utf8'),
-        eventType,
-        reason,
-        problems,
-      },
-    };
+  const ctx = {
+    source: source.name,
+    rawBody,
+    ...(signedId === undefined ? {} : { signedId }),
+    ...(source.orderKey === undefined ? {} : { orderKey: source.orderKey }),
   };
+  const reading = readDelivery(provider, { rawBody, headers: args.headers ?? {}, ctx });
+  const keep = (
+    code: QuarantineCode,
+    reason: string,
+    problems: string[],
+    identity: string,
+    extra: Partial<QuarantinedEvent>,
+  ): Classified => ({
+    kind: 'quarantine',
+    code,
+    event: {
+      source: source.name,
+      identity,
+      ...refs,
+      receivedAt,
+      rawBody: rawBody.toString('utf8'),
+      reason,
+      problems,
+      provider: provider.name,
+      ...extra,
+    },
+  });
 
-  let body: unknown;
-  try {
-    body = JSON.parse(rawBody.toString('utf8'));
-  } catch {
-    return keep('not-json', 'body is not valid JSON', []);
+  if (reading.kind === 'ignored') return reading;
+  if (reading.kind === 'unreadable') {
+    return keep(reading.code, reading.reason, reading.problems, reading.identity, {
+      eventType: reading.type,
+      ...(reading.headers ? { headers: reading.headers } : {}),
+    });
   }
-  const declared = (body as { event_type?: unknown } | null)?.event_type;
-  const eventType = typeof declared === 'string' ? clip(declared) : undefined;
-  const parsed = WebhookEvent.safeParse(body);
-  if (!parsed.success) {
-    const problems = listed(parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`));
-    if (eventType === undefined) return keep('no-event-type', 'event_type is missing', problems, body, eventType);
-    if (parsed.error.issues.some((i) => i.path[0] === 'event_type')) {
-      return keep('unknown-event-type', `unknown event type ${JSON.stringify(eventType)}`, problems, body, eventType);
-    }
-    return keep('schema-mismatch', `body does not match the ${eventType} schema`, problems, body, eventType);
-  }
-  const event = parsed.data;
+  const { event, identity, identityFrom, testMode } = reading.mapped;
   if (!source.eventTypes.has(event.event_type)) {
-    return keep('event-not-allowed', `source ${source.name} may not send ${event.event_type}`, [], body, event.event_type);
+    const what = reading.type === event.event_type ? event.event_type : `${event.event_type} (from ${provider.name} ${reading.type})`;
+    // Kept under the identity any unreadable delivery of it would have: a genuine body is JSON by now.
+    const kept = quarantineIdentity(provider, JSON.parse(rawBody.toString('utf8')), ctx);
+    return keep('event-not-allowed', `source ${source.name} may not send ${what}`, [], kept, { eventType: reading.type });
   }
-  const identity = eventIdentity({ signedId, event, rawBody });
   return {
     kind: 'event',
     envelope: {
       source: source.name,
-      identity: identity.key,
-      identityFrom: identity.from,
+      identity,
+      identityFrom,
       ...(deliveryRef === undefined ? {} : { deliveryRef }),
       receivedAt,
+      provider: provider.name,
+      testMode,
       event,
     },
   };
-}
-
-function listed(problems: string[]): string[] {
-  const shown = problems.slice(0, LISTED_PROBLEMS).map((p) => (p.length <= PROBLEM_CHARS ? p : `${p.slice(0, PROBLEM_CHARS)}…`));
-  if (problems.length <= LISTED_PROBLEMS) return shown;
-  return [...shown, `… and ${problems.length - LISTED_PROBLEMS} more problems`];
-}
-
-function clip(text: string): string {
-  return text.length <= EVENT_TYPE_CHARS ? text : `${text.slice(0, EVENT_TYPE_CHARS)}…`;
 }

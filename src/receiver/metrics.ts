@@ -26,6 +26,8 @@ export interface ReceiverMetrics {
   readonly registry: Registry;
   /** A webhook answered 2xx. Cheap, as is observeRefusal: a few in-memory increments. */
   observeAnswer(o: { source: string; outcome: IntakeOutcome; seconds: number; quarantine?: QuarantineCode }): void;
+  /** A genuine delivery of a type hookline does not act on: `type` is already bounded (ignoredTypeLabel). */
+  observeIgnored(o: { provider: string; type: string }): void;
   /** A webhook answered with a problem document; `seconds` is undefined when the start is unknown. */
   observeRefusal(o: { source: string; problem: Problem; seconds?: number }): void;
   /** An operator credential that did not check out (or an address made to wait after too many). */
@@ -47,7 +49,7 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
 
   const requests = new Counter({
     name: 'hookline_webhook_requests_total',
-    help: 'Webhook requests by source and outcome (accepted, rerun, queued, duplicate, closed, quarantined, refused).',
+    help: 'Webhook requests by source and outcome (accepted, rerun, queued, duplicate, closed, quarantined, ignored, refused).',
     labelNames: ['source', 'outcome'] as const,
     registers,
   });
@@ -67,6 +69,12 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
     name: 'hookline_webhook_quarantined_total',
     help: 'Genuine (signed) events kept in quarantine, by source and reason.',
     labelNames: ['source', 'reason'] as const,
+    registers,
+  });
+  const ignored = new Counter({
+    name: 'hookline_webhook_ignored_total',
+    help: 'Signed deliveries of types hookline does not act on, by provider and type (other: not a type the provider is known to send).',
+    labelNames: ['provider', 'type'] as const,
     registers,
   });
   const ack = new Histogram({
@@ -97,6 +105,9 @@ export function createReceiverMetrics(options: { sources: Iterable<string>; proc
       requests.labels(s, outcome).inc();
       ack.labels(s, outcome).observe(seconds);
       if (quarantine) quarantined.labels(s, quarantine).inc();
+    },
+    observeIgnored({ provider, type }) {
+      ignored.labels(provider, type).inc();
     },
     observeRefusal({ source, problem: p, seconds }) {
       const s = label(source);

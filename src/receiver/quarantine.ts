@@ -5,7 +5,7 @@ import type { Intake, IntakeResult } from '../intake';
 import { sha256Of, type QuarantineStore } from '../spool/quarantine';
 import { quarantineResolvedSignal, quarantineStateQuery, type QuarantineState } from '../../workflows/contracts/quarantine';
 import { HooklineEventType, HooklineSource } from '../../workflows/contracts/search-attributes';
-import { classifyVerified } from './classify';
+import { classifyVerified, type Classified } from './classify';
 import type { EventLogInput } from '../db/repo';
 import type { EventLogOutcome } from '../db/schema';
 import { idsOf } from '../eventlog/entry';
@@ -113,6 +113,10 @@ export function createQuarantineService(deps: {
     return classifyVerified({
       source,
       rawBody: Buffer.from(raw, 'utf8'),
+      // Read by the provider it came with (events kept before providers existed were hookline's
+      // format), with the unsigned headers that chose its schema (a Shopify topic).
+      provider: event.provider ?? 'hookline',
+      headers: event.headers ?? {},
       // An event kept before signedId existed carries its webhook-id as deliveryId; only that
       // scheme's id was ever signed, so only it may carry over.
       signedId: event.signedId ?? (source.scheme === 'standard-webhooks' ? event.deliveryId : undefined),
@@ -150,6 +154,7 @@ export function createQuarantineService(deps: {
     async preview(id) {
       const { event } = await open(id);
       const judged = await classified(id, event);
+      if (judged.kind === 'ignored') return { passes: false, reason: ignoredReason(judged) };
       return judged.kind === 'event'
         ? { passes: true, workflowId: eventWorkflowId(judged.envelope) }
         : { passes: false, reason: judged.event.reason };
@@ -160,6 +165,7 @@ export function createQuarantineService(deps: {
       const judged = await classified(id, event, body);
       if (judged.kind === 'quarantine')
         throw new ReplayRejectedError(`Still not processable: ${judged.event.reason}`, judged.event.problems);
+      if (judged.kind === 'ignored') throw new ReplayRejectedError(ignoredReason(judged), []);
       const { envelope } = judged;
       const result = await deps.intake.accept(envelope);
       await client.workflow.getHandle(id).signal(quarantineResolvedSignal, { outcome: 'replayed', workflowId: result.workflowId, by });
@@ -170,7 +176,7 @@ export function createQuarantineService(deps: {
           receivedAt: envelope.receivedAt,
           via,
           source: envelope.source,
-          provider: 'hookline',
+          provider: envelope.provider ?? 'hookline',
           eventType: envelope.event.event_type,
           identity: envelope.identity,
           workflowId: result.workflowId,
@@ -203,4 +209,9 @@ export function outcomeOf(result: IntakeResult): EventLogOutcome {
   if (result.closed) return 'closed';
   if (result.duplicate) return 'duplicate';
   return result.rerun ? 'rerun' : 'accepted';
+}
+
+/** Why a kept body that now reads as a type hookline does not act on is not replayed. */
+function ignoredReason(judged: Extract<Classified, { kind: 'ignored' }>): string {
+  return `Nothing to replay: hookline does not act on ${judged.provider} ${judged.type} (${judged.why})`;
 }

@@ -3,7 +3,8 @@ import { ConfigError, csv, duration, envSuffix, type Env } from '../config/env';
 import { EVENTS } from '../events/registry';
 import { EVENT_TYPES, type EventType } from '../events/schemas';
 import { BUILTIN_SOURCE_NAMES, type BuiltinSource } from '../events/sources';
-import { isSchemeName, SCHEME_TABLE, SCHEMES, type SchemeName } from './verify';
+import { isProviderName, PROVIDER_NAMES, PROVIDER_SOURCE_NAMES, PROVIDERS, type ProviderName } from '../providers';
+import { isSchemeName, SCHEME_TABLE, SCHEMES, type SchemeName } from '../signatures';
 
 /**
  * Everything the receiver knows about one sender. Built once at start-up from the
@@ -11,6 +12,14 @@ import { isSchemeName, SCHEME_TABLE, SCHEMES, type SchemeName } from './verify';
  */
 export interface SourceConfig {
   name: string;
+  /**
+   * Whose payloads it sends (src/providers/): the format its bodies are read in, and its default
+   * scheme. `WEBHOOK_PROVIDER_<SOURCE>`; `hookline` for the seed's four and WEBHOOK_SOURCES extras,
+   * the provider itself for a provider's own source (`stripe`, …).
+   */
+  provider: ProviderName;
+  /** Where the provider's payload names hookline's order (`WEBHOOK_ORDER_KEY_<SOURCE>`), for a provider that has one. */
+  orderKey?: string;
   scheme: SchemeName;
   /** Empty means the source refuses every request: nothing runs unsigned. */
   secrets: readonly string[];
@@ -19,7 +28,7 @@ export interface SourceConfig {
   /** undefined: any address may deliver. */
   allowlist?: { cidrs: string[]; contains(ip: string): boolean };
   rateLimit: RateLimit;
-  /** The event types this sender may deliver (least privilege); others are quarantined. */
+  /** The hookline event types this sender may deliver, once its provider has read them (least privilege); others are quarantined. */
   eventTypes: ReadonlySet<EventType>;
 }
 
@@ -94,7 +103,13 @@ export function parseAllowlist(variable: string, cidrs: string[]): SourceConfig[
   };
 }
 
-function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefined): SourceConfig {
+/** The hookline event types a provider's mappings produce: what one of its sources may send by default. */
+function producedBy(provider: ProviderName): EventType[] {
+  const produced = new Set(Object.values(PROVIDERS[provider].handles).flatMap((h) => h.produces));
+  return EVENT_TYPES.filter((type) => produced.has(type));
+}
+
+function sourceConfig(name: string, env: Env, seed: SourceDefaults | undefined): SourceConfig {
   const suffix = envSuffix(name);
   const v = (setting: string) => `WEBHOOK_${setting}_${suffix}`;
   const problems: string[] = [];
@@ -103,7 +118,17 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
     return value === '' ? undefined : value;
   };
 
-  const schemeValue = read('SCHEME') ?? defaults?.scheme;
+  // The provider first: it sets the format, and with it the defaults of the scheme and the event types.
+  const providerValue = read('PROVIDER') ?? (isProviderName(name) ? name : 'hookline');
+  if (!isProviderName(providerValue))
+    problems.push(`${v('PROVIDER')}: expected one of ${PROVIDER_NAMES.join(', ')} (got ${JSON.stringify(providerValue)})`);
+  const provider = isProviderName(providerValue) ? PROVIDERS[providerValue] : PROVIDERS.hookline;
+  // A seed source keeps its own scheme and types while it sends hookline's format; named another
+  // provider, it takes that provider's.
+  const defaults: Partial<SourceDefaults> =
+    provider.name === 'hookline' ? (seed ?? {}) : { scheme: provider.scheme, eventTypes: producedBy(provider.name) };
+
+  const schemeValue = read('SCHEME') ?? defaults.scheme;
   if (!schemeValue)
     problems.push(`${v('SCHEME')}: expected one of ${SCHEMES.join(', ')} (not set; required for a source that is not built in)`);
   else if (!isSchemeName(schemeValue))
@@ -120,7 +145,7 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
     problems.push(`${v('RATE_LIMIT')}: expected requests per period such as 100/s, 600/min or 1000/5m (got ${JSON.stringify(rateText)})`);
 
   const eventsText = read('EVENTS');
-  let eventTypes: EventType[] = defaults?.eventTypes ?? [...EVENT_TYPES];
+  let eventTypes: EventType[] = defaults.eventTypes ?? [...EVENT_TYPES];
   if (eventsText !== undefined) {
     const listed = csv.parse(eventsText);
     const unknown = listed.filter((t) => t !== '*' && !(EVENT_TYPES as string[]).includes(t));
@@ -128,6 +153,13 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
       problems.push(`${v('EVENTS')}: expected event types from ${EVENT_TYPES.join(', ')} or * (unknown: ${unknown.join(', ')})`);
     eventTypes = listed.includes('*') ? [...EVENT_TYPES] : (listed as EventType[]);
   }
+
+  const orderKeyValue = read('ORDER_KEY');
+  if (orderKeyValue !== undefined && !provider.orderKey)
+    problems.push(`${v('ORDER_KEY')}: the ${provider.name} provider has no order key (set for a provider that has one, such as stripe)`);
+  else if (orderKeyValue !== undefined && !/^[A-Za-z0-9_.-]{1,40}$/.test(orderKeyValue))
+    problems.push(`${v('ORDER_KEY')}: expected a metadata key such as order_id (got ${JSON.stringify(orderKeyValue)})`);
+  const orderKey = provider.orderKey ? (orderKeyValue ?? provider.orderKey.default) : undefined;
 
   const secrets = csv.parse(read('SECRET'));
   // Judged as the scheme reads them (its entry in the scheme table), and here, not on the first
@@ -153,6 +185,8 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
   const header = read('HEADER')?.toLowerCase();
   return {
     name,
+    provider: provider.name,
+    ...(orderKey === undefined ? {} : { orderKey }),
     scheme,
     secrets,
     signatureHeader: header,
@@ -164,8 +198,17 @@ function sourceConfig(name: string, env: Env, defaults: SourceDefaults | undefin
 }
 
 /**
- * The four built-in sources plus any named in `WEBHOOK_SOURCES` (e.g. `github,shop`), each
- * configured from its `WEBHOOK_*_<SOURCE>` variables.
+ * The provider sources (`stripe`, `shopify`, `easypost`) that are enabled: those whose
+ * WEBHOOK_SECRET_<PROVIDER> is set. One that is not is no route at all (404), unlike a seed
+ * source, which is always there and refuses everything until it has a secret.
+ */
+export function enabledProviderSources(env: Env): string[] {
+  return PROVIDER_SOURCE_NAMES.filter((name) => (env[`WEBHOOK_SECRET_${envSuffix(name)}`]?.trim() ?? '') !== '');
+}
+
+/**
+ * The four built-in sources, the provider sources whose secret is set, and any named in
+ * `WEBHOOK_SOURCES` (e.g. `github,shop`), each configured from its `WEBHOOK_*_<SOURCE>` variables.
  */
 export function loadSources(env: Env = process.env): Map<string, SourceConfig> {
   const extra = csv.parse(env.WEBHOOK_SOURCES);
@@ -175,7 +218,7 @@ export function loadSources(env: Env = process.env): Map<string, SourceConfig> {
       `Invalid configuration:\n  WEBHOOK_SOURCES: expected lowercase source names such as github,shop (bad: ${bad.join(', ')})`,
     );
   }
-  const names = [...new Set([...Object.keys(BUILTIN_SOURCES), ...extra])];
+  const names = [...new Set([...Object.keys(BUILTIN_SOURCES), ...enabledProviderSources(env), ...extra])];
   const sources = new Map(names.map((name) => [name, sourceConfig(name, env, BUILTIN_SOURCES[name])]));
   refuseSharedSecrets(sources);
   return sources;

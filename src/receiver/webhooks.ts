@@ -4,6 +4,8 @@ import type { EventLogWriter } from '../eventlog/writer';
 import { idsOf, type DeliveryFacts } from '../eventlog/entry';
 import type { Acknowledgement, IntakeOutcome } from './acknowledgement';
 import { classifyVerified, type QuarantineCode } from './classify';
+import { providerOf } from '../providers';
+import { ignoredTypeLabel } from '../providers/read';
 import { HttpProblem, isClientHttpError, problem, problemName, sendProblem } from './problem';
 import { eventWorkflowId, quarantineWorkflowId, TemporalUnavailableError, type Intake, type IntakeResult } from '../intake';
 import type { ReceiverMetrics } from './metrics';
@@ -12,7 +14,7 @@ import { SpoolRefusedError } from '../spool/store';
 import { addressKey, TokenBuckets } from './rate-limit';
 import { serverRefusal } from './server';
 import type { RateLimit, SourceConfig } from './sources';
-import { verifyWebhook, WebhookVerificationError } from './verify';
+import { verifyWebhook, WebhookVerificationError } from '../signatures';
 
 export interface WebhookRouteOptions {
   sources: ReadonlyMap<string, SourceConfig>;
@@ -99,8 +101,7 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
       receivedAt: now().toISOString(),
       via: 'webhook',
       source: source.name,
-      // The providers' sources will say whose format they speak; every source is hookline's own today.
-      provider: 'hookline',
+      provider: source.provider,
     } satisfies DeliveryFacts;
     if (source.allowlist && !source.allowlist.contains(ip)) {
       return next(new HttpProblem(problem('forbidden-address', `Deliveries for ${source.name} are not accepted from ${ip}.`)));
@@ -174,9 +175,21 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
     // From here on the sender is genuine: whatever is wrong with the body, we keep it.
     // The identity comes from signed data only; an unsigned delivery header is logged as a reference.
     const { signedId, deliveryRef } = verified;
-    const classified = classifyVerified({ source, rawBody, signedId, deliveryRef, receivedAt: now().toISOString() });
+    const classified = classifyVerified({ source, rawBody, headers: req.headers, signedId, deliveryRef, receivedAt: now().toISOString() });
     const ref = deliveryRef === undefined ? {} : { deliveryRef: deliveryRef.slice(0, 100) };
     Object.assign(delivery, ref);
+    if (classified.kind === 'ignored') {
+      // Nothing to keep and nothing started: a 2xx at once, so the provider does not retry it.
+      const label = ignoredTypeLabel(providerOf(classified.provider), classified.type);
+      metrics.observeIgnored({ provider: classified.provider, type: label });
+      Object.assign(delivery, { eventType: classified.type } satisfies Partial<DeliveryFacts>);
+      return {
+        status: 200,
+        body: { accepted: true, ignored: true, type: classified.type },
+        log: { outcome: 'ignored', provider: classified.provider, type: label, why: classified.why, ...ref },
+        reason: classified.why,
+      };
+    }
     if (classified.kind === 'event') {
       const { envelope } = classified;
       Object.assign(delivery, {
@@ -184,9 +197,17 @@ export function webhookRouter(options: WebhookRouteOptions & { metrics: Receiver
         identity: envelope.identity,
         workflowId: eventWorkflowId(envelope),
         ...idsOf(envelope.event),
+        // hookline's own format says nothing about test mode: left unknown in the log.
+        ...(envelope.provider === 'hookline' ? {} : { testMode: envelope.testMode === true }),
       } satisfies Partial<DeliveryFacts>);
       const result = await options.intake.accept(envelope);
-      return answer(result, { eventType: envelope.event.event_type, identityFrom: envelope.identityFrom, ...ref });
+      return answer(result, {
+        eventType: envelope.event.event_type,
+        identityFrom: envelope.identityFrom,
+        ...(envelope.provider === 'hookline' ? {} : { provider: envelope.provider }),
+        ...(envelope.testMode ? { testMode: true } : {}),
+        ...ref,
+      });
     }
     const kept = classified.event;
     Object.assign(delivery, {

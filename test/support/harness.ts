@@ -20,7 +20,7 @@ import { createReceiverServer, DEFAULT_REQUEST_TIMEOUT_MS } from '../../src/rece
 import type { Acknowledgement } from '../../src/receiver/acknowledgement';
 import type { BuiltinSource } from '../../src/events/sources';
 import { BUILTIN_SCHEMES, loadSources, type RateLimit } from '../../src/receiver/sources';
-import { signWebhook, type SchemeName } from '../../src/receiver/verify';
+import { signWebhook, type SchemeName } from '../../src/signatures';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
 import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';

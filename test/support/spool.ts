@@ -44,11 +44,13 @@ export interface RawSpoolRow {
   claimed_by: string | null;
   claimed_until: number;
   attempts: number;
+  /** What waits to be started: the envelope (or quarantined event) as JSON. */
+  payload: string;
 }
 
 /** Every row in the spool at `url`, oldest first (an empty list when the table does not exist yet). */
 export async function spoolRows(url: string): Promise<RawSpoolRow[]> {
-  const query = 'select workflow_id, claimed_by, claimed_until, attempts from hookline_spool order by seq';
+  const query = 'select workflow_id, claimed_by, claimed_until, attempts, payload from hookline_spool order by seq';
   if (url.startsWith('sqlite:')) {
     const db = new BetterSqlite3(url.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
     try {

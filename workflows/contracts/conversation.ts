@@ -19,6 +19,8 @@ export const OUTCOMES = {
   'shipment-exception': ['resolved'],
   /** A return step failed for good; the person puts it right (by hand, with the customer) and resolves it. */
   'return-failed': ['resolved'],
+  /** A chargeback: the person answers the dispute with the gateway (evidence, or accepting it) and resolves it. */
+  chargeback: ['resolved'],
 } as const satisfies Record<string, readonly string[]>;
 export type HandoffKind = keyof typeof OUTCOMES;
 export const HANDOFF_KINDS = Object.keys(OUTCOMES) as HandoffKind[];
@@ -79,12 +81,28 @@ export interface ReturnFailedFacts {
   /** The refund's ID, or what is still due. */
   refund: string;
 }
+/** A chargeback: the customer's bank disputes a payment; evidence is due by the deadline. */
+export interface ChargebackFacts {
+  disputeId: string;
+  paymentId: string;
+  /** The order the payment was for, when the knowledge base knows it; else `unknown`. */
+  orderId: string;
+  /** What is disputed, e.g. `10.99 USD`. */
+  amount: string;
+  /** The bank's reason, as the gateway words it (`fraudulent`, `product_not_received`, …). */
+  reason: string;
+  /** When the gateway stops taking evidence (ISO-8601), or `none given`. */
+  evidenceDueBy: string;
+  /** `test` for a provider's test event, else `live`. */
+  mode: 'live' | 'test';
+}
 /** The facts each kind of escalation carries: typed across the API, the CLI and the inbox. */
 export interface HandoffFacts {
   inquiry: InquiryFacts;
   'return-approval': ReturnApprovalFacts;
   'shipment-exception': ShipmentExceptionFacts;
   'return-failed': ReturnFailedFacts;
+  chargeback: ChargebackFacts;
 }
 
 export interface ConversationMessage {
@@ -206,6 +224,8 @@ interface EscalationFields {
   priority?: number;
   /** Undecided after this long, the escalation ends with outcome `expired`. */
   decideWithinMs?: number;
+  /** Undecided at this moment (ISO-8601), the escalation ends with outcome `expired`: an outside deadline (a chargeback's). */
+  decideBy?: string;
   unclaimedSlaMs: number;
   unansweredSlaMs: number;
 }

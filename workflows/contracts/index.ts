@@ -1,5 +1,6 @@
 import type { ConversationWorkflow } from './conversation';
 import type { CustomerUpdatedWorkflow, StockShortageWorkflow } from './customers';
+import type { DisputeWorkflow } from './disputes';
 import type { CustomerInquiryWorkflow } from './inquiries';
 import type { OrderStatusWorkflow } from './orders';
 import type { PaymentEventWorkflow } from './payments';
@@ -17,6 +18,7 @@ export interface Workflows {
   orderStatusWorkflow: OrderStatusWorkflow;
   customerInquiryWorkflow: CustomerInquiryWorkflow;
   paymentEventWorkflow: PaymentEventWorkflow;
+  disputeWorkflow: DisputeWorkflow;
   processReturnWorkflow: ProcessReturnWorkflow;
   returnEventRelayWorkflow: ReturnEventRelayWorkflow;
   shipmentEventWorkflow: ShipmentEventWorkflow;

@@ -14,7 +14,7 @@ import { Client, Connection, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } f
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { bodyHash, senderEventId, workflowIdFor } from '../../../src/events/identity';
 import { BUILTIN_SOURCES } from '../../../src/receiver/sources';
-import { verifyWebhook, WebhookVerificationError } from '../../../src/receiver/verify';
+import { verifyWebhook, WebhookVerificationError } from '../../../src/signatures';
 import { HooklineEventType, HooklineSource } from '../../../workflows/contracts/search-attributes';
 import type { PipelineEvent } from './activity';
 

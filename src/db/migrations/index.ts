@@ -4,6 +4,7 @@ import { orderStatusOwner } from './0003_order_status_owner.js';
 import { inquiryModel } from './0004_inquiry_model.js';
 import { completedEffects } from './0005_completed_effects.js';
 import { eventLog } from './0006_event_log.js';
+import { providers } from './0007_providers.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -19,4 +20,5 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0004_inquiry_model': inquiryModel,
   '0005_completed_effects': completedEffects,
   '0006_event_log': eventLog,
+  '0007_providers': providers,
 };

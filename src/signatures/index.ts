@@ -3,10 +3,10 @@ import { hmacSha256Base64, hmacSha256Hex } from './hmac';
 import { checkTimestamp, requireSecrets } from './shared';
 import { standardWebhooks } from './standard-webhooks';
 import { stripe } from './stripe';
-import type { SignOptions, VerifiedDelivery, VerifyOptions, WebhookScheme } from './types';
+import type { Headers, SignOptions, VerifiedDelivery, VerifyOptions, WebhookScheme } from './types';
 
 export { WebhookVerificationError };
-export type { SignOptions, VerificationFailure, VerifiedDelivery, VerifyOptions, WebhookScheme };
+export type { Headers, SignOptions, VerificationFailure, VerifiedDelivery, VerifyOptions, WebhookScheme };
 
 /**
  * The scheme table: every signature scheme a source may use (`WEBHOOK_SCHEME_<SOURCE>`), each one
