@@ -39,13 +39,13 @@ describe('a rerun of a workflow that had escalated', () => {
   });
 
   /** The operators' API as the lead calls it (the inbox and `npm run handoff` use the same routes). */
-  async function api(method: 'GET' | 'POST', path: string, body?: object): Promise<{ status: number; body: any }> {
+  async function api(method: 'GET' | 'POST', path: string, body?: object): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${t.receiver.url}${path}`, {
       method,
       headers: { authorization: `Bearer ${lead.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
-    return { status: res.status, body: await res.json() };
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
   const at = (id: string, action?: string) => `/handoffs/${encodeURIComponent(id)}${action ? `/${action}` : ''}`;
 
@@ -166,6 +166,7 @@ describe('a rerun of a workflow that had escalated', () => {
         workflowExecutionTimeout: '30s',
       });
       await expect.poll(async () => (await conversationOf(approval))?.status, { timeout: 15_000, interval: 250 }).toBe('waiting');
+      expect((await api('POST', at(approval, 'claim'), {})).status).toBe(200);
       expect(await api('POST', at(approval, 'resolve'), { outcome: 'approve', note: 'loyal customer' })).toMatchObject({
         status: 200,
         body: { outcome: 'approve' },
@@ -184,7 +185,12 @@ describe('a rerun of a workflow that had escalated', () => {
       expect(await statusOf(approval)).toBe('COMPLETED');
 
       // The parcel arrives: the relay runs the return again, which carries on from the approval.
-      const relayId = await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(70) });
+      const relayId = await deliver('carrier', {
+        ...SAMPLES['return.received'],
+        return_id: returnId,
+        order_id: orderId,
+        timestamp: day(70),
+      });
       expect(await client().workflow.getHandle(relayId).result()).toEqual({ returnWorkflowId: workflowId, delivered: true });
       const after = (await client().workflow.getHandle(workflowId).result()) as ReturnState;
       expect(after).toMatchObject({
