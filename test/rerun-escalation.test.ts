@@ -1,10 +1,22 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { conversations } from '../activities';
 import type { EnvelopeOf } from '../src/events/envelope';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import { eventWorkflowId } from '../src/intake';
-import { conversationId, conversationQuery, parseConversationId, type Conversation } from '../workflows/contracts/conversation';
+import {
+  claimUpdate,
+  CONVERSATION_WORKFLOW_TYPE,
+  conversationId,
+  conversationQuery,
+  parseConversationId,
+  resolveUpdate,
+  type Conversation,
+  type ConversationWorkflow,
+  type EscalationRequest,
+} from '../workflows/contracts/conversation';
 import type { InquiryResult } from '../workflows/contracts/inquiries';
 import {
   returnEventSignal,
@@ -211,4 +223,43 @@ describe('a rerun of a workflow that had escalated', () => {
       expect(t.agent.sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(1);
     },
   );
+
+  it('what a rerun reads of an earlier conversation: one still open is not over yet; completed, its result; terminated undecided, none', async () => {
+    const read = (id: string) => new MockActivityEnvironment().run(conversations({ temporal: client() }).earlierConversation, id);
+    const request: EscalationRequest = {
+      kind: 'shipment-exception',
+      queue: 'shipping',
+      reason: 'a parcel was lost',
+      customerId: CUSTOMER,
+      facts: { orderId: `ORD-${unique()}`, trackingNumber: `TRK-${unique()}`, carrier: 'FedEx', exception: 'lost', description: '' },
+      unclaimedSlaMs: 60_000,
+      unansweredSlaMs: 60_000,
+    };
+    const open = async () => {
+      const id = conversationId(`test:rerun:${unique()}`, 'shipment-exception');
+      const handle = await client().workflow.start<ConversationWorkflow>(CONVERSATION_WORKFLOW_TYPE, {
+        workflowId: id,
+        taskQueue: t.agent.taskQueue,
+        args: [request],
+      });
+      await expect.poll(async () => (await conversationOf(id))?.status, { timeout: 10_000, interval: 250 }).toBe('waiting');
+      return handle;
+    };
+
+    const decided = await open();
+    // Still open: the activity fails and is retried until it closes (a rerun's is being withdrawn), so nobody is asked twice at once.
+    await expect(read(decided.workflowId)).rejects.toThrow(/still open \(waiting\)/);
+    await decided.executeUpdate(claimUpdate, { args: [{ agent: 'dana' }] });
+    await decided.executeUpdate(resolveUpdate, { args: [{ agent: 'dana', outcome: 'resolved', note: 'reshipped' }] });
+    await decided.result();
+    expect(await read(decided.workflowId)).toEqual({
+      status: 'COMPLETED',
+      result: { outcome: 'resolved', agent: 'dana', note: 'reshipped' },
+    });
+
+    const undecided = await open();
+    await undecided.executeUpdate(claimUpdate, { args: [{ agent: 'eli' }] });
+    await undecided.terminate('test: ended without a decision');
+    expect(await read(undecided.workflowId)).toEqual({ status: 'TERMINATED' });
+  });
 });
