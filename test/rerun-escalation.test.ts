@@ -224,7 +224,8 @@ describe('a rerun of a workflow that had escalated', () => {
     },
   );
 
-  it('what a rerun reads of an earlier conversation: one still open is not over yet; completed, its result; terminated undecided, none', async () => {
+    // Still open: the activity fails and is retried until it closes (a rerun's is being withdrawn),
+    // so nobody is asked twice at once.
     const read = (id: string) => new MockActivityEnvironment().run(conversations({ temporal: client() }).earlierConversation, id);
     const request: EscalationRequest = {
       kind: 'shipment-exception',
