@@ -224,8 +224,7 @@ describe('a rerun of a workflow that had escalated', () => {
     },
   );
 
-    // Still open: the activity fails and is retried until it closes (a rerun's is being withdrawn),
-    // so nobody is asked twice at once.
+  it('a rerun reads an earlier conversation: still open, not over yet; completed, its result; terminated undecided, none', async () => {
     const read = (id: string) => new MockActivityEnvironment().run(conversations({ temporal: client() }).earlierConversation, id);
     const request: EscalationRequest = {
       kind: 'shipment-exception',
@@ -248,7 +247,8 @@ describe('a rerun of a workflow that had escalated', () => {
     };
 
     const decided = await open();
-    // Still open: the activity fails and is retried until it closes (a rerun's is being withdrawn), so nobody is asked twice at once.
+    // Still open: the activity fails and is retried until it closes (a rerun's is being withdrawn),
+    // so nobody is asked twice at once.
     await expect(read(decided.workflowId)).rejects.toThrow(/still open \(waiting\)/);
     await decided.executeUpdate(claimUpdate, { args: [{ agent: 'dana' }] });
     await decided.executeUpdate(resolveUpdate, { args: [{ agent: 'dana', outcome: 'resolved', note: 'reshipped' }] });
