@@ -715,12 +715,16 @@ function respell(scheme: SchemeName, value: string, variant: number): string {
       ][variant]!;
     case 'standard-webhooks':
       return [value, `v1,${Buffer.alloc(32).toString('base64')} ${value}`, `${value} v1a,c2lnbmF0dXJl`, `v2,abc ${value}`][variant]!;
+    case 'easypost':
+      return [value, value.replace(/[0-9a-f]{64}$/, (h) => h.toUpperCase()), `  ${value}  `, value.replace(/^hmac-sha256-hex=/, 'HMAC-SHA256-HEX=')][
+        variant
+      ]!;
   }
 }
 
 /** The same header with the MAC's bits changed but its encoding intact: well-formed, wrong. */
 function flipMac(scheme: SchemeName, value: string, byte: number, bit: number): string {
-  const hex = scheme === 'hmac-sha256-hex' || scheme === 'stripe';
+  const hex = scheme === 'hmac-sha256-hex' || scheme === 'stripe' || scheme === 'easypost';
   const pattern = hex ? /[0-9a-f]{64}/ : /[A-Za-z0-9+/]{43}=/;
   return value.replace(pattern, (mac) => {
     const bytes = Buffer.from(mac, hex ? 'hex' : 'base64');
