@@ -97,7 +97,13 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       const customerId = order?.customer_id ?? event.customer_id ?? known.ret?.customerId ?? undefined;
       const returnId = known.ret?.returnId;
       const linked = { ...(customerId ? { customerId } : {}), ...(orderId ? { orderId } : {}), ...(returnId ? { returnId } : {}) };
-      const eventAt = event.event_type === 'shipment.delivered' ? (event.delivered_at ?? event.timestamp) : event.timestamp;
+      // Ordered by when the carrier reported it: a delivery scanned at 09:55 but reported at 11:00
+      // must not lose to an out-for-delivery reported at 10:00 (the later of the two, for a sender
+      // whose `timestamp` is the scan's).
+      const eventAt =
+        event.event_type === 'shipment.delivered' && event.delivered_at !== undefined && Date.parse(event.delivered_at) > Date.parse(event.timestamp)
+          ? event.delivered_at
+          : event.timestamp;
       const status =
         event.event_type === 'shipment.in_transit'
           ? event.status
