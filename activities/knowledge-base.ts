@@ -100,10 +100,8 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       // Ordered by when the carrier reported it: a delivery scanned at 09:55 but reported at 11:00
       // must not lose to an out-for-delivery reported at 10:00 (the later of the two, for a sender
       // whose `timestamp` is the scan's).
-      const eventAt =
-        event.event_type === 'shipment.delivered' && event.delivered_at !== undefined && Date.parse(event.delivered_at) > Date.parse(event.timestamp)
-          ? event.delivered_at
-          : event.timestamp;
+      const scannedAt = event.event_type === 'shipment.delivered' ? event.delivered_at : undefined;
+      const eventAt = scannedAt !== undefined && Date.parse(scannedAt) > Date.parse(event.timestamp) ? scannedAt : event.timestamp;
       const status =
         event.event_type === 'shipment.in_transit'
           ? event.status
@@ -133,7 +131,7 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       const outcome = await repo.applyOrderStatus(db, {
         orderId,
         customerId,
-        status: event.event_type === 'shipment.in_transit' ? event.status : event.event_type === 'shipment.delivered' ? 'delivered' : 'delayed',
+        status: event.event_type === 'shipment.in_transit' ? event.status : status === 'delivered' ? 'delivered' : 'delayed',
         eventAt,
         carrier: event.carrier,
         trackingNumber: event.tracking_number,

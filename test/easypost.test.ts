@@ -201,7 +201,7 @@ describe('EasyPost: its tracker.updated events run as hookline events', () => {
       .where('idempotency_key', '=', `${workflowId as string}:notify`)
       .executeTakeFirst();
 
-  it("in_transit: EasyPost's published example as is starts the shipment workflow; the tracker is recorded without an order; a redelivery is a duplicate", async () => {
+  it('in_transit: the published example as is runs; its tracker is kept without an order; a redelivery is a duplicate', async () => {
     const body = example('tracker.updated.json');
     const first = await deliver(receiver.url, body);
     expect(first).toMatchObject({

@@ -715,10 +715,10 @@ function respell(scheme: SchemeName, value: string, variant: number): string {
       ][variant]!;
     case 'standard-webhooks':
       return [value, `v1,${Buffer.alloc(32).toString('base64')} ${value}`, `${value} v1a,c2lnbmF0dXJl`, `v2,abc ${value}`][variant]!;
-    case 'easypost':
-      return [value, value.replace(/[0-9a-f]{64}$/, (h) => h.toUpperCase()), `  ${value}  `, value.replace(/^hmac-sha256-hex=/, 'HMAC-SHA256-HEX=')][
-        variant
-      ]!;
+    case 'easypost': {
+      const upper = value.replace(/[0-9a-f]{64}$/, (h) => h.toUpperCase());
+      return [value, upper, `  ${value}  `, value.replace(/^hmac-sha256-hex=/, 'HMAC-SHA256-HEX=')][variant]!;
+    }
   }
 }
 

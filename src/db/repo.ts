@@ -616,16 +616,20 @@ export async function getTracker(db: Db, trackingNumber: string): Promise<Tracke
   return db.selectFrom('trackers').selectAll().where('tracking_number', '=', trackingNumber).executeTakeFirst();
 }
 
+export interface TrackingLinks {
+  orderId?: string;
+  customerId?: string;
+  /** The return whose label the tracking number is, with its order and customer. */
+  ret?: { returnId: string; orderId: string; customerId: string };
+}
+
 /**
  * What the knowledge base knows a tracking number belongs to: the order its tracker was linked
  * to, else the order the order system or the carrier reported it for (the newest), with its
  * customer; and the return whose label it is, apart, since a return parcel's scans say nothing
  * about the order's delivery. A carrier's tracker names neither: this is how it finds them.
  */
-export async function findByTrackingNumber(
-  db: Db,
-  trackingNumber: string,
-): Promise<{ orderId?: string; customerId?: string; orderTestMode?: boolean; ret?: { returnId: string; orderId: string; customerId: string } }> {
+export async function findByTrackingNumber(db: Db, trackingNumber: string): Promise<TrackingLinks> {
   const [tracker, reported, ret] = await Promise.all([
     getTracker(db, trackingNumber),
     db
@@ -642,7 +646,6 @@ export async function findByTrackingNumber(
   return {
     ...(orderId ? { orderId } : {}),
     ...(order?.customer_id ? { customerId: order.customer_id } : {}),
-    ...(order ? { orderTestMode: order.test_mode === 1 } : {}),
     ...(ret ? { ret: { returnId: ret.id, orderId: ret.order_id, customerId: ret.customer_id } } : {}),
   };
 }
