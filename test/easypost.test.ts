@@ -386,6 +386,17 @@ describe('EasyPost: its tracker.updated events run as hookline events', () => {
   });
 
   it('a description hookline does not handle, or a status with nothing to do, is answered ignored', async () => {
+    const ignoredSeries = async () => {
+      const text = await (await fetch(`${receiver.url}/metrics`)).text();
+      const count = (type: string) =>
+        Number(new RegExp(`^hookline_webhook_ignored_total\\{provider="easypost",type="${type}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      return { created: count('tracker\\.created'), updated: count('tracker\\.updated'), other: count('other') };
+    };
+    const before = await ignoredSeries();
+    const madeUp = derived('tracker.updated.json', (e) => {
+      e.description = `made.up.${randomBytes(4).toString('hex')}`;
+    });
+    expect((await deliver(receiver.url, madeUp)).body).toMatchObject({ accepted: true, ignored: true });
     const created = derived('tracker.updated.json', (e) => {
       e.description = 'tracker.created';
     });
@@ -397,6 +408,7 @@ describe('EasyPost: its tracker.updated events run as hookline events', () => {
       status: 200,
       body: { accepted: true, ignored: true, type: 'tracker.updated' },
     });
+    expect(await ignoredSeries()).toEqual({ created: before.created + 1, updated: before.updated + 1, other: before.other + 1 });
   });
 
   it('a broken body is quarantined with its provider and type, and replays once fixed', async () => {
