@@ -265,6 +265,20 @@ describe('EasyPost: its tracker.updated events run as hookline events', () => {
     expect(await repo.getTracker(agent.db, 'EZ4000000004')).toMatchObject({ carrier: 'UPS', status: 'delivered', test_mode: 1 });
   });
 
+  it('a test tracker never changes a live order: its message stays in the outbox, marked', async () => {
+    const tracking = trackingNumber();
+    const orderId = await shippedOrder(tracking);
+    // Derived from the published delivered body (a test tracker): the tracking code, and a time after the order shipped.
+    const body = derived('tracker.updated-delivered.json', (e) => {
+      Object.assign(e.result, { tracking_code: tracking, updated_at: '2024-08-05T15:00:00Z' });
+    });
+    const res = await deliver(receiver.url, body);
+    expect(await result(res.body.workflowId)).toEqual({ applied: true, notified: 'order-delivered' });
+    expect(await repo.getOrder(agent.db, orderId)).toMatchObject({ status: 'shipped', test_mode: 0 });
+    expect(await repo.getTracker(agent.db, tracking)).toMatchObject({ status: 'delivered', test_mode: 1, order_id: orderId });
+    expect(await customerMessage(res.body.workflowId)).toMatchObject({ channel: 'outbox', test_mode: 1 });
+  });
+
   it('a later est_delivery_date than previous_attributes held is a delay, told with the new date', async () => {
     const tracking = trackingNumber();
     const orderId = await shippedOrder(tracking);
