@@ -130,6 +130,13 @@ describe("EasyPost's scheme: X-Hmac-Signature over the raw body, NFKD secret", (
     expect(verify({ 'x-hmac-signature': 'hmac-sha256-hex=abc' })).toBe('malformed-header');
     expect(verify({ 'x-hmac-signature': VECTOR.signature })).toBe('bad-signature');
     expect(verify(headers, [])).toBe('no-secret');
+    // A source may rename the header (WEBHOOK_HEADER_<SOURCE>): then only that one is read.
+    const renamed = signWebhook('easypost', vectorBody, SECRET, { signatureHeader: 'X-Carrier-Signature' });
+    expect(Object.keys(renamed)).toEqual(['x-carrier-signature']);
+    const withHeader = (h: Record<string, string>) =>
+      failure(() => verifyWebhook('easypost', vectorBody, h, [SECRET], { signatureHeader: 'X-Carrier-Signature' }));
+    expect(withHeader(renamed)).toBeUndefined();
+    expect(withHeader(headers)).toBe('missing-header');
     // Rotation: the old secret and the new one both verify while both are configured.
     expect(verify(headers, ['another_secret_of_enough_bytes', SECRET])).toBeUndefined();
     // One byte of the body changed.
