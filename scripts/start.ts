@@ -190,6 +190,7 @@ async function main(): Promise<void> {
   say('  npm run send -- oms order.status_updated');
   say('  npm run send -- payments payment.succeeded');
   say('  npm run send -- stripe payment_intent.succeeded');
+  say('  npm run send -- easypost tracker.updated');
   say('  npm run send -- crm customer.inquiry.new summary="My order arrived broken, this is unacceptable" --fresh');
   say(`  HOOKLINE_OPERATOR_TOKEN=${secrets.leadToken} npm run handoff -- list`);
   say('');
