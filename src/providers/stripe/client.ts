@@ -172,7 +172,7 @@ export function createStripeClient(config: StripeClientConfig): StripeClient {
       return fail('UpstreamUnavailable', `network error (${err.message})`);
     }
     const body = err.raw;
-    const message = `${status} (${err.type}${err.code ? ` ${err.code}` : ''}: ${err.message.slice(0, 200)})`;
+    const message = `${status} (${err.rawType ?? err.type}${err.code ? ` ${err.code}` : ''}: ${err.message.slice(0, 200)})`;
     const header = (name: string) => err.headers?.[name] ?? err.headers?.[name.toLowerCase()];
     const retryAfterMs = parseRetryAfter(header('retry-after'));
     const retryExtra = { status, body, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
