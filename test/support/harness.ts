@@ -338,6 +338,8 @@ export function setupAgent(
     operators?: boolean;
     /** The sandbox's OpenAI-compatible endpoint as the agent's language model. */
     model?: { timeoutMs?: number };
+    /** Act through the sandbox's Stripe and EasyPost stand-ins (startAgent's `providers`). */
+    providers?: boolean;
   } = {},
 ): AgentContext {
   const context = {} as AgentContext;
@@ -348,6 +350,7 @@ export function setupAgent(
       databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(),
       settings: options.settings,
       model: options.model,
+      providers: options.providers,
     });
     if (options.operators) context.operators = testOperators(context.agent);
     context.receiver = await startReceiver({
