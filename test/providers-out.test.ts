@@ -105,7 +105,7 @@ describe('the agent acts through Stripe and EasyPost (in-process worker)', () =>
   };
   const state = () => agent.sandbox.state;
 
-  it('a return: an EasyPost return label bought once and tracked, the refund made through Stripe in minor units, the customer told once', async () => {
+  it('a return: an EasyPost label bought once and tracked, the refund through Stripe in minor units, the customer told once', async () => {
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     const intent = await deliveredStripeOrder(receiver.url, env.client, agent.sandbox.sandbox, orderId);
@@ -185,7 +185,7 @@ describe('the agent acts through Stripe and EasyPost (in-process worker)', () =>
     expect((await handle.query(returnStateQuery)).failure?.step).toBe('warehouse');
   });
 
-  it('a Stripe dispute naming only a charge: its order found through the charge’s payment intent, handed to a person with its deadline', async () => {
+  it('a Stripe dispute naming only a charge: its order found through the payment intent, handed to a person', async () => {
     const orderId = `ORD-${unique()}`;
     const order = await deliver('oms', {
       ...SAMPLES['order.status_updated'],
