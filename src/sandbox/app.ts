@@ -23,6 +23,8 @@ export interface SandboxOptions {
   token?: string;
   /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
   generateCustomers?: boolean;
+  /** Take unknown `pi_…` ids for paid Stripe payment intents (see ./stripe.ts). Default true. */
+  generatePayments?: boolean;
   /** Clock for timestamps in state and the call log. */
   now?: () => Date;
 }
@@ -190,7 +192,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   const generate = options.generateCustomers ?? true;
   const token = options.token && options.token.length > 0 ? options.token : undefined;
 
-  const stripe = createStripeSandbox(now);
+  const stripe = createStripeSandbox(now, options.generatePayments ?? true);
   const easypost = createEasyPostSandbox(now);
   const state: SandboxState = {
     labels: [],

@@ -62,7 +62,12 @@ const stripeError = (status: number, type: string, message: string, extra: { cod
 const missing = (kind: string, id: string, param = 'id') =>
   stripeError(404, 'invalid_request_error', `No such ${kind}: '${id}'`, { code: 'resource_missing', param });
 
-export function createStripeSandbox(now: () => Date) {
+/**
+ * `generate`: a well-formed payment intent id the stand-in was not told of is taken for a paid
+ * intent of 10 000.00 in USD with no metadata (as the CRM makes up customers), so a payment sent
+ * with `npm run send -- stripe …` can be refunded; off, it is Stripe's 404.
+ */
+export function createStripeSandbox(now: () => Date, generate = true) {
   const state: StripeSandboxState = { paymentIntents: [], charges: [], refunds: [] };
   let refundCounter = 0;
   const created = () => Math.floor(now().getTime() / 1000);
@@ -101,6 +106,12 @@ export function createStripeSandbox(now: () => Date) {
     return intent;
   }
 
+  const known = (id: string | undefined): SandboxPaymentIntent | undefined =>
+    state.paymentIntents.find((i) => i.id === id) ??
+    (generate && id !== undefined && /^pi_[A-Za-z0-9]+$/.test(id)
+      ? addPaymentIntent({ id, amount: 1_000_000, currency: 'usd' })
+      : undefined);
+
   function createRefund(body: unknown, idempotencyKey: string | null): StripeReply {
     const parsed = RefundParams.safeParse(body ?? {});
     if (!parsed.success) {
@@ -118,7 +129,7 @@ export function createStripeSandbox(now: () => Date) {
       );
     }
     const charge = p.charge !== undefined ? state.charges.find((c) => c.id === p.charge) : undefined;
-    const intent = state.paymentIntents.find((i) => i.id === (p.payment_intent ?? charge?.payment_intent));
+    const intent = charge ? state.paymentIntents.find((i) => i.id === charge.payment_intent) : known(p.payment_intent);
     if (!intent)
       return p.charge !== undefined
         ? missing('charge', p.charge, 'charge')
@@ -160,7 +171,7 @@ export function createStripeSandbox(now: () => Date) {
     addPaymentIntent,
     createRefund,
     paymentIntent: (id: string): StripeReply => {
-      const intent = state.paymentIntents.find((i) => i.id === id);
+      const intent = known(id);
       return intent ? { status: 200, body: intent } : missing('payment_intent', id);
     },
     charge: (id: string): StripeReply => {
