@@ -198,7 +198,8 @@ export function partners(deps: PartnerDeps) {
       idempotencyKey: string;
     }): Promise<{ refundId: string }> {
       return once(db, 'payments.refund', input.idempotencyKey, async () => {
-        const route = refundRoute(await repo.listPayments(db, input.orderId));
+        const payments = await repo.listPayments(db, input.orderId);
+        const route = refundRoute(payments);
         if (route.via === 'stripe') {
           const stripe = deps.providers?.stripe;
           if (!stripe)
@@ -206,6 +207,14 @@ export function partners(deps: PartnerDeps) {
           const payment = await repo.getPayment(db, route.paymentId);
           const mismatch = payment && modeMismatch(payment, stripe.mode);
           if (mismatch) throw ApplicationFailure.nonRetryable(`payment ${route.paymentId}: ${mismatch}`, 'TestModeMismatch');
+          // Stripe refunds in the payment's currency: an amount in another would be read in the wrong unit.
+          const paid = payments.find((p) => p.id === route.paymentId)?.currency;
+          if (paid !== undefined && paid.toUpperCase() !== input.currency.toUpperCase()) {
+            throw ApplicationFailure.nonRetryable(
+              `payment ${route.paymentId} was in ${paid.toUpperCase()}, the refund is in ${input.currency.toUpperCase()}`,
+              'CurrencyMismatch',
+            );
+          }
           // The same key Stripe remembers for 24 hours; the completed-effects record remembers it for good.
           const refund = await partnerCall((signal) =>
             stripe.client.refund(
@@ -213,7 +222,7 @@ export function partners(deps: PartnerDeps) {
                 payment: route.payment,
                 amount: input.amount,
                 currency: input.currency,
-                metadata: { order_id: input.orderId, reason: input.reason.slice(0, 500) },
+                metadata: { [stripe.orderKey]: input.orderId, reason: input.reason.slice(0, 500) },
               },
               input.idempotencyKey,
               { signal },
