@@ -130,8 +130,8 @@ export function createStripeClient(config: StripeClientConfig): StripeClient {
     apiVersion: STRIPE_API_VERSION,
     httpClient: Stripe.createFetchHttpClient(fetchFn),
     maxNetworkRetries: 0,
-    // Ours (the AbortSignal above) fires first; the package's is only a backstop.
-    timeout: defaultTimeout * 2,
+    // Ours (the AbortSignal above, per call) fires first; the package's is only a backstop.
+    timeout: 10 * 60_000,
     telemetry: false,
     appInfo: { name: 'hookline' },
   });
