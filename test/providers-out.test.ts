@@ -185,6 +185,29 @@ describe('the agent acts through Stripe and EasyPost (in-process worker)', () =>
     expect((await handle.query(returnStateQuery)).failure?.step).toBe('warehouse');
   });
 
+  it('a return cancelled while the parcel is awaited voids its EasyPost label, once', async () => {
+    const orderId = `ORD-${unique()}`;
+    const returnId = `RET-${unique()}`;
+    await deliveredStripeOrder(receiver.url, env.client, agent.sandbox.sandbox, orderId);
+    await deliver('oms', {
+      ...SAMPLES['return.initiated'],
+      return_id: returnId,
+      order_id: orderId,
+      customer_id: 'CUST-67890',
+      items: [{ product_id: 'PROD-A', quantity: 1 }],
+      timestamp: day(5),
+    });
+    const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    const shipment = state().easypost.shipments.find((s) => s.reference === returnId)!;
+    expect(shipment.refund_status).toBe('submitted');
+    const voids = agent.sandbox.sandbox.calls().filter((c) => c.system === 'easypost' && c.path === `/v2/shipments/${shipment.id}/refund`);
+    expect(voids).toHaveLength(1);
+    expect(await notificationsFor(agent.db, `${returnWorkflowId(returnId)}:cancelled`)).toHaveLength(1);
+  });
+
   it('a Stripe dispute naming only a charge: its order found through the payment intent, handed to a person', async () => {
     const orderId = `ORD-${unique()}`;
     const order = await deliver('oms', {
