@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Schema } from '../src/db/schema';
 import type { Notifier } from '../src/notify';
 import { conversations } from './conversations';
+import type { OutboundProviders } from '../src/providers/outbound';
 import { drafting } from './drafting';
 import { knowledgeBase } from './knowledge-base';
 import { createModelActivities } from './model';
@@ -28,6 +29,8 @@ export { conversations, drafting, knowledgeBase, notifications, partners, relay,
 export interface ActivityDeps {
   db: Kysely<Schema>;
   clients: Clients;
+  /** Stripe and EasyPost, when configured (src/config/providers.ts): the steps they serve go through them. */
+  providers?: OutboundProviders;
   notifier: Notifier;
   responder: Responder;
   settings: AgentSettings;

@@ -47,6 +47,7 @@ const APP_TABLES = [
   'payments',
   'processed_events',
   'returns',
+  'trackers',
 ];
 
 /** Hands out URLs of empty databases and removes them afterwards. */
@@ -144,6 +145,7 @@ describe.each(targets)('database on $name', (target) => {
       '0005_completed_effects',
       '0006_event_log',
       '0007_providers',
+      '0009_trackers',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
@@ -205,6 +207,7 @@ describe.each(targets)('database on $name', (target) => {
         '0005_completed_effects',
         '0006_event_log',
         '0007_providers',
+        '0009_trackers',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
