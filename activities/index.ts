@@ -4,6 +4,7 @@ import type { Clients } from '../src/clients';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../src/db/schema';
 import type { Notifier } from '../src/notify';
+import { conversations } from './conversations';
 import type { OutboundProviders } from '../src/providers/outbound';
 import { drafting } from './drafting';
 import { knowledgeBase } from './knowledge-base';
@@ -11,9 +12,10 @@ import { createModelActivities } from './model';
 import type { ChatModel } from '../src/llm/model';
 import { notifications } from './notifications';
 import { partners } from './partners';
-import { relay, type RelayDeps } from './relay';
+import { relay, type TemporalDeps } from './relay';
 import { agentSettings } from './settings';
 
+export type { ConversationActivities } from './conversations';
 export type { DraftingActivities } from './drafting';
 export type { KnowledgeBaseActivities } from './knowledge-base';
 export type { ModelActivities, ModelUsage } from './model';
@@ -21,7 +23,7 @@ export type { NotificationActivities } from './notifications';
 export type { LookupActivities, PartnerActivities } from './partners';
 export type { RelayActivities } from './relay';
 export type { SettingsActivities } from './settings';
-export { drafting, knowledgeBase, notifications, partners, relay, agentSettings };
+export { conversations, drafting, knowledgeBase, notifications, partners, relay, agentSettings };
 
 /** What the worker builds once and the activity groups share (each takes only what it uses). */
 export interface ActivityDeps {
@@ -39,16 +41,17 @@ export interface ActivityDeps {
 /**
  * Every activity the worker registers, grouped by what it touches and so by timeout profile
  * (workflows/activities.ts gives each group its own proxy). Each is one external effect, safe to
- * retry. Only the relay gets the Temporal client.
+ * retry. Only the relay and the conversations' lookup get the Temporal client.
  */
-export function createActivities(deps: ActivityDeps, relayDeps: RelayDeps) {
+export function createActivities(deps: ActivityDeps, temporalDeps: TemporalDeps) {
   return {
     ...knowledgeBase(deps),
     ...partners(deps),
     ...notifications(deps),
     ...drafting(deps),
     ...agentSettings(deps),
-    ...relay(relayDeps),
+    ...relay(temporalDeps),
+    ...conversations(temporalDeps),
     ...(deps.model ? createModelActivities({ model: deps.model }) : {}),
   };
 }

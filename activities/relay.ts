@@ -1,17 +1,18 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { ApplicationFailure, type Payload } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { returnWorkflowId } from '../src/events/identity';
 import { startOnce } from '../src/temporal/start-once';
+import { decodePayloads } from './payloads';
 import { returnEventSignal, type ProcessReturnWorkflow, type ReturnDelivery, type ReturnEnvelope } from '../workflows/contracts/returns';
 
-export interface RelayDeps {
-  /** The only Temporal client an activity holds: to signal a return's own workflow. */
+/** The Temporal client, for the only activities that hold one: the relay and the conversations' lookup. */
+export interface TemporalDeps {
   temporal: Client;
 }
 
 /** Hands events on to the long-lived workflow they belong to. */
-export function relay(deps: RelayDeps) {
+export function relay(deps: TemporalDeps) {
   const { temporal } = deps;
 
   /**
@@ -25,22 +26,15 @@ export function relay(deps: RelayDeps) {
       const started = event.workflowExecutionStartedEventAttributes;
       if (started) {
         // The start's arguments: the return ID, then what an earlier rerun carried.
-        const args = await decode(started.input?.payloads ?? []);
+        const args = await decodePayloads(temporal, started.input?.payloads ?? []);
         if (Array.isArray(args[1])) events.push(...(args[1] as ReturnEnvelope[]));
       }
       const signalled = event.workflowExecutionSignaledEventAttributes;
       if (signalled?.signalName === returnEventSignal.name) {
-        events.push(...((await decode(signalled.input?.payloads ?? [])) as ReturnEnvelope[]));
+        events.push(...((await decodePayloads(temporal, signalled.input?.payloads ?? [])) as ReturnEnvelope[]));
       }
     }
     return events;
-  }
-
-  async function decode(payloads: Payload[]): Promise<unknown[]> {
-    const converter = temporal.options.loadedDataConverter;
-    let decoded = payloads;
-    for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
-    return decoded.map((p) => converter.payloadConverter.fromPayload(p));
   }
 
   return {

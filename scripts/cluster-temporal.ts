@@ -209,7 +209,7 @@ export interface ServerOptions {
   databases: TemporalDatabases;
   ports: ServerPorts;
   numHistoryShards?: number;
-  /** Pool sizes per server process (the config file's defaults: 20 and 10). */
+  /** Pool sizes per service per store: a process holds 4 × each (the config file's defaults: 8 and 4). */
   sqlMaxConns?: number;
   sqlVisibilityMaxConns?: number;
   /** ip:port for the server's Prometheus metrics, or none. */

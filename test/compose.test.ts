@@ -277,6 +277,11 @@ describe('docker-compose.yml', () => {
     for (const key of Object.keys(cluster)) expect(read_, `npm run cluster sets ${key}`).toContain(key);
     expect(read_).toContain('BIND_ON_IP');
     expect(read_).toContain('TEMPORAL_BROADCAST_ADDRESS');
+
+    // The connection budget docs/production.md gives: a pool per service (4) per store, 48 in all.
+    const poolDefault = (variable: string) =>
+      Number(new RegExp(`maxConns: \\{\\{ default "(\\d+)" \\(env "${variable}"\\) \\}\\}`).exec(template)?.[1]);
+    expect({ store: poolDefault('SQL_MAX_CONNS'), visibility: poolDefault('SQL_VIS_MAX_CONNS') }).toEqual({ store: 8, visibility: 4 });
   });
 
   it('migrates the schemas with the schemas built into temporal-sql-tool, as npm run cluster does', () => {

@@ -42,6 +42,13 @@ describe('configuration', () => {
     expect(loadWorkerConfig(systems).model).toBeUndefined();
     const withModel = loadWorkerConfig({ ...systems, LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.1' });
     expect(withModel.model).toEqual({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.1', timeoutMs: 30_000, maxTokens: 512 });
+    // How long a person's escalation waits for the model's suggestion: 20 s unless LLM_SUGGESTION_BUDGET says.
+    expect(withModel.agent).toMatchObject({ model: 'llama3.1', modelSuggestionBudgetMs: 20_000 });
+    expect(
+      loadWorkerConfig({ ...systems, LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.1', LLM_SUGGESTION_BUDGET: '90s' }).agent
+        .modelSuggestionBudgetMs,
+    ).toBe(90_000);
+    expect(() => loadWorkerConfig({ ...systems, LLM_SUGGESTION_BUDGET: 'soon' })).toThrow(/LLM_SUGGESTION_BUDGET/);
     expect(() => loadWorkerConfig({ ...systems, LLM_BASE_URL: 'https://api.openai.com/v1' })).toThrow(
       /LLM_MODEL: required with LLM_BASE_URL/,
     );

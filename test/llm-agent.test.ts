@@ -220,6 +220,38 @@ describe('the agent with a language model', () => {
     expect(outcome.reply).toContain(`Your order ${orderId} is currently shipped. It is travelling with FedEx`);
   });
 
+  it('a model answer lost on its way back is asked for again, and the retry gets that call’s answer, not the next call’s', async () => {
+    llm().reset();
+    const customer = freshCustomer();
+    const orderId = await shippedOrder(customer);
+    // Each answer names the call it is for and serves its retries, as a model at temperature 0
+    // answers the same question the same way: a retry can never take the plan meant for later.
+    llm().scriptLlm([
+      { match: orderId, format: 'inquiry_understanding', content: understanding('order_status'), times: 3 },
+      {
+        match: orderId,
+        format: 'reply_plan',
+        content: JSON.stringify({ intent: 'order_status', facts: ['carrier'], opening: 'thanks' }),
+        times: 3,
+      },
+    ]);
+    // The endpoint answers the first call (the reading), then the connection drops before the answer arrives.
+    llm().addFault({ system: 'llm', kind: 'reset', phase: 'after', times: 1 });
+    const { workflowId } = await ask(customer, `Any news on ${orderId}?`);
+    const outcome = await result(workflowId);
+    expect(outcome).toMatchObject({
+      decision: 'answered',
+      decidedBy: 'model',
+      understanding: { intent: 'order_status' },
+      plan: { intent: 'order_status', facts: ['carrier'] },
+    });
+    expect(outcome.fallbackReason).toBeUndefined();
+    const readings = llm()
+      .llmRequests()
+      .filter((r) => r.response_format?.type === 'json_schema' && r.response_format.json_schema.name === 'inquiry_understanding');
+    expect(readings).toHaveLength(2);
+  });
+
   it('a plan handing the inquiry to a person hands it over, with the model’s suggestion labelled', async () => {
     llm().reset();
     const customer = freshCustomer();

@@ -1,6 +1,7 @@
 import type { UntypedActivities } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type {
+  ConversationActivities,
   DraftingActivities,
   KnowledgeBaseActivities,
   LookupActivities,
@@ -109,6 +110,14 @@ const PROFILES = {
     startToCloseTimeout: '10s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
   },
+  /**
+   * Reading an earlier run's conversation from Temporal (a rerun's escalation, workflows/handoff.ts):
+   * until Temporal answers, and while that conversation is still being withdrawn.
+   */
+  conversations: {
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  },
   /** Drafting words (the responder, templates by default): our own code, retried until it answers. */
   model: {
     startToCloseTimeout: '60s',
@@ -131,6 +140,7 @@ const PROFILES = {
 
 export const partners = proxyActivities<PartnerActivities>(PROFILES.partners);
 export const lookups = proxyActivities<LookupActivities>(PROFILES.lookups);
+export const conversations = proxyActivities<ConversationActivities>(PROFILES.conversations);
 export const drafting = proxyActivities<DraftingActivities>(PROFILES.model);
 export const languageModel = proxyActivities<ModelActivities>(PROFILES.languageModel);
 

@@ -1,3 +1,4 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityFailure,
   CancellationScope,
@@ -5,11 +6,12 @@ import {
   executeChild,
   log,
   ParentClosePolicy,
+  patched,
   WorkflowIdReusePolicy,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CustomerContext } from '../src/agent/types';
-import { lookups } from './activities';
+import { conversations, lookups } from './activities';
 import { tellAgents } from './agents-channel';
 import {
   CONVERSATION_WORKFLOW_TYPE,
@@ -77,6 +79,9 @@ export function failureCause(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The `patched()` ID of escalations that, in a rerun, take over what became of an earlier run's conversation. */
+const RERUN_TAKES_OVER = 'escalation-rerun-takes-over-earlier-conversation';
+
 /**
  * Hand the case to a person and wait for the outcome: starts the conversation as a child workflow
  * under {@link conversationId} and awaits its result. The conversation owns its handlers, search
@@ -88,6 +93,13 @@ export function failureCause(err: unknown): string {
  * (TERMINATE). The ID is never reused (REJECT_DUPLICATE), like the raising workflows' own IDs,
  * so a conversation's notification keys are its own for good.
  *
+ * A rerun (this workflow's earlier run failed or timed out, and a redelivery started it again)
+ * finds the earlier run's conversation under the ID. What became of it decides: decided (a person
+ * resolved it, or it expired on its deadline), its result is this run's too, and nobody is asked
+ * or told again; ended without a decision (withdrawn when the earlier run failed), the case goes
+ * to a person again as the next round (`conversationId(…, round)`), announced under that round's
+ * own keys.
+ *
  * A conversation that ends without a decision while this workflow goes on (someone terminated or
  * cancelled it, or it failed) does not take this workflow down with it: the case goes on as
  * undecided (outcome `expired`, with `abandoned` saying why), and the agents' channel hears that a
@@ -95,7 +107,33 @@ export function failureCause(err: unknown): string {
  */
 export async function escalate<K extends HandoffKind>(request: EscalationRequestOf<K>): Promise<EscalationResult<K>> {
   const raisedBy = workflowInfo().workflowId;
-  const workflowId = conversationId(raisedBy, request.kind);
+  for (let round = 1; ; round++) {
+    const workflowId = conversationId(raisedBy, request.kind, round);
+    try {
+      return await converse(workflowId, request);
+    } catch (err) {
+      // Runs from before reruns took over an earlier conversation failed here, and replay so.
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !patched(RERUN_TAKES_OVER)) throw err;
+      const earlier = await conversations.earlierConversation(workflowId);
+      if (earlier.result) {
+        log.info('escalation decided in an earlier run; taking its decision', {
+          conversationId: workflowId,
+          outcome: earlier.result.outcome,
+        });
+        return earlier.result as EscalationResult<K>;
+      }
+      log.info('earlier conversation ended without a decision; asking a person again', {
+        conversationId: workflowId,
+        status: earlier.status,
+        next: conversationId(raisedBy, request.kind, round + 1),
+      });
+    }
+  }
+}
+
+/** One conversation under `workflowId`, awaited; see {@link escalate}. */
+async function converse<K extends HandoffKind>(workflowId: string, request: EscalationRequestOf<K>): Promise<EscalationResult<K>> {
+  const raisedBy = workflowInfo().workflowId;
   try {
     const result = await executeChild<ConversationWorkflow>(CONVERSATION_WORKFLOW_TYPE, {
       workflowId,

@@ -16,8 +16,11 @@ interface Suggestion {
   warning?: string;
 }
 
-/** How long an escalation waits for the model's suggested reply before it opens with the template's. */
-const SUGGESTION_BUDGET_MS = 20_000;
+/**
+ * How long an escalation waits for the model's suggested reply before it opens with the template's,
+ * when the settings do not say (LLM_SUGGESTION_BUDGET sets `modelSuggestionBudgetMs`).
+ */
+const DEFAULT_SUGGESTION_BUDGET_MS = 20_000;
 
 /**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the
@@ -132,11 +135,12 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   // --- with a language model -------------------------------------------------------------------
   /**
    * A suggestion for the person who takes it over: the model's words, labelled as such, else the
-   * template's holding reply. The person is not kept waiting for it: past SUGGESTION_BUDGET_MS the
+   * template's holding reply. The person is not kept waiting for it: past the settings' budget the
    * model's attempt is cancelled and the template's reply goes instead.
    */
   async function suggestion(understanding?: Understanding): Promise<Suggestion> {
-    const drafted = await CancellationScope.withTimeout(SUGGESTION_BUDGET_MS, async () => {
+    const budgetMs = (await agentSettings()).modelSuggestionBudgetMs ?? DEFAULT_SUGGESTION_BUDGET_MS;
+    const drafted = await CancellationScope.withTimeout(budgetMs, async () => {
       try {
         const suggested = await languageModel.suggestReply({ inquiry: event, customer, understanding, assessment });
         spent(suggested.usage);

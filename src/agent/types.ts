@@ -24,6 +24,11 @@ export interface AgentSettings {
   refundHandoffCurrency?: string;
   /** The language model the worker asks (LLM_MODEL), or undefined: rules and templates only. */
   model?: string;
+  /**
+   * How long an escalation waits for the model's suggested reply before it opens with the
+   * template's (LLM_SUGGESTION_BUDGET). Unset (settings from before it existed): 20 s.
+   */
+  modelSuggestionBudgetMs?: number;
 }
 
 export interface CustomerContext {

@@ -67,6 +67,8 @@ const WorkerEnv = z
     // Under the model profile's 2 min start-to-close (workflows/activities.ts), with room for the answer.
     LLM_TIMEOUT: duration('30s').refine((ms) => ms <= 110_000, 'expected at most 110s: one attempt of a model call has 2 minutes'),
     LLM_MAX_TOKENS: positiveInt(512, 'a number of tokens'),
+    // How long a person's escalation waits for the model's suggested reply; past it, the template's goes.
+    LLM_SUGGESTION_BUDGET: duration('20s'),
     // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
     // it runs compiled and that file exists, else it bundles workflows/ at start.
     WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
@@ -156,7 +158,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       handoffUnansweredSlaMs: e.HANDOFF_UNANSWERED_SLA,
       refundHandoffThreshold: e.REFUND_HANDOFF_THRESHOLD.amount,
       refundHandoffCurrency: e.REFUND_HANDOFF_THRESHOLD.currency,
-      ...(e.LLM_BASE_URL && e.LLM_MODEL ? { model: e.LLM_MODEL } : {}),
+      ...(e.LLM_BASE_URL && e.LLM_MODEL ? { model: e.LLM_MODEL, modelSuggestionBudgetMs: e.LLM_SUGGESTION_BUDGET } : {}),
     },
     metricsAddress: e.WORKER_METRICS_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,

@@ -34,7 +34,7 @@ export interface ListFilter {
 }
 
 export interface HandoffRow {
-  /** The conversation's own workflow ID (`<raisedBy>:handoff:<kind>`): what every action addresses. */
+  /** The conversation's own workflow ID (`<raisedBy>:handoff:<kind>`, then `…:<round>` from round 2): what every action addresses. */
   id: string;
   kind: HandoffKind;
   /** The workflow ID of the workflow that raised the escalation and awaits its outcome. */
@@ -179,28 +179,33 @@ export function createHandoffService(client: Client): HandoffService {
     }
   }
 
+  /** A raiser's conversations of one kind, round by round (a rerun's is the next round): their IDs and whether each runs. */
+  async function roundsOf(raisedBy: string, kind: HandoffKind): Promise<{ id: string; running: boolean }[]> {
+    const rounds: { id: string; running: boolean }[] = [];
+    for (let round = 1; ; round++) {
+      const candidate = conversationId(raisedBy, kind, round);
+      const d = await describe(candidate);
+      if (d?.type !== CONVERSATION_WORKFLOW_TYPE) return rounds;
+      rounds.push({ id: candidate, running: d.running });
+    }
+  }
+
   /**
    * The conversation `id` names: itself, or, for the ID of a workflow that raised conversations
-   * (what the Temporal UI shows for an order or a return), its open one, else its only one.
+   * (what the Temporal UI shows for an order or a return), its open one, else its only kind's
+   * latest round.
    */
   async function locate(id: string): Promise<string> {
     const own = await describe(id);
     if (own?.type === CONVERSATION_WORKFLOW_TYPE) return id;
     const kinds = parseConversationId(id) ? [] : HANDOFF_KINDS;
-    const found = (
-      await Promise.all(
-        kinds.map(async (kind) => {
-          const candidate = conversationId(id, kind);
-          const d = await describe(candidate);
-          return d?.type === CONVERSATION_WORKFLOW_TYPE ? { id: candidate, running: d.running } : undefined;
-        }),
-      )
-    ).filter((c) => c !== undefined);
-    const open = found.filter((c) => c.running);
+    const byKind = (await Promise.all(kinds.map((kind) => roundsOf(id, kind)))).filter((rounds) => rounds.length > 0);
+    const open = byKind.flat().filter((c) => c.running);
     if (open.length === 1) return open[0]!.id;
-    if (found.length === 1) return found[0]!.id;
-    if (found.length > 1)
-      throw new HandoffNotFoundError(`${id} raised several escalations; name one: ${found.map((c) => c.id).join(', ')}`);
+    const latest = byKind.map((rounds) => rounds[rounds.length - 1]!);
+    if (latest.length === 1) return latest[0]!.id;
+    if (latest.length > 1)
+      throw new HandoffNotFoundError(`${id} raised several escalations; name one: ${latest.map((c) => c.id).join(', ')}`);
     throw new HandoffNotFoundError(own ? `${id} is not an escalation` : `no escalation ${id} (no such workflow)`);
   }
 

@@ -108,6 +108,13 @@ export const ScriptedAnswer = z
      * running many conversations at once each script their own; without it, to the next request.
      */
     match: z.string().min(1).optional(),
+    /**
+     * Served only to requests of this kind: the `response_format` JSON schema's name
+     * (`inquiry_understanding`, `reply_plan`) or `text` for a plain completion. Without it, to a
+     * request of any kind; with it, an answer meant for one call can never be taken by another,
+     * such as a retry of an earlier call whose answer was lost on its way back.
+     */
+    format: z.string().min(1).optional(),
     /** How many requests this answer serves before it is used up (every attempt of a retried call). */
     times: z.number().int().positive().default(1),
   })
@@ -186,6 +193,13 @@ function ruleAnswer(request: ChatCompletionRequest): { content: string } {
   return { content: 'Thank you for your message. We have it and will follow up shortly.' };
 }
 
+/** The kind of answer a request asks for: its JSON schema's name, `json_object`, or `text`. */
+function formatOf(request: ChatCompletionRequest): string {
+  const format = request.response_format;
+  if (format?.type === 'json_schema') return format.json_schema.name;
+  return format?.type ?? 'text';
+}
+
 function safeJson(s: string): unknown {
   try {
     return JSON.parse(s);
@@ -219,7 +233,10 @@ export function createLlmSandbox(now: () => Date = () => new Date()): LlmSandbox
       const request = parsed.data;
       received.push(request);
       const prompt = request.messages.map((m) => ('content' in m ? text(m.content) : '')).join('\n');
-      const next = queue.findIndex((a) => a.match === undefined || prompt.includes(a.match));
+      const kind = formatOf(request);
+      const next = queue.findIndex(
+        (a) => (a.match === undefined || prompt.includes(a.match)) && (a.format === undefined || a.format === kind),
+      );
       const scripted = next === -1 ? undefined : queue[next];
       if (scripted && --scripted.times === 0) queue.splice(next, 1);
       if (scripted?.raw !== undefined) return { status: 200, raw: scripted.raw };

@@ -12,7 +12,7 @@ import { withActivityContext } from './activity-log';
 
 /**
  * Everything the activities share, built once per worker process; `close` releases it. The
- * Temporal client is not among them: only the relay gets one (createActivities' second argument).
+ * Temporal client is not among them: only the relay and the conversations' lookup get one (createActivities' second argument).
  */
 export async function buildActivityDeps(
   config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'providers'> & { providers?: OutboundProvidersConfig },

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  // One connection for the whole process: the relay's Client shares the worker's.
+  // One connection for the whole process: the activities' Client (relay, conversations) shares the worker's.
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const { deps, close } = await buildActivityDeps(config, logger);

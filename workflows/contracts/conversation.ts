@@ -194,6 +194,7 @@ export const conversationQuery = defineQuery<Conversation>('conversation');
 export const CONVERSATION_WORKFLOW_TYPE = 'conversationWorkflow';
 
 const ID_INFIX = ':handoff:';
+const ROUND_TAIL = /^(.+):([2-9]|[1-9][0-9]+)$/;
 
 /**
  * A conversation's workflow ID: `<raising workflow's ID>:handoff:<kind>`, e.g.
@@ -202,17 +203,35 @@ const ID_INFIX = ':handoff:';
  * same ID; one conversation per kind per raising workflow (a return can need an approval and later
  * a failure handoff: two kinds, two IDs). Colons, like every hookline workflow ID: they pass
  * through URLs, shells and the Temporal UI unescaped.
+ *
+ * `round` counts the times the case was put to a person: a run that replaces a failed one finds
+ * the first conversation's ID taken for good, and when that conversation ended without a decision
+ * (withdrawn when its raiser failed), the case goes to a person again as round 2, `…:handoff:inquiry:2`,
+ * with notification keys of its own (workflows/handoff.ts).
  */
-export function conversationId(raisedBy: string, kind: HandoffKind): string {
-  return `${raisedBy}${ID_INFIX}${kind}`;
+export function conversationId(raisedBy: string, kind: HandoffKind, round = 1): string {
+  return `${raisedBy}${ID_INFIX}${kind}${round > 1 ? `:${round}` : ''}`;
 }
 
-/** The raising workflow and kind an ID names, when it has the shape of {@link conversationId}'s; else undefined. */
-export function parseConversationId(id: string): { raisedBy: string; kind: HandoffKind } | undefined {
+/** The raising workflow, kind and round an ID names, when it has the shape of {@link conversationId}'s; else undefined. */
+export function parseConversationId(id: string): { raisedBy: string; kind: HandoffKind; round: number } | undefined {
   const at = id.lastIndexOf(ID_INFIX);
   if (at <= 0) return undefined;
-  const kind = id.slice(at + ID_INFIX.length);
-  return isHandoffKind(kind) ? { raisedBy: id.slice(0, at), kind } : undefined;
+  const tail = id.slice(at + ID_INFIX.length);
+  const numbered = ROUND_TAIL.exec(tail);
+  const [kind, round] = numbered ? [numbered[1], Number(numbered[2])] : [tail, 1];
+  return isHandoffKind(kind) ? { raisedBy: id.slice(0, at), kind, round } : undefined;
+}
+
+/**
+ * What a rerun finds under a conversation's ID that an earlier run of its raiser used
+ * (activities/conversations.ts reads it from Temporal): the Temporal status, and `result` when
+ * the conversation was decided (a person resolved it, or it expired on its deadline), which the
+ * rerun takes as its own instead of asking again.
+ */
+export interface EarlierConversation {
+  status: string;
+  result?: EscalationResult;
 }
 
 interface EscalationFields {

@@ -1,0 +1,80 @@
+import { Context } from '@temporalio/activity';
+import {
+  conversationQuery,
+  OUTCOMES,
+  resolveUpdate,
+  type Conversation,
+  type EarlierConversation,
+  type EscalationResult,
+} from '../workflows/contracts/conversation';
+import { decodePayloads } from './payloads';
+import type { TemporalDeps } from './relay';
+
+/** A person's decision on a conversation, as its raiser would have been given it; undefined when it has none. */
+function decisionOf(conversation: Conversation): EscalationResult | undefined {
+  const outcome = conversation.outcome;
+  const decisions: readonly string[] = OUTCOMES[conversation.kind];
+  if (outcome === undefined || !decisions.includes(outcome)) return undefined;
+  return {
+    outcome: outcome as EscalationResult['outcome'],
+    ...(conversation.assignee ? { agent: conversation.assignee } : {}),
+    ...(conversation.note ? { note: conversation.note } : {}),
+  };
+}
+
+/**
+ * What a rerun of a raising workflow needs to know about the conversations its earlier runs
+ * started (workflows/handoff.ts): a conversation's ID is never reused, so the rerun asks what
+ * became of the one under its ID.
+ */
+export function conversations(deps: TemporalDeps) {
+  const { temporal } = deps;
+
+  /** The last `resolve` a person made that the conversation took, read from its history: no worker replays it. */
+  async function resolvedInHistory(id: string): Promise<EscalationResult | undefined> {
+    const history = await temporal.workflow.getHandle(id).fetchHistory();
+    const resolves = new Set<string>();
+    let decided: EscalationResult | undefined;
+    for (const event of history.events ?? []) {
+      const accepted = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+      if (accepted?.input?.name === resolveUpdate.name && accepted.meta?.updateId) resolves.add(accepted.meta.updateId);
+      const completed = event.workflowExecutionUpdateCompletedEventAttributes;
+      const updateId = completed?.meta?.updateId;
+      const success = completed?.outcome?.success?.payloads;
+      if (updateId && resolves.has(updateId) && success) {
+        const [conversation] = await decodePayloads(temporal, success);
+        decided = decisionOf(conversation as Conversation) ?? decided;
+      }
+    }
+    return decided;
+  }
+
+  return {
+    /**
+     * What became of the conversation under `id`: completed, its result (a person's decision, or
+     * expiry on its deadline) is the rerun's; closed otherwise (withdrawn when its raiser failed,
+     * terminated, failed), a person's `resolve` taken before it closed still counts, else there was
+     * no decision. One that still runs is on its way out (its raiser closed, which cancels it):
+     * retried until it has recorded itself withdrawn, so a person cannot decide the old one while
+     * the rerun asks again.
+     */
+    async earlierConversation(id: string): Promise<EarlierConversation> {
+      const handle = temporal.workflow.getHandle(id);
+      const status = (await handle.describe()).status.name;
+      if (status === 'COMPLETED') return { status, result: (await handle.result()) as EscalationResult };
+      if (status === 'RUNNING') {
+        const conversation = await handle.query(conversationQuery);
+        if (conversation.status !== 'resolved') {
+          throw new Error(`conversation ${id} is still open (${conversation.status}); its raiser has closed, so it is being withdrawn`);
+        }
+        const result = decisionOf(conversation);
+        return result ? { status, result } : { status };
+      }
+      const result = await resolvedInHistory(id);
+      Context.current().log.info('earlier conversation read', { conversationId: id, status, decided: result !== undefined });
+      return result ? { status, result } : { status };
+    },
+  };
+}
+
+export type ConversationActivities = ReturnType<typeof conversations>;
