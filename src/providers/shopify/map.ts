@@ -180,11 +180,13 @@ export function refundEvent(refund: Refund): Mapped | Ignore {
 export function returnEvent(ret: Return, ctx: MapContext): Mapped {
   const returnId = ret.admin_graphql_api_id;
   const reason = ret.decline?.note ?? ret.decline?.reason ?? undefined;
+  const orderId = ret.order?.admin_graphql_api_id ?? ret.order_id;
+  if (orderId === undefined) throw new UnmappableError('the return names no order', ['order: expected the order or order_id']);
   const event = hooklineEvent('return.status_changed', {
     // Shopify's return payloads carry no time of their own: when hookline heard of the status.
     timestamp: heardAt(ctx),
     return_id: returnId,
-    order_id: ret.order.admin_graphql_api_id,
+    order_id: orderId,
     status: ret.status,
     ...(reason ? { reason: reason.slice(0, 500) } : {}),
   });

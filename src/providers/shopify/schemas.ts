@@ -105,7 +105,9 @@ export const Return = z.object({
   admin_graphql_api_id: gid('Return'),
   // requested, open (approved), declined, closed, canceled
   status: text(40),
-  order: z.object({ id: ShopifyId, admin_graphql_api_id: gid('Order') }),
+  // Most return topics nest the order; returns/close names it by `order_id` alone.
+  order: z.object({ id: ShopifyId, admin_graphql_api_id: gid('Order') }).optional(),
+  order_id: ShopifyId.optional(),
   name: text(64).nullable().optional(),
   decline: z
     .object({ reason: text(100).nullable().optional(), note: text(2000).nullable().optional() })
