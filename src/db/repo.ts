@@ -955,15 +955,14 @@ export async function exportSubject(db: Db, s: PrivacySubject): Promise<Record<s
 }
 
 function subjectNotifications(db: Db, s: PrivacySubject) {
-  return db
-    .selectFrom('notifications')
-    .where((eb) =>
-      eb.or([
-        ...(s.customerIds.length > 0 ? [eb('customer_id', 'in', [...s.customerIds])] : []),
-        ...(s.emails.length > 0 ? [eb('recipient', 'in', [...s.emails])] : []),
-        eb.val(false),
-      ]),
-    );
+  return db.selectFrom('notifications').where((eb) =>
+    eb.or([
+      // Matches nothing: SQLite binds no booleans, and an empty `or` would be no condition at all.
+      eb('id', '=', -1),
+      ...(s.customerIds.length > 0 ? [eb('customer_id', 'in', [...s.customerIds])] : []),
+      ...(s.emails.length > 0 ? [eb('recipient', 'in', [...s.emails])] : []),
+    ]),
+  );
 }
 
 /**
@@ -1022,9 +1021,9 @@ export async function eraseSubject(db: Db, s: PrivacySubject): Promise<Record<st
         .set({ recipient: null, customer_id: null, subject: '[erased]', body: '[erased]', error: null })
         .where((eb) =>
           eb.or([
+            eb('id', '=', -1),
             ...(ids.length > 0 ? [eb('customer_id', 'in', ids)] : []),
             ...(s.emails.length > 0 ? [eb('recipient', 'in', [...s.emails])] : []),
-            eb.val(false),
           ]),
         )
         .execute(),
