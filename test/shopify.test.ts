@@ -429,7 +429,7 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     expect(await resultOf(replayed.workflowId)).toEqual({ applied: true, notified: null });
   });
 
-  it('customers/data_request gathers what hookline holds; customers/redact then leaves none of it in the knowledge base or outbox', async () => {
+  it('customers/data_request gathers what hookline holds; customers/redact leaves none of it in the knowledge base or outbox', async () => {
     const customer = await knownCustomer();
     const orderId = bigId();
     await run('orders/create', order({ id: orderId, customerId: customer.id, updatedAt: '2026-07-01T10:00:00Z' }));
