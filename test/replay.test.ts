@@ -123,7 +123,12 @@ describe('replay', () => {
       .toBe(true);
     expect(await returnHandle.result()).toMatchObject({ status: 'refunded' });
 
-    const all = { ...ids, return: returnHandle.workflowId, escalation, conversation, dispute };
+    // A return the store runs itself (its status told to the customer), and a privacy request (a person's data gathered).
+    const storeReturn = await send('oms', { ...SAMPLES['return.status_changed'], return_id: `RET-${unique()}`, order_id: orderId });
+    const privacy = await send('crm', { ...SAMPLES['privacy.requested'], request_id: `DR-${unique()}`, order_ids: [orderId] });
+    for (const id of [storeReturn, privacy]) await t.env.client.workflow.getHandle(id).result();
+
+    const all = { ...ids, return: returnHandle.workflowId, escalation, conversation, dispute, 'store-return': storeReturn, privacy };
     for (const [name, id] of Object.entries(all)) {
       const history = await t.env.client.workflow.getHandle(id).fetchHistory();
       await replay(history, id);
@@ -146,6 +151,8 @@ describe('replay', () => {
         'escalation.json',
         'conversation.json',
         'dispute.json',
+        'store-return.json',
+        'privacy.json',
       ]),
     );
     for (const file of files) {
