@@ -45,6 +45,7 @@ const APP_TABLES = [
   'order_items',
   'orders',
   'payments',
+  'privacy_requests',
   'processed_events',
   'returns',
 ];
@@ -144,6 +145,7 @@ describe.each(targets)('database on $name', (target) => {
       '0005_completed_effects',
       '0006_event_log',
       '0007_providers',
+      '0008_privacy',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
@@ -205,6 +207,7 @@ describe.each(targets)('database on $name', (target) => {
         '0005_completed_effects',
         '0006_event_log',
         '0007_providers',
+        '0008_privacy',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
