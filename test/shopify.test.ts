@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -388,6 +389,30 @@ describe('Shopify: its own webhooks run as hookline events', () => {
       .where('idempotency_key', '=', `${seen.get('orders/create')}:notify`)
       .executeTakeFirstOrThrow();
     expect(message).toEqual({ test_mode: 1, subject: 'Your order 820982911946154508 was cancelled' });
+  });
+
+  it("npm run send signs and posts the published example with Shopify's headers; --fresh makes it a new event", async () => {
+    // Asynchronously: the receiver answering it runs in this process.
+    const send = (...args: string[]) =>
+      new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'scripts/send.ts', 'shopify', 'returns/approve', ...args, '--url', receiver.url],
+          { cwd: join(__dirname, '..'), env: { ...process.env, WEBHOOK_SECRET_SHOPIFY: SECRET }, encoding: 'utf8' },
+          (error, stdout, stderr) => resolve({ status: error ? 1 : 0, stdout, stderr }),
+        );
+      });
+    const sent = await send();
+    expect(sent.status, sent.stderr).toBe(0);
+    expect(sent.stdout).toMatch(/→ 20[02] /);
+    expect(sent.stdout).toContain('shopify:return.status_changed:return-123134564567890:open');
+    const fresh = await send('--fresh');
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toContain('→ 202 ');
+    const workflowId = /"workflowId":"([^"]+)"/.exec(fresh.stdout)?.[1];
+    expect(workflowId).toMatch(/^shopify:return\.status_changed:return-\d+:open$/);
+    expect(workflowId).not.toContain('123134564567890');
+    expect(await resultOf(workflowId)).toEqual({ notified: 'return-approved' });
   });
 
   it('a forged signature is 401 and starts nothing', async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { headerValue } from '../../signatures/shared';
 import { bodyHash } from '../../events/identity';
 import { handler, type Provider } from '../types';
@@ -140,6 +140,17 @@ export const shopify: Provider<ShopifyTopic> = {
   // A Shopify body's `id` is the resource's (an order's), not the delivery's: two broken deliveries
   // about one order are two deliveries, so a quarantined one is kept under its bytes' hash.
   quarantineIdentity: (_body, rawBody) => `body-${bodyHash(rawBody)}`,
+  // A new ID for the resource the body is about (and for a data request, the request), so it is a new
+  // event; the IDs are digit strings, which the schemas read as Shopify's numbers.
+  fresh: (body) => {
+    const resource = body as Record<string, unknown>;
+    const id = (BigInt(Date.now()) * 1000n + BigInt(randomInt(1000))).toString();
+    const gid = typeof resource.admin_graphql_api_id === 'string' ? resource.admin_graphql_api_id.replace(/\d+$/, id) : undefined;
+    const request = resource.data_request ? { data_request: { id } } : {};
+    const customer =
+      !gid && typeof resource.customer === 'object' && resource.customer !== null ? { customer: { ...resource.customer, id } } : {};
+    return { ...resource, ...('id' in resource ? { id } : {}), ...(gid ? { admin_graphql_api_id: gid } : {}), ...request, ...customer };
+  },
   delivery: (topic) => ({
     'x-shopify-topic': topic,
     'x-shopify-shop-domain': 'hookline-dev.myshopify.com',
