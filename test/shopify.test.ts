@@ -461,6 +461,23 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     await run('fulfillments/create', shopifyBytes(fulfillment({ id: bigId(), orderId, updatedAt: '2026-07-02T10:00:00Z' })));
     expect(await messagesTo(customer.id)).toHaveLength(1);
     const who = { id: customer.id, email: customer.email, phone: '555-625-1199' };
+    // A chargeback on their order, still open with a person: a conversation about them.
+    const disputeId = bigId();
+    const disputed = await deliver(
+      'disputes/create',
+      shopifyBytes({ ...parsed('disputes/create'), id: disputeId, order_id: orderId, reason: 'product_not_received' }),
+    );
+    raised.push(disputed.body.workflowId as string);
+    const chargeback = env.client.workflow.getHandle(conversationId(disputed.body.workflowId as string, 'chargeback'));
+    await vi.waitFor(
+      async () => {
+        const listed = env.client.workflow.list({ query: `WorkflowType = 'conversationWorkflow' AND CustomerId = '${customer.id}'` });
+        const found: string[] = [];
+        for await (const w of listed) found.push(w.workflowId);
+        expect(found).toEqual([chargeback.workflowId]);
+      },
+      { timeout: 15_000 },
+    );
 
     const requestId = bigId();
     const asked = await run<{ request: string; rows: Record<string, number> }>(
@@ -487,8 +504,14 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     );
     expect(erased.result).toMatchObject({
       request: 'customer-redact',
-      rows: { customers: 1, orders: 1, notifications: 1, privacy_exports: 1 },
+      rows: { customers: 1, orders: 1, notifications: 1, privacy_exports: 1, conversations: 1 },
     });
+    const conversation = await chargeback.query(conversationQuery);
+    expect(conversation.context).toEqual({
+      facts: expect.objectContaining({ disputeId, orderId, paymentId: `shopify-order-${orderId}`, reason: '[erased]', amount: '[erased]' }),
+    });
+    expect(conversation.suggestedReply).toBeUndefined();
+    expect(JSON.stringify(conversation)).not.toContain(customer.email);
     expect(await repo.getPrivacyRequest(agent.db, erased.workflowId)).toMatchObject({ request: 'customer-redact', export_json: null });
 
     // Nothing personal of theirs is left: no row holds their address, and nothing is kept under their id

@@ -1,6 +1,6 @@
 import { log, workflowInfo } from '@temporalio/workflow';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { knowledgeBase, notifications } from './activities';
+import { knowledgeBase, notifications, relay } from './activities';
 import type { PrivacyResult } from './contracts/privacy';
 
 /**
@@ -15,6 +15,10 @@ export async function privacyRequestWorkflow(envelope: EnvelopeOf<'privacy.reque
   const { event } = envelope;
   const { workflowId } = workflowInfo();
   const { rows } = await knowledgeBase.carryOutPrivacyRequest({ id: workflowId, source: envelope.source, event });
+  // A person's erasure reaches the conversations still open about them (their state is theirs to erase).
+  if (event.request === 'customer-redact' && event.customer_id) {
+    rows.conversations = await relay.eraseFromConversations({ customerId: event.customer_id });
+  }
   log.info('privacy request done', { request: event.request, shopId: event.shop_id, rows });
   if (event.request === 'customer-data') {
     await notifications.notifyAgents({
