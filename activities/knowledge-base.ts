@@ -307,10 +307,33 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       return { rows };
     },
 
+    /**
+     * Records a store-run return's status unless it is stale: one as far along or further was
+     * recorded (a retry hours later of `requested` after `approved`). Shopify's return payloads carry
+     * no time, so how far a status is along the return's life orders them.
+     */
+    async applyStoreReturnStatus(input: { returnId: string; orderId: string; status: string }): Promise<'applied' | 'stale'> {
+      return repo.applyStoreReturnStatus(db, { ...input, rank: storeReturnRank(input.status), owner: runOwner() });
+    },
+
     async findOpenOrdersWithProduct(input: { productId: string; orderIds?: string[] }): Promise<{ orderId: string; customerId: string }[]> {
       return repo.findOpenOrdersWithProduct(db, input);
     },
   };
+}
+
+/** How far along its life a store-run return's status is: requested, then approved or declined, then closed. */
+export function storeReturnRank(status: string): number {
+  switch (status) {
+    case 'requested':
+      return 1;
+    case 'open':
+    case 'declined':
+      return 2;
+    default:
+      // closed, canceled, and any status Shopify adds: the end of the return's life.
+      return 3;
+  }
 }
 
 export type KnowledgeBaseActivities = ReturnType<typeof knowledgeBase>;

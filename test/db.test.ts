@@ -48,6 +48,7 @@ const APP_TABLES = [
   'privacy_requests',
   'processed_events',
   'returns',
+  'store_returns',
 ];
 
 /** Hands out URLs of empty databases and removes them afterwards. */

@@ -289,29 +289,45 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     const orderId = bigId();
     await run('orders/create', order({ id: orderId, customerId: customer.id, updatedAt: '2026-07-01T10:00:00Z' }));
     const returnId = bigId();
-    const ret = (topic: string) => ({
+    const ret = (topic: string, id = returnId) => ({
       ...parsed(topic),
-      id: returnId,
-      admin_graphql_api_id: `gid://shopify/Return/${returnId}`,
+      id,
+      admin_graphql_api_id: `gid://shopify/Return/${id}`,
       ...('order' in parsed(topic)
         ? { order: { id: orderId, admin_graphql_api_id: `gid://shopify/Order/${orderId}` } }
         : { order_id: orderId }),
     });
+    // One return requested, approved and closed; another declined. Each delivered twice: the second is the same event.
+    const declined = bigId();
     const outcomes: Record<string, unknown> = {};
-    for (const topic of ['returns/request', 'returns/approve', 'returns/decline', 'returns/close']) {
-      const done = await run(topic, shopifyBytes(ret(topic)));
+    for (const [topic, id] of [
+      ['returns/request', returnId],
+      ['returns/approve', returnId],
+      ['returns/close', returnId],
+      ['returns/decline', declined],
+    ] as const) {
+      const done = await run(topic, shopifyBytes(ret(topic, id)));
       outcomes[topic] = done.result;
-      expect(await deliver(topic, shopifyBytes(ret(topic))), topic).toMatchObject({ status: 200, body: { duplicate: true } });
+      expect(await deliver(topic, shopifyBytes(ret(topic, id))), topic).toMatchObject({ status: 200, body: { duplicate: true } });
     }
     expect(outcomes).toEqual({
       'returns/request': { notified: 'return-requested' },
       'returns/approve': { notified: 'return-approved' },
-      'returns/decline': { notified: 'return-denied' },
       'returns/close': { notified: null },
+      'returns/decline': { notified: 'return-denied' },
     });
     const bodies = (await messagesTo(customer.id)).map((m) => m.body);
     expect(bodies).toHaveLength(3);
     expect(bodies[2]).toContain('As discussed on the phone, the 30-day return window has ended.');
+
+    // A request retried after its return was approved (stale): old news, told to nobody, and the return stays approved.
+    const late = bigId();
+    expect((await run('returns/approve', shopifyBytes(ret('returns/approve', late)))).result).toEqual({ notified: 'return-approved' });
+    expect((await run('returns/request', shopifyBytes(ret('returns/request', late)))).result).toEqual({ notified: null });
+    expect(await agent.db.selectFrom('store_returns').select(['status', 'status_rank']).where('id', '=', late).execute()).toEqual([
+      { status: 'open', status_rank: 2 },
+    ]);
+    expect(await messagesTo(customer.id)).toHaveLength(4);
   });
 
   it('customers/update: a stale profile retried later never overwrites a newer one', async () => {

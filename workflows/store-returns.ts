@@ -1,7 +1,7 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { log, workflowInfo } from '@temporalio/workflow';
 import type { CustomerMessage } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { notifications } from './activities';
+import { knowledgeBase, notifications } from './activities';
 import type { ReturnStatusResult } from './contracts/store-returns';
 
 /** What the customer hears of a store-run return's status: its receipt, approval and refusal; closing says nothing new. */
@@ -25,10 +25,16 @@ export function returnStatusMessage(event: EnvelopeOf<'return.status_changed'>['
  * process-return workflow), it tells the customer where the return stands. The customer is the
  * order's, as the knowledge base knows it; an order it has not seen leaves the message in the
  * outbox for a person, and nothing fails. Each status is its own event (identity), so a redelivery
- * tells nothing twice, and the message's key is the workflow's.
+ * tells nothing twice, and the message's key is the workflow's; a stale status (one the return is
+ * past) is recorded nowhere and tells nothing.
  */
 export async function returnStatusWorkflow(envelope: EnvelopeOf<'return.status_changed'>): Promise<ReturnStatusResult> {
   const { event } = envelope;
+  const outcome = await knowledgeBase.applyStoreReturnStatus({ returnId: event.return_id, orderId: event.order_id, status: event.status });
+  if (outcome === 'stale') {
+    log.info('stale return status ignored', { returnId: event.return_id, status: event.status });
+    return { notified: null };
+  }
   const message = returnStatusMessage(event);
   if (!message) return { notified: null };
   await notifications.notifyCustomer({

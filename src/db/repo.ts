@@ -947,6 +947,7 @@ export async function exportSubject(db: Db, s: PrivacySubject): Promise<Record<s
     customers: none(ids) ? [] : await db.selectFrom('customers').selectAll().where('id', 'in', ids).execute(),
     orders: none(orderIds) ? [] : await db.selectFrom('orders').selectAll().where('id', 'in', orderIds).execute(),
     order_items: none(orderIds) ? [] : await db.selectFrom('order_items').selectAll().where('order_id', 'in', orderIds).execute(),
+    store_returns: none(orderIds) ? [] : await db.selectFrom('store_returns').selectAll().where('order_id', 'in', orderIds).execute(),
     payments: none(orderIds) ? [] : await db.selectFrom('payments').selectAll().where('order_id', 'in', orderIds).execute(),
     returns: none(ids) ? [] : await db.selectFrom('returns').selectAll().where('customer_id', 'in', ids).execute(),
     inquiries: none(ids) ? [] : await db.selectFrom('inquiries').selectAll().where('customer_id', 'in', ids).execute(),
@@ -988,6 +989,9 @@ export async function eraseSubject(db: Db, s: PrivacySubject): Promise<Record<st
     );
     await exec('order_items', () =>
       orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('order_items').where('order_id', 'in', orderIds).execute(),
+    );
+    await exec('store_returns', () =>
+      orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('store_returns').where('order_id', 'in', orderIds).execute(),
     );
     await exec('payments', () =>
       orderIds.length === 0
@@ -1074,4 +1078,44 @@ export async function recordPrivacyRequest(
 
 export async function getPrivacyRequest(db: Db, id: string): Promise<PrivacyRequestRow | undefined> {
   return db.selectFrom('privacy_requests').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------------------
+// Returns a store runs itself (migration 0008)
+
+/**
+ * Applies a store-run return's status unless one as far along or further was applied already
+ * (a stale delivery: `stale`). One conditional upsert, like the orders' status; with the run as
+ * owner, a repeat by the same event's run finds its own write and is `applied`.
+ */
+export async function applyStoreReturnStatus(
+  db: Db,
+  r: { returnId: string; orderId: string; status: string; rank: number; owner?: string },
+): Promise<'applied' | 'stale'> {
+  const result = await db
+    .insertInto('store_returns')
+    .values({
+      id: r.returnId,
+      order_id: r.orderId,
+      status: r.status,
+      status_rank: r.rank,
+      status_owner: r.owner ?? null,
+      updated_at: now(),
+    })
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          status_rank: eb.ref('excluded.status_rank'),
+          status_owner: eb.ref('excluded.status_owner'),
+          updated_at: eb.ref('excluded.updated_at'),
+        }))
+        .where((eb) => eb('store_returns.status_rank', '<', eb.ref('excluded.status_rank'))),
+    )
+    .executeTakeFirst();
+  if (affected(result)) return 'applied';
+  if (r.owner === undefined) return 'stale';
+  const row = await db.selectFrom('store_returns').select(['status', 'status_owner']).where('id', '=', r.returnId).executeTakeFirst();
+  return sameEvent(r.owner, row?.status_owner) && row?.status === r.status ? 'applied' : 'stale';
 }

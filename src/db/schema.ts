@@ -299,6 +299,18 @@ export interface PrivacyRequestsTable {
   completed_at: IsoTimestamp;
 }
 
+/** A return the store runs itself (migration 0008): its newest status, and how far along that is. */
+export interface StoreReturnsTable {
+  id: string;
+  order_id: string;
+  status: string;
+  /** requested 1, approved or declined 2, closed or cancelled 3: a lower rank arriving later is stale. */
+  status_rank: number;
+  /** The run that applied the status (`workflowId/runId`). */
+  status_owner: string | null;
+  updated_at: IsoTimestamp;
+}
+
 export interface Schema {
   customers: CustomersTable;
   orders: OrdersTable;
@@ -314,6 +326,7 @@ export interface Schema {
   operator_sessions: OperatorSessionsTable;
   event_log: EventLogTable;
   privacy_requests: PrivacyRequestsTable;
+  store_returns: StoreReturnsTable;
 }
 
 export type Customer = Selectable<CustomersTable>;
