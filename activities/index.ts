@@ -4,6 +4,7 @@ import type { Clients } from '../src/clients';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../src/db/schema';
 import type { Notifier } from '../src/notify';
+import type { OutboundProviders } from '../src/providers/outbound';
 import { drafting } from './drafting';
 import { knowledgeBase } from './knowledge-base';
 import { createModelActivities } from './model';
@@ -26,6 +27,8 @@ export { drafting, knowledgeBase, notifications, partners, relay, agentSettings 
 export interface ActivityDeps {
   db: Kysely<Schema>;
   clients: Clients;
+  /** Stripe and EasyPost, when configured (src/config/providers.ts): the steps they serve go through them. */
+  providers?: OutboundProviders;
   notifier: Notifier;
   responder: Responder;
   settings: AgentSettings;

@@ -24,6 +24,7 @@ import type {
   ShipmentDelayed,
   ShipmentDelivered,
   ShipmentException,
+  ShipmentInTransit,
 } from '../src/events/schemas';
 import { runOwner } from './partner-call';
 
@@ -80,23 +81,73 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       return outcome;
     },
 
+    /**
+     * A carrier's news about a shipment. The order is the event's, else the one the knowledge base
+     * recorded for its tracking number (a carrier's tracker names no order); the tracker is recorded
+     * either way, by the carrier's clock, so an older delivery never moves it back. With an order,
+     * `applied` is the order's outcome, as it always was; without one, the tracker's. A test event
+     * (an EasyPost test tracker) never changes a live order, as a test payment never marks one paid.
+     * An exception is always `applied`: a person judges whether it still matters.
+     */
     async applyShipment(
-      event: ShipmentDelivered | ShipmentDelayed | ShipmentException,
-    ): Promise<{ applied: boolean; customerId?: string }> {
-      const order = await repo.getOrder(db, event.order_id);
-      const customerId = order?.customer_id ?? event.customer_id ?? undefined;
-      if (event.event_type === 'shipment.exception') return { applied: true, customerId };
+      event: ShipmentInTransit | ShipmentDelivered | ShipmentDelayed | ShipmentException,
+      options: { testMode?: boolean } = {},
+    ): Promise<{ applied: boolean; customerId?: string; orderId?: string; returnId?: string }> {
+      const known = await repo.findByTrackingNumber(db, event.tracking_number);
+      const orderId = event.order_id ?? known.orderId;
+      const order = orderId === undefined ? undefined : await repo.getOrder(db, orderId);
+      const customerId = order?.customer_id ?? event.customer_id ?? known.ret?.customerId ?? undefined;
+      const returnId = known.ret?.returnId;
+      const linked = { ...(customerId ? { customerId } : {}), ...(orderId ? { orderId } : {}), ...(returnId ? { returnId } : {}) };
+      // Ordered by when the carrier reported it: a delivery scanned at 09:55 but reported at 11:00
+      // must not lose to an out-for-delivery reported at 10:00 (the later of the two, for a sender
+      // whose `timestamp` is the scan's).
+      const scannedAt = event.event_type === 'shipment.delivered' ? event.delivered_at : undefined;
+      const eventAt = scannedAt !== undefined && Date.parse(scannedAt) > Date.parse(event.timestamp) ? scannedAt : event.timestamp;
+      const status =
+        event.event_type === 'shipment.in_transit'
+          ? event.status
+          : event.event_type === 'shipment.delivered'
+            ? 'delivered'
+            : event.event_type === 'shipment.delayed'
+              ? 'delayed'
+              : event.exception_code;
+      const tracked = await repo.applyTracker(db, {
+        trackingNumber: event.tracking_number,
+        carrier: event.carrier,
+        status,
+        ...(event.event_type === 'shipment.in_transit' && event.status_detail ? { statusDetail: event.status_detail } : {}),
+        ...(event.event_type === 'shipment.exception' && event.description ? { statusDetail: event.description.slice(0, 500) } : {}),
+        ...(event.event_type === 'shipment.in_transit' && event.eta ? { eta: event.eta } : {}),
+        ...(event.event_type === 'shipment.delayed' && event.new_eta ? { eta: event.new_eta } : {}),
+        eventAt,
+        ...(orderId ? { orderId } : {}),
+        ...(returnId ? { returnId } : {}),
+        testMode: options.testMode,
+        owner: runOwner(),
+      });
+      if (event.event_type === 'shipment.exception') return { applied: true, ...linked };
+      if (orderId === undefined || (options.testMode === true && order !== undefined && order.test_mode === 0)) {
+        return { applied: tracked === 'applied', ...linked };
+      }
       const outcome = await repo.applyOrderStatus(db, {
-        orderId: event.order_id,
+        orderId,
         customerId,
-        status: event.event_type === 'shipment.delivered' ? 'delivered' : 'delayed',
-        eventAt: event.event_type === 'shipment.delivered' ? (event.delivered_at ?? event.timestamp) : event.timestamp,
+        status: event.event_type === 'shipment.in_transit' ? event.status : status === 'delivered' ? 'delivered' : 'delayed',
+        eventAt,
         carrier: event.carrier,
         trackingNumber: event.tracking_number,
         ...(event.event_type === 'shipment.delayed' && event.new_eta ? { eta: event.new_eta } : {}),
+        ...(event.event_type === 'shipment.in_transit' && event.eta ? { eta: event.eta } : {}),
         owner: runOwner(),
       });
-      return { applied: outcome === 'applied', customerId };
+      return { applied: outcome === 'applied', ...linked };
+    },
+
+    /** The return whose label `trackingNumber` is, if the knowledge base knows one: where a carrier's return parcel belongs. */
+    async findReturnByTrackingNumber(trackingNumber: string): Promise<{ returnId: string; orderId: string } | null> {
+      const { ret } = await repo.findByTrackingNumber(db, trackingNumber);
+      return ret ? { returnId: ret.returnId, orderId: ret.orderId } : null;
     },
 
     async updateCustomer(event: CustomerUpdated): Promise<boolean> {

@@ -6,12 +6,20 @@ import * as repo from '../src/db/repo';
 import type { Schema } from '../src/db/schema';
 import type { CustomerContext, ReturnLabel } from '../src/agent/types';
 import type { LineItem } from '../src/events/schemas';
+import { modeMismatch, refundRoute, type OutboundProviders } from '../src/providers/outbound';
+import { stripePaymentRef } from '../src/providers/stripe/client';
+import { isUpstreamFailure } from '../src/clients';
 import { partnerCall, runOwner } from './partner-call';
 
 export interface PartnerDeps {
   db: Kysely<Schema>;
   clients: Clients;
+  /** The providers the agent acts through (STRIPE_*, EASYPOST_*); a step without one uses `clients`. */
+  providers?: OutboundProviders;
 }
+
+/** A step that needs a provider the worker was not given: only configuration can fix it. */
+const notConfigured = (message: string) => ApplicationFailure.nonRetryable(message, 'ProviderNotConfigured');
 
 /** Asks the CRM for a customer's profile and history, and keeps the profile in the knowledge base. */
 export async function fetchCustomerContext(deps: PartnerDeps, customerId: string): Promise<CustomerContext> {
@@ -74,7 +82,37 @@ export function partners(deps: PartnerDeps) {
       items: LineItem[];
       idempotencyKey: string;
     }): Promise<ReturnLabel> {
+      const easypost = deps.providers?.easypost;
       return once(db, 'carrier.create-return-label', input.idempotencyKey, async () => {
+        if (easypost) {
+          // EasyPost takes no idempotency key: the shipment's id, recorded before it is bought, is
+          // what makes the purchase happen once (the client asks the shipment before buying).
+          const { shipmentId } = await once(db, 'easypost.create-return-shipment', `${input.idempotencyKey}:shipment`, async () => {
+            const details = await partnerCall((signal) => clients.crm.getCustomerDetails(input.customerId, { signal }));
+            if (!details.address) {
+              throw ApplicationFailure.nonRetryable(`the CRM has no address for customer ${input.customerId}`, 'NoCustomerAddress');
+            }
+            const { street2, state, ...address } = details.address;
+            return partnerCall((signal) =>
+              easypost.client.createReturnShipment(
+                {
+                  customer: { name: details.customer_name, ...address, ...(street2 ? { street2 } : {}), ...(state ? { state } : {}) },
+                  returnAddressId: easypost.returnAddressId,
+                  weightOz: easypost.parcelWeightOz,
+                  reference: input.returnId,
+                },
+                { signal },
+              ),
+            );
+          });
+          const bought = await partnerCall((signal) => easypost.client.buyShipment(shipmentId, { signal }));
+          await once(db, 'easypost.create-tracker', `${input.idempotencyKey}:tracker`, () =>
+            partnerCall((signal) =>
+              easypost.client.createTracker({ trackingCode: bought.trackingCode, carrier: bought.carrier }, { signal }),
+            ),
+          );
+          return { labelId: bought.shipmentId, trackingNumber: bought.trackingCode, labelUrl: bought.labelUrl, carrier: bought.carrier };
+        }
         const label = await partnerCall((signal) =>
           clients.carrier.createReturnLabel(
             { returnId: input.returnId, orderId: input.orderId, customerId: input.customerId, items: input.items },
@@ -88,6 +126,13 @@ export function partners(deps: PartnerDeps) {
 
     async voidReturnLabel(input: { labelId: string; idempotencyKey: string }): Promise<void> {
       await once(db, 'carrier.void-return-label', input.idempotencyKey, async () => {
+        // A label bought from EasyPost is its shipment (`shp_…`), voided there by a refund.
+        if (input.labelId.startsWith('shp_')) {
+          const easypost = deps.providers?.easypost;
+          if (!easypost) throw notConfigured(`label ${input.labelId} was bought from EasyPost, and EASYPOST_API_KEY is not set`);
+          await partnerCall((signal) => easypost.client.refundShipment(input.labelId, { signal }));
+          return;
+        }
         await partnerCall((signal) => clients.carrier.voidReturnLabel(input.labelId, input.idempotencyKey, { signal }));
       });
     },
@@ -118,6 +163,33 @@ export function partners(deps: PartnerDeps) {
       });
     },
 
+    /**
+     * The order a payment was for: what the knowledge base recorded, else, for a payment that came
+     * through Stripe, the order its payment intent's metadata names (a dispute names a charge or
+     * intent, never hookline's order). A lookup Stripe refuses for good (the payment is unknown
+     * there) leaves it unknown, as the dispute workflow expects; an outage is retried.
+     */
+    async findPaymentOrder(input: { paymentId: string }): Promise<{ orderId?: string }> {
+      const recorded = (await repo.getPayment(db, input.paymentId))?.orderId;
+      if (recorded) return { orderId: recorded };
+      const ref = stripePaymentRef(input.paymentId);
+      const stripe = deps.providers?.stripe;
+      if (!ref || !stripe) return {};
+      try {
+        const orderId = await partnerCall((signal) => stripe.client.orderOfPayment(ref, stripe.orderKey, { signal }));
+        return orderId ? { orderId } : {};
+      } catch (err) {
+        if (isUpstreamFailure(err) && err.nonRetryable) {
+          Context.current().log.warn('Stripe could not say which order a payment was for', {
+            paymentId: input.paymentId,
+            error: err.message,
+          });
+          return {};
+        }
+        throw err;
+      }
+    },
+
     async refund(input: {
       orderId: string;
       amount: number;
@@ -126,6 +198,38 @@ export function partners(deps: PartnerDeps) {
       idempotencyKey: string;
     }): Promise<{ refundId: string }> {
       return once(db, 'payments.refund', input.idempotencyKey, async () => {
+        const payments = await repo.listPayments(db, input.orderId);
+        const route = refundRoute(payments);
+        if (route.via === 'stripe') {
+          const stripe = deps.providers?.stripe;
+          if (!stripe)
+            throw notConfigured(`order ${input.orderId} was paid through Stripe (${route.paymentId}), and STRIPE_API_KEY is not set`);
+          const payment = await repo.getPayment(db, route.paymentId);
+          const mismatch = payment && modeMismatch(payment, stripe.mode);
+          if (mismatch) throw ApplicationFailure.nonRetryable(`payment ${route.paymentId}: ${mismatch}`, 'TestModeMismatch');
+          // Stripe refunds in the payment's currency: an amount in another would be read in the wrong unit.
+          const paid = payments.find((p) => p.id === route.paymentId)?.currency;
+          if (paid !== undefined && paid.toUpperCase() !== input.currency.toUpperCase()) {
+            throw ApplicationFailure.nonRetryable(
+              `payment ${route.paymentId} was in ${paid.toUpperCase()}, the refund is in ${input.currency.toUpperCase()}`,
+              'CurrencyMismatch',
+            );
+          }
+          // The same key Stripe remembers for 24 hours; the completed-effects record remembers it for good.
+          const refund = await partnerCall((signal) =>
+            stripe.client.refund(
+              {
+                payment: route.payment,
+                amount: input.amount,
+                currency: input.currency,
+                metadata: { [stripe.orderKey]: input.orderId, reason: input.reason.slice(0, 500) },
+              },
+              input.idempotencyKey,
+              { signal },
+            ),
+          );
+          return { refundId: refund.refundId };
+        }
         const refund = await partnerCall((signal) =>
           clients.payments.refund(
             { orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason },

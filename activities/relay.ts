@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError, type Payload } from '@temporalio/common';
+import { ApplicationFailure, WorkflowNotFoundError, type Payload } from '@temporalio/common';
 import { returnWorkflowId } from '../src/events/identity';
 import { startOnce } from '../src/temporal/start-once';
 import { eraseSignal } from '../workflows/contracts/conversation';
@@ -52,14 +52,17 @@ export function relay(deps: RelayDeps) {
      * or terminated, refuses it: late news for a person. Safe to repeat: the return workflow keeps
      * the first copy of each event it is given.
      */
-    async deliverReturnEvent(envelope: ReturnEnvelope): Promise<ReturnDelivery> {
-      const workflowId = returnWorkflowId(envelope.event.return_id);
+    async deliverReturnEvent(envelope: ReturnEnvelope): Promise<ReturnDelivery & { returnWorkflowId: string }> {
+      const returnId = envelope.event.return_id;
+      // The relay workflow finds the return of a label's parcel before it gets here.
+      if (returnId === undefined) throw ApplicationFailure.nonRetryable('a return event without its return_id', 'ReturnUnknown');
+      const workflowId = returnWorkflowId(returnId);
       const outcome = await startOnce(temporal, workflowId, async ({ reusePolicy, replaces }) =>
         // By name, with its contract's types: an activity never loads workflow code.
         temporal.workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
           workflowId,
           taskQueue: Context.current().info.taskQueue,
-          args: [envelope.event.return_id, replaces ? await eventsOf(workflowId, replaces.runId) : []],
+          args: [returnId, replaces ? await eventsOf(workflowId, replaces.runId) : []],
           signal: returnEventSignal,
           signalArgs: [envelope],
           workflowIdReusePolicy: reusePolicy,

@@ -19,7 +19,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
-import { sandboxWorkerEnv } from '../src/sandbox';
+import { sandboxProvidersEnv, sandboxWorkerEnv } from '../src/sandbox';
 import {
   allPorts,
   describeSchema,
@@ -223,8 +223,13 @@ async function main(): Promise<void> {
   );
 
   const leadLine = await ensureLeadOperator(knowledgeBase, secrets.leadToken);
+  const standIns = sandboxProvidersEnv(sandboxUrl);
   const appEnv: NodeJS.ProcessEnv = {
     ...sandboxWorkerEnv(sandboxUrl),
+    // Stripe's webhooks are on (a dev secret below): its refunds go to the sandbox's stand-in unless
+    // the caller gave a key; HOOKLINE_PROVIDERS=sandbox adds EasyPost's, as for npm start.
+    ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
+    ...(env.HOOKLINE_PROVIDERS?.trim() === 'sandbox' && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
     ...env,
     NODE_ENV: 'production',

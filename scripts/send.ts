@@ -40,6 +40,7 @@ Examples:
   npm run send -- oms order.status_updated
   npm run send -- payments payment.succeeded
   npm run send -- stripe payment_intent.succeeded data.object.metadata.order_id=ORD-12345 --fresh
+  npm run send -- easypost tracker.updated result.status=out_for_delivery result.tracking_code=TRK-ABCDEF123 --fresh
   npm run send -- crm customer.inquiry.new summary="This is unacceptable, my order arrived broken" --fresh`;
 
 const ID_FIELDS = ['order_id', 'payment_id', 'inquiry_id', 'return_id', 'tracking_number', 'event_id', 'id'];

@@ -10,7 +10,7 @@ import { Connection } from '@temporalio/client';
 import { defaultDatabaseUrl } from '../src/config/env';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { enabledProviderSources } from '../src/receiver/sources';
-import { sandboxWorkerEnv } from '../src/sandbox';
+import { sandboxProvidersEnv, sandboxWorkerEnv } from '../src/sandbox';
 import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
 import { describeCli, devServerArgs, devServerReady, findTemporalCli } from './temporal-cli';
 
@@ -134,9 +134,15 @@ async function main(): Promise<void> {
 
   const databaseUrl = env.DATABASE_URL || defaultDatabaseUrl({ HOOKLINE_DATA_DIR: DATA });
   const leadLine = await ensureLeadOperator(databaseUrl, secrets.leadToken);
+  const standIns = sandboxProvidersEnv(sandboxUrl);
+  const allStandIns = env.HOOKLINE_PROVIDERS?.trim() === 'sandbox';
   const appEnv: NodeJS.ProcessEnv = {
     // The sandbox first, so a <SYSTEM>_BASE_URL of the caller's points that system elsewhere.
     ...sandboxWorkerEnv(sandboxUrl),
+    // Stripe's webhooks are on (a dev secret below), so its refunds need Stripe: the stand-in,
+    // unless the caller gave a key of their own. HOOKLINE_PROVIDERS=sandbox adds EasyPost's for labels.
+    ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
+    ...(allStandIns && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
     // On localhost without TLS the inbox's cookie cannot be Secure-only; the caller's setting wins.
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
     ...env,
@@ -176,6 +182,15 @@ async function main(): Promise<void> {
   say(`  Temporal UI   ${ui}`);
   say(`  Inbox         ${receiverUrl}/inbox   (operator token below)`);
   say(`  Sandbox       ${sandboxUrl}   (stands in for the CRM, carrier, warehouse, inventory and payment APIs)`);
+  const through = (base: string | undefined, standIn: string | undefined, fallback: string) =>
+    base === standIn ? 'the sandbox' : base?.trim() ? originOf(base.trim()) : fallback;
+  const stripeThrough = through(appEnv.STRIPE_API_BASE_URL, standIns.STRIPE_API_BASE_URL, 'api.stripe.com');
+  say(`  Stripe        refunds of Stripe payments through ${stripeThrough}`);
+  say(
+    appEnv.EASYPOST_API_KEY?.trim()
+      ? `  EasyPost      return labels through ${through(appEnv.EASYPOST_API_BASE_URL, standIns.EASYPOST_API_BASE_URL, 'api.easypost.com')}`
+      : '  EasyPost      off: labels from the sandbox carrier (HOOKLINE_PROVIDERS=sandbox for the EasyPost stand-in)',
+  );
   say(
     env.LLM_BASE_URL?.trim()
       ? `  Model         ${env.LLM_MODEL ?? '(LLM_MODEL not set)'} at ${originOf(env.LLM_BASE_URL.trim())}`
@@ -190,6 +205,7 @@ async function main(): Promise<void> {
   say('  npm run send -- oms order.status_updated');
   say('  npm run send -- payments payment.succeeded');
   say('  npm run send -- stripe payment_intent.succeeded');
+  say('  npm run send -- easypost tracker.updated');
   say('  npm run send -- crm customer.inquiry.new summary="My order arrived broken, this is unacceptable" --fresh');
   say(`  HOOKLINE_OPERATOR_TOKEN=${secrets.leadToken} npm run handoff -- list`);
   say('');

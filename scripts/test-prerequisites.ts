@@ -2,7 +2,7 @@
  * Runs before `npm test` (npm's `pretest`): makes sure the things the suite needs from outside
  * npm are on this machine — the Temporal CLI (for the real dev server), the Temporal server and
  * its sql tool (for test/cluster.test.ts; built once, about 5 minutes), promtool (for the alert
- * rules' tests; built once, 10–25 minutes) and Chromium (for the
+ * rules' tests; built once, 10–25 minutes), stripe-mock (for the Stripe client's tests) and Chromium (for the
  * inbox's browser test) — and says plainly what is missing if it cannot provide them.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { describeCli, findTemporalCli } from './temporal-cli';
 import { describeServer, findTemporalServer, findTemporalUi } from './temporal-server';
 import { findPromtool } from './promtool';
+import { findStripeMock } from './stripe-mock';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -48,6 +49,10 @@ async function main(): Promise<void> {
   const promtool = await findPromtool();
   if (!promtool.path) throw new Error(`promtool is needed for test/monitoring.test.ts: ${promtool.reason}`);
   process.stderr.write(`[pretest] promtool: ${promtool.path} (${promtool.source})\n`);
+  // test/stripe-client.test.ts checks every request the Stripe client makes against it.
+  const stripeMock = await findStripeMock();
+  if (!stripeMock.path) throw new Error(`stripe-mock is needed for test/stripe-client.test.ts: ${stripeMock.reason}`);
+  process.stderr.write(`[pretest] stripe-mock: ${stripeMock.path} (${stripeMock.source})\n`);
   ensureChromium();
   process.stderr.write(`[pretest] Chromium: ${CHROMIUM_PATH}\n`);
 }

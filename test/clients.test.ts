@@ -76,11 +76,12 @@ async function sandboxCalls(s: RunningSandbox, system?: string): Promise<Sandbox
 }
 
 describe('CRM client', () => {
-  it('returns the seed customer in the seed article’s shape', async () => {
+  it('returns the seed customer in the seed article’s shape, with the address a return label is made out from', async () => {
     const details = await clients.crm.getCustomerDetails('CUST-67890');
     expect(details).toEqual({
       customer_name: 'Alice Smith',
       email: 'alice@example.com',
+      address: { street1: '417 Montgomery St', city: 'San Francisco', state: 'CA', zip: '94104', country: 'US' },
       last_orders: [
         { order_id: 'ORD-12345', status: 'shipped', date: '2023-10-25' },
         { order_id: 'ORD-00112', status: 'delivered', date: '2023-09-15' },

@@ -49,6 +49,7 @@ const APP_TABLES = [
   'processed_events',
   'returns',
   'store_returns',
+  'trackers',
 ];
 
 /** Hands out URLs of empty databases and removes them afterwards. */
@@ -147,6 +148,7 @@ describe.each(targets)('database on $name', (target) => {
       '0006_event_log',
       '0007_providers',
       '0008_privacy',
+      '0009_trackers',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
@@ -209,6 +211,7 @@ describe.each(targets)('database on $name', (target) => {
         '0006_event_log',
         '0007_providers',
         '0008_privacy',
+        '0009_trackers',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {

@@ -83,9 +83,11 @@ const SOURCES: FuzzSource[] = [
   { name: 'unsigned', scheme: 'standard-webhooks', secrets: [] },
   // A provider's own source: its bodies are read as Stripe's events (and its other types answered ignored).
   { name: 'stripe', scheme: 'stripe', secrets: ['whsec_fuzz_stripe_provider_9a1b2c3d4e5f'] },
-  // Shopify's: the body alone is signed, the unsigned X-Shopify-Topic chooses the schema (shopifyTopic).
-  { name: 'shopify', scheme: 'hmac-sha256-base64', secrets: ['shpss_fuzz_shopify_provider_7c1e9a4b'] },
   { name: 'slow', scheme: 'hmac-sha256-base64', secrets: ['slow-fuzz-secret-5e2b7d9a1c'], limited: true },
+  // EasyPost's source (last, so the recorded regressions keep their source indexes): its NFKD-keyed scheme, its trackers.
+  { name: 'easypost', scheme: 'easypost', secrets: ['easypost-fuzz-s\u00e9cret-4b8d2f6a1c'] },
+  // Shopify's (after EasyPost, for the same reason): the body alone is signed, the unsigned X-Shopify-Topic chooses the schema (shopifyTopic).
+  { name: 'shopify', scheme: 'hmac-sha256-base64', secrets: ['shpss_fuzz_shopify_provider_7c1e9a4b'] },
 ];
 
 function sourceEnv(): Record<string, string> {
@@ -154,6 +156,14 @@ function shopifyTopic(body: Buffer): string {
 function shopifyJson(example: number, patch: Record<string, unknown>): string {
   const base = JSON.parse(SHOPIFY_EXAMPLES[example % SHOPIFY_EXAMPLES.length]!) as Record<string, unknown>;
   return JSON.stringify({ ...base, ...patch }).replace(/"(id|order_id)":"(\d{16,20})"/g, '"$1":$2');
+}
+
+const EASYPOST_EXAMPLE = readFileSync(join(__dirname, '..', 'src', 'providers', 'easypost', 'examples', 'tracker.updated.json'), 'utf8');
+
+/** An EasyPost event: the published tracker.updated under `description` (any), a new id, its tracker patched. */
+function easypostJson(description: string, id: string, patch: Record<string, unknown>): string {
+  const base = JSON.parse(EASYPOST_EXAMPLE) as { result: Record<string, unknown> };
+  return JSON.stringify({ ...base, id: `evt_fz${id.replace(/-/g, '')}`, description, result: { ...base.result, ...patch } });
 }
 
 const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0xfe, 0xfe, 0xff], [0x80]];
@@ -229,6 +239,26 @@ const bodyArb: fc.Arbitrary<Buffer> = fc
           ),
         })
         .map(({ example, patch }) => Buffer.from(shopifyJson(example, patch ?? {}))),
+    },
+    // An EasyPost event (its published tracker.updated), maybe of another description, another status, or a field replaced.
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({
+          description: fc.constantFrom('tracker.updated', 'tracker.created', 'made.up', ''),
+          id: fc.uuid(),
+          patch: fc.option(
+            fc.oneof(
+              fc.record({ status: fc.constantFrom('delivered', 'out_for_delivery', 'failure', 'pre_transit', 'lost', '') }),
+              fc.dictionary(
+                fc.constantFrom('tracking_code', 'status', 'is_return', 'est_delivery_date', 'updated_at', 'tracking_details', 'carrier'),
+                fc.jsonValue({ maxDepth: 3 }),
+                { maxKeys: 2 },
+              ),
+            ),
+          ),
+        })
+        .map(({ description, id, patch }) => Buffer.from(easypostJson(description, id, patch ?? {}))),
     },
     { weight: 2, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? 'null')) },
     { weight: 2, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)) },
@@ -771,12 +801,16 @@ function respell(scheme: SchemeName, value: string, variant: number): string {
       ][variant]!;
     case 'standard-webhooks':
       return [value, `v1,${Buffer.alloc(32).toString('base64')} ${value}`, `${value} v1a,c2lnbmF0dXJl`, `v2,abc ${value}`][variant]!;
+    case 'easypost': {
+      const upper = value.replace(/[0-9a-f]{64}$/, (h) => h.toUpperCase());
+      return [value, upper, `  ${value}  `, value.replace(/^hmac-sha256-hex=/, 'HMAC-SHA256-HEX=')][variant]!;
+    }
   }
 }
 
 /** The same header with the MAC's bits changed but its encoding intact: well-formed, wrong. */
 function flipMac(scheme: SchemeName, value: string, byte: number, bit: number): string {
-  const hex = scheme === 'hmac-sha256-hex' || scheme === 'stripe';
+  const hex = scheme === 'hmac-sha256-hex' || scheme === 'stripe' || scheme === 'easypost';
   const pattern = hex ? /[0-9a-f]{64}/ : /[A-Za-z0-9+/]{43}=/;
   return value.replace(pattern, (mac) => {
     const bytes = Buffer.from(mac, hex ? 'hex' : 'base64');

@@ -14,7 +14,8 @@ import { sendSigned, setupAgent } from './support/harness';
  * Determinism guard. Histories recorded from real runs are replayed against the current workflow
  * code: a change that would break running workflows fails here, not in production.
  * `test/histories/*.json` are committed recordings (re-record with RECORD_HISTORIES=1 when a
- * change is meant to be incompatible, together with a versioning plan); fresh runs are replayed too.
+ * change is meant to be incompatible, together with a versioning plan; record a new workflow's or
+ * path's alone with RECORD_HISTORIES=<name>,…); fresh runs are replayed too.
  */
 const HISTORIES = join(__dirname, 'histories');
 const unique = () => randomBytes(4).toString('hex').toUpperCase();
@@ -128,11 +129,36 @@ describe('replay', () => {
     const privacy = await send('crm', { ...SAMPLES['privacy.requested'], request_id: `DR-${unique()}`, order_ids: [orderId] });
     for (const id of [storeReturn, privacy]) await t.env.client.workflow.getHandle(id).result();
 
-    const all = { ...ids, return: returnHandle.workflowId, escalation, conversation, dispute, 'store-return': storeReturn, privacy };
+    // A carrier's scan for an order (out for delivery: the customer is told), and a return parcel
+    // on a label no return is known for (a carrier's tracker names the label, not the return).
+    const shipment = await send('carrier', {
+      ...SAMPLES['shipment.in_transit'],
+      order_id: `ORD-${unique()}`,
+      tracking_number: `TRK-${unique()}`,
+      timestamp: '2026-11-02T00:00:00Z',
+    });
+    const { return_id: _, ...received } = SAMPLES['return.received'];
+    const returnLabel = await send('carrier', { ...received, order_id: undefined, tracking_number: `TRK-${unique()}` });
+    expect(await t.env.client.workflow.getHandle(shipment).result()).toMatchObject({ notified: 'order-out-for-delivery' });
+    expect(await t.env.client.workflow.getHandle(returnLabel).result()).toEqual({ returnWorkflowId: null, delivered: false });
+
+    const all = {
+      ...ids,
+      return: returnHandle.workflowId,
+      escalation,
+      conversation,
+      dispute,
+      shipment,
+      'return-label': returnLabel,
+      'store-return': storeReturn,
+      privacy,
+    };
+    // RECORD_HISTORIES=1 records them all; a list (RECORD_HISTORIES=shipment,return-label) only those.
+    const record = (name: string) => process.env.RECORD_HISTORIES === '1' || (process.env.RECORD_HISTORIES ?? '').split(',').includes(name);
     for (const [name, id] of Object.entries(all)) {
       const history = await t.env.client.workflow.getHandle(id).fetchHistory();
       await replay(history, id);
-      if (process.env.RECORD_HISTORIES) {
+      if (record(name)) {
         mkdirSync(HISTORIES, { recursive: true });
         writeFileSync(join(HISTORIES, `${name}.json`), JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n');
       }
@@ -153,6 +179,8 @@ describe('replay', () => {
         'dispute.json',
         'store-return.json',
         'privacy.json',
+        'shipment.json',
+        'return-label.json',
       ]),
     );
     for (const file of files) {

@@ -386,6 +386,7 @@ describe('a receiver with a spool while Temporal is cut off (a TCP proxy to the 
 describe('a provider source with a spool while Temporal is cut off', () => {
   const STRIPE_SECRET = 'whsec_spool_stripe_provider_0123456789';
   const SHOPIFY_SECRET = 'shpss_spool_shopify_provider_0123456789';
+  const EASYPOST_SECRET = 'spool_easypost_provider_0123456789';
   let proxy: TcpProxy;
   let connection: Connection;
   let env: TestWorkflowEnvironment;
@@ -405,7 +406,7 @@ describe('a provider source with a spool while Temporal is cut off', () => {
       env: { client: new Client({ connection, namespace: 'default' }) },
       taskQueue: agent.taskQueue,
       startTimeoutMs: 1_000,
-      sourceEnv: { WEBHOOK_SECRET_STRIPE: STRIPE_SECRET, WEBHOOK_SECRET_SHOPIFY: SHOPIFY_SECRET },
+      sourceEnv: { WEBHOOK_SECRET_STRIPE: STRIPE_SECRET, WEBHOOK_SECRET_SHOPIFY: SHOPIFY_SECRET, WEBHOOK_SECRET_EASYPOST: EASYPOST_SECRET },
       spoolEnv: { SPOOL_URL: spoolUrl },
       spoolPolicy: { initialBackoffMs: 200, maxBackoffMs: 1_000, idlePollMs: 200 },
     });
@@ -494,6 +495,36 @@ describe('a provider source with a spool while Temporal is cut off', () => {
       expect(messages[0]).toMatchObject({ test_mode: 1, channel: 'outbox' });
     },
   );
+  it('an EasyPost tracker event spooled while Temporal is away runs once when it returns', { timeout: 60_000 }, async () => {
+    // EasyPost's published delivered body (a test tracker) with a new event id and tracking code.
+    const example = JSON.parse(
+      readFileSync(join(__dirname, '..', 'src', 'providers', 'easypost', 'examples', 'tracker.updated-delivered.json'), 'utf8'),
+    ) as { result: Record<string, unknown> };
+    const tracking = `EZ${randomUUID().replace(/-/g, '').slice(0, 10).toUpperCase()}`;
+    const body = JSON.stringify({
+      ...example,
+      id: `evt_${randomUUID().replace(/-/g, '')}`,
+      result: { ...example.result, tracking_code: tracking },
+    });
+    const send = () => sendSigned(receiver.url, 'easypost', body, { scheme: 'easypost', secret: EASYPOST_SECRET });
+
+    proxy.cut();
+    const queued = await send();
+    expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+    expect(queued.body).toMatchObject({ queued: true, duplicate: false });
+    const workflowId = queued.body.workflowId as string;
+    expect(workflowId).toMatch(/^easypost:shipment\.delivered:evt_/);
+    expect((await send()).body).toEqual({ accepted: true, duplicate: true, workflowId });
+    const [row] = await spoolRows(spoolUrl);
+    expect(JSON.parse(row!.payload)).toMatchObject({ provider: 'easypost', testMode: true, event: { tracking_number: tracking } });
+
+    proxy.restore();
+    await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 30_000, interval: 200 }).toBe(0);
+    expect(await env.client.workflow.getHandle(workflowId).result()).toEqual({ applied: true, notified: null });
+    expect(await agent.db.selectFrom('trackers').selectAll().where('tracking_number', '=', tracking).execute()).toMatchObject([
+      { status: 'delivered', test_mode: 1, order_id: null },
+    ]);
+  });
 });
 
 describe('a refusal is not an outage', () => {

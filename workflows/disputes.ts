@@ -1,4 +1,5 @@
-import { knowledgeBase, settings } from './activities';
+import { patched } from '@temporalio/workflow';
+import { knowledgeBase, partners, settings } from './activities';
 import type { DisputeEnvelope, DisputeResult } from './contracts/disputes';
 import { customerContextFor, escalate } from './handoff';
 
@@ -7,15 +8,20 @@ const CHARGEBACK_PRIORITY = 2;
 
 /**
  * A chargeback: the customer's bank disputes a payment. The dispute is recorded with the order its
- * payment was for (from what the knowledge base recorded for that payment: a gateway's dispute names
- * the payment, not the order; an order hookline has not seen leaves it unknown, and nothing fails),
+ * payment was for (from what the knowledge base recorded for that payment, else, for a Stripe payment,
+ * from Stripe: the charge's payment intent's metadata; a gateway's dispute names the payment, not the
+ * order; an order nobody can name leaves it unknown, and nothing fails),
  * then handed to a person, who answers it with the gateway before the evidence deadline. The
  * deadline is the conversation's: undecided by then, it ends as expired (the gateway decides alone).
  */
 export async function disputeWorkflow(envelope: DisputeEnvelope): Promise<DisputeResult> {
   const { event } = envelope;
   const testMode = envelope.testMode === true;
-  const known = await knowledgeBase.recordDispute({ event, testMode });
+  // Runs recorded before the agent could ask Stripe go on without the lookup (test/histories/dispute.json).
+  const orderId =
+    event.order_id ??
+    (patched('dispute-order-from-provider') ? (await partners.findPaymentOrder({ paymentId: event.payment_id })).orderId : undefined);
+  const known = await knowledgeBase.recordDispute({ event: orderId === undefined ? event : { ...event, order_id: orderId }, testMode });
   const config = await settings.agentSettings();
   // Workflow time: the same on replay. A deadline already past gives the person no countdown.
   const untilDue = event.evidence_due_by === undefined ? undefined : Date.parse(event.evidence_due_by) - Date.now();

@@ -310,15 +310,34 @@ async function compensate(compensations: Compensation[]): Promise<string[]> {
 /**
  * The workflow the receiver starts for each return event: it exists so every delivery gets the
  * same exactly-once start (and duplicate answer) as any other event, then hands the event to the
- * return's own workflow, creating it if this is the first event to arrive.
+ * return's own workflow, creating it if this is the first event to arrive. A carrier's parcel on a
+ * return label (an EasyPost tracker) names the label's tracking number, not the return: the
+ * knowledge base says whose label it is, and a parcel no return is known for goes to a person.
  */
 export async function returnEventRelayWorkflow(envelope: ReturnEnvelope): Promise<ReturnDelivery> {
-  const result = await relay.deliverReturnEvent(envelope);
+  let handed = envelope;
+  if (envelope.event.event_type === 'return.received' && envelope.event.return_id === undefined) {
+    const { event } = envelope;
+    const label = event.tracking_number ?? 'unknown';
+    const found = event.tracking_number === undefined ? null : await knowledgeBase.findReturnByTrackingNumber(event.tracking_number);
+    if (!found) {
+      await tellAgents('orphaned', {
+        idempotencyKey: `${workflowInfo().workflowId}:unmatched`,
+        subject: `${envelope.testMode ? '[test] ' : ''}Return parcel ${label} delivered, but no return is known for it`,
+        body:
+          `The carrier delivered a parcel on return label ${label}, and hookline knows no return with that label. ` +
+          'Please find whose it is and handle the return by hand.',
+      });
+      return { returnWorkflowId: null, delivered: false };
+    }
+    handed = { ...envelope, event: { ...event, return_id: found.returnId, order_id: event.order_id ?? found.orderId } };
+  }
+  const result = await relay.deliverReturnEvent(handed);
   if (!result.delivered) {
     const closed = result.closed ? `was ${result.closed} by a person` : 'has already finished';
     await tellAgents('late', {
       idempotencyKey: `${workflowInfo().workflowId}:late`,
-      subject: `Late ${envelope.event.event_type} for return ${envelope.event.return_id}`,
+      subject: `Late ${envelope.event.event_type} for return ${handed.event.return_id}`,
       body: `Return workflow ${result.returnWorkflowId} ${closed}; this event was not applied. Please review.`,
     });
   }

@@ -16,6 +16,13 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
       if (m.eta) parts.push(` Estimated delivery: ${formatDay(m.eta)}.`);
       return { subject: `Your order ${m.orderId} has shipped`, body: hello + parts.join('') };
     }
+    case 'order-out-for-delivery':
+      return {
+        subject: `Your order ${m.orderId} is out for delivery`,
+        body:
+          `${hello}Your order ${m.orderId} is out for delivery today` +
+          `${m.carrier ? ` with ${m.carrier}` : ''}${m.trackingNumber ? ` (tracking ${m.trackingNumber})` : ''}.`,
+      };
     case 'order-delivered':
       return { subject: `Your order ${m.orderId} was delivered`, body: `${hello}Your order ${m.orderId} has been delivered. Enjoy!` };
     case 'order-delayed':

@@ -53,6 +53,7 @@ export interface InquiryAssessment {
 /** A message to a customer, rendered by the notifier's templates (not by workflow code). */
 export type CustomerMessage =
   | { kind: 'order-shipped'; orderId: string; carrier?: string; trackingNumber?: string; eta?: string }
+  | { kind: 'order-out-for-delivery'; orderId: string; carrier?: string; trackingNumber?: string }
   | { kind: 'order-delivered'; orderId: string }
   | { kind: 'order-delayed'; orderId: string; eta?: string; reason?: string }
   | { kind: 'order-cancelled'; orderId: string }

@@ -21,11 +21,25 @@ export const CrmTicketSummary = z.object({
 });
 export type CrmTicketSummary = z.infer<typeof CrmTicketSummary>;
 
+/** Where the customer lives: what a return label is made out from. */
+export const CrmAddress = z.object({
+  street1: z.string().min(1),
+  street2: nullableString.optional(),
+  city: z.string().min(1),
+  state: nullableString.optional(),
+  zip: z.string().min(1),
+  /** ISO 3166-1 alpha-2. */
+  country: z.string().length(2),
+});
+export type CrmAddress = z.infer<typeof CrmAddress>;
+
 /** `GET /customers/{id}/details`, shaped like the seed's CRM response. */
 export const CustomerDetails = z.object({
   customer_name: z.string(),
   email: z.string(),
   phone: nullableString.optional(),
+  // Optional: the seed's CRM had none; a return label through EasyPost needs one.
+  address: CrmAddress.nullish().transform((v) => v ?? undefined),
   last_orders: z.array(CrmOrderSummary).default([]),
   previous_tickets: z.array(CrmTicketSummary).default([]),
 });

@@ -87,6 +87,35 @@ export function isUpstreamFailure(err: unknown, type?: UpstreamErrorType): err i
   return type === undefined ? known.includes(err.type ?? '') : err.type === type;
 }
 
+/** Whether a failure of this type may succeed when tried again. */
+export function isRetryableUpstreamType(type: UpstreamErrorType): boolean {
+  return type === 'UpstreamUnavailable' || type === 'UpstreamRateLimited' || type === 'UpstreamTimeout';
+}
+
+/**
+ * The {@link ApplicationFailure} for one classified upstream failure, as every client throws it:
+ * `"<system> <operation>: <message>"`, retryable by type, `Retry-After` as `nextRetryDelay`, the
+ * details' body passed through `redact` (a provider's official package classifies with this too).
+ */
+export function upstreamFailure(
+  details: UpstreamFailureDetails,
+  type: UpstreamErrorType,
+  message: string,
+  options: { redact?: (text: string) => string; cause?: Error } = {},
+): ApplicationFailure {
+  const redact = options.redact ?? ((text: string) => text);
+  const shown: UpstreamFailureDetails = { ...details };
+  if (shown.body !== undefined) shown.body = redactDeep(shown.body, redact);
+  return ApplicationFailure.create({
+    type,
+    message: redact(`${details.system} ${details.operation}: ${message}`),
+    nonRetryable: !isRetryableUpstreamType(type),
+    details: [shown],
+    ...(details.retryAfterMs !== undefined ? { nextRetryDelay: details.retryAfterMs } : {}),
+    ...(options.cause ? { cause: options.cause } : {}),
+  });
+}
+
 /** The JSON client each system-specific client is built on. */
 export interface HttpClient {
   readonly system: string;
@@ -116,25 +145,12 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
     options: RequestOptions & { idempotencyKey?: string },
   ): Promise<z.output<S>> {
     const operation = `${method} ${path}`;
-    const label = `${system} ${operation}`;
     const fail = (
       type: UpstreamErrorType,
       message: string,
       extra: Omit<UpstreamFailureDetails, 'system' | 'operation'> = {},
       cause?: Error,
-    ): ApplicationFailure => {
-      const retryable = type === 'UpstreamUnavailable' || type === 'UpstreamRateLimited' || type === 'UpstreamTimeout';
-      const details: UpstreamFailureDetails = { system, operation, ...extra };
-      if (details.body !== undefined) details.body = redactDeep(details.body, redact);
-      return ApplicationFailure.create({
-        type,
-        message: redact(`${label}: ${message}`),
-        nonRetryable: !retryable,
-        details: [details],
-        ...(extra.retryAfterMs !== undefined ? { nextRetryDelay: extra.retryAfterMs } : {}),
-        ...(cause ? { cause } : {}),
-      });
-    };
+    ): ApplicationFailure => upstreamFailure({ system, operation, ...extra }, type, message, { redact, cause });
 
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'hookline' };
     if (token) headers.Authorization = `Bearer ${token}`;

@@ -51,6 +51,8 @@ export const SECRET_VARIABLES: readonly (string | RegExp)[] = [
   'DATABASE_URL',
   'SPOOL_URL',
   /_API_TOKEN$/,
+  // Providers' keys: STRIPE_API_KEY, EASYPOST_API_KEY.
+  /_API_KEY$/,
   /^WEBHOOK_SECRET_/,
 ];
 

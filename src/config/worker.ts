@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AgentSettings } from '../agent/types';
 import { DATABASE_URL, defaultDatabaseUrl, duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
+import { loadProvidersConfig, type OutboundProvidersConfig } from './providers';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
 import type { ModelConfig } from '../llm/model';
@@ -123,6 +124,8 @@ export interface WorkerConfig {
   temporal: TemporalConfig;
   /** EVENT_LOG_RETENTION (ms): event log rows older than this are pruned. */
   eventLogRetentionMs: number;
+  /** The providers the agent acts through (STRIPE_*, EASYPOST_*: src/config/providers.ts). */
+  providers: OutboundProvidersConfig;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -170,5 +173,6 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
       : {}),
     temporal: loadTemporalConfig(env),
     eventLogRetentionMs: e.EVENT_LOG_RETENTION,
+    providers: loadProvidersConfig(env),
   };
 }

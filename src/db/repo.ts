@@ -29,6 +29,7 @@ import type {
   RunStatus,
   Schema,
   TestModeFlag,
+  Tracker,
 } from './schema.js';
 
 type Db = Kysely<Schema>;
@@ -567,6 +568,109 @@ export async function upsertReturn(db: Db, r: ReturnInput): Promise<void> {
 
 export async function getReturn(db: Db, id: string): Promise<Return | undefined> {
   return db.selectFrom('returns').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------------------
+// Trackers
+
+export interface TrackerInput {
+  trackingNumber: string;
+  carrier: string;
+  status: string;
+  statusDetail?: string;
+  eta?: string;
+  /** The carrier's time of this status: decides which of two deliveries is newer. */
+  eventAt: string | Date;
+  /** Omit to keep what is stored (a later event may name what an earlier one did not). */
+  orderId?: string;
+  returnId?: string;
+  testMode?: boolean;
+  /** The run applying it (`workflowId/runId`): a repeat by a run of the same event is `applied`, as for orders. */
+  owner?: string;
+}
+
+/**
+ * Records where a tracker stands unless a newer status was recorded already (carriers' webhooks
+ * arrive out of order and are retried hours later): one upsert conditional on `status_event_at`,
+ * as {@link applyOrderStatus} does for orders. The order and return it belongs to are kept once known.
+ */
+export async function applyTracker(db: Db, t: TrackerInput): Promise<'applied' | 'stale'> {
+  const eventAt = toIsoTimestamp(t.eventAt);
+  const result = await db
+    .insertInto('trackers')
+    .values({
+      tracking_number: t.trackingNumber,
+      carrier: t.carrier,
+      order_id: t.orderId ?? null,
+      return_id: t.returnId ?? null,
+      status: t.status,
+      status_detail: t.statusDetail ?? null,
+      eta: t.eta ?? null,
+      status_event_at: eventAt,
+      status_owner: t.owner ?? null,
+      test_mode: t.testMode ? 1 : 0,
+      updated_at: now(),
+    })
+    .onConflict((oc) =>
+      oc
+        .column('tracking_number')
+        .doUpdateSet((eb) => ({
+          carrier: eb.ref('excluded.carrier'),
+          status: eb.ref('excluded.status'),
+          status_detail: eb.ref('excluded.status_detail'),
+          status_event_at: eb.ref('excluded.status_event_at'),
+          status_owner: eb.ref('excluded.status_owner'),
+          updated_at: eb.ref('excluded.updated_at'),
+          order_id: eb.fn.coalesce('excluded.order_id', 'trackers.order_id'),
+          return_id: eb.fn.coalesce('excluded.return_id', 'trackers.return_id'),
+          eta: eb.fn.coalesce('excluded.eta', 'trackers.eta'),
+        }))
+        .where('trackers.status_event_at', '<', (eb) => eb.ref('excluded.status_event_at')),
+    )
+    .executeTakeFirst();
+  if (affected(result)) return 'applied';
+  const row = await getTracker(db, t.trackingNumber);
+  return t.owner !== undefined && sameEvent(t.owner, row?.status_owner) && row?.status === t.status && row.status_event_at === eventAt
+    ? 'applied'
+    : 'stale';
+}
+
+export async function getTracker(db: Db, trackingNumber: string): Promise<Tracker | undefined> {
+  return db.selectFrom('trackers').selectAll().where('tracking_number', '=', trackingNumber).executeTakeFirst();
+}
+
+export interface TrackingLinks {
+  orderId?: string;
+  customerId?: string;
+  /** The return whose label the tracking number is, with its order and customer. */
+  ret?: { returnId: string; orderId: string; customerId: string };
+}
+
+/**
+ * What the knowledge base knows a tracking number belongs to: the order its tracker was linked
+ * to, else the order the order system or the carrier reported it for (the newest), with its
+ * customer; and the return whose label it is, apart, since a return parcel's scans say nothing
+ * about the order's delivery. A carrier's tracker names neither: this is how it finds them.
+ */
+export async function findByTrackingNumber(db: Db, trackingNumber: string): Promise<TrackingLinks> {
+  const [tracker, reported, ret] = await Promise.all([
+    getTracker(db, trackingNumber),
+    db
+      .selectFrom('orders')
+      .select('id')
+      .where('tracking_number', '=', trackingNumber)
+      .orderBy('updated_at', 'desc')
+      .orderBy('id')
+      .executeTakeFirst(),
+    db.selectFrom('returns').select(['id', 'order_id', 'customer_id']).where('tracking_number', '=', trackingNumber).executeTakeFirst(),
+  ]);
+  const orderId = tracker?.order_id ?? reported?.id;
+  const order = orderId === undefined ? undefined : await getOrder(db, orderId);
+  return {
+    ...(orderId ? { orderId } : {}),
+    ...(order?.customer_id ? { customerId: order.customer_id } : {}),
+    ...(ret ? { ret: { returnId: ret.id, orderId: ret.order_id, customerId: ret.customer_id } } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -209,6 +209,26 @@ export interface ReturnsTable {
   updated_at: IsoTimestamp;
 }
 
+/** A carrier's tracker, one per tracking number (migration 0009): where the shipment stands, and whose it is when known. */
+export interface TrackersTable {
+  tracking_number: string;
+  carrier: string;
+  /** The order the knowledge base linked it to (the event's, else the order with this tracking number). */
+  order_id: string | null;
+  /** The return whose label this tracking number is. */
+  return_id: string | null;
+  /** The carrier's word: `in_transit`, `out_for_delivery`, `delivered`, `delayed`, or an exception's code. */
+  status: string;
+  status_detail: string | null;
+  eta: string | null;
+  /** The carrier's time of the newest status applied: an older delivery changes nothing. */
+  status_event_at: IsoTimestamp;
+  /** The run that applied it (`workflowId/runId`), so a repeat of the same event is told the truth. */
+  status_owner: string | null;
+  test_mode: Generated<TestModeFlag>;
+  updated_at: IsoTimestamp;
+}
+
 export interface InquiriesTable {
   id: string;
   customer_id: string;
@@ -318,6 +338,7 @@ export interface Schema {
   payments: PaymentsTable;
   disputes: DisputesTable;
   returns: ReturnsTable;
+  trackers: TrackersTable;
   inquiries: InquiriesTable;
   notifications: NotificationsTable;
   processed_events: ProcessedEventsTable;
@@ -335,6 +356,7 @@ export type OrderItem = Selectable<OrderItemsTable>;
 export type Payment = Selectable<PaymentsTable>;
 export type Dispute = Selectable<DisputesTable>;
 export type Return = Selectable<ReturnsTable>;
+export type Tracker = Selectable<TrackersTable>;
 export type Inquiry = Selectable<InquiriesTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
 export type Operator = Selectable<OperatorsTable>;

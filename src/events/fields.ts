@@ -41,6 +41,10 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/** A shipment on its way, as a carrier reports it: the order statuses of the same names. */
+export const SHIPMENT_PROGRESS = ['in_transit', 'out_for_delivery'] as const;
+export type ShipmentProgress = (typeof SHIPMENT_PROGRESS)[number];
+
 export const INQUIRY_CHANNELS = ['email', 'chat', 'phone', 'web', 'social'] as const;
 export type InquiryChannel = (typeof INQUIRY_CHANNELS)[number];
 

@@ -26,6 +26,20 @@ export function fromMinorUnits(minor: number, exponent: number): DecimalText {
 }
 
 /**
+ * An amount in the major unit as an integer of minor units, exactly: `toMinorUnits(10.99, 2)` is
+ * `1099`, `toMinorUnits(500, 0)` is `500`. Refuses an amount with more decimals than the currency
+ * has (`10.999 USD` cannot be paid), rather than rounding money.
+ */
+export function toMinorUnits(amount: number, exponent: number): number {
+  if (!Number.isInteger(exponent) || exponent < 0 || exponent > 4) throw new RangeError(`Not a currency exponent: ${String(exponent)}`);
+  const [whole, fraction] = parts(String(amount));
+  if (fraction.length > exponent) throw new RangeError(`Amount ${String(amount)} has more decimals than its currency (${exponent})`);
+  const minor = Number(whole + fraction.padEnd(exponent, '0'));
+  if (!Number.isSafeInteger(minor)) throw new RangeError(`Amount ${String(amount)} is too large`);
+  return minor;
+}
+
+/**
  * The JSON number for decimal text, refusing any the number cannot hold exactly (more significant
  * digits than a double keeps): `"10.99"` is `10.99`, `"1.500"` is `1.5`, `"12345678901234567.89"` is
  * refused rather than rounded.

@@ -10,6 +10,7 @@ import {
   ORDER_STATUSES,
   PRIVACY_REQUESTS,
   RETURN_CONDITIONS,
+  SHIPMENT_PROGRESS,
   timestamp,
 } from './fields';
 import type { BuiltinSource } from './sources';
@@ -57,7 +58,10 @@ const payment = {
 
 const shipment = {
   ...base,
-  order_id: id('order_id'),
+  // A carrier (an EasyPost tracker) knows its tracking number, not hookline's order: the shipment
+  // workflow links it by what the knowledge base recorded for that tracking number, and an
+  // unknown one is recorded all the same (src/providers/easypost/).
+  order_id: id('order_id').optional(),
   customer_id: z.string().max(128).optional(),
   tracking_number: id('tracking_number'),
   carrier: z.string().min(1).max(64),
@@ -210,15 +214,23 @@ export const EVENTS = {
   }),
 
   'return.received': event({
-    schema: z.object({
-      ...base,
-      event_type: z.literal('return.received'),
-      return_id: id('return_id'),
-      order_id: z.string().max(128).optional(),
-      items: z.array(LineItem).optional(),
-      condition: z.enum(RETURN_CONDITIONS).default('resellable'),
-    }),
-    naturalKey: (e) => e.return_id,
+    schema: z
+      .object({
+        ...base,
+        event_type: z.literal('return.received'),
+        // A carrier's tracker on a return label knows the label's tracking number, not the return:
+        // the relay finds the return whose label it is (src/providers/easypost/).
+        return_id: id('return_id').optional(),
+        tracking_number: id('tracking_number').optional(),
+        order_id: z.string().max(128).optional(),
+        items: z.array(LineItem).optional(),
+        condition: z.enum(RETURN_CONDITIONS).default('resellable'),
+      })
+      .refine((e) => e.return_id !== undefined || e.tracking_number !== undefined, {
+        message: 'return_id is required (or the tracking_number of the return label)',
+        path: ['return_id'],
+      }),
+    naturalKey: (e) => e.return_id ?? `label:${e.tracking_number}`,
     // The carrier scans the parcel in; the OMS may report the warehouse's receipt instead.
     sources: ['carrier', 'oms'],
     sample: {
@@ -227,6 +239,28 @@ export const EVENTS = {
       order_id: 'ORD-00112',
       items: [{ product_id: 'PROD-A', quantity: 1 }],
       condition: 'resellable',
+    },
+  }),
+
+  // On its way: a carrier's scan (EasyPost `in_transit`, `out_for_delivery`) between shipped and delivered.
+  'shipment.in_transit': event({
+    schema: z.object({
+      ...shipment,
+      event_type: z.literal('shipment.in_transit'),
+      status: z.enum(SHIPMENT_PROGRESS),
+      status_detail: z.string().max(100).optional(),
+      eta: day.optional(),
+    }),
+    naturalKey: (e) => `${e.tracking_number}:${e.status}:${e.timestamp}`,
+    sources: ['carrier'],
+    sample: {
+      timestamp: '2023-10-30T07:45:00Z',
+      order_id: 'ORD-12345',
+      customer_id: 'CUST-67890',
+      tracking_number: 'TRK-ABCDEF123',
+      carrier: 'FedEx',
+      status: 'out_for_delivery',
+      eta: '2023-10-30',
     },
   }),
 

@@ -30,6 +30,7 @@ export type PaymentRefunded = EventOf<'payment.refunded'>;
 export type PaymentDisputed = EventOf<'payment.disputed'>;
 export type ReturnInitiated = EventOf<'return.initiated'>;
 export type ReturnReceived = EventOf<'return.received'>;
+export type ShipmentInTransit = EventOf<'shipment.in_transit'>;
 export type ShipmentDelivered = EventOf<'shipment.delivered'>;
 export type ShipmentDelayed = EventOf<'shipment.delayed'>;
 export type ShipmentException = EventOf<'shipment.exception'>;

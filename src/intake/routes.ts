@@ -17,6 +17,7 @@ export const ROUTES = {
   // Both return events go to the return's one long-lived workflow through the relay.
   'return.initiated': 'returnEventRelayWorkflow',
   'return.received': 'returnEventRelayWorkflow',
+  'shipment.in_transit': 'shipmentEventWorkflow',
   'shipment.delivered': 'shipmentEventWorkflow',
   'shipment.delayed': 'shipmentEventWorkflow',
   'shipment.exception': 'shipmentEventWorkflow',

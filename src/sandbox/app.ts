@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { FaultBook, parseFaultHeader, SYSTEMS, type ActiveFault, type FaultAction, type SystemName } from './faults';
+import { createEasyPostSandbox, type EasyPostSandboxState } from './easypost';
 import { createLlmSandbox, type ChatCompletionRequest } from './llm';
+import { createStripeSandbox, type StripePaymentSeed, type StripeSandboxState } from './stripe';
 import { findCustomer } from './seed';
 // The same constant-time check the receiver makes of its own bearer tokens.
 import { bearerMatches } from '../receiver/bearer';
@@ -21,6 +23,8 @@ export interface SandboxOptions {
   token?: string;
   /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
   generateCustomers?: boolean;
+  /** Take unknown `pi_…` ids for paid Stripe payment intents (see ./stripe.ts). Default true. */
+  generatePayments?: boolean;
   /** Clock for timestamps in state and the call log. */
   now?: () => Date;
 }
@@ -101,6 +105,10 @@ export interface SandboxState {
   refunds: RefundRecord[];
   /** Units put back per product by restocks. */
   stock: Record<string, number>;
+  /** The Stripe stand-in's payment intents, charges and refunds (./stripe.ts). */
+  stripe: StripeSandboxState;
+  /** The EasyPost stand-in's shipments, purchases and trackers (./easypost.ts). */
+  easypost: EasyPostSandboxState;
 }
 
 /** Programmatic access to the sandbox behind an app (the same things the `/_sandbox` routes do). */
@@ -114,6 +122,8 @@ export interface SandboxControl {
   scriptLlm(answers: unknown): number;
   /** Every chat completions request received, in order. */
   llmRequests(): ChatCompletionRequest[];
+  /** A payment intent (and its charge) the Stripe stand-in knows, as a payment the webhooks reported. */
+  addStripePaymentIntent(seed: StripePaymentSeed): void;
   /** Clears state, the call log, idempotency memory, faults and the model's script. Seeded customers stay. */
   reset(): void;
 }
@@ -182,7 +192,17 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   const generate = options.generateCustomers ?? true;
   const token = options.token && options.token.length > 0 ? options.token : undefined;
 
-  const state: SandboxState = { labels: [], expectedReturns: [], restocks: [], refunds: [], stock: {} };
+  const stripe = createStripeSandbox(now, options.generatePayments ?? true);
+  const easypost = createEasyPostSandbox(now);
+  const state: SandboxState = {
+    labels: [],
+    expectedReturns: [],
+    restocks: [],
+    refunds: [],
+    stock: {},
+    stripe: stripe.state,
+    easypost: easypost.state,
+  };
   const calls: SandboxCall[] = [];
   const faults = new FaultBook(now);
   const idempotency = new Map<string, { fingerprint: string; reply: Reply }>();
@@ -197,8 +217,13 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     clearFaults: () => faults.clear(),
     scriptLlm: (answers) => llm.script(answers),
     llmRequests: () => llm.requests(),
+    addStripePaymentIntent: (seed) => {
+      stripe.addPaymentIntent(seed);
+    },
     reset: () => {
       llm.reset();
+      stripe.reset();
+      easypost.reset();
       state.labels.length = 0;
       state.expectedReturns.length = 0;
       state.restocks.length = 0;
@@ -350,6 +375,20 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     true,
   );
 
+  // ---- Stripe (./stripe.ts) -------------------------------------------------------------------
+  route('stripe', 'POST', '/v1/refunds', ({ body, idempotencyKey }) => stripe.createRefund(body, idempotencyKey || null));
+  route('stripe', 'GET', '/v1/payment_intents/:id', ({ params }) => stripe.paymentIntent(params.id ?? ''));
+  route('stripe', 'GET', '/v1/charges/:id', ({ params }) => stripe.charge(params.id ?? ''));
+  route('stripe', 'GET', '/v1/account', () => stripe.account());
+
+  // ---- EasyPost (./easypost.ts) ---------------------------------------------------------------
+  route('easypost', 'POST', '/v2/shipments', ({ body }) => easypost.createShipment(body));
+  route('easypost', 'GET', '/v2/shipments/:id', ({ params }) => easypost.shipment(params.id ?? ''));
+  route('easypost', 'POST', '/v2/shipments/:id/buy', ({ params, body, origin }) => easypost.buy(params.id ?? '', body, origin));
+  route('easypost', 'POST', '/v2/shipments/:id/refund', ({ params }) => easypost.refund(params.id ?? ''));
+  route('easypost', 'POST', '/v2/trackers', ({ body }) => easypost.createTracker(body));
+  route('easypost', 'GET', '/v2/users', () => easypost.me());
+
   // ---- Plumbing ----------------------------------------------------------------------------
   const app = express() as SandboxApp;
   Object.defineProperty(app, 'sandbox', { value: control, enumerable: true });
@@ -389,6 +428,8 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   });
 
   app.use(express.json({ limit: '1mb' }));
+  // Stripe's API is form-encoded, with nested keys (`metadata[order_id]=…`).
+  app.use(express.urlencoded({ extended: true, limit: '1mb' }));
 
   // ---- Control routes ----------------------------------------------------------------------
   app.get('/_sandbox/health', (_req, res) => {
@@ -469,7 +510,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   });
 
   function handle(req: Request, call: SandboxCall): Reply {
-    if (token && !bearerMatches(req.get('authorization'), token)) {
+    if (token && !bearerMatches(req.get('authorization'), token) && !basicUserMatches(req.get('authorization'), token)) {
       return { ...errorReply(401, 'unauthorized', 'missing or invalid bearer token'), headers: { 'WWW-Authenticate': 'Bearer' } };
     }
     const matches = routes.filter((r) => r.system === call.system && r.regex.test(call.path));
@@ -492,7 +533,13 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     if (match.method === 'GET' || match.query)
       return match.handler({ params, body: match.query ? req.body : undefined, idempotencyKey: '', origin });
 
+    // EasyPost takes no idempotency key: every write is made (a second purchase is refused by the shipment itself).
+    if (call.system === 'easypost') return match.handler({ params, body: req.body, idempotencyKey: '', origin });
     const key = call.idempotencyKey;
+    // Stripe makes a write without a key, and replays one with a key as below.
+    if (call.system === 'stripe' && (key === null || key.trim() === '')) {
+      return match.handler({ params, body: req.body, idempotencyKey: '', origin });
+    }
     if (key === null || key.trim() === '') {
       return errorReply(400, 'idempotency_key_required', 'writes require an Idempotency-Key header');
     }
@@ -501,6 +548,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     const seen = idempotency.get(memoKey);
     if (seen) {
       if (seen.fingerprint !== fingerprint) {
+        if (call.system === 'stripe') return stripe.idempotencyMismatch();
         return errorReply(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
       }
       return { ...seen.reply, headers: { ...seen.reply.headers, 'Idempotent-Replayed': 'true' } };
@@ -522,6 +570,14 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   });
 
   return app;
+}
+
+/** EasyPost's Basic auth (the key as user name, no password) carrying the sandbox token. */
+function basicUserMatches(header: string | undefined, token: string): boolean {
+  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return false;
+  const user = Buffer.from(match[1]!, 'base64').toString('utf8').replace(/:$/, '');
+  return bearerMatches(`Bearer ${user}`, token);
 }
 
 const sleep = (ms: number) =>

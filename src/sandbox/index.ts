@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { ClientsConfig } from '../clients';
+import { SANDBOX_RETURN_ADDRESS_ID } from './easypost';
 import { createSandboxApp, type SandboxControl, type SandboxOptions, type SandboxState } from './app';
 
 export * from './app';
+export { SANDBOX_RETURN_ADDRESS_ID } from './easypost';
 export { FaultKind, FaultPhase, FaultSpec, SYSTEMS, parseFaultHeader, type ActiveFault, type FaultAction, type SystemName } from './faults';
 export { SEEDED_CUSTOMERS, GENERATED_CUSTOMER_ID, findCustomer, generateCustomer, type SandboxCustomer } from './seed';
 
@@ -69,5 +71,20 @@ export function sandboxClientsConfig(url: string, options: { token?: string; tim
     warehouse: one('warehouse'),
     inventory: one('inventory'),
     payments: one('payments'),
+  };
+}
+
+/**
+ * The variables pointing Stripe and EasyPost at the sandbox's stand-ins running at `url`, with keys
+ * of the providers' own shapes (`npm start` with HOOKLINE_PROVIDERS=sandbox, and the tests).
+ */
+export function sandboxProvidersEnv(url: string): Record<string, string> {
+  const base = url.replace(/\/+$/, '');
+  return {
+    STRIPE_API_KEY: 'sk_test_hooklinesandbox',
+    STRIPE_API_BASE_URL: `${base}/stripe`,
+    EASYPOST_API_KEY: 'EZTKhooklinesandbox',
+    EASYPOST_API_BASE_URL: `${base}/easypost/v2`,
+    EASYPOST_RETURN_ADDRESS_ID: SANDBOX_RETURN_ADDRESS_ID,
   };
 }

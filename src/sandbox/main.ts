@@ -10,6 +10,8 @@ async function main(): Promise<void> {
   for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments'])
     console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);
   console.log(`  llm       ${sandbox.url}/llm/v1   (OpenAI-compatible chat completions: LLM_BASE_URL)`);
+  console.log(`  stripe    ${sandbox.url}/stripe   (Stripe's API for refunds and lookups: STRIPE_API_BASE_URL)`);
+  console.log(`  easypost  ${sandbox.url}/easypost/v2   (EasyPost's API for return labels: EASYPOST_API_BASE_URL)`);
   console.log(
     `  control   ${sandbox.url}/_sandbox/{calls,state,faults,reset}` +
       (token ? ' (these and the system routes need the bearer token; health is open)' : ''),

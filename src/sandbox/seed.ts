@@ -5,6 +5,7 @@ export interface SandboxCustomer {
   customer_name: string;
   email: string;
   phone?: string;
+  address?: { street1: string; city: string; state?: string; zip: string; country: string };
   last_orders: { order_id: string; status: string; date: string }[];
   previous_tickets: { ticket_id: string; subject: string; status: string }[];
 }
@@ -14,6 +15,7 @@ export const SEEDED_CUSTOMERS: Readonly<Record<string, SandboxCustomer>> = {
   'CUST-67890': {
     customer_name: 'Alice Smith',
     email: 'alice@example.com',
+    address: { street1: '417 Montgomery St', city: 'San Francisco', state: 'CA', zip: '94104', country: 'US' },
     last_orders: [
       { order_id: 'ORD-12345', status: 'shipped', date: '2023-10-25' },
       { order_id: 'ORD-00112', status: 'delivered', date: '2023-09-15' },
@@ -24,6 +26,7 @@ export const SEEDED_CUSTOMERS: Readonly<Record<string, SandboxCustomer>> = {
     customer_name: 'Bob Jones',
     email: 'bob.jones@example.com',
     phone: '+1-555-0100',
+    address: { street1: '1 Main St', city: 'Austin', state: 'TX', zip: '78701', country: 'US' },
     last_orders: [{ order_id: 'ORD-20001', status: 'processing', date: '2023-10-26' }],
     previous_tickets: [],
   },
@@ -31,6 +34,7 @@ export const SEEDED_CUSTOMERS: Readonly<Record<string, SandboxCustomer>> = {
     customer_name: 'Carmen Díaz',
     email: 'carmen.diaz@example.com',
     phone: '+34-600-000-123',
+    address: { street1: 'Calle de Alcalá 50', city: 'Madrid', zip: '28014', country: 'ES' },
     last_orders: [
       { order_id: 'ORD-30007', status: 'delayed', date: '2023-10-20' },
       { order_id: 'ORD-29950', status: 'returned', date: '2023-08-02' },
@@ -43,6 +47,7 @@ export const SEEDED_CUSTOMERS: Readonly<Record<string, SandboxCustomer>> = {
   'CUST-13579': {
     customer_name: 'Deepak Rao',
     email: 'deepak.rao@example.com',
+    address: { street1: '350 5th Ave', city: 'New York', state: 'NY', zip: '10118', country: 'US' },
     last_orders: [],
     previous_tickets: [],
   },
@@ -136,6 +141,7 @@ export function generateCustomer(customerId: string): SandboxCustomer {
     email: `${ascii(first)}.${ascii(last)}.${byte(9) % 100}@example.com`,
     last_orders: orders,
     previous_tickets: tickets,
+    address: { street1: `${100 + byte(12)} Market St`, city: 'San Francisco', state: 'CA', zip: '94103', country: 'US' },
   };
   if (byte(7) % 2 === 0) customer.phone = `+1-555-01${String(byte(11) % 100).padStart(2, '0')}`;
   return customer;

@@ -1,3 +1,4 @@
+import { easypost } from './easypost';
 import { WebhookVerificationError, type VerificationFailure } from './errors';
 import { hmacSha256Base64, hmacSha256Hex } from './hmac';
 import { checkTimestamp, requireSecrets } from './shared';
@@ -17,6 +18,7 @@ export const SCHEME_TABLE = {
   'hmac-sha256-base64': hmacSha256Base64,
   stripe,
   'standard-webhooks': standardWebhooks,
+  easypost,
 } as const satisfies Record<string, WebhookScheme>;
 
 export type SchemeName = keyof typeof SCHEME_TABLE;
@@ -81,7 +83,7 @@ export function signWebhook(
 
 /**
  * Generate a fresh random secret in the scheme's customary format: whsec_<base64 of 32 random
- * bytes> for stripe and standard-webhooks, 32 random bytes hex for the HMAC schemes.
+ * bytes> for stripe and standard-webhooks, 32 random bytes hex for the HMAC schemes and easypost.
  */
 export function generateSecret(scheme: SchemeName): string {
   return schemeOf(scheme).secret.generate();

@@ -1,11 +1,13 @@
 import type { ActivityDeps } from '../../activities';
 import { templateResponder } from '../agent/responder';
 import { createClients } from '../clients';
+import type { OutboundProvidersConfig } from '../config/providers';
 import type { WorkerConfig } from '../config/worker';
 import { migrateToLatest, openDatabase } from '../db';
 import type { Logger } from '../log';
 import { createChatModel } from '../llm/model';
 import { createNotifier } from '../notify';
+import { createOutboundProviders } from '../providers/outbound';
 import { withActivityContext } from './activity-log';
 
 /**
@@ -13,7 +15,7 @@ import { withActivityContext } from './activity-log';
  * Temporal client is not among them: only the relay gets one (createActivities' second argument).
  */
 export async function buildActivityDeps(
-  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs'>,
+  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'providers'> & { providers?: OutboundProvidersConfig },
   logger: Logger,
 ): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
   const database = await openDatabase(config.databaseUrl);
@@ -30,6 +32,7 @@ export async function buildActivityDeps(
     deps: {
       db: database.db,
       clients: createClients(config.systems),
+      providers: createOutboundProviders(config.providers),
       notifier,
       responder: templateResponder,
       settings: config.agent,

@@ -21,7 +21,8 @@ import type { Acknowledgement } from '../../src/receiver/acknowledgement';
 import type { BuiltinSource } from '../../src/events/sources';
 import { BUILTIN_SCHEMES, loadSources, type RateLimit } from '../../src/receiver/sources';
 import { signWebhook, type SchemeName } from '../../src/signatures';
-import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
+import { sandboxClientsConfig, sandboxProvidersEnv, startSandbox, type RunningSandbox } from '../../src/sandbox';
+import { loadProvidersConfig } from '../../src/config/providers';
 import { buildActivityDeps } from '../../src/worker/deps';
 import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';
 import { DEFAULT_QUARANTINE_LIMITS, loadQuarantineLimits } from '../../src/spool/config';
@@ -90,6 +91,8 @@ export async function startAgent(options: {
   notify?: { smtpUrl?: string; agentsChatWebhookUrl?: string };
   /** Give the agent a language model: the sandbox's OpenAI-compatible endpoint, with this call timeout. */
   model?: { timeoutMs?: number };
+  /** Act through Stripe and EasyPost: the sandbox's stand-ins, configured as STRIPE_* and EASYPOST_* would. */
+  providers?: boolean;
 }): Promise<Agent> {
   const { env } = options;
   const taskQueue = `test-${randomUUID()}`;
@@ -104,6 +107,7 @@ export async function startAgent(options: {
       ...(options.model
         ? { model: { baseUrl: `${sandbox.url}/llm/v1`, model: SANDBOX_MODEL, timeoutMs: options.model.timeoutMs ?? 5_000, maxTokens: 256 } }
         : {}),
+      ...(options.providers ? { providers: loadProvidersConfig({ ...sandboxProvidersEnv(sandbox.url), PROVIDER_TIMEOUT: '2s' }) } : {}),
     },
     silentLogger,
   );
@@ -334,6 +338,8 @@ export function setupAgent(
     operators?: boolean;
     /** The sandbox's OpenAI-compatible endpoint as the agent's language model. */
     model?: { timeoutMs?: number };
+    /** Act through the sandbox's Stripe and EasyPost stand-ins (startAgent's `providers`). */
+    providers?: boolean;
   } = {},
 ): AgentContext {
   const context = {} as AgentContext;
@@ -344,6 +350,7 @@ export function setupAgent(
       databaseUrl: (options.databaseUrl ?? testDatabases()[0]!.url)(),
       settings: options.settings,
       model: options.model,
+      providers: options.providers,
     });
     if (options.operators) context.operators = testOperators(context.agent);
     context.receiver = await startReceiver({

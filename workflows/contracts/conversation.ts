@@ -65,6 +65,10 @@ export interface ShipmentExceptionFacts {
   carrier: string;
   exception: string;
   description: string;
+  /** The return whose label the tracking number is (a carrier's tracker on a return label). */
+  returnId?: string;
+  /** `test` for a provider's test event (an EasyPost test tracker). */
+  mode?: 'test';
 }
 /** The return's steps that talk to other systems, named for the person a failure is handed to. */
 export type ReturnStep = 'label' | 'warehouse' | 'label-sent' | 'restock' | 'refund';

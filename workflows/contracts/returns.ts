@@ -49,7 +49,8 @@ export type ProcessReturnWorkflow = (returnId: string, carried?: ReturnEnvelope[
 
 /** Where the relay handed a return event: the return's workflow, and whether it was still open to take it. */
 export interface ReturnDelivery {
-  returnWorkflowId: string;
+  /** Null when no return is known for the parcel's label (a carrier's return tracker): nothing to hand it to. */
+  returnWorkflowId: string | null;
   delivered: boolean;
   /** True when the return's last run had failed or timed out and this event started it again. */
   rerun?: true;

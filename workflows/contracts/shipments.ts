@@ -4,7 +4,8 @@ import type { EscalationResult } from './conversation';
 
 /** The shipment workflow's contract (workflows/shipments.ts runs it). */
 
-export type ShipmentEnvelope = EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.delayed'> | EnvelopeOf<'shipment.exception'>;
+export type ShipmentEnvelope =
+  EnvelopeOf<'shipment.in_transit'> | EnvelopeOf<'shipment.delivered'> | EnvelopeOf<'shipment.delayed'> | EnvelopeOf<'shipment.exception'>;
 
 export interface ShipmentResult {
   applied: boolean;

@@ -6,6 +6,7 @@ import { completedEffects } from './0005_completed_effects.js';
 import { eventLog } from './0006_event_log.js';
 import { providers } from './0007_providers.js';
 import { privacy } from './0008_privacy.js';
+import { trackers } from './0009_trackers.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -23,4 +24,5 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0006_event_log': eventLog,
   '0007_providers': providers,
   '0008_privacy': privacy,
+  '0009_trackers': trackers,
 };

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { amountOf, fromMinorUnits } from '../../events/money';
+import { amountOf, fromMinorUnits, toMinorUnits } from '../../events/money';
 import { hooklineEvent } from '../event';
 import type { MapContext, Mapped } from '../types';
 import type { ChargeDisputeCreated, ChargeRefunded, PaymentIntentPaymentFailed, PaymentIntentSucceeded } from './schemas';
@@ -40,9 +40,16 @@ const EXPONENTS: Readonly<Record<string, 0 | 3>> = {
   TND: 3,
 };
 
+const exponentOf = (currency: string) => EXPONENTS[currency.toUpperCase()] ?? 2;
+
 /** A Stripe amount (minor units of `currency`) as hookline's amount, exactly: `1099 usd` is 10.99, `500 jpy` is 500. */
 export function stripeAmount(minor: number, currency: string): number {
-  return amountOf(fromMinorUnits(minor, EXPONENTS[currency.toUpperCase()] ?? 2));
+  return amountOf(fromMinorUnits(minor, exponentOf(currency)));
+}
+
+/** hookline's amount as Stripe's (minor units of `currency`), exactly: 10.99 USD is `1099`, 500 JPY is `500`. */
+export function stripeMinorUnits(amount: number, currency: string): number {
+  return toMinorUnits(amount, exponentOf(currency));
 }
 
 const idOf = (ref: string | { id: string }) => (typeof ref === 'string' ? ref : ref.id);

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { ConfigError, duration, parseEnv, positiveInt, url, type Env } from './env';
+
+/**
+ * Which outside systems the agent acts through, from what is configured: a provider with its
+ * credentials is used for the steps it serves, one without is not, and a step the agent must take
+ * through a provider that has none is a start-up error naming the variable, not a failure at 3 a.m.
+ *
+ * - Stripe (STRIPE_API_KEY): refunds of payments that came through Stripe (their ids are Stripe's,
+ *   `pi_…`/`ch_…`), and a dispute's order looked up through its charge and payment intent.
+ *   Required when Stripe's webhooks are enabled (WEBHOOK_SECRET_STRIPE, or a source with
+ *   WEBHOOK_PROVIDER_<SOURCE>=stripe): those payments can be refunded nowhere else.
+ * - EasyPost (EASYPOST_API_KEY + EASYPOST_RETURN_ADDRESS_ID): every return label, bought from
+ *   EasyPost, voided there when the return is undone, with a tracker for the parcel.
+ * Unset, both steps use the seed's systems (CARRIER_BASE_URL, PAYMENTS_BASE_URL): `npm start`'s
+ * sandbox with no configuration.
+ */
+
+const ProvidersEnv = z
+  .object({
+    STRIPE_API_KEY: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_\S+$/, 'expected a secret key (sk_test_… or sk_live_…) or a restricted key (rk_…)')
+      .optional(),
+    STRIPE_API_BASE_URL: url("Stripe's API base URL, e.g. http://127.0.0.1:12111 for stripe-mock").optional(),
+    // The payment intent's metadata key holding hookline's order id (as WEBHOOK_ORDER_KEY_<SOURCE> for the webhooks).
+    STRIPE_ORDER_KEY: z.string().min(1).default('order_id'),
+    EASYPOST_API_KEY: z.string().min(8, 'expected an EasyPost API key (EZAK… or EZTK…)').optional(),
+    EASYPOST_API_BASE_URL: url("EasyPost's API base URL up to /v2, e.g. http://127.0.0.1:4010/easypost/v2").optional(),
+    EASYPOST_RETURN_ADDRESS_ID: z
+      .string()
+      .regex(/^adr_\w+$/, 'expected an EasyPost address id (adr_…): where returned parcels go')
+      .optional(),
+    EASYPOST_PARCEL_WEIGHT_OZ: positiveInt(16, 'a weight in ounces'),
+    PROVIDER_TIMEOUT: duration('10s'),
+  })
+  .superRefine((e, ctx) => {
+    if (e.EASYPOST_API_KEY && !e.EASYPOST_RETURN_ADDRESS_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EASYPOST_RETURN_ADDRESS_ID'],
+        message: 'required with EASYPOST_API_KEY: the EasyPost address (adr_…) return labels send parcels to',
+      });
+    }
+    if (!e.EASYPOST_API_KEY && e.EASYPOST_RETURN_ADDRESS_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EASYPOST_API_KEY'],
+        message: 'required with EASYPOST_RETURN_ADDRESS_ID: the key the agent buys return labels with',
+      });
+    }
+  });
+
+export interface StripeProviderConfig {
+  apiKey: string;
+  baseUrl?: string;
+  timeoutMs: number;
+  orderKey: string;
+}
+
+export interface EasyPostProviderConfig {
+  apiKey: string;
+  baseUrl?: string;
+  timeoutMs: number;
+  returnAddressId: string;
+  parcelWeightOz: number;
+}
+
+/** The providers the agent acts through; absent: the seed's system for that step. */
+export interface OutboundProvidersConfig {
+  stripe?: StripeProviderConfig;
+  easypost?: EasyPostProviderConfig;
+}
+
+/** Why Stripe must be configured here, if it must: the variable that enables its webhooks. */
+export function stripeRequiredBy(env: Env): string | undefined {
+  if ((env.WEBHOOK_SECRET_STRIPE?.trim() ?? '') !== '') return 'WEBHOOK_SECRET_STRIPE';
+  return Object.keys(env)
+    .sort()
+    .find((name) => name.startsWith('WEBHOOK_PROVIDER_') && env[name]?.trim().toLowerCase() === 'stripe');
+}
+
+export function loadProvidersConfig(env: Env = process.env): OutboundProvidersConfig {
+  const e = parseEnv(ProvidersEnv, env);
+  const requiredBy = stripeRequiredBy(env);
+  if (requiredBy && !e.STRIPE_API_KEY) {
+    throw new ConfigError(
+      'Invalid configuration:\n' +
+        `  STRIPE_API_KEY: required: payments come through Stripe (${requiredBy} is set), and the agent refunds them ` +
+        'through Stripe (not set)',
+    );
+  }
+  return {
+    ...(e.STRIPE_API_KEY
+      ? {
+          stripe: {
+            apiKey: e.STRIPE_API_KEY,
+            ...(e.STRIPE_API_BASE_URL ? { baseUrl: e.STRIPE_API_BASE_URL } : {}),
+            timeoutMs: e.PROVIDER_TIMEOUT,
+            orderKey: e.STRIPE_ORDER_KEY,
+          },
+        }
+      : {}),
+    ...(e.EASYPOST_API_KEY && e.EASYPOST_RETURN_ADDRESS_ID
+      ? {
+          easypost: {
+            apiKey: e.EASYPOST_API_KEY,
+            ...(e.EASYPOST_API_BASE_URL ? { baseUrl: e.EASYPOST_API_BASE_URL } : {}),
+            timeoutMs: e.PROVIDER_TIMEOUT,
+            returnAddressId: e.EASYPOST_RETURN_ADDRESS_ID,
+            parcelWeightOz: e.EASYPOST_PARCEL_WEIGHT_OZ,
+          },
+        }
+      : {}),
+  };
+}

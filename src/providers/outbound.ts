@@ -1,0 +1,71 @@
+import type { OutboundProvidersConfig } from '../config/providers';
+import { createEasyPostClient, type EasyPostClient } from './easypost/client';
+import { createStripeClient, stripePaymentRef, type StripeClient, type StripePaymentRef } from './stripe/client';
+
+/**
+ * The providers the agent acts through, built once by the worker from src/config/providers.ts.
+ * Absent: the step goes to the seed's system (src/clients).
+ */
+export interface OutboundProviders {
+  stripe?: { client: StripeClient; orderKey: string; mode: 'test' | 'live' };
+  easypost?: { client: EasyPostClient; returnAddressId: string; parcelWeightOz: number };
+}
+
+export function createOutboundProviders(config: OutboundProvidersConfig = {}): OutboundProviders {
+  const { stripe, easypost } = config;
+  return {
+    ...(stripe
+      ? {
+          stripe: {
+            client: createStripeClient({ apiKey: stripe.apiKey, baseUrl: stripe.baseUrl, timeoutMs: stripe.timeoutMs }),
+            orderKey: stripe.orderKey,
+            // A restricted or secret key names its mode: `sk_test_…`, `rk_live_…`.
+            mode: /^(sk|rk)_live_/.test(stripe.apiKey) ? 'live' : 'test',
+          },
+        }
+      : {}),
+    ...(easypost
+      ? {
+          easypost: {
+            client: createEasyPostClient({ apiKey: easypost.apiKey, baseUrl: easypost.baseUrl, timeoutMs: easypost.timeoutMs }),
+            returnAddressId: easypost.returnAddressId,
+            parcelWeightOz: easypost.parcelWeightOz,
+          },
+        }
+      : {}),
+  };
+}
+
+/** A payment as the knowledge base recorded it. */
+export interface RecordedPayment {
+  id: string;
+  status: string;
+}
+
+/** Where an order's refund goes: to Stripe, against the payment that came through it, or to the seed's payments system. */
+export type RefundRoute = { via: 'stripe'; paymentId: string; payment: StripePaymentRef } | { via: 'payments' };
+
+/**
+ * The refund's route for an order's payments (newest first): through Stripe when the payment was
+ * Stripe's (a succeeded one first, else one already partly refunded), otherwise the seed's
+ * payments system, which refunds by order.
+ */
+export function refundRoute(payments: readonly RecordedPayment[]): RefundRoute {
+  const stripes = payments.flatMap((p) => {
+    const ref = stripePaymentRef(p.id);
+    return ref ? [{ ...p, ref }] : [];
+  });
+  const chosen = stripes.find((p) => p.status === 'succeeded') ?? stripes.find((p) => p.status === 'refunded');
+  return chosen ? { via: 'stripe', paymentId: chosen.id, payment: chosen.ref } : { via: 'payments' };
+}
+
+/**
+ * Why a payment must not be refunded with this key, if it must not: a test payment (Stripe's
+ * `livemode: false`) only through a test key, a live one only through a live key. Stripe would
+ * refuse the other with "No such payment_intent"; saying so names the real cause.
+ */
+export function modeMismatch(payment: { testMode: boolean }, keyMode: 'test' | 'live'): string | undefined {
+  if (payment.testMode && keyMode === 'live') return 'a test payment is never refunded with a live key (STRIPE_API_KEY is sk_live_…)';
+  if (!payment.testMode && keyMode === 'test') return 'a live payment cannot be refunded with a test key (STRIPE_API_KEY is sk_test_…)';
+  return undefined;
+}

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { ApplicationFailure } from '@temporalio/common';
+import { partners } from '../activities';
+import { createClients } from '../src/clients';
+import { loadProvidersConfig } from '../src/config/providers';
+import { migrateToLatest, openDatabase, type Database } from '../src/db';
+import * as repo from '../src/db/repo';
+import { createOutboundProviders } from '../src/providers/outbound';
+import { sandboxClientsConfig, sandboxProvidersEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
+import { unique } from './support/fixtures';
+import { testDatabases } from './support/harness';
+
+/**
+ * The partner activities choosing the provider for each write, in Temporal's mock activity
+ * context over the real database and the sandbox: what is refused before anything is sent.
+ */
+describe('partner activities with and without the providers', () => {
+  let database: Database;
+  let sandbox: RunningSandbox;
+  let withProviders: ReturnType<typeof partners>;
+  let without: ReturnType<typeof partners>;
+
+  beforeAll(async () => {
+    database = await openDatabase(testDatabases()[0]!.url());
+    await migrateToLatest(database);
+    sandbox = await startSandbox({ port: 0, generatePayments: false });
+    const clients = createClients(sandboxClientsConfig(sandbox.url, { timeoutMs: 5_000 }));
+    const providers = createOutboundProviders(loadProvidersConfig(sandboxProvidersEnv(sandbox.url)));
+    withProviders = partners({ db: database.db, clients, providers });
+    without = partners({ db: database.db, clients });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await database?.close();
+  });
+
+  async function paidThroughStripe(testMode: boolean, currency = 'usd'): Promise<{ orderId: string; intent: string }> {
+    const orderId = `ORD-${unique()}`;
+    const intent = `pi_${unique().toLowerCase()}`;
+    await repo.recordPayment(database.db, {
+      paymentId: intent,
+      orderId,
+      status: 'succeeded',
+      amount: 20,
+      currency,
+      eventAt: new Date(),
+      testMode,
+    });
+    sandbox.sandbox.addStripePaymentIntent({ id: intent, amount: 2000, currency, metadata: { order_id: orderId }, livemode: !testMode });
+    return { orderId, intent };
+  }
+  const failureOf = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as ApplicationFailure,
+    );
+  const stripeCalls = () => sandbox.sandbox.calls().filter((c) => c.system === 'stripe').length;
+
+  it('a Stripe payment with no Stripe key: refused for good, naming the variable, nothing sent anywhere', async () => {
+    const { orderId } = await paidThroughStripe(true);
+    const before = sandbox.sandbox.calls().length;
+    const err = await failureOf(
+      new MockActivityEnvironment().run(without.refund, {
+        orderId,
+        amount: 20,
+        currency: 'USD',
+        reason: 'r',
+        idempotencyKey: `k-${orderId}`,
+      }),
+    );
+    expect(err).toMatchObject({ type: 'ProviderNotConfigured', nonRetryable: true });
+    expect((err as Error).message).toContain('STRIPE_API_KEY is not set');
+    expect(sandbox.sandbox.calls().length).toBe(before);
+  });
+
+  it('a live payment is not refunded with a test key, nor in another currency', async () => {
+    const live = await paidThroughStripe(false);
+    const before = stripeCalls();
+    const refund = (orderId: string, currency: string) =>
+      new MockActivityEnvironment().run(withProviders.refund, {
+        orderId,
+        amount: 20,
+        currency,
+        reason: 'r',
+        idempotencyKey: `k-${orderId}`,
+      });
+    expect(await failureOf(refund(live.orderId, 'USD'))).toMatchObject({ type: 'TestModeMismatch', nonRetryable: true });
+    const euros = await paidThroughStripe(true, 'eur');
+    expect(await failureOf(refund(euros.orderId, 'USD'))).toMatchObject({ type: 'CurrencyMismatch', nonRetryable: true });
+    expect(stripeCalls()).toBe(before);
+    // The right currency goes through, once, however often the activity runs.
+    const first = await refund(euros.orderId, 'EUR');
+    expect(await refund(euros.orderId, 'EUR')).toEqual(first);
+    expect(sandbox.state.stripe.refunds.filter((r) => r.payment_intent === euros.intent)).toHaveLength(1);
+  });
+
+  it('a seed-format payment is refunded by the payments system as before', async () => {
+    const orderId = `ORD-${unique()}`;
+    await repo.recordPayment(database.db, {
+      paymentId: `PMT-${orderId}`,
+      orderId,
+      status: 'succeeded',
+      amount: 20,
+      currency: 'USD',
+      eventAt: new Date(),
+    });
+    const refund: { refundId: string } = await new MockActivityEnvironment().run(withProviders.refund, {
+      orderId,
+      amount: 20,
+      currency: 'USD',
+      reason: 'r',
+      idempotencyKey: `k-${orderId}`,
+    });
+    expect(refund.refundId).toMatch(/^RFN-/);
+    expect(sandbox.state.refunds.filter((r) => r.order_id === orderId)).toHaveLength(1);
+  });
+
+  it('an EasyPost label is voided only where it was bought; without the key, refused for good', async () => {
+    const err = await failureOf(
+      new MockActivityEnvironment().run(without.voidReturnLabel, { labelId: 'shp_abc', idempotencyKey: `v-${unique()}` }),
+    );
+    expect(err).toMatchObject({ type: 'ProviderNotConfigured', nonRetryable: true });
+    expect((err as Error).message).toContain('EASYPOST_API_KEY is not set');
+  });
+
+  it('a customer the CRM does not know gets no EasyPost label (no address to send it from): refused for good, nothing bought', async () => {
+    sandbox.sandbox.addFault({ system: 'crm', kind: 'status', status: 404, times: 1 });
+    const err = await failureOf(
+      new MockActivityEnvironment().run(withProviders.createReturnLabel, {
+        returnId: `RET-${unique()}`,
+        orderId: 'ORD-1',
+        customerId: 'CUST-67890',
+        items: [{ product_id: 'PROD-A', quantity: 1 }],
+        idempotencyKey: `l-${unique()}`,
+      }),
+    );
+    expect(err).toMatchObject({ nonRetryable: true });
+    expect(sandbox.state.easypost.purchases).toHaveLength(0);
+  });
+});

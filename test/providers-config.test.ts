@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config/env';
+import { loadProvidersConfig } from '../src/config/providers';
+import { loadWorkerConfig } from '../src/config/worker';
+import { modeMismatch, refundRoute } from '../src/providers/outbound';
+import { sandboxProvidersEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
+import { checkProviders } from '../scripts/providers';
+import { startStripeMock } from './support/stripe-mock';
+
+const systems = Object.fromEntries(
+  ['CRM', 'CARRIER', 'WAREHOUSE', 'INVENTORY', 'PAYMENTS'].map((s) => [`${s}_BASE_URL`, `http://127.0.0.1:4010/${s.toLowerCase()}`]),
+);
+
+describe('which system does what, from configuration', () => {
+  it('nothing set: the seed’s systems for every step', () => {
+    expect(loadProvidersConfig({})).toEqual({});
+    expect(loadWorkerConfig(systems).providers).toEqual({});
+  });
+
+  it('each provider from its variables, with its base URL override', () => {
+    const config = loadProvidersConfig(sandboxProvidersEnv('http://127.0.0.1:4010'));
+    expect(config.stripe).toMatchObject({
+      apiKey: 'sk_test_hooklinesandbox',
+      baseUrl: 'http://127.0.0.1:4010/stripe',
+      orderKey: 'order_id',
+    });
+    expect(config.easypost).toMatchObject({
+      baseUrl: 'http://127.0.0.1:4010/easypost/v2',
+      returnAddressId: 'adr_sandboxwarehouse',
+      parcelWeightOz: 16,
+    });
+  });
+
+  it('Stripe’s webhooks on without its key: a start-up error naming STRIPE_API_KEY and why', () => {
+    expect(() => loadWorkerConfig({ ...systems, WEBHOOK_SECRET_STRIPE: 'whsec_x' })).toThrow(ConfigError);
+    expect(() => loadWorkerConfig({ ...systems, WEBHOOK_SECRET_STRIPE: 'whsec_x' })).toThrow(
+      /STRIPE_API_KEY: required: payments come through Stripe \(WEBHOOK_SECRET_STRIPE is set\)/,
+    );
+    expect(() => loadProvidersConfig({ WEBHOOK_PROVIDER_SHOP_PAY: 'stripe' })).toThrow(/WEBHOOK_PROVIDER_SHOP_PAY is set/);
+    expect(loadProvidersConfig({ WEBHOOK_SECRET_STRIPE: 'whsec_x', STRIPE_API_KEY: 'sk_live_abc123' }).stripe?.apiKey).toBe(
+      'sk_live_abc123',
+    );
+  });
+
+  it('EasyPost’s key and return address go together; a malformed key is named, never echoed', () => {
+    expect(() => loadProvidersConfig({ EASYPOST_API_KEY: 'EZTK0123456789' })).toThrow(
+      /EASYPOST_RETURN_ADDRESS_ID: required with EASYPOST_API_KEY/,
+    );
+    expect(() => loadProvidersConfig({ EASYPOST_RETURN_ADDRESS_ID: 'adr_1' })).toThrow(
+      /EASYPOST_API_KEY: required with EASYPOST_RETURN_ADDRESS_ID/,
+    );
+    let message = '';
+    try {
+      loadProvidersConfig({ STRIPE_API_KEY: 'pk_live_publishable_not_secret' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/STRIPE_API_KEY: expected a secret key/);
+    expect(message).not.toContain('pk_live_publishable_not_secret');
+  });
+});
+
+describe('refund routing and test mode (pure decisions)', () => {
+  it('through Stripe when the order’s payment came through Stripe, else the payments system', () => {
+    expect(refundRoute([{ id: 'PMT-1', status: 'succeeded' }])).toEqual({ via: 'payments' });
+    expect(refundRoute([])).toEqual({ via: 'payments' });
+    expect(refundRoute([{ id: 'pi_123', status: 'succeeded' }])).toEqual({
+      via: 'stripe',
+      paymentId: 'pi_123',
+      payment: { payment_intent: 'pi_123' },
+    });
+    expect(
+      refundRoute([
+        { id: 'pi_failed', status: 'failed' },
+        { id: 'ch_9', status: 'refunded' },
+      ]),
+    ).toMatchObject({ paymentId: 'ch_9' });
+  });
+
+  it('a test payment never through a live key, a live one never through a test key', () => {
+    expect(modeMismatch({ testMode: true }, 'live')).toMatch(/test payment/);
+    expect(modeMismatch({ testMode: false }, 'test')).toMatch(/live payment/);
+    expect(modeMismatch({ testMode: true }, 'test')).toBeUndefined();
+    expect(modeMismatch({ testMode: false }, 'live')).toBeUndefined();
+  });
+});
+
+describe('npm run providers -- check', () => {
+  let sandbox: RunningSandbox;
+  let mock: Awaited<ReturnType<typeof startStripeMock>>;
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    mock = await startStripeMock();
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    await mock?.close();
+  });
+
+  it('calls each configured provider once and says what it found', async () => {
+    const config = loadProvidersConfig({ ...sandboxProvidersEnv(sandbox.url), STRIPE_API_BASE_URL: mock.url });
+    const { ok, lines } = await checkProviders(config);
+    expect(ok).toBe(true);
+    expect(lines[0]).toMatch(/^Stripe {5}ok: test key valid for account acct_\w+ .* API version 2026-10-28\.endive accepted$/);
+    expect(lines[1]).toMatch(/^EasyPost {3}ok: key valid for user user_sandbox .* returns go to adr_sandboxwarehouse$/);
+    expect(sandbox.sandbox.calls().filter((c) => c.system === 'easypost')).toHaveLength(1);
+  });
+
+  it('a provider that refuses the key fails the check, naming it; unconfigured ones say where the step goes', async () => {
+    const guarded = await startSandbox({ token: 'sandbox-token-abc' });
+    try {
+      const config = loadProvidersConfig({ ...sandboxProvidersEnv(guarded.url), STRIPE_API_KEY: 'sk_test_wrong' });
+      const { ok, lines } = await checkProviders({ stripe: config.stripe! });
+      expect(ok).toBe(false);
+      expect(lines[0]).toMatch(/^Stripe {5}FAILED at .*: Stripe GET \/v1\/account: 401/);
+      expect(lines[1]).toMatch(/^EasyPost {3}not configured \(EASYPOST_API_KEY unset\)/);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
