@@ -86,7 +86,7 @@ const SOURCES: FuzzSource[] = [
   { name: 'slow', scheme: 'hmac-sha256-base64', secrets: ['slow-fuzz-secret-5e2b7d9a1c'], limited: true },
   // EasyPost's source (last, so the recorded regressions keep their source indexes): its NFKD-keyed scheme, its trackers.
   { name: 'easypost', scheme: 'easypost', secrets: ['easypost-fuzz-s\u00e9cret-4b8d2f6a1c'] },
-  // Shopify's (after EasyPost, for the same reason): the body alone is signed, the unsigned X-Shopify-Topic chooses the schema (shopifyTopic).
+  // Shopify's (after EasyPost, for the same reason): only the body is signed; the unsigned X-Shopify-Topic chooses the schema.
   { name: 'shopify', scheme: 'hmac-sha256-base64', secrets: ['shpss_fuzz_shopify_provider_7c1e9a4b'] },
 ];
 
