@@ -1052,6 +1052,7 @@ export async function exportSubject(db: Db, s: PrivacySubject): Promise<Record<s
     orders: none(orderIds) ? [] : await db.selectFrom('orders').selectAll().where('id', 'in', orderIds).execute(),
     order_items: none(orderIds) ? [] : await db.selectFrom('order_items').selectAll().where('order_id', 'in', orderIds).execute(),
     store_returns: none(orderIds) ? [] : await db.selectFrom('store_returns').selectAll().where('order_id', 'in', orderIds).execute(),
+    trackers: none(orderIds) ? [] : await db.selectFrom('trackers').selectAll().where('order_id', 'in', orderIds).execute(),
     payments: none(orderIds) ? [] : await db.selectFrom('payments').selectAll().where('order_id', 'in', orderIds).execute(),
     returns: none(ids) ? [] : await db.selectFrom('returns').selectAll().where('customer_id', 'in', ids).execute(),
     inquiries: none(ids) ? [] : await db.selectFrom('inquiries').selectAll().where('customer_id', 'in', ids).execute(),
@@ -1072,7 +1073,7 @@ function subjectNotifications(db: Db, s: PrivacySubject) {
 
 /**
  * Erases a person's data from the knowledge base and the outbox, in one transaction: their profile,
- * orders and order lines, returns and inquiries are deleted; the outbox rows of messages to them
+ * orders and order lines, returns, the trackers of their orders' parcels and inquiries are deleted; the outbox rows of messages to them
  * keep only their idempotency key and status (so a message is still never sent twice) with no
  * recipient, subject or body; the event log forgets which customer and order its rows were about.
  * Payments and disputes carry no personal data and stay, no longer linked to the order.
@@ -1093,6 +1094,10 @@ export async function eraseSubject(db: Db, s: PrivacySubject): Promise<Record<st
     );
     await exec('order_items', () =>
       orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('order_items').where('order_id', 'in', orderIds).execute(),
+    );
+    // A parcel's tracking (where it went, when) is about the person whose order it carried.
+    await exec('trackers', () =>
+      orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('trackers').where('order_id', 'in', orderIds).execute(),
     );
     await exec('store_returns', () =>
       orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('store_returns').where('order_id', 'in', orderIds).execute(),
