@@ -156,6 +156,15 @@ describe.each(targets)('database on $name', (target) => {
     expect(await tableNames(second)).toEqual(APP_TABLES);
   });
 
+  it('takes a migration merged after a later-numbered one already ran (0008 after 0009)', async () => {
+    const url = await target.freshUrl();
+    const first = await open(url);
+    const { '0008_privacy': _later, ...before } = migrations;
+    expect(await migrateToLatest(first, { migrations: before })).toContain('0009_trackers');
+    expect(await migrateToLatest(first)).toEqual(['0008_privacy']);
+    expect(await tableNames(first)).toEqual(APP_TABLES);
+  });
+
   it('lets several processes migrate a fresh database at once', async () => {
     const url = await target.freshUrl();
     const dir = mkdtempSync(join(tmpdir(), 'hookline-migrate-'));
