@@ -20,6 +20,7 @@ import type {
   PaymentFailed,
   PaymentRefunded,
   PaymentSucceeded,
+  PrivacyRequested,
   ShipmentDelayed,
   ShipmentDelivered,
   ShipmentException,
@@ -56,8 +57,9 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
   const { db } = deps;
 
   return {
-    async applyOrderStatus(event: OrderStatusUpdated): Promise<'applied' | 'stale'> {
+    async applyOrderStatus(event: OrderStatusUpdated, options?: { testMode?: boolean }): Promise<'applied' | 'stale'> {
       const outcome = await repo.applyOrderStatus(db, {
+        ...(options?.testMode ? { testMode: true } : {}),
         orderId: event.order_id,
         customerId: event.customer_id,
         status: event.new_status,
@@ -153,13 +155,15 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       const name = event.changes.name ?? known?.name;
       const email = event.changes.email ?? known?.email;
       if (!name || !email) return false; // nothing to merge into; the CRM is asked when we need them
-      await repo.upsertCustomer(db, {
+      // The sender's time orders profiles: a stale one (a store's retry hours later) changes nothing.
+      const outcome = await repo.upsertCustomer(db, {
         id: event.customer_id,
         name,
         email,
         ...(event.changes.phone !== undefined ? { phone: event.changes.phone } : {}),
+        eventAt: event.timestamp,
       });
-      return true;
+      return outcome === 'applied';
     },
 
     /**
@@ -313,10 +317,74 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       });
     },
 
+    /**
+     * Carries out a privacy request on the knowledge base and the outbox, and logs it as done (one
+     * row per request, keyed by the workflow): a data request gathers what hookline holds about the
+     * person and keeps it with the log row for a person to send; an erasure erases it (a shop's: of
+     * everyone the source's deliveries were about, as the event log recorded them). Answers counts
+     * only, so no personal data goes into the workflow's history beyond what its input had.
+     */
+    async carryOutPrivacyRequest(input: {
+      id: string;
+      source: string;
+      event: PrivacyRequested;
+    }): Promise<{ rows: Record<string, number> }> {
+      const { event } = input;
+      const subject: repo.PrivacySubject = {
+        customerIds: event.customer_id ? [event.customer_id] : [],
+        emails: event.email ? [event.email] : [],
+        phones: event.phone ? [event.phone] : [],
+        orderIds: event.order_ids,
+      };
+      const log = {
+        id: input.id,
+        request: event.request,
+        source: input.source,
+        shop_id: event.shop_id,
+        customer_id: event.customer_id ?? null,
+      };
+      if (event.request === 'customer-data') {
+        const held = await repo.exportSubject(db, subject);
+        const rows = Object.fromEntries(Object.entries(held).map(([table, list]) => [table, list.length]));
+        await repo.recordPrivacyRequest(db, { ...log, summary_json: JSON.stringify(rows), export_json: JSON.stringify(held) });
+        return { rows };
+      }
+      const everyone = event.request === 'shop-redact' ? await repo.sourceSubjects(db, input.source) : undefined;
+      const rows = await repo.eraseSubject(
+        db,
+        everyone ? { ...subject, customerIds: everyone.customerIds, orderIds: [...subject.orderIds, ...everyone.orderIds] } : subject,
+      );
+      await repo.recordPrivacyRequest(db, { ...log, summary_json: JSON.stringify(rows), export_json: null });
+      return { rows };
+    },
+
+    /**
+     * Records a store-run return's status unless it is stale: one as far along or further was
+     * recorded (a retry hours later of `requested` after `approved`). Shopify's return payloads carry
+     * no time, so how far a status is along the return's life orders them.
+     */
+    async applyStoreReturnStatus(input: { returnId: string; orderId: string; status: string }): Promise<'applied' | 'stale'> {
+      return repo.applyStoreReturnStatus(db, { ...input, rank: storeReturnRank(input.status), owner: runOwner() });
+    },
+
     async findOpenOrdersWithProduct(input: { productId: string; orderIds?: string[] }): Promise<{ orderId: string; customerId: string }[]> {
       return repo.findOpenOrdersWithProduct(db, input);
     },
   };
+}
+
+/** How far along its life a store-run return's status is: requested, then approved or declined, then closed. */
+export function storeReturnRank(status: string): number {
+  switch (status) {
+    case 'requested':
+      return 1;
+    case 'open':
+    case 'declined':
+      return 2;
+    default:
+      // closed, canceled, and any status Shopify adds: the end of the return's life.
+      return 3;
+  }
 }
 
 export type KnowledgeBaseActivities = ReturnType<typeof knowledgeBase>;

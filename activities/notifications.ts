@@ -49,14 +49,18 @@ export function notifications(deps: NotificationDeps) {
       paymentId?: string;
     }): Promise<NotifyResult> {
       const orderId = input.orderId ?? (input.paymentId ? (await repo.getPayment(db, input.paymentId))?.orderId : undefined);
-      const customerId = input.customerId ?? (orderId ? ((await repo.getOrder(db, orderId))?.customer_id ?? undefined) : undefined);
+      const order = orderId ? await repo.getOrder(db, orderId) : undefined;
+      const customerId = input.customerId ?? order?.customer_id ?? undefined;
+      // A message about a test order is a test message, whatever event brought it (a store's
+      // fulfillment does not say its order is a test one; the order did).
+      const testMode = input.testMode === true || order?.test_mode === 1;
       const to = customerId ? await recipient(customerId) : {};
       const payment = ['payment-confirmed', 'payment-failed', 'payment-refunded'].includes(input.message.kind);
       const message =
         orderId && payment && !('orderId' in input.message && input.message.orderId) ? { ...input.message, orderId } : input.message;
       const { subject, body } = renderCustomerMessage(message, to.name);
       return notifier.send(
-        { idempotencyKey: input.idempotencyKey, audience: 'customer', customerId, to: to.email, subject, body, testMode: input.testMode },
+        { idempotencyKey: input.idempotencyKey, audience: 'customer', customerId, to: to.email, subject, body, testMode },
         { signal: Context.current().cancellationSignal },
       );
     },

@@ -1,8 +1,9 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { returnWorkflowId } from '../src/events/identity';
 import { startOnce } from '../src/temporal/start-once';
+import { eraseSignal } from '../workflows/contracts/conversation';
 import { decodePayloads } from './payloads';
 import { returnEventSignal, type ProcessReturnWorkflow, type ReturnDelivery, type ReturnEnvelope } from '../workflows/contracts/returns';
 
@@ -75,6 +76,28 @@ export function relay(deps: TemporalDeps) {
           // Refused although not closed by a person: the return's workflow completed.
           return { returnWorkflowId: workflowId, delivered: false };
       }
+    },
+
+    /**
+     * Tells every open conversation about the customer to erase what it holds of theirs (a privacy
+     * erasure), found by the conversations' CustomerId search attribute. Safe to repeat: erasing
+     * twice is erasing once, and a conversation that closed meanwhile has nothing left to erase in.
+     * Answers how many it told.
+     */
+    async eraseFromConversations(input: { customerId: string }): Promise<number> {
+      // A search query is text: only an ID-shaped value goes into one.
+      if (!/^[A-Za-z0-9._:+=-]{1,128}$/.test(input.customerId)) return 0;
+      const query = `WorkflowType = 'conversationWorkflow' AND ExecutionStatus = 'Running' AND CustomerId = '${input.customerId}'`;
+      let told = 0;
+      for await (const open of temporal.workflow.list({ query })) {
+        try {
+          await temporal.workflow.getHandle(open.workflowId, open.runId).signal(eraseSignal, { customerId: input.customerId });
+          told += 1;
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+      return told;
     },
   };
 }

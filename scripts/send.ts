@@ -151,7 +151,8 @@ async function sendExample(
       ? readFileSync(join(__dirname, '..', 'src', 'providers', provider.name, 'examples', example.file))
       : Buffer.from(JSON.stringify(example.body));
   if (fresh || overrides.length > 0) {
-    let parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    // The provider's own reading (Shopify's 64-bit IDs stay exact, as digit strings its schemas accept).
+    let parsed = (provider.parse ? provider.parse(body) : JSON.parse(body.toString('utf8'))) as Record<string, unknown>;
     if (fresh) parsed = (provider.fresh?.(parsed) ?? parsed) as Record<string, unknown>;
     for (const pair of overrides) {
       const eq = pair.indexOf('=');

@@ -45,8 +45,10 @@ const APP_TABLES = [
   'order_items',
   'orders',
   'payments',
+  'privacy_requests',
   'processed_events',
   'returns',
+  'store_returns',
   'trackers',
 ];
 
@@ -145,12 +147,22 @@ describe.each(targets)('database on $name', (target) => {
       '0005_completed_effects',
       '0006_event_log',
       '0007_providers',
+      '0008_privacy',
       '0009_trackers',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
     expect(await migrateToLatest(second)).toEqual([]);
     expect(await tableNames(second)).toEqual(APP_TABLES);
+  });
+
+  it('takes a migration merged after a later-numbered one already ran (0008 after 0009)', async () => {
+    const url = await target.freshUrl();
+    const first = await open(url);
+    const { '0008_privacy': _later, ...before } = migrations;
+    expect(await migrateToLatest(first, { migrations: before })).toContain('0009_trackers');
+    expect(await migrateToLatest(first)).toEqual(['0008_privacy']);
+    expect(await tableNames(first)).toEqual(APP_TABLES);
   });
 
   it('lets several processes migrate a fresh database at once', async () => {
@@ -207,6 +219,7 @@ describe.each(targets)('database on $name', (target) => {
         '0005_completed_effects',
         '0006_event_log',
         '0007_providers',
+        '0008_privacy',
         '0009_trackers',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);

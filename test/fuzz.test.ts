@@ -86,6 +86,8 @@ const SOURCES: FuzzSource[] = [
   { name: 'slow', scheme: 'hmac-sha256-base64', secrets: ['slow-fuzz-secret-5e2b7d9a1c'], limited: true },
   // EasyPost's source (last, so the recorded regressions keep their source indexes): its NFKD-keyed scheme, its trackers.
   { name: 'easypost', scheme: 'easypost', secrets: ['easypost-fuzz-s\u00e9cret-4b8d2f6a1c'] },
+  // Shopify's (after EasyPost, for the same reason): only the body is signed; the unsigned X-Shopify-Topic chooses the schema.
+  { name: 'shopify', scheme: 'hmac-sha256-base64', secrets: ['shpss_fuzz_shopify_provider_7c1e9a4b'] },
 ];
 
 function sourceEnv(): Record<string, string> {
@@ -126,6 +128,34 @@ const STRIPE_EXAMPLES = Object.fromEntries(
 function stripeJson(type: string, id: string, patch: Record<string, unknown>): string {
   const base = JSON.parse(STRIPE_EXAMPLES[type] ?? STRIPE_EXAMPLES[STRIPE_TYPES[0]!]!) as { data: { object: Record<string, unknown> } };
   return JSON.stringify({ ...base, id: `evt_fz${id.replace(/-/g, '')}`, type, data: { object: { ...base.data.object, ...patch } } });
+}
+
+const SHOPIFY_TOPICS = Object.keys(PROVIDERS.shopify.handles);
+const SHOPIFY_EXAMPLES = SHOPIFY_TOPICS.map((topic) =>
+  readFileSync(join(__dirname, '..', 'src', 'providers', 'shopify', 'examples', `${topic.replace('/', '-')}.json`), 'utf8'),
+);
+// The topic a resource's body is sent under (its gid names the resource); any other body gets one by its hash.
+const SHOPIFY_RESOURCE_TOPICS: Record<string, string> = {
+  Order: 'orders/updated',
+  Fulfillment: 'fulfillments/update',
+  Refund: 'refunds/create',
+  Return: 'returns/approve',
+  Customer: 'customers/update',
+};
+
+/** The X-Shopify-Topic a fuzzed body to the shopify source carries: its resource's, else a handled, ignored or made-up one. */
+function shopifyTopic(body: Buffer): string {
+  const resource = /^\s*\{\s*"id"\s*:\s*[^,]*,\s*"admin_graphql_api_id"\s*:\s*"gid:\/\/shopify\/(\w+)\//.exec(body.toString('latin1'))?.[1];
+  const known = resource === undefined ? undefined : SHOPIFY_RESOURCE_TOPICS[resource];
+  if (known) return known;
+  const pick = [...SHOPIFY_TOPICS, 'products/update', 'made/up'];
+  return pick[createHash('sha256').update(body).digest()[0]! % pick.length]!;
+}
+
+/** A Shopify body: a published example with a field replaced by anything, its IDs written as the bare 64-bit integers Shopify sends. */
+function shopifyJson(example: number, patch: Record<string, unknown>): string {
+  const base = JSON.parse(SHOPIFY_EXAMPLES[example % SHOPIFY_EXAMPLES.length]!) as Record<string, unknown>;
+  return JSON.stringify({ ...base, ...patch }).replace(/"(id|order_id)":"(\d{16,20})"/g, '"$1":$2');
 }
 
 const EASYPOST_EXAMPLE = readFileSync(join(__dirname, '..', 'src', 'providers', 'easypost', 'examples', 'tracker.updated.json'), 'utf8');
@@ -183,6 +213,32 @@ const bodyArb: fc.Arbitrary<Buffer> = fc
           ),
         })
         .map(({ type, id, patch }) => Buffer.from(stripeJson(type, id, patch ?? {}))),
+    },
+    // A Shopify body (the provider's published samples), a field replaced by anything, maybe a 64-bit ID.
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({
+          example: fc.nat(),
+          patch: fc.option(
+            fc.dictionary(
+              fc.constantFrom(
+                'id',
+                'order_id',
+                'total_price',
+                'cancelled_at',
+                'fulfillments',
+                'shipment_status',
+                'test',
+                'customer',
+                'status',
+              ),
+              fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n }).map(String)),
+              { maxKeys: 2 },
+            ),
+          ),
+        })
+        .map(({ example, patch }) => Buffer.from(shopifyJson(example, patch ?? {}))),
     },
     // An EasyPost event (its published tracker.updated), maybe of another description, another status, or a field replaced.
     {
@@ -1006,6 +1062,7 @@ function build(c: Case, port: number): Built {
   if (declared !== undefined) head.push(`Content-Length: ${declared}`);
   if (encodingHeader !== undefined) head.push(`Content-Encoding: ${encodingHeader}`);
   if (c.contentType.value !== undefined) head.push(`Content-Type: ${c.contentType.value}`);
+  if (source.name === 'shopify') head.push(`X-Shopify-Topic: ${shopifyTopic(signedBody)}`);
   for (const [n, v] of signature) head.push(`${casedName(n, c.nameCase)}: ${v}`);
 
   const { path, equivalent, clean } = requestPath(c.path, source.name, port);

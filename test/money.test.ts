@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { amountOf, compareDecimal, exceeds, fromMinorUnits } from '../src/events/money';
+import { addDecimal, amountOf, compareDecimal, exceeds, fromMinorUnits } from '../src/events/money';
 import { toDecimalAmount } from '../src/db/repo';
 import { assessInquiry } from '../src/agent/policy';
 import { loadWorkerConfig } from '../src/config/worker';
@@ -49,6 +49,21 @@ describe('money', () => {
     expect(exceeds({ amount: 250, currency: 'USD' }, { amount: 200, currency: 'usd' })).toBe(true);
     expect(exceeds({ amount: 200, currency: 'USD' }, { amount: 200, currency: 'USD' })).toBe(false);
     expect(exceeds({ amount: 30000, currency: 'JPY' }, { amount: 200, currency: 'USD' })).toBeUndefined();
+  });
+
+  it("adds Shopify's decimal strings exactly, where floats would not: 0.1 + 0.2 is 0.3", () => {
+    expect(addDecimal('75.00', '10.00')).toBe('85');
+    expect(addDecimal('0.1', '0.2')).toBe('0.3');
+    expect(addDecimal('19.99', '0.015')).toBe('20.005');
+    expect(addDecimal('0', '0.00')).toBe('0');
+    expect(addDecimal('9007199254740993.01', '1')).toBe('9007199254740994.01');
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.bigInt({ min: 0n, max: 10n ** 20n }), fc.nat({ max: 4 }), (a, b, scale) => {
+        const text = (n: bigint) =>
+          scale === 0 ? n.toString() : `${n / 10n ** BigInt(scale)}.${(n % 10n ** BigInt(scale)).toString().padStart(scale, '0')}`;
+        expect(compareDecimal(addDecimal(text(a), text(b)), text(a + b))).toBe(0);
+      }),
+    );
   });
 });
 

@@ -124,6 +124,11 @@ describe('replay', () => {
       .toBe(true);
     expect(await returnHandle.result()).toMatchObject({ status: 'refunded' });
 
+    // A return the store runs itself (its status told to the customer), and a privacy request (a person's data gathered).
+    const storeReturn = await send('oms', { ...SAMPLES['return.status_changed'], return_id: `RET-${unique()}`, order_id: orderId });
+    const privacy = await send('crm', { ...SAMPLES['privacy.requested'], request_id: `DR-${unique()}`, order_ids: [orderId] });
+    for (const id of [storeReturn, privacy]) await t.env.client.workflow.getHandle(id).result();
+
     // A carrier's scan for an order (out for delivery: the customer is told), and a return parcel
     // on a label no return is known for (a carrier's tracker names the label, not the return).
     const shipment = await send('carrier', {
@@ -137,7 +142,17 @@ describe('replay', () => {
     expect(await t.env.client.workflow.getHandle(shipment).result()).toMatchObject({ notified: 'order-out-for-delivery' });
     expect(await t.env.client.workflow.getHandle(returnLabel).result()).toEqual({ returnWorkflowId: null, delivered: false });
 
-    const all = { ...ids, return: returnHandle.workflowId, escalation, conversation, dispute, shipment, 'return-label': returnLabel };
+    const all = {
+      ...ids,
+      return: returnHandle.workflowId,
+      escalation,
+      conversation,
+      dispute,
+      shipment,
+      'return-label': returnLabel,
+      'store-return': storeReturn,
+      privacy,
+    };
     // RECORD_HISTORIES=1 records them all; a list (RECORD_HISTORIES=shipment,return-label) only those.
     const record = (name: string) => process.env.RECORD_HISTORIES === '1' || (process.env.RECORD_HISTORIES ?? '').split(',').includes(name);
     for (const [name, id] of Object.entries(all)) {
@@ -162,6 +177,8 @@ describe('replay', () => {
         'escalation.json',
         'conversation.json',
         'dispute.json',
+        'store-return.json',
+        'privacy.json',
         'shipment.json',
         'return-label.json',
       ]),

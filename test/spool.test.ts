@@ -385,6 +385,7 @@ describe('a receiver with a spool while Temporal is cut off (a TCP proxy to the 
 
 describe('a provider source with a spool while Temporal is cut off', () => {
   const STRIPE_SECRET = 'whsec_spool_stripe_provider_0123456789';
+  const SHOPIFY_SECRET = 'shpss_spool_shopify_provider_0123456789';
   const EASYPOST_SECRET = 'spool_easypost_provider_0123456789';
   let proxy: TcpProxy;
   let connection: Connection;
@@ -405,7 +406,7 @@ describe('a provider source with a spool while Temporal is cut off', () => {
       env: { client: new Client({ connection, namespace: 'default' }) },
       taskQueue: agent.taskQueue,
       startTimeoutMs: 1_000,
-      sourceEnv: { WEBHOOK_SECRET_STRIPE: STRIPE_SECRET, WEBHOOK_SECRET_EASYPOST: EASYPOST_SECRET },
+      sourceEnv: { WEBHOOK_SECRET_STRIPE: STRIPE_SECRET, WEBHOOK_SECRET_SHOPIFY: SHOPIFY_SECRET, WEBHOOK_SECRET_EASYPOST: EASYPOST_SECRET },
       spoolEnv: { SPOOL_URL: spoolUrl },
       spoolPolicy: { initialBackoffMs: 200, maxBackoffMs: 1_000, idlePollMs: 200 },
     });
@@ -453,6 +454,47 @@ describe('a provider source with a spool while Temporal is cut off', () => {
     },
   );
 
+  it(
+    'a Shopify order spooled while Temporal is away runs once; the same body under another topic meanwhile is a duplicate',
+    { timeout: 60_000 },
+    async () => {
+      const example = JSON.parse(
+        readFileSync(join(__dirname, '..', 'src', 'providers', 'shopify', 'examples', 'orders-create.json'), 'utf8'),
+      ) as Record<string, unknown>;
+      const orderId = (2n ** 60n + BigInt(Date.now())).toString();
+      const body = JSON.stringify({ ...example, id: orderId, admin_graphql_api_id: `gid://shopify/Order/${orderId}` }).replace(
+        `"id":"${orderId}"`,
+        `"id":${orderId}`,
+      );
+      const send = (topic: string) =>
+        sendSigned(receiver.url, 'shopify', body, {
+          scheme: 'hmac-sha256-base64',
+          secret: SHOPIFY_SECRET,
+          headers: { 'x-shopify-topic': topic, 'x-shopify-webhook-id': randomUUID() },
+        });
+
+      proxy.cut();
+      const queued = await send('orders/create');
+      expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+      expect(queued.body).toMatchObject({ queued: true, duplicate: false });
+      const workflowId = queued.body.workflowId as string;
+      expect(workflowId).toBe(`shopify:order.status_updated:order-${orderId}:cancelled:2021-12-31T19:00:00-05:00`);
+      expect((await send('orders/cancelled')).body).toEqual({ accepted: true, duplicate: true, workflowId });
+      const [row] = await spoolRows(spoolUrl);
+      expect(JSON.parse(row!.payload)).toMatchObject({ provider: 'shopify', testMode: true, event: { order_id: orderId } });
+
+      proxy.restore();
+      await expect.poll(async () => (await spoolRows(spoolUrl)).length, { timeout: 30_000, interval: 200 }).toBe(0);
+      expect(await env.client.workflow.getHandle(workflowId).result()).toEqual({ applied: true, notified: 'order-cancelled' });
+      const messages = await agent.db
+        .selectFrom('notifications')
+        .selectAll()
+        .where('idempotency_key', '=', `${workflowId}:notify`)
+        .execute();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({ test_mode: 1, channel: 'outbox' });
+    },
+  );
   it('an EasyPost tracker event spooled while Temporal is away runs once when it returns', { timeout: 60_000 }, async () => {
     // EasyPost's published delivered body (a test tracker) with a new event id and tracking code.
     const example = JSON.parse(

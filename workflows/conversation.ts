@@ -16,6 +16,7 @@ import { tellAgents, type AgentMessage, type AgentNotice } from './agents-channe
 import {
   claimUpdate,
   conversationQuery,
+  eraseSignal,
   OUTCOMES,
   releaseUpdate,
   replySignal,
@@ -33,6 +34,7 @@ import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './cont
 import { defaultSuggestedReply } from './handoff';
 
 const MAX_PRIORITY = 5;
+const ERASED = '[erased]';
 /** The `patched()` ID of announcements that run beside the conversation instead of being awaited. */
 const ANNOUNCEMENTS_BESIDE = 'agents-channel-announcements-beside';
 
@@ -126,6 +128,14 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
 
   // ---- handlers, before anything awaits ---------------------------------------------------
   setHandler(conversationQuery, () => conversation as Conversation);
+  // State only, no command: erasing commands nothing and changes no timer.
+  setHandler(eraseSignal, ({ customerId }) => {
+    if (customerId !== conversation.customerId) return;
+    const facts = Object.entries(conversation.context.facts).map(([key, value]) => [key, /Id$/.test(key) ? value : ERASED]);
+    conversation.context = { facts: Object.fromEntries(facts) as Stored['context']['facts'] };
+    conversation.messages = conversation.messages.map((m) => (m.from === 'customer' ? { ...m, text: ERASED } : m));
+    conversation.suggestedReply = undefined;
+  });
   setHandler(
     claimUpdate,
     ({ agent }) => {

@@ -8,3 +8,5 @@ export { shipmentEventWorkflow } from './shipments';
 export { customerUpdatedWorkflow, stockShortageWorkflow } from './customers';
 export { quarantinedEventWorkflow } from './quarantine';
 export { conversationWorkflow } from './conversation';
+export { returnStatusWorkflow } from './store-returns';
+export { privacyRequestWorkflow } from './privacy';

@@ -27,7 +27,8 @@ function messageFor(event: EnvelopeOf<'order.status_updated'>['event']): Custome
  */
 export async function orderStatusWorkflow(envelope: EnvelopeOf<'order.status_updated'>): Promise<OrderStatusResult> {
   const { event } = envelope;
-  const outcome = await knowledgeBase.applyOrderStatus(event);
+  // A provider's test order is marked as one, so a later event about it (a fulfillment) stays a test too.
+  const outcome = await knowledgeBase.applyOrderStatus(event, envelope.testMode === true ? { testMode: true } : undefined);
   if (outcome === 'stale') {
     log.info('stale order status ignored', { orderId: event.order_id, status: event.new_status });
     return { applied: false, notified: null };
@@ -36,7 +37,9 @@ export async function orderStatusWorkflow(envelope: EnvelopeOf<'order.status_upd
   if (message) {
     await notifications.notifyCustomer({
       idempotencyKey: `${workflowInfo().workflowId}:notify`,
+      // A store's fulfillment names the order, not the customer: the knowledge base knows whose it is.
       customerId: event.customer_id,
+      orderId: event.order_id,
       message,
       // A provider's test event (a Shopify test order): the message stays in the outbox.
       testMode: envelope.testMode === true,

@@ -70,6 +70,18 @@ export function renderCustomerMessage(message: CustomerMessage, customerName?: s
       };
     case 'return-denied':
       return { subject: `About your return ${m.returnId}`, body: `${hello}We can't accept return ${m.returnId}: ${m.reason}.` };
+    case 'return-requested':
+      return {
+        subject: `We received your return request ${m.returnId}`,
+        body:
+          `${hello}We received your request to return items from order ${m.orderId} (return ${m.returnId}). ` +
+          "We'll let you know once it is reviewed.",
+      };
+    case 'return-approved':
+      return {
+        subject: `Your return ${m.returnId} is approved`,
+        body: `${hello}Your return ${m.returnId} for order ${m.orderId} is approved. The store's email has your return instructions.`,
+      };
     case 'return-expired':
       return {
         subject: `Your return ${m.returnId} has expired`,

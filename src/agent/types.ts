@@ -69,6 +69,9 @@ export type CustomerMessage =
   | { kind: 'stock-shortage'; orderId: string; productId: string; expectedRestockDate?: string }
   | { kind: 'return-label'; returnId: string; labelUrl: string; trackingNumber: string; carrier: string }
   | { kind: 'return-denied'; returnId: string; reason: string }
+  /** A store that runs its own returns (Shopify) received or approved one; its own emails carry the label. */
+  | { kind: 'return-requested'; returnId: string; orderId: string }
+  | { kind: 'return-approved'; returnId: string; orderId: string }
   | { kind: 'return-expired'; returnId: string }
   /** The return was stopped (cancelled by an operator): what became of its label and parcel. */
   | { kind: 'return-cancelled'; returnId: string; labelVoided: boolean; parcelReceived: boolean }

@@ -52,6 +52,10 @@ export async function migrateToLatest(
   const migrator = new Migrator({
     db,
     provider,
+    // Branches add migrations side by side and are merged in any order: a database that already ran
+    // a later-numbered one (0009) still takes an earlier one merged after it (0008). Each migration
+    // touches only its own tables and columns, so the order between such siblings does not matter.
+    allowUnorderedMigrations: true,
     // Kysely looks for its bookkeeping tables in every schema it can see; pinning them to
     // the current schema keeps two schemas in one PostgreSQL database (say, parallel test
     // runs) from mistaking each other's tables for their own.

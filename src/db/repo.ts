@@ -23,6 +23,8 @@ import type {
   Order,
   OrderItem,
   OrderStatus,
+  PrivacyRequestRow,
+  PrivacyRequestsTable,
   Return,
   RunStatus,
   Schema,
@@ -148,12 +150,18 @@ export interface CustomerInput {
   phone?: string | null;
   /** CRM enrichment, stored as JSON. Omit to keep the stored value; null clears it. */
   details?: unknown;
+  /**
+   * The sender's own time of this profile (a store's `updated_at`): with it, the profile is applied
+   * only over an older one (or one without a time), so a stale delivery never overwrites a newer profile.
+   */
+  eventAt?: string;
 }
 
 /** Inserts or updates a customer from the CRM, the source of truth for profiles. */
-export async function upsertCustomer(db: Db, c: CustomerInput): Promise<void> {
+export async function upsertCustomer(db: Db, c: CustomerInput): Promise<'applied' | 'stale'> {
   const details_json = c.details === undefined ? undefined : c.details === null ? null : JSON.stringify(c.details);
-  await db
+  const eventAt = c.eventAt === undefined ? undefined : toIsoTimestamp(c.eventAt);
+  const result = await db
     .insertInto('customers')
     .values({
       id: c.id,
@@ -162,17 +170,28 @@ export async function upsertCustomer(db: Db, c: CustomerInput): Promise<void> {
       phone: c.phone ?? null,
       details_json: details_json ?? null,
       updated_at: now(),
+      profile_event_at: eventAt ?? null,
     })
-    .onConflict((oc) =>
-      oc.column('id').doUpdateSet((eb) => ({
+    .onConflict((oc) => {
+      const update = oc.column('id').doUpdateSet((eb) => ({
         name: eb.ref('excluded.name'),
         email: eb.ref('excluded.email'),
         ...(c.phone !== undefined ? { phone: eb.ref('excluded.phone') } : {}),
         ...(details_json !== undefined ? { details_json: eb.ref('excluded.details_json') } : {}),
+        ...(eventAt !== undefined ? { profile_event_at: eb.ref('excluded.profile_event_at') } : {}),
         updated_at: eb.ref('excluded.updated_at'),
-      })),
-    )
-    .execute();
+      }));
+      return eventAt === undefined
+        ? update
+        : update.where((eb) =>
+            eb.or([
+              eb('customers.profile_event_at', 'is', null),
+              eb('customers.profile_event_at', '<', eb.ref('excluded.profile_event_at')),
+            ]),
+          );
+    })
+    .executeTakeFirst();
+  return affected(result) ? 'applied' : 'stale';
 }
 
 export async function getCustomer(db: Db, id: string): Promise<Customer | undefined> {
@@ -194,6 +213,8 @@ export interface OrderStatusInput {
   eta?: string | null;
   totalAmount?: number | string | null;
   currency?: string | null;
+  /** A provider's test event (a Shopify test order): the order is marked as a test order. */
+  testMode?: boolean;
   /**
    * The run applying the event (`workflowId/runId`). With it, a repeat by a run of the same event
    * that finds its write in place (an earlier attempt committed and lost the answer, a local
@@ -226,12 +247,14 @@ export async function applyOrderStatus(db: Db, e: OrderStatusInput): Promise<'ap
       eta: e.eta ?? null,
       total_amount: totalAmount ?? null,
       currency: e.currency ?? null,
+      ...(e.testMode ? { test_mode: 1 as const } : {}),
       updated_at: now(),
     })
     .onConflict((oc) =>
       oc
         .column('id')
         .doUpdateSet((eb) => ({
+          ...(e.testMode ? { test_mode: 1 as const } : {}),
           status: eb.ref('excluded.status'),
           status_event_at: eb.ref('excluded.status_event_at'),
           status_owner: eb.ref('excluded.status_owner'),
@@ -993,4 +1016,215 @@ export async function pruneEventLog(db: Db, before: IsoTimestamp, limit: number)
     .where('id', 'in', (eb) => eb.selectFrom('event_log').select('id').where('received_at', '<', before).limit(limit))
     .executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+// ---------------------------------------------------------------------------------------
+// Privacy requests (migration 0008)
+
+/** Who a privacy request is about: a store's customer, their addresses, and the orders the store names. */
+export interface PrivacySubject {
+  customerIds: readonly string[];
+  emails: readonly string[];
+  phones: readonly string[];
+  orderIds: readonly string[];
+}
+
+/** The orders a subject's data is found under: the ones named, and every order recorded for their customer ids. */
+async function subjectOrders(db: Db, s: PrivacySubject): Promise<string[]> {
+  const owned =
+    s.customerIds.length === 0
+      ? []
+      : await db
+          .selectFrom('orders')
+          .select('id')
+          .where('customer_id', 'in', [...s.customerIds])
+          .execute();
+  return [...new Set([...s.orderIds, ...owned.map((o) => o.id)])];
+}
+
+/** What hookline holds about a person, for a data request: their profile, orders, returns, inquiries, messages. */
+export async function exportSubject(db: Db, s: PrivacySubject): Promise<Record<string, unknown[]>> {
+  const orderIds = await subjectOrders(db, s);
+  const ids = [...s.customerIds];
+  const none = (list: readonly string[]) => list.length === 0;
+  return {
+    customers: none(ids) ? [] : await db.selectFrom('customers').selectAll().where('id', 'in', ids).execute(),
+    orders: none(orderIds) ? [] : await db.selectFrom('orders').selectAll().where('id', 'in', orderIds).execute(),
+    order_items: none(orderIds) ? [] : await db.selectFrom('order_items').selectAll().where('order_id', 'in', orderIds).execute(),
+    store_returns: none(orderIds) ? [] : await db.selectFrom('store_returns').selectAll().where('order_id', 'in', orderIds).execute(),
+    trackers: none(orderIds) ? [] : await db.selectFrom('trackers').selectAll().where('order_id', 'in', orderIds).execute(),
+    payments: none(orderIds) ? [] : await db.selectFrom('payments').selectAll().where('order_id', 'in', orderIds).execute(),
+    returns: none(ids) ? [] : await db.selectFrom('returns').selectAll().where('customer_id', 'in', ids).execute(),
+    inquiries: none(ids) ? [] : await db.selectFrom('inquiries').selectAll().where('customer_id', 'in', ids).execute(),
+    notifications: await subjectNotifications(db, s).selectAll().execute(),
+  };
+}
+
+function subjectNotifications(db: Db, s: PrivacySubject) {
+  return db.selectFrom('notifications').where((eb) =>
+    eb.or([
+      // Matches nothing: SQLite binds no booleans, and an empty `or` would be no condition at all.
+      eb('id', '=', -1),
+      ...(s.customerIds.length > 0 ? [eb('customer_id', 'in', [...s.customerIds])] : []),
+      ...(s.emails.length > 0 ? [eb('recipient', 'in', [...s.emails])] : []),
+    ]),
+  );
+}
+
+/**
+ * Erases a person's data from the knowledge base and the outbox, in one transaction: their profile,
+ * orders and order lines, returns, the trackers of their orders' parcels and inquiries are deleted; the outbox rows of messages to them
+ * keep only their idempotency key and status (so a message is still never sent twice) with no
+ * recipient, subject or body; the event log forgets which customer and order its rows were about.
+ * Payments and disputes carry no personal data and stay, no longer linked to the order.
+ */
+export async function eraseSubject(db: Db, s: PrivacySubject): Promise<Record<string, number>> {
+  return db.transaction().execute(async (tx) => {
+    const orderIds = await subjectOrders(tx, s);
+    const ids = [...s.customerIds];
+    const count = (r: { numDeletedRows?: bigint; numUpdatedRows?: bigint }[] | { numDeletedRows?: bigint; numUpdatedRows?: bigint }) =>
+      (Array.isArray(r) ? r : [r]).reduce((n, x) => n + Number(x.numDeletedRows ?? x.numUpdatedRows ?? 0n), 0);
+    const summary: Record<string, number> = {};
+    const exec = async (name: string, run: () => Promise<{ numDeletedRows?: bigint; numUpdatedRows?: bigint }[]>) => {
+      summary[name] = count(await run());
+    };
+    await exec('customers', () => (ids.length === 0 ? Promise.resolve([]) : tx.deleteFrom('customers').where('id', 'in', ids).execute()));
+    await exec('orders', () =>
+      orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('orders').where('id', 'in', orderIds).execute(),
+    );
+    await exec('order_items', () =>
+      orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('order_items').where('order_id', 'in', orderIds).execute(),
+    );
+    // A parcel's tracking (where it went, when) is about the person whose order it carried.
+    await exec('trackers', () =>
+      orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('trackers').where('order_id', 'in', orderIds).execute(),
+    );
+    await exec('store_returns', () =>
+      orderIds.length === 0 ? Promise.resolve([]) : tx.deleteFrom('store_returns').where('order_id', 'in', orderIds).execute(),
+    );
+    await exec('payments', () =>
+      orderIds.length === 0
+        ? Promise.resolve([])
+        : tx.updateTable('payments').set({ order_id: null }).where('order_id', 'in', orderIds).execute(),
+    );
+    await exec('disputes', () =>
+      orderIds.length === 0
+        ? Promise.resolve([])
+        : tx.updateTable('disputes').set({ order_id: null }).where('order_id', 'in', orderIds).execute(),
+    );
+    await exec('returns', () =>
+      ids.length === 0 && orderIds.length === 0
+        ? Promise.resolve([])
+        : tx
+            .deleteFrom('returns')
+            .where((eb) =>
+              eb.or([
+                ...(ids.length > 0 ? [eb('customer_id', 'in', ids)] : []),
+                ...(orderIds.length > 0 ? [eb('order_id', 'in', orderIds)] : []),
+              ]),
+            )
+            .execute(),
+    );
+    await exec('inquiries', () =>
+      ids.length === 0 ? Promise.resolve([]) : tx.deleteFrom('inquiries').where('customer_id', 'in', ids).execute(),
+    );
+    await exec('notifications', () =>
+      tx
+        .updateTable('notifications')
+        .set({ recipient: null, customer_id: null, subject: '[erased]', body: '[erased]', error: null })
+        .where((eb) =>
+          eb.or([
+            eb('id', '=', -1),
+            ...(ids.length > 0 ? [eb('customer_id', 'in', ids)] : []),
+            ...(s.emails.length > 0 ? [eb('recipient', 'in', [...s.emails])] : []),
+          ]),
+        )
+        .execute(),
+    );
+    await exec('event_log', () =>
+      ids.length === 0 && orderIds.length === 0
+        ? Promise.resolve([])
+        : tx
+            .updateTable('event_log')
+            .set({ customer_id: null, order_id: null })
+            .where((eb) =>
+              eb.or([
+                ...(ids.length > 0 ? [eb('customer_id', 'in', ids)] : []),
+                ...(orderIds.length > 0 ? [eb('order_id', 'in', orderIds)] : []),
+              ]),
+            )
+            .execute(),
+    );
+    await exec('privacy_exports', () =>
+      ids.length === 0
+        ? Promise.resolve([])
+        : tx.updateTable('privacy_requests').set({ export_json: null }).where('customer_id', 'in', ids).execute(),
+    );
+    return summary;
+  });
+}
+
+/** Everyone a source's deliveries were about, as the event log recorded them: a shop's data, for its erasure. */
+export async function sourceSubjects(db: Db, source: string): Promise<{ customerIds: string[]; orderIds: string[] }> {
+  const rows = await db.selectFrom('event_log').select(['customer_id', 'order_id']).where('source', '=', source).distinct().execute();
+  const customerIds = [...new Set(rows.flatMap((r) => (r.customer_id ? [r.customer_id] : [])))];
+  const orderIds = [...new Set(rows.flatMap((r) => (r.order_id ? [r.order_id] : [])))];
+  return { customerIds, orderIds };
+}
+
+/** Logs a privacy request as done; the first record of a request stays (a repeat of the run changes nothing). */
+export async function recordPrivacyRequest(
+  db: Db,
+  r: Omit<PrivacyRequestsTable, 'completed_at'> & { completedAt?: string },
+): Promise<void> {
+  const { completedAt, ...row } = r;
+  await db
+    .insertInto('privacy_requests')
+    .values({ ...row, completed_at: completedAt ? toIsoTimestamp(completedAt) : now() })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+}
+
+export async function getPrivacyRequest(db: Db, id: string): Promise<PrivacyRequestRow | undefined> {
+  return db.selectFrom('privacy_requests').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+// ---------------------------------------------------------------------------------------
+// Returns a store runs itself (migration 0008)
+
+/**
+ * Applies a store-run return's status unless one as far along or further was applied already
+ * (a stale delivery: `stale`). One conditional upsert, like the orders' status; with the run as
+ * owner, a repeat by the same event's run finds its own write and is `applied`.
+ */
+export async function applyStoreReturnStatus(
+  db: Db,
+  r: { returnId: string; orderId: string; status: string; rank: number; owner?: string },
+): Promise<'applied' | 'stale'> {
+  const result = await db
+    .insertInto('store_returns')
+    .values({
+      id: r.returnId,
+      order_id: r.orderId,
+      status: r.status,
+      status_rank: r.rank,
+      status_owner: r.owner ?? null,
+      updated_at: now(),
+    })
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          status_rank: eb.ref('excluded.status_rank'),
+          status_owner: eb.ref('excluded.status_owner'),
+          updated_at: eb.ref('excluded.updated_at'),
+        }))
+        .where((eb) => eb('store_returns.status_rank', '<', eb.ref('excluded.status_rank'))),
+    )
+    .executeTakeFirst();
+  if (affected(result)) return 'applied';
+  if (r.owner === undefined) return 'stale';
+  const row = await db.selectFrom('store_returns').select(['status', 'status_owner']).where('id', '=', r.returnId).executeTakeFirst();
+  return sameEvent(r.owner, row?.status_owner) && row?.status === r.status ? 'applied' : 'stale';
 }

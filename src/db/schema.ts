@@ -13,7 +13,7 @@
  */
 import type { Generated, Selectable } from 'kysely';
 import type { OperatorRole } from '../handoff/permissions.js';
-import { ORDER_STATUSES, type OrderStatus } from '../events/fields.js';
+import { ORDER_STATUSES, type OrderStatus, type PrivacyRequest } from '../events/fields.js';
 import type { AllTrue, EventType } from '../events/registry.js';
 
 export type { OperatorRole };
@@ -132,6 +132,8 @@ export interface CustomersTable {
   /** CRM enrichment (order history, past tickets) as JSON text. */
   details_json: string | null;
   updated_at: IsoTimestamp;
+  /** The store's own time of the profile applied (migration 0008): an older profile never overwrites it. */
+  profile_event_at: IsoTimestamp | null;
 }
 
 export interface OrdersTable {
@@ -301,6 +303,34 @@ export interface OperatorSessionsTable {
   expires_at: IsoTimestamp;
 }
 
+/** A privacy request done (migration 0008): the log Shopify's mandatory privacy topics ask for. */
+export interface PrivacyRequestsTable {
+  /** The workflow that did it. */
+  id: string;
+  request: PrivacyRequest;
+  source: string;
+  shop_id: string;
+  /** The store's customer id (never an address); null for a shop's request. */
+  customer_id: string | null;
+  /** What was done: rows erased per table, as JSON. */
+  summary_json: string;
+  /** A data request's answer: what hookline held about the person, as JSON, for a person to send. */
+  export_json: string | null;
+  completed_at: IsoTimestamp;
+}
+
+/** A return the store runs itself (migration 0008): its newest status, and how far along that is. */
+export interface StoreReturnsTable {
+  id: string;
+  order_id: string;
+  status: string;
+  /** requested 1, approved or declined 2, closed or cancelled 3: a lower rank arriving later is stale. */
+  status_rank: number;
+  /** The run that applied the status (`workflowId/runId`). */
+  status_owner: string | null;
+  updated_at: IsoTimestamp;
+}
+
 export interface Schema {
   customers: CustomersTable;
   orders: OrdersTable;
@@ -316,6 +346,8 @@ export interface Schema {
   operators: OperatorsTable;
   operator_sessions: OperatorSessionsTable;
   event_log: EventLogTable;
+  privacy_requests: PrivacyRequestsTable;
+  store_returns: StoreReturnsTable;
 }
 
 export type Customer = Selectable<CustomersTable>;
@@ -329,3 +361,4 @@ export type Inquiry = Selectable<InquiriesTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
 export type Operator = Selectable<OperatorsTable>;
 export type EventLogRow = Selectable<EventLogTable>;
+export type PrivacyRequestRow = Selectable<PrivacyRequestsTable>;

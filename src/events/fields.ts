@@ -50,3 +50,7 @@ export type InquiryChannel = (typeof INQUIRY_CHANNELS)[number];
 
 export const RETURN_CONDITIONS = ['resellable', 'damaged', 'missing_items'] as const;
 export type ReturnCondition = (typeof RETURN_CONDITIONS)[number];
+
+/** What a privacy request asks: a person's data handed over, a person's data erased, a shop's data erased. */
+export const PRIVACY_REQUESTS = ['customer-data', 'customer-redact', 'shop-redact'] as const;
+export type PrivacyRequest = (typeof PRIVACY_REQUESTS)[number];

@@ -86,3 +86,14 @@ export function exceeds(amount: Money, threshold: Money): boolean | undefined {
   if (amount.currency.toUpperCase() !== threshold.currency.toUpperCase()) return undefined;
   return compareDecimal(String(amount.amount), String(threshold.amount)) > 0;
 }
+
+/** The exact sum of two non-negative decimal texts, by their digits: `addDecimal("75.00", "10.5")` is `"85.5"`. */
+export function addDecimal(a: DecimalText, b: DecimalText): DecimalText {
+  const [ai, af] = parts(a);
+  const [bi, bf] = parts(b);
+  const scale = Math.max(af.length, bf.length);
+  const sum = BigInt(ai + af.padEnd(scale, '0')) + BigInt(bi + bf.padEnd(scale, '0'));
+  if (scale === 0) return sum.toString();
+  const digits = sum.toString().padStart(scale + 1, '0');
+  return `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}

@@ -8,6 +8,7 @@ import {
   LineItem,
   money,
   ORDER_STATUSES,
+  PRIVACY_REQUESTS,
   RETURN_CONDITIONS,
   SHIPMENT_PROGRESS,
   timestamp,
@@ -73,7 +74,9 @@ export const EVENTS = {
       ...base,
       event_type: z.literal('order.status_updated'),
       order_id: id('order_id'),
-      customer_id: id('customer_id'),
+      // A store's fulfillment names its order, not the customer (a Shopify fulfillment): the
+      // knowledge base knows whose order it is, and the message goes to them.
+      customer_id: id('customer_id').optional(),
       previous_status: z.enum(ORDER_STATUSES).optional(),
       new_status: z.enum(ORDER_STATUSES),
       tracking_number: z.string().max(128).optional(),
@@ -327,6 +330,50 @@ export const EVENTS = {
     naturalKey: (e) => `${e.product_id}:${e.timestamp}`,
     sources: ['oms'],
     sample: { timestamp: '2023-10-27T13:00:00Z', product_id: 'PROD-A', available_quantity: 0, expected_restock_date: '2023-11-10' },
+  }),
+
+  // A store that runs its own returns (Shopify) reports each status; hookline tells the customer.
+  'return.status_changed': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('return.status_changed'),
+      return_id: id('return_id'),
+      order_id: id('order_id'),
+      customer_id: z.string().max(128).optional(),
+      // The store's own word: requested, open (approved), declined, closed, canceled.
+      status: z.string().min(1).max(40),
+      reason: z.string().max(500).optional(),
+    }),
+    naturalKey: (e) => `${e.return_id}:${e.status}`,
+    sources: ['oms'],
+    sample: { timestamp: '2023-10-27T12:00:00Z', return_id: 'RET-77001', order_id: 'ORD-12345', status: 'requested' },
+  }),
+
+  // A data-protection request (Shopify's mandatory privacy topics): a person's data to hand over or
+  // erase, or a whole shop's to erase.
+  'privacy.requested': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('privacy.requested'),
+      request: z.enum(PRIVACY_REQUESTS),
+      shop_id: id('shop_id'),
+      shop_domain: z.string().max(255).optional(),
+      customer_id: z.string().max(128).optional(),
+      email: z.string().max(320).optional(),
+      phone: z.string().max(40).optional(),
+      order_ids: z.array(id('order_id')).max(10_000),
+      request_id: z.string().max(128).optional(),
+    }),
+    naturalKey: (e) => `${e.request}:${e.shop_id}:${e.customer_id ?? ''}:${e.request_id ?? ''}`,
+    sources: ['crm'],
+    sample: {
+      timestamp: '2023-10-27T14:00:00Z',
+      request: 'customer-data',
+      shop_id: 'SHOP-1',
+      customer_id: 'CUST-67890',
+      order_ids: ['ORD-12345'],
+      request_id: 'DR-1',
+    },
   }),
 
   'customer.updated': event({

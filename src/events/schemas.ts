@@ -36,3 +36,5 @@ export type ShipmentDelayed = EventOf<'shipment.delayed'>;
 export type ShipmentException = EventOf<'shipment.exception'>;
 export type InventoryStockShortage = EventOf<'inventory.stock_shortage'>;
 export type CustomerUpdated = EventOf<'customer.updated'>;
+export type ReturnStatusChanged = EventOf<'return.status_changed'>;
+export type PrivacyRequested = EventOf<'privacy.requested'>;

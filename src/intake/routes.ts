@@ -23,6 +23,9 @@ export const ROUTES = {
   'shipment.exception': 'shipmentEventWorkflow',
   'inventory.stock_shortage': 'stockShortageWorkflow',
   'customer.updated': 'customerUpdatedWorkflow',
+  // A return the store runs itself (Shopify): hookline tells the customer where it stands.
+  'return.status_changed': 'returnStatusWorkflow',
+  'privacy.requested': 'privacyRequestWorkflow',
 } as const satisfies Record<EventType, WorkflowName>;
 
 export function workflowForEvent(eventType: EventType): WorkflowName {

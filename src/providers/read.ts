@@ -63,7 +63,7 @@ export function readDelivery(provider: Provider, args: { rawBody: Buffer; header
 
   let body: unknown;
   try {
-    body = JSON.parse(rawBody.toString('utf8'));
+    body = provider.parse ? provider.parse(rawBody) : JSON.parse(rawBody.toString('utf8'));
   } catch {
     return unreadable('not-json', 'body is not valid JSON', []);
   }

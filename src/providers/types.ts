@@ -59,6 +59,11 @@ export interface Provider<T extends string = string> {
   quarantineIdentity?(body: unknown, rawBody: Buffer): string;
   /** `npm run send`: the headers a genuine delivery of `type` carries besides the signature (a Shopify topic). */
   delivery?(type: T, body: Buffer): Record<string, string>;
+  /**
+   * How the verified bytes are read as JSON, when `JSON.parse` would change them (Shopify's 64-bit
+   * IDs): the receiver, the quarantine and its replay all read with it.
+   */
+  parse?(rawBody: Buffer): unknown;
   /** `npm run send --fresh`: the example with new ids, so it counts as a new event (the body is re-serialised). */
   fresh?(body: unknown): unknown;
 }
@@ -92,6 +97,8 @@ export interface MapContext {
   rawBody: Buffer;
   /** The source's order key, for a provider that has one ({@link Provider.orderKey}). */
   orderKey?: string;
+  /** When the receiver accepted the delivery: the time of an event whose payload states none (a Shopify return). */
+  receivedAt?: string;
 }
 
 /** A provider payload read as a hookline event. */

@@ -42,6 +42,7 @@ export function classifyVerified(args: {
   const ctx = {
     source: source.name,
     rawBody,
+    receivedAt,
     ...(signedId === undefined ? {} : { signedId }),
     ...(source.orderKey === undefined ? {} : { orderKey: source.orderKey }),
   };

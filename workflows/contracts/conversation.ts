@@ -189,6 +189,12 @@ export const replySignal = defineSignal<[ReplyInput]>('reply');
 export const resolveUpdate = defineUpdate<Conversation, [ResolveInput]>('resolve');
 export const releaseUpdate = defineUpdate<Conversation, [ClaimInput]>('release');
 export const conversationQuery = defineQuery<Conversation>('conversation');
+/**
+ * A privacy erasure (a store's customers/redact) of the customer a conversation is about: what it
+ * holds of theirs (the enriched customer, the facts' free text, their own words, the suggested
+ * reply) is erased; IDs stay, so the case can still be followed. For another customer it does nothing.
+ */
+export const eraseSignal = defineSignal<[{ customerId: string }]>('erase');
 
 /** The conversation's workflow type, as visibility and `describe` name it. */
 export const CONVERSATION_WORKFLOW_TYPE = 'conversationWorkflow';

@@ -7,6 +7,8 @@ import type { PaymentEventWorkflow } from './payments';
 import type { QuarantinedEventWorkflow } from './quarantine';
 import type { ProcessReturnWorkflow, ReturnEventRelayWorkflow } from './returns';
 import type { ShipmentEventWorkflow } from './shipments';
+import type { ReturnStatusWorkflow } from './store-returns';
+import type { PrivacyRequestWorkflow } from './privacy';
 
 /**
  * Every workflow the worker runs, by the name it registers it under (its export of
@@ -26,6 +28,8 @@ export interface Workflows {
   stockShortageWorkflow: StockShortageWorkflow;
   quarantinedEventWorkflow: QuarantinedEventWorkflow;
   conversationWorkflow: ConversationWorkflow;
+  returnStatusWorkflow: ReturnStatusWorkflow;
+  privacyRequestWorkflow: PrivacyRequestWorkflow;
 }
 
 export type WorkflowName = keyof Workflows;

@@ -5,6 +5,7 @@ import { inquiryModel } from './0004_inquiry_model.js';
 import { completedEffects } from './0005_completed_effects.js';
 import { eventLog } from './0006_event_log.js';
 import { providers } from './0007_providers.js';
+import { privacy } from './0008_privacy.js';
 import { trackers } from './0009_trackers.js';
 import type { HooklineMigration } from './migration.js';
 
@@ -22,6 +23,6 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0005_completed_effects': completedEffects,
   '0006_event_log': eventLog,
   '0007_providers': providers,
-  // 0008 is another branch's (merged in order of name).
+  '0008_privacy': privacy,
   '0009_trackers': trackers,
 };

@@ -1,0 +1,10 @@
+import type { CustomerMessage } from '../../src/agent/types';
+import type { EnvelopeOf } from '../../src/events/envelope';
+
+/** The contract of a store-run return's status workflow (workflows/store-returns.ts runs it). */
+
+export interface ReturnStatusResult {
+  notified: CustomerMessage['kind'] | null;
+}
+
+export type ReturnStatusWorkflow = (envelope: EnvelopeOf<'return.status_changed'>) => Promise<ReturnStatusResult>;

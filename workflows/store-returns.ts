@@ -1,0 +1,48 @@
+import { log, workflowInfo } from '@temporalio/workflow';
+import type { CustomerMessage } from '../src/agent/types';
+import type { EnvelopeOf } from '../src/events/envelope';
+import { knowledgeBase, notifications } from './activities';
+import type { ReturnStatusResult } from './contracts/store-returns';
+
+/** What the customer hears of a store-run return's status: its receipt, approval and refusal; closing says nothing new. */
+export function returnStatusMessage(event: EnvelopeOf<'return.status_changed'>['event']): CustomerMessage | null {
+  const { return_id: returnId, order_id: orderId } = event;
+  switch (event.status) {
+    case 'requested':
+      return { kind: 'return-requested', returnId, orderId };
+    case 'open':
+      return { kind: 'return-approved', returnId, orderId };
+    case 'declined':
+      return { kind: 'return-denied', returnId, reason: event.reason ?? 'the store declined it' };
+    default:
+      return null;
+  }
+}
+
+/**
+ * A return the store runs itself (Shopify: the merchant approves, labels and refunds in the store):
+ * hookline does not process it (no policy check, label or refund of its own, unlike the
+ * process-return workflow), it tells the customer where the return stands. The customer is the
+ * order's, as the knowledge base knows it; an order it has not seen leaves the message in the
+ * outbox for a person, and nothing fails. Each status is its own event (identity), so a redelivery
+ * tells nothing twice, and the message's key is the workflow's; a stale status (one the return is
+ * past) is recorded nowhere and tells nothing.
+ */
+export async function returnStatusWorkflow(envelope: EnvelopeOf<'return.status_changed'>): Promise<ReturnStatusResult> {
+  const { event } = envelope;
+  const outcome = await knowledgeBase.applyStoreReturnStatus({ returnId: event.return_id, orderId: event.order_id, status: event.status });
+  if (outcome === 'stale') {
+    log.info('stale return status ignored', { returnId: event.return_id, status: event.status });
+    return { notified: null };
+  }
+  const message = returnStatusMessage(event);
+  if (!message) return { notified: null };
+  await notifications.notifyCustomer({
+    idempotencyKey: `${workflowInfo().workflowId}:notify`,
+    customerId: event.customer_id,
+    orderId: event.order_id,
+    message,
+    testMode: envelope.testMode === true,
+  });
+  return { notified: message.kind };
+}
