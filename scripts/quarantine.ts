@@ -110,7 +110,10 @@ if (require.main === module) {
   const temporal = loadTemporalConfig();
   const sources = loadSources();
   const { client, connection } = createTemporalClient(temporal);
-  const intake = createIntake({ client, taskQueue: temporal.taskQueue, startTimeoutMs: 10_000,
+  const intake = createIntake({
+    client,
+    taskQueue: temporal.taskQueue,
+    startTimeoutMs: 10_000,
     quarantineKeepForMs: 30 * 86_400_000,
     priorities: temporal.priorities,
   });

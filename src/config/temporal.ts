@@ -5,13 +5,7 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import { ConfigError, envSuffix, parseEnv, type Env } from './env';
 import { EVENT_TYPES } from '../events/schemas';
 import type { EventType } from '../events/registry';
-import {
-  DEFAULT_PRIORITIES,
-  FAIRNESS_WEIGHT_RANGE,
-  PRIORITY_KEYS,
-  type PriorityKey,
-  type PriorityPolicy,
-} from '../events/priorities';
+import { DEFAULT_PRIORITIES, FAIRNESS_WEIGHT_RANGE, PRIORITY_KEYS, type PriorityKey, type PriorityPolicy } from '../events/priorities';
 
 const filePath = (what: string) =>
   z
