@@ -106,6 +106,9 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --storm N                 events in the duplicate storm, each sent 5 times (default 200; 0 skips it)
   --soak N                  only a memory test: N events through the receiver (e.g. 100000)
   --event-log               only the event log's cost: intake accepted/s with and without it, same run, rounds alternating
+  --flood                   only issue 26's flood: urgent events' 2xx→decision quiet, then right after 3,000 routine
+                            order updates from 32 senders (--flood-events N to change the 3,000; --no-priorities
+                            to start every event type at the same priority, for comparison)
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -981,6 +984,14 @@ async function main(): Promise<number> {
   if (process.argv.includes('--cluster')) return (await import('./bench-cluster.js')).clusterBench();
   // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts).
   if (process.argv.includes('--event-log')) return (await import('./bench/event-log.js')).eventLogBench({ rounds: 2, seconds: 15 });
+  // Does a customer wait behind a flood (issue 26): scripts/bench/flood.ts.
+  if (process.argv.includes('--flood')) {
+    const at = process.argv.indexOf('--flood-events');
+    return (await import('./bench/flood.js')).floodBench({
+      events: at > 0 ? Number(process.argv[at + 1]) : 3_000,
+      priorities: !process.argv.includes('--no-priorities'),
+    });
+  }
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);

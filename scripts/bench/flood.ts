@@ -1,0 +1,285 @@
+/**
+ * `npm run bench -- --flood`: does a customer wait behind a flood? (issue 26.) One run, the shape
+ * `npm start` runs: the Temporal dev server on a SQLite file (priorities and fairness on, as
+ * scripts/temporal-cli.ts starts it), the sandbox, one real worker and one real receiver.
+ *
+ *   1. quiet: 10 customer inquiries and 10 failed payments, each from its own customer, all at once;
+ *   2. flood: 3,000 routine order updates (priority 3) from 32 senders as fast as they are taken;
+ *   3. right after the flood's last 2xx, the same 20 urgent events (priority 1) again.
+ *
+ * For each urgent event: its 2xx to the agent's decision (the run closed, or it started the
+ * conversation that hands the customer to a person), split into the wait in Temporal's task queue
+ * (its first workflow task, scheduled to started) and the rest (the worker: its slots, its local
+ * activities, its partner calls). `--flood-events N` changes the flood's size; `--no-priorities`
+ * starts every event at the same priority, to compare.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { BUILTIN_SCHEMES } from '../../src/receiver/sources';
+import { generateSecret, signWebhook } from '../../src/signatures';
+import { sandboxWorkerEnv } from '../../src/sandbox';
+import { SAMPLES, DEFAULT_SOURCE } from '../../src/events/samples';
+import { EVENT_TYPES, type EventType } from '../../src/events/schemas';
+import { priorityVariable } from '../../src/config/temporal';
+import { findTemporalCli } from '../temporal-cli';
+import { freePort } from '../ports';
+import { baseEnv, receiverEnv } from './hookline-env';
+import { httpOk, ProcessGroup, spawnNode, startDevServer, waitUntil } from './processes';
+
+const SENDERS = 32;
+const URGENT_EACH = 10;
+const TASK_QUEUE = 'bench-flood';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const at = (e: HistoryEvent) => tsToMs(e.eventTime!);
+
+interface Urgent {
+  type: EventType;
+  workflowId: string;
+  ackedAt: number;
+}
+
+interface Timing {
+  type: EventType;
+  /** 2xx → decision. */
+  decisionMs: number;
+  /** The first workflow task's wait in Temporal's queue (scheduled → started). */
+  queueMs: number;
+  /** Up to the decision, summed: the waits in Temporal's queues and the time in the worker. */
+  split: Split;
+}
+
+/** Where an event's time went before its decision, from its history (the server's clock). */
+interface Split {
+  /** Workflow tasks and activity tasks waiting in Temporal's task queues (scheduled → started). */
+  queued: number;
+  /** Workflow tasks in the worker (started → completed): its slots, the code, the local activities. */
+  workflowTasks: number;
+  /** Activities in the worker (started → completed): partner calls, drafting. */
+  activities: number;
+}
+
+function splitOf(events: HistoryEvent[], until: number): Split {
+  const split: Split = { queued: 0, workflowTasks: 0, activities: 0 };
+  const byId = new Map<string, HistoryEvent>();
+  for (const e of events) {
+    if (at(e) > until) break;
+    byId.set(String(e.eventId), e);
+    const wfStarted = e.workflowTaskStartedEventAttributes;
+    const wfDone = e.workflowTaskCompletedEventAttributes;
+    const actStarted = e.activityTaskStartedEventAttributes;
+    const actDone = e.activityTaskCompletedEventAttributes;
+    if (wfStarted) split.queued += at(e) - at(byId.get(String(wfStarted.scheduledEventId))!);
+    if (wfDone) split.workflowTasks += at(e) - at(byId.get(String(wfDone.startedEventId))!);
+    if (actStarted) split.queued += at(e) - at(byId.get(String(actStarted.scheduledEventId))!);
+    if (actDone) split.activities += at(e) - at(byId.get(String(actDone.startedEventId))!);
+  }
+  return split;
+}
+
+async function post(url: string, type: EventType, event: Record<string, unknown>, secrets: Record<string, string>) {
+  const source = DEFAULT_SOURCE[type];
+  const body = Buffer.from(JSON.stringify(event));
+  const res = await fetch(`${url}/webhooks/${source}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...signWebhook(BUILTIN_SCHEMES[source], body, secrets[source]!, { id: String(event.event_id) }),
+    },
+    body,
+  });
+  const answer = (await res.json()) as { workflowId?: string };
+  if (res.status !== 202 || !answer.workflowId) throw new Error(`${type} answered ${res.status}: ${JSON.stringify(answer)}`);
+  return { workflowId: answer.workflowId, ackedAt: Date.now() };
+}
+
+/** Each customer's own inquiry and failed payment, all sent at once. */
+async function sendUrgent(url: string, secrets: Record<string, string>, tag: string): Promise<Urgent[]> {
+  const sends: Promise<Urgent>[] = [];
+  for (let i = 0; i < URGENT_EACH; i++) {
+    const customer = `CUST-${tag}X${i}`;
+    const inquiry = {
+      ...SAMPLES['customer.inquiry.new'],
+      event_id: `inq-${tag}-${i}`,
+      inquiry_id: `INQ-${tag}-${i}`,
+      customer_id: customer,
+    };
+    const failed = {
+      ...SAMPLES['payment.failed'],
+      event_id: `pmt-${tag}-${i}`,
+      payment_id: `PMT-${tag}-${i}`,
+      order_id: `ORD-${tag}-${i}`,
+      customer_id: customer,
+    };
+    sends.push(post(url, 'customer.inquiry.new', inquiry, secrets).then((r) => ({ type: 'customer.inquiry.new' as const, ...r })));
+    sends.push(post(url, 'payment.failed', failed, secrets).then((r) => ({ type: 'payment.failed' as const, ...r })));
+  }
+  return Promise.all(sends);
+}
+
+/** Waits for each event's decision: its run closed, or it started the conversation with a person. */
+async function decisions(client: Client, urgent: Urgent[]): Promise<Timing[]> {
+  const timings: Timing[] = [];
+  const deadline = Date.now() + 10 * 60_000;
+  for (const u of urgent) {
+    for (;;) {
+      const events = (await client.workflow.getHandle(u.workflowId).fetchHistory()).events ?? [];
+      const decided = events.find(
+        (e) =>
+          e.startChildWorkflowExecutionInitiatedEventAttributes ||
+          e.workflowExecutionCompletedEventAttributes ||
+          e.workflowExecutionFailedEventAttributes,
+      );
+      if (decided) {
+        const scheduled = events.find((e) => e.workflowTaskScheduledEventAttributes)!;
+        const started = events.find((e) => e.workflowTaskStartedEventAttributes)!;
+        timings.push({
+          type: u.type,
+          decisionMs: at(decided) - u.ackedAt,
+          queueMs: at(started) - at(scheduled),
+          split: splitOf(events, at(decided)),
+        });
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`${u.workflowId}: no decision within 10 minutes`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return timings;
+}
+
+/** The flood: `events` order updates, `SENDERS` in flight, each new event as soon as one is answered. */
+async function flood(url: string, secrets: Record<string, string>, tag: string, events: number): Promise<{ ms: number; non2xx: number }> {
+  const started = Date.now();
+  let next = 0;
+  let non2xx = 0;
+  await Promise.all(
+    Array.from({ length: SENDERS }, async () => {
+      for (let i = next++; i < events; i = next++) {
+        const event = {
+          ...SAMPLES['order.status_updated'],
+          event_id: `ord-${tag}-${i}`,
+          order_id: `ORD-${tag}-F${i}`,
+          customer_id: `CUST-${tag}F${i % 500}`,
+          timestamp: new Date().toISOString(),
+        };
+        await post(url, 'order.status_updated', event, secrets).catch(() => (non2xx += 1));
+      }
+    }),
+  );
+  return { ms: Date.now() - started, non2xx };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+function report(label: string, timings: Timing[]): Record<string, { p50: number; max: number }> {
+  const out: Record<string, { p50: number; max: number }> = {};
+  for (const type of ['customer.inquiry.new', 'payment.failed'] as const) {
+    const t = timings.filter((x) => x.type === type);
+    const d = t.map((x) => x.decisionMs);
+    const q = t.map((x) => x.queueMs);
+    out[type] = { p50: pct(d, 50), max: Math.max(...d) };
+    console.log(
+      `  ${label.padEnd(12)} ${type.padEnd(21)} 2xx→decision p50 ${secs(pct(d, 50))}, max ${secs(Math.max(...d))}; ` +
+        `first workflow task queued p50 ${secs(pct(q, 50))}, max ${secs(Math.max(...q))}`,
+    );
+    const part = (f: (x: Split) => number) =>
+      secs(
+        pct(
+          t.map((x) => f(x.split)),
+          50,
+        ),
+      );
+    console.log(
+      `  ${''.padEnd(12)} ${''.padEnd(21)} p50 of the split: queued in Temporal ${part((x) => x.queued)}, ` +
+        `workflow tasks in the worker ${part((x) => x.workflowTasks)}, activities in the worker ${part((x) => x.activities)}`,
+    );
+  }
+  return out;
+}
+
+export async function floodBench(options: { events: number; priorities: boolean }): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-flood-'));
+  const group = new ProcessGroup();
+  try {
+    const cli = await findTemporalCli();
+    const temporal = await startDevServer({ cliPath: cli.path, store: 'file', dir, group });
+    const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
+    const env = baseEnv(temporal.address, TASK_QUEUE);
+    const [receiverPort, sandboxPort] = await Promise.all([freePort(), freePort()]);
+    const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+    const url = `http://127.0.0.1:${receiverPort}`;
+    const start = (name: string, entry: string, childEnv: NodeJS.ProcessEnv, ready: (log: string) => Promise<boolean> | boolean) => {
+      const log = join(dir, `${name}.log`);
+      const child = group.add(name, spawnNode(entry, childEnv, log), name === 'worker' ? 15_000 : 5_000);
+      return waitUntil(`the ${name}`, child, log, () => ready(log), 120_000);
+    };
+    await Promise.all([
+      start(
+        'receiver',
+        'src/receiver/main.ts',
+        { ...receiverEnv(env, receiverPort, secrets, dir), LOG_LEVEL: 'warn', ...(options.priorities ? {} : samePriority()) },
+        () => httpOk(`${url}/readyz`),
+      ),
+      start('sandbox', 'src/sandbox/main.ts', { ...env, PORT: String(sandboxPort), HOST: '127.0.0.1' }, () =>
+        httpOk(`${sandboxUrl}/_sandbox/health`),
+      ),
+    ]);
+    await start(
+      'worker',
+      'src/worker/main.ts',
+      { ...env, ...sandboxWorkerEnv(sandboxUrl), DATABASE_URL: `sqlite:${join(dir, 'hookline.db')}` },
+      (log) => readFileSync(log, 'utf8').includes('"worker started"'),
+    );
+    const client = new Client({ connection: temporal.connection, namespace: 'default' });
+    const tag = Date.now().toString(36).toUpperCase();
+    console.log(
+      `flood bench: dev server on a SQLite file (${cli.path}), one receiver, one worker, the sandbox; ` +
+        `priorities ${options.priorities ? 'on (the defaults)' : 'OFF (--no-priorities: every type at 3)'}; logs in ${dir}`,
+    );
+
+    // A first round warms every path (bundles, connections, the sandbox's CRM), unmeasured.
+    await decisions(client, await sendUrgent(url, secrets, `${tag}W`));
+    const quiet = report('quiet', await decisions(client, await sendUrgent(url, secrets, `${tag}Q`)));
+
+    const sent = await flood(url, secrets, tag, options.events);
+    console.log(
+      `  flood: ${options.events} order updates from ${SENDERS} senders accepted in ${secs(sent.ms)} (${sent.non2xx} not 2xx); ` +
+        `backlog at the flood's end: ${await backlog(client)}`,
+    );
+    const after = report('after flood', await decisions(client, await sendUrgent(url, secrets, `${tag}A`)));
+    for (const type of Object.keys(quiet)) {
+      const ratio = after[type]!.p50 / quiet[type]!.p50;
+      console.log(`  ${type}: after the flood ${ratio.toFixed(2)}× its quiet median (target ≤ 1.5×), worst ${secs(after[type]!.max)}`);
+    }
+    return 0;
+  } finally {
+    await group.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `--no-priorities`: every event type at Temporal's default priority, to see what the priorities change. */
+function samePriority(): Record<string, string> {
+  return Object.fromEntries(EVENT_TYPES.map((type) => [priorityVariable(type), '3']));
+}
+
+/** The workflow tasks waiting in the queue now, from Temporal's own statistics. */
+async function backlog(client: Client): Promise<string> {
+  const described = await client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: TASK_QUEUE, kind: 1 },
+    taskQueueType: 1,
+    reportStats: true,
+  });
+  const stats = described.stats;
+  return stats ? `${String(stats.approximateBacklogCount ?? 0)} workflow tasks` : 'unknown';
+}
