@@ -108,7 +108,8 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --event-log               only the event log's cost: intake accepted/s with and without it, same run, rounds alternating
   --flood                   only issue 26's flood: urgent events' 2xx→decision quiet, then right after 3,000 routine
                             order updates from 32 senders (--flood-events N to change the 3,000; --no-priorities
-                            to start every event type at the same priority, for comparison)
+                            to start every event type at the same priority; --fifo for the server's own first-come
+                            matching, without priorities or fairness, as before)
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -990,6 +991,7 @@ async function main(): Promise<number> {
     return (await import('./bench/flood.js')).floodBench({
       events: at > 0 ? Number(process.argv[at + 1]) : 3_000,
       priorities: !process.argv.includes('--no-priorities'),
+      fifo: process.argv.includes('--fifo'),
     });
   }
   const options = parseOptions();

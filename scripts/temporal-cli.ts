@@ -135,6 +135,8 @@ export function devServerArgs(options: {
   metricsPort?: number;
   dbFile?: string;
   logLevel: 'warn' | 'error';
+  /** False: the server's own matching (first come, first served), for `npm run bench -- --flood --fifo`. */
+  priorities?: boolean;
 }): string[] {
   return [
     'server',
@@ -149,7 +151,7 @@ export function devServerArgs(options: {
     '--log-level',
     options.logLevel,
     ...searchAttributeFlags(),
-    ...dynamicConfigFlags(),
+    ...(options.priorities === false ? [] : dynamicConfigFlags()),
   ];
 }
 

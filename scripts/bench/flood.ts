@@ -11,7 +11,8 @@
  * conversation that hands the customer to a person), split into the wait in Temporal's task queue
  * (its first workflow task, scheduled to started) and the rest (the worker: its slots, its local
  * activities, its partner calls). `--flood-events N` changes the flood's size; `--no-priorities`
- * starts every event at the same priority, to compare.
+ * starts every event at the same priority, and `--fifo` runs the dev server without priorities and
+ * fairness (as before issue 26), to compare.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -206,12 +207,12 @@ function report(label: string, timings: Timing[]): Record<string, { p50: number;
   return out;
 }
 
-export async function floodBench(options: { events: number; priorities: boolean }): Promise<number> {
+export async function floodBench(options: { events: number; priorities: boolean; fifo: boolean }): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-flood-'));
   const group = new ProcessGroup();
   try {
     const cli = await findTemporalCli();
-    const temporal = await startDevServer({ cliPath: cli.path, store: 'file', dir, group });
+    const temporal = await startDevServer({ cliPath: cli.path, store: 'file', dir, group, priorities: !options.fifo });
     const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
     const env = baseEnv(temporal.address, TASK_QUEUE);
     const [receiverPort, sandboxPort] = await Promise.all([freePort(), freePort()]);
@@ -243,7 +244,8 @@ export async function floodBench(options: { events: number; priorities: boolean 
     const tag = Date.now().toString(36).toUpperCase();
     console.log(
       `flood bench: dev server on a SQLite file (${cli.path}), one receiver, one worker, the sandbox; ` +
-        `priorities ${options.priorities ? 'on (the defaults)' : 'OFF (--no-priorities: every type at 3)'}; logs in ${dir}`,
+        `priorities ${options.priorities ? 'on (the defaults)' : 'OFF (--no-priorities: every type at 3)'}, ` +
+        `${options.fifo ? "the server's FIFO matching (--fifo: no priorities, no fairness)" : 'fairness by source'}; logs in ${dir}`,
     );
 
     // A first round warms every path (bundles, connections, the sandbox's CRM), unmeasured.
