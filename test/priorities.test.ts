@@ -117,4 +117,66 @@ describe('priorities: a customer never waits behind a flood', () => {
       fairnessKey: 'crm',
     });
   }, 180_000);
+
+  it('fairness: two sources backlogged at the same priority are handed out by their weights', async () => {
+    const tag = unique();
+    const queue = `test-fairness-${randomUUID()}`;
+    // The carrier weighs 3, the order system 1; both types are routine updates (priority 3).
+    const weighted = await startReceiver({
+      env,
+      taskQueue: queue,
+      sourceEnv: {
+        WEBHOOK_RATE_LIMIT_OMS: '100000/s',
+        WEBHOOK_RATE_LIMIT_CARRIER: '100000/s',
+        WEBHOOK_WEIGHT_CARRIER: '3',
+      },
+    });
+    let second: Agent | undefined;
+    try {
+      const EACH = 120;
+      // The order system's flood first: first come, first served would run every one of them before the carrier's.
+      const omsIds = await deliverAll(
+        weighted,
+        'oms',
+        Array.from({ length: EACH }, (_, i) => ({
+          ...SAMPLES['order.status_updated'],
+          event_id: `evt-${tag}-o${i}`,
+          order_id: `ORD-${tag}-${i}`,
+          timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(),
+        })),
+      );
+      const carrierIds = await deliverAll(
+        weighted,
+        'carrier',
+        Array.from({ length: EACH }, (_, i) => ({
+          ...SAMPLES['shipment.in_transit'],
+          event_id: `evt-${tag}-c${i}`,
+          tracking_number: `TRK-${tag}-${i}`,
+          order_id: `ORD-${tag}-${i}`,
+          timestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(),
+        })),
+      );
+      expect((await env.client.workflow.getHandle(carrierIds[0]!).describe()).priority).toMatchObject({
+        priorityKey: 3,
+        fairnessKey: 'carrier',
+        fairnessWeight: 3,
+      });
+      second = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), taskQueue: queue });
+      const all = [...omsIds.map((id) => ({ id, carrier: false })), ...carrierIds.map((id) => ({ id, carrier: true }))];
+      await Promise.all(all.map(({ id }) => env.client.workflow.getHandle(id).result()));
+      const order = (await Promise.all(all.map(async (w) => ({ ...w, started: await firstTaskStarted(w.id) })))).sort(
+        (a, b) => a.started - b.started,
+      );
+      // While both sources have work waiting, the carrier gets about 3 of every 4 tasks (1 in 2 at
+      // equal weights, none at all first come, first served). The first third of the run: both
+      // backlogs are still long there, whichever way it goes.
+      const window = order.slice(0, (2 * EACH) / 3);
+      const carrierShare = window.filter((w) => w.carrier).length / window.length;
+      expect(carrierShare).toBeGreaterThan(0.6);
+      expect(carrierShare).toBeLessThan(0.9);
+    } finally {
+      await second?.close();
+      await weighted.close();
+    }
+  }, 180_000);
 });
