@@ -81,7 +81,10 @@ describe('configuration', () => {
     expect(priorityOf(set, 'order.status_updated', 'shop-b')).toEqual({ priorityKey: 2, fairnessKey: 'shop-b', fairnessWeight: 0.5 });
     expect(set.byEventType['customer.updated']).toBe(4);
     expect(() => loadTemporalConfig({ PRIORITY_CUSTOMER_UPDATED: '0', WEBHOOK_WEIGHT_OMS: 'heavy' })).toThrow(
-      /PRIORITY_CUSTOMER_UPDATED: expected a priority key from 1 \(first\) to 5 \(last\) \(got "0"\)[\s\S]*WEBHOOK_WEIGHT_OMS: expected a weight from 0.001 to 1000/,
+      new RegExp(
+        'PRIORITY_CUSTOMER_UPDATED: expected a priority key from 1 \\(first\\) to 5 \\(last\\) \\(got "0"\\)[\\s\\S]*' +
+          'WEBHOOK_WEIGHT_OMS: expected a weight from 0.001 to 1000',
+      ),
     );
   });
 
