@@ -34,6 +34,10 @@ import { httpOk, ProcessGroup, spawnNode, startDevServer, waitUntil } from './pr
 const SENDERS = 32;
 const URGENT_EACH = 10;
 const TASK_QUEUE = 'bench-flood';
+/** A second shop: a source of its own, allowed order updates, so its events differ from the flood's only by source. */
+const SHOP_B = 'shop-b';
+const SHOP_B_SCHEME = 'hmac-sha256-hex' as const;
+const SHOP_B_EVENTS = 50;
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 const at = (e: HistoryEvent) => tsToMs(e.eventTime!);
@@ -82,14 +86,14 @@ function splitOf(events: HistoryEvent[], until: number): Split {
   return split;
 }
 
-async function post(url: string, type: EventType, event: Record<string, unknown>, secrets: Record<string, string>) {
-  const source = DEFAULT_SOURCE[type];
+async function post(url: string, type: EventType, event: Record<string, unknown>, secrets: Record<string, string>, from?: string) {
+  const source = from ?? DEFAULT_SOURCE[type];
   const body = Buffer.from(JSON.stringify(event));
   const res = await fetch(`${url}/webhooks/${source}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      ...signWebhook(BUILTIN_SCHEMES[source], body, secrets[source]!, { id: String(event.event_id) }),
+      ...signWebhook(from ? SHOP_B_SCHEME : BUILTIN_SCHEMES[DEFAULT_SOURCE[type]], body, secrets[source]!, { id: String(event.event_id) }),
     },
     body,
   });
@@ -175,6 +179,34 @@ async function flood(url: string, secrets: Record<string, string>, tag: string, 
   return { ms: Date.now() - started, non2xx };
 }
 
+/** Shop B's ordinary order updates, sent `concurrency` at a time; each one's 2xx → its run closed. */
+async function shopB(url: string, client: Client, secrets: Record<string, string>, tag: string): Promise<number[]> {
+  const acked: { workflowId: string; ackedAt: number }[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let i = next++; i < SHOP_B_EVENTS; i = next++) {
+        const event = {
+          ...SAMPLES['order.status_updated'],
+          event_id: `b-${tag}-${i}`,
+          order_id: `ORD-${tag}-B${i}`,
+          customer_id: `CUST-${tag}B${i}`,
+          timestamp: new Date().toISOString(),
+        };
+        acked.push(await post(url, 'order.status_updated', event, secrets, SHOP_B));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }),
+  );
+  const times: number[] = [];
+  for (const a of acked) {
+    await client.workflow.getHandle(a.workflowId).result();
+    const closed = (await client.workflow.getHandle(a.workflowId).describe()).closeTime!;
+    times.push(closed.getTime() - a.ackedAt);
+  }
+  return times;
+}
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
@@ -215,6 +247,7 @@ export async function floodBench(options: { events: number; priorities: boolean;
     const temporal = await startDevServer({ cliPath: cli.path, store: 'file', dir, group, priorities: !options.fifo });
     const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
     const env = baseEnv(temporal.address, TASK_QUEUE);
+    secrets[SHOP_B] = generateSecret(SHOP_B_SCHEME);
     const [receiverPort, sandboxPort] = await Promise.all([freePort(), freePort()]);
     const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
     const url = `http://127.0.0.1:${receiverPort}`;
@@ -227,7 +260,12 @@ export async function floodBench(options: { events: number; priorities: boolean;
       start(
         'receiver',
         'src/receiver/main.ts',
-        { ...receiverEnv(env, receiverPort, secrets, dir), LOG_LEVEL: 'warn', ...(options.priorities ? {} : samePriority()) },
+        {
+          ...receiverEnv(env, receiverPort, secrets, dir),
+          ...shopBEnv(secrets),
+          LOG_LEVEL: 'warn',
+          ...(options.priorities ? {} : samePriority()),
+        },
         () => httpOk(`${url}/readyz`),
       ),
       start('sandbox', 'src/sandbox/main.ts', { ...env, PORT: String(sandboxPort), HOST: '127.0.0.1' }, () =>
@@ -262,6 +300,19 @@ export async function floodBench(options: { events: number; priorities: boolean;
       const ratio = after[type]!.p50 / quiet[type]!.p50;
       console.log(`  ${type}: after the flood ${ratio.toFixed(2)}× its quiet median (target ≤ 1.5×), worst ${secs(after[type]!.max)}`);
     }
+
+    // Two shops as two sources: shop B's ordinary events alone, then while shop A (oms) floods.
+    await drained(client);
+    const alone = await shopB(url, client, secrets, `${tag}BA`);
+    const floodA = flood(url, secrets, `${tag}A2`, options.events);
+    await new Promise((r) => setTimeout(r, 5_000)); // shop A's backlog builds up first
+    const during = await shopB(url, client, secrets, `${tag}BF`);
+    await floodA;
+    console.log(
+      `  shop B (${SHOP_B_EVENTS} order updates, 4 at a time): 2xx→closed p50 alone ${secs(pct(alone, 50))}, ` +
+        `while shop A floods ${secs(pct(during, 50))} (${(pct(during, 50) / pct(alone, 50)).toFixed(2)}×, target ≤ 1.5×), ` +
+        `worst ${secs(Math.max(...during))}`,
+    );
     return 0;
   } finally {
     await group.stopAll();
@@ -269,9 +320,30 @@ export async function floodBench(options: { events: number; priorities: boolean;
   }
 }
 
+/** Shop B: a source of its own for order updates (shop A is the order system, `oms`). */
+function shopBEnv(secrets: Record<string, string>): Record<string, string> {
+  return {
+    WEBHOOK_SOURCES: SHOP_B,
+    WEBHOOK_SCHEME_SHOP_B: SHOP_B_SCHEME,
+    WEBHOOK_SECRET_SHOP_B: secrets[SHOP_B]!,
+    WEBHOOK_EVENTS_SHOP_B: 'order.status_updated',
+    WEBHOOK_RATE_LIMIT_SHOP_B: '1000000/s',
+  };
+}
+
 /** `--no-priorities`: every event type at Temporal's default priority, to see what the priorities change. */
 function samePriority(): Record<string, string> {
   return Object.fromEntries(EVENT_TYPES.map((type) => [priorityVariable(type), '3']));
+}
+
+/** Waits until the first flood's backlog is worked off, so shop B's "alone" is alone. */
+async function drained(client: Client): Promise<void> {
+  const started = Date.now();
+  while (!(await backlog(client)).startsWith('0 ')) {
+    if (Date.now() - started > 15 * 60_000) throw new Error('the flood was not worked off within 15 minutes');
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+  console.log(`  the flood was worked off ${secs(Date.now() - started)} after the urgent events' decisions`);
 }
 
 /** The workflow tasks waiting in the queue now, from Temporal's own statistics. */
