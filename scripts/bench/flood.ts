@@ -180,7 +180,7 @@ async function flood(url: string, secrets: Record<string, string>, tag: string, 
 }
 
 /** Shop B's ordinary order updates, sent `concurrency` at a time; each one's 2xx → its run closed. */
-async function shopB(url: string, client: Client, secrets: Record<string, string>, tag: string): Promise<number[]> {
+async function shopB(url: string, client: Client, secrets: Record<string, string>, tag: string): Promise<{ ms: number; split: Split }[]> {
   const acked: { workflowId: string; ackedAt: number }[] = [];
   let next = 0;
   await Promise.all(
@@ -198,11 +198,12 @@ async function shopB(url: string, client: Client, secrets: Record<string, string
       }
     }),
   );
-  const times: number[] = [];
+  const times: { ms: number; split: Split }[] = [];
   for (const a of acked) {
     await client.workflow.getHandle(a.workflowId).result();
-    const closed = (await client.workflow.getHandle(a.workflowId).describe()).closeTime!;
-    times.push(closed.getTime() - a.ackedAt);
+    const events = (await client.workflow.getHandle(a.workflowId).fetchHistory()).events ?? [];
+    const closed = at(events[events.length - 1]!);
+    times.push({ ms: closed - a.ackedAt, split: splitOf(events, closed) });
   }
   return times;
 }
@@ -308,11 +309,18 @@ export async function floodBench(options: { events: number; priorities: boolean;
     await new Promise((r) => setTimeout(r, 5_000)); // shop A's backlog builds up first
     const during = await shopB(url, client, secrets, `${tag}BF`);
     await floodA;
-    console.log(
-      `  shop B (${SHOP_B_EVENTS} order updates, 4 at a time): 2xx→closed p50 alone ${secs(pct(alone, 50))}, ` +
-        `while shop A floods ${secs(pct(during, 50))} (${(pct(during, 50) / pct(alone, 50)).toFixed(2)}×, target ≤ 1.5×), ` +
-        `worst ${secs(Math.max(...during))}`,
-    );
+    const p50 = (xs: { ms: number; split: Split }[], f: (x: { ms: number; split: Split }) => number) => pct(xs.map(f), 50);
+    for (const [label, xs] of [
+      ['alone', alone],
+      ['while shop A floods', during],
+    ] as const) {
+      console.log(
+        `  shop B ${label.padEnd(19)} ${SHOP_B_EVENTS} order updates, 4 at a time: 2xx→closed p50 ${secs(p50(xs, (x) => x.ms))}, ` +
+          `max ${secs(Math.max(...xs.map((x) => x.ms)))}; p50 queued in Temporal ${secs(p50(xs, (x) => x.split.queued))}, ` +
+          `workflow tasks in the worker ${secs(p50(xs, (x) => x.split.workflowTasks))}`,
+      );
+    }
+    console.log(`  shop B while shop A floods: ${(p50(during, (x) => x.ms) / p50(alone, (x) => x.ms)).toFixed(2)}× alone (target ≤ 1.5×)`);
     return 0;
   } finally {
     await group.stopAll();
