@@ -7,7 +7,8 @@
  *   2. flood: 3,000 routine order updates (priority 3) from 32 senders as fast as they are taken;
  *   3. right after the flood's last 2xx, the same 20 urgent events (priority 1) again.
  *
- * For each urgent event: its 2xx to the agent's decision (the run closed, or it started the
+ * Then the same urgent events while shop A still sends, and shop B's order updates alone and amid
+ * shop A's flood. For each urgent event: its 2xx to the agent's decision (the run closed, or it started the
  * conversation that hands the customer to a person), split into the wait in Temporal's task queue
  * (its first workflow task, scheduled to started) and the rest (the worker: its slots, its local
  * activities, its partner calls). `--flood-events N` changes the flood's size; `--no-priorities`
@@ -308,7 +309,11 @@ export async function floodBench(options: { events: number; priorities: boolean;
     const floodA = flood(url, secrets, `${tag}A2`, options.events);
     await new Promise((r) => setTimeout(r, 5_000)); // shop A's backlog builds up first
     const during = await shopB(url, client, secrets, `${tag}BF`);
+    // Urgent events while shop A is still sending: priority 1 outranks everything in the matcher, so
+    // a wait here is upstream of it (the history service handing new tasks to matching).
+    const amid = await decisions(client, await sendUrgent(url, secrets, `${tag}M`));
     await floodA;
+    report('amid flood', amid);
     const p50 = (xs: { ms: number; split: Split }[], f: (x: { ms: number; split: Split }) => number) => pct(xs.map(f), 50);
     for (const [label, xs] of [
       ['alone', alone],
