@@ -60,6 +60,9 @@ export function relay(deps: TemporalDeps) {
           signal: returnEventSignal,
           signalArgs: [envelope],
           workflowIdReusePolicy: reusePolicy,
+          // The return event's own (this activity inherited it from the relay): a return's
+          // long-lived workflow runs at the priority of the event that started it.
+          priority: Context.current().info.priority,
         }),
       );
       switch (outcome.kind) {

@@ -109,6 +109,10 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --soak N                  only a memory test: N events through the receiver (e.g. 100000)
   --event-log               only the event log's cost: intake accepted/s with and without it, same run, rounds alternating
                             (--rounds N, default 4; each side runs --max-duration per round)
+  --flood                   only issue 26's flood: urgent events' 2xx→decision quiet, then right after 3,000 routine
+                            order updates from 32 senders (--flood-events N to change the 3,000; --no-priorities
+                            to start every event type at the same priority; --fifo for the server's own first-come
+                            matching, without priorities or fairness, as before)
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -982,6 +986,15 @@ async function main(): Promise<number> {
   // Imported only here: bench-cluster.ts reads its own flags (seconds, not durations) when loaded, and would
   // refuse the standard run's `--max-duration 15s` or `--e2e 0`.
   if (process.argv.includes('--cluster')) return (await import('./bench-cluster.js')).clusterBench();
+  // Does a customer wait behind a flood (issue 26): scripts/bench/flood.ts. Its flags are its own, read before the others'.
+  if (process.argv.includes('--flood')) {
+    const at = process.argv.indexOf('--flood-events');
+    return (await import('./bench/flood.js')).floodBench({
+      events: at > 0 ? Number(process.argv[at + 1]) : 3_000,
+      priorities: !process.argv.includes('--no-priorities'),
+      fifo: process.argv.includes('--fifo'),
+    });
+  }
   const options = parseOptions();
   // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts). More
   // rounds than the other phases: on a shared machine one round's noise is larger than the log's cost.

@@ -110,7 +110,13 @@ if (require.main === module) {
   const temporal = loadTemporalConfig();
   const sources = loadSources();
   const { client, connection } = createTemporalClient(temporal);
-  const intake = createIntake({ client, taskQueue: temporal.taskQueue, startTimeoutMs: 10_000, quarantineKeepForMs: 30 * 86_400_000 });
+  const intake = createIntake({
+    client,
+    taskQueue: temporal.taskQueue,
+    startTimeoutMs: 10_000,
+    quarantineKeepForMs: 30 * 86_400_000,
+    priorities: temporal.priorities,
+  });
   // The bodies are where the receivers keep them: the spool's database (SPOOL_URL, as they resolve it).
   const bodies = openQuarantineStore(loadSpoolConfig(process.env, sources.keys()).url, {
     scope: `${temporal.namespace}/${temporal.taskQueue}`,

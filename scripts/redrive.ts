@@ -235,6 +235,7 @@ if (require.main === module) {
     taskQueue: config.temporal.taskQueue,
     startTimeoutMs: 30_000,
     quarantineKeepForMs: config.quarantineKeepForMs,
+    priorities: config.temporal.priorities,
   });
   const closers: (() => Promise<unknown>)[] = [() => connection.close()];
   const database = async () => {

@@ -144,6 +144,7 @@ if (require.main === module) {
       taskQueue: config.temporal.taskQueue,
       startTimeoutMs: config.startTimeoutMs,
       quarantineKeepForMs: config.quarantineKeepForMs,
+      priorities: config.temporal.priorities,
     });
     const spool = await openSpool(config.spool.url, {
       scope: `${config.temporal.namespace}/${config.temporal.taskQueue}`,

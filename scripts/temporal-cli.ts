@@ -94,6 +94,27 @@ const DESCRIPTIONS: Record<CliSource, string> = {
 };
 
 /**
+ * The dynamic config that makes priority keys and fairness keys count (src/events/priorities.ts).
+ * The CLI's dev server (v1.5.1 embeds server 1.29.1) has both off by default: the old matcher hands
+ * tasks out first come, first served, whatever their priority. `matching.enableFairness` implies the
+ * new, priority-aware matcher; `matching.useNewMatcher` says so outright. One partition per task
+ * queue: a dev server is one process, so partitions spread nothing, and in one partition the
+ * backlog is handed out in priority order, where with the default four each is ordered apart and a
+ * poller on another partition takes a routine task first. (npm run cluster and docker-compose.yml
+ * keep the server's four partitions and set the same in config/temporal/dynamicconfig.yaml.)
+ */
+export const PRIORITY_DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
+  'matching.useNewMatcher': true,
+  'matching.enableFairness': true,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
+
+export function dynamicConfigFlags(): string[] {
+  return Object.entries(PRIORITY_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
+}
+
+/**
  * `temporal server start-dev` flags for a dev server kept in a SQLite file. Write-ahead logging
  * with full sync stays durable (every acknowledged start is on disk, which is what a 202 from
  * the receiver promises) and takes about half the fsyncs of SQLite's default rollback journal:
@@ -114,6 +135,8 @@ export function devServerArgs(options: {
   metricsPort?: number;
   dbFile?: string;
   logLevel: 'warn' | 'error';
+  /** False: the server's own matching (first come, first served), for `npm run bench -- --flood --fifo`. */
+  priorities?: boolean;
 }): string[] {
   return [
     'server',
@@ -128,6 +151,7 @@ export function devServerArgs(options: {
     '--log-level',
     options.logLevel,
     ...searchAttributeFlags(),
+    ...(options.priorities === false ? [] : dynamicConfigFlags()),
   ];
 }
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { isSecretVariable, parseEnv } from '../src/config/env';
 import { loadReceiverConfig } from '../src/config/receiver';
 import { loadTemporalConfig } from '../src/config/temporal';
+import { DEFAULT_PRIORITIES, priorityOf } from '../src/events/priorities';
 import { loadWorkerConfig } from '../src/config/worker';
 import { devSecretsEnv, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { loadSources } from '../src/receiver/sources';
@@ -76,6 +77,22 @@ describe('configuration', () => {
         /WORKER_METRICS_ADDRESS: expected ip:port/,
       );
     }
+  });
+
+  it('priorities: the documented defaults, PRIORITY_<EVENT_TYPE> and WEBHOOK_WEIGHT_<SOURCE> over them, bad values named', () => {
+    const defaults = loadTemporalConfig({}).priorities;
+    expect(defaults.byEventType).toEqual(DEFAULT_PRIORITIES);
+    expect(priorityOf(defaults, 'customer.inquiry.new', 'crm')).toEqual({ priorityKey: 1, fairnessKey: 'crm', fairnessWeight: 1 });
+    expect(priorityOf(defaults, undefined, 'oms').priorityKey).toBe(5);
+    const set = loadTemporalConfig({ PRIORITY_ORDER_STATUS_UPDATED: '2', WEBHOOK_WEIGHT_SHOP_B: '0.5' }).priorities;
+    expect(priorityOf(set, 'order.status_updated', 'shop-b')).toEqual({ priorityKey: 2, fairnessKey: 'shop-b', fairnessWeight: 0.5 });
+    expect(set.byEventType['customer.updated']).toBe(4);
+    expect(() => loadTemporalConfig({ PRIORITY_CUSTOMER_UPDATED: '0', WEBHOOK_WEIGHT_OMS: 'heavy' })).toThrow(
+      new RegExp(
+        'PRIORITY_CUSTOMER_UPDATED: expected a priority key from 1 \\(first\\) to 5 \\(last\\) \\(got "0"\\)[\\s\\S]*' +
+          'WEBHOOK_WEIGHT_OMS: expected a weight from 0.001 to 1000',
+      ),
+    );
   });
 
   it('names every wrong variable and what it expected', () => {

@@ -289,6 +289,18 @@ describe('the worker process’s Temporal SDK metrics', () => {
       expect(names, name).toContain(name);
     }
 
+    // Each activity's wait to start, by its priority: an order update is routine (3), its steps local.
+    expect(
+      samples.some(
+        (s) =>
+          s.name === 'hookline_activity_schedule_to_start_count' &&
+          s.labels.task_queue === taskQueue &&
+          s.labels.priority === '3' &&
+          s.labels.local === 'true' &&
+          s.value > 0,
+      ),
+    ).toBe(true);
+
     // The worker's lines about this event — the SDK's activity lines and the notifier's — name its workflow.
     const about = worker!.lines.filter((l) => l.includes(body.order_id)).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(about.some((l) => l.msg === 'notification sent')).toBe(true);

@@ -149,6 +149,8 @@ export async function startDevServer(options: {
   ports?: { port: number; metricsPort: number };
   /** Its name in the group and its log file's (the comparison runs dev servers of its own). */
   name?: string;
+  /** False: without priorities and fairness (scripts/temporal-cli.ts), as before issue 26. */
+  priorities?: boolean;
 }): Promise<{
   address: string;
   metricsUrl: string;
@@ -164,7 +166,9 @@ export async function startDevServer(options: {
   const dbFile = options.store === 'file' ? join(options.dir, `${name}.db`) : undefined;
   const logFile = join(options.dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(options.cliPath, devServerArgs({ port, metricsPort, dbFile, logLevel: 'error' }), { stdio: ['ignore', fd, fd] });
+  const child = spawn(options.cliPath, devServerArgs({ port, metricsPort, dbFile, logLevel: 'error', priorities: options.priorities }), {
+    stdio: ['ignore', fd, fd],
+  });
   closeSync(fd);
   options.group.add(name, child, 10_000);
   // Ready means hookline could start a workflow: the namespace answers and our search attributes exist.

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
-import { parseEnv, type Env } from './env';
+import { ConfigError, envSuffix, parseEnv, type Env } from './env';
+import { EVENT_TYPES } from '../events/schemas';
+import type { EventType } from '../events/registry';
+import { DEFAULT_PRIORITIES, FAIRNESS_WEIGHT_RANGE, PRIORITY_KEYS, type PriorityKey, type PriorityPolicy } from '../events/priorities';
 
 const filePath = (what: string) =>
   z
@@ -39,6 +42,48 @@ export interface TemporalConfig {
   taskQueue: string;
   /** Options for `Connection.connect` / `NativeConnection.connect`, TLS and API key included. */
   connectionOptions: NativeConnectionOptions;
+  /** Every workflow start's priority key (per event type) and fairness weight (per source): src/events/priorities.ts. */
+  priorities: PriorityPolicy;
+}
+
+/** `PRIORITY_CUSTOMER_INQUIRY_NEW` for `customer.inquiry.new`. */
+export function priorityVariable(eventType: EventType): string {
+  return `PRIORITY_${eventType.toUpperCase().replace(/[.-]/g, '_')}`;
+}
+
+const WEIGHT_PREFIX = 'WEBHOOK_WEIGHT_';
+
+/**
+ * PRIORITY_<EVENT_TYPE> (1–5) over the defaults, and WEBHOOK_WEIGHT_<SOURCE> (0.001–1000): a source's
+ * share of the queue against other sources at the same priority. Read by every process that starts
+ * workflows (the receiver, the spool drain, redrive), so they all start the same event alike.
+ */
+export function loadPriorityPolicy(env: Env): PriorityPolicy {
+  const problems: string[] = [];
+  const byEventType = { ...DEFAULT_PRIORITIES } as Record<EventType, PriorityKey>;
+  for (const type of EVENT_TYPES) {
+    const name = priorityVariable(type);
+    const text = env[name]?.trim();
+    if (!text) continue;
+    const key = Number(text);
+    if ((PRIORITY_KEYS as readonly number[]).includes(key)) byEventType[type] = key as PriorityKey;
+    else problems.push(`${name}: expected a priority key from 1 (first) to 5 (last) (got ${JSON.stringify(text)})`);
+  }
+  const weights = new Map<string, number>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(WEIGHT_PREFIX) || !value?.trim()) continue;
+    const source = name.slice(WEIGHT_PREFIX.length).toLowerCase().replace(/_/g, '-');
+    const weight = Number(value.trim());
+    if (!source || envSuffix(source) !== name.slice(WEIGHT_PREFIX.length)) {
+      problems.push(`${name}: expected WEBHOOK_WEIGHT_<SOURCE>, the source's name in upper case with _ for -`);
+    } else if (!Number.isFinite(weight) || weight < FAIRNESS_WEIGHT_RANGE.min || weight > FAIRNESS_WEIGHT_RANGE.max) {
+      problems.push(
+        `${name}: expected a weight from ${FAIRNESS_WEIGHT_RANGE.min} to ${FAIRNESS_WEIGHT_RANGE.max} (got ${JSON.stringify(value)})`,
+      );
+    } else weights.set(source, weight);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  return { byEventType, weights };
 }
 
 export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
@@ -60,5 +105,6 @@ export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
     namespace: namespace ?? parsed.TEMPORAL_NAMESPACE,
     taskQueue: parsed.HOOKLINE_TASK_QUEUE,
     connectionOptions,
+    priorities: loadPriorityPolicy(env),
   };
 }

@@ -1,6 +1,7 @@
 import { isGrpcServiceError, ServiceError, WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
 import { NamespaceNotFoundError } from '@temporalio/common';
 import type { EventEnvelope } from '../events/envelope';
+import { DEFAULT_PRIORITY_POLICY, priorityOf, type PriorityPolicy } from '../events/priorities';
 import { startOnce, type StartAttempt, type StartOutcome } from '../temporal/start-once';
 import type { QuarantinedEventWorkflow } from '../../workflows/contracts/quarantine';
 import { HooklineEventType, HooklineSource, HooklineStatus } from '../../workflows/contracts/search-attributes';
@@ -32,6 +33,11 @@ export interface IntakeOptions {
   /** How long a start may take before we give up and answer 503 (the sender will retry). */
   startTimeoutMs: number;
   quarantineKeepForMs: number;
+  /**
+   * Each start's priority key (by event type) and fairness key and weight (by source): config's
+   * `temporal.priorities`. Unset: the documented defaults, every source weighing the same.
+   */
+  priorities?: PriorityPolicy;
 }
 
 /** The acknowledgement's facts for a start's outcome (src/temporal/start-once.ts). */
@@ -57,6 +63,7 @@ export function intakeResultOf(workflowId: string, outcome: StartOutcome): Intak
  */
 export function createIntake(options: IntakeOptions): Intake {
   const { client, taskQueue } = options;
+  const priorities = options.priorities ?? DEFAULT_PRIORITY_POLICY;
 
   async function start(workflowId: string, begin: (attempt: StartAttempt) => Promise<unknown>): Promise<IntakeResult> {
     try {
@@ -99,6 +106,8 @@ export function createIntake(options: IntakeOptions): Intake {
           taskQueue,
           args: [envelope],
           ...policies(attempt),
+          // Temporal hands it on to the run's activities and child workflows (a conversation with a person).
+          priority: priorityOf(priorities, event.event_type, envelope.source),
           typedSearchAttributes: [
             { key: HooklineSource, value: envelope.source },
             { key: HooklineEventType, value: event.event_type },
@@ -115,6 +124,8 @@ export function createIntake(options: IntakeOptions): Intake {
           taskQueue,
           args: [event, options.quarantineKeepForMs],
           ...policies(attempt),
+          // Last: nothing runs on a quarantined delivery but keeping it for a person.
+          priority: priorityOf(priorities, undefined, event.source),
           typedSearchAttributes: [
             { key: HooklineSource, value: event.source },
             { key: HooklineEventType, value: event.eventType ?? 'unknown' },

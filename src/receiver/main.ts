@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     startTimeoutMs: config.startTimeoutMs,
     quarantineKeepForMs: config.quarantineKeepForMs,
+    priorities: config.temporal.priorities,
   });
   const metrics = createReceiverMetrics({ sources: config.sources.keys(), processMetrics: true });
   // The event log's own handle: on SQLite a write that finds the file locked (the worker writing)

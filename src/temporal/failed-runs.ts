@@ -121,6 +121,8 @@ export async function runAgain(
   if (run.workflowType !== RETURN_WORKFLOW) throw new Error(`${run.workflowId}: a ${run.workflowType} is not an event's workflow`);
   const returnId = args[0] as string;
   const carried = [...(Array.isArray(args[1]) ? (args[1] as ReturnEnvelope[]) : []), ...returnEvents];
+  // The new run keeps the failed run's priority and fairness key (the return event's, src/events/priorities.ts).
+  const { priority } = await client.workflow.getHandle(run.workflowId, run.runId).describe();
   const outcome = await startOnce(client, run.workflowId, ({ reusePolicy }) =>
     client.workflow.start<ProcessReturnWorkflow>(RETURN_WORKFLOW, {
       workflowId: run.workflowId,
@@ -128,6 +130,7 @@ export async function runAgain(
       args: [returnId, carried],
       workflowIdReusePolicy: reusePolicy,
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      priority,
     }),
   );
   return { kind: 'return', outcome };

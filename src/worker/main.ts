@@ -6,6 +6,7 @@ import { createLogger } from '../log';
 import { buildActivityDeps } from './deps';
 import { workflowSource } from './bundle';
 import { RETRY_METRIC_BUCKETS, retryMetrics } from './retry-metrics';
+import { queueWaitMetrics } from './queue-metrics';
 import { createRunStatusRecorder } from '../eventlog/status';
 
 /** `npm run worker`: one process, configured by the environment. */
@@ -51,7 +52,8 @@ async function main(): Promise<void> {
     ...workflows,
     activities: createActivities(deps, { temporal: client }),
     // Attempts and age of retrying work: retries have no finite budget, so they must show.
-    interceptors: { activity: [retryMetrics(Runtime.instance().metricMeter)] },
+    // and each activity's wait to start by its priority (queue-metrics.ts).
+    interceptors: { activity: [retryMetrics(Runtime.instance().metricMeter), queueWaitMetrics(Runtime.instance().metricMeter)] },
   });
   logger.info('worker started', {
     temporal: config.temporal.address,

@@ -2,7 +2,7 @@ import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { describeCli, findTemporalCli } from '../../scripts/temporal-cli';
+import { describeCli, dynamicConfigFlags, findTemporalCli } from '../../scripts/temporal-cli';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
 import { findTestPostgres } from './postgres';
 
@@ -28,6 +28,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       executable: { type: 'existing-path', path: cli.path },
       searchAttributes: [...SEARCH_ATTRIBUTES],
       log: { format: 'pretty', level: 'warn' },
+      // Priorities and fairness on, as `npm start` runs the dev server (scripts/temporal-cli.ts).
+      extraArgs: dynamicConfigFlags(),
     },
   });
   project.provide('temporalAddress', env.address);

@@ -15,6 +15,7 @@ import { createApp } from '../../src/receiver/app';
 import { handoffRouter, type HandoffRouterOptions } from '../../src/receiver/handoffs';
 import { createReceiverMetrics } from '../../src/receiver/metrics';
 import { createOperatorDirectory, type OperatorDirectory } from '../../src/operators/directory';
+import { loadPriorityPolicy } from '../../src/config/temporal';
 import { createIntake } from '../../src/intake/direct';
 import { createReceiverServer, DEFAULT_REQUEST_TIMEOUT_MS } from '../../src/receiver/server';
 import type { Acknowledgement } from '../../src/receiver/acknowledgement';
@@ -93,9 +94,11 @@ export async function startAgent(options: {
   model?: { timeoutMs?: number };
   /** Act through Stripe and EasyPost: the sandbox's stand-ins, configured as STRIPE_* and EASYPOST_* would. */
   providers?: boolean;
+  /** A task queue that already has work waiting (test/priorities.test.ts); a fresh one when unset. */
+  taskQueue?: string;
 }): Promise<Agent> {
   const { env } = options;
-  const taskQueue = `test-${randomUUID()}`;
+  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
   const sandbox = await startSandbox({ port: 0 });
   const { deps, close: closeDeps } = await buildActivityDeps(
     {
@@ -223,6 +226,8 @@ export async function startReceiver(options: {
     taskQueue: options.taskQueue,
     startTimeoutMs: options.startTimeoutMs ?? 5_000,
     quarantineKeepForMs: 60_000,
+    // PRIORITY_<EVENT_TYPE> and WEBHOOK_WEIGHT_<SOURCE> from sourceEnv, as the receiver reads them.
+    priorities: loadPriorityPolicy({ ...sourceEnv, ...options.sourceEnv }),
   });
   const logger = options.logger ?? silentLogger;
   const metrics = createReceiverMetrics({ sources: sources.keys() });

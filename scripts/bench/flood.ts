@@ -1,0 +1,372 @@
+/**
+ * `npm run bench -- --flood`: does a customer wait behind a flood? (issue 26.) One run, the shape
+ * `npm start` runs: the Temporal dev server on a SQLite file (priorities and fairness on, as
+ * scripts/temporal-cli.ts starts it), the sandbox, one real worker and one real receiver.
+ *
+ *   1. quiet: 10 customer inquiries and 10 failed payments, each from its own customer, all at once;
+ *   2. flood: 3,000 routine order updates (priority 3) from 32 senders as fast as they are taken;
+ *   3. right after the flood's last 2xx, the same 20 urgent events (priority 1) again.
+ *
+ * Then the same urgent events while shop A still sends, and shop B's order updates alone and amid
+ * shop A's flood. For each urgent event: its 2xx to the agent's decision (the run closed, or it started the
+ * conversation that hands the customer to a person), split into the wait in Temporal's task queue
+ * (its first workflow task, scheduled to started) and the rest (the worker: its slots, its local
+ * activities, its partner calls). `--flood-events N` changes the flood's size; `--no-priorities`
+ * starts every event at the same priority, and `--fifo` runs the dev server without priorities and
+ * fairness (as before issue 26), to compare.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { BUILTIN_SCHEMES } from '../../src/receiver/sources';
+import { generateSecret, signWebhook } from '../../src/signatures';
+import { sandboxWorkerEnv } from '../../src/sandbox';
+import { SAMPLES, DEFAULT_SOURCE } from '../../src/events/samples';
+import { EVENT_TYPES, type EventType } from '../../src/events/schemas';
+import { priorityVariable } from '../../src/config/temporal';
+import { findTemporalCli } from '../temporal-cli';
+import { freePort } from '../ports';
+import { baseEnv, receiverEnv } from './hookline-env';
+import { httpOk, ProcessGroup, spawnNode, startDevServer, waitUntil } from './processes';
+
+const SENDERS = 32;
+const URGENT_EACH = 10;
+const TASK_QUEUE = 'bench-flood';
+/** A second shop: a source of its own, allowed order updates, so its events differ from the flood's only by source. */
+const SHOP_B = 'shop-b';
+const SHOP_B_SCHEME = 'hmac-sha256-hex' as const;
+const SHOP_B_EVENTS = 50;
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const at = (e: HistoryEvent) => tsToMs(e.eventTime!);
+
+interface Urgent {
+  type: EventType;
+  workflowId: string;
+  ackedAt: number;
+}
+
+interface Timing {
+  type: EventType;
+  /** 2xx → decision. */
+  decisionMs: number;
+  /** The first workflow task's wait in Temporal's queue (scheduled → started). */
+  queueMs: number;
+  /** Up to the decision, summed: the waits in Temporal's queues and the time in the worker. */
+  split: Split;
+}
+
+/** Where an event's time went before its decision, from its history (the server's clock). */
+interface Split {
+  /** Workflow tasks and activity tasks waiting in Temporal's task queues (scheduled → started). */
+  queued: number;
+  /** Workflow tasks in the worker (started → completed): its slots, the code, the local activities. */
+  workflowTasks: number;
+  /** Activities in the worker (started → completed): partner calls, drafting. */
+  activities: number;
+}
+
+function splitOf(events: HistoryEvent[], until: number): Split {
+  const split: Split = { queued: 0, workflowTasks: 0, activities: 0 };
+  const byId = new Map<string, HistoryEvent>();
+  for (const e of events) {
+    if (at(e) > until) break;
+    byId.set(String(e.eventId), e);
+    const wfStarted = e.workflowTaskStartedEventAttributes;
+    const wfDone = e.workflowTaskCompletedEventAttributes;
+    const actStarted = e.activityTaskStartedEventAttributes;
+    const actDone = e.activityTaskCompletedEventAttributes;
+    if (wfStarted) split.queued += at(e) - at(byId.get(String(wfStarted.scheduledEventId))!);
+    if (wfDone) split.workflowTasks += at(e) - at(byId.get(String(wfDone.startedEventId))!);
+    if (actStarted) split.queued += at(e) - at(byId.get(String(actStarted.scheduledEventId))!);
+    if (actDone) split.activities += at(e) - at(byId.get(String(actDone.startedEventId))!);
+  }
+  return split;
+}
+
+async function post(url: string, type: EventType, event: Record<string, unknown>, secrets: Record<string, string>, from?: string) {
+  const source = from ?? DEFAULT_SOURCE[type];
+  const body = Buffer.from(JSON.stringify(event));
+  const res = await fetch(`${url}/webhooks/${source}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...signWebhook(from ? SHOP_B_SCHEME : BUILTIN_SCHEMES[DEFAULT_SOURCE[type]], body, secrets[source]!, { id: String(event.event_id) }),
+    },
+    body,
+  });
+  const answer = (await res.json()) as { workflowId?: string };
+  if (res.status !== 202 || !answer.workflowId) throw new Error(`${type} answered ${res.status}: ${JSON.stringify(answer)}`);
+  return { workflowId: answer.workflowId, ackedAt: Date.now() };
+}
+
+/** Each customer's own inquiry and failed payment, all sent at once. */
+async function sendUrgent(url: string, secrets: Record<string, string>, tag: string): Promise<Urgent[]> {
+  const sends: Promise<Urgent>[] = [];
+  for (let i = 0; i < URGENT_EACH; i++) {
+    const customer = `CUST-${tag}X${i}`;
+    const inquiry = {
+      ...SAMPLES['customer.inquiry.new'],
+      event_id: `inq-${tag}-${i}`,
+      inquiry_id: `INQ-${tag}-${i}`,
+      customer_id: customer,
+    };
+    const failed = {
+      ...SAMPLES['payment.failed'],
+      event_id: `pmt-${tag}-${i}`,
+      payment_id: `PMT-${tag}-${i}`,
+      order_id: `ORD-${tag}-${i}`,
+      customer_id: customer,
+    };
+    sends.push(post(url, 'customer.inquiry.new', inquiry, secrets).then((r) => ({ type: 'customer.inquiry.new' as const, ...r })));
+    sends.push(post(url, 'payment.failed', failed, secrets).then((r) => ({ type: 'payment.failed' as const, ...r })));
+  }
+  return Promise.all(sends);
+}
+
+/** Waits for each event's decision: its run closed, or it started the conversation with a person. */
+async function decisions(client: Client, urgent: Urgent[]): Promise<Timing[]> {
+  const timings: Timing[] = [];
+  const deadline = Date.now() + 10 * 60_000;
+  for (const u of urgent) {
+    for (;;) {
+      const events = (await client.workflow.getHandle(u.workflowId).fetchHistory()).events ?? [];
+      const decided = events.find(
+        (e) =>
+          e.startChildWorkflowExecutionInitiatedEventAttributes ||
+          e.workflowExecutionCompletedEventAttributes ||
+          e.workflowExecutionFailedEventAttributes,
+      );
+      if (decided) {
+        const scheduled = events.find((e) => e.workflowTaskScheduledEventAttributes)!;
+        const started = events.find((e) => e.workflowTaskStartedEventAttributes)!;
+        timings.push({
+          type: u.type,
+          decisionMs: at(decided) - u.ackedAt,
+          queueMs: at(started) - at(scheduled),
+          split: splitOf(events, at(decided)),
+        });
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`${u.workflowId}: no decision within 10 minutes`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return timings;
+}
+
+/** The flood: `events` order updates, `SENDERS` in flight, each new event as soon as one is answered. */
+async function flood(url: string, secrets: Record<string, string>, tag: string, events: number): Promise<{ ms: number; non2xx: number }> {
+  const started = Date.now();
+  let next = 0;
+  let non2xx = 0;
+  await Promise.all(
+    Array.from({ length: SENDERS }, async () => {
+      for (let i = next++; i < events; i = next++) {
+        const event = {
+          ...SAMPLES['order.status_updated'],
+          event_id: `ord-${tag}-${i}`,
+          order_id: `ORD-${tag}-F${i}`,
+          customer_id: `CUST-${tag}F${i % 500}`,
+          timestamp: new Date().toISOString(),
+        };
+        await post(url, 'order.status_updated', event, secrets).catch(() => (non2xx += 1));
+      }
+    }),
+  );
+  return { ms: Date.now() - started, non2xx };
+}
+
+/** Shop B's ordinary order updates, sent `concurrency` at a time; each one's 2xx → its run closed. */
+async function shopB(url: string, client: Client, secrets: Record<string, string>, tag: string): Promise<{ ms: number; split: Split }[]> {
+  const acked: { workflowId: string; ackedAt: number }[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let i = next++; i < SHOP_B_EVENTS; i = next++) {
+        const event = {
+          ...SAMPLES['order.status_updated'],
+          event_id: `b-${tag}-${i}`,
+          order_id: `ORD-${tag}-B${i}`,
+          customer_id: `CUST-${tag}B${i}`,
+          timestamp: new Date().toISOString(),
+        };
+        acked.push(await post(url, 'order.status_updated', event, secrets, SHOP_B));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }),
+  );
+  const times: { ms: number; split: Split }[] = [];
+  for (const a of acked) {
+    await client.workflow.getHandle(a.workflowId).result();
+    const events = (await client.workflow.getHandle(a.workflowId).fetchHistory()).events ?? [];
+    const closed = at(events[events.length - 1]!);
+    times.push({ ms: closed - a.ackedAt, split: splitOf(events, closed) });
+  }
+  return times;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+function report(label: string, timings: Timing[]): Record<string, { p50: number; max: number }> {
+  const out: Record<string, { p50: number; max: number }> = {};
+  for (const type of ['customer.inquiry.new', 'payment.failed'] as const) {
+    const t = timings.filter((x) => x.type === type);
+    const d = t.map((x) => x.decisionMs);
+    const q = t.map((x) => x.queueMs);
+    out[type] = { p50: pct(d, 50), max: Math.max(...d) };
+    console.log(
+      `  ${label.padEnd(12)} ${type.padEnd(21)} 2xx→decision p50 ${secs(pct(d, 50))}, max ${secs(Math.max(...d))}; ` +
+        `first workflow task queued p50 ${secs(pct(q, 50))}, max ${secs(Math.max(...q))}`,
+    );
+    const part = (f: (x: Split) => number) =>
+      secs(
+        pct(
+          t.map((x) => f(x.split)),
+          50,
+        ),
+      );
+    console.log(
+      `  ${''.padEnd(12)} ${''.padEnd(21)} p50 of the split: queued in Temporal ${part((x) => x.queued)}, ` +
+        `workflow tasks in the worker ${part((x) => x.workflowTasks)}, activities in the worker ${part((x) => x.activities)}`,
+    );
+  }
+  return out;
+}
+
+export async function floodBench(options: { events: number; priorities: boolean; fifo: boolean }): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-flood-'));
+  const group = new ProcessGroup();
+  try {
+    const cli = await findTemporalCli();
+    const temporal = await startDevServer({ cliPath: cli.path, store: 'file', dir, group, priorities: !options.fifo });
+    const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
+    const env = baseEnv(temporal.address, TASK_QUEUE);
+    secrets[SHOP_B] = generateSecret(SHOP_B_SCHEME);
+    const [receiverPort, sandboxPort] = await Promise.all([freePort(), freePort()]);
+    const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+    const url = `http://127.0.0.1:${receiverPort}`;
+    const start = (name: string, entry: string, childEnv: NodeJS.ProcessEnv, ready: (log: string) => Promise<boolean> | boolean) => {
+      const log = join(dir, `${name}.log`);
+      const child = group.add(name, spawnNode(entry, childEnv, log), name === 'worker' ? 15_000 : 5_000);
+      return waitUntil(`the ${name}`, child, log, () => ready(log), 120_000);
+    };
+    await Promise.all([
+      start(
+        'receiver',
+        'src/receiver/main.ts',
+        {
+          ...receiverEnv(env, receiverPort, secrets, dir),
+          ...shopBEnv(secrets),
+          LOG_LEVEL: 'warn',
+          ...(options.priorities ? {} : samePriority()),
+        },
+        () => httpOk(`${url}/readyz`),
+      ),
+      start('sandbox', 'src/sandbox/main.ts', { ...env, PORT: String(sandboxPort), HOST: '127.0.0.1' }, () =>
+        httpOk(`${sandboxUrl}/_sandbox/health`),
+      ),
+    ]);
+    await start(
+      'worker',
+      'src/worker/main.ts',
+      { ...env, ...sandboxWorkerEnv(sandboxUrl), DATABASE_URL: `sqlite:${join(dir, 'hookline.db')}` },
+      (log) => readFileSync(log, 'utf8').includes('"worker started"'),
+    );
+    const client = new Client({ connection: temporal.connection, namespace: 'default' });
+    const tag = Date.now().toString(36).toUpperCase();
+    console.log(
+      `flood bench: dev server on a SQLite file (${cli.path}), one receiver, one worker, the sandbox; ` +
+        `priorities ${options.priorities ? 'on (the defaults)' : 'OFF (--no-priorities: every type at 3)'}, ` +
+        `${options.fifo ? "the server's FIFO matching (--fifo: no priorities, no fairness)" : 'fairness by source'}; logs in ${dir}`,
+    );
+
+    // A first round warms every path (bundles, connections, the sandbox's CRM), unmeasured.
+    await decisions(client, await sendUrgent(url, secrets, `${tag}W`));
+    const quiet = report('quiet', await decisions(client, await sendUrgent(url, secrets, `${tag}Q`)));
+
+    const sent = await flood(url, secrets, tag, options.events);
+    console.log(
+      `  flood: ${options.events} order updates from ${SENDERS} senders accepted in ${secs(sent.ms)} (${sent.non2xx} not 2xx); ` +
+        `backlog at the flood's end: ${await backlog(client)}`,
+    );
+    const after = report('after flood', await decisions(client, await sendUrgent(url, secrets, `${tag}A`)));
+    for (const type of Object.keys(quiet)) {
+      const ratio = after[type]!.p50 / quiet[type]!.p50;
+      console.log(`  ${type}: after the flood ${ratio.toFixed(2)}× its quiet median (target ≤ 1.5×), worst ${secs(after[type]!.max)}`);
+    }
+
+    // Two shops as two sources: shop B's ordinary events alone, then while shop A (oms) floods.
+    await drained(client);
+    const alone = await shopB(url, client, secrets, `${tag}BA`);
+    const floodA = flood(url, secrets, `${tag}A2`, options.events);
+    await new Promise((r) => setTimeout(r, 5_000)); // shop A's backlog builds up first
+    const during = await shopB(url, client, secrets, `${tag}BF`);
+    // Urgent events while shop A is still sending: priority 1 outranks everything in the matcher, so
+    // a wait here is upstream of it (the history service handing new tasks to matching).
+    const amid = await decisions(client, await sendUrgent(url, secrets, `${tag}M`));
+    await floodA;
+    report('amid flood', amid);
+    const p50 = (xs: { ms: number; split: Split }[], f: (x: { ms: number; split: Split }) => number) => pct(xs.map(f), 50);
+    for (const [label, xs] of [
+      ['alone', alone],
+      ['while shop A floods', during],
+    ] as const) {
+      console.log(
+        `  shop B ${label.padEnd(19)} ${SHOP_B_EVENTS} order updates, 4 at a time: 2xx→closed p50 ${secs(p50(xs, (x) => x.ms))}, ` +
+          `max ${secs(Math.max(...xs.map((x) => x.ms)))}; p50 queued in Temporal ${secs(p50(xs, (x) => x.split.queued))}, ` +
+          `workflow tasks in the worker ${secs(p50(xs, (x) => x.split.workflowTasks))}`,
+      );
+    }
+    console.log(`  shop B while shop A floods: ${(p50(during, (x) => x.ms) / p50(alone, (x) => x.ms)).toFixed(2)}× alone (target ≤ 1.5×)`);
+    return 0;
+  } finally {
+    await group.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Shop B: a source of its own for order updates (shop A is the order system, `oms`). */
+function shopBEnv(secrets: Record<string, string>): Record<string, string> {
+  return {
+    WEBHOOK_SOURCES: SHOP_B,
+    WEBHOOK_SCHEME_SHOP_B: SHOP_B_SCHEME,
+    WEBHOOK_SECRET_SHOP_B: secrets[SHOP_B]!,
+    WEBHOOK_EVENTS_SHOP_B: 'order.status_updated',
+    WEBHOOK_RATE_LIMIT_SHOP_B: '1000000/s',
+  };
+}
+
+/** `--no-priorities`: every event type at Temporal's default priority, to see what the priorities change. */
+function samePriority(): Record<string, string> {
+  return Object.fromEntries(EVENT_TYPES.map((type) => [priorityVariable(type), '3']));
+}
+
+/** Waits until the first flood's backlog is worked off, so shop B's "alone" is alone. */
+async function drained(client: Client): Promise<void> {
+  const started = Date.now();
+  while (!(await backlog(client)).startsWith('0 ')) {
+    if (Date.now() - started > 15 * 60_000) throw new Error('the flood was not worked off within 15 minutes');
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+  console.log(`  the flood was worked off ${secs(Date.now() - started)} after the urgent events' decisions`);
+}
+
+/** The workflow tasks waiting in the queue now, from Temporal's own statistics. */
+async function backlog(client: Client): Promise<string> {
+  const described = await client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: TASK_QUEUE, kind: 1 },
+    taskQueueType: 1,
+    reportStats: true,
+  });
+  const stats = described.stats;
+  return stats ? `${String(stats.approximateBacklogCount ?? 0)} workflow tasks` : 'unknown';
+}
