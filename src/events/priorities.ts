@@ -8,7 +8,7 @@ import type { EventType } from './registry';
  *   1  someone is waiting or money is at stake now: an inquiry, a failed payment, a dispute, a parcel in trouble
  *   2  returns and payments: a customer's money moves, minutes matter less
  *   3  routine order and shipment updates (Temporal's own default)
- *   4  bookkeeping: customer details and stock
+ *   4  bookkeeping: customer details, stock, privacy requests (Shopify allows 30 days)
  *   5  quarantined deliveries: kept for a person, nothing runs on them
  *
  * The key travels with the workflow start (receiver, spool drain, redrive: src/intake/direct.ts) and
@@ -25,12 +25,14 @@ export const DEFAULT_PRIORITIES = {
   'return.received': 2,
   'payment.succeeded': 2,
   'payment.refunded': 2,
+  'return.status_changed': 2,
   'order.status_updated': 3,
   'shipment.in_transit': 3,
   'shipment.delivered': 3,
   'shipment.delayed': 3,
   'customer.updated': 4,
   'inventory.stock_shortage': 4,
+  'privacy.requested': 4,
 } as const satisfies Record<EventType, PriorityKey>;
 
 /** Temporal's priority keys with the server's default `matching.priorityLevels` (5). */
