@@ -12,6 +12,7 @@ import { createModelActivities } from './model';
 import type { ChatModel } from '../src/llm/model';
 import { notifications } from './notifications';
 import { partners } from './partners';
+import { privacy, type ReceiverStoreConfig } from './privacy';
 import { relay, type TemporalDeps } from './relay';
 import { agentSettings } from './settings';
 
@@ -21,9 +22,10 @@ export type { KnowledgeBaseActivities } from './knowledge-base';
 export type { ModelActivities, ModelUsage } from './model';
 export type { NotificationActivities } from './notifications';
 export type { LookupActivities, PartnerActivities } from './partners';
+export type { PrivacyActivities, ReceiverStoreConfig } from './privacy';
 export type { RelayActivities } from './relay';
 export type { SettingsActivities } from './settings';
-export { conversations, drafting, knowledgeBase, notifications, partners, relay, agentSettings };
+export { conversations, drafting, knowledgeBase, notifications, partners, privacy, relay, agentSettings };
 
 /** What the worker builds once and the activity groups share (each takes only what it uses). */
 export interface ActivityDeps {
@@ -36,6 +38,8 @@ export interface ActivityDeps {
   settings: AgentSettings;
   /** The language model (LLM_*); without one its activities are not registered and workflows never call them. */
   model?: ChatModel;
+  /** The receiver's database (its spool and quarantined bodies), for privacy erasures; unset, they do not reach it. */
+  receiverStore?: ReceiverStoreConfig;
 }
 
 /**
@@ -52,6 +56,7 @@ export function createActivities(deps: ActivityDeps, temporalDeps: TemporalDeps)
     ...agentSettings(deps),
     ...relay(temporalDeps),
     ...conversations(temporalDeps),
+    ...privacy({ db: deps.db, temporal: temporalDeps.temporal, receiverStore: deps.receiverStore }),
     ...(deps.model ? createModelActivities({ model: deps.model }) : {}),
   };
 }

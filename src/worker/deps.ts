@@ -15,7 +15,10 @@ import { withActivityContext } from './activity-log';
  * Temporal client is not among them: only the relay and the conversations' lookup get one (createActivities' second argument).
  */
 export async function buildActivityDeps(
-  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'providers'> & { providers?: OutboundProvidersConfig },
+  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'providers' | 'receiverStore'> & {
+    providers?: OutboundProvidersConfig;
+    receiverStore?: WorkerConfig['receiverStore'];
+  },
   logger: Logger,
 ): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
   const database = await openDatabase(config.databaseUrl);
@@ -37,6 +40,7 @@ export async function buildActivityDeps(
       responder: templateResponder,
       settings: config.agent,
       ...(config.model ? { model: createChatModel(config.model) } : {}),
+      ...(config.receiverStore ? { receiverStore: config.receiverStore } : {}),
     },
     close: () => database.close(),
   };
