@@ -93,6 +93,8 @@ export async function startAgent(options: {
   model?: { timeoutMs?: number };
   /** Act through Stripe and EasyPost: the sandbox's stand-ins, configured as STRIPE_* and EASYPOST_* would. */
   providers?: boolean;
+  /** The receiver's database (its SPOOL_URL), for privacy erasures to reach its spool and quarantined bodies. */
+  receiverStoreUrl?: string;
 }): Promise<Agent> {
   const { env } = options;
   const taskQueue = `test-${randomUUID()}`;
@@ -108,6 +110,8 @@ export async function startAgent(options: {
         ? { model: { baseUrl: `${sandbox.url}/llm/v1`, model: SANDBOX_MODEL, timeoutMs: options.model.timeoutMs ?? 5_000, maxTokens: 256 } }
         : {}),
       ...(options.providers ? { providers: loadProvidersConfig({ ...sandboxProvidersEnv(sandbox.url), PROVIDER_TIMEOUT: '2s' }) } : {}),
+      // The receiver's scope, as startReceiver gives it.
+      ...(options.receiverStoreUrl ? { receiverStore: { url: options.receiverStoreUrl, scope: `default/${taskQueue}` } } : {}),
     },
     silentLogger,
   );
