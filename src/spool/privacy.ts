@@ -26,7 +26,7 @@ export interface ErasureSubject {
 export interface ReceiverErasure {
   /** Parked spool rows about the subject, deleted (an operator held them; they never drain by themselves). */
   spoolRows: number;
-  /** Spool rows about the subject still waiting to be started: left to drain, then deleted by the drain. */
+  /** Spool rows about the subject still waiting to be started: while there are any, nothing is erased (they drain first). */
   pending: number;
   /** The quarantine workflows whose kept bodies were about the subject, deleted. */
   quarantined: string[];
@@ -95,6 +95,10 @@ export async function openReceiverEraser(url: string, scope: string): Promise<Re
           .execute();
         const mine = rows.filter((r) => r.workflow_id !== except && about(r.source, r.payload, subject));
         const parked = mine.filter((r) => r.parked_at !== null);
+        const pending = mine.length - parked.length;
+        // Nothing is erased while an event of theirs is still to start: the attempt that erases is
+        // then the one whose counts are reported (a retry after a partial erasure would count none).
+        if (pending > 0) return { spoolRows: 0, pending };
         if (parked.length > 0) {
           const removed = await tx
             .deleteFrom('hookline_spool')
@@ -112,7 +116,7 @@ export async function openReceiverEraser(url: string, scope: string): Promise<Re
             .where('id', '=', 1)
             .execute();
         }
-        return { spoolRows: parked.length, pending: mine.length - parked.length };
+        return { spoolRows: parked.length, pending: 0 };
       });
     } catch (error) {
       if (isMissingTable(error)) return { spoolRows: 0, pending: 0 };
@@ -139,6 +143,7 @@ export async function openReceiverEraser(url: string, scope: string): Promise<Re
   return {
     async erase(subject, except) {
       const spool = await eraseSpool(subject, except);
+      if (spool.pending > 0) return { ...spool, quarantined: [] };
       return { ...spool, quarantined: await eraseQuarantined(subject) };
     },
     close: () => database.close(),
