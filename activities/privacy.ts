@@ -57,8 +57,9 @@ export function privacy(deps: PrivacyDeps) {
      * resolved as discarded, so nobody waits to replay a body that is gone). A spool row still
      * waiting to be started is an event that will run: while there is one, this erases nothing and
      * fails, retryably, until the drain has started it and deleted the row (seconds, with Temporal
-     * answering), so no event is lost and none lands after the erasure with their data. Answers counts, or `reached: false` when the receiver's database is not on
-     * this host (an SQLite spool elsewhere: set SPOOL_URL for the worker too).
+     * answering), so no event is lost and none lands after the erasure with their data. Answers
+     * counts, or `reached: false` when the receiver's database is not on this host (an SQLite spool
+     * elsewhere: set SPOOL_URL for the worker too).
      */
     async eraseFromReceiver(input: ErasureInput): Promise<{ reached: boolean; spoolRows: number; quarantinedBodies: number }> {
       const opened = await openEraser();

@@ -635,7 +635,7 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     ).not.toHaveLength(0);
   });
 
-  it("shop/redact erases what the shop's deliveries brought, its open conversations and its quarantined bodies, and is logged as done", async () => {
+  it("shop/redact erases what the shop's deliveries brought, its open conversations and quarantined bodies; logged as done", async () => {
     const customer = await knownCustomer();
     const orderId = bigId();
     await run('orders/create', order({ id: orderId, customerId: customer.id, updatedAt: '2026-07-01T10:00:00Z' }));
