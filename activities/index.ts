@@ -12,7 +12,8 @@ import { createModelActivities } from './model';
 import type { ChatModel } from '../src/llm/model';
 import { notifications } from './notifications';
 import { partners } from './partners';
-import { privacy, type ReceiverStoreConfig } from './privacy';
+import { privacy } from './privacy';
+import type { ReceiverEraser } from '../src/spool/privacy';
 import { relay, type TemporalDeps } from './relay';
 import { agentSettings } from './settings';
 
@@ -22,7 +23,7 @@ export type { KnowledgeBaseActivities } from './knowledge-base';
 export type { ModelActivities, ModelUsage } from './model';
 export type { NotificationActivities } from './notifications';
 export type { LookupActivities, PartnerActivities } from './partners';
-export type { PrivacyActivities, ReceiverStoreConfig } from './privacy';
+export type { PrivacyActivities } from './privacy';
 export type { RelayActivities } from './relay';
 export type { SettingsActivities } from './settings';
 export { conversations, drafting, knowledgeBase, notifications, partners, privacy, relay, agentSettings };
@@ -39,13 +40,13 @@ export interface ActivityDeps {
   /** The language model (LLM_*); without one its activities are not registered and workflows never call them. */
   model?: ChatModel;
   /** The receiver's database (its spool and quarantined bodies), for privacy erasures; unset, they do not reach it. */
-  receiverStore?: ReceiverStoreConfig;
+  receiverEraser?: () => Promise<ReceiverEraser | undefined>;
 }
 
 /**
  * Every activity the worker registers, grouped by what it touches and so by timeout profile
  * (workflows/activities.ts gives each group its own proxy). Each is one external effect, safe to
- * retry. Only the relay and the conversations' lookup get the Temporal client.
+ * retry. Only the relay, the conversations' lookup and the privacy erasures get the Temporal client.
  */
 export function createActivities(deps: ActivityDeps, temporalDeps: TemporalDeps) {
   return {
@@ -56,7 +57,7 @@ export function createActivities(deps: ActivityDeps, temporalDeps: TemporalDeps)
     ...agentSettings(deps),
     ...relay(temporalDeps),
     ...conversations(temporalDeps),
-    ...privacy({ db: deps.db, temporal: temporalDeps.temporal, receiverStore: deps.receiverStore }),
+    ...privacy({ db: deps.db, temporal: temporalDeps.temporal, receiverEraser: deps.receiverEraser }),
     ...(deps.model ? createModelActivities({ model: deps.model }) : {}),
   };
 }

@@ -1,26 +1,19 @@
-import { existsSync } from 'node:fs';
 import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import * as repo from '../src/db/repo';
 import type { Schema } from '../src/db/schema';
-import { openReceiverEraser, type ErasureSubject, type ReceiverEraser } from '../src/spool/privacy';
+import type { ErasureSubject, ReceiverEraser } from '../src/spool/privacy';
 import { eraseSignal } from '../workflows/contracts/conversation';
 import { quarantineResolvedSignal } from '../workflows/contracts/quarantine';
 import { CustomerId } from '../workflows/contracts/search-attributes';
 
-/** Where the receiver keeps its spool and quarantined bodies (SPOOL_URL's rule), and its scope `<namespace>/<task queue>`. */
-export interface ReceiverStoreConfig {
-  url: string;
-  scope: string;
-}
-
 export interface PrivacyDeps {
   db: Kysely<Schema>;
   temporal: Client;
-  /** Unset: this worker does not reach the receiver's database (a test without a receiver). */
-  receiverStore?: ReceiverStoreConfig;
+  /** The receiver's database (its spool and quarantined bodies); undefined when not reachable from here. */
+  receiverEraser?: () => Promise<ReceiverEraser | undefined>;
 }
 
 /** Whom an erasure is about, as the privacy workflow names them (ids and addresses from the signed request). */
@@ -38,19 +31,6 @@ export interface ErasureInput {
  */
 export function privacy(deps: PrivacyDeps) {
   const { db, temporal } = deps;
-  let eraser: Promise<ReceiverEraser | undefined> | undefined;
-  const openEraser = () => {
-    const store = deps.receiverStore;
-    if (!store) return Promise.resolve(undefined);
-    // An SQLite spool that is not on this host: opening it would only make an empty file here.
-    if (store.url.startsWith('sqlite:') && !existsSync(store.url.slice('sqlite:'.length))) return Promise.resolve(undefined);
-    eraser ??= openReceiverEraser(store.url, store.scope).catch((error: unknown) => {
-      eraser = undefined;
-      throw error;
-    });
-    return eraser;
-  };
-
   return {
     /**
      * Erases the subject's parked spool rows and quarantined bodies (each such quarantine is then
@@ -62,7 +42,7 @@ export function privacy(deps: PrivacyDeps) {
      * elsewhere: set SPOOL_URL for the worker too).
      */
     async eraseFromReceiver(input: ErasureInput): Promise<{ reached: boolean; spoolRows: number; quarantinedBodies: number }> {
-      const opened = await openEraser();
+      const opened = await deps.receiverEraser?.();
       if (!opened) {
         log.warn('the receiver database is not reachable from this worker: its spool and quarantined bodies were not erased', {
           requestId: input.requestId,

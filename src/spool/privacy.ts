@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { sql } from 'kysely';
 import { openReceiverDatabase, type ReceiverDatabase } from './store';
 
@@ -147,5 +148,32 @@ export async function openReceiverEraser(url: string, scope: string): Promise<Re
       return { ...spool, quarantined: await eraseQuarantined(subject) };
     },
     close: () => database.close(),
+  };
+}
+
+/**
+ * The eraser a worker holds: opened at the first erasure (the receiver may create its database
+ * after the worker starts), kept for the next, closed with the worker. `get` answers undefined when
+ * the database is an SQLite file that is not on this host: opening it would only make an empty one.
+ */
+export function lazyReceiverEraser(store: { url: string; scope: string }): {
+  get(): Promise<ReceiverEraser | undefined>;
+  close(): Promise<void>;
+} {
+  let opening: Promise<ReceiverEraser> | undefined;
+  return {
+    get() {
+      if (store.url.startsWith('sqlite:') && !existsSync(store.url.slice('sqlite:'.length))) return Promise.resolve(undefined);
+      opening ??= openReceiverEraser(store.url, store.scope).catch((error: unknown) => {
+        opening = undefined;
+        throw error;
+      });
+      return opening;
+    },
+    async close() {
+      const eraser = await opening?.catch(() => undefined);
+      opening = undefined;
+      await eraser?.close();
+    },
   };
 }
