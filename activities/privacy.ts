@@ -70,6 +70,22 @@ export function privacy(deps: PrivacyDeps) {
     },
 
     /**
+     * Adds what the receiver's database holds about the person (spooled events, quarantined bodies)
+     * to their data request's logged export, beside the knowledge base's; answers the counts (the
+     * data itself stays out of the workflow's history). Safe to repeat.
+     */
+    async exportFromReceiver(input: {
+      requestId: string;
+      subject: Omit<ErasureSubject, 'source'>;
+    }): Promise<{ reached: boolean; spoolRows: number; quarantinedBodies: number }> {
+      const opened = await deps.receiverEraser?.();
+      if (!opened) return { reached: false, spoolRows: 0, quarantinedBodies: 0 };
+      const held = await opened.gather(input.subject, input.requestId);
+      await repo.addToPrivacyExport(db, input.requestId, { spool_rows: held.spoolRows, quarantined_bodies: held.quarantinedBodies });
+      return { reached: true, spoolRows: held.spoolRows.length, quarantinedBodies: held.quarantinedBodies.length };
+    },
+
+    /**
      * Tells every open conversation about the subject to erase what it holds of them: the person's
      * own, or, for a shop, those of every customer its deliveries were about (the event log's, read
      * before the knowledge base's erasure forgets them). Answers how many it told.

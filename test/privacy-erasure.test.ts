@@ -80,6 +80,12 @@ describe.each(spoolTargets())('the receiver database on $name', (target) => {
     await keep('q-theirs', `{"customer":{"email":"${person.emails[0]}"},"total_price":"x"}`);
     await keep('q-someone-else', '{"customer":{"email":"bob@example.com"}}');
 
+    // A data request sees their rows (not the request's own) and their kept body, as they came.
+    const held = await eraser.gather(person, 'wf-request');
+    expect(held.spoolRows.map((r) => r.workflowId).sort()).toEqual(['wf-parked', 'wf-pending']);
+    expect(held.spoolRows[0]!.event).toMatchObject({ event: { email: person.emails[0] } });
+    expect(held.quarantinedBodies).toEqual([{ workflowId: 'q-theirs', body: expect.stringContaining('"total_price":"x"') }]);
+
     // Their pending row is an event that will run: nothing goes yet.
     expect(await eraser.erase(person, 'wf-request')).toEqual({ spoolRows: 0, pending: 1, quarantined: [] });
     expect((await spool.list(100)).map((r) => r.workflowId).sort()).toEqual(['wf-parked', 'wf-pending', 'wf-request', 'wf-someone-else']);

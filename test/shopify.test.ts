@@ -523,6 +523,12 @@ describe('Shopify: its own webhooks run as hookline events', () => {
       { timeout: 15_000 },
     );
 
+    // What the receiver holds of theirs: a body of theirs quarantined for failing its schema.
+    const broken = JSON.parse(order({ id: bigId(), customerId: customer.id, updatedAt: '2026-07-03T10:00:00Z' }).toString('utf8')) as Json;
+    const held = await deliver('orders/create', shopifyBytes({ ...broken, email: customer.email, total_price: 'four hundred' }));
+    expect(held.body).toMatchObject({ quarantined: true });
+    const heldId = held.body.workflowId as string;
+    expect(await receiver.quarantine.read(heldId)).toBeDefined();
     const requestId = bigId();
     const asked = await run<{ request: string; rows: Record<string, number> }>(
       'customers/data_request',
@@ -530,11 +536,15 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     );
     expect(asked.result).toEqual({
       request: 'customer-data',
-      rows: expect.objectContaining({ customers: 1, orders: 1, notifications: 1 }),
+      rows: expect.objectContaining({ customers: 1, orders: 1, notifications: 1, quarantined_bodies: 1, spool_rows: 0 }),
     });
     const logged = await repo.getPrivacyRequest(agent.db, asked.workflowId);
     expect(logged).toMatchObject({ request: 'customer-data', customer_id: customer.id });
     expect(logged?.export_json).toContain(customer.email);
+    // The receiver's copy is in the export too, as it came, and counted in the log row.
+    const exported = JSON.parse(logged!.export_json!) as { quarantined_bodies: { workflowId: string; body: string }[] };
+    expect(exported.quarantined_bodies).toEqual([{ workflowId: heldId, body: expect.stringContaining('"total_price":"four hundred"') }]);
+    expect(JSON.parse(logged!.summary_json)).toMatchObject({ quarantined_bodies: 1, customers: 1 });
     const ready = await agent.db
       .selectFrom('notifications')
       .select('subject')
@@ -542,13 +552,7 @@ describe('Shopify: its own webhooks run as hookline events', () => {
       .executeTakeFirstOrThrow();
     expect(ready.subject).toBe(`Data request ${requestId} is ready to send`);
 
-    // What the receiver holds of theirs: a body of theirs quarantined for failing its schema, a
-    // spooled event an operator parked, and a spooled event still waiting for the drain (one that will run).
-    const broken = JSON.parse(order({ id: bigId(), customerId: customer.id, updatedAt: '2026-07-03T10:00:00Z' }).toString('utf8')) as Json;
-    const held = await deliver('orders/create', shopifyBytes({ ...broken, email: customer.email, total_price: 'four hundred' }));
-    expect(held.body).toMatchObject({ quarantined: true });
-    const heldId = held.body.workflowId as string;
-    expect(await receiver.quarantine.read(heldId)).toBeDefined();
+    // And a spooled event an operator parked, and a spooled event still waiting for the drain (one that will run).
     const spool = receiver.spool!;
     await spool.drainer.stop();
     expect(await spool.spool.add(shipped.workflowId, { kind: 'event', envelope: await envelopeOf(shipped.workflowId) })).toBe(true);

@@ -25,6 +25,13 @@ export async function privacyRequestWorkflow(envelope: EnvelopeOf<'privacy.reque
   if (event.request === 'customer-redact' && event.customer_id) {
     rows.conversations = await relay.eraseFromConversations({ customerId: event.customer_id });
   }
+  if (event.request === 'customer-data' && patched('privacy-data-from-receiver')) {
+    const held = await privacy.exportFromReceiver({ requestId: workflowId, subject: subjectOf(event) });
+    Object.assign(
+      rows,
+      held.reached ? { spool_rows: held.spoolRows, quarantined_bodies: held.quarantinedBodies } : { receiver_database_not_reached: 1 },
+    );
+  }
   log.info('privacy request done', { request: event.request, shopId: event.shop_id, rows });
   if (event.request === 'customer-data') {
     await notifications.notifyAgents({
@@ -46,12 +53,7 @@ export async function privacyRequestWorkflow(envelope: EnvelopeOf<'privacy.reque
  */
 async function erase(envelope: EnvelopeOf<'privacy.requested'>, workflowId: string): Promise<Record<string, number>> {
   const { event } = envelope;
-  const subject = {
-    customerIds: event.customer_id ? [event.customer_id] : [],
-    emails: event.email ? [event.email] : [],
-    phones: event.phone ? [event.phone] : [],
-    orderIds: event.order_ids,
-  };
+  const subject = subjectOf(event);
   const shopSource = event.request === 'shop-redact' ? envelope.source : undefined;
   const receiver = await privacy.eraseFromReceiver({ requestId: workflowId, subject, ...(shopSource ? { shopSource } : {}) });
   const conversations = await privacy.eraseFromOpenConversations({
@@ -66,4 +68,14 @@ async function erase(envelope: EnvelopeOf<'privacy.requested'>, workflowId: stri
   };
   const { rows } = await knowledgeBase.carryOutPrivacyRequest({ id: workflowId, source: envelope.source, event, erasedElsewhere });
   return rows;
+}
+
+/** Whom a request is about, as Shopify named them in the signed request. */
+function subjectOf(event: EnvelopeOf<'privacy.requested'>['event']) {
+  return {
+    customerIds: event.customer_id ? [event.customer_id] : [],
+    emails: event.email ? [event.email] : [],
+    phones: event.phone ? [event.phone] : [],
+    orderIds: event.order_ids,
+  };
 }

@@ -56,7 +56,17 @@ function isMissingTable(error: unknown): boolean {
   return e.code === '42P01' || /no such table/i.test(e.message ?? '');
 }
 
+/** What the receiver's database holds about a person, for a data request: bodies as they came. */
+export interface ReceiverHoldings {
+  /** Spooled events (waiting or parked), as hookline's event. */
+  spoolRows: { workflowId: string; spooledAt: number; event: unknown }[];
+  /** Quarantined bodies, as the sender sent them. */
+  quarantinedBodies: { workflowId: string; body: string }[];
+}
+
 export interface ReceiverEraser {
+  /** What the receiver's database holds about `subject` (a data request), but the request's own row (`except`); erases nothing. */
+  gather(subject: ErasureSubject, except: string): Promise<ReceiverHoldings>;
   /**
    * Erases what the receiver's database holds about `subject`, except the row of the request's own
    * event (`except`, its workflow ID: the drain deletes it once its start is acknowledged).
@@ -73,6 +83,7 @@ interface Tables {
     source: string;
     payload: string;
     bytes: number;
+    spooled_at: number;
     parked_at: number | null;
   };
   hookline_spool_totals: { id: number; events: number; bytes: number };
@@ -141,7 +152,41 @@ export async function openReceiverEraser(url: string, scope: string): Promise<Re
     }
   }
 
+  async function gather(subject: ErasureSubject, except: string): Promise<ReceiverHoldings> {
+    const spoolRows: ReceiverHoldings['spoolRows'] = [];
+    const quarantinedBodies: ReceiverHoldings['quarantinedBodies'] = [];
+    try {
+      const rows = await db
+        .selectFrom('hookline_spool')
+        .select(['workflow_id', 'source', 'payload', 'spooled_at'])
+        .where('scope', '=', scope)
+        .orderBy('seq')
+        .execute();
+      for (const r of rows) {
+        if (r.workflow_id !== except && about(r.source, r.payload, subject))
+          spoolRows.push({ workflowId: r.workflow_id, spooledAt: Number(r.spooled_at), event: JSON.parse(r.payload) as unknown });
+      }
+    } catch (error) {
+      if (!isMissingTable(error)) throw error;
+    }
+    try {
+      const rows = await db
+        .selectFrom('hookline_quarantine')
+        .select(['workflow_id', 'source', 'body'])
+        .where('scope', '=', scope)
+        .execute();
+      for (const r of rows) {
+        const body = Buffer.from(r.body).toString('utf8');
+        if (about(r.source, body, subject)) quarantinedBodies.push({ workflowId: r.workflow_id, body });
+      }
+    } catch (error) {
+      if (!isMissingTable(error)) throw error;
+    }
+    return { spoolRows, quarantinedBodies };
+  }
+
   return {
+    gather,
     async erase(subject, except) {
       const spool = await eraseSpool(subject, except);
       if (spool.pending > 0) return { ...spool, quarantined: [] };
