@@ -97,6 +97,10 @@ export async function openReceiverEraser(url: string, scope: string): Promise<Re
   const about = (source: string, text: string, subject: ErasureSubject) =>
     (subject.source !== undefined && source === subject.source) || mentionsSubject(text, subject);
 
+  // Every row of the scope is read and matched here, in one transaction (on SQLite, under the write
+  // lock the receiver's spool writes wait for): the spool is empty but during a Temporal outage and
+  // its drain, and an erasure runs in Temporal, so it is small when this reads it. A body's text, not
+  // an index, is what names a person (an address inside a sender's JSON), hence no narrower query.
   async function eraseSpool(subject: ErasureSubject, except: string): Promise<{ spoolRows: number; pending: number }> {
     try {
       return await db.transaction().execute(async (tx) => {
