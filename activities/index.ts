@@ -12,6 +12,8 @@ import { createModelActivities } from './model';
 import type { ChatModel } from '../src/llm/model';
 import { notifications } from './notifications';
 import { partners } from './partners';
+import { privacy } from './privacy';
+import type { ReceiverEraser } from '../src/spool/privacy';
 import { relay, type TemporalDeps } from './relay';
 import { agentSettings } from './settings';
 
@@ -21,9 +23,10 @@ export type { KnowledgeBaseActivities } from './knowledge-base';
 export type { ModelActivities, ModelUsage } from './model';
 export type { NotificationActivities } from './notifications';
 export type { LookupActivities, PartnerActivities } from './partners';
+export type { PrivacyActivities } from './privacy';
 export type { RelayActivities } from './relay';
 export type { SettingsActivities } from './settings';
-export { conversations, drafting, knowledgeBase, notifications, partners, relay, agentSettings };
+export { conversations, drafting, knowledgeBase, notifications, partners, privacy, relay, agentSettings };
 
 /** What the worker builds once and the activity groups share (each takes only what it uses). */
 export interface ActivityDeps {
@@ -36,12 +39,14 @@ export interface ActivityDeps {
   settings: AgentSettings;
   /** The language model (LLM_*); without one its activities are not registered and workflows never call them. */
   model?: ChatModel;
+  /** The receiver's database (its spool and quarantined bodies), for privacy erasures; unset, they do not reach it. */
+  receiverEraser?: () => Promise<ReceiverEraser | undefined>;
 }
 
 /**
  * Every activity the worker registers, grouped by what it touches and so by timeout profile
  * (workflows/activities.ts gives each group its own proxy). Each is one external effect, safe to
- * retry. Only the relay and the conversations' lookup get the Temporal client.
+ * retry. Only the relay, the conversations' lookup and the privacy erasures get the Temporal client.
  */
 export function createActivities(deps: ActivityDeps, temporalDeps: TemporalDeps) {
   return {
@@ -52,6 +57,7 @@ export function createActivities(deps: ActivityDeps, temporalDeps: TemporalDeps)
     ...agentSettings(deps),
     ...relay(temporalDeps),
     ...conversations(temporalDeps),
+    ...privacy({ db: deps.db, temporal: temporalDeps.temporal, receiverEraser: deps.receiverEraser }),
     ...(deps.model ? createModelActivities({ model: deps.model }) : {}),
   };
 }

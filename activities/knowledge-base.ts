@@ -328,6 +328,8 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       id: string;
       source: string;
       event: PrivacyRequested;
+      /** What an erasure erased beyond the knowledge base before this (conversations, spool rows, quarantined bodies), for the log. */
+      erasedElsewhere?: Record<string, number>;
     }): Promise<{ rows: Record<string, number> }> {
       const { event } = input;
       const subject: repo.PrivacySubject = {
@@ -350,10 +352,13 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         return { rows };
       }
       const everyone = event.request === 'shop-redact' ? await repo.sourceSubjects(db, input.source) : undefined;
-      const rows = await repo.eraseSubject(
-        db,
-        everyone ? { ...subject, customerIds: everyone.customerIds, orderIds: [...subject.orderIds, ...everyone.orderIds] } : subject,
-      );
+      const rows = {
+        ...(await repo.eraseSubject(
+          db,
+          everyone ? { ...subject, customerIds: everyone.customerIds, orderIds: [...subject.orderIds, ...everyone.orderIds] } : subject,
+        )),
+        ...input.erasedElsewhere,
+      };
       await repo.recordPrivacyRequest(db, { ...log, summary_json: JSON.stringify(rows), export_json: null });
       return { rows };
     },

@@ -379,6 +379,11 @@ describe('docker-compose.yml', () => {
     expect(environment('receiver').METRICS_TOKEN, 'METRICS_TOKEN is optional').toBe('${METRICS_TOKEN:-}');
     expect(receiver.temporal.address).toBe(SHARED_ENV.TEMPORAL_ADDRESS);
     for (const source of ['oms', 'crm', 'payments', 'carrier']) expect(receiver.sources.get(source)?.secrets, source).toHaveLength(1);
+    // A privacy erasure reaches the receiver's spool and quarantined bodies: the worker finds the same database and scope.
+    expect(worker.receiverStore).toEqual({
+      url: receiver.spool.url,
+      scope: `${receiver.temporal.namespace}/${receiver.temporal.taskQueue}`,
+    });
   });
 
   it('registers all of hookline’s search attributes, with the types the code declares', () => {

@@ -39,6 +39,19 @@ describe('configuration', () => {
     expect(worker.metricsAddress).toBeUndefined();
   });
 
+  it("finds the receiver's database (its spool and quarantined bodies) as the receiver does, for privacy erasures", () => {
+    expect(loadWorkerConfig(systems).receiverStore).toEqual({ url: 'sqlite:.data/spool.db', scope: 'default/hookline' });
+    expect(loadWorkerConfig({ ...systems, HOOKLINE_DATA_DIR: '/srv/h', HOOKLINE_TASK_QUEUE: 'q' }).receiverStore).toEqual({
+      url: 'sqlite:/srv/h/spool.db',
+      scope: 'default/q',
+    });
+    expect(loadWorkerConfig({ ...systems, DATABASE_URL: 'postgres://h/db' }).receiverStore.url).toBe('postgres://h/db');
+    expect(loadWorkerConfig({ ...systems, DATABASE_URL: 'postgres://h/db', SPOOL_URL: 'postgres://s/spool' }).receiverStore.url).toBe(
+      'postgres://s/spool',
+    );
+    expect(() => loadWorkerConfig({ ...systems, SPOOL_URL: 'mysql://x' })).toThrow(/SPOOL_URL/);
+  });
+
   it('reads the language model settings, all or nothing', () => {
     expect(loadWorkerConfig(systems).model).toBeUndefined();
     const withModel = loadWorkerConfig({ ...systems, LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.1' });

@@ -127,7 +127,15 @@ describe('replay', () => {
     // A return the store runs itself (its status told to the customer), and a privacy request (a person's data gathered).
     const storeReturn = await send('oms', { ...SAMPLES['return.status_changed'], return_id: `RET-${unique()}`, order_id: orderId });
     const privacy = await send('crm', { ...SAMPLES['privacy.requested'], request_id: `DR-${unique()}`, order_ids: [orderId] });
-    for (const id of [storeReturn, privacy]) await t.env.client.workflow.getHandle(id).result();
+    // And a person's erasure: the receiver's copies, the open conversations, then the knowledge base.
+    const erasure = await send('crm', {
+      ...SAMPLES['privacy.requested'],
+      request: 'customer-redact',
+      customer_id: `CUST-${unique()}`,
+      request_id: undefined,
+      order_ids: [`ORD-${unique()}`],
+    });
+    for (const id of [storeReturn, privacy, erasure]) await t.env.client.workflow.getHandle(id).result();
 
     // A carrier's scan for an order (out for delivery: the customer is told), and a return parcel
     // on a label no return is known for (a carrier's tracker names the label, not the return).
@@ -152,6 +160,7 @@ describe('replay', () => {
       'return-label': returnLabel,
       'store-return': storeReturn,
       privacy,
+      'privacy-erasure': erasure,
     };
     // RECORD_HISTORIES=1 records them all; a list (RECORD_HISTORIES=shipment,return-label) only those.
     const record = (name: string) => process.env.RECORD_HISTORIES === '1' || (process.env.RECORD_HISTORIES ?? '').split(',').includes(name);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -13,6 +14,9 @@ import { parseShopifyJson, quoteUnsafeIntegers } from '../src/providers/shopify/
 import { createQuarantineService, type QuarantineService } from '../src/receiver/quarantine';
 import { loadSources } from '../src/receiver/sources';
 import { silentLogger } from '../src/log';
+import type { EventEnvelope } from '../src/events/envelope';
+import { openReceiverDatabase } from '../src/spool/store';
+import { quarantineStateQuery } from '../workflows/contracts/quarantine';
 import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
 import { terminateAll } from './support/handoff';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
@@ -49,12 +53,14 @@ describe('Shopify: its own webhooks run as hookline events', () => {
   let eventLog: EventLogWriter;
   const raised: string[] = [];
   const sourceEnv = { WEBHOOK_SECRET_SHOPIFY: SECRET };
+  // The receiver's own database (its spool and quarantined bodies), which erasures reach too.
+  const receiverDatabase = `sqlite:${join(mkdtempSync(join(tmpdir(), 'hookline-shopify-')), 'spool.db')}`;
 
   beforeAll(async () => {
     env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), receiverStoreUrl: receiverDatabase });
     eventLog = createEventLogWriter({ write: (rows) => appendEventLog(agent.db, rows), logger: silentLogger, flushIntervalMs: 20 });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv, eventLog });
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv, eventLog, spoolEnv: { SPOOL_URL: receiverDatabase } });
     const intake = createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
     quarantine = createQuarantineService({
       client: env.client,
@@ -140,6 +146,25 @@ describe('Shopify: its own webhooks run as hookline events', () => {
       tracking_company: 'UPS',
       tracking_number: '1Z999AA10123456784',
     };
+  }
+  /** A run's event as the receiver started it (its start's input), as a spooled row holds it. */
+  async function envelopeOf(workflowId: string): Promise<EventEnvelope> {
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    const payload = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    return JSON.parse(Buffer.from(payload.data!).toString('utf8')) as EventEnvelope;
+  }
+  /** Everything the receiver's database holds: its spool's rows and its quarantined bodies, as text. */
+  async function receiverHolds(): Promise<string> {
+    const store = await openReceiverDatabase<{ hookline_spool: { payload: string }; hookline_quarantine: { body: Buffer } }>(
+      receiverDatabase,
+    );
+    try {
+      const rows = await store.db.selectFrom('hookline_spool').select('payload').execute();
+      const bodies = await store.db.selectFrom('hookline_quarantine').select('body').execute();
+      return [...rows.map((r) => r.payload), ...bodies.map((b) => Buffer.from(b.body).toString('utf8'))].join('\n');
+    } finally {
+      await store.close();
+    }
   }
   const messagesTo = (customerId: string) =>
     agent.db
@@ -473,8 +498,11 @@ describe('Shopify: its own webhooks run as hookline events', () => {
   it('customers/data_request gathers what hookline holds; customers/redact leaves none of it in the knowledge base or outbox', async () => {
     const customer = await knownCustomer();
     const orderId = bigId();
-    await run('orders/create', order({ id: orderId, customerId: customer.id, updatedAt: '2026-07-01T10:00:00Z' }));
-    await run('fulfillments/create', shopifyBytes(fulfillment({ id: bigId(), orderId, updatedAt: '2026-07-02T10:00:00Z' })));
+    const placed = await run('orders/create', order({ id: orderId, customerId: customer.id, updatedAt: '2026-07-01T10:00:00Z' }));
+    const shipped = await run(
+      'fulfillments/create',
+      shopifyBytes(fulfillment({ id: bigId(), orderId, updatedAt: '2026-07-02T10:00:00Z' })),
+    );
     expect(await messagesTo(customer.id)).toHaveLength(1);
     const who = { id: customer.id, email: customer.email, phone: '555-625-1199' };
     // A chargeback on their order, still open with a person: a conversation about them.
@@ -495,6 +523,12 @@ describe('Shopify: its own webhooks run as hookline events', () => {
       { timeout: 15_000 },
     );
 
+    // What the receiver holds of theirs: a body of theirs quarantined for failing its schema.
+    const broken = JSON.parse(order({ id: bigId(), customerId: customer.id, updatedAt: '2026-07-03T10:00:00Z' }).toString('utf8')) as Json;
+    const held = await deliver('orders/create', shopifyBytes({ ...broken, email: customer.email, total_price: 'four hundred' }));
+    expect(held.body).toMatchObject({ quarantined: true });
+    const heldId = held.body.workflowId as string;
+    expect(await receiver.quarantine.read(heldId)).toBeDefined();
     const requestId = bigId();
     const asked = await run<{ request: string; rows: Record<string, number> }>(
       'customers/data_request',
@@ -502,11 +536,15 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     );
     expect(asked.result).toEqual({
       request: 'customer-data',
-      rows: expect.objectContaining({ customers: 1, orders: 1, notifications: 1 }),
+      rows: expect.objectContaining({ customers: 1, orders: 1, notifications: 1, quarantined_bodies: 1, spool_rows: 0 }),
     });
     const logged = await repo.getPrivacyRequest(agent.db, asked.workflowId);
     expect(logged).toMatchObject({ request: 'customer-data', customer_id: customer.id });
     expect(logged?.export_json).toContain(customer.email);
+    // The receiver's copy is in the export too, as it came, and counted in the log row.
+    const exported = JSON.parse(logged!.export_json!) as { quarantined_bodies: { workflowId: string; body: string }[] };
+    expect(exported.quarantined_bodies).toEqual([{ workflowId: heldId, body: expect.stringContaining('"total_price":"four hundred"') }]);
+    expect(JSON.parse(logged!.summary_json)).toMatchObject({ quarantined_bodies: 1, customers: 1 });
     const ready = await agent.db
       .selectFrom('notifications')
       .select('subject')
@@ -514,13 +552,48 @@ describe('Shopify: its own webhooks run as hookline events', () => {
       .executeTakeFirstOrThrow();
     expect(ready.subject).toBe(`Data request ${requestId} is ready to send`);
 
-    const erased = await run<{ request: string; rows: Record<string, number> }>(
+    // And a spooled event an operator parked, and a spooled event still waiting for the drain (one that will run).
+    const spool = receiver.spool!;
+    await spool.drainer.stop();
+    expect(await spool.spool.add(shipped.workflowId, { kind: 'event', envelope: await envelopeOf(shipped.workflowId) })).toBe(true);
+    const parkedRow = (await spool.spool.list(1000)).find((r) => r.workflowId === shipped.workflowId)!;
+    await spool.spool.park(parkedRow.seq, 'held by an operator');
+    expect(await spool.spool.add(placed.workflowId, { kind: 'event', envelope: await envelopeOf(placed.workflowId) })).toBe(true);
+
+    const redact = await deliver(
       'customers/redact',
       shopifyBytes({ ...parsed('customers/redact'), customer: who, orders_to_redact: [orderId] }),
     );
+    expect(redact.status).toBe(202);
+    const erasing = env.client.workflow.getHandle(redact.body.workflowId as string);
+    // The erasure waits for the pending row's event to be started rather than lose it.
+    await vi.waitFor(
+      async () => {
+        const { raw } = await erasing.describe();
+        expect(raw.pendingActivities?.[0]?.lastFailure?.message).toMatch(/1 spooled event\(s\) about the subject are still to be started/);
+      },
+      { timeout: 20_000, interval: 200 },
+    );
+    expect((await erasing.describe()).status.name).toBe('RUNNING');
+    spool.drainer.start();
+    const erased = {
+      workflowId: erasing.workflowId,
+      result: (await erasing.result()) as { request: string; rows: Record<string, number> },
+    };
     expect(erased.result).toMatchObject({
       request: 'customer-redact',
-      rows: { customers: 1, orders: 1, notifications: 1, privacy_exports: 1, conversations: 1 },
+      rows: { customers: 1, orders: 1, notifications: 1, privacy_exports: 1, conversations: 1, spool_rows: 1, quarantined_bodies: 1 },
+    });
+    // The log row counts everything erased, the conversations and the receiver's copies too.
+    const summary = JSON.parse((await repo.getPrivacyRequest(agent.db, erased.workflowId))!.summary_json) as Json;
+    expect(summary).toMatchObject({ conversations: 1, spool_rows: 1, quarantined_bodies: 1, customers: 1 });
+    // Nothing of theirs is left in the receiver's database; the quarantine whose body went is resolved.
+    const left = await receiverHolds();
+    expect(left.includes(customer.email) || left.includes(customer.id) || left.includes(orderId)).toBe(false);
+    expect(await receiver.quarantine.read(heldId)).toBeUndefined();
+    expect(await env.client.workflow.getHandle(heldId).query(quarantineStateQuery)).toMatchObject({
+      status: 'discarded',
+      resolution: { by: 'privacy', note: `body erased by ${erased.workflowId}` },
     });
     const conversation = await chargeback.query(conversationQuery);
     expect(conversation.context).toEqual({
@@ -566,13 +639,38 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     ).not.toHaveLength(0);
   });
 
-  it("shop/redact erases what the shop's deliveries brought, and is logged as done", async () => {
+  it("shop/redact erases what the shop's deliveries brought, its open conversations and quarantined bodies; logged as done", async () => {
     const customer = await knownCustomer();
-    await run('orders/create', order({ id: bigId(), customerId: customer.id, updatedAt: '2026-07-01T10:00:00Z' }));
+    const orderId = bigId();
+    await run('orders/create', order({ id: orderId, customerId: customer.id, updatedAt: '2026-07-01T10:00:00Z' }));
+    // A chargeback still open with a person: a conversation about one of the shop's customers.
+    const disputeId = bigId();
+    const disputed = await deliver(
+      'disputes/create',
+      shopifyBytes({ ...parsed('disputes/create'), id: disputeId, order_id: orderId, reason: 'product_not_received' }),
+    );
+    raised.push(disputed.body.workflowId as string);
+    const chargeback = env.client.workflow.getHandle(conversationId(disputed.body.workflowId as string, 'chargeback'));
+    await vi.waitFor(async () => expect((await chargeback.query(conversationQuery)).context.facts).toMatchObject({ disputeId }), {
+      timeout: 15_000,
+    });
+    // A body of the shop's, quarantined.
+    const broken = JSON.parse(order({ id: bigId(), updatedAt: '2026-07-04T10:00:00Z' }).toString('utf8')) as Json;
+    const held = await deliver('orders/create', shopifyBytes({ ...broken, total_price: 'four hundred' }));
+    expect(held.body).toMatchObject({ quarantined: true });
     await eventLog.flush();
     const done = await run<{ request: string; rows: Record<string, number> }>('shop/redact', example('shop/redact'));
     expect(done.workflowId).toBe('shopify:privacy.requested:privacy-shop-954889');
     expect(done.result.request).toBe('shop-redact');
+    expect(done.result.rows.conversations).toBeGreaterThanOrEqual(1);
+    expect(done.result.rows.quarantined_bodies).toBeGreaterThanOrEqual(1);
+    expect((await chargeback.query(conversationQuery)).context.facts).toMatchObject({ disputeId, reason: '[erased]', amount: '[erased]' });
+    expect(await receiver.quarantine.read(held.body.workflowId as string)).toBeUndefined();
+    const summary = JSON.parse((await repo.getPrivacyRequest(agent.db, done.workflowId))!.summary_json) as Json;
+    expect(summary).toMatchObject({
+      conversations: done.result.rows.conversations,
+      quarantined_bodies: done.result.rows.quarantined_bodies,
+    });
     expect(await repo.getCustomer(agent.db, customer.id)).toBeUndefined();
     expect(await agent.db.selectFrom('orders').select('id').where('customer_id', '=', customer.id).execute()).toEqual([]);
     expect(await repo.getPrivacyRequest(agent.db, done.workflowId)).toMatchObject({ request: 'shop-redact', shop_id: '954889' });

@@ -8,6 +8,7 @@ import type {
   ModelActivities,
   NotificationActivities,
   PartnerActivities,
+  PrivacyActivities,
   RelayActivities,
   SettingsActivities,
 } from '../activities';
@@ -114,6 +115,14 @@ const PROFILES = {
    * Reading an earlier run's conversation from Temporal (a rerun's escalation, workflows/handoff.ts):
    * until Temporal answers, and while that conversation is still being withdrawn.
    */
+  /**
+   * A privacy erasure beyond the knowledge base (the receiver's spool and quarantined bodies, open
+   * conversations): until they answer, and until the spooled events about the person have drained.
+   */
+  privacy: {
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+  },
   conversations: {
     startToCloseTimeout: '30s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
@@ -141,6 +150,7 @@ const PROFILES = {
 export const partners = proxyActivities<PartnerActivities>(PROFILES.partners);
 export const lookups = proxyActivities<LookupActivities>(PROFILES.lookups);
 export const conversations = proxyActivities<ConversationActivities>(PROFILES.conversations);
+export const privacy = proxyActivities<PrivacyActivities>(PROFILES.privacy);
 export const drafting = proxyActivities<DraftingActivities>(PROFILES.model);
 export const languageModel = proxyActivities<ModelActivities>(PROFILES.languageModel);
 

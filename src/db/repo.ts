@@ -1185,6 +1185,27 @@ export async function recordPrivacyRequest(
     .execute();
 }
 
+/**
+ * Adds to a data request's logged export, and to its summary's counts, what another store held
+ * (the receiver's spool and quarantined bodies): key by key, so a repeat writes the same.
+ */
+export async function addToPrivacyExport(db: Db, id: string, added: Record<string, unknown[]>): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    const row = await tx.selectFrom('privacy_requests').select(['summary_json', 'export_json']).where('id', '=', id).executeTakeFirst();
+    if (row?.export_json == null) return;
+    const held = { ...(JSON.parse(row.export_json) as Record<string, unknown>), ...added };
+    const summary = {
+      ...(JSON.parse(row.summary_json) as Record<string, number>),
+      ...Object.fromEntries(Object.entries(added).map(([key, list]) => [key, list.length])),
+    };
+    await tx
+      .updateTable('privacy_requests')
+      .set({ export_json: JSON.stringify(held), summary_json: JSON.stringify(summary) })
+      .where('id', '=', id)
+      .execute();
+  });
+}
+
 export async function getPrivacyRequest(db: Db, id: string): Promise<PrivacyRequestRow | undefined> {
   return db.selectFrom('privacy_requests').selectAll().where('id', '=', id).executeTakeFirst();
 }

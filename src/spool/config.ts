@@ -29,6 +29,19 @@ const SpoolEnv = z.object({
 });
 
 /**
+ * Where the spool lives (and the quarantined bodies beside it): `SPOOL_URL` when set; else
+ * `DATABASE_URL` when it is PostgreSQL; else the data directory's spool.db. The worker reaches the
+ * same database by the same rule, to erase what it holds about a person (src/spool/privacy.ts).
+ */
+export function receiverDatabaseUrl(env: Env): string {
+  const e = parseEnv(SpoolEnv.pick({ SPOOL_URL: true, DATABASE_URL: true }), env);
+  return (
+    e.SPOOL_URL ??
+    (e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : `sqlite:${join(dataDir(env), 'spool.db')}`)
+  );
+}
+
+/**
  * Where the spool lives: `SPOOL_URL` when set; else `DATABASE_URL` when it is PostgreSQL (several
  * receivers then share one spool, as they must for one to drain what another took in); else an
  * SQLite file of its own under the data directory (not the knowledge base's file: the spool
@@ -45,10 +58,7 @@ export function loadSpoolConfig(env: Env, sourceNames: Iterable<string>): SpoolC
     else if (value !== 'off') problems.push(`${variable}: expected on or off (got ${JSON.stringify(env[variable])})`);
   }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-  const url =
-    e.SPOOL_URL ??
-    (e.DATABASE_URL && /^postgres(ql)?:\/\//i.test(e.DATABASE_URL) ? e.DATABASE_URL : `sqlite:${join(dataDir(env), 'spool.db')}`);
-  return { url, sources, maxEvents: e.SPOOL_MAX_EVENTS, maxBytes: e.SPOOL_MAX_BYTES, leaseMs: e.SPOOL_LEASE };
+  return { url: receiverDatabaseUrl(env), sources, maxEvents: e.SPOOL_MAX_EVENTS, maxBytes: e.SPOOL_MAX_BYTES, leaseMs: e.SPOOL_LEASE };
 }
 
 /** Each source's quarantine bound, unless QUARANTINE_MAX_*_<SOURCE> says otherwise. */

@@ -8,14 +8,19 @@ import type { Logger } from '../log';
 import { createChatModel } from '../llm/model';
 import { createNotifier } from '../notify';
 import { createOutboundProviders } from '../providers/outbound';
+import { lazyReceiverEraser } from '../spool/privacy';
 import { withActivityContext } from './activity-log';
 
 /**
  * Everything the activities share, built once per worker process; `close` releases it. The
- * Temporal client is not among them: only the relay and the conversations' lookup get one (createActivities' second argument).
+ * Temporal client is not among them: only the relay, the conversations' lookup and the privacy erasures get one
+ * (createActivities' second argument).
  */
 export async function buildActivityDeps(
-  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'providers'> & { providers?: OutboundProvidersConfig },
+  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'providers' | 'receiverStore'> & {
+    providers?: OutboundProvidersConfig;
+    receiverStore?: WorkerConfig['receiverStore'];
+  },
   logger: Logger,
 ): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
   const database = await openDatabase(config.databaseUrl);
@@ -28,6 +33,8 @@ export async function buildActivityDeps(
     fromAddress: config.notifyFrom,
     agentsChatWebhookUrl: config.agentsChatWebhookUrl,
   });
+  // Privacy erasures reach the receiver's spool and quarantined bodies (src/spool/privacy.ts says why directly).
+  const receiverEraser = config.receiverStore ? lazyReceiverEraser(config.receiverStore) : undefined;
   return {
     deps: {
       db: database.db,
@@ -37,7 +44,11 @@ export async function buildActivityDeps(
       responder: templateResponder,
       settings: config.agent,
       ...(config.model ? { model: createChatModel(config.model) } : {}),
+      ...(receiverEraser ? { receiverEraser: receiverEraser.get } : {}),
     },
-    close: () => database.close(),
+    close: async () => {
+      await receiverEraser?.close();
+      await database.close();
+    },
   };
 }

@@ -96,6 +96,8 @@ export async function startAgent(options: {
   providers?: boolean;
   /** A task queue that already has work waiting (test/priorities.test.ts); a fresh one when unset. */
   taskQueue?: string;
+  /** The receiver's database (its SPOOL_URL), for privacy erasures to reach its spool and quarantined bodies. */
+  receiverStoreUrl?: string;
 }): Promise<Agent> {
   const { env } = options;
   const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
@@ -111,6 +113,8 @@ export async function startAgent(options: {
         ? { model: { baseUrl: `${sandbox.url}/llm/v1`, model: SANDBOX_MODEL, timeoutMs: options.model.timeoutMs ?? 5_000, maxTokens: 256 } }
         : {}),
       ...(options.providers ? { providers: loadProvidersConfig({ ...sandboxProvidersEnv(sandbox.url), PROVIDER_TIMEOUT: '2s' }) } : {}),
+      // The receiver's scope, as startReceiver gives it.
+      ...(options.receiverStoreUrl ? { receiverStore: { url: options.receiverStoreUrl, scope: `default/${taskQueue}` } } : {}),
     },
     silentLogger,
   );
