@@ -6,6 +6,7 @@ import { completedEffects } from './0005_completed_effects.js';
 import { eventLog } from './0006_event_log.js';
 import { providers } from './0007_providers.js';
 import { trackers } from './0009_trackers.js';
+import { reconcileCursors } from './0010_reconcile_cursors.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -24,4 +25,5 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0007_providers': providers,
   // 0008 is another branch's (merged in order of name).
   '0009_trackers': trackers,
+  '0010_reconcile_cursors': reconcileCursors,
 };
