@@ -8,3 +8,4 @@ export { shipmentEventWorkflow } from './shipments';
 export { customerUpdatedWorkflow, stockShortageWorkflow } from './customers';
 export { quarantinedEventWorkflow } from './quarantine';
 export { conversationWorkflow } from './conversation';
+export { reconcileWorkflow } from './reconcile';

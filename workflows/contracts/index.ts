@@ -5,6 +5,7 @@ import type { CustomerInquiryWorkflow } from './inquiries';
 import type { OrderStatusWorkflow } from './orders';
 import type { PaymentEventWorkflow } from './payments';
 import type { QuarantinedEventWorkflow } from './quarantine';
+import type { ReconcileWorkflow } from './reconcile';
 import type { ProcessReturnWorkflow, ReturnEventRelayWorkflow } from './returns';
 import type { ShipmentEventWorkflow } from './shipments';
 
@@ -26,6 +27,7 @@ export interface Workflows {
   stockShortageWorkflow: StockShortageWorkflow;
   quarantinedEventWorkflow: QuarantinedEventWorkflow;
   conversationWorkflow: ConversationWorkflow;
+  reconcileWorkflow: ReconcileWorkflow;
 }
 
 export type WorkflowName = keyof Workflows;
