@@ -26,7 +26,8 @@ export function reconcile(deps: ReconcileDeps) {
         return await reconciler.plan(request);
       } catch (err) {
         // Retrying cannot make the event log remember further back.
-        if (err instanceof LookbackRefusedError) throw ApplicationFailure.create({ type: 'LookbackRefused', message: err.message, nonRetryable: true });
+        if (err instanceof LookbackRefusedError)
+          throw ApplicationFailure.create({ type: 'LookbackRefused', message: err.message, nonRetryable: true });
         throw err;
       }
     },

@@ -74,7 +74,8 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
         nonRetryable: true,
       });
     }
-    if (plan.advanceTo !== undefined && !request.dryRun) current.cursor = await reconcileAdvance({ source: request.source, to: plan.advanceTo });
+    if (plan.advanceTo !== undefined && !request.dryRun)
+      current.cursor = await reconcileAdvance({ source: request.source, to: plan.advanceTo });
   } catch (err) {
     const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
     await reconcileReport({ summary: current, error: cause instanceof Error ? cause.message : String(cause) });

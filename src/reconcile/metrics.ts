@@ -14,7 +14,11 @@ export interface ReconcileMetrics {
  * (deploy/prometheus/alerts.yml) watches. A dry run counts nothing.
  */
 export function reconcileMetrics(meter: MetricMeter): ReconcileMetrics {
-  const reconciled = meter.createCounter('hookline_reconciled', 'events', 'Events a reconciliation pass looked at, by what it did with them');
+  const reconciled = meter.createCounter(
+    'hookline_reconciled',
+    'events',
+    'Events a reconciliation pass looked at, by what it did with them',
+  );
   const lastSuccess = meter.createGauge(
     'hookline_reconcile_last_success_timestamp_seconds',
     'float',

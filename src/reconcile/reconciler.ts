@@ -63,7 +63,8 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   function sourceOf(name: string): ReconcileSourceConfig {
     const source = deps.config.sources.get(name);
-    if (!source) throw new LookbackRefusedError(`source ${name} is not reconciled (no provider API key for it, or RECONCILE_EVERY_… is off)`);
+    if (!source)
+      throw new LookbackRefusedError(`source ${name} is not reconciled (no provider API key for it, or RECONCILE_EVERY_… is off)`);
     return source;
   }
 
@@ -159,10 +160,15 @@ export function createReconciler(deps: ReconcilerDeps) {
         }
         let result: IntakeResult;
         try {
-          result = classified.kind === 'event' ? await deps.intake.accept(classified.envelope) : await deps.intake.quarantine(classified.event);
+          result =
+            classified.kind === 'event' ? await deps.intake.accept(classified.envelope) : await deps.intake.quarantine(classified.event);
         } catch (err) {
           count('failed');
-          deps.logger.warn('reconcile: the intake did not take an event', { source: source.name, workflowId, error: (err as Error).message });
+          deps.logger.warn('reconcile: the intake did not take an event', {
+            source: source.name,
+            workflowId,
+            error: (err as Error).message,
+          });
           continue;
         }
         const outcome: EventLogOutcome = result.queued

@@ -83,16 +83,18 @@ export async function startStripeEventsStandIn(): Promise<StripeEventsStandIn> {
     };
     const [gte, gt, lte, lt] = [bound('gte'), bound('gt'), bound('lte'), bound('lt')];
     const delivery = query.get('delivery_success');
-    let matching = [...events].reverse().filter(
-      (e) =>
-        (types.length === 0 || types.includes(e.type)) &&
-        (type === null || e.type === type) &&
-        (gte === undefined || e.created >= gte) &&
-        (gt === undefined || e.created > gt) &&
-        (lte === undefined || e.created <= lte) &&
-        (lt === undefined || e.created < lt) &&
-        (delivery === null || (delivery === 'true') === (e.pending_webhooks === 0)),
-    );
+    let matching = [...events]
+      .reverse()
+      .filter(
+        (e) =>
+          (types.length === 0 || types.includes(e.type)) &&
+          (type === null || e.type === type) &&
+          (gte === undefined || e.created >= gte) &&
+          (gt === undefined || e.created > gt) &&
+          (lte === undefined || e.created <= lte) &&
+          (lt === undefined || e.created < lt) &&
+          (delivery === null || (delivery === 'true') === (e.pending_webhooks === 0)),
+      );
     const after = query.get('starting_after');
     const before = query.get('ending_before');
     if (after !== null) {
