@@ -21,6 +21,7 @@ import { startStripeEventsStandIn, type StripeEventObject, type StripeEventsStan
 import type { ReconcileRequest, ReconcileSummary, ReconcileWorkflow } from '../workflows/contracts/reconcile';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { startStripeMock } from './support/stripe-mock';
+import { runReconcileCli } from '../scripts/reconcile';
 
 const SECRETS: Record<string, string> = {
   stripe: 'whsec_reconcile_test_secret_a_0123456789',
@@ -224,6 +225,42 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     expect(last!.get('starting_after')).toBe(events[50]!.id);
     expect(undelivered!.get('delivery_success')).toBe('false');
     expect(Number(undelivered!.get('created[lte]'))).toBeLessThan(Number(first!.get('created[gte]')));
+  });
+
+  it('npm run reconcile: a dry run counts what is missing and starts nothing; the backfill then starts it, with progress on stderr', async () => {
+    const standIn = standIns.get('stripe-b')!;
+    const start = nowSeconds() - 3 * 3600;
+    const events = Array.from({ length: 5 }, (_, i) => paymentEvent(start + i));
+    for (const event of events) standIn.record(event, false);
+    const cli = async (args: string[]) => {
+      const out: string[] = [];
+      const progress: string[] = [];
+      const code = await runReconcileCli(args, {
+        client: env.client,
+        taskQueue: reconcileQueue,
+        out: (l) => out.push(l),
+        progress: (l) => progress.push(l),
+        pollMs: 50,
+      });
+      return { code, out: out.join('\n'), progress: progress.join('\n') };
+    };
+    const dry = await cli(['stripe-b', '--since', '4h', '--dry-run']);
+    expect(dry.code).toBe(0);
+    // The two passes of the earlier test found 20 more, all known by now.
+    expect(dry.out).toMatch(/stripe-b \(dry run\), .*: looked at 25, already known 20, missing 5, quarantined 0, failed 0/);
+    expect(dry.progress).toMatch(/^reconcile stripe-b: reconcile-backfill:stripe-b:/);
+    for (const event of events) expect(await exists(paymentWorkflowId('stripe-b', event))).toBe(false);
+    const cursor = await reconciler.cursorOf('stripe-b');
+
+    const real = await cli(['stripe-b', '--from', new Date((start - 60) * 1000).toISOString()]);
+    expect(real.code).toBe(0);
+    expect(real.out).toMatch(/looked at 25, already known 20, started 5, quarantined 0, failed 0/);
+    for (const event of events) expect(await exists(paymentWorkflowId('stripe-b', event))).toBe(true);
+    expect(await reconciler.cursorOf('stripe-b')).toBe(cursor);
+
+    const usage = await cli(['stripe-b', '--since', '6h', '--from', '2026-01-01T00:00:00Z']);
+    expect(usage.code).toBe(2);
+    expect(usage.out).toMatch(/--since or --from\/--to, not both/);
   });
 
   it('refuses a backfill further back than the event log remembers', async () => {
