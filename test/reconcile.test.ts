@@ -13,12 +13,18 @@ import { createIntake } from '../src/intake/direct';
 import { silentLogger } from '../src/log';
 import { createStripeClient, type StripeClient } from '../src/providers/stripe/client';
 import { loadReconcileConfig } from '../src/reconcile/config';
+import { ensureReconcileSchedules } from '../src/reconcile/schedules';
 import { reconcileMetrics } from '../src/reconcile/metrics';
 import { planPass, LookbackRefusedError } from '../src/reconcile/plan';
 import { createReconciler, type Reconciler } from '../src/reconcile/reconciler';
 import { loadSources } from '../src/receiver/sources';
 import { startStripeEventsStandIn, type StripeEventObject, type StripeEventsStandIn } from '../src/sandbox/stripe-events';
-import type { ReconcileRequest, ReconcileSummary, ReconcileWorkflow } from '../workflows/contracts/reconcile';
+import {
+  reconcileScheduleId,
+  type ReconcileRequest,
+  type ReconcileSummary,
+  type ReconcileWorkflow,
+} from '../workflows/contracts/reconcile';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { startStripeMock } from './support/stripe-mock';
 import { runReconcileCli } from '../scripts/reconcile';
@@ -41,6 +47,24 @@ function paymentEvent(created: number): StripeEventObject {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+const SOURCE_ENV: Record<string, string> = {
+  WEBHOOK_SECRET_STRIPE: SECRETS.stripe!,
+  WEBHOOK_SOURCES: 'stripe-b,stripe-c',
+  WEBHOOK_PROVIDER_STRIPE_B: 'stripe',
+  WEBHOOK_PROVIDER_STRIPE_C: 'stripe',
+  WEBHOOK_SECRET_STRIPE_B: SECRETS['stripe-b']!,
+  WEBHOOK_SECRET_STRIPE_C: SECRETS['stripe-c']!,
+};
+
+/** Polls `check` until it holds (a condition, not a sleep); fails after `timeoutMs`. */
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 // Each test its own source and its own Stripe account (a stand-in), so their events never mix.
 const SOURCES = ['stripe', 'stripe-b', 'stripe-c'] as const;
 
@@ -59,23 +83,9 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     env = await connectTestEnv();
     agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
     for (const name of SOURCES) standIns.set(name, await startStripeEventsStandIn());
-    const sourceEnv: Record<string, string> = {
-      WEBHOOK_SECRET_STRIPE: SECRETS.stripe!,
-      WEBHOOK_SOURCES: 'stripe-b,stripe-c',
-      WEBHOOK_PROVIDER_STRIPE_B: 'stripe',
-      WEBHOOK_PROVIDER_STRIPE_C: 'stripe',
-      WEBHOOK_SECRET_STRIPE_B: SECRETS['stripe-b']!,
-      WEBHOOK_SECRET_STRIPE_C: SECRETS['stripe-c']!,
-    };
     eventLog = createEventLogWriter({ write: (rows) => appendEventLog(agent.db, rows), logger: silentLogger, flushIntervalMs: 50 });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv, eventLog });
-    const reconcileEnv = {
-      ...sourceEnv,
-      STRIPE_API_KEY: 'sk_test_reconcile',
-      STRIPE_API_BASE_URL_STRIPE: standIns.get('stripe')!.url,
-      STRIPE_API_BASE_URL_STRIPE_B: standIns.get('stripe-b')!.url,
-      STRIPE_API_BASE_URL_STRIPE_C: standIns.get('stripe-c')!.url,
-    };
+    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv: SOURCE_ENV, eventLog });
+    const reconcileEnv = reconcileEnvOf();
     const config = loadReconcileConfig(reconcileEnv, loadSources(reconcileEnv).values());
     expect([...config.sources.keys()].sort()).toEqual([...SOURCES].sort());
     const clients = new Map<string, StripeClient>();
@@ -108,6 +118,17 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     for (const standIn of standIns.values()) await standIn.close();
     await agent?.close();
   });
+
+  /** The worker's environment: the receiver's sources, a Stripe key, each source's stand-in as its API. */
+  function reconcileEnvOf(): Record<string, string> {
+    return {
+      ...SOURCE_ENV,
+      STRIPE_API_KEY: 'sk_test_reconcile',
+      STRIPE_API_BASE_URL_STRIPE: standIns.get('stripe')!.url,
+      STRIPE_API_BASE_URL_STRIPE_B: standIns.get('stripe-b')!.url,
+      STRIPE_API_BASE_URL_STRIPE_C: standIns.get('stripe-c')!.url,
+    };
+  }
 
   const pass = (request: ReconcileRequest, workflowId = `reconcile-test-${randomUUID()}`): Promise<ReconcileSummary> =>
     env.client.workflow.execute<ReconcileWorkflow>('reconcileWorkflow', { taskQueue: reconcileQueue, workflowId, args: [request] });
@@ -261,6 +282,39 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     const usage = await cli(['stripe-b', '--since', '6h', '--from', '2026-01-01T00:00:00Z']);
     expect(usage.code).toBe(2);
     expect(usage.out).toMatch(/--since or --from\/--to, not both/);
+  });
+
+  it('the schedule alone finds what was never delivered, and a worker restarting updates it rather than adding one', async () => {
+    const standIn = standIns.get('stripe-c')!;
+    const events = Array.from({ length: 6 }, (_, i) => paymentEvent(nowSeconds() - 10 + i));
+    for (const event of events) standIn.record(event, false);
+    const only = (every: string) => {
+      const e = {
+        ...reconcileEnvOf(),
+        RECONCILE_EVERY_STRIPE: 'off',
+        RECONCILE_EVERY_STRIPE_B: 'off',
+        RECONCILE_EVERY_STRIPE_C: every,
+      };
+      return loadReconcileConfig(e, loadSources(e).values());
+    };
+    const handle = env.client.schedule.getHandle(reconcileScheduleId('stripe-c'));
+    try {
+      expect(await ensureReconcileSchedules(env.client, { config: only('1h'), taskQueue: reconcileQueue, logger: silentLogger })).toEqual([
+        'reconcile:stripe-c',
+      ]);
+      // Again, as a second worker or a restart with a new interval would: the same schedule, updated.
+      await ensureReconcileSchedules(env.client, { config: only('1s'), taskQueue: reconcileQueue, logger: silentLogger });
+      const described = await handle.describe();
+      expect(described.spec.intervals?.map((i) => i.every)).toEqual([1_000]);
+      await waitFor(async () => {
+        for (const event of events) if (!(await exists(paymentWorkflowId('stripe-c', event)))) return false;
+        return true;
+      });
+      const starts = await startsLogged('stripe-c');
+      for (const event of events) expect(starts.get(paymentWorkflowId('stripe-c', event))).toEqual([{ via: 'reconcile' }]);
+    } finally {
+      await handle.delete();
+    }
   });
 
   it('refuses a backfill further back than the event log remembers', async () => {
