@@ -32,7 +32,7 @@ export function reconcile(deps: ReconcileDeps) {
       }
     },
 
-    /** One page: listed, and every event hookline lacks handed to the intake. Provider errors arrive classified (429 with its Retry-After). */
+    /** One page listed, and every event hookline lacks handed to the intake. Provider errors come classified (429: its Retry-After). */
     async reconcilePage(input: PageInput) {
       Context.current().heartbeat(input.startingAfter);
       return reconciler.page(input, Context.current().cancellationSignal);

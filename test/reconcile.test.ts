@@ -160,7 +160,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     return starts;
   }
 
-  it('40 events of which 9 never reached hookline: one pass starts exactly those 9, counts 31 as known; a late delivery is a duplicate', async () => {
+  it('40 events, 9 never delivered: one pass starts exactly those 9, counts 31 as known; a late delivery is a duplicate', async () => {
     const standIn = standIns.get('stripe')!;
     // Within the overlap (2 min) of the pass's end, so the second pass lists them all again.
     const start = nowSeconds() - 60;
@@ -248,7 +248,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     expect(Number(undelivered!.get('created[lte]'))).toBeLessThan(Number(first!.get('created[gte]')));
   });
 
-  it('npm run reconcile: a dry run counts what is missing and starts nothing; the backfill then starts it, with progress on stderr', async () => {
+  it('npm run reconcile: a dry run counts what is missing, starts nothing; the backfill starts it, progress on stderr', async () => {
     const standIn = standIns.get('stripe-b')!;
     const start = nowSeconds() - 3 * 3600;
     const events = Array.from({ length: 5 }, (_, i) => paymentEvent(start + i));

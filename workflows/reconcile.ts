@@ -38,8 +38,9 @@ const { reconcilePlan, reconcileAdvance, reconcileReport } = proxyActivities<
  * mid-pass leaves the page to be asked for again (its events then known), the cursor untouched.
  */
 export async function reconcileWorkflow(request: ReconcileRequest): Promise<ReconcileSummary> {
-  let summary: ReconcileSummary | undefined;
-  setHandler(reconcileProgressQuery, () => summary);
+  // Undefined until the plan is made; then the counts so far, for `npm run reconcile`'s progress.
+  const progress: { summary?: ReconcileSummary } = {};
+  setHandler(reconcileProgressQuery, () => progress.summary);
   const plan = await reconcilePlan(request);
   const current: ReconcileSummary = {
     source: request.source,
@@ -50,7 +51,7 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
     dryRun: request.dryRun === true,
     ...(plan.cursor === undefined ? {} : { cursor: plan.cursor }),
   };
-  summary = current;
+  progress.summary = current;
   try {
     for (const listing of plan.listings) {
       let startingAfter: string | undefined;
