@@ -317,6 +317,46 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     }
   });
 
+  it('a worker that goes away mid-pass: the next worker finishes the pass, each event started once, the cursor at its end', async () => {
+    const standIn = standIns.get('stripe-c')!;
+    const events = Array.from({ length: 230 }, (_, i) => paymentEvent(nowSeconds() - 30 + Math.floor(i / 10)));
+    for (const event of events) standIn.record(event, false);
+    const queue = `reconcile-crash-${randomUUID()}`;
+    const workerOn = () =>
+      Worker.create({
+        connection: env.nativeConnection,
+        namespace: env.namespace ?? 'default',
+        taskQueue: queue,
+        workflowBundle: { code: inject('workflowBundle') },
+        activities: reconcile({ reconciler, metrics: reconcileMetrics(Runtime.instance().metricMeter), logger: silentLogger }),
+      });
+    const first = await workerOn();
+    const firstRunning = first.run();
+    // The second page is held: the first page's 100 events are handed over, then the worker goes.
+    const { held, release } = standIn.holdAt(2);
+    const handle = await env.client.workflow.start<ReconcileWorkflow>('reconcileWorkflow', {
+      taskQueue: queue,
+      workflowId: `reconcile-crash-${randomUUID()}`,
+      args: [{ source: 'stripe-c' }],
+    });
+    await held;
+    const before = await startsLogged('stripe-c');
+    expect(events.filter((e) => before.has(paymentWorkflowId('stripe-c', e)))).toHaveLength(100);
+    const cursorBefore = await reconciler.cursorOf('stripe-c');
+    first.shutdown();
+    await firstRunning;
+    release();
+    expect(await reconciler.cursorOf('stripe-c')).toBe(cursorBefore);
+
+    const second = await workerOn();
+    const summary = await second.runUntil(handle.result());
+    expect(summary.started).toBe(230);
+    expect(summary.failed).toBe(0);
+    const starts = await startsLogged('stripe-c');
+    for (const event of events) expect(starts.get(paymentWorkflowId('stripe-c', event))).toHaveLength(1);
+    expect(await reconciler.cursorOf('stripe-c')).toBe(summary.to);
+  });
+
   it('refuses a backfill further back than the event log remembers', async () => {
     const failure = await pass({ source: 'stripe', range: { from: nowSeconds() - 31 * 24 * 3600 } }).then(
       () => undefined,

@@ -29,6 +29,11 @@ export interface StripeEventsStandIn {
   record(event: StripeEventObject, delivered: boolean): void;
   /** Answer the `n`th request from now (1 = the next) with 429 and `Retry-After: seconds`. */
   rateLimitAt(n: number, retryAfterSeconds: number): void;
+  /**
+   * Hold the `n`th request from now unanswered until `release` is called (a provider slow enough
+   * that the worker dies mid-page); resolves `held` once it arrives.
+   */
+  holdAt(n: number): { held: Promise<void>; release: () => void };
   /** Requests to `GET /v1/events` so far, and the 429s among them. */
   readonly requests: { total: number; rateLimited: number; queries: URLSearchParams[] };
   close(): Promise<void>;
@@ -53,10 +58,17 @@ export async function startStripeEventsStandIn(): Promise<StripeEventsStandIn> {
   const events: StripeEventObject[] = [];
   const requests = { total: 0, rateLimited: 0, queries: [] as URLSearchParams[] };
   let limitAt: { n: number; seconds: number } | undefined;
+  let holding: { n: number; arrived: () => void; released: Promise<void> } | undefined;
 
   const app = express();
-  app.get('/v1/events', (req: Request, res: Response) => {
+  app.get('/v1/events', async (req: Request, res: Response) => {
     requests.total += 1;
+    if (holding && --holding.n === 0) {
+      const { arrived, released } = holding;
+      holding = undefined;
+      arrived();
+      await released;
+    }
     const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
     requests.queries.push(query);
     if (limitAt && --limitAt.n === 0) {
@@ -140,6 +152,14 @@ export async function startStripeEventsStandIn(): Promise<StripeEventsStandIn> {
       const event = events.find((e) => e.id === id);
       if (!event) throw new Error(`no event ${id}`);
       return post(event, endpoint);
+    },
+    holdAt(n) {
+      let arrived!: () => void;
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (arrived = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      holding = { n, arrived, released };
+      return { held, release };
     },
     rateLimitAt(n, retryAfterSeconds) {
       limitAt = { n, seconds: retryAfterSeconds };
