@@ -11,7 +11,9 @@ import { workflowIdFor } from '../src/events/identity';
 import { createEventLogWriter, type EventLogWriter } from '../src/eventlog/writer';
 import { createIntake } from '../src/intake/direct';
 import { silentLogger } from '../src/log';
-import { createStripeClient, type StripeClient } from '../src/providers/stripe/client';
+import { createStripeClient } from '../src/providers/stripe/client';
+import { createEasyPostClient } from '../src/providers/easypost/client';
+import { easypostLister, stripeLister, type Lister } from '../src/reconcile/listers';
 import { loadReconcileConfig } from '../src/reconcile/config';
 import { ensureReconcileSchedules } from '../src/reconcile/schedules';
 import { reconcileMetrics } from '../src/reconcile/metrics';
@@ -88,14 +90,21 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     const reconcileEnv = reconcileEnvOf();
     const config = loadReconcileConfig(reconcileEnv, loadSources(reconcileEnv).values());
     expect([...config.sources.keys()].sort()).toEqual([...SOURCES].sort());
-    const clients = new Map<string, StripeClient>();
+    const listers = new Map<string, Lister>();
     reconciler = createReconciler({
       db: agent.db,
       // The receiver's intake, on the same task queue: the same starts under the same workflow IDs.
       intake: createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
       config,
       retentionMs: 30 * 24 * 3600 * 1000,
-      stripe: (s) => clients.get(s.source.name) ?? clients.set(s.source.name, createStripeClient(s.stripe)).get(s.source.name)!,
+      lister: (s) =>
+        listers.get(s.source.name) ??
+        listers
+          .set(
+            s.source.name,
+            s.provider === 'stripe' ? stripeLister(createStripeClient(s.api)) : easypostLister(createEasyPostClient(s.api)),
+          )
+          .get(s.source.name)!,
       logger: silentLogger,
     });
     // The reconciler's own worker on its own queue (in production, the one worker registers both).

@@ -6,7 +6,9 @@ import { duration, parseEnv, type Env } from '../config/env';
 import type { Schema } from '../db/schema';
 import { createIntake } from '../intake/direct';
 import type { Logger } from '../log';
-import { createStripeClient, type StripeClient } from '../providers/stripe/client';
+import { createEasyPostClient } from '../providers/easypost/client';
+import { createStripeClient } from '../providers/stripe/client';
+import { easypostLister, stripeLister, type Lister } from './listers';
 import { loadSources } from '../receiver/sources';
 import { z } from 'zod';
 import { loadReconcileConfig, type ReconcileConfig } from './config';
@@ -36,7 +38,7 @@ export function buildReconcileActivities(options: {
   const config = loadReconcileConfig(options.env, loadSources(options.env).values());
   if (config.sources.size === 0) return undefined;
   const intakeEnv = parseEnv(IntakeEnv, options.env);
-  const clients = new Map<string, StripeClient>();
+  const listers = new Map<string, Lister>();
   const reconciler = createReconciler({
     db: options.db,
     intake: createIntake({
@@ -47,10 +49,14 @@ export function buildReconcileActivities(options: {
     }),
     config,
     retentionMs: options.retentionMs,
-    stripe: (source) => {
-      let client = clients.get(source.source.name);
-      if (!client) clients.set(source.source.name, (client = createStripeClient(source.stripe)));
-      return client;
+    lister: (source) => {
+      let lister = listers.get(source.source.name);
+      if (!lister) {
+        lister =
+          source.provider === 'stripe' ? stripeLister(createStripeClient(source.api)) : easypostLister(createEasyPostClient(source.api));
+        listers.set(source.source.name, lister);
+      }
+      return lister;
     },
     logger: options.logger,
   });

@@ -32,6 +32,8 @@ export interface PlanInput {
   retentionSeconds: number;
   /** How far back the provider lists events at all (Stripe: 30 days). */
   providerWindowSeconds: number;
+  /** Whether the provider can list only what it failed to deliver (then older events are asked for that way). Default true. */
+  listsUndelivered?: boolean;
 }
 
 /** A lookback the event log (or the provider) cannot answer for: refused, never run half-blind. */
@@ -64,6 +66,6 @@ export function planPass(input: PlanInput): PassPlan {
   const listings: Listing[] = [{ gte, lte: now, undelivered: false }];
   // Older than the window, only what the provider says it failed to deliver: its own retries may
   // still be under way, or over with the endpoint unreachable throughout.
-  if (gte > oldest) listings.push({ gte: oldest, lte: gte - 1, undelivered: true });
+  if (gte > oldest && input.listsUndelivered !== false) listings.push({ gte: oldest, lte: gte - 1, undelivered: true });
   return { listings, advanceTo: now, ...(wanted < oldest ? { clampedFrom: wanted } : {}) };
 }

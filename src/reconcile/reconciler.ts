@@ -4,17 +4,11 @@ import type { EventLogOutcome, Schema } from '../db/schema';
 import { idsOf } from '../eventlog/entry';
 import { eventWorkflowId, quarantineWorkflowId, type Intake, type IntakeResult } from '../intake';
 import type { Logger } from '../log';
-import { providerOf } from '../providers';
-import type { StripeClient } from '../providers/stripe/client';
 import { classifyVerified } from '../receiver/classify';
 import { emptyCounts, type ReconcileCounts, type ReconcileOutcome, type ReconcileRequest } from '../../workflows/contracts/reconcile';
 import type { ReconcileConfig, ReconcileSourceConfig } from './config';
+import type { Lister } from './listers';
 import { LookbackRefusedError, planPass, type Listing, type PassPlan } from './plan';
-
-/** Stripe lists 30 days of events (docs.stripe.com/api/events). */
-export const STRIPE_EVENTS_WINDOW_SECONDS = 30 * 24 * 3600;
-/** The most Stripe's list endpoint gives in one page. */
-export const STRIPE_PAGE_LIMIT = 100;
 
 /**
  * Outcomes in the event log that mean hookline has the event: a run was started or is queued for
@@ -32,8 +26,8 @@ export interface ReconcilerDeps {
   config: ReconcileConfig;
   /** EVENT_LOG_RETENTION (ms): how far back the record of accepted events reaches. */
   retentionMs: number;
-  /** The Stripe client of a source (its key), built once. */
-  stripe(source: ReconcileSourceConfig): StripeClient;
+  /** How a source's provider is asked for its events (with the source's key), built once per source. */
+  lister(source: ReconcileSourceConfig): Lister;
   logger: Logger;
   now?: () => Date;
 }
@@ -88,7 +82,7 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   return {
     async plan(request: ReconcileRequest): Promise<PassPlan & { cursor?: number }> {
-      sourceOf(request.source);
+      const lister = deps.lister(sourceOf(request.source));
       const cursor = request.range ? undefined : await cursorOf(request.source);
       const plan = planPass({
         now: nowSeconds(),
@@ -97,7 +91,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         overlapSeconds: Math.round(deps.config.overlapMs / 1000),
         firstLookbackSeconds: Math.round(deps.config.firstLookbackMs / 1000),
         retentionSeconds: Math.floor(deps.retentionMs / 1000),
-        providerWindowSeconds: STRIPE_EVENTS_WINDOW_SECONDS,
+        providerWindowSeconds: lister.windowSeconds,
+        listsUndelivered: lister.listsUndelivered,
       });
       if (plan.clampedFrom !== undefined) {
         deps.logger.warn('reconcile: the cursor is older than the event log remembers; looking back only as far as it does', {
@@ -113,22 +108,12 @@ export function createReconciler(deps: ReconcilerDeps) {
     async page(input: PageInput, signal?: AbortSignal): Promise<PageResult> {
       const config = sourceOf(input.source);
       const { source } = config;
-      const stripe = providerOf('stripe');
-      const page = await deps.stripe(config).listEvents(
-        {
-          types: Object.keys(stripe.handles),
-          created: { gte: input.listing.gte, lte: input.listing.lte },
-          ...(input.listing.undelivered ? { deliverySuccess: false as const } : {}),
-          ...(input.startingAfter ? { startingAfter: input.startingAfter } : {}),
-          limit: STRIPE_PAGE_LIMIT,
-        },
-        signal ? { signal } : {},
-      );
+      const page = await deps.lister(config).page(input.listing, input.startingAfter, signal);
       const receivedAt = now().toISOString();
-      // Exactly what the webhook would have carried: Stripe's webhook body is the event object.
-      const read = page.data.map((event) => ({
-        event,
-        classified: classifyVerified({ source, rawBody: Buffer.from(JSON.stringify(event)), receivedAt }),
+      // Exactly what the webhook would have carried (each provider's list gives its webhook body),
+      // read by the receiver's own code.
+      const read = page.bodies.map((body) => ({
+        classified: classifyVerified({ source, rawBody: Buffer.from(JSON.stringify(body)), receivedAt }),
       }));
       const ids = read.map(({ classified }) =>
         classified.kind === 'event'
@@ -203,8 +188,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       // Written before the page counts as done: the record is what tells a later pass, after
       // Temporal has forgotten the run, that this event is held.
       await appendEventLog(deps.db, rows);
-      const last = page.data.at(-1);
-      return { counts, ...(page.has_more && last ? { next: last.id } : {}) };
+      return { counts, ...(page.next ? { next: page.next } : {}) };
     },
 
     /** Moves the cursor forward to `to`, never back (two passes at once both end at or after it). */
