@@ -20,6 +20,7 @@ import { reconcileMetrics } from '../src/reconcile/metrics';
 import { planPass, LookbackRefusedError } from '../src/reconcile/plan';
 import { createReconciler, type Reconciler } from '../src/reconcile/reconciler';
 import { loadSources } from '../src/receiver/sources';
+import { startEasyPostEventsStandIn, type EasyPostEventsStandIn } from '../src/sandbox/easypost-events';
 import { startStripeEventsStandIn, type StripeEventObject, type StripeEventsStandIn } from '../src/sandbox/stripe-events';
 import {
   reconcileScheduleId,
@@ -35,6 +36,7 @@ const SECRETS: Record<string, string> = {
   stripe: 'whsec_reconcile_test_secret_a_0123456789',
   'stripe-b': 'whsec_reconcile_test_secret_b_0123456789',
   'stripe-c': 'whsec_reconcile_test_secret_c_0123456789',
+  easypost: 'easypost_reconcile_test_secret_0123456789',
 };
 const EXAMPLE = JSON.parse(
   readFileSync(join(__dirname, '../src/providers/stripe/examples/payment_intent.succeeded.json'), 'utf8'),
@@ -47,6 +49,10 @@ function paymentEvent(created: number): StripeEventObject {
   return { ...EXAMPLE, id: `evt_${suffix}`, created, data: { ...EXAMPLE.data, object } } as StripeEventObject;
 }
 
+const EASYPOST_EXAMPLE = JSON.parse(
+  readFileSync(join(__dirname, '../src/providers/easypost/examples/tracker.updated.json'), 'utf8'),
+) as Record<string, unknown>;
+
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 const SOURCE_ENV: Record<string, string> = {
@@ -56,6 +62,7 @@ const SOURCE_ENV: Record<string, string> = {
   WEBHOOK_PROVIDER_STRIPE_C: 'stripe',
   WEBHOOK_SECRET_STRIPE_B: SECRETS['stripe-b']!,
   WEBHOOK_SECRET_STRIPE_C: SECRETS['stripe-c']!,
+  WEBHOOK_SECRET_EASYPOST: SECRETS.easypost!,
 };
 
 /** Polls `check` until it holds (a condition, not a sleep); fails after `timeoutMs`. */
@@ -76,6 +83,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
   let receiver: Receiver;
   let eventLog: EventLogWriter;
   const standIns = new Map<string, StripeEventsStandIn>();
+  let easypostStandIn: EasyPostEventsStandIn;
   let reconciler: Reconciler;
   let reconcileQueue: string;
   let worker: Worker;
@@ -85,11 +93,12 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     env = await connectTestEnv();
     agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
     for (const name of SOURCES) standIns.set(name, await startStripeEventsStandIn());
+    easypostStandIn = await startEasyPostEventsStandIn();
     eventLog = createEventLogWriter({ write: (rows) => appendEventLog(agent.db, rows), logger: silentLogger, flushIntervalMs: 50 });
     receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv: SOURCE_ENV, eventLog });
     const reconcileEnv = reconcileEnvOf();
     const config = loadReconcileConfig(reconcileEnv, loadSources(reconcileEnv).values());
-    expect([...config.sources.keys()].sort()).toEqual([...SOURCES].sort());
+    expect([...config.sources.keys()].sort()).toEqual([...SOURCES, 'easypost'].sort());
     const listers = new Map<string, Lister>();
     reconciler = createReconciler({
       db: agent.db,
@@ -125,6 +134,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     await eventLog?.close();
     await receiver?.close();
     for (const standIn of standIns.values()) await standIn.close();
+    await easypostStandIn?.close();
     await agent?.close();
   });
 
@@ -136,6 +146,8 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
       STRIPE_API_BASE_URL_STRIPE: standIns.get('stripe')!.url,
       STRIPE_API_BASE_URL_STRIPE_B: standIns.get('stripe-b')!.url,
       STRIPE_API_BASE_URL_STRIPE_C: standIns.get('stripe-c')!.url,
+      EASYPOST_API_KEY: 'EZTKreconcile0123456789',
+      EASYPOST_API_BASE_URL: easypostStandIn.url,
     };
   }
 
@@ -302,6 +314,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
         ...reconcileEnvOf(),
         RECONCILE_EVERY_STRIPE: 'off',
         RECONCILE_EVERY_STRIPE_B: 'off',
+        RECONCILE_EVERY_EASYPOST: 'off',
         RECONCILE_EVERY_STRIPE_C: every,
       };
       return loadReconcileConfig(e, loadSources(e).values());
@@ -364,6 +377,35 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     const starts = await startsLogged('stripe-c');
     for (const event of events) expect(starts.get(paymentWorkflowId('stripe-c', event))).toHaveLength(1);
     expect(await reconciler.cursorOf('stripe-c')).toBe(summary.to);
+  });
+
+  it('EasyPost: 12 tracker events of which 4 never delivered: GET /v2/events finds those 4, each runs once', async () => {
+    const start = Date.now() - 60_000;
+    const events = Array.from({ length: 12 }, (_, i) => {
+      const suffix = randomBytes(8).toString('hex');
+      const result = { ...(EASYPOST_EXAMPLE.result as Record<string, unknown>), tracking_code: `EZ${suffix}`, id: `trk_${suffix}` };
+      const created = new Date(start + i * 1000).toISOString();
+      return { ...EASYPOST_EXAMPLE, id: `evt_${suffix}`, created_at: created, updated_at: created, result };
+    });
+    const dropped = new Set([1, 4, 7, 10].map((i) => events[i]!.id));
+    for (const event of events) {
+      expect(await easypostStandIn.send(event, endpoint('easypost'), { drop: dropped.has(event.id) })).toBe(
+        dropped.has(event.id) ? undefined : 202,
+      );
+    }
+    const summary = await pass({ source: 'easypost' });
+    expect(summary).toMatchObject({ lookedAt: 12, known: 8, started: 4, quarantined: 0, failed: 0 });
+    const starts = await startsLogged('easypost');
+    expect(starts.size).toBe(12);
+    for (const event of events) {
+      const ids = [...starts.keys()].filter((id) => id.endsWith(`:${event.id}`));
+      expect(ids).toHaveLength(1);
+      expect(starts.get(ids[0]!)).toEqual([{ via: dropped.has(event.id) ? 'reconcile' : 'webhook' }]);
+    }
+    const [query] = easypostStandIn.requests.queries;
+    expect(query!.get('page_size')).toBe('100');
+    expect(query!.get('end_datetime')).toBe(new Date(summary.to * 1000).toISOString());
+    expect(await pass({ source: 'easypost' })).toMatchObject({ lookedAt: 12, known: 12, started: 0 });
   });
 
   it('refuses a backfill further back than the event log remembers', async () => {
