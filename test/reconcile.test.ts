@@ -408,6 +408,27 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     expect(await pass({ source: 'easypost' })).toMatchObject({ lookedAt: 12, known: 12, started: 0 });
   });
 
+  it("the sandbox (npm start's) lists the events recorded with it, as Stripe and EasyPost do", async () => {
+    const stripeEvent = paymentEvent(nowSeconds());
+    const easypostEvent = { ...EASYPOST_EXAMPLE, id: `evt_${randomBytes(8).toString('hex')}`, created_at: new Date().toISOString() };
+    for (const [provider, event] of [
+      ['stripe', stripeEvent],
+      ['easypost', easypostEvent],
+    ] as const) {
+      const res = await fetch(`${agent.sandbox.url}/_sandbox/events/${provider}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(event),
+      });
+      expect(res.status).toBe(201);
+    }
+    const listing = { gte: nowSeconds() - 60, lte: nowSeconds() + 1, undelivered: true };
+    const stripe = stripeLister(createStripeClient({ apiKey: 'sk_test_sandbox', baseUrl: `${agent.sandbox.url}/stripe` }));
+    expect((await stripe.page(listing, undefined)).bodies).toEqual([expect.objectContaining({ id: stripeEvent.id })]);
+    const easypost = easypostLister(createEasyPostClient({ apiKey: 'EZTKsandbox0123', baseUrl: `${agent.sandbox.url}/easypost/v2` }));
+    expect((await easypost.page(listing, undefined)).bodies).toEqual([expect.objectContaining({ id: easypostEvent.id })]);
+  });
+
   it('refuses a backfill further back than the event log remembers', async () => {
     const failure = await pass({ source: 'stripe', range: { from: nowSeconds() - 31 * 24 * 3600 } }).then(
       () => undefined,

@@ -23,6 +23,31 @@ export interface EasyPostEventsStandIn {
 
 const PAGE_SIZE_MAX = 100;
 
+/**
+ * `GET /v2/events` over `events` (oldest first), as EasyPost answers it: shared by this stand-in and
+ * the sandbox's EasyPost (`<sandbox>/easypost/v2/events`, what `npm start`'s schedules ask).
+ */
+export function listEasyPostEvents(events: readonly EasyPostEventObject[], query: URLSearchParams): { status: number; body: unknown } {
+  const pageSize = Number(query.get('page_size') ?? '20');
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > PAGE_SIZE_MAX) {
+    return { status: 422, body: { error: { code: 'PARAMETER.INVALID', message: 'page_size must be between 1 and 100' } } };
+  }
+  const start = query.get('start_datetime');
+  const end = query.get('end_datetime');
+  let matching = [...events]
+    .reverse()
+    .filter(
+      (e) =>
+        (start === null || Date.parse(e.created_at) >= Date.parse(start)) && (end === null || Date.parse(e.created_at) <= Date.parse(end)),
+    );
+  const before = query.get('before_id');
+  if (before !== null) {
+    const at = matching.findIndex((e) => e.id === before);
+    matching = at < 0 ? [] : matching.slice(at + 1);
+  }
+  return { status: 200, body: { events: matching.slice(0, pageSize), has_more: matching.length > pageSize } };
+}
+
 export async function startEasyPostEventsStandIn(): Promise<EasyPostEventsStandIn> {
   // Oldest first; listed newest first.
   const events: EasyPostEventObject[] = [];
@@ -37,25 +62,8 @@ export async function startEasyPostEventsStandIn(): Promise<EasyPostEventsStandI
     const auth = req.get('authorization') ?? '';
     const user = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0] : '';
     if (!user) return fail(res, 401, 'APIKEY.REQUIRED', 'An API key is required.');
-    const pageSize = Number(query.get('page_size') ?? '20');
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > PAGE_SIZE_MAX) {
-      return fail(res, 422, 'PARAMETER.INVALID', 'page_size must be between 1 and 100');
-    }
-    const start = query.get('start_datetime');
-    const end = query.get('end_datetime');
-    let matching = [...events]
-      .reverse()
-      .filter(
-        (e) =>
-          (start === null || Date.parse(e.created_at) >= Date.parse(start)) &&
-          (end === null || Date.parse(e.created_at) <= Date.parse(end)),
-      );
-    const before = query.get('before_id');
-    if (before !== null) {
-      const at = matching.findIndex((e) => e.id === before);
-      matching = at < 0 ? [] : matching.slice(at + 1);
-    }
-    res.json({ events: matching.slice(0, pageSize), has_more: matching.length > pageSize });
+    const reply = listEasyPostEvents(events, query);
+    res.status(reply.status).json(reply.body);
   });
 
   const server = app.listen(0, '127.0.0.1');

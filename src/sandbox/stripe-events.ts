@@ -41,9 +41,6 @@ export interface StripeEventsStandIn {
 
 const LIST_LIMIT_MAX = 100;
 
-const stripeError = (res: Response, status: number, message: string, param?: string) =>
-  res.status(status).json({ error: { type: 'invalid_request_error', message, ...(param ? { param } : {}) } });
-
 /** `types[0]=a&types[1]=b` (as stripe-node encodes arrays) or `types[]=a`: the values, in order. */
 function arrayParam(query: URLSearchParams, name: string): string[] {
   const values: string[] = [];
@@ -51,6 +48,51 @@ function arrayParam(query: URLSearchParams, name: string): string[] {
     if (key === name || key === `${name}[]` || new RegExp(`^${name}\\[\\d+\\]$`).test(key)) values.push(value);
   }
   return values;
+}
+
+/**
+ * `GET /v1/events` over `events` (oldest first), as Stripe answers it: shared by this stand-in and
+ * the sandbox's Stripe (`<sandbox>/stripe/v1/events`, what `npm start`'s schedules ask).
+ */
+export function listStripeEvents(events: readonly StripeEventObject[], query: URLSearchParams): { status: number; body: unknown } {
+  const error = (status: number, message: string, param?: string) => ({
+    status,
+    body: { error: { type: 'invalid_request_error', message, ...(param ? { param } : {}) } },
+  });
+  const limit = Number(query.get('limit') ?? '10');
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX) return error(400, 'Invalid integer: limit', 'limit');
+  const types = arrayParam(query, 'types');
+  const type = query.get('type');
+  const bound = (op: string) => {
+    const value = query.get(`created[${op}]`);
+    return value === null ? undefined : Number(value);
+  };
+  const [gte, gt, lte, lt] = [bound('gte'), bound('gt'), bound('lte'), bound('lt')];
+  const delivery = query.get('delivery_success');
+  let matching = [...events]
+    .reverse()
+    .filter(
+      (e) =>
+        (types.length === 0 || types.includes(e.type)) &&
+        (type === null || e.type === type) &&
+        (gte === undefined || e.created >= gte) &&
+        (gt === undefined || e.created > gt) &&
+        (lte === undefined || e.created <= lte) &&
+        (lt === undefined || e.created < lt) &&
+        (delivery === null || (delivery === 'true') === (e.pending_webhooks === 0)),
+    );
+  const after = query.get('starting_after');
+  const before = query.get('ending_before');
+  if (after !== null) {
+    const at = matching.findIndex((e) => e.id === after);
+    if (at < 0) return error(400, `No such event: '${after}'`, 'starting_after');
+    matching = matching.slice(at + 1);
+  } else if (before !== null) {
+    const at = matching.findIndex((e) => e.id === before);
+    if (at < 0) return error(400, `No such event: '${before}'`, 'ending_before');
+    matching = matching.slice(Math.max(0, at - limit), at);
+  }
+  return { status: 200, body: { object: 'list', url: '/v1/events', has_more: matching.length > limit, data: matching.slice(0, limit) } };
 }
 
 export async function startStripeEventsStandIn(): Promise<StripeEventsStandIn> {
@@ -85,40 +127,8 @@ export async function startStripeEventsStandIn(): Promise<StripeEventsStandIn> {
       res.status(401).json({ error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
       return;
     }
-    const limit = Number(query.get('limit') ?? '10');
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX) return stripeError(res, 400, 'Invalid integer: limit', 'limit');
-    const types = arrayParam(query, 'types');
-    const type = query.get('type');
-    const bound = (op: string) => {
-      const value = query.get(`created[${op}]`);
-      return value === null ? undefined : Number(value);
-    };
-    const [gte, gt, lte, lt] = [bound('gte'), bound('gt'), bound('lte'), bound('lt')];
-    const delivery = query.get('delivery_success');
-    let matching = [...events]
-      .reverse()
-      .filter(
-        (e) =>
-          (types.length === 0 || types.includes(e.type)) &&
-          (type === null || e.type === type) &&
-          (gte === undefined || e.created >= gte) &&
-          (gt === undefined || e.created > gt) &&
-          (lte === undefined || e.created <= lte) &&
-          (lt === undefined || e.created < lt) &&
-          (delivery === null || (delivery === 'true') === (e.pending_webhooks === 0)),
-      );
-    const after = query.get('starting_after');
-    const before = query.get('ending_before');
-    if (after !== null) {
-      const at = matching.findIndex((e) => e.id === after);
-      if (at < 0) return stripeError(res, 400, `No such event: '${after}'`, 'starting_after');
-      matching = matching.slice(at + 1);
-    } else if (before !== null) {
-      const at = matching.findIndex((e) => e.id === before);
-      if (at < 0) return stripeError(res, 400, `No such event: '${before}'`, 'ending_before');
-      matching = matching.slice(Math.max(0, at - limit), at);
-    }
-    res.json({ object: 'list', url: '/v1/events', has_more: matching.length > limit, data: matching.slice(0, limit) });
+    const reply = listStripeEvents(events, query);
+    res.status(reply.status).json(reply.body);
   });
 
   const server = app.listen(0, '127.0.0.1');
