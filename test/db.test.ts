@@ -46,6 +46,7 @@ const APP_TABLES = [
   'orders',
   'payments',
   'processed_events',
+  'reconcile_cursors',
   'returns',
   'trackers',
 ];
@@ -146,6 +147,7 @@ describe.each(targets)('database on $name', (target) => {
       '0006_event_log',
       '0007_providers',
       '0009_trackers',
+      '0010_reconcile_cursors',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
@@ -208,6 +210,7 @@ describe.each(targets)('database on $name', (target) => {
         '0006_event_log',
         '0007_providers',
         '0009_trackers',
+        '0010_reconcile_cursors',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
