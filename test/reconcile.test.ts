@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { join } from 'node:path';
 import { ApplicationFailure, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -193,8 +194,16 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     }
     for (const event of events) expect(await exists(paymentWorkflowId('stripe', event))).toBe(!dropped.has(event.id));
 
-    const summary = await pass({ source: 'stripe' });
+    const passId = `reconcile-test-${randomUUID()}`;
+    const summary = await pass({ source: 'stripe' }, passId);
     expect(summary).toMatchObject({ lookedAt: 40, known: 31, started: 9, quarantined: 0, failed: 0, missing: 0 });
+    // Its history replays against the current code; RECORD_HISTORIES=reconcile keeps it in
+    // test/histories/, where test/replay.test.ts replays it from then on.
+    const history = await env.client.workflow.getHandle(passId).fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: { code: inject('workflowBundle') } }, history, passId);
+    if ((process.env.RECORD_HISTORIES ?? '').split(',').includes('reconcile')) {
+      writeFileSync(join(__dirname, 'histories', 'reconcile.json'), JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n');
+    }
     for (const event of events) expect(await exists(paymentWorkflowId('stripe', event))).toBe(true);
     const starts = await startsLogged('stripe');
     expect(starts.size).toBe(40);
