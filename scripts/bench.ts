@@ -106,6 +106,7 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --storm N                 events in the duplicate storm, each sent 5 times (default 200; 0 skips it)
   --soak N                  only a memory test: N events through the receiver (e.g. 100000)
   --event-log               only the event log's cost: intake accepted/s with and without it, same run, rounds alternating
+  --reconcile [--events N]  only reconciliation: one pass over N never-delivered Stripe events (default 10000), then a second
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -981,6 +982,13 @@ async function main(): Promise<number> {
   if (process.argv.includes('--cluster')) return (await import('./bench-cluster.js')).clusterBench();
   // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts).
   if (process.argv.includes('--event-log')) return (await import('./bench/event-log.js')).eventLogBench({ rounds: 2, seconds: 15 });
+  // A reconciliation pass over a backlog of undelivered Stripe events (scripts/bench/reconcile.ts).
+  if (process.argv.includes('--reconcile')) {
+    const at = process.argv.indexOf('--events');
+    const events = at > 0 ? Number(process.argv[at + 1]) : 10_000;
+    if (!Number.isInteger(events) || events <= 0) throw new Error('--events expects a whole number above 0');
+    return (await import('./bench/reconcile.js')).reconcileBench({ events });
+  }
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);
