@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { inspect, parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
@@ -1079,7 +1079,9 @@ main().then(
   },
   async (err: unknown) => {
     if (interrupted) return; // Ctrl-C made the phase fail; the signal handler does the exiting
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? err.message : String(err)}${err instanceof Error && err.cause ? ` (${inspect(err.cause, { depth: 4 })})` : ''}\n`,
+    );
     await group.stopAll();
     process.exit(1);
   },

@@ -16,6 +16,8 @@ import { LookbackRefusedError, planPass, type Listing, type PassPlan } from './p
  * type, or nothing at all, means it does not.
  */
 const HELD: readonly EventLogOutcome[] = ['accepted', 'rerun', 'queued', 'duplicate', 'closed', 'quarantined'];
+/** Events of a page handed to the intake at once. */
+const HAND_OVER_CONCURRENCY = 8;
 /** A run that ended like this is started again by the intake, as a sender's redelivery would (src/temporal/start-once.ts). */
 const RERUN_STATUSES = new Set(['failed', 'timed-out']);
 
@@ -128,20 +130,21 @@ export function createReconciler(deps: ReconcilerDeps) {
       const count = (outcome: ReconcileOutcome) => {
         counts[outcome] += 1;
       };
-      for (const [i, { classified }] of read.entries()) {
+      const handOver = async (i: number): Promise<void> => {
+        const { classified } = read[i]!;
         counts.lookedAt += 1;
         const workflowId = ids[i];
         if (classified.kind === 'ignored') {
           count('ignored');
-          continue;
+          return;
         }
         if (known.has(workflowId!)) {
           count('known');
-          continue;
+          return;
         }
         if (input.dryRun) {
           count('missing');
-          continue;
+          return;
         }
         let result: IntakeResult;
         try {
@@ -154,7 +157,7 @@ export function createReconciler(deps: ReconcilerDeps) {
             workflowId,
             error: (err as Error).message,
           });
-          continue;
+          return;
         }
         const outcome: EventLogOutcome = result.queued
           ? 'queued'
@@ -184,7 +187,14 @@ export function createReconciler(deps: ReconcilerDeps) {
               }
             : { eventType: classified.event.eventType ?? null, identity: classified.event.identity, reason: classified.event.reason }),
         });
-      }
+      };
+      // A few at a time: each start is a round trip to Temporal, and they are independent.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(HAND_OVER_CONCURRENCY, read.length) }, async () => {
+          while (next < read.length) await handOver(next++);
+        }),
+      );
       // Written before the page counts as done: the record is what tells a later pass, after
       // Temporal has forgotten the run, that this event is held.
       await appendEventLog(deps.db, rows);
