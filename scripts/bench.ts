@@ -1079,9 +1079,9 @@ main().then(
   },
   async (err: unknown) => {
     if (interrupted) return; // Ctrl-C made the phase fail; the signal handler does the exiting
-    process.stderr.write(
-      `bench failed: ${err instanceof Error ? err.message : String(err)}${err instanceof Error && err.cause ? ` (${inspect(err.cause, { depth: 4 })})` : ''}\n`,
-    );
+    // The cause too: a worker's fatal error says what happened only there.
+    const cause = err instanceof Error && err.cause ? ` (${inspect(err.cause, { depth: 4 })})` : '';
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}${cause}\n`);
     await group.stopAll();
     process.exit(1);
   },
