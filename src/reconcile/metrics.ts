@@ -9,7 +9,8 @@ export interface ReconcileMetrics {
 
 /**
  * On the Temporal runtime's meter, served with the SDK's own metrics: `hookline_reconciled_total
- * {source,outcome}` (the exporter adds `_total` to a counter) and
+ * {source,outcome}` (named with its `_total`: Core's Prometheus exporter adds none unless
+ * `countersTotalSuffix` is set, which the worker does not; temporalio/sdk-rust#1526) and
  * `hookline_reconcile_last_success_timestamp_seconds{source}`, which HooklineReconcilerStale
  * (deploy/prometheus/alerts.yml) watches. A dry run counts nothing.
  */
