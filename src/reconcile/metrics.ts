@@ -16,7 +16,7 @@ export interface ReconcileMetrics {
  */
 export function reconcileMetrics(meter: MetricMeter): ReconcileMetrics {
   const reconciled = meter.createCounter(
-    'hookline_reconciled',
+    'hookline_reconciled_total',
     'events',
     'Events a reconciliation pass looked at, by what it did with them',
   );
