@@ -29,7 +29,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { inspect, parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Client } from '@temporalio/client';
 import { duration, positiveInt } from '../src/config/env';
@@ -113,6 +113,7 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
                             order updates from 32 senders (--flood-events N to change the 3,000; --no-priorities
                             to start every event type at the same priority; --fifo for the server's own first-come
                             matching, without priorities or fairness, as before)
+  --reconcile [--events N]  only reconciliation: one pass over N never-delivered Stripe events (default 10000), then a second
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -995,6 +996,13 @@ async function main(): Promise<number> {
       fifo: process.argv.includes('--fifo'),
     });
   }
+  // A reconciliation pass over a backlog of undelivered Stripe events (scripts/bench/reconcile.ts).
+  if (process.argv.includes('--reconcile')) {
+    const at = process.argv.indexOf('--events');
+    const events = at > 0 ? Number(process.argv[at + 1]) : 10_000;
+    if (!Number.isInteger(events) || events <= 0) throw new Error('--events expects a whole number above 0');
+    return (await import('./bench/reconcile.js')).reconcileBench({ events });
+  }
   const options = parseOptions();
   // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts). More
   // rounds than the other phases: on a shared machine one round's noise is larger than the log's cost.
@@ -1090,7 +1098,9 @@ main().then(
   },
   async (err: unknown) => {
     if (interrupted) return; // Ctrl-C made the phase fail; the signal handler does the exiting
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    // The cause too: a worker's fatal error says what happened only there.
+    const cause = err instanceof Error && err.cause ? ` (${inspect(err.cause, { depth: 4 })})` : '';
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}${cause}\n`);
     await group.stopAll();
     process.exit(1);
   },

@@ -47,6 +47,7 @@ const APP_TABLES = [
   'payments',
   'privacy_requests',
   'processed_events',
+  'reconcile_cursors',
   'returns',
   'store_returns',
   'trackers',
@@ -149,6 +150,7 @@ describe.each(targets)('database on $name', (target) => {
       '0007_providers',
       '0008_privacy',
       '0009_trackers',
+      '0010_reconcile_cursors',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
@@ -221,6 +223,7 @@ describe.each(targets)('database on $name', (target) => {
         '0007_providers',
         '0008_privacy',
         '0009_trackers',
+        '0010_reconcile_cursors',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {

@@ -10,3 +10,4 @@ export { quarantinedEventWorkflow } from './quarantine';
 export { conversationWorkflow } from './conversation';
 export { returnStatusWorkflow } from './store-returns';
 export { privacyRequestWorkflow } from './privacy';
+export { reconcileWorkflow } from './reconcile';

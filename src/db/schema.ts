@@ -348,6 +348,15 @@ export interface Schema {
   event_log: EventLogTable;
   privacy_requests: PrivacyRequestsTable;
   store_returns: StoreReturnsTable;
+  reconcile_cursors: ReconcileCursorsTable;
+}
+
+/** The reconciler's cursor per source (migration 0010). */
+export interface ReconcileCursorsTable {
+  source: string;
+  /** Unix seconds: every event created up to here has been handed to the intake. */
+  created_up_to: number;
+  updated_at: string;
 }
 
 export type Customer = Selectable<CustomersTable>;

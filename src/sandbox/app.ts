@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { FaultBook, parseFaultHeader, SYSTEMS, type ActiveFault, type FaultAction, type SystemName } from './faults';
 import { createEasyPostSandbox, type EasyPostSandboxState } from './easypost';
 import { createLlmSandbox, type ChatCompletionRequest } from './llm';
+import { listEasyPostEvents, type EasyPostEventObject } from './easypost-events';
+import { listStripeEvents, type StripeEventObject } from './stripe-events';
 import { createStripeSandbox, type StripePaymentSeed, type StripeSandboxState } from './stripe';
 import { findCustomer } from './seed';
 // The same constant-time check the receiver makes of its own bearer tokens.
@@ -109,6 +111,11 @@ export interface SandboxState {
   stripe: StripeSandboxState;
   /** The EasyPost stand-in's shipments, purchases and trackers (./easypost.ts). */
   easypost: EasyPostSandboxState;
+  /**
+   * The events each provider lists (`GET /stripe/v1/events`, `GET /easypost/v2/events`: what the
+   * reconciler asks), oldest first; `POST /_sandbox/events/:provider` adds one as if sent.
+   */
+  events: { stripe: StripeEventObject[]; easypost: EasyPostEventObject[] };
 }
 
 /** Programmatic access to the sandbox behind an app (the same things the `/_sandbox` routes do). */
@@ -139,6 +146,8 @@ interface Reply {
 
 interface HandlerContext {
   params: Record<string, string>;
+  /** A GET's query string. */
+  query?: URLSearchParams;
   body: unknown;
   idempotencyKey: string;
   origin: string;
@@ -202,6 +211,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     stock: {},
     stripe: stripe.state,
     easypost: easypost.state,
+    events: { stripe: [], easypost: [] },
   };
   const calls: SandboxCall[] = [];
   const faults = new FaultBook(now);
@@ -224,6 +234,8 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
       llm.reset();
       stripe.reset();
       easypost.reset();
+      state.events.stripe.length = 0;
+      state.events.easypost.length = 0;
       state.labels.length = 0;
       state.expectedReturns.length = 0;
       state.restocks.length = 0;
@@ -380,6 +392,8 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   route('stripe', 'GET', '/v1/payment_intents/:id', ({ params }) => stripe.paymentIntent(params.id ?? ''));
   route('stripe', 'GET', '/v1/charges/:id', ({ params }) => stripe.charge(params.id ?? ''));
   route('stripe', 'GET', '/v1/account', () => stripe.account());
+  route('stripe', 'GET', '/v1/events', ({ query }) => listStripeEvents(state.events.stripe, query ?? new URLSearchParams()));
+  route('easypost', 'GET', '/v2/events', ({ query }) => listEasyPostEvents(state.events.easypost, query ?? new URLSearchParams()));
 
   // ---- EasyPost (./easypost.ts) ---------------------------------------------------------------
   route('easypost', 'POST', '/v2/shipments', ({ body }) => easypost.createShipment(body));
@@ -441,6 +455,21 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   });
   app.get('/_sandbox/state', (_req, res) => {
     res.json(state);
+  });
+  // An event as if its provider had sent it and the delivery had failed: the reconciler finds it.
+  app.post('/_sandbox/events/:provider', (req, res) => {
+    const event = req.body as { id?: unknown; created?: unknown; created_at?: unknown } | undefined;
+    if (req.params.provider === 'stripe' && typeof event?.id === 'string' && typeof event.created === 'number') {
+      state.events.stripe.push({ ...(event as StripeEventObject), pending_webhooks: 1 });
+    } else if (req.params.provider === 'easypost' && typeof event?.id === 'string' && typeof event.created_at === 'string') {
+      state.events.easypost.push({ ...(event as EasyPostEventObject), status: 'failed' });
+    } else {
+      res
+        .status(400)
+        .json({ error: { code: 'invalid_event', message: 'expected a stripe event (id, created) or an easypost Event (id, created_at)' } });
+      return;
+    }
+    res.status(201).json({ recorded: event.id });
   });
   app.get('/_sandbox/faults', (_req, res) => {
     res.json(faults.list());
@@ -531,7 +560,13 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     const origin = `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 
     if (match.method === 'GET' || match.query)
-      return match.handler({ params, body: match.query ? req.body : undefined, idempotencyKey: '', origin });
+      return match.handler({
+        params,
+        body: match.query ? req.body : undefined,
+        query: new URLSearchParams(req.originalUrl.split('?')[1] ?? ''),
+        idempotencyKey: '',
+        origin,
+      });
 
     // EasyPost takes no idempotency key: every write is made (a second purchase is refused by the shipment itself).
     if (call.system === 'easypost') return match.handler({ params, body: req.body, idempotencyKey: '', origin });

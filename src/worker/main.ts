@@ -8,6 +8,8 @@ import { workflowSource } from './bundle';
 import { RETRY_METRIC_BUCKETS, retryMetrics } from './retry-metrics';
 import { queueWaitMetrics } from './queue-metrics';
 import { createRunStatusRecorder } from '../eventlog/status';
+import { buildReconcileActivities, ensureReconcileSchedules } from '../reconcile';
+import { withActivityContext } from './activity-log';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -44,13 +46,23 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const { deps, close } = await buildActivityDeps(config, logger);
 
+  // Finding what webhooks never delivered (src/reconcile/): for the sources with a provider API key.
+  const reconciling = buildReconcileActivities({
+    env: process.env,
+    client,
+    taskQueue: config.temporal.taskQueue,
+    db: deps.db,
+    retentionMs: config.eventLogRetentionMs,
+    logger: withActivityContext(logger),
+    meter: Runtime.instance().metricMeter,
+  });
   const workflows = workflowSource(config.workflowBundlePath);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...workflows,
-    activities: createActivities(deps, { temporal: client }),
+    activities: { ...createActivities(deps, { temporal: client }), ...reconciling?.activities },
     // Attempts and age of retrying work: retries have no finite budget, so they must show.
     // and each activity's wait to start by its priority (queue-metrics.ts).
     interceptors: { activity: [retryMetrics(Runtime.instance().metricMeter), queueWaitMetrics(Runtime.instance().metricMeter)] },
@@ -66,6 +78,7 @@ async function main(): Promise<void> {
     // The endpoint's scheme and host only: a base URL may carry a deployment's path or key.
     model: config.model ? `${config.model.model} at ${new URL(config.model.baseUrl).origin}` : 'none (rules and templates)',
   });
+  if (reconciling) await ensureReconcileSchedules(client, { config: reconciling.config, taskQueue: config.temporal.taskQueue, logger });
   // How each logged event's run ended, from Temporal's visibility, and the log's retention.
   const runStatuses = createRunStatusRecorder({ db: deps.db, client, logger, retentionMs: config.eventLogRetentionMs });
   runStatuses.start();

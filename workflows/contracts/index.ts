@@ -5,6 +5,7 @@ import type { CustomerInquiryWorkflow } from './inquiries';
 import type { OrderStatusWorkflow } from './orders';
 import type { PaymentEventWorkflow } from './payments';
 import type { QuarantinedEventWorkflow } from './quarantine';
+import type { ReconcileWorkflow } from './reconcile';
 import type { ProcessReturnWorkflow, ReturnEventRelayWorkflow } from './returns';
 import type { ShipmentEventWorkflow } from './shipments';
 import type { ReturnStatusWorkflow } from './store-returns';
@@ -30,6 +31,7 @@ export interface Workflows {
   conversationWorkflow: ConversationWorkflow;
   returnStatusWorkflow: ReturnStatusWorkflow;
   privacyRequestWorkflow: PrivacyRequestWorkflow;
+  reconcileWorkflow: ReconcileWorkflow;
 }
 
 export type WorkflowName = keyof Workflows;

@@ -7,6 +7,7 @@ import { eventLog } from './0006_event_log.js';
 import { providers } from './0007_providers.js';
 import { privacy } from './0008_privacy.js';
 import { trackers } from './0009_trackers.js';
+import { reconcileCursors } from './0010_reconcile_cursors.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -25,4 +26,5 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0007_providers': providers,
   '0008_privacy': privacy,
   '0009_trackers': trackers,
+  '0010_reconcile_cursors': reconcileCursors,
 };

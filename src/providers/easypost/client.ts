@@ -72,6 +72,22 @@ export interface EasyPostClient {
   createTracker(input: { trackingCode: string; carrier: string }, options?: RequestOptions): Promise<{ trackerId: string }>;
   /** `GET /v2/users`: whether the key is valid (`npm run providers -- check`). */
   me(options?: RequestOptions): Promise<{ id: string; name?: string }>;
+  /**
+   * One page of `GET /v2/events`, newest first (the reconciler, src/reconcile/): each Event as its
+   * webhook delivers it, `result` included. Paged with `before_id`, bounded by `start_datetime` and
+   * `end_datetime`, at most 100 a page.
+   */
+  listEvents(params: EasyPostEventsPage, options?: RequestOptions): Promise<{ events: unknown[]; has_more: boolean }>;
+}
+
+/** What one page of the events list asks for. */
+export interface EasyPostEventsPage {
+  /** ISO-8601, both ends. */
+  startDatetime: string;
+  endDatetime: string;
+  /** The last event of the previous page. */
+  beforeId?: string;
+  pageSize?: number;
 }
 
 interface CallContext {
@@ -261,6 +277,18 @@ export function createEasyPostClient(config: EasyPostClientConfig): EasyPostClie
     async me(options = {}) {
       const user = await run('GET /v2/users', options, () => easypost.User.retrieveMe());
       return { id: user.id, ...(user.name ? { name: user.name } : {}) };
+    },
+
+    async listEvents(params, options = {}) {
+      const page = (await run('GET /v2/events', options, () =>
+        easypost.Event.all({
+          start_datetime: params.startDatetime,
+          end_datetime: params.endDatetime,
+          page_size: params.pageSize ?? 100,
+          ...(params.beforeId ? { before_id: params.beforeId } : {}),
+        }),
+      )) as { events: unknown[]; has_more: boolean };
+      return { events: page.events, has_more: page.has_more };
     },
   };
 }

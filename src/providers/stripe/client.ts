@@ -79,6 +79,23 @@ export interface StripeClient {
   orderOfPayment(ref: StripePaymentRef, orderKey: string, options?: RequestOptions): Promise<string | undefined>;
   /** `GET /v1/account`: whether the key is valid and the pinned version accepted (`npm run providers -- check`). */
   account(options?: RequestOptions): Promise<Stripe.Account>;
+  /**
+   * One page of `GET /v1/events`, newest first (the reconciler, src/reconcile/): Stripe keeps 30
+   * days of events. Each event is the object its webhook delivers, byte for byte the same fields.
+   */
+  listEvents(params: StripeEventsPage, options?: RequestOptions): Promise<{ data: Stripe.Event[]; has_more: boolean }>;
+}
+
+/** What one page of the events list asks for. */
+export interface StripeEventsPage {
+  types: readonly string[];
+  /** Unix seconds, both ends included. */
+  created: { gte: number; lte: number };
+  /** False: only events Stripe has not (yet) delivered to every endpoint. */
+  deliverySuccess?: false;
+  /** The last event of the previous page: Stripe's cursor, towards older events. */
+  startingAfter?: string;
+  limit?: number;
 }
 
 /** What one call's fetch saw, for classifying what the `stripe` package then throws. */
@@ -244,6 +261,18 @@ export function createStripeClient(config: StripeClientConfig): StripeClient {
     },
 
     account: (options = {}) => run('GET /v1/account', options, async () => stripe.accounts.retrieveCurrent() as Promise<Stripe.Account>),
+
+    listEvents: (params, options = {}) =>
+      run('GET /v1/events', options, async () => {
+        const page = await stripe.events.list({
+          types: [...params.types],
+          created: params.created,
+          limit: params.limit ?? 100,
+          ...(params.deliverySuccess === false ? { delivery_success: false } : {}),
+          ...(params.startingAfter ? { starting_after: params.startingAfter } : {}),
+        });
+        return { data: page.data, has_more: page.has_more };
+      }),
   };
   return client;
 }

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { ConfigError, duration, envSuffix, parseEnv, url, type Env } from '../config/env';
+import type { SourceConfig } from '../receiver/sources';
+
+/**
+ * Which sources the reconciler asks their provider about, and how often. A source is reconciled
+ * when its provider has an API to list its events and hookline holds a key for it:
+ *
+ * - Stripe sources: STRIPE_API_KEY_<SOURCE>, else STRIPE_API_KEY (the outbound key: a restricted
+ *   key needs `Events: read` as well); STRIPE_API_BASE_URL_<SOURCE>, else STRIPE_API_BASE_URL.
+ * - EasyPost sources: EASYPOST_API_KEY_<SOURCE>, else EASYPOST_API_KEY; EASYPOST_API_BASE_URL_<SOURCE>,
+ *   else EASYPOST_API_BASE_URL (up to `/v2`).
+ * - RECONCILE_EVERY_<SOURCE>, else RECONCILE_EVERY (default 5m): the schedule's interval; `off`
+ *   leaves the source out.
+ * - RECONCILE_OVERLAP (default 2m): how far a pass reaches back before its cursor, for events the
+ *   provider lists a little after they happened. RECONCILE_FIRST_LOOKBACK (default 1h): where a
+ *   source's first pass starts.
+ */
+export interface ReconcileSourceConfig {
+  source: Pick<SourceConfig, 'name' | 'provider' | 'eventTypes' | 'orderKey'>;
+  provider: ReconciledProvider;
+  everyMs: number;
+  /** The provider API's key and base URL for this source. */
+  api: { apiKey: string; baseUrl?: string; timeoutMs: number };
+}
+
+/** The providers with an API to list their events. */
+export type ReconciledProvider = 'stripe' | 'easypost';
+
+const KEYS: Record<ReconciledProvider, { variable: string; pattern: RegExp; expected: string }> = {
+  stripe: { variable: 'STRIPE_API_KEY', pattern: /^(sk|rk)_(test|live)_\S+$/, expected: 'a secret key (sk_…) or a restricted key (rk_…)' },
+  easypost: { variable: 'EASYPOST_API_KEY', pattern: /^\S{8,}$/, expected: 'an EasyPost API key (EZAK… or EZTK…)' },
+};
+const BASE_URLS: Record<ReconciledProvider, string> = { stripe: 'STRIPE_API_BASE_URL', easypost: 'EASYPOST_API_BASE_URL' };
+
+export interface ReconcileConfig {
+  sources: ReadonlyMap<string, ReconcileSourceConfig>;
+  overlapMs: number;
+  firstLookbackMs: number;
+}
+
+const Common = z.object({
+  RECONCILE_EVERY: duration('5m'),
+  RECONCILE_OVERLAP: duration('2m'),
+  RECONCILE_FIRST_LOOKBACK: duration('1h'),
+  PROVIDER_TIMEOUT: duration('10s'),
+});
+
+export function loadReconcileConfig(env: Env, sources: Iterable<SourceConfig>): ReconcileConfig {
+  const common = parseEnv(Common, env);
+  const reconciled = new Map<string, ReconcileSourceConfig>();
+  for (const source of sources) {
+    if (source.provider !== 'stripe' && source.provider !== 'easypost') continue;
+    const provider: ReconciledProvider = source.provider;
+    const suffix = envSuffix(source.name);
+    const everyVar = `RECONCILE_EVERY_${suffix}`;
+    const every = env[everyVar]?.trim();
+    if (every === 'off') continue;
+    const key = KEYS[provider];
+    const keyVar = env[`${key.variable}_${suffix}`] !== undefined ? `${key.variable}_${suffix}` : key.variable;
+    const apiKey = env[keyVar]?.trim();
+    if (!apiKey) continue;
+    if (!key.pattern.test(apiKey)) throw new ConfigError(`${keyVar}: expected ${key.expected}`);
+    const base = BASE_URLS[provider];
+    const baseVar = env[`${base}_${suffix}`] !== undefined ? `${base}_${suffix}` : base;
+    const baseUrl = env[baseVar]?.trim();
+    if (baseUrl && !url('a URL').safeParse(baseUrl).success) throw new ConfigError(`${baseVar}: expected the API's base URL`);
+    const everyMs = every ? parseEnv(z.object({ [everyVar]: duration('5m') }), env)[everyVar]! : common.RECONCILE_EVERY;
+    reconciled.set(source.name, {
+      source: { name: source.name, provider: source.provider, eventTypes: source.eventTypes, orderKey: source.orderKey },
+      provider,
+      everyMs: everyMs as number,
+      api: { apiKey, ...(baseUrl ? { baseUrl } : {}), timeoutMs: common.PROVIDER_TIMEOUT },
+    });
+  }
+  return { sources: reconciled, overlapMs: common.RECONCILE_OVERLAP, firstLookbackMs: common.RECONCILE_FIRST_LOOKBACK };
+}
