@@ -3,6 +3,7 @@ import type { MetricMeter } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import { reconcile } from '../../activities/reconcile';
 import { duration, parseEnv, type Env } from '../config/env';
+import { loadPriorityPolicy } from '../config/temporal';
 import type { Schema } from '../db/schema';
 import { createIntake } from '../intake/direct';
 import type { Logger } from '../log';
@@ -24,7 +25,8 @@ const IntakeEnv = z.object({ TEMPORAL_START_TIMEOUT: duration('5s'), QUARANTINE_
  * The reconciler's activities as a worker registers them, built once from the environment: the
  * receiver's sources (the same WEBHOOK_* variables, so an event is read exactly as its webhook
  * would be), a Stripe client per reconciled source, and an intake on the worker's Temporal client
- * with the receiver's start timeout and quarantine lifetime. Undefined when no source is reconciled.
+ * with the receiver's start timeout, quarantine lifetime and priorities (PRIORITY_*,
+ * WEBHOOK_WEIGHT_*). Undefined when no source is reconciled.
  */
 export function buildReconcileActivities(options: {
   env: Env;
@@ -46,6 +48,8 @@ export function buildReconcileActivities(options: {
       taskQueue: options.taskQueue,
       startTimeoutMs: intakeEnv.TEMPORAL_START_TIMEOUT,
       quarantineKeepForMs: intakeEnv.QUARANTINE_KEEP_FOR,
+      // A reconciled event starts at the priority and fairness its webhook would have had.
+      priorities: loadPriorityPolicy(options.env),
     }),
     config,
     retentionMs: options.retentionMs,
