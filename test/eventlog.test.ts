@@ -94,8 +94,16 @@ describe.each(testDatabases())('the event log on $name', ({ url }) => {
     const refused = await rowsOf({ source: 'oms', outcome: 'refused', since: new Date(Date.now() - 60_000).toISOString(), limit: 50 });
     expect(refused.some((r) => r.reason === 'invalid-signature: bad-signature' && r.workflow_id === null)).toBe(true);
 
-    // The worker's recorder asks Temporal how the run ended.
-    const recorder = createRunStatusRecorder({ db: agent.db, client: env.client, logger: silentLogger, retentionMs: 86_400_000 });
+    // The worker's recorder asks Temporal how the run ended. Visibility lags behind the run's result, so a
+    // pass may still read it as running; the recorder then waits recheckMs (60 s by default) before asking
+    // again, which is right for a worker but longer than this poll: here every pass asks.
+    const recorder = createRunStatusRecorder({
+      db: agent.db,
+      client: env.client,
+      logger: silentLogger,
+      retentionMs: 86_400_000,
+      recheckMs: 0,
+    });
     await expect
       .poll(
         async () => {
