@@ -47,6 +47,7 @@ import {
   askMemory,
   cpuMeter,
   httpOk,
+  makeWorkerCurrent,
   ProcessGroup,
   residentOf,
   sampleResident,
@@ -257,6 +258,7 @@ async function startSystem(options: Options): Promise<System> {
     };
   }
   await Promise.all(waits);
+  if (worker) await makeWorkerCurrent(temporal.address, join(dir, 'worker.log'));
   group.add('load generator', load.child, 2_000); // last in, first out: no new requests once stopping starts
   const client = new Client({ connection: temporal.connection, namespace: 'default' });
   const pids = { receiver: receiver.child.pid, worker: worker?.child.pid, bare: bare?.child.pid, temporal: temporal.child.pid };

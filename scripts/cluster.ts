@@ -17,9 +17,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { sandboxWorkerEnv } from '../src/sandbox';
+import { loadTemporalConfig } from '../src/config/temporal';
+import { describeDeployment, makeCurrentWhenPolling, type DeploymentVersion } from '../src/temporal/deployments';
+import { compiledBuild } from '../src/worker/build-id';
 import {
   allPorts,
   describeSchema,
@@ -274,6 +277,7 @@ async function main(): Promise<void> {
     120_000,
     () => stopping,
   );
+  const version = await makeBuildCurrent(temporalAddress, namespace, appEnv);
 
   say('');
   say('hookline cluster is running (compiled build, Temporal on PostgreSQL).');
@@ -281,6 +285,7 @@ async function main(): Promise<void> {
     say(`  Receiver      http://localhost:${port}/webhooks/{oms,crm,payments,carrier}   (health: http://localhost:${port}/readyz)`);
   say(`  Workers       ${workers} (node dist/src/worker/main.js, prebuilt dist/workflow-bundle.js)`);
   say(`  Temporal      ${temporalAddress}   namespace ${namespace}`);
+  say(`  Deployment    ${version.deploymentName}, build ${version.buildId} current   (npm run release -- status)`);
   say(`  Temporal UI   ${ui.path ? `http://localhost:${uiPort}` : `none (${ui.reason})`}`);
   say(`  PostgreSQL    ${redact(databases.temporal)}, ${redact(databases.visibility)}; knowledge base ${redact(knowledgeBase)}`);
   say(`  Sandbox       ${sandboxUrl}`);
@@ -292,6 +297,30 @@ async function main(): Promise<void> {
   say(`  PORT=${receiverPorts.at(-1)} npm run send -- oms order.status_updated`);
   say('');
   say('Press Ctrl-C to stop everything.');
+}
+
+/**
+ * The workers are versioned (src/worker/main.ts) and get no tasks until their build is the
+ * deployment's current version: make the compiled build current, as its workers compute it (the
+ * same hash over dist/). A build already current is left so; another one current (the cluster
+ * restarted on a new build) is replaced and named, since its pinned workflows need its workers
+ * back (npm run release -- status).
+ */
+async function makeBuildCurrent(address: string, namespace: string, appEnv: NodeJS.ProcessEnv): Promise<DeploymentVersion> {
+  const build = compiledBuild(ROOT);
+  if (!build) throw new Error('no dist/workflow-bundle.js: npm run build did not finish');
+  const version = { deploymentName: loadTemporalConfig(appEnv).deploymentName, buildId: build.buildId };
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection, namespace });
+    const before = (await describeDeployment(client, version.deploymentName))?.current;
+    await makeCurrentWhenPolling(client, version);
+    if (before && before !== version.buildId)
+      say(`Build ${version.buildId} is now current; it replaced ${before} (its pinned workflows need its workers to finish).`);
+    return version;
+  } finally {
+    await connection.close();
+  }
 }
 
 /** temporal.api.enums.v1.TaskQueueType (@temporalio/proto is not a direct dependency). */

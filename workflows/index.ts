@@ -1,10 +1,45 @@
 /** The one entry point the worker bundles: every workflow hookline runs. */
-export { orderStatusWorkflow } from './orders';
-export { customerInquiryWorkflow } from './inquiries';
-export { paymentEventWorkflow } from './payments';
-export { disputeWorkflow } from './disputes';
-export { processReturnWorkflow, returnEventRelayWorkflow } from './returns';
-export { shipmentEventWorkflow } from './shipments';
-export { customerUpdatedWorkflow, stockShortageWorkflow } from './customers';
-export { quarantinedEventWorkflow } from './quarantine';
-export { conversationWorkflow } from './conversation';
+import { setWorkflowOptions } from '@temporalio/workflow';
+import { WORKFLOW_VERSIONING } from './contracts/versioning';
+import { orderStatusWorkflow } from './orders';
+import { customerInquiryWorkflow } from './inquiries';
+import { paymentEventWorkflow } from './payments';
+import { disputeWorkflow } from './disputes';
+import { processReturnWorkflow, returnEventRelayWorkflow } from './returns';
+import { shipmentEventWorkflow } from './shipments';
+import { customerUpdatedWorkflow, stockShortageWorkflow } from './customers';
+import { quarantinedEventWorkflow } from './quarantine';
+import { conversationWorkflow } from './conversation';
+
+const workflows = {
+  orderStatusWorkflow,
+  customerInquiryWorkflow,
+  paymentEventWorkflow,
+  disputeWorkflow,
+  processReturnWorkflow,
+  returnEventRelayWorkflow,
+  shipmentEventWorkflow,
+  customerUpdatedWorkflow,
+  stockShortageWorkflow,
+  quarantinedEventWorkflow,
+  conversationWorkflow,
+} satisfies Record<keyof typeof WORKFLOW_VERSIONING, (...args: never[]) => Promise<unknown>>;
+
+// Each type's versioning behaviour, and why, is in contracts/versioning.ts; `satisfies` above and
+// this loop keep the table and the exported workflows the same set.
+for (const [type, fn] of Object.entries(workflows) as [keyof typeof workflows, (...args: never[]) => Promise<unknown>][])
+  setWorkflowOptions({ versioningBehavior: WORKFLOW_VERSIONING[type] }, fn);
+
+export {
+  orderStatusWorkflow,
+  customerInquiryWorkflow,
+  paymentEventWorkflow,
+  disputeWorkflow,
+  processReturnWorkflow,
+  returnEventRelayWorkflow,
+  shipmentEventWorkflow,
+  customerUpdatedWorkflow,
+  stockShortageWorkflow,
+  quarantinedEventWorkflow,
+  conversationWorkflow,
+};

@@ -13,7 +13,7 @@ import { withActivityContext } from './activity-log';
  * Temporal client is not among them: only the relay gets one (createActivities' second argument).
  */
 export async function buildActivityDeps(
-  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs'>,
+  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'versioning'>,
   logger: Logger,
 ): Promise<{ deps: ActivityDeps; close: () => Promise<void> }> {
   const database = await openDatabase(config.databaseUrl);

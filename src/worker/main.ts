@@ -1,12 +1,15 @@
 import { Client } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { loadWorkerConfig } from '../config/worker';
 import { createLogger } from '../log';
 import { buildActivityDeps } from './deps';
 import { workflowSource } from './bundle';
+import { workerBuildId } from './build-id';
 import { RETRY_METRIC_BUCKETS, retryMetrics } from './retry-metrics';
 import { createRunStatusRecorder } from '../eventlog/status';
+import { formatVersion } from '../temporal/deployments';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -44,11 +47,23 @@ async function main(): Promise<void> {
   const { deps, close } = await buildActivityDeps(config, logger);
 
   const workflows = workflowSource(config.workflowBundlePath);
+  // The bundle's code itself (built here when there is no prebuilt one): the build ID hashes it.
+  const code =
+    'workflowBundle' in workflows
+      ? readFileSync(workflows.workflowBundle.codePath, 'utf8')
+      : (await bundleWorkflowCode({ workflowsPath: workflows.workflowsPath, logger: Runtime.instance().logger })).code;
+  const version = { deploymentName: config.temporal.deploymentName, buildId: workerBuildId(code) };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...workflows,
+    workflowBundle: { code },
+    // Each build is a version of one Worker Deployment: Temporal keeps a pinned workflow on the
+    // build it started on and moves auto-upgrade ones to the current build (workflows/contracts/
+    // versioning.ts says which is which). A type that declares neither runs pinned: the safe side.
+    workerDeploymentOptions: config.versioning
+      ? { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' }
+      : { useWorkerVersioning: false, version },
     activities: createActivities(deps, { temporal: client }),
     // Attempts and age of retrying work: retries have no finite budget, so they must show.
     interceptors: { activity: [retryMetrics(Runtime.instance().metricMeter)] },
@@ -57,6 +72,9 @@ async function main(): Promise<void> {
     temporal: config.temporal.address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    // The version operators promote and retire (npm run release): printed so a deploy can be matched to it.
+    deployment: config.versioning ? formatVersion(version) : 'unversioned (WORKER_VERSIONING=off)',
+    buildId: version.buildId,
     database: config.databaseUrl.split(':')[0],
     workflows:
       'workflowBundle' in workflows ? `prebuilt ${workflows.workflowBundle.codePath}` : `bundled at start from ${workflows.workflowsPath}`,

@@ -23,6 +23,8 @@ import { BUILTIN_SCHEMES, loadSources, type RateLimit } from '../../src/receiver
 import { signWebhook, type SchemeName } from '../../src/signatures';
 import { sandboxClientsConfig, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { buildActivityDeps } from '../../src/worker/deps';
+import { workerBuildId } from '../../src/worker/build-id';
+import { makeCurrentWhenPolling, type DeploymentVersion } from '../../src/temporal/deployments';
 import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';
 import { DEFAULT_QUARANTINE_LIMITS, loadQuarantineLimits } from '../../src/spool/config';
 import { createQuarantineKeeper, openQuarantineStore, registerQuarantineGauges, type QuarantineStore } from '../../src/spool/quarantine';
@@ -75,6 +77,8 @@ export interface Agent {
   sandbox: RunningSandbox;
   db: Kysely<Schema>;
   worker: Worker;
+  /** The worker's Worker Deployment version, current in its own deployment (one per test worker). */
+  version: DeploymentVersion;
   close(): Promise<void>;
 }
 
@@ -107,20 +111,27 @@ export async function startAgent(options: {
     },
     silentLogger,
   );
+  // Versioned as src/worker/main.ts runs it, in a deployment of its own (files run in parallel,
+  // each with its own task queue), and made current as `npm start` makes its build current.
+  const code = inject('workflowBundle');
+  const version = { deploymentName: `hookline-${taskQueue}`, buildId: workerBuildId(code) };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    workflowBundle: { code: inject('workflowBundle') },
+    workflowBundle: { code },
     activities: createActivities(deps, { temporal: env.client }),
+    workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' },
   });
   const running = worker.run();
+  await makeCurrentWhenPolling(env.client, version);
   return {
     env,
     taskQueue,
     sandbox,
     db: deps.db,
     worker,
+    version,
     async close() {
       worker.shutdown();
       await running;
