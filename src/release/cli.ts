@@ -30,7 +30,9 @@ export const USAGE = `Usage: npm run release -- <command> [--build <id>]
                           workflows each still runs (a build with none left can be stopped)
   ramp <percent>          send that share of new workflows (and auto-upgrade ones) to the build
   promote                 make the build current: all new work, every auto-upgrade workflow
-  retire <build>          forget a drained build whose workers have stopped
+  retire <build>          forget a drained build whose workers have stopped; --wait <seconds>
+                          keeps trying while Temporal still counts their pollers (it forgets a
+                          stopped worker after matching.PollerHistoryTTL, 5 minutes by default)
   verify --query '<q>'    replay the histories of the workflows the visibility query finds (open
                           and closed) against the build; fails on any non-determinism. Pinned types
                           are left out (they never move builds) unless --all; --limit N (200)
@@ -72,6 +74,7 @@ export async function runReleaseCli(argv: string[], deps: ReleaseDeps): Promise<
           query: { type: 'string' },
           bundle: { type: 'string' },
           limit: { type: 'string' },
+          wait: { type: 'string' },
           all: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
@@ -154,18 +157,24 @@ export async function runReleaseCli(argv: string[], deps: ReleaseDeps): Promise<
           err(`Refused: ${pinned} pinned workflow(s) are still open on build ${buildId}; its workers must run until they close.`);
           return 1;
         }
-        try {
-          // Drained by visibility's count above, now rather than at Temporal's next refresh.
-          await deleteVersion(client, version(buildId));
-        } catch (e) {
-          if (/poller/i.test((e as Error).message)) {
-            err(
-              `Refused by Temporal: build ${buildId}'s workers still poll (${(e as Error).message}). Stop them; Temporal forgets ` +
-                'a stopped worker after matching.PollerHistoryTTL (5 minutes by default), then retire again.',
-            );
-            return 1;
+        const waitS = values.wait === undefined ? 0 : Number(values.wait);
+        if (!Number.isFinite(waitS) || waitS < 0) throw new UsageError(`--wait must be a number of seconds (got ${values.wait})`);
+        // Drained by visibility's count above, now rather than at Temporal's next refresh.
+        for (const deadline = Date.now() + waitS * 1000; ;) {
+          try {
+            await deleteVersion(client, version(buildId));
+            break;
+          } catch (e) {
+            if (!/poller/i.test((e as Error).message)) throw e;
+            if (Date.now() >= deadline) {
+              err(
+                `Refused by Temporal: build ${buildId}'s workers still poll (${(e as Error).message}). Stop them; ` +
+                  'Temporal forgets a stopped worker after matching.PollerHistoryTTL (5 minutes by default); retire again then.',
+              );
+              return 1;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 2_000));
           }
-          throw e;
         }
         out(`Build ${buildId} retired: no open workflow needs it, and Temporal no longer lists it.`);
         return 0;

@@ -106,31 +106,49 @@ export async function countPinnedOpen(client: Client, version: DeploymentVersion
   return (await client.workflow.count(pinnedOpenQuery(version))).count;
 }
 
+/** temporal.api.enums.v1.TaskQueueType: a worker polls both. */
+const WORKFLOW_QUEUE = 1;
+const ACTIVITY_QUEUE = 2;
+
 /**
- * Make `version` current as soon as Temporal knows it: a version exists only once one of its
- * workers has polled, so a worker that has just started may not be there yet. Workers of a
- * deployment without a current version get no tasks at all, so `npm start`, `npm run cluster`
- * and the tests call this right after starting theirs. Does nothing if it is current already.
+ * Whether Temporal knows the version with its workflow and activity task queues. A worker's first
+ * polls register them one by one, and a version missing a queue the current one has cannot take
+ * over (Temporal refuses the change), so ramping or promoting waits for both.
  */
-export async function makeCurrentWhenPolling(
-  client: Client,
-  version: DeploymentVersion,
-  options: { timeoutMs?: number; signal?: AbortSignal } = {},
-): Promise<void> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  for (;;) {
-    const state = await describeDeployment(client, version.deploymentName);
-    if (state?.current === version.buildId) return;
-    if (state?.versions.some((v) => v.buildId === version.buildId)) {
-      await setCurrentVersion(client, version);
-      return;
-    }
-    if (options.signal?.aborted) throw new Error('stopped before the build was made current');
+export async function isPolling(client: Client, version: DeploymentVersion): Promise<boolean> {
+  try {
+    const { workerDeploymentVersionInfo: info } = await client.workflowService.describeWorkerDeploymentVersion({
+      namespace: client.options.namespace,
+      deploymentVersion: { deploymentName: version.deploymentName, buildId: version.buildId },
+    });
+    const types = new Set((info?.taskQueueInfos ?? []).map((q) => Number(q.type)));
+    return types.has(WORKFLOW_QUEUE) && types.has(ACTIVITY_QUEUE);
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Resolves once `isPolling`: a version exists only after its workers' first polls. */
+export async function waitUntilPolling(client: Client, version: DeploymentVersion, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await isPolling(client, version))) {
     if (Date.now() > deadline)
-      throw new Error(`build ${version.buildId} of ${version.deploymentName} was not seen polling Temporal in time, so it is not current`);
-    // Registration follows a worker's first poll within a second or two: wait on Temporal, briefly.
+      throw new Error(`build ${version.buildId} of ${version.deploymentName} was not seen polling Temporal within ${timeoutMs / 1000}s`);
+    // Registration follows a worker's first polls within a second or two: wait on Temporal, briefly.
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * Make `version` current as soon as Temporal knows it. Workers of a deployment without a current
+ * version get no tasks at all, so `npm start`, `npm run cluster` and the tests call this right
+ * after starting theirs. Does nothing if it is current already.
+ */
+export async function makeCurrentWhenPolling(client: Client, version: DeploymentVersion, timeoutMs = 60_000): Promise<void> {
+  if ((await describeDeployment(client, version.deploymentName))?.current === version.buildId) return;
+  await waitUntilPolling(client, version, timeoutMs);
+  await setCurrentVersion(client, version);
 }
 
 /** `deployment:build`, as Temporal writes a version (and the worker's start line names its own). */
