@@ -15,7 +15,7 @@
  * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares). `--skip-build` uses dist/ as it is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
@@ -262,6 +262,8 @@ async function main(): Promise<void> {
     () => stopping,
   );
   const version = await makeBuildCurrent(temporalAddress, namespace, appEnv);
+  // For `kill -USR2 $(cat .data/cluster.pid)`: under npm and tsx this process is not the one a shell started.
+  writeFileSync(join(DATA, 'cluster.pid'), `${process.pid}\n`);
   // The last step of a rolling deploy on one machine: this build is drained, its workers may go.
   process.on('SIGUSR2', () => {
     say(`Stopping the workers of build ${version.buildId} for good (SIGUSR2); the rest keeps running.`);
