@@ -107,6 +107,7 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --storm N                 events in the duplicate storm, each sent 5 times (default 200; 0 skips it)
   --soak N                  only a memory test: N events through the receiver (e.g. 100000)
   --event-log               only the event log's cost: intake accepted/s with and without it, same run, rounds alternating
+  --versioning              only Worker Versioning's cost: workflows/s of a versioned and an unversioned worker, same run
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -983,6 +984,8 @@ async function main(): Promise<number> {
   if (process.argv.includes('--cluster')) return (await import('./bench-cluster.js')).clusterBench();
   // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts).
   if (process.argv.includes('--event-log')) return (await import('./bench/event-log.js')).eventLogBench({ rounds: 2, seconds: 15 });
+  // What Worker Versioning costs the worker: versioned and unversioned, same run (scripts/bench/versioning.ts).
+  if (process.argv.includes('--versioning')) return (await import('./bench/versioning.js')).versioningBench({ rounds: 2, events: 400 });
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);

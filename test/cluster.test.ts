@@ -387,6 +387,18 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     { timeout: 900_000 },
     async () => {
       const started = Date.now();
+      // The previous test SIGKILLed a receiver; the cluster restarts it after a pause.
+      for (const i of [a, b])
+        await expect
+          .poll(
+            () =>
+              fetch(`${url(i)}/readyz`).then(
+                (r) => r.status,
+                () => 0,
+              ),
+            { timeout: 60_000 },
+          )
+          .toBe(200);
       const deliver = async (source: string, body: object) => {
         const res = await sendSigned(url(a), source, body);
         expect(res.status, JSON.stringify(res.body)).toBe(202);

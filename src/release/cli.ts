@@ -18,6 +18,7 @@ import {
   describeDeployment,
   setCurrentVersion,
   setRampingVersion,
+  waitUntilPolling,
   type DeploymentVersion,
   type VersionSummary,
 } from '../temporal/deployments';
@@ -123,7 +124,10 @@ export async function runReleaseCli(argv: string[], deps: ReleaseDeps): Promise<
         if (arg === undefined || !Number.isFinite(percent) || percent < 0 || percent > 100)
           throw new UsageError(`ramp needs a percentage from 0 to 100 (got ${JSON.stringify(arg)})`);
         const buildId = thisBuild();
-        await setRampingVersion(await deps.client(), version(buildId), percent);
+        const client = await deps.client();
+        // A build just deployed may not have polled yet: Temporal knows it only once it has.
+        await waitUntilPolling(client, version(buildId));
+        await setRampingVersion(client, version(buildId), percent);
         out(`Build ${buildId} ramping at ${percent}%: that share of new workflows and auto-upgrade tasks goes to it.`);
         return 0;
       }
@@ -132,6 +136,7 @@ export async function runReleaseCli(argv: string[], deps: ReleaseDeps): Promise<
         const buildId = thisBuild();
         const client = await deps.client();
         const before = (await describeDeployment(client, deps.deploymentName))?.current;
+        await waitUntilPolling(client, version(buildId));
         await setCurrentVersion(client, version(buildId));
         out(`Build ${buildId} is current: new workflows and every auto-upgrade workflow's next task run on it.`);
         if (before && before !== buildId)
