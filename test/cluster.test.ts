@@ -529,6 +529,19 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
         await deliveredPaidOrder(deliver, temporal.client, orderId);
         await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
         await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
+        // The relay starts the return's workflow: it exists a moment after the events are accepted.
+        await expect
+          .poll(
+            () =>
+              handle(returnWorkflowId(returnId))
+                .describe()
+                .then(
+                  () => true,
+                  () => false,
+                ),
+            { timeout: 30_000 },
+          )
+          .toBe(true);
         expect(await handle(returnWorkflowId(returnId)).result()).toMatchObject({ status: 'refunded' });
         expect(new Set(await builds(returnWorkflowId(returnId)))).toEqual(new Set([buildB]));
         expect(await patches(returnWorkflowId(returnId))).toContain('release-b-returns.ts');

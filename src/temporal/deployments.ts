@@ -59,12 +59,17 @@ export async function describeDeployment(client: Client, deploymentName: string)
 
 /** New workflows, and every auto-upgrade workflow's next task, go to this build. */
 export async function setCurrentVersion(client: Client, version: DeploymentVersion): Promise<void> {
-  await client.workflowService.setWorkerDeploymentCurrentVersion({
-    namespace: client.options.namespace,
-    deploymentName: version.deploymentName,
-    buildId: version.buildId,
-    identity: IDENTITY,
-  });
+  try {
+    await client.workflowService.setWorkerDeploymentCurrentVersion({
+      namespace: client.options.namespace,
+      deploymentName: version.deploymentName,
+      buildId: version.buildId,
+      identity: IDENTITY,
+    });
+  } catch (err) {
+    // Two callers at once (npm start and its worker): the one that lost finds it done.
+    if ((await describeDeployment(client, version.deploymentName))?.current !== version.buildId) throw err;
+  }
 }
 
 /** `percentage` of new workflows and auto-upgrade tasks go to this build instead of the current one. */
@@ -149,6 +154,21 @@ export async function makeCurrentWhenPolling(client: Client, version: Deployment
   if ((await describeDeployment(client, version.deploymentName))?.current === version.buildId) return;
   await waitUntilPolling(client, version, timeoutMs);
   await setCurrentVersion(client, version);
+}
+
+/**
+ * The first build of a deployment that has no current version makes itself current, so a fresh
+ * stack (compose's first `up`, a new namespace) runs without a manual step. Once any build is
+ * current this never changes it: moving to a new build is the release's decision (npm run release).
+ * Resolves to whether it did.
+ */
+export async function makeCurrentIfNone(client: Client, version: DeploymentVersion, timeoutMs = 60_000): Promise<boolean> {
+  if ((await describeDeployment(client, version.deploymentName))?.current) return false;
+  await waitUntilPolling(client, version, timeoutMs);
+  // Checked again: another build's worker may have done it meanwhile, and the first one stays.
+  if ((await describeDeployment(client, version.deploymentName))?.current) return false;
+  await setCurrentVersion(client, version);
+  return true;
 }
 
 /** `deployment:build`, as Temporal writes a version (and the worker's start line names its own). */

@@ -9,7 +9,7 @@ import { workflowSource } from './bundle';
 import { workerBuildId } from './build-id';
 import { RETRY_METRIC_BUCKETS, retryMetrics } from './retry-metrics';
 import { createRunStatusRecorder } from '../eventlog/status';
-import { formatVersion } from '../temporal/deployments';
+import { formatVersion, makeCurrentIfNone } from '../temporal/deployments';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -86,7 +86,13 @@ async function main(): Promise<void> {
   const runStatuses = createRunStatusRecorder({ db: deps.db, client, logger, retentionMs: config.eventLogRetentionMs });
   runStatuses.start();
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.
-  await worker.run();
+  const running = worker.run();
+  if (config.versioning)
+    makeCurrentIfNone(client, version).then(
+      (made) => made && logger.info('build made current: the deployment had none', { deployment: formatVersion(version) }),
+      (err: unknown) => logger.warn('could not check the deployment’s current build', { error: (err as Error).message }),
+    );
+  await running;
   await runStatuses.stop();
   await close();
   await connection.close();
