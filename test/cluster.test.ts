@@ -553,9 +553,10 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
         await handoffs.resolve(late.id, lead, { outcome: 'resolved' });
         await handle(late.workflowId).result();
 
-        // A is drained: nothing pinned to it is open. Its workers stop; then it is retired.
+        // A (dist/'s build: "this build" to the release command) is drained: nothing pinned to it is
+        // open. Its workers stop; then it is retired.
         const drained = await release('status');
-        expect(drained.out).toMatch(new RegExp(`^${buildA} +0 +\\S+ +drained: its workers can stop$`, 'm'));
+        expect(drained.out).toMatch(new RegExp(`^${buildA} +0 +\\S+ +drained: its workers can stop {2}\\(this build\\)$`, 'm'));
         process.kill(Number(readFileSync(join(dataDir, 'cluster.pid'), 'utf8')), 'SIGUSR2');
         await expect.poll(() => clusterProcesses(dataDir).filter((p) => /^worker-/.test(p.role)), { timeout: 30_000 }).toEqual([]);
         const retired = await release('retire', buildA!, '--wait', '120');

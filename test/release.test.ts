@@ -7,6 +7,8 @@ import { runReleaseCli } from '../src/release/cli';
 import { bundleBuildB } from './support/builds';
 import { raiseEscalation, terminateAll, type Raised } from './support/handoff';
 import { setupAgent } from './support/harness';
+import { quarantineResolvedSignal } from '../workflows/contracts/quarantine';
+import type { QuarantinedEvent } from '../src/events/envelope';
 
 /**
  * `npm run release` against the shared dev server: a real worker of build A (the harness's,
@@ -110,6 +112,26 @@ describe('npm run release', () => {
     // The early one moves to B at its next task (auto-upgrade): a claim is one, and it replays there.
     await createHandoffService(t.env.client).claim(early.id, { name: 'dana', role: 'lead' });
     await expect.poll(() => buildOf(early.id), { timeout: 10_000 }).toBe(b.version.buildId);
+
+    // A workflow an operator pinned to A (Temporal's versioning override) keeps A draining: status
+    // counts it, retire refuses, until it closes.
+    const pinned = await t.env.client.workflow.start('quarantinedEventWorkflow', {
+      taskQueue: t.agent.taskQueue,
+      workflowId: `release-pinned-${b.version.buildId}`,
+      args: [
+        { source: 'oms', identity: 'pinned-test', receivedAt: new Date().toISOString(), reason: 'release test' } as QuarantinedEvent,
+        60_000,
+      ],
+      versioningOverride: { pinnedTo: t.agent.version },
+    });
+    await expect.poll(() => buildOf(pinned.workflowId), { timeout: 10_000 }).toBe(a);
+    await expect.poll(async () => (await release('status')).out, { timeout: 10_000 }).toMatch(new RegExp(`^${a} +1 +\\S+ +draining$`, 'm'));
+    const refusedPinned = await release('retire', a);
+    expect(refusedPinned.code).toBe(1);
+    expect(refusedPinned.out).toContain(`Refused: 1 pinned workflow(s) are still open on build ${a}`);
+    await pinned.signal(quarantineResolvedSignal, { outcome: 'discarded', by: 'release-test' });
+    await pinned.result();
+    await expect.poll(async () => (await release('status')).out, { timeout: 10_000 }).toMatch(new RegExp(`^${a} +0 +\\S+ +drained`, 'm'));
 
     // The current build cannot be retired; an unknown one is named as such.
     const current = await release('retire', b.version.buildId);
