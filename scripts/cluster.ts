@@ -12,7 +12,13 @@
  * it), HOOKLINE_TEMPORAL_PORT (7233), PORT (3000), CLUSTER_WORKERS (2), CLUSTER_RECEIVERS (2),
  * NUM_HISTORY_SHARDS (4; fixed once the temporal database exists), HOOKLINE_UI_PORT (8233, the
  * Temporal UI when it could be provisioned), SANDBOX_PORT (4010),
- * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares). `--skip-build` uses dist/ as it is.
+ * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares), TEMPORAL_DYNAMIC_CONFIG_FILE.
+ * `--skip-build` uses dist/ as it is.
+ *
+ * The workers are versions of the Worker Deployment HOOKLINE_DEPLOYMENT_NAME: once they poll, their
+ * build is made current. A rolling deploy on one machine: `--next-build <bundle>` (a second run,
+ * beside this one) starts a new build's workers; `npm run release` moves work to it; SIGUSR2 to
+ * this process (its pid is in .data/cluster.pid) stops this build's workers for good once drained.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
