@@ -193,8 +193,13 @@ describe('replay', () => {
   });
 
   /** Every release's recordings: the auto-upgrade types' histories the current code must still replay. */
+  const releases = () =>
+    readdirSync(RELEASES, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
   const releaseHistories = () =>
-    readdirSync(RELEASES).flatMap((release) =>
+    releases().flatMap((release) =>
       readdirSync(join(RELEASES, release))
         .filter((f) => f.endsWith('.json'))
         .map((file) => {
@@ -206,7 +211,7 @@ describe('replay', () => {
 
   it('release gate: replays every release’s histories of every auto-upgrade type against the current code', async () => {
     const histories = releaseHistories();
-    const latest = readdirSync(RELEASES).sort().at(-1)!;
+    const latest = releases().at(-1)!;
     // The newest release covers every type whose open runs move to the next build.
     expect(new Set(histories.filter((h) => h.release === latest).map((h) => h.type))).toEqual(new Set(AUTO_UPGRADE_TYPES));
     for (const h of histories) await replay(historyFromJSON(h.json), h.workflowId);
