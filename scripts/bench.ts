@@ -107,7 +107,8 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --storm N                 events in the duplicate storm, each sent 5 times (default 200; 0 skips it)
   --soak N                  only a memory test: N events through the receiver (e.g. 100000)
   --event-log               only the event log's cost: intake accepted/s with and without it, same run, rounds alternating
-  --versioning              only Worker Versioning's cost: workflows/s of a versioned and an unversioned worker, same run
+  --versioning [N]          only Worker Versioning's cost: N order events (400) through a versioned and an unversioned
+                            worker, same run, 2 rounds alternating; completed workflows/s and their ratio
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -985,7 +986,13 @@ async function main(): Promise<number> {
   // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts).
   if (process.argv.includes('--event-log')) return (await import('./bench/event-log.js')).eventLogBench({ rounds: 2, seconds: 15 });
   // What Worker Versioning costs the worker: versioned and unversioned, same run (scripts/bench/versioning.ts).
-  if (process.argv.includes('--versioning')) return (await import('./bench/versioning.js')).versioningBench({ rounds: 2, events: 400 });
+  const versioning = process.argv.indexOf('--versioning');
+  if (versioning !== -1) {
+    const events = Number(process.argv[versioning + 1] ?? 400);
+    if (!Number.isInteger(events) || events < 1) throw new Error('--versioning [events]: expected a whole number of events per round');
+    console.log(`hookline bench --versioning — ${machine()}; load average ${loadAverage()}`);
+    return (await import('./bench/versioning.js')).versioningBench({ rounds: 2, events });
+  }
   const options = parseOptions();
   keepWorkDir = options.keep;
   console.log(`hookline bench — ${machine()}; load average ${loadAverage()}`);
