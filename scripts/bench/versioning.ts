@@ -7,7 +7,7 @@
  * them until every workflow has completed; rounds alternate which goes first. Prints completed
  * workflows/s per round and the ratio of the means (versioned / unversioned).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
@@ -64,6 +64,8 @@ export async function versioningBench(options: { rounds: number; events: number 
       await waitUntil(`the ${mode} worker`, worker, workerLog, () => readLog(workerLog).includes('"worker started"'), 180_000);
       await makeWorkerCurrent(temporal.address, workerLog);
       const port = await freePort();
+      // The receiver's spool and operators, in a folder of each system's own.
+      mkdirSync(join(dir, mode));
       const receiverLog = join(dir, `receiver-${mode}.log`);
       const receiver = group.add(
         `receiver ${mode}`,
