@@ -1,5 +1,5 @@
 /** The one entry point the worker bundles: every workflow hookline runs. */
-import { setWorkflowOptions } from '@temporalio/workflow';
+import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_VERSIONING } from './contracts/versioning';
 import { orderStatusWorkflow } from './orders';
 import { customerInquiryWorkflow } from './inquiries';
@@ -26,9 +26,10 @@ const workflows = {
 } satisfies Record<keyof typeof WORKFLOW_VERSIONING, (...args: never[]) => Promise<unknown>>;
 
 // Each type's versioning behaviour, and why, is in contracts/versioning.ts; `satisfies` above and
-// this loop keep the table and the exported workflows the same set.
+// this loop keep the table and the exported workflows the same set. Declared only on a versioned
+// worker: Temporal refuses a behaviour from an unversioned one (WORKER_VERSIONING=off, the bench's).
 for (const [type, fn] of Object.entries(workflows) as [keyof typeof workflows, (...args: never[]) => Promise<unknown>][])
-  setWorkflowOptions({ versioningBehavior: WORKFLOW_VERSIONING[type] }, fn);
+  setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion ? { versioningBehavior: WORKFLOW_VERSIONING[type] } : {}), fn);
 
 export {
   orderStatusWorkflow,

@@ -61,9 +61,7 @@ async function main(): Promise<void> {
     // Each build is a version of one Worker Deployment: Temporal keeps a pinned workflow on the
     // build it started on and moves auto-upgrade ones to the current build (workflows/contracts/
     // versioning.ts says which is which). A type that declares neither runs pinned: the safe side.
-    workerDeploymentOptions: config.versioning
-      ? { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' }
-      : { useWorkerVersioning: false, version },
+    ...(config.versioning ? { workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' } } : {}),
     activities: createActivities(deps, { temporal: client }),
     // Attempts and age of retrying work: retries have no finite budget, so they must show.
     interceptors: { activity: [retryMetrics(Runtime.instance().metricMeter)] },
