@@ -29,7 +29,10 @@ const workflows = {
 // this loop keep the table and the exported workflows the same set. Declared only on a versioned
 // worker: Temporal refuses a behaviour from an unversioned one (WORKER_VERSIONING=off, the bench's).
 for (const [type, fn] of Object.entries(workflows) as [keyof typeof workflows, (...args: never[]) => Promise<unknown>][])
-  setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion ? { versioningBehavior: WORKFLOW_VERSIONING[type] } : {}), fn);
+  setWorkflowOptions(
+    () => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: WORKFLOW_VERSIONING[type] } : {}),
+    fn,
+  );
 
 export {
   orderStatusWorkflow,
