@@ -47,6 +47,7 @@ import {
   askMemory,
   cpuMeter,
   httpOk,
+  makeWorkerCurrent,
   ProcessGroup,
   residentOf,
   sampleResident,
@@ -114,6 +115,8 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
                             to start every event type at the same priority; --fifo for the server's own first-come
                             matching, without priorities or fairness, as before)
   --reconcile [--events N]  only reconciliation: one pass over N never-delivered Stripe events (default 10000), then a second
+  --versioning [N]          only Worker Versioning's cost: N order events (400) through a versioned and an unversioned
+                            worker, same run, 2 rounds alternating; completed workflows/s and their ratio
   --outage                  only the spool: accepted/s and ack latency with Temporal up, then SIGKILLed (spooled), then the drain rate
   --timeout D               a request's client-side timeout (default 10s)
   --profile                 CPU-profile the receiver and say where its time goes
@@ -265,6 +268,7 @@ async function startSystem(options: Options): Promise<System> {
     };
   }
   await Promise.all(waits);
+  if (worker) await makeWorkerCurrent(temporal.address, join(dir, 'worker.log'));
   group.add('load generator', load.child, 2_000); // last in, first out: no new requests once stopping starts
   const client = new Client({ connection: temporal.connection, namespace: 'default' });
   const pids = { receiver: receiver.child.pid, worker: worker?.child.pid, bare: bare?.child.pid, temporal: temporal.child.pid };
@@ -1002,6 +1006,14 @@ async function main(): Promise<number> {
     const events = at > 0 ? Number(process.argv[at + 1]) : 10_000;
     if (!Number.isInteger(events) || events <= 0) throw new Error('--events expects a whole number above 0');
     return (await import('./bench/reconcile.js')).reconcileBench({ events });
+  }
+  // What Worker Versioning costs the worker: versioned and unversioned, same run (scripts/bench/versioning.ts).
+  const versioning = process.argv.indexOf('--versioning');
+  if (versioning !== -1) {
+    const events = Number(process.argv[versioning + 1] ?? 400);
+    if (!Number.isInteger(events) || events < 1) throw new Error('--versioning [events]: expected a whole number of events per round');
+    console.log(`hookline bench --versioning — ${machine()}; load average ${loadAverage()}`);
+    return (await import('./bench/versioning.js')).versioningBench({ rounds: 2, events });
   }
   const options = parseOptions();
   // The event log's cost: intake with and without it, in the same run (scripts/bench/event-log.ts). More

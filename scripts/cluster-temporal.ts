@@ -215,6 +215,8 @@ export interface ServerOptions {
   /** ip:port for the server's Prometheus metrics, or none. */
   metricsAddress?: string;
   logLevel?: string;
+  /** Another dynamic config file than config/temporal/dynamicconfig.yaml (TEMPORAL_DYNAMIC_CONFIG_FILE). */
+  dynamicConfigFile?: string;
 }
 
 /** The variables config/temporal/server.yaml reads (the same names temporalio/server's image uses). */
@@ -244,7 +246,7 @@ export function serverEnv(options: ServerOptions): Record<string, string> {
     HISTORY_MEMBERSHIP_PORT: String(ports.membership.history),
     MATCHING_MEMBERSHIP_PORT: String(ports.membership.matching),
     WORKER_MEMBERSHIP_PORT: String(ports.membership.worker),
-    DYNAMIC_CONFIG_FILE_PATH: DYNAMIC_CONFIG_FILE,
+    DYNAMIC_CONFIG_FILE_PATH: options.dynamicConfigFile ?? DYNAMIC_CONFIG_FILE,
   };
 }
 

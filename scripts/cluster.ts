@@ -12,14 +12,23 @@
  * it), HOOKLINE_TEMPORAL_PORT (7233), PORT (3000), CLUSTER_WORKERS (2), CLUSTER_RECEIVERS (2),
  * NUM_HISTORY_SHARDS (4; fixed once the temporal database exists), HOOKLINE_UI_PORT (8233, the
  * Temporal UI when it could be provisioned), SANDBOX_PORT (4010),
- * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares). `--skip-build` uses dist/ as it is.
+ * HOOKLINE_DATA_DIR (.data: the dev secrets `npm run send` shares), TEMPORAL_DYNAMIC_CONFIG_FILE.
+ * `--skip-build` uses dist/ as it is.
+ *
+ * The workers are versions of the Worker Deployment HOOKLINE_DEPLOYMENT_NAME: once they poll, their
+ * build is made current. A rolling deploy on one machine: `--next-build <bundle>` (a second run,
+ * beside this one) starts a new build's workers; `npm run release` moves work to it; SIGUSR2 to
+ * this process (its pid is in .data/cluster.pid) stops this build's workers for good once drained.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { sandboxProvidersEnv, sandboxWorkerEnv } from '../src/sandbox';
+import { loadTemporalConfig } from '../src/config/temporal';
+import { describeDeployment, makeCurrentWhenPolling, waitUntilPolling, type DeploymentVersion } from '../src/temporal/deployments';
+import { compiledBuild, workerBuildId } from '../src/worker/build-id';
 import {
   allPorts,
   describeSchema,
@@ -53,6 +62,8 @@ interface Managed {
   start: () => ChildProcess;
   child?: ChildProcess;
   restarts: number;
+  /** Stopped for good (a retired build's worker): not restarted when it exits. */
+  retired?: boolean;
 }
 
 const managed: Managed[] = [];
@@ -74,7 +85,7 @@ function supervise(name: string, launch: () => ChildProcess): Managed {
     entry.child = child;
     pipeLines(name, child);
     child.on('exit', (code, signal) => {
-      if (stopping) return;
+      if (stopping || entry.retired) return;
       const delay = Math.min(10_000, 1000 * 2 ** Math.min(entry.restarts, 4));
       entry.restarts += 1;
       say(`[${name}]`.padEnd(13) + ` exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000}s`);
@@ -124,6 +135,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   mkdirSync(DATA, { recursive: true });
+  const next = process.argv.indexOf('--next-build');
+  if (next !== -1) return startNextBuild(process.argv[next + 1]);
 
   const workers = count('CLUSTER_WORKERS', 2);
   const receivers = count('CLUSTER_RECEIVERS', 2);
@@ -170,6 +183,7 @@ async function main(): Promise<void> {
         numHistoryShards: shards,
         sqlMaxConns: optionalCount('TEMPORAL_SQL_MAX_CONNS'),
         metricsAddress: env.TEMPORAL_METRICS_ADDRESS,
+        dynamicConfigFile: env.TEMPORAL_DYNAMIC_CONFIG_FILE ? resolve(env.TEMPORAL_DYNAMIC_CONFIG_FILE) : undefined,
       },
       role('temporal'),
     ),
@@ -223,34 +237,8 @@ async function main(): Promise<void> {
   );
 
   const leadLine = await ensureLeadOperator(knowledgeBase, secrets.leadToken);
-  const standIns = sandboxProvidersEnv(sandboxUrl);
-  const appEnv: NodeJS.ProcessEnv = {
-    ...sandboxWorkerEnv(sandboxUrl),
-    // Stripe's webhooks are on (a dev secret below): its refunds go to the sandbox's stand-in unless
-    // the caller gave a key; HOOKLINE_PROVIDERS=sandbox adds EasyPost's, as for npm start.
-    ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
-    ...(env.HOOKLINE_PROVIDERS?.trim() === 'sandbox' && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
-    ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
-    ...env,
-    NODE_ENV: 'production',
-    TEMPORAL_ADDRESS: temporalAddress,
-    TEMPORAL_NAMESPACE: namespace,
-    DATABASE_URL: knowledgeBase,
-    ...devSecretsEnv(secrets, env),
-  };
-  const workerProcesses: Managed[] = [];
-  for (let i = 1; i <= workers; i += 1) {
-    const name = `worker-${i}`;
-    workerProcesses.push(
-      supervise(name, () =>
-        spawn(node, ['dist/src/worker/main.js'], {
-          cwd: ROOT,
-          env: { ...appEnv, ...role(name), WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS ?? 'off' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        }),
-      ),
-    );
-  }
+  const appEnv = appEnvFor({ sandboxUrl, temporalAddress, namespace, knowledgeBase, secrets });
+  const workerProcesses = superviseWorkers('worker', workers, appEnv);
   for (const [i, port] of receiverPorts.entries()) {
     const name = `receiver-${i + 1}`;
     supervise(name, () =>
@@ -279,6 +267,17 @@ async function main(): Promise<void> {
     120_000,
     () => stopping,
   );
+  const version = await makeBuildCurrent(temporalAddress, namespace, appEnv);
+  // For `kill -USR2 $(cat .data/cluster.pid)`: under npm and tsx this process is not the one a shell started.
+  writeFileSync(join(DATA, 'cluster.pid'), `${process.pid}\n`);
+  // The last step of a rolling deploy on one machine: this build is drained, its workers may go.
+  process.on('SIGUSR2', () => {
+    say(`Stopping the workers of build ${version.buildId} for good (SIGUSR2); the rest keeps running.`);
+    for (const w of workerProcesses) {
+      w.retired = true;
+      w.child?.kill('SIGTERM');
+    }
+  });
 
   say('');
   say('hookline cluster is running (compiled build, Temporal on PostgreSQL).');
@@ -286,6 +285,7 @@ async function main(): Promise<void> {
     say(`  Receiver      http://localhost:${port}/webhooks/{oms,crm,payments,carrier}   (health: http://localhost:${port}/readyz)`);
   say(`  Workers       ${workers} (node dist/src/worker/main.js, prebuilt dist/workflow-bundle.js)`);
   say(`  Temporal      ${temporalAddress}   namespace ${namespace}`);
+  say(`  Deployment    ${version.deploymentName}, build ${version.buildId} current   (npm run release -- status)`);
   say(`  Temporal UI   ${ui.path ? `http://localhost:${uiPort}` : `none (${ui.reason})`}`);
   say(`  PostgreSQL    ${redact(databases.temporal)}, ${redact(databases.visibility)}; knowledge base ${redact(knowledgeBase)}`);
   say(`  Sandbox       ${sandboxUrl}`);
@@ -297,6 +297,116 @@ async function main(): Promise<void> {
   say(`  PORT=${receiverPorts.at(-1)} npm run send -- oms order.status_updated`);
   say('');
   say('Press Ctrl-C to stop everything.');
+}
+
+/**
+ * The workers are versioned (src/worker/main.ts) and get no tasks until their build is the
+ * deployment's current version: make the compiled build current, as its workers compute it (the
+ * same hash over dist/). A build already current is left so; another one current (the cluster
+ * restarted on a new build) is replaced and named, since its pinned workflows need its workers
+ * back (npm run release -- status).
+ */
+async function makeBuildCurrent(address: string, namespace: string, appEnv: NodeJS.ProcessEnv): Promise<DeploymentVersion> {
+  const build = compiledBuild(ROOT);
+  if (!build) throw new Error('no dist/workflow-bundle.js: npm run build did not finish');
+  const version = { deploymentName: loadTemporalConfig(appEnv).deploymentName, buildId: build.buildId };
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection, namespace });
+    const before = (await describeDeployment(client, version.deploymentName))?.current;
+    await makeCurrentWhenPolling(client, version);
+    if (before && before !== version.buildId)
+      say(`Build ${version.buildId} is now current; it replaced ${before} (its pinned workflows need its workers to finish).`);
+    return version;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** What every hookline process of the cluster runs with: the sandbox, Temporal, the knowledge base, the dev secrets. */
+function appEnvFor(o: {
+  sandboxUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  knowledgeBase: string;
+  secrets: ReturnType<typeof loadOrCreateDevSecrets>['secrets'];
+}): NodeJS.ProcessEnv {
+  const standIns = sandboxProvidersEnv(o.sandboxUrl);
+  return {
+    ...sandboxWorkerEnv(o.sandboxUrl),
+    // Stripe's webhooks are on (a dev secret below): its refunds go to the sandbox's stand-in unless
+    // the caller gave a key; HOOKLINE_PROVIDERS=sandbox adds EasyPost's, as for npm start.
+    ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
+    ...(env.HOOKLINE_PROVIDERS?.trim() === 'sandbox' && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
+    ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
+    ...env,
+    NODE_ENV: 'production',
+    TEMPORAL_ADDRESS: o.temporalAddress,
+    TEMPORAL_NAMESPACE: o.namespace,
+    DATABASE_URL: o.knowledgeBase,
+    ...devSecretsEnv(o.secrets, env),
+  };
+}
+
+/** `count` compiled workers named `<prefix>-1…`, supervised; `extra` on top of the app's environment. */
+function superviseWorkers(prefix: string, count: number, appEnv: NodeJS.ProcessEnv, extra: NodeJS.ProcessEnv = {}): Managed[] {
+  return Array.from({ length: count }, (_, i) => {
+    const name = `${prefix}-${i + 1}`;
+    return supervise(name, () =>
+      spawn(process.execPath, ['dist/src/worker/main.js'], {
+        cwd: ROOT,
+        env: {
+          ...appEnv,
+          HOOKLINE_CLUSTER_PROCESS: name,
+          HOOKLINE_DATA_DIR: DATA,
+          WORKER_METRICS_ADDRESS: env.WORKER_METRICS_ADDRESS ?? 'off',
+          ...extra,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+  });
+}
+
+/**
+ * `npm run cluster -- --next-build <workflow-bundle.js>`: a rolling deploy on one machine. Beside a
+ * running `npm run cluster` (same variables), CLUSTER_WORKERS more workers of the compiled code
+ * with that workflow bundle: a new build, with a build ID of its own, polling but not current.
+ * `npm run release -- verify | ramp | promote --build <id>` takes it from there; Ctrl-C stops them.
+ */
+async function startNextBuild(bundle: string | undefined): Promise<void> {
+  if (!bundle || !existsSync(bundle)) throw new Error(`--next-build needs a workflow bundle file (got ${bundle ?? 'nothing'})`);
+  if (!existsSync(join(ROOT, 'dist/src/worker/main.js'))) throw new Error('no dist/: start npm run cluster (it builds) first');
+  const bundlePath = resolve(bundle);
+  const temporalAddress = `127.0.0.1:${serverPorts(Number(env.HOOKLINE_TEMPORAL_PORT ?? 7233)).frontend}`;
+  const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+  const { secrets } = loadOrCreateDevSecrets(resolve(ROOT, DEV_SECRETS_FILE));
+  const appEnv = appEnvFor({
+    sandboxUrl: `http://127.0.0.1:${Number(env.SANDBOX_PORT ?? 4010)}`,
+    temporalAddress,
+    namespace,
+    knowledgeBase: env.DATABASE_URL || withDatabase(temporalDatabases(env).temporal, 'hookline'),
+    secrets,
+  });
+  const dist = join(ROOT, 'dist');
+  const version = {
+    deploymentName: loadTemporalConfig(appEnv).deploymentName,
+    buildId: workerBuildId(readFileSync(bundlePath, 'utf8'), dist),
+  };
+  const workers = count('CLUSTER_WORKERS', 2);
+  say(`Starting ${workers} workers of build ${version.buildId} (dist/ with ${bundlePath}) beside the cluster…`);
+  superviseWorkers('next-worker', workers, appEnv, { WORKFLOW_BUNDLE_PATH: bundlePath });
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    await waitUntilPolling(new Client({ connection, namespace }), version, 120_000);
+  } finally {
+    await connection.close();
+  }
+  say('');
+  say(`Build ${version.buildId} is running beside the cluster (${workers} workers), not current yet:`);
+  say(`  npm run release -- verify --bundle ${bundlePath} --query "ExecutionStatus = 'Running'"`);
+  say(`  npm run release -- promote --build ${version.buildId}`);
+  say('Press Ctrl-C to stop these workers.');
 }
 
 /** temporal.api.enums.v1.TaskQueueType (@temporalio/proto is not a direct dependency). */

@@ -6,10 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { defaultDatabaseUrl } from '../src/config/env';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { enabledProviderSources } from '../src/receiver/sources';
+import { makeCurrentWhenPolling, parseVersion } from '../src/temporal/deployments';
 import { sandboxProvidersEnv, sandboxWorkerEnv } from '../src/sandbox';
 import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
 import { describeCli, devServerArgs, devServerReady, findTemporalCli } from './temporal-cli';
@@ -152,9 +153,9 @@ async function main(): Promise<void> {
     PORT: String(RECEIVER_PORT),
     WORKER_METRICS_ADDRESS,
   };
-  let workerReady = false;
+  let workerStarted: string | undefined;
   run('worker', node, [...tsx, 'src/worker/main.ts'], appEnv, (line) => {
-    if (line.includes('"worker started"')) workerReady = true;
+    if (line.includes('"worker started"')) workerStarted = line;
   });
   run('receiver', node, [...tsx, 'src/receiver/main.ts'], appEnv);
   const receiverUrl = `http://localhost:${RECEIVER_PORT}`;
@@ -166,10 +167,22 @@ async function main(): Promise<void> {
   );
   await waitFor(
     'The worker',
-    async () => workerReady,
+    async () => workerStarted !== undefined,
     120_000,
     () => stopping,
   );
+  // A versioned worker gets no tasks until its build is the deployment's current version: this
+  // build is, at once (on a dev machine the build running is the one meant to run).
+  // Its start line names its version, `deployment:build` (none when WORKER_VERSIONING=off).
+  const version = parseVersion((JSON.parse(workerStarted!) as { deployment?: string }).deployment);
+  if (version) {
+    const connection = await Connection.connect({ address: temporalAddress });
+    try {
+      await makeCurrentWhenPolling(new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default' }), version);
+    } finally {
+      await connection.close();
+    }
+  }
 
   const ui = external ? "(your cluster's UI)" : `http://localhost:${UI_PORT}`;
   say('');
@@ -181,6 +194,11 @@ async function main(): Promise<void> {
     say(`  Providers     ${receiverUrl}/webhooks/{${providerSources.join(',')}}   (see the README's Providers)`);
   say(`  Temporal UI   ${ui}`);
   say(`  Inbox         ${receiverUrl}/inbox   (operator token below)`);
+  say(
+    version
+      ? `  Worker build  ${version.buildId}, current in deployment ${version.deploymentName}   (npm run release -- status)`
+      : '  Worker build  unversioned (WORKER_VERSIONING=off)',
+  );
   say(`  Sandbox       ${sandboxUrl}   (stands in for the CRM, carrier, warehouse, inventory and payment APIs)`);
   const through = (base: string | undefined, standIn: string | undefined, fallback: string) =>
     base === standIn ? 'the sandbox' : base?.trim() ? originOf(base.trim()) : fallback;

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,11 +9,13 @@ import { migrateDatabase, migrateTemporalDatabases, temporalDatabases, withDatab
 import { findTemporalServer } from '../scripts/temporal-server';
 import { openDatabase, type Database } from '../src/db';
 import { returnWorkflowId } from '../src/events/identity';
+import { createHandoffService } from '../src/handoff/service';
 import { SAMPLES } from '../src/events/samples';
 import {
   clusterEnv,
   clusterPostgres,
   clusterProcesses,
+  clusterRoot,
   distFile,
   startCluster,
   type ClusterEnv,
@@ -20,6 +23,8 @@ import {
 } from './support/cluster';
 import { sendSigned, testSecretsEnv } from './support/harness';
 import { raiseEscalation } from './support/handoff';
+import { bundleBuildB } from './support/builds';
+import { returnStateQuery } from '../workflows/contracts/returns';
 import { day, deliveredPaidOrder, payment, paymentWorkflowId, unique } from './support/fixtures';
 
 /**
@@ -80,7 +85,9 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
         // 40 events at once from one address: lift the per-sender limit.
         ...Object.fromEntries(['OMS', 'CRM', 'PAYMENTS', 'CARRIER'].map((s) => [`WEBHOOK_RATE_LIMIT_${s}`, '10000/s'])),
         TEMPORAL_START_TIMEOUT: '2s',
-        RETURN_RECEIPT_WINDOW: '5m',
+        // The upgrade test's returns wait for their parcels across a whole rolling deploy.
+        RETURN_RECEIPT_WINDOW: '15m',
+        TEMPORAL_DYNAMIC_CONFIG_FILE: join(__dirname, 'support/dynamicconfig-upgrade.yaml'),
       },
     });
     // The first run on a fresh machine builds the Temporal server (about 5 minutes) and dist/.
@@ -358,6 +365,210 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
     expect(ids.some((id) => answers.get(id)![0] === 'error')).toBe(true);
     await expectEachOnce(ids, answers);
   });
+
+  /** `npm run release -- …` against the cluster, as an operator runs it. */
+  function release(...args: string[]): Promise<{ code: number | null; out: string }> {
+    return new Promise((done) => {
+      const child = spawn('npm', ['run', '--silent', 'release', '--', ...args], {
+        cwd: clusterRoot,
+        env: { ...env.env, TEMPORAL_ADDRESS: env.temporalAddress },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.once('exit', (code) => done({ code, out }));
+    });
+  }
+
+  it(
+    'a rolling deploy: build B beside A, verified on real histories and made current; 20 open returns and 10 conversations ' +
+      'finish with no non-determinism and each effect once; new work runs on B; A drains and is retired',
+    { timeout: 900_000 },
+    async () => {
+      const started = Date.now();
+      // The previous test SIGKILLed a receiver; the cluster restarts it after a pause.
+      for (const i of [a, b])
+        await expect
+          .poll(
+            () =>
+              fetch(`${url(i)}/readyz`).then(
+                (r) => r.status,
+                () => 0,
+              ),
+            { timeout: 60_000 },
+          )
+          .toBe(200);
+      const deliver = async (source: string, body: object) => {
+        const res = await sendSigned(url(a), source, body);
+        expect(res.status, JSON.stringify(res.body)).toBe(202);
+        return res.body.workflowId as string;
+      };
+      const handle = (id: string) => temporal.client.workflow.getHandle(id);
+      const history = async (id: string) => (await handle(id).fetchHistory()).events!;
+      /** The build that completed each workflow task, in order (Temporal records it on the event). */
+      const builds = async (id: string) =>
+        (await history(id)).flatMap((e) => e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? []);
+      const patches = async (id: string) =>
+        (await history(id)).flatMap(
+          (e) =>
+            e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.map(
+              (p) => (JSON.parse(Buffer.from(p.data!).toString()) as { id: string }).id,
+            ) ?? [],
+        );
+      const statusA = await release('status');
+      const buildA = /current {2}([0-9a-f]{16})/.exec(statusA.out)?.[1];
+      expect(buildA, statusA.out).toBeDefined();
+
+      // Build A: 20 returns waiting for their parcels, 10 conversations waiting for a person.
+      const returns = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const orderId = `ORD-${unique()}`;
+          const returnId = `RET-${unique()}`;
+          await deliveredPaidOrder(deliver, temporal.client, orderId);
+          await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
+          return { orderId, returnId, workflowId: returnWorkflowId(returnId) };
+        }),
+      );
+      for (const r of returns)
+        await expect
+          .poll(
+            () =>
+              handle(r.workflowId)
+                .query(returnStateQuery)
+                .then(
+                  (s) => s.status,
+                  () => undefined,
+                ),
+            { timeout: 60_000 },
+          )
+          .toBe('awaiting-arrival');
+      const handoffs = createHandoffService(temporal.client);
+      const conversations = await Promise.all(
+        Array.from({ length: 10 }, () => raiseEscalation(url(b), { customerId: `CUST-UP-${unique()}` })),
+      );
+      for (const c of conversations)
+        await expect
+          .poll(
+            () =>
+              handoffs.show(c.id).then(
+                (x) => x.status,
+                () => undefined,
+              ),
+            { timeout: 60_000 },
+          )
+          .toBe('waiting');
+      const open = [...returns.map((r) => r.workflowId), ...conversations.map((c) => c.id)];
+      for (const id of open) expect(new Set(await builds(id))).toEqual(new Set([buildA]));
+
+      // Build B: returns and conversations with a changed command sequence, behind patched().
+      const bundles = { patched: join(dataDir, 'build-b.js'), unpatched: join(dataDir, 'build-b-unpatched.js') };
+      writeFileSync(bundles.patched, await bundleBuildB({ patched: true }));
+      writeFileSync(bundles.unpatched, await bundleBuildB({ patched: false }));
+      const next = await startCluster(env, ['--next-build', bundles.patched], 180_000, 'Press Ctrl-C to stop these workers.');
+      try {
+        const buildB = /Build ([0-9a-f]{16}) is running beside the cluster/.exec(next.output())![1]!;
+        expect(buildB).not.toBe(buildA);
+
+        // The gate on production's own histories: the patched build replays every open one; the same
+        // change unpatched does not.
+        const query = "ExecutionStatus = 'Running'";
+        const verified = await release('verify', '--bundle', bundles.patched, '--query', query);
+        expect(verified.code, verified.out).toBe(0);
+        expect(Number(/(\d+) history\(ies\) replayed, 0 not replayable/.exec(verified.out)?.[1])).toBeGreaterThanOrEqual(30);
+        const refused = await release('verify', '--bundle', bundles.unpatched, '--query', query);
+        expect(refused.code).toBe(1);
+        for (const id of [returns[0]!.workflowId, conversations[0]!.id]) expect(refused.out).toContain(`NOT REPLAYABLE ${id}`);
+
+        const promoted = await release('promote', '--build', buildB);
+        expect(promoted.code, promoted.out).toBe(0);
+        expect((await release('status')).out).toContain(`current  ${buildB}`);
+
+        // Everything finishes: parcels arrive, people resolve.
+        const lead = { name: 'lead', role: 'lead' } as const;
+        await Promise.all([
+          ...returns.map((r) =>
+            deliver('carrier', { ...SAMPLES['return.received'], return_id: r.returnId, order_id: r.orderId, timestamp: day(9) }),
+          ),
+          ...conversations.map(async (c) => {
+            await handoffs.claim(c.id, lead);
+            await handoffs.resolve(c.id, lead, { outcome: 'resolved', note: 'sorted after the upgrade' });
+          }),
+        ]);
+        for (const r of returns) expect(await handle(r.workflowId).result()).toMatchObject({ status: 'refunded' });
+        for (const c of conversations) expect(await handle(c.workflowId).result()).toMatchObject({ handoff: { outcome: 'resolved' } });
+
+        // No workflow task failed (a non-determinism error fails one); each moved from A to B and
+        // took B's changed code only where it had not been yet (no B marker: they passed it on A).
+        const sandboxState = await sandbox<{ labels: { return_id: string }[]; refunds: { order_id: string }[] }>('state');
+        for (const id of [...open, ...conversations.map((c) => c.workflowId)]) {
+          expect(
+            (await history(id)).filter((e) => e.workflowTaskFailedEventAttributes),
+            id,
+          ).toEqual([]);
+        }
+        for (const id of open) {
+          const ran = await builds(id);
+          expect([ran[0], ran.at(-1)], id).toEqual([buildA, buildB]);
+          expect(
+            (await patches(id)).filter((p) => p.startsWith('release-b-')),
+            id,
+          ).toEqual([]);
+        }
+        for (const r of returns) {
+          expect(sandboxState.labels.filter((l) => l.return_id === r.returnId)).toHaveLength(1);
+          expect(sandboxState.refunds.filter((x) => x.order_id === r.orderId)).toHaveLength(1);
+          expect(await notifications(`${r.workflowId}:label-sent`)).toHaveLength(1);
+          expect(await notifications(`${r.workflowId}:refunded`)).toHaveLength(1);
+        }
+        for (const c of conversations) expect(await notifications(`${c.id}:handoff:opened`)).toHaveLength(1);
+
+        // New work runs on B, through B's changed code.
+        const orderId = `ORD-${unique()}`;
+        const returnId = `RET-${unique()}`;
+        await deliveredPaidOrder(deliver, temporal.client, orderId);
+        await deliver('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
+        await deliver('carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(9) });
+        // The relay starts the return's workflow: it exists a moment after the events are accepted.
+        await expect
+          .poll(
+            () =>
+              handle(returnWorkflowId(returnId))
+                .describe()
+                .then(
+                  () => true,
+                  () => false,
+                ),
+            { timeout: 30_000 },
+          )
+          .toBe(true);
+        expect(await handle(returnWorkflowId(returnId)).result()).toMatchObject({ status: 'refunded' });
+        expect(new Set(await builds(returnWorkflowId(returnId)))).toEqual(new Set([buildB]));
+        expect(await patches(returnWorkflowId(returnId))).toContain('release-b-returns.ts');
+        const late = await raiseEscalation(url(a), { customerId: `CUST-UP-${unique()}` });
+        await expect.poll(async () => (await builds(late.id)).length, { timeout: 30_000 }).toBeGreaterThan(0);
+        expect(new Set(await builds(late.id))).toEqual(new Set([buildB]));
+        expect(await patches(late.id)).toContain('release-b-conversation.ts');
+        await handoffs.claim(late.id, lead);
+        await handoffs.resolve(late.id, lead, { outcome: 'resolved' });
+        await handle(late.workflowId).result();
+
+        // A (dist/'s build: "this build" to the release command) is drained: nothing pinned to it is
+        // open. Its workers stop; then it is retired.
+        const drained = await release('status');
+        expect(drained.out).toMatch(new RegExp(`^${buildA} +0 +\\S+ +drained: its workers can stop {2}\\(this build\\)$`, 'm'));
+        process.kill(Number(readFileSync(join(dataDir, 'cluster.pid'), 'utf8')), 'SIGUSR2');
+        await expect.poll(() => clusterProcesses(dataDir).filter((p) => /^worker-/.test(p.role)), { timeout: 30_000 }).toEqual([]);
+        const retired = await release('retire', buildA!, '--wait', '120');
+        expect(retired.code, retired.out).toBe(0);
+        expect(retired.out).toContain(`Build ${buildA} retired`);
+        expect((await release('status')).out).not.toContain(buildA);
+        process.stderr.write(`upgrade test: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+      } finally {
+        await next.interrupt();
+      }
+    },
+  );
 
   it('Ctrl-C stops everything; started again, history and the knowledge base are still there', { timeout: 300_000 }, async () => {
     await cluster!.interrupt();

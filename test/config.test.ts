@@ -30,6 +30,8 @@ describe('configuration', () => {
     expect([...receiver.sources.keys()]).toEqual(['oms', 'crm', 'payments', 'carrier']);
     expect(receiver.sources.get('payments')).toMatchObject({ scheme: 'stripe', secrets: [], toleranceSeconds: 300 });
     const worker = loadWorkerConfig(systems);
+    // Versioned unless measured otherwise, in the deployment every worker joins.
+    expect(worker).toMatchObject({ versioning: true, temporal: { deploymentName: 'hookline' } });
     expect(worker).toMatchObject({
       databaseUrl: 'sqlite:.data/hookline.db',
       agent: { returnPolicyDays: 30, returnReceiptWindowMs: 30 * 86_400_000 },
@@ -117,6 +119,9 @@ describe('configuration', () => {
       /TEMPORAL_TLS_CLIENT_CERT_PATH: expected the path of an existing/,
     );
     expect(() => loadWorkerConfig({})).toThrow(/CRM_BASE_URL: .*\(not set\)/);
+    // Temporal writes a version as deployment:build, so a name with a colon could not be read back.
+    expect(() => loadTemporalConfig({ HOOKLINE_DEPLOYMENT_NAME: 'hook:line' })).toThrow(/HOOKLINE_DEPLOYMENT_NAME: expected letters/);
+    expect(() => loadWorkerConfig({ ...systems, WORKER_VERSIONING: 'maybe' })).toThrow(/WORKER_VERSIONING: expected on or off/);
     expect(() => loadWorkerConfig({ ...systems, RETURN_RECEIPT_WINDOW: 'soon' })).toThrow(/RETURN_RECEIPT_WINDOW: expected a duration/);
     expect(() => loadSources({ WEBHOOK_SCHEME_OMS: 'md5' })).toThrow(/WEBHOOK_SCHEME_OMS: expected one of/);
     expect(() => loadSources({ WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/33' })).toThrow(/WEBHOOK_ALLOW_IPS_OMS/);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
@@ -8,6 +8,8 @@ import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
 import { createHandoffService } from '../src/handoff/service';
 import { conversationId, parseConversationId } from '../workflows/contracts/conversation';
+import { AUTO_UPGRADE_TYPES, WORKFLOW_VERSIONING } from '../workflows/contracts/versioning';
+import { bundleBuildB } from './support/builds';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**
@@ -16,8 +18,14 @@ import { sendSigned, setupAgent } from './support/harness';
  * `test/histories/*.json` are committed recordings (re-record with RECORD_HISTORIES=1 when a
  * change is meant to be incompatible, together with a versioning plan; record a new workflow's or
  * path's alone with RECORD_HISTORIES=<name>,…); fresh runs are replayed too.
+ *
+ * The release gate: `test/histories/releases/<release>/` keeps, per release and never overwritten,
+ * the histories of every auto-upgrade type (workflows/contracts/versioning.ts), whose open runs move
+ * to the next build. Every release's are replayed against the current code, so a command change
+ * without `patched()` fails here. Record a release's with RECORD_RELEASE=<release> (a new folder).
  */
 const HISTORIES = join(__dirname, 'histories');
+const RELEASES = join(HISTORIES, 'releases');
 const unique = () => randomBytes(4).toString('hex').toUpperCase();
 
 /**
@@ -38,6 +46,13 @@ describe('replay', () => {
 
   const replay = (history: Parameters<typeof Worker.runReplayHistory>[1], workflowId: string) =>
     Worker.runReplayHistory({ workflowBundle: { code: inject('workflowBundle') } }, history, workflowId);
+
+  const release = process.env.RECORD_RELEASE;
+  if (release) {
+    // A release's recordings are what its open workflows looked like: kept, never rewritten.
+    if (existsSync(join(RELEASES, release))) throw new Error(`RECORD_RELEASE: test/histories/releases/${release} exists already`);
+    mkdirSync(join(RELEASES, release), { recursive: true });
+  }
 
   it('replays fresh histories of every pattern against the current code', async () => {
     const orderId = `ORD-${unique()}`;
@@ -150,6 +165,19 @@ describe('replay', () => {
     expect(await t.env.client.workflow.getHandle(shipment).result()).toMatchObject({ notified: 'order-out-for-delivery' });
     expect(await t.env.client.workflow.getHandle(returnLabel).result()).toEqual({ returnWorkflowId: null, delivered: false });
 
+    // An event hookline cannot process, held in quarantine (still open: its history so far is what an
+    // upgraded build must replay).
+    const quarantined = await sendSigned(t.receiver.url, 'payments', {
+      ...SAMPLES['payment.succeeded'],
+      payment_id: `PMT-${unique()}`,
+      amount: -5,
+    });
+    expect(quarantined.body).toMatchObject({ quarantined: true });
+    const quarantine = quarantined.body.workflowId as string;
+    await expect
+      .poll(async () => (await t.env.client.workflow.getHandle(quarantine).fetchHistory()).events?.length, { timeout: 15_000 })
+      .toBeGreaterThan(3);
+
     const all = {
       ...ids,
       return: returnHandle.workflowId,
@@ -161,16 +189,21 @@ describe('replay', () => {
       'store-return': storeReturn,
       privacy,
       'privacy-erasure': erasure,
+      quarantine,
     };
     // RECORD_HISTORIES=1 records them all; a list (RECORD_HISTORIES=shipment,return-label) only those.
     const record = (name: string) => process.env.RECORD_HISTORIES === '1' || (process.env.RECORD_HISTORIES ?? '').split(',').includes(name);
     for (const [name, id] of Object.entries(all)) {
       const history = await t.env.client.workflow.getHandle(id).fetchHistory();
       await replay(history, id);
-      if (record(name)) {
+      const json = JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n';
+      // The quarantine's run is still open: its history is only a release's, never a committed recording.
+      if (record(name) && name !== 'quarantine') {
         mkdirSync(HISTORIES, { recursive: true });
-        writeFileSync(join(HISTORIES, `${name}.json`), JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n');
+        writeFileSync(join(HISTORIES, `${name}.json`), json);
       }
+      const type = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name as keyof typeof WORKFLOW_VERSIONING;
+      if (release && WORKFLOW_VERSIONING[type] === 'AUTO_UPGRADE') writeFileSync(join(RELEASES, release, `${name}.json`), json);
     }
   });
 
@@ -195,6 +228,43 @@ describe('replay', () => {
     for (const file of files) {
       const json = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'));
       await replay(historyFromJSON(json), recordedWorkflowId(json) ?? `recorded-${file}`);
+    }
+  });
+
+  /** Every release's recordings: the auto-upgrade types' histories the current code must still replay. */
+  const releases = () =>
+    readdirSync(RELEASES, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
+  const releaseHistories = () =>
+    releases().flatMap((release) =>
+      readdirSync(join(RELEASES, release))
+        .filter((f) => f.endsWith('.json'))
+        .map((file) => {
+          const json = JSON.parse(readFileSync(join(RELEASES, release, file), 'utf8'));
+          const type = json.events[0].workflowExecutionStartedEventAttributes.workflowType.name as string;
+          return { release, file, type, json, workflowId: recordedWorkflowId(json) ?? `release-${release}-${file}` };
+        }),
+    );
+
+  it('release gate: replays every release’s histories of every auto-upgrade type against the current code', async () => {
+    const histories = releaseHistories();
+    const latest = releases().at(-1)!;
+    // The newest release covers every type whose open runs move to the next build.
+    expect(new Set(histories.filter((h) => h.release === latest).map((h) => h.type))).toEqual(new Set(AUTO_UPGRADE_TYPES));
+    for (const h of histories) await replay(historyFromJSON(h.json), h.workflowId);
+  });
+
+  it('release gate: a command change to processReturnWorkflow and the conversation fails it unless patched()', async () => {
+    const changed = releaseHistories().filter((h) => h.type === 'processReturnWorkflow' || h.type === 'conversationWorkflow');
+    expect(new Set(changed.map((h) => h.type))).toEqual(new Set(['processReturnWorkflow', 'conversationWorkflow']));
+    const replayOn = (code: string, h: (typeof changed)[number]) =>
+      Worker.runReplayHistory({ workflowBundle: { code } }, historyFromJSON(h.json), h.workflowId);
+    const [unpatched, patched] = [await bundleBuildB({ patched: false }), await bundleBuildB({ patched: true })];
+    for (const h of changed) {
+      await expect(replayOn(unpatched, h), `${h.release}/${h.file} on the unpatched change`).rejects.toThrow(/[Nn]ondetermin/);
+      await replayOn(patched, h);
     }
   });
 

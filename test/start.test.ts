@@ -61,6 +61,8 @@ describe('npm start', () => {
     expect(output).toContain(`Receiver      http://localhost:${ports.PORT}/webhooks/`);
     expect(output).toContain(`Temporal UI   http://localhost:${ports.HOOKLINE_UI_PORT}`);
     expect(output).toContain('npm run send -- oms order.status_updated');
+    // The worker's build, made current by npm start itself: the event below runs on it.
+    expect(output).toMatch(/Worker build {2}[0-9a-f]{16}, current in deployment hookline /);
     const workerMetrics = `http://127.0.0.1:${ports.HOOKLINE_WORKER_METRICS_PORT}/metrics`;
     expect(output).toContain(`Metrics       http://localhost:${ports.PORT}/metrics   (worker: ${workerMetrics})`);
 

@@ -33,7 +33,7 @@ import { FOUR_TYPES } from './events';
 import { baseEnv, receiverEnv } from './hookline-env';
 import type { LoadGenerator, LoadResult, LoadShape } from './load';
 import { freePort } from '../ports';
-import { cpuMeter, httpOk, spawnNode, startDevServer, waitUntil, type ProcessGroup } from './processes';
+import { cpuMeter, httpOk, makeWorkerCurrent, spawnNode, startDevServer, waitUntil, type ProcessGroup } from './processes';
 import { loadAverage, ms, percentile, perSecond, table } from './report';
 
 export interface CompareOptions {
@@ -107,6 +107,7 @@ async function startTarget(
     }
   }
   await Promise.all(waits);
+  if (which === 'hookline' && worker) await makeWorkerCurrent(address, join(dir, 'worker.log'));
   return { which, url, receiver, worker };
 }
 

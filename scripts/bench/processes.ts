@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { makeCurrentWhenPolling, parseVersion } from '../../src/temporal/deployments';
 import { devServerArgs, devServerReady } from '../temporal-cli';
 import { freePort } from '../ports';
 
@@ -233,4 +234,23 @@ export function sampleResident(
   read();
   const timer = setInterval(read, everyMs);
   return { peaks, stop: () => clearInterval(timer) };
+}
+
+/**
+ * hookline's worker is versioned and gets no tasks until its build is current: make it so, as
+ * `npm start` does, from the version its "worker started" line names (nothing to do when the
+ * worker runs with WORKER_VERSIONING=off).
+ */
+export async function makeWorkerCurrent(address: string, logFile: string): Promise<void> {
+  const line = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('"worker started"'));
+  const version = parseVersion(line ? (JSON.parse(line) as { deployment?: string }).deployment : undefined);
+  if (!version) return;
+  const connection = await Connection.connect({ address });
+  try {
+    await makeCurrentWhenPolling(new Client({ connection, namespace: 'default' }), version);
+  } finally {
+    await connection.close();
+  }
 }

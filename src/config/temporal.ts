@@ -34,12 +34,19 @@ const TemporalEnv = z.object({
   TEMPORAL_TLS_CLIENT_KEY_PATH: filePath('TLS client key'),
   TEMPORAL_TLS_SERVER_CA_CERT_PATH: filePath('TLS CA certificate'),
   HOOKLINE_TASK_QUEUE: z.string().min(1).default('hookline'),
+  // The Worker Deployment every worker joins; each build is one version of it (docs/production.md).
+  HOOKLINE_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, - and _ (Temporal writes versions as name:build)')
+    .default('hookline'),
 });
 
 export interface TemporalConfig {
   address: string;
   namespace: string;
   taskQueue: string;
+  /** HOOKLINE_DEPLOYMENT_NAME: the Worker Deployment the workers poll as (one version per build). */
+  deploymentName: string;
   /** Options for `Connection.connect` / `NativeConnection.connect`, TLS and API key included. */
   connectionOptions: NativeConnectionOptions;
   /** Every workflow start's priority key (per event type) and fairness weight (per source): src/events/priorities.ts. */
@@ -104,6 +111,7 @@ export function loadTemporalConfig(env: Env = process.env): TemporalConfig {
     address: parsed.TEMPORAL_ADDRESS,
     namespace: namespace ?? parsed.TEMPORAL_NAMESPACE,
     taskQueue: parsed.HOOKLINE_TASK_QUEUE,
+    deploymentName: parsed.HOOKLINE_DEPLOYMENT_NAME,
     connectionOptions,
     priorities: loadPriorityPolicy(env),
   };

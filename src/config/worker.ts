@@ -73,6 +73,9 @@ const WorkerEnv = z
     // A workflow bundle prebuilt by `npm run build`; unset, the worker uses dist/workflow-bundle.js when
     // it runs compiled and that file exists, else it bundles workflows/ at start.
     WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
+    // Off only to measure what versioning costs (npm run bench -- --unversioned): an unversioned
+    // worker takes tasks of no deployment, so it must never share a task queue with versioned ones.
+    WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'expected on or off' }).default('on'),
     // How long the event log keeps its rows, whatever Temporal's retention (the worker prunes it).
     EVENT_LOG_RETENTION: duration('30d'),
   })
@@ -125,6 +128,8 @@ export interface WorkerConfig {
   /** The language model (LLM_*); undefined: the agent decides by its rules and answers from templates. */
   model?: ModelConfig;
   temporal: TemporalConfig;
+  /** WORKER_VERSIONING: poll as a version of the Worker Deployment (on), or unversioned (off). */
+  versioning: boolean;
   /** EVENT_LOG_RETENTION (ms): event log rows older than this are pruned. */
   eventLogRetentionMs: number;
   /** The providers the agent acts through (STRIPE_*, EASYPOST_*: src/config/providers.ts). */
@@ -170,6 +175,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     },
     metricsAddress: e.WORKER_METRICS_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+    versioning: e.WORKER_VERSIONING === 'on',
     ...(e.LLM_BASE_URL && e.LLM_MODEL
       ? {
           model: {

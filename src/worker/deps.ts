@@ -17,7 +17,7 @@ import { withActivityContext } from './activity-log';
  * (createActivities' second argument).
  */
 export async function buildActivityDeps(
-  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'providers' | 'receiverStore'> & {
+  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'versioning' | 'providers' | 'receiverStore'> & {
     providers?: OutboundProvidersConfig;
     receiverStore?: WorkerConfig['receiverStore'];
   },

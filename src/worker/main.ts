@@ -1,15 +1,18 @@
 import { Client } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { loadWorkerConfig } from '../config/worker';
 import { createLogger } from '../log';
 import { buildActivityDeps } from './deps';
 import { workflowSource } from './bundle';
+import { workerBuildId } from './build-id';
 import { RETRY_METRIC_BUCKETS, retryMetrics } from './retry-metrics';
 import { queueWaitMetrics } from './queue-metrics';
 import { createRunStatusRecorder } from '../eventlog/status';
 import { buildReconcileActivities, ensureReconcileSchedules } from '../reconcile';
 import { withActivityContext } from './activity-log';
+import { formatVersion, makeCurrentIfNone } from '../temporal/deployments';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -57,11 +60,21 @@ async function main(): Promise<void> {
     meter: Runtime.instance().metricMeter,
   });
   const workflows = workflowSource(config.workflowBundlePath);
+  // The bundle's code itself (built here when there is no prebuilt one): the build ID hashes it.
+  const code =
+    'workflowBundle' in workflows
+      ? readFileSync(workflows.workflowBundle.codePath, 'utf8')
+      : (await bundleWorkflowCode({ workflowsPath: workflows.workflowsPath, logger: Runtime.instance().logger })).code;
+  const version = { deploymentName: config.temporal.deploymentName, buildId: workerBuildId(code) };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...workflows,
+    workflowBundle: { code },
+    // Each build is a version of one Worker Deployment: Temporal keeps a pinned workflow on the
+    // build it started on and moves auto-upgrade ones to the current build (workflows/contracts/
+    // versioning.ts says which is which). A type that declares neither runs pinned: the safe side.
+    ...(config.versioning ? { workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' } } : {}),
     activities: { ...createActivities(deps, { temporal: client }), ...reconciling?.activities },
     // Attempts and age of retrying work: retries have no finite budget, so they must show.
     // and each activity's wait to start by its priority (queue-metrics.ts).
@@ -71,6 +84,9 @@ async function main(): Promise<void> {
     temporal: config.temporal.address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    // The version operators promote and retire (npm run release): printed so a deploy can be matched to it.
+    deployment: config.versioning ? formatVersion(version) : 'unversioned (WORKER_VERSIONING=off)',
+    buildId: version.buildId,
     database: config.databaseUrl.split(':')[0],
     workflows:
       'workflowBundle' in workflows ? `prebuilt ${workflows.workflowBundle.codePath}` : `bundled at start from ${workflows.workflowsPath}`,
@@ -83,7 +99,13 @@ async function main(): Promise<void> {
   const runStatuses = createRunStatusRecorder({ db: deps.db, client, logger, retentionMs: config.eventLogRetentionMs });
   runStatuses.start();
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.
-  await worker.run();
+  const running = worker.run();
+  if (config.versioning)
+    makeCurrentIfNone(client, version).then(
+      (made) => made && logger.info('build made current: the deployment had none', { deployment: formatVersion(version) }),
+      (err: unknown) => logger.warn('could not check the deployment’s current build', { error: (err as Error).message }),
+    );
+  await running;
   await runStatuses.stop();
   await close();
   await connection.close();

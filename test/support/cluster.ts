@@ -85,8 +85,16 @@ export interface RunningCluster {
   interrupt(): Promise<number | null>;
 }
 
-/** `npm run cluster [args]`, detached in its own process group; resolves once it says it runs. */
-export async function startCluster(cluster: ClusterEnv, args: string[] = [], timeoutMs = 300_000): Promise<RunningCluster> {
+/**
+ * `npm run cluster [args]`, detached in its own process group; resolves once it says it runs
+ * (`ready`: the line that says so; `--next-build` says another).
+ */
+export async function startCluster(
+  cluster: ClusterEnv,
+  args: string[] = [],
+  timeoutMs = 300_000,
+  ready = 'hookline cluster is running',
+): Promise<RunningCluster> {
   const child = spawn('npm', ['run', 'cluster', '--', ...args], {
     cwd: ROOT,
     env: cluster.env,
@@ -100,7 +108,7 @@ export async function startCluster(cluster: ClusterEnv, args: string[] = [], tim
   // Resolved by the line itself (no polling): running, exited first, or out of time.
   await new Promise<void>((resolve, reject) => {
     const check = () => {
-      if (output.includes('hookline cluster is running')) finish();
+      if (output.includes(ready)) finish();
     };
     const timer = setTimeout(
       () => finish(new Error(`npm run cluster was not running within ${timeoutMs / 1000}s:\n${output.slice(-4000)}`)),

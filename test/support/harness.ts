@@ -25,6 +25,8 @@ import { signWebhook, type SchemeName } from '../../src/signatures';
 import { sandboxClientsConfig, sandboxProvidersEnv, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { loadProvidersConfig } from '../../src/config/providers';
 import { buildActivityDeps } from '../../src/worker/deps';
+import { workerBuildId } from '../../src/worker/build-id';
+import { makeCurrentWhenPolling, waitUntilPolling, type DeploymentVersion } from '../../src/temporal/deployments';
 import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';
 import { DEFAULT_QUARANTINE_LIMITS, loadQuarantineLimits } from '../../src/spool/config';
 import { createQuarantineKeeper, openQuarantineStore, registerQuarantineGauges, type QuarantineStore } from '../../src/spool/quarantine';
@@ -77,6 +79,14 @@ export interface Agent {
   sandbox: RunningSandbox;
   db: Kysely<Schema>;
   worker: Worker;
+  /** The worker's Worker Deployment version, current in its own deployment (one per test worker). */
+  version: DeploymentVersion;
+  /**
+   * Another build beside this one, as a rolling deploy starts it: a worker on the same task queue
+   * and deployment, with the same activities, running `code` as the version its hash names. Not
+   * made current: that is the release's step. Its workers stop with the agent, or by `stop`.
+   */
+  startBuild(code: string): Promise<{ version: DeploymentVersion; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -118,22 +128,53 @@ export async function startAgent(options: {
     },
     silentLogger,
   );
+  // Versioned as src/worker/main.ts runs it, in a deployment of its own (files run in parallel,
+  // each with its own task queue), and made current as `npm start` makes its build current.
+  const code = inject('workflowBundle');
+  const version = { deploymentName: `hookline-${taskQueue}`, buildId: workerBuildId(code) };
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    workflowBundle: { code: inject('workflowBundle') },
+    workflowBundle: { code },
     activities: createActivities(deps, { temporal: env.client }),
+    workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' },
   });
   const running = worker.run();
+  await makeCurrentWhenPolling(env.client, version);
+  const others: (() => Promise<void>)[] = [];
+  const startBuild = async (otherCode: string) => {
+    const other = { deploymentName: version.deploymentName, buildId: workerBuildId(otherCode) };
+    const w = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: { code: otherCode },
+      activities: createActivities(deps, { temporal: env.client }),
+      workerDeploymentOptions: { useWorkerVersioning: true, version: other, defaultVersioningBehavior: 'PINNED' },
+    });
+    const run = w.run();
+    let stopped: Promise<void> | undefined;
+    const stop = () => {
+      if (w.getState() === 'RUNNING') w.shutdown();
+      return (stopped ??= run);
+    };
+    others.push(stop);
+    // Known to Temporal (it polled) before the caller ramps or promotes it.
+    await waitUntilPolling(env.client, other);
+    return { version: other, stop };
+  };
   return {
     env,
     taskQueue,
     sandbox,
     db: deps.db,
     worker,
+    version,
+    startBuild,
     async close() {
-      worker.shutdown();
+      await Promise.all(others.map((stop) => stop()));
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await closeDeps();
       await sandbox.close();

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../scripts/ports';
 import { devServerArgs, devServerReady } from '../../scripts/temporal-cli';
+import { Client, Connection } from '@temporalio/client';
+import { makeCurrentWhenPolling, parseVersion } from '../../src/temporal/deployments';
 
 /**
  * hookline's own processes and a private Temporal dev server, as real child processes, for the
@@ -68,10 +70,28 @@ function spawnTsx(entry: string, env: Record<string, string>): Child {
   );
 }
 
-/** `npm run worker` as a process; ready once it logged that it polls. */
+/**
+ * `npm run worker` as a process; ready once it logged that it polls and its build is current, as
+ * `npm start` makes it (a versioned worker gets no tasks before). Its deployment is its task
+ * queue's own unless the test names one, so tests sharing a dev server never share a deployment.
+ */
 export async function startWorkerProcess(env: Record<string, string>): Promise<Child> {
-  const child = spawnTsx('src/worker/main.ts', env);
-  await until('worker', child, () => child.lines.some((line) => line.includes('"worker started"')), 60_000);
+  const taskQueue = env.HOOKLINE_TASK_QUEUE ?? 'hookline';
+  const child = spawnTsx('src/worker/main.ts', {
+    HOOKLINE_DEPLOYMENT_NAME: `hookline-${taskQueue.replace(/[^A-Za-z0-9_-]/g, '-')}`,
+    ...env,
+  });
+  const started = () => child.lines.find((line) => line.includes('"worker started"'));
+  await until('worker', child, () => started() !== undefined, 60_000);
+  const version = parseVersion((JSON.parse(started()!) as { deployment?: string }).deployment);
+  if (version) {
+    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS ?? 'localhost:7233' });
+    try {
+      await makeCurrentWhenPolling(new Client({ connection, namespace: env.TEMPORAL_NAMESPACE ?? 'default' }), version);
+    } finally {
+      await connection.close();
+    }
+  }
   return child;
 }
 
