@@ -266,9 +266,12 @@ describe('the Temporal dev server killed and restarted on its database file whil
   }, 120_000);
   afterAll(async () => {
     await receiver?.close();
+    // The connection closes while the server is still up: a call of the receiver's still in flight
+    // would otherwise meet the stopped server, be scheduled for a retry by the client, and that retry
+    // would then throw on the closed channel, outside any test (an uncaught "Channel has been shut down").
+    await temporal?.connection.close();
     await worker?.kill();
     await server?.stop();
-    await temporal?.connection.close();
     await database?.close();
     await sandbox?.close();
     rmSync(dir, { recursive: true, force: true });

@@ -232,7 +232,9 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
     } catch (err) {
       // A cancellation is undone below, where it cannot reach the undos.
       if (isCancellation(err)) throw err;
+      // Status and cause together: a query never sees a failed return without why.
       state.status = 'failed';
+      state.failure = { step, cause: failureCause(err) };
       // Where a cancellation arriving now cannot cut an undo short.
       await CancellationScope.nonCancellable(() => compensate(compensations));
       await knowledgeBase.recordReturn({ returnId, status: 'failed' });
@@ -267,6 +269,7 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
     } catch (err) {
       if (isCancellation(err)) throw err;
       state.status = 'failed';
+      state.failure = { step, cause: failureCause(err) };
       await knowledgeBase.recordReturn({ returnId, status: 'failed' });
       return handOver(err);
     }
