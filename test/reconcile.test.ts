@@ -66,15 +66,6 @@ const SOURCE_ENV: Record<string, string> = {
   WEBHOOK_SECRET_EASYPOST: SECRETS.easypost!,
 };
 
-/** Polls `check` until it holds (a condition, not a sleep); fails after `timeoutMs`. */
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 // Each test its own source and its own Stripe account (a stand-in), so their events never mix.
 const SOURCES = ['stripe', 'stripe-b', 'stripe-c'] as const;
 
@@ -337,10 +328,12 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
       await ensureReconcileSchedules(env.client, { config: only('1s'), taskQueue: reconcileQueue, logger: silentLogger });
       const described = await handle.describe();
       expect(described.spec.intervals?.map((i) => i.every)).toEqual([1_000]);
-      await waitFor(async () => {
-        for (const event of events) if (!(await exists(paymentWorkflowId('stripe-c', event)))) return false;
-        return true;
-      });
+      await expect
+        .poll(async () => (await Promise.all(events.map((event) => exists(paymentWorkflowId('stripe-c', event))))).every(Boolean), {
+          timeout: 30_000,
+          interval: 100,
+        })
+        .toBe(true);
       const starts = await startsLogged('stripe-c');
       for (const event of events) expect(starts.get(paymentWorkflowId('stripe-c', event))).toEqual([{ via: 'reconcile' }]);
     } finally {
