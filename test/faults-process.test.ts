@@ -3,7 +3,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { openDatabase, type Database } from '../src/db';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
@@ -52,9 +52,46 @@ function receiverEnv(temporalAddress: string, taskQueue: string): Record<string,
   };
 }
 
-async function connect(address: string): Promise<{ client: Client; connection: Connection }> {
-  const connection = await Connection.connect({ address });
-  return { client: new Client({ connection, namespace: 'default' }), connection };
+interface TestConnection {
+  client: Client;
+  connection: Connection;
+  /** Closes the connection once no retry the client scheduled is still waiting to be sent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A connection whose closing waits for the client's own retries. While Temporal is down, the
+ * receiver gives up on a start after TEMPORAL_START_TIMEOUT and answers 503, but the client's retry
+ * interceptor still holds the call's next attempt in a timer; a connection closed before that timer
+ * fires makes the attempt throw "Channel has been shut down" outside any test. So: the default retry
+ * policy, with each scheduled attempt's due time noted, and no new retries once closing begins.
+ */
+async function connect(address: string): Promise<TestConnection> {
+  const defaults = defaultGrpcRetryOptions();
+  let closing = false;
+  let lastRetryDue = 0;
+  const connection = await Connection.connect({
+    address,
+    interceptors: [
+      makeGrpcRetryInterceptor({
+        retryableDecider: (attempt, status) => !closing && defaults.retryableDecider(attempt, status),
+        delayFunction: (attempt, status) => {
+          const delay = defaults.delayFunction(attempt, status);
+          lastRetryDue = Math.max(lastRetryDue, Date.now() + delay);
+          return delay;
+        },
+      }),
+    ],
+  });
+  return {
+    client: new Client({ connection, namespace: 'default' }),
+    connection,
+    async close() {
+      closing = true;
+      await expect.poll(() => Date.now() > lastRetryDue, { timeout: 60_000, interval: 50 }).toBe(true);
+      await connection.close();
+    },
+  };
 }
 
 /**
@@ -85,7 +122,7 @@ describe('process faults on the shared dev server: worker and receiver killed', 
   let dir: string;
   let sandbox: RunningSandbox;
   let database: Database;
-  let temporal: { client: Client; connection: Connection };
+  let temporal: TestConnection;
   let worker: Child;
   let receiver: Receiver;
   let env: Record<string, string>;
@@ -105,7 +142,7 @@ describe('process faults on the shared dev server: worker and receiver killed', 
     await worker?.kill();
     await database?.close();
     await sandbox?.close();
-    await temporal?.connection.close();
+    await temporal?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -245,7 +282,7 @@ describe('the Temporal dev server killed and restarted on its database file whil
   let sandbox: RunningSandbox;
   let worker: Child;
   let database: Database;
-  let temporal: { client: Client; connection: Connection };
+  let temporal: TestConnection;
   let receiver: Receiver;
 
   beforeAll(async () => {
@@ -266,10 +303,8 @@ describe('the Temporal dev server killed and restarted on its database file whil
   }, 120_000);
   afterAll(async () => {
     await receiver?.close();
-    // The connection closes while the server is still up: a call of the receiver's still in flight
-    // would otherwise meet the stopped server, be scheduled for a retry by the client, and that retry
-    // would then throw on the closed channel, outside any test (an uncaught "Channel has been shut down").
-    await temporal?.connection.close();
+    // Closed while the server is still up, so no call left in flight meets a stopped server.
+    await temporal?.close();
     await worker?.kill();
     await server?.stop();
     await database?.close();
