@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { openDatabase, type Database } from '../src/db';
 import { returnWorkflowId } from '../src/events/identity';
@@ -88,7 +88,13 @@ async function connect(address: string): Promise<TestConnection> {
     connection,
     async close() {
       closing = true;
-      await expect.poll(() => Date.now() > lastRetryDue, { timeout: 60_000, interval: 50 }).toBe(true);
+      // vi.waitFor, not expect.poll: this runs in afterAll, outside any test.
+      await vi.waitFor(
+        () => {
+          if (Date.now() <= lastRetryDue) throw new Error('a retry the client scheduled has not been sent yet');
+        },
+        { timeout: 60_000, interval: 50 },
+      );
       await connection.close();
     },
   };
