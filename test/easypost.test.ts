@@ -7,14 +7,21 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as repo from '../src/db/repo';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
-import { createIntake } from '../src/intake/direct';
 import { isDelay } from '../src/providers/easypost/map';
-import { createQuarantineService, type QuarantineService } from '../src/receiver/quarantine';
-import { loadSources } from '../src/receiver/sources';
+import type { QuarantineService } from '../src/receiver/quarantine';
 import { signWebhook, verifyWebhook, WebhookVerificationError, type VerificationFailure } from '../src/signatures';
 import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
 import { terminateAll } from './support/handoff';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import {
+  connectTestEnv,
+  quarantineServiceFor,
+  sendSigned,
+  startAgent,
+  startReceiver,
+  testDatabases,
+  type Agent,
+  type Receiver,
+} from './support/harness';
 
 /**
  * EasyPost's own events (src/providers/easypost/examples/, EasyPost's published bodies) through
@@ -168,13 +175,7 @@ describe('EasyPost: its tracker.updated events run as hookline events', () => {
     env = await connectTestEnv();
     agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
     receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv });
-    const intake = createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
-    quarantine = createQuarantineService({
-      client: env.client,
-      intake,
-      sources: loadSources({ ...sourceEnv }),
-      bodies: receiver.quarantine,
-    });
+    quarantine = quarantineServiceFor(env, receiver, agent.taskQueue, sourceEnv);
   });
   afterAll(async () => {
     await terminateAll(env, raised);

@@ -8,18 +8,24 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as repo from '../src/db/repo';
 import { appendEventLog } from '../src/db/repo';
 import { createEventLogWriter, type EventLogWriter } from '../src/eventlog/writer';
-import { createIntake } from '../src/intake/direct';
 import { PROVIDERS } from '../src/providers';
 import { parseShopifyJson, quoteUnsafeIntegers } from '../src/providers/shopify/json';
-import { createQuarantineService, type QuarantineService } from '../src/receiver/quarantine';
-import { loadSources } from '../src/receiver/sources';
+import type { QuarantineService } from '../src/receiver/quarantine';
 import { silentLogger } from '../src/log';
 import type { EventEnvelope } from '../src/events/envelope';
 import { openReceiverDatabase } from '../src/spool/store';
 import { quarantineStateQuery } from '../workflows/contracts/quarantine';
 import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
 import { terminateAll } from './support/handoff';
-import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import {
+  connectTestEnv,
+  quarantineServiceFor,
+  startAgent,
+  startReceiver,
+  testDatabases,
+  type Agent,
+  type Receiver,
+} from './support/harness';
 
 /**
  * Shopify's own webhooks (src/providers/shopify/examples/, Shopify's published samples) through
@@ -61,13 +67,7 @@ describe('Shopify: its own webhooks run as hookline events', () => {
     agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), receiverStoreUrl: receiverDatabase });
     eventLog = createEventLogWriter({ write: (rows) => appendEventLog(agent.db, rows), logger: silentLogger, flushIntervalMs: 20 });
     receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv, eventLog, spoolEnv: { SPOOL_URL: receiverDatabase } });
-    const intake = createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
-    quarantine = createQuarantineService({
-      client: env.client,
-      intake,
-      sources: loadSources({ ...sourceEnv }),
-      bodies: receiver.quarantine,
-    });
+    quarantine = quarantineServiceFor(env, receiver, agent.taskQueue, sourceEnv);
   });
   afterAll(async () => {
     await terminateAll(env, raised);

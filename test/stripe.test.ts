@@ -8,15 +8,22 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as repo from '../src/db/repo';
 import { SAMPLES } from '../src/events/samples';
-import { createIntake } from '../src/intake/direct';
 import { PROVIDERS } from '../src/providers';
 import { stripeAmount } from '../src/providers/stripe/map';
-import { createQuarantineService, type QuarantineService } from '../src/receiver/quarantine';
-import { loadSources } from '../src/receiver/sources';
+import type { QuarantineService } from '../src/receiver/quarantine';
 import { signWebhook, verifyWebhook } from '../src/signatures';
 import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
 import { terminateAll } from './support/handoff';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import {
+  connectTestEnv,
+  quarantineServiceFor,
+  sendSigned,
+  startAgent,
+  startReceiver,
+  testDatabases,
+  type Agent,
+  type Receiver,
+} from './support/harness';
 
 /**
  * Stripe's own events (src/providers/stripe/examples/, Stripe's published objects in its event
@@ -89,13 +96,7 @@ describe('Stripe: its own events run as hookline events', () => {
     // Email configured: a live event's message is mailed, so a test event's staying in the outbox means something.
     agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), notify: { smtpUrl: smtp.url } });
     receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv });
-    const intake = createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
-    quarantine = createQuarantineService({
-      client: env.client,
-      intake,
-      sources: loadSources({ ...sourceEnv }),
-      bodies: receiver.quarantine,
-    });
+    quarantine = quarantineServiceFor(env, receiver, agent.taskQueue, sourceEnv);
   });
   afterAll(async () => {
     await terminateAll(env, raised);

@@ -18,6 +18,7 @@ import { createOperatorDirectory, type OperatorDirectory } from '../../src/opera
 import { loadPriorityPolicy } from '../../src/config/temporal';
 import { createIntake } from '../../src/intake/direct';
 import { createReceiverServer, DEFAULT_REQUEST_TIMEOUT_MS } from '../../src/receiver/server';
+import { createQuarantineService, type QuarantineService } from '../../src/receiver/quarantine';
 import type { Acknowledgement } from '../../src/receiver/acknowledgement';
 import type { BuiltinSource } from '../../src/events/sources';
 import { BUILTIN_SCHEMES, loadSources, type RateLimit } from '../../src/receiver/sources';
@@ -37,6 +38,20 @@ import type { EventsRouteOptions } from '../../src/receiver/events';
 let runtimeInstalled = false;
 
 /** Connect to the run's one dev server (test/support/global-setup.ts). */
+/**
+ * `npm run quarantine`'s service over a test receiver's kept bodies: lists, shows and replays them
+ * through an intake on the test's task queue, reading each body as the receiver's sources do.
+ */
+export function quarantineServiceFor(
+  env: TestWorkflowEnvironment,
+  receiver: Receiver,
+  taskQueue: string,
+  sourceEnv: Record<string, string | undefined>,
+): QuarantineService {
+  const intake = createIntake({ client: env.client, taskQueue, startTimeoutMs: 5000, quarantineKeepForMs: 60_000 });
+  return createQuarantineService({ client: env.client, intake, sources: loadSources({ ...sourceEnv }), bodies: receiver.quarantine });
+}
+
 export function connectTestEnv(): Promise<TestWorkflowEnvironment> {
   if (!runtimeInstalled) {
     // Once per process (the SDK allows no more); warnings and errors only, so failures stand out.
