@@ -187,9 +187,16 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
   it('the same event sent to both receivers at once runs once, and its execution is in the PostgreSQL temporal database', async () => {
     const paymentId = `PMT-${unique()}`;
     const answers = await Promise.all(Array.from({ length: 40 }, (_, n) => sendSigned(url(n % 2), 'payments', payment(paymentId))));
-    const statuses = answers.map((r) => r.status).sort();
-    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
-    expect(statuses.filter((s) => s === 200)).toHaveLength(39);
+    // One start wins (202); the others find it (200, duplicate). A receiver whose start takes longer
+    // than TEMPORAL_START_TIMEOUT (a loaded machine) spools the delivery instead and answers 202
+    // queued: durable, and a duplicate once the spool drains it. Either way, one run.
+    const shown = JSON.stringify(answers.map((r) => [r.status, r.body]));
+    const started = answers.filter((r) => r.status === 202 && r.body.queued !== true && r.body.duplicate === false);
+    const queued = answers.filter((r) => r.status === 202 && r.body.queued === true);
+    const duplicates = answers.filter((r) => r.status === 200 && r.body.duplicate === true);
+    expect(started.length, shown).toBeLessThanOrEqual(1);
+    expect(started.length + queued.length, shown).toBeGreaterThanOrEqual(1);
+    expect(started.length + queued.length + duplicates.length, shown).toBe(40);
     expect(new Set(answers.map((r) => r.body.workflowId))).toEqual(new Set([paymentWorkflowId(paymentId)]));
     const result = await temporal.client.workflow.getHandle(paymentWorkflowId(paymentId)).result();
     expect(result).toMatchObject({ duplicate: false, notified: 'payment-confirmed' });
