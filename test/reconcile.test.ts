@@ -29,13 +29,15 @@ import {
   type ReconcileSummary,
   type ReconcileWorkflow,
 } from '../workflows/contracts/reconcile';
+import { startWorkerProcess, type Child } from './support/processes';
+import { sandboxWorkerEnv } from '../src/sandbox';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { startStripeMock } from './support/stripe-mock';
 import { runReconcileCli } from '../scripts/reconcile';
 
 // Each test its own source and its own Stripe account (a stand-in), so their events never mix and
 // no pass of one test (the schedule's, still running when its test ends) asks another test's API.
-const SOURCES = ['stripe', 'stripe-b', 'stripe-c', 'stripe-d', 'stripe-e'] as const;
+const SOURCES = ['stripe', 'stripe-b', 'stripe-c', 'stripe-d', 'stripe-e', 'stripe-f'] as const;
 const envName = (source: string) => source.toUpperCase().replace(/-/g, '_');
 const SECRETS: Record<string, string> = {
   ...Object.fromEntries(SOURCES.map((s) => [s, `whsec_reconcile_test_secret_${envName(s)}_0123456789`])),
@@ -68,6 +70,8 @@ const SOURCE_ENV: Record<string, string> = {
 describe('reconciliation: Stripe events the webhooks never delivered are found and run once', () => {
   let env: TestWorkflowEnvironment;
   let agent: Agent;
+  /** The agent's database: the worker processes of the SIGKILL test keep their event log there too. */
+  let databaseUrl: string;
   let receiver: Receiver;
   let eventLog: EventLogWriter;
   const standIns = new Map<string, StripeEventsStandIn>();
@@ -79,7 +83,8 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
 
   beforeAll(async () => {
     env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    databaseUrl = testDatabases()[0]!.url();
+    agent = await startAgent({ env, databaseUrl });
     for (const name of SOURCES) standIns.set(name, await startStripeEventsStandIn());
     easypostStandIn = await startEasyPostEventsStandIn();
     eventLog = createEventLogWriter({ write: (rows) => appendEventLog(agent.db, rows), logger: silentLogger, flushIntervalMs: 50 });
@@ -336,7 +341,72 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     }
   });
 
-  it('a worker that goes away mid-pass: the next worker finishes the pass, each event started once, the cursor at its end', async () => {
+  it(
+    'a worker process killed (SIGKILL) mid-pass: the next worker finishes the pass, each event started once, the cursor at its end',
+    { timeout: 180_000 },
+    async () => {
+      const standIn = standIns.get('stripe-f')!;
+      const events = Array.from({ length: 230 }, (_, i) => paymentEvent(nowSeconds() - 30 + Math.floor(i / 10)));
+      for (const event of events) standIn.record(event, false);
+      const queue = `reconcile-kill-${randomUUID()}`;
+      // `npm run worker` as production runs it, reconciling stripe-f only: its webhook source, the
+      // Stripe key and the stand-in as its API, the event log in the test database, the sandbox
+      // for the payment workflows it starts. Its schedule is due only years from now (asserted
+      // below), so the one pass here is the test's own.
+      const workerEnv = {
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        HOOKLINE_TASK_QUEUE: queue,
+        DATABASE_URL: databaseUrl,
+        WORKER_METRICS_ADDRESS: 'off',
+        ...sandboxWorkerEnv(agent.sandbox.url),
+        WEBHOOK_SOURCES: 'stripe-f',
+        WEBHOOK_PROVIDER_STRIPE_F: 'stripe',
+        WEBHOOK_SECRET_STRIPE_F: SECRETS['stripe-f']!,
+        STRIPE_API_KEY: 'sk_test_reconcile',
+        STRIPE_API_BASE_URL_STRIPE_F: standIn.url,
+        RECONCILE_EVERY_STRIPE_F: '3650d',
+      };
+      const schedule = env.client.schedule.getHandle(reconcileScheduleId('stripe-f'));
+      let worker: Child | undefined;
+      try {
+        worker = await startWorkerProcess(workerEnv);
+        const next = (await schedule.describe()).info.nextActionTimes[0];
+        expect(next!.getTime()).toBeGreaterThan(Date.now() + 24 * 3600 * 1000);
+        // The second page is held: the first page's 100 events are handed over, then the worker is killed.
+        const { held, release } = standIn.holdAt(2);
+        const handle = await env.client.workflow.start<ReconcileWorkflow>('reconcileWorkflow', {
+          taskQueue: queue,
+          workflowId: `reconcile-kill-${randomUUID()}`,
+          args: [{ source: 'stripe-f' }],
+        });
+        await held;
+        const before = await startsLogged('stripe-f');
+        expect(events.filter((e) => before.has(paymentWorkflowId('stripe-f', e)))).toHaveLength(100);
+        expect(await reconciler.cursorOf('stripe-f')).toBeUndefined();
+        await worker.kill('SIGKILL');
+        // The held request is answered to a dead socket; nothing the dead worker did moves the cursor.
+        release();
+        expect(await reconciler.cursorOf('stripe-f')).toBeUndefined();
+
+        worker = await startWorkerProcess(workerEnv);
+        const summary = await handle.result();
+        // The page the killed worker held is asked again, from the same place: 4 answered, 1 lost.
+        expect(summary).toMatchObject({ lookedAt: 230, started: 230, known: 0, failed: 0, pages: 4 });
+        expect(standIn.requests.total).toBe(5);
+        const retried = standIn.requests.queries.slice(1, 3).map((q) => q.toString());
+        expect(retried[1]).toBe(retried[0]);
+        const starts = await startsLogged('stripe-f');
+        expect(starts.size).toBe(230);
+        for (const event of events) expect(starts.get(paymentWorkflowId('stripe-f', event))).toEqual([{ via: 'reconcile' }]);
+        expect(await reconciler.cursorOf('stripe-f')).toBe(summary.to);
+      } finally {
+        await worker?.kill('SIGKILL');
+        await schedule.delete().catch(() => undefined);
+      }
+    },
+  );
+
+  it('a worker shut down gracefully mid-pass (a deploy): its page is cancelled and asked again, each event started once, the cursor at its end', async () => {
     const standIn = standIns.get('stripe-e')!;
     const events = Array.from({ length: 230 }, (_, i) => paymentEvent(nowSeconds() - 30 + Math.floor(i / 10)));
     for (const event of events) standIn.record(event, false);

@@ -13,10 +13,14 @@ const PROFILES = {
    * The provider's list: a page may take seconds, and a 429 names its own wait (`Retry-After`
    * becomes the next retry's delay). A budget of about ten minutes, then the pass fails with the
    * cursor where it was and the next one tries again (the stale alert fires after an hour of that).
+   * The activity heartbeats every few seconds for as long as the page takes, whatever the provider
+   * or the intake are doing (activities/reconcile.ts), so the heartbeat timeout is how long a pass
+   * stalls after its worker died mid-page (a crash, an OOM kill, a lost host): 20 s, not the minute
+   * a silent page would need, and a living worker never comes near it.
    */
   provider: {
     startToCloseTimeout: '2m',
-    heartbeatTimeout: '1m',
+    heartbeatTimeout: '20s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 15 },
   },
   /** Reads and writes on hookline's own database: retried briskly, and for as long as it is down. */
