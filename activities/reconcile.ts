@@ -66,6 +66,7 @@ export function reconcile(deps: ReconcileDeps) {
         started: summary.started,
         quarantined: summary.quarantined,
         ignored: summary.ignored,
+        awaiting: summary.awaiting,
         failed: summary.failed,
         pages: summary.pages,
         ...(summary.dryRun ? { dryRun: true, missing: summary.missing } : {}),

@@ -446,33 +446,70 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     expect(await reconciler.cursorOf('stripe-e')).toBe(summary.to);
   });
 
-  it('EasyPost: 12 tracker events of which 4 never delivered: GET /v2/events finds those 4, each runs once', async () => {
+  it('EasyPost: 12 tracker events of which 4 never delivered: the events list and their payloads find those 4, each runs once, under the webhook’s workflow ID', async () => {
     const start = Date.now() - 60_000;
-    const events = Array.from({ length: 12 }, (_, i) => {
+    const trackerEvent = (created: number) => {
       const suffix = randomBytes(8).toString('hex');
       const result = { ...(EASYPOST_EXAMPLE.result as Record<string, unknown>), tracking_code: `EZ${suffix}`, id: `trk_${suffix}` };
-      const created = new Date(start + i * 1000).toISOString();
-      return { ...EASYPOST_EXAMPLE, id: `evt_${suffix}`, created_at: created, updated_at: created, result };
-    });
+      const at = new Date(created).toISOString();
+      return { ...EASYPOST_EXAMPLE, id: `evt_${suffix}`, created_at: at, updated_at: at, result };
+    };
+    const events = Array.from({ length: 12 }, (_, i) => trackerEvent(start + i * 1000));
     const dropped = new Set([1, 4, 7, 10].map((i) => events[i]!.id));
     for (const event of events) {
       expect(await easypostStandIn.send(event, endpoint('easypost'), { drop: dropped.has(event.id) })).toBe(
         dropped.has(event.id) ? undefined : 202,
       );
     }
+    // One more that EasyPost has not tried to deliver yet: no payload, no body to read.
+    const queued = trackerEvent(start + 20_000);
+    easypostStandIn.record(queued);
+
     const summary = await pass({ source: 'easypost' });
-    expect(summary).toMatchObject({ lookedAt: 12, known: 8, started: 4, quarantined: 0, failed: 0 });
+    expect(summary).toMatchObject({ lookedAt: 13, known: 8, started: 4, awaiting: 1, quarantined: 0, failed: 0 });
+    // The listed Events carry no Tracker: every handled one's body came from its payloads.
+    expect(easypostStandIn.requests.payloads).toBe(13);
     const starts = await startsLogged('easypost');
     expect(starts.size).toBe(12);
-    for (const event of events) {
+    const workflowIdOf = (event: { id: string }) => {
       const ids = [...starts.keys()].filter((id) => id.endsWith(`:${event.id}`));
       expect(ids).toHaveLength(1);
-      expect(starts.get(ids[0]!)).toEqual([{ via: dropped.has(event.id) ? 'reconcile' : 'webhook' }]);
+      return ids[0]!;
+    };
+    for (const event of events) {
+      expect(starts.get(workflowIdOf(event))).toEqual([{ via: dropped.has(event.id) ? 'reconcile' : 'webhook' }]);
     }
+    // The cursor stops at the event still to be delivered, so the next pass looks at it again.
+    expect(await reconciler.cursorOf('easypost')).toBe(Math.floor(Date.parse(queued.created_at) / 1000));
     const [query] = easypostStandIn.requests.queries;
     expect(query!.get('page_size')).toBe('100');
     expect(query!.get('end_datetime')).toBe(new Date(summary.to * 1000).toISOString());
-    expect(await pass({ source: 'easypost' })).toMatchObject({ lookedAt: 12, known: 12, started: 0 });
+
+    // A dropped delivery EasyPost retries after the pass: the receiver computes the workflow ID the
+    // reconciler started, and the run is not started again.
+    const late = events.find((e) => dropped.has(e.id))!;
+    expect(await easypostStandIn.deliver(late.id, endpoint('easypost'))).toBe(200);
+    await eventLog.flush();
+    const rows = await agent.db
+      .selectFrom('event_log')
+      .select(['via', 'outcome', 'workflow_id'])
+      .where('source', '=', 'easypost')
+      .where('identity', '=', late.id)
+      .orderBy('id')
+      .execute();
+    expect(rows).toEqual([
+      { via: 'reconcile', outcome: 'accepted', workflow_id: workflowIdOf(late) },
+      { via: 'webhook', outcome: 'duplicate', workflow_id: workflowIdOf(late) },
+    ]);
+
+    // EasyPost's attempt at the queued one fails: the next pass reads it from that attempt's payload.
+    expect(await easypostStandIn.deliver(queued.id, endpoint('easypost'), { drop: true })).toBeUndefined();
+    const again = await pass({ source: 'easypost' });
+    expect(again).toMatchObject({ lookedAt: 13, known: 12, started: 1, awaiting: 0 });
+    const after = await startsLogged('easypost');
+    expect(after.size).toBe(13);
+    expect([...after].filter(([id]) => id.endsWith(`:${queued.id}`)).map(([, rows]) => rows)).toEqual([[{ via: 'reconcile' }]]);
+    expect(await reconciler.cursorOf('easypost')).toBe(again.to);
   });
 
   it("the sandbox (npm start's) lists the events recorded with it, as Stripe and EasyPost do", async () => {
@@ -493,7 +530,8 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     const stripe = stripeLister(createStripeClient({ apiKey: 'sk_test_sandbox', baseUrl: `${agent.sandbox.url}/stripe` }));
     expect((await stripe.page(listing, undefined)).bodies).toEqual([expect.objectContaining({ id: stripeEvent.id })]);
     const easypost = easypostLister(createEasyPostClient({ apiKey: 'EZTKsandbox0123', baseUrl: `${agent.sandbox.url}/easypost/v2` }));
-    expect((await easypost.page(listing, undefined)).bodies).toEqual([expect.objectContaining({ id: easypostEvent.id })]);
+    // The sandbox keeps a failed attempt of each: the body is read from its payload, as sent.
+    expect((await easypost.page(listing, undefined)).bodies).toEqual([JSON.stringify(easypostEvent)]);
   });
 
   it('refuses a backfill further back than the event log remembers', async () => {

@@ -56,6 +56,8 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
     ...(plan.cursor === undefined ? {} : { cursor: plan.cursor }),
   };
   progress.summary = current;
+  // The earliest event whose delivery is still to come: the cursor stops there, for a later pass to see it again.
+  let holdAt: number | undefined;
   try {
     for (const listing of plan.listings) {
       let startingAfter: string | undefined;
@@ -68,7 +70,9 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
         });
         current.pages += 1;
         current.lookedAt += page.counts.lookedAt;
-        for (const outcome of RECONCILE_OUTCOMES) current[outcome] += page.counts[outcome];
+        // `?? 0`: a page answered before an outcome existed (a history replayed) lacks it.
+        for (const outcome of RECONCILE_OUTCOMES) current[outcome] += page.counts[outcome] ?? 0;
+        if (page.holdAt !== undefined) holdAt = Math.min(holdAt ?? page.holdAt, page.holdAt);
         startingAfter = page.next;
       } while (startingAfter !== undefined);
     }
@@ -80,7 +84,7 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
       });
     }
     if (plan.advanceTo !== undefined && !request.dryRun)
-      current.cursor = await reconcileAdvance({ source: request.source, to: plan.advanceTo });
+      current.cursor = await reconcileAdvance({ source: request.source, to: Math.min(plan.advanceTo, holdAt ?? plan.advanceTo) });
   } catch (err) {
     const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
     await reconcileReport({ summary: current, error: cause instanceof Error ? cause.message : String(cause) });
