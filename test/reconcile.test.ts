@@ -406,7 +406,9 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     },
   );
 
-  it('a worker shut down gracefully mid-pass (a deploy): its page is cancelled and asked again, each event started once, the cursor at its end', async () => {
+  // Beside the SIGKILL test: a deploy's graceful shutdown cancels the page in flight (its request
+  // aborted through the activity's cancellation signal) rather than leaving it to the heartbeat timeout.
+  it('a worker shut down mid-pass (a deploy): its page is cancelled and asked again, each event once, the cursor at its end', async () => {
     const standIn = standIns.get('stripe-e')!;
     const events = Array.from({ length: 230 }, (_, i) => paymentEvent(nowSeconds() - 30 + Math.floor(i / 10)));
     for (const event of events) standIn.record(event, false);
@@ -446,7 +448,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     expect(await reconciler.cursorOf('stripe-e')).toBe(summary.to);
   });
 
-  it('EasyPost: 12 tracker events of which 4 never delivered: the events list and their payloads find those 4, each runs once, under the webhook’s workflow ID', async () => {
+  it('EasyPost: 4 of 12 never delivered: the list and their payloads find those 4, each once, as the webhook’s workflow ID', async () => {
     const start = Date.now() - 60_000;
     const trackerEvent = (created: number) => {
       const suffix = randomBytes(8).toString('hex');
