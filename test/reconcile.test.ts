@@ -512,6 +512,19 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     expect(after.size).toBe(13);
     expect([...after].filter(([id]) => id.endsWith(`:${queued.id}`)).map(([, rows]) => rows)).toEqual([[{ via: 'reconcile' }]]);
     expect(await reconciler.cursorOf('easypost')).toBe(again.to);
+
+    // One EasyPost is done with but never sent anywhere (no webhook then): no body in its API. The
+    // pass fails, loudly, and the cursor stays; nothing is started from the bodiless listed Event.
+    const lost = trackerEvent(Date.now() - 5_000);
+    easypostStandIn.record(lost, 'completed');
+    const failure = await pass({ source: 'easypost' }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'ReconcileIncomplete' });
+    expect(await reconciler.cursorOf('easypost')).toBe(again.to);
+    expect([...(await startsLogged('easypost')).keys()].filter((id) => id.endsWith(`:${lost.id}`))).toEqual([]);
   });
 
   it("the sandbox (npm start's) lists the events recorded with it, as Stripe and EasyPost do", async () => {

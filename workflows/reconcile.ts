@@ -79,7 +79,7 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
     if (current.failed > 0) {
       throw ApplicationFailure.create({
         type: 'ReconcileIncomplete',
-        message: `${current.failed} event(s) could not be handed to the intake; the cursor stays`,
+        message: `${current.failed} event(s) could not be read from the provider or handed to the intake; the cursor stays`,
         nonRetryable: true,
       });
     }

@@ -62,8 +62,11 @@ export interface EasyPostEventsStandIn {
   url: string;
   /** Records the Event and delivers it to `endpoint` (or drops it): resolves to the receiver's status, or undefined for a drop. */
   send(event: EasyPostEventObject, endpoint: { url: string; secret: string }, options?: { drop?: boolean }): Promise<number | undefined>;
-  /** Records an Event EasyPost has not tried to deliver yet (`status: "in_queue"`, no payloads). */
-  record(event: EasyPostEventObject): void;
+  /**
+   * Records an Event with no delivery attempt: not tried yet (`in_queue`, the default), or one
+   * EasyPost is done with that no webhook received (`completed`: none was configured when it was sent).
+   */
+  record(event: EasyPostEventObject, status?: 'in_queue' | 'completed'): void;
   /** Delivers a recorded Event (again): resolves to the receiver's status. */
   deliver(id: string, endpoint: { url: string; secret: string }, options?: { drop?: boolean }): Promise<number | undefined>;
   readonly requests: { total: number; payloads: number; queries: URLSearchParams[] };
@@ -197,8 +200,8 @@ export async function startEasyPostEventsStandIn(): Promise<EasyPostEventsStandI
   return {
     url: `http://127.0.0.1:${port}/v2`,
     send: (event, endpoint, options = {}) => attempt(keep(event), endpoint, options.drop === true),
-    record(event) {
-      keep(event);
+    record(event, status = 'in_queue') {
+      keep(event).status = status;
     },
     deliver(id, endpoint, options = {}) {
       const record = events.find(({ body }) => body.id === id);
