@@ -5,6 +5,9 @@ import type { ReconcileMetrics } from '../src/reconcile/metrics';
 import { LookbackRefusedError } from '../src/reconcile/plan';
 import type { PageInput, Reconciler } from '../src/reconcile/reconciler';
 
+/** How often a page heartbeats: well within the provider profile's 20 s heartbeat timeout. */
+const PAGE_HEARTBEAT_MS = 5_000;
+
 export interface ReconcileDeps {
   reconciler: Reconciler;
   metrics: ReconcileMetrics;
@@ -34,8 +37,16 @@ export function reconcile(deps: ReconcileDeps) {
 
     /** One page listed, and every event hookline lacks handed to the intake. Provider errors come classified (429: its Retry-After). */
     async reconcilePage(input: PageInput) {
-      Context.current().heartbeat(input.startingAfter);
-      return reconciler.page(input, Context.current().cancellationSignal);
+      const context = Context.current();
+      // Alive while the provider or the intake take their time: the profile's heartbeat timeout
+      // (workflows/reconcile.ts) then only ever expires for a worker that is gone.
+      context.heartbeat(input.startingAfter);
+      const alive = setInterval(() => context.heartbeat(input.startingAfter), PAGE_HEARTBEAT_MS);
+      try {
+        return await reconciler.page(input, context.cancellationSignal);
+      } finally {
+        clearInterval(alive);
+      }
     },
 
     async reconcileAdvance(input: { source: string; to: number }) {
@@ -55,6 +66,7 @@ export function reconcile(deps: ReconcileDeps) {
         started: summary.started,
         quarantined: summary.quarantined,
         ignored: summary.ignored,
+        awaiting: summary.awaiting,
         failed: summary.failed,
         pages: summary.pages,
         ...(summary.dryRun ? { dryRun: true, missing: summary.missing } : {}),

@@ -52,6 +52,8 @@ function counts(s: ReconcileSummary): string {
     `failed ${s.failed}`,
   ];
   if (s.ignored > 0) parts.push(`ignored ${s.ignored}`);
+  // `?? 0`: a pass run by a worker from before the outcome existed.
+  if ((s.awaiting ?? 0) > 0) parts.push(`awaiting delivery ${s.awaiting}`);
   return parts.join(', ');
 }
 

@@ -29,13 +29,15 @@ import {
   type ReconcileSummary,
   type ReconcileWorkflow,
 } from '../workflows/contracts/reconcile';
+import { startWorkerProcess, type Child } from './support/processes';
+import { sandboxWorkerEnv } from '../src/sandbox';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { startStripeMock } from './support/stripe-mock';
 import { runReconcileCli } from '../scripts/reconcile';
 
 // Each test its own source and its own Stripe account (a stand-in), so their events never mix and
 // no pass of one test (the schedule's, still running when its test ends) asks another test's API.
-const SOURCES = ['stripe', 'stripe-b', 'stripe-c', 'stripe-d', 'stripe-e'] as const;
+const SOURCES = ['stripe', 'stripe-b', 'stripe-c', 'stripe-d', 'stripe-e', 'stripe-f'] as const;
 const envName = (source: string) => source.toUpperCase().replace(/-/g, '_');
 const SECRETS: Record<string, string> = {
   ...Object.fromEntries(SOURCES.map((s) => [s, `whsec_reconcile_test_secret_${envName(s)}_0123456789`])),
@@ -68,6 +70,8 @@ const SOURCE_ENV: Record<string, string> = {
 describe('reconciliation: Stripe events the webhooks never delivered are found and run once', () => {
   let env: TestWorkflowEnvironment;
   let agent: Agent;
+  /** The agent's database: the worker processes of the SIGKILL test keep their event log there too. */
+  let databaseUrl: string;
   let receiver: Receiver;
   let eventLog: EventLogWriter;
   const standIns = new Map<string, StripeEventsStandIn>();
@@ -79,7 +83,8 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
 
   beforeAll(async () => {
     env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url() });
+    databaseUrl = testDatabases()[0]!.url();
+    agent = await startAgent({ env, databaseUrl });
     for (const name of SOURCES) standIns.set(name, await startStripeEventsStandIn());
     easypostStandIn = await startEasyPostEventsStandIn();
     eventLog = createEventLogWriter({ write: (rows) => appendEventLog(agent.db, rows), logger: silentLogger, flushIntervalMs: 50 });
@@ -336,7 +341,74 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     }
   });
 
-  it('a worker that goes away mid-pass: the next worker finishes the pass, each event started once, the cursor at its end', async () => {
+  it(
+    'a worker process killed (SIGKILL) mid-pass: the next worker finishes the pass, each event started once, the cursor at its end',
+    { timeout: 180_000 },
+    async () => {
+      const standIn = standIns.get('stripe-f')!;
+      const events = Array.from({ length: 230 }, (_, i) => paymentEvent(nowSeconds() - 30 + Math.floor(i / 10)));
+      for (const event of events) standIn.record(event, false);
+      const queue = `reconcile-kill-${randomUUID()}`;
+      // `npm run worker` as production runs it, reconciling stripe-f only: its webhook source, the
+      // Stripe key and the stand-in as its API, the event log in the test database, the sandbox
+      // for the payment workflows it starts. Its schedule is due only years from now (asserted
+      // below), so the one pass here is the test's own.
+      const workerEnv = {
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        HOOKLINE_TASK_QUEUE: queue,
+        DATABASE_URL: databaseUrl,
+        WORKER_METRICS_ADDRESS: 'off',
+        ...sandboxWorkerEnv(agent.sandbox.url),
+        WEBHOOK_SOURCES: 'stripe-f',
+        WEBHOOK_PROVIDER_STRIPE_F: 'stripe',
+        WEBHOOK_SECRET_STRIPE_F: SECRETS['stripe-f']!,
+        STRIPE_API_KEY: 'sk_test_reconcile',
+        STRIPE_API_BASE_URL_STRIPE_F: standIn.url,
+        RECONCILE_EVERY_STRIPE_F: '3650d',
+      };
+      const schedule = env.client.schedule.getHandle(reconcileScheduleId('stripe-f'));
+      let worker: Child | undefined;
+      try {
+        worker = await startWorkerProcess(workerEnv);
+        const next = (await schedule.describe()).info.nextActionTimes[0];
+        expect(next!.getTime()).toBeGreaterThan(Date.now() + 24 * 3600 * 1000);
+        // The second page is held: the first page's 100 events are handed over, then the worker is killed.
+        const { held, release } = standIn.holdAt(2);
+        const handle = await env.client.workflow.start<ReconcileWorkflow>('reconcileWorkflow', {
+          taskQueue: queue,
+          workflowId: `reconcile-kill-${randomUUID()}`,
+          args: [{ source: 'stripe-f' }],
+        });
+        await held;
+        const before = await startsLogged('stripe-f');
+        expect(events.filter((e) => before.has(paymentWorkflowId('stripe-f', e)))).toHaveLength(100);
+        expect(await reconciler.cursorOf('stripe-f')).toBeUndefined();
+        await worker.kill('SIGKILL');
+        // The held request is answered to a dead socket; nothing the dead worker did moves the cursor.
+        release();
+        expect(await reconciler.cursorOf('stripe-f')).toBeUndefined();
+
+        worker = await startWorkerProcess(workerEnv);
+        const summary = await handle.result();
+        // The page the killed worker held is asked again, from the same place: 4 answered, 1 lost.
+        expect(summary).toMatchObject({ lookedAt: 230, started: 230, known: 0, failed: 0, pages: 4 });
+        expect(standIn.requests.total).toBe(5);
+        const retried = standIn.requests.queries.slice(1, 3).map((q) => q.toString());
+        expect(retried[1]).toBe(retried[0]);
+        const starts = await startsLogged('stripe-f');
+        expect(starts.size).toBe(230);
+        for (const event of events) expect(starts.get(paymentWorkflowId('stripe-f', event))).toEqual([{ via: 'reconcile' }]);
+        expect(await reconciler.cursorOf('stripe-f')).toBe(summary.to);
+      } finally {
+        await worker?.kill('SIGKILL');
+        await schedule.delete().catch(() => undefined);
+      }
+    },
+  );
+
+  // Beside the SIGKILL test: a deploy's graceful shutdown cancels the page in flight (its request
+  // aborted through the activity's cancellation signal) rather than leaving it to the heartbeat timeout.
+  it('a worker shut down mid-pass (a deploy): its page is cancelled and asked again, each event once, the cursor at its end', async () => {
     const standIn = standIns.get('stripe-e')!;
     const events = Array.from({ length: 230 }, (_, i) => paymentEvent(nowSeconds() - 30 + Math.floor(i / 10)));
     for (const event of events) standIn.record(event, false);
@@ -376,33 +448,83 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     expect(await reconciler.cursorOf('stripe-e')).toBe(summary.to);
   });
 
-  it('EasyPost: 12 tracker events of which 4 never delivered: GET /v2/events finds those 4, each runs once', async () => {
+  it('EasyPost: 4 of 12 never delivered: the list and their payloads find those 4, each once, as the webhook’s workflow ID', async () => {
     const start = Date.now() - 60_000;
-    const events = Array.from({ length: 12 }, (_, i) => {
+    const trackerEvent = (created: number) => {
       const suffix = randomBytes(8).toString('hex');
       const result = { ...(EASYPOST_EXAMPLE.result as Record<string, unknown>), tracking_code: `EZ${suffix}`, id: `trk_${suffix}` };
-      const created = new Date(start + i * 1000).toISOString();
-      return { ...EASYPOST_EXAMPLE, id: `evt_${suffix}`, created_at: created, updated_at: created, result };
-    });
+      const at = new Date(created).toISOString();
+      return { ...EASYPOST_EXAMPLE, id: `evt_${suffix}`, created_at: at, updated_at: at, result };
+    };
+    const events = Array.from({ length: 12 }, (_, i) => trackerEvent(start + i * 1000));
     const dropped = new Set([1, 4, 7, 10].map((i) => events[i]!.id));
     for (const event of events) {
       expect(await easypostStandIn.send(event, endpoint('easypost'), { drop: dropped.has(event.id) })).toBe(
         dropped.has(event.id) ? undefined : 202,
       );
     }
+    // One more that EasyPost has not tried to deliver yet: no payload, no body to read.
+    const queued = trackerEvent(start + 20_000);
+    easypostStandIn.record(queued);
+
     const summary = await pass({ source: 'easypost' });
-    expect(summary).toMatchObject({ lookedAt: 12, known: 8, started: 4, quarantined: 0, failed: 0 });
+    expect(summary).toMatchObject({ lookedAt: 13, known: 8, started: 4, awaiting: 1, quarantined: 0, failed: 0 });
+    // The listed Events carry no Tracker: every handled one's body came from its payloads.
+    expect(easypostStandIn.requests.payloads).toBe(13);
     const starts = await startsLogged('easypost');
     expect(starts.size).toBe(12);
-    for (const event of events) {
+    const workflowIdOf = (event: { id: string }) => {
       const ids = [...starts.keys()].filter((id) => id.endsWith(`:${event.id}`));
       expect(ids).toHaveLength(1);
-      expect(starts.get(ids[0]!)).toEqual([{ via: dropped.has(event.id) ? 'reconcile' : 'webhook' }]);
+      return ids[0]!;
+    };
+    for (const event of events) {
+      expect(starts.get(workflowIdOf(event))).toEqual([{ via: dropped.has(event.id) ? 'reconcile' : 'webhook' }]);
     }
+    // The cursor stops at the event still to be delivered, so the next pass looks at it again.
+    expect(await reconciler.cursorOf('easypost')).toBe(Math.floor(Date.parse(queued.created_at) / 1000));
     const [query] = easypostStandIn.requests.queries;
     expect(query!.get('page_size')).toBe('100');
     expect(query!.get('end_datetime')).toBe(new Date(summary.to * 1000).toISOString());
-    expect(await pass({ source: 'easypost' })).toMatchObject({ lookedAt: 12, known: 12, started: 0 });
+
+    // A dropped delivery EasyPost retries after the pass: the receiver computes the workflow ID the
+    // reconciler started, and the run is not started again.
+    const late = events.find((e) => dropped.has(e.id))!;
+    expect(await easypostStandIn.deliver(late.id, endpoint('easypost'))).toBe(200);
+    await eventLog.flush();
+    const rows = await agent.db
+      .selectFrom('event_log')
+      .select(['via', 'outcome', 'workflow_id'])
+      .where('source', '=', 'easypost')
+      .where('identity', '=', late.id)
+      .orderBy('id')
+      .execute();
+    expect(rows).toEqual([
+      { via: 'reconcile', outcome: 'accepted', workflow_id: workflowIdOf(late) },
+      { via: 'webhook', outcome: 'duplicate', workflow_id: workflowIdOf(late) },
+    ]);
+
+    // EasyPost's attempt at the queued one fails: the next pass reads it from that attempt's payload.
+    expect(await easypostStandIn.deliver(queued.id, endpoint('easypost'), { drop: true })).toBeUndefined();
+    const again = await pass({ source: 'easypost' });
+    expect(again).toMatchObject({ lookedAt: 13, known: 12, started: 1, awaiting: 0 });
+    const after = await startsLogged('easypost');
+    expect(after.size).toBe(13);
+    expect([...after].filter(([id]) => id.endsWith(`:${queued.id}`)).map(([, rows]) => rows)).toEqual([[{ via: 'reconcile' }]]);
+    expect(await reconciler.cursorOf('easypost')).toBe(again.to);
+
+    // One EasyPost is done with but never sent anywhere (no webhook then): no body in its API. The
+    // pass fails, loudly, and the cursor stays; nothing is started from the bodiless listed Event.
+    const lost = trackerEvent(Date.now() - 5_000);
+    easypostStandIn.record(lost, 'completed');
+    const failure = await pass({ source: 'easypost' }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'ReconcileIncomplete' });
+    expect(await reconciler.cursorOf('easypost')).toBe(again.to);
+    expect([...(await startsLogged('easypost')).keys()].filter((id) => id.endsWith(`:${lost.id}`))).toEqual([]);
   });
 
   it("the sandbox (npm start's) lists the events recorded with it, as Stripe and EasyPost do", async () => {
@@ -423,7 +545,8 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     const stripe = stripeLister(createStripeClient({ apiKey: 'sk_test_sandbox', baseUrl: `${agent.sandbox.url}/stripe` }));
     expect((await stripe.page(listing, undefined)).bodies).toEqual([expect.objectContaining({ id: stripeEvent.id })]);
     const easypost = easypostLister(createEasyPostClient({ apiKey: 'EZTKsandbox0123', baseUrl: `${agent.sandbox.url}/easypost/v2` }));
-    expect((await easypost.page(listing, undefined)).bodies).toEqual([expect.objectContaining({ id: easypostEvent.id })]);
+    // The sandbox keeps a failed attempt of each: the body is read from its payload, as sent.
+    expect((await easypost.page(listing, undefined)).bodies).toEqual([JSON.stringify(easypostEvent)]);
   });
 
   it('refuses a backfill further back than the event log remembers', async () => {

@@ -13,10 +13,14 @@ const PROFILES = {
    * The provider's list: a page may take seconds, and a 429 names its own wait (`Retry-After`
    * becomes the next retry's delay). A budget of about ten minutes, then the pass fails with the
    * cursor where it was and the next one tries again (the stale alert fires after an hour of that).
+   * The activity heartbeats every few seconds for as long as the page takes, whatever the provider
+   * or the intake are doing (activities/reconcile.ts), so the heartbeat timeout is how long a pass
+   * stalls after its worker died mid-page (a crash, an OOM kill, a lost host): 20 s, not the minute
+   * a silent page would need, and a living worker never comes near it.
    */
   provider: {
     startToCloseTimeout: '2m',
-    heartbeatTimeout: '1m',
+    heartbeatTimeout: '20s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 15 },
   },
   /** Reads and writes on hookline's own database: retried briskly, and for as long as it is down. */
@@ -52,6 +56,8 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
     ...(plan.cursor === undefined ? {} : { cursor: plan.cursor }),
   };
   progress.summary = current;
+  // The earliest event whose delivery is still to come: the cursor stops there, for a later pass to see it again.
+  let holdAt: number | undefined;
   try {
     for (const listing of plan.listings) {
       let startingAfter: string | undefined;
@@ -64,19 +70,21 @@ export async function reconcileWorkflow(request: ReconcileRequest): Promise<Reco
         });
         current.pages += 1;
         current.lookedAt += page.counts.lookedAt;
-        for (const outcome of RECONCILE_OUTCOMES) current[outcome] += page.counts[outcome];
+        // `?? 0`: a page answered before an outcome existed (a history replayed) lacks it.
+        for (const outcome of RECONCILE_OUTCOMES) current[outcome] += page.counts[outcome] ?? 0;
+        if (page.holdAt !== undefined) holdAt = Math.min(holdAt ?? page.holdAt, page.holdAt);
         startingAfter = page.next;
       } while (startingAfter !== undefined);
     }
     if (current.failed > 0) {
       throw ApplicationFailure.create({
         type: 'ReconcileIncomplete',
-        message: `${current.failed} event(s) could not be handed to the intake; the cursor stays`,
+        message: `${current.failed} event(s) could not be read from the provider or handed to the intake; the cursor stays`,
         nonRetryable: true,
       });
     }
     if (plan.advanceTo !== undefined && !request.dryRun)
-      current.cursor = await reconcileAdvance({ source: request.source, to: plan.advanceTo });
+      current.cursor = await reconcileAdvance({ source: request.source, to: Math.min(plan.advanceTo, holdAt ?? plan.advanceTo) });
   } catch (err) {
     const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
     await reconcileReport({ summary: current, error: cause instanceof Error ? cause.message : String(cause) });

@@ -3,9 +3,16 @@ import { providerOf } from '../providers';
 import type { StripeClient } from '../providers/stripe/client';
 import type { Listing } from './plan';
 
-/** One page of a provider's events: each the body its webhook delivers, and where the next page starts. */
+/**
+ * One page of a provider's events: each the body its webhook delivers (an object, or the exact bytes
+ * as a string where the provider keeps them), and where the next page starts.
+ */
 export interface ListedPage {
   bodies: unknown[];
+  /** Events whose body the provider cannot give yet, as their delivery is still to come: the cursor stops before the earliest. */
+  awaiting?: { id: string; created: number }[];
+  /** Events whose body the provider can give no more (EasyPost's never attempted): counted as failed. */
+  unreadable?: string[];
   next?: string;
 }
 
@@ -49,23 +56,72 @@ export function stripeLister(client: StripeClient): Lister {
 
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
+/** Payload requests of one page at once: EasyPost's rate limit is per account, shared with the label buying. */
+const PAYLOAD_CONCURRENCY = 4;
+/** An Event EasyPost may still deliver: it has not given up on it, or not tried yet. */
+const DELIVERY_TO_COME = new Set(['in_queue', 'retrying', 'pending']);
+
 /**
- * `GET /v2/events` in the window: EasyPost's webhook body is the listed Event (`result` included).
- * EasyPost filters by neither type nor delivery: every event is listed and those of types hookline
- * does not handle are counted as ignored. EasyPost does not say how long it keeps events; the event
- * log's retention bounds the lookback.
+ * `GET /v2/events` in the window, then each handled Event's body from its payloads. EasyPost lists
+ * an Event as its own record, not as its webhook body: no `result` (the Tracker), which is what the
+ * mapping reads (@easypost/api 8.9.0's `IEvent.result`: "not returned when retrieving events
+ * directly from the API"; EasyPost/examples `official/docs/responses/events/events-list.json`).
+ * `GET /v2/events/:id/payloads` gives each delivery attempt's exact `request_body`, so an Event
+ * that was sent and failed becomes byte for byte the body its webhook carried, with the same
+ * identity and workflow ID. The latest attempt is read (each carries the same Event).
+ *
+ * An Event of a handled type with no payload has not been attempted yet: EasyPost will deliver it
+ * (or fail, and then it has a payload), so it is `awaiting` and the cursor stops before it. One
+ * EasyPost is done with (`completed`/`failed`) yet never attempted — no webhook when it was sent,
+ * a lapsed subscription — has no body to read anywhere: it `failed`, so the pass fails loudly and
+ * an operator looks. Types hookline does not handle are listed as they are (counted as ignored),
+ * without asking for their payloads. EasyPost filters by neither type nor delivery, and does not
+ * say how long it keeps events; the event log's retention bounds the lookback.
  */
 export function easypostLister(client: EasyPostClient): Lister {
+  const handled = new Set(Object.keys(providerOf('easypost').handles));
   return {
     windowSeconds: Number.MAX_SAFE_INTEGER,
     listsUndelivered: false,
     async page(listing, after, signal) {
+      const options = signal ? { signal } : {};
       const page = await client.listEvents(
         { startDatetime: iso(listing.gte), endDatetime: iso(listing.lte), pageSize: PAGE_LIMIT, ...(after ? { beforeId: after } : {}) },
-        signal ? { signal } : {},
+        options,
       );
-      const last = page.events.at(-1) as { id?: unknown } | undefined;
-      return { bodies: page.events, ...(page.has_more && typeof last?.id === 'string' ? { next: last.id } : {}) };
+      const events = page.events as { id?: unknown; description?: unknown; status?: unknown; created_at?: unknown }[];
+      const bodies: unknown[] = new Array(events.length);
+      const awaiting: ListedPage['awaiting'] = [];
+      const unreadable: string[] = [];
+      let next = 0;
+      const read = async (i: number) => {
+        const event = events[i]!;
+        if (typeof event.id !== 'string' || !handled.has(String(event.description))) {
+          bodies[i] = event;
+          return;
+        }
+        const payloads = await client.listEventPayloads(event.id, options);
+        const latest = payloads
+          .filter((p) => typeof p.request_body === 'string')
+          .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at))
+          .at(-1);
+        if (latest) bodies[i] = latest.request_body;
+        else if (DELIVERY_TO_COME.has(String(event.status)))
+          awaiting.push({ id: event.id, created: Math.floor(Date.parse(String(event.created_at)) / 1000) });
+        else unreadable.push(event.id);
+      };
+      await Promise.all(
+        Array.from({ length: Math.min(PAYLOAD_CONCURRENCY, events.length) }, async () => {
+          while (next < events.length) await read(next++);
+        }),
+      );
+      const last = events.at(-1);
+      return {
+        bodies: bodies.filter((b) => b !== undefined),
+        ...(awaiting.length > 0 ? { awaiting } : {}),
+        ...(unreadable.length > 0 ? { unreadable } : {}),
+        ...(page.has_more && typeof last?.id === 'string' ? { next: last.id } : {}),
+      };
     },
   };
 }

@@ -46,6 +46,8 @@ export interface PageResult {
   counts: ReconcileCounts;
   /** The next page's `startingAfter`, when the provider has more. */
   next?: string;
+  /** The earliest `created` of the events awaiting delivery: the cursor moves no further than it. */
+  holdAt?: number;
 }
 
 /**
@@ -115,7 +117,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       // Exactly what the webhook would have carried (each provider's list gives its webhook body),
       // read by the receiver's own code.
       const read = page.bodies.map((body) => ({
-        classified: classifyVerified({ source, rawBody: Buffer.from(JSON.stringify(body)), receivedAt }),
+        classified: classifyVerified({ source, rawBody: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), receivedAt }),
       }));
       const ids = read.map(({ classified }) =>
         classified.kind === 'event'
@@ -126,6 +128,18 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
       const known = await held(ids.filter((id): id is string => id !== undefined));
       const counts = emptyCounts();
+      // Looked at, but with no body to hand over: one still to be delivered holds the cursor back,
+      // one the provider can no longer give fails the pass.
+      counts.lookedAt += (page.awaiting?.length ?? 0) + (page.unreadable?.length ?? 0);
+      counts.awaiting += page.awaiting?.length ?? 0;
+      counts.failed += page.unreadable?.length ?? 0;
+      if (page.unreadable?.length) {
+        deps.logger.warn('reconcile: the provider has events whose webhook body it cannot give (never attempted)', {
+          source: source.name,
+          events: page.unreadable,
+        });
+      }
+      const holdAt = page.awaiting?.length ? Math.min(...page.awaiting.map((a) => a.created)) : undefined;
       const rows: EventLogInput[] = [];
       const count = (outcome: ReconcileOutcome) => {
         counts[outcome] += 1;
@@ -198,7 +212,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       // Written before the page counts as done: the record is what tells a later pass, after
       // Temporal has forgotten the run, that this event is held.
       await appendEventLog(deps.db, rows);
-      return { counts, ...(page.next ? { next: page.next } : {}) };
+      return { counts, ...(page.next ? { next: page.next } : {}), ...(holdAt === undefined ? {} : { holdAt }) };
     },
 
     /** Moves the cursor forward to `to`, never back (two passes at once both end at or after it). */

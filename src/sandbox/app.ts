@@ -4,7 +4,13 @@ import { z } from 'zod';
 import { FaultBook, parseFaultHeader, SYSTEMS, type ActiveFault, type FaultAction, type SystemName } from './faults';
 import { createEasyPostSandbox, type EasyPostSandboxState } from './easypost';
 import { createLlmSandbox, type ChatCompletionRequest } from './llm';
-import { listEasyPostEvents, type EasyPostEventObject } from './easypost-events';
+import {
+  easyPostEventPayloads,
+  easyPostPayload,
+  listEasyPostEvents,
+  type EasyPostEventObject,
+  type EasyPostEventRecord,
+} from './easypost-events';
 import { listStripeEvents, type StripeEventObject } from './stripe-events';
 import { createStripeSandbox, type StripePaymentSeed, type StripeSandboxState } from './stripe';
 import { findCustomer } from './seed';
@@ -112,10 +118,11 @@ export interface SandboxState {
   /** The EasyPost stand-in's shipments, purchases and trackers (./easypost.ts). */
   easypost: EasyPostSandboxState;
   /**
-   * The events each provider lists (`GET /stripe/v1/events`, `GET /easypost/v2/events`: what the
-   * reconciler asks), oldest first; `POST /_sandbox/events/:provider` adds one as if sent.
+   * The events each provider lists (`GET /stripe/v1/events`, `GET /easypost/v2/events` with each
+   * Event's payloads: what the reconciler asks), oldest first; `POST /_sandbox/events/:provider`
+   * adds one as if sent and its delivery failed.
    */
-  events: { stripe: StripeEventObject[]; easypost: EasyPostEventObject[] };
+  events: { stripe: StripeEventObject[]; easypost: EasyPostEventRecord[] };
 }
 
 /** Programmatic access to the sandbox behind an app (the same things the `/_sandbox` routes do). */
@@ -394,6 +401,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   route('stripe', 'GET', '/v1/account', () => stripe.account());
   route('stripe', 'GET', '/v1/events', ({ query }) => listStripeEvents(state.events.stripe, query ?? new URLSearchParams()));
   route('easypost', 'GET', '/v2/events', ({ query }) => listEasyPostEvents(state.events.easypost, query ?? new URLSearchParams()));
+  route('easypost', 'GET', '/v2/events/:id/payloads', ({ params }) => easyPostEventPayloads(state.events.easypost, params.id ?? ''));
 
   // ---- EasyPost (./easypost.ts) ---------------------------------------------------------------
   route('easypost', 'POST', '/v2/shipments', ({ body }) => easypost.createShipment(body));
@@ -462,7 +470,16 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     if (req.params.provider === 'stripe' && typeof event?.id === 'string' && typeof event.created === 'number') {
       state.events.stripe.push({ ...(event as StripeEventObject), pending_webhooks: 1 });
     } else if (req.params.provider === 'easypost' && typeof event?.id === 'string' && typeof event.created_at === 'string') {
-      state.events.easypost.push({ ...(event as EasyPostEventObject), status: 'failed' });
+      // One failed attempt, its body the Event as given: what the reconciler reads back (payloads).
+      const record: EasyPostEventRecord = { body: event as EasyPostEventObject, status: 'in_queue', payloads: [] };
+      easyPostPayload(record, {
+        url: 'https://hookline.example/webhooks/easypost',
+        headers: {},
+        requestBody: JSON.stringify(event),
+        responseCode: 502,
+        responseBody: 'Bad Gateway',
+      });
+      state.events.easypost.push(record);
     } else {
       res
         .status(400)

@@ -17,14 +17,15 @@ export interface ReconcileRequest {
 }
 
 /** What a pass did with each event it looked at. */
-export const RECONCILE_OUTCOMES = ['known', 'started', 'quarantined', 'ignored', 'missing', 'failed'] as const;
+export const RECONCILE_OUTCOMES = ['known', 'started', 'quarantined', 'ignored', 'missing', 'awaiting', 'failed'] as const;
 export type ReconcileOutcome = (typeof RECONCILE_OUTCOMES)[number];
 
 /**
  * Counts so far: `known` hookline already had (event log or Temporal), `started` it did not and now
  * runs, `quarantined` it could not map (kept for a person), `ignored` a type mapped to nothing,
- * `missing` a dry run's would-be starts, `failed` could not be handed over (the pass then fails and
- * the cursor stays).
+ * `missing` a dry run's would-be starts, `awaiting` its delivery is still to come and the provider
+ * cannot give its body yet (EasyPost's not yet attempted: the cursor stops before it), `failed`
+ * could not be handed over (the pass then fails and the cursor stays).
  */
 export type ReconcileCounts = Record<ReconcileOutcome, number> & { lookedAt: number };
 
@@ -54,5 +55,6 @@ export const emptyCounts = (): ReconcileCounts => ({
   quarantined: 0,
   ignored: 0,
   missing: 0,
+  awaiting: 0,
   failed: 0,
 });

@@ -78,6 +78,20 @@ export interface EasyPostClient {
    * `end_datetime`, at most 100 a page.
    */
   listEvents(params: EasyPostEventsPage, options?: RequestOptions): Promise<{ events: unknown[]; has_more: boolean }>;
+  /**
+   * `GET /v2/events/:id/payloads`: one Payload per attempt to deliver the Event to a webhook, each
+   * with the exact body POSTed (`request_body`, a string). None for an Event not attempted yet.
+   */
+  listEventPayloads(eventId: string, options?: RequestOptions): Promise<EasyPostEventPayload[]>;
+}
+
+/** What the reconciler reads of a Payload (docs.easypost.com/docs/events/payloads). */
+export interface EasyPostEventPayload {
+  id: string;
+  request_url?: string;
+  request_body?: string;
+  response_code?: number;
+  created_at: string;
 }
 
 /** What one page of the events list asks for. */
@@ -289,6 +303,15 @@ export function createEasyPostClient(config: EasyPostClientConfig): EasyPostClie
         }),
       )) as { events: unknown[]; has_more: boolean };
       return { events: page.events, has_more: page.has_more };
+    },
+
+    async listEventPayloads(eventId, options = {}) {
+      // The package's EventService has `retrieveAllPayloads` (src/services/event_service.js, the
+      // response's `payloads`), which its type declarations of 8.9.0 leave out.
+      const events = easypost.Event as unknown as { retrieveAllPayloads(id: string): Promise<unknown> };
+      const payloads = (await run('GET /v2/events/:id/payloads', options, () => events.retrieveAllPayloads(eventId))) as
+        EasyPostEventPayload[] | undefined;
+      return [...(payloads ?? [])];
     },
   };
 }
