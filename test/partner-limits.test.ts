@@ -4,7 +4,9 @@ import pg from 'pg';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { SAMPLES } from '../src/events/samples';
-import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
+import { sandboxProvidersEnv, sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
+import { loadPartnerRates } from '../src/config/partners';
+import { loadProvidersConfig } from '../src/config/providers';
 import { partnerTaskQueue } from '../workflows/contracts/partners';
 import { connectTestEnv, sendSigned, startReceiver, type Receiver } from './support/harness';
 import { startWorkerProcess, type Child } from './support/processes';
@@ -149,4 +151,39 @@ describe('partner rate limits', () => {
       }
     },
   );
+});
+
+describe('partner rates from the environment', () => {
+  it('defaults by provider, PARTNER_RATE_<PARTNER> over them, and a message naming a bad one', () => {
+    expect(loadPartnerRates({})).toEqual({ crm: 10, carrier: 10, warehouse: 10, inventory: 10, payments: 10 });
+    const providers = loadProvidersConfig({ ...sandboxProvidersEnv('http://127.0.0.1:1') });
+    expect(loadPartnerRates({}, providers)).toMatchObject({ carrier: 5, payments: 25 });
+    expect(loadPartnerRates({ PARTNER_RATE_CRM: '700/min', PARTNER_RATE_PAYMENTS: '2.5', PARTNER_RATE_CARRIER: 'off' })).toMatchObject({
+      crm: 700 / 60,
+      payments: 2.5,
+      carrier: undefined,
+    });
+    expect(() => loadPartnerRates({ PARTNER_RATE_CRM: 'fast', PARTNER_RATE_WAREHOUSE: '0' })).toThrow(
+      /PARTNER_RATE_CRM: expected requests a second[\s\S]*PARTNER_RATE_WAREHOUSE/,
+    );
+  });
+});
+
+describe("the stand-in's own rate limit", () => {
+  it('answers 429 with Retry-After past its rate, as a partner does, and takes requests again a second later', async () => {
+    const limited = await startSandbox({ port: 0, rateLimits: { crm: 3 } });
+    try {
+      const get = () => fetch(`${limited.url}/crm/customers/CUST-67890/details`);
+      const answers = await Promise.all(Array.from({ length: 5 }, get));
+      expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 200, 429, 429]);
+      const refused = answers.find((r) => r.status === 429)!;
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await refused.json()).toMatchObject({ error: { code: 'rate_limited' } });
+      // Other systems are not limited.
+      expect((await fetch(`${limited.url}/inventory/health`)).status).not.toBe(429);
+      await expect.poll(async () => (await get()).status, { timeout: 5_000, interval: 400 }).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
 });

@@ -8,10 +8,12 @@
  *   1. without a limit of ours (PARTNER_RATE_CRM=off): only the partner's 429s and Retry-After pace the calls;
  *   2. with PARTNER_RATE_CRM set to the partner's rate: the Temporal server paces the CRM queue for both workers.
  *
- * Each round sends `--inquiries` customer inquiries at once (one CRM read each, more on retries)
- * and waits for every decision. Printed per round, from the sandbox's call log: the CRM requests,
- * how many were answered 429, the busiest second and the mean rate, and the time until the last
- * decision; then the ratios.
+ * Each round pauses the CRM's queue (rate 0), sends `--inquiries` customer inquiries (one CRM read
+ * each, more on retries), waits until every one has scheduled its read, releases the queue at once
+ * (the burst a flood makes, whatever this machine's speed) and waits for every decision. Printed
+ * per round, from the sandbox's call log: the CRM requests, how many were answered 429, the
+ * busiest second and the mean rate, and the time from the release to the last decision; then the
+ * ratios.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,7 @@ import { BUILTIN_SCHEMES } from '../../src/receiver/sources';
 import { generateSecret, signWebhook } from '../../src/signatures';
 import { sandboxWorkerEnv, type SandboxCall } from '../../src/sandbox';
 import { SAMPLES } from '../../src/events/samples';
+import { partnerTaskQueue } from '../../workflows/contracts/partners';
 import { findTemporalCli } from '../temporal-cli';
 import { freePort } from '../ports';
 import { baseEnv, receiverEnv } from './hookline-env';
@@ -102,8 +105,19 @@ export async function partnerLimitBench(options: { inquiries: number; rate: numb
           readFileSync(log, 'utf8').includes('"worker started"'),
         );
       }
+      // The burst, made real whatever the machine's speed: the CRM queue is paused (rate 0) while
+      // the inquiries arrive and their workflows schedule the CRM reads, then released at once.
+      const crmQueue = partnerTaskQueue(taskQueue, 'crm');
+      const setRate = (requestsPerSecond: number | null) =>
+        client.workflowService.updateTaskQueueConfig({
+          namespace: 'default',
+          taskQueue: crmQueue,
+          taskQueueType: 2, // activity
+          identity: 'hookline-bench',
+          updateQueueRateLimit: { rateLimit: requestsPerSecond === null ? null : { requestsPerSecond }, reason: 'bench' },
+        });
+      await setRate(0);
       const tag = `${label}${Date.now().toString(36)}`.toUpperCase();
-      const began = Date.now();
       const ids: string[] = [];
       let next = 0;
       await Promise.all(
@@ -131,6 +145,18 @@ export async function partnerLimitBench(options: { inquiries: number; rate: numb
           }
         }),
       );
+      const scheduled = async (id: string) =>
+        ((await client.workflow.getHandle(id).fetchHistory()).events ?? []).some(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'enrichCustomer',
+        );
+      const waiting = new Set(ids);
+      while (waiting.size > 0) {
+        for (const id of [...waiting]) if (await scheduled(id)) waiting.delete(id);
+        if (waiting.size > 0) await new Promise((r) => setTimeout(r, 1_000));
+      }
+      // Released: without a limit of ours (the workers poll without one too), or at the partner's rate.
+      await setRate(partnerRate === 'off' ? null : Number(partnerRate));
+      const began = Date.now();
       // Decided: the run completed, or it started the conversation that hands the customer to a person.
       const undecided = new Set(ids);
       let lastDecision = began;
@@ -170,20 +196,19 @@ export async function partnerLimitBench(options: { inquiries: number; rate: numb
         `  ${label.padEnd(8)} PARTNER_RATE_CRM=${partnerRate.padEnd(4)} CRM requests ${String(result.requests).padStart(5)}, ` +
           `429s ${String(result.rejected).padStart(5)}; busiest second ${result.busiestSecond} requests, ` +
           `mean ${result.meanPerSecond.toFixed(1)}/s; ` +
-          `last decision ${(result.decidedMs / 1000).toFixed(1)} s after the first send`,
+          `last decision ${(result.decidedMs / 1000).toFixed(1)} s after the release`,
       );
       return result;
     };
 
     const without = await round('off', 'off');
     const withLimit = await round('limited', String(options.rate));
-    const ratio = (a: number, b: number) => (b === 0 ? (a === 0 ? '1' : '∞') : (a / b).toFixed(1));
+    const ratio = (a: number, b: number) => (b === 0 ? `${a} vs none` : `${(a / b).toFixed(1)}×`);
     console.log(
-      `  with the limit vs without: 429s ${withLimit.rejected} vs ${without.rejected} ` +
-        `(${ratio(without.rejected, withLimit.rejected)}× fewer), ` +
-        `CRM requests ${withLimit.requests} vs ${without.requests} (${ratio(without.requests, withLimit.requests)}× fewer), ` +
-        `busiest second ${withLimit.busiestSecond} vs ${without.busiestSecond} requests (limit ${options.rate}/s), ` +
-        `last decision ${(withLimit.decidedMs / 1000).toFixed(1)} s vs ${(without.decidedMs / 1000).toFixed(1)} s`,
+      `  without the limit / with it: 429s ${ratio(without.rejected, withLimit.rejected)}, ` +
+        `CRM requests ${ratio(without.requests, withLimit.requests)} (${without.requests} / ${withLimit.requests}), ` +
+        `busiest second ${ratio(without.busiestSecond, withLimit.busiestSecond)} (${without.busiestSecond} / ${withLimit.busiestSecond} ` +
+        `requests; the partner takes ${options.rate}/s), last decision ${ratio(without.decidedMs, withLimit.decidedMs)}`,
     );
     return 0;
   } finally {
