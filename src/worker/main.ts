@@ -23,7 +23,13 @@ async function main(): Promise<void> {
     Runtime.install({
       logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'INFO', (entry) => {
         // webpack's bundle report is a screenful at INFO; it belongs at debug.
-        const verbose = entry.level === 'DEBUG' || entry.level === 'TRACE' || entry.message.startsWith('asset workflow-bundle');
+        // The partner queues' workers (src/worker/partners.ts) run activities only, on purpose: the
+        // SDK's warning that they poll no workflow tasks is expected, so it goes to debug too.
+        const verbose =
+          entry.level === 'DEBUG' ||
+          entry.level === 'TRACE' ||
+          entry.message.startsWith('asset workflow-bundle') ||
+          entry.message.startsWith('No workflows registered');
         const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : verbose ? 'debug' : 'info';
         logger[level](entry.message, entry.meta);
       }),
