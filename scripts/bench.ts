@@ -114,6 +114,8 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
                             order updates from 32 senders (--flood-events N to change the 3,000; --no-priorities
                             to start every event type at the same priority; --fifo for the server's own first-come
                             matching, without priorities or fairness, as before)
+  --partner-limit           only partners' rate limits: N inquiries at once (--inquiries N, 200) to a CRM that takes
+                            --rate N requests/s (10), with two workers, without and then with PARTNER_RATE_CRM; 429s and requests/s
   --reconcile [--events N]  only reconciliation: one pass over N never-delivered Stripe events (default 10000), then a second
   --versioning [N]          only Worker Versioning's cost: N order events (400) through a versioned and an unversioned
                             worker, same run, 2 rounds alternating; completed workflows/s and their ratio
@@ -999,6 +1001,17 @@ async function main(): Promise<number> {
       priorities: !process.argv.includes('--no-priorities'),
       fifo: process.argv.includes('--fifo'),
     });
+  }
+  // Partners' rate limits (issue 26, part 3): a burst's calls to a rate-limited partner with and without the
+  // limit (scripts/bench/partner-limit.ts).
+  if (process.argv.includes('--partner-limit')) {
+    const arg = (name: string, fallback: number) => {
+      const at = process.argv.indexOf(name);
+      const value = at > 0 ? Number(process.argv[at + 1]) : fallback;
+      if (!(value > 0)) throw new Error(`${name} expects a number above 0`);
+      return value;
+    };
+    return (await import('./bench/partner-limit.js')).partnerLimitBench({ inquiries: arg('--inquiries', 200), rate: arg('--rate', 10) });
   }
   // A reconciliation pass over a backlog of undelivered Stripe events (scripts/bench/reconcile.ts).
   if (process.argv.includes('--reconcile')) {

@@ -1,5 +1,13 @@
 import type { UntypedActivities } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type {
   ConversationActivities,
   DraftingActivities,
@@ -12,6 +20,7 @@ import type {
   RelayActivities,
   SettingsActivities,
 } from '../activities';
+import { PARTNER_OF, partnerTaskQueue } from './contracts/partners';
 
 /**
  * Timeout profiles, one proxy per group of activities, each typed with only its group. Every
@@ -147,8 +156,26 @@ const PROFILES = {
   },
 } as const;
 
-export const partners = proxyActivities<PartnerActivities>(PROFILES.partners);
-export const lookups = proxyActivities<LookupActivities>(PROFILES.lookups);
+/**
+ * A group whose every activity waits on its partner's own task queue (workflows/contracts/
+ * partners.ts), where the server paces it to the partner's rate limit across every worker. The
+ * queue is derived from the workflow's own at call time, so the proxy is made per call (a proxy is
+ * only an object; nothing is scheduled until the call). No priority is set: the activity inherits
+ * the workflow's priority and fairness key, as on the workflows' queue, and the partner's backlog
+ * is handed out in that order.
+ */
+function onPartnerQueues<T extends UntypedActivities>(options: ActivityOptions): T {
+  return new Proxy({} as T, {
+    get(_, name) {
+      if (typeof name !== 'string' || !(name in PARTNER_OF)) return undefined;
+      const taskQueue = () => partnerTaskQueue(workflowInfo().taskQueue, PARTNER_OF[name as keyof typeof PARTNER_OF]);
+      return (...args: unknown[]) => proxyActivities<UntypedActivities>({ ...options, taskQueue: taskQueue() })[name]!(...args);
+    },
+  });
+}
+
+export const partners = onPartnerQueues<PartnerActivities>(PROFILES.partners);
+export const lookups = onPartnerQueues<LookupActivities>(PROFILES.lookups);
 export const conversations = proxyActivities<ConversationActivities>(PROFILES.conversations);
 export const privacy = proxyActivities<PrivacyActivities>(PROFILES.privacy);
 export const drafting = proxyActivities<DraftingActivities>(PROFILES.model);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AgentSettings } from '../agent/types';
 import { DATABASE_URL, defaultDatabaseUrl, duration, LOG_LEVEL, parseEnv, positiveInt, url, type Env } from './env';
 import { loadProvidersConfig, type OutboundProvidersConfig } from './providers';
+import { loadPartnerRates, type PartnerRates } from './partners';
 import { receiverDatabaseUrl } from '../spool/config';
 import { loadTemporalConfig, type TemporalConfig } from './temporal';
 import type { LogLevel } from '../log';
@@ -134,6 +135,8 @@ export interface WorkerConfig {
   eventLogRetentionMs: number;
   /** The providers the agent acts through (STRIPE_*, EASYPOST_*: src/config/providers.ts). */
   providers: OutboundProvidersConfig;
+  /** Each partner queue's rate (PARTNER_RATE_<PARTNER>, defaults by provider: src/config/partners.ts). */
+  partnerRates: PartnerRates;
   /**
    * The receiver's own database (SPOOL_URL, else DATABASE_URL when PostgreSQL, else the data
    * directory's spool.db, as the receiver finds it) and its scope: privacy erasures reach its
@@ -145,6 +148,7 @@ export interface WorkerConfig {
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const e = parseEnv(WorkerEnv, env);
   const temporal = loadTemporalConfig(env);
+  const providers = loadProvidersConfig(env);
   const system = (s: (typeof SYSTEMS)[number]): SystemConfig => ({
     baseUrl: e[`${s}_BASE_URL`],
     token: e[`${s}_API_TOKEN`],
@@ -190,6 +194,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     temporal,
     receiverStore: { url: receiverDatabaseUrl(env), scope: `${temporal.namespace}/${temporal.taskQueue}` },
     eventLogRetentionMs: e.EVENT_LOG_RETENTION,
-    providers: loadProvidersConfig(env),
+    providers,
+    partnerRates: loadPartnerRates(env, providers),
   };
 }

@@ -35,6 +35,12 @@ export interface SandboxOptions {
   generatePayments?: boolean;
   /** Clock for timestamps in state and the call log. */
   now?: () => Date;
+  /**
+   * Requests a second a system takes before it answers 429 with `Retry-After`, as a partner
+   * enforces its rate limit (a token bucket holding one second's worth, like Stripe's per-second
+   * limits); unset: no limit. `SANDBOX_RATE_LIMIT_<SYSTEM>` for the standalone sandbox.
+   */
+  rateLimits?: Partial<Record<SystemName, number>>;
 }
 
 /** One request to a system route, as listed by `GET /_sandbox/calls`. */
@@ -412,6 +418,11 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   route('easypost', 'GET', '/v2/users', () => easypost.me());
 
   // ---- Plumbing ----------------------------------------------------------------------------
+  const limiters = new Map(
+    Object.entries(options.rateLimits ?? {}).flatMap(([system, rate]) =>
+      rate !== undefined && rate > 0 ? [[system as SystemName, new TokenBucket(rate)] as const] : [],
+    ),
+  );
   const app = express() as SandboxApp;
   Object.defineProperty(app, 'sandbox', { value: control, enumerable: true });
   app.disable('x-powered-by');
@@ -546,6 +557,15 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     }
     if (fault) call.fault = header !== undefined ? `header:${header}` : `${(fault as ActiveFault).id}:${fault.kind}`;
 
+    const waitMs = limiters.get(call.system)?.take(Date.now());
+    if (waitMs !== undefined) {
+      call.fault = 'rate-limit';
+      return send({
+        ...errorReply(429, 'rate_limited', `too many requests to ${call.system}: at most ${options.rateLimits?.[call.system]} a second`),
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+      });
+    }
+
     if (fault?.phase === 'before' && (await applyFault(fault, req, res, send)) === 'handled') return;
 
     const reply = handle(req, call);
@@ -658,4 +678,25 @@ async function applyFault(fault: FaultAction, req: Request, res: Response, send:
     headers,
   });
   return 'handled';
+}
+
+/** A partner's rate limit: `rate` tokens a second, holding at most one second's worth. */
+class TokenBucket {
+  private tokens: number;
+  private at = 0;
+
+  constructor(private readonly rate: number) {
+    this.tokens = rate;
+  }
+
+  /** Takes a token; when there is none, how long until there is one (ms), and takes nothing. */
+  take(now: number): number | undefined {
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.at) / 1000) * this.rate);
+    this.at = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return undefined;
+    }
+    return ((1 - this.tokens) / this.rate) * 1000;
+  }
 }

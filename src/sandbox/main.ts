@@ -1,11 +1,21 @@
-import { startSandbox } from './index';
+import { startSandbox, SYSTEMS } from './index';
 
 /** Run the SANDBOX standalone: `PORT=4010 SANDBOX_TOKEN=... npx tsx src/sandbox/main.ts`. */
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 4010);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${process.env.PORT}`);
   const token = process.env.SANDBOX_TOKEN?.trim() || undefined;
-  const sandbox = await startSandbox({ port, host: process.env.HOST ?? '127.0.0.1', ...(token ? { token } : {}) });
+  // SANDBOX_RATE_LIMIT_<SYSTEM>=N: the system answers 429 with Retry-After past N requests a second.
+  const rateLimits = Object.fromEntries(
+    SYSTEMS.flatMap((system) => {
+      const text = process.env[`SANDBOX_RATE_LIMIT_${system.toUpperCase()}`]?.trim();
+      if (!text) return [];
+      const rate = Number(text);
+      if (!(rate > 0)) throw new Error(`SANDBOX_RATE_LIMIT_${system.toUpperCase()} must be requests a second above 0, got ${text}`);
+      return [[system, rate]];
+    }),
+  );
+  const sandbox = await startSandbox({ port, host: process.env.HOST ?? '127.0.0.1', ...(token ? { token } : {}), rateLimits });
   console.log(`SANDBOX third-party systems listening on ${sandbox.url}`);
   for (const system of ['crm', 'carrier', 'warehouse', 'inventory', 'payments'])
     console.log(`  ${system.padEnd(9)} ${sandbox.url}/${system}`);

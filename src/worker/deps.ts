@@ -17,7 +17,10 @@ import { withActivityContext } from './activity-log';
  * (createActivities' second argument).
  */
 export async function buildActivityDeps(
-  config: Omit<WorkerConfig, 'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'versioning' | 'providers' | 'receiverStore'> & {
+  config: Omit<
+    WorkerConfig,
+    'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'versioning' | 'providers' | 'receiverStore' | 'partnerRates'
+  > & {
     providers?: OutboundProvidersConfig;
     receiverStore?: WorkerConfig['receiverStore'];
   },

@@ -13,6 +13,7 @@ import { createRunStatusRecorder } from '../eventlog/status';
 import { buildReconcileActivities, ensureReconcileSchedules } from '../reconcile';
 import { withActivityContext } from './activity-log';
 import { formatVersion, makeCurrentIfNone } from '../temporal/deployments';
+import { applyPartnerRates, createPartnerWorkers } from './partners';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -22,7 +23,13 @@ async function main(): Promise<void> {
     Runtime.install({
       logger: new DefaultLogger(config.logLevel === 'debug' ? 'DEBUG' : 'INFO', (entry) => {
         // webpack's bundle report is a screenful at INFO; it belongs at debug.
-        const verbose = entry.level === 'DEBUG' || entry.level === 'TRACE' || entry.message.startsWith('asset workflow-bundle');
+        // The partner queues' workers (src/worker/partners.ts) run activities only, on purpose: the
+        // SDK's warning that they poll no workflow tasks is expected, so it goes to debug too.
+        const verbose =
+          entry.level === 'DEBUG' ||
+          entry.level === 'TRACE' ||
+          entry.message.startsWith('asset workflow-bundle') ||
+          entry.message.startsWith('No workflows registered');
         const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : verbose ? 'debug' : 'info';
         logger[level](entry.message, entry.meta);
       }),
@@ -66,19 +73,44 @@ async function main(): Promise<void> {
       ? readFileSync(workflows.workflowBundle.codePath, 'utf8')
       : (await bundleWorkflowCode({ workflowsPath: workflows.workflowsPath, logger: Runtime.instance().logger })).code;
   const version = { deploymentName: config.temporal.deploymentName, buildId: workerBuildId(code) };
+  // Each build is a version of one Worker Deployment: Temporal keeps a pinned workflow on the
+  // build it started on and moves auto-upgrade ones to the current build (workflows/contracts/
+  // versioning.ts says which is which). A type that declares neither runs pinned: the safe side.
+  // The partner queues' workers poll as the same version, so a pinned workflow's partner calls
+  // stay on its build too.
+  const workerDeploymentOptions = config.versioning
+    ? { workerDeploymentOptions: { useWorkerVersioning: true as const, version, defaultVersioningBehavior: 'PINNED' as const } }
+    : {};
+  const activities = { ...createActivities(deps, { temporal: client }), ...reconciling?.activities };
+  // Attempts and age of retrying work: retries have no finite budget, so they must show.
+  // and each activity's wait to start by its priority (queue-metrics.ts).
+  const interceptors = { activity: [retryMetrics(Runtime.instance().metricMeter), queueWaitMetrics(Runtime.instance().metricMeter)] };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: { code },
-    // Each build is a version of one Worker Deployment: Temporal keeps a pinned workflow on the
-    // build it started on and moves auto-upgrade ones to the current build (workflows/contracts/
-    // versioning.ts says which is which). A type that declares neither runs pinned: the safe side.
-    ...(config.versioning ? { workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' } } : {}),
-    activities: { ...createActivities(deps, { temporal: client }), ...reconciling?.activities },
-    // Attempts and age of retrying work: retries have no finite budget, so they must show.
-    // and each activity's wait to start by its priority (queue-metrics.ts).
-    interceptors: { activity: [retryMetrics(Runtime.instance().metricMeter), queueWaitMetrics(Runtime.instance().metricMeter)] },
+    ...workerDeploymentOptions,
+    // The partner activities too: a task scheduled on this queue before partners had queues of
+    // their own still finds a worker.
+    activities,
+    interceptors,
+  });
+  // Each partner's calls wait on a queue of their own, paced by the server (src/worker/partners.ts).
+  const partnerWorkers = await createPartnerWorkers({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    activities,
+    rates: config.partnerRates,
+    ...workerDeploymentOptions,
+    interceptors,
+  });
+  const partnerRates = await applyPartnerRates(client, {
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    rates: config.partnerRates,
+    logger,
   });
   logger.info('worker started', {
     temporal: config.temporal.address,
@@ -87,6 +119,8 @@ async function main(): Promise<void> {
     // The version operators promote and retire (npm run release): printed so a deploy can be matched to it.
     deployment: config.versioning ? formatVersion(version) : 'unversioned (WORKER_VERSIONING=off)',
     buildId: version.buildId,
+    // Requests a second each partner's queue is handed out at, as set in Temporal (src/config/partners.ts).
+    partnerRates,
     database: config.databaseUrl.split(':')[0],
     workflows:
       'workflowBundle' in workflows ? `prebuilt ${workflows.workflowBundle.codePath}` : `bundled at start from ${workflows.workflowsPath}`,
@@ -99,7 +133,7 @@ async function main(): Promise<void> {
   const runStatuses = createRunStatusRecorder({ db: deps.db, client, logger, retentionMs: config.eventLogRetentionMs });
   runStatuses.start();
   // Worker.run() handles SIGINT/SIGTERM itself: it stops polling, lets running tasks finish, then resolves.
-  const running = worker.run();
+  const running = Promise.all([worker.run(), ...partnerWorkers.map((w) => w.run())]);
   if (config.versioning)
     makeCurrentIfNone(client, version).then(
       (made) => made && logger.info('build made current: the deployment had none', { deployment: formatVersion(version) }),

@@ -26,6 +26,8 @@ import { signWebhook, type SchemeName } from '../../src/signatures';
 import { sandboxClientsConfig, sandboxProvidersEnv, startSandbox, type RunningSandbox } from '../../src/sandbox';
 import { loadProvidersConfig } from '../../src/config/providers';
 import { buildActivityDeps } from '../../src/worker/deps';
+import { createPartnerWorkers } from '../../src/worker/partners';
+import { defaultPartnerRates } from '../../src/config/partners';
 import { workerBuildId } from '../../src/worker/build-id';
 import { makeCurrentWhenPolling, waitUntilPolling, type DeploymentVersion } from '../../src/temporal/deployments';
 import { loadSpoolConfig, startSpool, type DrainPolicy, type SpoolRuntime } from '../../src/spool';
@@ -147,15 +149,27 @@ export async function startAgent(options: {
   // each with its own task queue), and made current as `npm start` makes its build current.
   const code = inject('workflowBundle');
   const version = { deploymentName: `hookline-${taskQueue}`, buildId: workerBuildId(code) };
+  const activities = createActivities(deps, { temporal: env.client });
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
     workflowBundle: { code },
-    activities: createActivities(deps, { temporal: env.client }),
+    activities,
     workerDeploymentOptions: { useWorkerVersioning: true, version, defaultVersioningBehavior: 'PINNED' },
   });
-  const running = worker.run();
+  // The partners' queues, polled as src/worker/main.ts polls them, at the default rates.
+  const partnerWorkers = (deploymentVersion: DeploymentVersion) =>
+    createPartnerWorkers({
+      connection: env.nativeConnection,
+      namespace: env.namespace ?? 'default',
+      taskQueue,
+      activities,
+      rates: defaultPartnerRates(),
+      workerDeploymentOptions: { useWorkerVersioning: true, version: deploymentVersion, defaultVersioningBehavior: 'PINNED' },
+    });
+  const partners = await partnerWorkers(version);
+  const running = Promise.all([worker.run(), ...partners.map((w) => w.run())]);
   await makeCurrentWhenPolling(env.client, version);
   const others: (() => Promise<void>)[] = [];
   const startBuild = async (otherCode: string) => {
@@ -168,10 +182,11 @@ export async function startAgent(options: {
       activities: createActivities(deps, { temporal: env.client }),
       workerDeploymentOptions: { useWorkerVersioning: true, version: other, defaultVersioningBehavior: 'PINNED' },
     });
-    const run = w.run();
+    const ws = [w, ...(await partnerWorkers(other))];
+    const run = Promise.all(ws.map((each) => each.run())).then(() => undefined);
     let stopped: Promise<void> | undefined;
     const stop = () => {
-      if (w.getState() === 'RUNNING') w.shutdown();
+      for (const each of ws) if (each.getState() === 'RUNNING') each.shutdown();
       return (stopped ??= run);
     };
     others.push(stop);
@@ -189,7 +204,7 @@ export async function startAgent(options: {
     startBuild,
     async close() {
       await Promise.all(others.map((stop) => stop()));
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const each of [worker, ...partners]) if (each.getState() === 'RUNNING') each.shutdown();
       await running;
       await closeDeps();
       await sandbox.close();

@@ -1,0 +1,67 @@
+import { ConfigError, type Env } from './env';
+import type { OutboundProvidersConfig } from './providers';
+import { PARTNERS, type Partner } from '../../workflows/contracts/partners';
+
+/**
+ * A partner's rate: activities a second the server hands out from its queue, or undefined for no
+ * limit of ours (the server's own default, about 100,000 a second).
+ */
+export type PartnerRates = Record<Partner, number | undefined>;
+
+/**
+ * Defaults, in activities a second. Each partner activity makes one request, except an EasyPost
+ * label (a shipment, its purchase and a tracker: three requests, plus a CRM read for the address).
+ *
+ * - `payments` through Stripe: 25/s. Stripe allows 100 requests a second in live mode and 25 in
+ *   test mode for the whole account, and 25 a second to any one endpoint unless it says otherwise
+ *   (docs.stripe.com/rate-limits); the queue carries refunds and payment lookups, so 25 keeps both
+ *   modes and every endpoint inside its limit.
+ * - `carrier` through EasyPost: 5/s. EasyPost publishes a fixed 5 requests a second for its index
+ *   endpoints and limits buying and rating by its own load, answering 429 when it must
+ *   (docs.easypost.com/guides/rate-limiting-guide).
+ * - The seed's systems (src/clients: CRM, carrier, warehouse, inventory, payments) publish none:
+ *   10/s each, a limit to raise to what the real system allows.
+ */
+export function defaultPartnerRates(providers: OutboundProvidersConfig = {}): PartnerRates {
+  return {
+    crm: 10,
+    carrier: providers.easypost ? 5 : 10,
+    warehouse: 10,
+    inventory: 10,
+    payments: providers.stripe ? 25 : 10,
+  };
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, sec: 1, m: 60, min: 60, h: 3600 };
+
+/** `25`, `25/s`, `700/min`, `off` → activities a second (`off`: undefined); null when unreadable. */
+export function parsePartnerRate(text: string): number | undefined | null {
+  const value = text.trim().toLowerCase();
+  if (value === 'off') return undefined;
+  const match = /^(\d+(?:\.\d+)?)(?:\s*\/\s*(s|sec|m|min|h))?$/.exec(value);
+  if (!match) return null;
+  const rate = Number(match[1]) / UNIT_SECONDS[match[2] ?? 's']!;
+  return rate > 0 && Number.isFinite(rate) ? rate : null;
+}
+
+/**
+ * `PARTNER_RATE_<PARTNER>` (e.g. `PARTNER_RATE_PAYMENTS=25`, `PARTNER_RATE_CRM=700/min`,
+ * `PARTNER_RATE_CARRIER=off`) over the defaults for the providers configured. Every worker
+ * process applies them to the partners' queues at start, so they belong in every worker's
+ * environment alike.
+ */
+export function loadPartnerRates(env: Env, providers: OutboundProvidersConfig = {}): PartnerRates {
+  const rates = defaultPartnerRates(providers);
+  const problems: string[] = [];
+  for (const partner of PARTNERS) {
+    const name = `PARTNER_RATE_${partner.toUpperCase()}`;
+    const text = env[name]?.trim();
+    if (!text) continue;
+    const rate = parsePartnerRate(text);
+    if (rate === null)
+      problems.push(`  ${name}: expected requests a second (25), a rate per period (700/min) or off (got ${JSON.stringify(text)})`);
+    else rates[partner] = rate;
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  return rates;
+}
