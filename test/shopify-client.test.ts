@@ -30,7 +30,7 @@ describe('Shopify client against the sandbox stand-in', () => {
   let clock = 1_000_000;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ token: TOKEN });
+    sandbox = await startSandbox({ token: TOKEN, generatePayments: false });
     shopify = createShopifyClient({
       shopDomain: 'hookline-dev.myshopify.com',
       accessToken: TOKEN,

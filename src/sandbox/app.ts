@@ -26,7 +26,10 @@ export interface SandboxOptions {
   token?: string;
   /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
   generateCustomers?: boolean;
-  /** Take unknown `pi_…` ids for paid Stripe payment intents (see ./stripe.ts). Default true. */
+  /**
+   * Take unknown `pi_…` ids for paid Stripe payment intents, unknown Shopify orders for paid ones
+   * (./stripe.ts, ./shopify.ts). Default true.
+   */
   generatePayments?: boolean;
   /** Clock for timestamps in state and the call log. */
   now?: () => Date;
@@ -214,7 +217,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
 
   const stripe = createStripeSandbox(now, options.generatePayments ?? true);
   const easypost = createEasyPostSandbox(now);
-  const shopify = createShopifySandbox(now);
+  const shopify = createShopifySandbox(now, options.generatePayments ?? true);
   const state: SandboxState = {
     labels: [],
     expectedReturns: [],

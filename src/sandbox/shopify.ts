@@ -72,6 +72,16 @@ export interface SandboxShopifyOrder {
   displayFinancialStatus: string;
   displayFulfillmentStatus: string;
   customer: { id: string; email: string | null } | null;
+  shippingAddress: {
+    name: string | null;
+    address1: string | null;
+    address2: string | null;
+    city: string | null;
+    provinceCode: string | null;
+    zip: string | null;
+    countryCodeV2: string | null;
+    phone: string | null;
+  } | null;
   totalPriceSet: { shopMoney: Money; presentmentMoney: Money };
   lineItems: { id: string; sku: string | null; quantity: number; title: string }[];
   fulfillments: {
@@ -146,7 +156,13 @@ const THROTTLED_DOC = 'https://shopify.dev/api/usage/rate-limits';
 /** `@idempotent` became mandatory for refundCreate in 2026-04 (Shopify's changelog). */
 const idempotencyRequired = (version: string) => version === 'unstable' || version >= '2026-04';
 
-export function createShopifySandbox(now: () => Date) {
+/**
+ * `generate`: a well-formed order id the stand-in was not told of is taken for a delivered order of
+ * one item paid 40.00 USD through Shopify Payments (as the CRM makes up customers), and an unknown
+ * return on it for a requested one, so a return sent with `npm run send -- shopify returns/request`
+ * can be run end to end; off, Shopify's `null` and "Return does not exist.".
+ */
+export function createShopifySandbox(now: () => Date, generate = true) {
   const fresh = (): ShopifySandboxState => ({
     orders: [],
     returns: [],
@@ -173,6 +189,17 @@ export function createShopifySandbox(now: () => Date) {
       displayFinancialStatus: 'PAID',
       displayFulfillmentStatus: s.fulfillments.length > 0 ? 'FULFILLED' : 'UNFULFILLED',
       customer: s.customerId ? { id: `gid://shopify/Customer/${s.customerId}`, email: s.email ?? null } : null,
+      // Shopify's own example address (the Admin API reference's Order examples).
+      shippingAddress: {
+        name: 'Bob Norman',
+        address1: 'Chestnut Street 92',
+        address2: '',
+        city: 'Louisville',
+        provinceCode: 'KY',
+        zip: '40202',
+        countryCodeV2: 'US',
+        phone: '+1(502)-459-2181',
+      },
       totalPriceSet: moneySet(Number(s.amount).toFixed(2), s.currency),
       lineItems: s.items.map((i) => ({ id: `gid://shopify/LineItem/${nextId()}`, sku: i.sku, quantity: i.quantity, title: i.title })),
       fulfillments: s.fulfillments.map((f) => ({
@@ -213,6 +240,34 @@ export function createShopifySandbox(now: () => Date) {
     };
     state.returns.push(ret);
     return ret;
+  }
+
+  const digits = (gid: unknown, resource: string) =>
+    typeof gid === 'string' ? new RegExp(`^gid://shopify/${resource}/(\\d{1,20})$`).exec(gid)?.[1] : undefined;
+
+  function findOrder(gid: unknown): SandboxShopifyOrder | undefined {
+    const known = state.orders.find((o) => o.id === gid);
+    const id = digits(gid, 'Order');
+    if (known || !generate || id === undefined) return known;
+    const delivered = new Date(now().getTime() - 2 * 86_400_000).toISOString();
+    return addOrder({
+      orderId: id,
+      customerId: String(BigInt(id) % 1_000_000_000n),
+      amount: '40.00',
+      currency: 'USD',
+      items: [{ sku: 'PROD-A', quantity: 1, title: 'Sandbox item' }],
+      fulfillments: [{ deliveredAt: delivered, company: 'USPS', number: `9400${id.padStart(18, '0').slice(-18)}` }],
+      createdAt: new Date(now().getTime() - 5 * 86_400_000).toISOString(),
+    });
+  }
+
+  function findReturn(gid: unknown): SandboxShopifyReturn | undefined {
+    const known = state.returns.find((r) => r.id === gid);
+    const id = digits(gid, 'Return');
+    if (known || !generate || id === undefined) return known;
+    // A made-up return needs an order: the first one the stand-in holds, or a made-up one.
+    const order = state.orders[0] ?? findOrder(`gid://shopify/Order/${id}`);
+    return order ? addReturn({ returnId: id, orderId: order.id.slice(order.id.lastIndexOf('/') + 1) }) : undefined;
   }
 
   /** The bucket refilled at its restore rate since it was last read. */
@@ -395,7 +450,7 @@ export function createShopifySandbox(now: () => Date) {
 
   function decide(field: FieldNode, variables: Record<string, unknown>, to: 'OPEN' | 'DECLINED') {
     const input = (argOf(field, 'input', variables) ?? {}) as { id?: unknown; declineReason?: unknown; declineNote?: unknown };
-    const ret = state.returns.find((r) => r.id === input.id);
+    const ret = findReturn(input.id);
     if (!ret) return { return: null, userErrors: [{ field: ['input', 'id'], message: 'Return does not exist.', code: 'NOT_FOUND' }] };
     if (ret.status !== 'REQUESTED') {
       const verb = to === 'OPEN' ? 'approved' : 'declined';
@@ -404,7 +459,8 @@ export function createShopifySandbox(now: () => Date) {
         userErrors: [
           {
             field: ['input', 'id'],
-            message: `Return is not ${verb === 'approved' ? 'approvable' : 'declinable'}. Only returns with status REQUESTED can be ${verb}.`,
+            message:
+              `Return is not ${to === 'OPEN' ? 'approvable' : 'declinable'}. ` + `Only returns with status REQUESTED can be ${verb}.`,
             code: 'INVALID_STATE',
           },
         ],
@@ -428,11 +484,11 @@ export function createShopifySandbox(now: () => Date) {
         case 'shop':
           return { name: 'hookline sandbox', myshopifyDomain: 'hookline-dev.myshopify.com', currencyCode: 'USD' };
         case 'order': {
-          const order = state.orders.find((o) => o.id === argOf(field, 'id', variables));
+          const order = findOrder(argOf(field, 'id', variables));
           return order ? orderView(order) : null;
         }
         case 'return':
-          return state.returns.find((r) => r.id === argOf(field, 'id', variables)) ?? null;
+          return findReturn(argOf(field, 'id', variables)) ?? null;
         default:
           throw new GraphQLError(`Field '${name}' doesn't exist on type 'QueryRoot'`, {
             extensions: { code: 'undefinedField', typeName: 'QueryRoot', fieldName: name },

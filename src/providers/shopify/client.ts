@@ -63,6 +63,18 @@ const OrderData = z.object({
       displayFinancialStatus: z.string().nullable(),
       displayFulfillmentStatus: z.string(),
       customer: z.object({ id: z.string(), email: z.string().nullable().optional() }).nullable(),
+      shippingAddress: z
+        .object({
+          name: z.string().nullable(),
+          address1: z.string().nullable(),
+          address2: z.string().nullable(),
+          city: z.string().nullable(),
+          provinceCode: z.string().nullable(),
+          zip: z.string().nullable(),
+          countryCodeV2: z.string().nullable(),
+          phone: z.string().nullable(),
+        })
+        .nullable(),
       totalPriceSet: z.object({ shopMoney: Money }),
       lineItems: z.object({
         nodes: z.array(z.object({ id: z.string(), sku: z.string().nullable(), quantity: z.number(), title: z.string() })),
@@ -117,6 +129,17 @@ export interface ShopifyOrder {
   financialStatus: string | null;
   fulfillmentStatus: string;
   customerId?: string;
+  /** Where the order went: where a return label collects the parcel from. */
+  shippingAddress?: {
+    name?: string;
+    street1: string;
+    street2?: string;
+    city: string;
+    state?: string;
+    zip: string;
+    country: string;
+    phone?: string;
+  };
   total: { amount: string; currency: string };
   items: { productId: string; quantity: number; title: string }[];
   fulfillments: {
@@ -179,6 +202,7 @@ query HooklineOrder($id: ID!) {
   order(id: $id) {
     id name createdAt processedAt test displayFinancialStatus displayFulfillmentStatus
     customer { id email }
+    shippingAddress { name address1 address2 city provinceCode zip countryCodeV2 phone }
     totalPriceSet { shopMoney { amount currencyCode } }
     lineItems(first: 50) { nodes { id sku quantity title } }
     fulfillments(first: 20) { id status displayStatus deliveredAt trackingInfo(first: 5) { company number url } }
@@ -342,7 +366,8 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
         }
         throw fail(
           'UpstreamRedirected',
-          `${status} ${locationHost ? `to ${locationHost}` : 'without a usable Location'}; redirects are not followed (check SHOPIFY_SHOP_DOMAIN and SHOPIFY_API_BASE_URL)`,
+          `${status} ${locationHost ? `to ${locationHost}` : 'without a usable Location'}; ` +
+            'redirects are not followed (check SHOPIFY_SHOP_DOMAIN and SHOPIFY_API_BASE_URL)',
           { status, ...(locationHost ? { locationHost } : {}) },
         );
       }
@@ -439,6 +464,20 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
     async order(orderId, options = {}) {
       const { order } = await run('query order', ORDER_QUERY, { id: shopifyGid('Order', orderId) }, OrderData, options);
       if (!order) return undefined;
+      const a = order.shippingAddress;
+      const address =
+        a?.address1 && a.city && a.zip && a.countryCodeV2
+          ? {
+              ...(a.name ? { name: a.name } : {}),
+              street1: a.address1,
+              ...(a.address2 ? { street2: a.address2 } : {}),
+              city: a.city,
+              ...(a.provinceCode ? { state: a.provinceCode } : {}),
+              zip: a.zip,
+              country: a.countryCodeV2,
+              ...(a.phone ? { phone: a.phone } : {}),
+            }
+          : undefined;
       return {
         orderId: digitsOf(order.id),
         name: order.name,
@@ -447,6 +486,7 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
         financialStatus: order.displayFinancialStatus,
         fulfillmentStatus: order.displayFulfillmentStatus,
         ...(order.customer ? { customerId: digitsOf(order.customer.id) } : {}),
+        ...(address ? { shippingAddress: address } : {}),
         total: { amount: order.totalPriceSet.shopMoney.amount, currency: order.totalPriceSet.shopMoney.currencyCode },
         items: order.lineItems.nodes.map((l) => ({ productId: l.sku ?? digitsOf(l.id), quantity: l.quantity, title: l.title })),
         fulfillments: order.fulfillments.map((f) => ({
