@@ -6,7 +6,7 @@ import { createEasyPostSandbox, type EasyPostSandboxState } from './easypost';
 import { createLlmSandbox, type ChatCompletionRequest } from './llm';
 import { listEasyPostEvents, type EasyPostEventObject } from './easypost-events';
 import { listStripeEvents, type StripeEventObject } from './stripe-events';
-import { createShopifySandbox, type ShopifyOrderSeed, type ShopifySandboxState } from './shopify';
+import { createShopifySandbox, shopifyRootField, type ShopifyOrderSeed, type ShopifySandboxState } from './shopify';
 import { createStripeSandbox, type StripePaymentSeed, type StripeSandboxState } from './stripe';
 import { findCustomer } from './seed';
 // The same constant-time check the receiver makes of its own bearer tokens.
@@ -49,6 +49,8 @@ export interface SandboxCall {
   fault?: string;
   /** True when the answer was replayed from an earlier call with the same idempotency key. */
   replayed?: boolean;
+  /** Shopify: the GraphQL operation's first root field (`order`, `refundCreate`), as faults match it after a `#`. */
+  operation?: string;
 }
 
 export interface ReturnItemRecord {
@@ -552,8 +554,15 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
 
     let fault: FaultAction | undefined;
     const header = req.get('x-sandbox-fault');
+    // Every Shopify operation shares one path: a fault names the operation after a `#`
+    // (`^/admin/api/[^/]+/graphql.json#refundCreate$`), and a plain prefix still matches them all.
+    if (call.system === 'shopify') {
+      const operation = shopifyRootField(req.body);
+      if (operation) call.operation = operation;
+    }
+    const faultPath = call.operation ? `${call.path}#${call.operation}` : call.path;
     try {
-      fault = header !== undefined ? parseFaultHeader(header) : faults.take(call.system, call.method, call.path);
+      fault = header !== undefined ? parseFaultHeader(header) : faults.take(call.system, call.method, faultPath);
     } catch (err) {
       return send(errorReply(400, 'invalid_sandbox_fault', err instanceof Error ? err.message : String(err)));
     }

@@ -153,6 +153,19 @@ const Request = z.object({
 type UserError = { field: string[] | null; message: string; code?: string };
 const THROTTLED_DOC = 'https://shopify.dev/api/usage/rate-limits';
 
+/** The first root field a GraphQL request asks for (`order`, `refundCreate`), or undefined when it does not parse. */
+export function shopifyRootField(body: unknown): string | undefined {
+  const query = (body as { query?: unknown } | undefined)?.query;
+  if (typeof query !== 'string') return undefined;
+  try {
+    const op = parse(query).definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    const field = op?.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD);
+    return field?.name.value;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `@idempotent` became mandatory for refundCreate in 2026-04 (Shopify's changelog). */
 const idempotencyRequired = (version: string) => version === 'unstable' || version >= '2026-04';
 
