@@ -218,6 +218,12 @@ async function main(): Promise<void> {
       ? `  EasyPost      return labels through ${through(appEnv.EASYPOST_API_BASE_URL, standIns.EASYPOST_API_BASE_URL, 'api.easypost.com')}`
       : '  EasyPost      off: labels from the sandbox carrier (HOOKLINE_PROVIDERS=sandbox for the EasyPost stand-in)',
   );
+  const shopifyThrough = through(
+    appEnv.SHOPIFY_API_BASE_URL,
+    standIns.SHOPIFY_API_BASE_URL,
+    appEnv.SHOPIFY_SHOP_DOMAIN?.trim() || 'the shop',
+  );
+  say(`  Shopify       returns/request run by the agent: order read, approval, refund through ${shopifyThrough}`);
   say(
     env.LLM_BASE_URL?.trim()
       ? `  Model         ${env.LLM_MODEL ?? '(LLM_MODEL not set)'} at ${originOf(env.LLM_BASE_URL.trim())}`
