@@ -15,6 +15,7 @@ import { sandboxProvidersEnv, sandboxWorkerEnv, startSandbox, type RunningSandbo
 import { returnStateQuery } from '../workflows/contracts/returns';
 import type { ReturnStatusResult } from '../workflows/contracts/store-returns';
 import { day, notificationsFor } from './support/fixtures';
+import { terminateAll } from './support/handoff';
 import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { startWorkerProcess, type Child } from './support/processes';
 
@@ -85,6 +86,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
   let env: TestWorkflowEnvironment;
   let agent: Agent;
   let receiver: Receiver;
+  const raised: string[] = [];
 
   beforeAll(async () => {
     env = await connectTestEnv();
@@ -92,6 +94,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv });
   });
   afterAll(async () => {
+    await terminateAll(env, raised);
     await receiver?.close();
     await agent?.close();
     await env?.teardown();
@@ -101,7 +104,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
   const shopifyCalls = (operation: string) =>
     agent.sandbox.sandbox.calls().filter((c) => c.system === 'shopify' && c.operation === operation);
 
-  it('returns/request → approved in the store → an EasyPost label from the shipping address → the refund through Shopify → the customer told', async () => {
+  it('returns/request → approved in the store → EasyPost label from its address → refunded through Shopify → customer told', async () => {
     const orderId = shopifyId();
     const returnId = shopifyId();
     shopifyOrder(agent.sandbox.sandbox, orderId, returnId);
@@ -145,6 +148,63 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     expect(state().labels.filter((l) => l.return_id === returnId)).toHaveLength(0);
     expect(await notificationsFor(agent.db, `${returnWorkflowId(returnId)}:label-sent`)).toHaveLength(1);
     expect(await notificationsFor(agent.db, `${returnWorkflowId(returnId)}:refunded`)).toHaveLength(1);
+  });
+
+  it('Shopify answering 503, THROTTLED or nothing in time is retried (one approval, one refund); a redirect is refused, to a person', async () => {
+    const orderId = shopifyId();
+    const returnId = shopifyId();
+    shopifyOrder(agent.sandbox.sandbox, orderId, returnId);
+    const sandbox = agent.sandbox.sandbox;
+    const approvalsBefore = shopifyCalls('returnApproveRequest').length;
+    // The approval: first a 503, then no answer within the client's deadline (PROVIDER_TIMEOUT 2s here).
+    sandbox.addFault({
+      system: 'shopify',
+      path: '^/admin/api/[^/]+/graphql.json#returnApproveRequest$',
+      kind: 'status',
+      status: 503,
+      times: 1,
+    });
+    sandbox.addFault({ system: 'shopify', path: '^/admin/api/[^/]+/graphql.json#returnApproveRequest$', kind: 'hang', times: 1 });
+    await env.client.workflow.getHandle(await requestReturn(receiver.url, orderId, returnId)).result();
+    const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 60_000 });
+    expect(shopifyCalls('returnApproveRequest').length - approvalsBefore).toBe(3);
+    expect(state().shopify.returns.find((r) => r.id === `gid://shopify/Return/${returnId}`)?.status).toBe('OPEN');
+
+    // The refund: the cost bucket empty, restored at 50 points a second: THROTTLED, retried once it holds the cost.
+    const throttledBefore = state().shopify.throttled;
+    sandbox.setShopifyBucket({ currentlyAvailable: 0, restoreRate: 50 });
+    await sendSigned(receiver.url, 'carrier', {
+      ...SAMPLES['return.received'],
+      return_id: returnId,
+      order_id: orderId,
+      timestamp: day(40),
+    });
+    expect((await handle.result()).status).toBe('refunded');
+    sandbox.setShopifyBucket({ currentlyAvailable: 2000, restoreRate: 100 });
+    expect(state().shopify.throttled).toBeGreaterThan(throttledBefore);
+    expect(state().shopify.refunds.filter((r) => r.orderId === `gid://shopify/Order/${orderId}`)).toHaveLength(1);
+
+    // A redirect is never followed, nor retried: the return goes to a person, nothing bought for it.
+    const other = shopifyId();
+    const otherReturn = shopifyId();
+    shopifyOrder(sandbox, other, otherReturn);
+    sandbox.addFault({
+      system: 'shopify',
+      path: '^/admin/api/[^/]+/graphql.json#returnApproveRequest$',
+      kind: 'status',
+      status: 301,
+      times: 1,
+    });
+    await env.client.workflow.getHandle(await requestReturn(receiver.url, other, otherReturn)).result();
+    const redirected = env.client.workflow.getHandle(returnWorkflowId(otherReturn));
+    raised.push(returnWorkflowId(otherReturn));
+    await vi.waitFor(async () => expect((await redirected.query(returnStateQuery)).status).toBe('failed'), { timeout: 30_000 });
+    const failure = (await redirected.query(returnStateQuery)).failure;
+    expect(failure?.step).toBe('store-approval');
+    expect(failure?.cause).toMatch(/redirects are not followed/);
+    expect(shopifyCalls('returnApproveRequest').filter((c) => c.status === 301)).toHaveLength(1);
+    expect(state().easypost.shipments.filter((s) => s.reference === otherReturn)).toHaveLength(0);
   });
 
   it('a Shopify order paid through Stripe is refunded through Stripe, the return still approved in the store', async () => {
@@ -227,7 +287,7 @@ describe('a Shopify return: each write once under a worker killed between the re
   const calls = (operation: string) => sandbox.sandbox.calls().filter((c) => c.system === 'shopify' && c.operation === operation);
 
   it(
-    'SIGKILL while Shopify approves, while EasyPost buys and while Shopify refunds: one approval, one label, one refund, the customer told once',
+    'SIGKILL while Shopify approves, EasyPost buys, Shopify refunds: one approval, one label, one refund, the customer told once',
     { timeout: 240_000 },
     async () => {
       const orderId = shopifyId();

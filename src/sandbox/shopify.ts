@@ -100,6 +100,8 @@ export interface ShopifySandboxState {
   refunds: SandboxShopifyRefund[];
   /** The cost bucket as Shopify reports it (`throttleStatus`), as of `at` (ms). */
   bucket: { maximumAvailable: number; currentlyAvailable: number; restoreRate: number; at: number };
+  /** How many requests were answered THROTTLED. */
+  throttled: number;
 }
 
 /** An order the flows refer to, in hookline's terms (digits for ids, the major unit for amounts). */
@@ -181,6 +183,7 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     returns: [],
     refunds: [],
     bucket: { maximumAvailable: 2000, currentlyAvailable: 2000, restoreRate: 100, at: now().getTime() },
+    throttled: 0,
   });
   const state: ShopifySandboxState = fresh();
   const idempotency = new Map<string, { fingerprint: string; result: unknown }>();
@@ -561,6 +564,7 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     const requested = costOf(op, variables);
     const bucket = refill();
     if (bucket.currentlyAvailable < requested) {
+      state.throttled++;
       return {
         status: 200,
         body: {

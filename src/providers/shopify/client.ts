@@ -32,6 +32,24 @@ export interface ShopifyClientConfig {
   timeoutMs?: number;
   /** The clock the cost bucket is projected with. */
   now?: () => number;
+  /** The longest the client waits itself for the bucket to refill before a call; longer is a retryable failure. Default 5 000 ms. */
+  maxBucketWaitMs?: number;
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    const abort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', abort, { once: true });
+  });
 }
 
 /** Shopify's cost extension (`extensions.cost`), in every answer. */
@@ -265,6 +283,7 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
   const token = config.accessToken;
   const defaultTimeout = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const now = config.now ?? Date.now;
+  const maxWaitMs = config.maxBucketWaitMs ?? 5_000;
   const base = config.baseUrl ? new URL(config.baseUrl) : undefined;
   const prefix = base ? base.pathname.replace(/\/+$/, '') : '';
   const calls = new AsyncLocalStorage<CallContext>();
@@ -326,14 +345,20 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
       cause?: Error,
     ) => upstreamFailure({ system: SYSTEM, operation, ...extra }, type, message, { redact, ...(cause ? { cause } : {}) });
 
-    // Not sent when the bucket cannot pay for it: Shopify would refuse it as THROTTLED anyway.
+    // Not sent before the bucket can pay for it: Shopify would refuse it as THROTTLED anyway. A short
+    // wait is waited here, so an activity's second call (a refund after its order read) is not failed
+    // for the points its first one just spent, retried, and made to pay for the first again (a
+    // livelock at a low restore rate); a long one is failed, retried by Temporal after that time.
     const expected = lastCost.get(operation);
     const have = available();
     if (expected !== undefined && have !== undefined && bucket && have < expected) {
       const retryAfterMs = waitFor(expected, bucket.status, have);
-      throw fail('UpstreamRateLimited', `the cost bucket holds ${Math.floor(have)} of the ${expected} points this query costs`, {
-        retryAfterMs,
-      });
+      if (retryAfterMs > maxWaitMs) {
+        throw fail('UpstreamRateLimited', `the cost bucket holds ${Math.floor(have)} of the ${expected} points this query costs`, {
+          retryAfterMs,
+        });
+      }
+      await sleep(retryAfterMs, options.signal);
     }
 
     const timeoutMs = options.timeoutMs ?? defaultTimeout;
