@@ -150,7 +150,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     expect(await notificationsFor(agent.db, `${returnWorkflowId(returnId)}:refunded`)).toHaveLength(1);
   });
 
-  it('Shopify answering 503, THROTTLED or nothing in time is retried (one approval, one refund); a redirect is refused, to a person', async () => {
+  it('Shopify answering 503, THROTTLED or late is retried (one approval, one refund); a redirect is refused, to a person', async () => {
     const orderId = shopifyId();
     const returnId = shopifyId();
     shopifyOrder(agent.sandbox.sandbox, orderId, returnId);
