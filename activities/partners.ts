@@ -8,6 +8,7 @@ import type { CustomerContext, ReturnLabel } from '../src/agent/types';
 import type { LineItem } from '../src/events/schemas';
 import { modeMismatch, refundRoute, type OutboundProviders } from '../src/providers/outbound';
 import { stripePaymentRef } from '../src/providers/stripe/client';
+import { refundablePayment, type ShopifyClient, type ShopifyOrder } from '../src/providers/shopify/client';
 import { isUpstreamFailure } from '../src/clients';
 import { partnerCall, runOwner } from './partner-call';
 
@@ -20,6 +21,29 @@ export interface PartnerDeps {
 
 /** A step that needs a provider the worker was not given: only configuration can fix it. */
 const notConfigured = (message: string) => ApplicationFailure.nonRetryable(message, 'ProviderNotConfigured');
+
+/** Shopify's order ids are its gids' digits (src/providers/shopify/map.ts): only such an id is looked for there. */
+const SHOPIFY_ORDER_ID = /^\d{1,20}$/;
+
+/**
+ * The Shopify shop holding an order, and the order as it reads there: the source's shop when the
+ * source is known, else each configured shop in turn (an order's gid is unique across shops).
+ * Undefined when Shopify is not configured, the id is not Shopify's, or no shop has it.
+ */
+async function shopifyOrder(
+  deps: PartnerDeps,
+  orderId: string,
+  source?: string,
+): Promise<{ shop: ShopifyClient; order: ShopifyOrder } | undefined> {
+  const shops = deps.providers?.shopify;
+  if (!shops || !SHOPIFY_ORDER_ID.test(orderId)) return undefined;
+  const own = source !== undefined ? shops.forSource(source) : undefined;
+  for (const shop of own ? [own] : shops.all()) {
+    const order = await partnerCall((signal) => shop.order(orderId, { signal }));
+    if (order) return { shop, order };
+  }
+  return undefined;
+}
 
 /** Asks the CRM for a customer's profile and history, and keeps the profile in the knowledge base. */
 export async function fetchCustomerContext(deps: PartnerDeps, customerId: string): Promise<CustomerContext> {
@@ -88,6 +112,21 @@ export function partners(deps: PartnerDeps) {
           // EasyPost takes no idempotency key: the shipment's id, recorded before it is bought, is
           // what makes the purchase happen once (the client asks the shipment before buying).
           const { shipmentId } = await once(db, 'easypost.create-return-shipment', `${input.idempotencyKey}:shipment`, async () => {
+            // A Shopify order's parcel is collected where Shopify shipped it; any other, where the CRM says the customer lives.
+            const fromShopify = (await shopifyOrder(deps, input.orderId))?.order.shippingAddress;
+            if (fromShopify) {
+              return partnerCall((signal) =>
+                easypost.client.createReturnShipment(
+                  {
+                    customer: fromShopify,
+                    returnAddressId: easypost.returnAddressId,
+                    weightOz: easypost.parcelWeightOz,
+                    reference: input.returnId,
+                  },
+                  { signal },
+                ),
+              );
+            }
             const details = await partnerCall((signal) => clients.crm.getCustomerDetails(input.customerId, { signal }));
             if (!details.address) {
               throw ApplicationFailure.nonRetryable(`the CRM has no address for customer ${input.customerId}`, 'NoCustomerAddress');
@@ -190,6 +229,80 @@ export function partners(deps: PartnerDeps) {
       }
     },
 
+    /**
+     * A Shopify return the agent runs: the order as Shopify has it, kept in the knowledge base as
+     * the return policy's facts (delivered when, what was ordered, what was paid), and the return's
+     * customer and items (the order's lines: a return request names no lines of its own in
+     * hookline's events). Null when the source's shop is not configured (or lacks the order): the store runs the return.
+     */
+    async storeReturnFacts(input: {
+      orderId: string;
+      source: string;
+      testMode?: boolean;
+    }): Promise<{ customerId: string; items: LineItem[] } | null> {
+      const shop = deps.providers?.shopify?.forSource(input.source);
+      if (!shop) return null;
+      const order = await partnerCall((signal) => shop.order(input.orderId, { signal }));
+      // An order the shop does not have (or one without a customer) is not one the agent can run a return for: the store runs it.
+      if (!order?.customerId) {
+        Context.current().log.warn('Shopify return left to the store: its order is not there, or has no customer', {
+          orderId: input.orderId,
+        });
+        return null;
+      }
+      const customerId = order.customerId;
+      const delivered = order.fulfillments
+        .map((f) => f.deliveredAt)
+        .filter((at): at is string => at !== undefined)
+        .sort()
+        .at(-1);
+      const tracking = order.fulfillments.flatMap((f) => f.tracking).at(-1);
+      await repo.applyOrderStatus(db, {
+        orderId: input.orderId,
+        status: delivered ? 'delivered' : order.fulfillments.length > 0 ? 'shipped' : 'processing',
+        eventAt: delivered ?? order.createdAt,
+        customerId,
+        totalAmount: order.total.amount,
+        currency: order.total.currency,
+        ...(tracking?.carrier ? { carrier: tracking.carrier } : {}),
+        ...(tracking?.number ? { trackingNumber: tracking.number } : {}),
+        ...(input.testMode || order.test ? { testMode: true } : {}),
+      });
+      const items = order.items.map((i) => ({ product_id: i.productId, quantity: i.quantity }));
+      await repo.upsertOrderItems(
+        db,
+        input.orderId,
+        items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
+      );
+      return { customerId, items };
+    },
+
+    /**
+     * Shows a decision on a Shopify return in the store (`returnApproveRequest` /
+     * `returnDeclineRequest`), once for good: a repeat finds the return already so and counts as done.
+     */
+    async showStoreReturnDecision(input: {
+      returnId: string;
+      source: string;
+      decision: 'approve' | 'decline';
+      note?: string;
+      idempotencyKey: string;
+    }): Promise<{ status: string }> {
+      return once(db, `shopify.return-${input.decision}`, input.idempotencyKey, async () => {
+        const shop = deps.providers?.shopify?.forSource(input.source);
+        if (!shop)
+          throw notConfigured(
+            `return ${input.returnId} is Shopify's (source ${input.source}), and no shop is configured for it ` +
+              '(SHOPIFY_SHOP_DOMAIN, SHOPIFY_ADMIN_TOKEN)',
+          );
+        return partnerCall((signal) =>
+          input.decision === 'approve'
+            ? shop.approveReturn(input.returnId, { signal })
+            : shop.declineReturn(input.returnId, input.note ?? 'declined', { signal }),
+        );
+      });
+    },
+
     async refund(input: {
       orderId: string;
       amount: number;
@@ -229,6 +342,27 @@ export function partners(deps: PartnerDeps) {
             ),
           );
           return { refundId: refund.refundId };
+        }
+        // Not Stripe's: Shopify's when a configured shop has the order (it took the payment), else the seed's payments system.
+        const inShopify = await shopifyOrder(deps, input.orderId);
+        if (inShopify) {
+          const { shop, order } = inShopify;
+          const payment = refundablePayment(order, input.currency);
+          if (!payment) {
+            throw ApplicationFailure.nonRetryable(
+              `Shopify order ${input.orderId} has no successful payment in ${input.currency.toUpperCase()} to refund`,
+              'NoRefundablePayment',
+            );
+          }
+          // Shopify's `@idempotent` key makes a repeat of this request one refund; the completed-effects record, one for good.
+          const refund = await partnerCall((signal) =>
+            shop.refund(
+              { orderId: input.orderId, amount: input.amount, currency: input.currency, note: input.reason, payment },
+              input.idempotencyKey,
+              { signal },
+            ),
+          );
+          return { refundId: `shopify:${refund.refundId}` };
         }
         const refund = await partnerCall((signal) =>
           clients.payments.refund(

@@ -337,6 +337,15 @@ function appEnvFor(o: {
     // Stripe's webhooks are on (a dev secret below): its refunds go to the sandbox's stand-in unless
     // the caller gave a key; HOOKLINE_PROVIDERS=sandbox adds EasyPost's, as for npm start.
     ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
+    // Shopify's webhooks are on too, and its returns are decided in its store: the stand-in's shop,
+    // unless the caller named a shop of their own (as for npm start).
+    ...(env.SHOPIFY_ADMIN_TOKEN?.trim() || env.SHOPIFY_SHOP_DOMAIN?.trim()
+      ? {}
+      : {
+          SHOPIFY_SHOP_DOMAIN: standIns.SHOPIFY_SHOP_DOMAIN,
+          SHOPIFY_ADMIN_TOKEN: standIns.SHOPIFY_ADMIN_TOKEN,
+          SHOPIFY_API_BASE_URL: standIns.SHOPIFY_API_BASE_URL,
+        }),
     ...(env.HOOKLINE_PROVIDERS?.trim() === 'sandbox' && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
     ...env,

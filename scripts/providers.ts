@@ -4,7 +4,8 @@
  * key valid and the pinned API version accepted, or why not. Exits 1 when a configured provider
  * fails the check (or the configuration itself is invalid), 0 otherwise.
  *
- *   STRIPE_API_KEY=sk_test_… EASYPOST_API_KEY=EZTK… EASYPOST_RETURN_ADDRESS_ID=adr_… npm run providers -- check
+ *   STRIPE_API_KEY=sk_test_… EASYPOST_API_KEY=EZTK… EASYPOST_RETURN_ADDRESS_ID=adr_… \
+ *   SHOPIFY_SHOP_DOMAIN=<shop>.myshopify.com SHOPIFY_ADMIN_TOKEN=shpat_… npm run providers -- check
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { ConfigError } from '../src/config/env';
@@ -52,6 +53,29 @@ export async function checkProviders(config: OutboundProvidersConfig): Promise<{
     }
   } else {
     lines.push('EasyPost   not configured (EASYPOST_API_KEY unset): return labels come from the carrier (CARRIER_BASE_URL)');
+  }
+
+  if (providers.shopify && config.shopify) {
+    const at = config.shopify.baseUrl ? new URL(config.shopify.baseUrl).origin : undefined;
+    for (const shop of providers.shopify.all()) {
+      const where = at ?? `https://${shop.shopDomain}`;
+      const sources = Object.entries(config.shopify.shops)
+        .filter(([, s]) => s.shopDomain === shop.shopDomain)
+        .map(([source]) => (source === 'default' ? 'the default' : source))
+        .join(', ');
+      try {
+        const found = await shop.shop();
+        lines.push(
+          `Shopify    ok: token valid for ${found.name} (${found.domain}) at ${where}, Admin API ${shop.apiVersion} accepted; ` +
+            `shop of ${sources}`,
+        );
+      } catch (err) {
+        ok = false;
+        lines.push(`Shopify    FAILED for ${shop.shopDomain} at ${where} (Admin API ${shop.apiVersion}): ${reason(err)}`);
+      }
+    }
+  } else {
+    lines.push('Shopify    not configured (SHOPIFY_SHOP_DOMAIN, SHOPIFY_ADMIN_TOKEN unset): orders are read from the knowledge base only');
   }
   return { ok, lines };
 }

@@ -143,6 +143,15 @@ async function main(): Promise<void> {
     // Stripe's webhooks are on (a dev secret below), so its refunds need Stripe: the stand-in,
     // unless the caller gave a key of their own. HOOKLINE_PROVIDERS=sandbox adds EasyPost's for labels.
     ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
+    // Shopify's webhooks are on too, and its returns are decided in its store: the stand-in's shop,
+    // unless the caller named a shop of their own.
+    ...(env.SHOPIFY_ADMIN_TOKEN?.trim() || env.SHOPIFY_SHOP_DOMAIN?.trim()
+      ? {}
+      : {
+          SHOPIFY_SHOP_DOMAIN: standIns.SHOPIFY_SHOP_DOMAIN,
+          SHOPIFY_ADMIN_TOKEN: standIns.SHOPIFY_ADMIN_TOKEN,
+          SHOPIFY_API_BASE_URL: standIns.SHOPIFY_API_BASE_URL,
+        }),
     ...(allStandIns && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
     // On localhost without TLS the inbox's cookie cannot be Secure-only; the caller's setting wins.
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
@@ -209,6 +218,12 @@ async function main(): Promise<void> {
       ? `  EasyPost      return labels through ${through(appEnv.EASYPOST_API_BASE_URL, standIns.EASYPOST_API_BASE_URL, 'api.easypost.com')}`
       : '  EasyPost      off: labels from the sandbox carrier (HOOKLINE_PROVIDERS=sandbox for the EasyPost stand-in)',
   );
+  const shopifyThrough = through(
+    appEnv.SHOPIFY_API_BASE_URL,
+    standIns.SHOPIFY_API_BASE_URL,
+    appEnv.SHOPIFY_SHOP_DOMAIN?.trim() || 'the shop',
+  );
+  say(`  Shopify       returns/request run by the agent: order read, approval, refund through ${shopifyThrough}`);
   say(
     env.LLM_BASE_URL?.trim()
       ? `  Model         ${env.LLM_MODEL ?? '(LLM_MODEL not set)'} at ${originOf(env.LLM_BASE_URL.trim())}`

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/env';
 import { loadProvidersConfig } from '../src/config/providers';
 import { loadWorkerConfig } from '../src/config/worker';
-import { modeMismatch, refundRoute } from '../src/providers/outbound';
+import { createOutboundProviders, modeMismatch, refundRoute } from '../src/providers/outbound';
 import { sandboxProvidersEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { checkProviders } from '../scripts/providers';
 import { startStripeMock } from './support/stripe-mock';
@@ -60,6 +60,77 @@ describe('which system does what, from configuration', () => {
   });
 });
 
+describe('Shopify: a shop per source, the provider-wide one as the default', () => {
+  const shop = (domain: string, token: string) => ({ shopDomain: domain, accessToken: token });
+
+  it('the provider-wide pair, a source’s own pair beside WEBHOOK_PROVIDER_<SOURCE>=shopify, and the base URL override', () => {
+    const config = loadProvidersConfig({
+      SHOPIFY_SHOP_DOMAIN: 'main-shop.myshopify.com',
+      SHOPIFY_ADMIN_TOKEN: 'shpat_main_0123456789',
+      SHOPIFY_API_BASE_URL: 'http://127.0.0.1:4010/shopify',
+      WEBHOOK_SECRET_SHOPIFY: 'shopify-secret',
+      WEBHOOK_PROVIDER_OUTLET: 'shopify',
+      SHOPIFY_SHOP_DOMAIN_OUTLET: 'outlet-shop.myshopify.com',
+      SHOPIFY_ADMIN_TOKEN_OUTLET: 'shpat_outlet_0123456789',
+    });
+    expect(config.shopify).toEqual({
+      shops: {
+        default: shop('main-shop.myshopify.com', 'shpat_main_0123456789'),
+        outlet: shop('outlet-shop.myshopify.com', 'shpat_outlet_0123456789'),
+      },
+      baseUrl: 'http://127.0.0.1:4010/shopify',
+      timeoutMs: 10_000,
+    });
+    const providers = createOutboundProviders(config);
+    expect(providers.shopify?.forSource('outlet')?.shopDomain).toBe('outlet-shop.myshopify.com');
+    // The provider's own source, and any source without a pair of its own: the default shop.
+    expect(providers.shopify?.forSource('shopify')?.shopDomain).toBe('main-shop.myshopify.com');
+    expect(providers.shopify?.all()).toHaveLength(2);
+  });
+
+  it('Shopify’s webhooks on without a shop: a start-up error naming the variables and why; a token never echoed', () => {
+    expect(() => loadWorkerConfig({ ...systems, WEBHOOK_SECRET_SHOPIFY: 'shopify-secret' })).toThrow(
+      new RegExp(
+        'SHOPIFY_SHOP_DOMAIN_SHOPIFY \\(or SHOPIFY_SHOP_DOMAIN\\) and SHOPIFY_ADMIN_TOKEN_SHOPIFY \\(or SHOPIFY_ADMIN_TOKEN\\): ' +
+          "required: source shopify delivers Shopify's webhooks \\(WEBHOOK_SECRET_SHOPIFY is set\\)",
+      ),
+    );
+    expect(() =>
+      loadProvidersConfig({ WEBHOOK_PROVIDER_OUTLET: 'shopify', SHOPIFY_SHOP_DOMAIN_OUTLET: 'outlet-shop.myshopify.com' }),
+    ).toThrow(
+      new RegExp(
+        'SHOPIFY_ADMIN_TOKEN_OUTLET \\(or SHOPIFY_ADMIN_TOKEN\\): ' +
+          "required: source outlet delivers Shopify's webhooks \\(WEBHOOK_PROVIDER_OUTLET is set\\)",
+      ),
+    );
+    expect(() => loadProvidersConfig({ SHOPIFY_SHOP_DOMAIN: 'main-shop.myshopify.com' })).toThrow(
+      /SHOPIFY_ADMIN_TOKEN: required with SHOPIFY_SHOP_DOMAIN/,
+    );
+    let message = '';
+    try {
+      loadProvidersConfig({
+        WEBHOOK_PROVIDER_OUTLET: 'shopify',
+        SHOPIFY_SHOP_DOMAIN_OUTLET: 'outlet.example.com',
+        SHOPIFY_ADMIN_TOKEN: 'shpat_secret_value_123',
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/SHOPIFY_SHOP_DOMAIN_OUTLET: expected the shop's myshopify domain/);
+    try {
+      loadProvidersConfig({
+        WEBHOOK_PROVIDER_OUTLET: 'shopify',
+        SHOPIFY_SHOP_DOMAIN: 'main-shop.myshopify.com',
+        SHOPIFY_ADMIN_TOKEN_OUTLET: 'shpat_x',
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/SHOPIFY_ADMIN_TOKEN_OUTLET: expected an Admin API access token/);
+    expect(message).not.toContain('shpat_x');
+  });
+});
+
 describe('refund routing and test mode (pure decisions)', () => {
   it('through Stripe when the order’s payment came through Stripe, else the payments system', () => {
     expect(refundRoute([{ id: 'PMT-1', status: 'succeeded' }])).toEqual({ via: 'payments' });
@@ -103,7 +174,10 @@ describe('npm run providers -- check', () => {
     expect(ok).toBe(true);
     expect(lines[0]).toMatch(/^Stripe {5}ok: test key valid for account acct_\w+ .* API version 2026-10-28\.endive accepted$/);
     expect(lines[1]).toMatch(/^EasyPost {3}ok: key valid for user user_sandbox .* returns go to adr_sandboxwarehouse$/);
+    expect(lines[2]).toMatch(/^Shopify {4}ok: token valid for hookline sandbox \(hookline-dev\.myshopify\.com\) at /);
+    expect(lines[2]).toMatch(/ Admin API 2026-10 accepted; shop of the default$/);
     expect(sandbox.sandbox.calls().filter((c) => c.system === 'easypost')).toHaveLength(1);
+    expect(sandbox.sandbox.calls().filter((c) => c.system === 'shopify')).toHaveLength(1);
   });
 
   it('a provider that refuses the key fails the check, naming it; unconfigured ones say where the step goes', async () => {
@@ -114,6 +188,12 @@ describe('npm run providers -- check', () => {
       expect(ok).toBe(false);
       expect(lines[0]).toMatch(/^Stripe {5}FAILED at .*: Stripe GET \/v1\/account: 401/);
       expect(lines[1]).toMatch(/^EasyPost {3}not configured \(EASYPOST_API_KEY unset\)/);
+      const refused = await checkProviders({
+        shopify: { ...config.shopify!, shops: { default: { shopDomain: 'hookline-dev.myshopify.com', accessToken: 'shpat_wrong_token' } } },
+      });
+      expect(refused.ok).toBe(false);
+      expect(refused.lines[2]).toMatch(/^Shopify {4}FAILED for hookline-dev\.myshopify\.com at .*: Shopify query shop: 401/);
+      expect(refused.lines[2]).not.toContain('shpat_wrong_token');
     } finally {
       await guarded.close();
     }

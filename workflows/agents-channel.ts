@@ -2,7 +2,8 @@ import { ActivityFailure, isCancellation, log, metricMeter } from '@temporalio/w
 import { notifications } from './activities';
 
 /** What a message to the agents' channel is about: the `notice` label of the failure counter. */
-export type AgentNotice = 'opened' | 'unclaimed' | 'reminder' | 'withdrawn' | 'abandoned' | 'orphaned' | 'late' | 'return-cancelled';
+export type AgentNotice =
+  'opened' | 'unclaimed' | 'reminder' | 'withdrawn' | 'abandoned' | 'orphaned' | 'late' | 'return-cancelled' | 'store-decision';
 
 export interface AgentMessage {
   idempotencyKey: string;

@@ -39,10 +39,14 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
   const state: ReturnState = { returnId, status: 'awaiting-details' };
   let initiated: EnvelopeOf<'return.initiated'>['event'] | undefined;
   let received: EnvelopeOf<'return.received'>['event'] | undefined;
-  const hold = ({ event }: ReturnEnvelope) => {
+  /** A Shopify return the agent runs (workflows/store-returns.ts hands it here): its decision is shown in the store. */
+  let store: { source: string } | undefined;
+  const hold = ({ event, provider, source }: ReturnEnvelope) => {
     // Redeliveries and replays of an event we already hold change nothing.
-    if (event.event_type === 'return.initiated') initiated ??= event;
-    else received ??= event;
+    if (event.event_type === 'return.initiated') {
+      if (initiated === undefined && provider === 'shopify') store = { source };
+      initiated ??= event;
+    } else received ??= event;
   };
   // A run that replaces a failed one starts with the events that run had (activities/relay.ts).
   carried.forEach(hold);
@@ -55,6 +59,27 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
   let labelVoided = false;
   /** The refund the return owes, once the policy has priced it, e.g. `40 EUR`. */
   let refundDue: string | undefined;
+
+  /**
+   * A denial shown in the store. The customer is told by hookline whatever the store says, so a
+   * store that cannot take it (the return already decided there) goes to a person, not the run.
+   */
+  async function showDeclined(source: string, note: string): Promise<void> {
+    try {
+      await partnerStep(() =>
+        partners.showStoreReturnDecision({ returnId, source, decision: 'decline', note, idempotencyKey: key('store-decline') }),
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = failureCause(err);
+      log.warn('store did not take the decline', { returnId, error: cause });
+      await tellAgents('store-decision', {
+        idempotencyKey: key('store-decline:agents'),
+        subject: `Return ${returnId} was denied, but the store does not show it`,
+        body: `Return ${returnId} was denied (${note}); declining it in the store failed: ${cause}. Please decline it there by hand.`,
+      });
+    }
+  }
 
   /** The return was cancelled: undo what can be, record it, tell the customer once, and a person what cannot be undone. */
   async function cancelled(): Promise<void> {
@@ -143,6 +168,7 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
               ? `${policy.reason}; no decision was made`
               : `${policy.reason}; no approval in time`;
         await knowledgeBase.recordReturn({ returnId, status: 'denied' });
+        if (store) await showDeclined(store.source, reason);
         await notifications.notifyCustomer({
           idempotencyKey: key('denied'),
           customerId: ret.customer_id,
@@ -182,6 +208,15 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
     }
 
     try {
+      if (store) {
+        // Approved (by the policy or a person): the store shows it before anything is bought for it.
+        step = 'store-approval';
+        const { source } = store;
+        await partnerStep(() =>
+          partners.showStoreReturnDecision({ returnId, source, decision: 'approve', idempotencyKey: key('store-approve') }),
+        );
+        step = 'label';
+      }
       const label = await partnerStep(() =>
         partners.createReturnLabel({
           returnId,

@@ -1,7 +1,8 @@
-import { log, workflowInfo } from '@temporalio/workflow';
+import { log, patched, workflowInfo } from '@temporalio/workflow';
 import type { CustomerMessage } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { knowledgeBase, notifications } from './activities';
+import { knowledgeBase, notifications, partners, relay } from './activities';
+import type { ReturnEnvelope } from './contracts/returns';
 import type { ReturnStatusResult } from './contracts/store-returns';
 
 /** What the customer hears of a store-run return's status: its receipt, approval and refusal; closing says nothing new. */
@@ -35,8 +36,40 @@ export async function returnStatusWorkflow(envelope: EnvelopeOf<'return.status_c
     log.info('stale return status ignored', { returnId: event.return_id, status: event.status });
     return { notified: null };
   }
+  // A return requested in a shop the agent acts in (SHOPIFY_* configured for the source) is the
+  // agent's to run: the order's facts come from Shopify, and the return's own saga decides it,
+  // buys its label, refunds it and shows the decision in the store (workflows/returns.ts).
+  // (Patched: runs recorded before the agent ran Shopify's returns replay as they ran.)
+  let handedTo: string | undefined;
+  if (event.status === 'requested' && patched('agent-runs-store-returns')) {
+    const facts = await partners.storeReturnFacts({
+      orderId: event.order_id,
+      source: envelope.source,
+      testMode: envelope.testMode === true,
+    });
+    if (facts) {
+      const initiated: ReturnEnvelope = {
+        source: envelope.source,
+        identity: `${envelope.identity}:initiated`,
+        identityFrom: envelope.identityFrom,
+        receivedAt: envelope.receivedAt,
+        provider: 'shopify',
+        ...(envelope.testMode ? { testMode: true } : {}),
+        event: {
+          event_type: 'return.initiated',
+          timestamp: event.timestamp,
+          return_id: event.return_id,
+          order_id: event.order_id,
+          customer_id: facts.customerId,
+          items: facts.items,
+          reason: event.reason ?? 'requested in the store',
+        },
+      };
+      handedTo = (await relay.deliverReturnEvent(initiated)).returnWorkflowId;
+    }
+  }
   const message = returnStatusMessage(event);
-  if (!message) return { notified: null };
+  if (!message) return { notified: null, ...(handedTo ? { returnWorkflowId: handedTo } : {}) };
   await notifications.notifyCustomer({
     idempotencyKey: `${workflowInfo().workflowId}:notify`,
     customerId: event.customer_id,
@@ -44,5 +77,5 @@ export async function returnStatusWorkflow(envelope: EnvelopeOf<'return.status_c
     message,
     testMode: envelope.testMode === true,
   });
-  return { notified: message.kind };
+  return { notified: message.kind, ...(handedTo ? { returnWorkflowId: handedTo } : {}) };
 }

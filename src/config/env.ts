@@ -54,6 +54,8 @@ export const SECRET_VARIABLES: readonly (string | RegExp)[] = [
   // Providers' keys: STRIPE_API_KEY, EASYPOST_API_KEY.
   /_API_KEY$/,
   /^WEBHOOK_SECRET_/,
+  // Shopify's Admin API access tokens, provider-wide and per source.
+  /^SHOPIFY_ADMIN_TOKEN(_|$)/,
 ];
 
 export function isSecretVariable(name: string): boolean {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, duration, parseEnv, positiveInt, url, type Env } from './env';
+import { ConfigError, duration, envSuffix, parseEnv, positiveInt, shownValue, url, type Env } from './env';
 
 /**
  * Which outside systems the agent acts through, from what is configured: a provider with its
@@ -12,9 +12,21 @@ import { ConfigError, duration, parseEnv, positiveInt, url, type Env } from './e
  *   WEBHOOK_PROVIDER_<SOURCE>=stripe): those payments can be refunded nowhere else.
  * - EasyPost (EASYPOST_API_KEY + EASYPOST_RETURN_ADDRESS_ID): every return label, bought from
  *   EasyPost, voided there when the return is undone, with a tracker for the parcel.
- * Unset, both steps use the seed's systems (CARRIER_BASE_URL, PAYMENTS_BASE_URL): `npm start`'s
+ * - Shopify (SHOPIFY_SHOP_DOMAIN + SHOPIFY_ADMIN_TOKEN, per source SHOPIFY_SHOP_DOMAIN_<SOURCE> +
+ *   SHOPIFY_ADMIN_TOKEN_<SOURCE>, the provider-wide pair as the default): the order read (fulfillments,
+ *   tracking, returns, payments) for enrichment and the return policy's facts, refunds of orders
+ *   Shopify took the payment for, and a person's decision on a return shown in the store (approved
+ *   or declined). Required for every source that delivers Shopify's webhooks (WEBHOOK_SECRET_SHOPIFY,
+ *   or WEBHOOK_PROVIDER_<SOURCE>=shopify): its returns are decided in its store.
+ * Unset, the steps use the seed's systems (CARRIER_BASE_URL, PAYMENTS_BASE_URL): `npm start`'s
  * sandbox with no configuration.
  */
+
+/** The Admin API answers at the shop's own `.myshopify.com` domain, never at a custom one. */
+const shopDomain = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, "expected the shop's myshopify domain, e.g. hookline-dev.myshopify.com");
+const adminToken = z.string().min(8, 'expected an Admin API access token (shpat_…)');
 
 const ProvidersEnv = z
   .object({
@@ -32,6 +44,9 @@ const ProvidersEnv = z
       .regex(/^adr_\w+$/, 'expected an EasyPost address id (adr_…): where returned parcels go')
       .optional(),
     EASYPOST_PARCEL_WEIGHT_OZ: positiveInt(16, 'a weight in ounces'),
+    SHOPIFY_SHOP_DOMAIN: shopDomain.optional(),
+    SHOPIFY_ADMIN_TOKEN: adminToken.optional(),
+    SHOPIFY_API_BASE_URL: url("Shopify's Admin API base URL instead of https://<shop>, e.g. http://127.0.0.1:4010/shopify").optional(),
     PROVIDER_TIMEOUT: duration('10s'),
   })
   .superRefine((e, ctx) => {
@@ -66,10 +81,90 @@ export interface EasyPostProviderConfig {
   parcelWeightOz: number;
 }
 
+export interface ShopifyShopConfig {
+  shopDomain: string;
+  accessToken: string;
+}
+
+export interface ShopifyProviderConfig {
+  /**
+   * The shop each source's webhooks come from, by source name, and `default` (the provider-wide
+   * SHOPIFY_SHOP_DOMAIN + SHOPIFY_ADMIN_TOKEN) for any source without its own pair.
+   */
+  shops: Record<string, ShopifyShopConfig>;
+  baseUrl?: string;
+  timeoutMs: number;
+}
+
 /** The providers the agent acts through; absent: the seed's system for that step. */
 export interface OutboundProvidersConfig {
   stripe?: StripeProviderConfig;
   easypost?: EasyPostProviderConfig;
+  shopify?: ShopifyProviderConfig;
+}
+
+/**
+ * The sources that deliver Shopify's webhooks, each with the variable that says so: the provider's
+ * own source (`shopify`, WEBHOOK_SECRET_SHOPIFY) and every WEBHOOK_PROVIDER_<SOURCE>=shopify.
+ */
+export function shopifySources(env: Env): { source: string; because: string }[] {
+  const found: { source: string; because: string }[] = [];
+  if ((env.WEBHOOK_SECRET_SHOPIFY?.trim() ?? '') !== '') found.push({ source: 'shopify', because: 'WEBHOOK_SECRET_SHOPIFY' });
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('WEBHOOK_PROVIDER_') || env[name]?.trim().toLowerCase() !== 'shopify') continue;
+    const source = name.slice('WEBHOOK_PROVIDER_'.length).toLowerCase().replace(/_/g, '-');
+    if (!found.some((f) => f.source === source)) found.push({ source, because: name });
+  }
+  return found;
+}
+
+/**
+ * Each Shopify source's shop: its own SHOPIFY_SHOP_DOMAIN_<SOURCE> + SHOPIFY_ADMIN_TOKEN_<SOURCE>,
+ * else the provider-wide pair. A source with neither is a start-up error naming both variables.
+ */
+function shopifyShops(
+  env: Env,
+  wide: { domain?: string; token?: string },
+): { shops: Record<string, ShopifyShopConfig>; problems: string[] } {
+  const shops: Record<string, ShopifyShopConfig> = {};
+  const problems: string[] = [];
+  if (wide.domain && wide.token) shops.default = { shopDomain: wide.domain, accessToken: wide.token };
+  else if (wide.domain)
+    problems.push('  SHOPIFY_ADMIN_TOKEN: required with SHOPIFY_SHOP_DOMAIN: the token the agent acts in the shop with (not set)');
+  else if (wide.token) problems.push("  SHOPIFY_SHOP_DOMAIN: required with SHOPIFY_ADMIN_TOKEN: the shop's myshopify domain (not set)");
+  for (const { source, because } of shopifySources(env)) {
+    const suffix = envSuffix(source);
+    const domainVar = `SHOPIFY_SHOP_DOMAIN_${suffix}`;
+    const tokenVar = `SHOPIFY_ADMIN_TOKEN_${suffix}`;
+    const domain = env[domainVar]?.trim() || undefined;
+    const token = env[tokenVar]?.trim() || undefined;
+    if (domain !== undefined && !shopDomain.safeParse(domain).success) {
+      problems.push(
+        `  ${domainVar}: expected the shop's myshopify domain, e.g. hookline-dev.myshopify.com (got ${shownValue(domainVar, domain)})`,
+      );
+      continue;
+    }
+    if (token !== undefined && !adminToken.safeParse(token).success) {
+      problems.push(`  ${tokenVar}: expected an Admin API access token (shpat_…) (got ${shownValue(tokenVar, token)})`);
+      continue;
+    }
+    const shop = { domain: domain ?? wide.domain, token: token ?? wide.token };
+    if (!shop.domain || !shop.token) {
+      const missing = [
+        !shop.domain ? `${domainVar} (or SHOPIFY_SHOP_DOMAIN)` : undefined,
+        !shop.token ? `${tokenVar} (or SHOPIFY_ADMIN_TOKEN)` : undefined,
+      ]
+        .filter(Boolean)
+        .join(' and ');
+      problems.push(
+        `  ${missing}: required: source ${source} delivers Shopify's webhooks (${because} is set), and the agent reads its orders, ` +
+          'refunds them and shows its return decisions in that shop (not set)',
+      );
+      continue;
+    }
+    if (domain || token) shops[source] = { shopDomain: shop.domain, accessToken: shop.token };
+  }
+  return { shops, problems };
 }
 
 /** Why Stripe must be configured here, if it must: the variable that enables its webhooks. */
@@ -90,7 +185,18 @@ export function loadProvidersConfig(env: Env = process.env): OutboundProvidersCo
         'through Stripe (not set)',
     );
   }
+  const shopify = shopifyShops(env, { domain: e.SHOPIFY_SHOP_DOMAIN, token: e.SHOPIFY_ADMIN_TOKEN });
+  if (shopify.problems.length > 0) throw new ConfigError(`Invalid configuration:\n${shopify.problems.join('\n')}`);
   return {
+    ...(Object.keys(shopify.shops).length > 0
+      ? {
+          shopify: {
+            shops: shopify.shops,
+            ...(e.SHOPIFY_API_BASE_URL ? { baseUrl: e.SHOPIFY_API_BASE_URL } : {}),
+            timeoutMs: e.PROVIDER_TIMEOUT,
+          },
+        }
+      : {}),
     ...(e.STRIPE_API_KEY
       ? {
           stripe: {

@@ -1,5 +1,6 @@
 import type { OutboundProvidersConfig } from '../config/providers';
 import { createEasyPostClient, type EasyPostClient } from './easypost/client';
+import { createShopifyClient, type ShopifyClient } from './shopify/client';
 import { createStripeClient, stripePaymentRef, type StripeClient, type StripePaymentRef } from './stripe/client';
 
 /**
@@ -9,11 +10,21 @@ import { createStripeClient, stripePaymentRef, type StripeClient, type StripePay
 export interface OutboundProviders {
   stripe?: { client: StripeClient; orderKey: string; mode: 'test' | 'live' };
   easypost?: { client: EasyPostClient; returnAddressId: string; parcelWeightOz: number };
+  shopify?: ShopifyShops;
+}
+
+/** The shops the agent acts in, one client each (the same shop configured twice shares one, and its cost bucket). */
+export interface ShopifyShops {
+  /** The shop a source's webhooks come from: its own, else the provider-wide one. */
+  forSource(source: string | undefined): ShopifyClient | undefined;
+  /** Every shop, each once: where an order whose source is not known is looked for. */
+  all(): readonly ShopifyClient[];
 }
 
 export function createOutboundProviders(config: OutboundProvidersConfig = {}): OutboundProviders {
-  const { stripe, easypost } = config;
+  const { stripe, easypost, shopify } = config;
   return {
+    ...(shopify ? { shopify: shopifyShops(shopify) } : {}),
     ...(stripe
       ? {
           stripe: {
@@ -33,6 +44,29 @@ export function createOutboundProviders(config: OutboundProvidersConfig = {}): O
           },
         }
       : {}),
+  };
+}
+
+function shopifyShops(config: NonNullable<OutboundProvidersConfig['shopify']>): ShopifyShops {
+  const byDomain = new Map<string, ShopifyClient>();
+  const bySource = new Map<string, ShopifyClient>();
+  for (const [source, shop] of Object.entries(config.shops)) {
+    const key = `${shop.shopDomain}\n${shop.accessToken}`;
+    const client =
+      byDomain.get(key) ??
+      createShopifyClient({
+        shopDomain: shop.shopDomain,
+        accessToken: shop.accessToken,
+        ...(config.baseUrl ? { baseUrl: config.baseUrl } : {}),
+        timeoutMs: config.timeoutMs,
+      });
+    byDomain.set(key, client);
+    bySource.set(source, client);
+  }
+  const all = [...new Set(byDomain.values())];
+  return {
+    forSource: (source) => (source !== undefined ? bySource.get(source) : undefined) ?? bySource.get('default'),
+    all: () => all,
   };
 }
 

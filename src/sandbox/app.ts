@@ -12,6 +12,7 @@ import {
   type EasyPostEventRecord,
 } from './easypost-events';
 import { listStripeEvents, type StripeEventObject } from './stripe-events';
+import { createShopifySandbox, shopifyRootField, type ShopifyOrderSeed, type ShopifySandboxState } from './shopify';
 import { createStripeSandbox, type StripePaymentSeed, type StripeSandboxState } from './stripe';
 import { findCustomer } from './seed';
 // The same constant-time check the receiver makes of its own bearer tokens.
@@ -31,7 +32,10 @@ export interface SandboxOptions {
   token?: string;
   /** Make up customers for unseeded `CUST-…` ids (see `findCustomer`). Default true. */
   generateCustomers?: boolean;
-  /** Take unknown `pi_…` ids for paid Stripe payment intents (see ./stripe.ts). Default true. */
+  /**
+   * Take unknown `pi_…` ids for paid Stripe payment intents, unknown Shopify orders for paid ones
+   * (./stripe.ts, ./shopify.ts). Default true.
+   */
   generatePayments?: boolean;
   /** Clock for timestamps in state and the call log. */
   now?: () => Date;
@@ -57,6 +61,8 @@ export interface SandboxCall {
   fault?: string;
   /** True when the answer was replayed from an earlier call with the same idempotency key. */
   replayed?: boolean;
+  /** Shopify: the GraphQL operation's first root field (`order`, `refundCreate`), as faults match it after a `#`. */
+  operation?: string;
 }
 
 export interface ReturnItemRecord {
@@ -123,6 +129,8 @@ export interface SandboxState {
   stripe: StripeSandboxState;
   /** The EasyPost stand-in's shipments, purchases and trackers (./easypost.ts). */
   easypost: EasyPostSandboxState;
+  /** The Shopify stand-in's orders, returns, refunds and cost bucket (./shopify.ts). */
+  shopify: ShopifySandboxState;
   /**
    * The events each provider lists (`GET /stripe/v1/events`, `GET /easypost/v2/events` with each
    * Event's payloads: what the reconciler asks), oldest first; `POST /_sandbox/events/:provider`
@@ -144,6 +152,12 @@ export interface SandboxControl {
   llmRequests(): ChatCompletionRequest[];
   /** A payment intent (and its charge) the Stripe stand-in knows, as a payment the webhooks reported. */
   addStripePaymentIntent(seed: StripePaymentSeed): void;
+  /** An order Shopify holds (with its payment, fulfillments and returns): what the Shopify client reads and refunds. */
+  addShopifyOrder(seed: ShopifyOrderSeed): void;
+  /** A return requested on an order Shopify holds. */
+  addShopifyReturn(seed: { returnId: string; orderId: string }): void;
+  /** Sets Shopify's cost bucket (to see THROTTLED answered). */
+  setShopifyBucket(bucket: { currentlyAvailable?: number; maximumAvailable?: number; restoreRate?: number }): void;
   /** Clears state, the call log, idempotency memory, faults and the model's script. Seeded customers stay. */
   reset(): void;
 }
@@ -164,6 +178,8 @@ interface HandlerContext {
   body: unknown;
   idempotencyKey: string;
   origin: string;
+  /** Shopify's `X-Shopify-Access-Token`. */
+  accessToken?: string | null;
 }
 
 interface Route {
@@ -216,6 +232,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
 
   const stripe = createStripeSandbox(now, options.generatePayments ?? true);
   const easypost = createEasyPostSandbox(now);
+  const shopify = createShopifySandbox(now, options.generatePayments ?? true);
   const state: SandboxState = {
     labels: [],
     expectedReturns: [],
@@ -224,6 +241,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     stock: {},
     stripe: stripe.state,
     easypost: easypost.state,
+    shopify: shopify.state,
     events: { stripe: [], easypost: [] },
   };
   const calls: SandboxCall[] = [];
@@ -243,10 +261,18 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     addStripePaymentIntent: (seed) => {
       stripe.addPaymentIntent(seed);
     },
+    addShopifyOrder: (seed) => {
+      shopify.addOrder(seed);
+    },
+    addShopifyReturn: (seed) => {
+      shopify.addReturn(seed);
+    },
+    setShopifyBucket: (bucket) => shopify.setBucket(bucket),
     reset: () => {
       llm.reset();
       stripe.reset();
       easypost.reset();
+      shopify.reset();
       state.events.stripe.length = 0;
       state.events.easypost.length = 0;
       state.labels.length = 0;
@@ -417,6 +443,12 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   route('easypost', 'POST', '/v2/trackers', ({ body }) => easypost.createTracker(body));
   route('easypost', 'GET', '/v2/users', () => easypost.me());
 
+  // ---- Shopify Admin GraphQL (./shopify.ts) ---------------------------------------------------
+  // One route for every operation, as Shopify has; its writes are made once by `@idempotent(key:)`, not a header.
+  route('shopify', 'POST', '/admin/api/:version/graphql.json', ({ params, body, accessToken }) =>
+    shopify.graphql(params.version ?? '', body, accessToken ?? null),
+  );
+
   // ---- Plumbing ----------------------------------------------------------------------------
   const limiters = new Map(
     Object.entries(options.rateLimits ?? {}).flatMap(([system, rate]) =>
@@ -550,8 +582,15 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
 
     let fault: FaultAction | undefined;
     const header = req.get('x-sandbox-fault');
+    // Every Shopify operation shares one path: a fault names the operation after a `#`
+    // (`^/admin/api/[^/]+/graphql.json#refundCreate$`), and a plain prefix still matches them all.
+    if (call.system === 'shopify') {
+      const operation = shopifyRootField(req.body);
+      if (operation) call.operation = operation;
+    }
+    const faultPath = call.operation ? `${call.path}#${call.operation}` : call.path;
     try {
-      fault = header !== undefined ? parseFaultHeader(header) : faults.take(call.system, call.method, call.path);
+      fault = header !== undefined ? parseFaultHeader(header) : faults.take(call.system, call.method, faultPath);
     } catch (err) {
       return send(errorReply(400, 'invalid_sandbox_fault', err instanceof Error ? err.message : String(err)));
     }
@@ -576,7 +615,12 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   });
 
   function handle(req: Request, call: SandboxCall): Reply {
-    if (token && !bearerMatches(req.get('authorization'), token) && !basicUserMatches(req.get('authorization'), token)) {
+    if (
+      token &&
+      !bearerMatches(req.get('authorization'), token) &&
+      !basicUserMatches(req.get('authorization'), token) &&
+      !bearerMatches(`Bearer ${req.get('x-shopify-access-token') ?? ''}`, token)
+    ) {
       return { ...errorReply(401, 'unauthorized', 'missing or invalid bearer token'), headers: { 'WWW-Authenticate': 'Bearer' } };
     }
     const matches = routes.filter((r) => r.system === call.system && r.regex.test(call.path));
@@ -607,6 +651,10 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
 
     // EasyPost takes no idempotency key: every write is made (a second purchase is refused by the shipment itself).
     if (call.system === 'easypost') return match.handler({ params, body: req.body, idempotencyKey: '', origin });
+    // Shopify's key is in the query (`@idempotent(key:)`), read by the stand-in itself.
+    if (call.system === 'shopify') {
+      return match.handler({ params, body: req.body, idempotencyKey: '', origin, accessToken: req.get('x-shopify-access-token') ?? null });
+    }
     const key = call.idempotencyKey;
     // Stripe makes a write without a key, and replays one with a key as below.
     if (call.system === 'stripe' && (key === null || key.trim() === '')) {

@@ -75,7 +75,7 @@ export function sandboxClientsConfig(url: string, options: { token?: string; tim
 }
 
 /**
- * The variables pointing Stripe and EasyPost at the sandbox's stand-ins running at `url`, with keys
+ * The variables pointing Stripe, EasyPost and Shopify at the sandbox's stand-ins running at `url`, with keys
  * of the providers' own shapes (`npm start` with HOOKLINE_PROVIDERS=sandbox, and the tests).
  */
 export function sandboxProvidersEnv(url: string): Record<string, string> {
@@ -86,5 +86,8 @@ export function sandboxProvidersEnv(url: string): Record<string, string> {
     EASYPOST_API_KEY: 'EZTKhooklinesandbox',
     EASYPOST_API_BASE_URL: `${base}/easypost/v2`,
     EASYPOST_RETURN_ADDRESS_ID: SANDBOX_RETURN_ADDRESS_ID,
+    SHOPIFY_SHOP_DOMAIN: 'hookline-dev.myshopify.com',
+    SHOPIFY_ADMIN_TOKEN: 'shpat_hooklinesandbox',
+    SHOPIFY_API_BASE_URL: `${base}/shopify`,
   };
 }

@@ -71,7 +71,8 @@ export interface ShipmentExceptionFacts {
   mode?: 'test';
 }
 /** The return's steps that talk to other systems, named for the person a failure is handed to. */
-export type ReturnStep = 'label' | 'warehouse' | 'label-sent' | 'restock' | 'refund';
+/** `store-approval`: a Shopify return approved in the store before its label is bought. */
+export type ReturnStep = 'store-approval' | 'label' | 'warehouse' | 'label-sent' | 'restock' | 'refund';
 
 /** A return whose step failed for good, with where its money and goods stand. */
 export interface ReturnFailedFacts {

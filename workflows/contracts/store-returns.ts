@@ -5,6 +5,8 @@ import type { EnvelopeOf } from '../../src/events/envelope';
 
 export interface ReturnStatusResult {
   notified: CustomerMessage['kind'] | null;
+  /** The return's own workflow, when the agent runs the return (a Shopify shop it acts in). */
+  returnWorkflowId?: string;
 }
 
 export type ReturnStatusWorkflow = (envelope: EnvelopeOf<'return.status_changed'>) => Promise<ReturnStatusResult>;
