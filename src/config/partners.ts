@@ -19,6 +19,11 @@ export type PartnerRates = Record<Partner, number | undefined>;
  * - `carrier` through EasyPost: 5/s. EasyPost publishes a fixed 5 requests a second for its index
  *   endpoints and limits buying and rating by its own load, answering 429 when it must
  *   (docs.easypost.com/guides/rate-limiting-guide).
+ * - `store`, the Shopify Admin API: 2/s. Its GraphQL limit is a cost bucket per app and shop, 100
+ *   points a second on the Standard plan (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits);
+ *   an order read with its fulfillments, returns and transactions costs tens of points, so about two
+ *   such calls a second keep a Standard shop's bucket from emptying. The client also waits on the
+ *   bucket's own `throttleStatus`, so a bigger plan only needs a higher rate here.
  * - The seed's systems (src/clients: CRM, carrier, warehouse, inventory, payments) publish none:
  *   10/s each, a limit to raise to what the real system allows.
  */
@@ -29,6 +34,7 @@ export function defaultPartnerRates(providers: OutboundProvidersConfig = {}): Pa
     warehouse: 10,
     inventory: 10,
     payments: providers.stripe ? 25 : 10,
+    store: 2,
   };
 }
 

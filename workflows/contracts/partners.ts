@@ -5,9 +5,10 @@ import type { PartnerActivities } from '../../activities';
  * the server hands out that queue's tasks no faster than the partner's rate limit, across every
  * worker process (src/config/partners.ts sets the rates, src/worker/partners.ts polls the queues).
  * A partner is the system behind a role: `payments` is Stripe when STRIPE_API_KEY is set, else the
- * payments system; `carrier` is EasyPost when EASYPOST_API_KEY is set, else the carrier system.
+ * payments system; `carrier` is EasyPost when EASYPOST_API_KEY is set, else the carrier system;
+ * `store` is the shop's Shopify Admin API (its return facts and decisions).
  */
-export const PARTNERS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments'] as const;
+export const PARTNERS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'store'] as const;
 export type Partner = (typeof PARTNERS)[number];
 
 /**
@@ -22,6 +23,8 @@ export const PARTNER_OF = {
   restock: 'inventory',
   findPaymentOrder: 'payments',
   refund: 'payments',
+  storeReturnFacts: 'store',
+  showStoreReturnDecision: 'store',
 } as const satisfies Record<keyof PartnerActivities, Partner>;
 
 /**
