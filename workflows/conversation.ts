@@ -16,6 +16,7 @@ import { tellAgents, type AgentMessage, type AgentNotice } from './agents-channe
 import {
   claimUpdate,
   conversationQuery,
+  customerMessageSignal,
   eraseSignal,
   OUTCOMES,
   releaseUpdate,
@@ -135,6 +136,16 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     conversation.context = { facts: Object.fromEntries(facts) as Stored['context']['facts'] };
     conversation.messages = conversation.messages.map((m) => (m.from === 'customer' ? { ...m, text: ERASED } : m));
     conversation.suggestedReply = undefined;
+  });
+  // State only, like erase: a follow-up joins the thread and restarts the SLA wait from now.
+  const customerMessages = new Set<string>();
+  setHandler(customerMessageSignal, ({ messageId, text, at }) => {
+    if (conversation.status === 'resolved' || !text?.trim() || customerMessages.has(messageId)) return;
+    customerMessages.add(messageId);
+    say({ from: 'customer', text }, at ?? now());
+    // The person's last reply does not answer this one: remind them if it goes unanswered.
+    repliedSinceClaim = false;
+    touched();
   });
   setHandler(
     claimUpdate,

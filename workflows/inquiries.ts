@@ -5,9 +5,9 @@ import type { AgentSettings, CustomerContext } from '../src/agent/types';
 import type { Understanding } from '../src/agent/understanding';
 import type { InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
+import { conversations, drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
 import type { InquiryFacts } from './contracts/conversation';
-import { MODEL_SUGGESTION_WARNING, type InquiryPath, type InquiryResult } from './contracts/inquiries';
+import { MODEL_SUGGESTION_WARNING, type FollowUpResult, type InquiryPath, type InquiryResult } from './contracts/inquiries';
 import { escalate, failureCause } from './handoff';
 
 /** A reply drafted for the person who takes the inquiry over, and why they must not send it as it is, if so. */
@@ -205,4 +205,23 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   }
   const reply = await drafting.draftReply({ inquiry: event, customer, assessment, plan });
   return answer(reply, `the model chose the reply (${[plan.intent, ...plan.facts].join(', ')})`);
+}
+
+/**
+ * A customer wrote again about an inquiry (a public comment on its Zendesk ticket): the message
+ * joins the conversation a person holds for it, or waits in. No conversation open (the agent
+ * answered, or a person resolved it): nothing here acts on it, and the helpdesk, which reopens a
+ * ticket its requester answers, puts it before the team.
+ */
+export async function inquiryFollowUpWorkflow(envelope: EnvelopeOf<'customer.inquiry.followup'>): Promise<FollowUpResult> {
+  const { event, source } = envelope;
+  const result = await conversations.deliverFollowUp({
+    source,
+    inquiryId: event.inquiry_id,
+    messageId: event.message_id,
+    text: event.message,
+    at: event.timestamp,
+  });
+  log.info('follow-up', { inquiryId: event.inquiry_id, delivered: result.delivered, conversationId: result.conversationId });
+  return result;
 }
