@@ -11,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
-import { notifications } from './activities';
+import { notifications, partners } from './activities';
 import { tellAgents, type AgentMessage, type AgentNotice } from './agents-channel';
 import {
   claimUpdate,
@@ -29,10 +29,12 @@ import {
   type EscalationResult,
   type HandoffFacts,
   type HandoffKind,
+  type InquiryFacts,
   type Outcome,
 } from './contracts/conversation';
+import type { HelpdeskTicket } from '../src/events/fields';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './contracts/search-attributes';
-import { defaultSuggestedReply } from './handoff';
+import { defaultSuggestedReply, failureCause } from './handoff';
 
 const MAX_PRIORITY = 5;
 const ERASED = '[erased]';
@@ -48,6 +50,13 @@ type Stored = Omit<Conversation, 'kind' | 'context' | 'outcome'> & {
   context: { customer?: Conversation['context']['customer']; facts: HandoffFacts[HandoffKind] };
   outcome?: Outcome | ClosedWithoutDecision;
 };
+
+/** The helpdesk ticket an inquiry's conversation answers on, if it has one (an erased one reads as a string). */
+function ticketOf(conversation: Stored): HelpdeskTicket | undefined {
+  if (conversation.kind !== 'inquiry') return undefined;
+  const ticket = (conversation.context.facts as InquiryFacts).ticket;
+  return typeof ticket === 'object' && ticket !== null ? ticket : undefined;
+}
 
 function reject(message: string): never {
   throw ApplicationFailure.create({ type: 'HandoffRejected', message, nonRetryable: true });
@@ -194,11 +203,24 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     say({ from: 'agent', author: agent, text });
     repliedSinceClaim = true;
     touched();
-    await notifications.notifyCustomer({
-      idempotencyKey: `${workflowId}:reply:${replies}`,
-      customerId: conversation.customerId,
-      message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
-    });
+    const idempotencyKey = `${workflowId}:reply:${replies}`;
+    const ticket = ticketOf(conversation);
+    if (!ticket) {
+      await notifications.notifyCustomer({
+        idempotencyKey,
+        customerId: conversation.customerId,
+        message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
+      });
+      return;
+    }
+    // An inquiry that is a helpdesk ticket is answered on it: a public comment, the ticket then awaits the customer.
+    try {
+      await partners.updateTicket({ idempotencyKey, ticket, comment: { body: text, public: true }, status: 'pending' });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      say({ from: 'system', text: `Reply not posted on ticket ${ticket.id}: ${failureCause(err)}` });
+      touched();
+    }
   });
   setHandler(
     resolveUpdate,

@@ -39,6 +39,8 @@ const DEFAULT_SUGGESTION_BUDGET_MS = 20_000;
 export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inquiry.new'>): Promise<InquiryResult> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
+  /** The helpdesk ticket the inquiry is, if it is one: answered there instead of by email. */
+  const ticket = event.ticket;
   const path: InquiryPath = { decidedBy: 'rules' };
   let config: AgentSettings | undefined;
   const agentSettings = async () => (config ??= await settings.agentSettings());
@@ -83,6 +85,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     suggested?: Suggestion,
   ): Promise<InquiryResult> {
     await record('handoff', reason);
+    await ticketFollows('handoff', { status: 'open', note: `hookline handed this ticket to a person: ${reason}` });
     const { handoffUnclaimedSlaMs, handoffUnansweredSlaMs } = await agentSettings();
     const handoff = await escalate({
       kind: 'inquiry',
@@ -90,28 +93,61 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       reason,
       customerId: event.customer_id,
       customer,
-      facts: { inquiryId: event.inquiry_id, summary: event.summary, channel: event.source, ...facts },
+      facts: { inquiryId: event.inquiry_id, summary: event.summary, channel: event.source, ...facts, ...(ticket ? { ticket } : {}) },
       customerMessage: event.message ?? event.summary,
       ...(suggested ? { suggestedReply: suggested.text, ...(suggested.warning ? { suggestedReplyWarning: suggested.warning } : {}) } : {}),
       unclaimedSlaMs: handoffUnclaimedSlaMs,
       unansweredSlaMs: handoffUnansweredSlaMs,
     });
+    if (handoff.outcome === 'resolved') await ticketFollows('solved', { status: 'solved' });
     return { decision: 'handoff', reason, handoff, ...path };
   }
 
   async function answer(reply: string, reason: string): Promise<InquiryResult> {
     await record('answered', reason, reply);
-    await notifications.notifyCustomer({
-      idempotencyKey: `${workflowId}:reply`,
-      customerId: event.customer_id,
-      message: { kind: 'inquiry-reply', inquiryId: event.inquiry_id, text: reply },
-    });
+    // A helpdesk ticket is answered on the ticket, where the team sees it, and left awaiting the customer.
+    if (ticket) {
+      await partners.updateTicket({
+        idempotencyKey: `${workflowId}:reply`,
+        ticket,
+        comment: { body: reply, public: true },
+        status: 'pending',
+      });
+    } else {
+      await notifications.notifyCustomer({
+        idempotencyKey: `${workflowId}:reply`,
+        customerId: event.customer_id,
+        message: { kind: 'inquiry-reply', inquiryId: event.inquiry_id, text: reply },
+      });
+    }
     return { decision: 'answered', reason, reply, ...path };
+  }
+
+  /**
+   * The ticket follows the case (open while a person has it, solved when they resolve it). Best
+   * effort: the person and the customer's answer matter more than the ticket's status, so a change
+   * Zendesk refuses for good is logged and the case goes on.
+   */
+  async function ticketFollows(label: string, change: { status: 'open' | 'solved'; note?: string }): Promise<void> {
+    if (!ticket) return;
+    try {
+      await partners.updateTicket({
+        idempotencyKey: `${workflowId}:ticket:${label}`,
+        ticket,
+        status: change.status,
+        ...(change.note ? { comment: { body: change.note, public: false } } : {}),
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('ticket not updated', { inquiryId: event.inquiry_id, ticketId: ticket.id, status: change.status, error: failureCause(err) });
+    }
   }
 
   let customer: CustomerContext;
   try {
-    customer = await partners.enrichCustomer(event.customer_id);
+    customer = ticket
+      ? await partners.enrichRequester({ customerId: event.customer_id, ticketId: ticket.id })
+      : await partners.enrichCustomer(event.customer_id);
   } catch (err) {
     if (isCancellation(err)) throw err;
     const cause = failureCause(err);

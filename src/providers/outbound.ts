@@ -1,6 +1,7 @@
 import type { OutboundProvidersConfig } from '../config/providers';
 import { createEasyPostClient, type EasyPostClient } from './easypost/client';
 import { createStripeClient, stripePaymentRef, type StripeClient, type StripePaymentRef } from './stripe/client';
+import { createZendeskClient, type ZendeskClient } from './zendesk/client';
 
 /**
  * The providers the agent acts through, built once by the worker from src/config/providers.ts.
@@ -9,10 +10,12 @@ import { createStripeClient, stripePaymentRef, type StripeClient, type StripePay
 export interface OutboundProviders {
   stripe?: { client: StripeClient; orderKey: string; mode: 'test' | 'live' };
   easypost?: { client: EasyPostClient; returnAddressId: string; parcelWeightOz: number };
+  /** The helpdesk: an inquiry that is a Zendesk ticket is enriched from it and answered on it. */
+  zendesk?: { client: ZendeskClient };
 }
 
 export function createOutboundProviders(config: OutboundProvidersConfig = {}): OutboundProviders {
-  const { stripe, easypost } = config;
+  const { stripe, easypost, zendesk } = config;
   return {
     ...(stripe
       ? {
@@ -33,6 +36,7 @@ export function createOutboundProviders(config: OutboundProvidersConfig = {}): O
           },
         }
       : {}),
+    ...(zendesk ? { zendesk: { client: createZendeskClient(zendesk) } } : {}),
   };
 }
 
