@@ -2,10 +2,10 @@ import { z } from 'zod';
 
 /** The outside systems the sandbox stands in for; each is mounted at `/<name>`. */
 /**
- * `llm` is an OpenAI-compatible chat completions endpoint (./llm.ts), not a partner system; `stripe`
- * and `easypost` stand in for those providers' own APIs (./stripe.ts, ./easypost.ts).
+ * `llm` is an OpenAI-compatible chat completions endpoint (./llm.ts), not a partner system; `stripe`,
+ * `easypost` and `zendesk` stand in for those providers' own APIs (./stripe.ts, ./easypost.ts, ./zendesk.ts).
  */
-export const SYSTEMS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'llm', 'stripe', 'easypost'] as const;
+export const SYSTEMS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'llm', 'stripe', 'easypost', 'zendesk'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export const FaultKind = {
