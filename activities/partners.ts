@@ -58,7 +58,9 @@ export async function fetchRequesterContext(deps: PartnerDeps, input: { customer
   const user = await partnerCall((signal) => zendesk.client.user(requesterId, { signal }));
   const tickets = await partnerCall((signal) => zendesk.client.requestedTickets(requesterId, { signal }));
   const email = user.email ?? '';
-  const store = email ? await repo.findCustomerByEmail(deps.db, email, input.customerId) : undefined;
+  // Only an address Zendesk has verified names the store's customer: anyone can type any address
+  // into a web form, and must not learn someone else's orders by it.
+  const store = email && user.verified === true ? await repo.findCustomerByEmail(deps.db, email, input.customerId) : undefined;
   const orders = store ? await repo.listCustomerOrders(deps.db, store.id) : [];
   const context: CustomerContext = {
     customerId: input.customerId,
@@ -68,7 +70,8 @@ export async function fetchRequesterContext(deps: PartnerDeps, input: { customer
     // This ticket is the inquiry itself, not an earlier contact.
     previousTickets: tickets
       .filter((t) => t.id !== input.ticketId)
-      .map((t) => ({ ticket_id: t.id, subject: t.subject ?? '', status: t.status })),
+      // The rules count a ticket open until it is closed; one Zendesk calls solved is done for the customer too.
+      .map((t) => ({ ticket_id: t.id, subject: t.subject ?? '', status: t.status === 'solved' ? 'closed' : t.status })),
   };
   await repo.upsertCustomer(deps.db, {
     id: input.customerId,

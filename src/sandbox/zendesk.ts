@@ -18,6 +18,7 @@ export interface ZendeskUserRecord {
   name: string;
   email: string;
   role: 'end-user' | 'agent' | 'admin';
+  verified: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -97,6 +98,7 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       name: user.name,
       email: user.email,
       role: user.role ?? 'end-user',
+      verified: true,
       created_at: at(),
       updated_at: at(),
     };

@@ -33,6 +33,8 @@ export const ZendeskUser = z.object({
   id: zendeskId,
   name: z.string(),
   email: z.string().nullish(),
+  /** Whether the user's email is verified: only then does hookline take it to name the store's customer. */
+  verified: z.boolean().optional(),
   role: z.string().optional(),
 });
 export type ZendeskUser = z.infer<typeof ZendeskUser>;

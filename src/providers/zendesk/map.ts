@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { InquiryChannel } from '../../events/fields';
 import { hooklineEvent } from '../event';
-import type { Ignore, Mapped } from '../types';
+import { UnmappableError, type Ignore, type Mapped } from '../types';
 import type { TicketCommentAdded, TicketCreated, TicketDetail } from './schemas';
 
 /**
@@ -13,6 +13,13 @@ import type { TicketCommentAdded, TicketCreated, TicketDetail } from './schemas'
  */
 
 type Detail = z.output<typeof TicketDetail>;
+
+/** The envelope's subject names the ticket its detail is: two tickets in one body cannot say which the event is about. */
+function sameTicket(e: { subject: string; detail: Detail }): void {
+  if (e.subject !== `zen:ticket:${e.detail.id}`) {
+    throw new UnmappableError('the event names two tickets', [`subject: ${e.subject} is not detail.id ${e.detail.id}`]);
+  }
+}
 
 /** The inquiry a ticket is. */
 export const inquiryIdOf = (ticketId: string) => `ZD-${ticketId}`;
@@ -34,6 +41,7 @@ function channelOf(detail: Detail): InquiryChannel {
 }
 
 export function ticketCreated(e: z.output<typeof TicketCreated>): Mapped | Ignore {
+  sameTicket(e);
   const { detail } = e;
   const description = detail.description?.trim();
   const summary = detail.subject?.trim() || description?.slice(0, 200) || `Zendesk ticket ${detail.id}`;
@@ -55,6 +63,7 @@ export function ticketCreated(e: z.output<typeof TicketCreated>): Mapped | Ignor
 }
 
 export function ticketCommentAdded(e: z.output<typeof TicketCommentAdded>): Mapped | Ignore {
+  sameTicket(e);
   const { detail } = e;
   const { comment } = e.event;
   // The agent's own comments and the team's come back as events too: only the customer's are follow-ups.
