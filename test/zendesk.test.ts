@@ -289,7 +289,7 @@ describe('Zendesk tickets through the agent (in-process worker)', () => {
     expect(agentComments(agent.sandbox, ticket.id)).toHaveLength(1);
   });
 
-  it("a complaint goes to a person: the ticket opens; the customer's follow-up reaches the conversation; the reply from the inbox's API lands on the ticket; resolving solves it", async () => {
+  it("a complaint goes to a person: the ticket opens, a follow-up joins, the API's reply lands on it, resolving solves it", async () => {
     const ticket = openTicket(agent.sandbox.sandbox, 'Broken on arrival', 'This is unacceptable, my order arrived broken.');
     const res = await deliver(receiver.url, ticketCreatedEvent(ticket));
     expect(res.status).toBe(202);
