@@ -463,3 +463,17 @@ describe('the agent posts its answer once under a worker killed mid-post', () =>
     },
   );
 });
+
+describe("Zendesk's API credentials (src/config/providers.ts)", () => {
+  it('needs all three together, and is required when Zendesk webhooks are on, naming the variables', async () => {
+    const { loadProvidersConfig } = await import('../src/config/providers');
+    expect(() => loadProvidersConfig({ ZENDESK_SUBDOMAIN: 'acme' })).toThrow(/ZENDESK_EMAIL: required with ZENDESK_SUBDOMAIN/);
+    expect(() => loadProvidersConfig({ WEBHOOK_SECRET_ZENDESK: SECRET })).toThrow(/ZENDESK_API_TOKEN: required: tickets come from Zendesk/);
+    expect(() => loadProvidersConfig({ WEBHOOK_SOURCES: 'help', WEBHOOK_PROVIDER_HELP: 'zendesk' })).toThrow(
+      /WEBHOOK_PROVIDER_HELP is set/,
+    );
+    const config = loadProvidersConfig({ ZENDESK_SUBDOMAIN: 'acme', ZENDESK_EMAIL: 'ops@acme.com', ZENDESK_API_TOKEN: 'abcdef0123456789' });
+    expect(config.zendesk).toMatchObject({ subdomain: 'acme', email: 'ops@acme.com', apiToken: 'abcdef0123456789' });
+    expect(config.zendesk?.baseUrl).toBeUndefined();
+  });
+});
