@@ -366,7 +366,7 @@ describe('webhook secrets', () => {
     // The seed's four and a source of each provider (enabled by the secret npm start generates for it).
     expect([...sources.keys()]).toEqual(['oms', 'crm', 'payments', 'carrier', 'shopify', 'stripe', 'easypost', 'zendesk']);
     expect(configured).toHaveLength(8);
-    expect(new Set(configured).size).toBe(7);
+    expect(new Set(configured).size).toBe(8);
   });
 });
 
