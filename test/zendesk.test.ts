@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { loadProvidersConfig } from '../src/config/providers';
 import { openDatabase, type Database } from '../src/db';
 import * as repo from '../src/db/repo';
 import { commentAddedEvent, ticketCreatedEvent, type TicketForEvent } from '../src/providers/zendesk/events';
@@ -299,6 +300,8 @@ describe('Zendesk tickets through the agent (in-process worker)', () => {
     const handle = env.client.workflow.getHandle(id);
     await vi.waitFor(async () => expect((await handle.query(conversationQuery)).status).toBe('waiting'), { timeout: 30_000 });
     expect(ticketStatus(agent.sandbox, ticket.id)).toBe('open');
+    // The person sees which ticket it is, as text like every fact.
+    expect((await handle.query(conversationQuery)).context.facts).toMatchObject({ zendeskTicketId: ticket.id, channel: 'email' });
     // The team sees why in Zendesk, as an internal note, not as a message to the customer.
     expect(agentComments(agent.sandbox, ticket.id)).toEqual([
       expect.objectContaining({ public: false, body: expect.stringContaining('complaining') }),
@@ -465,8 +468,7 @@ describe('the agent posts its answer once under a worker killed mid-post', () =>
 });
 
 describe("Zendesk's API credentials (src/config/providers.ts)", () => {
-  it('needs all three together, and is required when Zendesk webhooks are on, naming the variables', async () => {
-    const { loadProvidersConfig } = await import('../src/config/providers');
+  it('needs all three together, and is required when Zendesk webhooks are on, naming the variables', () => {
     expect(() => loadProvidersConfig({ ZENDESK_SUBDOMAIN: 'acme' })).toThrow(/ZENDESK_EMAIL: required with ZENDESK_SUBDOMAIN/);
     expect(() => loadProvidersConfig({ WEBHOOK_SECRET_ZENDESK: SECRET })).toThrow(/ZENDESK_API_TOKEN: required: tickets come from Zendesk/);
     expect(() => loadProvidersConfig({ WEBHOOK_SOURCES: 'help', WEBHOOK_PROVIDER_HELP: 'zendesk' })).toThrow(

@@ -51,11 +51,11 @@ type Stored = Omit<Conversation, 'kind' | 'context' | 'outcome'> & {
   outcome?: Outcome | ClosedWithoutDecision;
 };
 
-/** The helpdesk ticket an inquiry's conversation answers on, if it has one (an erased one reads as a string). */
+/** The helpdesk ticket an inquiry's conversation answers on, if it has one. */
 function ticketOf(conversation: Stored): HelpdeskTicket | undefined {
   if (conversation.kind !== 'inquiry') return undefined;
-  const ticket = (conversation.context.facts as InquiryFacts).ticket;
-  return typeof ticket === 'object' && ticket !== null ? ticket : undefined;
+  const id = (conversation.context.facts as InquiryFacts).zendeskTicketId;
+  return id ? { system: 'zendesk', id } : undefined;
 }
 
 function reject(message: string): never {

@@ -1,6 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CustomerContext } from '../../src/agent/types';
-import type { HelpdeskTicket } from '../../src/events/fields';
 import type { ConversationStatus, OperatorRole } from '../../src/handoff/permissions';
 
 export { CONVERSATION_STATUSES, isConversationStatus, type ConversationStatus } from '../../src/handoff/permissions';
@@ -47,8 +46,12 @@ export interface InquiryFacts {
   orderId?: string;
   /** Why the CRM could not say who the customer is, when that is why it escalated. */
   crm?: string;
-  /** The helpdesk ticket the inquiry is (Zendesk): a person's replies are posted on it as public comments. */
-  ticket?: HelpdeskTicket;
+  /**
+   * The Zendesk ticket the inquiry is, when it is one: a person's replies are posted on it as public
+   * comments. A string like every fact (the inbox and CLI show them as text), and an id, so an
+   * erasure keeps it.
+   */
+  zendeskTicketId?: string;
 }
 /** A return outside policy, waiting for a person's approve or deny. */
 export interface ReturnApprovalFacts {
