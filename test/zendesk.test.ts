@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { loadProvidersConfig } from '../src/config/providers';
 import { openDatabase, type Database } from '../src/db';
 import * as repo from '../src/db/repo';
+import { PROVIDERS } from '../src/providers';
 import { commentAddedEvent, ticketCreatedEvent, type TicketForEvent } from '../src/providers/zendesk/events';
 import { createZendeskClient } from '../src/providers/zendesk/client';
 import {
@@ -477,5 +478,26 @@ describe("Zendesk's API credentials (src/config/providers.ts)", () => {
     const config = loadProvidersConfig({ ZENDESK_SUBDOMAIN: 'acme', ZENDESK_EMAIL: 'ops@acme.com', ZENDESK_API_TOKEN: 'abcdef0123456789' });
     expect(config.zendesk).toMatchObject({ subdomain: 'acme', email: 'ops@acme.com', apiToken: 'abcdef0123456789' });
     expect(config.zendesk?.baseUrl).toBeUndefined();
+  });
+});
+
+describe("hookline's own format names no helpdesk ticket", () => {
+  it('quarantines an inquiry or follow-up that names one: only Zendesk itself may make the agent write on a ticket', () => {
+    const handled = PROVIDERS.hookline.handles['customer.inquiry.new'];
+    const event = {
+      event_type: 'customer.inquiry.new',
+      timestamp: '2026-01-01T00:00:00Z',
+      inquiry_id: 'INQ-1',
+      customer_id: 'CUST-1',
+      summary: 'Hello',
+      source: 'email',
+      ticket: { system: 'zendesk', id: '1' },
+    };
+    const parsed = handled.schema.parse(event);
+    expect(() => handled.map(parsed, { source: 'crm', rawBody: Buffer.from(JSON.stringify(event)) })).toThrow(
+      /only the helpdesk names a ticket/,
+    );
+    const { ticket: _ticket, ...plain } = event;
+    expect(handled.map(handled.schema.parse(plain), { source: 'crm', rawBody: Buffer.from('x') })).toMatchObject({ identity: 'INQ-1' });
   });
 });
