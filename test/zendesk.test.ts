@@ -354,6 +354,20 @@ describe('Zendesk tickets through the agent (in-process worker)', () => {
     expect(agentComments(agent.sandbox, ticket.id).filter((c) => c.public)).toHaveLength(1);
   });
 
+  it('a helpdesk that does not answer does not hold up the person: the ticket follows when Zendesk answers', async () => {
+    const ticket = openTicket(agent.sandbox.sandbox, 'Awful', 'This is the worst service.');
+    agent.sandbox.sandbox.addFault({ system: 'zendesk', method: 'PUT', path: `/api/v2/tickets/${ticket.id}`, kind: 'hang', times: 1 });
+    const res = await deliver(receiver.url, ticketCreatedEvent(ticket));
+    expect(res.status).toBe(202);
+    raised.push(res.body.workflowId as string);
+    const handle = env.client.workflow.getHandle(`${res.body.workflowId as string}:handoff:inquiry`);
+    await vi.waitFor(async () => expect((await handle.query(conversationQuery)).status).toBe('waiting'), { timeout: 10_000 });
+    // Zendesk has not taken the change yet (its request hangs until the activity's heartbeat times out).
+    expect(ticketStatus(agent.sandbox, ticket.id)).toBe('new');
+    await vi.waitFor(() => expect(ticketStatus(agent.sandbox, ticket.id)).toBe('open'), { timeout: 40_000, interval: 250 });
+    expect(agentComments(agent.sandbox, ticket.id)).toHaveLength(1);
+  });
+
   it('a forged or stale delivery is refused; a follow-up with no conversation open reaches none', async () => {
     const ticket = openTicket(agent.sandbox.sandbox, 'Forged');
     const body = ticketCreatedEvent(ticket);

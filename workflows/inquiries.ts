@@ -5,7 +5,7 @@ import type { AgentSettings, CustomerContext } from '../src/agent/types';
 import type { Understanding } from '../src/agent/understanding';
 import type { InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { conversations, drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
+import { conversations, drafting, knowledgeBase, languageModel, notifications, partners, settings, ticketStatus } from './activities';
 import type { InquiryFacts } from './contracts/conversation';
 import { MODEL_SUGGESTION_WARNING, type FollowUpResult, type InquiryPath, type InquiryResult } from './contracts/inquiries';
 import { escalate, failureCause } from './handoff';
@@ -85,7 +85,8 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     suggested?: Suggestion,
   ): Promise<InquiryResult> {
     await record('handoff', reason);
-    await ticketFollows('handoff', { status: 'open', note: `hookline handed this ticket to a person: ${reason}` });
+    // Beside the escalation, not before it: a helpdesk that is slow or down must not keep the person waiting.
+    const opened = ticketFollows('handoff', { status: 'open', note: `hookline handed this ticket to a person: ${reason}` });
     const { handoffUnclaimedSlaMs, handoffUnansweredSlaMs } = await agentSettings();
     const handoff = await escalate({
       kind: 'inquiry',
@@ -105,6 +106,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       unclaimedSlaMs: handoffUnclaimedSlaMs,
       unansweredSlaMs: handoffUnansweredSlaMs,
     });
+    await opened;
     if (handoff.outcome === 'resolved') await ticketFollows('solved', { status: 'solved' });
     return { decision: 'handoff', reason, handoff, ...path };
   }
@@ -132,12 +134,13 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   /**
    * The ticket follows the case (open while a person has it, solved when they resolve it). Best
    * effort: the person and the customer's answer matter more than the ticket's status, so a change
-   * Zendesk refuses for good is logged and the case goes on.
+   * Zendesk refuses for good, or one it cannot take within the profile's budget, is logged and the
+   * case goes on.
    */
   async function ticketFollows(label: string, change: { status: 'open' | 'solved'; note?: string }): Promise<void> {
     if (!ticket) return;
     try {
-      await partners.updateTicket({
+      await ticketStatus.updateTicket({
         idempotencyKey: `${workflowId}:ticket:${label}`,
         ticket,
         status: change.status,
