@@ -1,5 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import * as repo from '../src/db/repo';
+import type { Schema } from '../src/db/schema';
 import { workflowIdFor } from '../src/events/identity';
 import type { FollowUpResult } from '../workflows/contracts/inquiries';
 import {
@@ -11,6 +14,7 @@ import {
   type Conversation,
   type EarlierConversation,
   type EscalationResult,
+  type RecordedConversation,
 } from '../workflows/contracts/conversation';
 import { decodePayloads } from './payloads';
 import type { TemporalDeps } from './relay';
@@ -32,8 +36,10 @@ function decisionOf(conversation: Conversation): EscalationResult | undefined {
  * started (workflows/handoff.ts): a conversation's ID is never reused, so the rerun asks what
  * became of the one under its ID.
  */
-export function conversations(deps: TemporalDeps) {
-  const { temporal } = deps;
+export function conversations(deps: TemporalDeps & { db: Kysely<Schema> }) {
+  const { temporal, db } = deps;
+  /** The completed-effects key under which a conversation's decision outlives Temporal's retention. */
+  const decisionKey = (id: string) => `${id}:decision`;
 
   /** The last `resolve` a person made that the conversation took, read from its history: no worker replays it. */
   async function resolvedInHistory(id: string): Promise<EscalationResult | undefined> {
@@ -91,6 +97,37 @@ export function conversations(deps: TemporalDeps) {
      * retried until it has recorded itself withdrawn, so a person cannot decide the old one while
      * the rerun asks again.
      */
+    /**
+     * What hookline's own records say of the conversation under `id`, for a rerun that may come
+     * after Temporal's retention deleted it: `held` while Temporal still has it (starting it is
+     * refused and {@link earlierConversation} reads it); `forgotten` when Temporal does not but
+     * hookline announced it (its `opened` notice is in the outbox, whose keys are never reused), with
+     * the decision recorded when it had one; `unused` otherwise. Starting a forgotten one again
+     * would reuse its notification keys, and the outbox would swallow its announcement and replies.
+     */
+    async recordedConversation(id: string): Promise<RecordedConversation> {
+      try {
+        await temporal.workflow.getHandle(id).describe();
+        return { state: 'held' };
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+      const decided = await repo.findCompletedEffect(db, decisionKey(id));
+      if (decided) return { state: 'forgotten', result: decided.result as EscalationResult };
+      const announced = await repo.findNotification(db, `${id}:handoff:opened`);
+      return announced ? { state: 'forgotten' } : { state: 'unused' };
+    },
+
+    /** Records a conversation's decision for as long as its raiser could be run again (see recordedConversation). */
+    async recordDecision(input: { id: string; result: EscalationResult }): Promise<void> {
+      await repo.recordCompletedEffect(db, {
+        key: decisionKey(input.id),
+        effect: 'conversation-decision',
+        result: input.result,
+        workflowId: input.id,
+      });
+    },
+
     async earlierConversation(id: string): Promise<EarlierConversation> {
       const handle = temporal.workflow.getHandle(id);
       const status = (await handle.describe()).status.name;

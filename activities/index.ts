@@ -56,7 +56,7 @@ export function createActivities(deps: ActivityDeps, temporalDeps: TemporalDeps)
     ...drafting(deps),
     ...agentSettings(deps),
     ...relay(temporalDeps),
-    ...conversations(temporalDeps),
+    ...conversations({ ...temporalDeps, db: deps.db }),
     ...privacy({ db: deps.db, temporal: temporalDeps.temporal, receiverEraser: deps.receiverEraser }),
     ...(deps.model ? createModelActivities({ model: deps.model }) : {}),
   };

@@ -33,10 +33,12 @@ import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, t
 import { startStripeMock } from './support/stripe-mock';
 import { runReconcileCli } from '../scripts/reconcile';
 
+// Each test its own source and its own Stripe account (a stand-in), so their events never mix and
+// no pass of one test (the schedule's, still running when its test ends) asks another test's API.
+const SOURCES = ['stripe', 'stripe-b', 'stripe-c', 'stripe-d', 'stripe-e'] as const;
+const envName = (source: string) => source.toUpperCase().replace(/-/g, '_');
 const SECRETS: Record<string, string> = {
-  stripe: 'whsec_reconcile_test_secret_a_0123456789',
-  'stripe-b': 'whsec_reconcile_test_secret_b_0123456789',
-  'stripe-c': 'whsec_reconcile_test_secret_c_0123456789',
+  ...Object.fromEntries(SOURCES.map((s) => [s, `whsec_reconcile_test_secret_${envName(s)}_0123456789`])),
   easypost: 'easypost_reconcile_test_secret_0123456789',
 };
 const EXAMPLE = JSON.parse(
@@ -57,17 +59,11 @@ const EASYPOST_EXAMPLE = JSON.parse(
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 const SOURCE_ENV: Record<string, string> = {
-  WEBHOOK_SECRET_STRIPE: SECRETS.stripe!,
-  WEBHOOK_SOURCES: 'stripe-b,stripe-c',
-  WEBHOOK_PROVIDER_STRIPE_B: 'stripe',
-  WEBHOOK_PROVIDER_STRIPE_C: 'stripe',
-  WEBHOOK_SECRET_STRIPE_B: SECRETS['stripe-b']!,
-  WEBHOOK_SECRET_STRIPE_C: SECRETS['stripe-c']!,
+  WEBHOOK_SOURCES: SOURCES.filter((s) => s !== 'stripe').join(','),
+  ...Object.fromEntries(SOURCES.map((s) => [`WEBHOOK_SECRET_${envName(s)}`, SECRETS[s]!])),
+  ...Object.fromEntries(SOURCES.filter((s) => s !== 'stripe').map((s) => [`WEBHOOK_PROVIDER_${envName(s)}`, 'stripe'])),
   WEBHOOK_SECRET_EASYPOST: SECRETS.easypost!,
 };
-
-// Each test its own source and its own Stripe account (a stand-in), so their events never mix.
-const SOURCES = ['stripe', 'stripe-b', 'stripe-c'] as const;
 
 describe('reconciliation: Stripe events the webhooks never delivered are found and run once', () => {
   let env: TestWorkflowEnvironment;
@@ -135,9 +131,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     return {
       ...SOURCE_ENV,
       STRIPE_API_KEY: 'sk_test_reconcile',
-      STRIPE_API_BASE_URL_STRIPE: standIns.get('stripe')!.url,
-      STRIPE_API_BASE_URL_STRIPE_B: standIns.get('stripe-b')!.url,
-      STRIPE_API_BASE_URL_STRIPE_C: standIns.get('stripe-c')!.url,
+      ...Object.fromEntries(SOURCES.map((s) => [`STRIPE_API_BASE_URL_${envName(s)}`, standIns.get(s)!.url])),
       EASYPOST_API_KEY: 'EZTKreconcile0123456789',
       EASYPOST_API_BASE_URL: easypostStandIn.url,
     };
@@ -306,43 +300,44 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
   });
 
   it('the schedule alone finds what was never delivered, and a worker restarting updates it rather than adding one', async () => {
-    const standIn = standIns.get('stripe-c')!;
+    const standIn = standIns.get('stripe-d')!;
     const events = Array.from({ length: 6 }, (_, i) => paymentEvent(nowSeconds() - 10 + i));
     for (const event of events) standIn.record(event, false);
     const only = (every: string) => {
       const e = {
         ...reconcileEnvOf(),
-        RECONCILE_EVERY_STRIPE: 'off',
-        RECONCILE_EVERY_STRIPE_B: 'off',
+        ...Object.fromEntries(SOURCES.map((s) => [`RECONCILE_EVERY_${envName(s)}`, s === 'stripe-d' ? every : 'off'])),
         RECONCILE_EVERY_EASYPOST: 'off',
-        RECONCILE_EVERY_STRIPE_C: every,
       };
       return loadReconcileConfig(e, loadSources(e).values());
     };
-    const handle = env.client.schedule.getHandle(reconcileScheduleId('stripe-c'));
+    const handle = env.client.schedule.getHandle(reconcileScheduleId('stripe-d'));
     try {
       expect(await ensureReconcileSchedules(env.client, { config: only('1h'), taskQueue: reconcileQueue, logger: silentLogger })).toEqual([
-        'reconcile:stripe-c',
+        'reconcile:stripe-d',
       ]);
       // Again, as a second worker or a restart with a new interval would: the same schedule, updated.
       await ensureReconcileSchedules(env.client, { config: only('1s'), taskQueue: reconcileQueue, logger: silentLogger });
       const described = await handle.describe();
       expect(described.spec.intervals?.map((i) => i.every)).toEqual([1_000]);
       await expect
-        .poll(async () => (await Promise.all(events.map((event) => exists(paymentWorkflowId('stripe-c', event))))).every(Boolean), {
+        .poll(async () => (await Promise.all(events.map((event) => exists(paymentWorkflowId('stripe-d', event))))).every(Boolean), {
           timeout: 30_000,
           interval: 100,
         })
         .toBe(true);
-      const starts = await startsLogged('stripe-c');
-      for (const event of events) expect(starts.get(paymentWorkflowId('stripe-c', event))).toEqual([{ via: 'reconcile' }]);
+      const starts = await startsLogged('stripe-d');
+      for (const event of events) expect(starts.get(paymentWorkflowId('stripe-d', event))).toEqual([{ via: 'reconcile' }]);
     } finally {
+      // A pass the schedule started just before may still be running: it ends before the next test.
+      const running = (await handle.describe()).info.runningActions;
       await handle.delete();
+      for (const action of running) await env.client.workflow.getHandle(action.workflow.workflowId).result();
     }
   });
 
   it('a worker that goes away mid-pass: the next worker finishes the pass, each event started once, the cursor at its end', async () => {
-    const standIn = standIns.get('stripe-c')!;
+    const standIn = standIns.get('stripe-e')!;
     const events = Array.from({ length: 230 }, (_, i) => paymentEvent(nowSeconds() - 30 + Math.floor(i / 10)));
     for (const event of events) standIn.record(event, false);
     const queue = `reconcile-crash-${randomUUID()}`;
@@ -361,24 +356,24 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     const handle = await env.client.workflow.start<ReconcileWorkflow>('reconcileWorkflow', {
       taskQueue: queue,
       workflowId: `reconcile-crash-${randomUUID()}`,
-      args: [{ source: 'stripe-c' }],
+      args: [{ source: 'stripe-e' }],
     });
     await held;
-    const before = await startsLogged('stripe-c');
-    expect(events.filter((e) => before.has(paymentWorkflowId('stripe-c', e)))).toHaveLength(100);
-    const cursorBefore = await reconciler.cursorOf('stripe-c');
+    const before = await startsLogged('stripe-e');
+    expect(events.filter((e) => before.has(paymentWorkflowId('stripe-e', e)))).toHaveLength(100);
+    const cursorBefore = await reconciler.cursorOf('stripe-e');
     first.shutdown();
     await firstRunning;
     release();
-    expect(await reconciler.cursorOf('stripe-c')).toBe(cursorBefore);
+    expect(await reconciler.cursorOf('stripe-e')).toBe(cursorBefore);
 
     const second = await workerOn();
     const summary = await second.runUntil(handle.result());
     expect(summary.started).toBe(230);
     expect(summary.failed).toBe(0);
-    const starts = await startsLogged('stripe-c');
-    for (const event of events) expect(starts.get(paymentWorkflowId('stripe-c', event))).toHaveLength(1);
-    expect(await reconciler.cursorOf('stripe-c')).toBe(summary.to);
+    const starts = await startsLogged('stripe-e');
+    for (const event of events) expect(starts.get(paymentWorkflowId('stripe-e', event))).toHaveLength(1);
+    expect(await reconciler.cursorOf('stripe-e')).toBe(summary.to);
   });
 
   it('EasyPost: 12 tracker events of which 4 never delivered: GET /v2/events finds those 4, each runs once', async () => {

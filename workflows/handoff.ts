@@ -81,6 +81,11 @@ export function failureCause(err: unknown): string {
 
 /** The `patched()` ID of escalations that, in a rerun, take over what became of an earlier run's conversation. */
 const RERUN_TAKES_OVER = 'escalation-rerun-takes-over-earlier-conversation';
+/**
+ * The `patched()` ID of escalations that record each decision in hookline's database and, before
+ * each round, ask those records about a conversation Temporal may have forgotten (its retention).
+ */
+const ROUNDS_OUTLIVE_RETENTION = 'escalation-rounds-outlive-retention';
 
 /**
  * Hand the case to a person and wait for the outcome: starts the conversation as a child workflow
@@ -100,6 +105,13 @@ const RERUN_TAKES_OVER = 'escalation-rerun-takes-over-earlier-conversation';
  * to a person again as the next round (`conversationId(…, round)`), announced under that round's
  * own keys.
  *
+ * Temporal forgets a closed conversation after the namespace's retention, and a rerun may come
+ * later than that (a reconciled event, a late redelivery). Starting the forgotten ID again would
+ * reuse its notification keys, which the outbox never sends twice: the person would not be told,
+ * nor the customer get their reply. So each decision is also recorded in hookline's database, and
+ * each round first asks those records: a forgotten conversation's recorded decision is this run's;
+ * one forgotten without a decision is skipped for the next round.
+ *
  * A conversation that ends without a decision while this workflow goes on (someone terminated or
  * cancelled it, or it failed) does not take this workflow down with it: the case goes on as
  * undecided (outcome `expired`, with `abandoned` saying why), and the agents' channel hears that a
@@ -107,10 +119,33 @@ const RERUN_TAKES_OVER = 'escalation-rerun-takes-over-earlier-conversation';
  */
 export async function escalate<K extends HandoffKind>(request: EscalationRequestOf<K>): Promise<EscalationResult<K>> {
   const raisedBy = workflowInfo().workflowId;
+  // Runs from before decisions were recorded neither ask nor record, and replay so.
+  const recorded = patched(ROUNDS_OUTLIVE_RETENTION);
+  const decided = async (workflowId: string, result: EscalationResult<K>): Promise<EscalationResult<K>> => {
+    if (recorded && result.abandoned === undefined) await conversations.recordDecision({ id: workflowId, result });
+    return result;
+  };
   for (let round = 1; ; round++) {
     const workflowId = conversationId(raisedBy, request.kind, round);
+    if (recorded) {
+      const record = await conversations.recordedConversation(workflowId);
+      if (record.state === 'forgotten') {
+        if (record.result) {
+          log.info('escalation decided in an earlier run that Temporal no longer holds; taking its recorded decision', {
+            conversationId: workflowId,
+            outcome: record.result.outcome,
+          });
+          return record.result as EscalationResult<K>;
+        }
+        log.info('earlier conversation forgotten by Temporal, undecided; asking a person again', {
+          conversationId: workflowId,
+          next: conversationId(raisedBy, request.kind, round + 1),
+        });
+        continue;
+      }
+    }
     try {
-      return await converse(workflowId, request);
+      return await decided(workflowId, await converse(workflowId, request));
     } catch (err) {
       // Runs from before reruns took over an earlier conversation failed here, and replay so.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !patched(RERUN_TAKES_OVER)) throw err;
@@ -120,7 +155,7 @@ export async function escalate<K extends HandoffKind>(request: EscalationRequest
           conversationId: workflowId,
           outcome: earlier.result.outcome,
         });
-        return earlier.result as EscalationResult<K>;
+        return await decided(workflowId, earlier.result as EscalationResult<K>);
       }
       log.info('earlier conversation ended without a decision; asking a person again', {
         conversationId: workflowId,

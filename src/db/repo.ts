@@ -852,6 +852,11 @@ export async function deleteOperatorSession(db: Db, idHash: string, now: Date): 
 
 // ---- Notifications (the outbox) -------------------------------------------------------------
 
+/** Whether a notification was ever recorded under `key` (the outbox keeps its keys for good). */
+export async function findNotification(db: Db, key: string): Promise<{ id: number } | undefined> {
+  return db.selectFrom('notifications').select('id').where('idempotency_key', '=', key).executeTakeFirst();
+}
+
 /**
  * The outbox row for a notification: the one this call inserted (`created: true`), or the one an
  * earlier attempt with the same idempotency key left, whatever its status (`created: false`).

@@ -179,10 +179,31 @@ export function createHandoffService(client: Client): HandoffService {
     }
   }
 
-  /** A raiser's conversations of one kind, round by round (a rerun's is the next round): their IDs and whether each runs. */
+  /**
+   * The first round of a raiser's conversations of one kind that Temporal still holds. Round 1,
+   * unless the namespace's retention deleted it (and maybe later ones) while a rerun's round still
+   * runs: then the rounds left, from visibility (which may lag a just-started one by a moment).
+   */
+  async function firstHeldRound(raisedBy: string, kind: HandoffKind): Promise<number | undefined> {
+    if ((await describe(conversationId(raisedBy, kind)))?.type === CONVERSATION_WORKFLOW_TYPE) return 1;
+    const query = [
+      `WorkflowType = ${quoteVisibilityValue(CONVERSATION_WORKFLOW_TYPE)}`,
+      `WorkflowId STARTS_WITH ${quoteVisibilityValue(conversationId(raisedBy, kind))}`,
+    ].join(' AND ');
+    let first: number | undefined;
+    for await (const info of client.workflow.list({ query })) {
+      const named = parseConversationId(info.workflowId);
+      if (named?.raisedBy === raisedBy && named.kind === kind && (first === undefined || named.round < first)) first = named.round;
+    }
+    return first;
+  }
+
+  /** A raiser's conversations of one kind that Temporal holds, round by round (a rerun's is the next): IDs, and whether each runs. */
   async function roundsOf(raisedBy: string, kind: HandoffKind): Promise<{ id: string; running: boolean }[]> {
     const rounds: { id: string; running: boolean }[] = [];
-    for (let round = 1; ; round++) {
+    const first = await firstHeldRound(raisedBy, kind);
+    if (first === undefined) return rounds;
+    for (let round = first; ; round++) {
       const candidate = conversationId(raisedBy, kind, round);
       const d = await describe(candidate);
       if (d?.type !== CONVERSATION_WORKFLOW_TYPE) return rounds;

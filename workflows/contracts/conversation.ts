@@ -259,6 +259,13 @@ export interface EarlierConversation {
   result?: EscalationResult;
 }
 
+/**
+ * What hookline's records say of a conversation ID (activities/conversations.ts): Temporal holds
+ * it; Temporal has forgotten it (retention) but it was announced, with its decision if it had one;
+ * or it was never used.
+ */
+export type RecordedConversation = { state: 'held' } | { state: 'unused' } | { state: 'forgotten'; result?: EscalationResult };
+
 interface EscalationFields {
   queue: string;
   reason: string;
