@@ -3,8 +3,12 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import * as repo from '../src/db/repo';
 import type { Schema } from '../src/db/schema';
+import { workflowIdFor } from '../src/events/identity';
+import type { FollowUpResult } from '../workflows/contracts/inquiries';
 import {
+  conversationId,
   conversationQuery,
+  customerMessageSignal,
   OUTCOMES,
   resolveUpdate,
   type Conversation,
@@ -57,6 +61,34 @@ export function conversations(deps: TemporalDeps & { db: Kysely<Schema> }) {
   }
 
   return {
+    /**
+     * A customer's follow-up to the open conversation of their inquiry: signalled when one is open
+     * (a repeat of the signal is harmless, the conversation keeps each message id once), else not
+     * delivered, with why.
+     */
+    async deliverFollowUp(input: {
+      source: string;
+      inquiryId: string;
+      messageId: string;
+      text: string;
+      at: string;
+    }): Promise<FollowUpResult> {
+      const id = inquiryConversationId(input.source, input.inquiryId);
+      const handle = temporal.workflow.getHandle(id);
+      try {
+        const { status } = await handle.describe();
+        if (status.name !== 'RUNNING')
+          return { delivered: false, conversationId: id, reason: `the conversation is ${status.name.toLowerCase()}` };
+        const conversation = await handle.query(conversationQuery);
+        if (conversation.status === 'resolved') return { delivered: false, conversationId: id, reason: 'the conversation is resolved' };
+        await handle.signal(customerMessageSignal, { messageId: input.messageId, text: input.text, at: input.at });
+        return { delivered: true, conversationId: id, reason: `added to the conversation (${conversation.status})` };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { delivered: false, conversationId: id, reason: 'no person holds the inquiry' };
+        throw err;
+      }
+    },
+
     /**
      * What became of the conversation under `id`: completed, its result (a person's decision, or
      * expiry on its deadline) is the rerun's; closed otherwise (withdrawn when its raiser failed,
@@ -113,6 +145,14 @@ export function conversations(deps: TemporalDeps & { db: Kysely<Schema> }) {
       return result ? { status, result } : { status };
     },
   };
+}
+
+/**
+ * The conversation an inquiry raised: its inquiry workflow is named by its source and its
+ * identity, which for an inquiry read from a helpdesk ticket is its inquiry id (src/providers/zendesk/map.ts).
+ */
+export function inquiryConversationId(source: string, inquiryId: string): string {
+  return conversationId(workflowIdFor(source, 'customer.inquiry.new', inquiryId), 'inquiry');
 }
 
 export type ConversationActivities = ReturnType<typeof conversations>;

@@ -10,6 +10,9 @@ import { modeMismatch, refundRoute, type OutboundProviders } from '../src/provid
 import { stripePaymentRef } from '../src/providers/stripe/client';
 import { refundablePayment, type ShopifyClient, type ShopifyOrder } from '../src/providers/shopify/client';
 import { isUpstreamFailure } from '../src/clients';
+import type { HelpdeskTicket } from '../src/events/fields';
+import type { TicketStatus } from '../src/providers/zendesk/client';
+import { requesterIdOf } from '../src/providers/zendesk/map';
 import { partnerCall, runOwner } from './partner-call';
 
 export interface PartnerDeps {
@@ -65,6 +68,45 @@ export async function fetchCustomerContext(deps: PartnerDeps, customerId: string
 }
 
 /**
+ * A Zendesk requester as the agent's customer: who they are and their other tickets, from Zendesk;
+ * the store's orders for them from the knowledge base, found by their email (the store's customer
+ * with that address). The profile is kept like the CRM's, so the inbox and erasures reach it.
+ */
+export async function fetchRequesterContext(deps: PartnerDeps, input: { customerId: string; ticketId: string }): Promise<CustomerContext> {
+  const zendesk = deps.providers?.zendesk;
+  if (!zendesk) throw notConfigured(`ticket ${input.ticketId} came from Zendesk, and ZENDESK_API_TOKEN is not set`);
+  const requesterId = requesterIdOf(input.customerId);
+  if (requesterId === undefined) {
+    throw ApplicationFailure.nonRetryable(`customer ${input.customerId} is not a Zendesk requester`, 'UpstreamInvalidRequest');
+  }
+  const user = await partnerCall((signal) => zendesk.client.user(requesterId, { signal }));
+  const tickets = await partnerCall((signal) => zendesk.client.requestedTickets(requesterId, { signal }));
+  const email = user.email ?? '';
+  // Only an address Zendesk has verified names the store's customer: anyone can type any address
+  // into a web form, and must not learn someone else's orders by it.
+  const store = email && user.verified === true ? await repo.findCustomerByEmail(deps.db, email, input.customerId) : undefined;
+  const orders = store ? await repo.listCustomerOrders(deps.db, store.id) : [];
+  const context: CustomerContext = {
+    customerId: input.customerId,
+    name: user.name,
+    email,
+    lastOrders: orders.map((o) => ({ order_id: o.id, status: o.status ?? 'unknown', date: String(o.updated_at).slice(0, 10) })),
+    // This ticket is the inquiry itself, not an earlier contact.
+    previousTickets: tickets
+      .filter((t) => t.id !== input.ticketId)
+      // The rules count a ticket open until it is closed; one Zendesk calls solved is done for the customer too.
+      .map((t) => ({ ticket_id: t.id, subject: t.subject ?? '', status: t.status === 'solved' ? 'closed' : t.status })),
+  };
+  await repo.upsertCustomer(deps.db, {
+    id: input.customerId,
+    name: user.name,
+    email,
+    details: { zendesk_user_id: user.id, ...(store ? { store_customer_id: store.id } : {}) },
+  });
+  return context;
+}
+
+/**
  * Makes an external effect at most once per key, for good: the completed-effects record is read
  * first, and a key already there returns what the partner answered then, without a call. Written
  * after the partner said yes, so an effect whose answer was lost, or whose record could not be
@@ -97,6 +139,36 @@ export function partners(deps: PartnerDeps) {
   return {
     async enrichCustomer(customerId: string): Promise<CustomerContext> {
       return fetchCustomerContext(deps, customerId);
+    },
+
+    /** The customer of an inquiry that is a Zendesk ticket: see {@link fetchRequesterContext}. */
+    async enrichRequester(input: { customerId: string; ticketId: string }): Promise<CustomerContext> {
+      return fetchRequesterContext(deps, input);
+    },
+
+    /**
+     * One change to a helpdesk ticket (the agent's or a person's reply as a public comment, an
+     * internal note, the status), made once: the Idempotency-Key goes to Zendesk, and the change is
+     * recorded as a completed effect, which outlives Zendesk's memory of the key.
+     */
+    async updateTicket(input: {
+      idempotencyKey: string;
+      ticket: HelpdeskTicket;
+      comment?: { body: string; public: boolean };
+      status?: TicketStatus;
+    }): Promise<{ ticketId: string; status: string }> {
+      const zendesk = deps.providers?.zendesk;
+      if (!zendesk) throw notConfigured(`ticket ${input.ticket.id} is Zendesk's, and ZENDESK_API_TOKEN is not set`);
+      return once(db, 'zendesk.update-ticket', input.idempotencyKey, async () => {
+        const { ticket } = await partnerCall((signal) =>
+          zendesk.client.updateTicket(
+            input.ticket.id,
+            { ...(input.comment ? { comment: input.comment } : {}), ...(input.status ? { status: input.status } : {}) },
+            { idempotencyKey: input.idempotencyKey, signal },
+          ),
+        );
+        return { ticketId: ticket.id, status: ticket.status };
+      });
     },
 
     async createReturnLabel(input: {

@@ -6,11 +6,13 @@
  *
  *   STRIPE_API_KEY=sk_test_… EASYPOST_API_KEY=EZTK… EASYPOST_RETURN_ADDRESS_ID=adr_… \
  *   SHOPIFY_SHOP_DOMAIN=<shop>.myshopify.com SHOPIFY_ADMIN_TOKEN=shpat_… npm run providers -- check
+ *   ZENDESK_SUBDOMAIN=acme ZENDESK_EMAIL=you@acme.com ZENDESK_API_TOKEN=… npm run providers -- check
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { ConfigError } from '../src/config/env';
 import { loadProvidersConfig, type OutboundProvidersConfig } from '../src/config/providers';
 import { createOutboundProviders } from '../src/providers/outbound';
+import { zendeskBaseUrl } from '../src/providers/zendesk/client';
 
 function reason(err: unknown): string {
   if (err instanceof ApplicationFailure) return `${err.message}${err.nonRetryable ? '' : ' (may pass when retried)'}`;
@@ -76,6 +78,21 @@ export async function checkProviders(config: OutboundProvidersConfig): Promise<{
     }
   } else {
     lines.push('Shopify    not configured (SHOPIFY_SHOP_DOMAIN, SHOPIFY_ADMIN_TOKEN unset): orders are read from the knowledge base only');
+  }
+  if (providers.zendesk && config.zendesk) {
+    const { client } = providers.zendesk;
+    const at = zendeskBaseUrl(config.zendesk);
+    try {
+      const user = await client.me();
+      lines.push(
+        `Zendesk    ok: API token valid for ${user.name} (user ${user.id}, ${user.role ?? 'agent'}) at ${at}, API ${client.apiVersion}`,
+      );
+    } catch (err) {
+      ok = false;
+      lines.push(`Zendesk    FAILED at ${at} (API ${client.apiVersion}): ${reason(err)}`);
+    }
+  } else {
+    lines.push('Zendesk    not configured (ZENDESK_API_TOKEN unset): inquiries are answered by email');
   }
   return { ok, lines };
 }

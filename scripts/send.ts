@@ -41,6 +41,7 @@ Examples:
   npm run send -- payments payment.succeeded
   npm run send -- stripe payment_intent.succeeded data.object.metadata.order_id=ORD-12345 --fresh
   npm run send -- easypost tracker.updated result.status=out_for_delivery result.tracking_code=TRK-ABCDEF123 --fresh
+  npm run send -- zendesk ticket.created --fresh
   npm run send -- crm customer.inquiry.new summary="This is unacceptable, my order arrived broken" --fresh`;
 
 const ID_FIELDS = ['order_id', 'payment_id', 'inquiry_id', 'return_id', 'tracking_number', 'event_id', 'id'];
@@ -136,6 +137,8 @@ async function sendExample(
   url: string | undefined,
 ): Promise<void> {
   const types = Object.keys(provider.handles);
+  // A type may be named without its provider's prefix: `ticket.created` for `zen:event-type:ticket.created`.
+  if (type && !Object.hasOwn(provider.handles, type)) type = types.find((t) => t.endsWith(`:${type}`)) ?? type;
   if (!type || !Object.hasOwn(provider.handles, type)) {
     fail(
       `${type ? `${provider.name} type ${JSON.stringify(type)} is not one hookline handles` : 'Missing the type'}: ` +

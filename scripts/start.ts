@@ -152,6 +152,16 @@ async function main(): Promise<void> {
           SHOPIFY_ADMIN_TOKEN: standIns.SHOPIFY_ADMIN_TOKEN,
           SHOPIFY_API_BASE_URL: standIns.SHOPIFY_API_BASE_URL,
         }),
+    // Zendesk's webhooks are on too, so the agent answers tickets through Zendesk's API: the stand-in,
+    // unless the caller gave credentials of their own.
+    ...(env.ZENDESK_API_TOKEN?.trim()
+      ? {}
+      : {
+          ZENDESK_SUBDOMAIN: standIns.ZENDESK_SUBDOMAIN,
+          ZENDESK_EMAIL: standIns.ZENDESK_EMAIL,
+          ZENDESK_API_TOKEN: standIns.ZENDESK_API_TOKEN,
+          ZENDESK_API_BASE_URL: standIns.ZENDESK_API_BASE_URL,
+        }),
     ...(allStandIns && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
     // On localhost without TLS the inbox's cookie cannot be Secure-only; the caller's setting wins.
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
@@ -213,6 +223,8 @@ async function main(): Promise<void> {
     base === standIn ? 'the sandbox' : base?.trim() ? originOf(base.trim()) : fallback;
   const stripeThrough = through(appEnv.STRIPE_API_BASE_URL, standIns.STRIPE_API_BASE_URL, 'api.stripe.com');
   say(`  Stripe        refunds of Stripe payments through ${stripeThrough}`);
+  const zendeskThrough = through(appEnv.ZENDESK_API_BASE_URL, standIns.ZENDESK_API_BASE_URL, `${appEnv.ZENDESK_SUBDOMAIN}.zendesk.com`);
+  say(`  Zendesk       tickets answered on the ticket through ${zendeskThrough}`);
   say(
     appEnv.EASYPOST_API_KEY?.trim()
       ? `  EasyPost      return labels through ${through(appEnv.EASYPOST_API_BASE_URL, standIns.EASYPOST_API_BASE_URL, 'api.easypost.com')}`
@@ -239,6 +251,7 @@ async function main(): Promise<void> {
   say('  npm run send -- payments payment.succeeded');
   say('  npm run send -- stripe payment_intent.succeeded');
   say('  npm run send -- easypost tracker.updated');
+  say('  npm run send -- zendesk ticket.created --fresh');
   say('  npm run send -- crm customer.inquiry.new summary="My order arrived broken, this is unacceptable" --fresh');
   say(`  HOOKLINE_OPERATOR_TOKEN=${secrets.leadToken} npm run handoff -- list`);
   say('');

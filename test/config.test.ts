@@ -364,9 +364,9 @@ describe('webhook secrets', () => {
     const sources = loadSources(env);
     const configured = [...sources.values()].flatMap((s) => s.secrets);
     // The seed's four and a source of each provider (enabled by the secret npm start generates for it).
-    expect([...sources.keys()]).toEqual(['oms', 'crm', 'payments', 'carrier', 'shopify', 'stripe', 'easypost']);
-    expect(configured).toHaveLength(7);
-    expect(new Set(configured).size).toBe(7);
+    expect([...sources.keys()]).toEqual(['oms', 'crm', 'payments', 'carrier', 'shopify', 'stripe', 'easypost', 'zendesk']);
+    expect(configured).toHaveLength(8);
+    expect(new Set(configured).size).toBe(8);
   });
 });
 

@@ -801,6 +801,8 @@ function respell(scheme: SchemeName, value: string, variant: number): string {
       ][variant]!;
     case 'standard-webhooks':
       return [value, `v1,${Buffer.alloc(32).toString('base64')} ${value}`, `${value} v1a,c2lnbmF0dXJl`, `v2,abc ${value}`][variant]!;
+    case 'zendesk':
+      return [value, ` ${value}`, `${value} `, `  ${value}`][variant]!;
     case 'easypost': {
       const upper = value.replace(/[0-9a-f]{64}$/, (h) => h.toUpperCase());
       return [value, upper, `  ${value}  `, value.replace(/^hmac-sha256-hex=/, 'HMAC-SHA256-HEX=')][variant]!;

@@ -65,7 +65,7 @@ describe('provider sources', () => {
     // The seed's sources stay hookline's format with their own schemes.
     expect(sources.get('payments')).toMatchObject({ provider: 'hookline', scheme: 'stripe' });
     expect(sources.get('oms')).toMatchObject({ provider: 'hookline', scheme: 'hmac-sha256-hex' });
-    expect(PROVIDER_SOURCE_NAMES).toEqual(['shopify', 'stripe', 'easypost']);
+    expect(PROVIDER_SOURCE_NAMES).toEqual(['shopify', 'stripe', 'easypost', 'zendesk']);
   });
 
   it('lets any source name its provider, which sets its format and default scheme; WEBHOOK_SCHEME_ still wins', () => {

@@ -346,7 +346,7 @@ describe('signWebhook and generateSecret', () => {
     const secret = generateSecret(scheme);
     const headers = signWebhook(scheme, BODY, secret, { timestamp: NOW, id: 'evt_rt' });
     const delivery = verifyWebhook(scheme, body(), headers, [secret], { now });
-    const timestamped = scheme === 'stripe' || scheme === 'standard-webhooks';
+    const timestamped = scheme === 'stripe' || scheme === 'standard-webhooks' || scheme === 'zendesk';
     expect(delivery.signedAt).toEqual(timestamped ? NOW : undefined);
     // Only standard-webhooks signs its id; the HMAC schemes' id header is a reference.
     expect(delivery.signedId).toBe(scheme === 'standard-webhooks' ? 'evt_rt' : undefined);

@@ -80,6 +80,16 @@ const PROFILES = {
     heartbeatTimeout: '10s',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5m' },
   },
+  /**
+   * A helpdesk ticket's status following the case (open when handed to a person, solved when
+   * resolved): best effort, so a budget, about ten minutes; a helpdesk that is down must not hold
+   * up the person the case goes to. The customer's answer itself goes through `partners`.
+   */
+  ticketStatus: {
+    startToCloseTimeout: '45s',
+    heartbeatTimeout: '10s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10 },
+  },
   /** Nice-to-have lookups that must not hold up what comes next (context for an escalation): a small budget on purpose. */
   lookups: {
     startToCloseTimeout: '15s',
@@ -176,6 +186,7 @@ function onPartnerQueues<T extends UntypedActivities>(options: ActivityOptions):
 
 export const partners = onPartnerQueues<PartnerActivities>(PROFILES.partners);
 export const lookups = onPartnerQueues<LookupActivities>(PROFILES.lookups);
+export const ticketStatus = onPartnerQueues<Pick<PartnerActivities, 'updateTicket'>>(PROFILES.ticketStatus);
 export const conversations = proxyActivities<ConversationActivities>(PROFILES.conversations);
 export const privacy = proxyActivities<PrivacyActivities>(PROFILES.privacy);
 export const drafting = proxyActivities<DraftingActivities>(PROFILES.model);

@@ -11,11 +11,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { refusal, type Actor, type HandoffAction, type OperatorRole } from '../src/handoff/permissions';
-import { notifications } from './activities';
+import { notifications, partners } from './activities';
 import { tellAgents, type AgentMessage, type AgentNotice } from './agents-channel';
 import {
   claimUpdate,
   conversationQuery,
+  customerMessageSignal,
   eraseSignal,
   OUTCOMES,
   releaseUpdate,
@@ -28,10 +29,12 @@ import {
   type EscalationResult,
   type HandoffFacts,
   type HandoffKind,
+  type InquiryFacts,
   type Outcome,
 } from './contracts/conversation';
+import type { HelpdeskTicket } from '../src/events/fields';
 import { CustomerId, HandoffPriority, HandoffQueue, HandoffStatus } from './contracts/search-attributes';
-import { defaultSuggestedReply } from './handoff';
+import { defaultSuggestedReply, failureCause } from './handoff';
 
 const MAX_PRIORITY = 5;
 const ERASED = '[erased]';
@@ -47,6 +50,13 @@ type Stored = Omit<Conversation, 'kind' | 'context' | 'outcome'> & {
   context: { customer?: Conversation['context']['customer']; facts: HandoffFacts[HandoffKind] };
   outcome?: Outcome | ClosedWithoutDecision;
 };
+
+/** The helpdesk ticket an inquiry's conversation answers on, if it has one. */
+function ticketOf(conversation: Stored): HelpdeskTicket | undefined {
+  if (conversation.kind !== 'inquiry') return undefined;
+  const id = (conversation.context.facts as InquiryFacts).zendeskTicketId;
+  return id ? { system: 'zendesk', id } : undefined;
+}
 
 function reject(message: string): never {
   throw ApplicationFailure.create({ type: 'HandoffRejected', message, nonRetryable: true });
@@ -136,6 +146,16 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     conversation.messages = conversation.messages.map((m) => (m.from === 'customer' ? { ...m, text: ERASED } : m));
     conversation.suggestedReply = undefined;
   });
+  // State only, like erase: a follow-up joins the thread and restarts the SLA wait from now.
+  const customerMessages = new Set<string>();
+  setHandler(customerMessageSignal, ({ messageId, text, at }) => {
+    if (conversation.status === 'resolved' || !text?.trim() || customerMessages.has(messageId)) return;
+    customerMessages.add(messageId);
+    say({ from: 'customer', text }, at ?? now());
+    // The person's last reply does not answer this one: remind them if it goes unanswered.
+    repliedSinceClaim = false;
+    touched();
+  });
   setHandler(
     claimUpdate,
     ({ agent }) => {
@@ -183,11 +203,24 @@ export async function conversationWorkflow(request: EscalationRequest): Promise<
     say({ from: 'agent', author: agent, text });
     repliedSinceClaim = true;
     touched();
-    await notifications.notifyCustomer({
-      idempotencyKey: `${workflowId}:reply:${replies}`,
-      customerId: conversation.customerId,
-      message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
-    });
+    const idempotencyKey = `${workflowId}:reply:${replies}`;
+    const ticket = ticketOf(conversation);
+    if (!ticket) {
+      await notifications.notifyCustomer({
+        idempotencyKey,
+        customerId: conversation.customerId,
+        message: { kind: 'agent-reply', conversationId: workflowId, agent, text },
+      });
+      return;
+    }
+    // An inquiry that is a helpdesk ticket is answered on it: a public comment, the ticket then awaits the customer.
+    try {
+      await partners.updateTicket({ idempotencyKey, ticket, comment: { body: text, public: true }, status: 'pending' });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      say({ from: 'system', text: `Reply not posted on ticket ${ticket.id}: ${failureCause(err)}` });
+      touched();
+    }
   });
   setHandler(
     resolveUpdate,

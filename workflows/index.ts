@@ -2,7 +2,7 @@
 import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_VERSIONING } from './contracts/versioning';
 import { orderStatusWorkflow } from './orders';
-import { customerInquiryWorkflow } from './inquiries';
+import { customerInquiryWorkflow, inquiryFollowUpWorkflow } from './inquiries';
 import { paymentEventWorkflow } from './payments';
 import { disputeWorkflow } from './disputes';
 import { processReturnWorkflow, returnEventRelayWorkflow } from './returns';
@@ -17,6 +17,7 @@ import { reconcileWorkflow } from './reconcile';
 const workflows = {
   orderStatusWorkflow,
   customerInquiryWorkflow,
+  inquiryFollowUpWorkflow,
   paymentEventWorkflow,
   disputeWorkflow,
   processReturnWorkflow,
@@ -43,6 +44,7 @@ for (const [type, fn] of Object.entries(workflows) as [keyof typeof workflows, (
 export {
   orderStatusWorkflow,
   customerInquiryWorkflow,
+  inquiryFollowUpWorkflow,
   paymentEventWorkflow,
   disputeWorkflow,
   processReturnWorkflow,

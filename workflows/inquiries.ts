@@ -5,9 +5,9 @@ import type { AgentSettings, CustomerContext } from '../src/agent/types';
 import type { Understanding } from '../src/agent/understanding';
 import type { InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { drafting, knowledgeBase, languageModel, notifications, partners, settings } from './activities';
+import { conversations, drafting, knowledgeBase, languageModel, notifications, partners, settings, ticketStatus } from './activities';
 import type { InquiryFacts } from './contracts/conversation';
-import { MODEL_SUGGESTION_WARNING, type InquiryPath, type InquiryResult } from './contracts/inquiries';
+import { MODEL_SUGGESTION_WARNING, type FollowUpResult, type InquiryPath, type InquiryResult } from './contracts/inquiries';
 import { escalate, failureCause } from './handoff';
 
 /** A reply drafted for the person who takes the inquiry over, and why they must not send it as it is, if so. */
@@ -39,6 +39,8 @@ const DEFAULT_SUGGESTION_BUDGET_MS = 20_000;
 export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inquiry.new'>): Promise<InquiryResult> {
   const { event } = envelope;
   const { workflowId } = workflowInfo();
+  /** The helpdesk ticket the inquiry is, if it is one: answered there instead of by email. */
+  const ticket = event.ticket;
   const path: InquiryPath = { decidedBy: 'rules' };
   let config: AgentSettings | undefined;
   const agentSettings = async () => (config ??= await settings.agentSettings());
@@ -83,6 +85,8 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     suggested?: Suggestion,
   ): Promise<InquiryResult> {
     await record('handoff', reason);
+    // Beside the escalation, not before it: a helpdesk that is slow or down must not keep the person waiting.
+    const opened = ticketFollows('handoff', { status: 'open', note: `hookline handed this ticket to a person: ${reason}` });
     const { handoffUnclaimedSlaMs, handoffUnansweredSlaMs } = await agentSettings();
     const handoff = await escalate({
       kind: 'inquiry',
@@ -90,28 +94,69 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
       reason,
       customerId: event.customer_id,
       customer,
-      facts: { inquiryId: event.inquiry_id, summary: event.summary, channel: event.source, ...facts },
+      facts: {
+        inquiryId: event.inquiry_id,
+        summary: event.summary,
+        channel: event.source,
+        ...facts,
+        ...(ticket ? { zendeskTicketId: ticket.id } : {}),
+      },
       customerMessage: event.message ?? event.summary,
       ...(suggested ? { suggestedReply: suggested.text, ...(suggested.warning ? { suggestedReplyWarning: suggested.warning } : {}) } : {}),
       unclaimedSlaMs: handoffUnclaimedSlaMs,
       unansweredSlaMs: handoffUnansweredSlaMs,
     });
+    await opened;
+    if (handoff.outcome === 'resolved') await ticketFollows('solved', { status: 'solved' });
     return { decision: 'handoff', reason, handoff, ...path };
   }
 
   async function answer(reply: string, reason: string): Promise<InquiryResult> {
     await record('answered', reason, reply);
-    await notifications.notifyCustomer({
-      idempotencyKey: `${workflowId}:reply`,
-      customerId: event.customer_id,
-      message: { kind: 'inquiry-reply', inquiryId: event.inquiry_id, text: reply },
-    });
+    // A helpdesk ticket is answered on the ticket, where the team sees it, and left awaiting the customer.
+    if (ticket) {
+      await partners.updateTicket({
+        idempotencyKey: `${workflowId}:reply`,
+        ticket,
+        comment: { body: reply, public: true },
+        status: 'pending',
+      });
+    } else {
+      await notifications.notifyCustomer({
+        idempotencyKey: `${workflowId}:reply`,
+        customerId: event.customer_id,
+        message: { kind: 'inquiry-reply', inquiryId: event.inquiry_id, text: reply },
+      });
+    }
     return { decision: 'answered', reason, reply, ...path };
+  }
+
+  /**
+   * The ticket follows the case (open while a person has it, solved when they resolve it). Best
+   * effort: the person and the customer's answer matter more than the ticket's status, so a change
+   * Zendesk refuses for good, or one it cannot take within the profile's budget, is logged and the
+   * case goes on.
+   */
+  async function ticketFollows(label: string, change: { status: 'open' | 'solved'; note?: string }): Promise<void> {
+    if (!ticket) return;
+    try {
+      await ticketStatus.updateTicket({
+        idempotencyKey: `${workflowId}:ticket:${label}`,
+        ticket,
+        status: change.status,
+        ...(change.note ? { comment: { body: change.note, public: false } } : {}),
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('ticket not updated', { inquiryId: event.inquiry_id, ticketId: ticket.id, status: change.status, error: failureCause(err) });
+    }
   }
 
   let customer: CustomerContext;
   try {
-    customer = await partners.enrichCustomer(event.customer_id);
+    customer = ticket
+      ? await partners.enrichRequester({ customerId: event.customer_id, ticketId: ticket.id })
+      : await partners.enrichCustomer(event.customer_id);
   } catch (err) {
     if (isCancellation(err)) throw err;
     const cause = failureCause(err);
@@ -205,4 +250,23 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
   }
   const reply = await drafting.draftReply({ inquiry: event, customer, assessment, plan });
   return answer(reply, `the model chose the reply (${[plan.intent, ...plan.facts].join(', ')})`);
+}
+
+/**
+ * A customer wrote again about an inquiry (a public comment on its Zendesk ticket): the message
+ * joins the conversation a person holds for it, or waits in. No conversation open (the agent
+ * answered, or a person resolved it): nothing here acts on it, and the helpdesk, which reopens a
+ * ticket its requester answers, puts it before the team.
+ */
+export async function inquiryFollowUpWorkflow(envelope: EnvelopeOf<'customer.inquiry.followup'>): Promise<FollowUpResult> {
+  const { event, source } = envelope;
+  const result = await conversations.deliverFollowUp({
+    source,
+    inquiryId: event.inquiry_id,
+    messageId: event.message_id,
+    text: event.message,
+    at: event.timestamp,
+  });
+  log.info('follow-up', { inquiryId: event.inquiry_id, delivered: result.delivered, conversationId: result.conversationId });
+  return result;
 }

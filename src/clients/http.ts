@@ -45,6 +45,11 @@ export interface ClientConfig {
   baseUrl: string;
   /** Sent as `Authorization: Bearer <token>`. Never appears in error messages. */
   token?: string;
+  /**
+   * Sent as `Authorization: Basic …` instead of a bearer token (Zendesk's `email/token:api_token`).
+   * The password never appears in error messages.
+   */
+  basicAuth?: { username: string; password: string };
   /** Per-request deadline covering connect, headers and body. Default 10 000 ms. */
   timeoutMs?: number;
 }
@@ -121,6 +126,7 @@ export interface HttpClient {
   readonly system: string;
   get<S extends z.ZodType>(path: string, schema: S, options?: RequestOptions): Promise<z.output<S>>;
   post<S extends z.ZodType>(path: string, body: unknown, schema: S, options: WriteOptions): Promise<z.output<S>>;
+  put<S extends z.ZodType>(path: string, body: unknown, schema: S, options: WriteOptions): Promise<z.output<S>>;
 }
 
 /**
@@ -130,7 +136,12 @@ export interface HttpClient {
  */
 export function createHttpClient(system: string, config: ClientConfig): HttpClient {
   const baseUrl = config.baseUrl.replace(/\/+$/, '');
-  const token = config.token && config.token.length > 0 ? config.token : undefined;
+  const token = config.token && config.token.length > 0 ? config.token : config.basicAuth?.password || undefined;
+  const authorization = config.basicAuth
+    ? `Basic ${Buffer.from(`${config.basicAuth.username}:${config.basicAuth.password}`).toString('base64')}`
+    : token
+      ? `Bearer ${token}`
+      : undefined;
   const defaultTimeout = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
   // Defence in depth: nothing we build includes the token, but an upstream might echo it back.
@@ -138,7 +149,7 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
   const redact = (text: string): string => (token && token.length >= 6 ? text.split(token).join('[redacted]') : text);
 
   async function request<S extends z.ZodType>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT',
     path: string,
     body: unknown,
     schema: S,
@@ -153,7 +164,7 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
     ): ApplicationFailure => upstreamFailure({ system, operation, ...extra }, type, message, { redact, cause });
 
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'hookline' };
-    if (token) headers.Authorization = `Bearer ${token}`;
+    if (authorization) headers.Authorization = authorization;
     if (method !== 'GET') {
       const key = options.idempotencyKey;
       if (typeof key !== 'string' || key.trim() === '') {
@@ -247,6 +258,7 @@ export function createHttpClient(system: string, config: ClientConfig): HttpClie
     system,
     get: (path, schema, options = {}) => request('GET', path, undefined, schema, options),
     post: (path, body, schema, options) => request('POST', path, body, schema, options),
+    put: (path, body, schema, options) => request('PUT', path, body, schema, options),
   };
 }
 

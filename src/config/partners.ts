@@ -24,6 +24,9 @@ export type PartnerRates = Record<Partner, number | undefined>;
  *   an order read with its fulfillments, returns and transactions costs tens of points, so about two
  *   such calls a second keep a Standard shop's bucket from emptying. The client also waits on the
  *   bucket's own `throttleStatus`, so a bigger plan only needs a higher rate here.
+ * - `helpdesk`, Zendesk's API: 3/s, its lowest plan's 200 requests a minute (Team; 400 and 700 on
+ *   the larger ones, 2,500 with its High Volume add-on: developer.zendesk.com/api-reference/
+ *   introduction/rate-limits). A 429 still waits out its `Retry-After`.
  * - The seed's systems (src/clients: CRM, carrier, warehouse, inventory, payments) publish none:
  *   10/s each, a limit to raise to what the real system allows.
  */
@@ -35,6 +38,7 @@ export function defaultPartnerRates(providers: OutboundProvidersConfig = {}): Pa
     inventory: 10,
     payments: providers.stripe ? 25 : 10,
     store: 2,
+    helpdesk: 3,
   };
 }
 

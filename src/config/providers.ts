@@ -18,6 +18,9 @@ import { ConfigError, duration, envSuffix, parseEnv, positiveInt, shownValue, ur
  *   Shopify took the payment for, and a person's decision on a return shown in the store (approved
  *   or declined). Required for every source that delivers Shopify's webhooks (WEBHOOK_SECRET_SHOPIFY,
  *   or WEBHOOK_PROVIDER_<SOURCE>=shopify): its returns are decided in its store.
+ * - Zendesk (ZENDESK_SUBDOMAIN + ZENDESK_EMAIL + ZENDESK_API_TOKEN): the requester and their earlier
+ *   tickets for an inquiry that is a Zendesk ticket, and the agent's answers posted on the ticket.
+ *   Required when Zendesk's webhooks are enabled (WEBHOOK_SECRET_ZENDESK, or WEBHOOK_PROVIDER_<SOURCE>=zendesk).
  * Unset, the steps use the seed's systems (CARRIER_BASE_URL, PAYMENTS_BASE_URL): `npm start`'s
  * sandbox with no configuration.
  */
@@ -47,6 +50,13 @@ const ProvidersEnv = z
     SHOPIFY_SHOP_DOMAIN: shopDomain.optional(),
     SHOPIFY_ADMIN_TOKEN: adminToken.optional(),
     SHOPIFY_API_BASE_URL: url("Shopify's Admin API base URL instead of https://<shop>, e.g. http://127.0.0.1:4010/shopify").optional(),
+    ZENDESK_SUBDOMAIN: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/i, 'expected the account subdomain: acme for https://acme.zendesk.com')
+      .optional(),
+    ZENDESK_EMAIL: z.email('expected the email of the Zendesk agent the API token belongs to').optional(),
+    ZENDESK_API_TOKEN: z.string().min(8, 'expected a Zendesk API token').optional(),
+    ZENDESK_API_BASE_URL: url("Zendesk's API base URL up to /api/v2 (exclusive), e.g. http://127.0.0.1:4010/zendesk").optional(),
     PROVIDER_TIMEOUT: duration('10s'),
   })
   .superRefine((e, ctx) => {
@@ -56,6 +66,13 @@ const ProvidersEnv = z
         path: ['EASYPOST_RETURN_ADDRESS_ID'],
         message: 'required with EASYPOST_API_KEY: the EasyPost address (adr_…) return labels send parcels to',
       });
+    }
+    const zendesk = ['ZENDESK_SUBDOMAIN', 'ZENDESK_EMAIL', 'ZENDESK_API_TOKEN'] as const;
+    const given = zendesk.filter((name) => e[name] !== undefined);
+    if (given.length > 0 && given.length < zendesk.length) {
+      for (const name of zendesk.filter((n) => e[n] === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `required with ${given.join(' and ')}: Zendesk's API needs all three` });
+      }
     }
     if (!e.EASYPOST_API_KEY && e.EASYPOST_RETURN_ADDRESS_ID) {
       ctx.addIssue({
@@ -96,11 +113,20 @@ export interface ShopifyProviderConfig {
   timeoutMs: number;
 }
 
+export interface ZendeskProviderConfig {
+  subdomain: string;
+  email: string;
+  apiToken: string;
+  baseUrl?: string;
+  timeoutMs: number;
+}
+
 /** The providers the agent acts through; absent: the seed's system for that step. */
 export interface OutboundProvidersConfig {
   stripe?: StripeProviderConfig;
   easypost?: EasyPostProviderConfig;
   shopify?: ShopifyProviderConfig;
+  zendesk?: ZendeskProviderConfig;
 }
 
 /**
@@ -175,8 +201,24 @@ export function stripeRequiredBy(env: Env): string | undefined {
     .find((name) => name.startsWith('WEBHOOK_PROVIDER_') && env[name]?.trim().toLowerCase() === 'stripe');
 }
 
+/** Why Zendesk's API must be configured here, if it must: the variable that enables its webhooks. */
+export function zendeskRequiredBy(env: Env): string | undefined {
+  if ((env.WEBHOOK_SECRET_ZENDESK?.trim() ?? '') !== '') return 'WEBHOOK_SECRET_ZENDESK';
+  return Object.keys(env)
+    .sort()
+    .find((name) => name.startsWith('WEBHOOK_PROVIDER_') && env[name]?.trim().toLowerCase() === 'zendesk');
+}
+
 export function loadProvidersConfig(env: Env = process.env): OutboundProvidersConfig {
   const e = parseEnv(ProvidersEnv, env);
+  const zendeskBy = zendeskRequiredBy(env);
+  if (zendeskBy && !e.ZENDESK_API_TOKEN) {
+    throw new ConfigError(
+      'Invalid configuration:\n' +
+        `  ZENDESK_SUBDOMAIN, ZENDESK_EMAIL, ZENDESK_API_TOKEN: required: tickets come from Zendesk (${zendeskBy} is set), ` +
+        'and the agent answers on the ticket through its API (not set)',
+    );
+  }
   const requiredBy = stripeRequiredBy(env);
   if (requiredBy && !e.STRIPE_API_KEY) {
     throw new ConfigError(
@@ -215,6 +257,17 @@ export function loadProvidersConfig(env: Env = process.env): OutboundProvidersCo
             timeoutMs: e.PROVIDER_TIMEOUT,
             returnAddressId: e.EASYPOST_RETURN_ADDRESS_ID,
             parcelWeightOz: e.EASYPOST_PARCEL_WEIGHT_OZ,
+          },
+        }
+      : {}),
+    ...(e.ZENDESK_SUBDOMAIN && e.ZENDESK_EMAIL && e.ZENDESK_API_TOKEN
+      ? {
+          zendesk: {
+            subdomain: e.ZENDESK_SUBDOMAIN,
+            email: e.ZENDESK_EMAIL,
+            apiToken: e.ZENDESK_API_TOKEN,
+            ...(e.ZENDESK_API_BASE_URL ? { baseUrl: e.ZENDESK_API_BASE_URL } : {}),
+            timeoutMs: e.PROVIDER_TIMEOUT,
           },
         }
       : {}),

@@ -198,6 +198,19 @@ export async function getCustomer(db: Db, id: string): Promise<Customer | undefi
   return db.selectFrom('customers').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/**
+ * The store's customer with this email, other than `except` (a helpdesk's requester is a customer
+ * of its own in hookline): the most recently updated, when several share it. Case-insensitive.
+ */
+export async function findCustomerByEmail(db: Db, email: string, except?: string): Promise<Customer | undefined> {
+  let query = db
+    .selectFrom('customers')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()));
+  if (except !== undefined) query = query.where('id', '!=', except);
+  return query.orderBy('updated_at', 'desc').orderBy('id').limit(1).executeTakeFirst();
+}
+
 // ---------------------------------------------------------------------------------------
 // Orders
 

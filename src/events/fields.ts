@@ -45,6 +45,10 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const SHIPMENT_PROGRESS = ['in_transit', 'out_for_delivery'] as const;
 export type ShipmentProgress = (typeof SHIPMENT_PROGRESS)[number];
 
+/** A ticket in a helpdesk hookline answers on (Zendesk): the system and the ticket's id there. */
+export const helpdeskTicket = z.object({ system: z.literal('zendesk'), id: z.string().regex(/^\d{1,20}$/, 'expected a ticket id') });
+export type HelpdeskTicket = z.infer<typeof helpdeskTicket>;
+
 export const INQUIRY_CHANNELS = ['email', 'chat', 'phone', 'web', 'social'] as const;
 export type InquiryChannel = (typeof INQUIRY_CHANNELS)[number];
 

@@ -18,6 +18,7 @@ import type { EventType } from './registry';
  */
 export const DEFAULT_PRIORITIES = {
   'customer.inquiry.new': 1,
+  'customer.inquiry.followup': 1,
   'payment.failed': 1,
   'payment.disputed': 1,
   'shipment.exception': 1,

@@ -3,7 +3,7 @@
  * names sit down here, beside the built-in senders' names, so an envelope can say which provider's
  * payload it was read from without the events layer knowing the providers.
  */
-export const PROVIDER_NAMES = ['hookline', 'shopify', 'stripe', 'easypost'] as const;
+export const PROVIDER_NAMES = ['hookline', 'shopify', 'stripe', 'easypost', 'zendesk'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 export function isProviderName(value: unknown): value is ProviderName {

@@ -3,6 +3,7 @@ import {
   base,
   currency,
   day,
+  helpdeskTicket,
   id,
   INQUIRY_CHANNELS,
   LineItem,
@@ -112,6 +113,8 @@ export const EVENTS = {
       message: z.string().max(20000).optional(),
       source: z.enum(INQUIRY_CHANNELS),
       order_id: z.string().max(128).optional(),
+      /** The helpdesk ticket the inquiry is (a Zendesk ticket): the agent's answers go on it, not by email. */
+      ticket: helpdeskTicket.optional(),
     }),
     naturalKey: (e) => e.inquiry_id,
     sources: ['crm'],
@@ -121,6 +124,29 @@ export const EVENTS = {
       customer_id: 'CUST-67890',
       summary: 'Question about a recent order.',
       source: 'email',
+    },
+  }),
+
+  // A customer's further message on an inquiry (a public comment on its Zendesk ticket): it reaches
+  // the conversation a person holds for the inquiry, if one is open.
+  'customer.inquiry.followup': event({
+    schema: z.object({
+      ...base,
+      event_type: z.literal('customer.inquiry.followup'),
+      inquiry_id: id('inquiry_id'),
+      customer_id: id('customer_id'),
+      message_id: id('message_id'),
+      message: z.string().min(1).max(20000),
+      ticket: helpdeskTicket.optional(),
+    }),
+    naturalKey: (e) => `${e.inquiry_id}:${e.message_id}`,
+    sources: ['crm'],
+    sample: {
+      timestamp: '2023-10-27T12:00:00Z',
+      inquiry_id: 'INQ-98765',
+      customer_id: 'CUST-67890',
+      message_id: 'MSG-1',
+      message: 'Any news on this?',
     },
   }),
 

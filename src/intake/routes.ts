@@ -10,6 +10,7 @@ import type { AllTrue, EventType } from '../events/registry';
 export const ROUTES = {
   'order.status_updated': 'orderStatusWorkflow',
   'customer.inquiry.new': 'customerInquiryWorkflow',
+  'customer.inquiry.followup': 'inquiryFollowUpWorkflow',
   'payment.succeeded': 'paymentEventWorkflow',
   'payment.failed': 'paymentEventWorkflow',
   'payment.refunded': 'paymentEventWorkflow',

@@ -4,6 +4,7 @@ import { hookline } from './hookline';
 import { shopify } from './shopify';
 import { stripe } from './stripe';
 import type { Provider } from './types';
+import { zendesk } from './zendesk';
 
 export { isProviderName, PROVIDER_NAMES, type ProviderName } from '../events/providers';
 export type { Example, Handler, Ignore, MapContext, Mapped, Provider } from './types';
@@ -18,6 +19,7 @@ export const PROVIDERS = {
   shopify,
   stripe,
   easypost,
+  zendesk,
 } as const satisfies Record<ProviderName, Provider>;
 
 /**

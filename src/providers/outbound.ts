@@ -2,6 +2,7 @@ import type { OutboundProvidersConfig } from '../config/providers';
 import { createEasyPostClient, type EasyPostClient } from './easypost/client';
 import { createShopifyClient, type ShopifyClient } from './shopify/client';
 import { createStripeClient, stripePaymentRef, type StripeClient, type StripePaymentRef } from './stripe/client';
+import { createZendeskClient, type ZendeskClient } from './zendesk/client';
 
 /**
  * The providers the agent acts through, built once by the worker from src/config/providers.ts.
@@ -11,6 +12,8 @@ export interface OutboundProviders {
   stripe?: { client: StripeClient; orderKey: string; mode: 'test' | 'live' };
   easypost?: { client: EasyPostClient; returnAddressId: string; parcelWeightOz: number };
   shopify?: ShopifyShops;
+  /** The helpdesk: an inquiry that is a Zendesk ticket is enriched from it and answered on it. */
+  zendesk?: { client: ZendeskClient };
 }
 
 /** The shops the agent acts in, one client each (the same shop configured twice shares one, and its cost bucket). */
@@ -22,7 +25,7 @@ export interface ShopifyShops {
 }
 
 export function createOutboundProviders(config: OutboundProvidersConfig = {}): OutboundProviders {
-  const { stripe, easypost, shopify } = config;
+  const { stripe, easypost, shopify, zendesk } = config;
   return {
     ...(shopify ? { shopify: shopifyShops(shopify) } : {}),
     ...(stripe
@@ -44,6 +47,7 @@ export function createOutboundProviders(config: OutboundProvidersConfig = {}): O
           },
         }
       : {}),
+    ...(zendesk ? { zendesk: { client: createZendeskClient(zendesk) } } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import {
 import { listStripeEvents, type StripeEventObject } from './stripe-events';
 import { createShopifySandbox, shopifyRootField, type ShopifyOrderSeed, type ShopifySandboxState } from './shopify';
 import { createStripeSandbox, type StripePaymentSeed, type StripeSandboxState } from './stripe';
+import { createZendeskSandbox, zendeskAuthorized, type ZendeskSandboxState } from './zendesk';
 import { findCustomer } from './seed';
 // The same constant-time check the receiver makes of its own bearer tokens.
 import { bearerMatches } from '../receiver/bearer';
@@ -131,6 +132,8 @@ export interface SandboxState {
   easypost: EasyPostSandboxState;
   /** The Shopify stand-in's orders, returns, refunds and cost bucket (./shopify.ts). */
   shopify: ShopifySandboxState;
+  /** The Zendesk stand-in's users, tickets and their comments (./zendesk.ts). */
+  zendesk: ZendeskSandboxState;
   /**
    * The events each provider lists (`GET /stripe/v1/events`, `GET /easypost/v2/events` with each
    * Event's payloads: what the reconciler asks), oldest first; `POST /_sandbox/events/:provider`
@@ -158,6 +161,13 @@ export interface SandboxControl {
   addShopifyReturn(seed: { returnId: string; orderId: string }): void;
   /** Sets Shopify's cost bucket (to see THROTTLED answered). */
   setShopifyBucket(bucket: { currentlyAvailable?: number; maximumAvailable?: number; restoreRate?: number }): void;
+  /** A Zendesk ticket (and its requester) as a customer would open it: its description is its first comment. */
+  addZendeskTicket(ticket: {
+    id: number;
+    requester: { id: number; email: string; name: string };
+    subject: string;
+    description: string;
+  }): void;
   /** Clears state, the call log, idempotency memory, faults and the model's script. Seeded customers stay. */
   reset(): void;
 }
@@ -184,7 +194,7 @@ interface HandlerContext {
 
 interface Route {
   system: SystemName;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   /** A POST with no effect to repeat (a chat completion): no Idempotency-Key needed, nothing replayed. */
   query?: boolean;
   regex: RegExp;
@@ -233,6 +243,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   const stripe = createStripeSandbox(now, options.generatePayments ?? true);
   const easypost = createEasyPostSandbox(now);
   const shopify = createShopifySandbox(now, options.generatePayments ?? true);
+  const zendesk = createZendeskSandbox(now, options.generatePayments ?? true);
   const state: SandboxState = {
     labels: [],
     expectedReturns: [],
@@ -242,6 +253,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     stripe: stripe.state,
     easypost: easypost.state,
     shopify: shopify.state,
+    zendesk: zendesk.state,
     events: { stripe: [], easypost: [] },
   };
   const calls: SandboxCall[] = [];
@@ -268,11 +280,16 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
       shopify.addReturn(seed);
     },
     setShopifyBucket: (bucket) => shopify.setBucket(bucket),
+    addZendeskTicket: ({ requester, ...ticket }) => {
+      zendesk.addUser(requester);
+      zendesk.addTicket({ ...ticket, requesterId: requester.id });
+    },
     reset: () => {
       llm.reset();
       stripe.reset();
       easypost.reset();
       shopify.reset();
+      zendesk.reset();
       state.events.stripe.length = 0;
       state.events.easypost.length = 0;
       state.labels.length = 0;
@@ -448,6 +465,12 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   route('shopify', 'POST', '/admin/api/:version/graphql.json', ({ params, body, accessToken }) =>
     shopify.graphql(params.version ?? '', body, accessToken ?? null),
   );
+  // ---- Zendesk (./zendesk.ts) -----------------------------------------------------------------
+  route('zendesk', 'GET', '/api/v2/users/:id', ({ params }) => zendesk.user(params.id ?? ''));
+  route('zendesk', 'GET', '/api/v2/users/:id/tickets/requested', ({ params }) => zendesk.requested(params.id ?? ''));
+  route('zendesk', 'GET', '/api/v2/tickets/:id', ({ params }) => zendesk.ticket(params.id ?? ''));
+  route('zendesk', 'GET', '/api/v2/tickets/:id/comments', ({ params }) => zendesk.comments(params.id ?? ''));
+  route('zendesk', 'PUT', '/api/v2/tickets/:id', ({ params, body }) => zendesk.update(params.id ?? '', body));
 
   // ---- Plumbing ----------------------------------------------------------------------------
   const limiters = new Map(
@@ -615,7 +638,12 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   });
 
   function handle(req: Request, call: SandboxCall): Reply {
+    // Zendesk authenticates with its API token as Basic credentials, with or without a sandbox token.
+    if (call.system === 'zendesk' && !zendeskAuthorized(req.get('authorization'), token)) {
+      return { status: 401, body: { error: "Couldn't authenticate you" }, headers: { 'WWW-Authenticate': 'Basic realm="Web Password"' } };
+    }
     if (
+      call.system !== 'zendesk' &&
       token &&
       !bearerMatches(req.get('authorization'), token) &&
       !basicUserMatches(req.get('authorization'), token) &&
@@ -657,7 +685,7 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     }
     const key = call.idempotencyKey;
     // Stripe makes a write without a key, and replays one with a key as below.
-    if (call.system === 'stripe' && (key === null || key.trim() === '')) {
+    if ((call.system === 'stripe' || call.system === 'zendesk') && (key === null || key.trim() === '')) {
       return match.handler({ params, body: req.body, idempotencyKey: '', origin });
     }
     if (key === null || key.trim() === '') {
@@ -669,11 +697,15 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     if (seen) {
       if (seen.fingerprint !== fingerprint) {
         if (call.system === 'stripe') return stripe.idempotencyMismatch();
+        if (call.system === 'zendesk') return zendesk.idempotencyMismatch();
         return errorReply(422, 'idempotency_key_reused', 'this Idempotency-Key was already used with a different request');
       }
-      return { ...seen.reply, headers: { ...seen.reply.headers, 'Idempotent-Replayed': 'true' } };
+      // Zendesk says whether it answered from the key in its own header.
+      const replayed: Record<string, string> = call.system === 'zendesk' ? { 'x-idempotency-lookup': 'hit' } : {};
+      return { ...seen.reply, headers: { ...seen.reply.headers, ...replayed, 'Idempotent-Replayed': 'true' } };
     }
-    const reply = match.handler({ params, body: req.body, idempotencyKey: key, origin });
+    const made = match.handler({ params, body: req.body, idempotencyKey: key, origin });
+    const reply = call.system === 'zendesk' ? { ...made, headers: { ...made.headers, 'x-idempotency-lookup': 'miss' } } : made;
     // Only effects are remembered: a 4xx may be corrected and retried under the same key.
     if (reply.status >= 200 && reply.status < 300) idempotency.set(memoKey, { fingerprint, reply });
     return reply;

@@ -3,9 +3,10 @@ import { z } from 'zod';
 /** The outside systems the sandbox stands in for; each is mounted at `/<name>`. */
 /**
  * `llm` is an OpenAI-compatible chat completions endpoint (./llm.ts), not a partner system; `stripe`,
- * `easypost` and `shopify` stand in for those providers' own APIs (./stripe.ts, ./easypost.ts, ./shopify.ts).
+ * `easypost`, `shopify` and `zendesk` stand in for those providers' own APIs (./stripe.ts, ./easypost.ts,
+ * ./shopify.ts, ./zendesk.ts).
  */
-export const SYSTEMS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'llm', 'stripe', 'easypost', 'shopify'] as const;
+export const SYSTEMS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'llm', 'stripe', 'easypost', 'shopify', 'zendesk'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 export const FaultKind = {

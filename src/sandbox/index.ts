@@ -2,10 +2,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { ClientsConfig } from '../clients';
 import { SANDBOX_RETURN_ADDRESS_ID } from './easypost';
+import { SANDBOX_ZENDESK_AGENT } from './zendesk';
 import { createSandboxApp, type SandboxControl, type SandboxOptions, type SandboxState } from './app';
 
 export * from './app';
 export { SANDBOX_RETURN_ADDRESS_ID } from './easypost';
+export { SANDBOX_ZENDESK_AGENT } from './zendesk';
 export { FaultKind, FaultPhase, FaultSpec, SYSTEMS, parseFaultHeader, type ActiveFault, type FaultAction, type SystemName } from './faults';
 export { SEEDED_CUSTOMERS, GENERATED_CUSTOMER_ID, findCustomer, generateCustomer, type SandboxCustomer } from './seed';
 
@@ -75,7 +77,7 @@ export function sandboxClientsConfig(url: string, options: { token?: string; tim
 }
 
 /**
- * The variables pointing Stripe, EasyPost and Shopify at the sandbox's stand-ins running at `url`, with keys
+ * The variables pointing Stripe, EasyPost, Shopify and Zendesk at the sandbox's stand-ins running at `url`, with keys
  * of the providers' own shapes (`npm start` with HOOKLINE_PROVIDERS=sandbox, and the tests).
  */
 export function sandboxProvidersEnv(url: string): Record<string, string> {
@@ -89,5 +91,9 @@ export function sandboxProvidersEnv(url: string): Record<string, string> {
     SHOPIFY_SHOP_DOMAIN: 'hookline-dev.myshopify.com',
     SHOPIFY_ADMIN_TOKEN: 'shpat_hooklinesandbox',
     SHOPIFY_API_BASE_URL: `${base}/shopify`,
+    ZENDESK_SUBDOMAIN: 'hookline-sandbox',
+    ZENDESK_EMAIL: SANDBOX_ZENDESK_AGENT.email,
+    ZENDESK_API_TOKEN: 'hooklinesandboxzendesktoken',
+    ZENDESK_API_BASE_URL: `${base}/zendesk`,
   };
 }

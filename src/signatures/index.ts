@@ -5,6 +5,7 @@ import { checkTimestamp, requireSecrets } from './shared';
 import { standardWebhooks } from './standard-webhooks';
 import { stripe } from './stripe';
 import type { Headers, SignOptions, VerifiedDelivery, VerifyOptions, WebhookScheme } from './types';
+import { zendesk } from './zendesk';
 
 export { WebhookVerificationError };
 export type { Headers, SignOptions, VerificationFailure, VerifiedDelivery, VerifyOptions, WebhookScheme };
@@ -19,6 +20,7 @@ export const SCHEME_TABLE = {
   stripe,
   'standard-webhooks': standardWebhooks,
   easypost,
+  zendesk,
 } as const satisfies Record<string, WebhookScheme>;
 
 export type SchemeName = keyof typeof SCHEME_TABLE;

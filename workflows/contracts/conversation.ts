@@ -46,6 +46,12 @@ export interface InquiryFacts {
   orderId?: string;
   /** Why the CRM could not say who the customer is, when that is why it escalated. */
   crm?: string;
+  /**
+   * The Zendesk ticket the inquiry is, when it is one: a person's replies are posted on it as public
+   * comments. A string like every fact (the inbox and CLI show them as text), and an id, so an
+   * erasure keeps it.
+   */
+  zendeskTicketId?: string;
 }
 /** A return outside policy, waiting for a person's approve or deny. */
 export interface ReturnApprovalFacts {
@@ -185,6 +191,14 @@ export interface ResolveInput {
   note?: string;
 }
 
+/** A customer's further message on the case (a follow-up on its helpdesk ticket), with the sender's id for it. */
+export interface CustomerMessageInput {
+  /** The message's own id where it came from (a Zendesk comment id): a second delivery of it is not added again. */
+  messageId: string;
+  text: string;
+  at?: string;
+}
+
 export const claimUpdate = defineUpdate<Conversation, [ClaimInput]>('claim');
 export const replySignal = defineSignal<[ReplyInput]>('reply');
 export const resolveUpdate = defineUpdate<Conversation, [ResolveInput]>('resolve');
@@ -196,6 +210,11 @@ export const conversationQuery = defineQuery<Conversation>('conversation');
  * reply) is erased; IDs stay, so the case can still be followed. For another customer it does nothing.
  */
 export const eraseSignal = defineSignal<[{ customerId: string }]>('erase');
+/**
+ * The customer wrote again while a person holds the case (or it waits for one): the message joins
+ * the conversation, and a person who had replied is reminded again if they do not answer it.
+ */
+export const customerMessageSignal = defineSignal<[CustomerMessageInput]>('customer-message');
 
 /** The conversation's workflow type, as visibility and `describe` name it. */
 export const CONVERSATION_WORKFLOW_TYPE = 'conversationWorkflow';

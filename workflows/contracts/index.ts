@@ -1,7 +1,7 @@
 import type { ConversationWorkflow } from './conversation';
 import type { CustomerUpdatedWorkflow, StockShortageWorkflow } from './customers';
 import type { DisputeWorkflow } from './disputes';
-import type { CustomerInquiryWorkflow } from './inquiries';
+import type { CustomerInquiryWorkflow, InquiryFollowUpWorkflow } from './inquiries';
 import type { OrderStatusWorkflow } from './orders';
 import type { PaymentEventWorkflow } from './payments';
 import type { QuarantinedEventWorkflow } from './quarantine';
@@ -20,6 +20,7 @@ import type { PrivacyRequestWorkflow } from './privacy';
 export interface Workflows {
   orderStatusWorkflow: OrderStatusWorkflow;
   customerInquiryWorkflow: CustomerInquiryWorkflow;
+  inquiryFollowUpWorkflow: InquiryFollowUpWorkflow;
   paymentEventWorkflow: PaymentEventWorkflow;
   disputeWorkflow: DisputeWorkflow;
   processReturnWorkflow: ProcessReturnWorkflow;

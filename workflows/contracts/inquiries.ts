@@ -35,3 +35,12 @@ export interface InquiryResult extends InquiryPath {
 }
 
 export type CustomerInquiryWorkflow = (envelope: EnvelopeOf<'customer.inquiry.new'>) => Promise<InquiryResult>;
+
+/** What became of a customer's follow-up: delivered to the open conversation of its inquiry, or why not. */
+export interface FollowUpResult {
+  delivered: boolean;
+  conversationId: string;
+  reason: string;
+}
+
+export type InquiryFollowUpWorkflow = (envelope: EnvelopeOf<'customer.inquiry.followup'>) => Promise<FollowUpResult>;

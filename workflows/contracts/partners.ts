@@ -6,9 +6,10 @@ import type { PartnerActivities } from '../../activities';
  * worker process (src/config/partners.ts sets the rates, src/worker/partners.ts polls the queues).
  * A partner is the system behind a role: `payments` is Stripe when STRIPE_API_KEY is set, else the
  * payments system; `carrier` is EasyPost when EASYPOST_API_KEY is set, else the carrier system;
- * `store` is the shop's Shopify Admin API (its return facts and decisions).
+ * `store` is the shop's Shopify Admin API (its return facts and decisions); `helpdesk` is Zendesk's API
+ * (a ticket's requester, and the agent's answers and status on the ticket).
  */
-export const PARTNERS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'store'] as const;
+export const PARTNERS = ['crm', 'carrier', 'warehouse', 'inventory', 'payments', 'store', 'helpdesk'] as const;
 export type Partner = (typeof PARTNERS)[number];
 
 /**
@@ -25,6 +26,8 @@ export const PARTNER_OF = {
   refund: 'payments',
   storeReturnFacts: 'store',
   showStoreReturnDecision: 'store',
+  enrichRequester: 'helpdesk',
+  updateTicket: 'helpdesk',
 } as const satisfies Record<keyof PartnerActivities, Partner>;
 
 /**

@@ -20,6 +20,8 @@ export const WORKFLOW_VERSIONING = {
   stockShortageWorkflow: 'PINNED',
   // Seconds: hands one event to its return's workflow and ends.
   returnEventRelayWorkflow: 'PINNED',
+  // Seconds: hands a customer's follow-up to its inquiry's open conversation and ends.
+  inquiryFollowUpWorkflow: 'PINNED',
   // Seconds: a store-run return's status told to the customer.
   returnStatusWorkflow: 'PINNED',
   // One reconciliation pass: pages of a provider's events handed to the intake, minutes at most.

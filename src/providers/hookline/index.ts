@@ -2,7 +2,7 @@ import { eventIdentity } from '../../events/identity';
 import { EVENTS } from '../../events/registry';
 import { SAMPLES } from '../../events/samples';
 import { EVENT_TYPES, type EventType } from '../../events/schemas';
-import { handler, type Handler, type Provider } from '../types';
+import { handler, UnmappableError, type Handler, type Provider } from '../types';
 
 /**
  * hookline's own format (src/events/registry.ts), for in-house systems and the seed's four
@@ -28,6 +28,11 @@ export const hookline: Provider<EventType> = {
         produces: [type],
         example: { body: SAMPLES[type] },
         map: (event, { signedId, rawBody }) => {
+          // A helpdesk ticket is named only by the helpdesk's own signed events (src/providers/zendesk/):
+          // a sender of this format must not make the agent write on a ticket it chose.
+          if ('ticket' in event && event.ticket !== undefined) {
+            throw new UnmappableError('only the helpdesk names a ticket', ["ticket: not accepted in hookline's own format"]);
+          }
           const identity = eventIdentity({ signedId, event, rawBody });
           return { event, identity: identity.key, identityFrom: identity.from, testMode: false };
         },

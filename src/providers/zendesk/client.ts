@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { createHttpClient, seg, type RequestOptions, type WriteOptions } from '../../clients/http';
+
+/**
+ * Zendesk's Support (ticketing) API, `/api/v2/`. Zendesk has no official Node SDK, so this is the
+ * project's own HTTP client (src/clients/http.ts): errors classified where the status is known,
+ * `Retry-After` on a 429 (Zendesk's rate limits answer with one) becoming the next retry's delay,
+ * redirects never followed, a deadline per request, the caller's cancellation kept apart.
+ */
+export const ZENDESK_API_VERSION = 'v2' as const;
+
+export interface ZendeskClientConfig {
+  /** The account's subdomain: `https://<subdomain>.zendesk.com`. */
+  subdomain: string;
+  /** The agent's email the API token belongs to. */
+  email: string;
+  /** An API token (Admin Center, Apps and integrations, Zendesk API). Never in error messages. */
+  apiToken: string;
+  /** ZENDESK_API_BASE_URL: instead of the subdomain's, up to (not including) `/api/v2` (the sandbox: `<url>/zendesk`). */
+  baseUrl?: string;
+  timeoutMs?: number;
+}
+
+/** What a ticket's status may be set to (Zendesk's own values). */
+export const TICKET_STATUSES = ['new', 'open', 'pending', 'hold', 'solved', 'closed'] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+// Zendesk's JSON ids are integers; a string id is accepted too and kept as the decimal string hookline stores.
+const zendeskId = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]).transform(String);
+
+/** `GET /api/v2/users/{id}`: the parts of Zendesk's User the agent reads. */
+export const ZendeskUser = z.object({
+  id: zendeskId,
+  name: z.string(),
+  email: z.string().nullish(),
+  /** Whether the user's email is verified: only then does hookline take it to name the store's customer. */
+  verified: z.boolean().optional(),
+  role: z.string().optional(),
+});
+export type ZendeskUser = z.infer<typeof ZendeskUser>;
+
+/** A Ticket as Zendesk's ticket endpoints answer it, as much as hookline reads. */
+export const ZendeskTicket = z.object({
+  id: zendeskId,
+  subject: z.string().nullish(),
+  status: z.string(),
+  requester_id: zendeskId.nullish(),
+  created_at: z.string().optional(),
+  updated_at: z.string().optional(),
+});
+export type ZendeskTicket = z.infer<typeof ZendeskTicket>;
+
+const UserResponse = z.object({ user: ZendeskUser });
+const TicketsResponse = z.object({ tickets: z.array(ZendeskTicket) });
+/** `PUT /api/v2/tickets/{id}` answers the ticket and the audit of the change. */
+const UpdateResponse = z.object({ ticket: ZendeskTicket, audit: z.object({ id: zendeskId }).passthrough().optional() });
+const MeResponse = z.object({ user: ZendeskUser });
+
+/** One change to a ticket: a comment (public, or an internal note), its status, or both. */
+export interface TicketUpdate {
+  comment?: { body: string; public: boolean };
+  status?: TicketStatus;
+}
+
+export interface ZendeskClient {
+  readonly apiVersion: typeof ZENDESK_API_VERSION;
+  /** `GET /api/v2/users/{id}`: the requester. Not found: a non-retryable UpstreamNotFound. */
+  user(userId: string, options?: RequestOptions): Promise<ZendeskUser>;
+  /** `GET /api/v2/users/{id}/tickets/requested`: the user's tickets (the first page, 100 at most). */
+  requestedTickets(userId: string, options?: RequestOptions): Promise<ZendeskTicket[]>;
+  /**
+   * `PUT /api/v2/tickets/{id}` with `{ ticket: { comment, status } }`, carrying the caller's
+   * Idempotency-Key: a repeat of a request Zendesk already applied is answered from its memory of the
+   * key, not applied twice. The key is remembered for a limited time only, so callers record the
+   * effect too (activities/partners.ts `once`).
+   */
+  updateTicket(ticketId: string, update: TicketUpdate, options: WriteOptions): Promise<{ ticket: ZendeskTicket; auditId?: string }>;
+  /** `GET /api/v2/users/me`: whether the credentials are valid (`npm run providers -- check`). */
+  me(options?: RequestOptions): Promise<ZendeskUser>;
+}
+
+export function zendeskBaseUrl(config: Pick<ZendeskClientConfig, 'subdomain' | 'baseUrl'>): string {
+  return (config.baseUrl ?? `https://${config.subdomain}.zendesk.com`).replace(/\/+$/, '');
+}
+
+export function createZendeskClient(config: ZendeskClientConfig): ZendeskClient {
+  const http = createHttpClient('Zendesk', {
+    baseUrl: `${zendeskBaseUrl(config)}/api/${ZENDESK_API_VERSION}`,
+    // Zendesk's API-token authentication: `{email}/token:{api_token}` as Basic credentials.
+    basicAuth: { username: `${config.email}/token`, password: config.apiToken },
+    ...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
+  });
+  return {
+    apiVersion: ZENDESK_API_VERSION,
+    user: async (userId, options) => (await http.get(`/users/${seg(userId)}`, UserResponse, options)).user,
+    requestedTickets: async (userId, options) =>
+      (await http.get(`/users/${seg(userId)}/tickets/requested?per_page=100`, TicketsResponse, options)).tickets,
+    async updateTicket(ticketId, update, options) {
+      const body = {
+        ticket: {
+          ...(update.comment ? { comment: { body: update.comment.body, public: update.comment.public } } : {}),
+          ...(update.status ? { status: update.status } : {}),
+        },
+      };
+      const answered = await http.put(`/tickets/${seg(ticketId)}`, body, UpdateResponse, options);
+      return { ticket: answered.ticket, ...(answered.audit ? { auditId: answered.audit.id } : {}) };
+    },
+    me: async (options) => (await http.get('/users/me', MeResponse, options)).user,
+  };
+}

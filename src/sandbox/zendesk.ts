@@ -1,0 +1,262 @@
+import { z } from 'zod';
+import { EXAMPLE_TICKET } from '../providers/zendesk/events';
+
+/**
+ * SANDBOX: a stand-in for the part of Zendesk's Support API the agent uses, at
+ * `<sandbox>/zendesk/api/v2/…`: users (`GET /users/{id}`, `GET /users/me`), a user's requested
+ * tickets, a ticket and its comments, and `PUT /tickets/{id}`, which adds the request's comment
+ * (public, or an internal note) and sets its status, answering `{ticket, audit}` as Zendesk does.
+ * Errors are Zendesk's: `{"error": "RecordNotFound", "description": "Not found"}`, 401
+ * `{"error": "Couldn't authenticate you"}`. Authentication is Zendesk's API-token Basic auth
+ * (`{email}/token:{token}`). Idempotency-Key as Zendesk documents it: a repeat answers the first
+ * request's response with `x-idempotency-lookup: hit`; the key with another body is refused (400).
+ */
+
+export interface ZendeskUserRecord {
+  id: number;
+  url: string;
+  name: string;
+  email: string;
+  role: 'end-user' | 'agent' | 'admin';
+  verified: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ZendeskCommentRecord {
+  id: number;
+  type: 'Comment';
+  author_id: number;
+  body: string;
+  html_body: string;
+  plain_body: string;
+  public: boolean;
+  audit_id: number;
+  via: { channel: string };
+  created_at: string;
+}
+
+export interface ZendeskTicketRecord {
+  id: number;
+  url: string;
+  subject: string;
+  description: string;
+  status: 'new' | 'open' | 'pending' | 'hold' | 'solved' | 'closed';
+  requester_id: number;
+  submitter_id: number;
+  assignee_id: number | null;
+  via: { channel: string };
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ZendeskSandboxState {
+  users: ZendeskUserRecord[];
+  tickets: ZendeskTicketRecord[];
+  /** Every comment by ticket id, oldest first: the ticket's description is its first. */
+  comments: Record<string, ZendeskCommentRecord[]>;
+}
+
+export interface ZendeskReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** The agent the sandbox's API token belongs to: the author of every comment the agent posts. */
+export const SANDBOX_ZENDESK_AGENT = { id: 900001, email: 'agent@hookline.example', name: 'hookline' };
+/** The requester of the example ticket (and of every ticket the stand-in makes up). */
+const EXAMPLE_REQUESTER = { id: Number(EXAMPLE_TICKET.requesterId), email: 'jane.doe@example.com', name: 'Jane Doe' };
+
+const UpdateTicket = z.object({
+  ticket: z
+    .object({
+      comment: z.object({ body: z.string().min(1), public: z.boolean().optional() }).optional(),
+      status: z.enum(['new', 'open', 'pending', 'hold', 'solved', 'closed']).optional(),
+    })
+    .refine((t) => t.comment !== undefined || t.status !== undefined, 'ticket needs a comment or a status'),
+});
+
+const notFound = (): ZendeskReply => ({ status: 404, body: { error: 'RecordNotFound', description: 'Not found' } });
+
+export function createZendeskSandbox(now: () => Date, generateTickets = true) {
+  const state: ZendeskSandboxState = { users: [], tickets: [], comments: {} };
+  const counters = { comment: 0, audit: 0 };
+  const at = () =>
+    now()
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z');
+  const origin = 'https://hookline-sandbox.zendesk.com';
+
+  function addUser(user: { id: number; email: string; name: string; role?: ZendeskUserRecord['role'] }): ZendeskUserRecord {
+    const existing = state.users.find((u) => u.id === user.id);
+    if (existing) return existing;
+    const record: ZendeskUserRecord = {
+      id: user.id,
+      url: `${origin}/api/v2/users/${user.id}.json`,
+      name: user.name,
+      email: user.email,
+      role: user.role ?? 'end-user',
+      verified: true,
+      created_at: at(),
+      updated_at: at(),
+    };
+    state.users.push(record);
+    return record;
+  }
+
+  function addComment(ticketId: number, c: { authorId: number; body: string; public: boolean; channel: string }): ZendeskCommentRecord {
+    const comment: ZendeskCommentRecord = {
+      id: 41_000 + ++counters.comment,
+      type: 'Comment',
+      author_id: c.authorId,
+      body: c.body,
+      html_body: `<div class="zd-comment"><p>${c.body.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</p></div>`,
+      plain_body: c.body,
+      public: c.public,
+      audit_id: 70_000 + ++counters.audit,
+      via: { channel: c.channel },
+      created_at: at(),
+    };
+    (state.comments[String(ticketId)] ??= []).push(comment);
+    return comment;
+  }
+
+  /** A ticket as a customer would open it: its description is its first comment. */
+  function addTicket(t: { id: number; requesterId: number; subject: string; description: string; channel?: string }): ZendeskTicketRecord {
+    const existing = state.tickets.find((x) => x.id === t.id);
+    if (existing) return existing;
+    const ticket: ZendeskTicketRecord = {
+      id: t.id,
+      url: `${origin}/api/v2/tickets/${t.id}.json`,
+      subject: t.subject,
+      description: t.description,
+      status: 'new',
+      requester_id: t.requesterId,
+      submitter_id: t.requesterId,
+      assignee_id: null,
+      via: { channel: t.channel ?? 'web' },
+      tags: [],
+      created_at: at(),
+      updated_at: at(),
+    };
+    state.tickets.push(ticket);
+    addComment(t.id, { authorId: t.requesterId, body: t.description, public: true, channel: ticket.via.channel });
+    return ticket;
+  }
+
+  function seed(): void {
+    addUser({ ...SANDBOX_ZENDESK_AGENT, role: 'agent' });
+    addUser(EXAMPLE_REQUESTER);
+    addTicket({
+      id: Number(EXAMPLE_TICKET.id),
+      requesterId: EXAMPLE_REQUESTER.id,
+      subject: EXAMPLE_TICKET.subject,
+      description: EXAMPLE_TICKET.description,
+    });
+  }
+  seed();
+
+  /** A ticket by id; one the stand-in has not seen is made up for the example's requester (`npm run send --fresh`). */
+  function ticketOf(id: string): ZendeskTicketRecord | undefined {
+    const found = state.tickets.find((t) => String(t.id) === id);
+    if (found || !generateTickets || !/^\d{1,12}$/.test(id)) return found;
+    return addTicket({ id: Number(id), requesterId: EXAMPLE_REQUESTER.id, subject: `Ticket ${id}`, description: `Ticket ${id}` });
+  }
+
+  return {
+    state,
+    addUser,
+    addTicket,
+    addComment,
+    user(id: string): ZendeskReply {
+      const user = id === 'me' ? state.users.find((u) => u.id === SANDBOX_ZENDESK_AGENT.id) : state.users.find((u) => String(u.id) === id);
+      return user ? { status: 200, body: { user } } : notFound();
+    },
+    requested(userId: string): ZendeskReply {
+      if (!state.users.some((u) => String(u.id) === userId)) return notFound();
+      const tickets = state.tickets.filter((t) => String(t.requester_id) === userId);
+      return { status: 200, body: { tickets, next_page: null, previous_page: null, count: tickets.length } };
+    },
+    ticket(id: string): ZendeskReply {
+      const ticket = ticketOf(id);
+      return ticket ? { status: 200, body: { ticket } } : notFound();
+    },
+    comments(id: string): ZendeskReply {
+      const ticket = ticketOf(id);
+      if (!ticket) return notFound();
+      const comments = state.comments[id] ?? [];
+      return { status: 200, body: { comments, next_page: null, previous_page: null, count: comments.length } };
+    },
+    update(id: string, body: unknown): ZendeskReply {
+      const ticket = ticketOf(id);
+      if (!ticket) return notFound();
+      const parsed = UpdateTicket.safeParse(body);
+      if (!parsed.success) {
+        return {
+          status: 422,
+          body: {
+            error: 'RecordInvalid',
+            description: 'Record validation errors',
+            details: { base: parsed.error.issues.map((i) => ({ description: i.message })) },
+          },
+        };
+      }
+      const { comment, status } = parsed.data.ticket;
+      const events: unknown[] = [];
+      const auditId = 70_000 + ++counters.audit;
+      if (comment) {
+        const added = addComment(ticket.id, {
+          authorId: SANDBOX_ZENDESK_AGENT.id,
+          body: comment.body,
+          public: comment.public ?? true,
+          channel: 'api',
+        });
+        events.push({ id: added.id, type: 'Comment', author_id: added.author_id, body: added.body, public: added.public });
+      }
+      if (status && status !== ticket.status) {
+        events.push({ id: auditId + 1, type: 'Change', field_name: 'status', value: status, previous_value: ticket.status });
+        ticket.status = status;
+      }
+      ticket.updated_at = at();
+      return {
+        status: 200,
+        body: {
+          ticket,
+          audit: { id: auditId, ticket_id: ticket.id, created_at: ticket.updated_at, author_id: SANDBOX_ZENDESK_AGENT.id, events },
+        },
+      };
+    },
+    /** Zendesk's answer to a key reused with another request. */
+    idempotencyMismatch(): ZendeskReply {
+      return {
+        status: 400,
+        body: {
+          error: 'IdempotentRequestError',
+          description: 'The request parameters do not match the original request with this Idempotency-Key',
+        },
+      };
+    },
+    reset(): void {
+      state.users.length = 0;
+      state.tickets.length = 0;
+      for (const key of Object.keys(state.comments)) delete state.comments[key];
+      counters.comment = counters.audit = 0;
+      seed();
+    },
+  };
+}
+
+/** Zendesk's API-token Basic auth: `{email}/token:{token}`; with a sandbox token, the token must be it. */
+export function zendeskAuthorized(header: string | undefined, token: string | undefined): boolean {
+  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return false;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return false;
+  const user = decoded.slice(0, colon);
+  const password = decoded.slice(colon + 1);
+  if (!/^[^/\s]+@[^/\s]+\/token$/.test(user) || password === '') return false;
+  return token === undefined || password === token;
+}
