@@ -155,13 +155,21 @@ describe('partner rate limits', () => {
 
 describe('partner rates from the environment', () => {
   it('defaults by provider, PARTNER_RATE_<PARTNER> over them, and a message naming a bad one', () => {
-    expect(loadPartnerRates({})).toEqual({ crm: 10, carrier: 10, warehouse: 10, inventory: 10, payments: 10 });
+    expect(loadPartnerRates({})).toEqual({ crm: 10, carrier: 10, warehouse: 10, inventory: 10, payments: 10, store: 2, helpdesk: 3 });
     const providers = loadProvidersConfig({ ...sandboxProvidersEnv('http://127.0.0.1:1') });
     expect(loadPartnerRates({}, providers)).toMatchObject({ carrier: 5, payments: 25 });
-    expect(loadPartnerRates({ PARTNER_RATE_CRM: '700/min', PARTNER_RATE_PAYMENTS: '2.5', PARTNER_RATE_CARRIER: 'off' })).toMatchObject({
+    expect(
+      loadPartnerRates({
+        PARTNER_RATE_CRM: '700/min',
+        PARTNER_RATE_PAYMENTS: '2.5',
+        PARTNER_RATE_CARRIER: 'off',
+        PARTNER_RATE_HELPDESK: '400/min',
+      }),
+    ).toMatchObject({
       crm: 700 / 60,
       payments: 2.5,
       carrier: undefined,
+      helpdesk: 400 / 60,
     });
     expect(() => loadPartnerRates({ PARTNER_RATE_CRM: 'fast', PARTNER_RATE_WAREHOUSE: '0' })).toThrow(
       /PARTNER_RATE_CRM: expected requests a second[\s\S]*PARTNER_RATE_WAREHOUSE/,
