@@ -1,23 +1,23 @@
 import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { openDatabase, type Database } from '../src/db';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Database } from '../src/db';
 import * as repo from '../src/db/repo';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import { PROVIDERS } from '../src/providers';
-import { sandboxProvidersEnv, sandboxWorkerEnv, startSandbox, type RunningSandbox, type SandboxControl } from '../src/sandbox';
+import type { RunningSandbox, SandboxControl } from '../src/sandbox';
 import { returnStateQuery } from '../workflows/contracts/returns';
 import type { ReturnStatusResult } from '../workflows/contracts/store-returns';
 import { day, notificationsFor } from './support/fixtures';
 import { terminateAll } from './support/handoff';
 import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { startWorkerProcess, type Child } from './support/processes';
+import { startKillableStack, stopKillableStack, type KillableStack } from './support/killable';
 
 /**
  * The agent running a Shopify return (issue 22): Shopify's own `returns/request` webhook, signed as
@@ -246,43 +246,20 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
 
 describe('a Shopify return: each write once under a worker killed between the request and its answer', () => {
   const taskQueue = `shopify-out-${randomBytes(4).toString('hex')}`;
-  let dir: string;
+  let stack: KillableStack;
   let sandbox: RunningSandbox;
   let database: Database;
-  let connection: Connection;
   let client: Client;
   let worker: Child;
   let receiver: Receiver;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hookline-shopify-out-'));
-    sandbox = await startSandbox({ port: 0 });
-    connection = await Connection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: 'default' });
-    env = {
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      HOOKLINE_TASK_QUEUE: taskQueue,
-      DATABASE_URL: `sqlite:${join(dir, 'kb.db')}`,
-      RETURN_RECEIPT_WINDOW: '5m',
-      WORKER_METRICS_ADDRESS: 'off',
-      ...sandboxWorkerEnv(sandbox.url),
-      ...sandboxProvidersEnv(sandbox.url),
-      // As `npm start` shares them: with Shopify's and Stripe's webhooks on, the worker must have their credentials.
-      ...sourceEnv,
-    };
-    worker = await startWorkerProcess(env);
-    database = await openDatabase(env.DATABASE_URL!);
-    receiver = await startReceiver({ env: { client } as TestWorkflowEnvironment, taskQueue, sourceEnv });
+    stack = await startKillableStack({ taskQueue, sourceEnv, env: { RETURN_RECEIPT_WINDOW: '5m' } });
+    ({ sandbox, database, client, worker, receiver, env } = stack);
   });
-  afterAll(async () => {
-    await receiver?.close();
-    await worker?.kill();
-    await database?.close();
-    await sandbox?.close();
-    await connection?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // The worker a test started last is the one to kill.
+  afterAll(() => stopKillableStack({ ...stack, worker }));
 
   const calls = (operation: string) => sandbox.sandbox.calls().filter((c) => c.system === 'shopify' && c.operation === operation);
 

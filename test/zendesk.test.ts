@@ -1,24 +1,16 @@
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadProvidersConfig } from '../src/config/providers';
-import { openDatabase, type Database } from '../src/db';
+import type { Database } from '../src/db';
 import * as repo from '../src/db/repo';
 import { PROVIDERS } from '../src/providers';
 import { commentAddedEvent, ticketCreatedEvent, type TicketForEvent } from '../src/providers/zendesk/events';
 import { createZendeskClient } from '../src/providers/zendesk/client';
-import {
-  SANDBOX_ZENDESK_AGENT,
-  sandboxProvidersEnv,
-  sandboxWorkerEnv,
-  startSandbox,
-  type RunningSandbox,
-  type SandboxControl,
-} from '../src/sandbox';
+import { SANDBOX_ZENDESK_AGENT, startSandbox, type RunningSandbox, type SandboxControl } from '../src/sandbox';
 import { signWebhook, verifyWebhook, WebhookVerificationError, type VerificationFailure } from '../src/signatures';
 import { conversationQuery, type Conversation } from '../workflows/contracts/conversation';
 import type { InquiryResult } from '../workflows/contracts/inquiries';
@@ -35,6 +27,7 @@ import {
   type Receiver,
 } from './support/harness';
 import { startWorkerProcess, type Child } from './support/processes';
+import { startKillableStack, stopKillableStack, type KillableStack } from './support/killable';
 
 /**
  * Zendesk (issue 23): tickets in through Zendesk's signed event webhooks, the agent's answers back
@@ -397,42 +390,20 @@ describe('Zendesk tickets through the agent (in-process worker)', () => {
 
 describe('the agent posts its answer once under a worker killed mid-post', () => {
   const taskQueue = `zendesk-${unique()}`;
-  let dir: string;
+  let stack: KillableStack;
   let sandbox: RunningSandbox;
   let database: Database;
-  let connection: Connection;
   let client: Client;
   let worker: Child;
   let receiver: Receiver;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hookline-zendesk-'));
-    sandbox = await startSandbox({ port: 0 });
-    connection = await Connection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: 'default' });
-    env = {
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      HOOKLINE_TASK_QUEUE: taskQueue,
-      DATABASE_URL: `sqlite:${join(dir, 'kb.db')}`,
-      WORKER_METRICS_ADDRESS: 'off',
-      ...sandboxWorkerEnv(sandbox.url),
-      ...sandboxProvidersEnv(sandbox.url),
-      // As `npm start` shares it: with Zendesk's webhooks on, the worker must have Zendesk's API.
-      ...sourceEnv,
-    };
-    worker = await startWorkerProcess(env);
-    database = await openDatabase(env.DATABASE_URL!);
-    receiver = await startReceiver({ env: { client } as TestWorkflowEnvironment, taskQueue, sourceEnv });
+    stack = await startKillableStack({ taskQueue, sourceEnv });
+    ({ sandbox, database, client, worker, receiver, env } = stack);
   });
-  afterAll(async () => {
-    await receiver?.close();
-    await worker?.kill();
-    await database?.close();
-    await sandbox?.close();
-    await connection?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  // The worker a test started last is the one to kill.
+  afterAll(() => stopKillableStack({ ...stack, worker }));
 
   it(
     'SIGKILL while Zendesk takes the comment: one public comment, the retry answered from the Idempotency-Key',
