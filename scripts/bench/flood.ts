@@ -63,6 +63,10 @@ interface Timing {
 interface Split {
   /** Workflow tasks and activity tasks waiting in Temporal's task queues (scheduled → started). */
   queued: number;
+  /** Of `queued`: workflow tasks on the worker's sticky queue (every one after the first, while the run is cached). */
+  sticky: number;
+  /** Of `queued`: activity tasks (the partner queues, drafting). */
+  activityQueued: number;
   /** Workflow tasks in the worker (started → completed): its slots, the code, the local activities. */
   workflowTasks: number;
   /** Activities in the worker (started → completed): partner calls, drafting. */
@@ -70,7 +74,7 @@ interface Split {
 }
 
 function splitOf(events: HistoryEvent[], until: number): Split {
-  const split: Split = { queued: 0, workflowTasks: 0, activities: 0 };
+  const split: Split = { queued: 0, sticky: 0, activityQueued: 0, workflowTasks: 0, activities: 0 };
   const byId = new Map<string, HistoryEvent>();
   for (const e of events) {
     if (at(e) > until) break;
@@ -79,9 +83,17 @@ function splitOf(events: HistoryEvent[], until: number): Split {
     const wfDone = e.workflowTaskCompletedEventAttributes;
     const actStarted = e.activityTaskStartedEventAttributes;
     const actDone = e.activityTaskCompletedEventAttributes;
-    if (wfStarted) split.queued += at(e) - at(byId.get(String(wfStarted.scheduledEventId))!);
+    if (wfStarted) {
+      const scheduled = byId.get(String(wfStarted.scheduledEventId))!;
+      split.queued += at(e) - at(scheduled);
+      // TASK_QUEUE_KIND_STICKY
+      if (scheduled.workflowTaskScheduledEventAttributes?.taskQueue?.kind === 2) split.sticky += at(e) - at(scheduled);
+    }
     if (wfDone) split.workflowTasks += at(e) - at(byId.get(String(wfDone.startedEventId))!);
-    if (actStarted) split.queued += at(e) - at(byId.get(String(actStarted.scheduledEventId))!);
+    if (actStarted) {
+      split.queued += at(e) - at(byId.get(String(actStarted.scheduledEventId))!);
+      split.activityQueued += at(e) - at(byId.get(String(actStarted.scheduledEventId))!);
+    }
     if (actDone) split.activities += at(e) - at(byId.get(String(actDone.startedEventId))!);
   }
   return split;
@@ -181,7 +193,12 @@ async function flood(url: string, secrets: Record<string, string>, tag: string, 
 }
 
 /** Shop B's ordinary order updates, sent `concurrency` at a time; each one's 2xx → its run closed. */
-async function shopB(url: string, client: Client, secrets: Record<string, string>, tag: string): Promise<{ ms: number; split: Split }[]> {
+async function shopB(
+  url: string,
+  client: Client,
+  secrets: Record<string, string>,
+  tag: string,
+): Promise<{ ms: number; first: number; split: Split }[]> {
   const acked: { workflowId: string; ackedAt: number }[] = [];
   let next = 0;
   await Promise.all(
@@ -199,12 +216,14 @@ async function shopB(url: string, client: Client, secrets: Record<string, string
       }
     }),
   );
-  const times: { ms: number; split: Split }[] = [];
+  const times: { ms: number; first: number; split: Split }[] = [];
   for (const a of acked) {
     await client.workflow.getHandle(a.workflowId).result();
     const events = (await client.workflow.getHandle(a.workflowId).fetchHistory()).events ?? [];
     const closed = at(events[events.length - 1]!);
-    times.push({ ms: closed - a.ackedAt, split: splitOf(events, closed) });
+    const scheduled = events.find((e) => e.workflowTaskScheduledEventAttributes)!;
+    const started = events.find((e) => e.workflowTaskStartedEventAttributes)!;
+    times.push({ ms: closed - a.ackedAt, first: at(started) - at(scheduled), split: splitOf(events, closed) });
   }
   return times;
 }
@@ -234,7 +253,8 @@ function report(label: string, timings: Timing[]): Record<string, { p50: number;
         ),
       );
     console.log(
-      `  ${''.padEnd(12)} ${''.padEnd(21)} p50 of the split: queued in Temporal ${part((x) => x.queued)}, ` +
+      `  ${''.padEnd(12)} ${''.padEnd(21)} p50 of the split: queued in Temporal ${part((x) => x.queued)} ` +
+        `(sticky workflow tasks ${part((x) => x.sticky)}, activity tasks ${part((x) => x.activityQueued)}), ` +
         `workflow tasks in the worker ${part((x) => x.workflowTasks)}, activities in the worker ${part((x) => x.activities)}`,
     );
   }
@@ -308,23 +328,31 @@ export async function floodBench(options: { events: number; priorities: boolean;
     const alone = await shopB(url, client, secrets, `${tag}BA`);
     const floodA = flood(url, secrets, `${tag}A2`, options.events);
     await new Promise((r) => setTimeout(r, 5_000)); // shop A's backlog builds up first
+    const before = await serverWaits(temporal.metricsUrl);
     const during = await shopB(url, client, secrets, `${tag}BF`);
+    const whileFlooding = serverWaitsSince(before, await serverWaits(temporal.metricsUrl));
     // Urgent events while shop A is still sending: priority 1 outranks everything in the matcher, so
     // a wait here is upstream of it (the history service handing new tasks to matching).
     const amid = await decisions(client, await sendUrgent(url, secrets, `${tag}M`));
     await floodA;
     report('amid flood', amid);
-    const p50 = (xs: { ms: number; split: Split }[], f: (x: { ms: number; split: Split }) => number) => pct(xs.map(f), 50);
+    const p50 = (xs: { ms: number; first: number; split: Split }[], f: (x: { ms: number; first: number; split: Split }) => number) =>
+      pct(xs.map(f), 50);
     for (const [label, xs] of [
       ['alone', alone],
       ['while shop A floods', during],
     ] as const) {
       console.log(
         `  shop B ${label.padEnd(19)} ${SHOP_B_EVENTS} order updates, 4 at a time: 2xx→closed p50 ${secs(p50(xs, (x) => x.ms))}, ` +
-          `max ${secs(Math.max(...xs.map((x) => x.ms)))}; p50 queued in Temporal ${secs(p50(xs, (x) => x.split.queued))}, ` +
+          `max ${secs(Math.max(...xs.map((x) => x.ms)))}; p50 queued in Temporal ${secs(p50(xs, (x) => x.split.queued))} ` +
+          `(first workflow task ${secs(p50(xs, (x) => x.first))}, sticky ${secs(p50(xs, (x) => x.split.sticky))}), ` +
           `workflow tasks in the worker ${secs(p50(xs, (x) => x.split.workflowTasks))}`,
       );
     }
+    // Where a task waited inside the server while shop A flooded, from its own metrics: before matching
+    // (history's transfer queue handing new tasks to matching: first come, first served, whatever the
+    // priority or fairness key) and in matching (schedule to start, where priority and fairness act).
+    console.log(`  server, while shop B sent amid shop A's flood (every queue, every source): ${whileFlooding}`);
     console.log(`  shop B while shop A floods: ${(p50(during, (x) => x.ms) / p50(alone, (x) => x.ms)).toFixed(2)}× alone (target ≤ 1.5×)`);
     return 0;
   } finally {
@@ -369,4 +397,53 @@ async function backlog(client: Client): Promise<string> {
   });
   const stats = described.stats;
   return stats ? `${String(stats.approximateBacklogCount ?? 0)} workflow tasks` : 'unknown';
+}
+
+/** The server's own histograms of where tasks wait, cumulative, by series (labels). */
+type Histograms = Map<string, Map<number, number>>;
+/** One histogram's bucket lines in namespace `default` whose labels include each of `labels` (in the exposition's order). */
+const series = (metric: string, ...labels: string[]) =>
+  new RegExp(`^${metric}_bucket\\{.*namespace="default"${labels.map((l) => `.*${l}`).join('')}.*le="([^"]+)"\\} (\\S+)`);
+const WAITS: Record<string, RegExp> = {
+  'transfer queue → matching (workflow tasks)': series('task_latency_queue', 'operation="TransferActiveTaskWorkflowTask"'),
+  'transfer queue → matching (activity tasks)': series('task_latency_queue', 'operation="TransferActiveTaskActivity"'),
+  'matching, workflow tasks (main queue)': series(
+    'task_schedule_to_start_latency',
+    'partition="__normal__"',
+    `task_type="Workflow",taskqueue="${TASK_QUEUE.replace('-', '_')}"`,
+  ),
+  'matching, workflow tasks (main queue, sticky)': series(
+    'task_schedule_to_start_latency',
+    'partition="__sticky__"',
+    `task_type="Workflow",taskqueue="${TASK_QUEUE.replace('-', '_')}"`,
+  ),
+};
+
+async function serverWaits(metricsUrl: string): Promise<Histograms> {
+  const text = await (await fetch(metricsUrl)).text();
+  const out: Histograms = new Map();
+  for (const line of text.split('\n')) {
+    for (const [name, re] of Object.entries(WAITS)) {
+      const m = re.exec(line);
+      if (!m) continue;
+      const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+      const buckets = out.get(name) ?? new Map<number, number>();
+      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+      out.set(name, buckets);
+    }
+  }
+  return out;
+}
+
+/** Each wait's count, and its median and 90th percentile as the bucket bounds they fall in, between two scrapes. */
+function serverWaitsSince(before: Histograms, after: Histograms): string {
+  return [...after]
+    .map(([name, buckets]) => {
+      const les = [...buckets.keys()].sort((a, b) => a - b);
+      const delta = les.map((le) => ({ le, n: buckets.get(le)! - (before.get(name)?.get(le) ?? 0) }));
+      const total = delta[delta.length - 1]!.n;
+      const q = (p: number) => delta.find((d) => d.n >= p * total)?.le ?? Infinity;
+      return total === 0 ? `${name}: none` : `${name}: ${total} tasks, p50 ≤ ${q(0.5)} s, p90 ≤ ${q(0.9)} s`;
+    })
+    .join('; ');
 }
