@@ -346,6 +346,16 @@ function appEnvFor(o: {
           SHOPIFY_ADMIN_TOKEN: standIns.SHOPIFY_ADMIN_TOKEN,
           SHOPIFY_API_BASE_URL: standIns.SHOPIFY_API_BASE_URL,
         }),
+    // Zendesk's webhooks are on too, and the agent answers its tickets on the ticket: the stand-in,
+    // unless the caller gave credentials of their own (as for npm start).
+    ...(env.ZENDESK_API_TOKEN?.trim()
+      ? {}
+      : {
+          ZENDESK_SUBDOMAIN: standIns.ZENDESK_SUBDOMAIN,
+          ZENDESK_EMAIL: standIns.ZENDESK_EMAIL,
+          ZENDESK_API_TOKEN: standIns.ZENDESK_API_TOKEN,
+          ZENDESK_API_BASE_URL: standIns.ZENDESK_API_BASE_URL,
+        }),
     ...(env.HOOKLINE_PROVIDERS?.trim() === 'sandbox' && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
     ...env,
