@@ -151,14 +151,16 @@ export const ZENDESK_EXPORT_LAG_SECONDS = 60;
  * not reconciled). Zendesk allows 10 requests a minute to the export: a page holds up to 1000
  * tickets, and a 429's Retry-After is the next retry's delay.
  */
-export function zendeskLister(client: ZendeskClient, accountId?: number): Lister {
+export function zendeskLister(client: ZendeskClient, options: { accountId?: number; perPage?: number } = {}): Lister {
   return {
     windowSeconds: Number.MAX_SAFE_INTEGER,
     listsUndelivered: false,
     lagSeconds: ZENDESK_EXPORT_LAG_SECONDS,
     async page(listing, after, signal) {
-      const options = signal ? { signal } : {};
-      const page = await client.incrementalTickets(after ? { cursor: after } : { startTime: listing.gte }, options);
+      const page = await client.incrementalTickets(after ? { cursor: after } : { startTime: listing.gte }, {
+        ...(signal ? { signal } : {}),
+        ...(options.perPage ? { perPage: options.perPage } : {}),
+      });
       const bodies = page.tickets
         .filter((t) => {
           const created = Math.floor(Date.parse(t.created_at) / 1000);
@@ -176,7 +178,7 @@ export function zendeskLister(client: ZendeskClient, accountId?: number): Lister
               createdAt: t.created_at,
               updatedAt: t.updated_at,
             },
-            accountId,
+            options.accountId,
           ),
         );
       return { bodies, ...(!page.end_of_stream && page.after_cursor ? { next: page.after_cursor } : {}) };

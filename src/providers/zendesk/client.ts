@@ -97,7 +97,10 @@ export interface ZendeskClient {
    * seconds, at least a minute old), or from a previous page's `after_cursor`; `end_of_stream`
    * says whether there is more. Zendesk allows 10 requests a minute to it (its 429 carries Retry-After).
    */
-  incrementalTickets(from: { startTime: number } | { cursor: string }, options?: RequestOptions): Promise<TicketExportPage>;
+  incrementalTickets(
+    from: { startTime: number } | { cursor: string },
+    options?: RequestOptions & { perPage?: number },
+  ): Promise<TicketExportPage>;
   /** `GET /api/v2/users/me`: whether the credentials are valid (`npm run providers -- check`). */
   me(options?: RequestOptions): Promise<ZendeskUser>;
 }
@@ -130,7 +133,8 @@ export function createZendeskClient(config: ZendeskClientConfig): ZendeskClient 
     },
     incrementalTickets: (from, options) =>
       http.get(
-        `/incremental/tickets/cursor.json?${'cursor' in from ? `cursor=${encodeURIComponent(from.cursor)}` : `start_time=${from.startTime}`}`,
+        `/incremental/tickets/cursor.json?${'cursor' in from ? `cursor=${encodeURIComponent(from.cursor)}` : `start_time=${from.startTime}`}` +
+          (options?.perPage ? `&per_page=${options.perPage}` : ''),
         TicketExportResponse,
         options,
       ),
