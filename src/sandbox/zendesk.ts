@@ -163,6 +163,8 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       requesterId: EXAMPLE_REQUESTER.id,
       subject: EXAMPLE_TICKET.subject,
       description: EXAMPLE_TICKET.description,
+      // When the example's webhook body says it was opened: long before any reconciliation pass looks.
+      createdAt: EXAMPLE_TICKET.createdAt,
     });
   }
   seed();
