@@ -131,13 +131,12 @@ export function createZendeskClient(config: ZendeskClientConfig): ZendeskClient 
       const answered = await http.put(`/tickets/${seg(ticketId)}`, body, UpdateResponse, options);
       return { ticket: answered.ticket, ...(answered.audit ? { auditId: answered.audit.id } : {}) };
     },
-    incrementalTickets: (from, options) =>
-      http.get(
-        `/incremental/tickets/cursor.json?${'cursor' in from ? `cursor=${encodeURIComponent(from.cursor)}` : `start_time=${from.startTime}`}` +
-          (options?.perPage ? `&per_page=${options.perPage}` : ''),
-        TicketExportResponse,
-        options,
-      ),
+    incrementalTickets(from, options) {
+      const query = new URLSearchParams('cursor' in from ? { cursor: from.cursor } : { start_time: String(from.startTime) });
+      if (options?.perPage) query.set('per_page', String(options.perPage));
+      const { perPage: _perPage, ...request } = options ?? {};
+      return http.get(`/incremental/tickets/cursor.json?${query}`, TicketExportResponse, request);
+    },
     me: async (options) => (await http.get('/users/me', MeResponse, options)).user,
   };
 }
