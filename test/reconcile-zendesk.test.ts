@@ -168,6 +168,9 @@ describe('reconciliation: Zendesk tickets whose webhook never arrived are found 
     const tickets = Array.from({ length: 6 }, (_, i) => openTicket(600 - i * 10));
     const dropped = new Set([tickets[1]!.id, tickets[4]!.id]);
     for (const ticket of tickets.filter((t) => !dropped.has(t.id))) expect((await deliver(ticket)).status).toBe(202);
+    // One never delivered and deleted since (spam): no inquiry to start.
+    const deleted = openTicket(590);
+    zendesk.state.zendesk.tickets.find((t) => String(t.id) === deleted.id)!.status = 'deleted';
     // Opened half a minute ago: Zendesk's export does not list it yet, so the pass must not move past it.
     const recent = openTicket(30);
 
@@ -182,6 +185,7 @@ describe('reconciliation: Zendesk tickets whose webhook never arrived are found 
       ]);
     }
     expect(await rowsOf(recent)).toEqual([]);
+    expect(await rowsOf(deleted)).toEqual([]);
 
     // A dropped webhook Zendesk retries after the pass: the receiver computes the workflow ID the
     // reconciler started, and nothing runs twice.

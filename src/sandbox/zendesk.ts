@@ -41,7 +41,8 @@ export interface ZendeskTicketRecord {
   url: string;
   subject: string;
   description: string;
-  status: 'new' | 'open' | 'pending' | 'hold' | 'solved' | 'closed';
+  /** `deleted`: soft-deleted, as the incremental export lists it unless asked to exclude it. */
+  status: 'new' | 'open' | 'pending' | 'hold' | 'solved' | 'closed' | 'deleted';
   requester_id: number;
   submitter_id: number;
   assignee_id: number | null;
@@ -244,7 +245,8 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
      * ("Incremental Exports": `start_time` for the first request, then `cursor`; each answer
      * `{tickets, after_url, after_cursor, before_url, before_cursor, end_of_stream}`). A ticket is
      * listed by when it last changed (its `generated_timestamp`), in that order, tickets changed in
-     * the last minute left out, as Zendesk does; a `start_time` less than a minute old is refused.
+     * the last minute left out, as Zendesk does; a `start_time` less than a minute old is refused;
+     * deleted tickets are listed unless `exclude_deleted=true`.
      * The cursor is opaque to the caller, as Zendesk's is.
      */
     incrementalTickets(query: URLSearchParams, origin: string): ZendeskReply {
@@ -274,6 +276,7 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       const changed = state.tickets
         .map((t) => ({ t, ts: generated(t) }))
         .filter(({ t, ts }) => ts <= upTo && (ts > after.ts || (ts === after.ts && t.id > after.id)))
+        .filter(({ t }) => query.get('exclude_deleted') !== 'true' || t.status !== 'deleted')
         .sort((a, b) => a.ts - b.ts || a.t.id - b.t.id);
       const page = changed.slice(0, perPage);
       const last = page.at(-1);

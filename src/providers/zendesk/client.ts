@@ -94,7 +94,8 @@ export interface ZendeskClient {
   updateTicket(ticketId: string, update: TicketUpdate, options: WriteOptions): Promise<{ ticket: ZendeskTicket; auditId?: string }>;
   /**
    * `GET /api/v2/incremental/tickets/cursor.json`: the tickets changed since `startTime` (Unix
-   * seconds, at least a minute old), or from a previous page's `after_cursor`; `end_of_stream`
+   * seconds, at least a minute old), or from a previous page's `after_cursor`, deleted tickets left
+   * out; `end_of_stream`
    * says whether there is more. Zendesk allows 10 requests a minute to it (its 429 carries Retry-After).
    */
   incrementalTickets(
@@ -133,6 +134,8 @@ export function createZendeskClient(config: ZendeskClientConfig): ZendeskClient 
     },
     incrementalTickets(from, options) {
       const query = new URLSearchParams('cursor' in from ? { cursor: from.cursor } : { start_time: String(from.startTime) });
+      // A ticket deleted (spam, a mistake) is no inquiry to start ("Excluding deleted tickets").
+      query.set('exclude_deleted', 'true');
       if (options?.perPage) query.set('per_page', String(options.perPage));
       const { perPage: _perPage, ...request } = options ?? {};
       return http.get(`/incremental/tickets/cursor.json?${query}`, TicketExportResponse, request);
