@@ -149,8 +149,9 @@ export const ZENDESK_EXPORT_LAG_SECONDS = 60;
  * listed once, as it is now (its subject and description as they are now: the identity does not
  * read them). Comments are not listed (the ticket export has no comments; a missed follow-up is
  * not reconciled); nor are deleted tickets (`exclude_deleted`). The export has no end time: a
- * backfill of an old range pages through every ticket changed since its start. Zendesk allows 10 requests a minute to the export: a page holds up to 1000
- * tickets, and a 429's Retry-After is the next retry's delay.
+ * backfill of an old range pages through every ticket changed since its start. Zendesk allows 10
+ * requests a minute to the export: a page holds up to 1000 tickets, and a 429's Retry-After is the
+ * next retry's delay.
  */
 export function zendeskLister(client: ZendeskClient, options: { accountId?: number; perPage?: number } = {}): Lister {
   return {
