@@ -10,6 +10,9 @@ import type { SourceConfig } from '../receiver/sources';
  *   key needs `Events: read` as well); STRIPE_API_BASE_URL_<SOURCE>, else STRIPE_API_BASE_URL.
  * - EasyPost sources: EASYPOST_API_KEY_<SOURCE>, else EASYPOST_API_KEY; EASYPOST_API_BASE_URL_<SOURCE>,
  *   else EASYPOST_API_BASE_URL (up to `/v2`).
+ * - Zendesk sources: ZENDESK_API_TOKEN, ZENDESK_EMAIL, ZENDESK_SUBDOMAIN (each _<SOURCE> first, as
+ *   above: the credentials the agent answers tickets with; the token's agent must be an admin to
+ *   read the incremental export); ZENDESK_API_BASE_URL_<SOURCE>, else ZENDESK_API_BASE_URL.
  * - RECONCILE_EVERY_<SOURCE>, else RECONCILE_EVERY (default 5m): the schedule's interval; `off`
  *   leaves the source out.
  * - RECONCILE_OVERLAP (default 2m): how far a pass reaches back before its cursor, for events the
@@ -22,16 +25,24 @@ export interface ReconcileSourceConfig {
   everyMs: number;
   /** The provider API's key and base URL for this source. */
   api: { apiKey: string; baseUrl?: string; timeoutMs: number };
+  /** Zendesk's: the agent the API token belongs to, and the account's subdomain. */
+  zendesk?: { email: string; subdomain: string };
 }
 
 /** The providers with an API to list their events. */
-export type ReconciledProvider = 'stripe' | 'easypost';
+export type ReconciledProvider = 'stripe' | 'easypost' | 'zendesk';
+const RECONCILED: readonly string[] = ['stripe', 'easypost', 'zendesk'] satisfies ReconciledProvider[];
 
 const KEYS: Record<ReconciledProvider, { variable: string; pattern: RegExp; expected: string }> = {
   stripe: { variable: 'STRIPE_API_KEY', pattern: /^(sk|rk)_(test|live)_\S+$/, expected: 'a secret key (sk_…) or a restricted key (rk_…)' },
   easypost: { variable: 'EASYPOST_API_KEY', pattern: /^\S{8,}$/, expected: 'an EasyPost API key (EZAK… or EZTK…)' },
+  zendesk: { variable: 'ZENDESK_API_TOKEN', pattern: /^\S{8,}$/, expected: 'a Zendesk API token' },
 };
-const BASE_URLS: Record<ReconciledProvider, string> = { stripe: 'STRIPE_API_BASE_URL', easypost: 'EASYPOST_API_BASE_URL' };
+const BASE_URLS: Record<ReconciledProvider, string> = {
+  stripe: 'STRIPE_API_BASE_URL',
+  easypost: 'EASYPOST_API_BASE_URL',
+  zendesk: 'ZENDESK_API_BASE_URL',
+};
 
 export interface ReconcileConfig {
   sources: ReadonlyMap<string, ReconcileSourceConfig>;
@@ -50,9 +61,11 @@ export function loadReconcileConfig(env: Env, sources: Iterable<SourceConfig>): 
   const common = parseEnv(Common, env);
   const reconciled = new Map<string, ReconcileSourceConfig>();
   for (const source of sources) {
-    if (source.provider !== 'stripe' && source.provider !== 'easypost') continue;
-    const provider: ReconciledProvider = source.provider;
+    if (!RECONCILED.includes(source.provider)) continue;
+    const provider = source.provider as ReconciledProvider;
     const suffix = envSuffix(source.name);
+    /** A per-source variable, else the shared one. */
+    const pick = (variable: string) => (env[`${variable}_${suffix}`] !== undefined ? `${variable}_${suffix}` : variable);
     const everyVar = `RECONCILE_EVERY_${suffix}`;
     const every = env[everyVar]?.trim();
     if (every === 'off') continue;
@@ -65,12 +78,25 @@ export function loadReconcileConfig(env: Env, sources: Iterable<SourceConfig>): 
     const baseVar = env[`${base}_${suffix}`] !== undefined ? `${base}_${suffix}` : base;
     const baseUrl = env[baseVar]?.trim();
     if (baseUrl && !url('a URL').safeParse(baseUrl).success) throw new ConfigError(`${baseVar}: expected the API's base URL`);
+    let zendesk: ReconcileSourceConfig['zendesk'];
+    if (provider === 'zendesk') {
+      const emailVar = pick('ZENDESK_EMAIL');
+      const subdomainVar = pick('ZENDESK_SUBDOMAIN');
+      const email = env[emailVar]?.trim();
+      const subdomain = env[subdomainVar]?.trim();
+      if (!email || !/^[^\s@]+@[^\s@]+$/.test(email))
+        throw new ConfigError(`${emailVar}: expected the email of the Zendesk agent the API token belongs to`);
+      if (!subdomain || !/^[a-z0-9][a-z0-9-]*$/i.test(subdomain))
+        throw new ConfigError(`${subdomainVar}: expected the account's subdomain (<subdomain>.zendesk.com)`);
+      zendesk = { email, subdomain };
+    }
     const everyMs = every ? parseEnv(z.object({ [everyVar]: duration('5m') }), env)[everyVar]! : common.RECONCILE_EVERY;
     reconciled.set(source.name, {
       source: { name: source.name, provider: source.provider, eventTypes: source.eventTypes, orderKey: source.orderKey },
       provider,
       everyMs: everyMs as number,
       api: { apiKey, ...(baseUrl ? { baseUrl } : {}), timeoutMs: common.PROVIDER_TIMEOUT },
+      ...(zendesk ? { zendesk } : {}),
     });
   }
   return { sources: reconciled, overlapMs: common.RECONCILE_OVERLAP, firstLookbackMs: common.RECONCILE_FIRST_LOOKBACK };

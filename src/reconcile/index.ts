@@ -7,9 +7,7 @@ import { loadPriorityPolicy } from '../config/temporal';
 import type { Schema } from '../db/schema';
 import { createIntake } from '../intake/direct';
 import type { Logger } from '../log';
-import { createEasyPostClient } from '../providers/easypost/client';
-import { createStripeClient } from '../providers/stripe/client';
-import { easypostLister, stripeLister, type Lister } from './listers';
+import { listerFor, type Lister } from './listers';
 import { loadSources } from '../receiver/sources';
 import { z } from 'zod';
 import { loadReconcileConfig, type ReconcileConfig } from './config';
@@ -56,8 +54,7 @@ export function buildReconcileActivities(options: {
     lister: (source) => {
       let lister = listers.get(source.source.name);
       if (!lister) {
-        lister =
-          source.provider === 'stripe' ? stripeLister(createStripeClient(source.api)) : easypostLister(createEasyPostClient(source.api));
+        lister = listerFor(source);
         listers.set(source.source.name, lister);
       }
       return lister;

@@ -1,6 +1,9 @@
-import type { EasyPostClient } from '../providers/easypost/client';
+import { createEasyPostClient, type EasyPostClient } from '../providers/easypost/client';
 import { providerOf } from '../providers';
-import type { StripeClient } from '../providers/stripe/client';
+import { createStripeClient, type StripeClient } from '../providers/stripe/client';
+import { createZendeskClient, type ZendeskClient } from '../providers/zendesk/client';
+import type { ReconcileSourceConfig } from './config';
+import { ticketCreatedEvent } from '../providers/zendesk/events';
 import type { Listing } from './plan';
 
 /**
@@ -22,6 +25,8 @@ export interface Lister {
   windowSeconds: number;
   /** Whether it can list just the events it failed to deliver (Stripe's `delivery_success=false`). */
   listsUndelivered: boolean;
+  /** How long the provider takes to list what happened (seconds): a pass lists up to now minus this, and the cursor goes no further. */
+  lagSeconds?: number;
   page(listing: Listing, after: string | undefined, signal?: AbortSignal): Promise<ListedPage>;
 }
 
@@ -124,4 +129,82 @@ export function easypostLister(client: EasyPostClient): Lister {
       };
     },
   };
+}
+
+/**
+ * Zendesk's incremental export leaves out what changed in the minute before the request, and refuses
+ * a `start_time` younger than that ("Using the Incremental Export API"): a pass lists up to a minute
+ * ago, and its cursor stops there.
+ */
+export const ZENDESK_EXPORT_LAG_SECONDS = 60;
+
+/**
+ * The cursor-based incremental ticket export (`GET /api/v2/incremental/tickets/cursor.json`,
+ * `start_time` then `cursor`, until `end_of_stream`), each ticket created in the window turned into
+ * the `zen:event-type:ticket.created` body its webhook carries, by the same code the stand-in and
+ * `npm run send` build it with (providers/zendesk/events.ts): the identity is the ticket id, so the
+ * workflow ID (`…:customer.inquiry.new:ZD-<id>`) is the webhook's. The export lists a ticket by when
+ * it last changed, so a ticket created earlier and changed in the window is listed too and left
+ * out here (its creation was in an earlier window); one created in the window and changed since is
+ * listed once, as it is now (its subject and description as they are now: the identity does not
+ * read them). Comments are not listed (the ticket export has no comments; a missed follow-up is
+ * not reconciled); nor are deleted tickets (`exclude_deleted`). The export has no end time: a
+ * backfill of an old range pages through every ticket changed since its start. Zendesk allows 10
+ * requests a minute to the export: a page holds up to 1000 tickets, and a 429's Retry-After is the
+ * next retry's delay.
+ */
+export function zendeskLister(client: ZendeskClient, options: { accountId?: number; perPage?: number } = {}): Lister {
+  return {
+    windowSeconds: Number.MAX_SAFE_INTEGER,
+    listsUndelivered: false,
+    lagSeconds: ZENDESK_EXPORT_LAG_SECONDS,
+    async page(listing, after, signal) {
+      const page = await client.incrementalTickets(after ? { cursor: after } : { startTime: listing.gte }, {
+        ...(signal ? { signal } : {}),
+        ...(options.perPage ? { perPage: options.perPage } : {}),
+      });
+      const bodies = page.tickets
+        .filter((t) => {
+          if (t.status === 'deleted') return false;
+          const created = Math.floor(Date.parse(t.created_at) / 1000);
+          return created >= listing.gte && created <= listing.lte;
+        })
+        .map((t) =>
+          ticketCreatedEvent(
+            {
+              id: t.id,
+              requesterId: t.requester_id ?? '',
+              subject: t.subject ?? '',
+              description: t.description ?? '',
+              status: t.status,
+              channel: t.via?.channel ?? 'web',
+              createdAt: t.created_at,
+              updatedAt: t.updated_at,
+            },
+            options.accountId,
+          ),
+        );
+      return { bodies, ...(!page.end_of_stream && page.after_cursor ? { next: page.after_cursor } : {}) };
+    },
+  };
+}
+
+/** A reconciled source's lister, on a client with the source's credentials. */
+export function listerFor(source: ReconcileSourceConfig): Lister {
+  switch (source.provider) {
+    case 'stripe':
+      return stripeLister(createStripeClient(source.api));
+    case 'easypost':
+      return easypostLister(createEasyPostClient(source.api));
+    case 'zendesk':
+      return zendeskLister(
+        createZendeskClient({
+          subdomain: source.zendesk!.subdomain,
+          email: source.zendesk!.email,
+          apiToken: source.api.apiKey,
+          ...(source.api.baseUrl ? { baseUrl: source.api.baseUrl } : {}),
+          timeoutMs: source.api.timeoutMs,
+        }),
+      );
+  }
 }

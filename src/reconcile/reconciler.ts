@@ -89,7 +89,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       const lister = deps.lister(sourceOf(request.source));
       const cursor = request.range ? undefined : await cursorOf(request.source);
       const plan = planPass({
-        now: nowSeconds(),
+        // What the provider cannot list yet is left to the next pass: the cursor stops before it.
+        now: nowSeconds() - (lister.lagSeconds ?? 0),
         ...(cursor === undefined ? {} : { cursor }),
         ...(request.range ? { range: request.range } : {}),
         overlapSeconds: Math.round(deps.config.overlapMs / 1000),

@@ -167,6 +167,8 @@ export interface SandboxControl {
     requester: { id: number; email: string; name: string };
     subject: string;
     description: string;
+    /** When it was opened (default: now). */
+    createdAt?: string;
   }): void;
   /** Clears state, the call log, idempotency memory, faults and the model's script. Seeded customers stay. */
   reset(): void;
@@ -468,6 +470,9 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   // ---- Zendesk (./zendesk.ts) -----------------------------------------------------------------
   route('zendesk', 'GET', '/api/v2/users/:id', ({ params }) => zendesk.user(params.id ?? ''));
   route('zendesk', 'GET', '/api/v2/users/:id/tickets/requested', ({ params }) => zendesk.requested(params.id ?? ''));
+  route('zendesk', 'GET', '/api/v2/incremental/tickets/cursor\\.json', ({ query, origin }) =>
+    zendesk.incrementalTickets(query ?? new URLSearchParams(), `${origin}/zendesk`),
+  );
   route('zendesk', 'GET', '/api/v2/tickets/:id', ({ params }) => zendesk.ticket(params.id ?? ''));
   route('zendesk', 'GET', '/api/v2/tickets/:id/comments', ({ params }) => zendesk.comments(params.id ?? ''));
   route('zendesk', 'PUT', '/api/v2/tickets/:id', ({ params, body }) => zendesk.update(params.id ?? '', body));

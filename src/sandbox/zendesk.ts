@@ -41,7 +41,8 @@ export interface ZendeskTicketRecord {
   url: string;
   subject: string;
   description: string;
-  status: 'new' | 'open' | 'pending' | 'hold' | 'solved' | 'closed';
+  /** `deleted`: soft-deleted, as the incremental export lists it unless asked to exclude it. */
+  status: 'new' | 'open' | 'pending' | 'hold' | 'solved' | 'closed' | 'deleted';
   requester_id: number;
   submitter_id: number;
   assignee_id: number | null;
@@ -124,9 +125,18 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
   }
 
   /** A ticket as a customer would open it: its description is its first comment. */
-  function addTicket(t: { id: number; requesterId: number; subject: string; description: string; channel?: string }): ZendeskTicketRecord {
+  function addTicket(t: {
+    id: number;
+    requesterId: number;
+    subject: string;
+    description: string;
+    channel?: string;
+    /** When the customer opened it (default: now), e.g. over a minute ago, for the incremental export to list it. */
+    createdAt?: string;
+  }): ZendeskTicketRecord {
     const existing = state.tickets.find((x) => x.id === t.id);
     if (existing) return existing;
+    const created = t.createdAt ?? at();
     const ticket: ZendeskTicketRecord = {
       id: t.id,
       url: `${origin}/api/v2/tickets/${t.id}.json`,
@@ -138,8 +148,8 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       assignee_id: null,
       via: { channel: t.channel ?? 'web' },
       tags: [],
-      created_at: at(),
-      updated_at: at(),
+      created_at: created,
+      updated_at: created,
     };
     state.tickets.push(ticket);
     addComment(t.id, { authorId: t.requesterId, body: t.description, public: true, channel: ticket.via.channel });
@@ -154,6 +164,8 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       requesterId: EXAMPLE_REQUESTER.id,
       subject: EXAMPLE_TICKET.subject,
       description: EXAMPLE_TICKET.description,
+      // When the example's webhook body says it was opened: long before any reconciliation pass looks.
+      createdAt: EXAMPLE_TICKET.createdAt,
     });
   }
   seed();
@@ -225,6 +237,63 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
         body: {
           ticket,
           audit: { id: auditId, ticket_id: ticket.id, created_at: ticket.updated_at, author_id: SANDBOX_ZENDESK_AGENT.id, events },
+        },
+      };
+    },
+    /**
+     * `GET /incremental/tickets/cursor.json`: Zendesk's cursor-based incremental ticket export
+     * ("Incremental Exports": `start_time` for the first request, then `cursor`; each answer
+     * `{tickets, after_url, after_cursor, before_url, before_cursor, end_of_stream}`). A ticket is
+     * listed by when it last changed (its `generated_timestamp`), in that order, tickets changed in
+     * the last minute left out, as Zendesk does; a `start_time` less than a minute old is refused;
+     * deleted tickets are listed unless `exclude_deleted=true`.
+     * The cursor is opaque to the caller, as Zendesk's is.
+     */
+    incrementalTickets(query: URLSearchParams, origin: string): ZendeskReply {
+      const nowSeconds = Math.floor(now().getTime() / 1000);
+      const upTo = nowSeconds - 60;
+      const perPage = Math.min(Math.max(Number(query.get('per_page') ?? 1000) || 1000, 1), 1000);
+      const cursor = query.get('cursor');
+      const startTime = query.get('start_time');
+      let after: { ts: number; id: number };
+      if (cursor !== null) {
+        const [ts, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|').map(Number);
+        if (!Number.isInteger(ts) || !Number.isInteger(id))
+          return { status: 400, body: { error: 'InvalidValue', description: 'Invalid cursor' } };
+        after = { ts: ts!, id: id! };
+      } else if (startTime !== null && /^\d+$/.test(startTime)) {
+        if (Number(startTime) > upTo) {
+          return {
+            status: 400,
+            body: { error: 'InvalidValue', description: 'Too recent start_time. Use a start_time older than 1 minute' },
+          };
+        }
+        after = { ts: Number(startTime), id: -1 };
+      } else {
+        return { status: 400, body: { error: 'InvalidValue', description: 'start_time or cursor is required' } };
+      }
+      const generated = (t: ZendeskTicketRecord) => Math.floor(Date.parse(t.updated_at) / 1000);
+      const changed = state.tickets
+        .map((t) => ({ t, ts: generated(t) }))
+        .filter(({ t, ts }) => ts <= upTo && (ts > after.ts || (ts === after.ts && t.id > after.id)))
+        .filter(({ t }) => query.get('exclude_deleted') !== 'true' || t.status !== 'deleted')
+        .sort((a, b) => a.ts - b.ts || a.t.id - b.t.id);
+      const page = changed.slice(0, perPage);
+      const last = page.at(-1);
+      const position = last ? { ts: last.ts, id: last.t.id } : after;
+      const afterCursor = Buffer.from(`${position.ts}|${position.id}`).toString('base64url');
+      const first = page[0];
+      const beforeCursor = first ? Buffer.from(`${first.ts}|${first.t.id - 1}`).toString('base64url') : null;
+      const url = (c: string) => `${origin}/api/v2/incremental/tickets/cursor.json?cursor=${c}`;
+      return {
+        status: 200,
+        body: {
+          tickets: page.map(({ t, ts }) => ({ ...t, generated_timestamp: ts })),
+          after_url: url(afterCursor),
+          after_cursor: afterCursor,
+          before_url: beforeCursor ? url(beforeCursor) : null,
+          before_cursor: beforeCursor,
+          end_of_stream: changed.length <= perPage,
         },
       };
     },
