@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
 import { openDatabase, type Database } from '../src/db';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
@@ -11,6 +11,7 @@ import { signWebhook } from '../src/signatures';
 import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { DEFAULT_SCHEMES, sendSigned, startReceiver, TEST_SECRETS, testSecretsEnv, type Receiver } from './support/harness';
 import { startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
+import { trackRetries } from './support/retries';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { day, deliveredPaidOrder, notificationsFor, payment, paymentWorkflowId, unique } from './support/fixtures';
 
@@ -59,42 +60,15 @@ interface TestConnection {
   close(): Promise<void>;
 }
 
-/**
- * A connection whose closing waits for the client's own retries. While Temporal is down, the
- * receiver gives up on a start after TEMPORAL_START_TIMEOUT and answers 503, but the client's retry
- * interceptor still holds the call's next attempt in a timer; a connection closed before that timer
- * fires makes the attempt throw "Channel has been shut down" outside any test. So: the default retry
- * policy, with each scheduled attempt's due time noted, and no new retries once closing begins.
- */
+/** A connection whose closing waits for the client's own retries (see trackRetries). */
 async function connect(address: string): Promise<TestConnection> {
-  const defaults = defaultGrpcRetryOptions();
-  let closing = false;
-  let lastRetryDue = 0;
-  const connection = await Connection.connect({
-    address,
-    interceptors: [
-      makeGrpcRetryInterceptor({
-        retryableDecider: (attempt, status) => !closing && defaults.retryableDecider(attempt, status),
-        delayFunction: (attempt, status) => {
-          const delay = defaults.delayFunction(attempt, status);
-          lastRetryDue = Math.max(lastRetryDue, Date.now() + delay);
-          return delay;
-        },
-      }),
-    ],
-  });
+  const retries = trackRetries();
+  const connection = await Connection.connect({ address, interceptors: [retries.interceptor] });
   return {
     client: new Client({ connection, namespace: 'default' }),
     connection,
     async close() {
-      closing = true;
-      // vi.waitFor, not expect.poll: this runs in afterAll, outside any test.
-      await vi.waitFor(
-        () => {
-          if (Date.now() <= lastRetryDue) throw new Error('a retry the client scheduled has not been sent yet');
-        },
-        { timeout: 60_000, interval: 50 },
-      );
+      await retries.settle();
       await connection.close();
     },
   };

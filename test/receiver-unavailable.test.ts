@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { sendSigned, startReceiver, type Receiver } from './support/harness';
 import { freePort, startDevServer, type DevServer } from './support/processes';
+import { trackRetries } from './support/retries';
 
 // The receiver's promise is "2xx only after Temporal has durably accepted the event". This file
 // runs its own private dev server (never the shared one: stopping that would break every other
@@ -52,11 +53,13 @@ describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
   let client: Client;
   let receiver: Receiver;
   const closers: (() => Promise<unknown>)[] = [];
+  // The receiver's starts during the outage leave the client's retries in timers (see trackRetries).
+  const retries = trackRetries();
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'hookline-unavailable-'));
     server = await startDevServer({ cliPath: inject('temporalCliPath'), dbFile: join(dataDir, 'temporal.db') });
-    connection = await Connection.connect({ address: server.address });
+    connection = await Connection.connect({ address: server.address, interceptors: [retries.interceptor] });
     client = new Client({ connection, namespace: 'default' });
     // No worker: accepting an event only needs Temporal to record the start.
     receiver = await startReceiver({ env: { client }, taskQueue: `unavailable-${randomUUID()}`, startTimeoutMs: START_TIMEOUT_MS });
@@ -66,6 +69,7 @@ describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
     for (const close of closers) await close().catch(() => undefined);
     await receiver?.close();
     await server?.stop();
+    await retries.settle();
     await connection?.close().catch(() => undefined);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -111,8 +115,16 @@ describe('Temporal unavailable → 503 with Retry-After, never 2xx', () => {
   });
 
   it('a receiver pointed at an address where nothing listens answers 503', async () => {
-    const nowhere = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: '1s' });
-    closers.push(() => nowhere.close());
+    const nowhereRetries = trackRetries();
+    const nowhere = Connection.lazy({
+      address: `127.0.0.1:${await freePort()}`,
+      connectTimeout: '1s',
+      interceptors: [nowhereRetries.interceptor],
+    });
+    closers.push(async () => {
+      await nowhereRetries.settle();
+      await nowhere.close();
+    });
     const lonely = await startReceiver({
       env: { client: new Client({ connection: nowhere, namespace: 'default' }) },
       taskQueue: `nowhere-${randomUUID()}`,
