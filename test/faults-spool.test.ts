@@ -9,6 +9,7 @@ import { openDatabase, type Database } from '../src/db';
 import { sandboxWorkerEnv, startSandbox, type RunningSandbox } from '../src/sandbox';
 import { sendSigned, testSecretsEnv } from './support/harness';
 import { freePort, startDevServer, startReceiverProcess, startWorkerProcess, type Child, type DevServer } from './support/processes';
+import { trackRetries } from './support/retries';
 import { freshPostgresUrl, spoolRows } from './support/spool';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { notificationsFor, payment, paymentWorkflowId, unique } from './support/fixtures';
@@ -40,9 +41,18 @@ function receiverEnv(
   };
 }
 
-async function connect(address: string): Promise<{ client: Client; connection: Connection }> {
-  const connection = await Connection.connect({ address });
-  return { client: new Client({ connection, namespace: 'default' }), connection };
+/** A connection whose `close` waits for the client's own scheduled retries first (see trackRetries). */
+async function connect(address: string): Promise<{ client: Client; connection: Connection; close(): Promise<void> }> {
+  const retries = trackRetries();
+  const connection = await Connection.connect({ address, interceptors: [retries.interceptor] });
+  return {
+    client: new Client({ connection, namespace: 'default' }),
+    connection,
+    async close() {
+      await retries.settle();
+      await connection.close();
+    },
+  };
 }
 
 /** Every workflow ID Temporal has on a task queue, one entry per run: a repeated ID is a double start. */
@@ -65,7 +75,7 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
   let sandbox: RunningSandbox;
   let worker: Child;
   let database: Database;
-  let temporal: { client: Client; connection: Connection };
+  let temporal: Awaited<ReturnType<typeof connect>>;
   let receiver: Child & { url: string };
 
   beforeAll(async () => {
@@ -90,7 +100,7 @@ describe('a receiver with its SQLite spool, a private Temporal dev server and a 
     await receiver?.kill();
     await worker?.kill();
     await server?.stop();
-    await temporal?.connection.close();
+    await temporal?.close();
     await database?.close();
     await sandbox?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -240,7 +250,7 @@ describe.runIf(postgresBase)('two receivers on one PostgreSQL spool, one SIGKILL
   let spoolUrl: string;
   let proxies: TcpProxy[] = [];
   let receivers: (Child & { url: string })[] = [];
-  let temporal: { client: Client; connection: Connection };
+  let temporal: Awaited<ReturnType<typeof connect>>;
 
   beforeAll(async () => {
     spoolUrl = await freshPostgresUrl(postgresBase!);
@@ -256,7 +266,7 @@ describe.runIf(postgresBase)('two receivers on one PostgreSQL spool, one SIGKILL
   afterAll(async () => {
     for (const r of receivers) await r.kill();
     for (const p of proxies) await p.close();
-    await temporal?.connection.close();
+    await temporal?.close();
   });
 
   it(
