@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
-import { sandboxProvidersEnv, sandboxWorkerEnv } from '../src/sandbox';
+import { sandboxProviderDefaults, sandboxWorkerEnv } from '../src/sandbox';
 import { loadTemporalConfig } from '../src/config/temporal';
 import { describeDeployment, makeCurrentWhenPolling, waitUntilPolling, type DeploymentVersion } from '../src/temporal/deployments';
 import { compiledBuild, workerBuildId } from '../src/worker/build-id';
@@ -331,32 +331,11 @@ function appEnvFor(o: {
   knowledgeBase: string;
   secrets: ReturnType<typeof loadOrCreateDevSecrets>['secrets'];
 }): NodeJS.ProcessEnv {
-  const standIns = sandboxProvidersEnv(o.sandboxUrl);
   return {
     ...sandboxWorkerEnv(o.sandboxUrl),
-    // Stripe's webhooks are on (a dev secret below): its refunds go to the sandbox's stand-in unless
-    // the caller gave a key; HOOKLINE_PROVIDERS=sandbox adds EasyPost's, as for npm start.
-    ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
-    // Shopify's webhooks are on too, and its returns are decided in its store: the stand-in's shop,
-    // unless the caller named a shop of their own (as for npm start).
-    ...(env.SHOPIFY_ADMIN_TOKEN?.trim() || env.SHOPIFY_SHOP_DOMAIN?.trim()
-      ? {}
-      : {
-          SHOPIFY_SHOP_DOMAIN: standIns.SHOPIFY_SHOP_DOMAIN,
-          SHOPIFY_ADMIN_TOKEN: standIns.SHOPIFY_ADMIN_TOKEN,
-          SHOPIFY_API_BASE_URL: standIns.SHOPIFY_API_BASE_URL,
-        }),
-    // Zendesk's webhooks are on too, and the agent answers its tickets on the ticket: the stand-in,
-    // unless the caller gave credentials of their own (as for npm start).
-    ...(env.ZENDESK_API_TOKEN?.trim()
-      ? {}
-      : {
-          ZENDESK_SUBDOMAIN: standIns.ZENDESK_SUBDOMAIN,
-          ZENDESK_EMAIL: standIns.ZENDESK_EMAIL,
-          ZENDESK_API_TOKEN: standIns.ZENDESK_API_TOKEN,
-          ZENDESK_API_BASE_URL: standIns.ZENDESK_API_BASE_URL,
-        }),
-    ...(env.HOOKLINE_PROVIDERS?.trim() === 'sandbox' && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
+    // Stripe's, Shopify's and Zendesk's webhooks are on (dev secrets below): their APIs are the
+    // sandbox's stand-ins unless the caller gave credentials of their own.
+    ...sandboxProviderDefaults(env, o.sandboxUrl),
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
     ...env,
     NODE_ENV: 'production',

@@ -11,7 +11,7 @@ import { defaultDatabaseUrl } from '../src/config/env';
 import { DATA_DIR, devSecretsEnv, DEV_SECRETS_FILE, loadOrCreateDevSecrets } from '../src/dev/secrets';
 import { enabledProviderSources } from '../src/receiver/sources';
 import { makeCurrentWhenPolling, parseVersion } from '../src/temporal/deployments';
-import { sandboxProvidersEnv, sandboxWorkerEnv } from '../src/sandbox';
+import { sandboxProviderDefaults, sandboxProvidersEnv, sandboxWorkerEnv } from '../src/sandbox';
 import { ensureLeadOperator, httpOk, pipePrefixedLines, requireFreePorts, waitFor } from './local-stack';
 import { describeCli, devServerArgs, devServerReady, findTemporalCli } from './temporal-cli';
 
@@ -136,33 +136,12 @@ async function main(): Promise<void> {
   const databaseUrl = env.DATABASE_URL || defaultDatabaseUrl({ HOOKLINE_DATA_DIR: DATA });
   const leadLine = await ensureLeadOperator(databaseUrl, secrets.leadToken);
   const standIns = sandboxProvidersEnv(sandboxUrl);
-  const allStandIns = env.HOOKLINE_PROVIDERS?.trim() === 'sandbox';
   const appEnv: NodeJS.ProcessEnv = {
     // The sandbox first, so a <SYSTEM>_BASE_URL of the caller's points that system elsewhere.
     ...sandboxWorkerEnv(sandboxUrl),
-    // Stripe's webhooks are on (a dev secret below), so its refunds need Stripe: the stand-in,
-    // unless the caller gave a key of their own. HOOKLINE_PROVIDERS=sandbox adds EasyPost's for labels.
-    ...(env.STRIPE_API_KEY?.trim() ? {} : { STRIPE_API_KEY: standIns.STRIPE_API_KEY, STRIPE_API_BASE_URL: standIns.STRIPE_API_BASE_URL }),
-    // Shopify's webhooks are on too, and its returns are decided in its store: the stand-in's shop,
-    // unless the caller named a shop of their own.
-    ...(env.SHOPIFY_ADMIN_TOKEN?.trim() || env.SHOPIFY_SHOP_DOMAIN?.trim()
-      ? {}
-      : {
-          SHOPIFY_SHOP_DOMAIN: standIns.SHOPIFY_SHOP_DOMAIN,
-          SHOPIFY_ADMIN_TOKEN: standIns.SHOPIFY_ADMIN_TOKEN,
-          SHOPIFY_API_BASE_URL: standIns.SHOPIFY_API_BASE_URL,
-        }),
-    // Zendesk's webhooks are on too, so the agent answers tickets through Zendesk's API: the stand-in,
-    // unless the caller gave credentials of their own.
-    ...(env.ZENDESK_API_TOKEN?.trim()
-      ? {}
-      : {
-          ZENDESK_SUBDOMAIN: standIns.ZENDESK_SUBDOMAIN,
-          ZENDESK_EMAIL: standIns.ZENDESK_EMAIL,
-          ZENDESK_API_TOKEN: standIns.ZENDESK_API_TOKEN,
-          ZENDESK_API_BASE_URL: standIns.ZENDESK_API_BASE_URL,
-        }),
-    ...(allStandIns && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
+    // Stripe's, Shopify's and Zendesk's webhooks are on (dev secrets below): their APIs are the
+    // sandbox's stand-ins unless the caller gave credentials of their own.
+    ...sandboxProviderDefaults(env, sandboxUrl),
     // On localhost without TLS the inbox's cookie cannot be Secure-only; the caller's setting wins.
     ...(env.RECEIVER_TLS_CERT_PATH ? {} : { RECEIVER_PLAIN_HTTP: 'true' }),
     ...env,

@@ -77,6 +77,25 @@ export function sandboxClientsConfig(url: string, options: { token?: string; tim
 }
 
 /**
+ * What `npm start` and `npm run cluster` give their processes for the providers: Stripe's, Shopify's
+ * and Zendesk's webhooks are on (dev secrets), so the agent needs their APIs, and each goes to the
+ * sandbox's stand-in unless the caller gave credentials of their own. HOOKLINE_PROVIDERS=sandbox adds
+ * EasyPost's for labels (and every stand-in, unless the caller has an EasyPost key).
+ */
+export function sandboxProviderDefaults(env: NodeJS.ProcessEnv, url: string): Record<string, string> {
+  const standIns = sandboxProvidersEnv(url);
+  const pick = (...names: string[]) => Object.fromEntries(names.map((name) => [name, standIns[name]!]));
+  return {
+    ...(env.STRIPE_API_KEY?.trim() ? {} : pick('STRIPE_API_KEY', 'STRIPE_API_BASE_URL')),
+    ...(env.SHOPIFY_ADMIN_TOKEN?.trim() || env.SHOPIFY_SHOP_DOMAIN?.trim()
+      ? {}
+      : pick('SHOPIFY_SHOP_DOMAIN', 'SHOPIFY_ADMIN_TOKEN', 'SHOPIFY_API_BASE_URL')),
+    ...(env.ZENDESK_API_TOKEN?.trim() ? {} : pick('ZENDESK_SUBDOMAIN', 'ZENDESK_EMAIL', 'ZENDESK_API_TOKEN', 'ZENDESK_API_BASE_URL')),
+    ...(env.HOOKLINE_PROVIDERS?.trim() === 'sandbox' && !env.EASYPOST_API_KEY?.trim() ? standIns : {}),
+  };
+}
+
+/**
  * The variables pointing Stripe, EasyPost, Shopify and Zendesk at the sandbox's stand-ins running at `url`, with keys
  * of the providers' own shapes (`npm start` with HOOKLINE_PROVIDERS=sandbox, and the tests).
  */
