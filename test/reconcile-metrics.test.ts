@@ -20,14 +20,16 @@ it('the worker serves hookline_reconciled_total and the last-success gauge under
   });
   // The exporter serves what was recorded once its next collection has it: wait on the lines.
   let text = '';
-  const until = Date.now() + 20_000;
-  while (!text.includes('hookline_reconciled_total{') && Date.now() < until) {
-    text = await fetch(`http://${address}/metrics`).then(
-      (r) => r.text(),
-      () => '',
-    );
-    if (!text.includes('hookline_reconciled_total{')) await new Promise((r) => setTimeout(r, 100));
-  }
+  await expect
+    .poll(
+      async () =>
+        (text = await fetch(`http://${address}/metrics`).then(
+          (r) => r.text(),
+          () => '',
+        )),
+      { timeout: 20_000, interval: 100 },
+    )
+    .toContain('hookline_reconciled_total{');
   const lines = text.split('\n').filter((l) => l.startsWith('hookline_'));
   expect(lines.sort()).toEqual(
     [
