@@ -126,8 +126,19 @@ export async function isPolling(client: Client, version: DeploymentVersion): Pro
       namespace: client.options.namespace,
       deploymentVersion: { deploymentName: version.deploymentName, buildId: version.buildId },
     });
-    const types = new Set((info?.taskQueueInfos ?? []).map((q) => Number(q.type)));
-    return types.has(WORKFLOW_QUEUE) && types.has(ACTIVITY_QUEUE);
+    const queues = info?.taskQueueInfos ?? [];
+    const types = new Set(queues.map((q) => Number(q.type)));
+    if (!types.has(WORKFLOW_QUEUE) || !types.has(ACTIVITY_QUEUE)) return false;
+    // A worker polls several queues (its own and each partner's), registered one by one: until the
+    // new version polls every queue the current one does, Temporal refuses to ramp or promote it.
+    const current = (await describeDeployment(client, version.deploymentName))?.current;
+    if (current === undefined || current === version.buildId) return true;
+    const { workerDeploymentVersionInfo: currentInfo } = await client.workflowService.describeWorkerDeploymentVersion({
+      namespace: client.options.namespace,
+      deploymentVersion: { deploymentName: version.deploymentName, buildId: current },
+    });
+    const have = new Set(queues.map((q) => `${q.name}/${Number(q.type)}`));
+    return (currentInfo?.taskQueueInfos ?? []).every((q) => have.has(`${q.name}/${Number(q.type)}`));
   } catch (err) {
     if (isNotFound(err)) return false;
     throw err;
