@@ -55,8 +55,9 @@ export default tseslint.config(
             },
             {
               // Allowed at run time: pure modules that import nothing with side effects (the
-              // handoff permissions are one decision shared by the workflow and the API). The same
-              // from workflows/contracts/, one folder further down.
+              // handoff permissions are one decision shared by the workflow and the API; which
+              // Shopify order an inquiry names decides whether it waits on the store's queue). The
+              // same from workflows/contracts/, one folder further down.
               group: ['../', '../../'].flatMap((up) => [
                 `${up}src/*`,
                 `!${up}src/events`,
@@ -68,6 +69,11 @@ export default tseslint.config(
                 `!${up}src/handoff`,
                 `${up}src/handoff/*`,
                 `!${up}src/handoff/permissions`,
+                `!${up}src/providers`,
+                `${up}src/providers/*`,
+                `!${up}src/providers/shopify`,
+                `${up}src/providers/shopify/*`,
+                `!${up}src/providers/shopify/order-facts`,
                 `${up}activities`,
                 `${up}activities/*`,
               ]),

@@ -22,7 +22,7 @@ export type { DraftingActivities } from './drafting';
 export type { KnowledgeBaseActivities } from './knowledge-base';
 export type { ModelActivities, ModelUsage } from './model';
 export type { NotificationActivities } from './notifications';
-export type { LookupActivities, PartnerActivities } from './partners';
+export type { LookupActivities, PartnerActivities, StoreOrder } from './partners';
 export type { PrivacyActivities } from './privacy';
 export type { RelayActivities } from './relay';
 export type { SettingsActivities } from './settings';

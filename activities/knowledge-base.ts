@@ -27,6 +27,8 @@ import type {
   ShipmentInTransit,
 } from '../src/events/schemas';
 import { runOwner } from './partner-call';
+import { refundRoute } from '../src/providers/outbound';
+import type { StoreOrder } from './partners';
 
 export interface KnowledgeBaseDeps {
   db: Kysely<Schema>;
@@ -218,8 +220,20 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
     },
 
     /** The facts an inquiry's assessment needs, read here; the decision is src/agent/policy.ts's. */
-    async assessInquiry({ inquiry, customer }: { inquiry: CustomerInquiryNew; customer: CustomerContext }): Promise<InquiryAssessment> {
-      const orderId = inquiryOrderId(inquiry, customer);
+    async assessInquiry({
+      inquiry,
+      customer,
+      storeOrder,
+    }: {
+      inquiry: CustomerInquiryNew;
+      customer: CustomerContext;
+      /**
+       * The order as the shop's store has it (partners' `storeOrder`, already known to be this
+       * customer's): read instead of the knowledge base's.
+       */
+      storeOrder?: StoreOrder;
+    }): Promise<InquiryAssessment> {
+      const orderId = storeOrder ? undefined : inquiryOrderId(inquiry, customer);
       const [recentInquiries, order] = await Promise.all([
         repo.countRecentInquiries(db, {
           customerId: inquiry.customer_id,
@@ -229,15 +243,21 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
         orderId ? repo.getOrder(db, orderId) : undefined,
       ]);
       return assessInquiry({
-        inquiry,
+        // The store's order is the one the inquiry is about, by the name the customer knows it by.
+        inquiry: storeOrder ? { ...inquiry, order_id: storeOrder.orderId } : inquiry,
         customer,
         recentInquiries,
         // The order the inquiry names counts only if it is this customer's: an order ID in a
         // message must not reveal someone else's order, to the reply or to the model.
-        order: orderFacts(order?.customer_id === inquiry.customer_id ? order : undefined),
+        order: storeOrder ? storeOrder.order : orderFacts(order?.customer_id === inquiry.customer_id ? order : undefined),
         refundHandoffThreshold: deps.settings.refundHandoffThreshold,
         refundHandoffCurrency: deps.settings.refundHandoffCurrency,
       });
+    },
+
+    /** Whether an order's refund goes through Stripe (its payment came through Stripe), so waits on the payments partner's queue. */
+    async refundsThroughStripe(input: { orderId: string }): Promise<boolean> {
+      return refundRoute(await repo.listPayments(db, input.orderId)).via === 'stripe';
     },
 
     async recordInquiry(input: {
@@ -283,7 +303,7 @@ export function knowledgeBase(deps: KnowledgeBaseDeps) {
       return returnPolicy(
         input,
         orderFacts(order),
-        ordered.map((o) => ({ productId: o.product_id, quantity: o.quantity })),
+        ordered.map((o) => ({ productId: o.product_id, quantity: o.quantity, unitPrice: o.unit_price })),
         payment,
       );
     },

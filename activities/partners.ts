@@ -5,10 +5,12 @@ import type { Clients } from '../src/clients';
 import * as repo from '../src/db/repo';
 import type { Schema } from '../src/db/schema';
 import type { CustomerContext, ReturnLabel } from '../src/agent/types';
-import type { LineItem } from '../src/events/schemas';
-import { modeMismatch, refundRoute, type OutboundProviders } from '../src/providers/outbound';
+import type { CustomerInquiryNew, LineItem } from '../src/events/schemas';
+import type { OrderFacts } from '../src/agent/policy';
+import { easyPostFor, modeMismatch, refundRoute, type EasyPostAccount, type OutboundProviders } from '../src/providers/outbound';
 import { stripePaymentRef } from '../src/providers/stripe/client';
 import { refundablePayment, type ShopifyClient, type ShopifyOrder } from '../src/providers/shopify/client';
+import { isCustomersOrder, isShopifyOrderId, shopifyOrderFacts, storeOrderRef } from '../src/providers/shopify/order-facts';
 import { isUpstreamFailure } from '../src/clients';
 import type { HelpdeskTicket } from '../src/events/fields';
 import type { TicketStatus } from '../src/providers/zendesk/client';
@@ -25,8 +27,12 @@ export interface PartnerDeps {
 /** A step that needs a provider the worker was not given: only configuration can fix it. */
 const notConfigured = (message: string) => ApplicationFailure.nonRetryable(message, 'ProviderNotConfigured');
 
-/** Shopify's order ids are its gids' digits (src/providers/shopify/map.ts): only such an id is looked for there. */
-const SHOPIFY_ORDER_ID = /^\d{1,20}$/;
+/** EasyPost as a return of this mode must use it (src/providers/outbound.ts), or a refusal no retry can fix. */
+function easyPostOf(account: EasyPostAccount, testMode: boolean | undefined, what: string) {
+  const chosen = easyPostFor(account, testMode === true);
+  if ('refused' in chosen) throw ApplicationFailure.nonRetryable(`${what}: ${chosen.refused}`, 'TestModeMismatch');
+  return chosen;
+}
 
 /**
  * The Shopify shop holding an order, and the order as it reads there: the source's shop when the
@@ -39,13 +45,38 @@ async function shopifyOrder(
   source?: string,
 ): Promise<{ shop: ShopifyClient; order: ShopifyOrder } | undefined> {
   const shops = deps.providers?.shopify;
-  if (!shops || !SHOPIFY_ORDER_ID.test(orderId)) return undefined;
+  if (!shops || !isShopifyOrderId(orderId)) return undefined;
   const own = source !== undefined ? shops.forSource(source) : undefined;
   for (const shop of own ? [own] : shops.all()) {
     const order = await partnerCall((signal) => shop.order(orderId, { signal }));
     if (order) return { shop, order };
   }
   return undefined;
+}
+
+/**
+ * The items a Shopify return sends back, as hookline's line items: each return line's order line
+ * (the LineItem its fulfillment line item shipped), by the product id the order's lines are kept
+ * under, quantities of one product added up. Undefined, with the reason logged, when the return is
+ * not in the shop, is another order's, has no lines, or has a line the store could not tie to the
+ * order (an unverified line): the store runs such a return.
+ */
+async function returnedItems(shop: ShopifyClient, returnId: string, orderId: string, order: ShopifyOrder): Promise<LineItem[] | undefined> {
+  const leave = (why: string) => {
+    Context.current().log.warn(`Shopify return left to the store: ${why}`, { returnId, orderId });
+    return undefined;
+  };
+  const ret = await partnerCall((signal) => shop.returnLines(returnId, { signal }));
+  if (!ret) return leave('the shop has no such return');
+  if (ret.orderId !== orderId) return leave(`the return is order ${ret.orderId}'s`);
+  const items = new Map<string, number>();
+  for (const line of ret.lines) {
+    const ordered = order.items.find((i) => i.lineItemId === line.lineItemId);
+    if (!ordered) return leave(`return line ${line.returnLineItemId} names no line of the order`);
+    items.set(ordered.productId, (items.get(ordered.productId) ?? 0) + line.quantity);
+  }
+  if (items.size === 0) return leave('the return has no lines');
+  return [...items].map(([product_id, quantity]) => ({ product_id, quantity }));
 }
 
 /** Asks the CRM for a customer's profile and history, and keeps the profile in the knowledge base. */
@@ -90,6 +121,7 @@ export async function fetchRequesterContext(deps: PartnerDeps, input: { customer
     customerId: input.customerId,
     name: user.name,
     email,
+    emailVerified: user.verified === true,
     lastOrders: orders.map((o) => ({ order_id: o.id, status: o.status ?? 'unknown', date: String(o.updated_at).slice(0, 10) })),
     // This ticket is the inquiry itself, not an earlier contact.
     previousTickets: tickets
@@ -106,6 +138,23 @@ export async function fetchRequesterContext(deps: PartnerDeps, input: { customer
   return context;
 }
 
+/** The order an inquiry is about as the store has it: the name the customer knows it by, and its facts. */
+export interface StoreOrder {
+  orderId: string;
+  order: OrderFacts;
+}
+
+/** The effect made under `key`, if one was: what the partner answered then. */
+async function completed<T>(db: Kysely<Schema>, effect: string, key: string): Promise<{ result: T } | undefined> {
+  const done = await repo.findCompletedEffect(db, key);
+  if (!done) return undefined;
+  if (done.effect !== effect) {
+    throw ApplicationFailure.nonRetryable(`idempotency key ${key} already names ${done.effect}, not ${effect}`, 'IdempotencyKeyReused');
+  }
+  Context.current().log.info('effect already completed; not made again', { effect, idempotencyKey: key, by: done.workflowId });
+  return { result: done.result as T };
+}
+
 /**
  * Makes an external effect at most once per key, for good: the completed-effects record is read
  * first, and a key already there returns what the partner answered then, without a call. Written
@@ -114,14 +163,8 @@ export async function fetchRequesterContext(deps: PartnerDeps, input: { customer
  * its own memory of the key while it keeps one.
  */
 async function once<T>(db: Kysely<Schema>, effect: string, key: string, act: () => Promise<T>): Promise<T> {
-  const done = await repo.findCompletedEffect(db, key);
-  if (done) {
-    if (done.effect !== effect) {
-      throw ApplicationFailure.nonRetryable(`idempotency key ${key} already names ${done.effect}, not ${effect}`, 'IdempotencyKeyReused');
-    }
-    Context.current().log.info('effect already completed; not made again', { effect, idempotencyKey: key, by: done.workflowId });
-    return done.result as T;
-  }
+  const done = await completed<T>(db, effect, key);
+  if (done) return done.result;
   const result = await act();
   await repo.recordCompletedEffect(db, { key, effect, result, workflowId: runOwner() });
   return result;
@@ -147,9 +190,38 @@ export function partners(deps: PartnerDeps) {
     },
 
     /**
+     * The order an inquiry is about, read from the shop (the source's, else the provider-wide one):
+     * its fulfillments and tracking, returns and financial status, as the agent's decisions read an
+     * order. Null when no shop is configured, the inquiry names no Shopify order (src/providers/
+     * shopify/order-facts.ts says how it is chosen), Shopify has none, or the order is not this
+     * customer's: then the agent knows what the CRM and the knowledge base know, as before. A read,
+     * so a retry repeats nothing; Shopify's failures are classified by its client.
+     */
+    async storeOrder(input: {
+      source: string;
+      inquiry: Pick<CustomerInquiryNew, 'customer_id' | 'order_id' | 'summary' | 'message'>;
+      customer: Pick<CustomerContext, 'email' | 'emailVerified' | 'lastOrders'>;
+    }): Promise<StoreOrder | null> {
+      const shop = deps.providers?.shopify?.forSource(input.source);
+      const ref = shop ? storeOrderRef(input.inquiry, input.customer) : undefined;
+      if (!shop || !ref) return null;
+      const order = await partnerCall((signal) => ('id' in ref ? shop.order(ref.id, { signal }) : shop.findOrder(ref, { signal })));
+      if (!order) return null;
+      // An order named in a message must not reveal someone else's order, to the reply or to the model.
+      if (!isCustomersOrder(order, input.inquiry.customer_id, input.customer)) {
+        Context.current().log.warn("inquiry names a Shopify order that is not its customer's; not used", { orderId: order.orderId });
+        return null;
+      }
+      return { orderId: order.name, order: shopifyOrderFacts(order) };
+    },
+
+    /**
      * One change to a helpdesk ticket (the agent's or a person's reply as a public comment, an
-     * internal note, the status), made once: the Idempotency-Key goes to Zendesk, and the change is
-     * recorded as a completed effect, which outlives Zendesk's memory of the key.
+     * internal note, the status), made once. The key goes to Zendesk twice: as the Idempotency-Key
+     * (which Zendesk documents for creates only) and in the change's audit metadata, which a retry
+     * reads first, so a change Zendesk applied before the worker died (its answer lost, the effect
+     * not yet recorded) is found on the ticket, not made again. The change is then recorded as a
+     * completed effect, which outlives both.
      */
     async updateTicket(input: {
       idempotencyKey: string;
@@ -164,7 +236,8 @@ export function partners(deps: PartnerDeps) {
           zendesk.client.updateTicket(
             input.ticket.id,
             { ...(input.comment ? { comment: input.comment } : {}), ...(input.status ? { status: input.status } : {}) },
-            { idempotencyKey: input.idempotencyKey, signal },
+            // A first attempt has nothing to find; any later one may follow a change that was made.
+            { idempotencyKey: input.idempotencyKey, signal, lookFirst: Context.current().info.attempt > 1 },
           ),
         );
         return { ticketId: ticket.id, status: ticket.status };
@@ -177,10 +250,13 @@ export function partners(deps: PartnerDeps) {
       customerId: string;
       items: LineItem[];
       idempotencyKey: string;
+      /** A test-mode return: its label is bought in EasyPost's test mode, or not at all. */
+      testMode?: boolean;
     }): Promise<ReturnLabel> {
-      const easypost = deps.providers?.easypost;
+      const account = deps.providers?.easypost;
       return once(db, 'carrier.create-return-label', input.idempotencyKey, async () => {
-        if (easypost) {
+        if (account) {
+          const easypost = easyPostOf(account, input.testMode, `return ${input.returnId}`);
           // EasyPost takes no idempotency key: the shipment's id, recorded before it is bought, is
           // what makes the purchase happen once (the client asks the shipment before buying).
           const { shipmentId } = await once(db, 'easypost.create-return-shipment', `${input.idempotencyKey}:shipment`, async () => {
@@ -192,7 +268,7 @@ export function partners(deps: PartnerDeps) {
                   {
                     customer: fromShopify,
                     returnAddressId: easypost.returnAddressId,
-                    weightOz: easypost.parcelWeightOz,
+                    weightOz: account.parcelWeightOz,
                     reference: input.returnId,
                   },
                   { signal },
@@ -209,7 +285,7 @@ export function partners(deps: PartnerDeps) {
                 {
                   customer: { name: details.customer_name, ...address, ...(street2 ? { street2 } : {}), ...(state ? { state } : {}) },
                   returnAddressId: easypost.returnAddressId,
-                  weightOz: easypost.parcelWeightOz,
+                  weightOz: account.parcelWeightOz,
                   reference: input.returnId,
                 },
                 { signal },
@@ -235,12 +311,14 @@ export function partners(deps: PartnerDeps) {
       });
     },
 
-    async voidReturnLabel(input: { labelId: string; idempotencyKey: string }): Promise<void> {
+    /** `testMode`: the label was bought in EasyPost's test mode, and is voided there (with the key that bought it). */
+    async voidReturnLabel(input: { labelId: string; idempotencyKey: string; testMode?: boolean }): Promise<void> {
       await once(db, 'carrier.void-return-label', input.idempotencyKey, async () => {
         // A label bought from EasyPost is its shipment (`shp_…`), voided there by a refund.
         if (input.labelId.startsWith('shp_')) {
-          const easypost = deps.providers?.easypost;
-          if (!easypost) throw notConfigured(`label ${input.labelId} was bought from EasyPost, and EASYPOST_API_KEY is not set`);
+          const account = deps.providers?.easypost;
+          if (!account) throw notConfigured(`label ${input.labelId} was bought from EasyPost, and EASYPOST_API_KEY is not set`);
+          const easypost = easyPostOf(account, input.testMode, `label ${input.labelId}`);
           await partnerCall((signal) => easypost.client.refundShipment(input.labelId, { signal }));
           return;
         }
@@ -303,15 +381,21 @@ export function partners(deps: PartnerDeps) {
 
     /**
      * A Shopify return the agent runs: the order as Shopify has it, kept in the knowledge base as
-     * the return policy's facts (delivered when, what was ordered, what was paid), and the return's
-     * customer and items (the order's lines: a return request names no lines of its own in
-     * hookline's events). Null when the source's shop is not configured (or lacks the order): the store runs the return.
+     * the return policy's facts (delivered when, what was ordered at what unit price, what was
+     * paid), and the return's customer and items: the return's own lines (`returnLineItems`, each
+     * through its fulfillment line item to the order's line), so a return of one of three items is
+     * labelled, checked and refunded for that one. `test` when the order is a test order (its
+     * effects stay in the providers' test modes). Null when the source's shop is not configured, or
+     * lacks the order or the return, or the return has a line the store could not tie to the order:
+     * the store runs the return. Without `returnId` (a run started before returns named their
+     * lines), the order's lines, as then.
      */
     async storeReturnFacts(input: {
       orderId: string;
       source: string;
       testMode?: boolean;
-    }): Promise<{ customerId: string; items: LineItem[] } | null> {
+      returnId?: string;
+    }): Promise<{ customerId: string; items: LineItem[]; test?: true } | null> {
       const shop = deps.providers?.shopify?.forSource(input.source);
       if (!shop) return null;
       const order = await partnerCall((signal) => shop.order(input.orderId, { signal }));
@@ -340,13 +424,17 @@ export function partners(deps: PartnerDeps) {
         ...(tracking?.number ? { trackingNumber: tracking.number } : {}),
         ...(input.testMode || order.test ? { testMode: true } : {}),
       });
-      const items = order.items.map((i) => ({ product_id: i.productId, quantity: i.quantity }));
       await repo.upsertOrderItems(
         db,
         input.orderId,
-        items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
+        order.items.map((i) => ({ productId: i.productId, quantity: i.quantity, unitPrice: i.unitPrice })),
       );
-      return { customerId, items };
+      const test = input.testMode || order.test ? ({ test: true } as const) : {};
+      if (input.returnId === undefined) {
+        return { customerId, items: order.items.map((i) => ({ product_id: i.productId, quantity: i.quantity })), ...test };
+      }
+      const items = await returnedItems(shop, input.returnId, input.orderId, order);
+      return items ? { customerId, items, ...test } : null;
     },
 
     /**
@@ -375,12 +463,36 @@ export function partners(deps: PartnerDeps) {
       });
     },
 
+    /**
+     * A refund through Shopify, on the store's queue, paced as Shopify's other calls are: made when
+     * the order was not paid through Stripe and a configured shop has it (it took the payment),
+     * recorded as the same completed effect as {@link refund} so either makes it once for good.
+     * Null when it is not Shopify's to make: `refund` then makes it (with `storeChecked`).
+     */
+    async refundInStore(input: {
+      orderId: string;
+      amount: number;
+      currency: string;
+      reason: string;
+      idempotencyKey: string;
+    }): Promise<{ refundId: string } | null> {
+      // Made already (by either activity, on any earlier run): that refund, without asking anyone.
+      const done = await completed<{ refundId: string }>(db, 'payments.refund', input.idempotencyKey);
+      if (done) return done.result;
+      if (refundRoute(await repo.listPayments(db, input.orderId)).via === 'stripe') return null;
+      const inShopify = await shopifyOrder(deps, input.orderId);
+      if (!inShopify) return null;
+      return once(db, 'payments.refund', input.idempotencyKey, () => refundThroughShopify(inShopify, input));
+    },
+
     async refund(input: {
       orderId: string;
       amount: number;
       currency: string;
       reason: string;
       idempotencyKey: string;
+      /** {@link refundInStore} found the order is not Shopify's: not asked again here. */
+      storeChecked?: boolean;
     }): Promise<{ refundId: string }> {
       return once(db, 'payments.refund', input.idempotencyKey, async () => {
         const payments = await repo.listPayments(db, input.orderId);
@@ -416,26 +528,8 @@ export function partners(deps: PartnerDeps) {
           return { refundId: refund.refundId };
         }
         // Not Stripe's: Shopify's when a configured shop has the order (it took the payment), else the seed's payments system.
-        const inShopify = await shopifyOrder(deps, input.orderId);
-        if (inShopify) {
-          const { shop, order } = inShopify;
-          const payment = refundablePayment(order, input.currency);
-          if (!payment) {
-            throw ApplicationFailure.nonRetryable(
-              `Shopify order ${input.orderId} has no successful payment in ${input.currency.toUpperCase()} to refund`,
-              'NoRefundablePayment',
-            );
-          }
-          // Shopify's `@idempotent` key makes a repeat of this request one refund; the completed-effects record, one for good.
-          const refund = await partnerCall((signal) =>
-            shop.refund(
-              { orderId: input.orderId, amount: input.amount, currency: input.currency, note: input.reason, payment },
-              input.idempotencyKey,
-              { signal },
-            ),
-          );
-          return { refundId: `shopify:${refund.refundId}` };
-        }
+        const inShopify = input.storeChecked ? undefined : await shopifyOrder(deps, input.orderId);
+        if (inShopify) return refundThroughShopify(inShopify, input);
         const refund = await partnerCall((signal) =>
           clients.payments.refund(
             { orderId: input.orderId, amount: input.amount, currency: input.currency, reason: input.reason },
@@ -449,6 +543,29 @@ export function partners(deps: PartnerDeps) {
   };
 }
 
+/** A refund against the Shopify order's payment in the refund's currency. */
+async function refundThroughShopify(
+  { shop, order }: { shop: ShopifyClient; order: ShopifyOrder },
+  input: { orderId: string; amount: number; currency: string; reason: string; idempotencyKey: string },
+): Promise<{ refundId: string }> {
+  const payment = refundablePayment(order, input.currency);
+  if (!payment) {
+    throw ApplicationFailure.nonRetryable(
+      `Shopify order ${input.orderId} has no successful payment in ${input.currency.toUpperCase()} to refund`,
+      'NoRefundablePayment',
+    );
+  }
+  // Shopify's `@idempotent` key makes a repeat of this request one refund; the completed-effects record, one for good.
+  const refund = await partnerCall((signal) =>
+    shop.refund(
+      { orderId: input.orderId, amount: input.amount, currency: input.currency, note: input.reason, payment },
+      input.idempotencyKey,
+      { signal },
+    ),
+  );
+  return { refundId: `shopify:${refund.refundId}` };
+}
+
 export type PartnerActivities = ReturnType<typeof partners>;
 /** The lookups an escalation makes for context, best effort: a partner call, on a shorter leash. */
-export type LookupActivities = Pick<PartnerActivities, 'enrichCustomer'>;
+export type LookupActivities = Pick<PartnerActivities, 'enrichCustomer' | 'storeOrder'>;

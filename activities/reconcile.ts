@@ -67,6 +67,7 @@ export function reconcile(deps: ReconcileDeps) {
         quarantined: summary.quarantined,
         ignored: summary.ignored,
         awaiting: summary.awaiting,
+        unreadable: summary.unreadable ?? 0,
         failed: summary.failed,
         pages: summary.pages,
         ...(summary.dryRun ? { dryRun: true, missing: summary.missing } : {}),

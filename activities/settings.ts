@@ -1,10 +1,15 @@
 import type { AgentSettings } from '../src/agent/types';
+import type { OutboundProviders } from '../src/providers/outbound';
 
-/** The operator's durations and thresholds, read by workflows once and recorded in their history. */
-export function agentSettings(deps: { settings: AgentSettings }) {
+/**
+ * The operator's durations and thresholds, read by workflows once and recorded in their history,
+ * with the store the shop runs when one is configured (so a workflow knows whether to ask it).
+ */
+export function agentSettings(deps: { settings: AgentSettings; providers?: Pick<OutboundProviders, 'shopify'> }) {
   return {
     async agentSettings(): Promise<AgentSettings> {
-      return deps.settings;
+      const shopify = deps.providers?.shopify;
+      return shopify ? { ...deps.settings, store: 'shopify', storeShops: shopify.domains } : deps.settings;
     },
   };
 }

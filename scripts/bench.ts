@@ -113,9 +113,13 @@ const USAGE = `usage: npm run bench [-- options]   (docs/benchmarks.md explains 
   --flood                   only issue 26's flood: urgent events' 2xx→decision quiet, then right after 3,000 routine
                             order updates from 32 senders (--flood-events N to change the 3,000; --no-priorities
                             to start every event type at the same priority; --fifo for the server's own first-come
-                            matching, without priorities or fairness, as before)
+                            matching, without priorities or fairness, as before; --cluster-server for npm run cluster's
+                            Temporal server 1.31.2 on PostgreSQL instead of the dev server; --shop-b-queue for shop B
+                            on a task queue of its own, with its own receiver and worker)
   --partner-limit           only partners' rate limits: N inquiries at once (--inquiries N, 200) to a CRM that takes
                             --rate N requests/s (10), with two workers, without and then with PARTNER_RATE_CRM; 429s and requests/s
+  --reconcile --easypost [--events N]  EasyPost's side instead: N tracker events (default 1000), 10% never delivered,
+                            two dry-run passes: requests per event found without and with the event log lookup
   --reconcile [--events N]  only reconciliation: one pass over N never-delivered Stripe events (default 10000), then a second
   --versioning [N]          only Worker Versioning's cost: N order events (400) through a versioned and an unversioned
                             worker, same run, 2 rounds alternating; completed workflows/s and their ratio
@@ -1000,6 +1004,8 @@ async function main(): Promise<number> {
       events: at > 0 ? Number(process.argv[at + 1]) : 3_000,
       priorities: !process.argv.includes('--no-priorities'),
       fifo: process.argv.includes('--fifo'),
+      clusterServer: process.argv.includes('--cluster-server'),
+      shopBQueue: process.argv.includes('--shop-b-queue'),
     });
   }
   // Partners' rate limits (issue 26, part 3): a burst's calls to a rate-limited partner with and without the
@@ -1017,7 +1023,11 @@ async function main(): Promise<number> {
   if (process.argv.includes('--reconcile')) {
     const at = process.argv.indexOf('--events');
     const events = at > 0 ? Number(process.argv[at + 1]) : 10_000;
-    if (!Number.isInteger(events) || events <= 0) throw new Error('--events expects a whole number above 0');
+    if (at > 0 && (!Number.isInteger(events) || events <= 0)) throw new Error('--events expects a whole number above 0');
+    // EasyPost's payload requests with and without the event log lookup (scripts/bench/reconcile-easypost.ts).
+    if (process.argv.includes('--easypost')) {
+      return (await import('./bench/reconcile-easypost.js')).reconcileEasyPostBench({ events: at > 0 ? events : 1000 });
+    }
     return (await import('./bench/reconcile.js')).reconcileBench({ events });
   }
   // What Worker Versioning costs the worker: versioned and unversioned, same run (scripts/bench/versioning.ts).

@@ -17,7 +17,7 @@ const USAGE = `Usage: npm run events -- find [filters] [--json]
 
   --order ORD-1        events naming this order        --customer CUST-1   events naming this customer
   --type TYPE          e.g. order.status_updated       --source NAME       oms, crm, payments, carrier, …
-  --outcome WORD       accepted, rerun, queued, duplicate, closed, quarantined, ignored, refused
+  --outcome WORD       accepted, rerun, queued, duplicate, closed, quarantined, ignored, refused, unreadable
   --status WORD        how the run ended: running, completed, failed, timed-out, cancelled, terminated
   --since 2h           received in the last 2 hours (or an ISO-8601 time)
   --limit N            rows per page (default 50, at most 500); --before CURSOR for the next page

@@ -54,6 +54,8 @@ function counts(s: ReconcileSummary): string {
   if (s.ignored > 0) parts.push(`ignored ${s.ignored}`);
   // `?? 0`: a pass run by a worker from before the outcome existed.
   if ((s.awaiting ?? 0) > 0) parts.push(`awaiting delivery ${s.awaiting}`);
+  // No body anywhere (EasyPost's finished, never attempted): in the event log, `npm run events -- find --outcome unreadable`.
+  if ((s.unreadable ?? 0) > 0) parts.push(`unreadable ${s.unreadable} (see npm run events -- find --outcome unreadable)`);
   return parts.join(', ');
 }
 

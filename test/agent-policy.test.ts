@@ -206,6 +206,47 @@ describe('returnPolicy', () => {
       reason: /within/,
       refund: [30, 'USD'],
     },
+    {
+      name: 'lines priced by the store: only the returned items are refunded, at what a unit was paid',
+      args: [
+        { ...request, items: [{ product_id: 'P-2', quantity: 2 }] },
+        delivered,
+        [
+          { productId: 'P-1', quantity: 1, unitPrice: '25.00' },
+          { productId: 'P-2', quantity: 3, unitPrice: '8.30' },
+        ],
+        payment,
+      ],
+      eligible: true,
+      reason: /within/,
+      refund: [16.6, 'EUR'],
+    },
+    {
+      name: 'priced lines never refund more than the order total',
+      args: [
+        { ...request, items: [{ product_id: 'P-1', quantity: 2 }] },
+        delivered,
+        [{ productId: 'P-1', quantity: 2, unitPrice: '30.00' }],
+        payment,
+      ],
+      eligible: true,
+      reason: /within/,
+      refund: [49.9, 'EUR'],
+    },
+    {
+      name: 'a returned item without a price beside priced ones: a person decides',
+      args: [
+        { ...request, items: [{ product_id: 'P-1', quantity: 1 }] },
+        delivered,
+        [
+          { productId: 'P-1', quantity: 1, unitPrice: null },
+          { productId: 'P-2', quantity: 1, unitPrice: '8.30' },
+        ],
+        payment,
+      ],
+      eligible: false,
+      reason: /the price of P-1 in order ORD-1 is not known/,
+    },
   ];
   it.each(cases)('$name', ({ args, eligible, reason, refund }) => {
     const check = returnPolicy(...args);

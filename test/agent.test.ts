@@ -5,6 +5,7 @@ import { SAMPLES } from '../src/events/samples';
 import { returnWorkflowId } from '../src/events/identity';
 import { returnStateQuery } from '../workflows/contracts/returns';
 import { conversationId, conversationQuery, resolveUpdate } from '../workflows/contracts/conversation';
+import { waitingConversation } from './support/handoff';
 import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 /**
@@ -143,20 +144,7 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
   it('pattern 2: refund questions over the threshold and repeat contacts go to a person, with the reason recorded', async () => {
     /** The conversation the inquiry workflow `raisedBy` opened, once it waits for a person. */
     const conversation = async (raisedBy: string) => {
-      const id = conversationId(raisedBy, 'inquiry');
-      await expect
-        .poll(
-          async () =>
-            (
-              await env.client.workflow
-                .getHandle(id)
-                .query(conversationQuery)
-                .catch(() => undefined)
-            )?.status,
-          { timeout: 15_000 },
-        )
-        .toBe('waiting');
-      return env.client.workflow.getHandle(id).query(conversationQuery);
+      return waitingConversation(env.client, conversationId(raisedBy, 'inquiry'));
     };
     const orderId = `ORD-${unique()}`;
     await result(
@@ -287,9 +275,7 @@ describe.each(testDatabases())('the agent on $name', ({ url }) => {
     await deliver(receiver, 'oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) });
     // The person's side of it is a conversation of its own, derived from the return's workflow ID.
     const handle = env.client.workflow.getHandle(conversationId(returnWorkflowId(returnId), 'return-failed'));
-    await expect
-      .poll(async () => (await handle.query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 })
-      .toBe('waiting');
+    await waitingConversation(env.client, handle.workflowId);
     // The warehouse's 400 was classified non-retryable where it arose, so it is the cause the person reads.
     const conversation = await handle.query(conversationQuery);
     expect(conversation).toMatchObject({ kind: 'return-failed', queue: 'returns', customerId: 'CUST-67890' });

@@ -22,7 +22,7 @@ import {
   type RunningCluster,
 } from './support/cluster';
 import { sendSigned, testSecretsEnv } from './support/harness';
-import { raiseEscalation } from './support/handoff';
+import { raiseEscalation, waitingInService } from './support/handoff';
 import { bundleBuildB } from './support/builds';
 import { returnStateQuery } from '../workflows/contracts/returns';
 import { day, deliveredPaidOrder, payment, paymentWorkflowId, unique } from './support/fixtures';
@@ -454,17 +454,7 @@ describe('npm run cluster: Temporal on PostgreSQL, two compiled workers and two 
       const conversations = await Promise.all(
         Array.from({ length: 10 }, () => raiseEscalation(url(b), { customerId: `CUST-UP-${unique()}` })),
       );
-      for (const c of conversations)
-        await expect
-          .poll(
-            () =>
-              handoffs.show(c.id).then(
-                (x) => x.status,
-                () => undefined,
-              ),
-            { timeout: 60_000 },
-          )
-          .toBe('waiting');
+      for (const c of conversations) await waitingInService(handoffs, c.id, 60_000);
       const open = [...returns.map((r) => r.workflowId), ...conversations.map((c) => c.id)];
       for (const id of open) expect(new Set(await builds(id))).toEqual(new Set([buildA]));
 

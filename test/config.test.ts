@@ -123,6 +123,25 @@ describe('configuration', () => {
     expect(() => loadTemporalConfig({ HOOKLINE_DEPLOYMENT_NAME: 'hook:line' })).toThrow(/HOOKLINE_DEPLOYMENT_NAME: expected letters/);
     expect(() => loadWorkerConfig({ ...systems, WORKER_VERSIONING: 'maybe' })).toThrow(/WORKER_VERSIONING: expected on or off/);
     expect(() => loadWorkerConfig({ ...systems, RETURN_RECEIPT_WINDOW: 'soon' })).toThrow(/RETURN_RECEIPT_WINDOW: expected a duration/);
+    expect(() => loadWorkerConfig({ ...systems, WORKER_NONSTICKY_POLL_RATIO: '2' })).toThrow(
+      /WORKER_NONSTICKY_POLL_RATIO: expected a number between 0.1 and 1/,
+    );
+    expect(() => loadWorkerConfig({ ...systems, WORKER_NONSTICKY_POLL_RATIO: 'half' })).toThrow(/WORKER_NONSTICKY_POLL_RATIO/);
+    // New work gets half the polls unless set: the SDK's 0.2 starved a quiet shop behind a flood's running workflows.
+    expect(loadWorkerConfig(systems).nonStickyPollRatio).toBe(0.5);
+    expect(loadWorkerConfig({ ...systems, WORKER_NONSTICKY_POLL_RATIO: '0.2' }).nonStickyPollRatio).toBe(0.2);
+    // Eight workflow tasks at once unless set, so an urgent one does not queue inside the worker behind 39 routine ones.
+    expect(loadWorkerConfig(systems).slots).toEqual({ workflowTasks: 8, activities: 100, localActivities: 100 });
+    expect(loadWorkerConfig({ ...systems, WORKER_WORKFLOW_TASK_SLOTS: '40', WORKER_LOCAL_ACTIVITY_SLOTS: '20' }).slots).toMatchObject({
+      workflowTasks: 40,
+      localActivities: 20,
+    });
+    expect(() => loadWorkerConfig({ ...systems, WORKER_ACTIVITY_SLOTS: '0' })).toThrow(
+      /WORKER_ACTIVITY_SLOTS: expected a number of tasks at once greater than 0/,
+    );
+    expect(() => loadWorkerConfig({ ...systems, WORKER_WORKFLOW_TASK_SLOTS: 'many' })).toThrow(
+      /WORKER_WORKFLOW_TASK_SLOTS: expected a number/,
+    );
     expect(() => loadSources({ WEBHOOK_SCHEME_OMS: 'md5' })).toThrow(/WEBHOOK_SCHEME_OMS: expected one of/);
     expect(() => loadSources({ WEBHOOK_ALLOW_IPS_OMS: '10.0.0.0/33' })).toThrow(/WEBHOOK_ALLOW_IPS_OMS/);
     expect(() => loadSources({ WEBHOOK_RATE_LIMIT_CRM: 'lots' })).toThrow(/WEBHOOK_RATE_LIMIT_CRM: expected requests per period/);

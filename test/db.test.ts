@@ -151,6 +151,8 @@ describe.each(targets)('database on $name', (target) => {
       '0008_privacy',
       '0009_trackers',
       '0010_reconcile_cursors',
+      '0011_event_log_identity',
+      '0012_order_item_prices',
     ]);
     expect(await migrateToLatest(first)).toEqual([]);
     const second = await open(url);
@@ -224,6 +226,8 @@ describe.each(targets)('database on $name', (target) => {
         '0008_privacy',
         '0009_trackers',
         '0010_reconcile_cursors',
+        '0011_event_log_identity',
+        '0012_order_item_prices',
       ]);
       expect(await tableNames(await open(url))).toEqual(APP_TABLES);
     } finally {
@@ -440,7 +444,15 @@ describe.each(targets)('database on $name', (target) => {
     await applyOrderStatus(database.db, { orderId, customerId, status: 'delivered', eventAt: '2023-10-01T00:00:00Z' });
     await upsertOrderItems(database.db, orderId, [{ productId: 'PROD-A', quantity: 1 }]);
     await upsertOrderItems(database.db, orderId, [{ productId: 'PROD-A', quantity: 2 }]);
-    expect(await listOrderItems(database.db, orderId)).toEqual([{ order_id: orderId, product_id: 'PROD-A', quantity: 2 }]);
+    expect(await listOrderItems(database.db, orderId)).toEqual([
+      { order_id: orderId, product_id: 'PROD-A', quantity: 2, unit_price: null },
+    ]);
+    // A store's unit price is kept, and a later line without one (an order system's) does not erase it.
+    await upsertOrderItems(database.db, orderId, [{ productId: 'PROD-A', quantity: 2, unitPrice: '19.99' }]);
+    await upsertOrderItems(database.db, orderId, [{ productId: 'PROD-A', quantity: 3 }]);
+    expect(await listOrderItems(database.db, orderId)).toEqual([
+      { order_id: orderId, product_id: 'PROD-A', quantity: 3, unit_price: '19.99' },
+    ]);
     expect((await listCustomerOrders(database.db, customerId)).map((o) => o.id)).toEqual([orderId]);
 
     const returnId = `RET-${randomUUID()}`;

@@ -4,7 +4,8 @@ import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import type { Actor } from '../src/handoff/permissions';
 import { createHandoffService, type HandoffService } from '../src/handoff/service';
-import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
+import { conversationId } from '../workflows/contracts/conversation';
+import { waitingConversation } from './support/handoff';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**
@@ -49,18 +50,7 @@ describe('return approvals by a person', () => {
     await send('oms', { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: '2026-09-30T00:00:00Z' });
     const workflowId = returnWorkflowId(returnId);
     const id = conversationId(workflowId, 'return-approval');
-    await expect
-      .poll(
-        async () =>
-          (
-            await t.env.client.workflow
-              .getHandle(id)
-              .query(conversationQuery)
-              .catch(() => undefined)
-          )?.status,
-        { timeout: 15_000 },
-      )
-      .toBe('waiting');
+    await waitingConversation(t.env.client, id);
     return { returnId, orderId, id, workflowId };
   }
 

@@ -97,18 +97,32 @@ describe('priorities: a customer never waits behind a flood', () => {
     const inquiryHistory = await history(inquiryId!);
     const decidedAt = at((await decision())!);
     const inquiryFirst = at(inquiryHistory.find((e) => e.workflowTaskStartedEventAttributes)!);
-    const inquiryTasks = inquiryHistory.filter((e) => e.workflowTaskStartedEventAttributes && at(e) <= decidedAt).length;
+    // Each of its workflow tasks up to the decision, from scheduled to started: its waits in a queue.
+    // (Between them it waits on its activities, while free slots rightly take routine work.)
+    const inquiryWaits: [number, number][] = [];
+    let scheduledAt: number | undefined;
+    for (const e of inquiryHistory) {
+      if (e.workflowTaskScheduledEventAttributes) scheduledAt = at(e);
+      if (e.workflowTaskStartedEventAttributes && scheduledAt !== undefined && at(e) <= decidedAt) inquiryWaits.push([scheduledAt, at(e)]);
+    }
+    const inquiryTasks = inquiryWaits.length;
 
     await Promise.all(routineIds.map((id) => env.client.workflow.getHandle(id).result()));
     const routineFirst = await Promise.all(routineIds.map(firstTaskStarted));
 
-    // First out of the backlog, give or take the pollers that were already waiting when it was matched.
+    // First out of the backlog, give or take the pollers that were already waiting when it was
+    // matched: so its first task met the whole backlog, and the rest of it started later.
     expect(routineFirst.filter((t) => t < inquiryFirst).length).toBeLessThanOrEqual(pollers);
-    // Decided while the backlog was still there: each of its workflow tasks waited at most for the
-    // routine tasks already holding the worker's slots, never for the queue behind them.
+    // While each of its workflow tasks waited, at most the routine tasks already holding (or given)
+    // the worker's slots started, never the queue behind them. Counted inside those waits only: how
+    // long its activities take (the machine's load) lets routine work use the idle slots meanwhile,
+    // which is what the worker should do and proves nothing about the order. On a loaded machine
+    // the backlog may even be gone before its later tasks are scheduled (a CI run showed it), so
+    // only the first wait is sure to meet the backlog; the later ones count when they do.
     const bound = inquiryTasks * slots.numSlots;
     expect(bound, 'the backlog must be longer than the bound, or the test proves nothing').toBeLessThan(ROUTINE);
-    expect(routineFirst.filter((t) => t < decidedAt).length).toBeLessThanOrEqual(bound);
+    const startedWhileItWaited = routineFirst.filter((t) => inquiryWaits.some(([from, to]) => t > from && t < to)).length;
+    expect(startedWhileItWaited).toBeLessThanOrEqual(bound);
 
     // The person's conversation runs at its raiser's priority (Temporal hands it on to children).
     const child = env.client.workflow.getHandle(conversationId(inquiryId!, 'inquiry'));

@@ -138,4 +138,71 @@ describe('partner activities with and without the providers', () => {
     expect(err).toMatchObject({ nonRetryable: true });
     expect(sandbox.state.easypost.purchases).toHaveLength(0);
   });
+
+  describe("EasyPost's test mode", () => {
+    /** The agent's partner activities with EasyPost's account key a production one (EZAK…), and the given test key, if any. */
+    const withEasyPost = (extra: Record<string, string> = {}) =>
+      partners({
+        db: database.db,
+        clients: createClients(sandboxClientsConfig(sandbox.url, { timeoutMs: 5_000 })),
+        providers: createOutboundProviders(
+          loadProvidersConfig({ ...sandboxProvidersEnv(sandbox.url), EASYPOST_API_KEY: 'EZAKhooklinelive0123', ...extra }),
+        ),
+      });
+    const label = (activities: ReturnType<typeof partners>, testMode: boolean) => {
+      const returnId = `RET-${unique()}`;
+      return {
+        returnId,
+        made: new MockActivityEnvironment().run(activities.createReturnLabel, {
+          returnId,
+          orderId: 'ORD-1',
+          customerId: 'CUST-67890',
+          items: [{ product_id: 'PROD-A', quantity: 1 }],
+          idempotencyKey: `l-${returnId}`,
+          testMode,
+        }),
+      };
+    };
+    const shipmentOf = (returnId: string) => sandbox.state.easypost.shipments.filter((s) => s.reference === returnId);
+
+    it('a test-mode return with only a production key: refused for good, naming the variable, nothing sent to EasyPost', async () => {
+      const before = sandbox.sandbox.calls().filter((c) => c.system === 'easypost').length;
+      const { returnId, made } = label(withEasyPost(), true);
+      const err = await failureOf(made);
+      expect(err).toMatchObject({ type: 'TestModeMismatch', nonRetryable: true });
+      expect((err as Error).message).toMatch(/production key \(EASYPOST_API_KEY is EZAK…\).*EASYPOST_TEST_API_KEY/);
+      expect(sandbox.sandbox.calls().filter((c) => c.system === 'easypost').length).toBe(before);
+      expect(shipmentOf(returnId)).toHaveLength(0);
+      // Nor voided with it: a test label is voided where it was bought.
+      const voided = await failureOf(
+        new MockActivityEnvironment().run(withEasyPost().voidReturnLabel, {
+          labelId: 'shp_test',
+          idempotencyKey: `v-${unique()}`,
+          testMode: true,
+        }),
+      );
+      expect(voided).toMatchObject({ type: 'TestModeMismatch', nonRetryable: true });
+    });
+
+    it('with EASYPOST_TEST_API_KEY a test-mode return buys (and voids) its label in test mode, a live one in production', async () => {
+      const activities = withEasyPost({
+        EASYPOST_TEST_API_KEY: 'EZTKhooklinetest0123',
+        EASYPOST_TEST_RETURN_ADDRESS_ID: 'adr_sandboxwarehouse',
+      });
+      const test = label(activities, true);
+      const live = label(activities, false);
+      const [testLabel, liveLabel] = (await Promise.all([test.made, live.made])) as { labelId: string }[];
+      // The stand-in makes what EasyPost makes: a test key's objects in test mode, a production key's in production.
+      expect(shipmentOf(test.returnId).map((s) => s.mode)).toEqual(['test']);
+      expect(shipmentOf(live.returnId).map((s) => s.mode)).toEqual(['production']);
+      expect(testLabel!.labelId).toBe(shipmentOf(test.returnId)[0]!.id);
+      expect(liveLabel!.labelId).toBe(shipmentOf(live.returnId)[0]!.id);
+      await new MockActivityEnvironment().run(activities.voidReturnLabel, {
+        labelId: testLabel!.labelId,
+        idempotencyKey: `v-${test.returnId}`,
+        testMode: true,
+      });
+      expect(shipmentOf(test.returnId)[0]!.refund_status).toBe('submitted');
+    });
+  });
 });

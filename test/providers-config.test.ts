@@ -58,6 +58,33 @@ describe('which system does what, from configuration', () => {
     expect(message).toMatch(/STRIPE_API_KEY: expected a secret key/);
     expect(message).not.toContain('pk_live_publishable_not_secret');
   });
+
+  it('EasyPost’s test key: an EZTK… key with its own test-mode address, beside the account key; a production key there is refused', () => {
+    const account = { EASYPOST_API_KEY: 'EZAKlive0123456789', EASYPOST_RETURN_ADDRESS_ID: 'adr_live' };
+    expect(
+      loadProvidersConfig({ ...account, EASYPOST_TEST_API_KEY: 'EZTKtest0123456789', EASYPOST_TEST_RETURN_ADDRESS_ID: 'adr_test' }).easypost
+        ?.test,
+    ).toEqual({ apiKey: 'EZTKtest0123456789', returnAddressId: 'adr_test' });
+    expect(loadProvidersConfig(account).easypost?.test).toBeUndefined();
+    // EasyPost keeps each mode's addresses apart: the live address is no test label's.
+    expect(() => loadProvidersConfig({ ...account, EASYPOST_TEST_API_KEY: 'EZTKtest0123456789' })).toThrow(
+      /EASYPOST_TEST_RETURN_ADDRESS_ID: required with EASYPOST_TEST_API_KEY/,
+    );
+    expect(() => loadProvidersConfig({ ...account, EASYPOST_TEST_RETURN_ADDRESS_ID: 'adr_test' })).toThrow(
+      /EASYPOST_TEST_API_KEY: required with EASYPOST_TEST_RETURN_ADDRESS_ID/,
+    );
+    expect(() => loadProvidersConfig({ EASYPOST_TEST_API_KEY: 'EZTKtest0123456789', EASYPOST_TEST_RETURN_ADDRESS_ID: 'adr_test' })).toThrow(
+      /EASYPOST_API_KEY: required with EASYPOST_TEST_API_KEY/,
+    );
+    let message = '';
+    try {
+      loadProvidersConfig({ ...account, EASYPOST_TEST_API_KEY: 'EZAKlive_by_mistake_99', EASYPOST_TEST_RETURN_ADDRESS_ID: 'adr_test' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/EASYPOST_TEST_API_KEY: expected an EasyPost test key \(EZTK…\)/);
+    expect(message).not.toContain('EZAKlive_by_mistake_99');
+  });
 });
 
 describe('Shopify: a shop per source, the provider-wide one as the default', () => {

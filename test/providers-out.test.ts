@@ -14,8 +14,8 @@ import type { RunningSandbox, SandboxControl } from '../src/sandbox';
 import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
 import { returnStateQuery } from '../workflows/contracts/returns';
 import { day, notificationsFor, unique } from './support/fixtures';
-import { terminateAll } from './support/handoff';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { sendSigned, type Agent, type Receiver } from './support/harness';
+import { startProviderStack, stopProviderStack } from './support/providers';
 import { startWorkerProcess, type Child } from './support/processes';
 import { startKillableStack, stopKillableStack, type KillableStack } from './support/killable';
 
@@ -80,6 +80,16 @@ async function deliveredStripeOrder(receiverUrl: string, client: Client, sandbox
   return intent;
 }
 
+/** The customer sends back the one item of the order `deliveredStripeOrder` made, five days after delivery: within policy. */
+const returnOfOne = (orderId: string, returnId: string) => ({
+  ...SAMPLES['return.initiated'],
+  return_id: returnId,
+  order_id: orderId,
+  customer_id: 'CUST-67890',
+  items: [{ product_id: 'PROD-A', quantity: 1 }],
+  timestamp: day(5),
+});
+
 describe('the agent acts through Stripe and EasyPost (in-process worker)', () => {
   let env: TestWorkflowEnvironment;
   let agent: Agent;
@@ -87,16 +97,9 @@ describe('the agent acts through Stripe and EasyPost (in-process worker)', () =>
   const raised: string[] = [];
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), providers: true });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv });
+    ({ env, agent, receiver } = await startProviderStack(sourceEnv));
   });
-  afterAll(async () => {
-    await terminateAll(env, raised);
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
-  });
+  afterAll(() => stopProviderStack({ env, agent, receiver }, raised));
 
   const deliver = async (source: string, body: object) => {
     const res = await sendSigned(receiver.url, source, body);
@@ -109,14 +112,7 @@ describe('the agent acts through Stripe and EasyPost (in-process worker)', () =>
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     const intent = await deliveredStripeOrder(receiver.url, env.client, agent.sandbox.sandbox, orderId);
-    await deliver('oms', {
-      ...SAMPLES['return.initiated'],
-      return_id: returnId,
-      order_id: orderId,
-      customer_id: 'CUST-67890',
-      items: [{ product_id: 'PROD-A', quantity: 1 }],
-      timestamp: day(5),
-    });
+    await deliver('oms', returnOfOne(orderId, returnId));
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
     await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
 
@@ -165,14 +161,7 @@ describe('the agent acts through Stripe and EasyPost (in-process worker)', () =>
       status: 422,
       times: 1,
     });
-    await deliver('oms', {
-      ...SAMPLES['return.initiated'],
-      return_id: returnId,
-      order_id: orderId,
-      customer_id: 'CUST-67890',
-      items: [{ product_id: 'PROD-A', quantity: 1 }],
-      timestamp: day(5),
-    });
+    await deliver('oms', returnOfOne(orderId, returnId));
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
     raised.push(returnWorkflowId(returnId));
     await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('failed'), { timeout: 30_000 });
@@ -189,14 +178,7 @@ describe('the agent acts through Stripe and EasyPost (in-process worker)', () =>
     const orderId = `ORD-${unique()}`;
     const returnId = `RET-${unique()}`;
     await deliveredStripeOrder(receiver.url, env.client, agent.sandbox.sandbox, orderId);
-    await deliver('oms', {
-      ...SAMPLES['return.initiated'],
-      return_id: returnId,
-      order_id: orderId,
-      customer_id: 'CUST-67890',
-      items: [{ product_id: 'PROD-A', quantity: 1 }],
-      timestamp: day(5),
-    });
+    await deliver('oms', returnOfOne(orderId, returnId));
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
     await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
     await handle.cancel();
@@ -282,14 +264,7 @@ describe('each write once under a worker killed between the request and its answ
         phase: 'after',
         times: 1,
       });
-      const res = await sendSigned(receiver.url, 'oms', {
-        ...SAMPLES['return.initiated'],
-        return_id: returnId,
-        order_id: orderId,
-        customer_id: 'CUST-67890',
-        items: [{ product_id: 'PROD-A', quantity: 1 }],
-        timestamp: day(5),
-      });
+      const res = await sendSigned(receiver.url, 'oms', returnOfOne(orderId, returnId));
       expect(res.status).toBe(202);
       await expect.poll(() => sandbox.sandbox.faults().length, { timeout: 30_000, interval: 50 }).toBe(0);
       await worker.kill('SIGKILL');

@@ -34,6 +34,9 @@ it('the worker serves hookline_reconciled_total and the last-success gauge under
   expect(lines.sort()).toEqual(
     [
       'hookline_reconcile_last_success_timestamp_seconds{source="stripe"} 1700000000',
+      'hookline_reconcile_last_success_timestamp_seconds{source="easypost"} 1700000200',
+      'hookline_reconciled_total{outcome="known",source="easypost"} 2',
+      'hookline_reconciled_total{outcome="unreadable",source="easypost"} 1',
       'hookline_reconciled_total{outcome="failed",source="stripe"} 1',
       'hookline_reconciled_total{outcome="known",source="stripe"} 31',
       'hookline_reconciled_total{outcome="started",source="stripe"} 9',

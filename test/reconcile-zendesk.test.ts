@@ -1,24 +1,21 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Runtime, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { reconcile } from '../activities/reconcile';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEventLog } from '../src/db';
 import { workflowIdFor } from '../src/events/identity';
 import { createEventLogWriter, type EventLogWriter } from '../src/eventlog/writer';
-import { createIntake } from '../src/intake/direct';
 import { silentLogger } from '../src/log';
 import { createZendeskClient } from '../src/providers/zendesk/client';
 import { EXAMPLE_TICKET, ticketCreatedEvent, type TicketForEvent } from '../src/providers/zendesk/events';
 import { ConfigError } from '../src/config/env';
 import { loadReconcileConfig } from '../src/reconcile/config';
 import { listerFor, zendeskLister, type Lister } from '../src/reconcile/listers';
-import { reconcileMetrics } from '../src/reconcile/metrics';
-import { createReconciler, type Reconciler } from '../src/reconcile/reconciler';
+import { type Reconciler } from '../src/reconcile/reconciler';
 import { loadSources } from '../src/receiver/sources';
 import { startSandbox, type RunningSandbox } from '../src/sandbox';
 import { signWebhook } from '../src/signatures';
-import type { ReconcileRequest, ReconcileSummary, ReconcileWorkflow } from '../workflows/contracts/reconcile';
+import type { ReconcileRequest } from '../workflows/contracts/reconcile';
+import { startReconcileWorker, type ReconcileWorker } from './support/reconcile';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 
 /**
@@ -46,10 +43,8 @@ describe('reconciliation: Zendesk tickets whose webhook never arrived are found 
   let eventLog: EventLogWriter;
   /** The source's Zendesk account: its export is what the reconciler reads. */
   let zendesk: RunningSandbox;
+  let reconcileWorker: ReconcileWorker;
   let reconciler: Reconciler;
-  let reconcileQueue: string;
-  let worker: Worker;
-  let running: Promise<void>;
   const perPage = { value: 1000 };
 
   beforeAll(async () => {
@@ -86,40 +81,19 @@ describe('reconciliation: Zendesk tickets whose webhook never arrived are found 
       page: (listing, after, signal) =>
         (perPage.value === 1000 ? production : zendeskLister(client, { perPage: perPage.value })).page(listing, after, signal),
     };
-    reconciler = createReconciler({
-      db: agent.db,
-      intake: createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
-      config,
-      retentionMs: 30 * 24 * 3600 * 1000,
-      lister: () => lister,
-      logger: silentLogger,
-    });
-    reconcileQueue = `reconcile-${randomUUID()}`;
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue: reconcileQueue,
-      workflowBundle: { code: inject('workflowBundle') },
-      activities: reconcile({ reconciler, metrics: reconcileMetrics(Runtime.instance().metricMeter), logger: silentLogger }),
-    });
-    running = worker.run();
+    reconcileWorker = await startReconcileWorker({ env, agent, config, lister: () => lister });
+    reconciler = reconcileWorker.reconciler;
   });
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
+    await reconcileWorker?.close();
     await eventLog?.close();
     await receiver?.close();
     await zendesk?.close();
     await agent?.close();
   });
 
-  const pass = (request: ReconcileRequest): Promise<ReconcileSummary> =>
-    env.client.workflow.execute<ReconcileWorkflow>('reconcileWorkflow', {
-      taskQueue: reconcileQueue,
-      workflowId: `reconcile-test-${randomUUID()}`,
-      args: [request],
-    });
+  const pass = (request: ReconcileRequest) => reconcileWorker.pass(request);
 
   /** A customer opens a ticket `ageSeconds` ago, in the source's Zendesk (and the agent's, which the inquiry's run asks). */
   function openTicket(ageSeconds: number): TicketForEvent {

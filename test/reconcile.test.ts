@@ -8,9 +8,10 @@ import { Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { reconcile } from '../activities/reconcile';
 import { appendEventLog } from '../src/db';
+import * as repo from '../src/db/repo';
+import { eventFilter } from '../src/eventlog/search';
 import { workflowIdFor } from '../src/events/identity';
 import { createEventLogWriter, type EventLogWriter } from '../src/eventlog/writer';
-import { createIntake } from '../src/intake/direct';
 import { silentLogger } from '../src/log';
 import { createStripeClient } from '../src/providers/stripe/client';
 import { createEasyPostClient } from '../src/providers/easypost/client';
@@ -19,18 +20,14 @@ import { loadReconcileConfig } from '../src/reconcile/config';
 import { ensureReconcileSchedules } from '../src/reconcile/schedules';
 import { reconcileMetrics } from '../src/reconcile/metrics';
 import { planPass, LookbackRefusedError } from '../src/reconcile/plan';
-import { createReconciler, type Reconciler } from '../src/reconcile/reconciler';
+import { type Reconciler } from '../src/reconcile/reconciler';
 import { loadSources } from '../src/receiver/sources';
 import { startEasyPostEventsStandIn, type EasyPostEventsStandIn } from '../src/sandbox/easypost-events';
 import { startStripeEventsStandIn, type StripeEventObject, type StripeEventsStandIn } from '../src/sandbox/stripe-events';
-import {
-  reconcileScheduleId,
-  type ReconcileRequest,
-  type ReconcileSummary,
-  type ReconcileWorkflow,
-} from '../workflows/contracts/reconcile';
+import { reconcileScheduleId, type ReconcileRequest, type ReconcileWorkflow } from '../workflows/contracts/reconcile';
 import { startWorkerProcess, type Child } from './support/processes';
 import { sandboxWorkerEnv } from '../src/sandbox';
+import { startReconcileWorker, type ReconcileWorker } from './support/reconcile';
 import { connectTestEnv, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
 import { startStripeMock } from './support/stripe-mock';
 import { runReconcileCli } from '../scripts/reconcile';
@@ -76,10 +73,9 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
   let eventLog: EventLogWriter;
   const standIns = new Map<string, StripeEventsStandIn>();
   let easypostStandIn: EasyPostEventsStandIn;
+  let reconcileWorker: ReconcileWorker;
   let reconciler: Reconciler;
   let reconcileQueue: string;
-  let worker: Worker;
-  let running: Promise<void>;
 
   beforeAll(async () => {
     env = await connectTestEnv();
@@ -93,12 +89,11 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     const config = loadReconcileConfig(reconcileEnv, loadSources(reconcileEnv).values());
     expect([...config.sources.keys()].sort()).toEqual([...SOURCES, 'easypost'].sort());
     const listers = new Map<string, Lister>();
-    reconciler = createReconciler({
-      db: agent.db,
-      // The receiver's intake, on the same task queue: the same starts under the same workflow IDs.
-      intake: createIntake({ client: env.client, taskQueue: agent.taskQueue, startTimeoutMs: 5_000, quarantineKeepForMs: 60_000 }),
+    // The receiver's intake on the agent's queue: the same starts under the same workflow IDs.
+    reconcileWorker = await startReconcileWorker({
+      env,
+      agent,
       config,
-      retentionMs: 30 * 24 * 3600 * 1000,
       lister: (s) =>
         listers.get(s.source.name) ??
         listers
@@ -107,23 +102,13 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
             s.provider === 'stripe' ? stripeLister(createStripeClient(s.api)) : easypostLister(createEasyPostClient(s.api)),
           )
           .get(s.source.name)!,
-      logger: silentLogger,
     });
-    // The reconciler's own worker on its own queue (in production, the one worker registers both).
-    reconcileQueue = `reconcile-${randomUUID()}`;
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      namespace: env.namespace ?? 'default',
-      taskQueue: reconcileQueue,
-      workflowBundle: { code: inject('workflowBundle') },
-      activities: reconcile({ reconciler, metrics: reconcileMetrics(Runtime.instance().metricMeter), logger: silentLogger }),
-    });
-    running = worker.run();
+    reconciler = reconcileWorker.reconciler;
+    reconcileQueue = reconcileWorker.taskQueue;
   });
 
   afterAll(async () => {
-    worker?.shutdown();
-    await running;
+    await reconcileWorker?.close();
     await eventLog?.close();
     await receiver?.close();
     for (const standIn of standIns.values()) await standIn.close();
@@ -142,8 +127,7 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     };
   }
 
-  const pass = (request: ReconcileRequest, workflowId = `reconcile-test-${randomUUID()}`): Promise<ReconcileSummary> =>
-    env.client.workflow.execute<ReconcileWorkflow>('reconcileWorkflow', { taskQueue: reconcileQueue, workflowId, args: [request] });
+  const pass = (request: ReconcileRequest, workflowId?: string) => reconcileWorker.pass(request, workflowId);
 
   const endpoint = (source: string) => ({ url: `${receiver.url}/webhooks/${source}`, secret: SECRETS[source]! });
   const paymentWorkflowId = (source: string, event: StripeEventObject) => workflowIdFor(source, 'payment.succeeded', event.id);
@@ -466,11 +450,15 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
     // One more that EasyPost has not tried to deliver yet: no payload, no body to read.
     const queued = trackerEvent(start + 20_000);
     easypostStandIn.record(queued);
+    // The receiver's record of the 8 delivered, as a pass five minutes later would find it.
+    await eventLog.flush();
 
+    const payloadsBefore = easypostStandIn.requests.payloads;
     const summary = await pass({ source: 'easypost' });
-    expect(summary).toMatchObject({ lookedAt: 13, known: 8, started: 4, awaiting: 1, quarantined: 0, failed: 0 });
-    // The listed Events carry no Tracker: every handled one's body came from its payloads.
-    expect(easypostStandIn.requests.payloads).toBe(13);
+    expect(summary).toMatchObject({ lookedAt: 13, known: 8, started: 4, awaiting: 1, quarantined: 0, unreadable: 0, failed: 0 });
+    // The listed Events carry no Tracker: the body of each the event log does not hold came from its
+    // payloads; the 8 it holds by their evt_ id were not asked for.
+    expect(easypostStandIn.requests.payloads - payloadsBefore).toBe(5);
     const starts = await startsLogged('easypost');
     expect(starts.size).toBe(12);
     const workflowIdOf = (event: { id: string }) => {
@@ -506,25 +494,52 @@ describe('reconciliation: Stripe events the webhooks never delivered are found a
 
     // EasyPost's attempt at the queued one fails: the next pass reads it from that attempt's payload.
     expect(await easypostStandIn.deliver(queued.id, endpoint('easypost'), { drop: true })).toBeUndefined();
+    const payloadsAgain = easypostStandIn.requests.payloads;
     const again = await pass({ source: 'easypost' });
     expect(again).toMatchObject({ lookedAt: 13, known: 12, started: 1, awaiting: 0 });
+    // Only the one not yet held was read.
+    expect(easypostStandIn.requests.payloads - payloadsAgain).toBe(1);
     const after = await startsLogged('easypost');
     expect(after.size).toBe(13);
     expect([...after].filter(([id]) => id.endsWith(`:${queued.id}`)).map(([, rows]) => rows)).toEqual([[{ via: 'reconcile' }]]);
     expect(await reconciler.cursorOf('easypost')).toBe(again.to);
 
-    // One EasyPost is done with but never sent anywhere (no webhook then): no body in its API. The
-    // pass fails, loudly, and the cursor stays; nothing is started from the bodiless listed Event.
+    // One EasyPost is done with but never sent anywhere (no webhook then): no body in its API. It is
+    // recorded for a person as unreadable, with its evt_ id and type, and the cursor moves past it:
+    // one lost body does not hold the source back. Nothing is started from the bodiless listed Event.
     const lost = trackerEvent(Date.now() - 5_000);
     easypostStandIn.record(lost, 'completed');
-    const failure = await pass({ source: 'easypost' }).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    expect(failure).toBeInstanceOf(WorkflowFailedError);
-    expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'ReconcileIncomplete' });
-    expect(await reconciler.cursorOf('easypost')).toBe(again.to);
+    const third = await pass({ source: 'easypost' });
+    expect(third).toMatchObject({ unreadable: 1, started: 0, failed: 0 });
+    expect(await reconciler.cursorOf('easypost')).toBe(third.to);
+    expect(third.to).toBeGreaterThan(Math.floor(Date.parse(lost.created_at) / 1000));
     expect([...(await startsLogged('easypost')).keys()].filter((id) => id.endsWith(`:${lost.id}`))).toEqual([]);
+    const recorded = () =>
+      agent.db
+        .selectFrom('event_log')
+        .select(['via', 'outcome', 'event_type', 'identity', 'workflow_id', 'reason'])
+        .where('source', '=', 'easypost')
+        .where('identity', '=', lost.id)
+        .execute();
+    expect(await recorded()).toEqual([
+      {
+        via: 'reconcile',
+        outcome: 'unreadable',
+        event_type: 'tracker.updated',
+        identity: lost.id,
+        workflow_id: null,
+        reason: expect.stringContaining('never attempted its delivery') as string,
+      },
+    ]);
+    // Where a person looks: the event log's search by outcome.
+    const { events: found } = await repo.findEvents(agent.db, eventFilter({ source: 'easypost', outcome: 'unreadable' }));
+    expect(found.map((e) => e.identity)).toContain(lost.id);
+    // The next pass knows it by its id: not read, not recorded again.
+    const payloadsFourth = easypostStandIn.requests.payloads;
+    const fourth = await pass({ source: 'easypost' });
+    expect(fourth).toMatchObject({ unreadable: 0, started: 0, failed: 0 });
+    expect(easypostStandIn.requests.payloads - payloadsFourth).toBe(0);
+    expect(await recorded()).toHaveLength(1);
   });
 
   it("the sandbox (npm start's) lists the events recorded with it, as Stripe and EasyPost do", async () => {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createHandoffService } from '../src/handoff/service';
 import { runReleaseCli } from '../src/release/cli';
 import { bundleBuildB } from './support/builds';
-import { raiseEscalation, terminateAll, type Raised } from './support/handoff';
+import { raiseEscalation, terminateAll, waitingInService, type Raised } from './support/handoff';
 import { setupAgent } from './support/harness';
 import { quarantineResolvedSignal } from '../workflows/contracts/quarantine';
 import type { QuarantinedEvent } from '../src/events/envelope';
@@ -38,17 +38,7 @@ describe('npm run release', () => {
   async function openConversation(): Promise<Raised> {
     const escalation = await raiseEscalation(t.receiver.url, { customerId: `CUST-REL-${raised.length}` });
     raised.push(escalation);
-    const handoffs = createHandoffService(t.env.client);
-    await expect
-      .poll(
-        () =>
-          handoffs.show(escalation.id).then(
-            (c) => c.status,
-            () => undefined,
-          ),
-        { timeout: 15_000 },
-      )
-      .toBe('waiting');
+    await waitingInService(createHandoffService(t.env.client), escalation.id);
     return escalation;
   }
 

@@ -10,6 +10,7 @@ import { createHandoffService } from '../src/handoff/service';
 import { conversationId, parseConversationId } from '../workflows/contracts/conversation';
 import { AUTO_UPGRADE_TYPES, WORKFLOW_VERSIONING } from '../workflows/contracts/versioning';
 import { bundleBuildB } from './support/builds';
+import { waitingInService } from './support/handoff';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**
@@ -89,16 +90,7 @@ describe('replay', () => {
     const conversation = conversationId(escalation, 'inquiry');
     const handoffs = createHandoffService(t.env.client);
     const lead = { name: 'dana', role: 'lead' } as const;
-    await expect
-      .poll(
-        () =>
-          handoffs.show(conversation).then(
-            (c) => c.status,
-            () => undefined,
-          ),
-        { timeout: 15_000 },
-      )
-      .toBe('waiting');
+    await waitingInService(handoffs, conversation);
     await handoffs.claim(conversation, lead);
     await handoffs.reply(conversation, lead, 'A replacement ships today.');
     await handoffs.resolve(conversation, lead, { outcome: 'resolved', note: 'replacement sent' });
@@ -111,16 +103,7 @@ describe('replay', () => {
       evidence_due_by: new Date(Date.now() + 7 * 86_400_000).toISOString(),
     });
     const chargeback = conversationId(dispute, 'chargeback');
-    await expect
-      .poll(
-        () =>
-          handoffs.show(chargeback).then(
-            (c) => c.status,
-            () => undefined,
-          ),
-        { timeout: 15_000 },
-      )
-      .toBe('waiting');
+    await waitingInService(handoffs, chargeback);
     await handoffs.claim(chargeback, lead);
     await handoffs.resolve(chargeback, lead, { outcome: 'resolved', note: 'evidence submitted' });
     expect(await t.env.client.workflow.getHandle(dispute).result()).toMatchObject({ orderId, handoff: { outcome: 'resolved' } });

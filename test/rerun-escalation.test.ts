@@ -18,16 +18,10 @@ import {
   type EscalationRequest,
 } from '../workflows/contracts/conversation';
 import type { InquiryResult } from '../workflows/contracts/inquiries';
-import {
-  returnEventSignal,
-  returnStateQuery,
-  type ProcessReturnWorkflow,
-  type ReturnEnvelope,
-  type ReturnState,
-} from '../workflows/contracts/returns';
+import { returnStateQuery, type ReturnState } from '../workflows/contracts/returns';
 import { CUSTOMER, waitForNotification } from './support/handoff';
 import { sendSigned, setupAgent } from './support/harness';
-import { day, deliveredPaidOrder, notificationsFor, unique } from './support/fixtures';
+import { day, deliveredPaidOrder, notificationsFor, startTimeLimitedReturn, unique } from './support/fixtures';
 
 /**
  * A rerun of a workflow that had escalated (issue 18's follow-up), over real HTTP with a real
@@ -181,21 +175,7 @@ describe('a rerun of a workflow that had escalated', () => {
       const approval = conversationId(workflowId, 'return-approval');
       await deliveredPaidOrder(deliver, client(), orderId);
       // Asked for 60 days after delivery: outside the 30-day window, so a person must approve it.
-      const initiated: EnvelopeOf<'return.initiated'> = {
-        source: 'oms',
-        identity: returnId,
-        identityFrom: 'natural-key',
-        receivedAt: new Date().toISOString(),
-        event: { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(60) },
-      };
-      const first = await client().workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
-        workflowId,
-        taskQueue: t.agent.taskQueue,
-        args: [returnId],
-        signal: returnEventSignal,
-        signalArgs: [initiated],
-        workflowExecutionTimeout: '30s',
-      });
+      const first = await startTimeLimitedReturn(client(), t.agent.taskQueue, { returnId, orderId }, 60);
       await expect.poll(async () => (await conversationOf(approval))?.status, { timeout: 15_000, interval: 250 }).toBe('waiting');
       expect((await api('POST', at(approval, 'claim'), {})).status).toBe(200);
       expect(await api('POST', at(approval, 'resolve'), { outcome: 'approve', note: 'loyal customer' })).toMatchObject({

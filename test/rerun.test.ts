@@ -5,22 +5,16 @@ import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, defaultPayloadConverter } from '@temporalio/common';
 import { runSpoolCli } from '../scripts/spool';
-import type { EnvelopeOf, EventEnvelope } from '../src/events/envelope';
+import type { EventEnvelope } from '../src/events/envelope';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
 import { createLogger } from '../src/log';
 import { createIntake } from '../src/intake/direct';
 import { createDrainer, openSpool } from '../src/spool';
 import { conversationId } from '../workflows/contracts/conversation';
-import {
-  returnEventSignal,
-  returnStateQuery,
-  type ProcessReturnWorkflow,
-  type ReturnEnvelope,
-  type ReturnState,
-} from '../workflows/contracts/returns';
+import { returnStateQuery, type ReturnState } from '../workflows/contracts/returns';
 import { sendSigned, setupAgent } from './support/harness';
-import { day, deliveredPaidOrder, notificationsFor, unique } from './support/fixtures';
+import { day, deliveredPaidOrder, notificationsFor, startTimeLimitedReturn, unique } from './support/fixtures';
 
 /**
  * "A failed run swallows the event" (issue 18), over real HTTP with a real worker and database: a
@@ -205,25 +199,8 @@ describe('a failed run is run again; a closed one stays closed', () => {
       const returnId = `RET-${unique()}`;
       const workflowId = returnWorkflowId(returnId);
       await deliveredPaidOrder(deliver, client(), orderId);
-      const initiated: EnvelopeOf<'return.initiated'> = {
-        source: 'oms',
-        identity: returnId,
-        identityFrom: 'natural-key',
-        receivedAt: new Date().toISOString(),
-        event: { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(5) },
-      };
-      // The first run as the relay starts it, but with a time limit, so that it ends unfinished for
-      // real (TIMED_OUT) while it waits for the parcel: hookline itself sets no such limit, and its
-      // activities no longer give up, so a return run rarely fails; a timeout is the way one ends
-      // undone here.
-      const first = await client().workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
-        workflowId,
-        taskQueue: t.agent.taskQueue,
-        args: [returnId],
-        signal: returnEventSignal,
-        signalArgs: [initiated],
-        workflowExecutionTimeout: '30s',
-      });
+      // The first run ends unfinished (TIMED_OUT) while it waits for the parcel.
+      const first = await startTimeLimitedReturn(client(), t.agent.taskQueue, { returnId, orderId }, 5);
       let before: ReturnState | undefined;
       await expect
         .poll(

@@ -7,6 +7,7 @@ import type { FaultSpec } from '../src/sandbox/faults';
 import { conversationId, conversationQuery } from '../workflows/contracts/conversation';
 import { returnStateQuery, type ReturnState } from '../workflows/contracts/returns';
 import { day, deliveredPaidOrder, notificationsFor, unique } from './support/fixtures';
+import { waitingConversation } from './support/handoff';
 import { sendSigned, setupAgent } from './support/harness';
 
 /**
@@ -99,9 +100,7 @@ describe('a return cancelled at each step of the saga', () => {
   it('before the label (waiting for a person’s approval): the conversation is withdrawn, no label, the customer told once', async () => {
     const { returnId, handle } = await startReturn({ late: true });
     const conversation = t.env.client.workflow.getHandle(conversationId(handle.workflowId, 'return-approval'));
-    await expect
-      .poll(async () => (await conversation.query(conversationQuery).catch(() => undefined))?.status, { timeout: 15_000 })
-      .toBe('waiting');
+    await waitingConversation(t.env.client, conversation.workflowId);
     await handle.cancel();
     await expectCancelled(handle);
     expect(await conversation.query(conversationQuery)).toMatchObject({ status: 'resolved', outcome: 'withdrawn' });

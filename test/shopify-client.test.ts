@@ -2,7 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createShopifyClient, refundablePayment, SHOPIFY_ADMIN_API_VERSION, type ShopifyClient } from '../src/providers/shopify/client';
+import {
+  createShopifyClient,
+  paidUnitPrice,
+  refundablePayment,
+  SHOPIFY_ADMIN_API_VERSION,
+  type ShopifyClient,
+} from '../src/providers/shopify/client';
+import { isCustomersOrder, shopifyOrderFacts, storeOrderRef } from '../src/providers/shopify/order-facts';
 import { startSandbox, type RunningSandbox } from '../src/sandbox';
 
 /**
@@ -64,7 +71,7 @@ describe('Shopify client against the sandbox stand-in', () => {
   const shopifyCalls = () => sandbox.sandbox.calls().filter((c) => c.system === 'shopify');
 
   it('names the pinned version in its path and reads the shop', async () => {
-    expect(await shopify.shop()).toEqual({ name: 'hookline sandbox', domain: 'hookline-dev.myshopify.com' });
+    expect(await shopify.shop()).toEqual({ name: 'hookline sandbox', domain: 'hookline-dev.myshopify.com', timeZone: 'America/New_York' });
     expect(shopifyCalls()[0]?.path).toBe(`/admin/api/${SHOPIFY_ADMIN_API_VERSION}/graphql.json`);
   });
 
@@ -82,6 +89,67 @@ describe('Shopify client against the sandbox stand-in', () => {
       payments: [{ kind: 'SALE', gateway: 'shopify_payments', amount: '40.00', currency: 'USD' }],
     });
     expect(await shopify.order('1')).toBeUndefined();
+  });
+
+  it('reads what one unit was paid: with its share of the taxes charged on top, none added where prices include them', async () => {
+    const line = (taxesIncluded: boolean) => ({
+      customerId: '115310627314723954',
+      amount: taxesIncluded ? '40.00' : '41.20',
+      currency: 'USD',
+      taxesIncluded,
+      items: [
+        { sku: 'MUG-1', quantity: 1, title: 'Mug', price: '25.00' },
+        { sku: 'PLATE-2', quantity: 2, title: 'Plate', price: '7.50', tax: '1.20' },
+      ],
+    });
+    sandbox.sandbox.addShopifyOrder({ orderId: '4783296544822', ...line(false) });
+    sandbox.sandbox.addShopifyOrder({ orderId: '4783296544823', ...line(true) });
+    const unitPrices = async (orderId: string) => (await shopify.order(orderId))?.items.map((i) => [i.productId, i.unitPrice]);
+    expect(await unitPrices('4783296544822')).toEqual([
+      ['MUG-1', '25.00'],
+      ['PLATE-2', '8.10'],
+    ]);
+    expect(await unitPrices('4783296544823')).toEqual([
+      ['MUG-1', '25.00'],
+      ['PLATE-2', '7.50'],
+    ]);
+  });
+
+  it("finds the newest order by its name or by its customer's email", async () => {
+    const name = sandbox.state.shopify.orders[0]!.name;
+    expect(await shopify.findOrder({ name })).toMatchObject({ orderId: ORDER, name });
+    expect(await shopify.findOrder({ name: '#999999' })).toBeUndefined();
+    sandbox.sandbox.addShopifyOrder({
+      orderId: '4783296544822',
+      customerId: '115310627314723954',
+      email: 'Bob.Norman@example.com',
+      amount: '12.00',
+      currency: 'USD',
+      createdAt: '2026-11-01T10:00:00Z',
+    });
+    sandbox.sandbox.addShopifyOrder({
+      orderId: '4783296544823',
+      customerId: '115310627314723954',
+      email: 'bob.norman@example.com',
+      amount: '15.00',
+      currency: 'USD',
+      createdAt: '2026-11-25T10:00:00Z',
+      fulfillments: [{ displayStatus: 'OUT_FOR_DELIVERY', company: 'UPS', number: '1Z999AA10123456784' }],
+    });
+    const newest = await shopify.findOrder({ email: 'bob.norman@example.com' });
+    expect(newest).toMatchObject({ orderId: '4783296544823', customerEmail: 'bob.norman@example.com' });
+    expect(shopifyCalls().at(-1)?.operation).toBe('orders');
+
+    // As the agent's decisions read an order: the parcel's status, the newest tracking, the total.
+    expect(shopifyOrderFacts(newest!)).toMatchObject({
+      status: 'out_for_delivery',
+      carrier: 'UPS',
+      trackingNumber: '1Z999AA10123456784',
+      totalAmount: '15.00',
+      currency: 'USD',
+    });
+    // The seeded order is delivered, but its return is requested: that is what the customer is told.
+    expect(shopifyOrderFacts((await shopify.order(ORDER))!).status).toBe('return_requested');
   });
 
   it('refunds once per key, however often asked, and a different refund under the same key is refused', async () => {
@@ -214,5 +282,65 @@ describe('Shopify client against the sandbox stand-in', () => {
       expect(err.message).toContain('to elsewhere.example');
       expect(hits).toBe(1);
     });
+  });
+});
+
+describe('what one unit of a Shopify order line was paid', () => {
+  const usd = (amount: string) => ({ amount, currencyCode: 'USD' });
+
+  it('is the price after discounts where the shop charges no tax, or its prices include it', () => {
+    expect(paidUnitPrice({ unitPrice: usd('7.50'), quantity: 2, taxes: [], taxesIncluded: false })).toBe('7.50');
+    expect(paidUnitPrice({ unitPrice: usd('7.50'), quantity: 2, taxes: ['1.20'], taxesIncluded: true })).toBe('7.50');
+  });
+
+  it("adds the unit's share of every tax on the line where the shop charges tax on top", () => {
+    expect(paidUnitPrice({ unitPrice: usd('7.50'), quantity: 2, taxes: ['1.20'], taxesIncluded: false })).toBe('8.10');
+    // State and county taxes on one line, as Shopify lists them for a US address.
+    expect(paidUnitPrice({ unitPrice: usd('10.00'), quantity: 3, taxes: ['1.80', '0.45'], taxesIncluded: false })).toBe('10.75');
+    // Shopify's amounts as its Decimal scalar may write them, without trailing zeros.
+    expect(paidUnitPrice({ unitPrice: usd('7.5'), quantity: 2, taxes: ['1.2'], taxesIncluded: false })).toBe('8.10');
+  });
+
+  it("rounds a share that does not come out exact half-up to the currency's minor unit", () => {
+    expect(paidUnitPrice({ unitPrice: usd('10.00'), quantity: 3, taxes: ['1.00'], taxesIncluded: false })).toBe('10.33');
+    expect(paidUnitPrice({ unitPrice: usd('10.00'), quantity: 3, taxes: ['2.00'], taxesIncluded: false })).toBe('10.67');
+    expect(paidUnitPrice({ unitPrice: usd('0.99'), quantity: 2, taxes: ['0.05'], taxesIncluded: false })).toBe('1.02');
+    // Yen have no minor unit, dinars three decimals (ISO 4217).
+    const jpy = { amount: '1000', currencyCode: 'JPY' };
+    expect(paidUnitPrice({ unitPrice: jpy, quantity: 3, taxes: ['100'], taxesIncluded: false })).toBe('1033');
+    expect(paidUnitPrice({ unitPrice: jpy, quantity: 2, taxes: ['101'], taxesIncluded: false })).toBe('1051');
+    const kwd = { amount: '1.500', currencyCode: 'KWD' };
+    expect(paidUnitPrice({ unitPrice: kwd, quantity: 2, taxes: ['0.075'], taxesIncluded: false })).toBe('1.538');
+  });
+});
+
+describe("which Shopify order an inquiry is about, and whether it is the customer's", () => {
+  const customer = { email: 'alice@example.com', lastOrders: [] };
+  const inquiry = { summary: 'Where is my order?' };
+
+  it('takes the order the inquiry names, by id or by number, else its words, else the latest listed', () => {
+    expect(storeOrderRef({ ...inquiry, order_id: '4783296544821' }, customer)).toEqual({ id: '4783296544821' });
+    expect(storeOrderRef({ ...inquiry, order_id: '#1001' }, customer)).toEqual({ name: '#1001' });
+    expect(storeOrderRef({ ...inquiry, order_id: '1001' }, customer)).toEqual({ name: '#1001' });
+    // Another system's order: not Shopify's to answer.
+    expect(storeOrderRef({ ...inquiry, order_id: 'ORD-12345' }, customer)).toBeUndefined();
+    expect(storeOrderRef({ summary: 'Has #1002 shipped?' }, customer)).toEqual({ name: '#1002' });
+    const listed = { ...customer, lastOrders: [{ order_id: '4783296544821', status: 'shipped', date: '2026-11-20' }] };
+    expect(storeOrderRef(inquiry, listed)).toEqual({ id: '4783296544821' });
+  });
+
+  it('searches by email only for an address the helpdesk verified', () => {
+    expect(storeOrderRef(inquiry, customer)).toBeUndefined();
+    expect(storeOrderRef(inquiry, { ...customer, emailVerified: false })).toBeUndefined();
+    expect(storeOrderRef(inquiry, { ...customer, emailVerified: true })).toEqual({ email: 'alice@example.com' });
+  });
+
+  it("is the customer's when Shopify's customer is the inquiry's, or the trusted address matches", () => {
+    const order = { customerId: '115310627314723954', customerEmail: 'Alice@Example.com' };
+    expect(isCustomersOrder(order, '115310627314723954', { email: 'someone@example.net', emailVerified: false })).toBe(true);
+    expect(isCustomersOrder(order, 'CUST-67890', { email: 'alice@example.com' })).toBe(true);
+    expect(isCustomersOrder(order, 'zendesk:1', { email: 'alice@example.com', emailVerified: false })).toBe(false);
+    expect(isCustomersOrder(order, 'CUST-67890', { email: 'bob@example.com' })).toBe(false);
+    expect(isCustomersOrder({ customerId: '1' }, 'CUST-67890', { email: 'alice@example.com' })).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import EasyPost from '@easypost/api';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -9,13 +10,17 @@ import type { Database } from '../src/db';
 import * as repo from '../src/db/repo';
 import { returnWorkflowId } from '../src/events/identity';
 import { SAMPLES } from '../src/events/samples';
+import { shopify } from '../src/providers/shopify';
 import { PROVIDERS } from '../src/providers';
+import { signWebhook } from '../src/signatures';
 import type { RunningSandbox, SandboxControl } from '../src/sandbox';
+import type { ShopifyOrderSeed } from '../src/sandbox/shopify';
+import { partnerTaskQueue } from '../workflows/contracts/partners';
 import { returnStateQuery } from '../workflows/contracts/returns';
 import type { ReturnStatusResult } from '../workflows/contracts/store-returns';
 import { day, notificationsFor } from './support/fixtures';
-import { terminateAll } from './support/handoff';
-import { connectTestEnv, sendSigned, startAgent, startReceiver, testDatabases, type Agent, type Receiver } from './support/harness';
+import { sendSigned, type Agent, type Receiver } from './support/harness';
+import { startProviderStack, stopProviderStack } from './support/providers';
 import { startWorkerProcess, type Child } from './support/processes';
 import { startKillableStack, stopKillableStack, type KillableStack } from './support/killable';
 
@@ -30,13 +35,52 @@ import { startKillableStack, stopKillableStack, type KillableStack } from './sup
 
 const SHOPIFY_SECRET = 'shopify_out_test_secret_0123456789';
 const STRIPE_SECRET = 'whsec_shopify_out_test_0123456789abcdef';
-const sourceEnv = { WEBHOOK_SECRET_SHOPIFY: SHOPIFY_SECRET, WEBHOOK_SECRET_STRIPE: STRIPE_SECRET };
+// Not ASCII on purpose: EasyPost keys the HMAC with the secret normalised to NFKD.
+const EASYPOST_SECRET = 'easypost_shopify_out_s\u00e9cret_0123456789';
+const sourceEnv = {
+  WEBHOOK_SECRET_SHOPIFY: SHOPIFY_SECRET,
+  WEBHOOK_SECRET_STRIPE: STRIPE_SECRET,
+  WEBHOOK_SECRET_EASYPOST: EASYPOST_SECRET,
+};
 const EXAMPLES = join(__dirname, '..', 'src', 'providers');
 /** Shopify's published `returns/request` sample (src/providers/shopify/examples/README.md names its source). */
 const returnsRequest = JSON.parse(readFileSync(join(EXAMPLES, 'shopify', 'examples', 'returns-request.json'), 'utf8')) as Record<
   string,
   unknown
 >;
+/**
+ * EasyPost's published delivered `tracker.updated` (src/providers/easypost/examples/README.md names
+ * its source) for a return label: a fresh event id, the label's tracking code and now; nothing else
+ * changed. Its Tracker has no `is_return` (an older shape, as a tracker created by tracking code
+ * may be): the label's tracking code alone says whose parcel it is.
+ */
+function labelDelivered(trackingCode: string): Buffer {
+  const e = JSON.parse(readFileSync(join(EXAMPLES, 'easypost', 'examples', 'tracker.updated-delivered.json'), 'utf8')) as {
+    id: string;
+    result: Record<string, unknown>;
+  };
+  e.id = `evt_${randomBytes(8).toString('hex')}`;
+  Object.assign(e.result, { tracking_code: trackingCode, updated_at: new Date().toISOString() });
+  return Buffer.from(JSON.stringify(e));
+}
+
+/**
+ * POSTs an EasyPost event signed as EasyPost signs it (checked first with `@easypost/api`'s own
+ * validateWebhook); resolves to the receiver's answer.
+ */
+async function deliverEasyPost(receiverUrl: string, body: Buffer): Promise<Record<string, unknown>> {
+  const headers = signWebhook('easypost', body, EASYPOST_SECRET);
+  expect(() => new EasyPost('EZTK_not_a_key').Utils.validateWebhook(body, headers, EASYPOST_SECRET)).not.toThrow();
+  const res = await fetch(`${receiverUrl}/webhooks/easypost`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: new Uint8Array(body),
+  });
+  const answer = (await res.json()) as Record<string, unknown>;
+  expect(res.status, JSON.stringify(answer)).toBe(202);
+  return answer;
+}
+
 /** Shopify's IDs, kept below 2^53 here so the test can write them as plain JSON numbers. */
 const shopifyId = () => String(10_000_000_000 + randomInt(1_000_000_000));
 
@@ -55,12 +99,7 @@ async function requestReturn(receiverUrl: string, orderId: string, returnId: str
     headers: {
       'content-type': 'application/json',
       'x-shopify-hmac-sha256': createHmac('sha256', SHOPIFY_SECRET).update(body).digest('base64'),
-      'x-shopify-topic': 'returns/request',
-      'x-shopify-shop-domain': 'hookline-dev.myshopify.com',
-      'x-shopify-api-version': '2026-07',
-      'x-shopify-webhook-id': randomUUID(),
-      'x-shopify-event-id': randomUUID(),
-      'x-shopify-triggered-at': new Date().toISOString(),
+      ...shopify.delivery!('returns/request', body),
     },
     body: new Uint8Array(body),
   });
@@ -69,8 +108,17 @@ async function requestReturn(receiverUrl: string, orderId: string, returnId: str
   return answer.workflowId as string;
 }
 
-/** An order Shopify holds: one mug, 40.00 USD paid through Shopify Payments, delivered two days ago, its return requested. */
-function shopifyOrder(sandbox: SandboxControl, orderId: string, returnId: string): void {
+/**
+ * An order Shopify holds: one mug, 40.00 USD paid through Shopify Payments, delivered two days ago,
+ * its return requested; `order` changes what a test is about (its lines, its payment, the return's items).
+ */
+function shopifyOrder(
+  sandbox: SandboxControl,
+  orderId: string,
+  returnId: string,
+  order: Partial<ShopifyOrderSeed> & { returnItems?: { sku: string; quantity: number }[] } = {},
+): void {
+  const { returnItems, ...seed } = order;
   sandbox.addShopifyOrder({
     orderId,
     customerId: shopifyId(),
@@ -78,7 +126,8 @@ function shopifyOrder(sandbox: SandboxControl, orderId: string, returnId: string
     currency: 'USD',
     items: [{ sku: 'PROD-A', quantity: 1, title: 'Mug' }],
     fulfillments: [{ deliveredAt: new Date(Date.now() - 2 * 86_400_000).toISOString(), company: 'USPS', number: `9400${shopifyId()}` }],
-    returns: [{ returnId, status: 'REQUESTED' }],
+    returns: [{ returnId, status: 'REQUESTED', ...(returnItems ? { items: returnItems } : {}) }],
+    ...seed,
   });
 }
 
@@ -89,18 +138,20 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
   const raised: string[] = [];
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    agent = await startAgent({ env, databaseUrl: testDatabases()[0]!.url(), providers: true });
-    receiver = await startReceiver({ env, taskQueue: agent.taskQueue, sourceEnv });
+    ({ env, agent, receiver } = await startProviderStack(sourceEnv));
   });
-  afterAll(async () => {
-    await terminateAll(env, raised);
-    await receiver?.close();
-    await agent?.close();
-    await env?.teardown();
-  });
+  afterAll(() => stopProviderStack({ env, agent, receiver }, raised));
 
   const state = () => agent.sandbox.state;
+  /** The refund activities a return scheduled, with the partner queue each waited on. */
+  const refundActivities = async (workflowId: string) => {
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    return (history.events ?? []).flatMap((e) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      const name = a?.activityType?.name;
+      return name === 'refund' || name === 'refundInStore' ? [{ name, taskQueue: a?.taskQueue?.name }] : [];
+    });
+  };
   const shopifyCalls = (operation: string) =>
     agent.sandbox.sandbox.calls().filter((c) => c.system === 'shopify' && c.operation === operation);
 
@@ -141,6 +192,10 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
       totalRefundedSet: { shopMoney: { amount: '40.00' } },
     });
     expect(result.refundId).toBe(`shopify:${refunds[0]!.id.split('/').at(-1)}`);
+    // Shopify's refund waited on the store's queue, paced at Shopify's rate, not on the payments partner's.
+    expect(await refundActivities(returnWorkflowId(returnId))).toEqual([
+      { name: 'refundInStore', taskQueue: partnerTaskQueue(agent.taskQueue, 'store') },
+    ]);
     expect(state().shopify.orders.find((o) => o.id === `gid://shopify/Order/${orderId}`)?.displayFinancialStatus).toBe('REFUNDED');
     // Nothing went to the seed's payments system, to Stripe, or to the seed's carrier.
     expect(state().refunds.filter((r) => r.order_id === orderId)).toHaveLength(0);
@@ -148,6 +203,110 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     expect(state().labels.filter((l) => l.return_id === returnId)).toHaveLength(0);
     expect(await notificationsFor(agent.db, `${returnWorkflowId(returnId)}:label-sent`)).toHaveLength(1);
     expect(await notificationsFor(agent.db, `${returnWorkflowId(returnId)}:refunded`)).toHaveLength(1);
+  });
+
+  it("one of the order's items returned: only it is labelled, checked and refunded; EasyPost's delivered tracker closes it", async () => {
+    const orderId = shopifyId();
+    const returnId = shopifyId();
+    // A mug at 25.00 and two plates at 7.50 (40.00 paid); the customer sends one plate back.
+    shopifyOrder(agent.sandbox.sandbox, orderId, returnId, {
+      items: [
+        { sku: 'MUG-1', quantity: 1, title: 'Mug', price: '25.00' },
+        { sku: 'PLATE-2', quantity: 2, title: 'Plate', price: '7.50' },
+      ],
+      returnItems: [{ sku: 'PLATE-2', quantity: 1 }],
+    });
+
+    await env.client.workflow.getHandle(await requestReturn(receiver.url, orderId, returnId)).result();
+    const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
+    // The return's own line, read through its fulfillment line item to the order's line: one plate.
+    const returned = [{ product_id: 'PLATE-2', quantity: 1 }];
+    expect(JSON.parse((await repo.getReturn(agent.db, returnId))!.items_json!)).toEqual(returned);
+    expect(state().expectedReturns.find((r) => r.return_id === returnId)?.items).toEqual(returned);
+    expect(shopifyCalls('return').length).toBeGreaterThan(0);
+    // The order's lines are kept with what one unit was paid.
+    const lines = await repo.listOrderItems(agent.db, orderId);
+    expect(lines.map((l) => [l.product_id, l.quantity, l.unit_price])).toEqual([
+      ['MUG-1', 1, '25.00'],
+      ['PLATE-2', 2, '7.50'],
+    ]);
+
+    // The parcel arrives: EasyPost's own tracker event for the label's tracking code, through the receiver.
+    const shipment = state().easypost.shipments.find((s) => s.reference === returnId)!;
+    expect(shipment.tracking_code).toBeTruthy();
+    const answer = await deliverEasyPost(receiver.url, labelDelivered(shipment.tracking_code));
+    expect(answer.workflowId).toMatch(/^easypost:shipment\.delivered:evt_/);
+    expect(await env.client.workflow.getHandle(answer.workflowId as string).result()).toMatchObject({
+      notified: null,
+      returnWorkflowId: returnWorkflowId(returnId),
+    });
+    const result = await handle.result();
+    expect(result.status).toBe('refunded');
+    const refunds = state().shopify.refunds.filter((r) => r.orderId === `gid://shopify/Order/${orderId}`);
+    expect(refunds).toHaveLength(1);
+    expect(refunds[0]!.totalRefundedSet.shopMoney.amount).toBe('7.50');
+    expect(state().restocks.find((r) => r.return_id === returnId)?.items).toEqual(returned);
+    expect(await notificationsFor(agent.db, `${returnWorkflowId(returnId)}:refunded`)).toHaveLength(1);
+  });
+
+  it.each([
+    // The shop charges tax on top of its prices (Shopify's `taxesIncluded: false`, as US shops do):
+    // the plates' line carries 1.20 of tax for its two units, so one plate was paid 7.50 + 0.60.
+    { taxesIncluded: false, paid: '41.20', unitPrice: '8.10' },
+    // Its prices include the tax: what the line says one unit cost is what was paid for it.
+    { taxesIncluded: true, paid: '40.00', unitPrice: '7.50' },
+  ])(
+    'one plate returned from a shop whose prices include tax: $taxesIncluded → refunded $unitPrice',
+    async ({ taxesIncluded, paid, unitPrice }) => {
+      const orderId = shopifyId();
+      const returnId = shopifyId();
+      shopifyOrder(agent.sandbox.sandbox, orderId, returnId, {
+        amount: paid,
+        taxesIncluded,
+        items: [
+          { sku: 'MUG-1', quantity: 1, title: 'Mug', price: '25.00' },
+          { sku: 'PLATE-2', quantity: 2, title: 'Plate', price: '7.50', tax: '1.20' },
+        ],
+        returnItems: [{ sku: 'PLATE-2', quantity: 1 }],
+      });
+
+      await env.client.workflow.getHandle(await requestReturn(receiver.url, orderId, returnId)).result();
+      const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+      await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
+      const lines = await repo.listOrderItems(agent.db, orderId);
+      expect(lines.map((l) => [l.product_id, l.quantity, l.unit_price])).toEqual([
+        ['MUG-1', 1, '25.00'],
+        ['PLATE-2', 2, unitPrice],
+      ]);
+
+      await sendSigned(receiver.url, 'carrier', {
+        ...SAMPLES['return.received'],
+        return_id: returnId,
+        order_id: orderId,
+        timestamp: day(40),
+      });
+      expect((await handle.result()).status).toBe('refunded');
+      const refunds = state().shopify.refunds.filter((r) => r.orderId === `gid://shopify/Order/${orderId}`);
+      expect(refunds.map((r) => r.totalRefundedSet.shopMoney.amount)).toEqual([unitPrice]);
+    },
+  );
+
+  it("a Shopify test order's return is a test-mode one: its messages stay in the outbox", async () => {
+    const orderId = shopifyId();
+    const returnId = shopifyId();
+    // Shopify's Bogus Gateway: a test order, which the returns/request body does not say.
+    shopifyOrder(agent.sandbox.sandbox, orderId, returnId, { gateway: 'bogus', test: true });
+    const statusRun = await requestReturn(receiver.url, orderId, returnId);
+    await env.client.workflow.getHandle(statusRun).result();
+    const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
+    raised.push(returnWorkflowId(returnId));
+    await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
+    // The store's message and the saga's: both kept in the outbox, never sent.
+    for (const key of [`${statusRun}:notify`, `${returnWorkflowId(returnId)}:label-sent`]) {
+      const rows = await agent.db.selectFrom('notifications').select('test_mode').where('idempotency_key', '=', key).execute();
+      expect(rows.map((n) => n.test_mode)).toEqual([1]);
+    }
   });
 
   it('Shopify answering 503, THROTTLED or late is retried (one approval, one refund); a redirect is refused, to a person', async () => {
@@ -239,6 +398,10 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     });
     expect((await handle.result()).status).toBe('refunded');
     expect(state().stripe.refunds.filter((r) => r.payment_intent === intent)).toHaveLength(1);
+    // Stripe's refund waited on the payments partner's queue, at Stripe's rate; the store's queue was not asked.
+    expect(await refundActivities(returnWorkflowId(returnId))).toEqual([
+      { name: 'refund', taskQueue: partnerTaskQueue(agent.taskQueue, 'payments') },
+    ]);
     expect(state().shopify.refunds.filter((r) => r.orderId === `gid://shopify/Order/${orderId}`)).toHaveLength(0);
     expect(state().shopify.returns.find((r) => r.id === `gid://shopify/Return/${returnId}`)?.status).toBe('OPEN');
   });

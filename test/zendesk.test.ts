@@ -209,6 +209,45 @@ describe("the Zendesk client against the stand-in: Zendesk's answers classified 
       type: 'UpstreamRejected',
     });
   });
+
+  it('a change carries its key in the audit metadata; a retry that looks first finds it when Zendesk ignores the key', async () => {
+    const ticket = openTicket(sandbox.sandbox, 'Audit test');
+    const update = { comment: { body: 'Only once, key or no key', public: true }, status: 'pending' as const };
+    const key = `audit-test-${unique()}`;
+    sandbox.sandbox.zendeskIgnoresUpdateKeys(true);
+    try {
+      const first = await client().updateTicket(ticket.id, update, { idempotencyKey: key, lookFirst: true });
+      // In Zendesk's shape: the request's `ticket.metadata` is the audit's `metadata.custom`.
+      const audits = sandbox.state.zendesk.audits[ticket.id] ?? [];
+      expect(audits.at(-1)).toMatchObject({ id: Number(first.auditId), metadata: { custom: { hookline_effect: key } } });
+      expect(await client().findUpdate(ticket.id, key)).toEqual({ auditId: first.auditId });
+      expect(await client().findUpdate(ticket.id, `${key}:other`)).toBeUndefined();
+
+      const retry = await client().updateTicket(ticket.id, update, { idempotencyKey: key, lookFirst: true });
+      expect(retry).toMatchObject({ alreadyApplied: true, auditId: first.auditId, ticket: { status: 'pending' } });
+      expect(agentComments(sandbox, ticket.id).map((c) => c.body)).toEqual(['Only once, key or no key']);
+      // Without looking first, a Zendesk that ignores the key applies the repeat: the doubt this guards against.
+      await client().updateTicket(ticket.id, update, { idempotencyKey: key });
+      expect(agentComments(sandbox, ticket.id)).toHaveLength(2);
+    } finally {
+      sandbox.sandbox.zendeskIgnoresUpdateKeys(false);
+    }
+  });
+
+  it("finds a change past the first page of a ticket's audits (Zendesk's cursor pagination, 100 a page)", async () => {
+    const ticket = openTicket(sandbox.sandbox, 'Many audits');
+    for (let i = 0; i < 120; i++) {
+      await client().updateTicket(ticket.id, { status: i % 2 === 0 ? 'open' : 'pending' }, { idempotencyKey: `many-${ticket.id}-${i}` });
+    }
+    expect(sandbox.state.zendesk.audits[ticket.id]).toHaveLength(121);
+    const before = sandbox.sandbox.calls().length;
+    expect(await client().findUpdate(ticket.id, `many-${ticket.id}-110`)).toBeDefined();
+    const pages = sandbox.sandbox
+      .calls()
+      .slice(before)
+      .filter((c) => c.path === `/api/v2/tickets/${ticket.id}/audits`);
+    expect(pages).toHaveLength(2);
+  });
 });
 
 describe('Zendesk tickets through the agent (in-process worker)', () => {
@@ -406,7 +445,7 @@ describe('the agent posts its answer once under a worker killed mid-post', () =>
   afterAll(() => stopKillableStack({ ...stack, worker }));
 
   it(
-    'SIGKILL while Zendesk takes the comment: one public comment, the retry answered from the Idempotency-Key',
+    "SIGKILL after Zendesk took the comment, its Idempotency-Key ignored: one public comment, the retry finds it in the ticket's audits",
     { timeout: 180_000 },
     async () => {
       const ticket = openTicket(sandbox.sandbox, 'Where is my order?', 'Where is my order? Any tracking?');
@@ -420,6 +459,9 @@ describe('the agent posts its answer once under a worker killed mid-post', () =>
         customerId: storeCustomer,
       });
 
+      // Zendesk's documentation names the Idempotency-Key for creates only: here it ignores it on
+      // updates, so only the audit's metadata can tell the retry the comment is there.
+      sandbox.sandbox.zendeskIgnoresUpdateKeys(true);
       // Zendesk applies the update, and its answer never comes back.
       sandbox.sandbox.addFault({
         system: 'zendesk',
@@ -429,26 +471,32 @@ describe('the agent posts its answer once under a worker killed mid-post', () =>
         phase: 'after',
         times: 1,
       });
-      const res = await sendSigned(receiver.url, 'zendesk', ticketCreatedEvent(ticket), { scheme: 'zendesk', secret: SECRET });
-      expect(res.status, JSON.stringify(res.body)).toBe(202);
-      const workflowId = res.body.workflowId as string;
-      await expect.poll(() => sandbox.sandbox.faults().length, { timeout: 30_000, interval: 50 }).toBe(0);
-      await worker.kill('SIGKILL');
-      expect(agentComments(sandbox, ticket.id)).toHaveLength(1);
+      try {
+        const res = await sendSigned(receiver.url, 'zendesk', ticketCreatedEvent(ticket), { scheme: 'zendesk', secret: SECRET });
+        expect(res.status, JSON.stringify(res.body)).toBe(202);
+        const workflowId = res.body.workflowId as string;
+        await expect.poll(() => sandbox.sandbox.faults().length, { timeout: 30_000, interval: 50 }).toBe(0);
+        await worker.kill('SIGKILL');
+        expect(agentComments(sandbox, ticket.id)).toHaveLength(1);
+        expect(await repo.findCompletedEffect(database.db, `${workflowId}:reply`)).toBeUndefined();
 
-      worker = await startWorkerProcess(env);
-      const result = (await client.workflow.getHandle(workflowId).result()) as InquiryResult;
-      expect(result.decision, result.reason).toBe('answered');
-      const posted = agentComments(sandbox, ticket.id);
-      expect(posted).toHaveLength(1);
-      expect(posted[0]).toMatchObject({ public: true, body: result.reply });
-      expect(ticketStatus(sandbox, ticket.id)).toBe('pending');
-      const puts = sandbox.sandbox
-        .calls()
-        .filter((c) => c.system === 'zendesk' && c.method === 'PUT' && c.idempotencyKey === `${workflowId}:reply`);
-      expect(puts.length).toBeGreaterThanOrEqual(2);
-      expect(puts.slice(1).every((c) => c.replayed === true)).toBe(true);
-      expect(await repo.findCompletedEffect(database.db, `${workflowId}:reply`)).toMatchObject({ effect: 'zendesk.update-ticket' });
+        worker = await startWorkerProcess(env);
+        const result = (await client.workflow.getHandle(workflowId).result()) as InquiryResult;
+        expect(result.decision, result.reason).toBe('answered');
+        const posted = agentComments(sandbox, ticket.id);
+        expect(posted).toHaveLength(1);
+        expect(posted[0]).toMatchObject({ public: true, body: result.reply });
+        expect(ticketStatus(sandbox, ticket.id)).toBe('pending');
+        const zendeskCalls = sandbox.sandbox
+          .calls()
+          .filter((c) => c.system === 'zendesk' && c.path.startsWith(`/api/v2/tickets/${ticket.id}`));
+        // One PUT (the one whose answer was lost); the retry read the audits and found it there.
+        expect(zendeskCalls.filter((c) => c.method === 'PUT')).toHaveLength(1);
+        expect(zendeskCalls.some((c) => c.method === 'GET' && c.path === `/api/v2/tickets/${ticket.id}/audits`)).toBe(true);
+        expect(await repo.findCompletedEffect(database.db, `${workflowId}:reply`)).toMatchObject({ effect: 'zendesk.update-ticket' });
+      } finally {
+        sandbox.sandbox.zendeskIgnoresUpdateKeys(false);
+      }
     },
   );
 });

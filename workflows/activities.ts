@@ -20,7 +20,7 @@ import type {
   RelayActivities,
   SettingsActivities,
 } from '../activities';
-import { PARTNER_OF, partnerTaskQueue } from './contracts/partners';
+import { PARTNER_OF, PER_SHOP_PARTNERS, partnerTaskQueue } from './contracts/partners';
 
 /**
  * Timeout profiles, one proxy per group of activities, each typed with only its group. Every
@@ -90,7 +90,11 @@ const PROFILES = {
     heartbeatTimeout: '10s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10 },
   },
-  /** Nice-to-have lookups that must not hold up what comes next (context for an escalation): a small budget on purpose. */
+  /**
+   * Lookups that must not hold up what comes next, a small budget on purpose: context for an
+   * escalation (nice to have), and an inquiry's order from the shop's store (Shopify), which, when it
+   * cannot be read within this budget, hands the inquiry to a person rather than keep the customer waiting.
+   */
   lookups: {
     startToCloseTimeout: '15s',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
@@ -170,22 +174,47 @@ const PROFILES = {
  * A group whose every activity waits on its partner's own task queue (workflows/contracts/
  * partners.ts), where the server paces it to the partner's rate limit across every worker. The
  * queue is derived from the workflow's own at call time, so the proxy is made per call (a proxy is
- * only an object; nothing is scheduled until the call). No priority is set: the activity inherits
- * the workflow's priority and fairness key, as on the workflows' queue, and the partner's backlog
- * is handed out in that order.
+ * only an object; nothing is scheduled until the call). The activity keeps the workflow's priority
+ * and fairness key, as on the workflows' queue, and the partner's backlog is handed out in that
+ * order. A per-shop partner's call is scheduled with fairness weight 1: the server paces each key
+ * at its rate scaled by the key's weight, and a shop's Shopify bucket does not grow with the weight
+ * its source has among the workflows (WEBHOOK_WEIGHT_<SOURCE>), and under the shop's own key when
+ * the run knows it ({@link atShop}). Only the command's priority changes, which replay does not
+ * compare, so runs recorded before replay as they ran.
  */
-function onPartnerQueues<T extends UntypedActivities>(options: ActivityOptions): T {
+function onPartnerQueues<T extends UntypedActivities>(options: ActivityOptions, shop?: string): T {
   return new Proxy({} as T, {
     get(_, name) {
       if (typeof name !== 'string' || !(name in PARTNER_OF)) return undefined;
-      const taskQueue = () => partnerTaskQueue(workflowInfo().taskQueue, PARTNER_OF[name as keyof typeof PARTNER_OF]);
-      return (...args: unknown[]) => proxyActivities<UntypedActivities>({ ...options, taskQueue: taskQueue() })[name]!(...args);
+      const partner = PARTNER_OF[name as keyof typeof PARTNER_OF];
+      return (...args: unknown[]) => {
+        const info = workflowInfo();
+        const perShop = PER_SHOP_PARTNERS.includes(partner)
+          ? { priority: { ...info.priority, ...(shop !== undefined ? { fairnessKey: shop } : {}), fairnessWeight: 1 } }
+          : {};
+        return proxyActivities<UntypedActivities>({ ...options, taskQueue: partnerTaskQueue(info.taskQueue, partner), ...perShop })[name]!(
+          ...args,
+        );
+      };
     },
   });
 }
 
 export const partners = onPartnerQueues<PartnerActivities>(PROFILES.partners);
 export const lookups = onPartnerQueues<LookupActivities>(PROFILES.lookups);
+
+/**
+ * The partner groups with a per-shop partner's calls paced under `shop`'s key
+ * (workflows/contracts/partners.ts `shopKey`), not the run's source: two sources that read one shop
+ * share its rate. Undefined: the run's source, as {@link partners} and {@link lookups} do.
+ */
+export function atShop(shop: string | undefined): { partners: typeof partners; lookups: typeof lookups } {
+  return {
+    partners: onPartnerQueues<PartnerActivities>(PROFILES.partners, shop),
+    lookups: onPartnerQueues<LookupActivities>(PROFILES.lookups, shop),
+  };
+}
+
 export const ticketStatus = onPartnerQueues<Pick<PartnerActivities, 'updateTicket'>>(PROFILES.ticketStatus);
 export const conversations = proxyActivities<ConversationActivities>(PROFILES.conversations);
 export const privacy = proxyActivities<PrivacyActivities>(PROFILES.privacy);

@@ -1,14 +1,26 @@
-import { CancellationScope, isCancellation, log, workflowInfo } from '@temporalio/workflow';
-import type { ModelUsage } from '../activities';
+import { CancellationScope, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
+import type { ModelUsage, StoreOrder } from '../activities';
 import type { ReplyPlan } from '../src/agent/reply';
 import type { AgentSettings, CustomerContext } from '../src/agent/types';
 import type { Understanding } from '../src/agent/understanding';
 import type { InquiryDecision } from '../src/db/schema';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { conversations, drafting, knowledgeBase, languageModel, notifications, partners, settings, ticketStatus } from './activities';
+import { storeOrderRef } from '../src/providers/shopify/order-facts';
+import {
+  atShop,
+  conversations,
+  drafting,
+  knowledgeBase,
+  languageModel,
+  notifications,
+  partners,
+  settings,
+  ticketStatus,
+} from './activities';
 import type { InquiryFacts } from './contracts/conversation';
 import { MODEL_SUGGESTION_WARNING, type FollowUpResult, type InquiryPath, type InquiryResult } from './contracts/inquiries';
 import { escalate, failureCause } from './handoff';
+import { shopKey } from './contracts/partners';
 
 /** A reply drafted for the person who takes the inquiry over, and why they must not send it as it is, if so. */
 interface Suggestion {
@@ -22,11 +34,18 @@ interface Suggestion {
  */
 const DEFAULT_SUGGESTION_BUDGET_MS = 20_000;
 
+/** The `patched()` ID of inquiries that read their order from the shop's store (Shopify) when one is configured. */
+const INQUIRY_READS_STORE_ORDER = 'inquiry-reads-store-order';
+
 /**
  * Pattern 2, enrichment. The webhook is deliberately thin, so the agent asks the CRM for the
  * customer's history, then either answers from what it knows or hands the conversation to a person.
  * When the CRM cannot answer for good (an unknown customer, a request it rejects), the agent
  * cannot judge the question, so a person gets it: a customer's question never ends in a failed run.
+ * A shop whose store is Shopify is asked for the inquiry's order too (its fulfillments, tracking,
+ * returns and financial status, on the store's partner queue), so "where is my order" is answered
+ * with what Shopify knows; a Shopify that cannot answer within its small budget hands the inquiry
+ * to a person the same way, rather than answer from older facts or keep the customer waiting.
  *
  * With a language model configured (LLM_*), the model reads the inquiry and chooses the reply, but
  * the hard rules stay in charge: a complaint, a repeat contact or a refund reaches a person
@@ -80,7 +99,7 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
 
   async function handOver(
     reason: string,
-    facts: Pick<InquiryFacts, 'orderId' | 'crm'>,
+    facts: Pick<InquiryFacts, 'orderId' | 'crm' | 'store'>,
     customer?: CustomerContext,
     suggested?: Suggestion,
   ): Promise<InquiryResult> {
@@ -162,7 +181,29 @@ export async function customerInquiryWorkflow(envelope: EnvelopeOf<'customer.inq
     const cause = failureCause(err);
     return handOver(`the CRM could not tell who customer ${event.customer_id} is: ${cause}`, { crm: cause });
   }
-  const assessment = await knowledgeBase.assessInquiry({ inquiry: event, customer });
+  let storeOrder: StoreOrder | null = null;
+  // Only an inquiry that names a Shopify order (or can be searched by a verified address) waits on
+  // the store's queue: at Shopify's 2 a second, every other inquiry would be held up for nothing.
+  if (patched(INQUIRY_READS_STORE_ORDER) && (await agentSettings()).store !== undefined && storeOrderRef(event, customer) !== undefined) {
+    try {
+      // Paced under the shop's key, not this run's source: the CRM's inquiries read the shop's orders too.
+      storeOrder = await atShop(shopKey((await agentSettings()).storeShops, envelope.source)).lookups.storeOrder({
+        source: envelope.source,
+        inquiry: { customer_id: event.customer_id, order_id: event.order_id, summary: event.summary, message: event.message },
+        customer: { email: customer.email, emailVerified: customer.emailVerified, lastOrders: customer.lastOrders },
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = failureCause(err);
+      const about = event.order_id ? `order ${event.order_id}` : "the customer's order";
+      return handOver(
+        `the store (Shopify) could not say where ${about} is: ${cause}`,
+        { store: cause, ...(event.order_id ? { orderId: event.order_id } : {}) },
+        customer,
+      );
+    }
+  }
+  const assessment = await knowledgeBase.assessInquiry({ inquiry: event, customer, ...(storeOrder ? { storeOrder } : {}) });
   const orderFacts = () => (assessment.facts.orderId ? { orderId: assessment.facts.orderId } : {});
 
   /**

@@ -1,6 +1,8 @@
-import { CancellationScope, condition, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { AgentSettings } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { knowledgeBase, notifications, partners, relay, settings } from './activities';
+import { isShopifyOrderId } from '../src/providers/shopify/order-facts';
+import { atShop, knowledgeBase, notifications, partners, relay, settings } from './activities';
 import { tellAgents } from './agents-channel';
 import {
   returnEventSignal,
@@ -10,7 +12,14 @@ import {
   type ReturnState,
   type ReturnStep,
 } from './contracts/returns';
+import { shopKey } from './contracts/partners';
 import { customerContextFor, escalate, failureCause } from './handoff';
+
+/**
+ * The `patched()` ID of returns whose refund waits on the queue of the system that makes it: a
+ * Shopify refund on the store's (Shopify's pace), any other on the payments partner's, as before.
+ */
+const REFUND_ON_ITS_SYSTEMS_QUEUE = 'refund-on-its-systems-queue';
 
 /** An undo for a step that completed; `message` names it in the log if the undo itself fails. */
 interface Compensation {
@@ -41,10 +50,13 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
   let received: EnvelopeOf<'return.received'>['event'] | undefined;
   /** A Shopify return the agent runs (workflows/store-returns.ts hands it here): its decision is shown in the store. */
   let store: { source: string } | undefined;
-  const hold = ({ event, provider, source }: ReturnEnvelope) => {
+  /** A test-mode return (a provider's test event, a Shopify test order): its label in the carrier's test mode, its messages kept. */
+  let testMode = false;
+  const hold = ({ event, provider, source, testMode: test }: ReturnEnvelope) => {
     // Redeliveries and replays of an event we already hold change nothing.
     if (event.event_type === 'return.initiated') {
       if (initiated === undefined && provider === 'shopify') store = { source };
+      if (initiated === undefined && test === true) testMode = true;
       initiated ??= event;
     } else received ??= event;
   };
@@ -64,10 +76,16 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
    * A denial shown in the store. The customer is told by hookline whatever the store says, so a
    * store that cannot take it (the return already decided there) goes to a person, not the run.
    */
-  async function showDeclined(source: string, note: string): Promise<void> {
+  async function showDeclined(source: string, note: string, storeShops: AgentSettings['storeShops']): Promise<void> {
     try {
       await partnerStep(() =>
-        partners.showStoreReturnDecision({ returnId, source, decision: 'decline', note, idempotencyKey: key('store-decline') }),
+        atShop(shopKey(storeShops, source)).partners.showStoreReturnDecision({
+          returnId,
+          source,
+          decision: 'decline',
+          note,
+          idempotencyKey: key('store-decline'),
+        }),
       );
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -92,6 +110,8 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
     const undone = await compensate(compensations);
     await knowledgeBase.recordReturn({ returnId, status: 'cancelled' });
     await notifications.notifyCustomer({
+      // A test-mode return's messages stay in the outbox (an activity input, not a command: replay-safe).
+      ...(testMode ? { testMode } : {}),
       idempotencyKey: key('cancelled'),
       customerId: ret.customer_id,
       message: { kind: 'return-cancelled', returnId, labelVoided, parcelReceived: received !== undefined },
@@ -168,8 +188,9 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
               ? `${policy.reason}; no decision was made`
               : `${policy.reason}; no approval in time`;
         await knowledgeBase.recordReturn({ returnId, status: 'denied' });
-        if (store) await showDeclined(store.source, reason);
+        if (store) await showDeclined(store.source, reason, config.storeShops);
         await notifications.notifyCustomer({
+          ...(testMode ? { testMode } : {}),
           idempotencyKey: key('denied'),
           customerId: ret.customer_id,
           message: { kind: 'return-denied', returnId, reason },
@@ -213,7 +234,12 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
         step = 'store-approval';
         const { source } = store;
         await partnerStep(() =>
-          partners.showStoreReturnDecision({ returnId, source, decision: 'approve', idempotencyKey: key('store-approve') }),
+          atShop(shopKey(config.storeShops, source)).partners.showStoreReturnDecision({
+            returnId,
+            source,
+            decision: 'approve',
+            idempotencyKey: key('store-approve'),
+          }),
         );
         step = 'label';
       }
@@ -224,13 +250,15 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
           customerId: ret.customer_id,
           items: ret.items,
           idempotencyKey: key('label'),
+          // Only a field of the activity's input, not a command: runs recorded before it replay as they ran.
+          ...(testMode ? { testMode } : {}),
         }),
       );
       state.label = label;
       compensations.unshift({
         message: `void return label ${label.labelId}`,
         fn: async () => {
-          await partners.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label') });
+          await partners.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label'), ...(testMode ? { testMode } : {}) });
           labelVoided = true;
         },
       });
@@ -247,6 +275,7 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
       step = 'label-sent';
       await knowledgeBase.recordReturn({ returnId, status: 'label-sent', labelId: label.labelId, trackingNumber: label.trackingNumber });
       await notifications.notifyCustomer({
+        ...(testMode ? { testMode } : {}),
         idempotencyKey: key('label-sent'),
         customerId: ret.customer_id,
         message: { kind: 'return-label', returnId, labelUrl: label.labelUrl, trackingNumber: label.trackingNumber, carrier: label.carrier },
@@ -258,6 +287,7 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
         await CancellationScope.nonCancellable(() => compensate(compensations));
         await knowledgeBase.recordReturn({ returnId, status: 'expired' });
         await notifications.notifyCustomer({
+          ...(testMode ? { testMode } : {}),
           idempotencyKey: key('expired'),
           customerId: ret.customer_id,
           message: { kind: 'return-expired', returnId },
@@ -283,7 +313,7 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
       await partnerStep(() => partners.restock({ returnId, items: received?.items ?? ret.items, idempotencyKey: key('restock') }));
       step = 'refund';
       const refund = await partnerStep(() =>
-        partners.refund({
+        refundOrder(config, store?.source, {
           orderId: ret.order_id,
           amount: policy.refundAmount,
           currency: policy.currency,
@@ -296,6 +326,7 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
       await CancellationScope.nonCancellable(async () => {
         await knowledgeBase.recordReturn({ returnId, status: 'refunded', refundId: refund.refundId });
         await notifications.notifyCustomer({
+          ...(testMode ? { testMode } : {}),
           idempotencyKey: key('refunded'),
           customerId: ret.customer_id,
           message: { kind: 'return-refunded', returnId, amount: policy.refundAmount, currency: policy.currency },
@@ -316,6 +347,31 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
     await CancellationScope.nonCancellable(cancelled);
     throw err;
   }
+}
+
+/**
+ * A refund on the partner queue of the system that makes it, so each is paced at that system's
+ * rate: Stripe's (a payment that came through Stripe) and the seed's payments system on `payments`,
+ * Shopify's on `store`. Which system that is, only Shopify can say (whether a configured shop has
+ * the order), so with a store configured the store's queue is asked first about an order with a
+ * Shopify id, unless the knowledge base already says Stripe took the payment. Both record the same completed effect under the same
+ * key: the refund is made once, whichever makes it, in this run or a later one.
+ */
+async function refundOrder(
+  config: Pick<AgentSettings, 'store' | 'storeShops'>,
+  source: string | undefined,
+  input: { orderId: string; amount: number; currency: string; reason: string; idempotencyKey: string },
+): Promise<{ refundId: string }> {
+  // An order that is not Shopify's (`ORD-12345`) never waits on the store's queue.
+  if (!patched(REFUND_ON_ITS_SYSTEMS_QUEUE) || config.store === undefined || !isShopifyOrderId(input.orderId)) {
+    return partners.refund(input);
+  }
+  if (await knowledgeBase.refundsThroughStripe({ orderId: input.orderId })) return partners.refund(input);
+  // Under the return's shop's key (the provider-wide shop's for a return from elsewhere): Shopify
+  // alone says which shop has the order, so the shop is known only from where the return came.
+  return (
+    (await atShop(shopKey(config.storeShops, source)).partners.refundInStore(input)) ?? partners.refund({ ...input, storeChecked: true })
+  );
 }
 
 /**

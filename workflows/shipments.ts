@@ -1,6 +1,6 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import type { CustomerMessage } from '../src/agent/types';
-import { knowledgeBase, notifications, settings } from './activities';
+import { knowledgeBase, notifications, relay, settings } from './activities';
 import type { ShipmentEnvelope, ShipmentResult } from './contracts/shipments';
 import { customerContextFor, escalate } from './handoff';
 
@@ -34,6 +34,31 @@ export async function shipmentEventWorkflow(envelope: ShipmentEnvelope): Promise
   const testMode = envelope.testMode === true;
   const applied = await knowledgeBase.applyShipment(event, { testMode });
   const orderId = applied.orderId ?? event.order_id;
+
+  // Delivered on a return label: the return's parcel is back, whatever the tracker says of
+  // `is_return` (EasyPost's published delivered Tracker has none, and a tracker created by its
+  // tracking code need not): the return's own workflow takes it as its parcel received, as the
+  // carrier's `return.received` would be. (Patched: runs recorded before it replay as they ran.)
+  if (event.event_type === 'shipment.delivered' && applied.returnId !== undefined && patched('return-label-delivered-closes-return')) {
+    const delivery = await relay.deliverReturnEvent({
+      source: envelope.source,
+      identity: `${envelope.identity}:return`,
+      identityFrom: envelope.identityFrom,
+      receivedAt: envelope.receivedAt,
+      provider: envelope.provider,
+      ...(testMode ? { testMode } : {}),
+      event: {
+        event_type: 'return.received',
+        timestamp: event.timestamp,
+        return_id: applied.returnId,
+        tracking_number: event.tracking_number,
+        ...(orderId !== undefined ? { order_id: orderId } : {}),
+        // A carrier cannot see into the parcel: hookline's default for a return event that does not say.
+        condition: 'resellable',
+      },
+    });
+    return { applied: applied.applied, notified: null, returnWorkflowId: delivery.returnWorkflowId };
+  }
 
   if (event.event_type === 'shipment.exception') {
     const config = await settings.agentSettings();

@@ -1,7 +1,8 @@
 import { log, patched, workflowInfo } from '@temporalio/workflow';
 import type { CustomerMessage } from '../src/agent/types';
 import type { EnvelopeOf } from '../src/events/envelope';
-import { knowledgeBase, notifications, partners, relay } from './activities';
+import { atShop, knowledgeBase, notifications, relay, settings } from './activities';
+import { shopKey } from './contracts/partners';
 import type { ReturnEnvelope } from './contracts/returns';
 import type { ReturnStatusResult } from './contracts/store-returns';
 
@@ -41,20 +42,28 @@ export async function returnStatusWorkflow(envelope: EnvelopeOf<'return.status_c
   // buys its label, refunds it and shows the decision in the store (workflows/returns.ts).
   // (Patched: runs recorded before the agent ran Shopify's returns replay as they ran.)
   let handedTo: string | undefined;
+  let testMode = envelope.testMode === true;
   if (event.status === 'requested' && patched('agent-runs-store-returns')) {
-    const facts = await partners.storeReturnFacts({
+    // Paced under the shop's key, as every call to that shop is, whichever source's run makes it.
+    // (No patch: this type is pinned, so a run replays only on the build it started on.)
+    const shop = shopKey((await settings.agentSettings()).storeShops, envelope.source);
+    // The return's own lines, not the order's: only what is sent back is labelled, checked and refunded.
+    const facts = await atShop(shop).partners.storeReturnFacts({
       orderId: event.order_id,
       source: envelope.source,
       testMode: envelope.testMode === true,
+      returnId: event.return_id,
     });
     if (facts) {
+      // A Shopify return's body does not say whether its order is a test order; the order does.
+      if (facts.test) testMode = true;
       const initiated: ReturnEnvelope = {
         source: envelope.source,
         identity: `${envelope.identity}:initiated`,
         identityFrom: envelope.identityFrom,
         receivedAt: envelope.receivedAt,
         provider: 'shopify',
-        ...(envelope.testMode ? { testMode: true } : {}),
+        ...(testMode ? { testMode: true } : {}),
         event: {
           event_type: 'return.initiated',
           timestamp: event.timestamp,
@@ -75,7 +84,7 @@ export async function returnStatusWorkflow(envelope: EnvelopeOf<'return.status_c
     customerId: event.customer_id,
     orderId: event.order_id,
     message,
-    testMode: envelope.testMode === true,
+    testMode,
   });
   return { notified: message.kind, ...(handedTo ? { returnWorkflowId: handedTo } : {}) };
 }

@@ -13,12 +13,14 @@
  * (its first workflow task, scheduled to started) and the rest (the worker: its slots, its local
  * activities, its partner calls). `--flood-events N` changes the flood's size; `--no-priorities`
  * starts every event at the same priority, and `--fifo` runs the dev server without priorities and
- * fairness (as before issue 26), to compare.
+ * fairness (as before issue 26), to compare. `--shop-b-queue` gives shop B a receiver, task queue
+ * and worker of its own, to see what is left when shop B shares only the Temporal server.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
 import type { temporal } from '@temporalio/proto';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { BUILTIN_SCHEMES } from '../../src/receiver/sources';
@@ -28,7 +30,9 @@ import { SAMPLES, DEFAULT_SOURCE } from '../../src/events/samples';
 import { EVENT_TYPES, type EventType } from '../../src/events/schemas';
 import { priorityVariable } from '../../src/config/temporal';
 import { findTemporalCli } from '../temporal-cli';
-import { freePort } from '../ports';
+import { freeBlock, freePort } from '../ports';
+import { allPorts, ensureNamespace, migrateTemporalDatabases, serverPorts, spawnTemporalServer, withDatabase } from '../cluster-temporal';
+import { describeServer, findTemporalServer, TEMPORAL_SERVER_VERSION } from '../temporal-server';
 import { baseEnv, receiverEnv } from './hookline-env';
 import { httpOk, ProcessGroup, spawnNode, startDevServer, waitUntil } from './processes';
 
@@ -261,12 +265,20 @@ function report(label: string, timings: Timing[]): Record<string, { p50: number;
   return out;
 }
 
-export async function floodBench(options: { events: number; priorities: boolean; fifo: boolean }): Promise<number> {
+export async function floodBench(options: {
+  events: number;
+  priorities: boolean;
+  fifo: boolean;
+  clusterServer: boolean;
+  /** `--shop-b-queue`: shop B on a task queue of its own, with its own receiver and worker, as a deployment isolates a shop. */
+  shopBQueue: boolean;
+}): Promise<number> {
+  if (options.clusterServer && options.fifo)
+    throw new Error('--fifo is a dev server flag; the cluster server reads config/temporal/dynamicconfig.yaml');
   const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-flood-'));
   const group = new ProcessGroup();
   try {
-    const cli = await findTemporalCli();
-    const temporal = await startDevServer({ cliPath: cli.path, store: 'file', dir, group, priorities: !options.fifo });
+    const temporal = options.clusterServer ? await startClusterServer(dir, group) : await startCliDevServer(dir, group, !options.fifo);
     const secrets = Object.fromEntries(Object.entries(BUILTIN_SCHEMES).map(([name, scheme]) => [name, generateSecret(scheme)]));
     const env = baseEnv(temporal.address, TASK_QUEUE);
     secrets[SHOP_B] = generateSecret(SHOP_B_SCHEME);
@@ -275,7 +287,7 @@ export async function floodBench(options: { events: number; priorities: boolean;
     const url = `http://127.0.0.1:${receiverPort}`;
     const start = (name: string, entry: string, childEnv: NodeJS.ProcessEnv, ready: (log: string) => Promise<boolean> | boolean) => {
       const log = join(dir, `${name}.log`);
-      const child = group.add(name, spawnNode(entry, childEnv, log), name === 'worker' ? 15_000 : 5_000);
+      const child = group.add(name, spawnNode(entry, childEnv, log), name.startsWith('worker') ? 15_000 : 5_000);
       return waitUntil(`the ${name}`, child, log, () => ready(log), 120_000);
     };
     await Promise.all([
@@ -294,18 +306,41 @@ export async function floodBench(options: { events: number; priorities: boolean;
         httpOk(`${sandboxUrl}/_sandbox/health`),
       ),
     ]);
-    await start(
-      'worker',
-      'src/worker/main.ts',
-      { ...env, ...sandboxWorkerEnv(sandboxUrl), DATABASE_URL: `sqlite:${join(dir, 'hookline.db')}` },
-      (log) => readFileSync(log, 'utf8').includes('"worker started"'),
-    );
+    /** A worker on `workerEnv`'s task queue, acting through the sandbox, its database in `workerDir`. */
+    const startWorker = (name: string, workerEnv: NodeJS.ProcessEnv, workerDir: string) =>
+      start(
+        name,
+        'src/worker/main.ts',
+        { ...workerEnv, ...sandboxWorkerEnv(sandboxUrl), DATABASE_URL: `sqlite:${join(workerDir, 'hookline.db')}` },
+        (log) => readFileSync(log, 'utf8').includes('"worker started"'),
+      );
+    await startWorker('worker', env, dir);
+    // Shop B's own stack: the same code on its own task queue (HOOKLINE_TASK_QUEUE), so no poll,
+    // slot or backlog of shop A's is shared; only the machine (and the Temporal server) is.
+    let shopBUrl = url;
+    if (options.shopBQueue) {
+      const dirB = join(dir, 'shop-b');
+      mkdirSync(dirB);
+      const envB = baseEnv(temporal.address, `${TASK_QUEUE}-${SHOP_B}`);
+      const portB = await freePort();
+      shopBUrl = `http://127.0.0.1:${portB}`;
+      await Promise.all([
+        start(
+          'receiver-b',
+          'src/receiver/main.ts',
+          { ...receiverEnv(envB, portB, { [SHOP_B]: secrets[SHOP_B]! }, dirB), ...shopBEnv(secrets), LOG_LEVEL: 'warn' },
+          () => httpOk(`${shopBUrl}/readyz`),
+        ),
+        startWorker('worker-b', envB, dirB),
+      ]);
+    }
     const client = new Client({ connection: temporal.connection, namespace: 'default' });
     const tag = Date.now().toString(36).toUpperCase();
     console.log(
-      `flood bench: dev server on a SQLite file (${cli.path}), one receiver, one worker, the sandbox; ` +
+      `flood bench: ${temporal.description}, one receiver, one worker, the sandbox; ` +
         `priorities ${options.priorities ? 'on (the defaults)' : 'OFF (--no-priorities: every type at 3)'}, ` +
-        `${options.fifo ? "the server's FIFO matching (--fifo: no priorities, no fairness)" : 'fairness by source'}; logs in ${dir}`,
+        `${options.fifo ? "the server's FIFO matching (--fifo: no priorities, no fairness)" : 'fairness by source'}` +
+        `${options.shopBQueue ? `; shop B on a task queue, receiver and worker of its own (--shop-b-queue)` : ''}; logs in ${dir}`,
     );
 
     // A first round warms every path (bundles, connections, the sandbox's CRM), unmeasured.
@@ -325,11 +360,14 @@ export async function floodBench(options: { events: number; priorities: boolean;
 
     // Two shops as two sources: shop B's ordinary events alone, then while shop A (oms) floods.
     await drained(client);
-    const alone = await shopB(url, client, secrets, `${tag}BA`);
+    // Unmeasured, as the first round is for the urgent events: with --shop-b-queue, shop B's worker
+    // has run nothing yet, and its first workflows (a cold process) take twice as long.
+    await shopB(shopBUrl, client, secrets, `${tag}BW`);
+    const alone = await shopB(shopBUrl, client, secrets, `${tag}BA`);
     const floodA = flood(url, secrets, `${tag}A2`, options.events);
     await new Promise((r) => setTimeout(r, 5_000)); // shop A's backlog builds up first
     const before = await serverWaits(temporal.metricsUrl);
-    const during = await shopB(url, client, secrets, `${tag}BF`);
+    const during = await shopB(shopBUrl, client, secrets, `${tag}BF`);
     const whileFlooding = serverWaitsSince(before, await serverWaits(temporal.metricsUrl));
     // Urgent events while shop A is still sending: priority 1 outranks everything in the matcher, so
     // a wait here is upstream of it (the history service handing new tasks to matching).
@@ -357,7 +395,67 @@ export async function floodBench(options: { events: number; priorities: boolean;
     return 0;
   } finally {
     await group.stopAll();
+    if (options.clusterServer) await dropClusterDatabases();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface FloodServer {
+  address: string;
+  metricsUrl: string;
+  connection: Connection;
+  description: string;
+}
+
+/** `npm start`'s Temporal: the CLI's dev server (server 1.29.1 inside CLI v1.5.1) on a SQLite file. */
+async function startCliDevServer(dir: string, group: ProcessGroup, priorities: boolean): Promise<FloodServer> {
+  const cli = await findTemporalCli();
+  const server = await startDevServer({ cliPath: cli.path, store: 'file', dir, group, priorities });
+  return { ...server, description: `dev server on a SQLite file (${cli.path})` };
+}
+
+/**
+ * `--cluster-server`: `npm run cluster`'s Temporal instead, server 1.31.2 on PostgreSQL with
+ * config/temporal/server.yaml and dynamicconfig.yaml (priorities and fairness on, the default four
+ * partitions per task queue), on databases of its own that are dropped afterwards. Whether a shop's
+ * events still wait behind another shop's backlog there is what issue 26 left to measure.
+ */
+async function startClusterServer(dir: string, group: ProcessGroup): Promise<FloodServer> {
+  const databases = {
+    temporal: withDatabase(ADMIN_DATABASE, `${CLUSTER_DB}_temporal`),
+    visibility: withDatabase(ADMIN_DATABASE, `${CLUSTER_DB}_visibility`),
+  };
+  await dropClusterDatabases();
+  const binaries = await findTemporalServer();
+  await migrateTemporalDatabases(binaries, databases);
+  const ports = serverPorts(await freeBlock(8000, 30000, (base) => allPorts(serverPorts(base))));
+  const metricsPort = await freePort();
+  const logFile = join(dir, 'temporal.log');
+  const child = spawnTemporalServer(binaries, { databases, ports, metricsAddress: `127.0.0.1:${metricsPort}`, logLevel: 'error' });
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  group.add('temporal', child, 10_000);
+  const address = `127.0.0.1:${ports.frontend}`;
+  await ensureNamespace(address, 'default', 120_000);
+  const connection = await Connection.connect({ address });
+  return {
+    address,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    connection,
+    description: `server ${TEMPORAL_SERVER_VERSION} on PostgreSQL (${describeServer(binaries)})`,
+  };
+}
+
+const CLUSTER_DB = 'hookline_bench_flood';
+const ADMIN_DATABASE = withDatabase(process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', 'postgres');
+async function dropClusterDatabases(): Promise<void> {
+  const pg = new PgClient({ connectionString: ADMIN_DATABASE });
+  await pg.connect();
+  try {
+    for (const kind of ['temporal', 'visibility']) await pg.query(`DROP DATABASE IF EXISTS ${CLUSTER_DB}_${kind} WITH (FORCE)`);
+  } finally {
+    await pg.end();
   }
 }
 

@@ -10,6 +10,9 @@ export function baseEnv(temporalAddress: string, taskQueue: string): NodeJS.Proc
     TEMPORAL_NAMESPACE: 'default',
     HOOKLINE_TASK_QUEUE: taskQueue,
     LOG_LEVEL: 'info',
+    // To compare the workers' settings, e.g. their poll split or slots
+    // (`WORKER_NONSTICKY_POLL_RATIO=0.2 npm run bench -- --flood`, `WORKER_WORKFLOW_TASK_SLOTS=8 …`).
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => /^WORKER_(NONSTICKY_POLL_RATIO|\w+_SLOTS)$/.test(name))),
   };
 }
 

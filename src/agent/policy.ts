@@ -3,6 +3,7 @@
  * no Temporal. The activities in activities/ fetch the facts and record the verdict in history,
  * so a change here changes what new runs decide, never what a replay sees.
  */
+import { addDecimal, amountOf, compareDecimal, timesDecimal, type DecimalText } from '../events/money';
 import type { CustomerInquiryNew, LineItem } from '../events/schemas';
 import type { CustomerContext, InquiryAssessment, ReturnPolicyCheck } from './types';
 
@@ -116,19 +117,52 @@ export interface ReturnRequest {
   requestedAt: string;
 }
 
+/** An order's line as the knowledge base holds it: one unit's price after discounts when the store said. */
+export interface OrderedLine {
+  productId: string;
+  quantity: number;
+  unitPrice?: DecimalText | null;
+}
+
+/**
+ * What a return is refunded: the returned items at what one unit of each was paid, when the store
+ * said what each line cost (a Shopify order: a return of one of three items is refunded for that
+ * one), never more than the order's total; the order's total (or its payment) when no line has a
+ * price, as for an order system that sends none. A return naming an item whose price is unknown
+ * while others' are known is priced by nobody: `undefined`, for a person to decide.
+ */
+export function refundFor(
+  items: readonly LineItem[],
+  ordered: readonly OrderedLine[],
+  whole: DecimalText | undefined,
+): { amount: number } | { unpriced: string } {
+  const priced = ordered.some((o) => o.unitPrice != null);
+  if (!priced) return { amount: Number(whole ?? 0) };
+  let sum: DecimalText = '0';
+  for (const item of items) {
+    const price = ordered.find((o) => o.productId === item.product_id)?.unitPrice;
+    if (price == null) return { unpriced: item.product_id };
+    sum = addDecimal(sum, timesDecimal(price, item.quantity));
+  }
+  // Discounts spread over the order never make its lines worth more than was paid for it.
+  return { amount: amountOf(whole !== undefined && compareDecimal(sum, whole) > 0 ? whole : sum) };
+}
+
 /**
  * Whether a return is within policy: a delivered order, asked within the window, for items and
  * quantities that were ordered (when the knowledge base has the order's lines), with a payment to
- * refund. `ordered` empty means the lines are unknown, not that nothing was ordered.
+ * refund. `ordered` empty means the lines are unknown, not that nothing was ordered. The refund is
+ * {@link refundFor}'s.
  */
 export function returnPolicy(
   request: ReturnRequest,
   order: OrderFacts | undefined,
-  ordered: ReadonlyArray<{ productId: string; quantity: number }>,
+  ordered: readonly OrderedLine[],
   payment: { amount: string; currency: string } | undefined,
 ): ReturnPolicyCheck {
   const { orderId, policyDays } = request;
-  const refundAmount = Number(order?.totalAmount ?? payment?.amount ?? 0);
+  const refund = refundFor(request.items, ordered, order?.totalAmount ?? payment?.amount ?? undefined);
+  const refundAmount = 'amount' in refund ? refund.amount : Number(order?.totalAmount ?? payment?.amount ?? 0);
   const currency = order?.currency ?? payment?.currency ?? 'USD';
   const no = (reason: string): ReturnPolicyCheck => ({ eligible: false, reason, refundAmount, currency });
   if (!order) return no(`order ${orderId} is not in the knowledge base`);
@@ -144,6 +178,7 @@ export function returnPolicy(
       if (item.quantity > line.quantity) return no(`${item.quantity} × ${item.product_id} returned but ${line.quantity} ordered`);
     }
   }
+  if ('unpriced' in refund) return no(`the price of ${refund.unpriced} in order ${orderId} is not known`);
   if (!(refundAmount > 0)) return no(`no payment on record for order ${orderId}`);
   return { eligible: true, reason: `within the ${policyDays}-day window`, refundAmount, currency };
 }

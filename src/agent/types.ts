@@ -22,6 +22,19 @@ export interface AgentSettings {
    * and its refund requests go to a person. Unset: the threshold is compared with any order (older settings).
    */
   refundHandoffCurrency?: string;
+  /**
+   * The store the shop runs, whose orders the agent reads when it answers an inquiry: `shopify`
+   * when a shop is configured (SHOPIFY_SHOP_DOMAIN, SHOPIFY_ADMIN_TOKEN). Unset: none (the CRM and
+   * the knowledge base only), as before it existed.
+   */
+  store?: 'shopify';
+  /**
+   * With a store: each source with a shop of its own, and `default` for the provider-wide one,
+   * mapped to its shop's domain, the key its Shopify calls are paced under, whichever source's run
+   * makes them (workflows/contracts/partners.ts). Unset (settings from before it existed): each
+   * run's own source is the key.
+   */
+  storeShops?: Readonly<Record<string, string>>;
   /** The language model the worker asks (LLM_MODEL), or undefined: rules and templates only. */
   model?: string;
   /**
@@ -35,6 +48,11 @@ export interface CustomerContext {
   customerId: string;
   name: string;
   email: string;
+  /**
+   * False when the address is only what the customer typed (a helpdesk requester its helpdesk has
+   * not verified): it must not find their orders. Unset: the CRM's own record of the customer.
+   */
+  emailVerified?: boolean;
   lastOrders: { order_id: string; status: string; date: string }[];
   previousTickets: { ticket_id: string; subject: string; status: string }[];
 }

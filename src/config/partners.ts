@@ -1,5 +1,5 @@
 import { ConfigError, type Env } from './env';
-import type { OutboundProvidersConfig } from './providers';
+import { shopDomains, type OutboundProvidersConfig } from './providers';
 import { PARTNERS, type Partner } from '../../workflows/contracts/partners';
 
 /**
@@ -19,7 +19,7 @@ export type PartnerRates = Record<Partner, number | undefined>;
  * - `carrier` through EasyPost: 5/s. EasyPost publishes a fixed 5 requests a second for its index
  *   endpoints and limits buying and rating by its own load, answering 429 when it must
  *   (docs.easypost.com/guides/rate-limiting-guide).
- * - `store`, the Shopify Admin API: 2/s. Its GraphQL limit is a cost bucket per app and shop, 100
+ * - `store`, the Shopify Admin API: 2/s for each shop. Its GraphQL limit is a cost bucket per app and shop, 100
  *   points a second on the Standard plan (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits);
  *   an order read with its fulfillments, returns and transactions costs tens of points, so about two
  *   such calls a second keep a Standard shop's bucket from emptying. The client also waits on the
@@ -40,6 +40,15 @@ export function defaultPartnerRates(providers: OutboundProvidersConfig = {}): Pa
     store: 2,
     helpdesk: 3,
   };
+}
+
+/**
+ * How many shops the per-shop partners' queue serves (workflows/contracts/partners.ts): the distinct
+ * Shopify shops configured, provider-wide and per source, at least one. The queue as a whole is
+ * paced at the store's rate times this, each shop at the rate.
+ */
+export function shopsConfigured(providers: OutboundProvidersConfig = {}): number {
+  return Math.max(1, new Set(Object.values(shopDomains(providers.shopify?.shops))).size);
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, sec: 1, m: 60, min: 60, h: 3600 };

@@ -11,7 +11,11 @@ import { ConfigError, duration, envSuffix, parseEnv, positiveInt, shownValue, ur
  *   Required when Stripe's webhooks are enabled (WEBHOOK_SECRET_STRIPE, or a source with
  *   WEBHOOK_PROVIDER_<SOURCE>=stripe): those payments can be refunded nowhere else.
  * - EasyPost (EASYPOST_API_KEY + EASYPOST_RETURN_ADDRESS_ID): every return label, bought from
- *   EasyPost, voided there when the return is undone, with a tracker for the parcel.
+ *   EasyPost, voided there when the return is undone, with a tracker for the parcel. A test-mode
+ *   return (a provider's test event, a Shopify test order) buys its label in EasyPost's test mode:
+ *   with EASYPOST_TEST_API_KEY (EZTK…) + EASYPOST_TEST_RETURN_ADDRESS_ID when set (EasyPost keeps
+ *   each mode's addresses apart), else with EASYPOST_API_KEY if that is itself a test key; never
+ *   with a production key (EZAK…), which refuses the label for a person to see.
  * - Shopify (SHOPIFY_SHOP_DOMAIN + SHOPIFY_ADMIN_TOKEN, per source SHOPIFY_SHOP_DOMAIN_<SOURCE> +
  *   SHOPIFY_ADMIN_TOKEN_<SOURCE>, the provider-wide pair as the default): the order read (fulfillments,
  *   tracking, returns, payments) for enrichment and the return policy's facts, refunds of orders
@@ -31,6 +35,13 @@ const shopDomain = z
   .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, "expected the shop's myshopify domain, e.g. hookline-dev.myshopify.com");
 const adminToken = z.string().min(8, 'expected an Admin API access token (shpat_…)');
 
+const ShopifyEnv = z.object({
+  SHOPIFY_SHOP_DOMAIN: shopDomain.optional(),
+  SHOPIFY_ADMIN_TOKEN: adminToken.optional(),
+  SHOPIFY_API_BASE_URL: url("Shopify's Admin API base URL instead of https://<shop>, e.g. http://127.0.0.1:4010/shopify").optional(),
+  PROVIDER_TIMEOUT: duration('10s'),
+});
+
 const ProvidersEnv = z
   .object({
     STRIPE_API_KEY: z
@@ -46,10 +57,16 @@ const ProvidersEnv = z
       .string()
       .regex(/^adr_\w+$/, 'expected an EasyPost address id (adr_…): where returned parcels go')
       .optional(),
+    EASYPOST_TEST_API_KEY: z
+      .string()
+      .regex(/^EZTK\S{4,}$/, 'expected an EasyPost test key (EZTK…): test-mode returns buy their labels with it')
+      .optional(),
+    EASYPOST_TEST_RETURN_ADDRESS_ID: z
+      .string()
+      .regex(/^adr_\w+$/, 'expected an EasyPost test-mode address id (adr_…): where test labels send parcels')
+      .optional(),
     EASYPOST_PARCEL_WEIGHT_OZ: positiveInt(16, 'a weight in ounces'),
-    SHOPIFY_SHOP_DOMAIN: shopDomain.optional(),
-    SHOPIFY_ADMIN_TOKEN: adminToken.optional(),
-    SHOPIFY_API_BASE_URL: url("Shopify's Admin API base URL instead of https://<shop>, e.g. http://127.0.0.1:4010/shopify").optional(),
+    ...ShopifyEnv.shape,
     ZENDESK_SUBDOMAIN: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/i, 'expected the account subdomain: acme for https://acme.zendesk.com')
@@ -65,6 +82,29 @@ const ProvidersEnv = z
         code: 'custom',
         path: ['EASYPOST_RETURN_ADDRESS_ID'],
         message: 'required with EASYPOST_API_KEY: the EasyPost address (adr_…) return labels send parcels to',
+      });
+    }
+    if (e.EASYPOST_TEST_API_KEY && !e.EASYPOST_API_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EASYPOST_API_KEY'],
+        message: 'required with EASYPOST_TEST_API_KEY: the key live returns buy their labels with',
+      });
+    }
+    if (e.EASYPOST_TEST_API_KEY && !e.EASYPOST_TEST_RETURN_ADDRESS_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EASYPOST_TEST_RETURN_ADDRESS_ID'],
+        message:
+          'required with EASYPOST_TEST_API_KEY: the test-mode address (adr_…) test labels send parcels to ' +
+          "(EasyPost's test and production modes do not share addresses)",
+      });
+    }
+    if (!e.EASYPOST_TEST_API_KEY && e.EASYPOST_TEST_RETURN_ADDRESS_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EASYPOST_TEST_API_KEY'],
+        message: 'required with EASYPOST_TEST_RETURN_ADDRESS_ID: the test key (EZTK…) test-mode returns buy their labels with',
       });
     }
     const zendesk = ['ZENDESK_SUBDOMAIN', 'ZENDESK_EMAIL', 'ZENDESK_API_TOKEN'] as const;
@@ -96,11 +136,22 @@ export interface EasyPostProviderConfig {
   timeoutMs: number;
   returnAddressId: string;
   parcelWeightOz: number;
+  /** EASYPOST_TEST_API_KEY + EASYPOST_TEST_RETURN_ADDRESS_ID: what test-mode returns buy their labels with. */
+  test?: { apiKey: string; returnAddressId: string };
 }
 
 export interface ShopifyShopConfig {
   shopDomain: string;
   accessToken: string;
+}
+
+/**
+ * Each source's shop (and `default`'s) by its domain in lower case: what identifies a shop to
+ * Shopify's per-shop cost bucket, so the key its calls are paced under and what the shops
+ * configured are counted by (src/config/partners.ts, workflows/contracts/partners.ts).
+ */
+export function shopDomains(shops: Record<string, ShopifyShopConfig> = {}): Record<string, string> {
+  return Object.fromEntries(Object.entries(shops).map(([source, shop]) => [source, shop.shopDomain.toLowerCase()]));
 }
 
 export interface ShopifyProviderConfig {
@@ -193,6 +244,23 @@ function shopifyShops(
   return { shops, problems };
 }
 
+/**
+ * The Shopify part of {@link loadProvidersConfig} alone: each Shopify source's shop (its own pair, else
+ * the provider-wide one under `default`) and the API's base URL. The reconciler lists a source's
+ * orders with the same credentials the agent acts with (src/reconcile/config.ts).
+ */
+export function loadShopifyConfig(env: Env): ShopifyProviderConfig | undefined {
+  const e = parseEnv(ShopifyEnv, env);
+  const shopify = shopifyShops(env, { domain: e.SHOPIFY_SHOP_DOMAIN, token: e.SHOPIFY_ADMIN_TOKEN });
+  if (shopify.problems.length > 0) throw new ConfigError(`Invalid configuration:\n${shopify.problems.join('\n')}`);
+  if (Object.keys(shopify.shops).length === 0) return undefined;
+  return {
+    shops: shopify.shops,
+    ...(e.SHOPIFY_API_BASE_URL ? { baseUrl: e.SHOPIFY_API_BASE_URL } : {}),
+    timeoutMs: e.PROVIDER_TIMEOUT,
+  };
+}
+
 /** Why Stripe must be configured here, if it must: the variable that enables its webhooks. */
 export function stripeRequiredBy(env: Env): string | undefined {
   if ((env.WEBHOOK_SECRET_STRIPE?.trim() ?? '') !== '') return 'WEBHOOK_SECRET_STRIPE';
@@ -227,18 +295,9 @@ export function loadProvidersConfig(env: Env = process.env): OutboundProvidersCo
         'through Stripe (not set)',
     );
   }
-  const shopify = shopifyShops(env, { domain: e.SHOPIFY_SHOP_DOMAIN, token: e.SHOPIFY_ADMIN_TOKEN });
-  if (shopify.problems.length > 0) throw new ConfigError(`Invalid configuration:\n${shopify.problems.join('\n')}`);
+  const shopify = loadShopifyConfig(env);
   return {
-    ...(Object.keys(shopify.shops).length > 0
-      ? {
-          shopify: {
-            shops: shopify.shops,
-            ...(e.SHOPIFY_API_BASE_URL ? { baseUrl: e.SHOPIFY_API_BASE_URL } : {}),
-            timeoutMs: e.PROVIDER_TIMEOUT,
-          },
-        }
-      : {}),
+    ...(shopify ? { shopify } : {}),
     ...(e.STRIPE_API_KEY
       ? {
           stripe: {
@@ -257,6 +316,9 @@ export function loadProvidersConfig(env: Env = process.env): OutboundProvidersCo
             timeoutMs: e.PROVIDER_TIMEOUT,
             returnAddressId: e.EASYPOST_RETURN_ADDRESS_ID,
             parcelWeightOz: e.EASYPOST_PARCEL_WEIGHT_OZ,
+            ...(e.EASYPOST_TEST_API_KEY && e.EASYPOST_TEST_RETURN_ADDRESS_ID
+              ? { test: { apiKey: e.EASYPOST_TEST_API_KEY, returnAddressId: e.EASYPOST_TEST_RETURN_ADDRESS_ID } }
+              : {}),
           },
         }
       : {}),

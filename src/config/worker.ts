@@ -23,6 +23,8 @@ const systemVars = Object.fromEntries(
   ]),
 ) as Record<`${(typeof SYSTEMS)[number]}_BASE_URL`, z.ZodURL> & Record<`${(typeof SYSTEMS)[number]}_API_TOKEN`, z.ZodOptional<z.ZodString>>;
 
+const slots = (fallback: number) => positiveInt(fallback, 'a number of tasks at once');
+
 const WorkerEnv = z
   .object({
     LOG_LEVEL,
@@ -79,6 +81,28 @@ const WorkerEnv = z
     WORKER_VERSIONING: z.enum(['on', 'off'], { message: 'expected on or off' }).default('on'),
     // How long the event log keeps its rows, whatever Temporal's retention (the worker prunes it).
     EVENT_LOG_RETENTION: duration('30d'),
+    // The share of the worker's workflow-task polls that take new work from the shared queue, where
+    // Temporal orders it by priority and fairness key; the rest continue the workflows the worker has
+    // cached (its sticky queue, first come, first served). The SDK's 0.2 let a flood's running
+    // workflows take four polls in five, so a quiet shop's new event waited behind them whatever its
+    // fairness key: `npm run bench -- --flood` measured shop B's events amid shop A's flood at
+    // 10–14.5 s with 0.2 and 0.8–2.3 s with 0.5 or 1 (docs/benchmarks.md).
+    WORKER_NONSTICKY_POLL_RATIO: z.coerce
+      .number({ message: 'expected a number between 0.1 and 1' })
+      .min(0.1, 'expected a number between 0.1 and 1')
+      .max(1, 'expected a number between 0.1 and 1')
+      .default(0.5),
+    // How many tasks of each kind the worker runs at once (the SDK's maxConcurrent… options).
+    // Inside the worker, tasks wait first in, first out, where no priority reorders them: with the
+    // SDK's 40 workflow tasks, an inquiry taken from the front of Temporal's queue right after a
+    // flood still shared the workflow thread and the CPU with up to 39 routine ones, and its
+    // workflow tasks took 0.67 s in the worker against 0.22 s with 8 (`npm run bench -- --flood`:
+    // inquiries after the flood 1.95–2.49× their quiet time with 40, 0.94–1.08× with 8, the flood
+    // worked off in 22–28 s instead of 10–14 s; docs/benchmarks.md). Fewer slots leave the backlog
+    // in Temporal, where priorities order it. Activity and local-activity slots made no difference.
+    WORKER_WORKFLOW_TASK_SLOTS: slots(8),
+    WORKER_ACTIVITY_SLOTS: slots(100),
+    WORKER_LOCAL_ACTIVITY_SLOTS: slots(100),
   })
   .superRefine((e, ctx) => {
     // A base URL without a model would send every inquiry to the fallback: say so at start instead.
@@ -133,6 +157,10 @@ export interface WorkerConfig {
   versioning: boolean;
   /** EVENT_LOG_RETENTION (ms): event log rows older than this are pruned. */
   eventLogRetentionMs: number;
+  /** WORKER_NONSTICKY_POLL_RATIO: the share of workflow-task polls that take new work (the SDK's `nonStickyToStickyPollRatio`). */
+  nonStickyPollRatio: number;
+  /** WORKER_*_SLOTS: tasks of each kind the worker runs at once. */
+  slots: { workflowTasks: number; activities: number; localActivities: number };
   /** The providers the agent acts through (STRIPE_*, EASYPOST_*: src/config/providers.ts). */
   providers: OutboundProvidersConfig;
   /** Each partner queue's rate (PARTNER_RATE_<PARTNER>, defaults by provider: src/config/partners.ts). */
@@ -194,6 +222,12 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     temporal,
     receiverStore: { url: receiverDatabaseUrl(env), scope: `${temporal.namespace}/${temporal.taskQueue}` },
     eventLogRetentionMs: e.EVENT_LOG_RETENTION,
+    nonStickyPollRatio: e.WORKER_NONSTICKY_POLL_RATIO,
+    slots: {
+      workflowTasks: e.WORKER_WORKFLOW_TASK_SLOTS,
+      activities: e.WORKER_ACTIVITY_SLOTS,
+      localActivities: e.WORKER_LOCAL_ACTIVITY_SLOTS,
+    },
     providers,
     partnerRates: loadPartnerRates(env, providers),
   };

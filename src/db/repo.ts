@@ -314,13 +314,26 @@ export async function listCustomerOrders(db: Db, customerId: string, limit = 10)
 export async function upsertOrderItems(
   db: Db,
   orderId: string,
-  items: ReadonlyArray<{ productId: string; quantity: number }>,
+  items: ReadonlyArray<{ productId: string; quantity: number; unitPrice?: DecimalAmount }>,
 ): Promise<void> {
   if (items.length === 0) return;
   await db
     .insertInto('order_items')
-    .values(items.map((i) => ({ order_id: orderId, product_id: i.productId, quantity: i.quantity })))
-    .onConflict((oc) => oc.columns(['order_id', 'product_id']).doUpdateSet((eb) => ({ quantity: eb.ref('excluded.quantity') })))
+    .values(
+      items.map((i) => ({
+        order_id: orderId,
+        product_id: i.productId,
+        quantity: i.quantity,
+        ...(i.unitPrice !== undefined ? { unit_price: i.unitPrice } : {}),
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['order_id', 'product_id']).doUpdateSet((eb) => ({
+        quantity: eb.ref('excluded.quantity'),
+        // A sender that names no price (an OMS event) never erases the one a store said.
+        unit_price: eb.fn.coalesce('excluded.unit_price', 'order_items.unit_price'),
+      })),
+    )
     .execute();
 }
 

@@ -11,7 +11,7 @@
  * - No foreign keys: events from the OMS, CRM, payment gateway and carrier arrive in any order,
  *   so a payment may name an order this database has not heard of yet.
  */
-import type { Generated, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 import type { OperatorRole } from '../handoff/permissions.js';
 import { ORDER_STATUSES, type OrderStatus, type PrivacyRequest } from '../events/fields.js';
 import type { AllTrue, EventType } from '../events/registry.js';
@@ -83,10 +83,22 @@ export type ReturnRecordStatus = (typeof RETURN_STATUSES)[number];
 /**
  * How the receiver answered a delivery, as the event log records it: the receiver's own words
  * (its log line's `outcome` and the `hookline_webhook_requests_total` label), plus `ignored` (a
- * verified delivery of a type hookline does not handle) and `refused` (a problem answer: why is
- * in `reason`).
+ * verified delivery of a type hookline does not handle), `refused` (a problem answer: why is
+ * in `reason`) and `unreadable` (a reconciliation pass found an event the provider has no body for
+ * — EasyPost's finished without ever being attempted — so it could not be handed over: the
+ * provider's event id is the identity, its type the event type, a person looks).
  */
-export const EVENT_LOG_OUTCOMES = ['accepted', 'rerun', 'queued', 'duplicate', 'closed', 'quarantined', 'ignored', 'refused'] as const;
+export const EVENT_LOG_OUTCOMES = [
+  'accepted',
+  'rerun',
+  'queued',
+  'duplicate',
+  'closed',
+  'quarantined',
+  'ignored',
+  'refused',
+  'unreadable',
+] as const;
 export type EventLogOutcome = (typeof EVENT_LOG_OUTCOMES)[number];
 
 /** How the event reached the intake: a sender's delivery, a reconciliation pass, a bulk redrive or a quarantine replay. */
@@ -160,6 +172,8 @@ export interface OrderItemsTable {
   order_id: string;
   product_id: string;
   quantity: number;
+  /** One unit's price after discounts, in the order's currency, when the store said (migration 0012). */
+  unit_price: ColumnType<DecimalAmount | null, DecimalAmount | null | undefined, DecimalAmount | null>;
 }
 
 /** 1 for a row a provider's test event wrote (Stripe `livemode: false`), else 0 (migration 0007). */

@@ -97,3 +97,72 @@ export function addDecimal(a: DecimalText, b: DecimalText): DecimalText {
   const digits = sum.toString().padStart(scale + 1, '0');
   return `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }
+
+/** The exact product of a non-negative decimal text and a whole count, by its digits: `timesDecimal("19.99", 3)` is `"59.97"`. */
+export function timesDecimal(a: DecimalText, count: number): DecimalText {
+  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`Not a count: ${count}`);
+  const [ai, af] = parts(a);
+  const scale = af.length;
+  const product = BigInt(ai + af) * BigInt(count);
+  if (scale === 0) return product.toString();
+  const digits = product.toString().padStart(scale + 1, '0');
+  return `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+/**
+ * ISO 4217's minor unit for the currencies whose amounts are not in hundredths (List One's "minor
+ * unit" column); every other code is two-decimal. ISO's, not a payment provider's: Stripe keeps
+ * some of these two-decimal in its API (src/providers/stripe/map.ts has Stripe's own list).
+ */
+const ISO_4217_EXPONENTS: Readonly<Record<string, 0 | 3 | 4>> = {
+  BIF: 0,
+  CLP: 0,
+  DJF: 0,
+  GNF: 0,
+  ISK: 0,
+  JPY: 0,
+  KMF: 0,
+  KRW: 0,
+  PYG: 0,
+  RWF: 0,
+  UGX: 0,
+  UYI: 0,
+  VND: 0,
+  VUV: 0,
+  XAF: 0,
+  XOF: 0,
+  XPF: 0,
+  BHD: 3,
+  IQD: 3,
+  JOD: 3,
+  KWD: 3,
+  LYD: 3,
+  OMR: 3,
+  TND: 3,
+  CLF: 4,
+  UYW: 4,
+};
+
+/** How many decimals an amount in `currency` (ISO 4217) has: `2` for USD, `0` for JPY, `3` for KWD. */
+export function currencyExponent(currency: string): number {
+  return ISO_4217_EXPONENTS[currency.toUpperCase()] ?? 2;
+}
+
+/**
+ * One of `count` equal shares of a non-negative decimal text, by its digits, to `exponent` decimals,
+ * rounded half-up when it does not come out exact there (money shared over units must land on a
+ * minor unit): `shareDecimal("1.20", 2, 2)` is `"0.60"`, `shareDecimal("1.00", 3, 2)` is `"0.33"`,
+ * `shareDecimal("0.05", 2, 2)` is `"0.03"`.
+ */
+export function shareDecimal(a: DecimalText, count: number, exponent: number): DecimalText {
+  if (!Number.isSafeInteger(count) || count <= 0) throw new RangeError(`Not a count to share by: ${count}`);
+  if (!Number.isInteger(exponent) || exponent < 0 || exponent > 4) throw new RangeError(`Not a currency exponent: ${String(exponent)}`);
+  const [ai, af] = parts(a);
+  // a / count in units of 10^-exponent is ai.af × 10^exponent / count; half-up is floor(x + 1/2).
+  const numerator = BigInt(ai + af) * 10n ** BigInt(exponent);
+  const denominator = BigInt(count) * 10n ** BigInt(af.length);
+  const share = (2n * numerator + denominator) / (2n * denominator);
+  if (exponent === 0) return share.toString();
+  const digits = share.toString().padStart(exponent + 1, '0');
+  return `${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
+}

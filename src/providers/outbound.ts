@@ -1,4 +1,4 @@
-import type { OutboundProvidersConfig } from '../config/providers';
+import { shopDomains, type OutboundProvidersConfig } from '../config/providers';
 import { createEasyPostClient, type EasyPostClient } from './easypost/client';
 import { createShopifyClient, type ShopifyClient } from './shopify/client';
 import { createStripeClient, stripePaymentRef, type StripeClient, type StripePaymentRef } from './stripe/client';
@@ -10,10 +10,50 @@ import { createZendeskClient, type ZendeskClient } from './zendesk/client';
  */
 export interface OutboundProviders {
   stripe?: { client: StripeClient; orderKey: string; mode: 'test' | 'live' };
-  easypost?: { client: EasyPostClient; returnAddressId: string; parcelWeightOz: number };
+  easypost?: EasyPostAccount;
   shopify?: ShopifyShops;
   /** The helpdesk: an inquiry that is a Zendesk ticket is enriched from it and answered on it. */
   zendesk?: { client: ZendeskClient };
+}
+
+/** Which of EasyPost's modes a key acts in, by its prefix: `EZTK…` test, `EZAK…` production (anything else: not known). */
+export type EasyPostKeyMode = 'test' | 'production' | 'unknown';
+export const easyPostKeyMode = (key: string): EasyPostKeyMode =>
+  key.startsWith('EZTK') ? 'test' : key.startsWith('EZAK') ? 'production' : 'unknown';
+
+/** EasyPost as the agent buys labels from it: the account's key (EASYPOST_API_KEY), and the test key when one is configured. */
+export interface EasyPostAccount {
+  client: EasyPostClient;
+  returnAddressId: string;
+  parcelWeightOz: number;
+  /** The mode EASYPOST_API_KEY acts in. */
+  keyMode: EasyPostKeyMode;
+  /** EASYPOST_TEST_API_KEY: test-mode returns' labels. */
+  test?: { client: EasyPostClient; returnAddressId: string };
+}
+
+/**
+ * The client and return address a return's label is bought (and voided) with: a live return's with
+ * EASYPOST_API_KEY; a test-mode one's with EASYPOST_TEST_API_KEY, else with EASYPOST_API_KEY when
+ * that is a test key. A test return is never given a production (or unrecognised) key: the answer
+ * is then why, for the caller to refuse the step with.
+ */
+export function easyPostFor(
+  account: EasyPostAccount,
+  testMode: boolean,
+): { client: EasyPostClient; returnAddressId: string } | { refused: string } {
+  if (!testMode) return account;
+  if (account.test) return account.test;
+  if (account.keyMode === 'test') return account;
+  const key =
+    account.keyMode === 'production'
+      ? 'a production key (EASYPOST_API_KEY is EZAK…)'
+      : 'a key not known to be a test key (EASYPOST_API_KEY is not EZTK…)';
+  return {
+    refused:
+      `a test-mode return is never given a label bought with ${key}; ` +
+      'set EASYPOST_TEST_API_KEY (EZTK…) and EASYPOST_TEST_RETURN_ADDRESS_ID',
+  };
 }
 
 /** The shops the agent acts in, one client each (the same shop configured twice shares one, and its cost bucket). */
@@ -22,6 +62,11 @@ export interface ShopifyShops {
   forSource(source: string | undefined): ShopifyClient | undefined;
   /** Every shop, each once: where an order whose source is not known is looked for. */
   all(): readonly ShopifyClient[];
+  /**
+   * Each source with a shop of its own, and `default` for the provider-wide one, mapped to its
+   * shop's domain (lower case): the key its Shopify calls are paced under (workflows/contracts/partners.ts).
+   */
+  readonly domains: Readonly<Record<string, string>>;
 }
 
 export function createOutboundProviders(config: OutboundProvidersConfig = {}): OutboundProviders {
@@ -44,6 +89,19 @@ export function createOutboundProviders(config: OutboundProvidersConfig = {}): O
             client: createEasyPostClient({ apiKey: easypost.apiKey, baseUrl: easypost.baseUrl, timeoutMs: easypost.timeoutMs }),
             returnAddressId: easypost.returnAddressId,
             parcelWeightOz: easypost.parcelWeightOz,
+            keyMode: easyPostKeyMode(easypost.apiKey),
+            ...(easypost.test
+              ? {
+                  test: {
+                    client: createEasyPostClient({
+                      apiKey: easypost.test.apiKey,
+                      baseUrl: easypost.baseUrl,
+                      timeoutMs: easypost.timeoutMs,
+                    }),
+                    returnAddressId: easypost.test.returnAddressId,
+                  },
+                }
+              : {}),
           },
         }
       : {}),
@@ -71,6 +129,7 @@ function shopifyShops(config: NonNullable<OutboundProvidersConfig['shopify']>): 
   return {
     forSource: (source) => (source !== undefined ? bySource.get(source) : undefined) ?? bySource.get('default'),
     all: () => all,
+    domains: shopDomains(config.shops),
   };
 }
 

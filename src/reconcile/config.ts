@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, duration, envSuffix, parseEnv, url, type Env } from '../config/env';
+import { loadShopifyConfig } from '../config/providers';
 import type { SourceConfig } from '../receiver/sources';
 
 /**
@@ -13,6 +14,10 @@ import type { SourceConfig } from '../receiver/sources';
  * - Zendesk sources: ZENDESK_API_TOKEN, ZENDESK_EMAIL, ZENDESK_SUBDOMAIN (each _<SOURCE> first, as
  *   above: the credentials the agent answers tickets with; the token's agent must be an admin to
  *   read the incremental export); ZENDESK_API_BASE_URL_<SOURCE>, else ZENDESK_API_BASE_URL.
+ * - Shopify sources: the shop the agent acts in (SHOPIFY_SHOP_DOMAIN_<SOURCE> + SHOPIFY_ADMIN_TOKEN_<SOURCE>,
+ *   else SHOPIFY_SHOP_DOMAIN + SHOPIFY_ADMIN_TOKEN; SHOPIFY_API_BASE_URL), read as src/config/providers.ts
+ *   reads them for the agent. The token needs `read_orders`, `read_returns` and `read_customers`, and
+ *   `read_all_orders` for orders created more than 60 days ago.
  * - RECONCILE_EVERY_<SOURCE>, else RECONCILE_EVERY (default 5m): the schedule's interval; `off`
  *   leaves the source out.
  * - RECONCILE_OVERLAP (default 2m): how far a pass reaches back before its cursor, for events the
@@ -27,18 +32,20 @@ export interface ReconcileSourceConfig {
   api: { apiKey: string; baseUrl?: string; timeoutMs: number };
   /** Zendesk's: the agent the API token belongs to, and the account's subdomain. */
   zendesk?: { email: string; subdomain: string };
+  /** Shopify's: the shop (`api.apiKey` is its Admin API access token). */
+  shopify?: { shopDomain: string };
 }
 
 /** The providers with an API to list their events. */
-export type ReconciledProvider = 'stripe' | 'easypost' | 'zendesk';
-const RECONCILED: readonly string[] = ['stripe', 'easypost', 'zendesk'] satisfies ReconciledProvider[];
+export type ReconciledProvider = 'stripe' | 'easypost' | 'zendesk' | 'shopify';
+const RECONCILED: readonly string[] = ['stripe', 'easypost', 'zendesk', 'shopify'] satisfies ReconciledProvider[];
 
-const KEYS: Record<ReconciledProvider, { variable: string; pattern: RegExp; expected: string }> = {
+const KEYS: Record<Exclude<ReconciledProvider, 'shopify'>, { variable: string; pattern: RegExp; expected: string }> = {
   stripe: { variable: 'STRIPE_API_KEY', pattern: /^(sk|rk)_(test|live)_\S+$/, expected: 'a secret key (sk_…) or a restricted key (rk_…)' },
   easypost: { variable: 'EASYPOST_API_KEY', pattern: /^\S{8,}$/, expected: 'an EasyPost API key (EZAK… or EZTK…)' },
   zendesk: { variable: 'ZENDESK_API_TOKEN', pattern: /^\S{8,}$/, expected: 'a Zendesk API token' },
 };
-const BASE_URLS: Record<ReconciledProvider, string> = {
+const BASE_URLS: Record<Exclude<ReconciledProvider, 'shopify'>, string> = {
   stripe: 'STRIPE_API_BASE_URL',
   easypost: 'EASYPOST_API_BASE_URL',
   zendesk: 'ZENDESK_API_BASE_URL',
@@ -60,6 +67,8 @@ const Common = z.object({
 export function loadReconcileConfig(env: Env, sources: Iterable<SourceConfig>): ReconcileConfig {
   const common = parseEnv(Common, env);
   const reconciled = new Map<string, ReconcileSourceConfig>();
+  // Read once, and only when there is a Shopify source (the agent's configuration reads the same variables).
+  let shopify: ReturnType<typeof loadShopifyConfig> | null = null;
   for (const source of sources) {
     if (!RECONCILED.includes(source.provider)) continue;
     const provider = source.provider as ReconciledProvider;
@@ -69,13 +78,29 @@ export function loadReconcileConfig(env: Env, sources: Iterable<SourceConfig>): 
     const everyVar = `RECONCILE_EVERY_${suffix}`;
     const every = env[everyVar]?.trim();
     if (every === 'off') continue;
+    const everyMs = every ? parseEnv(z.object({ [everyVar]: duration('5m') }), env)[everyVar]! : common.RECONCILE_EVERY;
+    const base = { name: source.name, provider: source.provider, eventTypes: source.eventTypes, orderKey: source.orderKey };
+    if (provider === 'shopify') {
+      if (shopify === null) shopify = loadShopifyConfig(env);
+      // Its own shop, else the provider-wide one (with neither, loadShopifyConfig has refused already).
+      const shop = shopify?.shops[source.name] ?? shopify?.shops.default;
+      if (!shop) continue;
+      reconciled.set(source.name, {
+        source: base,
+        provider,
+        everyMs: everyMs as number,
+        api: { apiKey: shop.accessToken, ...(shopify?.baseUrl ? { baseUrl: shopify.baseUrl } : {}), timeoutMs: shopify!.timeoutMs },
+        shopify: { shopDomain: shop.shopDomain },
+      });
+      continue;
+    }
     const key = KEYS[provider];
     const keyVar = env[`${key.variable}_${suffix}`] !== undefined ? `${key.variable}_${suffix}` : key.variable;
     const apiKey = env[keyVar]?.trim();
     if (!apiKey) continue;
     if (!key.pattern.test(apiKey)) throw new ConfigError(`${keyVar}: expected ${key.expected}`);
-    const base = BASE_URLS[provider];
-    const baseVar = env[`${base}_${suffix}`] !== undefined ? `${base}_${suffix}` : base;
+    const baseName = BASE_URLS[provider];
+    const baseVar = env[`${baseName}_${suffix}`] !== undefined ? `${baseName}_${suffix}` : baseName;
     const baseUrl = env[baseVar]?.trim();
     if (baseUrl && !url('a URL').safeParse(baseUrl).success) throw new ConfigError(`${baseVar}: expected the API's base URL`);
     let zendesk: ReconcileSourceConfig['zendesk'];
@@ -90,9 +115,8 @@ export function loadReconcileConfig(env: Env, sources: Iterable<SourceConfig>): 
         throw new ConfigError(`${subdomainVar}: expected the account's subdomain (<subdomain>.zendesk.com)`);
       zendesk = { email, subdomain };
     }
-    const everyMs = every ? parseEnv(z.object({ [everyVar]: duration('5m') }), env)[everyVar]! : common.RECONCILE_EVERY;
     reconciled.set(source.name, {
-      source: { name: source.name, provider: source.provider, eventTypes: source.eventTypes, orderKey: source.orderKey },
+      source: base,
       provider,
       everyMs: everyMs as number,
       api: { apiKey, ...(baseUrl ? { baseUrl } : {}), timeoutMs: common.PROVIDER_TIMEOUT },

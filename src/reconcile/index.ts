@@ -22,9 +22,9 @@ const IntakeEnv = z.object({ TEMPORAL_START_TIMEOUT: duration('5s'), QUARANTINE_
 /**
  * The reconciler's activities as a worker registers them, built once from the environment: the
  * receiver's sources (the same WEBHOOK_* variables, so an event is read exactly as its webhook
- * would be), a Stripe client per reconciled source, and an intake on the worker's Temporal client
- * with the receiver's start timeout, quarantine lifetime and priorities (PRIORITY_*,
- * WEBHOOK_WEIGHT_*). Undefined when no source is reconciled.
+ * would be), a lister per reconciled source (on a client with its provider credentials), and an
+ * intake on the worker's Temporal client with the receiver's start timeout, quarantine lifetime and
+ * priorities (PRIORITY_*, WEBHOOK_WEIGHT_*). Undefined when no source is reconciled.
  */
 export function buildReconcileActivities(options: {
   env: Env;

@@ -2,6 +2,9 @@ import { createEasyPostClient, type EasyPostClient } from '../providers/easypost
 import { providerOf } from '../providers';
 import { createStripeClient, type StripeClient } from '../providers/stripe/client';
 import { createZendeskClient, type ZendeskClient } from '../providers/zendesk/client';
+import { createShopifyClient, type ShopifyClient } from '../providers/shopify/client';
+import { customerBody, orderTopicBodies } from '../providers/shopify/rest';
+import type { Headers } from '../signatures';
 import type { ReconcileSourceConfig } from './config';
 import { ticketCreatedEvent } from '../providers/zendesk/events';
 import type { Listing } from './plan';
@@ -12,12 +15,38 @@ import type { Listing } from './plan';
  */
 export interface ListedPage {
   bodies: unknown[];
+  /**
+   * The headers each body's webhook carries besides, one per body, where the provider reads its type
+   * from one (Shopify's `X-Shopify-Topic`).
+   */
+  headers?: Headers[];
   /** Events whose body the provider cannot give yet, as their delivery is still to come: the cursor stops before the earliest. */
   awaiting?: { id: string; created: number }[];
-  /** Events whose body the provider can give no more (EasyPost's never attempted): counted as failed. */
-  unreadable?: string[];
+  /**
+   * Events the provider is done with but can give no body for (EasyPost's finished without ever
+   * being attempted): recorded in the event log as `unreadable` for a person, and passed by.
+   */
+  unreadable?: UnreadableEvent[];
+  /** Events of the page the event log already holds by their provider id: not read, counted as known. */
+  known?: number;
   next?: string;
 }
+
+/** A listed event with no body anywhere: what the event log keeps of it. */
+export interface UnreadableEvent {
+  /** The provider's own id for it (EasyPost's `evt_…`): the identity its webhook would have had. */
+  id: string;
+  /** Its type as the provider names it (`tracker.updated`). */
+  type: string;
+  /** What the provider says of its delivery (`completed`, `failed`). */
+  status: string;
+}
+
+/**
+ * Which of the provider's event ids the event log already holds (accepted, queued, quarantined,
+ * recorded unreadable…): what a lister need not read again. Given by the reconciler.
+ */
+export type KnownIds = (providerIds: string[]) => Promise<Set<string>>;
 
 /** How the reconciler asks one provider for its events (one per provider with an events API). */
 export interface Lister {
@@ -27,10 +56,10 @@ export interface Lister {
   listsUndelivered: boolean;
   /** How long the provider takes to list what happened (seconds): a pass lists up to now minus this, and the cursor goes no further. */
   lagSeconds?: number;
-  page(listing: Listing, after: string | undefined, signal?: AbortSignal): Promise<ListedPage>;
+  page(listing: Listing, after: string | undefined, signal?: AbortSignal, known?: KnownIds): Promise<ListedPage>;
 }
 
-/** The most either provider gives in one page. */
+/** The most Stripe and EasyPost give in one page. */
 export const PAGE_LIMIT = 100;
 
 /** Stripe lists 30 days of events (docs.stripe.com/api/events). */
@@ -75,34 +104,48 @@ const DELIVERY_TO_COME = new Set(['in_queue', 'retrying', 'pending']);
  * that was sent and failed becomes byte for byte the body its webhook carried, with the same
  * identity and workflow ID. The latest attempt is read (each carries the same Event).
  *
+ * A handled Event the event log already holds by its id (the identity of an EasyPost event is its
+ * `evt_…` id: src/providers/easypost/map.ts) is not read: a pass every five minutes over an
+ * overlapping window would otherwise ask for the payloads of every delivered Event again, one
+ * request each, against EasyPost's per-account rate limit that the label buying shares.
+ *
  * An Event of a handled type with no payload has not been attempted yet: EasyPost will deliver it
  * (or fail, and then it has a payload), so it is `awaiting` and the cursor stops before it. One
  * EasyPost is done with (`completed`/`failed`) yet never attempted — no webhook when it was sent,
- * a lapsed subscription — has no body to read anywhere: it `failed`, so the pass fails loudly and
- * an operator looks. Types hookline does not handle are listed as they are (counted as ignored),
- * without asking for their payloads. EasyPost filters by neither type nor delivery, and does not
- * say how long it keeps events; the event log's retention bounds the lookback.
+ * a lapsed subscription — has no body to read anywhere: it is `unreadable`, kept in the event log
+ * for a person (its id and type) and passed by, so one lost body does not hold the source's cursor
+ * for good. Types hookline does not handle are listed as they are (counted as ignored), without
+ * asking for their payloads. EasyPost filters by neither type nor delivery, and does not say how
+ * long it keeps events; the event log's retention bounds the lookback.
  */
 export function easypostLister(client: EasyPostClient): Lister {
   const handled = new Set(Object.keys(providerOf('easypost').handles));
   return {
     windowSeconds: Number.MAX_SAFE_INTEGER,
     listsUndelivered: false,
-    async page(listing, after, signal) {
+    async page(listing, after, signal, known) {
       const options = signal ? { signal } : {};
       const page = await client.listEvents(
         { startDatetime: iso(listing.gte), endDatetime: iso(listing.lte), pageSize: PAGE_LIMIT, ...(after ? { beforeId: after } : {}) },
         options,
       );
       const events = page.events as { id?: unknown; description?: unknown; status?: unknown; created_at?: unknown }[];
+      const isHandled = (e: (typeof events)[number]): e is typeof e & { id: string } =>
+        typeof e.id === 'string' && handled.has(String(e.description));
+      const held = known ? await known(events.filter(isHandled).map((e) => e.id)) : new Set<string>();
       const bodies: unknown[] = new Array(events.length);
       const awaiting: ListedPage['awaiting'] = [];
-      const unreadable: string[] = [];
+      const unreadable: UnreadableEvent[] = [];
+      let skipped = 0;
       let next = 0;
       const read = async (i: number) => {
         const event = events[i]!;
-        if (typeof event.id !== 'string' || !handled.has(String(event.description))) {
+        if (!isHandled(event)) {
           bodies[i] = event;
+          return;
+        }
+        if (held.has(event.id)) {
+          skipped += 1;
           return;
         }
         const payloads = await client.listEventPayloads(event.id, options);
@@ -113,7 +156,7 @@ export function easypostLister(client: EasyPostClient): Lister {
         if (latest) bodies[i] = latest.request_body;
         else if (DELIVERY_TO_COME.has(String(event.status)))
           awaiting.push({ id: event.id, created: Math.floor(Date.parse(String(event.created_at)) / 1000) });
-        else unreadable.push(event.id);
+        else unreadable.push({ id: event.id, type: String(event.description), status: String(event.status) });
       };
       await Promise.all(
         Array.from({ length: Math.min(PAYLOAD_CONCURRENCY, events.length) }, async () => {
@@ -125,6 +168,7 @@ export function easypostLister(client: EasyPostClient): Lister {
         bodies: bodies.filter((b) => b !== undefined),
         ...(awaiting.length > 0 ? { awaiting } : {}),
         ...(unreadable.length > 0 ? { unreadable } : {}),
+        ...(skipped > 0 ? { known: skipped } : {}),
         ...(page.has_more && typeof last?.id === 'string' ? { next: last.id } : {}),
       };
     },
@@ -189,6 +233,83 @@ export function zendeskLister(client: ZendeskClient, options: { accountId?: numb
   };
 }
 
+/**
+ * How long Shopify's search takes to list a change by its `updated_at`: the `query:` filter of
+ * `orders`/`customers` reads a search index that is written after the record (Shopify's guidance
+ * is to reconcile periodically because its own views lag; merchants report `updated_at` ranges that
+ * miss orders changed seconds before). A pass lists up to a minute ago and its cursor stops there;
+ * RECONCILE_OVERLAP then reaches back before it as for the others.
+ */
+export const SHOPIFY_SEARCH_LAG_SECONDS = 60;
+/**
+ * Orders per page: Shopify charges a connection's `first` times each node's cost (an order with its
+ * line items, fulfillments, refunds and returns, about 100 points) and refuses a query over 1000.
+ */
+export const SHOPIFY_ORDERS_PER_PAGE = 10;
+export const SHOPIFY_CUSTOMERS_PER_PAGE = 100;
+const ORDERS = 'orders:';
+const CUSTOMERS = 'customers:';
+
+/**
+ * Shopify keeps states, not events: the pass lists the orders changed in the window
+ * (`orders(query: "updated_at:>='…' AND updated_at:<='…'", sortKey: UPDATED_AT)`), then the
+ * customers (`customers(query: …)`), paging with `pageInfo.endCursor` as `after`. Each order becomes
+ * the bodies its webhooks carry (src/providers/shopify/rest.ts): `orders/updated` for its status, a
+ * `refunds/create` per refund, a `returns/<status>` per return; each customer a `customers/update`.
+ * The topic goes with each body as its `X-Shopify-Topic` header, and the receiver's reading makes of
+ * them the transition identities the webhooks make (a fulfillment's status, a cancellation, a
+ * refund, a return's status, a customer's `updated_at`), so a change both delivered and found runs
+ * once. Only an order's current state is seen: a transition it went through and left inside one
+ * window (in transit, then delivered) is found as its last state only. Orders: the API lists every
+ * order, but an app without the `read_all_orders` scope sees only those created in the last 60 days
+ * (a change to an older order is then not found). The cost bucket is obeyed by the client: a page
+ * the bucket cannot pay for, or answered THROTTLED, is retried after the time it needs to refill.
+ */
+export function shopifyLister(client: ShopifyClient, options: { ordersPerPage?: number; customersPerPage?: number } = {}): Lister {
+  return {
+    windowSeconds: Number.MAX_SAFE_INTEGER,
+    listsUndelivered: false,
+    lagSeconds: SHOPIFY_SEARCH_LAG_SECONDS,
+    async page(listing, after, signal) {
+      const request = signal ? { signal } : {};
+      // Whole seconds, as Shopify spells its times.
+      const range = { from: iso(listing.gte).replace('.000Z', 'Z'), to: iso(listing.lte).replace('.000Z', 'Z') };
+      const inRange = (updatedAt: string) => {
+        const at = Math.floor(Date.parse(updatedAt) / 1000);
+        return at >= listing.gte && at <= listing.lte;
+      };
+      const listed: { topic: string; body: unknown }[] = [];
+      let next: string | undefined;
+      // Each page asks (1 point): the bodies spell times in the shop's zone, as its webhooks do (rest.ts).
+      const { timeZone } = await client.shop(request);
+      if (after === undefined || after.startsWith(ORDERS)) {
+        const cursor = after?.slice(ORDERS.length);
+        const page = await client.updatedOrders(
+          { ...range, first: options.ordersPerPage ?? SHOPIFY_ORDERS_PER_PAGE, ...(cursor ? { after: cursor } : {}) },
+          request,
+        );
+        for (const order of page.nodes.filter((o) => inRange(o.updatedAt))) listed.push(...orderTopicBodies(order, timeZone));
+        next = page.next ? ORDERS + page.next : CUSTOMERS;
+      } else if (after.startsWith(CUSTOMERS)) {
+        const cursor = after.slice(CUSTOMERS.length);
+        const page = await client.updatedCustomers(
+          { ...range, first: options.customersPerPage ?? SHOPIFY_CUSTOMERS_PER_PAGE, ...(cursor ? { after: cursor } : {}) },
+          request,
+        );
+        for (const customer of page.nodes.filter((c) => inRange(c.updatedAt))) listed.push(customerBody(customer, timeZone));
+        if (page.next) next = CUSTOMERS + page.next;
+      } else {
+        throw new Error(`not a Shopify listing cursor: ${after}`);
+      }
+      return {
+        bodies: listed.map((l) => l.body),
+        headers: listed.map((l) => ({ 'x-shopify-topic': l.topic })),
+        ...(next ? { next } : {}),
+      };
+    },
+  };
+}
+
 /** A reconciled source's lister, on a client with the source's credentials. */
 export function listerFor(source: ReconcileSourceConfig): Lister {
   switch (source.provider) {
@@ -202,6 +323,15 @@ export function listerFor(source: ReconcileSourceConfig): Lister {
           subdomain: source.zendesk!.subdomain,
           email: source.zendesk!.email,
           apiToken: source.api.apiKey,
+          ...(source.api.baseUrl ? { baseUrl: source.api.baseUrl } : {}),
+          timeoutMs: source.api.timeoutMs,
+        }),
+      );
+    case 'shopify':
+      return shopifyLister(
+        createShopifyClient({
+          shopDomain: source.shopify!.shopDomain,
+          accessToken: source.api.apiKey,
           ...(source.api.baseUrl ? { baseUrl: source.api.baseUrl } : {}),
           timeoutMs: source.api.timeoutMs,
         }),

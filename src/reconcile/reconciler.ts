@@ -84,6 +84,25 @@ export function createReconciler(deps: ReconcilerDeps) {
     return new Set(rows.map((r) => r.workflow_id!).filter((id) => !failed.has(id)));
   }
 
+  /**
+   * Which of a provider's event ids (the identities its webhooks carry) the event log holds for the
+   * source, as `held` would find their workflow IDs, or records as unreadable: what a lister need
+   * not read again. Asked before the bodies are read, so an event seen before costs the provider
+   * nothing. An identity whose run failed is not held (the intake starts it again).
+   */
+  async function knownIds(source: string, providerIds: string[]): Promise<Set<string>> {
+    if (providerIds.length === 0) return new Set();
+    const rows = await deps.db
+      .selectFrom('event_log')
+      .select(['identity', 'run_status'])
+      .where('source', '=', source)
+      .where('identity', 'in', providerIds)
+      .where('outcome', 'in', [...HELD, 'unreadable'])
+      .execute();
+    const failed = new Set(rows.filter((r) => r.run_status !== null && RERUN_STATUSES.has(r.run_status)).map((r) => r.identity));
+    return new Set(rows.map((r) => r.identity!).filter((id) => !failed.has(id)));
+  }
+
   return {
     async plan(request: ReconcileRequest): Promise<PassPlan & { cursor?: number }> {
       const lister = deps.lister(sourceOf(request.source));
@@ -113,12 +132,17 @@ export function createReconciler(deps: ReconcilerDeps) {
     async page(input: PageInput, signal?: AbortSignal): Promise<PageResult> {
       const config = sourceOf(input.source);
       const { source } = config;
-      const page = await deps.lister(config).page(input.listing, input.startingAfter, signal);
+      const page = await deps.lister(config).page(input.listing, input.startingAfter, signal, (ids) => knownIds(source.name, ids));
       const receivedAt = now().toISOString();
       // Exactly what the webhook would have carried (each provider's list gives its webhook body),
       // read by the receiver's own code.
-      const read = page.bodies.map((body) => ({
-        classified: classifyVerified({ source, rawBody: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), receivedAt }),
+      const read = page.bodies.map((body, i) => ({
+        classified: classifyVerified({
+          source,
+          rawBody: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+          ...(page.headers?.[i] ? { headers: page.headers[i] } : {}),
+          receivedAt,
+        }),
       }));
       const ids = read.map(({ classified }) =>
         classified.kind === 'event'
@@ -129,19 +153,33 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
       const known = await held(ids.filter((id): id is string => id !== undefined));
       const counts = emptyCounts();
-      // Looked at, but with no body to hand over: one still to be delivered holds the cursor back,
-      // one the provider can no longer give fails the pass.
-      counts.lookedAt += (page.awaiting?.length ?? 0) + (page.unreadable?.length ?? 0);
+      // Looked at, but with no body to hand over: one still to be delivered holds the cursor back;
+      // one the provider can no longer give is recorded for a person and passed by (it would hold
+      // the cursor for good, and every event after it with it); one the event log holds is known.
+      const unreadable = page.unreadable ?? [];
+      counts.lookedAt += (page.awaiting?.length ?? 0) + unreadable.length + (page.known ?? 0);
       counts.awaiting += page.awaiting?.length ?? 0;
-      counts.failed += page.unreadable?.length ?? 0;
-      if (page.unreadable?.length) {
-        deps.logger.warn('reconcile: the provider has events whose webhook body it cannot give (never attempted)', {
+      counts.unreadable += unreadable.length;
+      counts.known += page.known ?? 0;
+      if (unreadable.length > 0) {
+        deps.logger.warn('reconcile: the provider has events whose webhook body it cannot give (never attempted); recorded as unreadable', {
           source: source.name,
-          events: page.unreadable,
+          events: unreadable.map((e) => `${e.id} (${e.type}, ${e.status})`),
         });
       }
       const holdAt = page.awaiting?.length ? Math.min(...page.awaiting.map((a) => a.created)) : undefined;
-      const rows: EventLogInput[] = [];
+      const rows: EventLogInput[] = input.dryRun
+        ? []
+        : unreadable.map((e) => ({
+            receivedAt,
+            via: 'reconcile' as const,
+            source: source.name,
+            provider: source.provider,
+            outcome: 'unreadable' as const,
+            eventType: e.type,
+            identity: e.id,
+            reason: `${source.provider} lists ${e.id} (${e.type}) as ${e.status} but never attempted its delivery: no webhook body to read`,
+          }));
       const count = (outcome: ReconcileOutcome) => {
         counts[outcome] += 1;
       };

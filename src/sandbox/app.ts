@@ -159,6 +159,8 @@ export interface SandboxControl {
   addShopifyOrder(seed: ShopifyOrderSeed): void;
   /** A return requested on an order Shopify holds. */
   addShopifyReturn(seed: { returnId: string; orderId: string }): void;
+  /** A customer Shopify holds: what `customers(query: "updated_at:…")` lists. */
+  addShopifyCustomer(seed: Parameters<ReturnType<typeof createShopifySandbox>['addCustomer']>[0]): void;
   /** Sets Shopify's cost bucket (to see THROTTLED answered). */
   setShopifyBucket(bucket: { currentlyAvailable?: number; maximumAvailable?: number; restoreRate?: number }): void;
   /** A Zendesk ticket (and its requester) as a customer would open it: its description is its first comment. */
@@ -170,6 +172,12 @@ export interface SandboxControl {
     /** When it was opened (default: now). */
     createdAt?: string;
   }): void;
+  /**
+   * Makes Zendesk's stand-in ignore the Idempotency-Key on `PUT /tickets/{id}` (true) or honour it
+   * (false, the default; `reset` restores it): Zendesk's documentation names the key for ticket
+   * creation only. Answers the setting.
+   */
+  zendeskIgnoresUpdateKeys(ignore?: boolean): boolean;
   /** Clears state, the call log, idempotency memory, faults and the model's script. Seeded customers stay. */
   reset(): void;
 }
@@ -190,7 +198,7 @@ interface HandlerContext {
   body: unknown;
   idempotencyKey: string;
   origin: string;
-  /** Shopify's `X-Shopify-Access-Token`. */
+  /** Shopify's `X-Shopify-Access-Token`; EasyPost's key (its Basic auth user). */
   accessToken?: string | null;
 }
 
@@ -281,11 +289,15 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
     addShopifyReturn: (seed) => {
       shopify.addReturn(seed);
     },
+    addShopifyCustomer: (seed) => {
+      shopify.addCustomer(seed);
+    },
     setShopifyBucket: (bucket) => shopify.setBucket(bucket),
     addZendeskTicket: ({ requester, ...ticket }) => {
       zendesk.addUser(requester);
       zendesk.addTicket({ ...ticket, requesterId: requester.id });
     },
+    zendeskIgnoresUpdateKeys: (ignore) => zendesk.ignoreUpdateKeys(ignore),
     reset: () => {
       llm.reset();
       stripe.reset();
@@ -455,10 +467,12 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   route('easypost', 'GET', '/v2/events/:id/payloads', ({ params }) => easyPostEventPayloads(state.events.easypost, params.id ?? ''));
 
   // ---- EasyPost (./easypost.ts) ---------------------------------------------------------------
-  route('easypost', 'POST', '/v2/shipments', ({ body }) => easypost.createShipment(body));
-  route('easypost', 'GET', '/v2/shipments/:id', ({ params }) => easypost.shipment(params.id ?? ''));
-  route('easypost', 'POST', '/v2/shipments/:id/buy', ({ params, body, origin }) => easypost.buy(params.id ?? '', body, origin));
-  route('easypost', 'POST', '/v2/shipments/:id/refund', ({ params }) => easypost.refund(params.id ?? ''));
+  route('easypost', 'POST', '/v2/shipments', ({ body, accessToken }) => easypost.createShipment(body, accessToken ?? null));
+  route('easypost', 'GET', '/v2/shipments/:id', ({ params, accessToken }) => easypost.shipment(params.id ?? '', accessToken ?? null));
+  route('easypost', 'POST', '/v2/shipments/:id/buy', ({ params, body, origin, accessToken }) =>
+    easypost.buy(params.id ?? '', body, origin, accessToken ?? null),
+  );
+  route('easypost', 'POST', '/v2/shipments/:id/refund', ({ params, accessToken }) => easypost.refund(params.id ?? '', accessToken ?? null));
   route('easypost', 'POST', '/v2/trackers', ({ body }) => easypost.createTracker(body));
   route('easypost', 'GET', '/v2/users', () => easypost.me());
 
@@ -475,6 +489,9 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   );
   route('zendesk', 'GET', '/api/v2/tickets/:id', ({ params }) => zendesk.ticket(params.id ?? ''));
   route('zendesk', 'GET', '/api/v2/tickets/:id/comments', ({ params }) => zendesk.comments(params.id ?? ''));
+  route('zendesk', 'GET', '/api/v2/tickets/:id/audits', ({ params, query, origin }) =>
+    zendesk.audits(params.id ?? '', query ?? new URLSearchParams(), `${origin}/zendesk`),
+  );
   route('zendesk', 'PUT', '/api/v2/tickets/:id', ({ params, body }) => zendesk.update(params.id ?? '', body));
 
   // ---- Plumbing ----------------------------------------------------------------------------
@@ -680,17 +697,22 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
         query: new URLSearchParams(req.originalUrl.split('?')[1] ?? ''),
         idempotencyKey: '',
         origin,
+        ...(call.system === 'easypost' ? { accessToken: basicUser(req.get('authorization')) } : {}),
       });
 
     // EasyPost takes no idempotency key: every write is made (a second purchase is refused by the shipment itself).
-    if (call.system === 'easypost') return match.handler({ params, body: req.body, idempotencyKey: '', origin });
+    if (call.system === 'easypost') {
+      return match.handler({ params, body: req.body, idempotencyKey: '', origin, accessToken: basicUser(req.get('authorization')) });
+    }
     // Shopify's key is in the query (`@idempotent(key:)`), read by the stand-in itself.
     if (call.system === 'shopify') {
       return match.handler({ params, body: req.body, idempotencyKey: '', origin, accessToken: req.get('x-shopify-access-token') ?? null });
     }
     const key = call.idempotencyKey;
     // Stripe makes a write without a key, and replays one with a key as below.
-    if ((call.system === 'stripe' || call.system === 'zendesk') && (key === null || key.trim() === '')) {
+    // Zendesk told to ignore the key on updates (its documentation names it for creates only): every PUT applies.
+    const keyIgnored = call.system === 'zendesk' && call.method === 'PUT' && zendesk.ignoreUpdateKeys();
+    if ((call.system === 'stripe' || call.system === 'zendesk') && (key === null || key.trim() === '' || keyIgnored)) {
       return match.handler({ params, body: req.body, idempotencyKey: '', origin });
     }
     if (key === null || key.trim() === '') {
@@ -729,12 +751,16 @@ export function createSandboxApp(options: SandboxOptions = {}): SandboxApp {
   return app;
 }
 
+/** The user of a Basic authorization (EasyPost's: the key as user name, no password). */
+function basicUser(header: string | undefined): string | null {
+  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  return match ? Buffer.from(match[1]!, 'base64').toString('utf8').replace(/:$/, '') : null;
+}
+
 /** EasyPost's Basic auth (the key as user name, no password) carrying the sandbox token. */
 function basicUserMatches(header: string | undefined, token: string): boolean {
-  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
-  if (!match) return false;
-  const user = Buffer.from(match[1]!, 'base64').toString('utf8').replace(/:$/, '');
-  return bearerMatches(`Bearer ${user}`, token);
+  const user = basicUser(header);
+  return user !== null && bearerMatches(`Bearer ${user}`, token);
 }
 
 const sleep = (ms: number) =>

@@ -79,6 +79,9 @@ const RETURN_ADDRESS: Partial<IAddress> = {
   country: 'US',
 };
 
+/** The mode a key's objects are made in: a production key's (`EZAK…`) in production, any other's (`EZTK…`, or none) in test. */
+const modeOf = (apiKey: string | null): 'test' | 'production' => (apiKey?.startsWith('EZAK') ? 'production' : 'test');
+
 export function createEasyPostSandbox(now: () => Date) {
   const state: EasyPostSandboxState = { shipments: [], trackers: [], purchases: [] };
   const counters = { shipment: 0, tracker: 0, rate: 0 };
@@ -88,7 +91,8 @@ export function createEasyPostSandbox(now: () => Date) {
   const address = (ref: z.output<typeof AddressRef>): Partial<IAddress> | undefined =>
     'id' in ref ? (ref.id === SANDBOX_RETURN_ADDRESS_ID ? RETURN_ADDRESS : undefined) : { object: 'Address', ...ref };
 
-  function createShipment(body: unknown): EasyPostReply {
+  /** `apiKey`: the key it was asked with; as EasyPost, a production key (`EZAK…`) makes production objects, any other test ones. */
+  function createShipment(body: unknown, apiKey: string | null = null): EasyPostReply {
     const parsed = CreateShipment.safeParse(body);
     if (!parsed.success) {
       const errors = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
@@ -111,7 +115,7 @@ export function createEasyPostSandbox(now: () => Date) {
     const shipment: Shipment = {
       id: shipmentId,
       object: 'Shipment',
-      mode: 'test',
+      mode: modeOf(apiKey),
       reference: s.reference ?? '',
       is_return: s.is_return ?? false,
       status: 'unknown',
@@ -132,11 +136,12 @@ export function createEasyPostSandbox(now: () => Date) {
     return { status: 201, body: shipment };
   }
 
-  const find = (shipmentId: string) => state.shipments.find((s) => s.id === shipmentId);
+  // As EasyPost, each mode sees only its own objects: a test key finds no production shipment, and the other way round.
+  const find = (shipmentId: string, apiKey: string | null) => state.shipments.find((s) => s.id === shipmentId && s.mode === modeOf(apiKey));
   const notFound = () => easypostError(404, 'NOT_FOUND', 'The requested resource could not be found.');
 
-  function buy(shipmentId: string, body: unknown, origin: string): EasyPostReply {
-    const shipment = find(shipmentId);
+  function buy(shipmentId: string, body: unknown, origin: string, apiKey: string | null = null): EasyPostReply {
+    const shipment = find(shipmentId, apiKey);
     if (!shipment) return notFound();
     const parsed = Buy.safeParse(body);
     if (!parsed.success) return easypostError(422, 'PARAMETER.REQUIRED', 'Missing required parameter: rate.');
@@ -164,8 +169,8 @@ export function createEasyPostSandbox(now: () => Date) {
     return { status: 200, body: shipment };
   }
 
-  function refund(shipmentId: string): EasyPostReply {
-    const shipment = find(shipmentId);
+  function refund(shipmentId: string, apiKey: string | null = null): EasyPostReply {
+    const shipment = find(shipmentId, apiKey);
     if (!shipment) return notFound();
     if (!shipment.postage_label) return easypostError(422, 'SHIPMENT.REFUND.UNAVAILABLE', 'The shipment has no postage to refund.');
     if (shipment.refund_status)
@@ -194,8 +199,8 @@ export function createEasyPostSandbox(now: () => Date) {
   return {
     state,
     createShipment,
-    shipment: (shipmentId: string): EasyPostReply => {
-      const shipment = find(shipmentId);
+    shipment: (shipmentId: string, apiKey: string | null = null): EasyPostReply => {
+      const shipment = find(shipmentId, apiKey);
       return shipment ? { status: 200, body: shipment } : notFound();
     },
     buy,

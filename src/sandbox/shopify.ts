@@ -13,15 +13,23 @@ import { z } from 'zod';
 /**
  * SANDBOX: a stand-in for the part of Shopify's Admin GraphQL API the agent uses, at
  * `<sandbox>/shopify/admin/api/<version>/graphql.json`: `shop`, `order` (fulfillments, tracking,
- * returns, transactions), `return`, `refundCreate` with its `@idempotent(key:)` directive (required
+ * returns, transactions), `orders` (the agent's search by the `name:` and `email:` terms, newest
+ * first), `return`, `refundCreate` with its `@idempotent(key:)` directive (required
  * from 2026-04, as Shopify requires it), `returnApproveRequest` and `returnDeclineRequest`. The
  * query is parsed with the `graphql` package and the answer carries only the fields asked for, in
  * Shopify's shapes (modelled on the examples in Shopify's Admin GraphQL reference for each field
  * and mutation), with Shopify's `extensions.cost` and a cost bucket that answers `THROTTLED` when
  * it is empty, as Shopify does. Errors: `userErrors` for a refused mutation, top-level `errors` for
  * a query Shopify cannot run, a 401 `{"errors": "[API] Invalid API key or access token …"}` without
- * a token. State: orders, their refunds and returns.
+ * a token. State: orders, their refunds and returns, customers. The reconciler's connections,
+ * `orders(query:)` and `customers(query:)`, filter by `updated_at` ranges in Shopify's search syntax
+ * (`updated_at:>='…' AND updated_at:<='…'`; no other search term), sort by `UPDATED_AT` (or `ID`)
+ * and page with opaque cursors (`first`/`after`, `pageInfo`), as Shopify's connections do. A change
+ * made through the stand-in (a refund, a return decided) moves its order's `updatedAt`, as Shopify's do.
  */
+
+/** The stand-in shop's `ianaTimezone`: its REST-shaped times read as Shopify's published examples do (-05:00 in winter). */
+export const SANDBOX_SHOP_TIME_ZONE = 'America/New_York';
 
 export const SHOPIFY_SANDBOX_VERSIONS = ['2026-01', '2026-04', '2026-07', '2026-10', '2027-01', 'unstable'] as const;
 
@@ -34,6 +42,12 @@ const moneySet = (amount: string, currencyCode: string) => ({
   presentmentMoney: { amount, currencyCode },
 });
 
+/** A tax on a line as Shopify's `TaxLine` answers it (the rate is a Float in Shopify's schema too, for show). */
+const taxLine = (amount: string, lineTotal: number, currencyCode: string) => {
+  const rate = lineTotal > 0 ? Math.round((Number(amount) / lineTotal) * 10_000) / 10_000 : 0;
+  return { title: 'State Tax', rate, ratePercentage: rate * 100, channelLiable: false, priceSet: moneySet(amount, currencyCode) };
+};
+
 export interface SandboxShopifyTransaction {
   id: string;
   kind: 'SALE' | 'CAPTURE' | 'AUTHORIZATION' | 'REFUND';
@@ -45,12 +59,34 @@ export interface SandboxShopifyTransaction {
   createdAt: string;
 }
 
+/** A line of an order as the Admin API answers it, with the fulfillment line item it shipped on (one per line here). */
+export interface SandboxShopifyLineItem {
+  id: string;
+  sku: string | null;
+  quantity: number;
+  title: string;
+  discountedUnitPriceAfterAllDiscountsSet: { shopMoney: Money; presentmentMoney: Money };
+  /** Shopify's `TaxLine`s: each tax's amount for the whole line, after discounts and before returns. */
+  taxLines: {
+    title: string;
+    rate: number;
+    ratePercentage: number;
+    channelLiable: boolean | null;
+    priceSet: { shopMoney: Money; presentmentMoney: Money };
+  }[];
+  product: { id: string } | null;
+  /** The FulfillmentLineItem a return's line names (not a field of LineItem: kept here for `returnLineItems`). */
+  fulfillmentLineItemId: string;
+}
+
 export interface SandboxShopifyReturn {
   id: string;
   name: string;
   status: 'REQUESTED' | 'OPEN' | 'DECLINED' | 'CLOSED' | 'CANCELED';
   order: { id: string };
   decline: { reason: string; note: string | null } | null;
+  /** What the customer sends back: order lines (by LineItem gid) and how many of each. */
+  lines: { id: string; lineItemId: string; quantity: number }[];
 }
 
 export interface SandboxShopifyRefund {
@@ -59,6 +95,8 @@ export interface SandboxShopifyRefund {
   note: string | null;
   createdAt: string;
   totalRefundedSet: { shopMoney: Money; presentmentMoney: Money };
+  /** The REFUND transactions it made. */
+  transactions: SandboxShopifyTransaction[];
   /** The `@idempotent` key it was made with. */
   idempotencyKey: string;
 }
@@ -67,8 +105,15 @@ export interface SandboxShopifyOrder {
   id: string;
   name: string;
   createdAt: string;
+  /** Moved by every change, as Shopify's is: what `orders(query: "updated_at:…")` finds it by. */
+  updatedAt: string;
   processedAt: string;
+  cancelledAt: string | null;
+  cancelReason: string | null;
   test: boolean;
+  currencyCode: string;
+  /** Whether its prices include its taxes; false: the taxes were charged on top of them. */
+  taxesIncluded: boolean;
   displayFinancialStatus: string;
   displayFulfillmentStatus: string;
   customer: { id: string; email: string | null } | null;
@@ -83,19 +128,36 @@ export interface SandboxShopifyOrder {
     phone: string | null;
   } | null;
   totalPriceSet: { shopMoney: Money; presentmentMoney: Money };
-  lineItems: { id: string; sku: string | null; quantity: number; title: string }[];
+  lineItems: SandboxShopifyLineItem[];
   fulfillments: {
     id: string;
+    name: string;
     status: string;
     displayStatus: string | null;
     deliveredAt: string | null;
+    createdAt: string;
+    updatedAt: string;
     trackingInfo: { company: string | null; number: string | null; url: string | null }[];
+    /** The carrier's reports, oldest first (`FulfillmentEventStatus`: IN_TRANSIT, DELIVERED, …). */
+    events: { id: string; status: string; happenedAt: string }[];
   }[];
   transactions: SandboxShopifyTransaction[];
 }
 
+/** A customer as `customers(query:)` answers it. */
+export interface SandboxShopifyCustomer {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  firstName: string | null;
+  lastName: string | null;
+  defaultEmailAddress: { emailAddress: string | null } | null;
+  defaultPhoneNumber: { phoneNumber: string } | null;
+}
+
 export interface ShopifySandboxState {
   orders: SandboxShopifyOrder[];
+  customers: SandboxShopifyCustomer[];
   returns: SandboxShopifyReturn[];
   refunds: SandboxShopifyRefund[];
   /** The cost bucket as Shopify reports it (`throttleStatus`), as of `at` (ms). */
@@ -117,14 +179,48 @@ export const ShopifyOrderSeed = z.object({
   /** The gateway the payment was taken by: `shopify_payments`, or `bogus` for a test order. */
   gateway: z.string().default('shopify_payments'),
   test: z.boolean().default(false),
-  items: z.array(z.object({ sku: z.string(), quantity: z.number().int().positive(), title: z.string().default('Item') })).default([]),
+  /** Whether the shop's prices include tax (Shopify's `taxesIncluded`); by default they do not, as in the US. */
+  taxesIncluded: z.boolean().default(false),
+  /**
+   * `price`: one unit after discounts; by default the order's amount shared evenly over its units.
+   * `tax`: the line's tax for all its units, one tax line (by default none); `amount` includes it.
+   */
+  items: z
+    .array(
+      z.object({
+        sku: z.string(),
+        quantity: z.number().int().positive(),
+        title: z.string().default('Item'),
+        price: z
+          .string()
+          .regex(/^\d+(\.\d{1,2})?$/)
+          .optional(),
+        tax: z
+          .string()
+          .regex(/^\d+(\.\d{1,2})?$/)
+          .optional(),
+        productId: z
+          .string()
+          .regex(/^\d{1,20}$/)
+          .optional(),
+      }),
+    )
+    .default([]),
   fulfillments: z
     .array(
       z.object({
+        fulfillmentId: z
+          .string()
+          .regex(/^\d{1,20}$/)
+          .optional(),
         status: z.string().default('SUCCESS'),
         deliveredAt: z.string().optional(),
+        /** Shopify's `FulfillmentDisplayStatus` (`IN_TRANSIT`…); by default DELIVERED with `deliveredAt`, else FULFILLED. */
+        displayStatus: z.string().optional(),
         company: z.string().optional(),
         number: z.string().optional(),
+        /** The carrier's reports so far (FulfillmentEventStatus), oldest first; DELIVERED is added for a `deliveredAt`. */
+        events: z.array(z.string()).default([]),
       }),
     )
     .default([]),
@@ -133,10 +229,15 @@ export const ShopifyOrderSeed = z.object({
       z.object({
         returnId: z.string().regex(/^\d{1,20}$/),
         status: z.enum(['REQUESTED', 'OPEN', 'DECLINED', 'CLOSED']).default('REQUESTED'),
+        /** What is sent back, by the line's sku; by default every line, whole. */
+        items: z.array(z.object({ sku: z.string(), quantity: z.number().int().positive() })).optional(),
       }),
     )
     .default([]),
   createdAt: z.string().optional(),
+  /** When it last changed (default: when it was created). */
+  updatedAt: z.string().optional(),
+  cancelledAt: z.string().optional(),
 });
 export type ShopifyOrderSeed = z.input<typeof ShopifyOrderSeed>;
 
@@ -180,6 +281,7 @@ const idempotencyRequired = (version: string) => version === 'unstable' || versi
 export function createShopifySandbox(now: () => Date, generate = true) {
   const fresh = (): ShopifySandboxState => ({
     orders: [],
+    customers: [],
     returns: [],
     refunds: [],
     bucket: { maximumAvailable: 2000, currentlyAvailable: 2000, restoreRate: 100, at: now().getTime() },
@@ -196,12 +298,20 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     const existing = state.orders.find((o) => o.id === id);
     if (existing) return existing;
     const at = s.createdAt ?? now().toISOString();
+    const units = s.items.reduce((n, i) => n + i.quantity, 0);
+    const evenShare = units > 0 ? (Math.floor((Number(s.amount) * 100) / units) / 100).toFixed(2) : '0.00';
+    const updatedAt = s.updatedAt ?? at;
     const order: SandboxShopifyOrder = {
       id,
       name: `#${1000 + state.orders.length + 1}`,
       createdAt: at,
+      updatedAt,
       processedAt: at,
+      cancelledAt: s.cancelledAt ?? null,
+      cancelReason: s.cancelledAt ? 'CUSTOMER' : null,
       test: s.test,
+      currencyCode: s.currency,
+      taxesIncluded: s.taxesIncluded,
       displayFinancialStatus: 'PAID',
       displayFulfillmentStatus: s.fulfillments.length > 0 ? 'FULFILLED' : 'UNFULFILLED',
       customer: s.customerId ? { id: `gid://shopify/Customer/${s.customerId}`, email: s.email ?? null } : null,
@@ -217,14 +327,30 @@ export function createShopifySandbox(now: () => Date, generate = true) {
         phone: '+1(502)-459-2181',
       },
       totalPriceSet: moneySet(Number(s.amount).toFixed(2), s.currency),
-      lineItems: s.items.map((i) => ({ id: `gid://shopify/LineItem/${nextId()}`, sku: i.sku, quantity: i.quantity, title: i.title })),
-      fulfillments: s.fulfillments.map((f) => ({
-        id: `gid://shopify/Fulfillment/${nextId()}`,
-        status: f.status,
-        displayStatus: f.deliveredAt ? 'DELIVERED' : 'FULFILLED',
-        deliveredAt: f.deliveredAt ?? null,
-        trackingInfo: f.number ? [{ company: f.company ?? null, number: f.number, url: null }] : [],
+      lineItems: s.items.map((i) => ({
+        id: `gid://shopify/LineItem/${nextId()}`,
+        sku: i.sku,
+        quantity: i.quantity,
+        title: i.title,
+        discountedUnitPriceAfterAllDiscountsSet: moneySet(i.price ?? evenShare, s.currency),
+        taxLines: i.tax ? [taxLine(i.tax, Number(i.price ?? evenShare) * i.quantity, s.currency)] : [],
+        fulfillmentLineItemId: `gid://shopify/FulfillmentLineItem/${nextId()}`,
+        product: i.productId ? { id: `gid://shopify/Product/${i.productId}` } : null,
       })),
+      fulfillments: s.fulfillments.map((f, i) => {
+        const events = [...f.events, ...(f.deliveredAt && !f.events.includes('DELIVERED') ? ['DELIVERED'] : [])];
+        return {
+          id: `gid://shopify/Fulfillment/${f.fulfillmentId ?? nextId()}`,
+          name: `#${1000 + state.orders.length + 1}.${i + 1}`,
+          status: f.status,
+          displayStatus: f.displayStatus ?? (f.deliveredAt ? 'DELIVERED' : (events.at(-1) ?? 'FULFILLED')),
+          deliveredAt: f.deliveredAt ?? null,
+          createdAt: at,
+          updatedAt: f.deliveredAt ?? updatedAt,
+          trackingInfo: f.number ? [{ company: f.company ?? null, number: f.number, url: null }] : [],
+          events: events.map((status) => ({ id: `gid://shopify/FulfillmentEvent/${nextId()}`, status, happenedAt: updatedAt })),
+        };
+      }),
       transactions: [
         {
           id: `gid://shopify/OrderTransaction/${nextId()}`,
@@ -239,20 +365,64 @@ export function createShopifySandbox(now: () => Date, generate = true) {
       ],
     };
     state.orders.push(order);
-    for (const r of s.returns) addReturn({ returnId: r.returnId, orderId: s.orderId, status: r.status });
+    for (const r of s.returns)
+      addReturn({ returnId: r.returnId, orderId: s.orderId, status: r.status, ...(r.items ? { items: r.items } : {}) });
     return order;
   }
 
-  function addReturn(seed: { returnId: string; orderId: string; status?: SandboxShopifyReturn['status'] }): SandboxShopifyReturn {
+  /** A customer, `updatedAt` defaulting to when it was created. */
+  function addCustomer(seed: {
+    customerId: string;
+    firstName?: string;
+    lastName?: string;
+    email?: string;
+    phone?: string;
+    createdAt?: string;
+    updatedAt?: string;
+  }): SandboxShopifyCustomer {
+    const id = `gid://shopify/Customer/${seed.customerId}`;
+    const existing = state.customers.find((c) => c.id === id);
+    if (existing) return existing;
+    const createdAt = seed.createdAt ?? now().toISOString();
+    const customer: SandboxShopifyCustomer = {
+      id,
+      createdAt,
+      updatedAt: seed.updatedAt ?? createdAt,
+      firstName: seed.firstName ?? null,
+      lastName: seed.lastName ?? null,
+      defaultEmailAddress: seed.email ? { emailAddress: seed.email } : null,
+      defaultPhoneNumber: seed.phone ? { phoneNumber: seed.phone } : null,
+    };
+    state.customers.push(customer);
+    return customer;
+  }
+
+  /** A change to an order, as Shopify records it: its `updatedAt` moves. */
+  const touch = (order: SandboxShopifyOrder | undefined) => {
+    if (order) order.updatedAt = now().toISOString();
+  };
+
+  function addReturn(seed: {
+    returnId: string;
+    orderId: string;
+    status?: SandboxShopifyReturn['status'];
+    items?: { sku: string; quantity: number }[];
+  }): SandboxShopifyReturn {
     const id = `gid://shopify/Return/${seed.returnId}`;
     const existing = state.returns.find((r) => r.id === id);
     if (existing) return existing;
+    const lineItems = state.orders.find((o) => o.id === `gid://shopify/Order/${seed.orderId}`)?.lineItems ?? [];
+    const sent = seed.items ?? lineItems.map((l) => ({ sku: l.sku ?? '', quantity: l.quantity }));
     const ret: SandboxShopifyReturn = {
       id,
       name: `#R${state.returns.length + 1}`,
       status: seed.status ?? 'REQUESTED',
       order: { id: `gid://shopify/Order/${seed.orderId}` },
       decline: null,
+      lines: sent.flatMap((item) => {
+        const line = lineItems.find((l) => l.sku === item.sku);
+        return line ? [{ id: `gid://shopify/ReturnLineItem/${nextId()}`, lineItemId: line.id, quantity: item.quantity }] : [];
+      }),
     };
     state.returns.push(ret);
     return ret;
@@ -260,6 +430,9 @@ export function createShopifySandbox(now: () => Date, generate = true) {
 
   const digits = (gid: unknown, resource: string) =>
     typeof gid === 'string' ? new RegExp(`^gid://shopify/${resource}/(\\d{1,20})$`).exec(gid)?.[1] : undefined;
+
+  /** The order the last `order(id:)` query found: whose a made-up return is. */
+  let lastAskedFor: SandboxShopifyOrder | undefined;
 
   function findOrder(gid: unknown): SandboxShopifyOrder | undefined {
     const known = state.orders.find((o) => o.id === gid);
@@ -277,12 +450,36 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     });
   }
 
+  /**
+   * `orders(query:)`: the `name:` and `email:` terms of Shopify's search syntax (a value quoted or
+   * bare, matched whole and case-insensitively), every term to match, newest first (the order the
+   * agent asks for: `sortKey: PROCESSED_AT, reverse: true`). Other terms match nothing here.
+   */
+  function searchOrders(query: unknown, first: unknown): SandboxShopifyOrder[] {
+    const terms = [...String(query ?? '').matchAll(/(\w+):(?:"((?:[^"\\]|\\.)*)"|(\S+))/g)].map((m) => ({
+      field: m[1]!.toLowerCase(),
+      value: (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1').toLowerCase(),
+    }));
+    const matches = (o: SandboxShopifyOrder) =>
+      terms.length > 0 &&
+      terms.every((t) =>
+        t.field === 'name'
+          ? o.name.toLowerCase() === t.value || o.name.toLowerCase() === `#${t.value}`
+          : t.field === 'email'
+            ? (o.customer?.email ?? '').toLowerCase() === t.value
+            : false,
+      );
+    const found = state.orders.filter(matches).sort((a, b) => b.processedAt.localeCompare(a.processedAt));
+    return found.slice(0, typeof first === 'number' && first > 0 ? first : 50);
+  }
+
   function findReturn(gid: unknown): SandboxShopifyReturn | undefined {
     const known = state.returns.find((r) => r.id === gid);
     const id = digits(gid, 'Return');
     if (known || !generate || id === undefined) return known;
-    // A made-up return needs an order: the first one the stand-in holds, or a made-up one.
-    const order = state.orders[0] ?? findOrder(`gid://shopify/Order/${id}`);
+    // A made-up return needs an order: the one last asked for (the agent reads a return's order
+    // before its lines), else the first one the stand-in holds, or a made-up one.
+    const order = lastAskedFor ?? state.orders[0] ?? findOrder(`gid://shopify/Order/${id}`);
     return order ? addReturn({ returnId: id, orderId: order.id.slice(order.id.lastIndexOf('/') + 1) }) : undefined;
   }
 
@@ -307,6 +504,28 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     return op.operation === 'mutation' ? 10 : Math.max(1, walk(op.selectionSet));
   }
 
+  /**
+   * What an answer actually cost, as Shopify charges it once the query has run: the same points for
+   * the objects it holds, not for every one `first` allowed. Shopify refunds the bucket the difference
+   * (https://shopify.dev/docs/api/usage/rate-limits), so an order read that asks room for 30 lines of
+   * 5 tax lines each costs what its few lines do. A mutation costs what it asked.
+   */
+  function actualCostOf(op: OperationDefinitionNode, data: Record<string, unknown>, requested: number): number {
+    if (op.operation === 'mutation') return requested;
+    const walk = (set: SelectionSetNode | undefined, value: unknown): number => {
+      if (value === null || typeof value !== 'object') return 0;
+      if (Array.isArray(value)) return value.reduce((n: number, v) => n + walk(set, v), 0);
+      return (set?.selections ?? []).reduce((sum, s) => {
+        if (s.kind !== Kind.FIELD || !s.selectionSet) return sum;
+        const field = (value as Record<string, unknown>)[s.alias?.value ?? s.name.value];
+        if (field === null || field === undefined) return sum;
+        const objects = Array.isArray(field) ? field : [field];
+        return sum + 1 + objects.reduce((n: number, v) => n + walk(s.selectionSet, v), 0);
+      }, 0);
+    };
+    return Math.min(requested, Math.max(1, walk(op.selectionSet, data)));
+  }
+
   const costExtension = (requested: number, actual: number | null) => {
     const b = state.bucket;
     return {
@@ -322,13 +541,22 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     };
   };
 
-  /** The answer as GraphQL gives it: only the fields asked for, under their aliases. */
-  function project(value: unknown, set: SelectionSetNode | undefined): unknown {
+  /**
+   * The answer as GraphQL gives it: only the fields asked for, under their aliases. A field whose
+   * value is a function is resolved with the field's arguments (a connection's `first`, `sortKey`).
+   */
+  function project(value: unknown, set: SelectionSetNode | undefined, variables: Record<string, unknown> = {}): unknown {
     if (value === null || value === undefined || !set) return value ?? null;
-    if (Array.isArray(value)) return value.map((v) => project(v, set));
+    if (Array.isArray(value)) return value.map((v) => project(v, set, variables));
     if (typeof value !== 'object') return value;
     const out: Record<string, unknown> = {};
+    const typename = (value as { __typename?: string }).__typename;
     for (const s of set.selections) {
+      if (s.kind === Kind.INLINE_FRAGMENT) {
+        // `... on ReturnLineItem { … }`: its fields when the value is of that type.
+        if (!s.typeCondition || s.typeCondition.name.value === typename) Object.assign(out, project(value, s.selectionSet, variables));
+        continue;
+      }
       if (s.kind !== Kind.FIELD) continue;
       const name = s.name.value;
       const key = s.alias?.value ?? name;
@@ -336,7 +564,12 @@ export function createShopifySandbox(now: () => Date, generate = true) {
         out[key] = (value as { __typename?: string }).__typename ?? null;
         continue;
       }
-      out[key] = project((value as Record<string, unknown>)[name], s.selectionSet);
+      let field = (value as Record<string, unknown>)[name];
+      if (typeof field === 'function') {
+        const args = Object.fromEntries((s.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value, variables)]));
+        field = (field as (args: Record<string, unknown>) => unknown)(args);
+      }
+      out[key] = project(field, s.selectionSet, variables);
     }
     return out;
   }
@@ -348,12 +581,118 @@ export function createShopifySandbox(now: () => Date, generate = true) {
 
   const connection = <T>(items: T[]) => ({ nodes: items, edges: items.map((node) => ({ node })) });
 
+  /** A list argument's `first` (Shopify's lists of fulfillments and refunds take one, as connections do). */
+  const firstOf = <T>(items: T[], args: Record<string, unknown>) => (typeof args.first === 'number' ? items.slice(0, args.first) : items);
+
   function orderView(order: SandboxShopifyOrder) {
     return {
       ...order,
-      lineItems: connection(order.lineItems),
-      returns: connection(state.returns.filter((r) => r.order.id === order.id)),
-      refunds: state.refunds.filter((r) => r.orderId === order.id),
+      lineItems: (args: Record<string, unknown>) =>
+        connection(firstOf(order.lineItems, args).map((l) => ({ ...l, taxLines: (a: Record<string, unknown>) => firstOf(l.taxLines, a) }))),
+      fulfillments: (args: Record<string, unknown>) =>
+        firstOf(order.fulfillments, args).map((f) => ({
+          ...f,
+          trackingInfo: (a: Record<string, unknown>) => firstOf(f.trackingInfo, a),
+          // Oldest first, as HAPPENED_AT sorts; `reverse` for the newest first.
+          events: (a: Record<string, unknown>) => connection(firstOf(a.reverse === true ? [...f.events].reverse() : f.events, a)),
+        })),
+      returns: (args: Record<string, unknown>) =>
+        connection(
+          firstOf(
+            state.returns.filter((r) => r.order.id === order.id),
+            args,
+          ),
+        ),
+      refunds: (args: Record<string, unknown>) =>
+        firstOf(
+          state.refunds.filter((r) => r.orderId === order.id),
+          args,
+        ).map((r) => ({ ...r, transactions: (a: Record<string, unknown>) => connection(firstOf(r.transactions, a)) })),
+    };
+  }
+
+  /** An `updated_at` range in Shopify's search syntax: `updated_at:>='…' AND updated_at:<='…'` (either bound may be left out). */
+  function updatedAtFilter(query: unknown): (updatedAt: string) => boolean {
+    if (query === undefined || query === null || query === '') return () => true;
+    const terms = String(query)
+      .split(/\s+AND\s+|\s+/)
+      .filter((t) => t !== '');
+    const tests = terms.map((term) => {
+      const m = /^updated_at:(>=|<=|>|<)?(?:'([^']*)'|"([^"]*)"|(\S+))$/.exec(term);
+      const at = m ? Date.parse(m[2] ?? m[3] ?? m[4] ?? '') : NaN;
+      if (!m || Number.isNaN(at)) {
+        throw new GraphQLError(`The stand-in searches by an updated_at range only (got '${term}')`, {
+          extensions: { code: 'BAD_REQUEST' },
+        });
+      }
+      const op = m[1] ?? '=';
+      return (t: number) => (op === '>=' ? t >= at : op === '<=' ? t <= at : op === '>' ? t > at : op === '<' ? t < at : t === at);
+    });
+    return (updatedAt) => tests.every((test) => test(Date.parse(updatedAt)));
+  }
+
+  /**
+   * `orders(…)`/`customers(…)`: Shopify's connection over the records, filtered by `query`, sorted by
+   * `sortKey` (UPDATED_AT, else ID) and `reverse`, `first` of them after the opaque cursor `after`.
+   */
+  function searchConnection<T extends { id: string; updatedAt: string }>(
+    records: T[],
+    field: FieldNode,
+    variables: Record<string, unknown>,
+    view: (record: T) => unknown,
+  ) {
+    const matches = updatedAtFilter(argOf(field, 'query', variables));
+    const byUpdated = argOf(field, 'sortKey', variables) === 'UPDATED_AT';
+    const keyOf = (r: T): [number, bigint] => [byUpdated ? Date.parse(r.updatedAt) : 0, BigInt(r.id.slice(r.id.lastIndexOf('/') + 1))];
+    const compare = (a: [number, bigint], b: [number, bigint]) => (a[0] !== b[0] ? a[0] - b[0] : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
+    const reverse = argOf(field, 'reverse', variables) === true;
+    const sorted = records.filter((r) => matches(r.updatedAt)).sort((a, b) => (reverse ? -1 : 1) * compare(keyOf(a), keyOf(b)));
+    const cursorOf = (r: T) => Buffer.from(JSON.stringify([keyOf(r)[0], String(keyOf(r)[1])])).toString('base64url');
+    const after = argOf(field, 'after', variables);
+    let from = 0;
+    if (typeof after === 'string' && after !== '') {
+      let key: [number, bigint];
+      try {
+        const [at, id] = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as [number, string];
+        key = [at, BigInt(id)];
+      } catch {
+        throw new GraphQLError('Invalid cursor for current pagination sort.', { extensions: { code: 'BAD_REQUEST' } });
+      }
+      from = sorted.findIndex((r) => (reverse ? -1 : 1) * compare(keyOf(r), key) > 0);
+      if (from === -1) from = sorted.length;
+    }
+    const first = argOf(field, 'first', variables);
+    if (typeof first !== 'number' || first < 1 || first > 250)
+      throw new GraphQLError('You must provide a `first` between 1 and 250.', { extensions: { code: 'BAD_REQUEST' } });
+    const page = sorted.slice(from, from + first);
+    return {
+      nodes: page.map(view),
+      edges: page.map((r) => ({ cursor: cursorOf(r), node: view(r) })),
+      pageInfo: {
+        hasNextPage: from + first < sorted.length,
+        hasPreviousPage: from > 0,
+        startCursor: page[0] ? cursorOf(page[0]) : null,
+        endCursor: page.at(-1) ? cursorOf(page.at(-1)!) : null,
+      },
+    };
+  }
+
+  /** A return as the Admin API answers it: its lines as ReturnLineItems, each through its fulfillment line item to the order's line. */
+  function returnView(ret: SandboxShopifyReturn) {
+    const lineItems = state.orders.find((o) => o.id === ret.order.id)?.lineItems ?? [];
+    return {
+      ...ret,
+      returnLineItems: connection(
+        ret.lines.map((l) => {
+          const line = lineItems.find((li) => li.id === l.lineItemId);
+          return {
+            __typename: 'ReturnLineItem',
+            id: l.id,
+            quantity: l.quantity,
+            fulfillmentLineItem: { id: line?.fulfillmentLineItemId ?? null, lineItem: line ?? null },
+          };
+        }),
+      ),
     };
   }
 
@@ -455,8 +794,10 @@ export function createShopifySandbox(now: () => Date, generate = true) {
       createdAt: now().toISOString(),
       totalRefundedSet: moneySet(total.toFixed(2), currency),
       idempotencyKey: key ?? '',
+      transactions: created,
     };
     state.refunds.push(refund);
+    touch(order);
     const refundedAll = order.transactions.filter((t) => t.kind === 'REFUND').reduce((s, t) => s + Number(t.amountSet.shopMoney.amount), 0);
     order.displayFinancialStatus = refundedAll + 1e-9 >= Number(order.totalPriceSet.shopMoney.amount) ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
     const result = { refund, order: orderView(order), userErrors: [] as UserError[] };
@@ -483,6 +824,7 @@ export function createShopifySandbox(now: () => Date, generate = true) {
       };
     }
     ret.status = to;
+    touch(state.orders.find((o) => o.id === ret.order.id));
     if (to === 'DECLINED') {
       ret.decline = {
         reason: typeof input.declineReason === 'string' ? input.declineReason : 'OTHER',
@@ -498,13 +840,31 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     if (op.operation === 'query') {
       switch (name) {
         case 'shop':
-          return { name: 'hookline sandbox', myshopifyDomain: 'hookline-dev.myshopify.com', currencyCode: 'USD' };
+          // Five hours west of UTC in winter, as the shop in Shopify's published webhook examples.
+          return {
+            name: 'hookline sandbox',
+            myshopifyDomain: 'hookline-dev.myshopify.com',
+            currencyCode: 'USD',
+            ianaTimezone: SANDBOX_SHOP_TIME_ZONE,
+          };
         case 'order': {
           const order = findOrder(argOf(field, 'id', variables));
+          if (order) lastAskedFor = order;
           return order ? orderView(order) : null;
         }
-        case 'return':
-          return findReturn(argOf(field, 'id', variables)) ?? null;
+        case 'orders': {
+          // The reconciler lists by an updated_at range; the agent looks an order up by name or email.
+          const query = argOf(field, 'query', variables);
+          return /\bupdated_at:/.test(String(query ?? ''))
+            ? searchConnection(state.orders, field, variables, orderView)
+            : connection(searchOrders(query, argOf(field, 'first', variables)).map(orderView));
+        }
+        case 'return': {
+          const ret = findReturn(argOf(field, 'id', variables));
+          return ret ? returnView(ret) : null;
+        }
+        case 'customers':
+          return searchConnection(state.customers, field, variables, (c) => c);
         default:
           throw new GraphQLError(`Field '${name}' doesn't exist on type 'QueryRoot'`, {
             extensions: { code: 'undefinedField', typeName: 'QueryRoot', fieldName: name },
@@ -582,16 +942,18 @@ export function createShopifySandbox(now: () => Date, generate = true) {
       if (selection.kind !== Kind.FIELD) continue;
       const key = selection.alias?.value ?? selection.name.value;
       try {
-        data[key] = project(resolve(op, selection, variables, version), selection.selectionSet);
+        data[key] = project(resolve(op, selection, variables, version), selection.selectionSet, variables);
       } catch (err) {
         if (!(err instanceof GraphQLError)) throw err;
         data[key] = null;
         errors.push({ message: err.message, path: [key], extensions: err.extensions });
       }
     }
+    const actual = actualCostOf(op, data, requested);
+    bucket.currentlyAvailable += requested - actual;
     return {
       status: 200,
-      body: { ...(errors.length > 0 ? { errors } : {}), data, extensions: costExtension(requested, requested) },
+      body: { ...(errors.length > 0 ? { errors } : {}), data, extensions: costExtension(requested, actual) },
       headers,
     };
   }
@@ -600,6 +962,7 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     state,
     addOrder,
     addReturn,
+    addCustomer,
     graphql,
     /** Sets the bucket (a test draining it to see THROTTLED). */
     setBucket(b: Partial<Omit<ShopifySandboxState['bucket'], 'at'>>) {
@@ -609,6 +972,7 @@ export function createShopifySandbox(now: () => Date, generate = true) {
       Object.assign(state, fresh());
       idempotency.clear();
       counter = 0;
+      lastAskedFor = undefined;
     },
   };
 }

@@ -10,6 +10,13 @@ import { EXAMPLE_TICKET } from '../providers/zendesk/events';
  * `{"error": "Couldn't authenticate you"}`. Authentication is Zendesk's API-token Basic auth
  * (`{email}/token:{token}`). Idempotency-Key as Zendesk documents it: a repeat answers the first
  * request's response with `x-idempotency-lookup: hit`; the key with another body is refused (400).
+ * Zendesk's documentation names the key for ticket creation only, so the stand-in can be told to
+ * ignore it on `PUT` (`ignoreUpdateKeys`), applying a repeat again, as Zendesk may.
+ *
+ * Every change that changes the ticket leaves an audit, with the request's `metadata` as the audit's
+ * `metadata.custom` (Zendesk's "Setting Metadata"), listed by `GET /tickets/{id}/audits` oldest
+ * first, with Zendesk's cursor pagination (`page[size]` up to 100, `page[after]`; `meta.has_more`,
+ * `meta.after_cursor`) or, without `page[...]`, its offset pagination (`next_page`, `count`).
  */
 
 export interface ZendeskUserRecord {
@@ -52,11 +59,25 @@ export interface ZendeskTicketRecord {
   updated_at: string;
 }
 
+/** A Ticket Audit in Zendesk's JSON format ("Ticket Audits"): one change to a ticket, its events and its metadata. */
+export interface ZendeskAuditRecord {
+  id: number;
+  ticket_id: number;
+  created_at: string;
+  author_id: number;
+  /** `custom`: what the request's `ticket.metadata` carried (`{}` when none); `system`: what Zendesk adds. */
+  metadata: { custom: Record<string, unknown>; system: { client: string; ip_address: string; location: string } };
+  via: { channel: string };
+  events: Record<string, unknown>[];
+}
+
 export interface ZendeskSandboxState {
   users: ZendeskUserRecord[];
   tickets: ZendeskTicketRecord[];
   /** Every comment by ticket id, oldest first: the ticket's description is its first. */
   comments: Record<string, ZendeskCommentRecord[]>;
+  /** Every audit by ticket id, oldest first: the ticket's creation is its first. */
+  audits: Record<string, ZendeskAuditRecord[]>;
 }
 
 export interface ZendeskReply {
@@ -75,6 +96,11 @@ const UpdateTicket = z.object({
     .object({
       comment: z.object({ body: z.string().min(1), public: z.boolean().optional() }).optional(),
       status: z.enum(['new', 'open', 'pending', 'hold', 'solved', 'closed']).optional(),
+      // "Setting Metadata": up to 1 kilobyte of the caller's own, kept as the audit's `metadata.custom`.
+      metadata: z
+        .record(z.string(), z.unknown())
+        .refine((m) => JSON.stringify(m).length <= 1024, 'metadata is limited to 1 kilobyte')
+        .optional(),
     })
     .refine((t) => t.comment !== undefined || t.status !== undefined, 'ticket needs a comment or a status'),
 });
@@ -82,8 +108,9 @@ const UpdateTicket = z.object({
 const notFound = (): ZendeskReply => ({ status: 404, body: { error: 'RecordNotFound', description: 'Not found' } });
 
 export function createZendeskSandbox(now: () => Date, generateTickets = true) {
-  const state: ZendeskSandboxState = { users: [], tickets: [], comments: {} };
-  const counters = { comment: 0, audit: 0 };
+  const state: ZendeskSandboxState = { users: [], tickets: [], comments: {}, audits: {} };
+  const counters = { comment: 0, audit: 0, event: 0 };
+  let ignoreUpdateKeys = false;
   const at = () =>
     now()
       .toISOString()
@@ -107,7 +134,28 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
     return record;
   }
 
-  function addComment(ticketId: number, c: { authorId: number; body: string; public: boolean; channel: string }): ZendeskCommentRecord {
+  /** An audit of a change to a ticket: its events, the caller's metadata as `custom`. */
+  function addAudit(
+    ticketId: number,
+    a: { id?: number; authorId: number; channel: string; events: Record<string, unknown>[]; custom?: Record<string, unknown> },
+  ): ZendeskAuditRecord {
+    const audit: ZendeskAuditRecord = {
+      id: a.id ?? 70_000 + ++counters.audit,
+      ticket_id: ticketId,
+      created_at: at(),
+      author_id: a.authorId,
+      metadata: { custom: a.custom ?? {}, system: { client: 'hookline', ip_address: '127.0.0.1', location: 'Sandbox' } },
+      via: { channel: a.channel },
+      events: a.events,
+    };
+    (state.audits[String(ticketId)] ??= []).push(audit);
+    return audit;
+  }
+
+  function addComment(
+    ticketId: number,
+    c: { authorId: number; body: string; public: boolean; channel: string; auditId?: number },
+  ): ZendeskCommentRecord {
     const comment: ZendeskCommentRecord = {
       id: 41_000 + ++counters.comment,
       type: 'Comment',
@@ -116,7 +164,7 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       html_body: `<div class="zd-comment"><p>${c.body.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</p></div>`,
       plain_body: c.body,
       public: c.public,
-      audit_id: 70_000 + ++counters.audit,
+      audit_id: c.auditId ?? 70_000 + ++counters.audit,
       via: { channel: c.channel },
       created_at: at(),
     };
@@ -152,7 +200,17 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       updated_at: created,
     };
     state.tickets.push(ticket);
-    addComment(t.id, { authorId: t.requesterId, body: t.description, public: true, channel: ticket.via.channel });
+    const auditId = 70_000 + ++counters.audit;
+    const comment = addComment(t.id, { authorId: t.requesterId, body: t.description, public: true, channel: ticket.via.channel, auditId });
+    addAudit(t.id, {
+      id: auditId,
+      authorId: t.requesterId,
+      channel: ticket.via.channel,
+      events: [
+        { id: comment.id, type: 'Comment', author_id: comment.author_id, body: comment.body, public: true },
+        { id: 90_000 + ++counters.event, type: 'Create', field_name: 'status', value: 'new' },
+      ],
+    });
     return ticket;
   }
 
@@ -182,6 +240,11 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
     addUser,
     addTicket,
     addComment,
+    /** Whether `PUT /tickets/{id}` ignores its Idempotency-Key (applies a repeat again); false by default. */
+    ignoreUpdateKeys(ignore?: boolean): boolean {
+      if (ignore !== undefined) ignoreUpdateKeys = ignore;
+      return ignoreUpdateKeys;
+    },
     user(id: string): ZendeskReply {
       const user = id === 'me' ? state.users.find((u) => u.id === SANDBOX_ZENDESK_AGENT.id) : state.users.find((u) => String(u.id) === id);
       return user ? { status: 200, body: { user } } : notFound();
@@ -215,8 +278,10 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
           },
         };
       }
-      const { comment, status } = parsed.data.ticket;
-      const events: unknown[] = [];
+      const { comment, status, metadata } = parsed.data.ticket;
+      // "If your update does not change the ticket, this will not create an Audit and will not save your metadata."
+      if (!comment && status === ticket.status) return { status: 200, body: { ticket } };
+      const events: Record<string, unknown>[] = [];
       const auditId = 70_000 + ++counters.audit;
       if (comment) {
         const added = addComment(ticket.id, {
@@ -224,19 +289,72 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
           body: comment.body,
           public: comment.public ?? true,
           channel: 'api',
+          auditId,
         });
         events.push({ id: added.id, type: 'Comment', author_id: added.author_id, body: added.body, public: added.public });
       }
       if (status && status !== ticket.status) {
-        events.push({ id: auditId + 1, type: 'Change', field_name: 'status', value: status, previous_value: ticket.status });
+        events.push({ id: 90_000 + ++counters.event, type: 'Change', field_name: 'status', value: status, previous_value: ticket.status });
         ticket.status = status;
       }
       ticket.updated_at = at();
+      const audit = addAudit(ticket.id, {
+        id: auditId,
+        authorId: SANDBOX_ZENDESK_AGENT.id,
+        channel: 'api',
+        events,
+        ...(metadata ? { custom: metadata } : {}),
+      });
+      return { status: 200, body: { ticket, audit } };
+    },
+    /**
+     * `GET /tickets/{id}/audits` ("List Audits for a Ticket"), oldest first: with `page[size]` or
+     * `page[after]`, Zendesk's cursor pagination (`{audits, meta: {has_more, after_cursor,
+     * before_cursor}, links: {prev, next}}`, 100 a page at most); without, its offset pagination
+     * (`{audits, next_page, previous_page, count}`, 100 a page).
+     */
+    audits(id: string, query: URLSearchParams, origin: string): ZendeskReply {
+      const ticket = ticketOf(id);
+      if (!ticket) return notFound();
+      const all = state.audits[id] ?? [];
+      const base = `${origin}/api/v2/tickets/${id}/audits`;
+      const size = query.get('page[size]');
+      const after = query.get('page[after]');
+      if (size === null && after === null) {
+        const page = Math.max(Number(query.get('page') ?? 1) || 1, 1);
+        const audits = all.slice((page - 1) * 100, page * 100);
+        return {
+          status: 200,
+          body: {
+            audits,
+            next_page: all.length > page * 100 ? `${base}.json?page=${page + 1}` : null,
+            previous_page: page > 1 ? `${base}.json?page=${page - 1}` : null,
+            count: all.length,
+          },
+        };
+      }
+      const perPage = Math.min(Math.max(Number(size ?? 100) || 100, 1), 100);
+      let start = 0;
+      if (after !== null) {
+        const last = Number(Buffer.from(after, 'base64url').toString('utf8'));
+        if (!Number.isInteger(last)) return { status: 400, body: { error: 'InvalidPaginationParameter', description: 'invalid cursor' } };
+        start = all.findIndex((a) => a.id > last);
+        if (start < 0) start = all.length;
+      }
+      const audits = all.slice(start, start + perPage);
+      const hasMore = start + perPage < all.length;
+      const cursor = (n: number | undefined) => (n === undefined ? null : Buffer.from(String(n)).toString('base64url'));
+      const afterCursor = cursor(audits.at(-1)?.id);
+      const beforeCursor = cursor(audits[0] ? audits[0].id - 1 : undefined);
       return {
         status: 200,
         body: {
-          ticket,
-          audit: { id: auditId, ticket_id: ticket.id, created_at: ticket.updated_at, author_id: SANDBOX_ZENDESK_AGENT.id, events },
+          audits,
+          meta: { has_more: hasMore, after_cursor: afterCursor, before_cursor: beforeCursor },
+          links: {
+            prev: beforeCursor ? `${base}.json?page%5Bbefore%5D=${beforeCursor}&page%5Bsize%5D=${perPage}` : null,
+            next: hasMore && afterCursor ? `${base}.json?page%5Bafter%5D=${afterCursor}&page%5Bsize%5D=${perPage}` : null,
+          },
         },
       };
     },
@@ -311,7 +429,9 @@ export function createZendeskSandbox(now: () => Date, generateTickets = true) {
       state.users.length = 0;
       state.tickets.length = 0;
       for (const key of Object.keys(state.comments)) delete state.comments[key];
-      counters.comment = counters.audit = 0;
+      for (const key of Object.keys(state.audits)) delete state.audits[key];
+      counters.comment = counters.audit = counters.event = 0;
+      ignoreUpdateKeys = false;
       seed();
     },
   };

@@ -31,6 +31,11 @@ const toDate = (t: { seconds?: unknown } | null | undefined) => (t?.seconds == n
 /** The gRPC status code Temporal answers a request about a deployment or version it does not know. */
 const NOT_FOUND = 5;
 const isNotFound = (err: unknown) => (err as { code?: number }).code === NOT_FOUND;
+/**
+ * gRPC DEADLINE_EXCEEDED and UNAVAILABLE: the server did not answer this time (a busy server answers
+ * a version's description from its deployment workflow, and can run out of time doing so).
+ */
+const isTransient = (err: unknown) => [4, 14].includes((err as { code?: number }).code ?? -1);
 
 /** The deployment's routing and its versions; undefined when no versioned worker has polled under that name yet. */
 export async function describeDeployment(client: Client, deploymentName: string): Promise<DeploymentState | undefined> {
@@ -148,9 +153,20 @@ export async function isPolling(client: Client, version: DeploymentVersion): Pro
 /** Resolves once `isPolling`: a version exists only after its workers' first polls. */
 export async function waitUntilPolling(client: Client, version: DeploymentVersion, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await isPolling(client, version))) {
+  let unanswered: unknown;
+  for (;;) {
+    try {
+      if (await isPolling(client, version)) return;
+    } catch (err) {
+      // Asked again on the next round, as a version not seen yet is: the wait has its own deadline.
+      if (!isTransient(err)) throw err;
+      unanswered = err;
+    }
     if (Date.now() > deadline)
-      throw new Error(`build ${version.buildId} of ${version.deploymentName} was not seen polling Temporal within ${timeoutMs / 1000}s`);
+      throw new Error(
+        `build ${version.buildId} of ${version.deploymentName} was not seen polling Temporal within ${timeoutMs / 1000}s` +
+          (unanswered ? ` (last unanswered: ${(unanswered as Error).message})` : ''),
+      );
     // Registration follows a worker's first polls within a second or two: wait on Temporal, briefly.
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

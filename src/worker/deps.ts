@@ -19,7 +19,15 @@ import { withActivityContext } from './activity-log';
 export async function buildActivityDeps(
   config: Omit<
     WorkerConfig,
-    'temporal' | 'logLevel' | 'eventLogRetentionMs' | 'versioning' | 'providers' | 'receiverStore' | 'partnerRates'
+    | 'temporal'
+    | 'logLevel'
+    | 'eventLogRetentionMs'
+    | 'versioning'
+    | 'nonStickyPollRatio'
+    | 'slots'
+    | 'providers'
+    | 'receiverStore'
+    | 'partnerRates'
   > & {
     providers?: OutboundProvidersConfig;
     receiverStore?: WorkerConfig['receiverStore'];

@@ -14,6 +14,7 @@ import { buildReconcileActivities, ensureReconcileSchedules } from '../reconcile
 import { withActivityContext } from './activity-log';
 import { formatVersion, makeCurrentIfNone } from '../temporal/deployments';
 import { applyPartnerRates, createPartnerWorkers } from './partners';
+import { shopsConfigured } from '../config/partners';
 
 /** `npm run worker`: one process, configured by the environment. */
 async function main(): Promise<void> {
@@ -95,6 +96,11 @@ async function main(): Promise<void> {
     // their own still finds a worker.
     activities,
     interceptors,
+    // New work (where priorities and fairness keys act) gets this share of the polls (src/config/worker.ts).
+    nonStickyToStickyPollRatio: config.nonStickyPollRatio,
+    maxConcurrentWorkflowTaskExecutions: config.slots.workflowTasks,
+    maxConcurrentActivityTaskExecutions: config.slots.activities,
+    maxConcurrentLocalActivityExecutions: config.slots.localActivities,
   });
   // Each partner's calls wait on a queue of their own, paced by the server (src/worker/partners.ts).
   const partnerWorkers = await createPartnerWorkers({
@@ -110,6 +116,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     rates: config.partnerRates,
+    shops: shopsConfigured(config.providers),
     logger,
   });
   logger.info('worker started', {

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import type { PartnerRates } from '../config/partners';
 import type { Logger } from '../log';
-import { activitiesOf, PARTNERS, partnerTaskQueue, type Partner } from '../../workflows/contracts/partners';
+import { activitiesOf, PARTNERS, PER_SHOP_PARTNERS, partnerTaskQueue, type Partner } from '../../workflows/contracts/partners';
 
 /** temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY (@temporalio/proto is not a direct dependency). */
 const ACTIVITY_QUEUE = 2;
@@ -47,31 +47,40 @@ export async function createPartnerWorkers(options: {
  * Sets each partner queue's rate limit in Temporal itself (UpdateTaskQueueConfig, what `temporal
  * task-queue config set --task-queue-type activity --queue-rps-limit N` does): a property of the
  * queue that the matching service enforces for every poller, whatever each worker says, and that
- * `temporal task-queue config get` shows. `off` removes it. A server that refuses (older than
- * 1.29, or a namespace where this worker may not change queues) leaves the workers' own
- * `maxTaskQueueActivitiesPerSecond` in force: logged, not fatal.
+ * `temporal task-queue config get` shows. `off` removes it.
+ *
+ * A per-shop partner (Shopify: its cost bucket is per shop) gets the rate for each fairness key,
+ * which is each source's (`--fairness-key-rps-limit-default`), and the rate times `shops` for the
+ * whole queue: each shop is paced on its own, and the queue's limit (which overrides the workers'
+ * own) never holds one shop back for another's sake.
+ *
+ * A server that refuses (older than 1.29, or a namespace where this worker may not change queues)
+ * leaves the workers' own `maxTaskQueueActivitiesPerSecond` in force, the rate for the whole queue,
+ * so all shops share one shop's pace there: logged, not fatal.
  */
 export async function applyPartnerRates(
   client: Client,
-  options: { namespace: string; taskQueue: string; rates: PartnerRates; logger: Logger },
-): Promise<Partial<Record<Partner, number | 'off'>>> {
-  const applied: Partial<Record<Partner, number | 'off'>> = {};
+  options: { namespace: string; taskQueue: string; rates: PartnerRates; shops: number; logger: Logger },
+): Promise<Partial<Record<Partner, string>>> {
+  const applied: Partial<Record<Partner, string>> = {};
   await Promise.all(
     PARTNERS.map(async (partner) => {
       const rate = options.rates[partner];
+      const perShop = PER_SHOP_PARTNERS.includes(partner);
       const taskQueue = partnerTaskQueue(options.taskQueue, partner);
+      const reason = `PARTNER_RATE_${partner.toUpperCase()}`;
+      const limit = (requestsPerSecond: number) => ({ rateLimit: rate === undefined ? null : { requestsPerSecond }, reason });
       try {
         await client.workflowService.updateTaskQueueConfig({
           namespace: options.namespace,
           taskQueue,
           taskQueueType: ACTIVITY_QUEUE,
           identity: `hookline-worker@${process.pid}`,
-          updateQueueRateLimit: {
-            rateLimit: rate === undefined ? null : { requestsPerSecond: rate },
-            reason: `PARTNER_RATE_${partner.toUpperCase()}`,
-          },
+          updateQueueRateLimit: limit((rate ?? 0) * (perShop ? options.shops : 1)),
+          ...(perShop ? { updateFairnessKeyRateLimitDefault: limit(rate ?? 0) } : {}),
         });
-        applied[partner] = rate ?? 'off';
+        applied[partner] =
+          rate === undefined ? 'off' : perShop ? `${round(rate)}/s per shop, ${round(rate * options.shops)}/s in all` : `${round(rate)}/s`;
       } catch (err) {
         options.logger.warn('could not set a partner queue’s rate limit in Temporal; the workers’ own limit applies', {
           taskQueue,
@@ -82,3 +91,5 @@ export async function applyPartnerRates(
   );
   return applied;
 }
+
+const round = (rate: number) => Number(rate.toFixed(3));

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../../src/db';
-import { workflowIdFor } from '../../src/events/identity';
+import type { EnvelopeOf } from '../../src/events/envelope';
+import { returnWorkflowId, workflowIdFor } from '../../src/events/identity';
 import { SAMPLES } from '../../src/events/samples';
+import { returnEventSignal, type ProcessReturnWorkflow, type ReturnEnvelope } from '../../workflows/contracts/returns';
 
 /** The events and reads the process- and cluster-level fault tests share. */
 
@@ -45,4 +47,29 @@ export async function deliveredPaidOrder(
   await client.workflow.getHandle(order).result();
   const paid = await deliver('payments', { ...payment(`PMT-${orderId}`), order_id: orderId, amount: 20 });
   await client.workflow.getHandle(paid).result();
+}
+
+/**
+ * A return run as the relay starts it (its `return.initiated` signalled with the start), but with a
+ * 30-second time limit, so that it ends unfinished for real (TIMED_OUT): hookline itself sets no
+ * such limit, and its activities no longer give up, so a return run rarely fails; a timeout is the
+ * way one ends undone in a test. `requestedOn` is the day the return was asked for ({@link day}).
+ */
+export function startTimeLimitedReturn(client: Client, taskQueue: string, ids: { returnId: string; orderId: string }, requestedOn: number) {
+  const { returnId, orderId } = ids;
+  const initiated: EnvelopeOf<'return.initiated'> = {
+    source: 'oms',
+    identity: returnId,
+    identityFrom: 'natural-key',
+    receivedAt: new Date().toISOString(),
+    event: { ...SAMPLES['return.initiated'], return_id: returnId, order_id: orderId, timestamp: day(requestedOn) },
+  };
+  return client.workflow.signalWithStart<ProcessReturnWorkflow, [ReturnEnvelope]>('processReturnWorkflow', {
+    workflowId: returnWorkflowId(returnId),
+    taskQueue,
+    args: [returnId],
+    signal: returnEventSignal,
+    signalArgs: [initiated],
+    workflowExecutionTimeout: '30s',
+  });
 }

@@ -1,10 +1,9 @@
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { describeCli, dynamicConfigFlags, findTemporalCli } from '../../scripts/temporal-cli';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes';
+import { describeCli, findTemporalCli } from '../../scripts/temporal-cli';
 import { findTestPostgres } from './postgres';
+import { startDevServer } from './processes';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,29 +16,30 @@ declare module 'vitest' {
 
 /**
  * One real Temporal dev server per test run — the provisioned CLI, not a download and never a
- * fake — with hookline's search attributes registered, as `npm start` does.
+ * fake — started with the command line `npm start` uses: hookline's search attributes registered,
+ * priorities and fairness on (scripts/temporal-cli.ts), in memory.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   process.stderr.write(`${await findTestPostgres(process.env)}\n`);
   const cli = await findTemporalCli();
   process.stderr.write(`${describeCli(cli)}\n`);
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: cli.path },
-      searchAttributes: [...SEARCH_ATTRIBUTES],
-      log: { format: 'pretty', level: 'warn' },
-      // Priorities and fairness on, as `npm start` runs the dev server (scripts/temporal-cli.ts).
-      extraArgs: dynamicConfigFlags(),
-    },
+  const server = await startDevServer({ cliPath: cli.path, logLevel: 'warn' });
+  let stopping = false;
+  // A server that dies mid-run fails every test after it; its last words say why.
+  void server.current.exited.then(() => {
+    if (!stopping) process.stderr.write(`Temporal dev server exited during the run:\n${server.current.lines.slice(-20).join('\n')}\n`);
   });
-  project.provide('temporalAddress', env.address);
-  project.provide('temporalNamespace', env.namespace ?? 'default');
+  // And one that outlives an aborted run would hold its port and memory until someone kills it.
+  process.once('exit', () => server.current.process.kill('SIGKILL'));
+  project.provide('temporalAddress', server.address);
+  project.provide('temporalNamespace', 'default');
   project.provide('temporalCliPath', cli.path);
   // Bundled once per run; every test file's worker loads the same code.
   const { code } = await bundleWorkflowCode({ workflowsPath: join(__dirname, '../../workflows/index.ts'), logger: quietBundlerLogger });
   project.provide('workflowBundle', code);
   return async () => {
-    await env.teardown();
+    stopping = true;
+    await server.current.kill('SIGTERM');
   };
 }
 

@@ -3,7 +3,8 @@ import type { Kysely, Selectable } from 'kysely';
 import { expect, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NotificationAudience, NotificationsTable, Schema } from '../../src/db/schema';
-import { conversationId, parseConversationId } from '../../workflows/contracts/conversation';
+import type { HandoffService } from '../../src/handoff/service';
+import { conversationId, conversationQuery, parseConversationId, type Conversation } from '../../workflows/contracts/conversation';
 import { sendSigned } from './harness';
 
 /** The sandbox CRM's customer (Alice Smith) whose complaints the handoff tests raise. */
@@ -49,6 +50,36 @@ export async function terminateAll(env: Pick<TestWorkflowEnvironment, 'client'> 
         .catch(() => undefined),
     ),
   );
+}
+
+/**
+ * Waits until the conversation `id` waits for a person, asking its workflow (which may not exist
+ * yet: the run that raises it starts it), and returns what it shows then.
+ */
+export async function waitingConversation(
+  client: Pick<TestWorkflowEnvironment, 'client'>['client'],
+  id: string,
+  timeoutMs = 15_000,
+): Promise<Conversation> {
+  const handle = client.workflow.getHandle(id);
+  await expect
+    .poll(async () => (await handle.query(conversationQuery).catch(() => undefined))?.status, { timeout: timeoutMs })
+    .toBe('waiting');
+  return handle.query(conversationQuery);
+}
+
+/** The same through the operators' service, as a person sees it (not found until it exists). */
+export async function waitingInService(handoffs: Pick<HandoffService, 'show'>, id: string, timeoutMs = 15_000): Promise<void> {
+  await expect
+    .poll(
+      () =>
+        handoffs.show(id).then(
+          (c) => c.status,
+          () => undefined,
+        ),
+      { timeout: timeoutMs },
+    )
+    .toBe('waiting');
 }
 
 /** Waits until the notifier has recorded a notification matching every given field, and returns it. */

@@ -129,15 +129,20 @@ export interface DevServer {
 }
 
 /**
- * A private `temporal server start-dev` on a SQLite file, with hookline's search attributes, as
- * `npm start` runs it. Ready when the default namespace answers, which is when a start succeeds.
+ * A private `temporal server start-dev` on a SQLite file (in memory without one), with hookline's
+ * search attributes and priority flags, as `npm start` runs it. Ready when the default namespace
+ * answers and lists the search attributes, which is when a start succeeds. The wait is ours, up to
+ * a minute: the SDK's own launcher (`TestWorkflowEnvironment.createLocal`) gives a server five
+ * seconds, which a freshly built CLI on a busy machine does not always make.
  */
-export async function startDevServer(options: { cliPath: string; dbFile: string }): Promise<DevServer> {
+export async function startDevServer(options: { cliPath: string; dbFile?: string; logLevel?: 'warn' | 'error' }): Promise<DevServer> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const launch = async (): Promise<Child> => {
     const child = track(
-      spawn(options.cliPath, devServerArgs({ port, dbFile: options.dbFile, logLevel: 'error' }), { stdio: ['ignore', 'pipe', 'pipe'] }),
+      spawn(options.cliPath, devServerArgs({ port, dbFile: options.dbFile, logLevel: options.logLevel ?? 'error' }), {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
     );
     await until('dev server', child, () => devServerReady(address), 60_000);
     return child;

@@ -13,6 +13,8 @@ const base = { ...emptyCounts(), from: 0, to: 1, pages: 1, dryRun: false };
 metrics.pass({ ...base, source: 'stripe', lookedAt: 40, known: 31, started: 9 }, true, 1_700_000_000);
 // A failed pass counts what it did, and leaves the last success where it was.
 metrics.pass({ ...base, source: 'stripe', lookedAt: 1, failed: 1 }, false, 1_700_000_300);
+// An EasyPost pass that passed an unreadable Event by completes: counted as unreadable, and a success.
+metrics.pass({ ...base, source: 'easypost', lookedAt: 3, known: 2, unreadable: 1 }, true, 1_700_000_200);
 // A dry run counts nothing.
 metrics.pass({ ...base, source: 'easypost', lookedAt: 5, missing: 5, dryRun: true }, true, 1_700_000_300);
 process.stdout.write('ready\n');

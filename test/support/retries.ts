@@ -1,34 +1,49 @@
 import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { vi } from 'vitest';
 
+type Interceptor = ReturnType<typeof makeGrpcRetryInterceptor>;
+
 /**
- * The Temporal client's default retries, with each scheduled attempt's due time noted, for tests
- * that take Temporal away. While it is down, the receiver gives up on a start after
- * TEMPORAL_START_TIMEOUT and answers 503, but the client's retry interceptor still holds the call's
- * next attempt in a timer; a connection closed before that timer fires makes the attempt throw
- * "Channel has been shut down" outside any test, and the run is red although every test passed.
- * So: `settle()` stops new retries and waits until the last scheduled one was sent; close the
- * connection after it.
+ * The Temporal client's default retries, counted, for tests that take Temporal away. While it is
+ * down, the receiver gives up on a start after TEMPORAL_START_TIMEOUT and answers 503, but the
+ * client's retry interceptor still holds the call's next attempt in a timer; a connection closed
+ * before that timer fires makes the attempt throw "Channel has been shut down" outside any test,
+ * and the run is red although every test passed. So: `settle()` stops new retries and waits until
+ * every scheduled one was sent; close the connection after it.
+ *
+ * Sent, not due: the retry's timer is set after its delay is chosen, and a busy machine runs it
+ * late, so a retry can still be waiting after its due time has passed. The interceptor counts the
+ * calls made and the attempts sent (each retry asks for the next call again), so the retries sent
+ * are the difference.
  */
-export function trackRetries(): { interceptor: ReturnType<typeof makeGrpcRetryInterceptor>; settle(): Promise<void> } {
+export function trackRetries(): { interceptor: Interceptor; settle(): Promise<void> } {
   const defaults = defaultGrpcRetryOptions();
   let closing = false;
-  let lastRetryDue = 0;
+  let calls = 0;
+  let attempts = 0;
+  let scheduled = 0;
+  const retrying = makeGrpcRetryInterceptor({
+    retryableDecider: (attempt, status) => !closing && defaults.retryableDecider(attempt, status),
+    delayFunction: (attempt, status) => {
+      scheduled++;
+      return defaults.delayFunction(attempt, status);
+    },
+  });
   return {
-    interceptor: makeGrpcRetryInterceptor({
-      retryableDecider: (attempt, status) => !closing && defaults.retryableDecider(attempt, status),
-      delayFunction: (attempt, status) => {
-        const delay = defaults.delayFunction(attempt, status);
-        lastRetryDue = Math.max(lastRetryDue, Date.now() + delay);
-        return delay;
-      },
-    }),
+    interceptor: (options, nextCall) => {
+      calls++;
+      return retrying(options, (next) => {
+        attempts++;
+        return nextCall(next);
+      });
+    },
     async settle() {
       closing = true;
       // vi.waitFor, not expect.poll: this runs in afterAll, outside any test.
       await vi.waitFor(
         () => {
-          if (Date.now() <= lastRetryDue) throw new Error('a retry the client scheduled has not been sent yet');
+          if (attempts - calls < scheduled)
+            throw new Error(`${scheduled - (attempts - calls)} retries the client scheduled are not sent yet`);
         },
         { timeout: 60_000, interval: 50 },
       );

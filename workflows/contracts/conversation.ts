@@ -46,6 +46,8 @@ export interface InquiryFacts {
   orderId?: string;
   /** Why the CRM could not say who the customer is, when that is why it escalated. */
   crm?: string;
+  /** Why the shop's store (Shopify) could not say where the order is, when that is why it escalated. */
+  store?: string;
   /**
    * The Zendesk ticket the inquiry is, when it is one: a person's replies are posted on it as public
    * comments. A string like every fact (the inbox and CLI show them as text), and an id, so an

@@ -17,15 +17,17 @@ export interface ReconcileRequest {
 }
 
 /** What a pass did with each event it looked at. */
-export const RECONCILE_OUTCOMES = ['known', 'started', 'quarantined', 'ignored', 'missing', 'awaiting', 'failed'] as const;
+export const RECONCILE_OUTCOMES = ['known', 'started', 'quarantined', 'ignored', 'missing', 'awaiting', 'unreadable', 'failed'] as const;
 export type ReconcileOutcome = (typeof RECONCILE_OUTCOMES)[number];
 
 /**
  * Counts so far: `known` hookline already had (event log or Temporal), `started` it did not and now
  * runs, `quarantined` it could not map (kept for a person), `ignored` a type mapped to nothing,
  * `missing` a dry run's would-be starts, `awaiting` its delivery is still to come and the provider
- * cannot give its body yet (EasyPost's not yet attempted: the cursor stops before it), `failed`
- * could not be handed over (the pass then fails and the cursor stays).
+ * cannot give its body yet (EasyPost's not yet attempted: the cursor stops before it),
+ * `unreadable` the provider is done with and has no body for (EasyPost's finished, never attempted:
+ * recorded in the event log for a person, and passed by), `failed` could not be handed over (the
+ * pass then fails and the cursor stays).
  */
 export type ReconcileCounts = Record<ReconcileOutcome, number> & { lookedAt: number };
 
@@ -56,5 +58,6 @@ export const emptyCounts = (): ReconcileCounts => ({
   ignored: 0,
   missing: 0,
   awaiting: 0,
+  unreadable: 0,
   failed: 0,
 });

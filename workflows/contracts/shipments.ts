@@ -11,6 +11,8 @@ export interface ShipmentResult {
   applied: boolean;
   notified: CustomerMessage['kind'] | null;
   handoff?: EscalationResult<'shipment-exception'>;
+  /** A delivery on a return label: the return's workflow it was handed to, as its parcel received. */
+  returnWorkflowId?: string;
 }
 
 export type ShipmentEventWorkflow = (envelope: ShipmentEnvelope) => Promise<ShipmentResult>;

@@ -8,6 +8,8 @@ import { providers } from './0007_providers.js';
 import { privacy } from './0008_privacy.js';
 import { trackers } from './0009_trackers.js';
 import { reconcileCursors } from './0010_reconcile_cursors.js';
+import { eventLogIdentity } from './0011_event_log_identity.js';
+import { orderItemPrices } from './0012_order_item_prices.js';
 import type { HooklineMigration } from './migration.js';
 
 export type { DialectName, HooklineMigration } from './migration.js';
@@ -27,4 +29,6 @@ export const migrations: Readonly<Record<string, HooklineMigration>> = {
   '0008_privacy': privacy,
   '0009_trackers': trackers,
   '0010_reconcile_cursors': reconcileCursors,
+  '0011_event_log_identity': eventLogIdentity,
+  '0012_order_item_prices': orderItemPrices,
 };

@@ -9,6 +9,7 @@ import {
   type UpstreamErrorType,
   type UpstreamFailureDetails,
 } from '../../clients/http';
+import { addDecimal, currencyExponent, shareDecimal, timesDecimal, type DecimalText } from '../../events/money';
 
 /**
  * The Admin GraphQL API version every request names in its path (`/admin/api/2026-10/graphql.json`):
@@ -70,56 +71,64 @@ const UserErrors = z.array(
 );
 const Money = z.object({ amount: z.string(), currencyCode: z.string() });
 
-const OrderData = z.object({
-  order: z
+const OrderNode = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  processedAt: z.string().nullable().optional(),
+  test: z.boolean(),
+  displayFinancialStatus: z.string().nullable(),
+  displayFulfillmentStatus: z.string(),
+  customer: z.object({ id: z.string(), email: z.string().nullable().optional() }).nullable(),
+  shippingAddress: z
     .object({
-      id: z.string(),
-      name: z.string(),
-      createdAt: z.string(),
-      processedAt: z.string().nullable().optional(),
-      test: z.boolean(),
-      displayFinancialStatus: z.string().nullable(),
-      displayFulfillmentStatus: z.string(),
-      customer: z.object({ id: z.string(), email: z.string().nullable().optional() }).nullable(),
-      shippingAddress: z
-        .object({
-          name: z.string().nullable(),
-          address1: z.string().nullable(),
-          address2: z.string().nullable(),
-          city: z.string().nullable(),
-          provinceCode: z.string().nullable(),
-          zip: z.string().nullable(),
-          countryCodeV2: z.string().nullable(),
-          phone: z.string().nullable(),
-        })
-        .nullable(),
-      totalPriceSet: z.object({ shopMoney: Money }),
-      lineItems: z.object({
-        nodes: z.array(z.object({ id: z.string(), sku: z.string().nullable(), quantity: z.number(), title: z.string() })),
-      }),
-      fulfillments: z.array(
-        z.object({
-          id: z.string(),
-          status: z.string(),
-          displayStatus: z.string().nullable().optional(),
-          deliveredAt: z.string().nullable().optional(),
-          trackingInfo: z.array(z.object({ company: z.string().nullable(), number: z.string().nullable(), url: z.string().nullable() })),
-        }),
-      ),
-      returns: z.object({ nodes: z.array(z.object({ id: z.string(), name: z.string().nullable().optional(), status: z.string() })) }),
-      transactions: z.array(
-        z.object({
-          id: z.string(),
-          kind: z.string(),
-          status: z.string(),
-          gateway: z.string().nullable(),
-          test: z.boolean(),
-          amountSet: z.object({ shopMoney: Money }),
-        }),
-      ),
+      name: z.string().nullable(),
+      address1: z.string().nullable(),
+      address2: z.string().nullable(),
+      city: z.string().nullable(),
+      provinceCode: z.string().nullable(),
+      zip: z.string().nullable(),
+      countryCodeV2: z.string().nullable(),
+      phone: z.string().nullable(),
     })
     .nullable(),
+  totalPriceSet: z.object({ shopMoney: Money }),
+  lineItems: z.object({
+    nodes: z.array(
+      z.object({
+        id: z.string(),
+        sku: z.string().nullable(),
+        quantity: z.number(),
+        title: z.string(),
+        discountedUnitPriceAfterAllDiscountsSet: z.object({ shopMoney: Money }),
+        taxLines: z.array(z.object({ priceSet: z.object({ shopMoney: Money }) })),
+      }),
+    ),
+  }),
+  taxesIncluded: z.boolean(),
+  fulfillments: z.array(
+    z.object({
+      id: z.string(),
+      status: z.string(),
+      displayStatus: z.string().nullable().optional(),
+      deliveredAt: z.string().nullable().optional(),
+      trackingInfo: z.array(z.object({ company: z.string().nullable(), number: z.string().nullable(), url: z.string().nullable() })),
+    }),
+  ),
+  returns: z.object({ nodes: z.array(z.object({ id: z.string(), name: z.string().nullable().optional(), status: z.string() })) }),
+  transactions: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.string(),
+      status: z.string(),
+      gateway: z.string().nullable(),
+      test: z.boolean(),
+      amountSet: z.object({ shopMoney: Money }),
+    }),
+  ),
 });
+const OrderData = z.object({ order: OrderNode.nullable() });
+const FoundOrdersData = z.object({ orders: z.object({ nodes: z.array(OrderNode) }) });
 
 const RefundData = z.object({
   refundCreate: z.object({
@@ -134,7 +143,115 @@ const ReturnPayload = z.object({
 const ApproveData = z.object({ returnApproveRequest: ReturnPayload });
 const DeclineData = z.object({ returnDeclineRequest: ReturnPayload });
 const ReturnData = z.object({ return: z.object({ id: z.string(), status: z.string() }).nullable() });
-const ShopData = z.object({ shop: z.object({ name: z.string(), myshopifyDomain: z.string() }) });
+const ReturnLinesData = z.object({
+  return: z
+    .object({
+      id: z.string(),
+      status: z.string(),
+      order: z.object({ id: z.string() }),
+      returnLineItems: z.object({
+        nodes: z.array(
+          z.object({
+            __typename: z.string(),
+            id: z.string(),
+            quantity: z.number(),
+            // Only a ReturnLineItem has one; an UnverifiedReturnLineItem (an item the store cannot tie to its order) has none.
+            fulfillmentLineItem: z.object({ id: z.string(), lineItem: z.object({ id: z.string() }) }).optional(),
+          }),
+        ),
+      }),
+    })
+    .nullable(),
+});
+const ShopData = z.object({ shop: z.object({ name: z.string(), myshopifyDomain: z.string(), ianaTimezone: z.string() }) });
+
+/** A connection's page: its nodes and where the next page starts (Shopify's `pageInfo`). */
+const PageInfo = z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() });
+const Gid = z.string();
+
+/**
+ * An order as the reconciler reads it (`orders(query: "updated_at:…")`): what the webhook topics'
+ * REST bodies carry that the mapping reads (src/providers/shopify/rest.ts turns it into them).
+ */
+export const UpdatedOrder = z.object({
+  id: Gid,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  cancelledAt: z.string().nullable(),
+  cancelReason: z.string().nullable().optional(),
+  test: z.boolean(),
+  displayFinancialStatus: z.string().nullable(),
+  currencyCode: z.string(),
+  totalPriceSet: z.object({ shopMoney: Money }),
+  customer: z.object({ id: Gid }).nullable(),
+  lineItems: z.object({
+    nodes: z.array(z.object({ id: Gid, sku: z.string().nullable(), quantity: z.number(), product: z.object({ id: Gid }).nullable() })),
+  }),
+  fulfillments: z.array(
+    z.object({
+      id: Gid,
+      name: z.string().nullable(),
+      status: z.string(),
+      createdAt: z.string(),
+      updatedAt: z.string(),
+      trackingInfo: z.array(z.object({ company: z.string().nullable(), number: z.string().nullable() })),
+      events: z.object({ nodes: z.array(z.object({ status: z.string() })) }),
+    }),
+  ),
+  refunds: z.array(
+    z.object({
+      id: Gid,
+      createdAt: z.string(),
+      note: z.string().nullable().optional(),
+      transactions: z.object({
+        nodes: z.array(
+          z.object({ kind: z.string(), status: z.string(), test: z.boolean(), amountSet: z.object({ presentmentMoney: Money }) }),
+        ),
+      }),
+    }),
+  ),
+  returns: z.object({
+    nodes: z.array(
+      z.object({
+        id: Gid,
+        name: z.string().nullable().optional(),
+        status: z.string(),
+        decline: z.object({ reason: z.string().nullable(), note: z.string().nullable() }).nullable().optional(),
+      }),
+    ),
+  }),
+});
+export type UpdatedOrder = z.output<typeof UpdatedOrder>;
+
+/** A customer as the reconciler reads it (`customers(query: "updated_at:…")`). */
+export const UpdatedCustomer = z.object({
+  id: Gid,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  defaultEmailAddress: z.object({ emailAddress: z.string().nullable() }).nullable(),
+  defaultPhoneNumber: z.object({ phoneNumber: z.string() }).nullable(),
+});
+export type UpdatedCustomer = z.output<typeof UpdatedCustomer>;
+
+const UpdatedOrdersData = z.object({ orders: z.object({ pageInfo: PageInfo, nodes: z.array(UpdatedOrder) }) });
+const CustomersData = z.object({ customers: z.object({ pageInfo: PageInfo, nodes: z.array(UpdatedCustomer) }) });
+
+/** One page of a `…(query: "updated_at:…")` connection, oldest change first. */
+export interface UpdatedPage<T> {
+  nodes: T[];
+  /** The cursor of the next page (`after`), when Shopify has one. */
+  next?: string;
+}
+
+/** Which changes a listing asks for: updated in [from, to] (ISO-8601), a page of `first` after the cursor `after`. */
+export interface UpdatedQuery {
+  from: string;
+  to: string;
+  first: number;
+  after?: string;
+}
 
 /** What the agent reads of a Shopify order: enrichment for inquiries, and the return policy's facts. */
 export interface ShopifyOrder {
@@ -147,6 +264,8 @@ export interface ShopifyOrder {
   financialStatus: string | null;
   fulfillmentStatus: string;
   customerId?: string;
+  /** The customer's email as the store holds it: whose order it is, for an inquiry that names it. */
+  customerEmail?: string;
   /** Where the order went: where a return label collects the parcel from. */
   shippingAddress?: {
     name?: string;
@@ -159,7 +278,12 @@ export interface ShopifyOrder {
     phone?: string;
   };
   total: { amount: string; currency: string };
-  items: { productId: string; quantity: number; title: string }[];
+  /**
+   * Its lines: `lineItemId` the digits of the LineItem's gid (what a return's line names), `unitPrice`
+   * what one unit was paid in the shop's currency, after all discounts and with its share of the
+   * line's taxes where the shop charges them on top ({@link paidUnitPrice}).
+   */
+  items: { lineItemId: string; productId: string; quantity: number; title: string; unitPrice: string }[];
   fulfillments: {
     id: string;
     status: string;
@@ -192,10 +316,18 @@ export function refundablePayment(order: ShopifyOrder, currency: string): Shopif
 export interface ShopifyClient {
   readonly apiVersion: typeof SHOPIFY_ADMIN_API_VERSION;
   readonly shopDomain: string;
-  /** `shop { name myshopifyDomain }`: whether the token is valid and the pinned version accepted (`npm run providers -- check`). */
-  shop(options?: RequestOptions): Promise<{ name: string; domain: string }>;
+  /**
+   * `shop { name myshopifyDomain ianaTimezone }`: whether the token is valid and the pinned version
+   * accepted (`npm run providers -- check`), and the time zone REST and the webhooks write times in.
+   */
+  shop(options?: RequestOptions): Promise<{ name: string; domain: string; timeZone: string }>;
   /** The order with its fulfillments and tracking, returns and payments; undefined when Shopify has none by that id. */
   order(orderId: string, options?: RequestOptions): Promise<ShopifyOrder | undefined>;
+  /**
+   * The newest order (`orders(first: 1, sortKey: PROCESSED_AT, reverse: true, query:)`) with this
+   * name (`#1001`, as the customer sees it) or, without one, of this customer email; undefined when none.
+   */
+  findOrder(search: { name: string } | { email: string }, options?: RequestOptions): Promise<ShopifyOrder | undefined>;
   /**
    * `refundCreate … @idempotent(key:)` against one of the order's payments (read it with `order`): Shopify answers a repeat of the
    * key with the first refund; the completed-effects record guards beyond Shopify's memory of it.
@@ -205,29 +337,73 @@ export interface ShopifyClient {
     idempotencyKey: string,
     options?: RequestOptions,
   ): Promise<{ refundId: string; amount: string; currency: string }>;
+  /**
+   * The return's own lines (`Return.returnLineItems`): for each, the order line it returns (its
+   * LineItem's digits, through the fulfillment line item it was shipped on) and how many. A line the
+   * store could not tie to the order (an UnverifiedReturnLineItem) has no `lineItemId`. Undefined
+   * when Shopify has no return by that id.
+   */
+  returnLines(
+    returnId: string,
+    options?: RequestOptions,
+  ): Promise<{ orderId: string; status: string; lines: { returnLineItemId: string; lineItemId?: string; quantity: number }[] } | undefined>;
   /** `returnApproveRequest`: the store shows the return approved (OPEN). One already approved counts as done. */
   approveReturn(returnId: string, options?: RequestOptions): Promise<{ status: string }>;
   /** `returnDeclineRequest`: the store shows the return declined, with the person's note. One already declined counts as done. */
   declineReturn(returnId: string, note: string, options?: RequestOptions): Promise<{ status: string }>;
+  /**
+   * `orders(query: "updated_at:>='…' AND updated_at:<='…'", sortKey: UPDATED_AT)`: the orders changed in
+   * the range, with what their webhooks carry.
+   */
+  updatedOrders(query: UpdatedQuery, options?: RequestOptions): Promise<UpdatedPage<UpdatedOrder>>;
+  /** `customers(query: "updated_at:…", sortKey: UPDATED_AT)`: the customers changed in the range. */
+  updatedCustomers(query: UpdatedQuery, options?: RequestOptions): Promise<UpdatedPage<UpdatedCustomer>>;
 }
 
 /** A gid for an id hookline holds as digits (or already as a gid). */
 export const shopifyGid = (resource: string, id: string): string => (id.startsWith('gid://') ? id : `gid://shopify/${resource}/${id}`);
 const digitsOf = (gid: string): string => gid.slice(gid.lastIndexOf('/') + 1);
 
-const ORDER_QUERY = `#graphql
-query HooklineOrder($id: ID!) {
-  order(id: $id) {
+/**
+ * What the agent reads of an order, the same for a read by id and a search. Its requested cost stays
+ * under the 1000 points Shopify allows a query (an object 1 point, a list or connection what it may
+ * hold: https://shopify.dev/docs/api/usage/rate-limits): every line asked for pays for its tax lines,
+ * so 30 lines of up to 5 tax lines each (a US line's state, county, city and district taxes; one or
+ * two elsewhere) come to about 750 points in all, where 50 lines would pass 1000.
+ */
+const ORDER_FIELDS = `
     id name createdAt processedAt test displayFinancialStatus displayFulfillmentStatus
     customer { id email }
     shippingAddress { name address1 address2 city provinceCode zip countryCodeV2 phone }
     totalPriceSet { shopMoney { amount currencyCode } }
-    lineItems(first: 50) { nodes { id sku quantity title } }
+    taxesIncluded
+    lineItems(first: 30) {
+      nodes {
+        id sku quantity title
+        discountedUnitPriceAfterAllDiscountsSet { shopMoney { amount currencyCode } }
+        taxLines(first: 5) { priceSet { shopMoney { amount currencyCode } } }
+      }
+    }
     fulfillments(first: 20) { id status displayStatus deliveredAt trackingInfo(first: 5) { company number url } }
     returns(first: 20) { nodes { id name status } }
-    transactions(first: 20) { id kind status gateway test amountSet { shopMoney { amount currencyCode } } }
+    transactions(first: 20) { id kind status gateway test amountSet { shopMoney { amount currencyCode } } }`;
+
+const ORDER_QUERY = `#graphql
+query HooklineOrder($id: ID!) {
+  order(id: $id) {${ORDER_FIELDS}
   }
 }`;
+
+const ORDERS_QUERY = `#graphql
+query HooklineFindOrder($query: String!) {
+  orders(first: 1, sortKey: PROCESSED_AT, reverse: true, query: $query) {
+    nodes {${ORDER_FIELDS}
+    }
+  }
+}`;
+
+/** A value in Shopify's search syntax, quoted, so an address's or a name's characters are not read as syntax. */
+const searchValue = (value: string): string => `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 
 const REFUND_MUTATION = `#graphql
 mutation HooklineRefund($input: RefundInput!, $key: String!) {
@@ -253,11 +429,154 @@ mutation HooklineDeclineReturn($input: ReturnDeclineRequestInput!) {
   }
 }`;
 
+/** A return's own lines: each the order line it returns (through the fulfillment line it was shipped on) and how many. */
+const RETURN_LINES_QUERY = `#graphql
+query HooklineReturnLines($id: ID!) {
+  return(id: $id) {
+    id status order { id }
+    returnLineItems(first: 50) {
+      nodes { __typename id quantity ... on ReturnLineItem { fulfillmentLineItem { id lineItem { id } } } }
+    }
+  }
+}`;
+
 const RETURN_QUERY = `#graphql
 query HooklineReturn($id: ID!) { return(id: $id) { id status } }`;
 
+// The nested connections are kept small: Shopify charges a connection's `first` times what each of
+// its nodes costs, and refuses a query asking for more than 1000 points. An order with more line
+// items, fulfillments, refunds or returns than these is read as far as they go (README).
+const UPDATED_ORDERS_QUERY = `#graphql
+query HooklineUpdatedOrders($query: String!, $first: Int!, $after: String) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id createdAt updatedAt cancelledAt cancelReason test displayFinancialStatus currencyCode
+      totalPriceSet { shopMoney { amount currencyCode } }
+      customer { id }
+      lineItems(first: 10) { nodes { id sku quantity product { id } } }
+      fulfillments(first: 5) {
+        id name status createdAt updatedAt
+        trackingInfo(first: 1) { company number }
+        events(first: 1, sortKey: HAPPENED_AT, reverse: true) { nodes { status } }
+      }
+      refunds(first: 5) {
+        id createdAt note
+        transactions(first: 3) { nodes { kind status test amountSet { presentmentMoney { amount currencyCode } } } }
+      }
+      returns(first: 5) { nodes { id name status decline { reason note } } }
+    }
+  }
+}`;
+
+const UPDATED_CUSTOMERS_QUERY = `#graphql
+query HooklineUpdatedCustomers($query: String!, $first: Int!, $after: String) {
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id createdAt updatedAt firstName lastName
+      defaultEmailAddress { emailAddress }
+      defaultPhoneNumber { phoneNumber }
+    }
+  }
+}`;
+
+/** Shopify's search syntax for a range of `updated_at` (a date value must be quoted: shopify.dev/docs/api/usage/search-syntax). */
+export const updatedAtQuery = (from: string, to: string): string => `updated_at:>='${from}' AND updated_at:<='${to}'`;
+
 const SHOP_QUERY = `#graphql
-query HooklineShop { shop { name myshopifyDomain } }`;
+query HooklineShop { shop { name myshopifyDomain ianaTimezone } }`;
+
+/**
+ * What one unit of an order line was paid, in the shop's currency: its price after all discounts
+ * (`LineItem.discountedUnitPriceAfterAllDiscountsSet`) and, where the shop charges tax on top of its
+ * prices (`Order.taxesIncluded: false`), its share of the line's taxes: the sum of its `taxLines`'
+ * `priceSet`s, which Shopify gives "after discounts and before returns", that is for the line's whole
+ * `quantity` (the units ordered, refunded ones included), shared over that quantity
+ * (https://shopify.dev/docs/api/admin-graphql/latest/objects/TaxLine,
+ * https://shopify.dev/docs/api/admin-graphql/latest/objects/LineItem,
+ * https://shopify.dev/docs/api/admin-graphql/latest/objects/Order). Shipping and its taxes are not an
+ * item's: a return refunds none of them, as Shopify's own returns do not by default. A share that
+ * does not come out exact in the currency's minor unit (1.00 of tax over 3 units) is rounded half-up
+ * to it, so a return of every unit of such a line is off what was paid by under half a minor unit a
+ * unit; the refund is capped at the order's total all the same (src/agent/policy.ts `refundFor`).
+ */
+export function paidUnitPrice(paid: {
+  unitPrice: { amount: DecimalText; currencyCode: string };
+  quantity: number;
+  taxes: readonly DecimalText[];
+  taxesIncluded: boolean;
+}): DecimalText {
+  const { unitPrice, quantity, taxes, taxesIncluded } = paid;
+  if (taxesIncluded || taxes.length === 0 || quantity <= 0) return unitPrice.amount;
+  // The line's units and its taxes, shared over its units: one rounding, to the currency's minor unit.
+  const line = taxes.reduce((sum, t) => addDecimal(sum, t), timesDecimal(unitPrice.amount, quantity));
+  return shareDecimal(line, quantity, currencyExponent(unitPrice.currencyCode));
+}
+
+/** Shopify's order as the agent reads it: hookline's ids (digits), the successful payments only. */
+function orderOf(order: z.infer<typeof OrderNode>): ShopifyOrder {
+  const a = order.shippingAddress;
+  const address =
+    a?.address1 && a.city && a.zip && a.countryCodeV2
+      ? {
+          ...(a.name ? { name: a.name } : {}),
+          street1: a.address1,
+          ...(a.address2 ? { street2: a.address2 } : {}),
+          city: a.city,
+          ...(a.provinceCode ? { state: a.provinceCode } : {}),
+          zip: a.zip,
+          country: a.countryCodeV2,
+          ...(a.phone ? { phone: a.phone } : {}),
+        }
+      : undefined;
+  return {
+    orderId: digitsOf(order.id),
+    name: order.name,
+    createdAt: order.processedAt ?? order.createdAt,
+    test: order.test,
+    financialStatus: order.displayFinancialStatus,
+    fulfillmentStatus: order.displayFulfillmentStatus,
+    ...(order.customer ? { customerId: digitsOf(order.customer.id) } : {}),
+    ...(order.customer?.email ? { customerEmail: order.customer.email } : {}),
+    ...(address ? { shippingAddress: address } : {}),
+    total: { amount: order.totalPriceSet.shopMoney.amount, currency: order.totalPriceSet.shopMoney.currencyCode },
+    items: order.lineItems.nodes.map((l) => ({
+      lineItemId: digitsOf(l.id),
+      productId: l.sku ?? digitsOf(l.id),
+      quantity: l.quantity,
+      title: l.title,
+      unitPrice: paidUnitPrice({
+        unitPrice: l.discountedUnitPriceAfterAllDiscountsSet.shopMoney,
+        quantity: l.quantity,
+        taxes: l.taxLines.map((t) => t.priceSet.shopMoney.amount),
+        taxesIncluded: order.taxesIncluded,
+      }),
+    })),
+    fulfillments: order.fulfillments.map((f) => ({
+      id: digitsOf(f.id),
+      status: f.status,
+      ...(f.displayStatus ? { displayStatus: f.displayStatus } : {}),
+      ...(f.deliveredAt ? { deliveredAt: f.deliveredAt } : {}),
+      tracking: f.trackingInfo.map((t) => ({
+        ...(t.company ? { carrier: t.company } : {}),
+        ...(t.number ? { number: t.number } : {}),
+        ...(t.url ? { url: t.url } : {}),
+      })),
+    })),
+    returns: order.returns.nodes.map((r) => ({ returnId: digitsOf(r.id), ...(r.name ? { name: r.name } : {}), status: r.status })),
+    payments: order.transactions
+      .filter((t) => (t.kind === 'SALE' || t.kind === 'CAPTURE') && t.status === 'SUCCESS')
+      .map((t) => ({
+        transactionId: t.id,
+        kind: t.kind,
+        gateway: t.gateway,
+        amount: t.amountSet.shopMoney.amount,
+        currency: t.amountSet.shopMoney.currencyCode,
+        test: t.test,
+      })),
+  };
+}
 
 /** What one call's fetch saw, for classifying what the package then reports. */
 interface CallContext {
@@ -483,62 +802,20 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
 
     async shop(options = {}) {
       const { shop } = await run('query shop', SHOP_QUERY, {}, ShopData, options);
-      return { name: shop.name, domain: shop.myshopifyDomain };
+      return { name: shop.name, domain: shop.myshopifyDomain, timeZone: shop.ianaTimezone };
     },
 
     async order(orderId, options = {}) {
       const { order } = await run('query order', ORDER_QUERY, { id: shopifyGid('Order', orderId) }, OrderData, options);
-      if (!order) return undefined;
-      const a = order.shippingAddress;
-      const address =
-        a?.address1 && a.city && a.zip && a.countryCodeV2
-          ? {
-              ...(a.name ? { name: a.name } : {}),
-              street1: a.address1,
-              ...(a.address2 ? { street2: a.address2 } : {}),
-              city: a.city,
-              ...(a.provinceCode ? { state: a.provinceCode } : {}),
-              zip: a.zip,
-              country: a.countryCodeV2,
-              ...(a.phone ? { phone: a.phone } : {}),
-            }
-          : undefined;
-      return {
-        orderId: digitsOf(order.id),
-        name: order.name,
-        createdAt: order.processedAt ?? order.createdAt,
-        test: order.test,
-        financialStatus: order.displayFinancialStatus,
-        fulfillmentStatus: order.displayFulfillmentStatus,
-        ...(order.customer ? { customerId: digitsOf(order.customer.id) } : {}),
-        ...(address ? { shippingAddress: address } : {}),
-        total: { amount: order.totalPriceSet.shopMoney.amount, currency: order.totalPriceSet.shopMoney.currencyCode },
-        items: order.lineItems.nodes.map((l) => ({ productId: l.sku ?? digitsOf(l.id), quantity: l.quantity, title: l.title })),
-        fulfillments: order.fulfillments.map((f) => ({
-          id: digitsOf(f.id),
-          status: f.status,
-          ...(f.displayStatus ? { displayStatus: f.displayStatus } : {}),
-          ...(f.deliveredAt ? { deliveredAt: f.deliveredAt } : {}),
-          tracking: f.trackingInfo.map((t) => ({
-            ...(t.company ? { carrier: t.company } : {}),
-            ...(t.number ? { number: t.number } : {}),
-            ...(t.url ? { url: t.url } : {}),
-          })),
-        })),
-        returns: order.returns.nodes.map((r) => ({ returnId: digitsOf(r.id), ...(r.name ? { name: r.name } : {}), status: r.status })),
-        payments: order.transactions
-          .filter((t) => (t.kind === 'SALE' || t.kind === 'CAPTURE') && t.status === 'SUCCESS')
-          .map((t) => ({
-            transactionId: t.id,
-            kind: t.kind,
-            gateway: t.gateway,
-            amount: t.amountSet.shopMoney.amount,
-            currency: t.amountSet.shopMoney.currencyCode,
-            test: t.test,
-          })),
-      };
+      return order ? orderOf(order) : undefined;
     },
 
+    async findOrder(search, options = {}) {
+      const query = 'name' in search ? `name:${searchValue(search.name)}` : `email:${searchValue(search.email)}`;
+      const { orders } = await run('query orders', ORDERS_QUERY, { query }, FoundOrdersData, options);
+      const found = orders.nodes[0];
+      return found ? orderOf(found) : undefined;
+    },
     async refund(input, idempotencyKey, options = {}) {
       const operation = 'mutation refundCreate';
       if (typeof idempotencyKey !== 'string' || idempotencyKey.trim() === '') {
@@ -571,6 +848,21 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
       if (refundCreate.userErrors.length > 0 || !refundCreate.refund) throw refuse(operation, refundCreate.userErrors);
       const refunded = refundCreate.refund.totalRefundedSet.shopMoney;
       return { refundId: digitsOf(refundCreate.refund.id), amount: refunded.amount, currency: refunded.currencyCode };
+    },
+
+    async returnLines(returnId, options = {}) {
+      const found = (await run('query return lines', RETURN_LINES_QUERY, { id: shopifyGid('Return', returnId) }, ReturnLinesData, options))
+        .return;
+      if (!found) return undefined;
+      return {
+        orderId: digitsOf(found.order.id),
+        status: found.status,
+        lines: found.returnLineItems.nodes.map((l) => ({
+          returnLineItemId: digitsOf(l.id),
+          ...(l.fulfillmentLineItem ? { lineItemId: digitsOf(l.fulfillmentLineItem.lineItem.id) } : {}),
+          quantity: l.quantity,
+        })),
+      };
     },
 
     approveReturn: (returnId, options = {}) =>
@@ -616,6 +908,33 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
           ).returnDeclineRequest,
         options,
       ),
+    async updatedOrders(query, options = {}) {
+      const { orders } = await run(
+        'query orders',
+        UPDATED_ORDERS_QUERY,
+        { query: updatedAtQuery(query.from, query.to), first: query.first, after: query.after ?? null },
+        UpdatedOrdersData,
+        options,
+      );
+      return {
+        nodes: orders.nodes,
+        ...(orders.pageInfo.hasNextPage && orders.pageInfo.endCursor ? { next: orders.pageInfo.endCursor } : {}),
+      };
+    },
+
+    async updatedCustomers(query, options = {}) {
+      const { customers } = await run(
+        'query customers',
+        UPDATED_CUSTOMERS_QUERY,
+        { query: updatedAtQuery(query.from, query.to), first: query.first, after: query.after ?? null },
+        CustomersData,
+        options,
+      );
+      return {
+        nodes: customers.nodes,
+        ...(customers.pageInfo.hasNextPage && customers.pageInfo.endCursor ? { next: customers.pageInfo.endCursor } : {}),
+      };
+    },
   };
   return client;
 }

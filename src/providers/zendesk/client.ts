@@ -71,6 +71,35 @@ const UserResponse = z.object({ user: ZendeskUser });
 const TicketsResponse = z.object({ tickets: z.array(ZendeskTicket) });
 /** `PUT /api/v2/tickets/{id}` answers the ticket and the audit of the change. */
 const UpdateResponse = z.object({ ticket: ZendeskTicket, audit: z.object({ id: zendeskId }).passthrough().optional() });
+const TicketResponse = z.object({ ticket: ZendeskTicket });
+
+/**
+ * The key of hookline's effect in a change's audit metadata. Zendesk keeps a request's
+ * `ticket.metadata` (up to 1 kilobyte) as the resulting audit's `metadata.custom` — "Setting
+ * Metadata" in the Tickets reference
+ * (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/, formerly
+ * https://developer.zendesk.com/rest_api/docs/core/tickets#setting-metadata), and the audit's
+ * `metadata` is "custom and system data" in "Ticket Audits"
+ * (https://developer.zendesk.com/api-reference/ticketing/tickets/ticket_audits/).
+ */
+export const EFFECT_METADATA_KEY = 'hookline_effect' as const;
+
+/** A Ticket Audit, as much as hookline reads: its id and the custom metadata of the change. */
+const ZendeskAudit = z.object({
+  id: zendeskId,
+  metadata: z
+    .object({ custom: z.record(z.string(), z.unknown()).nullish() })
+    .passthrough()
+    .nullish(),
+});
+/** "List Audits for a Ticket" with cursor pagination: oldest first, 100 a page at most. */
+const AuditsPage = z.object({
+  audits: z.array(ZendeskAudit),
+  meta: z.object({ has_more: z.boolean(), after_cursor: z.string().nullish() }),
+});
+const AUDITS_PAGE_SIZE = 100;
+/** A ticket with more audits than this is not one the agent answers; a cursor that never ends is a fault, not a reason to loop. */
+const MAX_AUDIT_PAGES = 50;
 const MeResponse = z.object({ user: ZendeskUser });
 
 /** One change to a ticket: a comment (public, or an internal note), its status, or both. */
@@ -86,12 +115,25 @@ export interface ZendeskClient {
   /** `GET /api/v2/users/{id}/tickets/requested`: the user's tickets (the first page, 100 at most). */
   requestedTickets(userId: string, options?: RequestOptions): Promise<ZendeskTicket[]>;
   /**
-   * `PUT /api/v2/tickets/{id}` with `{ ticket: { comment, status } }`, carrying the caller's
-   * Idempotency-Key: a repeat of a request Zendesk already applied is answered from its memory of the
-   * key, not applied twice. The key is remembered for a limited time only, so callers record the
-   * effect too (activities/partners.ts `once`).
+   * `PUT /api/v2/tickets/{id}` with `{ ticket: { comment, status, metadata } }`, the caller's
+   * idempotency key both as the Idempotency-Key header and in the change's audit metadata
+   * (`metadata.custom.hookline_effect`). Zendesk documents the header for ticket creation only, so
+   * it is a short-term guard at best; with `lookFirst` (a retry: an earlier attempt may have been
+   * applied and its answer lost), the ticket's audits are read first and a change already there is
+   * not made again (`alreadyApplied`, the ticket as it is now). Callers record the effect too
+   * (activities/partners.ts `once`), which outlives both.
    */
-  updateTicket(ticketId: string, update: TicketUpdate, options: WriteOptions): Promise<{ ticket: ZendeskTicket; auditId?: string }>;
+  updateTicket(
+    ticketId: string,
+    update: TicketUpdate,
+    options: WriteOptions & { lookFirst?: boolean },
+  ): Promise<{ ticket: ZendeskTicket; auditId?: string; alreadyApplied?: true }>;
+  /**
+   * The audit of the change made under `effectKey` (its `metadata.custom.hookline_effect`), if the
+   * ticket has one: `GET /api/v2/tickets/{id}/audits`, every page, oldest first (Zendesk offers no
+   * newest-first order for it). Not found: undefined; the ticket not found: UpstreamNotFound.
+   */
+  findUpdate(ticketId: string, effectKey: string, options?: RequestOptions): Promise<{ auditId: string } | undefined>;
   /**
    * `GET /api/v2/incremental/tickets/cursor.json`: the tickets changed since `startTime` (Unix
    * seconds, at least a minute old), or from a previous page's `after_cursor`, deleted tickets left
@@ -117,21 +159,48 @@ export function createZendeskClient(config: ZendeskClientConfig): ZendeskClient 
     basicAuth: { username: `${config.email}/token`, password: config.apiToken },
     ...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
   });
+  async function findUpdate(ticketId: string, effectKey: string, options?: RequestOptions) {
+    let after: string | undefined;
+    for (let page = 0; page < MAX_AUDIT_PAGES; page++) {
+      const query = new URLSearchParams({ 'page[size]': String(AUDITS_PAGE_SIZE) });
+      if (after) query.set('page[after]', after);
+      const answered = await http.get(`/tickets/${seg(ticketId)}/audits?${query}`, AuditsPage, options);
+      const found = answered.audits.find((a) => a.metadata?.custom?.[EFFECT_METADATA_KEY] === effectKey);
+      if (found) return { auditId: found.id };
+      if (!answered.meta.has_more || !answered.meta.after_cursor || answered.meta.after_cursor === after) return undefined;
+      after = answered.meta.after_cursor;
+    }
+    return undefined;
+  }
+
   return {
     apiVersion: ZENDESK_API_VERSION,
     user: async (userId, options) => (await http.get(`/users/${seg(userId)}`, UserResponse, options)).user,
     requestedTickets: async (userId, options) =>
       (await http.get(`/users/${seg(userId)}/tickets/requested?per_page=100`, TicketsResponse, options)).tickets,
     async updateTicket(ticketId, update, options) {
+      const { lookFirst, ...write } = options;
+      if (lookFirst) {
+        const done = await findUpdate(ticketId, write.idempotencyKey, write);
+        if (done) {
+          const { ticket } = await http.get(`/tickets/${seg(ticketId)}`, TicketResponse, write);
+          return { ticket, auditId: done.auditId, alreadyApplied: true };
+        }
+      }
       const body = {
         ticket: {
           ...(update.comment ? { comment: { body: update.comment.body, public: update.comment.public } } : {}),
           ...(update.status ? { status: update.status } : {}),
+          // The request's metadata is the audit's `metadata.custom` (see EFFECT_METADATA_KEY). Only a
+          // change that changes the ticket leaves an audit: a status it already has leaves none, and
+          // making that again is harmless; a comment always leaves one.
+          metadata: { [EFFECT_METADATA_KEY]: write.idempotencyKey },
         },
       };
-      const answered = await http.put(`/tickets/${seg(ticketId)}`, body, UpdateResponse, options);
+      const answered = await http.put(`/tickets/${seg(ticketId)}`, body, UpdateResponse, write);
       return { ticket: answered.ticket, ...(answered.audit ? { auditId: answered.audit.id } : {}) };
     },
+    findUpdate,
     incrementalTickets(from, options) {
       const query = new URLSearchParams('cursor' in from ? { cursor: from.cursor } : { start_time: String(from.startTime) });
       // A ticket deleted (spam, a mistake) is no inquiry to start ("Excluding deleted tickets").
