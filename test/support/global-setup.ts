@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { describeCli, findTemporalCli } from '../../scripts/temporal-cli';
 import { findTestPostgres } from './postgres';
-import { startDevServer } from './processes';
+import { lastWords, startDevServer } from './processes';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -27,7 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let stopping = false;
   // A server that dies mid-run fails every test after it; its last words say why.
   void server.current.exited.then(() => {
-    if (!stopping) process.stderr.write(`Temporal dev server exited during the run:\n${server.current.lines.slice(-20).join('\n')}\n`);
+    if (!stopping) process.stderr.write(`Temporal dev server exited during the run:\n${lastWords(server.current)}\n`);
   });
   // And one that outlives an aborted run would hold its port and memory until someone kills it.
   process.once('exit', () => server.current.process.kill('SIGKILL'));

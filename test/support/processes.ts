@@ -52,11 +52,20 @@ async function until(what: string, child: Child, ready: () => boolean | Promise<
   const deadline = Date.now() + timeoutMs;
   while (!(await ready())) {
     if (child.process.exitCode !== null || child.process.signalCode !== null) {
-      throw new Error(`${what} exited before it was ready:\n${child.lines.slice(-20).join('\n')}`);
+      throw new Error(`${what} exited before it was ready:\n${lastWords(child)}`);
     }
-    if (Date.now() > deadline) throw new Error(`${what} was not ready within ${timeoutMs} ms:\n${child.lines.slice(-20).join('\n')}`);
+    if (Date.now() > deadline) throw new Error(`${what} was not ready within ${timeoutMs} ms:\n${lastWords(child)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * A child's last 20 lines, after its error and panic lines: a Go panic's message comes before its
+ * goroutine dump, which alone fills the last lines (the dev server's did, and hid its cause).
+ */
+export function lastWords(child: Child): string {
+  const causes = child.lines.filter((line) => /^panic: |level=ERROR|"level":"error"/.test(line)).slice(0, 5);
+  return [...causes, ...(causes.length > 0 ? ['…'] : []), ...child.lines.slice(-20)].join('\n');
 }
 
 /** `tsx <entry>` under this Node, with only the given environment on top of a minimal one. */
