@@ -108,6 +108,11 @@ async function requestReturn(receiverUrl: string, orderId: string, returnId: str
   return answer.workflowId as string;
 }
 
+/** The carrier's word that the return's parcel reached the warehouse (on day 40 of the fixtures' calendar). */
+function parcelArrives(receiverUrl: string, orderId: string, returnId: string): ReturnType<typeof sendSigned> {
+  return sendSigned(receiverUrl, 'carrier', { ...SAMPLES['return.received'], return_id: returnId, order_id: orderId, timestamp: day(40) });
+}
+
 /**
  * An order Shopify holds: one mug, 40.00 USD paid through Shopify Payments, delivered two days ago,
  * its return requested; `order` changes what a test is about (its lines, its payment, the return's items).
@@ -177,12 +182,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     expect(shipments[0]).toMatchObject({ is_return: true, from_address: { street1: 'Chestnut Street 92', city: 'Louisville' } });
     expect(state().easypost.purchases.filter((p) => p.shipment_id === shipments[0]!.id)).toHaveLength(1);
 
-    await sendSigned(receiver.url, 'carrier', {
-      ...SAMPLES['return.received'],
-      return_id: returnId,
-      order_id: orderId,
-      timestamp: day(40),
-    });
+    await parcelArrives(receiver.url, orderId, returnId);
     const result = await handle.result();
     expect(result.status).toBe('refunded');
     const refunds = state().shopify.refunds.filter((r) => r.orderId === `gid://shopify/Order/${orderId}`);
@@ -280,12 +280,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
         ['PLATE-2', 2, unitPrice],
       ]);
 
-      await sendSigned(receiver.url, 'carrier', {
-        ...SAMPLES['return.received'],
-        return_id: returnId,
-        order_id: orderId,
-        timestamp: day(40),
-      });
+      await parcelArrives(receiver.url, orderId, returnId);
       expect((await handle.result()).status).toBe('refunded');
       const refunds = state().shopify.refunds.filter((r) => r.orderId === `gid://shopify/Order/${orderId}`);
       expect(refunds.map((r) => r.totalRefundedSet.shopMoney.amount)).toEqual([unitPrice]);
@@ -333,12 +328,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     // The refund: the cost bucket empty, restored at 50 points a second: THROTTLED, retried once it holds the cost.
     const throttledBefore = state().shopify.throttled;
     sandbox.setShopifyBucket({ currentlyAvailable: 0, restoreRate: 50 });
-    await sendSigned(receiver.url, 'carrier', {
-      ...SAMPLES['return.received'],
-      return_id: returnId,
-      order_id: orderId,
-      timestamp: day(40),
-    });
+    await parcelArrives(receiver.url, orderId, returnId);
     expect((await handle.result()).status).toBe('refunded');
     sandbox.setShopifyBucket({ currentlyAvailable: 2000, restoreRate: 100 });
     expect(state().shopify.throttled).toBeGreaterThan(throttledBefore);
@@ -390,12 +380,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     await env.client.workflow.getHandle(await requestReturn(receiver.url, orderId, returnId)).result();
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
     await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
-    await sendSigned(receiver.url, 'carrier', {
-      ...SAMPLES['return.received'],
-      return_id: returnId,
-      order_id: orderId,
-      timestamp: day(40),
-    });
+    await parcelArrives(receiver.url, orderId, returnId);
     expect((await handle.result()).status).toBe('refunded');
     expect(state().stripe.refunds.filter((r) => r.payment_intent === intent)).toHaveLength(1);
     // Stripe's refund waited on the payments partner's queue, at Stripe's rate; the store's queue was not asked.
@@ -484,12 +469,7 @@ describe('a Shopify return: each write once under a worker killed between the re
         phase: 'after',
         times: 1,
       });
-      const received = await sendSigned(receiver.url, 'carrier', {
-        ...SAMPLES['return.received'],
-        return_id: returnId,
-        order_id: orderId,
-        timestamp: day(40),
-      });
+      const received = await parcelArrives(receiver.url, orderId, returnId);
       expect(received.status).toBe(202);
       await expect.poll(() => sandbox.sandbox.faults().length, { timeout: 30_000, interval: 50 }).toBe(0);
       await worker.kill('SIGKILL');

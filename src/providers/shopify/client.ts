@@ -484,6 +484,19 @@ query HooklineUpdatedCustomers($query: String!, $first: Int!, $after: String) {
 /** Shopify's search syntax for a range of `updated_at` (a date value must be quoted: shopify.dev/docs/api/usage/search-syntax). */
 export const updatedAtQuery = (from: string, to: string): string => `updated_at:>='${from}' AND updated_at:<='${to}'`;
 
+/** The variables of a search for what changed in a range, one page of it. */
+const updatedVariables = (query: UpdatedQuery) => ({
+  query: updatedAtQuery(query.from, query.to),
+  first: query.first,
+  after: query.after ?? null,
+});
+
+/** A connection as a page: its nodes and, when Shopify has more, the cursor to ask from next. */
+function pageOf<T>(connection: { nodes: T[]; pageInfo: z.infer<typeof PageInfo> }): UpdatedPage<T> {
+  const { hasNextPage, endCursor } = connection.pageInfo;
+  return { nodes: connection.nodes, ...(hasNextPage && endCursor ? { next: endCursor } : {}) };
+}
+
 const SHOP_QUERY = `#graphql
 query HooklineShop { shop { name myshopifyDomain ianaTimezone } }`;
 
@@ -909,31 +922,13 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
         options,
       ),
     async updatedOrders(query, options = {}) {
-      const { orders } = await run(
-        'query orders',
-        UPDATED_ORDERS_QUERY,
-        { query: updatedAtQuery(query.from, query.to), first: query.first, after: query.after ?? null },
-        UpdatedOrdersData,
-        options,
-      );
-      return {
-        nodes: orders.nodes,
-        ...(orders.pageInfo.hasNextPage && orders.pageInfo.endCursor ? { next: orders.pageInfo.endCursor } : {}),
-      };
+      const { orders } = await run('query orders', UPDATED_ORDERS_QUERY, updatedVariables(query), UpdatedOrdersData, options);
+      return pageOf(orders);
     },
 
     async updatedCustomers(query, options = {}) {
-      const { customers } = await run(
-        'query customers',
-        UPDATED_CUSTOMERS_QUERY,
-        { query: updatedAtQuery(query.from, query.to), first: query.first, after: query.after ?? null },
-        CustomersData,
-        options,
-      );
-      return {
-        nodes: customers.nodes,
-        ...(customers.pageInfo.hasNextPage && customers.pageInfo.endCursor ? { next: customers.pageInfo.endCursor } : {}),
-      };
+      const { customers } = await run('query customers', UPDATED_CUSTOMERS_QUERY, updatedVariables(query), CustomersData, options);
+      return pageOf(customers);
     },
   };
   return client;
