@@ -4,7 +4,8 @@
  * key valid and the pinned API version accepted, or why not. Exits 1 when a configured provider
  * fails the check (or the configuration itself is invalid), 0 otherwise.
  *
- *   STRIPE_API_KEY=sk_test_… EASYPOST_API_KEY=EZTK… EASYPOST_RETURN_ADDRESS_ID=adr_… \
+ *   STRIPE_API_KEY=sk_test_… EASYPOST_API_KEY=EZAK… EASYPOST_RETURN_ADDRESS_ID=adr_… \
+ *   EASYPOST_TEST_API_KEY=EZTK… EASYPOST_TEST_RETURN_ADDRESS_ID=adr_… \
  *   SHOPIFY_SHOP_DOMAIN=<shop>.myshopify.com SHOPIFY_ADMIN_TOKEN=shpat_… npm run providers -- check
  *   ZENDESK_SUBDOMAIN=acme ZENDESK_EMAIL=you@acme.com ZENDESK_API_TOKEN=… npm run providers -- check
  */
@@ -52,6 +53,21 @@ export async function checkProviders(config: OutboundProvidersConfig): Promise<{
     } catch (err) {
       ok = false;
       lines.push(`EasyPost   FAILED at ${at} (API ${client.apiVersion}): ${reason(err)}`);
+    }
+    // The test key is a second credential (test-mode returns' labels): checked on its own, since a
+    // valid main key says nothing of it.
+    if (providers.easypost.test) {
+      const test = providers.easypost.test;
+      try {
+        const user = await test.client.me();
+        lines.push(
+          `EasyPost   ok: test key (EASYPOST_TEST_API_KEY) valid for user ${user.id}${user.name ? ` (${user.name})` : ''} at ${at}; ` +
+            `test returns go to ${test.returnAddressId}`,
+        );
+      } catch (err) {
+        ok = false;
+        lines.push(`EasyPost   FAILED for the test key (EASYPOST_TEST_API_KEY) at ${at} (API ${client.apiVersion}): ${reason(err)}`);
+      }
     }
   } else {
     lines.push('EasyPost   not configured (EASYPOST_API_KEY unset): return labels come from the carrier (CARRIER_BASE_URL)');

@@ -225,4 +225,37 @@ describe('npm run providers -- check', () => {
       await guarded.close();
     }
   });
+
+  it('checks the EasyPost test key on its own: a refused test key fails the check though the main key is good', async () => {
+    // A guarded stand-in takes only its own token as a key (EasyPost's Basic auth, the key as user name).
+    const key = 'EZTKsandboxguardkey';
+    const guarded = await startSandbox({ token: key });
+    try {
+      const env = {
+        ...sandboxProvidersEnv(guarded.url),
+        EASYPOST_API_KEY: key,
+        EASYPOST_TEST_RETURN_ADDRESS_ID: 'adr_sandboxtestwarehouse',
+      };
+      const easypost = (testKey: string) => ({ easypost: loadProvidersConfig({ ...env, EASYPOST_TEST_API_KEY: testKey }).easypost! });
+
+      const good = await checkProviders(easypost(key));
+      expect(good.ok).toBe(true);
+      expect(good.lines.filter((line) => line.startsWith('EasyPost'))).toEqual([
+        expect.stringMatching(/^EasyPost {3}ok: key valid for user user_sandbox .* returns go to adr_sandboxwarehouse$/),
+        expect.stringMatching(
+          /^EasyPost {3}ok: test key \(EASYPOST_TEST_API_KEY\) valid for user user_sandbox .* test returns go to adr_sandboxtestwarehouse$/,
+        ),
+      ]);
+
+      const refused = await checkProviders(easypost('EZTKwrongtestkey'));
+      expect(refused.ok).toBe(false);
+      expect(refused.lines.filter((line) => line.startsWith('EasyPost'))).toEqual([
+        expect.stringMatching(/^EasyPost {3}ok: key valid for user user_sandbox /),
+        expect.stringMatching(/^EasyPost {3}FAILED for the test key \(EASYPOST_TEST_API_KEY\) at .*: .*401/),
+      ]);
+      expect(refused.lines.join('\n')).not.toContain('EZTKwrongtestkey');
+    } finally {
+      await guarded.close();
+    }
+  });
 });
