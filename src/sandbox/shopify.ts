@@ -255,6 +255,8 @@ const Request = z.object({
 
 type UserError = { field: string[] | null; message: string; code?: string };
 const THROTTLED_DOC = 'https://shopify.dev/api/usage/rate-limits';
+/** The most points one query may ask for. */
+const MAX_QUERY_COST = 1000;
 
 /** The first root field a GraphQL request asks for (`order`, `refundCreate`), or undefined when it does not parse. */
 export function shopifyRootField(body: unknown): string | undefined {
@@ -922,6 +924,22 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     const variables = request.data.variables ?? {};
 
     const requested = costOf(op, variables);
+    // Shopify refuses a query asking for more than 1000 points before it runs, whatever the bucket holds
+    // (shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits: the single query limit).
+    if (requested > MAX_QUERY_COST) {
+      return {
+        status: 200,
+        body: {
+          errors: [
+            {
+              message: `Query cost is ${requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`,
+              extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: MAX_QUERY_COST },
+            },
+          ],
+        },
+        headers,
+      };
+    }
     const bucket = refill();
     if (bucket.currentlyAvailable < requested) {
       state.throttled++;
