@@ -298,7 +298,13 @@ export function partners(deps: PartnerDeps) {
               easypost.client.createTracker({ trackingCode: bought.trackingCode, carrier: bought.carrier }, { signal }),
             ),
           );
-          return { labelId: bought.shipmentId, trackingNumber: bought.trackingCode, labelUrl: bought.labelUrl, carrier: bought.carrier };
+          return {
+            labelId: bought.shipmentId,
+            trackingNumber: bought.trackingCode,
+            labelUrl: bought.labelUrl,
+            carrier: bought.carrier,
+            ...(input.testMode ? { testMode: true as const } : {}),
+          };
         }
         const label = await partnerCall((signal) =>
           clients.carrier.createReturnLabel(
@@ -311,7 +317,7 @@ export function partners(deps: PartnerDeps) {
       });
     },
 
-    /** `testMode`: the label was bought in EasyPost's test mode, and is voided there (with the key that bought it). */
+    /** `testMode`: the label was bought in EasyPost's test mode (its `ReturnLabel.testMode`), and is voided there. */
     async voidReturnLabel(input: { labelId: string; idempotencyKey: string; testMode?: boolean }): Promise<void> {
       await once(db, 'carrier.void-return-label', input.idempotencyKey, async () => {
         // A label bought from EasyPost is its shipment (`shp_…`), voided there by a refund.

@@ -1,3 +1,4 @@
+import type { ReturnLabel } from '../src/agent/types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ApplicationFailure } from '@temporalio/common';
@@ -191,18 +192,26 @@ describe('partner activities with and without the providers', () => {
       });
       const test = label(activities, true);
       const live = label(activities, false);
-      const [testLabel, liveLabel] = (await Promise.all([test.made, live.made])) as { labelId: string }[];
+      const [testLabel, liveLabel] = (await Promise.all([test.made, live.made])) as ReturnLabel[];
       // The stand-in makes what EasyPost makes: a test key's objects in test mode, a production key's in production.
       expect(shipmentOf(test.returnId).map((s) => s.mode)).toEqual(['test']);
       expect(shipmentOf(live.returnId).map((s) => s.mode)).toEqual(['production']);
       expect(testLabel!.labelId).toBe(shipmentOf(test.returnId)[0]!.id);
       expect(liveLabel!.labelId).toBe(shipmentOf(live.returnId)[0]!.id);
-      await new MockActivityEnvironment().run(activities.voidReturnLabel, {
-        labelId: testLabel!.labelId,
-        idempotencyKey: `v-${test.returnId}`,
-        testMode: true,
-      });
-      expect(shipmentOf(test.returnId)[0]!.refund_status).toBe('submitted');
+      // Each label says the mode it was bought in, which is the mode the saga voids it in.
+      expect(testLabel!.testMode).toBe(true);
+      expect(liveLabel).not.toHaveProperty('testMode');
+      for (const [bought, returnId] of [
+        [testLabel!, test.returnId],
+        [liveLabel!, live.returnId],
+      ] as const) {
+        await new MockActivityEnvironment().run(activities.voidReturnLabel, {
+          labelId: bought.labelId,
+          idempotencyKey: `v-${returnId}`,
+          ...(bought.testMode ? { testMode: true } : {}),
+        });
+        expect(shipmentOf(returnId)[0]!.refund_status).toBe('submitted');
+      }
     });
   });
 });

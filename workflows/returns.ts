@@ -258,7 +258,13 @@ export async function processReturnWorkflow(returnId: string, carried: ReturnEnv
       compensations.unshift({
         message: `void return label ${label.labelId}`,
         fn: async () => {
-          await partners.voidReturnLabel({ labelId: label.labelId, idempotencyKey: key('void-label'), ...(testMode ? { testMode } : {}) });
+          // Voided in the mode it was bought in, which the label says: a test-mode return whose label
+          // was bought before such returns had keys of their own bought it with EASYPOST_API_KEY.
+          await partners.voidReturnLabel({
+            labelId: label.labelId,
+            idempotencyKey: key('void-label'),
+            ...(label.testMode ? { testMode: true } : {}),
+          });
           labelVoided = true;
         },
       });

@@ -102,6 +102,11 @@ export interface ReturnLabel {
   trackingNumber: string;
   labelUrl: string;
   carrier: string;
+  /**
+   * Bought in EasyPost's test mode: voided there too. Absent on every other label, and on those
+   * bought before test-mode returns had keys of their own (all with EASYPOST_API_KEY).
+   */
+  testMode?: true;
 }
 
 export interface ReturnPolicyCheck {
