@@ -217,6 +217,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
       returnItems: [{ sku: 'PLATE-2', quantity: 1 }],
     });
 
+    const returnReadsBefore = shopifyCalls('return').length;
     await env.client.workflow.getHandle(await requestReturn(receiver.url, orderId, returnId)).result();
     const handle = env.client.workflow.getHandle(returnWorkflowId(returnId));
     await vi.waitFor(async () => expect((await handle.query(returnStateQuery)).status).toBe('awaiting-arrival'), { timeout: 30_000 });
@@ -224,7 +225,7 @@ describe('a Shopify return run by the agent (in-process worker)', () => {
     const returned = [{ product_id: 'PLATE-2', quantity: 1 }];
     expect(JSON.parse((await repo.getReturn(agent.db, returnId))!.items_json!)).toEqual(returned);
     expect(state().expectedReturns.find((r) => r.return_id === returnId)?.items).toEqual(returned);
-    expect(shopifyCalls('return').length).toBeGreaterThan(0);
+    expect(shopifyCalls('return').length).toBeGreaterThan(returnReadsBefore);
     // The order's lines are kept with what one unit was paid.
     const lines = await repo.listOrderItems(agent.db, orderId);
     expect(lines.map((l) => [l.product_id, l.quantity, l.unit_price])).toEqual([

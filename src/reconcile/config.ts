@@ -82,7 +82,7 @@ export function loadReconcileConfig(env: Env, sources: Iterable<SourceConfig>): 
     const base = { name: source.name, provider: source.provider, eventTypes: source.eventTypes, orderKey: source.orderKey };
     if (provider === 'shopify') {
       if (shopify === null) shopify = loadShopifyConfig(env);
-      // Its own shop, else the provider-wide one (with neither, loadShopifyConfig has refused already).
+      // Its own shop, else the provider-wide one; with neither it is not reconciled, as a source without its key is not.
       const shop = shopify?.shops[source.name] ?? shopify?.shops.default;
       if (!shop) continue;
       reconciled.set(source.name, {

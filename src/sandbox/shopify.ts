@@ -301,7 +301,8 @@ export function createShopifySandbox(now: () => Date, generate = true) {
     if (existing) return existing;
     const at = s.createdAt ?? now().toISOString();
     const units = s.items.reduce((n, i) => n + i.quantity, 0);
-    const evenShare = units > 0 ? (Math.floor((Number(s.amount) * 100) / units) / 100).toFixed(2) : '0.00';
+    // In whole cents first: 19.99 × 100 is 1998.999… as a float, which floored a cent short.
+    const evenShare = units > 0 ? (Math.floor(Math.round(Number(s.amount) * 100) / units) / 100).toFixed(2) : '0.00';
     const updatedAt = s.updatedAt ?? at;
     const order: SandboxShopifyOrder = {
       id,

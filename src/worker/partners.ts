@@ -50,7 +50,7 @@ export async function createPartnerWorkers(options: {
  * `temporal task-queue config get` shows. `off` removes it.
  *
  * A per-shop partner (Shopify: its cost bucket is per shop) gets the rate for each fairness key,
- * which is each source's (`--fairness-key-rps-limit-default`), and the rate times `shops` for the
+ * which is each shop's domain (`shopKey`, `--fairness-key-rps-limit-default`), and the rate times `shops` for the
  * whole queue: each shop is paced on its own, and the queue's limit (which overrides the workers'
  * own) never holds one shop back for another's sake.
  *

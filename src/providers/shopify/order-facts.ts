@@ -97,7 +97,7 @@ export function shopifyOrderFacts(order: ShopifyOrder): OrderFacts {
     .sort()
     .at(-1);
   const allDelivered = order.fulfillments.length > 0 && order.fulfillments.every((f) => f.deliveredAt !== undefined);
-  const openReturn = order.returns.find((r) => r.status === 'REQUESTED' || r.status === 'OPEN' || r.status === 'IN_PROGRESS');
+  const openReturn = order.returns.find((r) => r.status === 'REQUESTED' || r.status === 'OPEN');
   const status =
     order.financialStatus === 'REFUNDED'
       ? 'refunded'
