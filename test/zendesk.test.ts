@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -247,6 +249,38 @@ describe("the Zendesk client against the stand-in: Zendesk's answers classified 
       .slice(before)
       .filter((c) => c.path === `/api/v2/tickets/${ticket.id}/audits`);
     expect(pages).toHaveLength(2);
+  });
+
+  it('audits that cannot be read to their end (a cursor that does not move) fail the look for good, and nothing is written', async () => {
+    // Zendesk answering "more" with the cursor it was asked from: whether the change was made is unknown.
+    const requests: string[] = [];
+    const stuck = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ audits: [], meta: { has_more: true, after_cursor: 'same' } }));
+    });
+    await new Promise<void>((resolve) => stuck.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = stuck.address() as AddressInfo;
+      const zendesk = createZendeskClient({
+        subdomain: 'x',
+        email: 'a@b.c',
+        apiToken: 'token-12345678',
+        baseUrl: `http://127.0.0.1:${port}`,
+      });
+      const err = await zendesk
+        .updateTicket('35436', { comment: { body: 'Once', public: true } }, { idempotencyKey: 'stuck-1', lookFirst: true })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toMatchObject({ type: 'UpstreamInvalidResponse', nonRetryable: true });
+      expect((err as Error).message).toMatch(/could not be read to their end/);
+      expect(requests.every((r) => r.startsWith('GET /api/v2/tickets/35436/audits'))).toBe(true);
+      expect(requests).toHaveLength(2);
+    } finally {
+      await new Promise((resolve) => stuck.close(resolve));
+    }
   });
 });
 

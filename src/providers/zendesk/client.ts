@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createHttpClient, seg, type RequestOptions, type WriteOptions } from '../../clients/http';
+import { createHttpClient, seg, upstreamFailure, type RequestOptions, type WriteOptions } from '../../clients/http';
 
 /**
  * Zendesk's Support (ticketing) API, `/api/v2/`. Zendesk has no official Node SDK, so this is the
@@ -98,7 +98,10 @@ const AuditsPage = z.object({
   meta: z.object({ has_more: z.boolean(), after_cursor: z.string().nullish() }),
 });
 const AUDITS_PAGE_SIZE = 100;
-/** A ticket with more audits than this is not one the agent answers; a cursor that never ends is a fault, not a reason to loop. */
+/**
+ * A ticket with more audits than this is not one the agent answers again on a retry (the step goes to
+ * a person); a cursor that never ends is a fault, not a reason to loop.
+ */
 const MAX_AUDIT_PAGES = 50;
 const MeResponse = z.object({ user: ZendeskUser });
 
@@ -167,10 +170,18 @@ export function createZendeskClient(config: ZendeskClientConfig): ZendeskClient 
       const answered = await http.get(`/tickets/${seg(ticketId)}/audits?${query}`, AuditsPage, options);
       const found = answered.audits.find((a) => a.metadata?.custom?.[EFFECT_METADATA_KEY] === effectKey);
       if (found) return { auditId: found.id };
-      if (!answered.meta.has_more || !answered.meta.after_cursor || answered.meta.after_cursor === after) return undefined;
+      if (!answered.meta.has_more) return undefined;
+      if (!answered.meta.after_cursor || answered.meta.after_cursor === after) break;
       after = answered.meta.after_cursor;
     }
-    return undefined;
+    // Not read to the end, so not known to be absent: making the change again could make it twice,
+    // which is what the look was for. No retry reads further, so the step goes to a person.
+    throw upstreamFailure(
+      { system: 'Zendesk', operation: `GET /tickets/${ticketId}/audits` },
+      'UpstreamInvalidResponse',
+      `the ticket's audits could not be read to their end (${MAX_AUDIT_PAGES} pages at most, or a cursor that did not move): ` +
+        `whether update ${effectKey} was made is unknown, so it is not made again`,
+    );
   }
 
   return {
