@@ -453,6 +453,18 @@ describe.each(targets)('database on $name', (target) => {
     expect(await listOrderItems(database.db, orderId)).toEqual([
       { order_id: orderId, product_id: 'PROD-A', quantity: 3, unit_price: '19.99' },
     ]);
+    // Two lines of one product (a store's SKU twice): one row of both quantities, priced only when they agree.
+    const twice = `ORD-${randomUUID()}`;
+    await upsertOrderItems(database.db, twice, [
+      { productId: 'MUG-1', quantity: 1, unitPrice: '25.00' },
+      { productId: 'PLATE-2', quantity: 1, unitPrice: '7.50' },
+      { productId: 'MUG-1', quantity: 2, unitPrice: '25.00' },
+      { productId: 'PLATE-2', quantity: 1, unitPrice: '6.00' },
+    ]);
+    expect(await listOrderItems(database.db, twice)).toEqual([
+      { order_id: twice, product_id: 'MUG-1', quantity: 3, unit_price: '25.00' },
+      { order_id: twice, product_id: 'PLATE-2', quantity: 2, unit_price: null },
+    ]);
     expect((await listCustomerOrders(database.db, customerId)).map((o) => o.id)).toEqual([orderId]);
 
     const returnId = `RET-${randomUUID()}`;

@@ -317,15 +317,29 @@ export async function upsertOrderItems(
   items: ReadonlyArray<{ productId: string; quantity: number; unitPrice?: DecimalAmount }>,
 ): Promise<void> {
   if (items.length === 0) return;
+  // One row per product: two lines of one product (a store's same SKU twice, with other properties
+  // or discounts) are one row of their summed quantity, priced only when they agree on a price (else
+  // unpriced, and refundFor leaves a return of it to a person). Two rows of one key in one insert
+  // would be refused by PostgreSQL's ON CONFLICT, and kept as the last one alone by SQLite.
+  const byProduct = new Map<string, { productId: string; quantity: number; prices: Set<DecimalAmount | undefined> }>();
+  for (const item of items) {
+    const row = byProduct.get(item.productId) ?? { productId: item.productId, quantity: 0, prices: new Set() };
+    row.quantity += item.quantity;
+    row.prices.add(item.unitPrice);
+    byProduct.set(item.productId, row);
+  }
   await db
     .insertInto('order_items')
     .values(
-      items.map((i) => ({
-        order_id: orderId,
-        product_id: i.productId,
-        quantity: i.quantity,
-        ...(i.unitPrice !== undefined ? { unit_price: i.unitPrice } : {}),
-      })),
+      [...byProduct.values()].map(({ productId, quantity, prices }) => {
+        const [price] = prices;
+        return {
+          order_id: orderId,
+          product_id: productId,
+          quantity,
+          ...(prices.size === 1 && price !== undefined ? { unit_price: price } : {}),
+        };
+      }),
     )
     .onConflict((oc) =>
       oc.columns(['order_id', 'product_id']).doUpdateSet((eb) => ({
