@@ -481,12 +481,14 @@ export function partners(deps: PartnerDeps) {
       currency: string;
       reason: string;
       idempotencyKey: string;
+      /** The Shopify source the return came from: only its shop is asked (the one the call is paced under). */
+      source?: string;
     }): Promise<{ refundId: string } | null> {
       // Made already (by either activity, on any earlier run): that refund, without asking anyone.
       const done = await completed<{ refundId: string }>(db, 'payments.refund', input.idempotencyKey);
       if (done) return done.result;
       if (refundRoute(await repo.listPayments(db, input.orderId)).via === 'stripe') return null;
-      const inShopify = await shopifyOrder(deps, input.orderId);
+      const inShopify = await shopifyOrder(deps, input.orderId, input.source);
       if (!inShopify) return null;
       return once(db, 'payments.refund', input.idempotencyKey, () => refundThroughShopify(inShopify, input));
     },

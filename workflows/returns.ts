@@ -374,10 +374,10 @@ async function refundOrder(
   }
   if (await knowledgeBase.refundsThroughStripe({ orderId: input.orderId })) return partners.refund(input);
   // Under the return's shop's key (the provider-wide shop's for a return from elsewhere): Shopify
-  // alone says which shop has the order, so the shop is known only from where the return came.
-  return (
-    (await atShop(shopKey(config.storeShops, source)).partners.refundInStore(input)) ?? partners.refund({ ...input, storeChecked: true })
-  );
+  // alone says which shop has the order, so the shop is known only from where the return came, and
+  // then only that shop is asked. (A field of the activity's input, not a command: replay is unmoved.)
+  const inStore = await atShop(shopKey(config.storeShops, source)).partners.refundInStore({ ...input, ...(source ? { source } : {}) });
+  return inStore ?? partners.refund({ ...input, storeChecked: true });
 }
 
 /**

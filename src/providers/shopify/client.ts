@@ -922,12 +922,12 @@ export function createShopifyClient(config: ShopifyClientConfig): ShopifyClient 
         options,
       ),
     async updatedOrders(query, options = {}) {
-      const { orders } = await run('query orders', UPDATED_ORDERS_QUERY, updatedVariables(query), UpdatedOrdersData, options);
+      const { orders } = await run('query updated orders', UPDATED_ORDERS_QUERY, updatedVariables(query), UpdatedOrdersData, options);
       return pageOf(orders);
     },
 
     async updatedCustomers(query, options = {}) {
-      const { customers } = await run('query customers', UPDATED_CUSTOMERS_QUERY, updatedVariables(query), CustomersData, options);
+      const { customers } = await run('query updated customers', UPDATED_CUSTOMERS_QUERY, updatedVariables(query), CustomersData, options);
       return pageOf(customers);
     },
   };
