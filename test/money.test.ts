@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { addDecimal, amountOf, compareDecimal, exceeds, fromMinorUnits } from '../src/events/money';
 import { toDecimalAmount } from '../src/db/repo';
 import { assessInquiry } from '../src/agent/policy';
+import { renderCustomerMessage } from '../src/agent/templates';
 import { loadWorkerConfig } from '../src/config/worker';
 import { sandboxWorkerEnv } from '../src/sandbox';
 
@@ -104,5 +105,17 @@ describe('the refund hand-over threshold carries a currency', () => {
     expect(() => loadWorkerConfig({ ...systems, REFUND_HANDOFF_THRESHOLD: 'lots' })).toThrow(
       /REFUND_HANDOFF_THRESHOLD: expected an amount and its currency/,
     );
+  });
+});
+
+describe("a customer message shows an amount with its currency's ISO 4217 decimals", () => {
+  const refunded = (amount: number, currency: string) =>
+    renderCustomerMessage({ kind: 'payment-refunded', orderId: 'ORD-1', amount, currency }).body;
+
+  it('two for USD and HUF (CLDR shows HUF whole), none for JPY, three for KWD', () => {
+    expect(refunded(10.5, 'USD')).toContain('We refunded 10.50 USD for order ORD-1.');
+    expect(refunded(1234.5, 'HUF')).toContain('We refunded 1234.50 HUF');
+    expect(refunded(500, 'JPY')).toContain('We refunded 500 JPY');
+    expect(refunded(1.25, 'KWD')).toContain('We refunded 1.250 KWD');
   });
 });

@@ -1,9 +1,12 @@
+import { currencyExponent } from '../events/money';
 import type { CustomerMessage } from './types';
 
 /** How each customer message reads. Deterministic, so a retried activity renders the same text. */
 export function renderCustomerMessage(message: CustomerMessage, customerName?: string): { subject: string; body: string } {
   const hello = customerName ? `Hi ${customerName.split(' ')[0]},\n\n` : '';
-  const money = (amount: number, currency: string) => `${amount.toFixed(fractionDigits(currency))} ${currency}`;
+  // Shown with ISO 4217's decimals (src/events/money.ts), as prices are shared out: Intl's CLDR data
+  // gives HUF, IDR and IQD other decimals than ISO, so a refund would be shown rounded otherwise.
+  const money = (amount: number, currency: string) => `${amount.toFixed(currencyExponent(currency))} ${currency}`;
   // Without an order (a payment its gateway did not tie to one): the sentence says less, never "order undefined".
   const forOrder = (orderId: string | undefined) => (orderId ? ` for order ${orderId}` : '');
   const m = message;
@@ -118,13 +121,4 @@ export function formatDay(value: string): string {
   const day = date.getUTCDate();
   const suffix = day % 10 === 1 && day !== 11 ? 'st' : day % 10 === 2 && day !== 12 ? 'nd' : day % 10 === 3 && day !== 13 ? 'rd' : 'th';
   return `${month} ${day}${suffix}`;
-}
-
-/** The digits after the point a currency's amounts are shown with: 2 for USD, 0 for JPY, 3 for KWD (ISO 4217, as Intl knows it). */
-function fractionDigits(currency: string): number {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2; // a code Intl does not know
-  }
 }
