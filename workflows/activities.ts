@@ -94,9 +94,12 @@ const PROFILES = {
    * Lookups that must not hold up what comes next, a small budget on purpose: context for an
    * escalation (nice to have), and an inquiry's order from the shop's store (Shopify), which, when it
    * cannot be read within this budget, hands the inquiry to a person rather than keep the customer waiting.
+   * The budget counts from scheduling: the store's queue is paced (2 a second per shop), and a backlog
+   * there must not hold an inquiry for as long as the backlog lasts. A minute leaves all three attempts.
    */
   lookups: {
     startToCloseTimeout: '15s',
+    scheduleToCloseTimeout: '1m',
     retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
   },
   /**
