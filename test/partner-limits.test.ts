@@ -178,10 +178,15 @@ describe('partner rate limits', () => {
  * processes, two shops (the provider-wide `shopify` source and a second Shopify source, `shop-b`,
  * each its own shop), and a burst of Shopify `returns/request` webhooks from each. Every one reads
  * its order on the store queue (`storeReturnFacts`), and the server hands those reads out at the
- * store's rate for each shop (the run's fairness key is its source), not at one rate shared by both.
+ * store's rate for each shop (the read's fairness key is its shop's domain), not at one rate shared by both.
  */
 const STORE_RATE = 2;
-const PER_SHOP = 12;
+/**
+ * Bursts of unequal size: once shop B's few reads are done, a limit for the whole queue alone would
+ * hand shop A's rest out at the queue's rate (twice a shop's), which the per-shop bounds below catch;
+ * with equal bursts, fairness alone would split the queue's rate evenly and hide it.
+ */
+const BURST = { shopify: 16, 'shop-b': 6 } as const;
 const SHOPIFY_SECRET = 'partner-limits-shopify-secret-0123456789';
 const SHOP_B_SECRET = 'partner-limits-shop-b-secret-0123456789';
 /** Shopify's published `returns/request` sample (src/providers/shopify/examples/README.md names its source). */
@@ -290,7 +295,7 @@ describe('Shopify paced per shop', () => {
     const runs = (
       await Promise.all(
         sources.map(async (source) =>
-          Promise.all(Array.from({ length: PER_SHOP }, async () => ({ source, id: await requestReturn(source) }))),
+          Promise.all(Array.from({ length: BURST[source] }, async () => ({ source, id: await requestReturn(source) }))),
         ),
       )
     ).flat();
@@ -323,7 +328,7 @@ describe('Shopify paced per shop', () => {
       }
     }
     // Together, more than one shop's limit lets through in the same time: neither shop waited for
-    // the other's burst. (With one limit for both, at most 11 of the 24 could start within 4 s.)
+    // the other's burst. (With one limit for both, at most 11 of the 22 could start within 4 s.)
     const all = reads.map((r) => r.at!);
     expect(busiestWindow(all, 4_000), 'reads of both shops handed out in the busiest 4s').toBeGreaterThan(STORE_RATE * 5 + 1);
     // Shopify saw one order read per return, and never faster than both shops' rates allow.
